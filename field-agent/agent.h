@@ -1,0 +1,72 @@
+/*
+ * agent.h - the fieldsync field agent: a local SQLite store with a
+ * transactional outbox, and the sync client that sends the outbox to a
+ * hub and pulls what the hub has for this device.
+ *
+ * Functions return FA_OK or a negative FA_E* code; on failure the agent's
+ * last message (fa_last_error) says what happened and what to do.
+ */
+#ifndef FA_AGENT_H
+#define FA_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    FA_OK = 0,
+    FA_EINPUT = -1,       /* the user's input is wrong (answers, options) */
+    FA_ESTORE = -2,       /* the local database failed (disk full...) */
+    FA_EUNREACHABLE = -3, /* hub not reachable: data kept, try later */
+    FA_EREFUSED = -4,     /* hub refused: token, protocol or request */
+    FA_ENOTENROLLED = -5, /* no hub and token yet: run enroll */
+    FA_EPARTIAL = -6,     /* sync ended early; what was acknowledged is
+                             kept, the rest stays queued */
+};
+
+typedef struct fa_agent fa_agent;
+
+/* Opens (creating with mode 0700 when missing) the agent directory and its
+ * database. *out is the caller's (fa_close). */
+int fa_open(const char *dir, fa_agent **out, char *err, size_t errlen);
+void fa_close(fa_agent *ag);
+
+/* The last error message of ag, "" when none. Borrowed until the next
+ * call on ag. */
+const char *fa_last_error(const fa_agent *ag);
+
+/* Trades a one-time enrolment code for a device id and token. */
+int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
+              const char *name, const char *collector);
+
+/* Records a finalized submission of form_id (version 0: the newest one on
+ * the device) with answers_json (a JSON object) in area (may be NULL).
+ * The submission and its outbox row commit in one transaction. id_out
+ * (37 bytes, may be NULL) receives the new submission's id. */
+int fa_record(fa_agent *ag, const char *form_id, int64_t version,
+              const char *area, const char *answers_json, char *id_out);
+
+typedef struct fa_sync_options {
+    int progress;        /* print progress to stderr */
+    int max_attempts;    /* per request, for transient failures; 5 */
+    size_t batch_count;  /* changes per changeset; 100 */
+    size_t batch_bytes;  /* JSON bytes per changeset before gzip; 64 KiB */
+    const char *trace_dir; /* when set, each push body is saved here */
+} fa_sync_options;
+
+typedef struct fa_sync_report {
+    long long sent;       /* changes acknowledged by the hub this sync */
+    long long applied, duplicate, divergent, refused;
+    long long pulled;     /* hub changes applied (forms...) */
+    long long queued;     /* changes still waiting after the sync */
+    int realigned;        /* times the sequence was realigned */
+} fa_sync_report;
+
+void fa_sync_options_default(fa_sync_options *o);
+int fa_sync(fa_agent *ag, const fa_sync_options *opt, fa_sync_report *rep);
+
+/* Writes the status (human text or JSON) to out. */
+int fa_status(fa_agent *ag, int json, void *out /* FILE * */);
+/* Lists forms on the device. */
+int fa_forms(fa_agent *ag, int json, void *out /* FILE * */);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * agent_int.h - internals shared by the agent's modules.
+ */
+#ifndef AGENT_INT_H
+#define AGENT_INT_H
+
+#include <sqlite3.h>
+
+#include "agent.h"
+#include "fs_protocol.h"
+
+struct fa_agent {
+    char *dir;
+    sqlite3 *db;
+    fs_limits limits;
+    char err[1024];
+};
+
+/* Sets the agent's message and returns code. */
+int fa__fail(fa_agent *ag, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* meta table: text and integer settings. get returns FA_OK and copies
+ * (or def when absent). */
+int fa__meta_get(fa_agent *ag, const char *key, char *out, size_t cap);
+int fa__meta_get_int(fa_agent *ag, const char *key, int64_t def,
+                     int64_t *out);
+int fa__meta_set(fa_agent *ag, const char *key, const char *value);
+int fa__meta_set_int(fa_agent *ag, const char *key, int64_t value);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK with the agent's error set. */
+int fa__begin(fa_agent *ag);
+int fa__commit(fa_agent *ag);
+void fa__rollback(fa_agent *ag);
+int fa__store_error(fa_agent *ag, const char *what);
+
+#endif

@@ -1,0 +1,301 @@
+/*
+ * main.c - the `fieldsync-agent` command: argument parsing and messages.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "agent.h"
+#include "fs_protocol.h"
+
+static const char usage[] =
+    "usage: fieldsync-agent [--dir DIR] COMMAND [OPTIONS]\n"
+    "\n"
+    "  enroll --hub URL --code CODE [--name NAME] [--collector NAME]\n"
+    "                              join a hub with a code from its admin\n"
+    "  forms [--json]              forms on this device\n"
+    "  record FORM --answers FILE.json [--area CODE] [--version N]\n"
+    "                              store a finalized submission (offline)\n"
+    "  status [--json]             hub, queue and last sync\n"
+    "  sync [--batch N] [--retries N] [--quiet]\n"
+    "                              send queued records, fetch forms\n"
+    "\n"
+    "DIR defaults to $FIELDSYNC_DIR, else ~/.fieldsync.\n"
+    "Exit status: 0 done; 1 local storage problem; 2 wrong input;\n"
+    "3 hub unreachable (records kept, sync again later); 4 refused by the\n"
+    "hub (its message says why); 5 not enrolled.\n";
+
+static int exit_code(int rc)
+{
+    switch (rc) {
+    case FA_OK: return 0;
+    case FA_ESTORE: return 1;
+    case FA_EINPUT: return 2;
+    case FA_EUNREACHABLE:
+    case FA_EPARTIAL: return 3;
+    case FA_EREFUSED: return 4;
+    case FA_ENOTENROLLED: return 5;
+    default: return 1;
+    }
+}
+
+static int bad(const char *msg, const char *arg)
+{
+    fprintf(stderr, "fieldsync-agent: %s%s\n\n%s", msg, arg ? arg : "",
+            usage);
+    return 2;
+}
+
+static char *read_all(FILE *f, size_t max, size_t *len)
+{
+    fs_buf b;
+    fs_buf_init(&b, max);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (fs_buf_append(&b, chunk, n) != FS_OK) {
+            fs_buf_free(&b);
+            return NULL;
+        }
+    }
+    if (ferror(f) || fs_buf_append(&b, "", 0) != FS_OK) {
+        fs_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return b.data ? (char *)b.data : strdup("");
+}
+
+typedef struct opts {
+    const char *hub, *code, *name, *collector, *answers, *area;
+    long long version, batch, retries;
+    int json, quiet;
+    const char *pos[4];
+    int npos;
+} opts;
+
+static int int_opt(const char *name, const char *v, long long lo,
+                   long long hi, long long *out)
+{
+    char *end = NULL;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end != '\0' || x < lo || x > hi) {
+        fprintf(stderr, "fieldsync-agent: %s takes a number from %lld to "
+                        "%lld, not %s\n",
+                name, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int parse(int argc, char **argv, int i, opts *o)
+{
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o->quiet = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (o->npos == 4)
+                return bad("too many arguments at ", a);
+            o->pos[o->npos++] = a;
+            continue;
+        }
+        if (!v)
+            return bad("missing value for ", a);
+        i++;
+        if (strcmp(a, "--hub") == 0)
+            o->hub = v;
+        else if (strcmp(a, "--code") == 0)
+            o->code = v;
+        else if (strcmp(a, "--name") == 0)
+            o->name = v;
+        else if (strcmp(a, "--collector") == 0)
+            o->collector = v;
+        else if (strcmp(a, "--answers") == 0)
+            o->answers = v;
+        else if (strcmp(a, "--area") == 0)
+            o->area = v;
+        else if (strcmp(a, "--version") == 0) {
+            if (int_opt(a, v, 1, 1000000000, &o->version) != 0)
+                return 2;
+        } else if (strcmp(a, "--batch") == 0) {
+            if (int_opt(a, v, 1, 1000, &o->batch) != 0)
+                return 2;
+        } else if (strcmp(a, "--retries") == 0) {
+            if (int_opt(a, v, 0, 100, &o->retries) != 0)
+                return 2;
+        } else
+            return bad("unknown option ", a);
+    }
+    return 0;
+}
+
+static int cmd_record(fa_agent *ag, const opts *o)
+{
+    if (o->npos != 1 || !o->answers)
+        return bad("usage: record FORM --answers FILE.json [--area CODE]",
+                   NULL);
+    FILE *f = strcmp(o->answers, "-") == 0 ? stdin : fopen(o->answers, "rb");
+    if (!f) {
+        fprintf(stderr, "fieldsync-agent: cannot open %s: %s\n",
+                o->answers, strerror(errno));
+        return 2;
+    }
+    size_t len = 0;
+    char *text = read_all(f, 1024 * 1024, &len);
+    if (f != stdin)
+        fclose(f);
+    if (!text) {
+        fprintf(stderr, "fieldsync-agent: cannot read %s (larger than "
+                        "1 MiB?)\n",
+                o->answers);
+        return 2;
+    }
+    char id[FS_UUID_LEN + 1];
+    int rc = fa_record(ag, o->pos[0], o->version, o->area, text, id);
+    free(text);
+    if (rc != FA_OK) {
+        /* One line per problem, each indented under the headline. */
+        fprintf(stderr, "fieldsync-agent: not recorded:\n");
+        for (const char *p = fa_last_error(ag); *p;) {
+            const char *nl = strchr(p, '\n');
+            int n = nl ? (int)(nl - p) : (int)strlen(p);
+            fprintf(stderr, "  %.*s\n", n, p);
+            p += n + (nl ? 1 : 0);
+        }
+        return exit_code(rc);
+    }
+    printf("%s\n", id);
+    return 0;
+}
+
+static int cmd_sync(fa_agent *ag, const opts *o)
+{
+    fa_sync_options so;
+    fa_sync_options_default(&so);
+    so.progress = !o->quiet && isatty(STDERR_FILENO);
+    if (o->batch)
+        so.batch_count = (size_t)o->batch;
+    if (o->retries >= 0)
+        so.max_attempts = (int)o->retries + 1;
+    so.trace_dir = getenv("FIELDSYNC_TRACE_DIR");
+    fa_sync_report r;
+    int rc = fa_sync(ag, &so, &r);
+    if (rc == FA_OK) {
+        if (!o->quiet) {
+            printf("sync done: sent %lld change(s)", r.sent);
+            if (r.sent)
+                printf(" (%lld applied, %lld already there, %lld refused, "
+                       "%lld divergent)",
+                       r.applied, r.duplicate, r.refused, r.divergent);
+            printf(", received %lld; %lld waiting\n", r.pulled, r.queued);
+            if (r.refused)
+                printf("%lld record(s) were refused by the hub and kept "
+                       "here; see `fieldsync-agent status`\n",
+                       r.refused);
+        }
+        return 0;
+    }
+    fprintf(stderr, "fieldsync-agent: %s\n", fa_last_error(ag));
+    if (rc == FA_EUNREACHABLE || rc == FA_EPARTIAL)
+        fprintf(stderr, "fieldsync-agent: %lld sent this time; %lld "
+                        "record(s) kept on this device, they will be sent "
+                        "on the next sync\n",
+                r.sent, r.queued);
+    return exit_code(rc);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = getenv("FIELDSYNC_DIR");
+    char home_dir[4096];
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+            dir = argv[i + 1];
+            i += 2;
+        } else if (strcmp(argv[i], "--help") == 0 ||
+                   strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else {
+            return bad("unknown option ", argv[i]);
+        }
+    }
+    if (i >= argc)
+        return bad("missing command", NULL);
+    const char *cmd = argv[i++];
+    if (strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!dir || !dir[0]) {
+        const char *home = getenv("HOME");
+        if (!home)
+            return bad("no --dir given and HOME is not set", NULL);
+        snprintf(home_dir, sizeof home_dir, "%s/.fieldsync", home);
+        dir = home_dir;
+    }
+    opts o;
+    memset(&o, 0, sizeof o);
+    o.retries = -1;
+    int rc = parse(argc, argv, i, &o);
+    if (rc != 0)
+        return rc;
+
+    static const char *const known[] = {"enroll", "forms", "record",
+                                        "status", "sync"};
+    int ok = 0;
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        ok |= strcmp(cmd, known[k]) == 0;
+    if (!ok)
+        return bad("unknown command ", cmd);
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char err[1024];
+    fa_agent *ag = NULL;
+    rc = fa_open(dir, &ag, err, sizeof err);
+    if (rc != FA_OK) {
+        fprintf(stderr, "fieldsync-agent: %s\n", err);
+        curl_global_cleanup();
+        return exit_code(rc);
+    }
+    int status = 0;
+    if (strcmp(cmd, "enroll") == 0) {
+        if (!o.hub || !o.code) {
+            status = bad("usage: enroll --hub URL --code CODE", NULL);
+        } else {
+            rc = fa_enroll(ag, o.hub, o.code, o.name, o.collector);
+            if (rc == FA_OK)
+                printf("%s\n", fa_last_error(ag));
+            else
+                fprintf(stderr, "fieldsync-agent: %s\n", fa_last_error(ag));
+            status = exit_code(rc);
+        }
+    } else if (strcmp(cmd, "forms") == 0) {
+        status = exit_code(fa_forms(ag, o.json, stdout));
+    } else if (strcmp(cmd, "record") == 0) {
+        status = cmd_record(ag, &o);
+    } else if (strcmp(cmd, "status") == 0) {
+        status = exit_code(fa_status(ag, o.json, stdout));
+    } else {
+        status = cmd_sync(ag, &o);
+    }
+    if (status != 0 && strcmp(cmd, "forms") == 0)
+        fprintf(stderr, "fieldsync-agent: %s\n", fa_last_error(ag));
+    fa_close(ag);
+    curl_global_cleanup();
+    return status;
+}

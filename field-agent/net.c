@@ -1,0 +1,131 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "net.h"
+
+/* A hub reply is a page of changes or a push answer: far below this. */
+#define REPLY_MAX (16 * 1024 * 1024)
+
+static size_t on_data(char *p, size_t size, size_t n, void *userp)
+{
+    fs_buf *b = userp;
+    /* Returning less than given makes curl stop: the cap holds even
+     * against a hostile or broken hub. */
+    if (fs_buf_append(b, p, size * n) != FS_OK)
+        return 0;
+    return size * n;
+}
+
+int fa__http_init(fa_agent *ag, fa__http *h, const char *base,
+                  const char *token)
+{
+    memset(h, 0, sizeof h[0]);
+    fs_buf_init(&h->reply, REPLY_MAX);
+    size_t blen = strlen(base);
+    while (blen > 0 && base[blen - 1] == '/')
+        blen--;
+    if (blen >= sizeof h->base)
+        return fa__fail(ag, FA_EINPUT, "hub URL too long");
+    memcpy(h->base, base, blen);
+    h->base[blen] = '\0';
+    h->curl = curl_easy_init();
+    if (!h->curl)
+        return fa__fail(ag, FA_ESTORE, "cannot start the HTTP client");
+    char auth[160];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    struct curl_slist *l = NULL;
+    l = curl_slist_append(l, "Content-Type: application/json");
+    l = curl_slist_append(l, "Accept: application/json");
+    /* No "Expect: 100-continue" round trip: on a 300 ms link it costs
+     * more than the small bodies it could save. */
+    l = curl_slist_append(l, "Expect:");
+    if (token && token[0])
+        l = curl_slist_append(l, auth);
+    h->headers = l;
+    CURL *c = h->curl;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "fieldsync-agent/0.1");
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &h->reply);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_err);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 20L);
+    /* A link that moves less than 1 byte/s for 60 s is dead; a slow one
+     * that keeps moving is left alone. */
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    return FA_OK;
+}
+
+void fa__http_free(fa__http *h)
+{
+    if (!h)
+        return;
+    curl_slist_free_all(h->headers);
+    curl_easy_cleanup(h->curl);
+    fs_buf_free(&h->reply);
+}
+
+int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
+                     const char *path, const void *body, size_t len,
+                     int gzipped)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", h->base, path);
+    CURL *c = h->curl;
+    fs_buf_reset(&h->reply);
+    h->status = 0;
+    h->curl_err[0] = '\0';
+    struct curl_slist *extra = NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        if (gzipped) {
+            /* Copy the shared list with one more header for this call. */
+            for (struct curl_slist *l = h->headers; l; l = l->next)
+                extra = curl_slist_append(extra, l->data);
+            extra = curl_slist_append(extra, "Content-Encoding: gzip");
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, extra);
+        }
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
+    curl_slist_free_all(extra);
+    if (cc != CURLE_OK) {
+        if (cc == CURLE_WRITE_ERROR && h->reply.len >= REPLY_MAX)
+            return fa__fail(ag, FA_EREFUSED,
+                            "the hub at %s sent a reply larger than "
+                            "16 MiB; it is not a fieldsync hub or is "
+                            "broken",
+                            h->base);
+        return fa__fail(ag, FA_EUNREACHABLE, "hub unreachable at %s: %s",
+                        h->base,
+                        h->curl_err[0] ? h->curl_err : curl_easy_strerror(cc));
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
+    return FA_OK;
+}
+
+void fa__http_error_message(fa__http *h, char *out, size_t cap)
+{
+    cJSON *j = cJSON_ParseWithLength((const char *)h->reply.data,
+                                     h->reply.len);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if (cJSON_IsString(m))
+        snprintf(out, cap, "%s (%s)", m->valuestring,
+                 cJSON_IsString(e) ? e->valuestring : "error");
+    else
+        snprintf(out, cap, "HTTP status %ld from a server that did not "
+                           "answer like a fieldsync hub",
+                 h->status);
+    cJSON_Delete(j);
+}

@@ -1,0 +1,35 @@
+/*
+ * net.h - the agent's HTTP client (libcurl): one handle per sync so the
+ * connection is reused, bounded reply bodies, timeouts for slow links.
+ */
+#ifndef FA_NET_H
+#define FA_NET_H
+
+#include <curl/curl.h>
+
+#include "agent_int.h"
+
+typedef struct fa__http {
+    CURL *curl;
+    struct curl_slist *headers;
+    char base[512];
+    fs_buf reply;      /* last reply body, decoded, capped */
+    long status;       /* last HTTP status, 0 when none */
+    char curl_err[CURL_ERROR_SIZE];
+} fa__http;
+
+int fa__http_init(fa_agent *ag, fa__http *h, const char *base,
+                  const char *token);
+void fa__http_free(fa__http *h);
+
+/* Sends one request. body may be NULL (GET). Returns FA_OK when an HTTP
+ * answer arrived (any status, in h->status), FA_EUNREACHABLE with the
+ * agent's message set when none did. */
+int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
+                     const char *path, const void *body, size_t len,
+                     int gzipped);
+
+/* The "message" of a JSON error reply, or a generic text. */
+void fa__http_error_message(fa__http *h, char *out, size_t cap);
+
+#endif

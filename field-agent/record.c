@@ -1,0 +1,359 @@
+/*
+ * record.c - recording finalized submissions offline, and what the device
+ * holds (forms, status).
+ *
+ * The transactional outbox: the submission row and its outbox row are
+ * written in one SQLite transaction, so a record either exists and will
+ * be sent, or does not exist at all - whatever happens to the power.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent_int.h"
+
+#define ANSWERS_MAX (1024 * 1024)
+
+/* Loads form (id, version) or the newest version when *version is 0. */
+static int load_form(fa_agent *ag, const char *form_id, int64_t *version,
+                     cJSON **def)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql =
+        *version > 0 ? "SELECT version, definition FROM forms WHERE id = ? "
+                       "AND version = ?"
+                     : "SELECT version, definition FROM forms WHERE id = ? "
+                       "ORDER BY version DESC LIMIT 1";
+    if (sqlite3_prepare_v2(ag->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fa__store_error(ag, "reading forms");
+    sqlite3_bind_text(st, 1, form_id, -1, SQLITE_STATIC);
+    if (*version > 0)
+        sqlite3_bind_int64(st, 2, *version);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *version = sqlite3_column_int64(st, 0);
+        *def = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return fa__fail(ag, FA_EINPUT,
+                        "form %s%s is not on this device; run "
+                        "`fieldsync-agent sync` to fetch the hub's forms "
+                        "and `fieldsync-agent forms` to list them",
+                        form_id, *version > 0 ? " (that version)" : "");
+    if (rc != SQLITE_ROW || !*def)
+        return fa__store_error(ag, "reading forms");
+    return FA_OK;
+}
+
+/* Checks answers against the form's field names and lists every problem
+ * at once, one per line, so a user fixes the file in one go. */
+static int check_answers(fa_agent *ag, const cJSON *def,
+                         const cJSON *answers, const char *form_id)
+{
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(def, "fields");
+    size_t used = 0;
+    int problems = 0;
+    ag->err[0] = '\0';
+    const cJSON *a;
+    cJSON_ArrayForEach(a, answers)
+    {
+        int known = 0;
+        const cJSON *f;
+        cJSON_ArrayForEach(f, fields)
+        {
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(f, "name");
+            if (cJSON_IsString(n) && strcmp(n->valuestring, a->string) == 0)
+                known = 1;
+        }
+        if (!known && used < sizeof ag->err) {
+            int n = snprintf(ag->err + used, sizeof ag->err - used,
+                             "%s%s: not a field of form %s",
+                             problems ? "\n" : "", a->string, form_id);
+            used += n > 0 ? (size_t)n : 0;
+            problems++;
+        }
+    }
+    return problems ? FA_EINPUT : FA_OK;
+}
+
+static int next_seq(fa_agent *ag, int64_t *seq)
+{
+    /* After a realignment the hub's sequence may be above every local
+     * row, so the next number follows whichever is larger. */
+    int64_t acked = 0;
+    int rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
+    if (rc != FA_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ag->db, "SELECT coalesce(max(seq), 0) FROM outbox",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return fa__store_error(ag, "reading the outbox");
+    }
+    int64_t max = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    *seq = (max > acked ? max : acked) + 1;
+    return FA_OK;
+}
+
+int fa_record(fa_agent *ag, const char *form_id, int64_t version,
+              const char *area, const char *answers_json, char *id_out)
+{
+    if (!fs_valid_form_id(form_id))
+        return fa__fail(ag, FA_EINPUT,
+                        "'%s' is not a form id (lower-case letters, digits "
+                        "and _); `fieldsync-agent forms` lists them",
+                        form_id);
+    if (area && area[0] && !fs_valid_area_code(area))
+        return fa__fail(ag, FA_EINPUT,
+                        "'%s' is not an area code (letters, digits, . _ -, "
+                        "at most 64)",
+                        area);
+    cJSON *answers = NULL;
+    fs_err perr = {0};
+    size_t alen = strlen(answers_json);
+    if (alen > ANSWERS_MAX)
+        return fa__fail(ag, FA_EINPUT, "the answers are larger than 1 MiB");
+    if (fs_json_parse(answers_json, alen, &ag->limits, &answers, &perr) !=
+        FS_OK)
+        return fa__fail(ag, FA_EINPUT, "the answers are not valid JSON: %s",
+                        perr.msg);
+    if (!cJSON_IsObject(answers)) {
+        cJSON_Delete(answers);
+        return fa__fail(ag, FA_EINPUT,
+                        "the answers must be a JSON object of field names "
+                        "and values, e.g. {\"age_band\": \"25-34\"}");
+    }
+    cJSON *def = NULL;
+    int rc = load_form(ag, form_id, &version, &def);
+    if (rc == FA_OK)
+        rc = check_answers(ag, def, answers, form_id);
+    cJSON_Delete(def);
+    char *canon = rc == FA_OK ? cJSON_PrintUnformatted(answers) : NULL;
+    cJSON_Delete(answers);
+    if (rc != FA_OK)
+        return rc;
+    if (!canon)
+        return fa__fail(ag, FA_ESTORE, "out of memory");
+
+    char id[FS_UUID_LEN + 1], collector[FS_NAME_MAX + 1];
+    char hlc_text[FS_HLC_TEXT_LEN + 1];
+    sqlite3_stmt *st = NULL;
+    if (fs_uuid_v7(id) != FS_OK) {
+        free(canon);
+        return fa__fail(ag, FA_ESTORE, "the system has no randomness");
+    }
+    rc = fa__begin(ag);
+    if (rc != FA_OK)
+        goto out;
+    int64_t seq = 0, state = 0;
+    uint64_t hlc_state = 0;
+    char hlc_buf[FS_HLC_TEXT_LEN + 1];
+    rc = fa__meta_get(ag, "hlc", hlc_buf, sizeof hlc_buf);
+    if (rc == FA_OK && hlc_buf[0])
+        fs_hlc_parse(hlc_buf, &hlc_state);
+    if (rc == FA_OK)
+        rc = fa__meta_get(ag, "collector", collector, sizeof collector);
+    if (rc == FA_OK)
+        rc = next_seq(ag, &seq);
+    if (rc != FA_OK)
+        goto fail;
+    (void)state;
+    uint64_t hlc = fs_hlc_tick(&hlc_state, fs_now_ms());
+    fs_hlc_format(hlc, hlc_text);
+    int64_t now = (int64_t)fs_now_ms();
+
+    if (sqlite3_prepare_v2(ag->db,
+                           "INSERT INTO submissions (id, rev, form_id, "
+                           "form_version, area, collector, hlc, created_ms, "
+                           "answers) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto store_fail;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, form_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, version);
+    sqlite3_bind_text(st, 4, area ? area : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, collector, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, hlc_text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, now);
+    sqlite3_bind_text(st, 8, canon, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto store_fail;
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (sqlite3_prepare_v2(ag->db,
+                           "INSERT INTO outbox (seq, kind, ref_id, ref_rev, "
+                           "created_ms) VALUES (?, 'submission', ?, 1, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto store_fail;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto store_fail;
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = fa__meta_set(ag, "hlc", hlc_text);
+    if (rc == FA_OK)
+        rc = fa__commit(ag);
+    if (rc != FA_OK)
+        goto fail;
+    if (id_out)
+        memcpy(id_out, id, sizeof id);
+    goto out;
+
+store_fail:
+    rc = fa__store_error(ag, "saving the submission");
+fail:
+    sqlite3_finalize(st);
+    fa__rollback(ag);
+out:
+    free(canon);
+    return rc;
+}
+
+int fa_forms(fa_agent *ag, int json, void *outp)
+{
+    FILE *out = outp;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ag->db,
+                           "SELECT id, version, title FROM forms ORDER BY "
+                           "id, version",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fa__store_error(ag, "reading forms");
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        long long v = sqlite3_column_int64(st, 1);
+        const char *title = (const char *)sqlite3_column_text(st, 2);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "id", id);
+            cJSON_AddNumberToObject(o, "version", (double)v);
+            cJSON_AddStringToObject(o, "title", title);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            fprintf(out, "%-32s  v%-4lld  %s\n", id, v, title);
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (json) {
+        char *t = cJSON_Print(arr);
+        fprintf(out, "%s\n", t);
+        free(t);
+        cJSON_Delete(arr);
+    } else if (n == 0) {
+        fprintf(out, "no forms on this device yet; run `fieldsync-agent "
+                     "sync` to fetch them from the hub\n");
+    }
+    return FA_OK;
+}
+
+static long long count(fa_agent *ag, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long n = -1;
+    if (sqlite3_prepare_v2(ag->db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void fmt_time(int64_t ms, char *buf, size_t cap)
+{
+    if (ms <= 0) {
+        snprintf(buf, cap, "never");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+int fa_status(fa_agent *ag, int json, void *outp)
+{
+    FILE *out = outp;
+    char hub[512], device[64], name[FS_NAME_MAX + 1], outcome[512];
+    int64_t acked = 0, last_ms = 0;
+    int rc = fa__meta_get(ag, "hub_url", hub, sizeof hub);
+    if (rc == FA_OK)
+        rc = fa__meta_get(ag, "device_id", device, sizeof device);
+    if (rc == FA_OK)
+        rc = fa__meta_get(ag, "device_name", name, sizeof name);
+    if (rc == FA_OK)
+        rc = fa__meta_get(ag, "last_sync_outcome", outcome, sizeof outcome);
+    if (rc == FA_OK)
+        rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
+    if (rc == FA_OK)
+        rc = fa__meta_get_int(ag, "last_sync_ms", 0, &last_ms);
+    if (rc != FA_OK)
+        return rc;
+    char q[128];
+    snprintf(q, sizeof q, "SELECT count(*) FROM outbox WHERE seq > %lld",
+             (long long)acked);
+    long long pending = count(ag, q);
+    long long refused =
+        count(ag, "SELECT count(*) FROM submissions WHERE state='refused'");
+    long long total = count(ag, "SELECT count(*) FROM submissions");
+    long long forms = count(ag, "SELECT count(*) FROM forms");
+    char when[64];
+    fmt_time(last_ms, when, sizeof when);
+
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "hub", hub);
+        cJSON_AddStringToObject(o, "device_id", device);
+        cJSON_AddStringToObject(o, "device_name", name);
+        cJSON_AddBoolToObject(o, "enrolled", device[0] != '\0');
+        cJSON_AddNumberToObject(o, "submissions", (double)total);
+        cJSON_AddNumberToObject(o, "pending", (double)pending);
+        cJSON_AddNumberToObject(o, "refused", (double)refused);
+        cJSON_AddNumberToObject(o, "forms", (double)forms);
+        cJSON_AddNumberToObject(o, "acked_seq", (double)acked);
+        cJSON_AddNumberToObject(o, "last_sync_ms", (double)last_ms);
+        cJSON_AddStringToObject(o, "last_sync_outcome", outcome);
+        char *t = cJSON_Print(o);
+        fprintf(out, "%s\n", t);
+        free(t);
+        cJSON_Delete(o);
+        return FA_OK;
+    }
+    if (device[0])
+        fprintf(out, "hub:         %s\ndevice:      %s (%s)\n", hub, name,
+                device);
+    else
+        fprintf(out, "not enrolled: run `fieldsync-agent enroll --hub URL "
+                     "--code CODE`\n");
+    fprintf(out, "submissions: %lld on this device, %lld waiting to be "
+                 "sent\n",
+            total, pending);
+    fprintf(out, "forms:       %lld\n", forms);
+    fprintf(out, "last sync:   %s%s%s\n", when, outcome[0] ? ": " : "",
+            outcome);
+    if (refused > 0) {
+        fprintf(out, "\n%lld submission(s) refused by the hub, kept on "
+                     "this device:\n",
+                refused);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(ag->db,
+                               "SELECT id, form_id, hub_message FROM "
+                               "submissions WHERE state = 'refused' ORDER "
+                               "BY created_ms",
+                               -1, &st, NULL) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW)
+                fprintf(out, "  %s  %s: %s\n", sqlite3_column_text(st, 0),
+                        sqlite3_column_text(st, 1),
+                        sqlite3_column_text(st, 2));
+        }
+        sqlite3_finalize(st);
+    }
+    return FA_OK;
+}

@@ -1,0 +1,159 @@
+/*
+ * store.c - the agent's local database: opening it, settings, and
+ * transactions. Every write the user makes commits together with its
+ * outbox row (see record.c).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent_int.h"
+#include "fs_schema.h"
+
+int fa__fail(fa_agent *ag, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ag->err, sizeof ag->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *fa_last_error(const fa_agent *ag)
+{
+    return ag ? ag->err : "";
+}
+
+int fa__store_error(fa_agent *ag, const char *what)
+{
+    int ext = sqlite3_extended_errcode(ag->db);
+    if ((ext & 0xff) == SQLITE_FULL)
+        return fa__fail(ag, FA_ESTORE,
+                        "%s: the device's storage is full; nothing was "
+                        "changed. Free some space (records already saved "
+                        "are kept) and try again",
+                        what);
+    return fa__fail(ag, FA_ESTORE, "%s: local database error: %s", what,
+                    sqlite3_errmsg(ag->db));
+}
+
+int fa_open(const char *dir, fa_agent **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create the agent directory %s: %s",
+                 dir, strerror(errno));
+        return FA_ESTORE;
+    }
+    fa_agent *ag = calloc(1, sizeof *ag);
+    if (!ag) {
+        snprintf(err, errlen, "out of memory");
+        return FA_ESTORE;
+    }
+    ag->dir = strdup(dir);
+    fs_limits_default(&ag->limits);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/agent.db", dir);
+    if (!ag->dir ||
+        fs_db_open(path, &fs_schema_agent, 1, &ag->db, err, errlen) != 0) {
+        fa_close(ag);
+        return FA_ESTORE;
+    }
+    /* The token is in this file: only its owner may read it. */
+    chmod(path, 0600);
+    *out = ag;
+    return FA_OK;
+}
+
+void fa_close(fa_agent *ag)
+{
+    if (!ag)
+        return;
+    sqlite3_close(ag->db);
+    free(ag->dir);
+    free(ag);
+}
+
+int fa__meta_get(fa_agent *ag, const char *key, char *out, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(ag->db, "SELECT value FROM meta WHERE key = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fa__store_error(ag, "reading settings");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fa__store_error(ag, "reading settings");
+    return FA_OK;
+}
+
+int fa__meta_get_int(fa_agent *ag, const char *key, int64_t def,
+                     int64_t *out)
+{
+    char buf[32];
+    int rc = fa__meta_get(ag, key, buf, sizeof buf);
+    if (rc != FA_OK)
+        return rc;
+    *out = def;
+    if (buf[0]) {
+        char *end = NULL;
+        long long v = strtoll(buf, &end, 10);
+        if (*end == '\0')
+            *out = v;
+    }
+    return FA_OK;
+}
+
+int fa__meta_set(fa_agent *ag, const char *key, const char *value)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ag->db,
+                           "INSERT INTO meta (key, value) VALUES (?, ?) "
+                           "ON CONFLICT (key) DO UPDATE SET value = "
+                           "excluded.value",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fa__store_error(ag, "saving settings");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving settings");
+}
+
+int fa__meta_set_int(fa_agent *ag, const char *key, int64_t value)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)value);
+    return fa__meta_set(ag, key, buf);
+}
+
+int fa__begin(fa_agent *ag)
+{
+    if (sqlite3_exec(ag->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+        SQLITE_OK)
+        return fa__store_error(ag, "starting a transaction");
+    return FA_OK;
+}
+
+int fa__commit(fa_agent *ag)
+{
+    if (sqlite3_exec(ag->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = fa__store_error(ag, "saving");
+        fa__rollback(ag);
+        return rc;
+    }
+    return FA_OK;
+}
+
+void fa__rollback(fa_agent *ag)
+{
+    if (!sqlite3_get_autocommit(ag->db))
+        sqlite3_exec(ag->db, "ROLLBACK", NULL, NULL, NULL);
+}

@@ -1,0 +1,671 @@
+/*
+ * sync.c - enrolment and sync: push the outbox in bounded changesets,
+ * then pull the hub's change log.
+ *
+ * Invariants:
+ *  - meta.acked_seq only moves forward after the hub acknowledged a
+ *    changeset, and the acknowledgement and the state of its submissions
+ *    commit together;
+ *  - outbox rows above acked_seq are numbered acked_seq+1, +2, ... with no
+ *    gap; realign() restores this whenever the hub's view of the sequence
+ *    differs from ours (restored backups on either side);
+ *  - outbox rows are kept after acknowledgement, so a hub restored from an
+ *    older backup can be sent them again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net.h"
+
+#define MAX_REALIGN 8
+#define MAX_PAGES 100000
+
+void fa_sync_options_default(fa_sync_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->max_attempts = 5;
+    o->batch_count = 100;
+    o->batch_bytes = 64 * 1024;
+}
+
+/* ---- enrolment ------------------------------------------------------- */
+
+int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
+              const char *name, const char *collector)
+{
+    if (strncmp(hub_url, "http://", 7) != 0 &&
+        strncmp(hub_url, "https://", 8) != 0)
+        return fa__fail(ag, FA_EINPUT,
+                        "--hub must be an http:// or https:// URL, e.g. "
+                        "https://hub.example.org");
+    if (name && !fs_valid_name(name))
+        return fa__fail(ag, FA_EINPUT, "--name must be printable text of "
+                                       "1 to 128 bytes");
+    if (collector && !fs_valid_name(collector))
+        return fa__fail(ag, FA_EINPUT, "--collector must be printable text "
+                                       "of 1 to 128 bytes");
+    char existing[64];
+    int rc = fa__meta_get(ag, "device_id", existing, sizeof existing);
+    if (rc != FA_OK)
+        return rc;
+    if (existing[0])
+        return fa__fail(ag, FA_EINPUT,
+                        "this directory is already enrolled as device %s; "
+                        "use another --dir for another enrolment",
+                        existing);
+
+    fa__http h;
+    rc = fa__http_init(ag, &h, hub_url, NULL);
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "code", code);
+    if (name)
+        cJSON_AddStringToObject(req, "name", name);
+    char *body = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    if (rc == FA_OK)
+        rc = fa__http_request(ag, &h, "POST", "/api/v1/enroll", body,
+                              strlen(body), 0);
+    free(body);
+    cJSON *rep = NULL;
+    if (rc == FA_OK && h.status != 200) {
+        char msg[600];
+        fa__http_error_message(&h, msg, sizeof msg);
+        rc = fa__fail(ag, FA_EREFUSED, "the hub refused the enrolment: %s",
+                      msg);
+    }
+    if (rc == FA_OK) {
+        fs_err perr;
+        if (fs_json_parse((const char *)h.reply.data, h.reply.len,
+                          &ag->limits, &rep, &perr) != FS_OK)
+            rc = fa__fail(ag, FA_EREFUSED, "the hub's answer is not JSON: %s",
+                          perr.msg);
+    }
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(rep, "device_id");
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(rep, "token");
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(rep, "name");
+    if (rc == FA_OK &&
+        (!cJSON_IsString(id) || !fs_valid_uuid(id->valuestring) ||
+         !cJSON_IsString(tok) || strlen(tok->valuestring) != 64))
+        rc = fa__fail(ag, FA_EREFUSED,
+                      "the hub's enrolment answer lacks a device id or "
+                      "token");
+    if (rc == FA_OK) {
+        const char *dname = cJSON_IsString(nm) ? nm->valuestring : "device";
+        rc = fa__begin(ag);
+        if (rc == FA_OK)
+            rc = fa__meta_set(ag, "hub_url", h.base);
+        if (rc == FA_OK)
+            rc = fa__meta_set(ag, "device_id", id->valuestring);
+        if (rc == FA_OK)
+            rc = fa__meta_set(ag, "token", tok->valuestring);
+        if (rc == FA_OK)
+            rc = fa__meta_set(ag, "device_name", dname);
+        if (rc == FA_OK)
+            rc = fa__meta_set(ag, "collector", collector ? collector : dname);
+        if (rc == FA_OK)
+            rc = fa__commit(ag);
+        else
+            fa__rollback(ag);
+        if (rc == FA_OK)
+            snprintf(ag->err, sizeof ag->err, "enrolled as %s (%s) at %s",
+                     dname, id->valuestring, h.base);
+    }
+    cJSON_Delete(rep);
+    fa__http_free(&h);
+    return rc;
+}
+
+/* ---- sequence alignment ---------------------------------------------- */
+
+/* Makes new_acked the acknowledged sequence and renumbers every outbox
+ * row above it to new_acked+1, +2, ... in their order. One transaction. */
+static int realign(fa_agent *ag, int64_t new_acked)
+{
+    int rc = fa__begin(ag);
+    if (rc != FA_OK)
+        return rc;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             /* Park the rows on negative numbers first: renumbering in
+              * place could collide with the primary key midway. */
+             "UPDATE outbox SET seq = -seq WHERE seq > %lld;"
+             "UPDATE outbox SET seq = %lld + r.rn FROM ("
+             "  SELECT seq AS s, row_number() OVER (ORDER BY seq DESC) AS rn"
+             "  FROM outbox WHERE seq < 0) AS r WHERE outbox.seq = r.s;",
+             (long long)new_acked, (long long)new_acked);
+    if (sqlite3_exec(ag->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        rc = fa__store_error(ag, "realigning the outbox");
+        fa__rollback(ag);
+        return rc;
+    }
+    rc = fa__meta_set_int(ag, "acked_seq", new_acked);
+    if (rc == FA_OK)
+        rc = fa__commit(ag);
+    else
+        fa__rollback(ag);
+    return rc;
+}
+
+/* ---- push ------------------------------------------------------------ */
+
+typedef struct batch {
+    fs_changeset *cs;
+    char (*ids)[FS_UUID_LEN + 1];
+    int64_t *revs;
+} batch;
+
+static void batch_free(batch *b)
+{
+    fs_changeset_free(b->cs);
+    free(b->ids);
+    free(b->revs);
+    memset(b, 0, sizeof *b);
+}
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* Reads the next changeset: outbox rows after acked, at most count rows
+ * and about bytes of answers (always at least one row). b->cs is NULL when
+ * nothing waits. */
+static int load_batch(fa_agent *ag, const char *device, int64_t acked,
+                      size_t count, size_t bytes, batch *b)
+{
+    memset(b, 0, sizeof *b);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(
+            ag->db,
+            "SELECT o.seq, s.id, s.rev, s.base_rev, s.form_id, "
+            "s.form_version, s.area, s.collector, s.hlc, s.created_ms, "
+            "s.answers FROM outbox o JOIN submissions s ON s.id = o.ref_id "
+            "AND s.rev = o.ref_rev WHERE o.seq > ? ORDER BY o.seq LIMIT ?",
+            -1, &st, NULL) != SQLITE_OK)
+        return fa__store_error(ag, "reading the outbox");
+    sqlite3_bind_int64(st, 1, acked);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)count);
+    b->cs = fs_changeset_new(count);
+    b->ids = calloc(count, sizeof b->ids[0]);
+    b->revs = calloc(count, sizeof b->revs[0]);
+    if (!b->cs || !b->ids || !b->revs) {
+        sqlite3_finalize(st);
+        batch_free(b);
+        return fa__fail(ag, FA_ESTORE, "out of memory");
+    }
+    fs_changeset *cs = b->cs;
+    cs->protocol = FS_PROTOCOL_VERSION;
+    cs->schema = FS_SCHEMA_VERSION;
+    snprintf(cs->device, sizeof cs->device, "%s", device);
+    size_t total = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *answers = (const char *)sqlite3_column_text(st, 10);
+        size_t alen = strlen(answers);
+        if (cs->n > 0 && total + alen > bytes)
+            break;
+        fs_change *c = &cs->changes[cs->n];
+        c->seq = sqlite3_column_int64(st, 0);
+        c->kind = FS_CHANGE_SUBMISSION;
+        fs_submission *s = &c->sub;
+        copy_col(s->id, sizeof s->id, st, 1);
+        s->rev = sqlite3_column_int64(st, 2);
+        s->base_rev = sqlite3_column_int64(st, 3);
+        copy_col(s->form_id, sizeof s->form_id, st, 4);
+        s->form_version = sqlite3_column_int64(st, 5);
+        copy_col(s->area, sizeof s->area, st, 6);
+        copy_col(s->collector, sizeof s->collector, st, 7);
+        fs_hlc_parse((const char *)sqlite3_column_text(st, 8), &s->hlc);
+        s->created_ms = sqlite3_column_int64(st, 9);
+        s->answers_json = strdup(answers);
+        memcpy(b->ids[cs->n], s->id, sizeof s->id);
+        b->revs[cs->n] = s->rev;
+        if (!s->answers_json) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        total += alen;
+        cs->n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        batch_free(b);
+        return fa__store_error(ag, "reading the outbox");
+    }
+    if (cs->n == 0) {
+        batch_free(b);
+        return FA_OK;
+    }
+    cs->first_seq = cs->changes[0].seq;
+    cs->last_seq = cs->changes[cs->n - 1].seq;
+    return FA_OK;
+}
+
+/* Applies an acknowledged reply: submission states and acked_seq in one
+ * transaction. */
+static int apply_reply(fa_agent *ag, const batch *b, const fs_push_reply *r,
+                       fa_sync_report *rep)
+{
+    int rc = fa__begin(ag);
+    if (rc != FA_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ag->db,
+                           "UPDATE submissions SET state = ?, hub_status = "
+                           "?, hub_error = ?, hub_message = ? WHERE id = ? "
+                           "AND rev = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    for (size_t i = 0; i < r->n; i++) {
+        const fs_result *res = &r->results[i];
+        int refused = res->status == FS_RES_REFUSED;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, refused ? "refused" : "sent", -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, fs_result_status_name(res->status), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, res->error, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, res->message, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, b->ids[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, b->revs[i]);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            goto fail;
+        switch (res->status) {
+        case FS_RES_APPLIED: rep->applied++; break;
+        case FS_RES_DUPLICATE: rep->duplicate++; break;
+        case FS_RES_DIVERGENT: rep->divergent++; break;
+        case FS_RES_REFUSED: rep->refused++; break;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = fa__meta_set_int(ag, "acked_seq", r->last_seq);
+    if (rc == FA_OK)
+        rc = fa__commit(ag);
+    else
+        fa__rollback(ag);
+    if (rc == FA_OK)
+        rep->sent += (long long)r->n;
+    return rc;
+fail:
+    rc = fa__store_error(ag, "saving the hub's answer");
+    sqlite3_finalize(st);
+    fa__rollback(ag);
+    return rc;
+}
+
+static void backoff(int attempt)
+{
+    /* Exponential with full jitter: 0.5 s, 1 s, 2 s ... capped at 8 s,
+     * each drawn uniformly below its cap so that many devices coming
+     * back at once do not retry in step. */
+    unsigned cap_ms = 500u << (attempt < 4 ? attempt : 4);
+    unsigned r = 0;
+    fs_random_bytes(&r, sizeof r);
+    unsigned ms = cap_ms / 2 + r % (cap_ms / 2 + 1);
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static int transient(long status)
+{
+    return status == 408 || status == 429 || status >= 500;
+}
+
+/* One request with retries for transient failures. The first failure to
+ * connect at all ends at once: the hub is simply not there. */
+static int request_retry(fa_agent *ag, fa__http *h, const fa_sync_options *o,
+                         const char *method, const char *path,
+                         const void *body, size_t len, int gz, int first)
+{
+    int rc = FA_OK;
+    for (int attempt = 0; attempt < o->max_attempts; attempt++) {
+        if (attempt > 0)
+            backoff(attempt - 1);
+        rc = fa__http_request(ag, h, method, path, body, len, gz);
+        if (rc == FA_EUNREACHABLE && first && attempt == 0) {
+            long err = 0;
+            curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &err);
+            if (err == ECONNREFUSED || err == ENETUNREACH ||
+                err == EHOSTUNREACH)
+                return rc;
+        }
+        if (rc == FA_OK && !transient(h->status))
+            return FA_OK;
+        if (rc == FA_OK) {
+            char msg[600];
+            fa__http_error_message(h, msg, sizeof msg);
+            rc = fa__fail(ag, FA_EUNREACHABLE, "the hub is busy or failing: "
+                                               "%s",
+                          msg);
+        } else if (rc != FA_EUNREACHABLE) {
+            return rc;
+        }
+    }
+    return rc;
+}
+
+static int64_t hub_seq_of(fa__http *h)
+{
+    cJSON *j = cJSON_ParseWithLength((const char *)h->reply.data,
+                                     h->reply.len);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "hub_seq");
+    int64_t v = cJSON_IsNumber(s) && s->valuedouble >= 0
+                    ? (int64_t)s->valuedouble
+                    : -1;
+    cJSON_Delete(j);
+    return v;
+}
+
+static void save_trace(const char *dir, const fs_changeset *cs,
+                       const fs_buf *body)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/push-%lld-%lld.json.gz", dir,
+             (long long)cs->first_seq, (long long)cs->last_seq);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(body->data, 1, body->len, f);
+        fclose(f);
+    }
+}
+
+static long long pending_count(fa_agent *ag, int64_t acked)
+{
+    sqlite3_stmt *st = NULL;
+    long long n = 0;
+    if (sqlite3_prepare_v2(ag->db, "SELECT count(*) FROM outbox WHERE "
+                                   "seq > ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, acked);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int push_all(fa_agent *ag, fa__http *h, const char *device,
+                    const fa_sync_options *o, fa_sync_report *rep,
+                    int *first)
+{
+    int rc = FA_OK;
+    long long total = -1, done = 0;
+    while (rc == FA_OK) {
+        int64_t acked = 0;
+        rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
+        if (rc != FA_OK)
+            break;
+        if (total < 0)
+            total = pending_count(ag, acked);
+        batch b;
+        rc = load_batch(ag, device, acked, o->batch_count, o->batch_bytes,
+                        &b);
+        if (rc != FA_OK || !b.cs)
+            break;
+        if (b.cs->first_seq != acked + 1) {
+            /* A hole left by an earlier realignment: close it. */
+            batch_free(&b);
+            if (++rep->realigned > MAX_REALIGN)
+                return fa__fail(ag, FA_EREFUSED, "cannot agree on a "
+                                                 "sequence with the hub");
+            rc = realign(ag, acked);
+            continue;
+        }
+        fs_buf body;
+        fs_buf_init(&body, ag->limits.max_compressed);
+        if (fs_changeset_encode(b.cs, 6, &body, NULL) != FS_OK) {
+            rc = fa__fail(ag, FA_EINPUT,
+                          "changes %lld..%lld do not fit in one request; "
+                          "send fewer at a time (--batch)",
+                          (long long)b.cs->first_seq,
+                          (long long)b.cs->last_seq);
+            batch_free(&b);
+            fs_buf_free(&body);
+            break;
+        }
+        if (o->trace_dir)
+            save_trace(o->trace_dir, b.cs, &body);
+        rc = request_retry(ag, h, o, "POST", "/api/v1/push", body.data,
+                           body.len, 1, *first);
+        fs_buf_free(&body);
+        *first = 0;
+        if (rc != FA_OK) {
+            batch_free(&b);
+            break;
+        }
+        if (h->status == 409) {
+            int64_t hub_seq = hub_seq_of(h);
+            batch_free(&b);
+            if (hub_seq < 0 || ++rep->realigned > MAX_REALIGN) {
+                char msg[600];
+                fa__http_error_message(h, msg, sizeof msg);
+                return fa__fail(ag, FA_EREFUSED,
+                                "the hub and this device disagree on the "
+                                "sequence: %s",
+                                msg);
+            }
+            rc = realign(ag, hub_seq);
+            continue;
+        }
+        if (h->status != 200) {
+            char msg[600];
+            fa__http_error_message(h, msg, sizeof msg);
+            batch_free(&b);
+            return fa__fail(ag, FA_EREFUSED, "the hub refused the upload: %s",
+                            msg);
+        }
+        fs_push_reply *r = NULL;
+        fs_err perr;
+        if (fs_push_reply_decode((const char *)h->reply.data, h->reply.len,
+                                 &ag->limits, &r, &perr) != FS_OK ||
+            r->first_seq != b.cs->first_seq ||
+            r->last_seq != b.cs->last_seq || r->n != b.cs->n) {
+            fs_push_reply_free(r);
+            batch_free(&b);
+            return fa__fail(ag, FA_EREFUSED,
+                            "the hub's answer does not match what was "
+                            "sent; nothing was marked as sent");
+        }
+        rc = apply_reply(ag, &b, r, rep);
+        done += (long long)r->n;
+        fs_push_reply_free(r);
+        batch_free(&b);
+        if (o->progress && total > 0)
+            fprintf(stderr, "\rsending: %lld/%lld changes", done, total);
+    }
+    if (o->progress && done > 0)
+        fputc('\n', stderr);
+    return rc;
+}
+
+/* ---- pull ------------------------------------------------------------ */
+
+static int apply_form(fa_agent *ag, const cJSON *def)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(def, "id");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(def, "version");
+    const cJSON *title = cJSON_GetObjectItemCaseSensitive(def, "title");
+    if (!cJSON_IsString(id) || !fs_valid_form_id(id->valuestring) ||
+        !cJSON_IsNumber(ver) || ver->valuedouble < 1)
+        return fa__fail(ag, FA_EREFUSED, "the hub sent a form without a "
+                                         "valid id and version");
+    const char *t = cJSON_IsString(title) ? title->valuestring : "";
+    if (cJSON_IsObject(title) && cJSON_IsString(title->child))
+        t = title->child->valuestring;
+    char *text = cJSON_PrintUnformatted(def);
+    sqlite3_stmt *st = NULL;
+    int rc = FA_OK;
+    /* A published version never changes, so an existing row is kept. */
+    if (!text || sqlite3_prepare_v2(ag->db,
+                                    "INSERT OR IGNORE INTO forms (id, "
+                                    "version, title, definition) VALUES "
+                                    "(?, ?, ?, ?)",
+                                    -1, &st, NULL) != SQLITE_OK) {
+        rc = fa__store_error(ag, "saving a form");
+    } else {
+        sqlite3_bind_text(st, 1, id->valuestring, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)ver->valuedouble);
+        sqlite3_bind_text(st, 3, t, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = fa__store_error(ag, "saving a form");
+    }
+    sqlite3_finalize(st);
+    free(text);
+    return rc;
+}
+
+/* Applies one page and its cursor in one transaction. */
+static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
+{
+    const cJSON *changes = cJSON_GetObjectItemCaseSensitive(page, "changes");
+    const cJSON *next = cJSON_GetObjectItemCaseSensitive(page, "next");
+    if (!cJSON_IsArray(changes) || !cJSON_IsNumber(next))
+        return fa__fail(ag, FA_EREFUSED, "the hub sent a page of changes "
+                                         "without changes or cursor");
+    int rc = fa__begin(ag);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, changes)
+    {
+        if (rc != FA_OK)
+            break;
+        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(c, "kind");
+        const cJSON *payload = cJSON_GetObjectItemCaseSensitive(c, "payload");
+        if (cJSON_IsString(kind) && strcmp(kind->valuestring, "form") == 0) {
+            rc = apply_form(ag, payload);
+            rep->pulled++;
+        }
+        /* Kinds this agent does not know yet come from a newer hub; they
+         * are skipped, and a newer agent will pull them after a reset. */
+    }
+    if (rc == FA_OK)
+        rc = fa__meta_set_int(ag, "cursor", (int64_t)next->valuedouble);
+    if (rc == FA_OK)
+        rc = fa__commit(ag);
+    else
+        fa__rollback(ag);
+    return rc;
+}
+
+static int pull_all(fa_agent *ag, fa__http *h, const fa_sync_options *o,
+                    fa_sync_report *rep, int *first, int64_t *hub_acked)
+{
+    *hub_acked = -1;
+    for (int pages = 0; pages < MAX_PAGES; pages++) {
+        int64_t cursor = 0;
+        int rc = fa__meta_get_int(ag, "cursor", 0, &cursor);
+        if (rc != FA_OK)
+            return rc;
+        char path[96];
+        snprintf(path, sizeof path, "/api/v1/pull?after=%lld",
+                 (long long)cursor);
+        rc = request_retry(ag, h, o, "GET", path, NULL, 0, 0, *first);
+        *first = 0;
+        if (rc != FA_OK)
+            return rc;
+        if (h->status != 200) {
+            char msg[600];
+            fa__http_error_message(h, msg, sizeof msg);
+            return fa__fail(ag, FA_EREFUSED, "the hub refused the download: "
+                                             "%s",
+                            msg);
+        }
+        cJSON *page = NULL;
+        fs_err perr;
+        fs_limits lim = ag->limits;
+        lim.max_depth = 48; /* form definitions nest */
+        lim.max_decompressed = h->reply.max;
+        if (fs_json_parse((const char *)h->reply.data, h->reply.len, &lim,
+                          &page, &perr) != FS_OK)
+            return fa__fail(ag, FA_EREFUSED, "the hub's page is not JSON: %s",
+                            perr.msg);
+        rc = apply_page(ag, page, rep);
+        const cJSON *more = cJSON_GetObjectItemCaseSensitive(page, "more");
+        const cJSON *acked = cJSON_GetObjectItemCaseSensitive(page,
+                                                              "acked_seq");
+        if (cJSON_IsNumber(acked))
+            *hub_acked = (int64_t)acked->valuedouble;
+        int again = cJSON_IsTrue(more);
+        cJSON_Delete(page);
+        if (rc != FA_OK || !again)
+            return rc;
+        if (o->progress)
+            fprintf(stderr, "\rreceiving: %lld changes", rep->pulled);
+    }
+    return FA_OK;
+}
+
+/* ---- sync ------------------------------------------------------------ */
+
+static void record_outcome(fa_agent *ag, int rc, const fa_sync_report *rep)
+{
+    char text[1200];
+    if (rc == FA_OK)
+        snprintf(text, sizeof text, "ok, sent %lld, received %lld",
+                 rep->sent, rep->pulled);
+    else
+        snprintf(text, sizeof text, "failed: %s", ag->err);
+    char saved[sizeof ag->err];
+    memcpy(saved, ag->err, sizeof saved);
+    fa__meta_set(ag, "last_sync_outcome", text);
+    if (rc == FA_OK)
+        fa__meta_set_int(ag, "last_sync_ms", (int64_t)fs_now_ms());
+    memcpy(ag->err, saved, sizeof saved);
+}
+
+int fa_sync(fa_agent *ag, const fa_sync_options *opt, fa_sync_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    char hub[512], device[64], token[96];
+    int rc = fa__meta_get(ag, "hub_url", hub, sizeof hub);
+    if (rc == FA_OK)
+        rc = fa__meta_get(ag, "device_id", device, sizeof device);
+    if (rc == FA_OK)
+        rc = fa__meta_get(ag, "token", token, sizeof token);
+    if (rc != FA_OK)
+        return rc;
+    if (!device[0] || !token[0])
+        return fa__fail(ag, FA_ENOTENROLLED,
+                        "this device is not enrolled; run `fieldsync-agent "
+                        "enroll --hub URL --code CODE` with a code from "
+                        "your hub admin");
+    fa__http h;
+    rc = fa__http_init(ag, &h, hub, token);
+    int first = 1;
+    for (int round = 0; rc == FA_OK; round++) {
+        rc = push_all(ag, &h, device, opt, rep, &first);
+        int64_t hub_acked = -1, acked = 0;
+        if (rc == FA_OK)
+            rc = pull_all(ag, &h, opt, rep, &first, &hub_acked);
+        if (rc == FA_OK)
+            rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
+        if (rc != FA_OK || hub_acked < 0 || hub_acked >= acked)
+            break;
+        /* The hub knows less than it acknowledged before: it was restored
+         * from an older backup. Send what it lost again. */
+        if (round >= 2 || ++rep->realigned > MAX_REALIGN) {
+            rc = fa__fail(ag, FA_EREFUSED,
+                          "the hub keeps losing acknowledged changes "
+                          "(acknowledged %lld, now %lld); tell the hub "
+                          "admin",
+                          (long long)acked, (long long)hub_acked);
+            break;
+        }
+        rc = realign(ag, hub_acked);
+    }
+    int64_t acked = 0;
+    if (fa__meta_get_int(ag, "acked_seq", 0, &acked) == FA_OK)
+        rep->queued = pending_count(ag, acked);
+    if (rc == FA_EUNREACHABLE && rep->sent > 0)
+        rc = FA_EPARTIAL;
+    record_outcome(ag, rc, rep);
+    fa__http_free(&h);
+    return rc;
+}

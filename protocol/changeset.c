@@ -1,0 +1,607 @@
+/*
+ * changeset.c - changesets (agent -> hub): building, encoding, and
+ * decoding untrusted bodies.
+ *
+ * Two kinds of failure on decode. The envelope (versions, device, the
+ * sequence range) is what the hub needs to even talk about the changes:
+ * if it is wrong the whole changeset is refused. A problem inside one
+ * change only marks that change, so one bad record in a field agent's
+ * outbox cannot hold back the rest of the day's work.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_internal.h"
+
+#define SUBMISSION "submission"
+
+fs_changeset *fs_changeset_new(size_t cap)
+{
+    fs_changeset *cs = calloc(1, sizeof(*cs));
+
+    if (cs == NULL)
+        return NULL;
+    cs->protocol = FS_PROTOCOL_VERSION;
+    cs->schema = FS_SCHEMA_VERSION;
+    if (cap > 0) {
+        cs->changes = calloc(cap, sizeof(*cs->changes));
+        if (cs->changes == NULL) {
+            free(cs);
+            return NULL;
+        }
+    }
+    return cs;
+}
+
+void fs_changeset_free(fs_changeset *cs)
+{
+    size_t i;
+
+    if (cs == NULL)
+        return;
+    for (i = 0; i < cs->n; i++)
+        free(cs->changes[i].sub.answers_json);
+    free(cs->changes);
+    free(cs);
+}
+
+/* ---- encoding -------------------------------------------------------- */
+
+static int add_str(cJSON *o, const char *key, const char *v)
+{
+    return cJSON_AddStringToObject(o, key, v) ? FS_OK : FS_ENOMEM;
+}
+
+/* The one place the CHANGE object's key order is written down; decode
+ * does not depend on it, but equal changes must give equal bytes. */
+static int change_to_json(const fs_change *c, cJSON **out)
+{
+    const fs_submission *s = &c->sub;
+    char hlc[FS_HLC_TEXT_LEN + 1];
+    cJSON *o = NULL;
+    cJSON *answers = NULL;
+    int rc;
+
+    *out = NULL;
+    if (c->kind != FS_CHANGE_SUBMISSION || s->answers_json == NULL)
+        return FS_EINVAL;
+    /* answers_json is our own stored text, but parsing it under the same
+     * limits as the hub will guarantees we never send what it refuses. */
+    rc = fs_json_parse(s->answers_json, strlen(s->answers_json), NULL,
+                       &answers, NULL);
+    if (rc != FS_OK)
+        return rc == FS_ENOMEM ? rc : FS_EINVAL;
+    if (!cJSON_IsObject(answers)) {
+        rc = FS_EINVAL;
+        goto out;
+    }
+    o = cJSON_CreateObject();
+    if (o == NULL) {
+        rc = FS_ENOMEM;
+        goto out;
+    }
+    fs_hlc_format(s->hlc, hlc);
+    /* Each step runs only while the previous ones succeeded. */
+    rc = fs__json_add_int(o, "seq", c->seq);
+    if (rc == FS_OK)
+        rc = add_str(o, "kind", SUBMISSION);
+    if (rc == FS_OK)
+        rc = add_str(o, "id", s->id);
+    if (rc == FS_OK)
+        rc = add_str(o, "form", s->form_id);
+    if (rc == FS_OK)
+        rc = fs__json_add_int(o, "form_version", s->form_version);
+    if (rc == FS_OK && s->area[0] != '\0')
+        rc = add_str(o, "area", s->area);
+    if (rc == FS_OK && s->collector[0] != '\0')
+        rc = add_str(o, "collector", s->collector);
+    if (rc == FS_OK)
+        rc = add_str(o, "hlc", hlc);
+    if (rc == FS_OK)
+        rc = fs__json_add_int(o, "created_ms", s->created_ms);
+    if (rc == FS_OK)
+        rc = fs__json_add_int(o, "rev", s->rev);
+    if (rc == FS_OK && s->base_rev != 0)
+        rc = fs__json_add_int(o, "base_rev", s->base_rev);
+    if (rc != FS_OK)
+        goto out;
+    if (!cJSON_AddItemToObject(o, "answers", answers)) {
+        rc = FS_ENOMEM;
+        goto out;
+    }
+    answers = NULL; /* owned by o now */
+    *out = o;
+    o = NULL;
+out:
+    cJSON_Delete(answers);
+    cJSON_Delete(o);
+    return rc;
+}
+
+cJSON *fs_change_to_json(const fs_change *c)
+{
+    cJSON *o = NULL;
+
+    if (c == NULL)
+        return NULL;
+    change_to_json(c, &o);
+    return o;
+}
+
+int fs_changeset_encode(const fs_changeset *cs, int gzip_level, fs_buf *out,
+                        size_t *json_len)
+{
+    cJSON *root = NULL;
+    cJSON *arr;
+    char *text = NULL;
+    size_t len, i;
+    int rc;
+
+    if (cs == NULL || out == NULL || (cs->n > 0 && cs->changes == NULL))
+        return FS_EINVAL;
+    root = cJSON_CreateObject();
+    if (root == NULL)
+        return FS_ENOMEM;
+    rc = fs__json_add_int(root, "protocol", cs->protocol);
+    if (rc == FS_OK)
+        rc = fs__json_add_int(root, "schema", cs->schema);
+    if (rc == FS_OK)
+        rc = add_str(root, "device", cs->device);
+    if (rc == FS_OK)
+        rc = fs__json_add_int(root, "first_seq", cs->first_seq);
+    if (rc == FS_OK)
+        rc = fs__json_add_int(root, "last_seq", cs->last_seq);
+    if (rc != FS_OK)
+        goto out;
+    arr = cJSON_AddArrayToObject(root, "changes");
+    if (arr == NULL) {
+        rc = FS_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < cs->n; i++) {
+        cJSON *c;
+
+        rc = change_to_json(&cs->changes[i], &c);
+        if (rc != FS_OK)
+            goto out;
+        if (!cJSON_AddItemToArray(arr, c)) {
+            cJSON_Delete(c);
+            rc = FS_ENOMEM;
+            goto out;
+        }
+    }
+    text = fs__json_print(root);
+    if (text == NULL) {
+        rc = FS_ENOMEM;
+        goto out;
+    }
+    len = strlen(text);
+    if (gzip_level > 0)
+        rc = fs_gzip(text, len, gzip_level, out);
+    else
+        rc = fs_buf_append(out, text, len);
+    if (rc == FS_OK && json_len != NULL)
+        *json_len = len;
+out:
+    free(text);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* ---- decoding: one change -------------------------------------------- */
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Checks the answers object: size, key syntax, no key twice (a repeated
+ * key would make "the" answer depend on which parser reads it). keys is
+ * scratch room for lim->max_answers pointers. */
+static int check_answers(const cJSON *answers, size_t idx,
+                         const fs_limits *lim, const char **keys,
+                         fs_err *e)
+{
+    const cJSON *m;
+    char snip[72];
+    size_t n = 0, i;
+
+    cJSON_ArrayForEach(m, answers)
+    {
+        if (n >= lim->max_answers)
+            return fs_err_set(e, FS_ETOOBIG,
+                              "changes[%zu].answers: more than %zu answers",
+                              idx, lim->max_answers);
+        if (!fs_valid_field_name(m->string)) {
+            fs__snippet(m->string, snip, sizeof(snip));
+            return fs_err_set(e, FS_EIDENT,
+                              "changes[%zu].answers: '%s' is not a field "
+                              "name ([a-z][a-z0-9_]{0,63})",
+                              idx, snip);
+        }
+        keys[n++] = m->string;
+    }
+    qsort(keys, n, sizeof(*keys), cmp_keys);
+    for (i = 1; i < n; i++) {
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            return fs_err_set(e, FS_EMALFORMED,
+                              "changes[%zu].answers.%s: key appears twice",
+                              idx, keys[i]);
+    }
+    return FS_OK;
+}
+
+/* A required or optional string member; the message names the path. */
+static int want_str(const cJSON *o, const char *key, size_t idx, int need,
+                    const char **v, fs_err *e)
+{
+    int r = fs__json_str(o, key, v);
+
+    if (r == FS__FIELD_MISSING && !need) {
+        *v = NULL;
+        return FS_OK;
+    }
+    if (r == FS__FIELD_MISSING)
+        return fs_err_set(e, FS_EMALFORMED, "changes[%zu].%s: missing", idx,
+                          key);
+    if (r != FS__FIELD_OK)
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].%s: must be a string", idx, key);
+    return FS_OK;
+}
+
+/* An integer member >= min; *v keeps its default when optional and
+ * absent. */
+static int want_int(const cJSON *o, const char *key, size_t idx, int need,
+                    int64_t min, int64_t *v, fs_err *e)
+{
+    int64_t x;
+    int r = fs__json_int(o, key, &x);
+
+    if (r == FS__FIELD_MISSING && !need)
+        return FS_OK;
+    if (r == FS__FIELD_MISSING)
+        return fs_err_set(e, FS_EMALFORMED, "changes[%zu].%s: missing", idx,
+                          key);
+    if (r != FS__FIELD_OK || x < min)
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].%s: must be an integer >= %" PRId64,
+                          idx, key, min);
+    *v = x;
+    return FS_OK;
+}
+
+/* Fills c from the JSON object o (changes[idx]). Returns the first
+ * problem's code with its message in e; FS_ENOMEM is the caller's to
+ * treat as fatal. */
+static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
+                         const char **keys, fs_change *c, fs_err *e)
+{
+    fs_submission *s = &c->sub;
+    const cJSON *answers;
+    const char *v;
+    char snip[72];
+    int rc;
+
+    rc = want_str(o, "kind", idx, 1, &v, e);
+    if (rc != FS_OK)
+        return rc;
+    if (strcmp(v, SUBMISSION) != 0) {
+        fs__snippet(v, snip, sizeof(snip));
+        return fs_err_set(e, FS_EVERSION,
+                          "changes[%zu].kind: unknown change kind '%s'", idx,
+                          snip);
+    }
+    c->kind = FS_CHANGE_SUBMISSION;
+
+    rc = want_str(o, "id", idx, 1, &v, e);
+    if (rc != FS_OK)
+        return rc;
+    if (!fs_valid_uuid(v))
+        return fs_err_set(e, FS_EIDENT,
+                          "changes[%zu].id: not a lower-case UUID", idx);
+    memcpy(s->id, v, FS_UUID_LEN + 1);
+
+    rc = want_str(o, "form", idx, 1, &v, e);
+    if (rc != FS_OK)
+        return rc;
+    if (!fs_valid_form_id(v)) {
+        fs__snippet(v, snip, sizeof(snip));
+        return fs_err_set(e, FS_EIDENT,
+                          "changes[%zu].form: '%s' is not a form id "
+                          "([a-z][a-z0-9_]{0,63})",
+                          idx, snip);
+    }
+    memcpy(s->form_id, v, strlen(v) + 1);
+
+    rc = want_int(o, "form_version", idx, 1, 1, &s->form_version, e);
+    if (rc != FS_OK)
+        return rc;
+
+    rc = want_str(o, "area", idx, 0, &v, e);
+    if (rc != FS_OK)
+        return rc;
+    if (v != NULL && v[0] != '\0') {
+        if (!fs_valid_area_code(v)) {
+            fs__snippet(v, snip, sizeof(snip));
+            return fs_err_set(e, FS_EIDENT,
+                              "changes[%zu].area: '%s' is not an area code "
+                              "([A-Za-z0-9][A-Za-z0-9._-]{0,63})",
+                              idx, snip);
+        }
+        memcpy(s->area, v, strlen(v) + 1);
+    }
+
+    rc = want_str(o, "collector", idx, 0, &v, e);
+    if (rc != FS_OK)
+        return rc;
+    if (v != NULL && v[0] != '\0') {
+        if (!fs_valid_name(v))
+            return fs_err_set(e, FS_EIDENT,
+                              "changes[%zu].collector: not a printable name "
+                              "of 1..%d bytes without edge spaces",
+                              idx, FS_NAME_MAX);
+        memcpy(s->collector, v, strlen(v) + 1);
+    }
+
+    rc = want_str(o, "hlc", idx, 1, &v, e);
+    if (rc != FS_OK)
+        return rc;
+    if (fs_hlc_parse(v, &s->hlc) != FS_OK)
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].hlc: must be %d lower-case hex "
+                          "digits",
+                          idx, FS_HLC_TEXT_LEN);
+
+    rc = want_int(o, "created_ms", idx, 1, 0, &s->created_ms, e);
+    if (rc != FS_OK)
+        return rc;
+    s->rev = 1;
+    rc = want_int(o, "rev", idx, 0, 1, &s->rev, e);
+    if (rc != FS_OK)
+        return rc;
+    s->base_rev = 0;
+    rc = want_int(o, "base_rev", idx, 0, 0, &s->base_rev, e);
+    if (rc != FS_OK)
+        return rc;
+    if (s->base_rev >= s->rev)
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].base_rev: %" PRId64
+                          " must be below rev %" PRId64,
+                          idx, s->base_rev, s->rev);
+
+    answers = cJSON_GetObjectItemCaseSensitive(o, "answers");
+    if (answers == NULL)
+        return fs_err_set(e, FS_EMALFORMED, "changes[%zu].answers: missing",
+                          idx);
+    if (!cJSON_IsObject(answers))
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].answers: must be an object", idx);
+    rc = check_answers(answers, idx, lim, keys, e);
+    if (rc != FS_OK)
+        return rc;
+    /* Reprinted rather than copied from the body: equal answers give
+     * equal text whatever white space the agent sent. */
+    s->answers_json = fs__json_print(answers);
+    if (s->answers_json == NULL)
+        return fs_err_set(e, FS_ENOMEM, "out of memory");
+    return FS_OK;
+}
+
+/* ---- decoding: the envelope ------------------------------------------ */
+
+static int want_version(const cJSON *root, const char *key, int ours,
+                        int *out, fs_err *err)
+{
+    int64_t v;
+    int r = fs__json_int(root, key, &v);
+
+    if (r == FS__FIELD_MISSING)
+        return fs_err_set(err, FS_EMALFORMED, "%s: missing", key);
+    if (r != FS__FIELD_OK)
+        return fs_err_set(err, FS_EMALFORMED, "%s: must be an integer", key);
+    if (v != ours)
+        return fs_err_set(err, FS_EVERSION,
+                          "%s version %" PRId64 " is not supported by this "
+                          "hub (it reads %d); update the hub or the agent",
+                          key, v, ours);
+    *out = ours;
+    return FS_OK;
+}
+
+static int want_seq(const cJSON *root, const char *key, int64_t min,
+                    int64_t *out, fs_err *err)
+{
+    int r = fs__json_int(root, key, out);
+
+    if (r == FS__FIELD_MISSING)
+        return fs_err_set(err, FS_EMALFORMED, "%s: missing", key);
+    if (r != FS__FIELD_OK || *out < min)
+        return fs_err_set(err, FS_EMALFORMED,
+                          "%s: must be an integer >= %" PRId64, key, min);
+    return FS_OK;
+}
+
+static int decode_envelope(const cJSON *root, const fs_limits *lim,
+                           fs_changeset **out, fs_err *err)
+{
+    fs_changeset *cs = NULL;
+    const char **keys = NULL;
+    const cJSON *arr, *el;
+    const char *dev;
+    char snip[72];
+    int protocol, schema, r;
+    int64_t first, last;
+    size_t count = 0, i = 0;
+    int rc;
+
+    if (!cJSON_IsObject(root))
+        return fs_err_set(err, FS_EMALFORMED,
+                          "changeset: must be a JSON object");
+    /* Versions first: a newer agent's changeset may differ in every other
+     * way, and "update" is the only useful thing to tell its user. */
+    rc = want_version(root, "protocol", FS_PROTOCOL_VERSION, &protocol, err);
+    if (rc == FS_OK)
+        rc = want_version(root, "schema", FS_SCHEMA_VERSION, &schema, err);
+    if (rc != FS_OK)
+        return rc;
+    r = fs__json_str(root, "device", &dev);
+    if (r == FS__FIELD_MISSING)
+        return fs_err_set(err, FS_EMALFORMED, "device: missing");
+    if (r != FS__FIELD_OK)
+        return fs_err_set(err, FS_EMALFORMED, "device: must be a string");
+    if (!fs_valid_uuid(dev)) {
+        fs__snippet(dev, snip, sizeof(snip));
+        return fs_err_set(err, FS_EIDENT,
+                          "device: '%s' is not a lower-case UUID", snip);
+    }
+    rc = want_seq(root, "first_seq", 1, &first, err);
+    if (rc == FS_OK)
+        rc = want_seq(root, "last_seq", first, &last, err);
+    if (rc != FS_OK)
+        return rc;
+
+    arr = cJSON_GetObjectItemCaseSensitive(root, "changes");
+    if (arr == NULL)
+        return fs_err_set(err, FS_EMALFORMED, "changes: missing");
+    if (!cJSON_IsArray(arr))
+        return fs_err_set(err, FS_EMALFORMED, "changes: must be an array");
+    /* Count without walking past the limit. */
+    cJSON_ArrayForEach(el, arr)
+    {
+        if (count >= lim->max_changes)
+            return fs_err_set(err, FS_ETOOBIG,
+                              "changes: more than %zu changes in one "
+                              "changeset; send them in smaller batches",
+                              lim->max_changes);
+        count++;
+    }
+    if (count == 0)
+        return fs_err_set(err, FS_EMALFORMED, "changes: must not be empty");
+    /* Both are within 2^53, so the span cannot overflow. */
+    if ((uint64_t)(last - first) + 1 != count)
+        return fs_err_set(err, FS_EMALFORMED,
+                          "changes: %zu changes but first_seq..last_seq "
+                          "(%" PRId64 "..%" PRId64 ") names %" PRId64,
+                          count, first, last, last - first + 1);
+
+    cs = fs_changeset_new(count);
+    keys = malloc((lim->max_answers ? lim->max_answers : 1) *
+                  sizeof(*keys));
+    if (cs == NULL || keys == NULL) {
+        rc = fs_err_set(err, FS_ENOMEM, "out of memory");
+        goto out;
+    }
+    cs->protocol = protocol;
+    cs->schema = schema;
+    memcpy(cs->device, dev, FS_UUID_LEN + 1);
+    cs->first_seq = first;
+    cs->last_seq = last;
+
+    cJSON_ArrayForEach(el, arr)
+    {
+        fs_change *c = &cs->changes[i];
+        int64_t want = first + (int64_t)i;
+        int64_t seq;
+        fs_err e = {0, ""};
+
+        if (!cJSON_IsObject(el)) {
+            rc = fs_err_set(err, FS_EMALFORMED,
+                            "changes[%zu]: must be an object", i);
+            goto out;
+        }
+        r = fs__json_int(el, "seq", &seq);
+        if (r != FS__FIELD_OK) {
+            rc = fs_err_set(err, FS_EMALFORMED,
+                            "changes[%zu].seq: %s", i,
+                            r == FS__FIELD_MISSING ? "missing"
+                                                   : "must be an integer");
+            goto out;
+        }
+        if (seq != want) {
+            rc = fs_err_set(err, FS_EMALFORMED,
+                            "changes[%zu].seq: expected %" PRId64
+                            ", got %" PRId64,
+                            i, want, seq);
+            goto out;
+        }
+        cs->n = i + 1; /* c is ours to free from here on */
+        c->seq = seq;
+        rc = decode_change(el, i, lim, keys, c, &e);
+        if (rc == FS_ENOMEM) {
+            rc = fs_err_set(err, rc, "out of memory");
+            goto out;
+        }
+        if (rc != FS_OK) {
+            c->err = rc;
+            memcpy(c->errmsg, e.msg, sizeof(c->errmsg));
+        }
+        i++;
+    }
+    *out = cs;
+    cs = NULL;
+    rc = FS_OK;
+out:
+    free(keys);
+    fs_changeset_free(cs);
+    return rc;
+}
+
+int fs_changeset_decode(const void *body, size_t n, int gzipped,
+                        const fs_limits *lim, fs_changeset **out,
+                        char digest[65], fs_err *err)
+{
+    fs_limits def;
+    fs_buf plain;
+    cJSON *root = NULL;
+    const char *text;
+    size_t tlen;
+    int rc;
+
+    if (out == NULL || (body == NULL && n > 0))
+        return fs_err_set(err, FS_EINVAL, "changeset: bad arguments");
+    *out = NULL;
+    if (digest != NULL)
+        digest[0] = '\0';
+    if (lim == NULL) {
+        fs_limits_default(&def);
+        lim = &def;
+    }
+    fs_buf_init(&plain, lim->max_decompressed);
+    /* max_compressed bounds the body as it arrived, gzipped or not. */
+    if (n > lim->max_compressed) {
+        rc = fs_err_set(err, FS_ETOOBIG,
+                        "body of %zu bytes is over the %zu-byte limit", n,
+                        lim->max_compressed);
+        goto out;
+    }
+    if (gzipped) {
+        rc = fs_gunzip(body, n, lim, &plain, err);
+        if (rc != FS_OK)
+            goto out;
+        text = (const char *)plain.data;
+        tlen = plain.len;
+    } else {
+        if (n > lim->max_decompressed) {
+            rc = fs_err_set(err, FS_ETOOBIG,
+                            "body of %zu bytes is over the %zu-byte limit",
+                            n, lim->max_decompressed);
+            goto out;
+        }
+        text = body;
+        tlen = n;
+    }
+    rc = fs_json_parse(text, tlen, lim, &root, err);
+    if (rc != FS_OK)
+        goto out;
+    rc = decode_envelope(root, lim, out, err);
+    if (rc != FS_OK)
+        goto out;
+    if (digest != NULL)
+        fs_sha256_hex(text, tlen, digest);
+out:
+    cJSON_Delete(root);
+    fs_buf_free(&plain);
+    return rc;
+}

@@ -1,0 +1,274 @@
+/*
+ * fs_protocol.h - the fieldsync wire library, shared by agent and hub.
+ *
+ * Everything that crosses the network is built and checked here: gzip
+ * framing, JSON parsing of untrusted bytes under hard limits, identifier
+ * syntax, UUIDv7 ids, the hybrid logical clock, changesets (agent -> hub)
+ * and push replies (hub -> agent). protocol/PROTOCOL.md is the normative
+ * description; this header is its C face.
+ *
+ * Conventions: functions return 0 (FS_OK) or a negative FS_E* code; results
+ * go out through pointers. Free functions accept NULL. Where a function can
+ * say more than a code, it fills an fs_err whose message names the problem
+ * and, for JSON, its path (e.g. "changes[3].form_version: not an integer").
+ */
+#ifndef FS_PROTOCOL_H
+#define FS_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FS_PROTOCOL_VERSION 1 /* shape of messages on the wire */
+#define FS_SCHEMA_VERSION 1   /* shape of the records they carry */
+
+/* ---- errors ---------------------------------------------------------- */
+
+enum {
+    FS_OK = 0,
+    FS_ENOMEM = -1,     /* out of memory */
+    FS_EINVAL = -2,     /* bad argument from our own code */
+    FS_EMALFORMED = -3, /* bytes do not parse: bad gzip, bad JSON, bad shape */
+    FS_ETOOBIG = -4,    /* a size, count, ratio or depth limit was exceeded */
+    FS_EVERSION = -5,   /* protocol or schema version we cannot read */
+    FS_EIDENT = -6,     /* an identifier has the wrong syntax */
+    FS_EUTF8 = -7,      /* text is not valid UTF-8 */
+    FS_EIO = -8,        /* an operating-system call failed */
+    FS_ERANDOM = -9,    /* no randomness available (getrandom failed) */
+};
+
+/* Words for a code, for people ("JSON nesting or size limit exceeded"). */
+const char *fs_strerror(int code);
+/* Short stable name for a code, for the wire ("too_big"). */
+const char *fs_errname(int code);
+
+#define FS_ERRMSG_MAX 256
+typedef struct fs_err {
+    int code;                 /* FS_E* */
+    char msg[FS_ERRMSG_MAX];  /* what was wrong and where, NUL-terminated */
+} fs_err;
+
+/* Sets err (when not NULL) to code and a printf-style message; returns
+ * code, so callers can `return fs_err_set(err, FS_ETOOBIG, "...")`. */
+int fs_err_set(fs_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- limits on untrusted input --------------------------------------- */
+
+typedef struct fs_limits {
+    size_t max_compressed;   /* request body as received; 1 MiB */
+    size_t max_decompressed; /* after gunzip; 8 MiB */
+    unsigned max_ratio;      /* decompressed/compressed once past 64 KiB;
+                                200 */
+    unsigned max_depth;      /* JSON nesting of objects and arrays; 16 */
+    size_t max_changes;      /* changes in one changeset; 1000 */
+    size_t max_string;       /* bytes in one JSON string (key or value);
+                                64 KiB */
+    size_t max_answers;      /* members of one submission's answers; 500 */
+} fs_limits;
+
+/* Fills lim with the defaults above (the values PROTOCOL.md promises). */
+void fs_limits_default(fs_limits *lim);
+
+/* ---- bounded byte buffer --------------------------------------------- */
+
+/* A growable buffer with a hard cap, checked before it grows. */
+typedef struct fs_buf {
+    unsigned char *data; /* owned; NUL-terminated after every append */
+    size_t len;
+    size_t cap;
+    size_t max; /* appends that would pass max fail with FS_ETOOBIG */
+} fs_buf;
+
+void fs_buf_init(fs_buf *b, size_t max);
+int fs_buf_append(fs_buf *b, const void *p, size_t n);
+void fs_buf_reset(fs_buf *b); /* len = 0, keeps memory */
+void fs_buf_free(fs_buf *b);
+
+/* ---- gzip ------------------------------------------------------------ */
+
+/* Appends the gzip (RFC 1952) form of in[0..n) to out at the given zlib
+ * level (1..9; 6 is the usual). */
+int fs_gzip(const void *in, size_t n, int level, fs_buf *out);
+
+/* Appends the decompressed bytes of one complete gzip member to out.
+ * Refuses with FS_ETOOBIG, before memory grows past it, input larger than
+ * lim->max_compressed, output larger than lim->max_decompressed, or a
+ * ratio above lim->max_ratio; FS_EMALFORMED for bad or truncated data or
+ * trailing garbage. */
+int fs_gunzip(const void *in, size_t n, const fs_limits *lim, fs_buf *out,
+              fs_err *err);
+
+/* ---- JSON of untrusted origin ---------------------------------------- */
+
+/* 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, no
+ * code points above U+10FFFF), else 0. */
+int fs_utf8_valid(const char *s, size_t n);
+
+/* Parses text[0..n) into *out (caller frees with cJSON_Delete) after
+ * checking, in one linear scan and before any allocation, UTF-8 validity,
+ * nesting depth (lim->max_depth) and string lengths (lim->max_string).
+ * Trailing bytes other than white space are refused. */
+int fs_json_parse(const char *text, size_t n, const fs_limits *lim,
+                  cJSON **out, fs_err *err);
+
+/* ---- identifiers ----------------------------------------------------- */
+
+#define FS_UUID_LEN 36  /* canonical text form, lower-case hex */
+#define FS_ID_MAX 64    /* form ids, field names, area codes */
+#define FS_NAME_MAX 128 /* collector and device display names */
+
+/* Each returns 1 when s has the syntax, else 0. */
+int fs_valid_uuid(const char *s);       /* 8-4-4-4-12 lower-case hex */
+int fs_valid_form_id(const char *s);    /* [a-z][a-z0-9_]{0,63} */
+int fs_valid_field_name(const char *s); /* [a-z][a-z0-9_]{0,63} */
+int fs_valid_area_code(const char *s);  /* [A-Za-z0-9][A-Za-z0-9._-]{0,63} */
+/* Printable UTF-8 without control characters, 1..FS_NAME_MAX bytes. */
+int fs_valid_name(const char *s);
+
+/* ---- randomness, hashes, ids ----------------------------------------- */
+
+/* Fills p with n bytes from getrandom(2). */
+int fs_random_bytes(void *p, size_t n);
+
+void fs_sha256(const void *p, size_t n, unsigned char out[32]);
+/* Lower-case hex digest, NUL-terminated. */
+void fs_sha256_hex(const void *p, size_t n, char out[65]);
+/* Lower-case hex of n bytes into out (2n+1 bytes). */
+void fs_hex(const unsigned char *p, size_t n, char *out);
+
+/* Wall clock in milliseconds since the Unix epoch. */
+uint64_t fs_now_ms(void);
+
+/* A time-ordered UUID (RFC 9562 version 7): 48 bits of milliseconds, then
+ * 74 random bits. Ids sort by creation time, which keeps B-tree inserts at
+ * the right edge; uniqueness rests on the random bits, never on the
+ * clock. */
+int fs_uuid_v7(char out[FS_UUID_LEN + 1]);
+
+/* ---- hybrid logical clock -------------------------------------------- */
+
+/* An HLC stamp is 48 bits of milliseconds and a 16-bit counter:
+ * (ms << 16) | counter. On the wire it is 16 lower-case hex digits, a
+ * string because JSON numbers lose precision past 2^53. Ties between
+ * equal stamps are broken by device id (fs_hlc_cmp). */
+#define FS_HLC_TEXT_LEN 16
+
+/* A local event (a write): returns a stamp greater than *state and than
+ * any earlier one, and stores it in *state. */
+uint64_t fs_hlc_tick(uint64_t *state, uint64_t wall_ms);
+/* Receiving a remote stamp: advances *state past it. */
+void fs_hlc_observe(uint64_t *state, uint64_t remote, uint64_t wall_ms);
+void fs_hlc_format(uint64_t hlc, char out[FS_HLC_TEXT_LEN + 1]);
+int fs_hlc_parse(const char *s, uint64_t *out);
+/* Total order: by stamp, then device id (strcmp). <0, 0, >0. */
+int fs_hlc_cmp(uint64_t a, const char *dev_a, uint64_t b, const char *dev_b);
+
+/* ---- changesets ------------------------------------------------------ */
+
+typedef enum fs_change_kind {
+    FS_CHANGE_SUBMISSION = 1, /* a finalized form submission or revision */
+} fs_change_kind;
+
+/* One submission as it travels. Strings are NUL-terminated copies. */
+typedef struct fs_submission {
+    char id[FS_UUID_LEN + 1];    /* UUIDv7 made on the device */
+    char form_id[FS_ID_MAX + 1];
+    int64_t form_version;        /* >= 1 */
+    char area[FS_ID_MAX + 1];    /* area code, "" when the form has none */
+    char collector[FS_NAME_MAX + 1]; /* who recorded it, "" when unknown */
+    uint64_t hlc;
+    int64_t created_ms;          /* device wall clock; informative only */
+    int64_t rev;                 /* 1 for the first revision */
+    int64_t base_rev;            /* revision this one amends; 0 for none */
+    char *answers_json;          /* owned: canonical JSON object text */
+} fs_submission;
+
+typedef struct fs_change {
+    int64_t seq;         /* outbox sequence on the sending device */
+    fs_change_kind kind;
+    /* Decoding: 0 when the change is well-formed, else the FS_E* code and
+     * message of its first problem. A bad change is refused alone; the
+     * rest of the changeset still merges. */
+    int err;
+    char errmsg[FS_ERRMSG_MAX];
+    fs_submission sub;   /* kind == FS_CHANGE_SUBMISSION */
+} fs_change;
+
+typedef struct fs_changeset {
+    int protocol;                   /* FS_PROTOCOL_VERSION */
+    int schema;                     /* FS_SCHEMA_VERSION */
+    char device[FS_UUID_LEN + 1];
+    int64_t first_seq;              /* >= 1 */
+    int64_t last_seq;               /* first_seq + n - 1 */
+    size_t n;
+    fs_change *changes;             /* owned array of n */
+} fs_changeset;
+
+/* Allocates an empty changeset with room for cap changes. */
+fs_changeset *fs_changeset_new(size_t cap);
+void fs_changeset_free(fs_changeset *cs); /* frees answers_json too */
+
+/* Serialises one change as the JSON object PROTOCOL.md describes (caller
+ * deletes). Returns NULL when out of memory or answers_json is not JSON. */
+cJSON *fs_change_to_json(const fs_change *c);
+
+/* Encodes cs as JSON and, when gzip_level > 0, gzips it; appends to out.
+ * *json_len (when not NULL) receives the size before compression. The
+ * same changeset always encodes to the same bytes. */
+int fs_changeset_encode(const fs_changeset *cs, int gzip_level, fs_buf *out,
+                        size_t *json_len);
+
+/* Decodes untrusted bytes (gzip when gzipped != 0) under lim. Envelope
+ * problems - bad gzip or JSON, missing or mistyped header fields, versions
+ * other than ours (FS_EVERSION), too many changes, sequence numbers that
+ * are not first_seq, first_seq+1, ... last_seq - fail the whole changeset.
+ * Problems inside one change set that change's err/errmsg only.
+ * On success *out is the caller's (fs_changeset_free). digest (when not
+ * NULL) receives the SHA-256 hex of the decompressed JSON bytes, which
+ * identifies a replay. */
+int fs_changeset_decode(const void *body, size_t n, int gzipped,
+                        const fs_limits *lim, fs_changeset **out,
+                        char digest[65], fs_err *err);
+
+/* ---- push replies ---------------------------------------------------- */
+
+typedef enum fs_result_status {
+    FS_RES_APPLIED = 1,   /* stored now */
+    FS_RES_DUPLICATE = 2, /* an identical copy was stored before: no-op */
+    FS_RES_DIVERGENT = 3, /* same id, other content: kept for an admin */
+    FS_RES_REFUSED = 4,   /* not stored; error/message say why */
+} fs_result_status;
+
+const char *fs_result_status_name(fs_result_status s); /* "applied"... */
+
+typedef struct fs_result {
+    int64_t seq;
+    fs_result_status status;
+    char error[32];              /* wire error code, "" unless refused */
+    char message[FS_ERRMSG_MAX]; /* for the user, "" unless refused */
+} fs_result;
+
+typedef struct fs_push_reply {
+    int64_t first_seq;
+    int64_t last_seq;
+    int64_t acked_seq; /* the hub's acknowledged sequence for the device */
+    size_t n;
+    fs_result *results; /* owned array of n */
+} fs_push_reply;
+
+/* JSON text of r (caller frees with free()). NULL when out of memory. */
+char *fs_push_reply_encode(const fs_push_reply *r);
+int fs_push_reply_decode(const char *text, size_t n, const fs_limits *lim,
+                         fs_push_reply **out, fs_err *err);
+void fs_push_reply_free(fs_push_reply *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FS_PROTOCOL_H */

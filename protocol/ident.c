@@ -1,0 +1,114 @@
+/*
+ * ident.c - syntax of the identifiers that travel on the wire.
+ *
+ * These strings end up in SQL (always as bound parameters), file names
+ * and log lines; a narrow alphabet keeps every one of those uses boring.
+ */
+#include <string.h>
+
+#include "fs_internal.h"
+
+static int is_lower(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_alnum(char c)
+{
+    return is_lower(c) || is_digit(c) || (c >= 'A' && c <= 'Z');
+}
+
+static int is_lower_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+int fs_valid_uuid(const char *s)
+{
+    size_t i;
+
+    if (s == NULL)
+        return 0;
+    for (i = 0; i < FS_UUID_LEN; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+        /* A NUL before the end fails both tests, so this never reads
+         * past a short string. */
+        if (dash ? s[i] != '-' : !is_lower_hex(s[i]))
+            return 0;
+    }
+    return s[FS_UUID_LEN] == '\0';
+}
+
+/* [a-z][a-z0-9_]{0,63} */
+static int valid_lower_ident(const char *s)
+{
+    size_t i;
+
+    if (s == NULL || !is_lower(s[0]))
+        return 0;
+    for (i = 1; s[i] != '\0'; i++) {
+        if (i >= FS_ID_MAX)
+            return 0;
+        if (!is_lower(s[i]) && !is_digit(s[i]) && s[i] != '_')
+            return 0;
+    }
+    return 1;
+}
+
+int fs_valid_form_id(const char *s)
+{
+    return valid_lower_ident(s);
+}
+
+int fs_valid_field_name(const char *s)
+{
+    return valid_lower_ident(s);
+}
+
+int fs_valid_area_code(const char *s)
+{
+    size_t i;
+
+    if (s == NULL || !is_alnum(s[0]))
+        return 0;
+    for (i = 1; s[i] != '\0'; i++) {
+        if (i >= FS_ID_MAX)
+            return 0;
+        if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+            return 0;
+    }
+    return 1;
+}
+
+int fs_valid_name(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n, i;
+
+    if (s == NULL)
+        return 0;
+    n = strnlen(s, FS_NAME_MAX + 1);
+    if (n == 0 || n > FS_NAME_MAX)
+        return 0;
+    if (p[0] == ' ' || p[n - 1] == ' ')
+        return 0;
+    for (i = 0; i < n;) {
+        size_t k = fs__utf8_seq(p + i, n - i);
+
+        if (k == 0)
+            return 0;
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return 0;
+        /* C1 controls (U+0080..U+009F) are control characters too. */
+        if (k == 2 && p[i] == 0xC2 && p[i + 1] < 0xA0)
+            return 0;
+        i += k;
+    }
+    return 1;
+}

@@ -1,0 +1,288 @@
+/*
+ * json.c - UTF-8 checking and JSON parsing of untrusted text.
+ *
+ * cJSON itself has no limits we can set per call, so a linear pre-scan
+ * checks encoding, nesting and string sizes before cJSON allocates
+ * anything; only text that passes is handed to cJSON.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_internal.h"
+
+size_t fs__utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c;
+
+    if (n == 0)
+        return 0;
+    c = s[0];
+    if (c < 0x80)
+        return 1;
+    /* Table 3-7 of the Unicode standard: the second byte's range depends
+     * on the first, which is what rules out overlongs (C0, C1, E0 80..9F,
+     * F0 80..8F), surrogates (ED A0..BF) and > U+10FFFF (F4 90.., F5..). */
+    if (c >= 0xC2 && c <= 0xDF) {
+        if (n < 2 || (s[1] & 0xC0) != 0x80)
+            return 0;
+        return 2;
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
+        unsigned char hi = c == 0xED ? 0x9F : 0xBF;
+
+        if (n < 3 || s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80)
+            return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
+        unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
+
+        if (n < 4 || s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80 ||
+            (s[3] & 0xC0) != 0x80)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+int fs_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    if (s == NULL)
+        return n == 0;
+    while (i < n) {
+        size_t k = fs__utf8_seq(p + i, n - i);
+
+        if (k == 0)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Bytes the \uXXXX escape at s[0..n) (s[0] == 'u') decodes to, counted
+ * the way cJSON stores it; 0 for a low surrogate, whose bytes were
+ * counted with its high half. -1 when the escape is not four hex digits
+ * or is \u0000, which would silently cut a C string short. */
+static long escape_len(const unsigned char *s, size_t n)
+{
+    unsigned v = 0;
+    size_t i;
+
+    if (n < 5)
+        return -1;
+    for (i = 1; i <= 4; i++) {
+        int h = hexval(s[i]);
+
+        if (h < 0)
+            return -1;
+        v = v * 16 + (unsigned)h;
+    }
+    if (v == 0)
+        return -1;
+    if (v < 0x80)
+        return 1;
+    if (v < 0x800)
+        return 2;
+    if (v >= 0xD800 && v <= 0xDBFF)
+        return 4;
+    if (v >= 0xDC00 && v <= 0xDFFF)
+        return 0;
+    return 3;
+}
+
+/* The linear pre-scan: one pass, no allocation. */
+static int prescan(const unsigned char *s, size_t n, const fs_limits *lim,
+                   fs_err *err)
+{
+    size_t i = 0;
+    size_t depth = 0;
+    size_t slen = 0;
+    int in_str = 0;
+
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t k = 1;
+
+        if (c >= 0x80) {
+            k = fs__utf8_seq(s + i, n - i);
+            if (k == 0)
+                return fs_err_set(err, FS_EUTF8,
+                                  "invalid UTF-8 at byte %zu", i);
+            if (in_str)
+                slen += k;
+        } else if (!in_str) {
+            if (c == '"') {
+                in_str = 1;
+                slen = 0;
+            } else if (c == '{' || c == '[') {
+                depth++;
+                if (depth > lim->max_depth)
+                    return fs_err_set(err, FS_ETOOBIG,
+                                      "JSON nests deeper than %u levels "
+                                      "at byte %zu",
+                                      lim->max_depth, i);
+            } else if ((c == '}' || c == ']') && depth > 0) {
+                depth--;
+            }
+        } else if (c == '"') {
+            in_str = 0;
+        } else if (c == '\\') {
+            if (i + 1 >= n)
+                return fs_err_set(err, FS_EMALFORMED,
+                                  "JSON text ends inside a string");
+            if (s[i + 1] == 'u') {
+                long e = escape_len(s + i + 1, n - i - 1);
+
+                if (e < 0)
+                    return fs_err_set(err, FS_EMALFORMED,
+                                      "bad or NUL \\u escape at byte %zu",
+                                      i);
+                slen += (size_t)e;
+                k = 6;
+            } else {
+                slen += 1;
+                k = 2;
+            }
+        } else if (c < 0x20) {
+            return fs_err_set(err, FS_EMALFORMED,
+                              "unescaped control character in a JSON "
+                              "string at byte %zu",
+                              i);
+        } else {
+            slen += 1;
+        }
+        if (in_str && slen > lim->max_string)
+            return fs_err_set(err, FS_ETOOBIG,
+                              "JSON string longer than %zu bytes at byte "
+                              "%zu",
+                              lim->max_string, i);
+        i += k;
+    }
+    return FS_OK;
+}
+
+static int is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* cJSON resets a process-wide error pointer on every parse; serialise the
+ * calls so a threaded hub has no data race there. */
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int fs_json_parse(const char *text, size_t n, const fs_limits *lim,
+                  cJSON **out, fs_err *err)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    const char *end = NULL;
+    fs_limits def;
+    cJSON *root;
+    size_t pos;
+    int rc;
+
+    if (out == NULL || (text == NULL && n > 0))
+        return fs_err_set(err, FS_EINVAL, "json: bad arguments");
+    *out = NULL;
+    if (lim == NULL) {
+        fs_limits_default(&def);
+        lim = &def;
+    }
+    if (n == 0)
+        return fs_err_set(err, FS_EMALFORMED, "empty JSON text");
+    rc = prescan(s, n, lim, err);
+    if (rc != FS_OK)
+        return rc;
+
+    pthread_mutex_lock(&parse_lock);
+    root = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+    pthread_mutex_unlock(&parse_lock);
+    if (root == NULL) {
+        pos = end != NULL && end >= text ? (size_t)(end - text) : 0;
+        return fs_err_set(err, FS_EMALFORMED, "JSON syntax error at byte %zu",
+                          pos);
+    }
+    pos = end != NULL && end >= text ? (size_t)(end - text) : n;
+    while (pos < n && is_ws(s[pos]))
+        pos++;
+    if (pos < n) {
+        cJSON_Delete(root);
+        return fs_err_set(err, FS_EMALFORMED,
+                          "trailing data after JSON at byte %zu", pos);
+    }
+    *out = root;
+    return FS_OK;
+}
+
+int fs__json_int(const cJSON *obj, const char *key, int64_t *out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    double d;
+
+    if (it == NULL)
+        return FS__FIELD_MISSING;
+    if (!cJSON_IsNumber(it))
+        return FS__FIELD_WRONG;
+    d = it->valuedouble;
+    /* Range first: converting an out-of-range double is undefined. The
+     * comparisons are false for NaN too. */
+    if (!(d >= -FS__JSON_INT_MAX && d <= FS__JSON_INT_MAX))
+        return FS__FIELD_WRONG;
+    if ((double)(int64_t)d != d)
+        return FS__FIELD_WRONG;
+    *out = (int64_t)d;
+    return FS__FIELD_OK;
+}
+
+int fs__json_str(const cJSON *obj, const char *key, const char **out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+    if (it == NULL)
+        return FS__FIELD_MISSING;
+    if (!cJSON_IsString(it) || it->valuestring == NULL)
+        return FS__FIELD_WRONG;
+    *out = it->valuestring;
+    return FS__FIELD_OK;
+}
+
+char *fs__json_print(const cJSON *item)
+{
+    char *text = cJSON_PrintUnformatted(item);
+    char *copy = NULL;
+    size_t len;
+
+    if (text == NULL)
+        return NULL;
+    len = strlen(text);
+    copy = malloc(len + 1);
+    if (copy != NULL)
+        memcpy(copy, text, len + 1);
+    cJSON_free(text);
+    return copy;
+}
+
+int fs__json_add_int(cJSON *obj, const char *key, int64_t v)
+{
+    if (v < -(int64_t)FS__JSON_INT_MAX || v > (int64_t)FS__JSON_INT_MAX)
+        return FS_EINVAL;
+    if (cJSON_AddNumberToObject(obj, key, (double)v) == NULL)
+        return FS_ENOMEM;
+    return FS_OK;
+}

@@ -1,0 +1,242 @@
+/*
+ * http.c - reading requests and writing JSON replies on CivetWeb.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hub_int.h"
+
+/* Replies shorter than this go uncompressed: gzip's 18-byte frame and the
+ * extra header cost more than they save. */
+#define GZIP_MIN 512
+
+sqlite3 *hub__db(struct mg_connection *conn)
+{
+    return mg_get_thread_pointer(conn);
+}
+
+static int accepts_gzip(struct mg_connection *conn)
+{
+    const char *ae = mg_get_header(conn, "Accept-Encoding");
+    return ae && strstr(ae, "gzip") != NULL;
+}
+
+void hub__reply(struct mg_connection *conn, int status, const char *body,
+                size_t len)
+{
+    fs_buf gz;
+    fs_buf_init(&gz, len + 1024);
+    int zipped = len >= GZIP_MIN && accepts_gzip(conn) &&
+                 fs_gzip(body, len, 6, &gz) == FS_OK && gz.len < len;
+    const void *out = zipped ? (const void *)gz.data : (const void *)body;
+    size_t outlen = zipped ? gz.len : len;
+    char clen[32];
+    snprintf(clen, sizeof clen, "%zu", outlen);
+
+    mg_response_header_start(conn, status);
+    mg_response_header_add(conn, "Content-Type", "application/json", -1);
+    mg_response_header_add(conn, "Content-Length", clen, -1);
+    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    if (zipped)
+        mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
+    if (status == 401)
+        mg_response_header_add(conn, "WWW-Authenticate",
+                               "Bearer realm=\"fieldsync\"", -1);
+    if (status == 503 || status == 507 || status == 429)
+        mg_response_header_add(conn, "Retry-After", "5", -1);
+    mg_response_header_send(conn);
+    mg_write(conn, out, outlen);
+    fs_buf_free(&gz);
+}
+
+void hub__reply_obj(struct mg_connection *conn, int status, cJSON *obj)
+{
+    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    if (!text) {
+        static const char oom[] =
+            "{\"error\":\"no_memory\",\"message\":\"the hub is out of "
+            "memory; try again later\"}";
+        hub__reply(conn, 503, oom, sizeof oom - 1);
+        return;
+    }
+    hub__reply(conn, status, text, strlen(text));
+    free(text);
+}
+
+void hub__reply_error(struct mg_connection *conn, int status,
+                      const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "error", code);
+        cJSON_AddStringToObject(o, "message", msg);
+    }
+    hub__reply_obj(conn, status, o);
+}
+
+int hub__read_body(struct mg_connection *conn, size_t max, fs_buf *out)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *te = mg_get_header(conn, "Transfer-Encoding");
+    if (te && strcasecmp(te, "identity") != 0) {
+        hub__reply_error(conn, 413, "chunked_body",
+                         "chunked request bodies are not accepted; send "
+                         "the body with a Content-Length of at most %zu "
+                         "bytes",
+                         max);
+        return -1;
+    }
+    if (ri->content_length < 0) {
+        hub__reply_error(conn, 411, "length_required",
+                         "the request has no Content-Length; send one");
+        return -1;
+    }
+    if ((unsigned long long)ri->content_length > max) {
+        hub__reply_error(conn, 413, "too_big",
+                         "the request body is %lld bytes; this hub accepts "
+                         "at most %zu (send smaller batches)",
+                         ri->content_length, max);
+        return -1;
+    }
+    size_t want = (size_t)ri->content_length;
+    fs_buf_init(out, max);
+    unsigned char chunk[16384];
+    while (out->len < want) {
+        size_t n = want - out->len;
+        if (n > sizeof chunk)
+            n = sizeof chunk;
+        int got = mg_read(conn, chunk, n);
+        if (got <= 0) {
+            hub__reply_error(conn, 400, "short_body",
+                             "the connection ended after %zu of %zu body "
+                             "bytes; send the request again",
+                             out->len, want);
+            fs_buf_free(out);
+            return -1;
+        }
+        if (fs_buf_append(out, chunk, (size_t)got) != FS_OK) {
+            hub__reply_error(conn, 503, "no_memory", "hub out of memory");
+            fs_buf_free(out);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int hub__auth_device(struct mg_connection *conn, hub_device *dev)
+{
+    const char *h = mg_get_header(conn, "Authorization");
+    static const char prefix[] = "Bearer ";
+    if (!h || strncasecmp(h, prefix, sizeof prefix - 1) != 0) {
+        hub__reply_error(conn, 401, "no_token",
+                         "this request needs the device's bearer token; "
+                         "enrol the device first");
+        return -1;
+    }
+    const char *tok = h + sizeof prefix - 1;
+    size_t toklen = strlen(tok);
+    if (toklen == 0 || toklen > 128) {
+        hub__reply_error(conn, 401, "bad_token",
+                         "the bearer token is not one this hub issued");
+        return -1;
+    }
+    char hash[65];
+    fs_sha256_hex(tok, toklen, hash);
+
+    sqlite3 *db = hub__db(conn);
+    sqlite3_stmt *st = NULL;
+    int found = 0, revoked = 0;
+    if (db && sqlite3_prepare_v2(db,
+                                 "SELECT id, name, role, acked_seq, "
+                                 "revoked_ms IS NOT NULL FROM devices "
+                                 "WHERE token_hash = ?",
+                                 -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            found = 1;
+            snprintf(dev->id, sizeof dev->id, "%s",
+                     (const char *)sqlite3_column_text(st, 0));
+            snprintf(dev->name, sizeof dev->name, "%s",
+                     (const char *)sqlite3_column_text(st, 1));
+            snprintf(dev->role, sizeof dev->role, "%s",
+                     (const char *)sqlite3_column_text(st, 2));
+            dev->acked_seq = sqlite3_column_int64(st, 3);
+            revoked = sqlite3_column_int(st, 4);
+        }
+    } else {
+        sqlite3_finalize(st);
+        hub__reply_error(conn, 503, "storage",
+                         "the hub cannot read its database; try later");
+        return -1;
+    }
+    sqlite3_finalize(st);
+    if (!found) {
+        hub__reply_error(conn, 401, "bad_token",
+                         "the bearer token is not one this hub issued; "
+                         "enrol the device again");
+        return -1;
+    }
+    if (revoked) {
+        hub__reply_error(conn, 401, "revoked",
+                         "this device was revoked by a hub admin; ask "
+                         "them for a new enrolment code");
+        return -1;
+    }
+    return 0;
+}
+
+int hub__query_int(struct mg_connection *conn, const char *name,
+                   long long def, long long min, long long max,
+                   long long *out)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    char val[32];
+    *out = def;
+    if (!ri->query_string)
+        return 0;
+    int n = mg_get_var(ri->query_string, strlen(ri->query_string), name,
+                       val, sizeof val);
+    if (n == -1)
+        return 0;
+    char *end = NULL;
+    long long v = strtoll(val, &end, 10);
+    if (n <= 0 || *end != '\0' || v < min || v > max) {
+        hub__reply_error(conn, 400, "bad_parameter",
+                         "query parameter %s must be an integer from %lld "
+                         "to %lld",
+                         name, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int hub__method_is(struct mg_connection *conn, const char *m)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (strcmp(ri->request_method, m) == 0)
+        return 1;
+    mg_response_header_start(conn, 405);
+    mg_response_header_add(conn, "Allow", m, -1);
+    char body[160];
+    int n = snprintf(body, sizeof body,
+                     "{\"error\":\"method_not_allowed\",\"message\":\"use "
+                     "%s for this endpoint\"}",
+                     m);
+    char clen[16];
+    snprintf(clen, sizeof clen, "%d", n);
+    mg_response_header_add(conn, "Content-Type", "application/json", -1);
+    mg_response_header_add(conn, "Content-Length", clen, -1);
+    mg_response_header_send(conn);
+    mg_write(conn, body, (size_t)n);
+    return 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * hub.h - the fieldsync hub: a CivetWeb HTTP server on SQLite that merges
+ * changesets from field agents into the central mapping dataset, plus the
+ * admin commands that work on the same database file.
+ *
+ * All functions return 0 on success and a non-zero exit status on failure,
+ * after printing what went wrong and what to do to stderr.
+ */
+#ifndef HUB_H
+#define HUB_H
+
+#include <stdio.h>
+
+typedef struct hub_serve_options {
+    const char *db_path;   /* default "fieldsync-hub.db" */
+    const char *listen;    /* HOST:PORT, default "127.0.0.1:8080"; port 0
+                              lets the OS choose */
+    int threads;           /* worker threads, default 16 */
+    const char *port_file; /* when set, the bound port is written here
+                              once the hub serves */
+} hub_serve_options;
+
+/* Serves until SIGINT or SIGTERM, then lets in-flight requests finish and
+ * closes the database. */
+int hub_serve(const hub_serve_options *opt);
+
+/* Admin commands. Each opens db_path (created if missing). */
+int hub_enroll_code(const char *db_path, const char *name, const char *role,
+                    double expires_hours, FILE *out);
+int hub_form_publish(const char *db_path, const char *file, FILE *out);
+int hub_devices(const char *db_path, int json, FILE *out);
+int hub_stats(const char *db_path, int json, FILE *out);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * main.c - the `fieldsync-hub` command: argument parsing only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub.h"
+
+static const char usage[] =
+    "usage: fieldsync-hub COMMAND [OPTIONS]\n"
+    "\n"
+    "  serve [--db PATH] [--listen HOST:PORT] [--threads N]\n"
+    "        [--port-file FILE]        run the hub (default 127.0.0.1:8080)\n"
+    "  enroll-code [--db PATH] [--name NAME] [--role ROLE]\n"
+    "        [--expires HOURS]         print a one-time enrolment code\n"
+    "  form publish [--db PATH] FILE   publish a form version\n"
+    "  devices [--db PATH] [--json]    list enrolled devices\n"
+    "  stats [--db PATH] [--json]      what the hub holds, per form and "
+    "area\n"
+    "\n"
+    "PATH defaults to ./fieldsync-hub.db. See README.md.\n";
+
+typedef struct args {
+    const char *db;
+    const char *listen;
+    const char *name;
+    const char *role;
+    const char *port_file;
+    double expires;
+    int threads;
+    int json;
+    const char *pos[4];
+    int npos;
+} args;
+
+static int bad(const char *msg, const char *arg)
+{
+    fprintf(stderr, "fieldsync-hub: %s%s\n\n%s", msg, arg ? arg : "",
+            usage);
+    return 2;
+}
+
+static int number(const char *s, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse(int argc, char **argv, int start, args *a)
+{
+    for (int i = start; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (strcmp(o, "--json") == 0) {
+            a->json = 1;
+            takes = 0;
+        } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        } else if (o[0] == '-' && o[1] == '-' && !v) {
+            return bad("missing value for ", o);
+        } else if (strcmp(o, "--db") == 0) {
+            a->db = v;
+        } else if (strcmp(o, "--listen") == 0) {
+            a->listen = v;
+        } else if (strcmp(o, "--name") == 0) {
+            a->name = v;
+        } else if (strcmp(o, "--role") == 0) {
+            a->role = v;
+        } else if (strcmp(o, "--port-file") == 0) {
+            a->port_file = v;
+        } else if (strcmp(o, "--threads") == 0) {
+            double d;
+            if (number(v, 1, 256, &d) != 0)
+                return bad("--threads takes a number from 1 to 256: ", v);
+            a->threads = (int)d;
+        } else if (strcmp(o, "--expires") == 0) {
+            if (number(v, 0.001, 8760, &a->expires) != 0)
+                return bad("--expires takes hours, up to 8760: ", v);
+        } else if (o[0] == '-') {
+            return bad("unknown option ", o);
+        } else {
+            if (a->npos == 4)
+                return bad("too many arguments at ", o);
+            a->pos[a->npos++] = o;
+            takes = 0;
+        }
+        i += takes;
+    }
+    return 0;
+}
+
+static const char *const roles[] = {"admin", "reviewer", "outreach",
+                                    "enumerator"};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return bad("missing command", NULL);
+    args a;
+    memset(&a, 0, sizeof a);
+    a.db = "fieldsync-hub.db";
+    a.listen = "127.0.0.1:8080";
+    a.role = "enumerator";
+    a.expires = 24;
+    a.threads = 16;
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    int rc = parse(argc, argv, 2, &a);
+    if (rc != 0)
+        return rc;
+
+    if (strcmp(cmd, "serve") == 0) {
+        if (a.npos)
+            return bad("serve takes no arguments: ", a.pos[0]);
+        hub_serve_options o = {a.db, a.listen, a.threads, a.port_file};
+        return hub_serve(&o);
+    }
+    if (strcmp(cmd, "enroll-code") == 0) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+            known |= strcmp(a.role, roles[i]) == 0;
+        if (!known)
+            return bad("--role must be admin, reviewer, outreach or "
+                       "enumerator, not ",
+                       a.role);
+        return hub_enroll_code(a.db, a.name, a.role, a.expires, stdout);
+    }
+    if (strcmp(cmd, "form") == 0) {
+        if (a.npos != 2 || strcmp(a.pos[0], "publish") != 0)
+            return bad("usage: fieldsync-hub form publish [--db PATH] FILE",
+                       NULL);
+        return hub_form_publish(a.db, a.pos[1], stdout);
+    }
+    if (strcmp(cmd, "devices") == 0)
+        return hub_devices(a.db, a.json, stdout);
+    if (strcmp(cmd, "stats") == 0)
+        return hub_stats(a.db, a.json, stdout);
+    return bad("unknown command ", cmd);
+}

@@ -1,0 +1,85 @@
+/*
+ * pull.c - GET /api/v1/pull?after=N&limit=M: one page of the hub's change
+ * log after the device's cursor. The agent applies the page and its new
+ * cursor in one transaction, so a page lost in transit is simply asked
+ * for again.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hub_int.h"
+
+#define PULL_DEFAULT 100
+#define PULL_MAX 500
+/* A page stops growing past this many payload bytes, so one page fits a
+ * slow link's timeout even when forms are large. */
+#define PULL_BYTES (256 * 1024)
+
+int hub__handle_pull(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    if (!hub__method_is(conn, "GET"))
+        return 405;
+    hub_device dev;
+    if (hub__auth_device(conn, &dev) != 0)
+        return 401;
+    long long after = 0, limit = 0;
+    if (hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
+        hub__query_int(conn, "limit", PULL_DEFAULT, 1, PULL_MAX, &limit) !=
+            0)
+        return 400;
+
+    sqlite3 *db = hub__db(conn);
+    sqlite3_stmt *st = NULL;
+    cJSON *page = cJSON_CreateObject();
+    cJSON *changes = cJSON_AddArrayToObject(page, "changes");
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT sseq, kind, payload FROM change_log "
+                                "WHERE sseq > ? ORDER BY sseq LIMIT ?",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK || !changes) {
+        sqlite3_finalize(st);
+        cJSON_Delete(page);
+        hub__reply_error(conn, 503, "storage",
+                         "the hub cannot read its change log; try later");
+        return 503;
+    }
+    /* One row more than the page tells whether more follow. */
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, limit + 1);
+    long long next = after;
+    size_t bytes = 0, n = 0;
+    int more = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((long long)n == limit || (n > 0 && bytes >= PULL_BYTES)) {
+            more = 1;
+            break;
+        }
+        const char *payload = (const char *)sqlite3_column_text(st, 2);
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "sseq",
+                                (double)sqlite3_column_int64(st, 0));
+        cJSON_AddStringToObject(c, "kind",
+                                (const char *)sqlite3_column_text(st, 1));
+        /* Stored payloads are canonical JSON the hub wrote itself. */
+        cJSON_AddItemToObject(c, "payload", cJSON_CreateRaw(payload));
+        cJSON_AddItemToArray(changes, c);
+        next = sqlite3_column_int64(st, 0);
+        bytes += strlen(payload);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        cJSON_Delete(page);
+        hub__reply_error(conn, 503, "storage",
+                         "the hub cannot read its change log; try later");
+        return 503;
+    }
+    cJSON_AddNumberToObject(page, "next", (double)next);
+    cJSON_AddBoolToObject(page, "more", more);
+    /* Lets an agent notice a hub restored from an older backup: if this
+     * is below what the agent was told before, it sends again. */
+    cJSON_AddNumberToObject(page, "acked_seq", (double)dev.acked_seq);
+    hub__reply_obj(conn, 200, page);
+    return 200;
+}

@@ -1,0 +1,265 @@
+/*
+ * server.c - `fieldsync-hub serve`: CivetWeb set-up, routes, per-thread
+ * database connections and a clean shutdown.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs_schema.h"
+#include "hub.h"
+#include "hub_int.h"
+
+/* Each worker thread owns one SQLite connection for its whole life:
+ * connections are not shared between threads, and opening one per request
+ * would re-read the schema every time. */
+static void *init_thread(const struct mg_context *ctx, int thread_type)
+{
+    if (thread_type != 1)
+        return NULL;
+    hub *h = mg_get_user_data(ctx);
+    sqlite3 *db = NULL;
+    char err[512];
+    if (fs_db_open(h->db_path, &fs_schema_hub, 0, &db, err, sizeof err) !=
+        0)
+        fprintf(stderr, "fieldsync-hub: worker: %s\n", err);
+    return db;
+}
+
+static void exit_thread(const struct mg_context *ctx, int thread_type,
+                        void *ptr)
+{
+    (void)ctx;
+    (void)thread_type;
+    sqlite3_close(ptr);
+}
+
+static int log_message(const struct mg_connection *conn, const char *msg)
+{
+    (void)conn;
+    fprintf(stderr, "fieldsync-hub: http: %s\n", msg);
+    return 1;
+}
+
+/* Handlers run only with a database; a worker whose connection failed to
+ * open answers 503 rather than crash. */
+typedef int (*handler_fn)(struct mg_connection *, void *);
+typedef struct route {
+    const char *path;
+    handler_fn fn;
+} route;
+
+static int handle_healthz(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    sqlite3 *db = hub__db(conn);
+    sqlite3_stmt *st = NULL;
+    int ok = sqlite3_prepare_v2(db, "SELECT count(*) FROM devices", -1, &st,
+                                NULL) == SQLITE_OK &&
+             sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!ok) {
+        hub__reply_error(conn, 503, "storage",
+                         "the hub cannot read its database");
+        return 503;
+    }
+    char body[128];
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"ok\",\"protocol\":%d,\"schema\":%d}",
+                     FS_PROTOCOL_VERSION, FS_SCHEMA_VERSION);
+    hub__reply(conn, 200, body, (size_t)n);
+    return 200;
+}
+
+static int handle_not_found(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    hub__reply_error(conn, 404, "not_found",
+                     "no such endpoint: %.100s (see PROTOCOL.md)",
+                     ri->local_uri ? ri->local_uri : "?");
+    return 404;
+}
+
+static const route routes[] = {
+    {"/healthz$", handle_healthz},
+    {"/api/v1/enroll$", hub__handle_enroll},
+    {"/api/v1/push$", hub__handle_push},
+    {"/api/v1/pull$", hub__handle_pull},
+    {"/", handle_not_found},
+};
+
+static int dispatch(struct mg_connection *conn, void *cbdata)
+{
+    const route *r = cbdata;
+    if (!hub__db(conn)) {
+        hub__reply_error(conn, 503, "storage",
+                         "the hub cannot open its database; see its log");
+        return 503;
+    }
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    return r->fn(conn, ri->user_data);
+}
+
+/* Accepts HOST:PORT with an IPv4 address or "localhost" and writes the
+ * CivetWeb listening_ports value. CivetWeb's own syntax (a trailing "s"
+ * for TLS, "r" for redirect, "+" for dual stack) is refused: Debian's
+ * CivetWeb cannot serve TLS with OpenSSL 3, and a typo must not open a
+ * port that half works. */
+static int parse_listen(const char *listen, char *out, size_t cap)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen) {
+        fprintf(stderr,
+                "fieldsync-hub: --listen %s: expected HOST:PORT, e.g. "
+                "127.0.0.1:8080\n",
+                listen);
+        return -1;
+    }
+    const char *port = colon + 1;
+    size_t plen = strlen(port);
+    if (plen > 0 && (port[plen - 1] == 's' || port[plen - 1] == 'r')) {
+        fprintf(stderr,
+                "fieldsync-hub: --listen %s: this hub does not serve TLS "
+                "(Debian's CivetWeb cannot with OpenSSL 3); listen on "
+                "plain HTTP on loopback and put the TLS terminator from "
+                "SECURITY.md in front\n",
+                listen);
+        return -1;
+    }
+    char *end = NULL;
+    long p = strtol(port, &end, 10);
+    if (plen == 0 || *end != '\0' || p < 0 || p > 65535) {
+        fprintf(stderr,
+                "fieldsync-hub: --listen %s: the port must be a number "
+                "from 0 to 65535 (0 lets the system choose)\n",
+                listen);
+        return -1;
+    }
+    size_t hlen = (size_t)(colon - listen);
+    char host[64];
+    if (hlen >= sizeof host) {
+        fprintf(stderr, "fieldsync-hub: --listen %s: host too long\n",
+                listen);
+        return -1;
+    }
+    memcpy(host, listen, hlen);
+    host[hlen] = '\0';
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof host, "127.0.0.1");
+    for (size_t i = 0; host[i]; i++) {
+        if (!(host[i] == '.' || (host[i] >= '0' && host[i] <= '9'))) {
+            fprintf(stderr,
+                    "fieldsync-hub: --listen %s: the host must be an IPv4 "
+                    "address such as 127.0.0.1 (this CivetWeb build has "
+                    "no IPv6)\n",
+                    listen);
+            return -1;
+        }
+    }
+    snprintf(out, cap, "%s:%ld", host, p);
+    return 0;
+}
+
+static int write_port_file(const char *path, int port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 ||
+        rename(tmp, path) != 0) {
+        fprintf(stderr, "fieldsync-hub: cannot write %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int hub_serve(const hub_serve_options *opt)
+{
+    char ports[96], threads[16];
+    if (parse_listen(opt->listen, ports, sizeof ports) != 0)
+        return 2;
+    snprintf(threads, sizeof threads, "%d", opt->threads);
+
+    /* Create and migrate once, before any worker opens it. */
+    sqlite3 *db = hub__open(opt->db_path);
+    if (!db)
+        return 1;
+    sqlite3_close(db);
+
+    hub h;
+    memset(&h, 0, sizeof h);
+    h.db_path = strdup(opt->db_path);
+    fs_limits_default(&h.limits);
+    pthread_mutex_init(&h.write_lock, NULL);
+
+    /* Block the stop signals in every thread (workers inherit the mask);
+     * the main thread waits for them with sigwait. */
+    sigset_t stopset;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGINT);
+    sigaddset(&stopset, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stopset, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    const char *options[] = {
+        "listening_ports", ports,
+        "num_threads", threads,
+        /* Without keep-alive every sync pays a TCP handshake per batch. */
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", "15000",
+        /* Nagle plus delayed ACK stalls each small reply by ~40 ms. */
+        "tcp_nodelay", "1",
+        /* Per read or write: a 2G link moves a 16 KiB chunk in ~2 s, a
+         * stalled client is dropped after 60 s. */
+        "request_timeout_ms", "60000",
+        "linger_timeout_ms", "1000",
+        NULL,
+    };
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.init_thread = init_thread;
+    cb.exit_thread = exit_thread;
+    cb.log_message = log_message;
+
+    mg_init_library(0);
+    struct mg_context *ctx = mg_start(&cb, &h, options);
+    if (!ctx) {
+        fprintf(stderr,
+                "fieldsync-hub: cannot listen on %s (in use, or not an "
+                "address of this machine?)\n",
+                opt->listen);
+        mg_exit_library();
+        free(h.db_path);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        mg_set_request_handler(ctx, routes[i].path, dispatch,
+                               (void *)&routes[i]);
+
+    struct mg_server_port sp[4];
+    int np = mg_get_server_ports(ctx, 4, sp);
+    int port = np > 0 ? sp[0].port : -1;
+    fprintf(stderr, "fieldsync-hub: serving http://%.*s:%d (database %s)\n",
+            (int)(strrchr(ports, ':') - ports), ports, port, opt->db_path);
+    int status = 0;
+    if (opt->port_file && write_port_file(opt->port_file, port) != 0)
+        status = 1;
+
+    int sig = 0;
+    while (status == 0 && sigwait(&stopset, &sig) != 0)
+        ;
+    if (status == 0)
+        fprintf(stderr, "fieldsync-hub: %s received, finishing requests\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+    mg_stop(ctx); /* waits for in-flight requests */
+    mg_exit_library();
+    pthread_mutex_destroy(&h.write_lock);
+    free(h.db_path);
+    fprintf(stderr, "fieldsync-hub: stopped\n");
+    return status;
+}
