@@ -68,8 +68,8 @@ static int change_to_json(const fs_change *c, cJSON **out)
         return FS_EINVAL;
     /* answers_json is our own stored text, but parsing it under the same
      * limits as the hub will guarantees we never send what it refuses. */
-    rc = fs_json_parse(s->answers_json, strlen(s->answers_json), NULL,
-                       &answers, NULL);
+    rc = fs_json_parse(s->answers_json, strlen(s->answers_json), NULL, &answers,
+                       NULL);
     if (rc != FS_OK)
         return rc == FS_ENOMEM ? rc : FS_EINVAL;
     if (!cJSON_IsObject(answers)) {
@@ -199,9 +199,8 @@ static int cmp_keys(const void *a, const void *b)
 /* Checks the answers object: size, key syntax, no key twice (a repeated
  * key would make "the" answer depend on which parser reads it). keys is
  * scratch room for lim->max_answers pointers. */
-static int check_answers(const cJSON *answers, size_t idx,
-                         const fs_limits *lim, const char **keys,
-                         fs_err *e)
+static int check_answers(const cJSON *answers, size_t idx, const fs_limits *lim,
+                         const char **keys, fs_err *e)
 {
     const cJSON *m;
     char snip[72];
@@ -226,8 +225,8 @@ static int check_answers(const cJSON *answers, size_t idx,
     for (i = 1; i < n; i++) {
         if (strcmp(keys[i - 1], keys[i]) == 0)
             return fs_err_set(e, FS_EMALFORMED,
-                              "changes[%zu].answers.%s: key appears twice",
-                              idx, keys[i]);
+                              "changes[%zu].answers.%s: key appears twice", idx,
+                              keys[i]);
     }
     return FS_OK;
 }
@@ -246,8 +245,8 @@ static int want_str(const cJSON *o, const char *key, size_t idx, int need,
         return fs_err_set(e, FS_EMALFORMED, "changes[%zu].%s: missing", idx,
                           key);
     if (r != FS__FIELD_OK)
-        return fs_err_set(e, FS_EMALFORMED,
-                          "changes[%zu].%s: must be a string", idx, key);
+        return fs_err_set(e, FS_EMALFORMED, "changes[%zu].%s: must be a string",
+                          idx, key);
     return FS_OK;
 }
 
@@ -391,8 +390,8 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
 
 /* ---- decoding: the envelope ------------------------------------------ */
 
-static int want_version(const cJSON *root, const char *key, int ours,
-                        int *out, fs_err *err)
+static int want_version(const cJSON *root, const char *key, int ours, int *out,
+                        fs_err *err)
 {
     int64_t v;
     int r = fs__json_int(root, key, &v);
@@ -487,8 +486,7 @@ static int decode_envelope(const cJSON *root, const fs_limits *lim,
                           count, first, last, last - first + 1);
 
     cs = fs_changeset_new(count);
-    keys = malloc((lim->max_answers ? lim->max_answers : 1) *
-                  sizeof(*keys));
+    keys = malloc((lim->max_answers ? lim->max_answers : 1) * sizeof(*keys));
     if (cs == NULL || keys == NULL) {
         rc = fs_err_set(err, FS_ENOMEM, "out of memory");
         goto out;
@@ -513,8 +511,7 @@ static int decode_envelope(const cJSON *root, const fs_limits *lim,
         }
         r = fs__json_int(el, "seq", &seq);
         if (r != FS__FIELD_OK) {
-            rc = fs_err_set(err, FS_EMALFORMED,
-                            "changes[%zu].seq: %s", i,
+            rc = fs_err_set(err, FS_EMALFORMED, "changes[%zu].seq: %s", i,
                             r == FS__FIELD_MISSING ? "missing"
                                                    : "must be an integer");
             goto out;
@@ -585,8 +582,8 @@ int fs_changeset_decode(const void *body, size_t n, int gzipped,
     } else {
         if (n > lim->max_decompressed) {
             rc = fs_err_set(err, FS_ETOOBIG,
-                            "body of %zu bytes is over the %zu-byte limit",
-                            n, lim->max_decompressed);
+                            "body of %zu bytes is over the %zu-byte limit", n,
+                            lim->max_decompressed);
             goto out;
         }
         text = body;

@@ -81,7 +81,7 @@ void fs_limits_default(fs_limits *lim);
 typedef struct fs_buf {
     unsigned char *data; /* owned; NUL-terminated after every append */
     size_t len;
-    size_t cap;
+    size_t cap; /* bytes held without growing (plus 1 for the NUL); <= max */
     size_t max; /* appends that would pass max fail with FS_ETOOBIG */
 } fs_buf;
 
@@ -215,7 +215,9 @@ fs_changeset *fs_changeset_new(size_t cap);
 void fs_changeset_free(fs_changeset *cs); /* frees answers_json too */
 
 /* Serialises one change as the JSON object PROTOCOL.md describes (caller
- * deletes). Returns NULL when out of memory or answers_json is not JSON. */
+ * deletes). Returns NULL when out of memory, when answers_json is missing
+ * or not a JSON object, when kind is not a submission (as for a change
+ * decoded with an unknown kind), or when an integer is beyond +-2^53. */
 cJSON *fs_change_to_json(const fs_change *c);
 
 /* Encodes cs as JSON and, when gzip_level > 0, gzips it; appends to out.

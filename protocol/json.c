@@ -123,8 +123,8 @@ static int prescan(const unsigned char *s, size_t n, const fs_limits *lim,
         if (c >= 0x80) {
             k = fs__utf8_seq(s + i, n - i);
             if (k == 0)
-                return fs_err_set(err, FS_EUTF8,
-                                  "invalid UTF-8 at byte %zu", i);
+                return fs_err_set(err, FS_EUTF8, "invalid UTF-8 at byte %zu",
+                                  i);
             if (in_str)
                 slen += k;
         } else if (!in_str) {
@@ -152,8 +152,7 @@ static int prescan(const unsigned char *s, size_t n, const fs_limits *lim,
 
                 if (e < 0)
                     return fs_err_set(err, FS_EMALFORMED,
-                                      "bad or NUL \\u escape at byte %zu",
-                                      i);
+                                      "bad or NUL \\u escape at byte %zu", i);
                 slen += (size_t)e;
                 k = 6;
             } else {
@@ -187,8 +186,8 @@ static int is_ws(unsigned char c)
  * calls so a threaded hub has no data race there. */
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int fs_json_parse(const char *text, size_t n, const fs_limits *lim,
-                  cJSON **out, fs_err *err)
+int fs_json_parse(const char *text, size_t n, const fs_limits *lim, cJSON **out,
+                  fs_err *err)
 {
     const unsigned char *s = (const unsigned char *)text;
     const char *end = NULL;

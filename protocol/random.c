@@ -70,7 +70,7 @@ int fs_uuid_v7(char out[FS_UUID_LEN + 1])
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x70); /* version 7 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10 */
     fs_hex(b, sizeof(b), hex);
-    snprintf(out, FS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex,
-             hex + 8, hex + 12, hex + 16, hex + 20);
+    snprintf(out, FS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8,
+             hex + 12, hex + 16, hex + 20);
     return FS_OK;
 }

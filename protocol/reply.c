@@ -104,8 +104,8 @@ void fs_push_reply_free(fs_push_reply *r)
     free(r);
 }
 
-static int want_int(const cJSON *o, const char *key, int64_t min,
-                    int64_t *v, fs_err *err)
+static int want_int(const cJSON *o, const char *key, int64_t min, int64_t *v,
+                    fs_err *err)
 {
     int r = fs__json_int(o, key, v);
 
@@ -126,8 +126,8 @@ static int decode_result(const cJSON *o, size_t idx, int64_t want,
     int r;
 
     if (!cJSON_IsObject(o))
-        return fs_err_set(err, FS_EMALFORMED,
-                          "results[%zu]: must be an object", idx);
+        return fs_err_set(err, FS_EMALFORMED, "results[%zu]: must be an object",
+                          idx);
     r = fs__json_int(o, "seq", &res->seq);
     if (r != FS__FIELD_OK)
         return fs_err_set(err, FS_EMALFORMED,
@@ -155,8 +155,8 @@ static int decode_result(const cJSON *o, size_t idx, int64_t want,
         /* A cut error code would be a different code: refuse instead. */
         if (strlen(v) >= sizeof(res->error))
             return fs_err_set(err, FS_EMALFORMED,
-                              "results[%zu].error: longer than %zu bytes",
-                              idx, sizeof(res->error) - 1);
+                              "results[%zu].error: longer than %zu bytes", idx,
+                              sizeof(res->error) - 1);
         fs__snippet(v, res->error, sizeof(res->error));
     }
     r = fs__json_str(o, "message", &v);
@@ -211,15 +211,13 @@ int fs_push_reply_decode(const char *text, size_t n, const fs_limits *lim,
         goto out;
     arr = cJSON_GetObjectItemCaseSensitive(root, "results");
     if (!cJSON_IsArray(arr)) {
-        rc = fs_err_set(err, FS_EMALFORMED,
-                        "results: missing or not an array");
+        rc = fs_err_set(err, FS_EMALFORMED, "results: missing or not an array");
         goto out;
     }
     cJSON_ArrayForEach(el, arr)
     {
         if (count >= lim->max_changes) {
-            rc = fs_err_set(err, FS_ETOOBIG,
-                            "results: more than %zu results",
+            rc = fs_err_set(err, FS_ETOOBIG, "results: more than %zu results",
                             lim->max_changes);
             goto out;
         }

@@ -37,10 +37,8 @@ static void compress(uint32_t h[8], const unsigned char *blk)
         w[t] = (uint32_t)blk[4 * t] << 24 | (uint32_t)blk[4 * t + 1] << 16 |
                (uint32_t)blk[4 * t + 2] << 8 | (uint32_t)blk[4 * t + 3];
     for (t = 16; t < 64; t++) {
-        uint32_t s0 = ror(w[t - 15], 7) ^ ror(w[t - 15], 18) ^
-                      (w[t - 15] >> 3);
-        uint32_t s1 = ror(w[t - 2], 17) ^ ror(w[t - 2], 19) ^
-                      (w[t - 2] >> 10);
+        uint32_t s0 = ror(w[t - 15], 7) ^ ror(w[t - 15], 18) ^ (w[t - 15] >> 3);
+        uint32_t s1 = ror(w[t - 2], 17) ^ ror(w[t - 2], 19) ^ (w[t - 2] >> 10);
         w[t] = w[t - 16] + s0 + w[t - 7] + s1;
     }
     a = h[0], b = h[1], c = h[2], d = h[3];

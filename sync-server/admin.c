@@ -413,19 +413,18 @@ static int stats_section(sqlite3 *db, const char *sql, const char *title,
     if (!arr) {
         fprintf(out, "%s\n", title);
         for (int c = 0; c < ncols; c++)
-            fprintf(out, c == ncols - 1 ? "  %10s\n" : "  %-28s",
-                    cols[c]);
+            fprintf(out, c == 0 ? "  %-28s" : "  %11s", cols[c]);
+        fputc('\n', out);
     }
     while (sqlite3_step(st) == SQLITE_ROW) {
         cJSON *o = arr ? cJSON_CreateObject() : NULL;
         for (int c = 0; c < ncols; c++) {
-            int last = c == ncols - 1;
             if (sqlite3_column_type(st, c) == SQLITE_INTEGER) {
                 long long v = sqlite3_column_int64(st, c);
                 if (o)
                     cJSON_AddNumberToObject(o, cols[c], (double)v);
                 else
-                    fprintf(out, last ? "  %10lld\n" : "  %-28lld", v);
+                    fprintf(out, c == 0 ? "  %-28lld" : "  %11lld", v);
             } else {
                 const char *v = (const char *)sqlite3_column_text(st, c);
                 if (!v || !v[0])
@@ -433,11 +432,13 @@ static int stats_section(sqlite3 *db, const char *sql, const char *title,
                 if (o)
                     cJSON_AddStringToObject(o, cols[c], v);
                 else
-                    fprintf(out, last ? "  %10s\n" : "  %-28s", v);
+                    fprintf(out, c == 0 ? "  %-28s" : "  %11s", v);
             }
         }
         if (o)
             cJSON_AddItemToArray(arr, o);
+        else
+            fputc('\n', out);
     }
     sqlite3_finalize(st);
     return 0;
