@@ -623,7 +623,7 @@ static void record_outcome(fa_agent *ag, int rc, const fa_sync_report *rep)
 int fa_sync(fa_agent *ag, const fa_sync_options *opt, fa_sync_report *rep)
 {
     memset(rep, 0, sizeof *rep);
-    char hub[512], device[64], token[96];
+    char hub[512], device[FS_UUID_LEN + 1], token[96];
     int rc = fa__meta_get(ag, "hub_url", hub, sizeof hub);
     if (rc == FA_OK)
         rc = fa__meta_get(ag, "device_id", device, sizeof device);

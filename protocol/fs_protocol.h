@@ -70,6 +70,10 @@ typedef struct fs_limits {
     size_t max_string;       /* bytes in one JSON string (key or value);
                                 64 KiB */
     size_t max_answers;      /* members of one submission's answers; 500 */
+    size_t max_values;       /* JSON values (containers, members, array
+                                elements) in one document; 200,000. Bounds
+                                cJSON's memory: 8 MiB of "[0,0,0..." would
+                                otherwise cost ~330 MB of nodes. */
 } fs_limits;
 
 /* Fills lim with the defaults above (the values PROTOCOL.md promises). */

@@ -114,6 +114,7 @@ static int prescan(const unsigned char *s, size_t n, const fs_limits *lim,
     size_t i = 0;
     size_t depth = 0;
     size_t slen = 0;
+    size_t values = 1;
     int in_str = 0;
 
     while (i < n) {
@@ -131,7 +132,16 @@ static int prescan(const unsigned char *s, size_t n, const fs_limits *lim,
             if (c == '"') {
                 in_str = 1;
                 slen = 0;
-            } else if (c == '{' || c == '[') {
+            } else if (c == ',' || c == '{' || c == '[') {
+                /* Every value but the first follows a comma or opens a
+                 * container, so this counts an upper bound of the nodes
+                 * cJSON will allocate. */
+                if (++values > lim->max_values)
+                    return fs_err_set(err, FS_ETOOBIG,
+                                      "JSON has more than %zu values",
+                                      lim->max_values);
+                if (c == ',')
+                    goto next;
                 depth++;
                 if (depth > lim->max_depth)
                     return fs_err_set(err, FS_ETOOBIG,
@@ -167,6 +177,7 @@ static int prescan(const unsigned char *s, size_t n, const fs_limits *lim,
         } else {
             slen += 1;
         }
+    next:
         if (in_str && slen > lim->max_string)
             return fs_err_set(err, FS_ETOOBIG,
                               "JSON string longer than %zu bytes at byte "

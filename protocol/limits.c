@@ -15,4 +15,5 @@ void fs_limits_default(fs_limits *lim)
     lim->max_changes = 1000;
     lim->max_string = 64 * 1024;
     lim->max_answers = 500;
+    lim->max_values = 200000;
 }

@@ -750,6 +750,51 @@ static int test_json_depth_limit(void)
     return 0;
 }
 
+/* A flat array of n zeros: the cheapest way to make cJSON allocate. */
+static char *zeros_doc(size_t n)
+{
+    char *p = malloc(2 * n + 2);
+    size_t i;
+
+    if (p == NULL)
+        return NULL;
+    p[0] = '[';
+    for (i = 0; i < n; i++) {
+        p[1 + 2 * i] = '0';
+        p[2 + 2 * i] = i + 1 < n ? ',' : ']';
+    }
+    p[2 * n + 1] = '\0';
+    return p;
+}
+
+static int test_json_values_limit(void)
+{
+    fs_limits lim;
+    fs_err e;
+    char *doc;
+    int rc;
+
+    fs_limits_default(&lim);
+    CHECK(lim.max_values == 200000);
+    /* The array itself is one value, its elements the others. */
+    doc = zeros_doc(lim.max_values - 1);
+    CHECK(doc != NULL);
+    rc = parse_with(doc, strlen(doc), &lim, &e);
+    free(doc);
+    CHECK_RC(rc, FS_OK);
+    doc = zeros_doc(lim.max_values);
+    CHECK(doc != NULL);
+    rc = parse_with(doc, strlen(doc), &lim, &e);
+    free(doc);
+    CHECK_RC(rc, FS_ETOOBIG);
+    CHECK_HAS(e.msg, "more than 200000 values");
+    /* Commas inside strings are text, not values. */
+    lim.max_values = 4;
+    CHECK_RC(parse_with("[\",,,,,,,,\",1,2]", 16, &lim, &e), FS_OK);
+    CHECK_RC(parse_with("[{\"a\":1},2,3]", 13, &lim, &e), FS_ETOOBIG);
+    return 0;
+}
+
 /* "<key>":"<value>" object with a value of n bytes made of unit. */
 static char *string_doc(size_t reps, const char *unit)
 {
@@ -2147,6 +2192,7 @@ static const struct {
     {"utf8 valid", test_utf8_valid},
     {"utf8 invalid", test_utf8_invalid},
     {"json depth limit", test_json_depth_limit},
+    {"json values limit", test_json_values_limit},
     {"json string limit", test_json_string_limit},
     {"json bad utf8", test_json_utf8},
     {"json trailing garbage", test_json_trailing},
