@@ -34,9 +34,11 @@ void fa_close(fa_agent *ag);
  * call on ag. */
 const char *fa_last_error(const fa_agent *ag);
 
-/* Trades a one-time enrolment code for a device id and token. */
+/* Trades a one-time enrolment code for a device id and token. ca_file
+ * (may be NULL) is a PEM file of CAs to trust for an https hub, kept for
+ * every later sync. */
 int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
-              const char *name, const char *collector);
+              const char *name, const char *collector, const char *ca_file);
 
 /* Records a finalized submission of form_id (version 0: the newest one on
  * the device) with answers_json (a JSON object) in area (may be NULL).

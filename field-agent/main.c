@@ -16,6 +16,7 @@ static const char usage[] =
     "usage: fieldsync-agent [--dir DIR] COMMAND [OPTIONS]\n"
     "\n"
     "  enroll --hub URL --code CODE [--name NAME] [--collector NAME]\n"
+    "         [--cacert FILE]      (FILE: CAs to trust for an https hub)\n"
     "                              join a hub with a code from its admin\n"
     "  forms [--json]              forms on this device\n"
     "  record FORM --answers FILE.json [--area CODE] [--version N]\n"
@@ -71,7 +72,7 @@ static char *read_all(FILE *f, size_t max, size_t *len)
 }
 
 typedef struct opts {
-    const char *hub, *code, *name, *collector, *answers, *area;
+    const char *hub, *code, *name, *collector, *answers, *area, *cacert;
     long long version, batch, retries;
     int json, quiet;
     const char *pos[4];
@@ -123,6 +124,8 @@ static int parse(int argc, char **argv, int i, opts *o)
             o->name = v;
         else if (strcmp(a, "--collector") == 0)
             o->collector = v;
+        else if (strcmp(a, "--cacert") == 0)
+            o->cacert = v;
         else if (strcmp(a, "--answers") == 0)
             o->answers = v;
         else if (strcmp(a, "--area") == 0)
@@ -277,7 +280,7 @@ int main(int argc, char **argv)
         if (!o.hub || !o.code) {
             status = bad("usage: enroll --hub URL --code CODE", NULL);
         } else {
-            rc = fa_enroll(ag, o.hub, o.code, o.name, o.collector);
+            rc = fa_enroll(ag, o.hub, o.code, o.name, o.collector, o.cacert);
             if (rc == FA_OK)
                 printf("%s\n", fa_last_error(ag));
             else

@@ -17,7 +17,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *userp)
 }
 
 int fa__http_init(fa_agent *ag, fa__http *h, const char *base,
-                  const char *token)
+                  const char *token, const char *ca_file)
 {
     memset(h, 0, sizeof h[0]);
     fs_buf_init(&h->reply, REPLY_MAX);
@@ -58,6 +58,10 @@ int fa__http_init(fa_agent *ag, fa__http *h, const char *base,
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    /* Certificates are always verified; a private CA is added, never a
+     * way to switch verification off. */
+    if (ca_file && ca_file[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
     return FA_OK;
 }
 

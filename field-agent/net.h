@@ -18,8 +18,10 @@ typedef struct fa__http {
     char curl_err[CURL_ERROR_SIZE];
 } fa__http;
 
+/* ca_file: a PEM bundle of the CAs to trust instead of the system's
+ * (a city's own CA in front of its hub); NULL or "" for the system's. */
 int fa__http_init(fa_agent *ag, fa__http *h, const char *base,
-                  const char *token);
+                  const char *token, const char *ca_file);
 void fa__http_free(fa__http *h);
 
 /* Sends one request. body may be NULL (GET). Returns FA_OK when an HTTP

@@ -13,6 +13,7 @@
  *    older backup can be sent them again.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@ void fa_sync_options_default(fa_sync_options *o)
 /* ---- enrolment ------------------------------------------------------- */
 
 int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
-              const char *name, const char *collector)
+              const char *name, const char *collector, const char *ca_file)
 {
     if (strncmp(hub_url, "http://", 7) != 0 &&
         strncmp(hub_url, "https://", 8) != 0)
@@ -58,8 +59,12 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
                         "use another --dir for another enrolment",
                         existing);
 
+    char ca_abs[4096] = "";
+    if (ca_file && !realpath(ca_file, ca_abs))
+        return fa__fail(ag, FA_EINPUT, "cannot read the CA file %s: %s",
+                        ca_file, strerror(errno));
     fa__http h;
-    rc = fa__http_init(ag, &h, hub_url, NULL);
+    rc = fa__http_init(ag, &h, hub_url, NULL, ca_abs);
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "code", code);
     if (name)
@@ -106,6 +111,8 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
             rc = fa__meta_set(ag, "device_name", dname);
         if (rc == FA_OK)
             rc = fa__meta_set(ag, "collector", collector ? collector : dname);
+        if (rc == FA_OK)
+            rc = fa__meta_set(ag, "ca_file", ca_abs);
         if (rc == FA_OK)
             rc = fa__commit(ag);
         else
@@ -623,8 +630,10 @@ static void record_outcome(fa_agent *ag, int rc, const fa_sync_report *rep)
 int fa_sync(fa_agent *ag, const fa_sync_options *opt, fa_sync_report *rep)
 {
     memset(rep, 0, sizeof *rep);
-    char hub[512], device[FS_UUID_LEN + 1], token[96];
+    char hub[512], device[FS_UUID_LEN + 1], token[96], ca[4096];
     int rc = fa__meta_get(ag, "hub_url", hub, sizeof hub);
+    if (rc == FA_OK)
+        rc = fa__meta_get(ag, "ca_file", ca, sizeof ca);
     if (rc == FA_OK)
         rc = fa__meta_get(ag, "device_id", device, sizeof device);
     if (rc == FA_OK)
@@ -637,7 +646,7 @@ int fa_sync(fa_agent *ag, const fa_sync_options *opt, fa_sync_report *rep)
                         "enroll --hub URL --code CODE` with a code from "
                         "your hub admin");
     fa__http h;
-    rc = fa__http_init(ag, &h, hub, token);
+    rc = fa__http_init(ag, &h, hub, token, ca);
     int first = 1;
     for (int round = 0; rc == FA_OK; round++) {
         rc = push_all(ag, &h, device, opt, rep, &first);
