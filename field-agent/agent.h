@@ -59,6 +59,7 @@ typedef struct fa_sync_report {
     long long sent;       /* changes acknowledged by the hub this sync */
     long long applied, duplicate, divergent, refused;
     long long pulled;     /* hub changes applied (forms...) */
+    long long purged;     /* records deleted: outside the device's scope */
     long long queued;     /* changes still waiting after the sync */
     int realigned;        /* times the sequence was realigned */
 } fa_sync_report;

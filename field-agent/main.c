@@ -204,6 +204,10 @@ static int cmd_sync(fa_agent *ag, const opts *o)
                        "%lld divergent)",
                        r.applied, r.duplicate, r.refused, r.divergent);
             printf(", received %lld; %lld waiting\n", r.pulled, r.queued);
+            if (r.purged)
+                printf("removed %lld record(s) the hub already holds that "
+                       "are outside this device's areas or forms now\n",
+                       r.purged);
             if (r.refused)
                 printf("%lld record(s) were refused by the hub and kept "
                        "here; see `fieldsync-agent status`\n",

@@ -78,6 +78,24 @@ static int check_answers(fa_agent *ag, const cJSON *def,
     return problems ? FA_EINPUT : FA_OK;
 }
 
+/* scope is "*" or codes joined by commas (the hub's format). */
+static int in_scope(const char *scope, const char *item)
+{
+    if (strcmp(scope, "*") == 0)
+        return 1;
+    size_t n = strlen(item);
+    for (const char *p = scope; n > 0 && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && memcmp(p, item, n) == 0)
+            return 1;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
 static int next_seq(fa_agent *ag, int64_t *seq)
 {
     /* After a realignment the hub's sequence may be above every local
@@ -127,8 +145,21 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
                         "the answers must be a JSON object of field names "
                         "and values, e.g. {\"age_band\": \"25-34\"}");
     }
+    char areas[2048];
+    int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
+    if (rc == FA_OK && areas[0] && !in_scope(areas, area ? area : "")) {
+        cJSON_Delete(answers);
+        return fa__fail(ag, FA_EINPUT,
+                        "this device records for areas %s only; give one "
+                        "of them with --area",
+                        areas);
+    }
+    if (rc != FA_OK) {
+        cJSON_Delete(answers);
+        return rc;
+    }
     cJSON *def = NULL;
-    int rc = load_form(ag, form_id, &version, &def);
+    rc = load_form(ag, form_id, &version, &def);
     if (rc == FA_OK)
         rc = check_answers(ag, def, answers, form_id);
     cJSON_Delete(def);

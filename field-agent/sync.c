@@ -35,6 +35,48 @@ void fa_sync_options_default(fa_sync_options *o)
 
 /* ---- enrolment ------------------------------------------------------- */
 
+/* Keeps the device's scope ("*" or "A,B") from a JSON value that is "*"
+ * or an array of codes; absent means everything. */
+static int scope_text(const cJSON *v, int (*valid)(const char *), char *out,
+                      size_t cap)
+{
+    size_t used = 0;
+    snprintf(out, cap, "*");
+    if (!v || (cJSON_IsString(v) && strcmp(v->valuestring, "*") == 0))
+        return FA_OK;
+    if (!cJSON_IsArray(v))
+        return -1;
+    out[0] = '\0';
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v)
+    {
+        if (!cJSON_IsString(it) || !valid(it->valuestring))
+            return -1;
+        size_t len = strlen(it->valuestring);
+        if (used + len + 2 > cap)
+            return -1;
+        if (used)
+            out[used++] = ',';
+        memcpy(out + used, it->valuestring, len + 1);
+        used += len;
+    }
+    return FA_OK;
+}
+
+static int save_scope(fa_agent *ag, const cJSON *obj)
+{
+    char areas[2048], forms[2048];
+    if (scope_text(cJSON_GetObjectItemCaseSensitive(obj, "areas"),
+                   fs_valid_area_code, areas, sizeof areas) != FA_OK ||
+        scope_text(cJSON_GetObjectItemCaseSensitive(obj, "forms"),
+                   fs_valid_form_id, forms, sizeof forms) != FA_OK)
+        return fa__fail(ag, FA_EREFUSED, "the hub sent a malformed scope");
+    int rc = fa__meta_set(ag, "areas", areas);
+    if (rc == FA_OK)
+        rc = fa__meta_set(ag, "forms", forms);
+    return rc;
+}
+
 int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
               const char *name, const char *collector, const char *ca_file)
 {
@@ -113,6 +155,8 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
             rc = fa__meta_set(ag, "collector", collector ? collector : dname);
         if (rc == FA_OK)
             rc = fa__meta_set(ag, "ca_file", ca_abs);
+        if (rc == FA_OK)
+            rc = save_scope(ag, rep);
         if (rc == FA_OK)
             rc = fa__commit(ag);
         else
@@ -529,6 +573,57 @@ static int apply_form(fa_agent *ag, const cJSON *def)
     return rc;
 }
 
+/* The hub changed this device's areas or forms: keep the new scope and
+ * delete what falls outside it. Records still waiting to be sent are kept
+ * whatever their area - they are the user's work and go to the hub, which
+ * decides; only what the hub already holds is purged. */
+static int apply_scope(fa_agent *ag, const cJSON *payload,
+                       fa_sync_report *rep)
+{
+    int rc = save_scope(ag, payload);
+    char areas[2048], forms[2048];
+    int64_t acked = 0;
+    if (rc == FA_OK)
+        rc = fa__meta_get(ag, "areas", areas, sizeof areas);
+    if (rc == FA_OK)
+        rc = fa__meta_get(ag, "forms", forms, sizeof forms);
+    if (rc == FA_OK)
+        rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
+    if (rc != FA_OK)
+        return rc;
+    /* instr() on ",A,B," tests membership; codes contain no commas. */
+    static const char *const purge[] = {
+        "DELETE FROM outbox WHERE seq <= ?3 AND EXISTS (SELECT 1 FROM "
+        "submissions s WHERE s.id = outbox.ref_id AND s.rev = "
+        "outbox.ref_rev AND s.state != 'queued' AND ((?1 != '*' AND "
+        "instr(',' || ?1 || ',', ',' || s.area || ',') = 0) OR (?2 != '*' "
+        "AND instr(',' || ?2 || ',', ',' || s.form_id || ',') = 0)))",
+        "DELETE FROM submissions WHERE state != 'queued' AND NOT EXISTS "
+        "(SELECT 1 FROM outbox o WHERE o.ref_id = submissions.id AND "
+        "o.ref_rev = submissions.rev AND o.seq > ?3) AND ((?1 != '*' AND "
+        "instr(',' || ?1 || ',', ',' || area || ',') = 0) OR (?2 != '*' AND "
+        "instr(',' || ?2 || ',', ',' || form_id || ',') = 0))",
+        "DELETE FROM forms WHERE ?2 != '*' AND instr(',' || ?2 || ',', ',' "
+        "|| id || ',') = 0 AND NOT EXISTS (SELECT 1 FROM submissions s "
+        "WHERE s.form_id = forms.id AND s.form_version = forms.version)",
+    };
+    for (size_t i = 0; i < sizeof purge / sizeof purge[0]; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(ag->db, purge[i], -1, &st, NULL) != SQLITE_OK)
+            return fa__store_error(ag, "applying a new scope");
+        sqlite3_bind_text(st, 1, areas, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, forms, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, acked);
+        int step = sqlite3_step(st);
+        if (i == 1)
+            rep->purged += sqlite3_changes(ag->db);
+        sqlite3_finalize(st);
+        if (step != SQLITE_DONE)
+            return fa__store_error(ag, "applying a new scope");
+    }
+    return FA_OK;
+}
+
 /* Applies one page and its cursor in one transaction. */
 static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
 {
@@ -547,6 +642,10 @@ static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
         const cJSON *payload = cJSON_GetObjectItemCaseSensitive(c, "payload");
         if (cJSON_IsString(kind) && strcmp(kind->valuestring, "form") == 0) {
             rc = apply_form(ag, payload);
+            rep->pulled++;
+        } else if (cJSON_IsString(kind) &&
+                   strcmp(kind->valuestring, "scope") == 0) {
+            rc = apply_scope(ag, payload, rep);
             rep->pulled++;
         }
         /* Kinds this agent does not know yet come from a newer hub; they

@@ -30,6 +30,8 @@ const char *fs_strerror(int code)
         return "input/output error";
     case FS_ERANDOM:
         return "no randomness available";
+    case FS_ESCOPE:
+        return "outside the sender's areas or forms";
     default:
         return "unknown error";
     }
@@ -60,6 +62,8 @@ const char *fs_errname(int code)
         return "io_error";
     case FS_ERANDOM:
         return "no_randomness";
+    case FS_ESCOPE:
+        return "out_of_scope";
     default:
         return "unknown";
     }
@@ -121,8 +125,10 @@ void fs__snippet(const char *s, char *out, size_t outsz)
 
         if (c >= 0x80)
             k = fs__utf8_seq(p + i, n - i);
-        /* Keep room for "..." and the NUL whenever more input remains. */
-        if (o + (k ? k : 1) + 4 > outsz)
+        /* Text that fits is kept whole ('?' replaces byte for byte), so a
+         * snippet of a snippet is itself; longer text keeps room for
+         * "..." and the NUL. */
+        if (n >= outsz && o + (k ? k : 1) + 4 > outsz)
             break;
         if (k == 0 || c < 0x20 || c == 0x7f) {
             out[o++] = '?';

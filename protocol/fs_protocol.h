@@ -40,6 +40,7 @@ enum {
     FS_EUTF8 = -7,      /* text is not valid UTF-8 */
     FS_EIO = -8,        /* an operating-system call failed */
     FS_ERANDOM = -9,    /* no randomness available (getrandom failed) */
+    FS_ESCOPE = -10,    /* outside the sender's areas or forms */
 };
 
 /* Words for a code, for people ("JSON nesting or size limit exceeded"). */

@@ -37,14 +37,48 @@ int hub__exec(sqlite3 *db, const char *sql)
     return 0;
 }
 
+int hub__audit(sqlite3 *db, const char *actor, const char *action,
+               cJSON *detail)
+{
+    char *text = detail ? cJSON_PrintUnformatted(detail) : NULL;
+    cJSON_Delete(detail);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO audit_log (at_ms, actor, "
+                                "action, detail) VALUES (?, ?, ?, ?)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)fs_now_ms());
+        sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, text ? text : "{}", -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    free(text);
+    return rc;
+}
+
 /* Codes use an alphabet without look-alikes (no 0/O, 1/I/L) so they can
  * be read out over a phone: 12 symbols of 32, 60 bits, single use and
  * short-lived. */
 static const char code_alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
 int hub_enroll_code(const char *db_path, const char *name, const char *role,
+                    const char *areas, const char *forms,
                     double expires_hours, FILE *out)
 {
+    char area_list[HUB_SCOPE_MAX], form_list[HUB_SCOPE_MAX], why[200];
+    if (hub__scope_parse(areas, fs_valid_area_code, area_list,
+                         sizeof area_list, why, sizeof why) != 0) {
+        fprintf(stderr, "fieldsync-hub: --areas: %s\n", why);
+        return 2;
+    }
+    if (hub__scope_parse(forms, fs_valid_form_id, form_list,
+                         sizeof form_list, why, sizeof why) != 0) {
+        fprintf(stderr, "fieldsync-hub: --forms: %s\n", why);
+        return 2;
+    }
     if (name && !fs_valid_name(name)) {
         fprintf(stderr, "fieldsync-hub: --name must be printable text of "
                         "1 to 128 bytes\n");
@@ -81,8 +115,8 @@ int hub_enroll_code(const char *db_path, const char *name, const char *role,
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db,
                                 "INSERT INTO enrol_codes (code_hash, name, "
-                                "role, created_ms, expires_ms) VALUES "
-                                "(?, ?, ?, ?, ?)",
+                                "role, created_ms, expires_ms, areas, forms) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
@@ -90,9 +124,20 @@ int hub_enroll_code(const char *db_path, const char *name, const char *role,
         sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, now);
         sqlite3_bind_int64(st, 5, now + (int64_t)(expires_hours * 3600e3));
+        sqlite3_bind_text(st, 6, area_list, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, form_list, -1, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
     }
     sqlite3_finalize(st);
+    if (rc == SQLITE_OK) {
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "name", name ? name : "device");
+        cJSON_AddStringToObject(d, "role", role);
+        cJSON_AddStringToObject(d, "areas", area_list);
+        cJSON_AddStringToObject(d, "forms", form_list);
+        cJSON_AddNumberToObject(d, "expires_hours", expires_hours);
+        rc = hub__audit(db, "cli", "enrolment_code.create", d);
+    }
     if (rc != SQLITE_OK) {
         fprintf(stderr, "fieldsync-hub: cannot store the code: %s\n",
                 sqlite3_errmsg(db));

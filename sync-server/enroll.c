@@ -30,7 +30,8 @@ static int claim(sqlite3 *db, const char *code_hash, const char *name_in,
     int64_t now = (int64_t)fs_now_ms();
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db,
-                                "SELECT name, role FROM enrol_codes WHERE "
+                                "SELECT name, role, areas, forms FROM "
+                                "enrol_codes WHERE "
                                 "code_hash = ? AND used_ms IS NULL AND "
                                 "expires_ms > ?",
                                 -1, &st, NULL);
@@ -50,6 +51,10 @@ static int claim(sqlite3 *db, const char *code_hash, const char *name_in,
     snprintf(dev->name, sizeof dev->name, "%s", name);
     snprintf(dev->role, sizeof dev->role, "%s",
              (const char *)sqlite3_column_text(st, 1));
+    snprintf(dev->areas, sizeof dev->areas, "%s",
+             (const char *)sqlite3_column_text(st, 2));
+    snprintf(dev->forms, sizeof dev->forms, "%s",
+             (const char *)sqlite3_column_text(st, 3));
     sqlite3_finalize(st);
 
     unsigned char raw[32];
@@ -62,7 +67,8 @@ static int claim(sqlite3 *db, const char *code_hash, const char *name_in,
 
     rc = sqlite3_prepare_v2(db,
                             "INSERT INTO devices (id, name, role, "
-                            "token_hash, enrolled_ms) VALUES (?, ?, ?, ?, ?)",
+                            "token_hash, enrolled_ms, areas, forms) VALUES "
+                            "(?, ?, ?, ?, ?, ?, ?)",
                             -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
@@ -71,6 +77,8 @@ static int claim(sqlite3 *db, const char *code_hash, const char *name_in,
     sqlite3_bind_text(st, 3, dev->role, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, token_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now);
+    sqlite3_bind_text(st, 6, dev->areas, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, dev->forms, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -87,8 +95,15 @@ static int claim(sqlite3 *db, const char *code_hash, const char *name_in,
     sqlite3_bind_text(st, 3, code_hash, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return rc;
+    cJSON *detail = cJSON_CreateObject();
+    cJSON_AddStringToObject(detail, "device", dev->id);
+    cJSON_AddStringToObject(detail, "name", dev->name);
+    cJSON_AddStringToObject(detail, "role", dev->role);
+    cJSON_AddStringToObject(detail, "areas", dev->areas);
     *status = 200;
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return hub__audit(db, "enrolment", "device.enrol", detail);
 }
 
 int hub__handle_enroll(struct mg_connection *conn, void *hubp)
@@ -164,6 +179,8 @@ int hub__handle_enroll(struct mg_connection *conn, void *hubp)
     cJSON_AddStringToObject(o, "token", token);
     cJSON_AddStringToObject(o, "name", dev.name);
     cJSON_AddStringToObject(o, "role", dev.role);
+    cJSON_AddItemToObject(o, "areas", hub__scope_json(dev.areas));
+    cJSON_AddItemToObject(o, "forms", hub__scope_json(dev.forms));
     cJSON_AddNumberToObject(o, "protocol", FS_PROTOCOL_VERSION);
     fprintf(stderr, "fieldsync-hub: enrolled device %s (%s)\n", dev.name,
             dev.id);

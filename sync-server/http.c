@@ -45,8 +45,10 @@ void hub__reply(struct mg_connection *conn, int status, const char *body,
     if (status == 401)
         mg_response_header_add(conn, "WWW-Authenticate",
                                "Bearer realm=\"fieldsync\"", -1);
-    if (status == 503 || status == 507 || status == 429)
+    if (status == 503 || status == 507)
         mg_response_header_add(conn, "Retry-After", "5", -1);
+    else if (status == 429)
+        mg_response_header_add(conn, "Retry-After", "1", -1);
     mg_response_header_send(conn);
     mg_write(conn, out, outlen);
     fs_buf_free(&gz);
@@ -132,14 +134,49 @@ int hub__read_body(struct mg_connection *conn, size_t max, fs_buf *out)
     return 0;
 }
 
-int hub__auth_device(struct mg_connection *conn, hub_device *dev)
+/* Looks the token hash up in one table. Returns 1 found, 0 not, -1 on a
+ * storage error. */
+static int lookup(sqlite3 *db, const char *sql, const char *hash, int kind,
+                  hub_device *who, int *revoked)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int found = 0;
+    if (rc == SQLITE_ROW) {
+        found = 1;
+        who->kind = kind;
+        snprintf(who->id, sizeof who->id, "%s",
+                 (const char *)sqlite3_column_text(st, 0));
+        snprintf(who->name, sizeof who->name, "%s",
+                 (const char *)sqlite3_column_text(st, 1));
+        snprintf(who->role, sizeof who->role, "%s",
+                 (const char *)sqlite3_column_text(st, 2));
+        snprintf(who->areas, sizeof who->areas, "%s",
+                 (const char *)sqlite3_column_text(st, 3));
+        snprintf(who->forms, sizeof who->forms, "%s",
+                 (const char *)sqlite3_column_text(st, 4));
+        who->acked_seq = sqlite3_column_int64(st, 5);
+        *revoked = sqlite3_column_int(st, 6);
+    } else if (rc != SQLITE_DONE) {
+        found = -1;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+int hub__auth(struct mg_connection *conn, hub_device *who, int kinds,
+              const char *const *roles)
 {
     const char *h = mg_get_header(conn, "Authorization");
     static const char prefix[] = "Bearer ";
+    memset(who, 0, sizeof *who);
     if (!h || strncasecmp(h, prefix, sizeof prefix - 1) != 0) {
         hub__reply_error(conn, 401, "no_token",
-                         "this request needs the device's bearer token; "
-                         "enrol the device first");
+                         "this request needs a bearer token: a device's "
+                         "(enrol it first) or an admin API token");
         return -1;
     }
     const char *tok = h + sizeof prefix - 1;
@@ -153,45 +190,68 @@ int hub__auth_device(struct mg_connection *conn, hub_device *dev)
     fs_sha256_hex(tok, toklen, hash);
 
     sqlite3 *db = hub__db(conn);
-    sqlite3_stmt *st = NULL;
-    int found = 0, revoked = 0;
-    if (db && sqlite3_prepare_v2(db,
-                                 "SELECT id, name, role, acked_seq, "
-                                 "revoked_ms IS NOT NULL FROM devices "
-                                 "WHERE token_hash = ?",
-                                 -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            found = 1;
-            snprintf(dev->id, sizeof dev->id, "%s",
-                     (const char *)sqlite3_column_text(st, 0));
-            snprintf(dev->name, sizeof dev->name, "%s",
-                     (const char *)sqlite3_column_text(st, 1));
-            snprintf(dev->role, sizeof dev->role, "%s",
-                     (const char *)sqlite3_column_text(st, 2));
-            dev->acked_seq = sqlite3_column_int64(st, 3);
-            revoked = sqlite3_column_int(st, 4);
-        }
-    } else {
-        sqlite3_finalize(st);
+    int revoked = 0;
+    int found = lookup(db,
+                       "SELECT id, name, role, areas, forms, acked_seq, "
+                       "revoked_ms IS NOT NULL FROM devices WHERE "
+                       "token_hash = ?",
+                       hash, HUB_DEVICE, who, &revoked);
+    if (found == 0)
+        found = lookup(db,
+                       "SELECT id, name, role, areas, '*', 0, revoked_ms IS "
+                       "NOT NULL FROM api_tokens WHERE token_hash = ?",
+                       hash, HUB_API, who, &revoked);
+    if (found < 0) {
         hub__reply_error(conn, 503, "storage",
                          "the hub cannot read its database; try later");
         return -1;
     }
-    sqlite3_finalize(st);
-    if (!found) {
+    if (found == 0) {
         hub__reply_error(conn, 401, "bad_token",
                          "the bearer token is not one this hub issued; "
-                         "enrol the device again");
+                         "enrol the device again or ask for a new token");
         return -1;
     }
     if (revoked) {
         hub__reply_error(conn, 401, "revoked",
-                         "this device was revoked by a hub admin; ask "
-                         "them for a new enrolment code");
+                         "this %s was revoked by a hub admin; ask them for "
+                         "a new enrolment code or token",
+                         who->kind == HUB_DEVICE ? "device" : "token");
         return -1;
     }
+    const hub *hb = mg_get_request_info(conn)->user_data;
+    if (!hub__ratelimit_take(hb->rate, who->id)) {
+        hub__reply_error(conn, 429, "rate_limited",
+                         "too many requests from %s; slow down and retry "
+                         "after the time in Retry-After",
+                         who->name);
+        return -1;
+    }
+    if (!(who->kind & kinds)) {
+        hub__reply_error(conn, 403, "forbidden",
+                         who->kind == HUB_DEVICE
+                             ? "device tokens cannot use this endpoint; it "
+                               "is for hub admins and reviewers"
+                             : "API tokens cannot use this endpoint; it is "
+                               "for enrolled devices");
+        return -1;
+    }
+    if (roles) {
+        int ok = 0;
+        for (size_t i = 0; roles[i]; i++)
+            ok |= strcmp(roles[i], who->role) == 0;
+        if (!ok) {
+            hub__reply_error(conn, 403, "forbidden",
+                             "the role %s may not do this", who->role);
+            return -1;
+        }
+    }
     return 0;
+}
+
+int hub__auth_device(struct mg_connection *conn, hub_device *dev)
+{
+    return hub__auth(conn, dev, HUB_DEVICE, NULL);
 }
 
 int hub__query_int(struct mg_connection *conn, const char *name,

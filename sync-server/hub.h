@@ -18,6 +18,8 @@ typedef struct hub_serve_options {
     int threads;           /* worker threads, default 16 */
     const char *port_file; /* when set, the bound port is written here
                               once the hub serves */
+    double rate_limit;     /* requests a second per device or token
+                              (bursts of twice that); 0: no limit */
 } hub_serve_options;
 
 /* Serves until SIGINT or SIGTERM, then lets in-flight requests finish and
@@ -25,8 +27,20 @@ typedef struct hub_serve_options {
 int hub_serve(const hub_serve_options *opt);
 
 /* Admin commands. Each opens db_path (created if missing). */
+/* areas, forms: "*" or codes separated by commas. */
 int hub_enroll_code(const char *db_path, const char *name, const char *role,
+                    const char *areas, const char *forms,
                     double expires_hours, FILE *out);
+/* API tokens for people: role admin or reviewer. Prints the secret once. */
+int hub_token_create(const char *db_path, const char *role, const char *name,
+                     const char *areas, FILE *out);
+int hub_token_list(const char *db_path, int json, FILE *out);
+/* what: "device" or "token"; id: its id (or a token's name). */
+int hub_revoke(const char *db_path, const char *what, const char *id,
+               FILE *out);
+/* Changes a device's areas and/or forms (NULL: unchanged). */
+int hub_device_scope(const char *db_path, const char *device,
+                     const char *areas, const char *forms, FILE *out);
 int hub_form_publish(const char *db_path, const char *file, FILE *out);
 int hub_devices(const char *db_path, int json, FILE *out);
 int hub_stats(const char *db_path, int json, FILE *out);

@@ -21,14 +21,23 @@ typedef struct hub {
      * SQLite allows anyway, and a mutex queues writers fairly instead of
      * letting them spin on SQLITE_BUSY. */
     pthread_mutex_t write_lock;
+    struct hub_ratelimit *rate; /* NULL: no limit */
 } hub;
 
-/* The authenticated device of a request. */
+/* Scopes (areas, forms) are '*' or codes joined by commas. */
+#define HUB_SCOPE_MAX 2048
+
+/* Who made a request: an enrolled device or a person's API token. */
+enum { HUB_DEVICE = 1, HUB_API = 2 };
+
 typedef struct hub_device {
+    int kind;                 /* HUB_DEVICE or HUB_API */
     char id[FS_UUID_LEN + 1];
     char name[FS_NAME_MAX + 1];
-    char role[32];
-    int64_t acked_seq;
+    char role[32];            /* admin, reviewer, outreach, enumerator */
+    char areas[HUB_SCOPE_MAX];
+    char forms[HUB_SCOPE_MAX]; /* devices only; '*' for API tokens */
+    int64_t acked_seq;        /* devices only */
 } hub_device;
 
 /* ---- http.c: requests and replies ------------------------------------ */
@@ -52,8 +61,12 @@ void hub__reply_obj(struct mg_connection *conn, int status, cJSON *obj);
  * 0, or -1 after the error reply was sent. */
 int hub__read_body(struct mg_connection *conn, size_t max, fs_buf *out);
 
-/* Checks the bearer token; fills dev. Returns 0, or -1 after a 401 was
- * sent. */
+/* Checks the bearer token and what it may do: kinds is a mask of
+ * HUB_DEVICE and HUB_API, roles a NULL-terminated list (NULL: any role).
+ * Fills who. Returns 0, or -1 after the 401, 403 or 429 reply was sent. */
+int hub__auth(struct mg_connection *conn, hub_device *who, int kinds,
+              const char *const *roles);
+/* hub__auth for device endpoints. */
 int hub__auth_device(struct mg_connection *conn, hub_device *dev);
 
 /* Integer query parameter name; def when absent. -1 (after a 400 reply)
@@ -65,11 +78,51 @@ int hub__query_int(struct mg_connection *conn, const char *name,
 /* 1 when the request method is m, else answers 405 and returns 0. */
 int hub__method_is(struct mg_connection *conn, const char *m);
 
+/* ---- scope.c: areas and forms -------------------------------------- */
+
+/* 1 when item is in scope ('*' or a comma list), else 0. */
+int hub__scope_has(const char *scope, const char *item);
+/* Normalises a user's list ("N-01, N-02" or "*") into out, checking each
+ * item with valid(). Returns 0, or -1 with a message in err. */
+int hub__scope_parse(const char *in, int (*valid)(const char *), char *out,
+                     size_t cap, char *err, size_t errlen);
+/* Marks every change of cs outside dev's areas as refused (FS_ESCOPE). */
+void hub__scope_filter(const hub_device *dev, fs_changeset *cs);
+/* The scope as a JSON value: "*" or an array of strings. */
+cJSON *hub__scope_json(const char *scope);
+
+/* ---- ratelimit.c ----------------------------------------------------- */
+
+/* A token bucket per principal: rate requests a second, bursts of
+ * 2 x rate. */
+struct hub_ratelimit *hub__ratelimit_new(double rate);
+void hub__ratelimit_free(struct hub_ratelimit *rl);
+/* 1 when id may make a request now, else 0. */
+int hub__ratelimit_take(struct hub_ratelimit *rl, const char *id);
+
+/* ---- audit ----------------------------------------------------------- */
+
+/* Appends to the audit log inside the caller's transaction (or alone).
+ * detail is a JSON object (consumed). Returns SQLITE_OK or an error. */
+int hub__audit(sqlite3 *db, const char *actor, const char *action,
+               cJSON *detail);
+
+/* Revokes a device (table "devices") or API token ("api_tokens") in the
+ * caller's transaction; *found is 1 when one was revoked now. */
+int hub__revoke(sqlite3 *db, const char *table, const char *id,
+                const char *actor, int *found);
+
 /* ---- handlers -------------------------------------------------------- */
 
 int hub__handle_push(struct mg_connection *conn, void *hubp);
 int hub__handle_pull(struct mg_connection *conn, void *hubp);
 int hub__handle_enroll(struct mg_connection *conn, void *hubp);
+/* Admin API (adminapi.c). */
+int hub__handle_admin_devices(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_stats(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_audit(struct mg_connection *conn, void *hubp);
 
 /* ---- merge.c --------------------------------------------------------- */
 

@@ -11,15 +11,26 @@ static const char usage[] =
     "usage: fieldsync-hub COMMAND [OPTIONS]\n"
     "\n"
     "  serve [--db PATH] [--listen HOST:PORT] [--threads N]\n"
-    "        [--port-file FILE]        run the hub (default 127.0.0.1:8080)\n"
+    "        [--rate-limit N] [--port-file FILE]\n"
+    "                                  run the hub (default 127.0.0.1:8080)\n"
     "  enroll-code [--db PATH] [--name NAME] [--role ROLE]\n"
-    "        [--expires HOURS]         print a one-time enrolment code\n"
+    "        [--areas LIST] [--forms LIST] [--expires HOURS]\n"
+    "                                  print a one-time enrolment code\n"
     "  form publish [--db PATH] FILE   publish a form version\n"
+    "  device revoke [--db PATH] ID    refuse a lost device from now on\n"
+    "  device scope [--db PATH] ID [--areas LIST] [--forms LIST]\n"
+    "                                  change what a device may hold\n"
+    "  token create [--db PATH] --role admin|reviewer --name NAME\n"
+    "        [--areas LIST]            print a new API token (once)\n"
+    "  token list [--db PATH] [--json] API tokens, without their secrets\n"
+    "  token revoke [--db PATH] ID|NAME\n"
     "  devices [--db PATH] [--json]    list enrolled devices\n"
     "  stats [--db PATH] [--json]      what the hub holds, per form and "
     "area\n"
     "\n"
-    "PATH defaults to ./fieldsync-hub.db. See README.md.\n";
+    "PATH defaults to ./fieldsync-hub.db. LIST is * (all) or codes\n"
+    "separated by commas, e.g. CITY-N01,CITY-N02. ROLE is enumerator\n"
+    "(default), outreach, reviewer or admin. See README.md.\n";
 
 typedef struct args {
     const char *db;
@@ -27,9 +38,13 @@ typedef struct args {
     const char *name;
     const char *role;
     const char *port_file;
+    const char *areas;
+    const char *forms;
     double expires;
+    double rate;
     int threads;
     int json;
+    int role_given;
     const char *pos[4];
     int npos;
 } args;
@@ -73,8 +88,18 @@ static int parse(int argc, char **argv, int start, args *a)
             a->name = v;
         } else if (strcmp(o, "--role") == 0) {
             a->role = v;
+            a->role_given = 1;
         } else if (strcmp(o, "--port-file") == 0) {
             a->port_file = v;
+        } else if (strcmp(o, "--areas") == 0) {
+            a->areas = v;
+        } else if (strcmp(o, "--forms") == 0) {
+            a->forms = v;
+        } else if (strcmp(o, "--rate-limit") == 0) {
+            if (number(v, 0, 100000, &a->rate) != 0)
+                return bad("--rate-limit takes requests a second (0: no "
+                           "limit): ",
+                           v);
         } else if (strcmp(o, "--threads") == 0) {
             double d;
             if (number(v, 1, 256, &d) != 0)
@@ -110,6 +135,7 @@ int main(int argc, char **argv)
     a.role = "enumerator";
     a.expires = 24;
     a.threads = 16;
+    a.rate = 20;
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
@@ -123,7 +149,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) {
         if (a.npos)
             return bad("serve takes no arguments: ", a.pos[0]);
-        hub_serve_options o = {a.db, a.listen, a.threads, a.port_file};
+        hub_serve_options o = {a.db, a.listen, a.threads, a.port_file,
+                               a.rate};
         return hub_serve(&o);
     }
     if (strcmp(cmd, "enroll-code") == 0) {
@@ -134,13 +161,36 @@ int main(int argc, char **argv)
             return bad("--role must be admin, reviewer, outreach or "
                        "enumerator, not ",
                        a.role);
-        return hub_enroll_code(a.db, a.name, a.role, a.expires, stdout);
+        if (!a.areas)
+            fprintf(stderr, "fieldsync-hub: no --areas given: the device "
+                            "may record for any area\n");
+        return hub_enroll_code(a.db, a.name, a.role, a.areas ? a.areas : "*",
+                               a.forms ? a.forms : "*", a.expires, stdout);
     }
     if (strcmp(cmd, "form") == 0) {
         if (a.npos != 2 || strcmp(a.pos[0], "publish") != 0)
             return bad("usage: fieldsync-hub form publish [--db PATH] FILE",
                        NULL);
         return hub_form_publish(a.db, a.pos[1], stdout);
+    }
+    if (strcmp(cmd, "device") == 0) {
+        if (a.npos == 2 && strcmp(a.pos[0], "revoke") == 0)
+            return hub_revoke(a.db, "device", a.pos[1], stdout);
+        if (a.npos == 2 && strcmp(a.pos[0], "scope") == 0)
+            return hub_device_scope(a.db, a.pos[1], a.areas, a.forms,
+                                    stdout);
+        return bad("usage: fieldsync-hub device revoke|scope ID", NULL);
+    }
+    if (strcmp(cmd, "token") == 0) {
+        if (a.npos == 1 && strcmp(a.pos[0], "create") == 0)
+            return hub_token_create(a.db, a.role_given ? a.role : "",
+                                    a.name, a.areas ? a.areas : "*",
+                                    stdout);
+        if (a.npos == 1 && strcmp(a.pos[0], "list") == 0)
+            return hub_token_list(a.db, a.json, stdout);
+        if (a.npos == 2 && strcmp(a.pos[0], "revoke") == 0)
+            return hub_revoke(a.db, "token", a.pos[1], stdout);
+        return bad("usage: fieldsync-hub token create|list|revoke", NULL);
     }
     if (strcmp(cmd, "devices") == 0)
         return hub_devices(a.db, a.json, stdout);

@@ -15,6 +15,20 @@
  * slow link's timeout even when forms are large. */
 #define PULL_BYTES (256 * 1024)
 
+/* ref of a form row is "id@version". */
+static int form_in_scope(const hub_device *dev, sqlite3_stmt *st)
+{
+    const char *ref = (const char *)sqlite3_column_text(st, 3);
+    const char *at = strchr(ref, '@');
+    char id[FS_ID_MAX + 1];
+    size_t len = at ? (size_t)(at - ref) : strlen(ref);
+    if (len > FS_ID_MAX)
+        return 0;
+    memcpy(id, ref, len);
+    id[len] = '\0';
+    return hub__scope_has(dev->forms, id);
+}
+
 int hub__handle_pull(struct mg_connection *conn, void *hubp)
 {
     (void)hubp;
@@ -34,8 +48,10 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
     cJSON *page = cJSON_CreateObject();
     cJSON *changes = cJSON_AddArrayToObject(page, "changes");
     int rc = sqlite3_prepare_v2(db,
-                                "SELECT sseq, kind, payload FROM change_log "
-                                "WHERE sseq > ? ORDER BY sseq LIMIT ?",
+                                "SELECT sseq, kind, payload, ref FROM "
+                                "change_log WHERE sseq > ? AND (device_id "
+                                "IS NULL OR device_id = ?) ORDER BY sseq "
+                                "LIMIT ?",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK || !changes) {
         sqlite3_finalize(st);
@@ -46,7 +62,8 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
     }
     /* One row more than the page tells whether more follow. */
     sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int64(st, 2, limit + 1);
+    sqlite3_bind_text(st, 2, dev.id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, limit + 1);
     long long next = after;
     size_t bytes = 0, n = 0;
     int more = 0;
@@ -56,6 +73,13 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
             break;
         }
         const char *payload = (const char *)sqlite3_column_text(st, 2);
+        const char *kind = (const char *)sqlite3_column_text(st, 1);
+        next = sqlite3_column_int64(st, 0);
+        if (strcmp(kind, "form") == 0 && !form_in_scope(&dev, st)) {
+            /* Not for this device; the cursor still moves past it. */
+            n++;
+            continue;
+        }
         cJSON *c = cJSON_CreateObject();
         cJSON_AddNumberToObject(c, "sseq",
                                 (double)sqlite3_column_int64(st, 0));
@@ -64,7 +88,6 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
         /* Stored payloads are canonical JSON the hub wrote itself. */
         cJSON_AddItemToObject(c, "payload", cJSON_CreateRaw(payload));
         cJSON_AddItemToArray(changes, c);
-        next = sqlite3_column_int64(st, 0);
         bytes += strlen(payload);
         n++;
     }

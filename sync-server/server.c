@@ -44,6 +44,21 @@ static int log_message(const struct mg_connection *conn, const char *msg)
     return 1;
 }
 
+/* CivetWeb's own refusals (request line or headers too large, bad
+ * request syntax) get the same JSON error object as ours. */
+static int http_error(struct mg_connection *conn, int status,
+                      const char *msg)
+{
+    const char *code = status == 413   ? "too_big"
+                       : status == 431 ? "headers_too_big"
+                       : status == 408 ? "timeout"
+                       : status >= 500 ? "server_error"
+                                       : "bad_request";
+    hub__reply_error(conn, status, code, "%s",
+                     msg && msg[0] ? msg : "the request was refused");
+    return 0;
+}
+
 /* Handlers run only with a database; a worker whose connection failed to
  * open answers 503 rather than crash. */
 typedef int (*handler_fn)(struct mg_connection *, void *);
@@ -89,6 +104,11 @@ static const route routes[] = {
     {"/api/v1/enroll$", hub__handle_enroll},
     {"/api/v1/push$", hub__handle_push},
     {"/api/v1/pull$", hub__handle_pull},
+    {"/api/v1/admin/devices$", hub__handle_admin_devices},
+    {"/api/v1/admin/devices/revoke$", hub__handle_admin_revoke},
+    {"/api/v1/admin/stats$", hub__handle_admin_stats},
+    {"/api/v1/admin/submissions$", hub__handle_admin_submissions},
+    {"/api/v1/admin/audit$", hub__handle_admin_audit},
     {"/", handle_not_found},
 };
 
@@ -196,6 +216,13 @@ int hub_serve(const hub_serve_options *opt)
     h.db_path = strdup(opt->db_path);
     fs_limits_default(&h.limits);
     pthread_mutex_init(&h.write_lock, NULL);
+    if (opt->rate_limit > 0) {
+        h.rate = hub__ratelimit_new(opt->rate_limit);
+        if (!h.rate) {
+            free(h.db_path);
+            return 1;
+        }
+    }
 
     /* Block the stop signals in every thread (workers inherit the mask);
      * the main thread waits for them with sigwait. */
@@ -225,6 +252,7 @@ int hub_serve(const hub_serve_options *opt)
     cb.init_thread = init_thread;
     cb.exit_thread = exit_thread;
     cb.log_message = log_message;
+    cb.http_error = http_error;
 
     mg_init_library(0);
     struct mg_context *ctx = mg_start(&cb, &h, options);
@@ -234,6 +262,7 @@ int hub_serve(const hub_serve_options *opt)
                 "address of this machine?)\n",
                 opt->listen);
         mg_exit_library();
+        hub__ratelimit_free(h.rate);
         free(h.db_path);
         return 1;
     }
@@ -259,6 +288,7 @@ int hub_serve(const hub_serve_options *opt)
     mg_stop(ctx); /* waits for in-flight requests */
     mg_exit_library();
     pthread_mutex_destroy(&h.write_lock);
+    hub__ratelimit_free(h.rate);
     free(h.db_path);
     fprintf(stderr, "fieldsync-hub: stopped\n");
     return status;

@@ -230,6 +230,7 @@ static int test_errnames(void)
         {FS_EUTF8, "bad_utf8"},
         {FS_EIO, "io_error"},
         {FS_ERANDOM, "no_randomness"},
+        {FS_ESCOPE, "out_of_scope"},
     };
     size_t i;
 

@@ -1,0 +1,403 @@
+/*
+ * adminapi.c - the JSON API for hub admins and reviewers (API tokens).
+ *
+ * Every handler names the roles it admits; reviewers see only their
+ * areas; fields a form marks personal or sensitive are left out of reads
+ * unless an admin asks for them, and such reads are audited.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub_int.h"
+
+static const char *const admin_only[] = {"admin", NULL};
+static const char *const readers[] = {"admin", "reviewer", NULL};
+
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 1000
+
+static void actor_of(const hub_device *who, char *out, size_t cap)
+{
+    snprintf(out, cap, "token:%s", who->name);
+}
+
+int hub__handle_admin_devices(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    hub_device who;
+    if (!hub__method_is(conn, "GET"))
+        return 405;
+    if (hub__auth(conn, &who, HUB_API, admin_only) != 0)
+        return 403;
+    sqlite3 *db = hub__db(conn);
+    sqlite3_stmt *st = NULL;
+    cJSON *arr = cJSON_CreateArray();
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, name, role, areas, forms, acked_seq, "
+                           "coalesce(last_seen_ms, 0), revoked_ms IS NOT "
+                           "NULL FROM devices ORDER BY enrolled_ms",
+                           -1, &st, NULL) != SQLITE_OK) {
+        cJSON_Delete(arr);
+        hub__reply_error(conn, 503, "storage", "cannot read devices");
+        return 503;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id",
+                                (const char *)sqlite3_column_text(st, 0));
+        cJSON_AddStringToObject(o, "name",
+                                (const char *)sqlite3_column_text(st, 1));
+        cJSON_AddStringToObject(o, "role",
+                                (const char *)sqlite3_column_text(st, 2));
+        cJSON_AddItemToObject(
+            o, "areas",
+            hub__scope_json((const char *)sqlite3_column_text(st, 3)));
+        cJSON_AddItemToObject(
+            o, "forms",
+            hub__scope_json((const char *)sqlite3_column_text(st, 4)));
+        cJSON_AddNumberToObject(o, "acked_seq",
+                                (double)sqlite3_column_int64(st, 5));
+        cJSON_AddNumberToObject(o, "last_seen_ms",
+                                (double)sqlite3_column_int64(st, 6));
+        cJSON_AddBoolToObject(o, "revoked", sqlite3_column_int(st, 7));
+        cJSON_AddItemToArray(arr, o);
+    }
+    sqlite3_finalize(st);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "devices", arr);
+    hub__reply_obj(conn, 200, root);
+    return 200;
+}
+
+int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp)
+{
+    hub *h = hubp;
+    hub_device who;
+    if (!hub__method_is(conn, "POST"))
+        return 405;
+    if (hub__auth(conn, &who, HUB_API, admin_only) != 0)
+        return 403;
+    fs_buf body;
+    if (hub__read_body(conn, 4096, &body) != 0)
+        return 400;
+    cJSON *req = NULL;
+    fs_err err = {0};
+    int rc = fs_json_parse((const char *)body.data, body.len, &h->limits,
+                           &req, &err);
+    fs_buf_free(&body);
+    if (rc != FS_OK) {
+        hub__reply_error(conn, 400, fs_errname(rc), "%s", err.msg);
+        return 400;
+    }
+    const cJSON *dev = cJSON_GetObjectItemCaseSensitive(req, "device");
+    if (!cJSON_IsString(dev) || !fs_valid_uuid(dev->valuestring)) {
+        cJSON_Delete(req);
+        hub__reply_error(conn, 400, "malformed",
+                         "send {\"device\": \"<device id>\"}");
+        return 400;
+    }
+    char actor[FS_NAME_MAX + 8];
+    actor_of(&who, actor, sizeof actor);
+    sqlite3 *db = hub__db(conn);
+    int found = 0;
+    pthread_mutex_lock(&h->write_lock);
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = hub__revoke(db, "devices", dev->valuestring, actor, &found);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&h->write_lock);
+    int status = 200;
+    if (rc != SQLITE_OK) {
+        hub__reply_error(conn, 503, "storage", "could not revoke: %s",
+                         sqlite3_errstr(rc));
+        status = 503;
+    } else if (!found) {
+        hub__reply_error(conn, 404, "not_found",
+                         "no active device %s", dev->valuestring);
+        status = 404;
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "revoked", dev->valuestring);
+        hub__reply_obj(conn, 200, o);
+    }
+    cJSON_Delete(req);
+    return status;
+}
+
+/* Runs a count query grouped by key, restricted to the caller's areas. */
+static cJSON *grouped(sqlite3 *db, const char *sql, const char *areas,
+                      const char *key1, const char *key2)
+{
+    sqlite3_stmt *st = NULL;
+    cJSON *arr = cJSON_CreateArray();
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
+    sqlite3_bind_text(st, 1, areas, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, key1,
+                                (const char *)sqlite3_column_text(st, 0));
+        int c = 1;
+        if (key2) {
+            cJSON_AddNumberToObject(o, key2,
+                                    (double)sqlite3_column_int64(st, 1));
+            c = 2;
+        }
+        cJSON_AddNumberToObject(o, "submissions",
+                                (double)sqlite3_column_int64(st, c));
+        cJSON_AddItemToArray(arr, o);
+    }
+    sqlite3_finalize(st);
+    return arr;
+}
+
+/* SQL that keeps rows whose area is in the scope bound as ?1. */
+#define IN_SCOPE "(?1 = '*' OR instr(',' || ?1 || ',', ',' || area || ',') > 0)"
+
+int hub__handle_admin_stats(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    hub_device who;
+    if (!hub__method_is(conn, "GET"))
+        return 405;
+    if (hub__auth(conn, &who, HUB_API, readers) != 0)
+        return 403;
+    sqlite3 *db = hub__db(conn);
+    cJSON *forms = grouped(db,
+                           "SELECT form_id, form_version, count(*) FROM "
+                           "submissions WHERE " IN_SCOPE
+                           " GROUP BY form_id, form_version ORDER BY 1, 2",
+                           who.areas, "form", "version");
+    cJSON *areas = grouped(db,
+                           "SELECT area, count(*) FROM submissions WHERE "
+                           IN_SCOPE " GROUP BY area ORDER BY 1",
+                           who.areas, "area", NULL);
+    if (!forms || !areas) {
+        cJSON_Delete(forms);
+        cJSON_Delete(areas);
+        hub__reply_error(conn, 503, "storage", "cannot read the dataset");
+        return 503;
+    }
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "scope", hub__scope_json(who.areas));
+    cJSON_AddItemToObject(root, "forms", forms);
+    cJSON_AddItemToObject(root, "areas", areas);
+    hub__reply_obj(conn, 200, root);
+    return 200;
+}
+
+/* Names of the fields a form version marks personal or sensitive. */
+typedef struct marks {
+    char form[FS_ID_MAX + 1];
+    int64_t version;
+    cJSON *names; /* array of strings, owned */
+} marks;
+
+static void load_marks(sqlite3 *db, marks *m, const char *form,
+                       int64_t version)
+{
+    if (m->names && strcmp(m->form, form) == 0 && m->version == version)
+        return;
+    cJSON_Delete(m->names);
+    m->names = cJSON_CreateArray();
+    snprintf(m->form, sizeof m->form, "%s", form);
+    m->version = version;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT definition FROM forms WHERE id = ? AND "
+                           "version = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, form, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, version);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *def = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+        const cJSON *f;
+        cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(def, "fields"))
+        {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
+            if (cJSON_IsString(name) &&
+                (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "personal")) ||
+                 cJSON_IsTrue(
+                     cJSON_GetObjectItemCaseSensitive(f, "sensitive"))))
+                cJSON_AddItemToArray(m->names,
+                                     cJSON_CreateString(name->valuestring));
+        }
+        cJSON_Delete(def);
+    }
+    sqlite3_finalize(st);
+}
+
+int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
+{
+    hub *h = hubp;
+    hub_device who;
+    if (!hub__method_is(conn, "GET"))
+        return 405;
+    if (hub__auth(conn, &who, HUB_API, readers) != 0)
+        return 403;
+    long long after = 0, limit = 0, personal = 0;
+    if (hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
+        hub__query_int(conn, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &limit) !=
+            0 ||
+        hub__query_int(conn, "personal", 0, 0, 1, &personal) != 0)
+        return 400;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    char form[FS_ID_MAX + 2] = "", area[FS_ID_MAX + 2] = "";
+    if (ri->query_string) {
+        size_t ql = strlen(ri->query_string);
+        int fl = mg_get_var(ri->query_string, ql, "form", form, sizeof form);
+        int al = mg_get_var(ri->query_string, ql, "area", area, sizeof area);
+        if ((fl >= 0 && !fs_valid_form_id(form)) ||
+            (al >= 0 && !fs_valid_area_code(area)) || fl == -2 ||
+            al == -2) {
+            hub__reply_error(conn, 400, "bad_parameter",
+                             "form and area must be a form id and an area "
+                             "code");
+            return 400;
+        }
+    }
+    if (personal && strcmp(who.role, "admin") != 0) {
+        hub__reply_error(conn, 403, "forbidden",
+                         "only hub admins may read personal or sensitive "
+                         "fields");
+        return 403;
+    }
+    if (area[0] && !hub__scope_has(who.areas, area)) {
+        hub__reply_error(conn, 403, "out_of_scope",
+                         "area %s is outside this token's areas", area);
+        return 403;
+    }
+    sqlite3 *db = hub__db(conn);
+    if (personal) {
+        /* Audited before the data leaves, so no read goes unrecorded. */
+        char actor[FS_NAME_MAX + 8];
+        actor_of(&who, actor, sizeof actor);
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "form", form);
+        cJSON_AddStringToObject(d, "area", area);
+        cJSON_AddNumberToObject(d, "after", (double)after);
+        pthread_mutex_lock(&h->write_lock);
+        int rc = hub__audit(db, actor, "submissions.read_personal", d);
+        pthread_mutex_unlock(&h->write_lock);
+        if (rc != SQLITE_OK) {
+            hub__reply_error(conn, 503, "storage",
+                             "cannot record the read in the audit log, so "
+                             "it is refused; try later");
+            return 503;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT rowid, id, rev, form_id, form_version, "
+                           "area, device_id, collector, hlc, received_ms, "
+                           "answers FROM submissions WHERE rowid > ?2 AND "
+                           "(?3 = '' OR form_id = ?3) AND (?4 = '' OR area "
+                           "= ?4) AND " IN_SCOPE " ORDER BY rowid LIMIT ?5",
+                           -1, &st, NULL) != SQLITE_OK) {
+        hub__reply_error(conn, 503, "storage", "cannot read submissions");
+        return 503;
+    }
+    sqlite3_bind_text(st, 1, who.areas, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, after);
+    sqlite3_bind_text(st, 3, form, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, area, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, limit);
+    cJSON *arr = cJSON_CreateArray();
+    marks m;
+    memset(&m, 0, sizeof m);
+    long long next = after;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        next = sqlite3_column_int64(st, 0);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id",
+                                (const char *)sqlite3_column_text(st, 1));
+        cJSON_AddNumberToObject(o, "rev", (double)sqlite3_column_int64(st, 2));
+        const char *fid = (const char *)sqlite3_column_text(st, 3);
+        int64_t ver = sqlite3_column_int64(st, 4);
+        cJSON_AddStringToObject(o, "form", fid);
+        cJSON_AddNumberToObject(o, "form_version", (double)ver);
+        cJSON_AddStringToObject(o, "area",
+                                (const char *)sqlite3_column_text(st, 5));
+        cJSON_AddStringToObject(o, "device",
+                                (const char *)sqlite3_column_text(st, 6));
+        cJSON_AddStringToObject(o, "collector",
+                                (const char *)sqlite3_column_text(st, 7));
+        cJSON_AddStringToObject(o, "hlc",
+                                (const char *)sqlite3_column_text(st, 8));
+        cJSON_AddNumberToObject(o, "received_ms",
+                                (double)sqlite3_column_int64(st, 9));
+        cJSON *answers =
+            cJSON_Parse((const char *)sqlite3_column_text(st, 10));
+        if (!personal) {
+            load_marks(db, &m, fid, ver);
+            const cJSON *n;
+            cJSON_ArrayForEach(n, m.names)
+            {
+                cJSON_DeleteItemFromObjectCaseSensitive(answers,
+                                                        n->valuestring);
+            }
+        }
+        cJSON_AddItemToObject(o, "answers", answers);
+        cJSON_AddItemToArray(arr, o);
+    }
+    sqlite3_finalize(st);
+    cJSON_Delete(m.names);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "submissions", arr);
+    cJSON_AddNumberToObject(root, "next", (double)next);
+    cJSON_AddBoolToObject(root, "personal_included", personal != 0);
+    hub__reply_obj(conn, 200, root);
+    return 200;
+}
+
+int hub__handle_admin_audit(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    hub_device who;
+    if (!hub__method_is(conn, "GET"))
+        return 405;
+    if (hub__auth(conn, &who, HUB_API, admin_only) != 0)
+        return 403;
+    long long after = 0, limit = 0;
+    if (hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
+        hub__query_int(conn, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &limit) != 0)
+        return 400;
+    sqlite3 *db = hub__db(conn);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, at_ms, actor, action, detail FROM "
+                           "audit_log WHERE id > ? ORDER BY id LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        hub__reply_error(conn, 503, "storage", "cannot read the audit log");
+        return 503;
+    }
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, limit);
+    cJSON *arr = cJSON_CreateArray();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, 0));
+        cJSON_AddNumberToObject(o, "at_ms",
+                                (double)sqlite3_column_int64(st, 1));
+        cJSON_AddStringToObject(o, "actor",
+                                (const char *)sqlite3_column_text(st, 2));
+        cJSON_AddStringToObject(o, "action",
+                                (const char *)sqlite3_column_text(st, 3));
+        cJSON_AddItemToObject(
+            o, "detail",
+            cJSON_Parse((const char *)sqlite3_column_text(st, 4)));
+        cJSON_AddItemToArray(arr, o);
+    }
+    sqlite3_finalize(st);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "audit", arr);
+    hub__reply_obj(conn, 200, root);
+    return 200;
+}
