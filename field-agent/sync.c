@@ -574,9 +574,9 @@ static int apply_form(fa_agent *ag, const cJSON *def)
 }
 
 /* The hub changed this device's areas or forms: keep the new scope and
- * delete what falls outside it. Records still waiting to be sent are kept
- * whatever their area - they are the user's work and go to the hub, which
- * decides; only what the hub already holds is purged. */
+ * delete what falls outside it. Only records the hub accepted are purged:
+ * those still waiting go to the hub, which decides, and those it refused
+ * stay on the device with the hub's reason for the user to see. */
 static int apply_scope(fa_agent *ag, const cJSON *payload,
                        fa_sync_report *rep)
 {
@@ -595,10 +595,10 @@ static int apply_scope(fa_agent *ag, const cJSON *payload,
     static const char *const purge[] = {
         "DELETE FROM outbox WHERE seq <= ?3 AND EXISTS (SELECT 1 FROM "
         "submissions s WHERE s.id = outbox.ref_id AND s.rev = "
-        "outbox.ref_rev AND s.state != 'queued' AND ((?1 != '*' AND "
+        "outbox.ref_rev AND s.state = 'sent' AND ((?1 != '*' AND "
         "instr(',' || ?1 || ',', ',' || s.area || ',') = 0) OR (?2 != '*' "
         "AND instr(',' || ?2 || ',', ',' || s.form_id || ',') = 0)))",
-        "DELETE FROM submissions WHERE state != 'queued' AND NOT EXISTS "
+        "DELETE FROM submissions WHERE state = 'sent' AND NOT EXISTS "
         "(SELECT 1 FROM outbox o WHERE o.ref_id = submissions.id AND "
         "o.ref_rev = submissions.rev AND o.seq > ?3) AND ((?1 != '*' AND "
         "instr(',' || ?1 || ',', ',' || area || ',') = 0) OR (?2 != '*' AND "

@@ -106,7 +106,7 @@ static int parse(int argc, char **argv, int start, args *a)
                 return bad("--threads takes a number from 1 to 256: ", v);
             a->threads = (int)d;
         } else if (strcmp(o, "--expires") == 0) {
-            if (number(v, 0.001, 8760, &a->expires) != 0)
+            if (number(v, 0.0001, 8760, &a->expires) != 0)
                 return bad("--expires takes hours, up to 8760: ", v);
         } else if (o[0] == '-') {
             return bad("unknown option ", o);

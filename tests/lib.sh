@@ -59,11 +59,12 @@ publish_sample_form() {
 }
 
 # start_hub [PORT]: PORT 0 (default) lets the system choose; a restart
-# passes the previous port so agents keep their hub URL.
+# passes the previous port so agents keep their hub URL. HUB_ARGS adds
+# options (e.g. --rate-limit 5).
 start_hub() {
   rm -f "$T/port"
   "$FS_HUB" serve --db "$DB" --listen "127.0.0.1:${1:-0}" --port-file "$T/port" \
-    --threads "${HUB_THREADS:-16}" 2>>"$T/hub.log" &
+    --threads "${HUB_THREADS:-16}" ${HUB_ARGS:-} 2>>"$T/hub.log" &
   HUB_PID=$!
   local i
   for i in $(seq 1 200); do
@@ -130,4 +131,142 @@ pending() {
 # A fingerprint of everything the hub stores.
 hub_fingerprint() {
   sqlite3 "$DB" .dump | sha256sum | cut -d' ' -f1
+}
+
+# ---- helpers for the reliability tests (tests/reliability) ------------
+
+# answers_file PATH I: writes varied answers for submission number I.
+answers_file() {
+  local bands=(18-24 25-34 35-49 50-64 65+) genders=(woman man another)
+  printf '{"age_band":"%s","gender":"%s","belonging":%d,"trust_local_gov":%d,"comment":"r%d"}' \
+    "${bands[$(($2 % 5))]}" "${genders[$(($2 % 3))]}" $(($2 % 5 + 1)) \
+    $((($2 * 7) % 5 + 1)) "$2" >"$1"
+}
+
+# sync_until_done NAME [MAX]: syncs again while the agent exits with a
+# code listed in SYNC_AGAIN (default "3": hub unreachable, data kept) or
+# something still waits; fails after MAX attempts: an agent left stuck.
+sync_until_done() {
+  local name=$1 max=${2:-40} i rc
+  for i in $(seq 1 "$max"); do
+    rc=0
+    agent "$name" sync --quiet --retries "${SYNC_RETRIES:-2}" \
+      >>"$T/$name.sync.log" 2>&1 || rc=$?
+    [ $rc -eq 0 ] && [ "$(pending "$name")" = 0 ] && return 0
+    case " 0 ${SYNC_AGAIN:-3} " in
+      *" $rc "*) ;;
+      *) fail "$name: sync exited $rc: $(tail -n 2 "$T/$name.sync.log")" ;;
+    esac
+  done
+  fail "$name: $(pending "$name") still waiting after $max syncs (stuck)"
+}
+
+# audit_exactly_once NAME...: the invariant of the reliability tests, after
+# a final sync of every named agent. Checks both databases' integrity, that
+# every submission the agents hold (and every id they printed, in
+# $T/NAME.ids) is at the hub exactly once with the same content, that the
+# hub holds nothing else and kept nothing aside, that each device's
+# receipts tile 1..acked_seq and say "applied" once per stored
+# submission. Prints a "figures:" line with lost and duplicated counts.
+audit_exactly_once() {
+  local a
+  : >"$T/audit-agent"
+  : >"$T/audit-printed"
+  local q="SELECT id||' '||rev||' '||form_id||' '||form_version||' '||area||' '||hlc||' '||created_ms||' '||answers FROM submissions"
+  for a in "$@"; do
+    [ "$(sqlite3 "$T/$a/agent.db" 'PRAGMA integrity_check')" = ok ] ||
+      fail "$a: agent database integrity check failed"
+    sqlite3 "$T/$a/agent.db" "$q" >>"$T/audit-agent"
+    [ -f "$T/$a.ids" ] && cat "$T/$a.ids" >>"$T/audit-printed"
+    [ "$(pending "$a")" = 0 ] || fail "$a: $(pending "$a") still waiting"
+    local dev acked
+    dev=$(sqlite3 "$T/$a/agent.db" "SELECT value FROM meta WHERE key='device_id'")
+    acked=$(sqlite3 "$T/$a/agent.db" "SELECT value FROM meta WHERE key='acked_seq'")
+    [ "$(sql "SELECT acked_seq FROM devices WHERE id='$dev'")" = "${acked:-0}" ] ||
+      fail "$a: hub and agent disagree on the acknowledged sequence"
+    [ "$(sql "SELECT coalesce(sum(last_seq - first_seq + 1), 0) FROM receipts WHERE device_id='$dev'")" = "${acked:-0}" ] ||
+      fail "$a: the hub's receipts do not cover 1..$acked exactly"
+  done
+  check "hub integrity_check" "$(sql 'PRAGMA integrity_check')" ok
+  sort -o "$T/audit-agent" "$T/audit-agent"
+  sql "$q" | sort >"$T/audit-hub"
+  local held agents hub lost dup extra printed plost applied
+  agents=$(wc -l <"$T/audit-agent")
+  hub=$(sql 'SELECT count(*) FROM submissions')
+  lost=$(comm -23 "$T/audit-agent" "$T/audit-hub" | wc -l)
+  extra=$(comm -13 "$T/audit-agent" "$T/audit-hub" | sort -u | wc -l)
+  dup=$((hub - $(sql 'SELECT count(DISTINCT id) FROM submissions')))
+  sort -u "$T/audit-printed" >"$T/audit-printed.s"
+  cut -d' ' -f1 "$T/audit-hub" | sort -u >"$T/audit-hub-ids"
+  printed=$(wc -l <"$T/audit-printed.s")
+  plost=$(comm -23 "$T/audit-printed.s" "$T/audit-hub-ids" | wc -l)
+  held=$(sql 'SELECT count(*) FROM held_changes')
+  applied=$(sql "SELECT count(*) FROM receipts, json_each(receipts.reply, '\$.results') WHERE json_extract(value, '\$.status') = 'applied'")
+  echo "figures: agents=$# records=$agents printed=$printed hub=$hub lost=$((lost + plost)) duplicated=$dup foreign=$extra held=$held"
+  check "every recorded submission is at the hub (lost)" "$lost" 0
+  check "every id an agent printed is at the hub" "$plost" 0
+  check "no submission stored twice (duplicated)" "$dup" 0
+  check "the hub holds nothing the agents did not record" "$extra" 0
+  check "the hub holds exactly what the agents hold" "$hub" "$agents"
+  check "nothing kept aside as refused or divergent" "$held" 0
+  check "receipts say applied once per stored submission" "$applied" "$hub"
+  local overlap
+  overlap=$(sql 'SELECT count(*) FROM receipts a JOIN receipts b ON a.device_id = b.device_id AND a.rowid < b.rowid AND a.first_seq <= b.last_seq AND b.first_seq <= a.last_seq')
+  check "no two receipts cover the same sequence" "$overlap" 0
+}
+
+# start_proxy ARGS...: a faultproxy (FS_PROXY) in front of the hub; sets
+# PROXY_PID and PROXY_URL. Its counts land in $T/proxy.stats.
+PROXY_PID=""
+start_proxy() {
+  : "${FS_PROXY:?FS_PROXY must name the faultproxy binary}"
+  rm -f "$T/proxy.port"
+  "$FS_PROXY" --target "127.0.0.1:$(hub_port)" --port-file "$T/proxy.port" \
+    --stats-file "$T/proxy.stats" "$@" 2>>"$T/proxy.log" &
+  PROXY_PID=$!
+  local i
+  for i in $(seq 1 100); do
+    [ -s "$T/proxy.port" ] && break
+    sleep 0.05
+  done
+  [ -s "$T/proxy.port" ] || fail "faultproxy did not start"
+  PROXY_URL="http://127.0.0.1:$(cat "$T/proxy.port")"
+}
+
+stop_proxy() {
+  kill -TERM "$PROXY_PID"
+  wait "$PROXY_PID" || fail "faultproxy did not stop cleanly"
+  PROXY_PID=""
+}
+
+# proxy_stat NAME: one count from the proxy's stats file.
+proxy_stat() {
+  sed -n "s/^$1 //p" "$T/proxy.stats"
+}
+
+# rel_trap: like the standard exit trap, but first ends the proxy and the
+# background processes listed in BG_PIDS and unmounts what MOUNTS lists.
+BG_PIDS=()
+MOUNTS=()
+rel_cleanup() {
+  local rc=$? p m
+  [ -n "$PROXY_PID" ] && kill -TERM "$PROXY_PID" 2>/dev/null
+  for p in "${BG_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || true; done
+  (exit $rc)
+  cleanup
+}
+rel_trap() {
+  trap rel_cleanup EXIT
+}
+
+# ms_now: milliseconds since the epoch.
+ms_now() {
+  echo $(($(date +%s%N) / 1000000))
+}
+
+# sleep_ms MS
+sleep_ms() {
+  sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
 }
