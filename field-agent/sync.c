@@ -172,11 +172,21 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
 
 /* ---- sequence alignment ---------------------------------------------- */
 
-/* Makes new_acked the acknowledged sequence and renumbers every outbox
- * row above it to new_acked+1, +2, ... in their order. One transaction. */
+/* Makes new_acked the acknowledged sequence and renumbers, in their
+ * order, every outbox row the hub may not hold to new_acked+1, +2, ...
+ * in one transaction. Those rows are the ones above the lower of our old
+ * and the new sequence: when the hub is ahead (our database restored from
+ * an older copy), our unsent rows sit between the two and must move past
+ * the hub's sequence, never be taken as acknowledged; when the hub is
+ * behind (its database restored), the rows it lost are sent again. */
 static int realign(fa_agent *ag, int64_t new_acked)
 {
-    int rc = fa__begin(ag);
+    int64_t old_acked = 0;
+    int rc = fa__meta_get_int(ag, "acked_seq", 0, &old_acked);
+    if (rc != FA_OK)
+        return rc;
+    int64_t from = old_acked < new_acked ? old_acked : new_acked;
+    rc = fa__begin(ag);
     if (rc != FA_OK)
         return rc;
     char sql[512];
@@ -187,7 +197,7 @@ static int realign(fa_agent *ag, int64_t new_acked)
              "UPDATE outbox SET seq = %lld + r.rn FROM ("
              "  SELECT seq AS s, row_number() OVER (ORDER BY seq DESC) AS rn"
              "  FROM outbox WHERE seq < 0) AS r WHERE outbox.seq = r.s;",
-             (long long)new_acked, (long long)new_acked);
+             (long long)from, (long long)new_acked);
     if (sqlite3_exec(ag->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
         rc = fa__store_error(ag, "realigning the outbox");
         fa__rollback(ag);

@@ -20,6 +20,8 @@ typedef struct hub_serve_options {
                               once the hub serves */
     double rate_limit;     /* requests a second per device or token
                               (bursts of twice that); 0: no limit */
+    int request_timeout_s; /* a read or write that stalls this long ends
+                              the connection; default 60 */
 } hub_serve_options;
 
 /* Serves until SIGINT or SIGTERM, then lets in-flight requests finish and

@@ -11,7 +11,7 @@ static const char usage[] =
     "usage: fieldsync-hub COMMAND [OPTIONS]\n"
     "\n"
     "  serve [--db PATH] [--listen HOST:PORT] [--threads N]\n"
-    "        [--rate-limit N] [--port-file FILE]\n"
+    "        [--rate-limit N] [--request-timeout S] [--port-file FILE]\n"
     "                                  run the hub (default 127.0.0.1:8080)\n"
     "  enroll-code [--db PATH] [--name NAME] [--role ROLE]\n"
     "        [--areas LIST] [--forms LIST] [--expires HOURS]\n"
@@ -42,6 +42,7 @@ typedef struct args {
     const char *forms;
     double expires;
     double rate;
+    double timeout;
     int threads;
     int json;
     int role_given;
@@ -95,6 +96,10 @@ static int parse(int argc, char **argv, int start, args *a)
             a->areas = v;
         } else if (strcmp(o, "--forms") == 0) {
             a->forms = v;
+        } else if (strcmp(o, "--request-timeout") == 0) {
+            if (number(v, 1, 3600, &a->timeout) != 0)
+                return bad("--request-timeout takes seconds, 1 to 3600: ",
+                           v);
         } else if (strcmp(o, "--rate-limit") == 0) {
             if (number(v, 0, 100000, &a->rate) != 0)
                 return bad("--rate-limit takes requests a second (0: no "
@@ -136,6 +141,7 @@ int main(int argc, char **argv)
     a.expires = 24;
     a.threads = 16;
     a.rate = 20;
+    a.timeout = 60;
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
@@ -149,8 +155,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) {
         if (a.npos)
             return bad("serve takes no arguments: ", a.pos[0]);
-        hub_serve_options o = {a.db, a.listen, a.threads, a.port_file,
-                               a.rate};
+        hub_serve_options o = {a.db,       a.listen, a.threads,
+                               a.port_file, a.rate,   (int)a.timeout};
         return hub_serve(&o);
     }
     if (strcmp(cmd, "enroll-code") == 0) {

@@ -200,10 +200,11 @@ static int write_port_file(const char *path, int port)
 
 int hub_serve(const hub_serve_options *opt)
 {
-    char ports[96], threads[16];
+    char ports[96], threads[16], timeout[24];
     if (parse_listen(opt->listen, ports, sizeof ports) != 0)
         return 2;
     snprintf(threads, sizeof threads, "%d", opt->threads);
+    snprintf(timeout, sizeof timeout, "%d", opt->request_timeout_s * 1000);
 
     /* Create and migrate once, before any worker opens it. */
     sqlite3 *db = hub__open(opt->db_path);
@@ -241,9 +242,9 @@ int hub_serve(const hub_serve_options *opt)
         "keep_alive_timeout_ms", "15000",
         /* Nagle plus delayed ACK stalls each small reply by ~40 ms. */
         "tcp_nodelay", "1",
-        /* Per read or write: a 2G link moves a 16 KiB chunk in ~2 s, a
-         * stalled client is dropped after 60 s. */
-        "request_timeout_ms", "60000",
+        /* Per read or write: a 2G link moves a 16 KiB chunk in ~2 s; a
+         * stalled or slow-loris client loses its worker after this. */
+        "request_timeout_ms", timeout,
         "linger_timeout_ms", "1000",
         NULL,
     };
