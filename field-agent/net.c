@@ -110,6 +110,8 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
                             "16 MiB; it is not a fieldsync hub or is "
                             "broken",
                             h->base);
+        const char *why = h->curl_err[0] ? h->curl_err
+                                         : curl_easy_strerror(cc);
         /* Trying again later cannot fix a certificate: say what to do
          * and make it final, so sync does not retry it as a dropout. */
         if (cc == CURLE_PEER_FAILED_VERIFICATION)
@@ -117,19 +119,14 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
                             "the hub's certificate at %s is not trusted "
                             "(%s); if the hub uses its own CA, enrol with "
                             "--cacert FILE naming that CA's certificate",
-                            h->base,
-                            h->curl_err[0] ? h->curl_err
-                                           : curl_easy_strerror(cc));
+                            h->base, why);
         if (cc == CURLE_SSL_CACERT_BADFILE)
             return fa__fail(ag, FA_EINPUT,
                             "cannot use the CA file given with --cacert "
                             "for %s: %s",
-                            h->base,
-                            h->curl_err[0] ? h->curl_err
-                                           : curl_easy_strerror(cc));
+                            h->base, why);
         return fa__fail(ag, FA_EUNREACHABLE, "hub unreachable at %s: %s",
-                        h->base,
-                        h->curl_err[0] ? h->curl_err : curl_easy_strerror(cc));
+                        h->base, why);
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
     return FA_OK;
