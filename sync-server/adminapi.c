@@ -78,18 +78,9 @@ int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp)
         return 405;
     if (hub__auth(conn, &who, HUB_API, admin_only) != 0)
         return 403;
-    fs_buf body;
-    if (hub__read_body(conn, 4096, &body) != 0)
-        return 400;
     cJSON *req = NULL;
-    fs_err err = {0};
-    int rc = fs_json_parse((const char *)body.data, body.len, &h->limits,
-                           &req, &err);
-    fs_buf_free(&body);
-    if (rc != FS_OK) {
-        hub__reply_error(conn, 400, fs_errname(rc), "%s", err.msg);
+    if (hub__read_json(conn, 4096, &req) != 0)
         return 400;
-    }
     const cJSON *dev = cJSON_GetObjectItemCaseSensitive(req, "device");
     if (!cJSON_IsString(dev) || !fs_valid_uuid(dev->valuestring)) {
         cJSON_Delete(req);
@@ -102,7 +93,7 @@ int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp)
     sqlite3 *db = hub__db(conn);
     int found = 0;
     pthread_mutex_lock(&h->write_lock);
-    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = hub__revoke(db, "devices", dev->valuestring, actor, &found);
     if (rc == SQLITE_OK)

@@ -111,18 +111,9 @@ int hub__handle_enroll(struct mg_connection *conn, void *hubp)
     hub *h = hubp;
     if (!hub__method_is(conn, "POST"))
         return 405;
-    fs_buf body;
-    if (hub__read_body(conn, ENROLL_BODY_MAX, &body) != 0)
-        return 400;
     cJSON *req = NULL;
-    fs_err err = {0};
-    int rc = fs_json_parse((const char *)body.data, body.len, &h->limits,
-                           &req, &err);
-    fs_buf_free(&body);
-    if (rc != FS_OK) {
-        hub__reply_error(conn, 400, fs_errname(rc), "%s", err.msg);
+    if (hub__read_json(conn, ENROLL_BODY_MAX, &req) != 0)
         return 400;
-    }
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(req, "code");
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
     if (!cJSON_IsString(code) || strlen(code->valuestring) > 64) {
@@ -150,7 +141,7 @@ int hub__handle_enroll(struct mg_connection *conn, void *hubp)
     char token[65];
     int status = 500;
     pthread_mutex_lock(&h->write_lock);
-    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = claim(db, code_hash, name ? name->valuestring : NULL, &dev,
                    token, &status);

@@ -134,6 +134,25 @@ int hub__read_body(struct mg_connection *conn, size_t max, fs_buf *out)
     return 0;
 }
 
+int hub__read_json(struct mg_connection *conn, size_t max, cJSON **out)
+{
+    const hub *h = mg_get_request_info(conn)->user_data;
+    fs_buf body;
+    *out = NULL;
+    if (hub__read_body(conn, max, &body) != 0)
+        return -1;
+    fs_err err = {0};
+    int rc = fs_json_parse((const char *)body.data, body.len, &h->limits,
+                           out, &err);
+    fs_buf_free(&body);
+    if (rc != FS_OK) {
+        hub__reply_error(conn, rc == FS_ETOOBIG ? 413 : 400, fs_errname(rc),
+                         "%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 /* Looks the token hash up in one table. Returns 1 found, 0 not, -1 on a
  * storage error. */
 static int lookup(sqlite3 *db, const char *sql, const char *hash, int kind,

@@ -61,6 +61,10 @@ void hub__reply_obj(struct mg_connection *conn, int status, cJSON *obj);
  * 0, or -1 after the error reply was sent. */
 int hub__read_body(struct mg_connection *conn, size_t max, fs_buf *out);
 
+/* hub__read_body, then fs_json_parse under the hub's limits. Returns 0
+ * with *out the caller's (cJSON_Delete), or -1 after the error reply. */
+int hub__read_json(struct mg_connection *conn, size_t max, cJSON **out);
+
 /* Checks the bearer token and what it may do: kinds is a mask of
  * HUB_DEVICE and HUB_API, roles a NULL-terminated list (NULL: any role).
  * Fills who. Returns 0, or -1 after the 401, 403 or 429 reply was sent. */
