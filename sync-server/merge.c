@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_form.h"
 #include "hub_int.h"
 
 /* The published form a run of changes refers to, parsed once. Changesets
@@ -19,18 +20,36 @@
 typedef struct form_cache {
     char id[FS_ID_MAX + 1];
     int64_t version;
-    int found;
-    cJSON *fields; /* the "fields" array of the definition (borrowed) */
-    cJSON *def;    /* owned */
+    int found;     /* a row exists, even if form is NULL */
+    fs_form *form; /* owned; NULL when the stored definition is unreadable */
 } form_cache;
+
+/* Statements one merge call reuses for every change: preparing them per
+ * change cost more than the inserts themselves. */
+typedef struct merge_stmts {
+    sqlite3_stmt *find;   /* digest of (id, rev) */
+    sqlite3_stmt *insert; /* a new submission */
+    sqlite3_stmt *hold;   /* a refused or divergent change */
+} merge_stmts;
+
+/* Prepares *st on first use, resets it afterwards. */
+static int stmt(sqlite3 *db, sqlite3_stmt **st, const char *sql)
+{
+    if (*st) {
+        sqlite3_reset(*st);
+        sqlite3_clear_bindings(*st);
+        return SQLITE_OK;
+    }
+    return sqlite3_prepare_v2(db, sql, -1, st, NULL);
+}
 
 static int load_form(sqlite3 *db, form_cache *fc, const char *id,
                      int64_t version)
 {
-    if (fc->def || fc->id[0]) {
+    if (fc->form || fc->id[0]) {
         if (strcmp(fc->id, id) == 0 && fc->version == version)
             return SQLITE_OK;
-        cJSON_Delete(fc->def);
+        fs_form_free(fc->form);
         memset(fc, 0, sizeof *fc);
     }
     snprintf(fc->id, sizeof fc->id, "%s", id);
@@ -46,27 +65,19 @@ static int load_form(sqlite3 *db, form_cache *fc, const char *id,
     sqlite3_bind_int64(st, 2, version);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        fc->def = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
-        fc->fields = cJSON_GetObjectItemCaseSensitive(fc->def, "fields");
-        fc->found = fc->def != NULL;
+        /* Not strict: a definition published by a newer hub may carry
+         * members this one does not know. */
+        const char *def = (const char *)sqlite3_column_text(st, 0);
+        fc->found = 1;
+        if (def)
+            fs_form_parse(def, (size_t)sqlite3_column_bytes(st, 0), 0,
+                          &fc->form, NULL);
         rc = SQLITE_OK;
     } else if (rc == SQLITE_DONE) {
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
     return rc;
-}
-
-static int form_has_field(const form_cache *fc, const char *name)
-{
-    const cJSON *f;
-    cJSON_ArrayForEach(f, fc->fields)
-    {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(f, "name");
-        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 static void refuse(fs_result *r, const char *code, const char *fmt, ...)
@@ -96,16 +107,31 @@ static int check_submission(sqlite3 *db, form_cache *fc,
                s->form_id, (long long)s->form_version);
         return SQLITE_OK;
     }
-    cJSON *answers = cJSON_Parse(s->answers_json);
-    const cJSON *a;
-    cJSON_ArrayForEach(a, answers)
-    {
-        if (!form_has_field(fc, a->string)) {
-            refuse(r, "unknown_field",
-                   "answer %s is not a field of form %s version %lld",
-                   a->string, s->form_id, (long long)s->form_version);
-            break;
-        }
+    if (!fc->form) {
+        refuse(r, "unknown_form",
+               "form %s version %lld on this hub is not a valid definition "
+               "for this hub; ask an admin to publish a corrected version",
+               s->form_id, (long long)s->form_version);
+        return SQLITE_OK;
+    }
+    /* The agent ran the same validator before recording; a refusal here
+     * means the two disagree (another agent build, a hand-made push). */
+    cJSON *answers = NULL;
+    fs_problems probs;
+    fs_problems_init(&probs);
+    int vrc = fs_json_parse(s->answers_json, strlen(s->answers_json), NULL,
+                            &answers, NULL);
+    if (vrc == FS_OK)
+        vrc = fs_answers_validate(fc->form, answers, s->area, &probs);
+    if (vrc == FS_ENOMEM) {
+        cJSON_Delete(answers);
+        return SQLITE_NOMEM; /* the push fails whole and is retried */
+    }
+    if (vrc != FS_OK) {
+        char list[FS_ERRMSG_MAX - 96]; /* room for the prefix */
+        fs_problems_format(&probs, "; ", list, sizeof list);
+        refuse(r, "invalid_answers", "form %s v%lld: %s", s->form_id,
+               (long long)s->form_version, list);
     }
     cJSON_Delete(answers);
     return SQLITE_OK;
@@ -133,18 +159,17 @@ static void content_digest(const fs_submission *s, char out[65])
     free(buf);
 }
 
-static int hold(sqlite3 *db, const char *device, const fs_change *c,
-                const fs_result *r, int64_t now)
+static int hold(sqlite3 *db, merge_stmts *ms, const char *device,
+                const fs_change *c, const fs_result *r, int64_t now)
 {
     cJSON *j = fs_change_to_json(c);
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-        db,
-        "INSERT INTO held_changes (device_id, seq, outcome, error, "
-        "message, change, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        -1, &st, NULL);
+    int rc = stmt(db, &ms->hold,
+                  "INSERT INTO held_changes (device_id, seq, outcome, "
+                  "error, message, change, received_ms) VALUES (?, ?, ?, "
+                  "?, ?, ?, ?)");
+    sqlite3_stmt *st = ms->hold;
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, c->seq);
@@ -157,25 +182,23 @@ static int hold(sqlite3 *db, const char *device, const fs_change *c,
         sqlite3_bind_int64(st, 7, now);
         rc = sqlite3_step(st);
         rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        sqlite3_reset(st);
     }
-    sqlite3_finalize(st);
     free(text);
     return rc;
 }
 
-static int merge_submission(sqlite3 *db, const char *device,
-                            const fs_submission *s, fs_result *r,
-                            int64_t now)
+static int merge_submission(sqlite3 *db, merge_stmts *ms,
+                            const char *device, const fs_submission *s,
+                            fs_result *r, int64_t now)
 {
     char digest[65];
     content_digest(s, digest);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT digest FROM submissions WHERE id = ? "
-                                "AND rev = ?",
-                                -1, &st, NULL);
+    int rc = stmt(db, &ms->find,
+                  "SELECT digest FROM submissions WHERE id = ? AND rev = ?");
     if (rc != SQLITE_OK)
         return rc;
+    sqlite3_stmt *st = ms->find;
     sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, s->rev);
     rc = sqlite3_step(st);
@@ -183,7 +206,7 @@ static int merge_submission(sqlite3 *db, const char *device,
         const char *d = (const char *)sqlite3_column_text(st, 0);
         r->status = d && strcmp(d, digest) == 0 ? FS_RES_DUPLICATE
                                                 : FS_RES_DIVERGENT;
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         if (r->status == FS_RES_DIVERGENT) {
             snprintf(r->error, sizeof r->error, "divergent");
             snprintf(r->message, sizeof r->message,
@@ -194,20 +217,20 @@ static int merge_submission(sqlite3 *db, const char *device,
         }
         return SQLITE_OK;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return rc;
 
     char hlc[FS_HLC_TEXT_LEN + 1];
     fs_hlc_format(s->hlc, hlc);
-    rc = sqlite3_prepare_v2(
-        db,
-        "INSERT INTO submissions (id, rev, base_rev, form_id, form_version, "
-        "area, device_id, collector, hlc, created_ms, received_ms, answers, "
-        "digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        -1, &st, NULL);
+    rc = stmt(db, &ms->insert,
+              "INSERT INTO submissions (id, rev, base_rev, form_id, "
+              "form_version, area, device_id, collector, hlc, created_ms, "
+              "received_ms, answers, digest) VALUES (?, ?, ?, ?, ?, ?, ?, "
+              "?, ?, ?, ?, ?, ?)");
     if (rc != SQLITE_OK)
         return rc;
+    st = ms->insert;
     sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, s->rev);
     sqlite3_bind_int64(st, 3, s->base_rev);
@@ -222,7 +245,7 @@ static int merge_submission(sqlite3 *db, const char *device,
     sqlite3_bind_text(st, 12, s->answers_json, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 13, digest, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return rc;
     r->status = FS_RES_APPLIED;
@@ -234,6 +257,7 @@ int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
 {
     form_cache fc;
     memset(&fc, 0, sizeof fc);
+    merge_stmts ms = {NULL, NULL, NULL};
     int64_t now = (int64_t)fs_now_ms();
     int rc = SQLITE_OK;
     for (size_t i = 0; i < cs->n && rc == SQLITE_OK; i++) {
@@ -245,12 +269,16 @@ int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
         } else {
             rc = check_submission(db, &fc, &c->sub, r);
             if (rc == SQLITE_OK && r->status != FS_RES_REFUSED)
-                rc = merge_submission(db, device_id, &c->sub, r, now);
+                rc = merge_submission(db, &ms, device_id, &c->sub, r,
+                                      now);
         }
         if (rc == SQLITE_OK &&
             (r->status == FS_RES_REFUSED || r->status == FS_RES_DIVERGENT))
-            rc = hold(db, device_id, c, r, now);
+            rc = hold(db, &ms, device_id, c, r, now);
     }
-    cJSON_Delete(fc.def);
+    sqlite3_finalize(ms.find);
+    sqlite3_finalize(ms.insert);
+    sqlite3_finalize(ms.hold);
+    fs_form_free(fc.form);
     return rc;
 }

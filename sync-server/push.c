@@ -9,6 +9,16 @@
  *   3. COMMIT durably (synchronous=FULL), and only then answer.
  * A lost answer leads the agent to send the same changeset again; step 2
  * finds its receipt and answers the stored reply without changing data.
+ *
+ * Group commit: the fsync of a COMMIT costs far more than merging a
+ * changeset, so pushes that arrive while a commit is under way queue up,
+ * and the next thread to find no commit running (the leader) handles every
+ * queued push in one transaction, each inside its own savepoint, then
+ * commits once. Every push of the group, the leader's own included, is
+ * answered only after that COMMIT returned: the promise of step 3 holds
+ * for each of them. Pushes from one device in one group are handled in
+ * arrival order and see each other's effects, as they would one
+ * transaction apart.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +151,168 @@ static void reply_storage_error(struct mg_connection *conn, sqlite3 *db,
     (void)db;
 }
 
+/* One decoded push waiting for its group's commit. */
+typedef struct push_job {
+    const char *device;
+    const fs_changeset *cs;
+    const char *digest;
+    /* Filled by the leader. */
+    int status;         /* 200, 409 or 0 for a storage failure */
+    int src;            /* SQLite code of a storage failure */
+    char *text;         /* 200: the reply (owned) */
+    const char *code;   /* 409: seq_behind or seq_gap */
+    int64_t acked;      /* 409: the hub's sequence */
+    char errmsg[256];   /* storage failure, for the log */
+    int done;
+    struct push_job *next;
+} push_job;
+
+/* Pushes queued for the next group. One hub per process. */
+static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gc_cond = PTHREAD_COND_INITIALIZER;
+static push_job *gc_head, *gc_tail;
+static int gc_busy;
+
+/* Bounds one transaction: a group's pushes wait for all of it. */
+#define GROUP_MAX 64
+
+/* Handles one push inside the group's open transaction. */
+static void process_one(sqlite3 *db, push_job *j)
+{
+    const fs_changeset *cs = j->cs;
+    int64_t acked = 0;
+    int rc = read_acked(db, j->device, &acked);
+    if (rc != SQLITE_OK)
+        goto storage_fail;
+    if (cs->first_seq <= acked) {
+        int found = find_receipt(db, j->device, cs, j->digest, &j->text);
+        if (found < 0) {
+            rc = SQLITE_ERROR;
+            goto storage_fail;
+        }
+        j->status = found ? 200 : 409;
+        j->code = "seq_behind";
+        j->acked = acked;
+        return;
+    }
+    if (cs->first_seq != acked + 1) {
+        j->status = 409;
+        j->code = "seq_gap";
+        j->acked = acked;
+        return;
+    }
+    fs_push_reply reply = {0};
+    reply.first_seq = cs->first_seq;
+    reply.last_seq = cs->last_seq;
+    reply.acked_seq = cs->last_seq;
+    reply.n = cs->n;
+    reply.results = calloc(cs->n ? cs->n : 1, sizeof *reply.results);
+    rc = reply.results ? hub__merge(db, j->device, cs, &reply)
+                       : SQLITE_NOMEM;
+    if (rc == SQLITE_OK) {
+        j->text = fs_push_reply_encode(&reply);
+        rc = j->text ? SQLITE_OK : SQLITE_NOMEM;
+    }
+    free(reply.results);
+    if (rc == SQLITE_OK)
+        rc = store_receipt(db, j->device, cs, j->digest, j->text,
+                           (int64_t)fs_now_ms());
+    if (rc == SQLITE_OK) {
+        j->status = 200;
+        return;
+    }
+storage_fail:
+    snprintf(j->errmsg, sizeof j->errmsg, "%s", sqlite3_errmsg(db));
+    free(j->text);
+    j->text = NULL;
+    j->status = 0;
+    j->src = rc ? rc : SQLITE_ERROR;
+}
+
+static void fail_all(push_job *group, sqlite3 *db, int rc)
+{
+    for (push_job *j = group; j; j = j->next) {
+        free(j->text);
+        j->text = NULL;
+        j->status = 0;
+        j->src = rc;
+        snprintf(j->errmsg, sizeof j->errmsg, "%s", sqlite3_errmsg(db));
+    }
+}
+
+/* The leader's work: one transaction for the whole group. */
+static void run_group(hub *h, sqlite3 *db, push_job *group)
+{
+    pthread_mutex_lock(&h->write_lock);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        fail_all(group, db, rc);
+        pthread_mutex_unlock(&h->write_lock);
+        return;
+    }
+    for (push_job *j = group; j && rc == SQLITE_OK; j = j->next) {
+        rc = sqlite3_exec(db, "SAVEPOINT push", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            break;
+        process_one(db, j);
+        /* A push that failed takes back only its own writes. */
+        if (j->status == 0)
+            rc = sqlite3_exec(db, "ROLLBACK TO push", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db, "RELEASE push", NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        /* Nothing of the group is durable: no answer may say otherwise,
+         * not even a replay or a 409 read inside it. */
+        fail_all(group, db, rc);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    pthread_mutex_unlock(&h->write_lock);
+}
+
+/* Queues j and returns once the transaction holding it has committed or
+ * failed. The calling thread may become the leader of one or more groups
+ * on the way. */
+static void submit(hub *h, sqlite3 *db, push_job *j)
+{
+    pthread_mutex_lock(&gc_lock);
+    if (gc_tail)
+        gc_tail->next = j;
+    else
+        gc_head = j;
+    gc_tail = j;
+    while (!j->done) {
+        if (gc_busy) {
+            pthread_cond_wait(&gc_cond, &gc_lock);
+            continue;
+        }
+        gc_busy = 1;
+        push_job *group = gc_head, *last = gc_head;
+        for (int n = 1; n < GROUP_MAX && last->next; n++)
+            last = last->next;
+        gc_head = last->next;
+        if (!gc_head)
+            gc_tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&gc_lock);
+
+        run_group(h, db, group);
+
+        pthread_mutex_lock(&gc_lock);
+        for (push_job *g = group; g;) {
+            push_job *next = g->next;
+            g->next = NULL;
+            g->done = 1;
+            g = next;
+        }
+        gc_busy = 0;
+        pthread_cond_broadcast(&gc_cond);
+    }
+    pthread_mutex_unlock(&gc_lock);
+}
+
 int hub__handle_push(struct mg_connection *conn, void *hubp)
 {
     hub *h = hubp;
@@ -185,93 +357,43 @@ int hub__handle_push(struct mg_connection *conn, void *hubp)
         fs_changeset_free(cs);
         return 403;
     }
+    hub__scope_filter(&dev, cs);
 
-    sqlite3 *db = hub__db(conn);
-    fs_push_reply reply = {0};
-    char *text = NULL;
-    int status = 200;
-    int64_t acked = 0;
+    push_job job;
+    memset(&job, 0, sizeof job);
+    job.device = dev.id;
+    job.cs = cs;
+    job.digest = digest;
+    submit(h, hub__db(conn), &job);
 
-    pthread_mutex_lock(&h->write_lock);
-    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = read_acked(db, dev.id, &acked);
-    if (rc != SQLITE_OK)
-        goto storage_fail;
-
-    if (cs->first_seq <= acked) {
-        int found = find_receipt(db, dev.id, cs, digest, &text);
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        pthread_mutex_unlock(&h->write_lock);
-        if (found == 1) {
-            hub__reply(conn, 200, text, strlen(text));
-        } else if (found == 0) {
-            char msg[256];
+    /* Durable now (or nothing of it stored): only from here on may the
+     * device forget the batch. */
+    int status = job.status;
+    if (status == 200) {
+        hub__reply(conn, 200, job.text, strlen(job.text));
+    } else if (status == 409) {
+        char msg[256];
+        if (strcmp(job.code, "seq_behind") == 0)
             snprintf(msg, sizeof msg,
                      "the hub has acknowledged this device up to sequence "
-                     "%lld, and changes %lld..%lld are not a replay of what "
-                     "it received; renumber after %lld and send again",
-                     (long long)acked, (long long)cs->first_seq,
-                     (long long)cs->last_seq, (long long)acked);
-            reply_seq(conn, "seq_behind", acked, msg);
-            status = 409;
-        } else {
-            reply_storage_error(conn, db, SQLITE_ERROR);
-            status = 503;
-        }
-        goto out;
+                     "%lld, and changes %lld..%lld are not a replay of "
+                     "what it received; renumber after %lld and send again",
+                     (long long)job.acked, (long long)cs->first_seq,
+                     (long long)cs->last_seq, (long long)job.acked);
+        else
+            snprintf(msg, sizeof msg,
+                     "the hub expected sequence %lld next but this "
+                     "changeset starts at %lld; send again from %lld",
+                     (long long)job.acked + 1, (long long)cs->first_seq,
+                     (long long)job.acked + 1);
+        reply_seq(conn, job.code, job.acked, msg);
+    } else {
+        fprintf(stderr, "fieldsync-hub: push from %s (%s) not stored: %s\n",
+                dev.name, dev.id, job.errmsg);
+        reply_storage_error(conn, NULL, job.src);
+        status = (job.src & 0xff) == SQLITE_FULL ? 507 : 503;
     }
-    if (cs->first_seq != acked + 1) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        pthread_mutex_unlock(&h->write_lock);
-        char msg[256];
-        snprintf(msg, sizeof msg,
-                 "the hub expected sequence %lld next but this changeset "
-                 "starts at %lld; send again from %lld",
-                 (long long)acked + 1, (long long)cs->first_seq,
-                 (long long)acked + 1);
-        reply_seq(conn, "seq_gap", acked, msg);
-        status = 409;
-        goto out;
-    }
-
-    reply.first_seq = cs->first_seq;
-    reply.last_seq = cs->last_seq;
-    reply.acked_seq = cs->last_seq;
-    reply.n = cs->n;
-    reply.results = calloc(cs->n, sizeof *reply.results);
-    if (!reply.results) {
-        rc = SQLITE_NOMEM;
-        goto storage_fail;
-    }
-    rc = hub__merge(db, dev.id, cs, &reply);
-    if (rc != SQLITE_OK)
-        goto storage_fail;
-    text = fs_push_reply_encode(&reply);
-    if (!text) {
-        rc = SQLITE_NOMEM;
-        goto storage_fail;
-    }
-    rc = store_receipt(db, dev.id, cs, digest, text, (int64_t)fs_now_ms());
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        goto storage_fail;
-    pthread_mutex_unlock(&h->write_lock);
-    /* Durable now: only from here on may the device forget the batch. */
-    hub__reply(conn, 200, text, strlen(text));
-    goto out;
-
-storage_fail:
-    fprintf(stderr, "fieldsync-hub: push from %s (%s) not stored: %s\n",
-            dev.name, dev.id, sqlite3_errmsg(db));
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&h->write_lock);
-    reply_storage_error(conn, db, rc);
-    status = 503;
-out:
-    free(text);
-    free(reply.results);
+    free(job.text);
     fs_changeset_free(cs);
     return status;
 }
