@@ -32,6 +32,8 @@ const char *fs_strerror(int code)
         return "no randomness available";
     case FS_ESCOPE:
         return "outside the sender's areas or forms";
+    case FS_EINVALID:
+        return "answers do not satisfy the form";
     default:
         return "unknown error";
     }
@@ -64,6 +66,8 @@ const char *fs_errname(int code)
         return "no_randomness";
     case FS_ESCOPE:
         return "out_of_scope";
+    case FS_EINVALID:
+        return "invalid_answers";
     default:
         return "unknown";
     }

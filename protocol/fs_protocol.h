@@ -41,6 +41,7 @@ enum {
     FS_EIO = -8,        /* an operating-system call failed */
     FS_ERANDOM = -9,    /* no randomness available (getrandom failed) */
     FS_ESCOPE = -10,    /* outside the sender's areas or forms */
+    FS_EINVALID = -11,  /* answers break their form's rules (fs_form.h) */
 };
 
 /* Words for a code, for people ("JSON nesting or size limit exceeded"). */
