@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum {
     FA_OK = 0,
@@ -71,5 +72,22 @@ int fa_sync(fa_agent *ag, const fa_sync_options *opt, fa_sync_report *rep);
 int fa_status(fa_agent *ag, int json, void *out /* FILE * */);
 /* Lists forms on the device. */
 int fa_forms(fa_agent *ag, int json, void *out /* FILE * */);
+
+/* Interactive fill in a terminal (or from piped lines): one question at a
+ * time, every answer saved to a draft as it is given. lang may be NULL
+ * (the form's default language); area may be NULL (asked when the form
+ * needs one). */
+int fa_fill(fa_agent *ag, const char *form_id, const char *lang,
+            const char *area, FILE *in, FILE *out);
+/* Continues a draft where it stopped. */
+int fa_resume(fa_agent *ag, const char *draft_id, const char *lang,
+              FILE *in, FILE *out);
+/* Opens a finalized submission as a draft of its next revision; on
+ * finalize it is sent with base_rev = the revision it amends. */
+int fa_amend(fa_agent *ag, const char *submission_id, const char *lang,
+             FILE *in, FILE *out);
+int fa_drafts(fa_agent *ag, FILE *out);
+/* Prints a draft or the newest revision of a submission with labels. */
+int fa_show(fa_agent *ag, const char *id, const char *lang, FILE *out);
 
 #endif

@@ -21,6 +21,13 @@ static const char usage[] =
     "  forms [--json]              forms on this device\n"
     "  record FORM --answers FILE.json [--area CODE] [--version N]\n"
     "                              store a finalized submission (offline)\n"
+    "  fill FORM [--lang L] [--area CODE]\n"
+    "                              fill a form question by question\n"
+    "  drafts                      drafts on this device\n"
+    "  resume ID [--lang L]        continue a draft\n"
+    "  show ID [--lang L]          a draft or submission with its answers\n"
+    "  amend ID [--lang L]         correct a finalized submission (a new\n"
+    "                              revision is sent)\n"
     "  status [--json]             hub, queue and last sync\n"
     "  sync [--batch N] [--retries N] [--quiet]\n"
     "                              send queued records, fetch forms\n"
@@ -73,6 +80,7 @@ static char *read_all(FILE *f, size_t max, size_t *len)
 
 typedef struct opts {
     const char *hub, *code, *name, *collector, *answers, *area, *cacert;
+    const char *lang;
     long long version, batch, retries;
     int json, quiet;
     const char *pos[4];
@@ -126,6 +134,8 @@ static int parse(int argc, char **argv, int i, opts *o)
             o->collector = v;
         else if (strcmp(a, "--cacert") == 0)
             o->cacert = v;
+        else if (strcmp(a, "--lang") == 0)
+            o->lang = v;
         else if (strcmp(a, "--answers") == 0)
             o->answers = v;
         else if (strcmp(a, "--area") == 0)
@@ -182,6 +192,28 @@ static int cmd_record(fa_agent *ag, const opts *o)
     }
     printf("%s\n", id);
     return 0;
+}
+
+/* fill, resume, show and amend: one id-like argument each. */
+static int cmd_form(fa_agent *ag, const char *cmd, const opts *o)
+{
+    if (o->npos != 1)
+        return bad(strcmp(cmd, "fill") == 0 ? "usage: fill FORM [--lang L]"
+                                            : "usage: COMMAND ID",
+                   NULL);
+    const char *arg = o->pos[0];
+    int rc;
+    if (strcmp(cmd, "fill") == 0)
+        rc = fa_fill(ag, arg, o->lang, o->area, stdin, stdout);
+    else if (strcmp(cmd, "resume") == 0)
+        rc = fa_resume(ag, arg, o->lang, stdin, stdout);
+    else if (strcmp(cmd, "amend") == 0)
+        rc = fa_amend(ag, arg, o->lang, stdin, stdout);
+    else
+        rc = fa_show(ag, arg, o->lang, stdout);
+    if (rc != FA_OK)
+        fprintf(stderr, "fieldsync-agent: %s\n", fa_last_error(ag));
+    return exit_code(rc);
 }
 
 static int cmd_sync(fa_agent *ag, const opts *o)
@@ -262,8 +294,10 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc;
 
-    static const char *const known[] = {"enroll", "forms", "record",
-                                        "status", "sync"};
+    static const char *const known[] = {"enroll", "forms",  "record",
+                                        "status", "sync",   "fill",
+                                        "drafts", "resume", "show",
+                                        "amend"};
     int ok = 0;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         ok |= strcmp(cmd, known[k]) == 0;
@@ -295,6 +329,11 @@ int main(int argc, char **argv)
         status = exit_code(fa_forms(ag, o.json, stdout));
     } else if (strcmp(cmd, "record") == 0) {
         status = cmd_record(ag, &o);
+    } else if (strcmp(cmd, "fill") == 0 || strcmp(cmd, "resume") == 0 ||
+               strcmp(cmd, "show") == 0 || strcmp(cmd, "amend") == 0) {
+        status = cmd_form(ag, cmd, &o);
+    } else if (strcmp(cmd, "drafts") == 0) {
+        status = exit_code(fa_drafts(ag, stdout));
     } else if (strcmp(cmd, "status") == 0) {
         status = exit_code(fa_status(ag, o.json, stdout));
     } else {

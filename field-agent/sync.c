@@ -727,7 +727,7 @@ static void record_outcome(fa_agent *ag, int rc, const fa_sync_report *rep)
         snprintf(text, sizeof text, "ok, sent %lld, received %lld",
                  rep->sent, rep->pulled);
     else
-        snprintf(text, sizeof text, "failed: %s", ag->err);
+        snprintf(text, sizeof text, "failed: %.1100s", ag->err);
     char saved[sizeof ag->err];
     memcpy(saved, ag->err, sizeof saved);
     fa__meta_set(ag, "last_sync_outcome", text);
