@@ -618,10 +618,10 @@ int fa_show(fa_agent *ag, const char *id, const char *lang, FILE *out)
     if (sqlite3_prepare_v2(
             ag->db,
             "SELECT 'draft', form_id, form_version, area, answers, base_rev, "
-            "'', '' FROM drafts WHERE id = ?1 UNION ALL SELECT * FROM "
-            "(SELECT state, form_id, form_version, area, answers, rev, "
-            "hub_status, hub_message FROM submissions WHERE id = ?1 ORDER "
-            "BY rev DESC LIMIT 1)",
+            "'', '', '', '' FROM drafts WHERE id = ?1 UNION ALL SELECT * "
+            "FROM (SELECT state, form_id, form_version, area, answers, rev, "
+            "hub_status, hub_message, review_state, review_comment FROM "
+            "submissions WHERE id = ?1 ORDER BY rev DESC LIMIT 1)",
             -1, &st, NULL) != SQLITE_OK)
         return fa__store_error(ag, "reading submissions");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -653,6 +653,12 @@ int fa_show(fa_agent *ag, const char *id, const char *lang, FILE *out)
     const char *msg = (const char *)sqlite3_column_text(st, 7);
     if (msg[0])
         fprintf(out, " (%s)", msg);
+    const char *review = (const char *)sqlite3_column_text(st, 8);
+    if (review[0])
+        fprintf(out, ", review: %s", review);
+    const char *comment = (const char *)sqlite3_column_text(st, 9);
+    if (comment[0])
+        fprintf(out, " - \"%s\"", comment);
     fputc('\n', out);
     for (size_t i = 0; i < fs_form_field_count(f); i++) {
         const fs_field *fld = fs_form_field(f, i);

@@ -634,6 +634,33 @@ static int apply_scope(fa_agent *ag, const cJSON *payload,
     return FA_OK;
 }
 
+/* A reviewer's verdict on one of our submissions. */
+static int apply_review(fa_agent *ag, const cJSON *payload)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(payload, "id");
+    const cJSON *rev = cJSON_GetObjectItemCaseSensitive(payload, "rev");
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(payload, "state");
+    const cJSON *comment = cJSON_GetObjectItemCaseSensitive(payload,
+                                                            "comment");
+    if (!cJSON_IsString(id) || !cJSON_IsNumber(rev) ||
+        !cJSON_IsString(state) || !cJSON_IsString(comment))
+        return fa__fail(ag, FA_EREFUSED, "the hub sent a malformed review");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ag->db,
+                           "UPDATE submissions SET review_state = ?, "
+                           "review_comment = ? WHERE id = ? AND rev = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fa__store_error(ag, "saving a review");
+    sqlite3_bind_text(st, 1, state->valuestring, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, comment->valuestring, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id->valuestring, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)rev->valuedouble);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    /* A submission purged since (out of scope) has nothing to update. */
+    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving a review");
+}
+
 /* Applies one page and its cursor in one transaction. */
 static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
 {
@@ -652,6 +679,10 @@ static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
         const cJSON *payload = cJSON_GetObjectItemCaseSensitive(c, "payload");
         if (cJSON_IsString(kind) && strcmp(kind->valuestring, "form") == 0) {
             rc = apply_form(ag, payload);
+            rep->pulled++;
+        } else if (cJSON_IsString(kind) &&
+                   strcmp(kind->valuestring, "review") == 0) {
+            rc = apply_review(ag, payload);
             rep->pulled++;
         } else if (cJSON_IsString(kind) &&
                    strcmp(kind->valuestring, "scope") == 0) {

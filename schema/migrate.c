@@ -4,14 +4,18 @@
 
 extern const char fs_sql_agent_1[];
 extern const char fs_sql_agent_2[];
+extern const char fs_sql_agent_3[];
 extern const char fs_sql_hub_1[];
 extern const char fs_sql_hub_2[];
+extern const char fs_sql_hub_3[];
 
-static const char *const agent_steps[] = {fs_sql_agent_1, fs_sql_agent_2};
-static const char *const hub_steps[] = {fs_sql_hub_1, fs_sql_hub_2};
+static const char *const agent_steps[] = {fs_sql_agent_1, fs_sql_agent_2,
+                                          fs_sql_agent_3};
+static const char *const hub_steps[] = {fs_sql_hub_1, fs_sql_hub_2,
+                                        fs_sql_hub_3};
 
-const fs_schema fs_schema_agent = {"agent", agent_steps, 2};
-const fs_schema fs_schema_hub = {"hub", hub_steps, 2};
+const fs_schema fs_schema_agent = {"agent", agent_steps, 3};
+const fs_schema fs_schema_hub = {"hub", hub_steps, 3};
 
 static int get_version(sqlite3 *db, int *version)
 {

@@ -288,7 +288,8 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     if (sqlite3_prepare_v2(db,
                            "SELECT rowid, id, rev, form_id, form_version, "
                            "area, device_id, collector, hlc, received_ms, "
-                           "answers FROM submissions WHERE rowid > ?2 AND "
+                           "answers, review_state, review_comment FROM "
+                           "submissions WHERE rowid > ?2 AND "
                            "(?3 = '' OR form_id = ?3) AND (?4 = '' OR area "
                            "= ?4) AND " IN_SCOPE " ORDER BY rowid LIMIT ?5",
                            -1, &st, NULL) != SQLITE_OK) {
@@ -336,6 +337,10 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
             }
         }
         cJSON_AddItemToObject(o, "answers", answers);
+        cJSON_AddStringToObject(o, "review_state",
+                                (const char *)sqlite3_column_text(st, 11));
+        cJSON_AddStringToObject(o, "review_comment",
+                                (const char *)sqlite3_column_text(st, 12));
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(st);

@@ -40,6 +40,9 @@ int hub_token_list(const char *db_path, int json, FILE *out);
 /* what: "device" or "token"; id: its id (or a token's name). */
 int hub_revoke(const char *db_path, const char *what, const char *id,
                FILE *out);
+/* Marks a submission received, has_issues, approved or rejected. */
+int hub_review(const char *db_path, const char *id, const char *state,
+               const char *comment, FILE *out);
 /* Changes a device's areas and/or forms (NULL: unchanged). */
 int hub_device_scope(const char *db_path, const char *device,
                      const char *areas, const char *forms, FILE *out);

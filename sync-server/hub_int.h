@@ -127,6 +127,17 @@ int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_stats(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_audit(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_review(struct mg_connection *conn, void *hubp);
+
+/* ---- review.c -------------------------------------------------------- */
+
+int hub__review_state_valid(const char *state);
+/* Sets the review of a submission's newest revision in the caller's
+ * transaction and queues it for the device that sent it. *found is 0
+ * when there is no such submission within areas. */
+int hub__review(sqlite3 *db, const char *id, const char *state,
+                const char *comment, const char *actor, const char *areas,
+                int *found);
 
 /* ---- merge.c --------------------------------------------------------- */
 

@@ -23,6 +23,9 @@ static const char usage[] =
     "  token create [--db PATH] --role admin|reviewer --name NAME\n"
     "        [--areas LIST]            print a new API token (once)\n"
     "  token list [--db PATH] [--json] API tokens, without their secrets\n"
+    "  review [--db PATH] ID --state received|has_issues|approved|rejected\n"
+    "        [--comment TEXT]          review a submission; the device sees "
+    "it\n"
     "  token revoke [--db PATH] ID|NAME\n"
     "  devices [--db PATH] [--json]    list enrolled devices\n"
     "  stats [--db PATH] [--json]      what the hub holds, per form and "
@@ -40,6 +43,8 @@ typedef struct args {
     const char *port_file;
     const char *areas;
     const char *forms;
+    const char *state;
+    const char *comment;
     double expires;
     double rate;
     double timeout;
@@ -92,6 +97,10 @@ static int parse(int argc, char **argv, int start, args *a)
             a->role_given = 1;
         } else if (strcmp(o, "--port-file") == 0) {
             a->port_file = v;
+        } else if (strcmp(o, "--state") == 0) {
+            a->state = v;
+        } else if (strcmp(o, "--comment") == 0) {
+            a->comment = v;
         } else if (strcmp(o, "--areas") == 0) {
             a->areas = v;
         } else if (strcmp(o, "--forms") == 0) {
@@ -186,6 +195,13 @@ int main(int argc, char **argv)
             return hub_device_scope(a.db, a.pos[1], a.areas, a.forms,
                                     stdout);
         return bad("usage: fieldsync-hub device revoke|scope ID", NULL);
+    }
+    if (strcmp(cmd, "review") == 0) {
+        if (a.npos != 1)
+            return bad("usage: fieldsync-hub review ID --state STATE "
+                       "[--comment TEXT]",
+                       NULL);
+        return hub_review(a.db, a.pos[0], a.state, a.comment, stdout);
     }
     if (strcmp(cmd, "token") == 0) {
         if (a.npos == 1 && strcmp(a.pos[0], "create") == 0)

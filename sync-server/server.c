@@ -109,6 +109,7 @@ static const route routes[] = {
     {"/api/v1/admin/stats$", hub__handle_admin_stats},
     {"/api/v1/admin/submissions$", hub__handle_admin_submissions},
     {"/api/v1/admin/audit$", hub__handle_admin_audit},
+    {"/api/v1/admin/review$", hub__handle_admin_review},
     {"/", handle_not_found},
 };
 

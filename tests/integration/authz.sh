@@ -61,6 +61,8 @@ body() {  # body KIND CALLER -> file name
       printf '{"protocol":1,"schema":1,"device":"%s","first_seq":%d,"last_seq":%d,"changes":[{"seq":%d,"kind":"submission","id":"%s","form":"authz_survey","form_version":1,"area":"CITY-N01","hlc":"0190000000000000","created_ms":1,"answers":{"age_band":"x"}}]}' \
         "$dev" "$seq" "$seq" "$seq" "$(cat /proc/sys/kernel/random/uuid)" | gzip -c >"$f" ;;
     revoke) printf '{"device":"01900000-0000-7000-8000-0000000000bb"}' >"$f" ;;
+    review) printf '{"submission":"%s","state":"approved"}' "$(sql "SELECT id FROM submissions WHERE area='CITY-N01' LIMIT 1")" >"$f" ;;
+    review_n2) printf '{"submission":"%s","state":"approved"}' "$(sql "SELECT id FROM submissions WHERE area='CITY-N02' LIMIT 1")" >"$f" ;;
     code_expired) printf '{"code":"%s"}' "$expired" >"$f" ;;
     code_used) printf '{"code":"%s"}' "$used" >"$f" ;;
     code_fresh) printf '{"code":"%s"}' "$("$FS_HUB" enroll-code --db "$DB" --name fresh --areas CITY-N01 2>/dev/null)" >"$f" ;;
@@ -128,7 +130,7 @@ check "a revoked device's sync is refused (exit 4)" "$rc" 4
 grep -q "revoked" "$T/err" || fail "no revoked message: $(cat "$T/err")"
 
 # --- audit of admin actions ----------------------------------------------
-for action in enrolment_code.create device.enrol token.create device.revoke token.revoke; do
+for action in enrolment_code.create device.enrol token.create device.revoke token.revoke submission.review; do
   n=$(sql "SELECT count(*) FROM audit_log WHERE action='$action'")
   [ "$n" -ge 1 ] || fail "no audit entry for $action"
 done
