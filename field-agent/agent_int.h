@@ -13,7 +13,7 @@ struct fa_agent {
     char *dir;
     sqlite3 *db;
     fs_limits limits;
-    char err[1024];
+    char err[16384]; /* room for every problem of a submission */
 };
 
 /* Sets the agent's message and returns code. */

@@ -12,12 +12,13 @@
 #include <time.h>
 
 #include "agent_int.h"
+#include "fs_form.h"
 
 #define ANSWERS_MAX (1024 * 1024)
 
 /* Loads form (id, version) or the newest version when *version is 0. */
 static int load_form(fa_agent *ag, const char *form_id, int64_t *version,
-                     cJSON **def)
+                     fs_form **form)
 {
     sqlite3_stmt *st = NULL;
     const char *sql =
@@ -30,10 +31,15 @@ static int load_form(fa_agent *ag, const char *form_id, int64_t *version,
     sqlite3_bind_text(st, 1, form_id, -1, SQLITE_STATIC);
     if (*version > 0)
         sqlite3_bind_int64(st, 2, *version);
-    int rc = sqlite3_step(st);
+    int rc = sqlite3_step(st), prc = FS_EMALFORMED;
     if (rc == SQLITE_ROW) {
         *version = sqlite3_column_int64(st, 0);
-        *def = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
+        const char *def = (const char *)sqlite3_column_text(st, 1);
+        /* Not strict: a newer hub's form may carry members this agent
+         * does not know yet. */
+        if (def)
+            prc = fs_form_parse(def, (size_t)sqlite3_column_bytes(st, 1), 0,
+                                form, NULL);
     }
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE)
@@ -42,40 +48,50 @@ static int load_form(fa_agent *ag, const char *form_id, int64_t *version,
                         "`fieldsync-agent sync` to fetch the hub's forms "
                         "and `fieldsync-agent forms` to list them",
                         form_id, *version > 0 ? " (that version)" : "");
-    if (rc != SQLITE_ROW || !*def)
+    if (rc != SQLITE_ROW)
         return fa__store_error(ag, "reading forms");
+    if (prc == FS_ENOMEM)
+        return fa__fail(ag, FA_ESTORE, "out of memory");
+    if (prc != FS_OK)
+        return fa__fail(ag, FA_EINPUT,
+                        "form %s version %lld on this device cannot be "
+                        "read by this agent; update the agent",
+                        form_id, (long long)*version);
     return FA_OK;
 }
 
-/* Checks answers against the form's field names and lists every problem
- * at once, one per line, so a user fixes the file in one go. */
-static int check_answers(fa_agent *ag, const cJSON *def,
-                         const cJSON *answers, const char *form_id)
+/* Checks answers with the validator the hub also runs, and lists every
+ * problem at once, one per line ("field: reason"), so a user fixes the
+ * file in one go. */
+static int check_answers(fa_agent *ag, const fs_form *form,
+                         const cJSON *answers, const char *area)
 {
-    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(def, "fields");
+    fs_problems p;
+    fs_problems_init(&p);
+    int rc = fs_answers_validate(form, answers, area, &p);
+    if (rc == FS_OK)
+        return FA_OK;
+    if (rc == FS_ENOMEM)
+        return fa__fail(ag, FA_ESTORE, "out of memory");
     size_t used = 0;
-    int problems = 0;
     ag->err[0] = '\0';
-    const cJSON *a;
-    cJSON_ArrayForEach(a, answers)
-    {
-        int known = 0;
-        const cJSON *f;
-        cJSON_ArrayForEach(f, fields)
-        {
-            const cJSON *n = cJSON_GetObjectItemCaseSensitive(f, "name");
-            if (cJSON_IsString(n) && strcmp(n->valuestring, a->string) == 0)
-                known = 1;
+    for (size_t i = 0; i < p.n && used < sizeof ag->err; i++) {
+        int n = snprintf(ag->err + used, sizeof ag->err - used, "%s%s: %s",
+                         i ? "\n" : "", p.items[i].where, p.items[i].msg);
+        if (n < 0 || (size_t)n >= sizeof ag->err - used) {
+            /* Keep whole lines only; say how many did not fit. */
+            ag->err[used] = '\0';
+            snprintf(ag->err + used, sizeof ag->err - used,
+                     "\n... and %zu more", fs_problems_total(&p) - i);
+            used = sizeof ag->err;
+            break;
         }
-        if (!known && used < sizeof ag->err) {
-            int n = snprintf(ag->err + used, sizeof ag->err - used,
-                             "%s%s: not a field of form %s",
-                             problems ? "\n" : "", a->string, form_id);
-            used += n > 0 ? (size_t)n : 0;
-            problems++;
-        }
+        used += (size_t)n;
     }
-    return problems ? FA_EINPUT : FA_OK;
+    if (p.dropped > 0 && used < sizeof ag->err)
+        snprintf(ag->err + used, sizeof ag->err - used, "\n... and %zu more",
+                 p.dropped);
+    return FA_EINPUT;
 }
 
 /* scope is "*" or codes joined by commas (the hub's format). */
@@ -158,11 +174,11 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
         cJSON_Delete(answers);
         return rc;
     }
-    cJSON *def = NULL;
-    rc = load_form(ag, form_id, &version, &def);
+    fs_form *form = NULL;
+    rc = load_form(ag, form_id, &version, &form);
     if (rc == FA_OK)
-        rc = check_answers(ag, def, answers, form_id);
-    cJSON_Delete(def);
+        rc = check_answers(ag, form, answers, area);
+    fs_form_free(form);
     char *canon = rc == FA_OK ? cJSON_PrintUnformatted(answers) : NULL;
     cJSON_Delete(answers);
     if (rc != FA_OK)
@@ -335,6 +351,9 @@ int fa_status(fa_agent *ag, int json, void *outp)
         count(ag, "SELECT count(*) FROM submissions WHERE state='refused'");
     long long total = count(ag, "SELECT count(*) FROM submissions");
     long long forms = count(ag, "SELECT count(*) FROM forms");
+    long long attention = count(ag, "SELECT count(*) FROM submissions "
+                                    "WHERE review_state IN ('has_issues', "
+                                    "'rejected')");
     char when[64];
     fmt_time(last_ms, when, sizeof when);
 
@@ -347,6 +366,7 @@ int fa_status(fa_agent *ag, int json, void *outp)
         cJSON_AddNumberToObject(o, "submissions", (double)total);
         cJSON_AddNumberToObject(o, "pending", (double)pending);
         cJSON_AddNumberToObject(o, "refused", (double)refused);
+        cJSON_AddNumberToObject(o, "needs_attention", (double)attention);
         cJSON_AddNumberToObject(o, "forms", (double)forms);
         cJSON_AddNumberToObject(o, "acked_seq", (double)acked);
         cJSON_AddNumberToObject(o, "last_sync_ms", (double)last_ms);
@@ -369,6 +389,26 @@ int fa_status(fa_agent *ag, int json, void *outp)
     fprintf(out, "forms:       %lld\n", forms);
     fprintf(out, "last sync:   %s%s%s\n", when, outcome[0] ? ": " : "",
             outcome);
+    if (attention > 0) {
+        fprintf(out, "\n%lld submission(s) need attention (hub review):\n",
+                attention);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(ag->db,
+                               "SELECT id, form_id, review_state, "
+                               "review_comment FROM submissions WHERE "
+                               "review_state IN ('has_issues', 'rejected') "
+                               "ORDER BY created_ms",
+                               -1, &st, NULL) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW)
+                fprintf(out, "  %s  %s: %s: %s\n",
+                        sqlite3_column_text(st, 0),
+                        sqlite3_column_text(st, 1),
+                        sqlite3_column_text(st, 2),
+                        sqlite3_column_text(st, 3));
+        }
+        sqlite3_finalize(st);
+        fprintf(out, "  (correct one with `fieldsync-agent amend ID`)\n");
+    }
     if (refused > 0) {
         fprintf(out, "\n%lld submission(s) refused by the hub, kept on "
                      "this device:\n",

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fs_form.h"
 #include "fs_schema.h"
 #include "hub.h"
 #include "hub_int.h"
@@ -180,82 +181,65 @@ static char *read_file(const char *path, size_t max, size_t *len)
     return (char *)b.data;
 }
 
-/* Checks what issue-level form definitions need now: id, version, title
- * and uniquely named fields with a type. Prints every problem with its
- * JSON path; returns how many there were. */
-static int check_form(const cJSON *def, const char *file)
+/* Prints every problem of a definition, one per line with its JSON
+ * path, so an admin fixes the file in one go. */
+static void print_problems(const fs_problems *p, const char *file)
 {
-    int problems = 0;
-#define PROBLEM(...)                                                         \
-    do {                                                                     \
-        fprintf(stderr, "fieldsync-hub: %s: ", file);                        \
-        fprintf(stderr, __VA_ARGS__);                                        \
-        fputc('\n', stderr);                                                 \
-        problems++;                                                          \
-    } while (0)
-    if (!cJSON_IsObject(def)) {
-        PROBLEM("$: a form definition is a JSON object");
-        return problems;
-    }
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(def, "id");
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(def, "version");
-    const cJSON *title = cJSON_GetObjectItemCaseSensitive(def, "title");
-    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(def, "fields");
-    if (!cJSON_IsString(id) || !fs_valid_form_id(id->valuestring))
-        PROBLEM("$.id: required, lower-case letters, digits and _ (at "
-                "most 64), starting with a letter");
-    if (!cJSON_IsNumber(ver) || ver->valuedouble < 1 ||
-        ver->valuedouble > 1e9 ||
-        ver->valuedouble != (double)(long long)ver->valuedouble)
-        PROBLEM("$.version: required, a whole number >= 1");
-    if (!title || !(cJSON_IsString(title) || cJSON_IsObject(title)))
-        PROBLEM("$.title: required, text or an object of texts by "
-                "language");
-    if (!cJSON_IsArray(fields) || cJSON_GetArraySize(fields) == 0) {
-        PROBLEM("$.fields: required, a non-empty array");
-        return problems;
-    }
-    int i = 0;
-    const cJSON *f;
-    cJSON_ArrayForEach(f, fields)
-    {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(f, "name");
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(f, "type");
-        if (!cJSON_IsString(n) || !fs_valid_field_name(n->valuestring)) {
-            PROBLEM("$.fields[%d].name: required, lower-case letters, "
-                    "digits and _, starting with a letter",
-                    i);
-        } else {
-            const cJSON *g;
-            int j = 0;
-            cJSON_ArrayForEach(g, fields)
-            {
-                if (j >= i)
-                    break;
-                const cJSON *m = cJSON_GetObjectItemCaseSensitive(g, "name");
-                if (cJSON_IsString(m) &&
-                    strcmp(m->valuestring, n->valuestring) == 0)
-                    PROBLEM("$.fields[%d].name: '%s' is already the name "
-                            "of fields[%d]",
-                            i, n->valuestring, j);
-                j++;
-            }
-        }
-        if (!cJSON_IsString(t))
-            PROBLEM("$.fields[%d].type: required", i);
-        i++;
-    }
-#undef PROBLEM
-    return problems;
+    for (size_t i = 0; i < p->n; i++)
+        fprintf(stderr, "fieldsync-hub: %s: %s: %s\n", file,
+                p->items[i].where, p->items[i].msg);
+    if (p->dropped > 0)
+        fprintf(stderr, "fieldsync-hub: %s: ... and %zu more problems\n",
+                file, p->dropped);
 }
 
-static const char *title_text(const cJSON *def)
+/* The version rules against the newest published version of the same
+ * form (FORMS.md, "Versions"): 0 when f may be published, 1 when not
+ * (reasons printed), -1 on a database error. */
+static int check_versions(sqlite3 *db, const fs_form *f, const char *file)
 {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(def, "title");
-    if (cJSON_IsString(t))
-        return t->valuestring;
-    const cJSON *first = t ? t->child : NULL;
-    return cJSON_IsString(first) ? first->valuestring : "";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT version, definition FROM forms "
+                                "WHERE id = ? ORDER BY version DESC LIMIT 1",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, fs_form_id(f), -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? 0 : -1;
+    }
+    int64_t latest = sqlite3_column_int64(st, 0);
+    int status = 0;
+    if (latest > fs_form_version(f)) {
+        fprintf(stderr,
+                "fieldsync-hub: %s: $.version: form %s has version %lld "
+                "published already; publish a version above it\n",
+                file, fs_form_id(f), (long long)latest);
+        status = 1;
+    } else {
+        const char *text = (const char *)sqlite3_column_text(st, 1);
+        fs_form *old = NULL;
+        fs_problems p;
+        fs_problems_init(&p);
+        if (text &&
+            fs_form_parse(text, (size_t)sqlite3_column_bytes(st, 1), 0, &old,
+                          NULL) == FS_OK &&
+            fs_form_check_upgrade(old, f, &p) != FS_OK) {
+            print_problems(&p, file);
+            fprintf(stderr, "fieldsync-hub: %s: version %lld breaks the "
+                            "version rules against version %lld\n",
+                    file, (long long)fs_form_version(f), (long long)latest);
+            status = 1;
+        }
+        /* A published version this hub can no longer read does not block
+         * its successor: the successor is what fixes it. */
+        fs_form_free(old);
+    }
+    sqlite3_finalize(st);
+    return status;
 }
 
 int hub_form_publish(const char *db_path, const char *file, FILE *out)
@@ -264,31 +248,31 @@ int hub_form_publish(const char *db_path, const char *file, FILE *out)
     char *text = read_file(file, FORM_FILE_MAX, &len);
     if (!text)
         return 1;
-    fs_limits lim;
-    fs_limits_default(&lim);
-    lim.max_depth = 32;
-    cJSON *def = NULL;
-    fs_err err = {0};
-    int rc = fs_json_parse(text, len, &lim, &def, &err);
+    fs_form *form = NULL;
+    fs_problems probs;
+    fs_problems_init(&probs);
+    int rc = fs_form_parse(text, len, FS_FORM_STRICT, &form, &probs);
     free(text);
     if (rc != FS_OK) {
-        fprintf(stderr, "fieldsync-hub: %s: %s\n", file, err.msg);
+        print_problems(&probs, file);
+        if (rc == FS_ENOMEM)
+            fprintf(stderr, "fieldsync-hub: out of memory\n");
+        else
+            fprintf(stderr, "fieldsync-hub: %s: not published; fix the "
+                            "problems above\n",
+                    file);
         return 1;
     }
-    if (check_form(def, file) > 0) {
-        fprintf(stderr, "fieldsync-hub: %s: not published; fix the "
-                        "problems above\n",
-                file);
-        cJSON_Delete(def);
+    char *canon = cJSON_PrintUnformatted(fs_form_json(form));
+    if (!canon) {
+        fprintf(stderr, "fieldsync-hub: out of memory\n");
+        fs_form_free(form);
         return 1;
     }
-    char *canon = cJSON_PrintUnformatted(def);
     char digest[65];
     fs_sha256_hex(canon, strlen(canon), digest);
-    const char *id = cJSON_GetObjectItemCaseSensitive(def, "id")->valuestring;
-    int64_t version = (int64_t)cJSON_GetObjectItemCaseSensitive(def,
-                                                                "version")
-                          ->valuedouble;
+    const char *id = fs_form_id(form);
+    int64_t version = fs_form_version(form);
     int status = 1;
     sqlite3 *db = hub__open(db_path);
     sqlite3_stmt *st = NULL;
@@ -326,6 +310,17 @@ int hub_form_publish(const char *db_path, const char *file, FILE *out)
     }
     sqlite3_finalize(st);
     st = NULL;
+    rc = check_versions(db, form, file);
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "fieldsync-hub: cannot read the published "
+                            "versions: %s\n",
+                    sqlite3_errmsg(db));
+        else
+            fprintf(stderr, "fieldsync-hub: %s: not published\n", file);
+        hub__exec(db, "ROLLBACK");
+        goto out;
+    }
     int64_t now = (int64_t)fs_now_ms();
     rc = sqlite3_prepare_v2(db,
                             "INSERT INTO forms (id, version, title, "
@@ -336,7 +331,8 @@ int hub_form_publish(const char *db_path, const char *file, FILE *out)
         goto fail;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, version);
-    sqlite3_bind_text(st, 3, title_text(def), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, fs_form_title(form, NULL), -1,
+                      SQLITE_STATIC);
     sqlite3_bind_text(st, 4, canon, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, digest, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, now);
@@ -374,7 +370,7 @@ out:
     sqlite3_finalize(st);
     sqlite3_close(db);
     free(canon);
-    cJSON_Delete(def);
+    fs_form_free(form);
     return status;
 }
 

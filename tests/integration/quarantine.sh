@@ -18,9 +18,9 @@ agent a1 sync --quiet
 check "agent has both versions" "$(agent a1 forms --json | grep -c '"version"')" 2
 echo '{"age_band":"18-24"}' >"$T/v1.json"
 echo '{"age_band":"18-24","followup":"yes"}' >"$T/v2a.json"
-agent a1 record demo_household --version 1 --answers "$T/v1.json" >/dev/null
-bad=$(agent a1 record demo_household --answers "$T/v2a.json")
-agent a1 record demo_household --version 1 --answers "$T/v1.json" >/dev/null
+agent a1 record demo_household --version 1 --answers "$T/v1.json" --area N-01 >/dev/null
+bad=$(agent a1 record demo_household --answers "$T/v2a.json" --area N-01)
+agent a1 record demo_household --version 1 --answers "$T/v1.json" --area N-01 >/dev/null
 
 # The hub loses version 2: restored from the earlier backup.
 port=$(hub_port)

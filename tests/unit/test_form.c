@@ -1,0 +1,956 @@
+/*
+ * test_form.c - unit tests of form definitions and answer validation
+ * (protocol/fs_form.h, schema/FORMS.md).
+ *
+ * A table of named cases: run them all, or the one named by argv[1].
+ * Prints "ok - name" or "FAIL - name: reason"; exits 1 on any failure.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_form.h"
+
+/* ---- harness --------------------------------------------------------- */
+
+static char fail_msg[1024];
+
+static int failf(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int failf(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    int w = snprintf(fail_msg, sizeof(fail_msg), "%s:%d: ", file, line);
+
+    if (w < 0 || (size_t)w >= sizeof(fail_msg))
+        return 1;
+    va_start(ap, fmt);
+    vsnprintf(fail_msg + w, sizeof(fail_msg) - (size_t)w, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            return failf(__FILE__, __LINE__, "%s", #cond);                     \
+    } while (0)
+
+#define CHECK_STR(got, want)                                                   \
+    do {                                                                       \
+        const char *g_ = (got), *w_ = (want);                                  \
+        if (g_ == NULL || strcmp(g_, w_) != 0)                                 \
+            return failf(__FILE__, __LINE__, "%s: got '%s', want '%s'", #got,  \
+                         g_ ? g_ : "(null)", w_);                              \
+    } while (0)
+
+/* ---- helpers --------------------------------------------------------- */
+
+static fs_problems probs;
+
+/* The problems as "where: msg" lines, for messages and searches. */
+static const char *plist(void)
+{
+    static char buf[16384];
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < probs.n; i++) {
+        int w = snprintf(buf + used, sizeof buf - used, "%s: %s\n",
+                         probs.items[i].where, probs.items[i].msg);
+        if (w < 0 || (size_t)w >= sizeof buf - used)
+            break;
+        used += (size_t)w;
+    }
+    return buf;
+}
+
+/* Asserts a problem at where whose message contains needle. */
+#define CHECK_PROBLEM(at, needle)                                           \
+    do {                                                                       \
+        int found_ = 0;                                                        \
+        for (size_t i_ = 0; i_ < probs.n; i_++)                                \
+            if (strcmp(probs.items[i_].where, (at)) == 0 &&                 \
+                strstr(probs.items[i_].msg, (needle)) != NULL)                 \
+                found_ = 1;                                                    \
+        if (!found_)                                                           \
+            return failf(__FILE__, __LINE__, "no '%s: ...%s...' in:\n%s",      \
+                         (at), (needle), plist());                          \
+    } while (0)
+
+#define CHECK_NPROBLEMS(n)                                                     \
+    do {                                                                       \
+        if (fs_problems_total(&probs) != (size_t)(n))                          \
+            return failf(__FILE__, __LINE__, "%zu problems, want %d:\n%s",     \
+                         fs_problems_total(&probs), (n), plist());             \
+    } while (0)
+
+static fs_form *parse_strict(const char *json)
+{
+    fs_form *f = NULL;
+
+    fs_problems_init(&probs);
+    fs_form_parse(json, strlen(json), FS_FORM_STRICT, &f, &probs);
+    return f;
+}
+
+/* Validates answers (JSON text) against f; returns the FS code. */
+static int validate(const fs_form *f, const char *answers, const char *area)
+{
+    cJSON *a = cJSON_Parse(answers);
+    int rc;
+
+    fs_problems_init(&probs);
+    rc = fs_answers_validate(f, a, area, &probs);
+    cJSON_Delete(a);
+    return rc;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (fp == NULL)
+        return NULL;
+    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 &&
+        fseek(fp, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t)n + 1);
+        if (buf != NULL && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        }
+        if (buf != NULL) {
+            buf[n] = '\0';
+            *len = (size_t)n;
+        }
+    }
+    fclose(fp);
+    return buf;
+}
+
+/* A form with one field of every type and every constraint. */
+static const char all_types[] =
+    "{\"id\":\"t\",\"version\":1,\"kind\":\"observation\","
+    "\"title\":{\"en\":\"All types\",\"fr\":\"Tous les types\"},"
+    "\"choice_lists\":{\"yn\":[\"yes\",\"no\"]},"
+    "\"fields\":["
+    "{\"name\":\"txt\",\"type\":\"text\",\"min_length\":2,"
+    "\"max_length\":5},"
+    "{\"name\":\"code\",\"type\":\"text\",\"pattern\":\"[A-Z]{2}-\\\\d{2,3}\"},"
+    "{\"name\":\"n\",\"type\":\"integer\",\"min\":0,\"max\":10},"
+    "{\"name\":\"x\",\"type\":\"decimal\",\"min\":-1.5,\"max\":2.5},"
+    "{\"name\":\"one\",\"type\":\"select_one\",\"choices\":\"yn\"},"
+    "{\"name\":\"many\",\"type\":\"select_multiple\","
+    "\"choices\":[\"a\",\"b\",\"c\"],\"min_count\":1,\"max_count\":2},"
+    "{\"name\":\"lk\",\"type\":\"likert\",\"scale\":4},"
+    "{\"name\":\"d\",\"type\":\"date\",\"min\":\"2024-01-01\","
+    "\"max\":\"2026-12-31\"},"
+    "{\"name\":\"dt\",\"type\":\"datetime\","
+    "\"min\":\"2024-01-01T00:00:00Z\"},"
+    "{\"name\":\"geo\",\"type\":\"geopoint\"},"
+    "{\"name\":\"info\",\"type\":\"note\",\"label\":\"Read this\"}]}";
+
+/* ---- definitions ----------------------------------------------------- */
+
+static int test_parse_all_types(void)
+{
+    static const fs_field_type types[] = {
+        FS_FIELD_TEXT,     FS_FIELD_TEXT,     FS_FIELD_INTEGER,
+        FS_FIELD_DECIMAL,  FS_FIELD_SELECT_ONE, FS_FIELD_SELECT_MULTIPLE,
+        FS_FIELD_LIKERT,   FS_FIELD_DATE,     FS_FIELD_DATETIME,
+        FS_FIELD_GEOPOINT, FS_FIELD_NOTE};
+    fs_form *f = parse_strict(all_types);
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    CHECK_STR(fs_form_id(f), "t");
+    CHECK(fs_form_version(f) == 1);
+    CHECK(fs_form_kind_of(f) == FS_FORM_OBSERVATION);
+    CHECK(fs_form_area_required(f) == 0); /* not a survey, not asked */
+    CHECK(fs_form_field_count(f) == sizeof types / sizeof types[0]);
+    for (size_t i = 0; i < fs_form_field_count(f); i++)
+        CHECK(fs_field_type_of(fs_form_field(f, i)) == types[i]);
+    CHECK(fs_field_choice_count(fs_form_field_named(f, "one")) == 2);
+    CHECK(fs_field_scale(fs_form_field_named(f, "lk")) == 4);
+    CHECK_STR(fs_field_type_name(FS_FIELD_SELECT_MULTIPLE),
+              "select_multiple");
+    fs_form_free(f);
+    return 0;
+}
+
+static int test_minimal_definition(void)
+{
+    /* What older test forms publish: a plain title, text fields. */
+    fs_form *f = parse_strict("{\"id\":\"m\",\"version\":3,\"title\":\"M\","
+                              "\"fields\":[{\"name\":\"a\",\"type\":"
+                              "\"text\",\"personal\":true}]}");
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    CHECK(fs_form_kind_of(f) == FS_FORM_SURVEY);
+    CHECK(fs_form_area_required(f) == 1); /* surveys need an area */
+    CHECK_STR(fs_form_language(f), "en");
+    CHECK(fs_field_flags(fs_form_field(f, 0)) & FS_FIELD_PERSONAL);
+    fs_form_free(f);
+    return 0;
+}
+
+static int test_every_problem_with_path(void)
+{
+    fs_form *f = parse_strict(
+        "{\"id\":\"Bad-Id\",\"version\":0,\"kind\":\"poll\","
+        "\"title\":{\"fr\":\"x\"},\"colour\":1,\"area\":\"maybe\","
+        "\"choice_lists\":{\"l\":[\"a\",\"a\",\"\"]},"
+        "\"fields\":[{\"name\":\"a\",\"type\":\"select_one\"},"
+        "{\"name\":\"a\",\"type\":\"txt\"},"
+        "{\"name\":\"n\",\"type\":\"integer\",\"min\":5,\"max\":1,"
+        "\"pattern\":\"x\"},"
+        "{\"name\":\"t\",\"type\":\"text\",\"pattern\":\"(a|b)\","
+        "\"relevant\":{\"field\":\"zz\",\"op\":\"eq\",\"value\":1}},"
+        "{\"name\":\"l\",\"type\":\"likert\",\"scale_labels\":[]},"
+        "{\"name\":\"s\",\"type\":\"select_one\",\"choices\":\"nope\"},"
+        "{\"name\":\"r\",\"type\":\"text\",\"relevant\":{\"any\":["
+        "{\"field\":\"n\",\"op\":\"gt\",\"value\":\"x\"},"
+        "{\"field\":\"r\",\"op\":\"answered\"},"
+        "{\"field\":\"l\",\"op\":\"within\"}]}},"
+        "{\"name\":\"c\",\"type\":\"text\",\"consent\":true,"
+        "\"required\":\"yes\"}],"
+        "\"dedupe_key\":[\"missing\"]}");
+
+    CHECK(f == NULL);
+    CHECK_PROBLEM("$", "unknown member 'colour'");
+    CHECK_PROBLEM("$.id", "lower-case letters");
+    CHECK_PROBLEM("$.version", "whole number");
+    CHECK_PROBLEM("$.kind", "survey, focus_group");
+    CHECK_PROBLEM("$.area", "required or optional");
+    CHECK_PROBLEM("$.title", "default language 'en'");
+    CHECK_PROBLEM("$.choice_lists.l[1]", "already choice 0");
+    CHECK_PROBLEM("$.choice_lists.l[2]", "a choice is a code");
+    CHECK_PROBLEM("$.fields[0].choices", "required for select_one");
+    CHECK_PROBLEM("$.fields[1].name", "already the name of fields[0]");
+    CHECK_PROBLEM("$.fields[1].type", "unknown type 'txt'");
+    CHECK_PROBLEM("$.fields[2]", "min is above max");
+    CHECK_PROBLEM("$.fields[2].pattern", "applies to text fields only");
+    CHECK_PROBLEM("$.fields[3].pattern", "groups and alternatives");
+    CHECK_PROBLEM("$.fields[3].relevant.field", "no field is named 'zz'");
+    CHECK_PROBLEM("$.fields[4].scale", "required for likert");
+    CHECK_PROBLEM("$.fields[5].choices", "no list 'nope'");
+    CHECK_PROBLEM("$.fields[6].relevant.any[0].value", "must be a number");
+    CHECK_PROBLEM("$.fields[6].relevant.any[1].field", "not an earlier");
+    CHECK_PROBLEM("$.fields[6].relevant.any[2].op", "must be one of");
+    CHECK_PROBLEM("$.fields[7].required", "true or false");
+    CHECK_PROBLEM("$.fields[7]", "consent field is a select_one");
+    CHECK_PROBLEM("$.dedupe_key[0]", "must name a field");
+    return 0;
+}
+
+static int test_not_json(void)
+{
+    fs_form *f = parse_strict("{\"id\": ");
+
+    CHECK(f == NULL);
+    CHECK(probs.n == 1);
+    CHECK_STR(probs.items[0].where, "$");
+    f = parse_strict("[1, 2]");
+    CHECK(f == NULL);
+    CHECK_PROBLEM("$", "a form definition is a JSON object");
+    return 0;
+}
+
+static int test_lenient_ignores_unknown(void)
+{
+    static const char def[] = "{\"id\":\"m\",\"version\":1,\"title\":\"M\","
+                              "\"future\":1,\"fields\":[{\"name\":\"a\","
+                              "\"type\":\"text\",\"colour\":\"red\"}]}";
+    fs_form *f = NULL;
+
+    fs_problems_init(&probs);
+    CHECK(fs_form_parse(def, strlen(def), 0, &f, &probs) == FS_OK);
+    fs_form_free(f);
+    CHECK(parse_strict(def) == NULL);
+    CHECK_NPROBLEMS(2);
+    CHECK_PROBLEM("$.fields[0]", "unknown member 'colour'");
+    return 0;
+}
+
+static int test_instruments_parse(void)
+{
+    static const char *const names[] = {
+        "demo_household", "resilience_baseline", "focus_group_record",
+        "key_informant_interview", "mechanism_mapping"};
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[512];
+        size_t len = 0;
+        char *text;
+        fs_form *f;
+
+        snprintf(path, sizeof path, "%s/%s.json", FS_FORMS_DIR, names[i]);
+        text = slurp(path, &len);
+        if (text == NULL)
+            return failf(__FILE__, __LINE__, "cannot read %s", path);
+        fs_problems_init(&probs);
+        f = NULL;
+        fs_form_parse(text, len, FS_FORM_STRICT, &f, &probs);
+        free(text);
+        if (f == NULL)
+            return failf(__FILE__, __LINE__, "%s refused:\n%s", names[i],
+                         plist());
+        /* Every label has a French text as well as the English one. */
+        for (size_t k = 0; k < fs_form_field_count(f); k++) {
+            const fs_field *fld = fs_form_field(f, k);
+
+            if (strcmp(names[i], "demo_household") != 0 &&
+                fs_field_label(fld, "fr") == fs_field_label(fld, "en"))
+                return failf(__FILE__, __LINE__, "%s.%s: no French label",
+                             names[i], fs_field_name(fld));
+        }
+        fs_form_free(f);
+    }
+    return 0;
+}
+
+static int test_language_fallback(void)
+{
+    fs_form *f = parse_strict(
+        "{\"id\":\"l\",\"version\":1,\"default_language\":\"fr\","
+        "\"title\":{\"fr\":\"Titre\",\"en\":\"Title\"},\"fields\":["
+        "{\"name\":\"a\",\"type\":\"select_one\",\"label\":{\"fr\":\"Âge\","
+        "\"en\":\"Age\"},\"hint\":{\"fr\":\"En années\"},\"choices\":["
+        "{\"value\":\"y\",\"label\":{\"fr\":\"Oui\",\"pt-BR\":\"Sim\"}},"
+        "\"n\"]},"
+        "{\"name\":\"b\",\"type\":\"likert\",\"scale\":2,\"scale_labels\":"
+        "[\"bas\",{\"fr\":\"haut\",\"en\":\"high\"}]},"
+        "{\"name\":\"c\",\"type\":\"text\"}]}");
+    const fs_field *a, *b;
+    const char *label = NULL;
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    a = fs_form_field(f, 0);
+    b = fs_form_field(f, 1);
+    CHECK_STR(fs_form_title(f, "en"), "Title");
+    CHECK_STR(fs_form_title(f, "de"), "Titre");
+    CHECK_STR(fs_form_title(f, NULL), "Titre");
+    CHECK_STR(fs_field_label(a, "en"), "Age");
+    CHECK_STR(fs_field_label(a, "wo"), "Âge");
+    CHECK_STR(fs_field_hint(a, "en"), "En années");
+    CHECK(fs_field_hint(b, "fr") == NULL);
+    CHECK_STR(fs_field_label(fs_form_field(f, 2), "en"), "c");
+    CHECK_STR(fs_field_choice(a, 0, "pt-BR", &label), "y");
+    CHECK_STR(label, "Sim");
+    fs_field_choice(a, 0, "en", &label);
+    CHECK_STR(label, "Oui");
+    CHECK_STR(fs_field_choice(a, 1, "en", &label), "n");
+    CHECK_STR(label, "n");
+    CHECK(fs_field_choice(a, 2, "en", &label) == NULL);
+    CHECK_STR(fs_field_scale_label(b, 1, "en"), "bas");
+    CHECK_STR(fs_field_scale_label(b, 2, "en"), "high");
+    CHECK(fs_field_scale_label(b, 3, "en") == NULL);
+    fs_form_free(f);
+    /* A text object must hold the default language. */
+    CHECK(parse_strict("{\"id\":\"l\",\"version\":1,\"title\":\"T\","
+                       "\"fields\":[{\"name\":\"a\",\"type\":\"text\","
+                       "\"label\":{\"fr\":\"x\",\"EN\":\"y\"}}]}") == NULL);
+    CHECK_PROBLEM("$.fields[0].label", "default language 'en'");
+    CHECK_PROBLEM("$.fields[0].label.EN", "not a language code");
+    return 0;
+}
+
+/* ---- answers: types and constraints ---------------------------------- */
+
+static const struct {
+    const char *answers;
+    const char *where; /* NULL: valid */
+    const char *needle;
+} answer_cases[] = {
+    {"{}", NULL, NULL},
+    {"{\"txt\":\"abc\",\"code\":\"AB-123\",\"n\":10,\"x\":-1.5,"
+     "\"one\":\"no\",\"many\":[\"a\",\"c\"],\"lk\":4,\"d\":\"2024-02-29\","
+     "\"dt\":\"2026-03-01T14:30:00+01:00\","
+     "\"geo\":{\"lat\":-33.9,\"lon\":18.4,\"accuracy\":5}}",
+     NULL, NULL},
+    /* text */
+    {"{\"txt\":5}", "txt", "must be a text"},
+    {"{\"txt\":\"a\"}", "txt", "shorter than 2"},
+    {"{\"txt\":\"abcdef\"}", "txt", "longer than 5"},
+    {"{\"txt\":\"\\u00e9t\\u00e9s\"}", NULL, NULL}, /* 4 code points */
+    {"{\"txt\":\"\"}", "txt", "empty text"},
+    {"{\"code\":\"AB-1\"}", "code", "does not match"},
+    {"{\"code\":\"AB-1234\"}", "code", "does not match"},
+    {"{\"code\":\"ab-123\"}", "code", "does not match"},
+    /* integer */
+    {"{\"n\":1.5}", "n", "whole number"},
+    {"{\"n\":\"3\"}", "n", "whole number"},
+    {"{\"n\":-1}", "n", "below the minimum 0"},
+    {"{\"n\":11}", "n", "above the maximum 10"},
+    /* decimal */
+    {"{\"x\":2.5}", NULL, NULL},
+    {"{\"x\":2.51}", "x", "above the maximum 2.5"},
+    {"{\"x\":-2}", "x", "below the minimum -1.5"},
+    {"{\"x\":true}", "x", "must be a number"},
+    /* select_one */
+    {"{\"one\":\"maybe\"}", "one", "'maybe' is not one of the choices"},
+    {"{\"one\":[\"yes\"]}", "one", "one choice code"},
+    /* select_multiple */
+    {"{\"many\":\"a\"}", "many", "array of choice codes"},
+    {"{\"many\":[]}", "many", "choose at least 1"},
+    {"{\"many\":[\"a\",\"b\",\"c\"]}", "many", "choose at most 2"},
+    {"{\"many\":[\"a\",\"a\"]}", "many", "chosen twice"},
+    {"{\"many\":[\"z\"]}", "many", "'z' is not one of the choices"},
+    /* likert */
+    {"{\"lk\":0}", "lk", "from 1 to 4"},
+    {"{\"lk\":5}", "lk", "from 1 to 4"},
+    {"{\"lk\":2.5}", "lk", "from 1 to 4"},
+    /* date */
+    {"{\"d\":\"2025-02-29\"}", "d", "must be a date"},
+    {"{\"d\":\"2024-13-01\"}", "d", "must be a date"},
+    {"{\"d\":\"2024-1-01\"}", "d", "must be a date"},
+    {"{\"d\":\"2023-12-31\"}", "d", "below the minimum 2024-01-01"},
+    {"{\"d\":\"2027-01-01\"}", "d", "above the maximum 2026-12-31"},
+    /* datetime */
+    {"{\"dt\":\"2026-03-01 14:30:00Z\"}", "dt", "must be a date-time"},
+    {"{\"dt\":\"2026-03-01T14:30Z\"}", "dt", "must be a date-time"},
+    {"{\"dt\":\"2026-03-01T24:00:00Z\"}", "dt", "must be a date-time"},
+    {"{\"dt\":\"2026-03-01T14:30:00.250Z\"}", NULL, NULL},
+    /* 00:30 at +01:00 is 23:30 the day before, in UTC: below the min */
+    {"{\"dt\":\"2024-01-01T00:30:00+01:00\"}", "dt", "below the minimum"},
+    {"{\"dt\":\"2024-01-01T00:30:00-01:00\"}", NULL, NULL},
+    /* geopoint */
+    {"{\"geo\":[1,2]}", "geo", "must be {"},
+    {"{\"geo\":{\"lat\":91,\"lon\":0}}", "geo", "-90..90"},
+    {"{\"geo\":{\"lat\":0}}", "geo", "-90..90"},
+    {"{\"geo\":{\"lat\":0,\"lon\":0,\"alt\":3}}", "geo", "lat, lon and "},
+    {"{\"geo\":{\"lat\":0,\"lon\":0,\"accuracy\":-1}}", "geo", "accuracy"},
+    /* note, unknown, null */
+    {"{\"info\":\"x\"}", "info", "display only"},
+    {"{\"nope\":1}", "nope", "not a field of form t version 1"},
+    {"{\"txt\":null}", "txt", "null is not an answer"},
+};
+
+static int test_answer_types_and_constraints(void)
+{
+    fs_form *f = parse_strict(all_types);
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    for (size_t i = 0; i < sizeof answer_cases / sizeof answer_cases[0];
+         i++) {
+        int rc = validate(f, answer_cases[i].answers, "");
+
+        if (answer_cases[i].where == NULL) {
+            if (rc != FS_OK)
+                return failf(__FILE__, __LINE__, "%s refused:\n%s",
+                             answer_cases[i].answers, plist());
+            continue;
+        }
+        if (rc != FS_EINVALID || probs.n != 1 ||
+            strcmp(probs.items[0].where, answer_cases[i].where) != 0 ||
+            strstr(probs.items[0].msg, answer_cases[i].needle) == NULL)
+            return failf(__FILE__, __LINE__, "%s: want one '%s: ..%s..', "
+                                             "got:\n%s",
+                         answer_cases[i].answers, answer_cases[i].where,
+                         answer_cases[i].needle, plist());
+    }
+    fs_form_free(f);
+    return 0;
+}
+
+static int test_every_answer_problem(void)
+{
+    fs_form *f = parse_strict(all_types);
+    int rc;
+
+    CHECK(f != NULL);
+    rc = validate(f,
+                  "{\"txt\":\"a\",\"code\":\"x\",\"n\":99,\"x\":\"1\","
+                  "\"one\":\"z\",\"many\":[],\"lk\":9,\"d\":\"x\","
+                  "\"dt\":\"x\",\"geo\":{},\"info\":1,\"zz\":0}",
+                  "bad area!");
+    CHECK(rc == FS_EINVALID);
+    CHECK_NPROBLEMS(13);
+    CHECK_PROBLEM("area", "not an area code");
+    CHECK_PROBLEM("zz", "not a field");
+    CHECK_PROBLEM("geo", "-90..90");
+    fs_form_free(f);
+    return 0;
+}
+
+static int test_required_and_area(void)
+{
+    fs_form *f = parse_strict(
+        "{\"id\":\"r\",\"version\":2,\"title\":\"R\",\"fields\":["
+        "{\"name\":\"a\",\"type\":\"text\",\"required\":true},"
+        "{\"name\":\"m\",\"type\":\"select_multiple\",\"required\":true,"
+        "\"choices\":[\"x\",\"y\"]}]}");
+
+    CHECK(f != NULL);
+    CHECK(validate(f, "{}", NULL) == FS_EINVALID);
+    CHECK_NPROBLEMS(3);
+    CHECK_PROBLEM("area", "needs the neighbourhood");
+    CHECK_PROBLEM("a", "required");
+    CHECK_PROBLEM("m", "required");
+    CHECK(validate(f, "{\"a\":\"t\",\"m\":[]}", "N-01") == FS_EINVALID);
+    CHECK_NPROBLEMS(1);
+    CHECK_PROBLEM("m", "choose at least one");
+    CHECK(validate(f, "{\"a\":\"t\",\"m\":[\"y\"]}", "N-01") == FS_OK);
+    CHECK(validate(f, "[]", "N-01") == FS_EINVALID);
+    CHECK_PROBLEM("answers", "JSON object");
+    /* A duplicate key is one answer too many. */
+    CHECK(validate(f, "{\"a\":\"t\",\"a\":\"u\",\"m\":[\"y\"]}", "N-01") ==
+          FS_EINVALID);
+    CHECK_PROBLEM("a", "answered twice");
+    fs_form_free(f);
+    return 0;
+}
+
+/* ---- skip logic ------------------------------------------------------ */
+
+static const char skip_form[] =
+    "{\"id\":\"s\",\"version\":1,\"title\":\"S\",\"area\":\"optional\","
+    "\"fields\":["
+    "{\"name\":\"seen\",\"type\":\"select_one\",\"choices\":[\"never\","
+    "\"sometimes\",\"often\"]},"
+    "{\"name\":\"where\",\"type\":\"select_multiple\",\"choices\":["
+    "\"street\",\"online\",\"other\"],\"required\":true,"
+    "\"relevant\":{\"field\":\"seen\",\"op\":\"in\",\"value\":[\"sometimes\","
+    "\"often\"]}},"
+    "{\"name\":\"other_where\",\"type\":\"text\",\"required\":true,"
+    "\"relevant\":{\"field\":\"where\",\"op\":\"contains\",\"value\":"
+    "\"other\"}},"
+    "{\"name\":\"age\",\"type\":\"integer\"},"
+    "{\"name\":\"when\",\"type\":\"date\"},"
+    "{\"name\":\"youth\",\"type\":\"text\",\"relevant\":{\"any\":["
+    "{\"all\":[{\"field\":\"age\",\"op\":\"ge\",\"value\":16},"
+    "{\"field\":\"age\",\"op\":\"lt\",\"value\":25}]},"
+    "{\"field\":\"when\",\"op\":\"gt\",\"value\":\"2026-01-01\"}]}},"
+    "{\"name\":\"said\",\"type\":\"text\",\"relevant\":{\"field\":\"age\","
+    "\"op\":\"answered\"}},"
+    "{\"name\":\"not_never\",\"type\":\"text\",\"relevant\":{\"field\":"
+    "\"seen\",\"op\":\"ne\",\"value\":\"never\"}},"
+    "{\"name\":\"old\",\"type\":\"text\",\"retired\":true}]}";
+
+static int test_skip_logic(void)
+{
+    fs_form *f = parse_strict(skip_form);
+    cJSON *a;
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    /* Not asked: may be absent even when required, must be absent. */
+    CHECK(validate(f, "{\"seen\":\"never\"}", NULL) == FS_OK);
+    CHECK(validate(f, "{\"seen\":\"never\",\"where\":[\"street\"]}", NULL) ==
+          FS_EINVALID);
+    CHECK_NPROBLEMS(1);
+    CHECK_PROBLEM("where", "relevant condition is false");
+    /* Asked and required. */
+    CHECK(validate(f, "{\"seen\":\"often\"}", NULL) == FS_EINVALID);
+    CHECK_PROBLEM("where", "required");
+    CHECK(validate(f, "{\"seen\":\"often\",\"where\":[\"online\"]}", NULL) ==
+          FS_OK);
+    /* Chains: other_where follows where, which follows seen. */
+    CHECK(validate(f, "{\"seen\":\"often\",\"where\":[\"other\"]}", NULL) ==
+          FS_EINVALID);
+    CHECK_PROBLEM("other_where", "required");
+    CHECK(validate(f, "{\"seen\":\"never\",\"other_where\":\"x\"}", NULL) ==
+          FS_EINVALID);
+    CHECK_PROBLEM("other_where", "leave it out");
+    /* and/or with numbers and dates. */
+    CHECK(validate(f, "{\"age\":20,\"youth\":\"y\"}", NULL) == FS_OK);
+    CHECK(validate(f, "{\"age\":25,\"youth\":\"y\"}", NULL) == FS_EINVALID);
+    CHECK(validate(f, "{\"age\":30,\"when\":\"2026-02-01\",\"youth\":\"y\"}",
+                   NULL) == FS_OK);
+    CHECK(validate(f, "{\"when\":\"2025-12-31\",\"youth\":\"y\"}", NULL) ==
+          FS_EINVALID);
+    /* answered; a condition on an unanswered field is false, ne too. */
+    CHECK(validate(f, "{\"said\":\"x\"}", NULL) == FS_EINVALID);
+    CHECK(validate(f, "{\"age\":1,\"said\":\"x\"}", NULL) == FS_OK);
+    CHECK(validate(f, "{\"not_never\":\"x\"}", NULL) == FS_EINVALID);
+    CHECK(validate(f, "{\"seen\":\"often\",\"where\":[\"street\"],"
+                      "\"not_never\":\"x\"}",
+                   NULL) == FS_OK);
+    /* Retired fields are never asked. */
+    CHECK(validate(f, "{\"old\":\"x\"}", NULL) == FS_EINVALID);
+    CHECK_PROBLEM("old", "retired");
+    /* For fill: relevance given partial answers. */
+    a = cJSON_Parse("{\"seen\":\"sometimes\"}");
+    CHECK(fs_field_relevant(f, fs_form_field_named(f, "where"), a) == 1);
+    CHECK(fs_field_relevant(f, fs_form_field_named(f, "other_where"), a) ==
+          0);
+    CHECK(fs_field_relevant(f, fs_form_field_named(f, "old"), a) == 0);
+    cJSON_Delete(a);
+    fs_form_free(f);
+    return 0;
+}
+
+static int test_skip_logic_definition(void)
+{
+    CHECK(parse_strict("{\"id\":\"s\",\"version\":1,\"title\":\"S\","
+                       "\"fields\":[{\"name\":\"a\",\"type\":\"text\","
+                       "\"relevant\":{\"field\":\"b\",\"op\":\"eq\","
+                       "\"value\":\"x\"}},{\"name\":\"b\",\"type\":"
+                       "\"select_multiple\",\"choices\":[\"x\"]},"
+                       "{\"name\":\"c\",\"type\":\"text\",\"relevant\":{"
+                       "\"field\":\"b\",\"op\":\"eq\",\"value\":\"x\"}},"
+                       "{\"name\":\"d\",\"type\":\"text\",\"relevant\":{"
+                       "\"field\":\"a\",\"op\":\"gt\",\"value\":\"x\"}},"
+                       "{\"name\":\"e\",\"type\":\"text\",\"relevant\":{"
+                       "\"all\":[{\"any\":[{\"all\":[{\"any\":[{\"all\":[{"
+                       "\"field\":\"a\",\"op\":\"answered\"}]}]}]}]}]}}]}") == NULL);
+    CHECK_PROBLEM("$.fields[0].relevant.field", "not an earlier field");
+    CHECK_PROBLEM("$.fields[2].relevant", "contains or answered");
+    CHECK_PROBLEM("$.fields[3].relevant", "compares numbers, dates");
+    CHECK_PROBLEM("$.fields[4].relevant.all[0].any[0].all[0].any[0]",
+                  "at most 4 deep");
+    return 0;
+}
+
+/* ---- consent --------------------------------------------------------- */
+
+static const char consent_form[] =
+    "{\"id\":\"c\",\"version\":1,\"title\":\"C\",\"fields\":["
+    "{\"name\":\"consent\",\"type\":\"select_one\",\"consent\":true,"
+    "\"choices\":[\"yes\",\"no\"]},"
+    "{\"name\":\"visit_date\",\"type\":\"date\",\"metadata\":true,"
+    "\"required\":true},"
+    "{\"name\":\"hh\",\"type\":\"text\",\"metadata\":true},"
+    "{\"name\":\"wave\",\"type\":\"integer\",\"metadata\":true},"
+    "{\"name\":\"q1\",\"type\":\"likert\",\"scale\":5,\"required\":true},"
+    "{\"name\":\"q2\",\"type\":\"text\"}],"
+    "\"dedupe_key\":[\"hh\",\"wave\"]}";
+
+static int test_consent(void)
+{
+    fs_form *f = parse_strict(consent_form);
+    cJSON *a;
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    CHECK(fs_form_consent_field(f) == fs_form_field(f, 0));
+    /* Given: everything applies. */
+    CHECK(validate(f, "{\"consent\":\"yes\",\"visit_date\":\"2026-01-02\","
+                      "\"hh\":\"H1\",\"wave\":1,\"q1\":3,\"q2\":\"t\"}",
+                   "N-01") == FS_OK);
+    /* Refused: metadata only; q1 is no longer required. */
+    CHECK(validate(f, "{\"consent\":\"no\",\"visit_date\":\"2026-01-02\","
+                      "\"hh\":\"H1\",\"wave\":1}",
+                   "N-01") == FS_OK);
+    CHECK(validate(f, "{\"consent\":\"no\",\"visit_date\":\"2026-01-02\","
+                      "\"hh\":\"H1\",\"wave\":1,\"q1\":3,\"q2\":\"t\"}",
+                   "N-01") == FS_EINVALID);
+    CHECK_NPROBLEMS(2);
+    CHECK_PROBLEM("q1", "consent was refused: only metadata is kept");
+    CHECK_PROBLEM("q2", "consent was refused");
+    /* Metadata still follows its own rules after a refusal. */
+    CHECK(validate(f, "{\"consent\":\"no\",\"hh\":\"H1\",\"wave\":1}",
+                   "N-01") == FS_EINVALID);
+    CHECK_PROBLEM("visit_date", "required");
+    /* The consent field itself is always required and checked. */
+    CHECK(validate(f, "{\"visit_date\":\"2026-01-02\",\"hh\":\"H1\","
+                      "\"wave\":1,\"q1\":3}",
+                   "N-01") == FS_EINVALID);
+    CHECK_PROBLEM("consent", "ask for consent first");
+    CHECK(validate(f, "{\"consent\":\"maybe\",\"visit_date\":\"2026-01-02\","
+                      "\"hh\":\"H1\",\"wave\":1}",
+                   "N-01") == FS_EINVALID);
+    CHECK_PROBLEM("consent", "not one of the choices");
+    a = cJSON_Parse("{\"consent\":\"no\"}");
+    CHECK(fs_consent_refused(f, a) == 1);
+    CHECK(fs_field_relevant(f, fs_form_field_named(f, "q1"), a) == 0);
+    CHECK(fs_field_relevant(f, fs_form_field_named(f, "hh"), a) == 1);
+    cJSON_Delete(a);
+    fs_form_free(f);
+    /* A consent field must be a yes/no select_one, and only one. */
+    CHECK(parse_strict("{\"id\":\"c\",\"version\":1,\"title\":\"C\","
+                       "\"fields\":[{\"name\":\"a\",\"type\":\"select_one\","
+                       "\"consent\":true,\"choices\":[\"ok\"]},"
+                       "{\"name\":\"b\",\"type\":\"select_one\","
+                       "\"consent\":true,\"choices\":[\"yes\",\"no\"]}]}") ==
+          NULL);
+    CHECK_PROBLEM("$.fields[0]", "choices yes and no");
+    CHECK_PROBLEM("$.fields[1]", "already the consent field");
+    return 0;
+}
+
+static int test_dedupe_key(void)
+{
+    fs_form *f = parse_strict(consent_form);
+    cJSON *a;
+    char key[128];
+
+    CHECK(f != NULL);
+    CHECK(fs_field_flags(fs_form_field_named(f, "hh")) & FS_FIELD_DEDUPE);
+    /* Key fields are required. */
+    CHECK(validate(f, "{\"consent\":\"no\",\"visit_date\":\"2026-01-02\"}",
+                   "N-01") == FS_EINVALID);
+    CHECK_PROBLEM("hh", "required");
+    CHECK_PROBLEM("wave", "required");
+    a = cJSON_Parse("{\"hh\":\"H1\",\"wave\":2}");
+    CHECK(fs_answers_dedupe_key(f, a, key, sizeof key) == FS_OK);
+    CHECK_STR(key, "c|\"H1\"|2");
+    CHECK(fs_answers_dedupe_key(f, a, key, 6) == FS_ETOOBIG);
+    cJSON_Delete(a);
+    fs_form_free(f);
+    /* With consent, key fields must be metadata. */
+    CHECK(parse_strict("{\"id\":\"c\",\"version\":1,\"title\":\"C\","
+                       "\"fields\":[{\"name\":\"consent\",\"type\":"
+                       "\"select_one\",\"consent\":true,\"choices\":[\"yes\","
+                       "\"no\"]},{\"name\":\"hh\",\"type\":\"text\"}],"
+                       "\"dedupe_key\":[\"hh\"]}") == NULL);
+    CHECK_PROBLEM("$.dedupe_key[0]", "marked metadata");
+    return 0;
+}
+
+/* ---- patterns -------------------------------------------------------- */
+
+static int match(const char *pattern, const char *text)
+{
+    char def[1024];
+    fs_form *f;
+    int rc;
+
+    snprintf(def, sizeof def,
+             "{\"id\":\"p\",\"version\":1,\"title\":\"P\",\"fields\":["
+             "{\"name\":\"t\",\"type\":\"text\",\"pattern\":\"%s\"}]}",
+             pattern);
+    f = parse_strict(def);
+    if (f == NULL)
+        return -1;
+    snprintf(def, sizeof def, "{\"t\":\"%s\"}", text);
+    rc = validate(f, def, "A");
+    fs_form_free(f);
+    return rc == FS_OK;
+}
+
+static int test_patterns(void)
+{
+    static const struct {
+        const char *pattern, *text;
+        int want;
+    } cases[] = {
+        {"abc", "abc", 1},
+        {"abc", "abcd", 0}, /* anchored at both ends */
+        {"^abc$", "abc", 1},
+        {"a.c", "a\\u00e9c", 1}, /* . is one code point */
+        {"[a-c]+", "abcabc", 1},
+        {"[a-c]+", "abd", 0},
+        {"[^0-9]{3}", "a b", 1},
+        {"[^0-9]{3}", "a1b", 0},
+        {"\\\\d{2,4}", "1", 0},
+        {"\\\\d{2,4}", "12345", 0},
+        {"\\\\d{2,4}", "123", 1},
+        {"\\\\w+@\\\\w+\\\\.org", "a_b@x.org", 1},
+        {"x?y*z", "z", 1},
+        {"x?y*z", "xyyyz", 1},
+        {"x?y*z", "xxz", 0},
+        {"a{2,}b", "aaaab", 1},
+        {"a{2,}b", "ab", 0},
+        {"[-+]?\\\\d+", "-12", 1},
+        {"\\\\s*x", "  x", 1},
+        /* Repeats of repeats cost no backtracking. */
+        {"a*a*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0},
+    };
+    static const char *const bad[] = {"(ab)",  "a|b",    "*a",   "a{3,2}",
+                                      "[abc",  "\\\\q",  "a{2000}", "]",
+                                      "\\u00e9"};
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = match(cases[i].pattern, cases[i].text);
+
+        if (got != cases[i].want)
+            return failf(__FILE__, __LINE__, "'%s' ~ '%s': got %d, want %d:"
+                                             "\n%s",
+                         cases[i].pattern, cases[i].text, got, cases[i].want,
+                         plist());
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (match(bad[i], "x") != -1)
+            return failf(__FILE__, __LINE__, "pattern '%s' accepted", bad[i]);
+    return 0;
+}
+
+/* ---- one answer at a time (for fill) --------------------------------- */
+
+static int test_answer_check_one(void)
+{
+    fs_form *f = parse_strict(all_types);
+    cJSON *v;
+
+    CHECK(f != NULL);
+    v = cJSON_CreateNumber(3);
+    fs_problems_init(&probs);
+    CHECK(fs_answer_check(f, fs_form_field_named(f, "lk"), v, &probs) ==
+          FS_OK);
+    CHECK(fs_answer_check(f, fs_form_field_named(f, "n"), v, &probs) ==
+          FS_OK);
+    CHECK(fs_answer_check(f, fs_form_field_named(f, "txt"), v, &probs) ==
+          FS_EINVALID);
+    CHECK_NPROBLEMS(1);
+    CHECK_PROBLEM("txt", "must be a text");
+    cJSON_Delete(v);
+    fs_form_free(f);
+    return 0;
+}
+
+/* ---- version rules --------------------------------------------------- */
+
+static const char v1[] =
+    "{\"id\":\"f\",\"version\":1,\"title\":\"V1\",\"fields\":["
+    "{\"name\":\"a\",\"type\":\"select_one\",\"choices\":[\"x\",\"y\"]},"
+    "{\"name\":\"b\",\"type\":\"likert\",\"scale\":5},"
+    "{\"name\":\"c\",\"type\":\"text\",\"sensitive\":true}]}";
+
+static int upgrade(const char *newer)
+{
+    fs_form *o = NULL, *n = NULL;
+    int rc;
+
+    o = parse_strict(v1);
+    n = parse_strict(newer);
+    if (o == NULL || n == NULL) {
+        fs_form_free(o);
+        fs_form_free(n);
+        return -100;
+    }
+    fs_problems_init(&probs);
+    rc = fs_form_check_upgrade(o, n, &probs);
+    fs_form_free(o);
+    fs_form_free(n);
+    return rc;
+}
+
+static int test_version_rules(void)
+{
+    /* Adds a field and a choice, relabels, reorders, retires: fine. */
+    CHECK(upgrade("{\"id\":\"f\",\"version\":2,\"title\":{\"en\":\"V2\","
+                  "\"fr\":\"V2\"},\"fields\":["
+                  "{\"name\":\"new\",\"type\":\"integer\"},"
+                  "{\"name\":\"a\",\"type\":\"select_one\",\"label\":\"A\","
+                  "\"choices\":[\"x\",\"y\",\"z\"]},"
+                  "{\"name\":\"c\",\"type\":\"text\",\"sensitive\":true,"
+                  "\"required\":true},"
+                  "{\"name\":\"b\",\"type\":\"likert\",\"scale\":5,"
+                  "\"retired\":true}]}") == FS_OK);
+    /* Everything that is refused, all at once. */
+    CHECK(upgrade("{\"id\":\"g\",\"version\":1,\"kind\":\"interview\","
+                  "\"title\":\"V2\",\"fields\":["
+                  "{\"name\":\"a\",\"type\":\"select_one\",\"choices\":[\"x\","
+                  "\"w\"]},"
+                  "{\"name\":\"b\",\"type\":\"likert\",\"scale\":7},"
+                  "{\"name\":\"d\",\"type\":\"text\"}]}") == FS_EMALFORMED);
+    CHECK_NPROBLEMS(6);
+    CHECK_PROBLEM("$.id", "another form");
+    CHECK_PROBLEM("$.version", "above the published version 1");
+    CHECK_PROBLEM("$.kind", "keeps its kind");
+    CHECK_PROBLEM("$.fields[0]", "lost choice 'y'");
+    CHECK_PROBLEM("$.fields[1]", "scale never changes");
+    CHECK_PROBLEM("$.fields", "'c' of version 1 is missing");
+    /* A type change. */
+    CHECK(upgrade("{\"id\":\"f\",\"version\":3,\"title\":\"V3\",\"fields\":["
+                  "{\"name\":\"a\",\"type\":\"select_multiple\",\"choices\":"
+                  "[\"x\",\"y\"]},{\"name\":\"b\",\"type\":\"likert\","
+                  "\"scale\":5},{\"name\":\"c\",\"type\":\"text\"}]}") ==
+          FS_EMALFORMED);
+    CHECK_NPROBLEMS(2);
+    CHECK_PROBLEM("$.fields[0]", "was select_one and cannot become "
+                                 "select_multiple");
+    CHECK_PROBLEM("$.fields[2]", "was marked sensitive");
+    return 0;
+}
+
+/* ---- problem lists --------------------------------------------------- */
+
+static int test_problems_bounded(void)
+{
+    char buf[80];
+    size_t n;
+
+    fs_problems_init(&probs);
+    for (int i = 0; i < FS_PROBLEMS_MAX + 5; i++)
+        fs_problems_add(&probs, "f", "problem %d", i);
+    CHECK(probs.n == FS_PROBLEMS_MAX);
+    CHECK(probs.dropped == 5);
+    CHECK(fs_problems_total(&probs) == FS_PROBLEMS_MAX + 5);
+    n = fs_problems_format(&probs, "; ", buf, sizeof buf);
+    CHECK(n == strlen(buf) && n < sizeof buf);
+    CHECK(strncmp(buf, "f: problem 0; f: problem 1", 26) == 0);
+    CHECK(strstr(buf, "more)") != NULL);
+    fs_problems_init(&probs);
+    fs_problems_add(&probs, "a", "b");
+    fs_problems_format(&probs, "; ", buf, sizeof buf);
+    CHECK_STR(buf, "a: b");
+    /* A form with more problems than the list holds still says so. */
+    {
+        char def[8192];
+        size_t used = 0;
+        int w = snprintf(def, sizeof def, "{\"id\":\"x\",\"version\":1,"
+                                          "\"title\":\"X\",\"fields\":[");
+
+        used = (size_t)w;
+        for (int i = 0; i < 80; i++) {
+            w = snprintf(def + used, sizeof def - used,
+                         "%s{\"name\":\"f%d\",\"type\":\"bogus\"}",
+                         i ? "," : "", i);
+            used += (size_t)w;
+        }
+        snprintf(def + used, sizeof def - used, "]}");
+        CHECK(parse_strict(def) == NULL);
+        CHECK(probs.n == FS_PROBLEMS_MAX && probs.dropped == 16);
+    }
+    return 0;
+}
+
+/* ---- table ----------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    int (*fn)(void);
+} tests[] = {
+    {"parse every field type", test_parse_all_types},
+    {"minimal definition", test_minimal_definition},
+    {"every definition problem with its path", test_every_problem_with_path},
+    {"definition not json", test_not_json},
+    {"lenient parse ignores unknown members", test_lenient_ignores_unknown},
+    {"instruments parse", test_instruments_parse},
+    {"language fallback", test_language_fallback},
+    {"answer types and constraints", test_answer_types_and_constraints},
+    {"every answer problem", test_every_answer_problem},
+    {"required and area", test_required_and_area},
+    {"skip logic", test_skip_logic},
+    {"skip logic definition", test_skip_logic_definition},
+    {"consent refusal", test_consent},
+    {"dedupe key", test_dedupe_key},
+    {"patterns", test_patterns},
+    {"one answer for fill", test_answer_check_one},
+    {"version rules", test_version_rules},
+    {"problem list bounded", test_problems_bounded},
+};
+
+int main(int argc, char **argv)
+{
+    size_t i, ran = 0;
+    int failed = 0;
+
+    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
+            continue;
+        ran++;
+        fail_msg[0] = '\0';
+        if (tests[i].fn() != 0) {
+            printf("FAIL - %s: %s\n", tests[i].name, fail_msg);
+            failed = 1;
+        } else {
+            printf("ok - %s\n", tests[i].name);
+        }
+        fflush(stdout);
+    }
+    if (ran == 0) {
+        fprintf(stderr, "no test named '%s'\n", argc > 1 ? argv[1] : "");
+        return 2;
+    }
+    return failed;
+}
