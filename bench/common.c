@@ -42,43 +42,6 @@ unsigned bench_rng_below(bench_rng *r, unsigned n)
     return n ? (unsigned)((bench_rng_next(r) >> 33) % n) : 0;
 }
 
-/* Twenty-five fields of the kinds a city survey has: choices, Likert
- * scales, counts, a multi-select, a location and one free-text comment. */
-static const char form_json[] =
-    "{\"id\":\"" BENCH_FORM_ID "\",\"version\":1,"
-    "\"title\":{\"en\":\"Neighbourhood cohesion survey (bench)\"},"
-    "\"kind\":\"survey\",\"fields\":["
-    "{\"name\":\"interview_date\",\"type\":\"date\"},"
-    "{\"name\":\"setting\",\"type\":\"select_one\"},"
-    "{\"name\":\"age_band\",\"type\":\"select_one\"},"
-    "{\"name\":\"gender\",\"type\":\"select_one\"},"
-    "{\"name\":\"household\",\"type\":\"integer\"},"
-    "{\"name\":\"years_here\",\"type\":\"integer\"},"
-    "{\"name\":\"work\",\"type\":\"select_one\"},"
-    "{\"name\":\"education\",\"type\":\"select_one\"},"
-    "{\"name\":\"belonging\",\"type\":\"likert\"},"
-    "{\"name\":\"trust_neighbours\",\"type\":\"likert\"},"
-    "{\"name\":\"trust_local_gov\",\"type\":\"likert\"},"
-    "{\"name\":\"trust_police\",\"type\":\"likert\"},"
-    "{\"name\":\"safe_day\",\"type\":\"likert\"},"
-    "{\"name\":\"safe_night\",\"type\":\"likert\"},"
-    "{\"name\":\"tension_seen\",\"type\":\"select_one\"},"
-    "{\"name\":\"tension_kinds\",\"type\":\"select_multiple\"},"
-    "{\"name\":\"reported\",\"type\":\"select_one\"},"
-    "{\"name\":\"services\",\"type\":\"select_multiple\"},"
-    "{\"name\":\"online_hours\",\"type\":\"integer\"},"
-    "{\"name\":\"platform\",\"type\":\"select_one\"},"
-    "{\"name\":\"mixing\",\"type\":\"likert\"},"
-    "{\"name\":\"consent\",\"type\":\"select_one\"},"
-    "{\"name\":\"lat\",\"type\":\"decimal\"},"
-    "{\"name\":\"lon\",\"type\":\"decimal\"},"
-    "{\"name\":\"comment\",\"type\":\"text\"}]}";
-
-const char *bench_form_json(void)
-{
-    return form_json;
-}
-
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const settings[] = {"urban", "periurban", "rural"};
@@ -103,6 +66,82 @@ static const char *const services[] = {
 static const char *const platforms[] = {"none",     "whatsapp", "facebook",
                                         "tiktok",   "telegram", "instagram",
                                         "x"};
+static const char *const yes_no[] = {"yes", "no"};
+
+/* Twenty-five fields of the kinds a city survey has: choices, Likert
+ * scales, counts, multi-selects, a location and one free-text comment.
+ * Choice lists are the value lists the generator draws from, so every
+ * generated submission is valid under the shared validator. */
+typedef struct bench_field {
+    const char *name, *type;
+    const char *const *choices;
+    size_t nchoices;
+} bench_field;
+
+#define CH(a) a, NELEM(a)
+static const bench_field bench_fields[] = {
+    {"interview_date", "date", NULL, 0},
+    {"setting", "select_one", CH(settings)},
+    {"age_band", "select_one", CH(ages)},
+    {"gender", "select_one", CH(genders)},
+    {"household", "integer", NULL, 0},
+    {"years_here", "integer", NULL, 0},
+    {"work", "select_one", CH(works)},
+    {"education", "select_one", CH(educations)},
+    {"belonging", "likert", NULL, 0},
+    {"trust_neighbours", "likert", NULL, 0},
+    {"trust_local_gov", "likert", NULL, 0},
+    {"trust_police", "likert", NULL, 0},
+    {"safe_day", "likert", NULL, 0},
+    {"safe_night", "likert", NULL, 0},
+    {"tension_seen", "select_one", CH(tensions)},
+    {"tension_kinds", "select_multiple", CH(tension_kinds)},
+    {"reported", "select_one", CH(reporteds)},
+    {"services", "select_multiple", CH(services)},
+    {"online_hours", "integer", NULL, 0},
+    {"platform", "select_one", CH(platforms)},
+    {"mixing", "likert", NULL, 0},
+    {"consent", "select_one", CH(yes_no)},
+    {"lat", "decimal", NULL, 0},
+    {"lon", "decimal", NULL, 0},
+    {"comment", "text", NULL, 0},
+};
+
+const char *bench_form_json(void)
+{
+    static char text[8192];
+    if (text[0])
+        return text;
+    size_t used = (size_t)snprintf(
+        text, sizeof text,
+        "{\"id\":\"" BENCH_FORM_ID "\",\"version\":1,"
+        "\"title\":{\"en\":\"Neighbourhood cohesion survey (bench)\"},"
+        "\"kind\":\"survey\",\"default_language\":\"en\",\"fields\":[");
+    for (size_t i = 0; i < NELEM(bench_fields) && used < sizeof text; i++) {
+        const bench_field *f = &bench_fields[i];
+        used += (size_t)snprintf(text + used, sizeof text - used,
+                                 "%s{\"name\":\"%s\",\"type\":\"%s\"%s",
+                                 i ? "," : "", f->name, f->type,
+                                 strcmp(f->type, "likert") == 0
+                                     ? ",\"scale\":5"
+                                     : "");
+        if (f->nchoices && used < sizeof text)
+            used += (size_t)snprintf(text + used, sizeof text - used,
+                                     ",\"choices\":[");
+        for (size_t k = 0; k < f->nchoices && used < sizeof text; k++)
+            used += (size_t)snprintf(
+                text + used, sizeof text - used,
+                "%s{\"value\":\"%s\",\"label\":{\"en\":\"%s\"}}",
+                k ? "," : "", f->choices[k], f->choices[k]);
+        if (used < sizeof text)
+            used += (size_t)snprintf(text + used, sizeof text - used, "%s}",
+                                     f->nchoices ? "]" : "");
+    }
+    if (used + 3 < sizeof text)
+        snprintf(text + used, sizeof text - used, "]}");
+    return text;
+}
+
 static const char *const areas[] = {
     "CITY-N01", "CITY-N02", "CITY-N03", "CITY-N04", "CITY-N05", "CITY-N06",
     "CITY-N07", "CITY-N08", "CITY-S01", "CITY-S02", "CITY-S03", "CITY-S04"};
@@ -213,14 +252,17 @@ int bench_answers(bench_rng *r, fs_buf *b)
         rc = putf(b, ",\"lat\":52.%05u,\"lon\":4.%05u",
                   30000 + bench_rng_below(r, 9000),
                   85000 + bench_rng_below(r, 9000));
-    /* A third of notes are empty; others are 4 to 15 words. */
-    if (rc == FS_OK)
-        rc = put(b, ",\"comment\":\"");
+    /* A third of the notes are left out (an empty text is not an
+     * answer); the others are 4 to 15 words. */
     unsigned nw = bench_rng_below(r, 3) == 0 ? 0 : 4 + bench_rng_below(r, 12);
+    if (rc == FS_OK && nw > 0)
+        rc = put(b, ",\"comment\":\"");
     for (unsigned i = 0; i < nw && rc == FS_OK; i++)
         rc = putf(b, "%s%s", i ? " " : "", PICK(r, words));
+    if (rc == FS_OK && nw > 0)
+        rc = put(b, "\"");
     if (rc == FS_OK)
-        rc = put(b, "\"}");
+        rc = put(b, "}");
     return rc;
 }
 
