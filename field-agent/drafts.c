@@ -33,14 +33,17 @@ int fa__form_load(fa_agent *ag, const char *form_id, int64_t *version,
     int out_rc = FA_OK;
     if (rc == SQLITE_ROW) {
         *version = sqlite3_column_int64(st, 0);
-        fs_problems p;
-        fs_problems_init(&p);
-        if (fs_form_parse((const char *)sqlite3_column_text(st, 1),
-                          (size_t)sqlite3_column_bytes(st, 1), 0, out,
-                          &p) != FS_OK)
-            out_rc = fa__fail(ag, FA_ESTORE,
+        /* Not strict: a newer hub's form may carry members this agent
+         * does not know yet. */
+        int prc = fs_form_parse((const char *)sqlite3_column_text(st, 1),
+                                (size_t)sqlite3_column_bytes(st, 1), 0, out,
+                                NULL);
+        if (prc == FS_ENOMEM)
+            out_rc = fa__fail(ag, FA_ESTORE, "out of memory");
+        else if (prc != FS_OK)
+            out_rc = fa__fail(ag, FA_EINPUT,
                               "form %s version %lld on this device cannot "
-                              "be read; sync again to refresh it",
+                              "be read by this agent; update the agent",
                               form_id, (long long)*version);
     } else if (rc == SQLITE_DONE) {
         out_rc = fa__fail(ag, FA_EINPUT,

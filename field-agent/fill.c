@@ -56,23 +56,6 @@ static int read_line(session *s, char *buf, size_t cap)
     return 1;
 }
 
-static int scope_has(const char *scope, const char *item)
-{
-    if (!scope[0] || strcmp(scope, "*") == 0)
-        return 1;
-    size_t n = strlen(item);
-    for (const char *p = scope; n > 0 && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len == n && memcmp(p, item, n) == 0)
-            return 1;
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    return 0;
-}
-
 static void print_value(FILE *out, const fs_field *fld, const cJSON *v,
                         const char *lang)
 {
@@ -327,7 +310,7 @@ static int ask_area(session *s, int *stop)
             fprintf(s->out, "  ! '%s' is not an area code (letters, digits, "
                             ". _ -)\n",
                     v);
-        else if (!scope_has(areas, v))
+        else if (!fa__scope_has(areas, v))
             fprintf(s->out, "  ! this device records for %s only\n", areas);
         else
             snprintf(s->d->area, sizeof s->d->area, "%s", v);

@@ -11,54 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent_int.h"
+#include "drafts.h"
 #include "fs_form.h"
 
 #define ANSWERS_MAX (1024 * 1024)
-
-/* Loads form (id, version) or the newest version when *version is 0. */
-static int load_form(fa_agent *ag, const char *form_id, int64_t *version,
-                     fs_form **form)
-{
-    sqlite3_stmt *st = NULL;
-    const char *sql =
-        *version > 0 ? "SELECT version, definition FROM forms WHERE id = ? "
-                       "AND version = ?"
-                     : "SELECT version, definition FROM forms WHERE id = ? "
-                       "ORDER BY version DESC LIMIT 1";
-    if (sqlite3_prepare_v2(ag->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading forms");
-    sqlite3_bind_text(st, 1, form_id, -1, SQLITE_STATIC);
-    if (*version > 0)
-        sqlite3_bind_int64(st, 2, *version);
-    int rc = sqlite3_step(st), prc = FS_EMALFORMED;
-    if (rc == SQLITE_ROW) {
-        *version = sqlite3_column_int64(st, 0);
-        const char *def = (const char *)sqlite3_column_text(st, 1);
-        /* Not strict: a newer hub's form may carry members this agent
-         * does not know yet. */
-        if (def)
-            prc = fs_form_parse(def, (size_t)sqlite3_column_bytes(st, 1), 0,
-                                form, NULL);
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
-        return fa__fail(ag, FA_EINPUT,
-                        "form %s%s is not on this device; run "
-                        "`fieldsync-agent sync` to fetch the hub's forms "
-                        "and `fieldsync-agent forms` to list them",
-                        form_id, *version > 0 ? " (that version)" : "");
-    if (rc != SQLITE_ROW)
-        return fa__store_error(ag, "reading forms");
-    if (prc == FS_ENOMEM)
-        return fa__fail(ag, FA_ESTORE, "out of memory");
-    if (prc != FS_OK)
-        return fa__fail(ag, FA_EINPUT,
-                        "form %s version %lld on this device cannot be "
-                        "read by this agent; update the agent",
-                        form_id, (long long)*version);
-    return FA_OK;
-}
 
 /* Checks answers with the validator the hub also runs, and lists every
  * problem at once, one per line ("field: reason"), so a user fixes the
@@ -94,45 +50,6 @@ static int check_answers(fa_agent *ag, const fs_form *form,
     return FA_EINPUT;
 }
 
-/* scope is "*" or codes joined by commas (the hub's format). */
-static int in_scope(const char *scope, const char *item)
-{
-    if (strcmp(scope, "*") == 0)
-        return 1;
-    size_t n = strlen(item);
-    for (const char *p = scope; n > 0 && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len == n && memcmp(p, item, n) == 0)
-            return 1;
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    return 0;
-}
-
-static int next_seq(fa_agent *ag, int64_t *seq)
-{
-    /* After a realignment the hub's sequence may be above every local
-     * row, so the next number follows whichever is larger. */
-    int64_t acked = 0;
-    int rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
-    if (rc != FA_OK)
-        return rc;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db, "SELECT coalesce(max(seq), 0) FROM outbox",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return fa__store_error(ag, "reading the outbox");
-    }
-    int64_t max = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    *seq = (max > acked ? max : acked) + 1;
-    return FA_OK;
-}
-
 int fa_record(fa_agent *ag, const char *form_id, int64_t version,
               const char *area, const char *answers_json, char *id_out)
 {
@@ -163,7 +80,7 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
     }
     char areas[2048];
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
-    if (rc == FA_OK && areas[0] && !in_scope(areas, area ? area : "")) {
+    if (rc == FA_OK && areas[0] && !fa__scope_has(areas, area ? area : "")) {
         cJSON_Delete(answers);
         return fa__fail(ag, FA_EINPUT,
                         "this device records for areas %s only; give one "
@@ -175,7 +92,7 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
         return rc;
     }
     fs_form *form = NULL;
-    rc = load_form(ag, form_id, &version, &form);
+    rc = fa__form_load(ag, form_id, &version, &form);
     if (rc == FA_OK)
         rc = check_answers(ag, form, answers, area);
     fs_form_free(form);
@@ -186,79 +103,20 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
     if (!canon)
         return fa__fail(ag, FA_ESTORE, "out of memory");
 
-    char id[FS_UUID_LEN + 1], collector[FS_NAME_MAX + 1];
-    char hlc_text[FS_HLC_TEXT_LEN + 1];
-    sqlite3_stmt *st = NULL;
+    char id[FS_UUID_LEN + 1];
     if (fs_uuid_v7(id) != FS_OK) {
         free(canon);
         return fa__fail(ag, FA_ESTORE, "the system has no randomness");
     }
     rc = fa__begin(ag);
-    if (rc != FA_OK)
-        goto out;
-    int64_t seq = 0, state = 0;
-    uint64_t hlc_state = 0;
-    char hlc_buf[FS_HLC_TEXT_LEN + 1];
-    rc = fa__meta_get(ag, "hlc", hlc_buf, sizeof hlc_buf);
-    if (rc == FA_OK && hlc_buf[0])
-        fs_hlc_parse(hlc_buf, &hlc_state);
     if (rc == FA_OK)
-        rc = fa__meta_get(ag, "collector", collector, sizeof collector);
-    if (rc == FA_OK)
-        rc = next_seq(ag, &seq);
-    if (rc != FA_OK)
-        goto fail;
-    (void)state;
-    uint64_t hlc = fs_hlc_tick(&hlc_state, fs_now_ms());
-    fs_hlc_format(hlc, hlc_text);
-    int64_t now = (int64_t)fs_now_ms();
-
-    if (sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO submissions (id, rev, form_id, "
-                           "form_version, area, collector, hlc, created_ms, "
-                           "answers) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto store_fail;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, form_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, version);
-    sqlite3_bind_text(st, 4, area ? area : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, collector, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, hlc_text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, now);
-    sqlite3_bind_text(st, 8, canon, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        goto store_fail;
-    sqlite3_finalize(st);
-    st = NULL;
-
-    if (sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO outbox (seq, kind, ref_id, ref_rev, "
-                           "created_ms) VALUES (?, 'submission', ?, 1, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto store_fail;
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        goto store_fail;
-    sqlite3_finalize(st);
-    st = NULL;
-    rc = fa__meta_set(ag, "hlc", hlc_text);
+        rc = fa__store_submission(ag, id, 0, form_id, version, area, canon);
     if (rc == FA_OK)
         rc = fa__commit(ag);
-    if (rc != FA_OK)
-        goto fail;
-    if (id_out)
+    else
+        fa__rollback(ag);
+    if (rc == FA_OK && id_out)
         memcpy(id_out, id, sizeof id);
-    goto out;
-
-store_fail:
-    rc = fa__store_error(ag, "saving the submission");
-fail:
-    sqlite3_finalize(st);
-    fa__rollback(ag);
-out:
     free(canon);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "agent_int.h"
 #include "fs_schema.h"
@@ -59,6 +60,18 @@ int fa_open(const char *dir, fa_agent **out, char *err, size_t errlen)
     snprintf(path, sizeof path, "%s/agent.db", dir);
     if (!ag->dir ||
         fs_db_open(path, &fs_schema_agent, 1, &ag->db, err, errlen) != 0) {
+        /* Opening needs a little space (the write-ahead log and its
+         * index are made anew at each start): on a full disk SQLite only
+         * says "disk I/O error", so say what it is. */
+        struct statvfs vfs;
+        if (statvfs(dir, &vfs) == 0 &&
+            (unsigned long long)vfs.f_bavail * vfs.f_frsize < 65536)
+            snprintf(err, errlen,
+                     "the device's storage is full, the agent database "
+                     "%s cannot be opened; nothing was changed and "
+                     "records already saved are kept. Free some space "
+                     "and try again",
+                     path);
         fa_close(ag);
         return FA_ESTORE;
     }
@@ -156,4 +169,21 @@ void fa__rollback(fa_agent *ag)
 {
     if (!sqlite3_get_autocommit(ag->db))
         sqlite3_exec(ag->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int fa__scope_has(const char *scope, const char *item)
+{
+    if (!scope[0] || strcmp(scope, "*") == 0)
+        return 1;
+    size_t n = strlen(item);
+    for (const char *p = scope; n > 0 && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && memcmp(p, item, n) == 0)
+            return 1;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
 }
