@@ -34,8 +34,4 @@ int fa__commit(fa_agent *ag);
 void fa__rollback(fa_agent *ag);
 int fa__store_error(fa_agent *ag, const char *what);
 
-/* 1 when item is in scope: "" or "*" (everything) or codes joined by
- * commas, the hub's format. */
-int fa__scope_has(const char *scope, const char *item);
-
 #endif

@@ -310,7 +310,7 @@ static int ask_area(session *s, int *stop)
             fprintf(s->out, "  ! '%s' is not an area code (letters, digits, "
                             ". _ -)\n",
                     v);
-        else if (!fa__scope_has(areas, v))
+        else if (!fs_scope_has(areas, v))
             fprintf(s->out, "  ! this device records for %s only\n", areas);
         else
             snprintf(s->d->area, sizeof s->d->area, "%s", v);

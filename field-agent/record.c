@@ -80,7 +80,7 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
     }
     char areas[2048];
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
-    if (rc == FA_OK && areas[0] && !fa__scope_has(areas, area ? area : "")) {
+    if (rc == FA_OK && areas[0] && !fs_scope_has(areas, area ? area : "")) {
         cJSON_Delete(answers);
         return fa__fail(ag, FA_EINPUT,
                         "this device records for areas %s only; give one "

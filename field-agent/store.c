@@ -170,20 +170,3 @@ void fa__rollback(fa_agent *ag)
     if (!sqlite3_get_autocommit(ag->db))
         sqlite3_exec(ag->db, "ROLLBACK", NULL, NULL, NULL);
 }
-
-int fa__scope_has(const char *scope, const char *item)
-{
-    if (!scope[0] || strcmp(scope, "*") == 0)
-        return 1;
-    size_t n = strlen(item);
-    for (const char *p = scope; n > 0 && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len == n && memcmp(p, item, n) == 0)
-            return 1;
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    return 0;
-}

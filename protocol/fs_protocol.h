@@ -137,6 +137,11 @@ int fs_valid_area_code(const char *s);  /* [A-Za-z0-9][A-Za-z0-9._-]{0,63} */
 /* Printable UTF-8 without control characters, 1..FS_NAME_MAX bytes. */
 int fs_valid_name(const char *s);
 
+/* 1 when item is in scope: "" or "*" (everything), or codes joined by
+ * commas ("CITY-N01,CITY-N02"), the form hub and agent keep a device's
+ * areas and forms in. Codes have no commas, so no escaping is needed. */
+int fs_scope_has(const char *scope, const char *item);
+
 /* ---- randomness, hashes, ids ----------------------------------------- */
 
 /* Fills p with n bytes from getrandom(2). */

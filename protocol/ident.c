@@ -112,3 +112,20 @@ int fs_valid_name(const char *s)
     }
     return 1;
 }
+
+int fs_scope_has(const char *scope, const char *item)
+{
+    if (scope[0] == '\0' || strcmp(scope, "*") == 0)
+        return 1;
+    size_t n = strlen(item);
+    for (const char *p = scope; n > 0 && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && memcmp(p, item, n) == 0)
+            return 1;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}

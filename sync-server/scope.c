@@ -12,21 +12,9 @@
 
 int hub__scope_has(const char *scope, const char *item)
 {
-    if (strcmp(scope, "*") == 0)
-        return 1;
-    size_t n = strlen(item);
-    if (n == 0)
-        return 0;
-    for (const char *p = scope; *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len == n && memcmp(p, item, n) == 0)
-            return 1;
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    return 0;
+    /* An empty scope is stored nowhere: the hub always writes '*' or a
+     * list. Treat it as nothing, not everything. */
+    return scope[0] != '\0' && fs_scope_has(scope, item);
 }
 
 int hub__scope_parse(const char *in, int (*valid)(const char *), char *out,

@@ -751,6 +751,19 @@ static int test_json_depth_limit(void)
     return 0;
 }
 
+static int test_scope_has(void)
+{
+    CHECK(fs_scope_has("*", "CITY-N01"));
+    CHECK(fs_scope_has("", "anything"));
+    CHECK(fs_scope_has("CITY-N01,CITY-N02", "CITY-N01"));
+    CHECK(fs_scope_has("CITY-N01,CITY-N02", "CITY-N02"));
+    CHECK(!fs_scope_has("CITY-N01,CITY-N02", "CITY-N0"));
+    CHECK(!fs_scope_has("CITY-N01,CITY-N02", "CITY-N012"));
+    CHECK(!fs_scope_has("CITY-N01,CITY-N02", "N01,CITY"));
+    CHECK(!fs_scope_has("CITY-N01", ""));
+    return 0;
+}
+
 /* A flat array of n zeros: the cheapest way to make cJSON allocate. */
 static char *zeros_doc(size_t n)
 {
@@ -2194,6 +2207,7 @@ static const struct {
     {"utf8 invalid", test_utf8_invalid},
     {"json depth limit", test_json_depth_limit},
     {"json values limit", test_json_values_limit},
+    {"scope membership", test_scope_has},
     {"json string limit", test_json_string_limit},
     {"json bad utf8", test_json_utf8},
     {"json trailing garbage", test_json_trailing},
