@@ -70,8 +70,9 @@ int fa_sync(fa_agent *ag, const fa_sync_options *opt, fa_sync_report *rep);
 
 /* Writes the status (human text or JSON) to out. */
 int fa_status(fa_agent *ag, int json, void *out /* FILE * */);
-/* Lists forms on the device. */
-int fa_forms(fa_agent *ag, int json, void *out /* FILE * */);
+/* Lists forms on the device, titles in lang (NULL: each form's default
+ * language; a missing translation falls back to it). */
+int fa_forms(fa_agent *ag, int json, const char *lang, FILE *out);
 
 /* Interactive fill in a terminal (or from piped lines): one question at a
  * time, every answer saved to a draft as it is given. lang may be NULL

@@ -18,7 +18,7 @@ static const char usage[] =
     "  enroll --hub URL --code CODE [--name NAME] [--collector NAME]\n"
     "         [--cacert FILE]      (FILE: CAs to trust for an https hub)\n"
     "                              join a hub with a code from its admin\n"
-    "  forms [--json]              forms on this device\n"
+    "  forms [--json] [--lang L]   forms on this device\n"
     "  record FORM --answers FILE.json [--area CODE] [--version N]\n"
     "                              store a finalized submission (offline)\n"
     "  fill FORM [--lang L] [--area CODE]\n"
@@ -326,7 +326,7 @@ int main(int argc, char **argv)
             status = exit_code(rc);
         }
     } else if (strcmp(cmd, "forms") == 0) {
-        status = exit_code(fa_forms(ag, o.json, stdout));
+        status = exit_code(fa_forms(ag, o.json, o.lang, stdout));
     } else if (strcmp(cmd, "record") == 0) {
         status = cmd_record(ag, &o);
     } else if (strcmp(cmd, "fill") == 0 || strcmp(cmd, "resume") == 0 ||

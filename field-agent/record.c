@@ -121,13 +121,12 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
     return rc;
 }
 
-int fa_forms(fa_agent *ag, int json, void *outp)
+int fa_forms(fa_agent *ag, int json, const char *lang, FILE *out)
 {
-    FILE *out = outp;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ag->db,
-                           "SELECT id, version, title FROM forms ORDER BY "
-                           "id, version",
+                           "SELECT id, version, title, definition FROM forms "
+                           "ORDER BY id, version",
                            -1, &st, NULL) != SQLITE_OK)
         return fa__store_error(ag, "reading forms");
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
@@ -135,7 +134,13 @@ int fa_forms(fa_agent *ag, int json, void *outp)
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 0);
         long long v = sqlite3_column_int64(st, 1);
-        const char *title = (const char *)sqlite3_column_text(st, 2);
+        /* The title in the chosen language, with the form's fallback;
+         * the stored default title if the definition cannot be read. */
+        fs_form *f = NULL;
+        fs_form_parse((const char *)sqlite3_column_text(st, 3),
+                      (size_t)sqlite3_column_bytes(st, 3), 0, &f, NULL);
+        const char *title = f ? fs_form_title(f, lang)
+                              : (const char *)sqlite3_column_text(st, 2);
         if (json) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "id", id);
@@ -145,6 +150,7 @@ int fa_forms(fa_agent *ag, int json, void *outp)
         } else {
             fprintf(out, "%-32s  v%-4lld  %s\n", id, v, title);
         }
+        fs_form_free(f);
         n++;
     }
     sqlite3_finalize(st);

@@ -11,6 +11,10 @@ code=$("$FS_HUB" enroll-code --db "$DB" --name tab --areas CITY-N01,CITY-N02 2>/
 agent tab enroll --hub "$HUB_URL" --code "$code" >/dev/null
 agent tab sync --quiet
 adb() { sqlite3 "$T/tab/agent.db" "$@"; }
+check "forms lists titles in the chosen language" \
+  "$(agent tab forms --lang fr | grep -c 'Visite de quartier (test de saisie)')" 1
+check "an unknown language falls back to the form's default" \
+  "$(agent tab forms --lang de | grep -c 'Neighbourhood visit (fill test)')" 1
 
 # Area, consent, date, a refused age then the right one, low trust (which
 # brings the follow-up), back, higher trust (which drops it), places, and
