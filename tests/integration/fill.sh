@@ -55,7 +55,7 @@ agent tab fill fill_survey <"$T/typing" >"$T/fill4.out" &
 filler=$!
 exec {w}>"$T/typing"
 printf '%s\n' CITY-N01 1 today 7 >&$w
-for i in $(seq 1 100); do
+for i in $(seq 1 300); do   # up to 30 s on a loaded machine
   [ "$(adb "SELECT coalesce(json_extract(answers, '$.years'), 0) FROM drafts ORDER BY created_ms DESC LIMIT 1")" = 7 ] && break
   sleep 0.1
 done
