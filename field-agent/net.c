@@ -129,6 +129,14 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
                         h->base, why);
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
+    /* Every answer of a hub has a JSON body. None at all means the link
+     * broke inside the answer: a hub killed right after its status line
+     * looks like a complete empty answer to curl. Retry, keep the data. */
+    if (h->reply.len == 0)
+        return fa__fail(ag, FA_EUNREACHABLE,
+                        "the hub at %s broke off its answer (HTTP %ld "
+                        "without a body)",
+                        h->base, h->status);
     return FA_OK;
 }
 

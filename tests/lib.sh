@@ -67,12 +67,13 @@ start_hub() {
     --threads "${HUB_THREADS:-16}" ${HUB_ARGS:-} 2>>"$T/hub.log" &
   HUB_PID=$!
   local i
-  for i in $(seq 1 200); do
+  # Generous: a sanitized build on a loaded 2-core machine starts slowly.
+  for i in $(seq 1 600); do
     [ -s "$T/port" ] && break
     kill -0 "$HUB_PID" 2>/dev/null || fail "hub exited at start"
     sleep 0.05
   done
-  [ -s "$T/port" ] || fail "hub did not start within 10 s"
+  [ -s "$T/port" ] || fail "hub did not start within 30 s"
   HUB_URL="http://127.0.0.1:$(cat "$T/port")"
   curl -fsS "$HUB_URL/healthz" >/dev/null || fail "hub /healthz not ok"
 }
@@ -250,10 +251,17 @@ BG_PIDS=()
 MOUNTS=()
 rel_cleanup() {
   local rc=$? p m
-  [ -n "$PROXY_PID" ] && kill -TERM "$PROXY_PID" 2>/dev/null
-  for p in "${BG_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || true; done
+  set +e
+  if [ -n "$PROXY_PID" ]; then kill -TERM "$PROXY_PID" 2>/dev/null; fi
+  for p in "${BG_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  for p in "${BG_PIDS[@]}" $PROXY_PID; do wait "$p" 2>/dev/null; done
+  # The hub first: a file system it holds open cannot be unmounted.
+  if [ ${#MOUNTS[@]} -gt 0 ] && [ -n "$HUB_PID" ]; then
+    kill -TERM "$HUB_PID" 2>/dev/null
+    wait "$HUB_PID" 2>/dev/null
+    HUB_PID=""
+  fi
+  for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
   (exit $rc)
   cleanup
 }
