@@ -95,10 +95,6 @@ hub_port() {
 }
 
 agent() {
-  sqlite3 "$T/$1/agent.db" "UPDATE meta SET value='$HUB_URL' WHERE key='hub_url'"
-}
-
-agent() {
   local name=$1
   shift
   "$FS_AGENT" --dir "$T/$name" "$@"
