@@ -11,32 +11,10 @@
 #include <string.h>
 
 #include "fs_form.h"
+#include "unit.h"
 
 /* ---- harness --------------------------------------------------------- */
 
-static char fail_msg[1024];
-
-static int failf(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int failf(const char *file, int line, const char *fmt, ...)
-{
-    va_list ap;
-    int w = snprintf(fail_msg, sizeof(fail_msg), "%s:%d: ", file, line);
-
-    if (w < 0 || (size_t)w >= sizeof(fail_msg))
-        return 1;
-    va_start(ap, fmt);
-    vsnprintf(fail_msg + w, sizeof(fail_msg) - (size_t)w, fmt, ap);
-    va_end(ap);
-    return 1;
-}
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            return failf(__FILE__, __LINE__, "%s", #cond);                     \
-    } while (0)
 
 #define CHECK_STR(got, want)                                                   \
     do {                                                                       \
@@ -906,10 +884,7 @@ static int test_problems_bounded(void)
 
 /* ---- table ----------------------------------------------------------- */
 
-static const struct {
-    const char *name;
-    int (*fn)(void);
-} tests[] = {
+static const unit_case tests[] = {
     {"parse every field type", test_parse_all_types},
     {"minimal definition", test_minimal_definition},
     {"every definition problem with its path", test_every_problem_with_path},
@@ -932,25 +907,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    size_t i, ran = 0;
-    int failed = 0;
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
-            continue;
-        ran++;
-        fail_msg[0] = '\0';
-        if (tests[i].fn() != 0) {
-            printf("FAIL - %s: %s\n", tests[i].name, fail_msg);
-            failed = 1;
-        } else {
-            printf("ok - %s\n", tests[i].name);
-        }
-        fflush(stdout);
-    }
-    if (ran == 0) {
-        fprintf(stderr, "no test named '%s'\n", argc > 1 ? argv[1] : "");
-        return 2;
-    }
-    return failed;
+    return unit_run(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }
