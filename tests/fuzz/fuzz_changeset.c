@@ -20,18 +20,9 @@
 #include <string.h>
 
 #include "fs_protocol.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* An invariant broke: say which, and abort so libFuzzer keeps the input. */
-#define REQUIRE(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,         \
-                    __LINE__, #cond);                                          \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
 
 static int same_submission(const fs_submission *a, const fs_submission *b)
 {

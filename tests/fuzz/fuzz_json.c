@@ -22,17 +22,7 @@
 #include <string.h>
 
 #include "fs_protocol.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,         \
-                    __LINE__, #cond);                                          \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "fuzz.h"
 
 /* Walks the tree, checking string sizes and depth, counting nodes. */
 static void walk(const cJSON *it, unsigned depth, const fs_limits *lim,
