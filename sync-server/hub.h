@@ -50,4 +50,22 @@ int hub_form_publish(const char *db_path, const char *file, FILE *out);
 int hub_devices(const char *db_path, int json, FILE *out);
 int hub_stats(const char *db_path, int json, FILE *out);
 
+/* The mapping dataset (mapcli.c). format: 0 text, 1 JSON, 2 CSV. Dates
+ * are YYYY-MM-DD, inclusive. Exit status 2 means bad input, nothing
+ * changed. */
+int hub_wave_add(const char *db_path, const char *name, const char *title,
+                 const char *start, const char *end, FILE *out);
+int hub_wave_list(const char *db_path, int format, FILE *out);
+int hub_wave_assign(const char *db_path, const char *wave, const char *id,
+                    FILE *out);
+/* stratum: "FIELD=VALUE,..." or NULL; device: a sub-quota's device id or
+ * NULL. */
+int hub_quota_set(const char *db_path, const char *area, const char *wave,
+                  const char *form, const char *stratum, const char *device,
+                  long long target, FILE *out);
+int hub_quota_list(const char *db_path, const char *wave, int format,
+                   FILE *out);
+int hub_coverage(const char *db_path, const char *wave, int format,
+                 FILE *out);
+
 #endif

@@ -110,6 +110,9 @@ static const route routes[] = {
     {"/api/v1/admin/submissions$", hub__handle_admin_submissions},
     {"/api/v1/admin/audit$", hub__handle_admin_audit},
     {"/api/v1/admin/review$", hub__handle_admin_review},
+    {"/api/v1/admin/waves$", hub__handle_admin_waves},
+    {"/api/v1/admin/quotas$", hub__handle_admin_quotas},
+    {"/api/v1/admin/coverage$", hub__handle_admin_coverage},
     {"/", handle_not_found},
 };
 

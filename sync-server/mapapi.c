@@ -1,0 +1,89 @@
+/*
+ * mapapi.c - the admin API of the mapping dataset: waves, quotas and
+ * coverage (JSON, or CSV with ?format=csv). Admins and reviewers read;
+ * reviewers see only their areas.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hub_int.h"
+
+static const char *const readers[] = {"admin", "reviewer", NULL};
+
+/* Common start of a GET for readers: method, token, ?format. */
+int hub__map_begin(struct mg_connection *conn, hub_device *who,
+                   int *format)
+{
+    if (!hub__method_is(conn, "GET"))
+        return -1;
+    if (hub__auth(conn, who, HUB_API, readers) != 0)
+        return -1;
+    return hub__query_format(conn, format);
+}
+
+/* ?wave=W, checked to exist. -1 after the 400/404/503 reply. */
+int hub__query_wave(struct mg_connection *conn, const char *name,
+                    char *wave, size_t cap)
+{
+    if (hub__query_str(conn, name, fs_valid_area_code, wave, cap) != 0)
+        return -1;
+    int w = hub__wave_exists(hub__db(conn), wave);
+    if (w == 1)
+        return 0;
+    if (w == 0)
+        hub__reply_error(conn, 404, "unknown_wave",
+                         "no wave '%s' at this hub; GET "
+                         "/api/v1/admin/waves lists them",
+                         wave);
+    else
+        hub__reply_error(conn, 503, "storage", "cannot read the waves");
+    return -1;
+}
+
+int hub__handle_admin_waves(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    hub_device who;
+    int format;
+    if (hub__map_begin(conn, &who, &format) != 0)
+        return 400;
+    cJSON *root = hub__waves_json(hub__db(conn));
+    if (!root) {
+        hub__reply_error(conn, 503, "storage", "cannot read the waves");
+        return 503;
+    }
+    hub__reply_rows(conn, format, root, "waves", hub__wave_cols,
+                    "waves.csv");
+    return 200;
+}
+
+static int quotas_or_coverage(struct mg_connection *conn, int counts)
+{
+    hub_device who;
+    int format;
+    char wave[FS_ID_MAX + 2];
+    if (hub__map_begin(conn, &who, &format) != 0 ||
+        hub__query_wave(conn, "wave", wave, sizeof wave) != 0)
+        return 400;
+    cJSON *root = hub__coverage_json(hub__db(conn), wave, who.areas, counts);
+    if (!root) {
+        hub__reply_error(conn, 503, "storage", "cannot read the quotas");
+        return 503;
+    }
+    hub__reply_rows(conn, format, root, counts ? "coverage" : "quotas",
+                    counts ? hub__coverage_cols : hub__quota_cols,
+                    counts ? "coverage.csv" : "quotas.csv");
+    return 200;
+}
+
+int hub__handle_admin_quotas(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    return quotas_or_coverage(conn, 0);
+}
+
+int hub__handle_admin_coverage(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    return quotas_or_coverage(conn, 1);
+}
