@@ -68,4 +68,20 @@ int hub_quota_list(const char *db_path, const char *wave, int format,
 int hub_coverage(const char *db_path, const char *wave, int format,
                  FILE *out);
 
+/* An indicator table or a change between waves (mapind.c). Strings may be
+ * NULL when not given; k is text so that a bad value gets a clear error. */
+typedef struct hub_ind_request {
+    const char *form;
+    const char *indicator; /* count | mean:FIELD | share:FIELD=CODE|... */
+    const char *by;        /* select_one field to disaggregate by */
+    const char *wave;      /* indicators: one wave (NULL: all) */
+    const char *from, *to; /* change: the two waves */
+    const char *k;         /* smallest cell shown; default 5 */
+} hub_ind_request;
+
+int hub_indicators(const char *db_path, const hub_ind_request *req,
+                   int format, FILE *out);
+int hub_change(const char *db_path, const hub_ind_request *req, int format,
+               FILE *out);
+
 #endif

@@ -12,6 +12,7 @@
 #include <civetweb.h>
 
 #include "fs_protocol.h"
+#include "hub.h"
 
 /* Process-wide hub state, shared (read-only after start, except the
  * mutex) by every worker thread. */
@@ -210,6 +211,19 @@ extern const char *const hub__quota_cols[];
 struct fs_form;
 /* The newest published version of form id (caller frees), or NULL. */
 struct fs_form *hub__form_latest(sqlite3 *db, const char *id);
+
+/* ---- mapind.c: indicators ------------------------------------------- */
+
+/* {"form", "indicator", "by", "k", ..., "cells": [...]} for the counted
+ * submissions within scope. 0, HUB_EBADINPUT (err) or HUB_ESTORAGE. */
+int hub__indicators(sqlite3 *db, const hub_ind_request *req,
+                    const char *scope, cJSON **out, char *err, size_t cap);
+/* {..., "from", "to", "changes": [...]}: the change per area (and
+ * category) from wave req->from to req->to. */
+int hub__change(sqlite3 *db, const hub_ind_request *req, const char *scope,
+                cJSON **out, char *err, size_t cap);
+int hub__handle_admin_indicators(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_change(struct mg_connection *conn, void *hubp);
 
 /* ---- handlers -------------------------------------------------------- */
 

@@ -266,6 +266,21 @@ static int mapping_command(const char *cmd, const args *a)
             return bad("coverage takes no arguments: ", a->pos[0]);
         return hub_coverage(a->db, a->wave, a->json, stdout);
     }
+    if (strcmp(cmd, "indicators") == 0 || strcmp(cmd, "change") == 0) {
+        if (a->npos)
+            return bad("unexpected argument ", a->pos[0]);
+        if (!a->form || !a->indicator)
+            return bad("name the form and the indicator: --form F "
+                       "--indicator count|mean:FIELD|share:FIELD=CODE",
+                       NULL);
+        hub_ind_request req = {a->form, a->indicator, a->by, a->wave,
+                               a->from,  a->to,        a->k};
+        if (cmd[0] == 'i')
+            return hub_indicators(a->db, &req, a->json, stdout);
+        if (!a->from || !a->to)
+            return bad("change needs --from WAVE and --to WAVE", NULL);
+        return hub_change(a->db, &req, a->json, stdout);
+    }
     return bad("unknown command ", cmd);
 }
 

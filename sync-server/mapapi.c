@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hub_int.h"
+#include "indicators.h"
 
 static const char *const readers[] = {"admin", "reviewer", NULL};
 
@@ -86,4 +87,60 @@ int hub__handle_admin_coverage(struct mg_connection *conn, void *hubp)
 {
     (void)hubp;
     return quotas_or_coverage(conn, 1);
+}
+
+/* Indicators (change 0) or change between waves (change 1). */
+static int indicator_reply(struct mg_connection *conn, int change)
+{
+    hub_device who;
+    int format;
+    char form[FS_ID_MAX + 2], ind[1200], by[FS_ID_MAX + 2], k[16];
+    char wave[FS_ID_MAX + 2], from[FS_ID_MAX + 2], to[FS_ID_MAX + 2];
+    if (hub__map_begin(conn, &who, &format) != 0 ||
+        hub__query_str(conn, "form", NULL, form, sizeof form) != 0 ||
+        hub__query_str(conn, "indicator", NULL, ind, sizeof ind) != 0 ||
+        hub__query_str(conn, "by", NULL, by, sizeof by) != 0 ||
+        hub__query_str(conn, "k", NULL, k, sizeof k) != 0 ||
+        hub__query_wave(conn, "wave", wave, sizeof wave) != 0 ||
+        hub__query_wave(conn, "from", from, sizeof from) != 0 ||
+        hub__query_wave(conn, "to", to, sizeof to) != 0)
+        return 400;
+    if (!form[0] || !ind[0]) {
+        hub__reply_error(conn, 400, "bad_parameter",
+                         "name the form and the indicator: "
+                         "?form=F&indicator=count|mean:FIELD|share:FIELD=CODE");
+        return 400;
+    }
+    hub_ind_request req = {form, ind, by, wave, from, to, k};
+    char err[512] = "";
+    cJSON *root = NULL;
+    int rc = change ? hub__change(hub__db(conn), &req, who.areas, &root, err,
+                                  sizeof err)
+                    : hub__indicators(hub__db(conn), &req, who.areas, &root,
+                                      err, sizeof err);
+    if (rc == HUB_EBADINPUT) {
+        hub__reply_error(conn, 400, "bad_parameter", "%s", err);
+        return 400;
+    }
+    if (rc != 0) {
+        hub__reply_error(conn, 503, "storage", "cannot compute: %s",
+                         sqlite3_errmsg(hub__db(conn)));
+        return 503;
+    }
+    hub__reply_rows(conn, format, root, change ? "changes" : "cells",
+                    change ? hub_ind_change_cols : hub_ind_cols,
+                    change ? "change.csv" : "indicators.csv");
+    return 200;
+}
+
+int hub__handle_admin_indicators(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    return indicator_reply(conn, 0);
+}
+
+int hub__handle_admin_change(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    return indicator_reply(conn, 1);
 }

@@ -8,6 +8,7 @@
 
 #include "hub.h"
 #include "hub_int.h"
+#include "indicators.h"
 
 /* Runs one change in a write transaction and reports the outcome: exit
  * status 0, 2 (bad input, nothing changed) or 1 (storage). */
@@ -150,4 +151,41 @@ int hub_coverage(const char *db_path, const char *wave, int format,
                  FILE *out)
 {
     return quota_table(db_path, wave, 1, format, out);
+}
+
+typedef int (*ind_fn)(sqlite3 *, const hub_ind_request *, const char *,
+                      cJSON **, char *, size_t);
+
+static int ind_command(const char *db_path, const hub_ind_request *req,
+                       ind_fn fn, const char *key, const char *const *cols,
+                       int format, FILE *out)
+{
+    sqlite3 *db = hub__open(db_path);
+    if (!db)
+        return 1;
+    char err[512] = "";
+    cJSON *root = NULL;
+    int rc = fn(db, req, "*", &root, err, sizeof err);
+    if (rc == HUB_EBADINPUT) {
+        fprintf(stderr, "fieldsync-hub: %s\n", err);
+        sqlite3_close(db);
+        return 2;
+    }
+    if (rc != 0)
+        root = NULL;
+    return print_table(db, root, format, key, cols, out);
+}
+
+int hub_indicators(const char *db_path, const hub_ind_request *req,
+                   int format, FILE *out)
+{
+    return ind_command(db_path, req, hub__indicators, "cells", hub_ind_cols,
+                       format, out);
+}
+
+int hub_change(const char *db_path, const hub_ind_request *req, int format,
+               FILE *out)
+{
+    return ind_command(db_path, req, hub__change, "changes",
+                       hub_ind_change_cols, format, out);
 }

@@ -113,6 +113,8 @@ static const route routes[] = {
     {"/api/v1/admin/waves$", hub__handle_admin_waves},
     {"/api/v1/admin/quotas$", hub__handle_admin_quotas},
     {"/api/v1/admin/coverage$", hub__handle_admin_coverage},
+    {"/api/v1/admin/indicators$", hub__handle_admin_indicators},
+    {"/api/v1/admin/change$", hub__handle_admin_change},
     {"/", handle_not_found},
 };
 
