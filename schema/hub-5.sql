@@ -56,9 +56,9 @@ CREATE TABLE areas (
     updated_ms  INTEGER NOT NULL
 );
 
--- The submissions the mapping counts: the newest revision of each, with
--- its wave ('' when no wave holds it) and the time it was first recorded.
--- Rejected submissions stay stored but are not counted.
+-- The newest revision of each submission, with its wave ('' when no wave
+-- holds it) and the time it was first recorded. Coverage and indicators
+-- leave out the rejected ones; exports keep them with their state.
 CREATE VIEW mapping_submissions AS
 SELECT s.rowid AS row_id, s.id, s.rev, s.form_id, s.form_version, s.area,
        s.device_id, s.collector, s.answers, s.review_state, s.received_ms,
@@ -70,5 +70,4 @@ SELECT s.rowid AS row_id, s.id, s.rev, s.form_id, s.form_version, s.area,
 FROM submissions s
 JOIN (SELECT id, max(rev) AS rev, min(created_ms) AS first_ms
       FROM submissions GROUP BY id) f ON f.id = s.id AND f.rev = s.rev
-LEFT JOIN wave_assignments a ON a.submission_id = s.id
-WHERE s.review_state <> 'rejected';
+LEFT JOIN wave_assignments a ON a.submission_id = s.id;

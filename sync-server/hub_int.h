@@ -211,6 +211,14 @@ extern const char *const hub__quota_cols[];
 struct fs_form;
 /* The newest published version of form id (caller frees), or NULL. */
 struct fs_form *hub__form_latest(sqlite3 *db, const char *id);
+/* Version version of form id (0: the newest), or NULL. */
+struct fs_form *hub__form_at(sqlite3 *db, const char *id, int64_t version);
+/* Formats a message for people into err; returns HUB_EBADINPUT. */
+int hub__errf(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Reads a whole file of at most max bytes, NUL-terminated (caller
+ * frees); NULL after printing why. */
+char *hub__read_file(const char *path, size_t max, size_t *len);
 
 /* ---- mapind.c: indicators ------------------------------------------- */
 
@@ -224,6 +232,33 @@ int hub__change(sqlite3 *db, const hub_ind_request *req, const char *scope,
                 cJSON **out, char *err, size_t cap);
 int hub__handle_admin_indicators(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_change(struct mg_connection *conn, void *hubp);
+
+/* ---- export.c ------------------------------------------------------- */
+
+typedef struct hub_exporter hub_exporter;
+/* Checks req (form, version, language, indicator) within scope and gets
+ * ready to write; nothing is written. 0 with *out the caller's
+ * (hub__export_free), HUB_EBADINPUT (err) or HUB_ESTORAGE. */
+int hub__export_prepare(sqlite3 *db, const hub_export_req *req,
+                        const char *scope, hub_exporter **out, char *err,
+                        size_t cap);
+/* 1 when the export includes personal or sensitive fields: the caller
+ * audits it (with hub__export_detail) before hub__export_write. */
+int hub__export_personal(const hub_exporter *ex);
+cJSON *hub__export_detail(const hub_exporter *ex);
+/* Streams the export into s. 0 or HUB_ESTORAGE; a failed sink shows in
+ * s->failed. */
+int hub__export_write(hub_exporter *ex, hub_sink *s);
+void hub__export_free(hub_exporter *ex);
+int hub__handle_admin_export(struct mg_connection *conn, void *hubp);
+
+/* ---- areas.c -------------------------------------------------------- */
+
+/* {"areas": [{code, name, parent, level, geometry (its type)}]}, cities
+ * first; NULL on a storage error. */
+cJSON *hub__areas_json(sqlite3 *db);
+extern const char *const hub__area_cols[];
+int hub__handle_admin_areas(struct mg_connection *conn, void *hubp);
 
 /* ---- handlers -------------------------------------------------------- */
 

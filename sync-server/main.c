@@ -266,6 +266,34 @@ static int mapping_command(const char *cmd, const args *a)
             return bad("coverage takes no arguments: ", a->pos[0]);
         return hub_coverage(a->db, a->wave, a->json, stdout);
     }
+    if (strcmp(cmd, "export") == 0) {
+        hub_export_req req = {0,         a->form,      a->version, a->labels,
+                              a->personal, a->indicator, a->wave,    a->k,
+                              NULL};
+        if (sub_is(a, 1, "csv"))
+            req.kind = HUB_EXPORT_CSV;
+        else if (sub_is(a, 1, "json"))
+            req.kind = HUB_EXPORT_JSON;
+        else if (sub_is(a, 2, "geojson") && strcmp(a->pos[1], "areas") == 0)
+            req.kind = HUB_EXPORT_AREAS;
+        else if (sub_is(a, 2, "geojson") &&
+                 strcmp(a->pos[1], "mechanisms") == 0)
+            req.kind = HUB_EXPORT_MECHANISMS;
+        else
+            return bad("usage: fieldsync-hub export csv|json|geojson "
+                       "areas|geojson mechanisms",
+                       NULL);
+        return hub_export(a->db, &req, a->output);
+    }
+    if (strcmp(cmd, "areas") == 0) {
+        if (sub_is(a, 2, "import"))
+            return hub_areas_import(a->db, a->pos[1], stdout);
+        if (sub_is(a, 1, "list"))
+            return hub_areas_list(a->db, a->json, stdout);
+        return bad("usage: fieldsync-hub areas import FILE.geojson | areas "
+                   "list",
+                   NULL);
+    }
     if (strcmp(cmd, "indicators") == 0 || strcmp(cmd, "change") == 0) {
         if (a->npos)
             return bad("unexpected argument ", a->pos[0]);

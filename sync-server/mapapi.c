@@ -58,6 +58,23 @@ int hub__handle_admin_waves(struct mg_connection *conn, void *hubp)
     return 200;
 }
 
+int hub__handle_admin_areas(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    hub_device who;
+    int format;
+    if (hub__map_begin(conn, &who, &format) != 0)
+        return 400;
+    cJSON *root = hub__areas_json(hub__db(conn));
+    if (!root) {
+        hub__reply_error(conn, 503, "storage", "cannot read the areas");
+        return 503;
+    }
+    hub__reply_rows(conn, format, root, "areas", hub__area_cols,
+                    "areas.csv");
+    return 200;
+}
+
 static int quotas_or_coverage(struct mg_connection *conn, int counts)
 {
     hub_device who;
@@ -143,4 +160,102 @@ int hub__handle_admin_change(struct mg_connection *conn, void *hubp)
 {
     (void)hubp;
     return indicator_reply(conn, 1);
+}
+
+static const struct {
+    const char *path;
+    int kind;
+    const char *ctype;
+    const char *file;
+} exports[] = {
+    {"/api/v1/admin/export/csv", HUB_EXPORT_CSV, "text/csv; charset=utf-8",
+     "export.csv"},
+    {"/api/v1/admin/export/json", HUB_EXPORT_JSON, "application/json",
+     "export.json"},
+    {"/api/v1/admin/export/geojson/areas", HUB_EXPORT_AREAS,
+     "application/geo+json", "areas.geojson"},
+    {"/api/v1/admin/export/geojson/mechanisms", HUB_EXPORT_MECHANISMS,
+     "application/geo+json", "mechanisms.geojson"},
+};
+
+int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
+{
+    hub *h = hubp;
+    hub_device who;
+    const char *uri = mg_get_request_info(conn)->local_uri;
+    size_t e = 0, ne = sizeof exports / sizeof exports[0];
+    while (e < ne && strcmp(uri, exports[e].path) != 0)
+        e++;
+    if (e == ne) {
+        hub__reply_error(conn, 404, "not_found",
+                         "exports are csv, json, geojson/areas and "
+                         "geojson/mechanisms under /api/v1/admin/export/");
+        return 404;
+    }
+    if (!hub__method_is(conn, "GET") ||
+        hub__auth(conn, &who, HUB_API, readers) != 0)
+        return 400;
+    char form[FS_ID_MAX + 2], version[24], labels[24], ind[1200], k[16];
+    char wave[FS_ID_MAX + 2];
+    long long personal = 0;
+    if (hub__query_str(conn, "form", NULL, form, sizeof form) != 0 ||
+        hub__query_str(conn, "version", NULL, version, sizeof version) !=
+            0 ||
+        hub__query_str(conn, "labels", NULL, labels, sizeof labels) != 0 ||
+        hub__query_str(conn, "indicator", NULL, ind, sizeof ind) != 0 ||
+        hub__query_str(conn, "k", NULL, k, sizeof k) != 0 ||
+        hub__query_wave(conn, "wave", wave, sizeof wave) != 0 ||
+        hub__query_int(conn, "personal", 0, 0, 1, &personal) != 0)
+        return 400;
+    if (personal && strcmp(who.role, "admin") != 0) {
+        hub__reply_error(conn, 403, "forbidden",
+                         "only hub admins may export personal or "
+                         "sensitive fields");
+        return 403;
+    }
+    hub_export_req req = {exports[e].kind,
+                          form[0] ? form : NULL,
+                          version,
+                          labels,
+                          (int)personal,
+                          ind,
+                          wave,
+                          k,
+                          NULL};
+    sqlite3 *db = hub__db(conn);
+    char err[512] = "";
+    hub_exporter *ex = NULL;
+    int rc = hub__export_prepare(db, &req, who.areas, &ex, err, sizeof err);
+    if (rc != 0) {
+        if (rc == HUB_EBADINPUT)
+            hub__reply_error(conn, 400, "bad_parameter", "%s", err);
+        else
+            hub__reply_error(conn, 503, "storage", "cannot read the data");
+        return rc == HUB_EBADINPUT ? 400 : 503;
+    }
+    if (hub__export_personal(ex)) {
+        /* Audited before the data leaves, so no export goes unrecorded. */
+        char actor[FS_NAME_MAX + 8];
+        snprintf(actor, sizeof actor, "token:%s", who.name);
+        pthread_mutex_lock(&h->write_lock);
+        rc = hub__audit(db, actor, "export.personal",
+                        hub__export_detail(ex));
+        pthread_mutex_unlock(&h->write_lock);
+        if (rc != SQLITE_OK) {
+            hub__export_free(ex);
+            hub__reply_error(conn, 503, "storage",
+                             "cannot record the export in the audit log, "
+                             "so it is refused; try later");
+            return 503;
+        }
+    }
+    hub_sink s;
+    hub__sink_http(&s, conn, exports[e].ctype, exports[e].file);
+    /* Headers are out: a failure now can only cut the stream short,
+     * which the missing final chunk tells the client. */
+    rc = hub__export_write(ex, &s);
+    if (rc == 0)
+        hub__sink_end(&s);
+    hub__export_free(ex);
+    return 200;
 }

@@ -2,9 +2,11 @@
  * mapcli.c - the admin commands of the mapping dataset: waves, quotas and
  * coverage, on the hub database file.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hub.h"
 #include "hub_int.h"
@@ -188,4 +190,87 @@ int hub_change(const char *db_path, const hub_ind_request *req, int format,
 {
     return ind_command(db_path, req, hub__change, "changes",
                        hub_ind_change_cols, format, out);
+}
+
+static void show_progress(int64_t done, int64_t total, int end)
+{
+    if (total > 0)
+        fprintf(stderr, "\rexporting: %lld of %lld submissions",
+                (long long)done, (long long)total);
+    else
+        fprintf(stderr, "\rexporting: %lld rows", (long long)done);
+    if (end)
+        fputc('\n', stderr);
+}
+
+int hub_export(const char *db_path, const hub_export_req *req,
+               const char *out_path)
+{
+    hub_export_req r = *req;
+    if (!r.progress && isatty(STDERR_FILENO))
+        r.progress = show_progress;
+    sqlite3 *db = hub__open(db_path);
+    if (!db)
+        return 1;
+    char err[512] = "";
+    hub_exporter *ex = NULL;
+    int rc = hub__export_prepare(db, &r, "*", &ex, err, sizeof err);
+    if (rc != 0) {
+        if (rc == HUB_EBADINPUT)
+            fprintf(stderr, "fieldsync-hub: %s; nothing was exported\n",
+                    err);
+        else
+            fprintf(stderr, "fieldsync-hub: database error: %s\n",
+                    sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return rc == HUB_EBADINPUT ? 2 : 1;
+    }
+    /* Written beside the target and renamed at the end, so a failed
+     * export never leaves a file that looks complete. */
+    int to_file = out_path && strcmp(out_path, "-") != 0;
+    char part[4096] = "";
+    FILE *f = stdout;
+    int status = 1;
+    if (to_file) {
+        snprintf(part, sizeof part, "%s.part", out_path);
+        f = fopen(part, "wb");
+        if (!f) {
+            fprintf(stderr, "fieldsync-hub: cannot write %s: %s\n", part,
+                    strerror(errno));
+            goto out;
+        }
+    }
+    /* Audited before any personal data leaves. */
+    if (hub__export_personal(ex) &&
+        hub__audit(db, "cli", "export.personal", hub__export_detail(ex)) !=
+            SQLITE_OK) {
+        fprintf(stderr, "fieldsync-hub: cannot record the export in the "
+                        "audit log, so it is refused: %s\n",
+                sqlite3_errmsg(db));
+        goto out;
+    }
+    hub_sink s;
+    hub__sink_file(&s, f);
+    rc = hub__export_write(ex, &s);
+    if (hub__sink_end(&s) != 0 || rc != 0) {
+        fprintf(stderr, "fieldsync-hub: export failed: %s\n",
+                rc != 0 ? sqlite3_errmsg(db) : strerror(errno));
+        goto out;
+    }
+    status = 0;
+out:
+    if (to_file && f) {
+        if (fclose(f) != 0)
+            status = 1;
+        if (status == 0 && rename(part, out_path) != 0) {
+            fprintf(stderr, "fieldsync-hub: cannot rename %s: %s\n", part,
+                    strerror(errno));
+            status = 1;
+        }
+        if (status != 0)
+            remove(part);
+    }
+    hub__export_free(ex);
+    sqlite3_close(db);
+    return status;
 }

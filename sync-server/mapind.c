@@ -149,7 +149,8 @@ static int load(sqlite3 *db, const char *form, const char *w1,
             db,
             "SELECT m.area, m.wave, m.answers -> ?3, m.answers -> ?4 FROM "
             "mapping_submissions m LEFT JOIN waves w ON w.name = m.wave "
-            "WHERE m.form_id = ?2 AND m.wave <> '' AND (?5 = '' OR m.wave "
+            "WHERE m.form_id = ?2 AND m.wave <> '' AND m.review_state <> "
+            "'rejected' AND (?5 = '' OR m.wave "
             "= ?5 OR m.wave = ?6) AND (?1 = '*' OR instr(',' || ?1 || ',', "
             "',' || m.area || ',') > 0) ORDER BY w.start_ms",
             -1, &st, NULL) != SQLITE_OK)

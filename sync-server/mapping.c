@@ -40,10 +40,7 @@ int hub__parse_date(const char *s, int64_t *ms)
     return 0;
 }
 
-static int bad(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int bad(char *err, size_t cap, const char *fmt, ...)
+int hub__errf(char *err, size_t cap, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -86,21 +83,21 @@ int hub__wave_add(sqlite3 *db, const char *name, const char *title,
 {
     int64_t s_ms = 0, e_ms = 0;
     if (!name || !fs_valid_area_code(name))
-        return bad(err, cap,
+        return hub__errf(err, cap,
                    "the wave needs a name of letters, digits, '.', '_' or "
                    "'-' (e.g. baseline, follow-up-3m), not '%s'",
                    name);
     if (hub__parse_date(start, &s_ms) != 0)
-        return bad(err, cap, "--start must be a date YYYY-MM-DD, not '%s'",
+        return hub__errf(err, cap, "--start must be a date YYYY-MM-DD, not '%s'",
                    start);
     if (hub__parse_date(end, &e_ms) != 0)
-        return bad(err, cap, "--end must be a date YYYY-MM-DD, not '%s'",
+        return hub__errf(err, cap, "--end must be a date YYYY-MM-DD, not '%s'",
                    end);
     e_ms += DAY_MS; /* the end date is inclusive */
     if (s_ms >= e_ms)
-        return bad(err, cap, "the wave ends before it starts (%s)", end);
+        return hub__errf(err, cap, "the wave ends before it starts (%s)", end);
     if (title && !fs_valid_name(title))
-        return bad(err, cap, "--title must be printable text of 1 to 128 "
+        return hub__errf(err, cap, "--title must be printable text of 1 to 128 "
                              "bytes");
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db,
@@ -156,7 +153,7 @@ int hub__wave_assign(sqlite3 *db, const char *wave, const char *id,
                      const char *actor, char *err, size_t cap)
 {
     if (!id || !fs_valid_uuid(id))
-        return bad(err, cap, "'%s' is not a submission id", id);
+        return hub__errf(err, cap, "'%s' is not a submission id", id);
     int w = wave && fs_valid_area_code(wave)
                 ? exists(db, "SELECT 1 FROM waves WHERE name = ?1", wave)
                 : 0;
@@ -164,10 +161,10 @@ int hub__wave_assign(sqlite3 *db, const char *wave, const char *id,
     if (w < 0 || s < 0)
         return HUB_ESTORAGE;
     if (!w)
-        return bad(err, cap,
+        return hub__errf(err, cap,
                    "no wave '%s'; see `fieldsync-hub wave list`", wave);
     if (!s)
-        return bad(err, cap, "no submission %s at this hub", id);
+        return hub__errf(err, cap, "no submission %s at this hub", id);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO wave_assignments (submission_id, "
@@ -194,7 +191,8 @@ cJSON *hub__waves_json(sqlite3 *db)
     if (sqlite3_prepare_v2(db,
                            "SELECT w.name, w.title, w.start_date, "
                            "w.end_date, (SELECT count(*) FROM "
-                           "mapping_submissions m WHERE m.wave = w.name) "
+                           "mapping_submissions m WHERE m.wave = w.name AND "
+                           "m.review_state <> 'rejected') "
                            "FROM waves w ORDER BY w.start_ms",
                            -1, &st, NULL) != SQLITE_OK)
         return NULL;
@@ -217,18 +215,23 @@ cJSON *hub__waves_json(sqlite3 *db)
 const char *const hub__wave_cols[] = {"wave", "title", "start", "end",
                                       "submissions", NULL};
 
-/* The newest published definition of form id, parsed; NULL when there
- * is none (or it cannot be read). Caller frees. */
 fs_form *hub__form_latest(sqlite3 *db, const char *id)
+{
+    return hub__form_at(db, id, 0);
+}
+
+fs_form *hub__form_at(sqlite3 *db, const char *id, int64_t version)
 {
     sqlite3_stmt *st = NULL;
     fs_form *f = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT definition FROM forms WHERE id = ? "
-                           "ORDER BY version DESC LIMIT 1",
+                           "SELECT definition FROM forms WHERE id = ?1 AND "
+                           "(?2 = 0 OR version = ?2) ORDER BY version DESC "
+                           "LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
         return NULL;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, version);
     if (sqlite3_step(st) == SQLITE_ROW)
         fs_form_parse((const char *)sqlite3_column_text(st, 0),
                       (size_t)sqlite3_column_bytes(st, 0), 0, &f, NULL);
@@ -267,21 +270,21 @@ static int parse_stratum(const fs_form *f, const char *in, char *out,
     pair p[STRATUM_MAX];
     size_t n = 0;
     if (strlen(in) >= sizeof buf)
-        return bad(err, cap, "--stratum is too long");
+        return hub__errf(err, cap, "--stratum is too long");
     snprintf(buf, sizeof buf, "%s", in);
     char *save = NULL;
     for (char *part = strtok_r(buf, ",", &save); part;
          part = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(part, '=');
         if (!eq)
-            return bad(err, cap,
+            return hub__errf(err, cap,
                        "--stratum takes FIELD=VALUE pairs joined by "
                        "commas, e.g. gender=woman,age_band=18-24; got '%s'",
                        part);
         *eq = '\0';
         const fs_field *fld = fs_form_field_named(f, part);
         if (!fld || fs_field_type_of(fld) != FS_FIELD_SELECT_ONE)
-            return bad(err, cap,
+            return hub__errf(err, cap,
                        "--stratum: '%s' is not a select_one field of the "
                        "form",
                        part);
@@ -292,9 +295,9 @@ static int parse_stratum(const fs_form *f, const char *in, char *out,
         }
         for (size_t i = 0; i < n; i++)
             if (strcmp(p[i].k, part) == 0)
-                return bad(err, cap, "--stratum names %s twice", part);
+                return hub__errf(err, cap, "--stratum names %s twice", part);
         if (n == STRATUM_MAX)
-            return bad(err, cap, "--stratum takes at most 8 fields");
+            return hub__errf(err, cap, "--stratum takes at most 8 fields");
         p[n].k = part;
         p[n++].v = eq + 1;
     }
@@ -306,7 +309,7 @@ static int parse_stratum(const fs_form *f, const char *in, char *out,
     cJSON_Delete(o);
     if (!t || strlen(t) >= outcap) {
         free(t);
-        return bad(err, cap, "--stratum is too long");
+        return hub__errf(err, cap, "--stratum is too long");
     }
     snprintf(out, outcap, "%s", t);
     free(t);
@@ -317,19 +320,19 @@ int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
                    char *err, size_t cap)
 {
     if (!q->area || !fs_valid_area_code(q->area))
-        return bad(err, cap, "--area must be an area code, not '%s'",
+        return hub__errf(err, cap, "--area must be an area code, not '%s'",
                    q->area);
     if (!q->form || !fs_valid_form_id(q->form))
-        return bad(err, cap, "--form must be a form id, not '%s'", q->form);
+        return hub__errf(err, cap, "--form must be a form id, not '%s'", q->form);
     if (q->target < 0 || q->target > 10000000)
-        return bad(err, cap, "--target must be a count from 0 to 10000000");
+        return hub__errf(err, cap, "--target must be a count from 0 to 10000000");
     int w = q->wave && fs_valid_area_code(q->wave)
                 ? exists(db, "SELECT 1 FROM waves WHERE name = ?1", q->wave)
                 : 0;
     if (w < 0)
         return HUB_ESTORAGE;
     if (!w)
-        return bad(err, cap,
+        return hub__errf(err, cap,
                    "no wave '%s'; add it first with `fieldsync-hub wave "
                    "add`",
                    q->wave);
@@ -341,12 +344,12 @@ int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
         if (d < 0)
             return HUB_ESTORAGE;
         if (!d)
-            return bad(err, cap,
+            return hub__errf(err, cap,
                        "no device %s; see `fieldsync-hub devices`", dev);
     }
     fs_form *f = hub__form_latest(db, q->form);
     if (!f)
-        return bad(err, cap, "no published form '%s'", q->form);
+        return hub__errf(err, cap, "no published form '%s'", q->form);
     char stratum[600] = "{}";
     int rc = 0;
     if (q->stratum && q->stratum[0])
@@ -414,7 +417,8 @@ static const char coverage_sql[] =
     "SELECT q.area, q.wave, q.form_id, q.stratum, q.device_id, q.target, "
     "count(m.id) FROM quotas q LEFT JOIN mapping_submissions m ON "
     "m.area = q.area AND m.wave = q.wave AND m.form_id = q.form_id AND "
-    "(q.device_id = '' OR m.device_id = q.device_id) AND NOT EXISTS "
+    "(q.device_id = '' OR m.device_id = q.device_id) AND "
+    "m.review_state <> 'rejected' AND NOT EXISTS "
     "(SELECT 1 FROM json_each(q.stratum) j WHERE "
     "json_extract(m.answers, '$.' || j.key) IS NOT j.value) "
     "WHERE (?2 = '' OR q.wave = ?2) AND " AREA_IN_SCOPE("q.area")

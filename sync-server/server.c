@@ -115,6 +115,8 @@ static const route routes[] = {
     {"/api/v1/admin/coverage$", hub__handle_admin_coverage},
     {"/api/v1/admin/indicators$", hub__handle_admin_indicators},
     {"/api/v1/admin/change$", hub__handle_admin_change},
+    {"/api/v1/admin/export/", hub__handle_admin_export},
+    {"/api/v1/admin/areas$", hub__handle_admin_areas},
     {"/", handle_not_found},
 };
 
