@@ -147,7 +147,9 @@ static int load(sqlite3 *db, const char *form, const char *w1,
     snprintf(bpath, sizeof bpath, "$.%s", l->opt.by ? l->opt.by : "");
     if (sqlite3_prepare_v2(
             db,
-            "SELECT m.area, m.wave, m.answers -> ?3, m.answers -> ?4 FROM "
+            "SELECT m.area, m.wave, CASE WHEN ?3 = '$.' THEN NULL ELSE "
+            "m.answers -> ?3 END, CASE WHEN ?4 = '$.' THEN NULL ELSE "
+            "m.answers -> ?4 END FROM "
             "mapping_submissions m LEFT JOIN waves w ON w.name = m.wave "
             "WHERE m.form_id = ?2 AND m.wave <> '' AND m.review_state <> "
             "'rejected' AND (?5 = '' OR m.wave "

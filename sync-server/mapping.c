@@ -423,6 +423,7 @@ static const char coverage_sql[] =
     "json_extract(m.answers, '$.' || j.key) IS NOT j.value) "
     "WHERE (?2 = '' OR q.wave = ?2) AND " AREA_IN_SCOPE("q.area")
     " GROUP BY q.id ORDER BY q.wave, q.area, q.form_id, q.device_id, "
+    "q.stratum <> '{}', "
     "q.stratum";
 
 cJSON *hub__coverage_json(sqlite3 *db, const char *wave, const char *scope,
