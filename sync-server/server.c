@@ -117,6 +117,9 @@ static const route routes[] = {
     {"/api/v1/admin/change$", hub__handle_admin_change},
     {"/api/v1/admin/export/", hub__handle_admin_export},
     {"/api/v1/admin/areas$", hub__handle_admin_areas},
+    {"/api/v1/admin/conflicts$", hub__handle_admin_conflicts},
+    {"/api/v1/admin/conflicts/resolve$", hub__handle_admin_resolve},
+    {"/api/v1/admin/duplicates$", hub__handle_admin_duplicates},
     {"/", handle_not_found},
 };
 
