@@ -1,5 +1,5 @@
 -- fieldsync hub database, schema version 5: the mapping dataset (waves,
--- quotas, areas). See schema/INDICATORS.md.
+-- quotas; areas through the registry). See schema/INDICATORS.md.
 --
 -- Waves are a hub-side decision: the wire format of submissions does not
 -- name one. A submission belongs to the wave whose dates hold the day it
@@ -45,16 +45,22 @@ CREATE TABLE quotas (
     UNIQUE (area, wave, form_id, stratum, device_id)
 );
 
--- Areas of the city: city > district > neighbourhood. geometry is a
--- GeoJSON geometry object (Polygon, MultiPolygon or Point) as text.
-CREATE TABLE areas (
-    code        TEXT PRIMARY KEY,
-    name        TEXT NOT NULL,
-    parent      TEXT,                     -- NULL for the city
-    level       TEXT NOT NULL,            -- city, district, neighbourhood
-    geometry    TEXT,
-    updated_ms  INTEGER NOT NULL
-);
+-- Areas of the city (city > district > neighbourhood) live in the
+-- registry as entities of type 'area' (schema version 4): devices get
+-- them like any entity. This view reads their current fields; geometry
+-- is a GeoJSON geometry object as text.
+CREATE VIEW mapping_areas AS
+SELECT e.id, e.area AS code,
+       (SELECT f.value ->> '$' FROM entity_fields f
+        WHERE f.entity_id = e.id AND f.name = 'name') AS name,
+       (SELECT f.value ->> '$' FROM entity_fields f
+        WHERE f.entity_id = e.id AND f.name = 'parent') AS parent,
+       (SELECT f.value ->> '$' FROM entity_fields f
+        WHERE f.entity_id = e.id AND f.name = 'level') AS level,
+       (SELECT f.value ->> '$' FROM entity_fields f
+        WHERE f.entity_id = e.id AND f.name = 'geometry') AS geometry
+FROM entities e
+WHERE e.type = 'area' AND e.deleted = 0;
 
 -- The newest revision of each submission, with its wave ('' when no wave
 -- holds it) and the time it was first recorded. Coverage and indicators

@@ -18,7 +18,10 @@
 #include "hub_int.h"
 
 #define AREAS_FILE_MAX (64 * 1024 * 1024)
-#define AREAS_MAX 100000
+#define AREAS_MAX 5000
+/* The registry holds an area's boundary as text of at most this many
+ * bytes (schema/entities.json). */
+#define GEOMETRY_MAX 60000
 
 static const char *const levels[] = {"city", "district", "neighbourhood"};
 
@@ -196,6 +199,16 @@ static int collection_ok(const cJSON *doc, char *err, size_t cap)
                                i, code_of(f), j);
             j++;
         }
+        char *geom = cJSON_PrintUnformatted(
+            cJSON_GetObjectItemCaseSensitive(f, "geometry"));
+        size_t glen = geom ? strlen(geom) : 0;
+        free(geom);
+        if (glen > GEOMETRY_MAX)
+            return hub__errf(err, cap,
+                             "feature %d: the geometry takes %zu bytes; an "
+                             "area's boundary holds at most %d (simplify "
+                             "it, e.g. with ogr2ogr -simplify)",
+                             i, glen, GEOMETRY_MAX);
         const char *parent = parent_of(f);
         if (parent && strcmp(parent, code_of(f)) == 0)
             return hub__errf(err, cap, "feature %d: area %s is its own parent",
@@ -205,99 +218,211 @@ static int collection_ok(const cJSON *doc, char *err, size_t cap)
     return 0;
 }
 
-static int store(sqlite3 *db, const cJSON *fs)
+/* One area of the hierarchy being checked: stored, from the file, or
+ * both (the file wins). */
+typedef struct node {
+    char code[FS_ID_MAX + 1];
+    char parent[FS_ID_MAX + 1]; /* "" for a city */
+    char stored_parent[FS_ID_MAX + 1];
+    char id[FS_UUID_LEN + 1];   /* the stored entity, "" when new */
+    char level[16];             /* stored level; then the computed one */
+    char *name, *geometry;      /* stored values (owned), or NULL */
+    int feature;                /* index in the file, or -1 */
+    int depth;
+} node;
+
+typedef struct forest {
+    node *v;
+    size_t n;
+} forest;
+
+static node *find_node(const forest *t, const char *code)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO areas (code, name, parent, level, "
-                           "geometry, updated_ms) VALUES (?1, ?2, ?3, '', "
-                           "?4, ?5) ON CONFLICT (code) DO UPDATE SET name "
-                           "= ?2, parent = ?3, geometry = ?4, updated_ms = "
-                           "?5",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    int64_t now = (int64_t)fs_now_ms();
-    const cJSON *f;
-    int rc = 0;
-    cJSON_ArrayForEach(f, fs)
-    {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "properties");
-        char *geom = cJSON_PrintUnformatted(
-            cJSON_GetObjectItemCaseSensitive(f, "geometry"));
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, code_of(f), -1, SQLITE_STATIC);
-        sqlite3_bind_text(
-            st, 2, cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring,
-            -1, SQLITE_STATIC);
-        if (parent_of(f))
-            sqlite3_bind_text(st, 3, parent_of(f), -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 3);
-        sqlite3_bind_text(st, 4, geom, -1, free);
-        sqlite3_bind_int64(st, 5, now);
-        if (!geom || sqlite3_step(st) != SQLITE_DONE) {
-            rc = -1;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc;
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->v[i].code, code) == 0)
+            return &t->v[i];
+    return NULL;
 }
 
-/* Recomputes every area's level from its ancestors: 0 city, 1 district,
- * 2 neighbourhood. A missing parent, a cycle or a fourth level is a
- * problem named in err (HUB_EBADINPUT); a storage error returns -2. */
-static int relevel(sqlite3 *db, char *err, size_t cap, char *code_out,
-                   size_t code_cap)
+static void forest_free(forest *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].name);
+        free(t->v[i].geometry);
+    }
+    free(t->v);
+}
+
+static char *dup_col(sqlite3_stmt *st, int c)
+{
+    const char *t = (const char *)sqlite3_column_text(st, c);
+    return t ? strdup(t) : NULL;
+}
+
+/* The areas of the registry, then the file's features over them. */
+static int load_forest(sqlite3 *db, const cJSON *fs, forest *t)
 {
     sqlite3_stmt *st = NULL;
-    /* Depth by walking up at most 4 steps: a deeper chain, a cycle or a
-     * dangling parent shows as depth NULL or > 2. */
-    static const char sql[] =
-        "WITH RECURSIVE up(code, at, depth) AS ("
-        " SELECT code, parent, 0 FROM areas"
-        " UNION ALL SELECT up.code, a.parent, up.depth + 1 FROM up"
-        " JOIN areas a ON a.code = up.at WHERE up.depth < 4)"
-        " SELECT a.code, a.parent, (SELECT max(depth) FROM up WHERE up.code"
-        " = a.code AND up.at IS NULL), (SELECT count(*) FROM areas p WHERE"
-        " p.code = a.parent) FROM areas a ORDER BY a.code";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -2;
-    sqlite3_stmt *up = NULL;
-    if (sqlite3_prepare_v2(db, "UPDATE areas SET level = ? WHERE code = ?",
-                           -1, &up, NULL) != SQLITE_OK) {
-        sqlite3_finalize(st);
-        return -2;
-    }
-    int rc = 0, step;
-    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *code = (const char *)sqlite3_column_text(st, 0);
-        const char *parent = (const char *)sqlite3_column_text(st, 1);
-        snprintf(code_out, code_cap, "%s", code);
-        if (parent && sqlite3_column_int(st, 3) == 0) {
-            rc = hub__errf(err, cap,
-                         "parent %s is neither in the file nor stored",
-                         parent);
-            break;
-        }
-        if (sqlite3_column_type(st, 2) == SQLITE_NULL ||
-            sqlite3_column_int(st, 2) > 2) {
-            rc = hub__errf(err, cap,
-                         "its parents form a cycle or more than three "
-                         "levels (city > district > neighbourhood)");
-            break;
-        }
-        sqlite3_reset(up);
-        sqlite3_bind_text(up, 1, levels[sqlite3_column_int(st, 2)], -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_text(up, 2, code, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(up) != SQLITE_DONE)
-            rc = -2;
-    }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = -2;
+    int nf = cJSON_GetArraySize(fs);
+    size_t stored = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM mapping_areas", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        stored = (size_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    sqlite3_finalize(up);
+    t->v = calloc(stored + (size_t)nf + 1, sizeof *t->v);
+    if (!t->v ||
+        sqlite3_prepare_v2(db,
+                           "SELECT id, code, coalesce(parent, ''), "
+                           "coalesce(level, ''), name, geometry FROM "
+                           "mapping_areas",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while (t->n < stored && sqlite3_step(st) == SQLITE_ROW) {
+        node *x = &t->v[t->n++];
+        snprintf(x->id, sizeof x->id, "%s", sqlite3_column_text(st, 0));
+        snprintf(x->code, sizeof x->code, "%s", sqlite3_column_text(st, 1));
+        snprintf(x->parent, sizeof x->parent, "%s",
+                 sqlite3_column_text(st, 2));
+        snprintf(x->stored_parent, sizeof x->stored_parent, "%s",
+                 x->parent);
+        snprintf(x->level, sizeof x->level, "%s", sqlite3_column_text(st, 3));
+        x->name = dup_col(st, 4);
+        x->geometry = dup_col(st, 5);
+        x->feature = -1;
+    }
+    sqlite3_finalize(st);
+    int i = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, fs)
+    {
+        node *x = find_node(t, code_of(f));
+        if (!x) {
+            x = &t->v[t->n++];
+            snprintf(x->code, sizeof x->code, "%s", code_of(f));
+        }
+        snprintf(x->parent, sizeof x->parent, "%s",
+                 parent_of(f) ? parent_of(f) : "");
+        x->feature = i++;
+    }
+    return 0;
+}
+
+/* Depth of every area from its parents: 0 city, 1 district, 2
+ * neighbourhood. A missing parent, a cycle or a fourth level is refused,
+ * naming the feature (or the stored area) in err. */
+static int check_forest(forest *t, const char *file, char *err, size_t cap)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        node *x = &t->v[i];
+        const node *at = x;
+        const char *missing = NULL;
+        int depth = 0;
+        while (at->parent[0]) {
+            const node *up = find_node(t, at->parent);
+            if (!up) {
+                missing = at->parent;
+                break;
+            }
+            if (++depth > 2)
+                break;
+            at = up;
+        }
+        char who[200];
+        if (x->feature >= 0)
+            snprintf(who, sizeof who, "feature %d (area %s)", x->feature,
+                     x->code);
+        else
+            snprintf(who, sizeof who, "stored area %s", x->code);
+        if (missing)
+            return hub__errf(err, cap,
+                             "%s: %s: parent %s is neither in the file nor "
+                             "stored",
+                             file, who, missing);
+        if (depth > 2)
+            return hub__errf(err, cap,
+                             "%s: %s: its parents form a cycle or more than "
+                             "three levels (city > district > "
+                             "neighbourhood)",
+                             file, who);
+        x->depth = depth;
+    }
+    return 0;
+}
+
+/* Adds name -> text to o when it differs from the stored value. */
+static void put_changed(cJSON *o, const char *name, const char *text,
+                        const char *stored)
+{
+    if (!stored || strcmp(stored, text) != 0)
+        cJSON_AddStringToObject(o, name, text);
+}
+
+/* Writes the fields that changed of one area through the registry. */
+static int write_area(sqlite3 *db, const node *x, const cJSON *f,
+                      const char *file, char *err, size_t cap)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *level = levels[x->depth];
+    if (f) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "properties");
+        put_changed(o, "name",
+                    cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring,
+                    x->name);
+        /* A city has no parent: left out when new, cleared when it had
+         * one. */
+        if (x->parent[0] && (!x->id[0] || strcmp(x->parent,
+                                                 x->stored_parent) != 0))
+            cJSON_AddStringToObject(o, "parent", x->parent);
+        else if (!x->parent[0] && x->stored_parent[0])
+            cJSON_AddNullToObject(o, "parent");
+        char *g = cJSON_PrintUnformatted(
+            cJSON_GetObjectItemCaseSensitive(f, "geometry"));
+        if (!g) {
+            cJSON_Delete(o);
+            return HUB_ESTORAGE;
+        }
+        put_changed(o, "geometry", g, x->geometry);
+        free(g);
+        if (!x->id[0])
+            cJSON_AddStringToObject(o, "code", x->code);
+    }
+    put_changed(o, "level", level, x->id[0] ? x->level : NULL);
+    int rc = SQLITE_OK;
+    char why[400] = "";
+    if (o->child)
+        rc = hub__entity_admin_write(db, "area", x->id[0] ? x->id : NULL, o,
+                                     "cli", NULL, why, sizeof why);
+    cJSON_Delete(o);
+    if (rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND) {
+        if (x->feature >= 0)
+            return hub__errf(err, cap, "%s: feature %d (area %s): %s", file,
+                             x->feature, x->code, why);
+        return hub__errf(err, cap, "%s: stored area %s: %s", file, x->code,
+                         why);
+    }
+    return rc == SQLITE_OK ? 0 : HUB_ESTORAGE;
+}
+
+/* Stores the file's areas in the registry inside the caller's
+ * transaction, and the new level of stored areas whose parents moved. */
+static int store(sqlite3 *db, const cJSON *fs, const char *file, char *err,
+                 size_t cap)
+{
+    forest t = {0};
+    int rc = load_forest(db, fs, &t) == 0 ? 0 : HUB_ESTORAGE;
+    if (rc == 0)
+        rc = check_forest(&t, file, err, cap);
+    for (size_t i = 0; rc == 0 && i < t.n; i++) {
+        const node *x = &t.v[i];
+        if (x->feature >= 0)
+            rc = write_area(db, x, cJSON_GetArrayItem(fs, x->feature), file,
+                            err, cap);
+        else if (strcmp(x->level, levels[x->depth]) != 0)
+            rc = write_area(db, x, NULL, file, err, cap);
+    }
+    forest_free(&t);
     return rc;
 }
 
@@ -313,7 +438,7 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
         hub__errf(err, sizeof err, "not UTF-8 text");
     else if (!(doc = cJSON_ParseWithLength(text, len)))
         hub__errf(err, sizeof err, "not JSON (near byte %zu)",
-                (size_t)(cJSON_GetErrorPtr() - text));
+                  (size_t)(cJSON_GetErrorPtr() - text));
     else
         collection_ok(doc, err, sizeof err);
     free(text);
@@ -328,15 +453,12 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
     if (!db || hub__exec(db, "BEGIN IMMEDIATE") != 0)
         goto out;
     const cJSON *fs = cJSON_GetObjectItemCaseSensitive(doc, "features");
-    char code[FS_ID_MAX + 1] = "";
-    int rc = store(db, fs) == 0
-                 ? relevel(db, err, sizeof err, code, sizeof code)
-                 : -2;
+    int rc = store(db, fs, file, err, sizeof err);
     cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "areas", "import");
+    cJSON_AddStringToObject(d, "file", file);
     cJSON_AddNumberToObject(d, "features", cJSON_GetArraySize(fs));
     if (rc == 0 && hub__audit(db, "cli", "areas.import", d) != SQLITE_OK)
-        rc = -2;
+        rc = HUB_ESTORAGE;
     else if (rc != 0)
         cJSON_Delete(d);
     if (rc == 0 && hub__exec(db, "COMMIT") == 0) {
@@ -346,23 +468,7 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
         goto out;
     }
     if (rc == HUB_EBADINPUT) {
-        /* Name the feature when the area is one of the file's. */
-        int at = -1, i = 0;
-        const cJSON *f;
-        cJSON_ArrayForEach(f, fs)
-        {
-            if (strcmp(code_of(f), code) == 0)
-                at = i;
-            i++;
-        }
-        if (at >= 0)
-            fprintf(stderr, "fieldsync-hub: %s: feature %d (area %s): %s; "
-                            "no area was imported\n",
-                    file, at, code, err);
-        else
-            fprintf(stderr, "fieldsync-hub: %s: stored area %s: %s; no area "
-                            "was imported\n",
-                    file, code, err);
+        fprintf(stderr, "fieldsync-hub: %s; no area was imported\n", err);
         status = 2;
     } else {
         fprintf(stderr, "fieldsync-hub: cannot store the areas: %s\n",
@@ -381,7 +487,7 @@ cJSON *hub__areas_json(sqlite3 *db)
     if (sqlite3_prepare_v2(db,
                            "SELECT code, name, coalesce(parent, ''), level, "
                            "coalesce(json_extract(geometry, '$.type'), '') "
-                           "FROM areas ORDER BY level <> 'city', level <> "
+                           "FROM mapping_areas ORDER BY level <> 'city', level <> "
                            "'district', code",
                            -1, &st, NULL) != SQLITE_OK)
         return NULL;

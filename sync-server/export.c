@@ -10,7 +10,6 @@
  * submissions. Fields a form marks personal or sensitive are left out
  * unless asked for; the caller audits such a request before writing.
  */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +18,13 @@
 #include "fs_form.h"
 #include "hub_int.h"
 
-#define MECHANISM_FORM "mechanism_mapping"
-
 struct hub_exporter {
     sqlite3 *db;
     int kind;
     char form[FS_ID_MAX + 1];
     int64_t version; /* 0: every version (json, mechanisms) */
     fs_form *def;    /* the version's definition (newest when 0) */
+    const fs_form *mtype; /* mechanisms: the registry's type (borrowed) */
     char lang[16];   /* labels instead of codes; "" codes */
     int personal;
     char scope[HUB_SCOPE_MAX];
@@ -57,8 +55,6 @@ static int prepare_form(hub_exporter *ex, const hub_export_req *req,
                         char *err, size_t cap)
 {
     const char *form = req->form;
-    if (!form && ex->kind == HUB_EXPORT_MECHANISMS)
-        form = MECHANISM_FORM;
     if (!form || !fs_valid_form_id(form))
         return bad(err, cap, "name the form with --form (?form=): ",
                    form ? form : "none given");
@@ -137,14 +133,18 @@ int hub__export_prepare(sqlite3 *db, const hub_export_req *req,
     ex->personal = req->personal;
     ex->progress = req->progress;
     snprintf(ex->scope, sizeof ex->scope, "%s", scope);
-    int rc = ex->kind == HUB_EXPORT_AREAS ? prepare_areas(ex, req, err, cap)
-                                          : prepare_form(ex, req, err, cap);
-    if (rc == 0 && ex->kind == HUB_EXPORT_MECHANISMS &&
-        !location_field(ex->def))
-        rc = bad(err, cap,
-                 "the form has no geopoint field to place mechanisms "
-                 "with: ",
-                 ex->form);
+    int rc = 0;
+    if (ex->kind == HUB_EXPORT_AREAS) {
+        rc = prepare_areas(ex, req, err, cap);
+    } else if (ex->kind == HUB_EXPORT_MECHANISMS) {
+        /* Mechanisms are the registry's (schema/entities.json). */
+        ex->mtype = fs_entity_type(hub__entity_types(), "mechanism");
+        if (!ex->mtype || !location_field(ex->mtype))
+            rc = HUB_ESTORAGE;
+        snprintf(ex->form, sizeof ex->form, "mechanism");
+    } else {
+        rc = prepare_form(ex, req, err, cap);
+    }
     if (rc != 0) {
         hub__export_free(ex);
         return rc;
@@ -408,10 +408,11 @@ static void csv_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s)
 /* ---- JSON ----------------------------------------------------------- */
 
 /* Removes the fields of def this export leaves out. */
-static void strip(const hub_exporter *ex, cJSON *answers)
+static void strip(const hub_exporter *ex, const fs_form *def,
+                  cJSON *answers)
 {
-    for (size_t i = 0; i < fs_form_field_count(ex->def); i++) {
-        const fs_field *fld = fs_form_field(ex->def, i);
+    for (size_t i = 0; i < fs_form_field_count(def); i++) {
+        const fs_field *fld = fs_form_field(def, i);
         if (hidden(ex, fld))
             cJSON_DeleteItemFromObjectCaseSensitive(answers,
                                                     fs_field_name(fld));
@@ -436,7 +437,7 @@ static void json_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s,
                             (double)sqlite3_column_int64(st, 8));
     cJSON_AddStringToObject(o, "review_state", col_text(st, 9));
     cJSON *answers = cJSON_Parse(col_text(st, 10));
-    strip(ex, answers);
+    strip(ex, ex->def, answers);
     cJSON_AddItemToObject(o, "answers", answers);
     char *t = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -490,7 +491,7 @@ static int write_areas(hub_exporter *ex, hub_sink *s)
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ex->db,
                            "SELECT code, name, parent, level, geometry "
-                           "FROM areas ORDER BY level <> 'city', level <> "
+                           "FROM mapping_areas ORDER BY level <> 'city', level <> "
                            "'district', code",
                            -1, &st, NULL) != SQLITE_OK)
         return HUB_ESTORAGE;
@@ -530,59 +531,37 @@ static int write_areas(hub_exporter *ex, hub_sink *s)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : HUB_ESTORAGE;
 }
 
-/* A mechanism as a GeoJSON point feature, or nothing when the entry is
- * not a mechanism or has no location. Returns 1 when written. */
+/* A mechanism of the registry as a GeoJSON point feature; nothing when
+ * it has no location. Columns: id, area, fields (a JSON object). Returns
+ * 1 when written. */
 static int mechanism_feature(const hub_exporter *ex, sqlite3_stmt *st,
                              const fs_field *loc, hub_sink *s, int first)
 {
-    cJSON *answers = cJSON_Parse(col_text(st, 10));
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(answers,
-                                                         "entry_type");
-    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(answers,
+    cJSON *fields = cJSON_Parse(col_text(st, 2));
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(fields,
                                                        fs_field_name(loc));
     const cJSON *lat = cJSON_GetObjectItemCaseSensitive(pt, "lat");
     const cJSON *lon = cJSON_GetObjectItemCaseSensitive(pt, "lon");
-    if ((type && !(cJSON_IsString(type) &&
-                   strcmp(type->valuestring, "mechanism") == 0)) ||
-        !cJSON_IsNumber(lat) || !cJSON_IsNumber(lon)) {
-        cJSON_Delete(answers);
+    if (!cJSON_IsNumber(lat) || !cJSON_IsNumber(lon)) {
+        cJSON_Delete(fields);
         return 0;
     }
     double x = lon->valuedouble, y = lat->valuedouble;
-    strip(ex, answers);
-    cJSON_DeleteItemFromObjectCaseSensitive(answers, fs_field_name(loc));
+    strip(ex, ex->mtype, fields);
+    cJSON_DeleteItemFromObjectCaseSensitive(fields, fs_field_name(loc));
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "id", col_text(st, 0));
-    cJSON_AddStringToObject(p, "area", col_text(st, 3));
-    cJSON_AddStringToObject(p, "wave", col_text(st, 4));
-    cJSON_AddStringToObject(p, "review_state", col_text(st, 9));
-    /* Flat properties, as GIS tools expect: a multiple choice becomes
-     * its codes joined by spaces. */
+    cJSON_AddStringToObject(p, "area", col_text(st, 1));
     cJSON *a;
-    while ((a = answers->child) != NULL) {
-        cJSON_DetachItemViaPointer(answers, a);
-        if (cJSON_IsArray(a)) {
-            fs_buf b;
-            fs_buf_init(&b, 65536);
-            const cJSON *e;
-            cJSON_ArrayForEach(e, a)
-            {
-                if (!cJSON_IsString(e))
-                    continue;
-                if (b.len)
-                    fs_buf_append(&b, " ", 1);
-                fs_buf_append(&b, e->valuestring, strlen(e->valuestring));
-            }
-            fs_buf_append(&b, "", 1);
-            cJSON_AddStringToObject(p, a->string,
-                                    b.data ? (const char *)b.data : "");
-            fs_buf_free(&b);
-            cJSON_Delete(a);
-        } else {
+    while ((a = fields->child) != NULL) {
+        cJSON_DetachItemViaPointer(fields, a);
+        /* Flat properties, as GIS tools expect. */
+        if (!cJSON_IsArray(a) && !cJSON_IsObject(a))
             cJSON_AddItemToObject(p, a->string, a);
-        }
+        else
+            cJSON_Delete(a);
     }
-    cJSON_Delete(answers);
+    cJSON_Delete(fields);
     char *props = cJSON_PrintUnformatted(p);
     cJSON_Delete(p);
     hub__sink_printf(s,
@@ -596,39 +575,59 @@ static int mechanism_feature(const hub_exporter *ex, sqlite3_stmt *st,
     return 1;
 }
 
+static int write_mechanisms(hub_exporter *ex, hub_sink *s)
+{
+    const fs_field *loc = location_field(ex->mtype);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(
+            ex->db,
+            "SELECT e.id, e.area, json_group_object(f.name, json(f.value)) "
+            "FROM entities e JOIN entity_fields f ON f.entity_id = e.id "
+            "WHERE e.type = 'mechanism' AND e.deleted = 0 AND (?1 = '*' OR "
+            "instr(',' || ?1 || ',', ',' || e.area || ',') > 0) GROUP BY "
+            "e.id ORDER BY e.created_ms, e.id",
+            -1, &st, NULL) != SQLITE_OK)
+        return HUB_ESTORAGE;
+    sqlite3_bind_text(st, 1, ex->scope, -1, SQLITE_STATIC);
+    hub__sink_puts(s, "{\"type\":\"FeatureCollection\",\"features\":[\n");
+    int64_t done = 0, written = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !s->failed) {
+        written += mechanism_feature(ex, st, loc, s, written == 0);
+        tick(ex, ++done, 0, 0);
+    }
+    sqlite3_finalize(st);
+    hub__sink_puts(s, "\n]}\n");
+    tick(ex, done, done, 1);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : HUB_ESTORAGE;
+}
+
 /* ---- driver --------------------------------------------------------- */
 
 int hub__export_write(hub_exporter *ex, hub_sink *s)
 {
     if (ex->kind == HUB_EXPORT_AREAS)
         return write_areas(ex, s);
-    const fs_field *loc = NULL;
-    if (ex->kind == HUB_EXPORT_MECHANISMS) {
-        loc = location_field(ex->def);
-        assert(loc); /* checked by hub__export_prepare */
-    }
-    int64_t total = 0, done = 0, written = 0;
+    if (ex->kind == HUB_EXPORT_MECHANISMS)
+        return write_mechanisms(ex, s);
+    int64_t total = 0, done = 0;
     sqlite3_stmt *st = rows_query(ex, &total);
     if (!st)
         return HUB_ESTORAGE;
     if (ex->kind == HUB_EXPORT_CSV)
         csv_header(ex, s);
-    else if (ex->kind == HUB_EXPORT_JSON)
+    else
         hub__sink_printf(s,
                          "{\"form\":\"%s\",\"version\":%lld,"
                          "\"personal_included\":%s,\"submissions\":[\n",
                          ex->form, (long long)ex->version,
                          ex->personal ? "true" : "false");
-    else
-        hub__sink_puts(s, "{\"type\":\"FeatureCollection\",\"features\":[\n");
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && !s->failed) {
         if (ex->kind == HUB_EXPORT_CSV)
             csv_row(ex, st, s);
-        else if (ex->kind == HUB_EXPORT_JSON)
-            json_row(ex, st, s, done == 0);
         else
-            written += mechanism_feature(ex, st, loc, s, written == 0);
+            json_row(ex, st, s, done == 0);
         tick(ex, ++done, total, 0);
     }
     sqlite3_finalize(st);

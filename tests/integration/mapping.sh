@@ -15,10 +15,9 @@ FIX="$FS_SRC/tests/fixtures/mapping"
 hub() { "$FS_HUB" "$1" --db "$DB" "${@:2}"; }
 
 hub form publish "$FIX/mapping_survey.json" >/dev/null
-hub form publish "$FS_SRC/schema/forms/mechanism_mapping.json" >/dev/null
 hub areas import "$FIX/areas.geojson" >/dev/null
 check "areas and their levels" \
-  "$(sql "SELECT group_concat(code || ':' || level, ' ') FROM (SELECT * FROM areas ORDER BY code)")" \
+  "$(sql "SELECT group_concat(code || ':' || level, ' ') FROM (SELECT * FROM mapping_areas ORDER BY code)")" \
   "CITY:city CITY-D1:district CITY-D2:district CITY-N01:neighbourhood CITY-N02:neighbourhood CITY-N03:neighbourhood"
 
 # Today's records fall in the baseline; the follow-up comes later and
@@ -56,15 +55,17 @@ for i in $(seq 1 6); do
 done
 echo '{"gender":"woman","belonging":1}' >"$T/answers.json"
 rejected=$(agent e1 record mapping_survey --answers "$T/answers.json" --area CITY-N01)
-# Mechanisms: two placed, one without a location, one stakeholder.
-mech() { echo "$2" >"$T/m.json"; agent "$1" record mechanism_mapping --answers "$T/m.json" --area CITY-N01 >/dev/null; }
-mech e1 '{"entry_type":"mechanism","entry_name":"Peace circle","mechanism_type":"peace_committee","activities":"monthly meetings","location":{"lat":1.5,"lon":0.5},"contact_agreed":"yes","contact_name":"Samira K."}'
-mech e1 '{"entry_type":"mechanism","entry_name":"Youth football","mechanism_type":"sport_culture","activities":"training","audiences":["young_people","women"],"location":{"lat":0.5,"lon":1.5}}'
-mech e1 '{"entry_type":"mechanism","entry_name":"Online forum","mechanism_type":"online","activities":"moderation"}'
-mech e1 '{"entry_type":"stakeholder","entry_name":"Library","stakeholder_type":"public_service","activities":"lending","location":{"lat":1,"lon":1}}'
+# Mechanisms of the registry, made offline: two placed, one without a
+# location; and a stakeholder, which is not a mechanism.
+agent e1 entity new mechanism name="Peace circle" type=peace_committee area=CITY-N01 status=active location=1.5,0.5 notes="meets monthly" >/dev/null
+agent e1 entity new mechanism name="Youth football" type=sports_club area=CITY-N01 status=active location=0.5,1.5 >/dev/null
+agent e1 entity new mechanism name="Online forum" type=other area=CITY-N01 status=planned >/dev/null
+agent e1 entity new stakeholder name="Library" kind=other area=CITY-N01 >/dev/null
 sync_until_done e1
 sync_until_done e2
-check "every submission at the hub" "$(sql 'SELECT count(*) FROM submissions')" 44
+check "every submission at the hub" "$(sql 'SELECT count(*) FROM submissions')" 40
+check "the areas reached the devices through the registry" \
+  "$(sqlite3 "$T/e1/agent.db" "SELECT count(*) FROM entities WHERE type = 'area'")" 6
 
 while read -r id; do hub wave assign follow-up-3m "$id" >/dev/null; done <"$T/fu.ids"
 hub review "$rejected" --state rejected >/dev/null
@@ -98,7 +99,7 @@ check "the CLI agrees" "$(hub coverage --wave follow-up-3m --csv | tr -d '\r' | 
 check "a reviewer sees only their areas" "$(api "$REV" '/api/v1/admin/coverage')" 200
 check "... CITY-N02 only" "$(python3 -c 'import json,sys; print(sorted({r["area"] for r in json.load(open(sys.argv[1]))["coverage"]}))' "$T/body")" "['CITY-N02']"
 check "waves with their counts" "$(hub wave list --csv | tr -d '\r' | tail -n 2)" \
-"baseline,,$(day -30),$(day 30),31
+"baseline,,$(day -30),$(day 30),27
 follow-up-3m,3-month follow-up,$(day 31),$(day 120),12"
 
 # ---- indicators -------------------------------------------------------
@@ -229,9 +230,13 @@ check "... read by GDAL" "$(ogrinfo -ro -al -so "$T/body" | sed -n 's/^Feature C
 
 hub export geojson mechanisms -o "$T/mech.geojson"
 check "mechanisms with a place are points" "$(ogrinfo -ro -al -so "$T/mech.geojson" | sed -n 's/^Feature Count: //p;s/^Geometry: //p' | tr '\n' ' ')" "Point 2 "
-check "... with their names" "$(ogrinfo -ro -al -q "$T/mech.geojson" | sed -n 's/^  entry_name (String) = //p' | sort | tr '\n' ,)" "Peace circle,Youth football,"
-check "... and no personal field" "$(ogrinfo -ro -al -q "$T/mech.geojson" | grep -c contact_name || true)" 0
-check "... a multiple choice as codes" "$(ogrinfo -ro -al -q "$T/mech.geojson" | sed -n 's/^  audiences (String) = //p' | grep -v null)" "young_people women"
+check "... with their names and types" \
+  "$(ogrinfo -ro -al -q "$T/mech.geojson" | sed -n 's/^  name (String) = //p;s/^  type (String) = //p' | tr '\n' ,)" \
+  "Peace circle,peace_committee,Youth football,sports_club,"
+check "... where they are" "$(ogrinfo -ro -al -q "$T/mech.geojson" -where "name = 'Peace circle'" | grep -o 'POINT ([0-9. ]*)')" "POINT (0.5 1.5)"
+check "mechanisms via the API for a reviewer of another area" \
+  "$(api "$REV" '/api/v1/admin/export/geojson/mechanisms')" 200
+check "... shows none of CITY-N01's" "$(ogrinfo -ro -al -so "$T/body" | sed -n 's/^Feature Count: //p')" 0
 
 # ---- bad input: clear errors, nothing changed ------------------------------
 before=$(hub_fingerprint)
