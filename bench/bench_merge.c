@@ -119,7 +119,7 @@ static double baseline(const fs_submission *subs, size_t n, size_t txn)
 /* Pushes subs through a fresh hub with k agents; returns merged/s. */
 static double run_hub(const char *hub_bin, const fs_submission *subs,
                       size_t n, int k, size_t batch, int threads,
-                      double *secs)
+                      double *secs, double *hub_cpu)
 {
     char dir[4096];
     if (bench_tmpdir(dir, sizeof dir, "merge") != 0)
@@ -179,6 +179,7 @@ static double run_hub(const char *hub_bin, const fs_submission *subs,
         fprintf(stderr, "bench_merge: hub did not stop cleanly\n");
         rate = -1;
     }
+    *hub_cpu = h.cpu_s;
     for (int a = 0; a < k; a++) {
         for (size_t b = 0; b < jobs[a].nbodies; b++)
             fs_buf_free(&jobs[a].bodies[b]);
@@ -275,17 +276,17 @@ int main(int argc, char **argv)
     int status = base > 0 ? 0 : 1;
     for (int a = 0; a < nagents; a++) {
         int th = threads ? (int)threads : (agents[a] > 16 ? agents[a] : 16);
-        double secs = 0;
+        double secs = 0, cpu = 0;
         double rate = run_hub(hub_bin, subs, (size_t)n, agents[a],
-                              (size_t)batch, th, &secs);
+                              (size_t)batch, th, &secs, &cpu);
         if (rate < 0) {
             printf("agents=%-3d FAILED\n", agents[a]);
             status = 1;
             continue;
         }
         printf("agents=%-3d hub threads=%-3d %ld in %.2f s: %.0f merged/s, "
-               "%.0f%% of raw SQLite (target >= 60%%)\n",
-               agents[a], th, n, secs, rate, 100.0 * rate / base);
+               "%.0f%% of raw SQLite (target >= 60%%); hub CPU %.2f s\n",
+               agents[a], th, n, secs, rate, 100.0 * rate / base, cpu);
     }
     for (long i = 0; i < n; i++)
         free(subs[i].answers_json);

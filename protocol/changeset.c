@@ -40,8 +40,10 @@ void fs_changeset_free(fs_changeset *cs)
 
     if (cs == NULL)
         return;
-    for (i = 0; i < cs->n; i++)
+    for (i = 0; i < cs->n; i++) {
         free(cs->changes[i].sub.answers_json);
+        cJSON_Delete(cs->changes[i].sub.answers);
+    }
     free(cs->changes);
     free(cs);
 }
@@ -385,6 +387,11 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
     s->answers_json = fs__json_print(answers);
     if (s->answers_json == NULL)
         return fs_err_set(e, FS_ENOMEM, "out of memory");
+    /* Kept parsed: the hub checks the answers against their form next,
+     * and parsing them again from answers_json cost as much as this whole
+     * decode. The tree is fs_changeset_decode's own, so taking a part
+     * of it out is safe despite the const view this function has. */
+    s->answers = cJSON_DetachItemViaPointer((cJSON *)o, (cJSON *)answers);
     return FS_OK;
 }
 

@@ -198,6 +198,10 @@ typedef struct fs_submission {
     int64_t rev;                 /* 1 for the first revision */
     int64_t base_rev;            /* revision this one amends; 0 for none */
     char *answers_json;          /* owned: canonical JSON object text */
+    /* Owned: the answers as parsed by fs_changeset_decode, so that a
+     * check of them needs no second parse; NULL in a submission built
+     * any other way. fs_changeset_free deletes it. */
+    cJSON *answers;
 } fs_submission;
 
 typedef struct fs_change {
@@ -223,7 +227,8 @@ typedef struct fs_changeset {
 
 /* Allocates an empty changeset with room for cap changes. */
 fs_changeset *fs_changeset_new(size_t cap);
-void fs_changeset_free(fs_changeset *cs); /* frees answers_json too */
+/* Frees answers_json and answers too. */
+void fs_changeset_free(fs_changeset *cs);
 
 /* Serialises one change as the JSON object PROTOCOL.md describes (caller
  * deletes). Returns NULL when out of memory, when answers_json is missing
