@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <sqlite3.h>
 
+#include "agent.h"
 #include "bench.h"
 #include "fs_schema.h"
 
@@ -151,8 +152,9 @@ static double run_hub(const char *hub_bin, const fs_submission *subs,
             size_t off = b * batch;
             size_t cnt = m - off < batch ? m - off : batch;
             fs_buf_init(&j->bodies[b], 1024 * 1024);
+            /* Level 9, as the agent compresses. */
             ok = bench_encode(mine + off, cnt, j->dev.id, (int64_t)off + 1,
-                              6, &j->bodies[b], NULL) == FS_OK;
+                              9, &j->bodies[b], NULL) == FS_OK;
         }
     }
     if (ok) {
@@ -196,7 +198,11 @@ static double run_hub(const char *hub_bin, const fs_submission *subs,
 int main(int argc, char **argv)
 {
     const char *hub_bin = FS_BENCH_HUB;
-    long n = 100000, batch = 100, seed = 42, txn = 10000, threads = 0;
+    fa_sync_options defaults;
+    fa_sync_options_default(&defaults);
+    /* Changesets as large as a real agent sends. */
+    long n = 100000, batch = (long)defaults.batch_count, seed = 42,
+         txn = 10000, threads = 0;
     int agents[8] = {1, 10, 50}, nagents = 3;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
