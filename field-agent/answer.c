@@ -136,6 +136,23 @@ cJSON *fa__answer_parse(const fs_field *fld, char *line, char *why,
     }
 }
 
+int fa__area_check(fa_agent *ag, const char *area)
+{
+    char areas[2048];
+    int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
+    if (rc != FA_OK)
+        return rc;
+    if (!fs_valid_area_code(area))
+        return fa__fail(ag, FA_EINPUT,
+                        "'%.64s' is not an area code (letters, digits, . _ "
+                        "-)",
+                        area);
+    if (!fs_scope_has(areas, area))
+        return fa__fail(ag, FA_EINPUT, "this device records for %s only",
+                        areas);
+    return FA_OK;
+}
+
 void fa__draft_drop_irrelevant(const fs_form *f, fa__draft *d)
 {
     /* An answer whose question no longer applies (skip logic, refused

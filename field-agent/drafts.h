@@ -54,6 +54,15 @@ int fa__draft_finalize(fa_agent *ag, const fa__draft *d, const fs_form *f,
 cJSON *fa__answer_parse(const fs_field *fld, char *line, char *why,
                         size_t cap);
 
+/* Writes an answer for people: choice labels in lang, "a, b" for several
+ * choices, JSON for the rest (fill.c). */
+void fa__print_value(FILE *out, const fs_field *fld, const cJSON *v,
+                     const char *lang);
+
+/* FA_OK when area is an area code this device records for; FA_EINPUT
+ * with the reason as the agent's message otherwise. */
+int fa__area_check(fa_agent *ag, const char *area);
+
 /* Drops answers whose question no longer applies (skip logic, refused
  * consent). */
 void fa__draft_drop_irrelevant(const fs_form *f, fa__draft *d);

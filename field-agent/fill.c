@@ -55,8 +55,8 @@ static int read_line(session *s, char *buf, size_t cap)
     return 1;
 }
 
-static void print_value(FILE *out, const fs_field *fld, const cJSON *v,
-                        const char *lang)
+void fa__print_value(FILE *out, const fs_field *fld, const cJSON *v,
+                     const char *lang)
 {
     if (cJSON_IsString(v)) {
         const char *label = NULL;
@@ -76,7 +76,7 @@ static void print_value(FILE *out, const fs_field *fld, const cJSON *v,
         cJSON_ArrayForEach(it, v)
         {
             fprintf(out, first ? "" : ", ");
-            print_value(out, fld, it, lang);
+            fa__print_value(out, fld, it, lang);
             first = 0;
         }
         return;
@@ -124,7 +124,7 @@ static void prompt(session *s, size_t pos, const fs_field *fld)
         s->d->answers, fs_field_name(fld));
     if (cur) {
         fprintf(o, "      current answer: ");
-        print_value(o, fld, cur, s->lang);
+        fa__print_value(o, fld, cur, s->lang);
         fprintf(o, " (Enter keeps it, - clears it)\n");
     }
     fprintf(o, "> ");
@@ -167,12 +167,11 @@ static int ask_area(session *s, int *stop)
             *stop = 1;
             return FA_OK;
         }
-        if (!fs_valid_area_code(v))
-            fprintf(s->out, "  ! '%s' is not an area code (letters, digits, "
-                            ". _ -)\n",
-                    v);
-        else if (!fs_scope_has(areas, v))
-            fprintf(s->out, "  ! this device records for %s only\n", areas);
+        rc = fa__area_check(s->ag, v);
+        if (rc == FA_EINPUT)
+            fprintf(s->out, "  ! %s\n", fa_last_error(s->ag));
+        else if (rc != FA_OK)
+            return rc;
         else
             snprintf(s->d->area, sizeof s->d->area, "%s", v);
     }
@@ -500,7 +499,7 @@ int fa_show(fa_agent *ag, const char *id, const char *lang, FILE *out)
         if (!v)
             continue;
         fprintf(out, "  %s: ", fs_field_label(fld, lang));
-        print_value(out, fld, v, lang);
+        fa__print_value(out, fld, v, lang);
         fputc('\n', out);
     }
     cJSON_Delete(answers);
