@@ -237,7 +237,16 @@ static cJSON *question_json(const fs_form *f, const fa__draft *d,
 static cJSON *draft_view(fa__web *w, fa__draft *d, const fs_form *f,
                          const char *lang_in)
 {
-    const char *lang = lang_in[0] ? lang_in : fs_form_language(f);
+    /* A language the form is not written in falls back to its default
+     * (fs_field_label does the same), and so do lang and dir. */
+    cJSON *langs = languages_of(f);
+    const char *lang = fs_form_language(f);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, langs)
+    {
+        if (strcmp(it->valuestring, lang_in) == 0)
+            lang = it->valuestring;
+    }
     cJSON *v = cJSON_CreateObject();
     cJSON_AddStringToObject(v, "id", d->id);
     cJSON_AddStringToObject(v, "form", d->form_id);
@@ -245,7 +254,7 @@ static cJSON *draft_view(fa__web *w, fa__draft *d, const fs_form *f,
     cJSON_AddStringToObject(v, "title", fs_form_title(f, lang));
     cJSON_AddStringToObject(v, "lang", lang);
     cJSON_AddStringToObject(v, "dir", dir_of(lang));
-    cJSON_AddItemToObject(v, "languages", languages_of(f));
+    cJSON_AddItemToObject(v, "languages", langs);
     cJSON_AddStringToObject(v, "area", d->area);
     cJSON_AddBoolToObject(v, "amendment", d->base_rev > 0);
     cJSON_AddNumberToObject(v, "total", (double)fs_form_field_count(f));

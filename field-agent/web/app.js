@@ -244,7 +244,10 @@ function renderDraft(v) {
       after(r);
     } }, t('finalize'));
   }
-  screen(v.title + (v.area ? ' — ' + v.area : ''), body, err, el('div', { class: 'actions' }, backBtn, saveBtn, nextBtn));
+  const langSel = v.languages.length > 1 ? el('div', { class: 'lang' }, el('label', { for: 'lang' }, t('language')),
+    el('select', { id: 'lang', onchange: (e) => { lang = e.target.value; localStorage.setItem('fieldsync.lang', lang); route(); } },
+      v.languages.map((l) => el('option', { value: l, selected: l === v.lang }, l)))) : null;
+  screen(v.title + (v.area ? ' — ' + v.area : ''), body, err, el('div', { class: 'actions' }, backBtn, saveBtn, nextBtn), langSel);
   const first = main().querySelector('input, textarea, select');
   if (first) first.focus();
 }

@@ -86,6 +86,23 @@ const phases = {
     await answer(page, 'fill', 'AB-0042', 'Survey wave');
     check(draftAnswer('household_code') === 'AB-0042', 'the corrected answer is saved at once');
 
+    // The language can change mid-form; labels follow.
+    await page.selectOption('#lang', 'fr');
+    await question(page, "Vague d'enquête");
+    await page.selectOption('#lang', 'en');
+    await question(page, 'Survey wave');
+    check(true, 'switching language mid-form shows the question in French and back');
+
+    // Browser text zoom at 200%: everything grows (rem units) and the
+    // page still fits the tablet's width.
+    const h1 = (await page.locator('#next').boundingBox()).height;
+    await page.evaluate(() => { document.documentElement.style.fontSize = '200%'; });
+    const h2 = (await page.locator('#next').boundingBox()).height;
+    const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    check(h2 >= 1.8 * h1, `text zoom grows the controls (${h1}px -> ${h2}px)`);
+    check(fits, 'at 200% text the page needs no sideways scrolling');
+    await page.evaluate(() => { document.documentElement.style.fontSize = ''; });
+
     await answer(page, 'radio', 'First wave (baseline)', 'Date of the interview');
     await answer(page, 'fill', '2026-03-01', 'How long have you lived');
     await answer(page, 'radio', '1 to 5 years', 'I feel I belong');

@@ -106,6 +106,9 @@ check "a bad language tag: 400" "$(status_of GET '/api/forms?lang=%3Cscript%3E' 
 head -c 70000 /dev/zero | tr '\0' 'x' >"$T/big"
 check "a body over 64 KiB: 413" "$(status_of POST "/api/drafts/$draft/answer" "${H[@]}" --data-binary @"$T/big")" 413
 check "an unknown endpoint: 404" "$(status_of GET /api/nothing "${CK[@]}")" 404
+check "right-to-left languages get dir=rtl" "$(curl -sS "${CK[@]}" "$APP/api/forms?lang=ar" | grep -o '"dir":"[a-z]*"')" '"dir":"rtl"'
+check "a language the form lacks falls back to its default, dir too" \
+  "$(curl -sS "${CK[@]}" "$APP/api/drafts/$draft?lang=ar" | grep -o '"lang":"[a-z]*","dir":"[a-z]*"')" '"lang":"en","dir":"ltr"'
 check "nothing changed by bad input" "$(snap)" "$s0"
 check "nothing recorded by bad input" "$(adb 'SELECT count(*) FROM submissions')" 0
 
