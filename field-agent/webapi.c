@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fs_entity.h"
+#include "fs_schema.h"
 #include "web.h"
 
 #define LIST_MAX 50
@@ -187,8 +189,10 @@ static cJSON *problems_json(const fs_form *f, const fs_problems *p,
 
 /* ---- a draft, as the fill screen shows it ---------------------------- */
 
-static cJSON *question_json(const fs_form *f, const fa__draft *d,
-                            const fs_field *fld, const char *lang)
+/* A field as the page draws it; answers (may be NULL) holds its current
+ * value. Used for questions and for registry fields alike. */
+static cJSON *field_json(const fs_field *fld, const cJSON *answers,
+                         const char *lang)
 {
     cJSON *q = cJSON_CreateObject();
     fs_field_type t = fs_field_type_of(fld);
@@ -220,7 +224,7 @@ static cJSON *question_json(const fs_form *f, const fa__draft *d,
         }
     }
     const cJSON *cur =
-        cJSON_GetObjectItemCaseSensitive(d->answers, fs_field_name(fld));
+        cJSON_GetObjectItemCaseSensitive(answers, fs_field_name(fld));
     cJSON_AddItemToObject(q, "answer",
                           cur ? cJSON_Duplicate(cur, 1) : cJSON_CreateNull());
     if (cur) {
@@ -228,7 +232,6 @@ static cJSON *question_json(const fs_form *f, const fa__draft *d,
         cJSON_AddStringToObject(q, "answer_text", txt ? txt : "");
         free(txt);
     }
-    (void)f;
     return q;
 }
 
@@ -271,7 +274,7 @@ static cJSON *draft_view(fa__web *w, fa__draft *d, const fs_form *f,
     cJSON_AddBoolToObject(v, "can_back", fa__draft_previous(f, d) >= 0);
     if (fld) {
         cJSON_AddStringToObject(v, "state", "question");
-        cJSON_AddItemToObject(v, "question", question_json(f, d, fld, lang));
+        cJSON_AddItemToObject(v, "question", field_json(fld, d->answers, lang));
         return v;
     }
     cJSON_AddStringToObject(v, "state", "review");
@@ -690,6 +693,201 @@ static int api_list(fa__web *w, struct mg_connection *conn, const char *what,
     return 200;
 }
 
+/* ---- the registry (stakeholders and mechanisms) ----------------------- */
+
+/* Edits go through fa_entity_new and fa_entity_set, the functions behind
+ * `fieldsync-agent entity new|set`: the page sends what was typed per
+ * field and the agent reads it as the command line reads FIELD=VALUE. */
+
+static const char *const registry_types[] = {"stakeholder", "mechanism"};
+
+static const fs_form *registry_type(const fs_entity_types *t,
+                                    const char *name)
+{
+    for (size_t i = 0; i < 2; i++)
+        if (name && strcmp(name, registry_types[i]) == 0)
+            return fs_entity_type(t, name);
+    return NULL;
+}
+
+static cJSON *type_json(const fs_form *type, const char *lang)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", fs_form_id(type));
+    cJSON_AddStringToObject(o, "title", fs_form_title(type, lang));
+    cJSON_AddStringToObject(o, "title_field", fs_entity_title_field(type));
+    cJSON_AddStringToObject(o, "scope_field", fs_entity_scope_field(type));
+    cJSON *fields = cJSON_AddArrayToObject(o, "fields");
+    for (size_t i = 0; i < fs_form_field_count(type); i++) {
+        const fs_field *fld = fs_form_field(type, i);
+        if (fs_field_type_of(fld) != FS_FIELD_NOTE &&
+            !(fs_field_flags(fld) & FS_FIELD_RETIRED))
+            cJSON_AddItemToArray(fields, field_json(fld, NULL, lang));
+    }
+    return o;
+}
+
+/* Runs an entity function that prints JSON, and parses what it printed. */
+static cJSON *entity_call(fa__web *w, int *rc, const char *type,
+                          const char *area, const char *id)
+{
+    capture c;
+    if (capture_open(&c) != 0) {
+        *rc = fa__fail(w->ag, FA_ESTORE, "out of memory");
+        return NULL;
+    }
+    *rc = id ? fa_entity_show(w->ag, id, 1, c.f)
+             : fa_entity_list(w->ag, type, area, 1, c.f);
+    char *text = capture_close(&c);
+    cJSON *o = *rc == FA_OK && text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (*rc == FA_OK && !o)
+        *rc = fa__fail(w->ag, FA_ESTORE, "out of memory");
+    return o;
+}
+
+/* {"fields": {"name": "typed text", ...}} as FIELD=VALUE strings. */
+static int assignments(struct mg_connection *conn, const cJSON *body,
+                       char ***argv, int *argc)
+{
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(body, "fields");
+    *argv = NULL;
+    *argc = 0;
+    int n = cJSON_GetArraySize(fields);
+    if (!cJSON_IsObject(fields) || n > 64) {
+        fa__web_error(conn, 400, "bad_fields",
+                      "send {\"fields\": {\"name\": \"text as typed\", "
+                      "...}} with at most 64 fields");
+        return -1;
+    }
+    *argv = calloc((size_t)n + 1, sizeof **argv);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, fields)
+    {
+        if (!cJSON_IsString(it)) {
+            fa__web_error(conn, 400, "bad_fields",
+                          "the value of %.64s must be a string, as typed",
+                          it->string);
+            return -1;
+        }
+        size_t len = strlen(it->string) + strlen(it->valuestring) + 2;
+        char *a = *argv ? malloc(len) : NULL;
+        if (!a) {
+            fa__web_error(conn, 503, "no_memory", "out of memory");
+            return -1;
+        }
+        snprintf(a, len, "%s=%s", it->string, it->valuestring);
+        (*argv)[(*argc)++] = a;
+    }
+    return 0;
+}
+
+static void free_argv(char **argv, int argc)
+{
+    for (int i = 0; i < argc; i++)
+        free(argv[i]);
+    free(argv);
+}
+
+/* GET /api/registry?type=T, GET /api/registry/ID, POST /api/registry
+ * {type, fields}, POST /api/registry/ID {fields}. */
+static int api_registry(fa__web *w, struct mg_connection *conn,
+                        const char *rest, int get, const char *lang)
+{
+    fs_entity_types *t = NULL;
+    if (fs_entity_types_parse(fs_entity_types_json,
+                              strlen(fs_entity_types_json), &t,
+                              NULL) != FS_OK)
+        return agent_error(w, conn, fa__fail(w->ag, FA_ESTORE,
+                                             "out of memory"));
+    const char *id = rest[0] == '/' ? rest + 1 : NULL;
+    int status = 0, rc = FA_OK;
+    cJSON *body = NULL, *out = NULL;
+    char **argv = NULL;
+    int argc = 0;
+    char type_name[FS_ID_MAX + 1] = "", area[FS_ID_MAX + 1] = "";
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (get && !id && ri->query_string) {
+        size_t ql = strlen(ri->query_string);
+        mg_get_var(ri->query_string, ql, "type", type_name, sizeof type_name);
+        mg_get_var(ri->query_string, ql, "area", area, sizeof area);
+    }
+    if (id && !fs_valid_uuid(id)) {
+        fa__web_error(conn, 400, "bad_id", "'%.40s' is not an entity id",
+                      id);
+        status = 400;
+    } else if (!get && read_object(w, conn, &body) != 0) {
+        status = 400;
+    } else if (!get && assignments(conn, body, &argv, &argc) != 0) {
+        status = 400;
+    }
+    if (!status && !get && !id) {
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(body, "type");
+        snprintf(type_name, sizeof type_name, "%s",
+                 cJSON_IsString(ty) ? ty->valuestring : "");
+    }
+    if (!status && !id && !registry_type(t, type_name)) {
+        fa__web_error(conn, 400, "bad_type",
+                      "type must be stakeholder or mechanism");
+        status = 400;
+    }
+    /* An entity named by id is read first: unknown ids are a 404, and
+     * its type describes the fields. */
+    char new_id[FS_UUID_LEN + 1] = "";
+    if (!status && (get || id))
+        out = entity_call(w, &rc, type_name, area[0] ? area : NULL, id);
+    if (!status && id && rc == FA_EINPUT) {
+        fa__web_error(conn, 404, "no_entity", "%s", fa_last_error(w->ag));
+        status = 404;
+    }
+    if (!status && rc == FA_OK && !get)
+        rc = id ? fa_entity_set(w->ag, id, argc, argv)
+                : fa_entity_new(w->ag, type_name, argc, argv, new_id);
+    if (!status && rc == FA_EINPUT) {
+        fa__web_error(conn, 422, "invalid", "%s", fa_last_error(w->ag));
+        status = 422;
+    } else if (!status && rc != FA_OK) {
+        status = agent_error(w, conn, rc);
+    }
+    if (!status) {
+        cJSON *o = cJSON_CreateObject();
+        const cJSON *ty = id && out
+                              ? cJSON_GetObjectItemCaseSensitive(out, "type")
+                              : NULL;
+        const fs_form *type =
+            fs_entity_type(t, cJSON_IsString(ty) ? ty->valuestring
+                                                 : type_name);
+        if (type)
+            cJSON_AddItemToObject(o, "type", type_json(type, lang));
+        char areas[2048];
+        fa__meta_get(w->ag, "areas", areas, sizeof areas);
+        cJSON_AddStringToObject(o, "areas", areas);
+        cJSON *types = cJSON_AddArrayToObject(o, "types");
+        for (size_t i = 0; i < 2; i++) {
+            const fs_form *x = fs_entity_type(t, registry_types[i]);
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "id", registry_types[i]);
+            cJSON_AddStringToObject(e, "title",
+                                    x ? fs_form_title(x, lang)
+                                      : registry_types[i]);
+            cJSON_AddItemToArray(types, e);
+        }
+        if (get) {
+            cJSON_AddItemToObject(o, id ? "entity" : "items", out);
+            out = NULL;
+        } else {
+            cJSON_AddStringToObject(o, "id", id ? id : new_id);
+        }
+        status = get || id ? 200 : 201;
+        fa__web_reply(conn, status, o);
+    }
+    cJSON_Delete(out);
+    cJSON_Delete(body);
+    free_argv(argv, argc);
+    fs_entity_types_free(t);
+    return status;
+}
+
 static int api_status(fa__web *w, struct mg_connection *conn)
 {
     /* What `status --json` prints, and the background sync's state. */
@@ -737,6 +935,9 @@ int fa__web_api(fa__web *w, struct mg_connection *conn)
         status = api_create(w, conn, lang);
     else if ((get || post) && strncmp(path, "/drafts/", 8) == 0)
         status = api_draft(w, conn, path + 8, m, lang);
+    else if ((get || post) && (strcmp(path, "/registry") == 0 ||
+                               strncmp(path, "/registry/", 10) == 0))
+        status = api_registry(w, conn, path + 9, get, lang);
     else {
         fa__web_error(conn, get || post ? 404 : 405, "not_found",
                       "no such endpoint: %s %.100s (see README, \"The form "

@@ -17,6 +17,8 @@ const UI = {
     savedDraft: 'Saved as draft. Continue it from Drafts.',
     finalized: 'Finalized. It will be sent on the next sync.',
     answers: '{n} answer(s)', waiting: 'waiting to be sent',
+    registry: 'Registry', add: 'Add', edit: 'Edit', notSent: 'not sent yet',
+    noEntities: 'None in your areas yet.', savedEntity: 'Saved on this device; it will be sent on the next sync.',
     syncing: 'Syncing…', lastSync: 'Last sync', never: 'never synced',
     hubReason: 'The hub refused it', review_state: 'Review',
     received: 'received', has_issues: 'has issues', approved: 'approved',
@@ -37,6 +39,9 @@ const UI = {
     savedDraft: 'Brouillon enregistré. Reprenez-le depuis Brouillons.',
     finalized: 'Terminé. Il sera envoyé à la prochaine synchronisation.',
     answers: '{n} réponse(s)', waiting: 'en attente d\'envoi',
+    registry: 'Registre', add: 'Ajouter', edit: 'Modifier',
+    notSent: 'pas encore envoyé', noEntities: 'Aucun dans vos secteurs.',
+    savedEntity: 'Enregistré sur l\'appareil ; envoi à la prochaine synchronisation.',
     syncing: 'Synchronisation…', lastSync: 'Dernière synchronisation',
     never: 'jamais synchronisé', hubReason: 'Refusé par le serveur',
     review_state: 'Relecture', received: 'reçu', has_issues:
@@ -274,6 +279,90 @@ async function showList(kind) {
   screen(t(kind), items.length ? el('ul', { class: 'list' }, items.map(li)) : el('p', {}, t(empty)));
 }
 
+// ---- registry: stakeholders and mechanisms of this device's areas --------
+
+// A stored value as the text the agent reads back (FIELD=VALUE rules).
+function valueText(v) {
+  if (v === null || v === undefined) return '';
+  if (Array.isArray(v)) return v.join(',');
+  if (typeof v === 'object') return [v.lat, v.lon, v.accuracy].filter((x) => x !== undefined).join(',');
+  return String(v);
+}
+
+function choiceLabel(field, v) {
+  const c = field.choices.find((x) => x.value === v);
+  return c ? c.label : v;
+}
+
+async function showRegistry(type) {
+  const r = await api('GET', '/registry?type=' + encodeURIComponent(type));
+  if (r.status !== 200) return showError(r);
+  const ty = r.data.type;
+  const tabs = el('div', { class: 'actions' }, r.data.types.map((x) => el('a', { class: 'button', href: '#/registry/' + x.id,
+    'aria-current': x.id === type ? 'page' : null }, x.title)));
+  const byName = Object.fromEntries(ty.fields.map((f) => [f.name, f]));
+  const items = r.data.items.map((e) => {
+    const f = e.fields;
+    const title = f[ty.title_field] ? valueText(f[ty.title_field].value) : e.id;
+    const pending = Object.values(f).some((x) => x.pending);
+    const kinds = ty.fields.filter((x) => x.type === 'select_one' && f[x.name]).map((x) => choiceLabel(byName[x.name], f[x.name].value));
+    return el('li', { 'data-id': e.id }, el('strong', {}, title), ' ', el('span', { class: 'meta' }, e.area, kinds.length ? ' · ' + kinds.join(' · ') : ''),
+      pending ? el('span', { class: 'badge' }, ' ' + t('notSent')) : null,
+      el('div', { class: 'actions' }, el('a', { class: 'button', href: '#/entity/' + e.id }, t('edit'))));
+  });
+  screen(t('registry') + ': ' + ty.title, tabs,
+    el('div', { class: 'actions' }, el('a', { class: 'button', id: 'add', href: '#/entity/new/' + type }, t('add') + ' — ' + ty.title)),
+    items.length ? el('ul', { class: 'list' }, items) : el('p', {}, t('noEntities')));
+}
+
+// Add (id null) or edit an entity; only changed fields are sent.
+async function showEntity(type, id) {
+  const r = await api('GET', id ? '/registry/' + id : '/registry?type=' + encodeURIComponent(type));
+  if (r.status !== 200) return showError(r);
+  const ty = r.data.type;
+  const held = id ? r.data.entity.fields : {};
+  const areas = r.data.areas && r.data.areas !== '*' ? r.data.areas.split(',') : [];
+  const err = el('p', { class: 'error', role: 'alert', id: 'error' });
+  const readers = [];
+  const rows = ty.fields.map((f) => {
+    const cur = held[f.name] ? held[f.name].value : null;
+    const fid = 'f-' + f.name;
+    const lab = el('label', { class: 'question-label', for: fid }, f.label, f.required ? el('span', { class: 'required' }, ' *') : null);
+    let input;
+    if (f.type === 'select_one' || (f.name === ty.scope_field && areas.length)) {
+      const opts = f.type === 'select_one' ? f.choices : areas.map((a) => ({ value: a, label: a }));
+      input = el('select', { id: fid, name: f.name }, el('option', { value: '' }, ''),
+        opts.map((c) => el('option', { value: c.value, selected: c.value === cur }, c.label)));
+    } else if (f.type === 'select_multiple') {
+      const box = el('fieldset', { id: fid }, f.choices.map((c) => el('label', { class: 'choice' },
+        el('input', { type: 'checkbox', value: c.value, checked: Array.isArray(cur) && cur.includes(c.value) }), c.label)));
+      readers.push([f.name, cur, () => [...box.querySelectorAll('input:checked')].map((i) => i.value).join(',')]);
+      return el('div', {}, el('p', { class: 'question-label' }, f.label), box);
+    } else {
+      input = el('input', { id: fid, name: f.name, type: f.type === 'date' ? 'date' : 'text', value: valueText(cur) });
+    }
+    readers.push([f.name, cur, () => input.value]);
+    return el('div', {}, lab, f.hint ? el('p', { class: 'hint' }, f.hint) : null, input);
+  });
+  const save = el('button', { class: 'primary next', type: 'button', id: 'save-entity', onclick: async () => {
+    const fields = {};
+    for (const [name, cur, read] of readers) {
+      const v = read();
+      if (!id || v !== valueText(cur)) fields[name] = v;
+    }
+    if (!id) for (const k of Object.keys(fields)) if (fields[k] === '') delete fields[k];
+    const res = await api('POST', id ? '/registry/' + id : '/registry', id ? { fields } : { type, fields });
+    if (res.status === 200 || res.status === 201) {
+      notice = t('savedEntity');
+      location.hash = '#/registry/' + ty.id;
+      return;
+    }
+    err.textContent = res.data.message;
+  } }, t('save'));
+  screen((id ? t('edit') : t('add')) + ' — ' + ty.title, el('form', { onsubmit: (e) => e.preventDefault() }, rows), err,
+    el('div', { class: 'actions' }, el('a', { class: 'button', href: '#/registry/' + ty.id }, t('back')), save));
+}
+
 // ---- sync ----------------------------------------------------------------
 
 let polling = null;
@@ -332,6 +421,10 @@ function route() {
   if (h === '#/drafts') return showList('drafts');
   if (h === '#/sent') return showList('sent');
   if (h === '#/quarantine') return showList('quarantine');
+  const reg = h.match(/^#\/registry(?:\/(stakeholder|mechanism))?$/);
+  if (reg) return showRegistry(reg[1] || 'stakeholder');
+  const ent = h.match(/^#\/entity\/(?:new\/(stakeholder|mechanism)|([0-9a-f-]{36}))$/);
+  if (ent) return showEntity(ent[1], ent[2]);
   return showForms();
 }
 

@@ -189,6 +189,42 @@ const phases = {
     check(await page.locator('.badge.has_issues').count() === 1, 'the submission shows "has issues"');
   },
 
+  // The registry: add a stakeholder (first refused: a required field is
+  // missing), edit it, sync it to the hub.
+  async registry({ page }) {
+    await page.goto(APP + '/#/registry');
+    await page.locator('#add').waitFor();
+    check((await page.locator('main').innerText()).includes('None in your areas yet'), 'the registry starts empty');
+    await page.click('#add');
+    await page.locator('#f-name').fill('Youth centre Les Tilleuls');
+    await page.selectOption('#f-area', 'CITY-N01');
+    await page.click('#save-entity');
+    await page.locator('#error:not(:empty)').waitFor();
+    const err = await page.locator('#error').innerText();
+    check(/kind/.test(err), `a missing required field is refused with the reason: "${err.split('\n')[0]}"`);
+    check(sql('SELECT count(*) FROM entities') === '0', 'nothing stored after the refusal');
+    await page.selectOption('#f-kind', 'youth_group');
+    await page.click('#save-entity');
+    await page.locator('ul.list li').first().waitFor();
+    let li = await page.locator('ul.list li').first().innerText();
+    check(li.includes('Youth centre Les Tilleuls') && li.includes('Youth group') && li.includes('not sent yet'), `listed, not sent yet: ${li.replace(/\n/g, ' ')}`);
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await page.locator('#f-name').waitFor();
+    check(await page.locator('#f-name').inputValue() === 'Youth centre Les Tilleuls', 'the edit screen shows the stored values');
+    await page.locator('#f-contact_phone').fill('+33 1 23 45 67 89');
+    await page.click('#save-entity');
+    await page.locator('ul.list li').first().waitFor();
+    const msg = await syncAndWait(page);
+    check(/sync done: sent 2/.test(msg), `the new entity and its edit are sent: "${msg}"`);
+    await page.goto(APP + '/#/registry/mechanism');
+    await page.locator('#add').waitFor();
+    check((await page.locator('h1').innerText()).includes('Community mechanism'), 'mechanisms have their own list');
+    await page.goto(APP + '/#/registry/stakeholder');
+    await page.locator('ul.list li').first().waitFor();
+    li = await page.locator('ul.list li').first().innerText();
+    check(!li.includes('not sent yet'), 'after the sync it is no longer waiting');
+  },
+
   // The hub is down: record and sync anyway; a page from another origin
   // tries to post to the app.
   async offline({ page, context }) {

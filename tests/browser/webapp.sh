@@ -6,7 +6,8 @@
 # find every saved answer after a restart; finalize, sync, see it at the
 # hub; an admin marks it "has issues" and the comment shows in the app
 # after the next sync; with the hub down the sync says so and keeps the
-# record. Around it, with curl: no device secret -> 401, a one-time
+# record. The registry screen adds and edits a stakeholder that reaches
+# the hub. Around it, with curl: no device secret -> 401, a one-time
 # address works once, cross-site posts -> 403, bad input -> 4xx JSON and
 # nothing changed. Prints the serve process's peak RSS (a figure, not a
 # check).
@@ -109,6 +110,14 @@ check "an unknown endpoint: 404" "$(status_of GET /api/nothing "${CK[@]}")" 404
 check "right-to-left languages get dir=rtl" "$(curl -sS "${CK[@]}" "$APP/api/forms?lang=ar" | grep -o '"dir":"[a-z]*"')" '"dir":"rtl"'
 check "a language the form lacks falls back to its default, dir too" \
   "$(curl -sS "${CK[@]}" "$APP/api/drafts/$draft?lang=ar" | grep -o '"lang":"[a-z]*","dir":"[a-z]*"')" '"lang":"en","dir":"ltr"'
+check "registry: an unknown type: 400" "$(status_of GET '/api/registry?type=area' "${CK[@]}")" 400
+check "registry: fields not an object: 400" "$(status_of POST /api/registry "${H[@]}" -d '{"type":"stakeholder","fields":[1]}')" 400
+check "registry: a value not typed text: 400" "$(status_of POST /api/registry "${H[@]}" -d '{"type":"stakeholder","fields":{"name":7}}')" 400
+check "registry: not a choice: 422" "$(status_of POST /api/registry "${H[@]}" -d '{"type":"stakeholder","fields":{"name":"X","kind":"army","area":"CITY-N01"}}')" 422
+check "registry: outside the device's areas: 422" "$(status_of POST /api/registry "${H[@]}" -d '{"type":"stakeholder","fields":{"name":"X","kind":"ngo","area":"CITY-S09"}}')" 422
+check "registry: a bad id: 400" "$(status_of POST /api/registry/x "${H[@]}" -d '{"fields":{"name":"Y"}}')" 400
+check "registry: an unknown id: 404" "$(status_of POST /api/registry/01234567-89ab-7def-8123-456789abcdef "${H[@]}" -d '{"fields":{"name":"Y"}}')" 404
+check "registry: nothing stored by bad input" "$(adb 'SELECT count(*) FROM entities') $(adb 'SELECT count(*) FROM outbox')" "0 0"
 check "nothing changed by bad input" "$(snap)" "$s0"
 check "nothing recorded by bad input" "$(adb 'SELECT count(*) FROM submissions')" 0
 
@@ -127,6 +136,11 @@ COMMENT="age missing, please revisit"
 browser review
 check "the device holds the review" "$(adb "SELECT review_state || ': ' || review_comment FROM submissions WHERE id = '$id'")" \
   "has_issues: $COMMENT"
+
+browser registry
+check "the stakeholder is at the hub with its edit" \
+  "$(sql "SELECT e.area || ' ' || json_extract(n.value, '$') || ' ' || json_extract(p.value, '$') FROM entities e JOIN entity_fields n ON n.entity_id = e.id AND n.name = 'name' JOIN entity_fields p ON p.entity_id = e.id AND p.name = 'contact_phone' WHERE e.type = 'stakeholder'")" \
+  "CITY-N01 Youth centre Les Tilleuls +33 1 23 45 67 89"
 
 stop_hub
 browser offline
