@@ -625,6 +625,58 @@ static int api_forms(fa__web *w, struct mg_connection *conn,
     return 200;
 }
 
+/* Registry edits the hub refused, kept on the device with its reason,
+ * appended to the quarantine list. */
+static void refused_entity_changes(fa__web *w, cJSON *arr, const char *lang)
+{
+    fs_entity_types *t = NULL;
+    sqlite3_stmt *st = NULL;
+    if (fs_entity_types_parse(fs_entity_types_json,
+                              strlen(fs_entity_types_json), &t,
+                              NULL) != FS_OK ||
+        sqlite3_prepare_v2(
+            w->ag->db,
+            "SELECT c.entity_id, c.type, c.op, c.created_ms, c.hub_error, "
+            "c.hub_message, e.area, coalesce((SELECT value ->> '$' FROM "
+            "entity_fields f WHERE f.entity_id = c.entity_id AND f.name = "
+            "'name'), '') FROM entity_changes c LEFT JOIN entities e ON e.id "
+            "= c.entity_id WHERE c.state = 'refused' ORDER BY c.id DESC "
+            "LIMIT ?",
+            -1, &st, NULL) != SQLITE_OK) {
+        fs_entity_types_free(t);
+        return;
+    }
+    sqlite3_bind_int(st, 1, LIST_MAX);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(st, 1);
+        const fs_form *ty = fs_entity_type(t, type);
+        char title[512];
+        snprintf(title, sizeof title, "%s (%s): %s",
+                 ty ? fs_form_title(ty, lang_or_null(lang)) : type,
+                 (const char *)sqlite3_column_text(st, 2),
+                 (const char *)sqlite3_column_text(st, 7));
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "kind", "entity");
+        cJSON_AddStringToObject(o, "id",
+                                (const char *)sqlite3_column_text(st, 0));
+        cJSON_AddStringToObject(o, "title", title);
+        cJSON_AddStringToObject(o, "area",
+                                sqlite3_column_text(st, 6)
+                                    ? (const char *)sqlite3_column_text(st, 6)
+                                    : "");
+        cJSON_AddNumberToObject(o, "created_ms",
+                                (double)sqlite3_column_int64(st, 3));
+        cJSON_AddStringToObject(o, "state", "refused");
+        cJSON_AddStringToObject(o, "hub_error",
+                                (const char *)sqlite3_column_text(st, 4));
+        cJSON_AddStringToObject(o, "hub_message",
+                                (const char *)sqlite3_column_text(st, 5));
+        cJSON_AddItemToArray(arr, o);
+    }
+    sqlite3_finalize(st);
+    fs_entity_types_free(t);
+}
+
 static int api_list(fa__web *w, struct mg_connection *conn, const char *what,
                     const char *lang)
 {
@@ -687,6 +739,8 @@ static int api_list(fa__web *w, struct mg_connection *conn, const char *what,
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(st);
+    if (strcmp(what, "quarantine") == 0)
+        refused_entity_changes(w, arr, lang);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "items", arr);
     fa__web_reply(conn, 200, o);

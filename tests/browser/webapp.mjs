@@ -240,8 +240,16 @@ const phases = {
     await answer(page, 'fill', '2026-03-02', null);
     await page.click('#finalize');
     await page.locator('.notice', { hasText: 'Finalized' }).waitFor();
+    // A registry entry made offline too, in the same area.
+    await page.goto(APP + '/#/entity/new/mechanism');
+    await page.locator('#f-name').fill('Peace committee Nord');
+    await page.selectOption('#f-type', { index: 1 });
+    await page.selectOption('#f-status', { index: 1 });
+    await page.selectOption('#f-area', 'CITY-N02');
+    await page.click('#save-entity');
+    await page.locator('ul.list li').first().waitFor();
     const msg = await syncAndWait(page);
-    check(/hub unreachable, 1 record\(s\) kept on this device/.test(msg), `an honest result without the hub: "${msg}"`);
+    check(/hub unreachable, 2 record\(s\) kept on this device/.test(msg), `an honest result without the hub: "${msg}"`);
 
     // Cross-site: a page on another port of 127.0.0.1 (the same "site",
     // so the SameSite cookie is sent) posts a form, and tries fetch().
@@ -270,6 +278,23 @@ const phases = {
     evil.close();
     check(sql('SELECT count(*) FROM drafts') === before, 'the cross-site attempts created nothing');
   },
+};
+
+// The hub is back, but this device no longer works in CITY-N02: what it
+// recorded there offline is refused and shown with the hub's reason.
+phases.quarantine = async ({ page }) => {
+  await page.goto(APP + '/#/quarantine');
+  await page.getByText('Nothing was refused by the hub.').waitFor();
+  const msg = await syncAndWait(page);
+  check(/refused by the hub/.test(msg), `the sync says some were refused: "${msg}"`);
+  await page.goto(APP + '/#/quarantine');
+  await page.locator('ul.list li').nth(1).waitFor();
+  const items = await page.locator('ul.list li').allInnerTexts();
+  check(items.length === 2, `two items quarantined (${items.length})`);
+  const sub = items.find((x) => x.includes('Community resilience'));
+  const ent = items.find((x) => x.includes('Peace committee Nord'));
+  check(sub && /The hub refused it: .*CITY-N02/.test(sub), `the submission with the hub's reason: ${sub && sub.replace(/\n/g, ' ')}`);
+  check(ent && /The hub refused it: .+/.test(ent), `the registry entry with the hub's reason: ${ent && ent.replace(/\n/g, ' ')}`);
 };
 
 const opts = PHASE !== 'fill' && existsSync(STATE) ? { storageState: STATE } : {};

@@ -5,9 +5,10 @@
 # logic, back), save a draft, resume it; kill -9 the agent mid-form and
 # find every saved answer after a restart; finalize, sync, see it at the
 # hub; an admin marks it "has issues" and the comment shows in the app
-# after the next sync; with the hub down the sync says so and keeps the
-# record. The registry screen adds and edits a stakeholder that reaches
-# the hub. Around it, with curl: no device secret -> 401, a one-time
+# after the next sync. The registry screen adds and edits a stakeholder
+# that reaches the hub. With the hub down the sync says so and keeps the
+# records; once the device's areas were narrowed, what the hub refuses is
+# shown under Quarantined with the hub's reason. Around it, with curl: no device secret -> 401, a one-time
 # address works once, cross-site posts -> 403, bad input -> 4xx JSON and
 # nothing changed. Prints the serve process's peak RSS (a figure, not a
 # check).
@@ -142,10 +143,19 @@ check "the stakeholder is at the hub with its edit" \
   "$(sql "SELECT e.area || ' ' || json_extract(n.value, '$') || ' ' || json_extract(p.value, '$') FROM entities e JOIN entity_fields n ON n.entity_id = e.id AND n.name = 'name' JOIN entity_fields p ON p.entity_id = e.id AND p.name = 'contact_phone' WHERE e.type = 'stakeholder'")" \
   "CITY-N01 Youth centre Les Tilleuls +33 1 23 45 67 89"
 
+hub_port >"$T/hub.port.saved"
 stop_hub
 browser offline
-check "the record made offline is kept, queued" "$(pending tab)" 1
+check "the records made offline are kept, queued" "$(pending tab)" 2
 check "it is in the store" "$(adb "SELECT area || ' ' || json_extract(answers, '$.consent') FROM submissions WHERE state = 'queued'")" "CITY-N02 no"
+
+# An admin narrows the device to CITY-N01 while it was offline.
+dev=$(adb "SELECT value FROM meta WHERE key = 'device_id'")
+"$FS_HUB" device scope --db "$DB" "$dev" --areas CITY-N01 >/dev/null
+start_hub "$(cat "$T/hub.port.saved")"
+browser quarantine
+check "the device keeps the refused submission" "$(adb "SELECT state FROM submissions WHERE area = 'CITY-N02'")" refused
+check "and the refused registry entry" "$(adb "SELECT state FROM entity_changes WHERE type = 'mechanism'")" refused
 kill -0 "$SERVE_PID" || fail "serve died"
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID" || fail "serve did not stop cleanly on SIGTERM"
