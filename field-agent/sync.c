@@ -570,6 +570,8 @@ static int push_all(fa_agent *ag, fa__http *h, const char *device,
         batch_free(&b);
         if (o->progress && total > 0)
             fprintf(stderr, "\rsending: %lld/%lld changes", done, total);
+        if (o->on_progress)
+            o->on_progress(o->progress_arg, "sending", done, total);
     }
     if (o->progress && done > 0)
         fputc('\n', stderr);
@@ -781,6 +783,8 @@ static int pull_all(fa_agent *ag, fa__http *h, const fa_sync_options *o,
             return rc;
         if (o->progress)
             fprintf(stderr, "\rreceiving: %lld changes", rep->pulled);
+        if (o->on_progress)
+            o->on_progress(o->progress_arg, "receiving", rep->pulled, 0);
     }
     return FA_OK;
 }
