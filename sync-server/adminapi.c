@@ -22,6 +22,23 @@ static void actor_of(const hub_device *who, char *out, size_t cap)
     snprintf(out, cap, "token:%s", who->name);
 }
 
+/* Who the token is: the admin page shows the views its role may use. */
+int hub__handle_admin_whoami(struct mg_connection *conn, void *hubp)
+{
+    (void)hubp;
+    hub_device who;
+    if (!hub__method_is(conn, "GET"))
+        return 405;
+    if (hub__auth(conn, &who, HUB_API, readers) != 0)
+        return 403;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", who.name);
+    cJSON_AddStringToObject(o, "role", who.role);
+    cJSON_AddItemToObject(o, "areas", hub__scope_json(who.areas));
+    hub__reply_obj(conn, 200, o);
+    return 200;
+}
+
 int hub__handle_admin_devices(struct mg_connection *conn, void *hubp)
 {
     (void)hubp;
@@ -241,16 +258,25 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
         return 400;
     const struct mg_request_info *ri = mg_get_request_info(conn);
     char form[FS_ID_MAX + 2] = "", area[FS_ID_MAX + 2] = "";
+    char state[16] = "";
     if (ri->query_string) {
         size_t ql = strlen(ri->query_string);
         int fl = mg_get_var(ri->query_string, ql, "form", form, sizeof form);
         int al = mg_get_var(ri->query_string, ql, "area", area, sizeof area);
+        int sl =
+            mg_get_var(ri->query_string, ql, "state", state, sizeof state);
         if ((fl >= 0 && !fs_valid_form_id(form)) ||
             (al >= 0 && !fs_valid_area_code(area)) || fl == -2 ||
             al == -2) {
             hub__reply_error(conn, 400, "bad_parameter",
                              "form and area must be a form id and an area "
                              "code");
+            return 400;
+        }
+        if (sl == -2 || (sl >= 0 && !hub__review_state_valid(state))) {
+            hub__reply_error(conn, 400, "bad_parameter",
+                             "state must be received, has_issues, approved "
+                             "or rejected");
             return 400;
         }
     }
@@ -291,7 +317,8 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
                            "answers, review_state, review_comment FROM "
                            "submissions WHERE rowid > ?2 AND "
                            "(?3 = '' OR form_id = ?3) AND (?4 = '' OR area "
-                           "= ?4) AND " IN_SCOPE " ORDER BY rowid LIMIT ?5",
+                           "= ?4) AND (?6 = '' OR review_state = ?6) AND "
+                           IN_SCOPE " ORDER BY rowid LIMIT ?5",
                            -1, &st, NULL) != SQLITE_OK) {
         hub__reply_error(conn, 503, "storage", "cannot read submissions");
         return 503;
@@ -301,6 +328,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     sqlite3_bind_text(st, 3, form, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, area, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, limit);
+    sqlite3_bind_text(st, 6, state, -1, SQLITE_STATIC);
     cJSON *arr = cJSON_CreateArray();
     marks m;
     memset(&m, 0, sizeof m);

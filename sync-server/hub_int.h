@@ -122,12 +122,19 @@ int hub__handle_push(struct mg_connection *conn, void *hubp);
 int hub__handle_pull(struct mg_connection *conn, void *hubp);
 int hub__handle_enroll(struct mg_connection *conn, void *hubp);
 /* Admin API (adminapi.c). */
+int hub__handle_admin_whoami(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_devices(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_stats(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_audit(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_review(struct mg_connection *conn, void *hubp);
+
+/* ---- webui.c: the admin page ---------------------------------------- */
+
+/* Serves the admin page's file at the request's path: returns the HTTP
+ * status sent, or 0 (nothing sent) when no file has that path. */
+int hub__web_serve(struct mg_connection *conn);
 
 /* ---- review.c -------------------------------------------------------- */
 

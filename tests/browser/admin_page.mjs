@@ -1,0 +1,100 @@
+// Drives the admin page: see admin_page.sh for the hub it runs against.
+import { run, check } from './lib.mjs';
+
+const URL_ = process.env.FS_URL;
+const TARGET = process.env.FS_TARGET;
+
+// Every visible form control has a label (a <label for>, or aria-label).
+async function unlabelled(page) {
+  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+    .filter((el) => el.offsetParent !== null)
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+    .map((el) => el.id || el.name || el.outerHTML.slice(0, 60)));
+}
+
+await run('admin_page', async ({ page, consoleErrors }) => {
+  const resp = await page.goto(URL_ + '/');
+  check(resp.status() === 200, 'GET / answers 200');
+  await page.locator('#token').waitFor();
+  check(await page.locator('#nav').isHidden(), 'views are hidden before sign-in');
+
+  // A token the hub never issued: refused, with words, and nothing shown.
+  await page.locator('#token').fill('f'.repeat(64));
+  await page.locator('#token').press('Enter'); // the keyboard submits
+  await page.locator('#signin-msg', { hasText: 'refused' }).waitFor();
+  check(/refused/.test(await page.locator('#signin-msg').innerText()),
+        'a wrong token gets a clear refusal');
+  check(await page.locator('#nav').isHidden(), 'the wrong token opens nothing');
+  check(await page.evaluate(() => sessionStorage.length) === 0, 'the wrong token is not kept');
+  // Chromium logs the refused request itself; that is the only error allowed.
+  check(consoleErrors.length === 1 && /401/.test(consoleErrors[0]),
+        `the refusal was a 401 (${consoleErrors.join('; ')})`);
+  consoleErrors.length = 0;
+
+  // The reviewer signs in with the keyboard alone.
+  await page.locator('#token').fill(process.env.FS_REVIEWER);
+  await page.keyboard.press('Tab'); // help text is not focusable: next is the button
+  check(await page.evaluate(() => document.activeElement.type) === 'submit',
+        'Tab moves from the token to the sign-in button');
+  await page.keyboard.press('Enter');
+  await page.locator('#who', { hasText: 'rita' }).waitFor();
+  check(/reviewer/.test(await page.locator('#who').innerText()), 'signed in as the reviewer');
+  check(await page.locator('#nav a[data-view=devices]').isHidden(),
+        'a reviewer is not offered the devices view');
+
+  // Submissions: only the reviewer's area, with every control labelled.
+  await page.locator('table#submissions').waitFor();
+  const rows = page.locator('table#submissions tbody tr[data-id]');
+  check(await rows.count() === 3, `the reviewer sees the 3 N-01 submissions (saw ${await rows.count()})`);
+  const areas = await page.locator('table#submissions tbody tr[data-id] td:nth-child(3)').allInnerTexts();
+  check(areas.every((a) => a === 'N-01'), `only N-01 rows (${areas.join(',')})`);
+  check((await unlabelled(page)).length === 0, `every control is labelled (${await unlabelled(page)})`);
+
+  // Filtering by review state is done by the hub.
+  await page.locator('#f-state').selectOption('approved');
+  await page.locator('text=No submissions match these filters.').waitFor();
+  check(/state=approved/.test(page.url()), 'the filter is in the address (back button works)');
+  await page.locator('#f-state').selectOption('received');
+  await page.locator('table#submissions').waitFor();
+  check(await rows.count() === 3, 'three still to review');
+
+  // Has issues without a comment is refused in the page.
+  await page.locator(`button[data-id="${TARGET}"]`).click();
+  const panel = page.locator(`#d-${TARGET}`);
+  await panel.locator('button[data-state=has_issues]').click();
+  check(/Say what needs fixing/.test(await panel.locator('[role=status]').innerText()),
+        '"has issues" asks for a comment');
+  check(await panel.locator('dt', { hasText: 'gender' }).count() === 1, 'the answers are shown');
+
+  await panel.locator('textarea').fill('checked on the admin page');
+  await panel.locator('button[data-state=approved]').click();
+  await panel.locator('[role=status]', { hasText: 'Marked approved' }).waitFor();
+  const badge = page.locator(`tr[data-id="${TARGET}"] .state`);
+  check(await badge.innerText() === 'Approved', 'the row shows Approved');
+
+  await page.locator('#f-state').selectOption('approved');
+  await page.locator('table#submissions').waitFor();
+  check(await rows.count() === 1, 'the hub now lists it as approved');
+
+  // An admin sees every device and when it last synced.
+  await page.locator('#signout').click();
+  await page.locator('#signin-msg', { hasText: 'Signed out' }).waitFor();
+  check(await page.evaluate(() => sessionStorage.length) === 0, 'sign-out forgets the token');
+  await page.locator('#token').fill(process.env.FS_ADMIN);
+  await page.locator('#signin-form button').click();
+  await page.locator('#who', { hasText: 'ada' }).waitFor();
+  await page.locator('#nav a[data-view=devices]').click();
+  await page.locator('table#devices').waitFor();
+  const devs = await page.locator('table#devices tbody tr').allInnerTexts();
+  check(devs.length === 2, `two devices listed (${devs.length})`);
+  check(devs.some((r) => r.startsWith('north')) && devs.some((r) => r.startsWith('south')),
+        'both agents are listed by name');
+  check(devs.every((r) => /just now|min ago/.test(r)), 'each shows a recent last sync');
+
+  // A reload keeps the session (sessionStorage), still without a wrong view.
+  await page.reload();
+  await page.locator('table#devices').waitFor();
+  check(/ada \(admin/.test(await page.locator('#who').innerText()), 'a reload stays signed in');
+
+  check(consoleErrors.length === 0, `no console errors or CSP violations (${consoleErrors.join('; ')})`);
+});
