@@ -143,5 +143,7 @@ $('signout').addEventListener('click', () => {
 });
 window.addEventListener('hashchange', render);
 
+$('signin-fields').disabled = false;
 if (token() && await signIn(token())) await render();
 else showSignIn();
+document.body.dataset.ready = 'yes';

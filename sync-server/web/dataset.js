@@ -42,7 +42,7 @@ export async function coverageView(box, ctx) {
         h('td', {}, h('meter', { min: 0, max: Math.max(c.target, 1), value: Math.min(c.collected, Math.max(c.target, 1)),
           'aria-label': `${c.percent === null ? '-' : c.percent + '%'} of quota` }),
           ` ${c.percent === null ? '-' : c.percent + '%'}`),
-        h('td', { class: 'num' }, c.remaining))))))));
+        h('td', { class: 'num' }, c.remaining)))))));
 }
 
 export async function indicatorsView(box) {

@@ -15,7 +15,7 @@ async function unlabelled(page) {
 await run('admin_page', async ({ page, consoleErrors }) => {
   const resp = await page.goto(URL_ + '/');
   check(resp.status() === 200, 'GET / answers 200');
-  await page.locator('#token').waitFor();
+  await page.locator('body[data-ready=yes]').waitFor();
   check(await page.locator('#nav').isHidden(), 'views are hidden before sign-in');
 
   // A token the hub never issued: refused, with words, and nothing shown.
@@ -93,6 +93,7 @@ await run('admin_page', async ({ page, consoleErrors }) => {
 
   // A reload keeps the session (sessionStorage), still without a wrong view.
   await page.reload();
+  await page.locator('body[data-ready=yes]').waitFor();
   await page.locator('table#devices').waitFor();
   check(/ada \(admin/.test(await page.locator('#who').innerText()), 'a reload stays signed in');
 

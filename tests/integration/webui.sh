@@ -55,6 +55,10 @@ for pair in $files; do
     fail "$file loads something from another site"
   fi
 done
+for f in "$WEB"/*.js; do
+  node --input-type=module --check <"$f" || fail "$(basename "$f"): syntax error"
+done
+echo "ok - every script parses"
 check "HEAD has no body" "$(curl -sS -I "$HUB_URL/" -o /dev/null -w '%{size_download} %{http_code}')" "0 200"
 grep -n '<script>' "$WEB/index.html" && fail "index.html has an inline script"
 grep -nE ' on[a-z]+=| style=' "$WEB/index.html" && fail "index.html has inline handlers or styles"
