@@ -123,6 +123,7 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp);
 int hub__handle_enroll(struct mg_connection *conn, void *hubp);
 /* Admin API (adminapi.c). */
 int hub__handle_admin_whoami(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_forms(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_devices(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_stats(struct mg_connection *conn, void *hubp);

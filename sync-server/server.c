@@ -109,6 +109,7 @@ static const route routes[] = {
     {"/api/v1/push$", hub__handle_push},
     {"/api/v1/pull$", hub__handle_pull},
     {"/api/v1/admin/whoami$", hub__handle_admin_whoami},
+    {"/api/v1/admin/forms$", hub__handle_admin_forms},
     {"/api/v1/admin/devices$", hub__handle_admin_devices},
     {"/api/v1/admin/devices/revoke$", hub__handle_admin_revoke},
     {"/api/v1/admin/stats$", hub__handle_admin_stats},

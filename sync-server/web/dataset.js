@@ -1,7 +1,8 @@
 // The mapping dataset: coverage against quotas, indicator tables, the
 // map and exports. These read the hub's dataset API (PROTOCOL.md); a hub
 // without a part of it answers 404 and the view says so.
-import { api, h, select } from './api.js';
+import { api, h, select, download } from './api.js';
+import { drawMap } from './map.js';
 
 // The wave chooser shared by the dataset views; '' is every wave.
 async function waveFilter(ctx, allLabel) {
@@ -45,14 +46,123 @@ export async function coverageView(box, ctx) {
         h('td', { class: 'num' }, c.remaining)))))));
 }
 
-export async function indicatorsView(box) {
-  await api('/api/v1/admin/indicators');
-  box.append(h('p', {}, 'Indicators are not drawn yet.'));
+// ---- indicators -----------------------------------------------------------
+
+let formsCache = null;
+async function forms() {
+  if (!formsCache) formsCache = (await api('/api/v1/admin/forms')).forms;
+  return formsCache;
 }
 
-export async function mapView(box) {
-  await api('/api/v1/admin/areas');
-  box.append(h('p', {}, 'The map is not drawn yet.'));
+const label = (l) => (l && typeof l === 'object' ? l.en || Object.values(l)[0] : l) || '';
+const open = (f) => !f.personal && !f.sensitive;
+const code = (c) => (typeof c === 'object' ? c.value : c);
+
+// The indicators a form offers (INDICATORS.md): count, the mean of each
+// likert or numeric field, the share of each choice of each choice field.
+function indicatorsOf(def) {
+  const out = [['count', 'Number of submissions']];
+  for (const f of (def.fields || []).filter(open)) {
+    const name = label(f.label) || f.name;
+    if (['likert', 'integer', 'decimal'].includes(f.type)) out.push([`mean:${f.name}`, `Mean: ${name}`]);
+    if (['select_one', 'select_multiple'].includes(f.type))
+      for (const c of f.choices || []) out.push([`share:${f.name}=${code(c)}`, `Share “${label(c.label) || code(c)}”: ${name}`]);
+  }
+  return out;
+}
+
+// Wave, form, indicator (and breakdown) choosers, kept in the address.
+async function indicatorControls(ctx, withBy) {
+  const wf = await waveFilter(ctx, null);
+  const fs = await forms();
+  const p = ctx.params;
+  const set = (name) => (v) => {
+    const q = new URLSearchParams(p);
+    if (v) q.set(name, v); else q.delete(name);
+    if (name === 'form') { q.delete('indicator'); q.delete('by'); }
+    ctx.go(q);
+  };
+  const form = fs.find((f) => f.id === p.get('form')) || fs[0];
+  if (!form) return { el: h('p', { class: 'notice' }, 'No form is published on this hub yet.') };
+  const inds = indicatorsOf(form.definition);
+  const ind = inds.find(([v]) => v === p.get('indicator')) ? p.get('indicator') : inds[0][0];
+  const bys = (form.definition.fields || []).filter((f) => open(f) && f.type === 'select_one')
+    .map((f) => [f.name, label(f.label) || f.name]);
+  const by = bys.find(([v]) => v === p.get('by')) ? p.get('by') : '';
+  const el = h('div', { class: 'filters' }, wf.el,
+    select('f-form', 'Form', fs.map((f) => [f.id, `${label(f.definition.title) || f.id} (${f.id})`]), form.id, set('form')),
+    select('f-ind', 'Indicator', inds, ind, set('indicator')),
+    withBy ? select('f-by', 'Broken down by', [['', 'Nothing (areas only)'], ...bys], by, set('by')) : null);
+  if (!wf.wave) return { el, missing: 'No wave is defined yet (fieldsync-hub wave add).' };
+  const q = new URLSearchParams({ form: form.id, indicator: ind, wave: wf.wave });
+  if (withBy && by) q.set('by', by);
+  return { el, q, ind, indLabel: inds.find(([v]) => v === ind)[1], form };
+}
+
+function fmtValue(ind, v) {
+  if (v === null || v === undefined) return '';
+  if (ind.startsWith('share:')) return `${(v * 100).toFixed(1)}%`;
+  if (ind.startsWith('mean:')) return v.toFixed(2);
+  return String(v);
+}
+
+const REASONS = { small_cell: 'fewer answers than the minimum', complementary: 'hidden so a small cell cannot be worked out from the totals' };
+
+function cellOf(ind, c) {
+  if (!c) return h('td', { class: 'num', 'data-status': 'missing' }, '–');
+  if (c.status === 'suppressed')
+    return h('td', { class: 'num suppressed', 'data-status': 'suppressed', title: REASONS[c.reason] || c.reason },
+      'suppressed', h('span', { class: 'sr' }, ` (${REASONS[c.reason] || c.reason})`));
+  return h('td', { class: 'num' + (c.unreliable ? ' unreliable' : ''), 'data-status': c.unreliable ? 'unreliable' : 'ok',
+    title: `base n = ${c.n}${c.unreliable ? ', under 25: unreliable' : ''}` },
+    fmtValue(ind, c.value), c.unreliable ? h('span', { class: 'flag', 'aria-label': 'unreliable base' }, ' †') : null,
+    h('br'), h('small', {}, `n = ${c.n}`));
+}
+
+export async function indicatorsView(box, ctx) {
+  const ctl = await indicatorControls(ctx, true);
+  box.append(ctl.el);
+  if (!ctl.q) { if (ctl.missing) box.append(h('p', { class: 'notice' }, ctl.missing)); return; }
+  const data = await api('/api/v1/admin/indicators?' + ctl.q);
+  if (!ctx.current()) return;
+  const cells = data.cells || [];
+  const areas = [...new Set(cells.map((c) => c.area))];
+  const cats = [...new Set(cells.map((c) => c.category))];
+  const at = new Map(cells.map((c) => [`${c.area}\u0000${c.category}`, c]));
+  const catName = (c) => (c === '*' ? 'All' : c === '' ? 'No answer' : c);
+  const csv = new URLSearchParams(ctl.q);
+  csv.set('format', 'csv');
+  box.append(
+    h('div', { class: 'table-wrap' }, h('table', { id: 'indicators' },
+      h('caption', {}, `${ctl.indLabel}, wave ${ctl.q.get('wave')}`),
+      h('thead', {}, h('tr', {}, th('Area'), cats.map((c) => th(catName(c), 'num')))),
+      h('tbody', {}, areas.map((a) => h('tr', {}, h('th', { scope: 'row' }, a === '*' ? 'All areas' : a),
+        cats.map((c) => cellOf(ctl.ind, at.get(`${a}\u0000${c}`)))))))),
+    h('p', { class: 'help' }, '“suppressed”: too few answers to show without risk of singling people out ',
+      '(or a cell from which such a one could be worked out); never a zero. ',
+      h('span', { class: 'flag' }, '†'), ' base under 25 answers: read with care.'),
+    h('p', {}, h('button', { type: 'button', class: 'secondary', onclick: async () => {
+      await download('/api/v1/admin/indicators?' + csv, 'indicators.csv');
+    } }, 'Download this table as CSV')));
+}
+
+// ---- map ------------------------------------------------------------------
+
+export async function mapView(box, ctx) {
+  const ctl = await indicatorControls(ctx, false);
+  box.append(ctl.el);
+  if (!ctl.q) { if (ctl.missing) box.append(h('p', { class: 'notice' }, ctl.missing)); return; }
+  const [fc, data] = await Promise.all([
+    api('/api/v1/admin/areas?format=geojson'),
+    api('/api/v1/admin/indicators?' + ctl.q)]);
+  if (!ctx.current()) return;
+  const byArea = new Map((data.cells || []).filter((c) => c.category === '*').map((c) => [c.area, c]));
+  box.append(drawMap(fc, (f) => {
+    const c = byArea.get((f.properties || {}).code);
+    if (!c) return null;
+    if (c.status === 'suppressed') return { suppressed: true };
+    return { value: c.value };
+  }, `${ctl.indLabel}, wave ${ctl.q.get('wave')}`, (x) => fmtValue(ctl.ind, x)));
 }
 
 export async function exportsView(box) {

@@ -37,11 +37,12 @@ function colourOf(x, br) {
   return COLOURS[Math.min(i, COLOURS.length - 1)];
 }
 
-const fmt = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
+const plain = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
 
-// drawMap(fc, value, label) -> element holding the SVG and its legend.
-// value(feature) returns {value: number} | {suppressed: true} | null.
-export function drawMap(fc, value, label) {
+// drawMap(fc, value, label, fmt) -> element holding the SVG and its
+// legend. value(feature) returns {value: number} | {suppressed: true} |
+// null (no data); fmt(number) writes a value for people.
+export function drawMap(fc, value, label, fmt = plain) {
   const feats = (fc.features || []).filter((f) => f.geometry);
   let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
   for (const f of feats) eachPoint(f.geometry, ([x, y]) => {

@@ -152,51 +152,67 @@ function reviewPanel(sub, stateCell) {
 }
 
 // ---- conflicts ----------------------------------------------------------
+// GET /api/v1/admin/conflicts lists the open ones with every competing
+// value; POST /api/v1/admin/conflicts/resolve takes {conflict, choose: n}
+// or {conflict, value}.
 
 export async function conflictsView(box, ctx) {
-  const after = ctx.params.get('after') || '';
-  const q = new URLSearchParams({ limit: String(PAGE) });
-  if (after) q.set('after', after);
-  const data = await api('/api/v1/admin/conflicts?' + q);
+  const { conflicts } = await api('/api/v1/admin/conflicts');
   if (!ctx.current()) return;
-  const list = data.conflicts || [];
-  if (!list.length) {
+  if (!conflicts.length) {
     box.append(h('p', {}, 'No open conflicts.'));
     return;
   }
-  box.append(h('p', {}, `${list.length} open conflict(s) on this page. Choose the value that is right, or write one.`));
-  for (const c of list) box.append(conflictCard(c));
-  if (data.next && list.length === PAGE) {
-    box.append(h('div', { class: 'pager' }, h('button', { type: 'button', class: 'secondary',
-      onclick: () => ctx.go(new URLSearchParams({ after: String(data.next) })) }, 'Next →')));
-  }
+  box.append(h('p', {}, `${conflicts.length} open conflict(s). Choose the value that is right, or write one; ` +
+    'the provisional value is what devices hold until then.'));
+  for (const c of conflicts) box.append(conflictCard(c));
 }
 
 function valueText(v) {
-  if (v && typeof v === 'object' && 'deleted' in v && v.deleted) return '(deleted)';
-  return v === null || v === undefined ? '(empty)' : show(v);
+  return v === null || v === undefined || v === '' ? '(empty)' : show(v);
+}
+
+function heading(c) {
+  if (c.kind === 'submission') return `Submission ${c.submission}: amended after a hub correction`;
+  const what = `${c.type || 'entity'} ${c.entity}`;
+  if (c.kind === 'delete') return `${what}: deleted on one device, edited on another`;
+  return `${what}: field “${c.field}”`;
+}
+
+// A written value takes the type of the values it competes with.
+function typed(text, values) {
+  const nums = values.length && values.every((v) => typeof v.value === 'number');
+  return nums && text !== '' && !Number.isNaN(Number(text)) ? Number(text) : text;
 }
 
 function conflictCard(c) {
-  const id = c.id;
-  const name = `v-${id}`;
+  const name = `v-${c.id}`;
   const values = c.values || [];
-  const own = h('input', { type: 'text', id: `own-${id}`, 'aria-label': 'Your value' });
   const msg = h('p', { role: 'status', class: 'help' });
-  const options = values.map((v, i) => h('label', {},
-    h('input', { type: 'radio', name, value: String(i), checked: i === 0 }),
+  const options = values.map((v) => h('label', {},
+    h('input', { type: 'radio', name, value: String(v.n), checked: v.provisional }),
     h('span', {}, h('strong', {}, valueText(v.value)),
-      ` — ${v.collector || v.device || 'unknown'}${v.device && v.collector ? ` (${v.device.slice(0, 8)}…)` : ''}` +
-      `${v.at_ms ? ', ' + when(v.at_ms) : ''}${v.provisional ? ' — provisional winner' : ''}`)));
-  options.push(h('label', {}, h('input', { type: 'radio', name, value: 'own' }),
-    h('span', {}, 'Write a value: '), own));
-  own.addEventListener('focus', () => { options[options.length - 1].querySelector('input').checked = true; });
-  const card = h('section', { class: 'card', 'data-conflict': id, 'aria-label': `Conflict ${id}` },
-    h('h3', {}, `${c.entity_type || 'entity'} ${c.entity_name || c.entity || ''}: field “${c.field}”`),
+      ` by ${v.device_name || 'the hub'}${v.collector ? ` (${v.collector})` : ''}, received ${when(v.received_ms)}`,
+      v.provisional ? ' — provisional' : '')));
+  let own = null;
+  if (c.kind === 'field') {
+    own = h('input', { type: 'text', id: `own-${c.id}`, 'aria-label': `Your value for ${c.field}` });
+    const ownRadio = h('input', { type: 'radio', name, value: 'own', 'aria-label': 'Write a value' });
+    own.addEventListener('input', () => { ownRadio.checked = true; });
+    options.push(h('label', {}, ownRadio, h('span', {}, 'Write a value: '), own));
+  }
+  const card = h('section', { class: 'card', 'data-conflict': c.id, 'aria-label': `Conflict ${c.id}` },
+    h('h3', {}, `#${c.id} ${heading(c)}`),
+    h('p', { class: 'help' }, `Area ${c.area || '-'}, opened ${when(c.opened_ms)}`),
     h('fieldset', { class: 'values' }, h('legend', {}, 'Competing values'), options),
     h('div', { class: 'actions' }, h('button', { type: 'button', onclick: async () => {
       const pick = card.querySelector(`input[name="${name}"]:checked`);
-      let value;
+      let body;
+      if (!pick) {
+        msg.className = 'error';
+        msg.textContent = 'Choose a value first.';
+        return;
+      }
       if (pick.value === 'own') {
         if (!own.value.trim()) {
           msg.className = 'error';
@@ -204,17 +220,18 @@ function conflictCard(c) {
           own.focus();
           return;
         }
-        value = own.value.trim();
+        body = { conflict: c.id, value: typed(own.value.trim(), values) };
       } else {
-        value = values[Number(pick.value)].value;
+        body = { conflict: c.id, choose: Number(pick.value) };
       }
       try {
-        await api('/api/v1/admin/conflicts/resolve', { method: 'POST', body: { conflict: id, value } });
+        await api('/api/v1/admin/conflicts/resolve', { method: 'POST', body });
+        const chosen = 'value' in body ? body.value : values.find((v) => v.n === body.choose).value;
         msg.className = 'help';
-        msg.textContent = `Resolved: ${valueText(value)}. Devices holding this entity get it on their next sync.`;
+        msg.textContent = `Resolved: ${valueText(chosen)}. Devices holding it get this on their next sync.`;
         for (const b of card.querySelectorAll('button, input')) b.disabled = true;
         card.dataset.resolved = 'yes';
-        say('Conflict resolved');
+        say(`Conflict #${c.id} resolved`);
       } catch (e) {
         msg.className = 'error';
         msg.textContent = `Not resolved: ${e.message}`;
