@@ -11,7 +11,7 @@ const views = {
   coverage: { title: 'Coverage', render: coverageView },
   indicators: { title: 'Indicators', render: indicatorsView },
   map: { title: 'Map', render: mapView },
-  exports: { title: 'Exports', render: exportsView, admin: true },
+  exports: { title: 'Exports', render: exportsView },
 };
 
 const $ = (id) => document.getElementById(id);

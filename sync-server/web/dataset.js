@@ -147,25 +147,87 @@ export async function indicatorsView(box, ctx) {
 }
 
 // ---- map ------------------------------------------------------------------
+// The hub's GeoJSON export of the areas carries each area's cell of the
+// chosen indicator (n, value, status): one request draws the map.
+
+const LEVELS = [['neighbourhood', 'Neighbourhoods'], ['district', 'Districts'], ['city', 'City']];
 
 export async function mapView(box, ctx) {
   const ctl = await indicatorControls(ctx, false);
+  const level = ctx.params.get('level') || 'neighbourhood';
+  ctl.el.append(select('f-level', 'Areas drawn', LEVELS, level, (v) => {
+    const q = new URLSearchParams(ctx.params);
+    q.set('level', v);
+    ctx.go(q);
+  }));
   box.append(ctl.el);
   if (!ctl.q) { if (ctl.missing) box.append(h('p', { class: 'notice' }, ctl.missing)); return; }
-  const [fc, data] = await Promise.all([
-    api('/api/v1/admin/areas?format=geojson'),
-    api('/api/v1/admin/indicators?' + ctl.q)]);
+  const fc = await api('/api/v1/admin/export/geojson/areas?' + ctl.q);
   if (!ctx.current()) return;
-  const byArea = new Map((data.cells || []).filter((c) => c.category === '*').map((c) => [c.area, c]));
-  box.append(drawMap(fc, (f) => {
-    const c = byArea.get((f.properties || {}).code);
-    if (!c) return null;
-    if (c.status === 'suppressed') return { suppressed: true };
-    return { value: c.value };
-  }, `${ctl.indLabel}, wave ${ctl.q.get('wave')}`, (x) => fmtValue(ctl.ind, x)));
+  const shown = { type: 'FeatureCollection',
+    features: (fc.features || []).filter((f) => (f.properties || {}).level === level) };
+  if (!shown.features.length) {
+    box.append(h('p', { class: 'notice' }, (fc.features || []).length
+      ? `No area of level “${level}”; choose another level.`
+      : 'No areas are imported yet (fieldsync-hub areas import FILE.geojson).'));
+    return;
+  }
+  const msg = h('p', { role: 'status', class: 'help' });
+  box.append(drawMap(shown, (f) => {
+    const p = f.properties;
+    if (p.status === 'suppressed') return { suppressed: true };
+    if (p.status !== 'ok' || typeof p.value !== 'number') return null;
+    return { value: p.value };
+  }, `${ctl.indLabel}, wave ${ctl.q.get('wave')}`, (x) => fmtValue(ctl.ind, x)),
+  h('div', { class: 'actions' }, exportLink('Download these areas with their values (GeoJSON)',
+    () => '/api/v1/admin/export/geojson/areas?' + ctl.q, 'areas.geojson', msg)), msg);
+}
+
+// ---- exports ----------------------------------------------------------------
+// Downloads go through fetch (a plain link cannot carry the token) and
+// are saved as files.
+
+function exportLink(text, pathOf, file, msg) {
+  return h('button', { type: 'button', class: 'secondary', 'data-file': file, onclick: async () => {
+    msg.className = 'help';
+    msg.textContent = `Preparing ${file}…`;
+    try {
+      const bytes = await download(pathOf(), file);
+      msg.textContent = `${file}: ${bytes} bytes saved.`;
+    } catch (e) {
+      msg.className = 'error';
+      msg.textContent = `${file} failed: ${e.message}`;
+    }
+  } }, text);
 }
 
 export async function exportsView(box) {
-  await api('/api/v1/admin/exports');
-  box.append(h('p', {}, 'Exports are not listed yet.'));
+  const fs = await forms();
+  const msg = h('p', { role: 'status', class: 'help' });
+  const lang = h('input', { type: 'text', id: 'x-lang', size: 4, maxlength: 8,
+    'aria-describedby': 'x-lang-help' });
+  const q = (f) => {
+    const p = new URLSearchParams({ form: f.id });
+    if (lang.value.trim()) p.set('labels', lang.value.trim());
+    return p;
+  };
+  box.append(
+    h('p', {}, 'Exports leave out fields a form marks personal or sensitive. ',
+      'Files are made by the hub from what it holds now.'),
+    h('div', { class: 'filters' }, h('div', {},
+      h('label', { for: 'x-lang' }, 'Choice labels in (language code, optional)'), lang,
+      h('p', { class: 'help', id: 'x-lang-help' }, 'Empty: codes only. Example: en'))),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'exports' },
+      h('caption', {}, 'Submissions per form'),
+      h('thead', {}, h('tr', {}, th('Form'), th('Version'), th('Download'))),
+      h('tbody', {}, fs.map((f) => h('tr', {},
+        h('td', {}, `${label(f.definition.title) || f.id} (${f.id})`), h('td', {}, `v${f.version}`),
+        h('td', {}, h('div', { class: 'actions' },
+          exportLink('CSV', () => '/api/v1/admin/export/csv?' + q(f), `${f.id}.csv`, msg),
+          exportLink('JSON', () => '/api/v1/admin/export/json?' + q(f), `${f.id}.json`, msg)))))))),
+    h('h3', {}, 'Maps (GeoJSON, for QGIS and web maps)'),
+    h('div', { class: 'actions' },
+      exportLink('Areas', () => '/api/v1/admin/export/geojson/areas', 'areas.geojson', msg),
+      exportLink('Mechanisms as points', () => '/api/v1/admin/export/geojson/mechanisms', 'mechanisms.geojson', msg)),
+    msg);
 }
