@@ -91,4 +91,17 @@ int fa_drafts(fa_agent *ag, FILE *out);
 /* Prints a draft or the newest revision of a submission with labels. */
 int fa_show(fa_agent *ag, const char *id, const char *lang, FILE *out);
 
+/* The shared registry (schema/ENTITIES.md), all offline. Assignments are
+ * "field=value" strings typed by the field ("" clears a field). Every
+ * problem is listed at once in the last error, one per line. */
+int fa_entity_new(fa_agent *ag, const char *type, int argc, char **argv,
+                  char *id_out /* 37 bytes, may be NULL */);
+int fa_entity_set(fa_agent *ag, const char *id, int argc, char **argv);
+int fa_entity_delete(fa_agent *ag, const char *id);
+/* Entities of type (not deleted), in area when not NULL. */
+int fa_entity_list(fa_agent *ag, const char *type, const char *area,
+                   int json, FILE *out);
+/* One entity: fields, versions, edits not sent yet, the hub's answers. */
+int fa_entity_show(fa_agent *ag, const char *id, int json, FILE *out);
+
 #endif

@@ -34,4 +34,8 @@ int fa__commit(fa_agent *ag);
 void fa__rollback(fa_agent *ag);
 int fa__store_error(fa_agent *ag, const char *what);
 
+/* The next outbox sequence (after the highest row and the acknowledged
+ * sequence), for a write in the caller's transaction. */
+int fa__next_seq(fa_agent *ag, int64_t *seq);
+
 #endif

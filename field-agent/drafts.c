@@ -165,7 +165,7 @@ void fa__draft_clear(fa__draft *d)
 
 /* After a realignment the hub's sequence may be above every local row,
  * so the next number follows whichever is larger. */
-static int next_seq(fa_agent *ag, int64_t *seq)
+int fa__next_seq(fa_agent *ag, int64_t *seq)
 {
     int64_t acked = 0;
     int rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
@@ -197,7 +197,7 @@ int fa__store_submission(fa_agent *ag, const char *id, int64_t base_rev,
     if (rc == FA_OK)
         rc = fa__meta_get(ag, "collector", collector, sizeof collector);
     if (rc == FA_OK)
-        rc = next_seq(ag, &seq);
+        rc = fa__next_seq(ag, &seq);
     if (rc != FA_OK)
         return rc;
     uint64_t hlc = fs_hlc_tick(&hlc_state, fs_now_ms());

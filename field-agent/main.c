@@ -29,6 +29,12 @@ static const char usage[] =
     "  amend ID [--lang L]         correct a finalized submission (a new\n"
     "                              revision is sent)\n"
     "  status [--json]             hub, queue and last sync\n"
+    "  entity list TYPE [--area CODE] [--json]\n"
+    "  entity show ID [--json]\n"
+    "  entity new TYPE FIELD=VALUE...\n"
+    "  entity set ID FIELD=VALUE...   (FIELD= clears a field)\n"
+    "  entity delete ID            the registry of areas, stakeholders and\n"
+    "                              mechanisms (offline; sent on sync)\n"
     "  sync [--batch N] [--retries N] [--quiet]\n"
     "                              send queued records, fetch forms\n"
     "\n"
@@ -216,6 +222,62 @@ static int cmd_form(fa_agent *ag, const char *cmd, const opts *o)
     return exit_code(rc);
 }
 
+/* entity SUB ...: field=value arguments are many, so this command reads
+ * its own arguments: --area CODE and --json anywhere, the rest in
+ * order. */
+static int cmd_entity(fa_agent *ag, int argc, char **argv)
+{
+    const char *area = NULL;
+    int json = 0, n = 0;
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos)
+        return 1;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "--area") == 0 && i + 1 < argc)
+            area = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            free(pos);
+            return bad("unknown option ", argv[i]);
+        } else
+            pos[n++] = argv[i];
+    }
+    const char *sub = n > 0 ? pos[0] : "";
+    int rc = FA_OK, status = -1;
+    char id[FS_UUID_LEN + 1];
+    if (strcmp(sub, "list") == 0 && n == 2)
+        rc = fa_entity_list(ag, pos[1], area, json, stdout);
+    else if (strcmp(sub, "show") == 0 && n == 2)
+        rc = fa_entity_show(ag, pos[1], json, stdout);
+    else if (strcmp(sub, "new") == 0 && n >= 2) {
+        rc = fa_entity_new(ag, pos[1], n - 2, pos + 2, id);
+        if (rc == FA_OK)
+            printf("%s\n", id);
+    } else if (strcmp(sub, "set") == 0 && n >= 2)
+        rc = fa_entity_set(ag, pos[1], n - 2, pos + 2);
+    else if (strcmp(sub, "delete") == 0 && n == 2)
+        rc = fa_entity_delete(ag, pos[1]);
+    else
+        status = bad("usage: entity list TYPE [--area CODE] [--json] | "
+                     "show ID | new TYPE FIELD=VALUE... | set ID "
+                     "FIELD=VALUE... | delete ID",
+                     NULL);
+    free(pos);
+    if (status >= 0)
+        return status;
+    if (rc != FA_OK) {
+        fprintf(stderr, "fieldsync-agent: entity %s: not done:\n", sub);
+        for (const char *p = fa_last_error(ag); *p;) {
+            const char *nl = strchr(p, '\n');
+            int len = nl ? (int)(nl - p) : (int)strlen(p);
+            fprintf(stderr, "  %.*s\n", len, p);
+            p += len + (nl ? 1 : 0);
+        }
+    }
+    return exit_code(rc);
+}
+
 static int cmd_sync(fa_agent *ag, const opts *o)
 {
     fa_sync_options so;
@@ -290,14 +352,14 @@ int main(int argc, char **argv)
     opts o;
     memset(&o, 0, sizeof o);
     o.retries = -1;
-    int rc = parse(argc, argv, i, &o);
+    int rc = strcmp(cmd, "entity") == 0 ? 0 : parse(argc, argv, i, &o);
     if (rc != 0)
         return rc;
 
     static const char *const known[] = {"enroll", "forms",  "record",
                                         "status", "sync",   "fill",
                                         "drafts", "resume", "show",
-                                        "amend"};
+                                        "amend",  "entity"};
     int ok = 0;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         ok |= strcmp(cmd, known[k]) == 0;
@@ -334,6 +396,8 @@ int main(int argc, char **argv)
         status = cmd_form(ag, cmd, &o);
     } else if (strcmp(cmd, "drafts") == 0) {
         status = exit_code(fa_drafts(ag, stdout));
+    } else if (strcmp(cmd, "entity") == 0) {
+        status = cmd_entity(ag, argc - i, argv + i);
     } else if (strcmp(cmd, "status") == 0) {
         status = exit_code(fa_status(ag, o.json, stdout));
     } else {

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "entity.h"
 #include "net.h"
 
 #define MAX_REALIGN 8
@@ -216,7 +217,8 @@ static int realign(fa_agent *ag, int64_t new_acked)
 typedef struct batch {
     fs_changeset *cs;
     char (*ids)[FS_UUID_LEN + 1];
-    int64_t *revs;
+    int64_t *revs;   /* submission revision, or entity_changes.id */
+    char *entity;    /* 1 for an entity change */
 } batch;
 
 static void batch_free(batch *b)
@@ -224,6 +226,7 @@ static void batch_free(batch *b)
     fs_changeset_free(b->cs);
     free(b->ids);
     free(b->revs);
+    free(b->entity);
     memset(b, 0, sizeof *b);
 }
 
@@ -245,8 +248,12 @@ static int load_batch(fa_agent *ag, const char *device, int64_t acked,
             ag->db,
             "SELECT o.seq, s.id, s.rev, s.base_rev, s.form_id, "
             "s.form_version, s.area, s.collector, s.hlc, s.created_ms, "
-            "s.answers FROM outbox o JOIN submissions s ON s.id = o.ref_id "
-            "AND s.rev = o.ref_rev WHERE o.seq > ? ORDER BY o.seq LIMIT ?",
+            "coalesce(s.answers, e.fields), e.id, e.entity_id, e.type, e.op, "
+            "e.fields, e.collector, e.hlc, e.created_ms FROM outbox o LEFT "
+            "JOIN submissions s ON o.kind = 'submission' AND s.id = "
+            "o.ref_id AND s.rev = o.ref_rev LEFT JOIN entity_changes e ON "
+            "o.kind = 'entity' AND e.id = o.ref_rev WHERE o.seq > ? AND "
+            "(s.id IS NOT NULL OR e.id IS NOT NULL) ORDER BY o.seq LIMIT ?",
             -1, &st, NULL) != SQLITE_OK)
         return fa__store_error(ag, "reading the outbox");
     sqlite3_bind_int64(st, 1, acked);
@@ -254,7 +261,8 @@ static int load_batch(fa_agent *ag, const char *device, int64_t acked,
     b->cs = fs_changeset_new(count);
     b->ids = calloc(count, sizeof b->ids[0]);
     b->revs = calloc(count, sizeof b->revs[0]);
-    if (!b->cs || !b->ids || !b->revs) {
+    b->entity = calloc(count, 1);
+    if (!b->cs || !b->ids || !b->revs || !b->entity) {
         sqlite3_finalize(st);
         batch_free(b);
         return fa__fail(ag, FA_ESTORE, "out of memory");
@@ -272,6 +280,18 @@ static int load_batch(fa_agent *ag, const char *device, int64_t acked,
             break;
         fs_change *c = &cs->changes[cs->n];
         c->seq = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_type(st, 11) != SQLITE_NULL) {
+            b->entity[cs->n] = 1;
+            b->revs[cs->n] = sqlite3_column_int64(st, 11);
+            cs->n++; /* its edits are ours to free from here on */
+            if (fa__entity_change(st, 12, c) != FS_OK) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            memcpy(b->ids[cs->n - 1], c->ent.id, sizeof c->ent.id);
+            total += alen;
+            continue;
+        }
         c->kind = FS_CHANGE_SUBMISSION;
         fs_submission *s = &c->sub;
         copy_col(s->id, sizeof s->id, st, 1);
@@ -325,6 +345,8 @@ static int apply_reply(fa_agent *ag, const batch *b, const fs_push_reply *r,
     for (size_t i = 0; i < r->n; i++) {
         const fs_result *res = &r->results[i];
         int refused = res->status == FS_RES_REFUSED;
+        if (b->entity[i] && fa__entity_ack(ag, b->revs[i], res) != FA_OK)
+            goto fail;
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, refused ? "refused" : "sent", -1,
                           SQLITE_STATIC);
@@ -683,6 +705,12 @@ static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
         } else if (cJSON_IsString(kind) &&
                    strcmp(kind->valuestring, "review") == 0) {
             rc = apply_review(ag, payload);
+            rep->pulled++;
+        } else if (cJSON_IsString(kind) &&
+                   (strcmp(kind->valuestring, "entity") == 0 ||
+                    strcmp(kind->valuestring, "resolution") == 0 ||
+                    strcmp(kind->valuestring, "entity_delete") == 0)) {
+            rc = fa__entity_apply(ag, kind->valuestring, payload);
             rep->pulled++;
         } else if (cJSON_IsString(kind) &&
                    strcmp(kind->valuestring, "scope") == 0) {

@@ -15,6 +15,15 @@
 #include "fs_internal.h"
 
 #define SUBMISSION "submission"
+#define ENTITY "entity"
+
+static const char *const op_names[] = {NULL, "new", "set", "delete"};
+
+const char *fs_entity_op_name(fs_entity_op op)
+{
+    return op >= FS_ENTITY_NEW && op <= FS_ENTITY_DELETE ? op_names[op]
+                                                         : NULL;
+}
 
 fs_changeset *fs_changeset_new(size_t cap)
 {
@@ -34,6 +43,21 @@ fs_changeset *fs_changeset_new(size_t cap)
     return cs;
 }
 
+void fs_change_clear(fs_change *c)
+{
+    size_t i;
+
+    if (c == NULL)
+        return;
+    free(c->sub.answers_json);
+    c->sub.answers_json = NULL;
+    for (i = 0; i < c->ent.n; i++)
+        free(c->ent.edits[i].value_json);
+    free(c->ent.edits);
+    c->ent.edits = NULL;
+    c->ent.n = 0;
+}
+
 void fs_changeset_free(fs_changeset *cs)
 {
     size_t i;
@@ -41,9 +65,34 @@ void fs_changeset_free(fs_changeset *cs)
     if (cs == NULL)
         return;
     for (i = 0; i < cs->n; i++)
-        free(cs->changes[i].sub.answers_json);
+        fs_change_clear(&cs->changes[i]);
     free(cs->changes);
     free(cs);
+}
+
+int fs_entity_add_edit(fs_entity_change *e, const char *field, int64_t base,
+                       const char *value_json)
+{
+    fs_entity_edit *grown;
+    size_t len;
+
+    if (e == NULL || field == NULL || (len = strlen(field)) > FS_ID_MAX)
+        return FS_EINVAL;
+    /* Grows one at a time: entity types have tens of fields, not more. */
+    grown = realloc(e->edits, (e->n + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return FS_ENOMEM;
+    e->edits = grown;
+    memset(&grown[e->n], 0, sizeof(grown[e->n]));
+    memcpy(grown[e->n].field, field, len + 1);
+    grown[e->n].base = base;
+    if (value_json != NULL) {
+        grown[e->n].value_json = strdup(value_json);
+        if (grown[e->n].value_json == NULL)
+            return FS_ENOMEM;
+    }
+    e->n++;
+    return FS_OK;
 }
 
 /* ---- encoding -------------------------------------------------------- */
@@ -51,6 +100,86 @@ void fs_changeset_free(fs_changeset *cs)
 static int add_str(cJSON *o, const char *key, const char *v)
 {
     return cJSON_AddStringToObject(o, key, v) ? FS_OK : FS_ENOMEM;
+}
+
+/* The fields member of an entity change: {"name": {"base": n, "value":
+ * v}, ...} in the edits' order (by name). */
+static int edits_to_json(const fs_entity_change *e, cJSON *o)
+{
+    cJSON *fields = cJSON_AddObjectToObject(o, "fields");
+    size_t i;
+    int rc = FS_OK;
+
+    if (fields == NULL)
+        return FS_ENOMEM;
+    for (i = 0; i < e->n && rc == FS_OK; i++) {
+        const fs_entity_edit *ed = &e->edits[i];
+        cJSON *f = cJSON_AddObjectToObject(fields, ed->field);
+        cJSON *v = NULL;
+
+        if (f == NULL)
+            return FS_ENOMEM;
+        rc = fs__json_add_int(f, "base", ed->base);
+        if (rc != FS_OK)
+            break;
+        if (ed->value_json == NULL) {
+            if (e->op != FS_ENTITY_DELETE)
+                rc = FS_EINVAL;
+            continue;
+        }
+        if (e->op == FS_ENTITY_DELETE)
+            return FS_EINVAL;
+        rc = fs_json_parse(ed->value_json, strlen(ed->value_json), NULL, &v,
+                           NULL);
+        if (rc != FS_OK)
+            return rc == FS_ENOMEM ? rc : FS_EINVAL;
+        if (!cJSON_AddItemToObject(f, "value", v)) {
+            cJSON_Delete(v);
+            rc = FS_ENOMEM;
+        }
+    }
+    return rc;
+}
+
+/* The key order of an entity change, as PROTOCOL.md 4.2.1 shows it. */
+static int entity_to_json(const fs_change *c, cJSON **out)
+{
+    const fs_entity_change *e = &c->ent;
+    char hlc[FS_HLC_TEXT_LEN + 1];
+    const char *op = fs_entity_op_name(e->op);
+    cJSON *o;
+    int rc;
+
+    *out = NULL;
+    if (op == NULL || (e->n > 0 && e->edits == NULL))
+        return FS_EINVAL;
+    o = cJSON_CreateObject();
+    if (o == NULL)
+        return FS_ENOMEM;
+    fs_hlc_format(e->hlc, hlc);
+    rc = fs__json_add_int(o, "seq", c->seq);
+    if (rc == FS_OK)
+        rc = add_str(o, "kind", ENTITY);
+    if (rc == FS_OK)
+        rc = add_str(o, "op", op);
+    if (rc == FS_OK)
+        rc = add_str(o, "type", e->type);
+    if (rc == FS_OK)
+        rc = add_str(o, "id", e->id);
+    if (rc == FS_OK && e->collector[0] != '\0')
+        rc = add_str(o, "collector", e->collector);
+    if (rc == FS_OK)
+        rc = add_str(o, "hlc", hlc);
+    if (rc == FS_OK)
+        rc = fs__json_add_int(o, "created_ms", e->created_ms);
+    if (rc == FS_OK)
+        rc = edits_to_json(e, o);
+    if (rc != FS_OK) {
+        cJSON_Delete(o);
+        return rc;
+    }
+    *out = o;
+    return FS_OK;
 }
 
 /* The one place the CHANGE object's key order is written down; decode
@@ -64,6 +193,8 @@ static int change_to_json(const fs_change *c, cJSON **out)
     int rc;
 
     *out = NULL;
+    if (c->kind == FS_CHANGE_ENTITY)
+        return entity_to_json(c, out);
     if (c->kind != FS_CHANGE_SUBMISSION || s->answers_json == NULL)
         return FS_EINVAL;
     /* answers_json is our own stored text, but parsing it under the same
@@ -199,8 +330,8 @@ static int cmp_keys(const void *a, const void *b)
 /* Checks the answers object: size, key syntax, no key twice (a repeated
  * key would make "the" answer depend on which parser reads it). keys is
  * scratch room for lim->max_answers pointers. */
-static int check_answers(const cJSON *answers, size_t idx, const fs_limits *lim,
-                         const char **keys, fs_err *e)
+static int check_members(const cJSON *answers, size_t idx, const char *what,
+                         const fs_limits *lim, const char **keys, fs_err *e)
 {
     const cJSON *m;
     char snip[72];
@@ -210,14 +341,14 @@ static int check_answers(const cJSON *answers, size_t idx, const fs_limits *lim,
     {
         if (n >= lim->max_answers)
             return fs_err_set(e, FS_ETOOBIG,
-                              "changes[%zu].answers: more than %zu answers",
-                              idx, lim->max_answers);
+                              "changes[%zu].%s: more than %zu %s", idx,
+                              what, lim->max_answers, what);
         if (!fs_valid_field_name(m->string)) {
             fs__snippet(m->string, snip, sizeof(snip));
             return fs_err_set(e, FS_EIDENT,
-                              "changes[%zu].answers: '%s' is not a field "
+                              "changes[%zu].%s: '%s' is not a field "
                               "name ([a-z][a-z0-9_]{0,63})",
-                              idx, snip);
+                              idx, what, snip);
         }
         keys[n++] = m->string;
     }
@@ -225,8 +356,8 @@ static int check_answers(const cJSON *answers, size_t idx, const fs_limits *lim,
     for (i = 1; i < n; i++) {
         if (strcmp(keys[i - 1], keys[i]) == 0)
             return fs_err_set(e, FS_EMALFORMED,
-                              "changes[%zu].answers.%s: key appears twice", idx,
-                              keys[i]);
+                              "changes[%zu].%s.%s: key appears twice", idx,
+                              what, keys[i]);
     }
     return FS_OK;
 }
@@ -271,6 +402,186 @@ static int want_int(const cJSON *o, const char *key, size_t idx, int need,
     return FS_OK;
 }
 
+/* The id member: a lower-case UUID. */
+static int want_id(const cJSON *o, size_t idx, char id[FS_UUID_LEN + 1],
+                   fs_err *e)
+{
+    const char *v;
+    int rc = want_str(o, "id", idx, 1, &v, e);
+
+    if (rc != FS_OK)
+        return rc;
+    if (!fs_valid_uuid(v))
+        return fs_err_set(e, FS_EIDENT,
+                          "changes[%zu].id: not a lower-case UUID", idx);
+    memcpy(id, v, FS_UUID_LEN + 1);
+    return FS_OK;
+}
+
+/* Who and when: the optional collector and the required hlc. */
+static int want_who(const cJSON *o, size_t idx,
+                    char collector[FS_NAME_MAX + 1], uint64_t *hlc, fs_err *e)
+{
+    const char *v;
+    int rc = want_str(o, "collector", idx, 0, &v, e);
+
+    if (rc != FS_OK)
+        return rc;
+    if (v != NULL && v[0] != '\0') {
+        if (!fs_valid_name(v))
+            return fs_err_set(e, FS_EIDENT,
+                              "changes[%zu].collector: not a printable name "
+                              "of 1..%d bytes without edge spaces",
+                              idx, FS_NAME_MAX);
+        memcpy(collector, v, strlen(v) + 1);
+    }
+    rc = want_str(o, "hlc", idx, 1, &v, e);
+    if (rc != FS_OK)
+        return rc;
+    if (fs_hlc_parse(v, hlc) != FS_OK)
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].hlc: must be %d lower-case hex "
+                          "digits",
+                          idx, FS_HLC_TEXT_LEN);
+    return FS_OK;
+}
+
+static int cmp_edits(const void *a, const void *b)
+{
+    return strcmp(((const fs_entity_edit *)a)->field,
+                  ((const fs_entity_edit *)b)->field);
+}
+
+/* One member of an entity change's fields: {"base": n, "value": v}. */
+static int decode_edit(const cJSON *m, size_t idx, fs_entity_change *ent,
+                       fs_err *e)
+{
+    fs_entity_edit *ed = &ent->edits[ent->n];
+    const cJSON *value;
+    int64_t base;
+    int r;
+
+    if (!cJSON_IsObject(m))
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].fields.%s: must be an object "
+                          "{\"base\": N, \"value\": V}",
+                          idx, m->string);
+    r = fs__json_int(m, "base", &base);
+    if (r != FS__FIELD_OK || base < 0)
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].fields.%s.base: %s", idx, m->string,
+                          r == FS__FIELD_MISSING ? "missing"
+                                                 : "must be an integer >= 0");
+    if (ent->op == FS_ENTITY_NEW && base != 0)
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].fields.%s.base: must be 0 in a new "
+                          "entity",
+                          idx, m->string);
+    value = cJSON_GetObjectItemCaseSensitive(m, "value");
+    if (ent->op == FS_ENTITY_DELETE && value != NULL)
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].fields.%s.value: a delete carries "
+                          "bases only",
+                          idx, m->string);
+    if (ent->op != FS_ENTITY_DELETE && value == NULL)
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].fields.%s.value: missing (null "
+                          "clears a field)",
+                          idx, m->string);
+    memset(ed, 0, sizeof(*ed));
+    memcpy(ed->field, m->string, strlen(m->string) + 1);
+    ed->base = base;
+    ent->n++; /* ed is ours to free from here on */
+    if (value != NULL) {
+        ed->value_json = fs__json_print(value);
+        if (ed->value_json == NULL)
+            return fs_err_set(e, FS_ENOMEM, "out of memory");
+    }
+    return FS_OK;
+}
+
+/* Fills c from an entity change (PROTOCOL.md 4.2.1). Which fields an
+ * entity type has, and their values' types, are the hub's to check: the
+ * wire only guarantees shape and identifiers. */
+static int decode_entity(const cJSON *o, size_t idx, const fs_limits *lim,
+                         const char **keys, fs_change *c, fs_err *e)
+{
+    fs_entity_change *ent = &c->ent;
+    const cJSON *fields, *m;
+    const char *v;
+    char snip[72];
+    size_t count = 0;
+    int rc, op;
+
+    c->kind = FS_CHANGE_ENTITY;
+    rc = want_str(o, "op", idx, 1, &v, e);
+    if (rc != FS_OK)
+        return rc;
+    for (op = FS_ENTITY_NEW; op <= FS_ENTITY_DELETE; op++)
+        if (strcmp(v, op_names[op]) == 0)
+            break;
+    if (op > FS_ENTITY_DELETE) {
+        fs__snippet(v, snip, sizeof(snip));
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].op: '%s' is not new, set or delete",
+                          idx, snip);
+    }
+    ent->op = (fs_entity_op)op;
+
+    rc = want_str(o, "type", idx, 1, &v, e);
+    if (rc != FS_OK)
+        return rc;
+    if (!fs_valid_form_id(v)) {
+        fs__snippet(v, snip, sizeof(snip));
+        return fs_err_set(e, FS_EIDENT,
+                          "changes[%zu].type: '%s' is not an entity type "
+                          "([a-z][a-z0-9_]{0,63})",
+                          idx, snip);
+    }
+    memcpy(ent->type, v, strlen(v) + 1);
+
+    rc = want_id(o, idx, ent->id, e);
+    if (rc == FS_OK)
+        rc = want_who(o, idx, ent->collector, &ent->hlc, e);
+    if (rc == FS_OK)
+        rc = want_int(o, "created_ms", idx, 1, 0, &ent->created_ms, e);
+    if (rc != FS_OK)
+        return rc;
+
+    fields = cJSON_GetObjectItemCaseSensitive(o, "fields");
+    if (fields == NULL)
+        return fs_err_set(e, FS_EMALFORMED, "changes[%zu].fields: missing",
+                          idx);
+    if (!cJSON_IsObject(fields))
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].fields: must be an object", idx);
+    rc = check_members(fields, idx, "fields", lim, keys, e);
+    if (rc != FS_OK)
+        return rc;
+    cJSON_ArrayForEach(m, fields)
+        count++;
+    if (count == 0 && ent->op != FS_ENTITY_DELETE)
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].fields: must name at least one "
+                          "field",
+                          idx);
+    if (count > 0) {
+        ent->edits = calloc(count, sizeof(*ent->edits));
+        if (ent->edits == NULL)
+            return fs_err_set(e, FS_ENOMEM, "out of memory");
+    }
+    cJSON_ArrayForEach(m, fields)
+    {
+        rc = decode_edit(m, idx, ent, e);
+        if (rc != FS_OK)
+            return rc;
+    }
+    /* By name, so that equal changes encode to equal bytes. */
+    if (ent->n > 1)
+        qsort(ent->edits, ent->n, sizeof(*ent->edits), cmp_edits);
+    return FS_OK;
+}
+
 /* Fills c from the JSON object o (changes[idx]). Returns the first
  * problem's code with its message in e; FS_ENOMEM is the caller's to
  * treat as fatal. */
@@ -286,6 +597,8 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
     rc = want_str(o, "kind", idx, 1, &v, e);
     if (rc != FS_OK)
         return rc;
+    if (strcmp(v, ENTITY) == 0)
+        return decode_entity(o, idx, lim, keys, c, e);
     if (strcmp(v, SUBMISSION) != 0) {
         fs__snippet(v, snip, sizeof(snip));
         return fs_err_set(e, FS_EVERSION,
@@ -294,13 +607,9 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
     }
     c->kind = FS_CHANGE_SUBMISSION;
 
-    rc = want_str(o, "id", idx, 1, &v, e);
+    rc = want_id(o, idx, s->id, e);
     if (rc != FS_OK)
         return rc;
-    if (!fs_valid_uuid(v))
-        return fs_err_set(e, FS_EIDENT,
-                          "changes[%zu].id: not a lower-case UUID", idx);
-    memcpy(s->id, v, FS_UUID_LEN + 1);
 
     rc = want_str(o, "form", idx, 1, &v, e);
     if (rc != FS_OK)
@@ -332,26 +641,9 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
         memcpy(s->area, v, strlen(v) + 1);
     }
 
-    rc = want_str(o, "collector", idx, 0, &v, e);
+    rc = want_who(o, idx, s->collector, &s->hlc, e);
     if (rc != FS_OK)
         return rc;
-    if (v != NULL && v[0] != '\0') {
-        if (!fs_valid_name(v))
-            return fs_err_set(e, FS_EIDENT,
-                              "changes[%zu].collector: not a printable name "
-                              "of 1..%d bytes without edge spaces",
-                              idx, FS_NAME_MAX);
-        memcpy(s->collector, v, strlen(v) + 1);
-    }
-
-    rc = want_str(o, "hlc", idx, 1, &v, e);
-    if (rc != FS_OK)
-        return rc;
-    if (fs_hlc_parse(v, &s->hlc) != FS_OK)
-        return fs_err_set(e, FS_EMALFORMED,
-                          "changes[%zu].hlc: must be %d lower-case hex "
-                          "digits",
-                          idx, FS_HLC_TEXT_LEN);
 
     rc = want_int(o, "created_ms", idx, 1, 0, &s->created_ms, e);
     if (rc != FS_OK)
@@ -377,7 +669,7 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
     if (!cJSON_IsObject(answers))
         return fs_err_set(e, FS_EMALFORMED,
                           "changes[%zu].answers: must be an object", idx);
-    rc = check_answers(answers, idx, lim, keys, e);
+    rc = check_members(answers, idx, "answers", lim, keys, e);
     if (rc != FS_OK)
         return rc;
     /* Reprinted rather than copied from the body: equal answers give

@@ -184,6 +184,8 @@ int fs_hlc_cmp(uint64_t a, const char *dev_a, uint64_t b, const char *dev_b);
 
 typedef enum fs_change_kind {
     FS_CHANGE_SUBMISSION = 1, /* a finalized form submission or revision */
+    FS_CHANGE_ENTITY = 2,     /* a registry entity created, edited or
+                                 deleted (PROTOCOL.md 4.2.1) */
 } fs_change_kind;
 
 /* One submission as it travels. Strings are NUL-terminated copies. */
@@ -200,6 +202,37 @@ typedef struct fs_submission {
     char *answers_json;          /* owned: canonical JSON object text */
 } fs_submission;
 
+typedef enum fs_entity_op {
+    FS_ENTITY_NEW = 1,    /* a new entity: every field with base 0 */
+    FS_ENTITY_SET = 2,    /* some fields of an existing entity */
+    FS_ENTITY_DELETE = 3, /* the whole entity; fields carry bases only */
+} fs_entity_op;
+
+/* "new", "set", "delete"; NULL for other values. */
+const char *fs_entity_op_name(fs_entity_op op);
+
+/* One field of an entity change: the value the device wrote and the
+ * hub version of that field it had seen when it wrote it (0: none). */
+typedef struct fs_entity_edit {
+    char field[FS_ID_MAX + 1];
+    int64_t base;      /* >= 0 */
+    char *value_json;  /* owned canonical JSON; "null" clears the field;
+                          NULL in a delete (bases only) */
+} fs_entity_edit;
+
+/* One entity change as it travels. Edits are sorted by field name and
+ * name each field at most once. */
+typedef struct fs_entity_change {
+    fs_entity_op op;
+    char type[FS_ID_MAX + 1];        /* entity type, e.g. "mechanism" */
+    char id[FS_UUID_LEN + 1];        /* UUID made by whoever created it */
+    char collector[FS_NAME_MAX + 1]; /* "" when unknown */
+    uint64_t hlc;
+    int64_t created_ms;              /* device wall clock; informative */
+    size_t n;
+    fs_entity_edit *edits;           /* owned array of n */
+} fs_entity_change;
+
 typedef struct fs_change {
     int64_t seq;         /* outbox sequence on the sending device */
     fs_change_kind kind;
@@ -209,6 +242,7 @@ typedef struct fs_change {
     int err;
     char errmsg[FS_ERRMSG_MAX];
     fs_submission sub;   /* kind == FS_CHANGE_SUBMISSION */
+    fs_entity_change ent; /* kind == FS_CHANGE_ENTITY */
 } fs_change;
 
 typedef struct fs_changeset {
@@ -223,11 +257,22 @@ typedef struct fs_changeset {
 
 /* Allocates an empty changeset with room for cap changes. */
 fs_changeset *fs_changeset_new(size_t cap);
-void fs_changeset_free(fs_changeset *cs); /* frees answers_json too */
+void fs_changeset_free(fs_changeset *cs); /* frees answers_json and
+                                              entity edits too */
+/* Frees what one change owns (answers, entity edits) and zeroes those
+ * members; c itself is the caller's. */
+void fs_change_clear(fs_change *c);
+
+/* Appends an edit to e (growing its array; value_json is copied, may be
+ * NULL). For building changes; keeps no order - the caller adds fields
+ * in name order. */
+int fs_entity_add_edit(fs_entity_change *e, const char *field, int64_t base,
+                       const char *value_json);
 
 /* Serialises one change as the JSON object PROTOCOL.md describes (caller
  * deletes). Returns NULL when out of memory, when answers_json is missing
- * or not a JSON object, when kind is not a submission (as for a change
+ * or not a JSON object, when an entity edit's value is not JSON (or is
+ * missing outside a delete), when kind is unknown (as for a change
  * decoded with an unknown kind), or when an integer is beyond +-2^53. */
 cJSON *fs_change_to_json(const fs_change *c);
 

@@ -33,4 +33,8 @@ int fs_db_open(const char *path, const fs_schema *schema, int create,
 int fs_schema_migrate(sqlite3 *db, const fs_schema *schema, char *err,
                       size_t errlen);
 
+/* The registry's entity types (schema/entities.json, described in
+ * schema/ENTITIES.md), NUL-terminated JSON for fs_entity_types_parse. */
+extern const char fs_entity_types_json[];
+
 #endif

@@ -46,6 +46,18 @@ int hub_review(const char *db_path, const char *id, const char *state,
 /* Changes a device's areas and/or forms (NULL: unchanged). */
 int hub_device_scope(const char *db_path, const char *device,
                      const char *areas, const char *forms, FILE *out);
+/* Registry conflicts: open ones (all: resolved too), as text or JSON. */
+int hub_conflicts(const char *db_path, int all, int json, FILE *out);
+/* Settles conflict id_text ("7" or "#7") with a typed value or by
+ * choosing listed value number choose (exactly one of them). */
+int hub_resolve(const char *db_path, const char *id_text, const char *value,
+                const char *choose, FILE *out);
+/* Possible duplicate respondents: submissions of one form with the same
+ * dedupe key. Lists only; nothing is dropped. */
+int hub_duplicates(const char *db_path, int json, FILE *out);
+/* An admin correction: answers_file becomes the next revision. */
+int hub_correct(const char *db_path, const char *id, const char *answers_file,
+                FILE *out);
 int hub_form_publish(const char *db_path, const char *file, FILE *out);
 int hub_devices(const char *db_path, int json, FILE *out);
 int hub_stats(const char *db_path, int json, FILE *out);

@@ -27,6 +27,13 @@ static const char usage[] =
     "        [--comment TEXT]          review a submission; the device sees "
     "it\n"
     "  token revoke [--db PATH] ID|NAME\n"
+    "  conflicts [--db PATH] [--all] [--json]\n"
+    "                                  registry and amendment conflicts\n"
+    "  resolve [--db PATH] ID --value V | --choose N\n"
+    "                                  settle a conflict; devices get it\n"
+    "  duplicates [--db PATH] [--json] possible duplicate respondents\n"
+    "  correct [--db PATH] ID --answers FILE.json\n"
+    "                                  correct a submission (new revision)\n"
     "  devices [--db PATH] [--json]    list enrolled devices\n"
     "  stats [--db PATH] [--json]      what the hub holds, per form and "
     "area\n"
@@ -45,6 +52,10 @@ typedef struct args {
     const char *forms;
     const char *state;
     const char *comment;
+    const char *value;
+    const char *choose;
+    const char *answers;
+    int all;
     double expires;
     double rate;
     double timeout;
@@ -81,6 +92,9 @@ static int parse(int argc, char **argv, int start, args *a)
         if (strcmp(o, "--json") == 0) {
             a->json = 1;
             takes = 0;
+        } else if (strcmp(o, "--all") == 0) {
+            a->all = 1;
+            takes = 0;
         } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
             fputs(usage, stdout);
             exit(0);
@@ -101,6 +115,12 @@ static int parse(int argc, char **argv, int start, args *a)
             a->state = v;
         } else if (strcmp(o, "--comment") == 0) {
             a->comment = v;
+        } else if (strcmp(o, "--value") == 0) {
+            a->value = v;
+        } else if (strcmp(o, "--choose") == 0) {
+            a->choose = v;
+        } else if (strcmp(o, "--answers") == 0) {
+            a->answers = v;
         } else if (strcmp(o, "--areas") == 0) {
             a->areas = v;
         } else if (strcmp(o, "--forms") == 0) {
@@ -213,6 +233,29 @@ int main(int argc, char **argv)
         if (a.npos == 2 && strcmp(a.pos[0], "revoke") == 0)
             return hub_revoke(a.db, "token", a.pos[1], stdout);
         return bad("usage: fieldsync-hub token create|list|revoke", NULL);
+    }
+    if (strcmp(cmd, "conflicts") == 0) {
+        if (a.npos)
+            return bad("conflicts takes no arguments: ", a.pos[0]);
+        return hub_conflicts(a.db, a.all, a.json, stdout);
+    }
+    if (strcmp(cmd, "resolve") == 0) {
+        if (a.npos != 1)
+            return bad("usage: fieldsync-hub resolve ID --value V | "
+                       "--choose N",
+                       NULL);
+        return hub_resolve(a.db, a.pos[0], a.value, a.choose, stdout);
+    }
+    if (strcmp(cmd, "duplicates") == 0) {
+        if (a.npos)
+            return bad("duplicates takes no arguments: ", a.pos[0]);
+        return hub_duplicates(a.db, a.json, stdout);
+    }
+    if (strcmp(cmd, "correct") == 0) {
+        if (a.npos != 1)
+            return bad("usage: fieldsync-hub correct ID --answers FILE.json",
+                       NULL);
+        return hub_correct(a.db, a.pos[0], a.answers, stdout);
     }
     if (strcmp(cmd, "devices") == 0)
         return hub_devices(a.db, a.json, stdout);

@@ -194,6 +194,14 @@ static int merge_submission(sqlite3 *db, merge_stmts *ms,
 {
     char digest[65];
     content_digest(s, digest);
+    /* An amendment based on a revision that is no longer the newest (an
+     * admin corrected it meanwhile) is a conflict, never an overwrite. */
+    if (s->base_rev > 0) {
+        int handled = 0;
+        int arc = hub__amend_conflict(db, device, s, r, now, &handled);
+        if (arc != SQLITE_OK || handled)
+            return arc;
+    }
     int rc = stmt(db, &ms->find,
                   "SELECT digest FROM submissions WHERE id = ? AND rev = ?");
     if (rc != SQLITE_OK)
@@ -266,6 +274,8 @@ int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
         r->seq = c->seq;
         if (c->err != 0) {
             refuse(r, fs_errname(c->err), "%s", c->errmsg);
+        } else if (c->kind == FS_CHANGE_ENTITY) {
+            rc = hub__merge_entity(db, device_id, &c->ent, r, now);
         } else {
             rc = check_submission(db, &fc, &c->sub, r);
             if (rc == SQLITE_OK && r->status != FS_RES_REFUSED)

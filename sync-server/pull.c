@@ -48,7 +48,7 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
     cJSON *page = cJSON_CreateObject();
     cJSON *changes = cJSON_AddArrayToObject(page, "changes");
     int rc = sqlite3_prepare_v2(db,
-                                "SELECT sseq, kind, payload, ref FROM "
+                                "SELECT sseq, kind, payload, ref, area FROM "
                                 "change_log WHERE sseq > ? AND (device_id "
                                 "IS NULL OR device_id = ?) ORDER BY sseq "
                                 "LIMIT ?",
@@ -75,7 +75,10 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
         const char *payload = (const char *)sqlite3_column_text(st, 2);
         const char *kind = (const char *)sqlite3_column_text(st, 1);
         next = sqlite3_column_int64(st, 0);
-        if (strcmp(kind, "form") == 0 && !form_in_scope(&dev, st)) {
+        /* Entity rows carry their area: a device gets its areas only. */
+        const char *area = (const char *)sqlite3_column_text(st, 4);
+        if ((strcmp(kind, "form") == 0 && !form_in_scope(&dev, st)) ||
+            (area && !hub__scope_has(dev.areas, area))) {
             /* Not for this device; the cursor still moves past it. */
             n++;
             continue;

@@ -74,7 +74,8 @@ void hub__scope_filter(const hub_device *dev, fs_changeset *cs)
     for (size_t i = 0; i < cs->n; i++) {
         fs_change *c = &cs->changes[i];
         fs_err e = {0};
-        if (c->err != 0)
+        /* Entities: their area is the hub's to know (entity.c). */
+        if (c->err != 0 || c->kind != FS_CHANGE_SUBMISSION)
             continue;
         /* fs_err_set cuts long messages on a character boundary. */
         if (!hub__scope_has(dev->areas, c->sub.area))

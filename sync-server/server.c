@@ -116,6 +116,9 @@ static const route routes[] = {
     {"/api/v1/admin/submissions$", hub__handle_admin_submissions},
     {"/api/v1/admin/audit$", hub__handle_admin_audit},
     {"/api/v1/admin/review$", hub__handle_admin_review},
+    {"/api/v1/admin/conflicts$", hub__handle_admin_conflicts},
+    {"/api/v1/admin/conflicts/resolve$", hub__handle_admin_resolve},
+    {"/api/v1/admin/duplicates$", hub__handle_admin_duplicates},
     {"/", handle_not_found},
 };
 

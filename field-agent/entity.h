@@ -1,0 +1,21 @@
+/*
+ * entity.h - the registry on the device, as sync.c uses it.
+ */
+#ifndef FA_ENTITY_H
+#define FA_ENTITY_H
+
+#include "agent_int.h"
+
+/* Fills c from an outbox row joined with entity_changes: columns c0..
+ * c0+6 are entity_id, type, op, fields, collector, hlc, created_ms.
+ * FS_OK or FS_ENOMEM. */
+int fa__entity_change(sqlite3_stmt *st, int c0, fs_change *c);
+/* Records the hub's answer to entity change `change` (entity_changes.id)
+ * in the caller's transaction. */
+int fa__entity_ack(fa_agent *ag, int64_t change, const fs_result *res);
+/* Applies a pulled "entity", "resolution" or "entity_delete" row in the
+ * caller's transaction; fields with an edit still queued here are left
+ * as they are. */
+int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload);
+
+#endif
