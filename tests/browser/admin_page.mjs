@@ -91,6 +91,42 @@ await run('admin_page', async ({ page, consoleErrors }) => {
         'both agents are listed by name');
   check(devs.every((r) => /just now|min ago/.test(r)), 'each shows a recent last sync');
 
+  // Conflicts: choose the "closed" status, write a new name.
+  await page.locator('#nav a[data-view=conflicts]').click();
+  await page.locator('section[data-conflict]').first().waitFor();
+  const cards = page.locator('section[data-conflict]');
+  check(await cards.count() === 2, `two open conflicts shown (${await cards.count()})`);
+  const status = cards.filter({ hasText: 'field “status”' });
+  const name = cards.filter({ hasText: 'field “name”' });
+  check(await status.locator('input[type=radio]:not([value=own])').count() === 2, 'status: both competing values offered');
+  check(/dormant/.test(await status.innerText()) && /closed/.test(await status.innerText()),
+        'status: both values shown');
+  check(/north/.test(await status.innerText()) && /south/.test(await status.innerText()),
+        'status: both devices named');
+  await status.locator('label', { hasText: 'closed' }).locator('input').check();
+  await status.locator('button', { hasText: 'Resolve' }).click();
+  await status.locator('[role=status]', { hasText: 'Resolved: closed' }).waitFor();
+  check(await status.getAttribute('data-resolved') === 'yes', 'status conflict resolved by choice');
+
+  await name.locator('button', { hasText: 'Resolve' }).focus();
+  await name.locator('input[type=text]').fill('');
+  await name.locator('input[value=own]').check();
+  await name.locator('button', { hasText: 'Resolve' }).click();
+  check(/Write the value first/.test(await name.locator('[role=status]').innerText()),
+        'an empty written value is refused in the page');
+  await name.locator('input[type=text]').fill('Youth council Nord-Est');
+  await name.locator('input[type=text]').press('Tab'); // keyboard to the button
+  await page.keyboard.press('Enter');
+  await name.locator('[role=status]', { hasText: 'Resolved: Youth council Nord-Est' }).waitFor();
+  check(await name.getAttribute('data-resolved') === 'yes', 'name conflict resolved with a written value');
+  await page.reload();
+  await page.locator('body[data-ready=yes]').waitFor();
+  await page.locator('text=No open conflicts.').waitFor();
+  check(await page.locator('section[data-conflict]').count() === 0, 'after a reload no conflict is open');
+
+  await page.locator('#nav a[data-view=devices]').click();
+  await page.locator('table#devices').waitFor();
+
   // A reload keeps the session (sessionStorage), still without a wrong view.
   await page.reload();
   await page.locator('body[data-ready=yes]').waitFor();

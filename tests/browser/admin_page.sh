@@ -2,7 +2,9 @@
 # The hub's admin page in a real browser, against a real hub that real
 # agents synced to: a wrong token is refused with a message, a reviewer
 # sees only their areas and approves a submission (the hub database and
-# the audit log must show it), an admin sees the devices.
+# the audit log must show it), an admin sees the devices and settles two
+# conflicts that two agents made by editing one mechanism offline: one by
+# choosing a value, one by writing a new one; both reach the agents.
 . "$(dirname "$0")/../lib.sh"
 
 publish_sample_form
@@ -15,12 +17,24 @@ agent north sync --quiet
 agent south sync --quiet
 check "five submissions at the hub" "$(sql "SELECT count(*) FROM submissions")" 5
 
+# Two conflicts: both agents hold a mechanism and change its status and
+# its name offline, to different values.
+m=$(agent north entity new mechanism name="Youth council" type=youth_council \
+  area=N-01 status=active)
+agent north sync --quiet
+agent south sync --quiet
+agent north entity set "$m" status=dormant name="Youth council North" >/dev/null
+agent south entity set "$m" status=closed name="Youth council (old)" >/dev/null
+agent north sync --quiet
+agent south sync --quiet
+check "two open conflicts" "$(sql "SELECT group_concat(field) FROM (SELECT field FROM conflicts WHERE status='open' AND ref='$m' ORDER BY field)")" "name,status"
+
 reviewer=$("$FS_HUB" token create --db "$DB" --role reviewer --name rita --areas N-01 2>/dev/null)
 admin=$("$FS_HUB" token create --db "$DB" --role admin --name ada 2>/dev/null)
 target=$(sed -n 2p "$T/north.ids")
 
 FS_URL="$HUB_URL" FS_REVIEWER="$reviewer" FS_ADMIN="$admin" \
-  FS_TARGET="$target" FS_SHOTS="$T" \
+  FS_TARGET="$target" FS_ENTITY="$m" FS_SHOTS="$T" \
   node "$FS_SRC/tests/browser/admin_page.mjs" || fail "browser checks failed (see above)"
 
 check "the approval is in the hub database" \
@@ -31,7 +45,21 @@ check "no other submission changed state" \
 check "the audit log names the reviewer and the submission" \
   "$(sql "SELECT actor || '|' || json_extract(detail, '$.submission') || '|' || json_extract(detail, '$.state') FROM audit_log WHERE action='submission.review'")" \
   "token:rita|$target|approved"
+check "no conflict left open" "$(sql "SELECT count(*) FROM conflicts WHERE status='open'")" 0
+check "the chosen status is the hub's value" \
+  "$(sql "SELECT value FROM entity_fields WHERE entity_id='$m' AND name='status'")" '"closed"'
+check "the written name is the hub's value" \
+  "$(sql "SELECT value FROM entity_fields WHERE entity_id='$m' AND name='name'")" '"Youth council Nord-Est"'
+check "both resolutions audited, naming the admin" \
+  "$(sql "SELECT group_concat(actor || ':' || json_extract(detail, '$.field'), ' ') FROM (SELECT actor, detail FROM audit_log WHERE action='conflict.resolve' ORDER BY json_extract(detail, '$.field'))")" \
+  "token:ada:name token:ada:status"
 agent north sync --quiet
+agent south sync --quiet
 check "the approval reached the device" \
   "$(sqlite3 "$T/north/agent.db" "SELECT review_state FROM submissions WHERE id='$target'")" approved
+for a in north south; do
+  check "$a holds the resolved values" \
+    "$(sqlite3 "$T/$a/agent.db" "SELECT group_concat(value, ' ') FROM (SELECT value FROM entity_fields WHERE entity_id='$m' AND name IN ('name', 'status') ORDER BY name)")" \
+    '"Youth council Nord-Est" "closed"'
+done
 finish
