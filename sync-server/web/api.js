@@ -30,12 +30,19 @@ export async function api(path, opts = {}) {
     body = JSON.stringify(opts.body);
   }
   let resp;
-  try {
-    resp = await fetch(path, { method: opts.method || 'GET', headers, body,
-                               cache: 'no-store' });
-  } catch (e) {
-    throw new ApiError(0, 'unreachable',
-      'the hub did not answer; check the network and try again');
+  // One retry after a 429: the hub limits requests per token, and a view
+  // makes a few at once.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      resp = await fetch(path, { method: opts.method || 'GET', headers, body,
+                                 cache: 'no-store' });
+    } catch (e) {
+      throw new ApiError(0, 'unreachable',
+        'the hub did not answer; check the network and try again');
+    }
+    if (resp.status !== 429 || attempt > 0) break;
+    const wait = Math.min(Number(resp.headers.get('Retry-After')) || 1, 5);
+    await new Promise((r) => setTimeout(r, wait * 1000));
   }
   let data = null;
   const text = await resp.text();

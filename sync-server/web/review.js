@@ -45,26 +45,11 @@ export async function submissionsView(box, ctx) {
   const data = await api('/api/v1/admin/submissions?' + q);
   if (!ctx.current()) return;
 
-  const pageNo = trail.length + 1;
-  const pager = h('div', { class: 'pager' },
-    h('button', { type: 'button', class: 'secondary', disabled: trail.length === 0,
-      onclick: () => {
-        const prev = trail.pop();
-        const nq = new URLSearchParams(p);
-        if (prev) nq.set('after', prev); else nq.delete('after');
-        ctx.go(nq);
-      } }, '← Previous'),
-    h('span', {}, `Page ${pageNo}: ${data.submissions.length} shown`),
-    h('button', { type: 'button', class: 'secondary', disabled: data.submissions.length < PAGE,
-      onclick: () => {
-        trail.push(String(after));
-        const nq = new URLSearchParams(p);
-        nq.set('after', String(data.next));
-        ctx.go(nq);
-      } }, 'Next →'));
+  const pages = pager(ctx, trail, after, data.next, data.submissions.length,
+    `Page ${trail.length + 1}: ${data.submissions.length} shown`);
 
   if (data.submissions.length === 0) {
-    box.append(h('p', {}, after ? 'No more submissions match.' : 'No submissions match these filters.'), pager);
+    box.append(h('p', {}, after ? 'No more submissions match.' : 'No submissions match these filters.'), pages);
     return;
   }
   const body = h('tbody', {});
@@ -73,7 +58,7 @@ export async function submissionsView(box, ctx) {
     h('caption', {}, 'Submissions, oldest first'),
     h('thead', {}, h('tr', {},
       ['Received', 'Form', 'Area', 'Collector', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))),
-    body)), pager);
+    body)), pages);
 }
 
 function badge(state) {
@@ -156,16 +141,39 @@ function reviewPanel(sub, stateCell) {
 // value; POST /api/v1/admin/conflicts/resolve takes {conflict, choose: n}
 // or {conflict, value}.
 
+let ctrail = [];
+
 export async function conflictsView(box, ctx) {
-  const { conflicts } = await api('/api/v1/admin/conflicts');
+  const after = Number(ctx.params.get('after') || 0);
+  if (after === 0) ctrail = [];
+  const data = await api(`/api/v1/admin/conflicts?limit=${PAGE}&after=${after}`);
   if (!ctx.current()) return;
+  const { conflicts } = data;
   if (!conflicts.length) {
-    box.append(h('p', {}, 'No open conflicts.'));
-    return;
+    box.append(h('p', {}, after ? 'No more open conflicts.' : 'No open conflicts.'));
+    if (!after) return;
+  } else {
+    box.append(h('p', {}, `${conflicts.length} open conflict(s) on this page. Choose the value that is right, ` +
+      'or write one; the provisional value is what devices hold until then.'));
   }
-  box.append(h('p', {}, `${conflicts.length} open conflict(s). Choose the value that is right, or write one; ` +
-    'the provisional value is what devices hold until then.'));
   for (const c of conflicts) box.append(conflictCard(c));
+  box.append(pager(ctx, ctrail, after, data.next, conflicts.length, `Page ${ctrail.length + 1}`));
+}
+
+// Previous / Next over a cursor API: trail holds the cursors of the pages
+// before this one.
+function pager(ctx, trail, after, next, count, text) {
+  const to = (cursor) => {
+    const q = new URLSearchParams(ctx.params);
+    if (cursor) q.set('after', String(cursor)); else q.delete('after');
+    ctx.go(q);
+  };
+  return h('div', { class: 'pager' },
+    h('button', { type: 'button', class: 'secondary', disabled: trail.length === 0,
+      onclick: () => to(trail.pop()) }, '← Previous'),
+    h('span', {}, text),
+    h('button', { type: 'button', class: 'secondary', disabled: count < PAGE,
+      onclick: () => { trail.push(String(after)); to(next); } }, 'Next →'));
 }
 
 function valueText(v) {

@@ -31,6 +31,16 @@ check "two open conflicts" "$(sql "SELECT group_concat(field) FROM (SELECT field
 
 reviewer=$("$FS_HUB" token create --db "$DB" --role reviewer --name rita --areas N-01 2>/dev/null)
 admin=$("$FS_HUB" token create --db "$DB" --role admin --name ada 2>/dev/null)
+
+# The conflicts list is paged by the hub, like submissions.
+page() { curl -fsS -H "Authorization: Bearer $admin" "$HUB_URL/api/v1/admin/conflicts?$1" |
+  node -e 'let t="";process.stdin.on("data",c=>t+=c).on("end",()=>{const d=JSON.parse(t);console.log(d.conflicts.map(c=>c.id).join(",")+" next "+d.next)})'; }
+ids=$(sql "SELECT group_concat(id) FROM (SELECT id FROM conflicts ORDER BY id)")
+c1=${ids%,*} c2=${ids#*,}
+check "first page of one conflict" "$(page limit=1)" "$c1 next $c1"
+check "the page after it" "$(page "limit=1&after=$c1")" "$c2 next $c2"
+check "nothing after the last" "$(page "after=$c2")" " next $c2"
+
 target=$(sed -n 2p "$T/north.ids")
 
 FS_URL="$HUB_URL" FS_REVIEWER="$reviewer" FS_ADMIN="$admin" \
