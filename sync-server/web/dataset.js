@@ -129,7 +129,9 @@ export async function indicatorsView(box, ctx) {
   const areas = [...new Set(cells.map((c) => c.area))];
   const cats = [...new Set(cells.map((c) => c.category))];
   const at = new Map(cells.map((c) => [`${c.area}\u0000${c.category}`, c]));
-  const catName = (c) => (c === '*' ? 'All' : c === '' ? 'No answer' : c);
+  const byField = (ctl.form.definition.fields || []).find((f) => f.name === ctl.q.get('by'));
+  const names = new Map((byField && byField.choices || []).map((c) => [code(c), label(c.label) || code(c)]));
+  const catName = (c) => (c === '*' ? 'All' : c === '' ? 'No answer' : names.get(c) || c);
   const csv = new URLSearchParams(ctl.q);
   csv.set('format', 'csv');
   box.append(
