@@ -46,7 +46,7 @@ SELECT printf('01900000-%04x-7%03x-8000-%012x', k / 65536, k % 4096, k), 1,
 FROM i;
 COMMIT;
 SQL
-echo "generated $n submissions in $(echo "$(date +%s.%N) - $t0" | bc) s; database $(du -m "$db" | cut -f1) MB"
+echo "generated $n submissions in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s; database $(du -m "$db" | cut -f1) MB"
 admin=$("$hub" token create --db "$db" --role admin --name bench 2>/dev/null)
 reviewer=$("$hub" token create --db "$db" --role reviewer --name rev --areas N-03,N-04 2>/dev/null)
 
@@ -62,7 +62,7 @@ time_call() {
     read -r code ms < <(curl -sS -o "$t/out" -w '%{http_code} %{time_total}\n' \
       -H "Authorization: Bearer $tok" -H 'Accept-Encoding: gzip' "$url$path")
     [ "$code" = 200 ] || { echo "FAILED: $path answered $code: $(head -c 300 "$t/out")"; exit 1; }
-    times+=("$(echo "$ms * 1000" | bc)")
+    times+=("$(awk -v s="$ms" 'BEGIN { printf "%.1f", s * 1000 }')")
   done
   printf '%-44s median %7.1f ms  worst %7.1f ms  (%s B gzipped)\n' "$label" \
     "$(printf '%s\n' "${times[@]}" | sort -n | sed -n 4p)" \
