@@ -127,6 +127,10 @@ await run('admin_page', async ({ page, consoleErrors }) => {
   await page.locator('#nav a[data-view=devices]').click();
   await page.locator('table#devices').waitFor();
 
+  await datasetChecks(page);
+  await page.locator('#nav a[data-view=devices]').click();
+  await page.locator('table#devices').waitFor();
+
   // A reload keeps the session (sessionStorage), still without a wrong view.
   await page.reload();
   await page.locator('body[data-ready=yes]').waitFor();
@@ -135,3 +139,79 @@ await run('admin_page', async ({ page, consoleErrors }) => {
 
   check(consoleErrors.length === 0, `no console errors or CSP violations (${consoleErrors.join('; ')})`);
 });
+
+// The hub's own answer for the same question, to compare cell by cell.
+async function apiGet(page, path) {
+  return page.evaluate(async (p) => {
+    const r = await fetch(p, { headers: { Authorization: `Bearer ${sessionStorage.getItem('fieldsync.token')}` } });
+    return r.json();
+  }, path);
+}
+
+async function datasetChecks(page) {
+  // Coverage against the quota.
+  await page.locator('#nav a[data-view=coverage]').click();
+  await page.locator('table#coverage').waitFor();
+  const cov = await page.locator('table#coverage tbody tr').allInnerTexts();
+  check(cov.length === 1 && /CITY-N01/.test(cov[0]) && /\b7\s+10\b/.test(cov[0]) && /70%/.test(cov[0]),
+        `coverage: CITY-N01 7 of 10, 70% (${cov})`);
+
+  // Indicator table, count by area: CITY-N02 (n=2) is a small cell,
+  // CITY-N01 (n=7) is hidden so N02 cannot be worked out from the total.
+  await page.goto(URL_ + '/#indicators?form=mapping_survey&indicator=count&wave=baseline');
+  await page.locator('table#indicators').waitFor();
+  const want = await apiGet(page, '/api/v1/admin/indicators?form=mapping_survey&indicator=count&wave=baseline');
+  const suppressed = want.cells.filter((c) => c.status === 'suppressed');
+  check(suppressed.length >= 2, `the hub suppresses cells here (${suppressed.length})`);
+  for (const c of want.cells) {
+    const row = page.locator('table#indicators tbody tr', { has: page.locator('th', { hasText: c.area === '*' ? 'All areas' : c.area }) });
+    const td = row.locator('td').first();
+    const text = (await td.innerText()).trim();
+    if (c.status === 'suppressed') {
+      check(await td.getAttribute('data-status') === 'suppressed' && /^suppressed/.test(text) && !/\d/.test(text),
+            `${c.area}: shown as suppressed (${c.reason}), no number (“${text}”)`);
+    } else {
+      check(text.startsWith(String(c.value)) && text.includes(`n = ${c.n}`),
+            `${c.area}: ${c.value}, n = ${c.n} (“${text.replace(/\n/g, ' ')}”)`);
+      check((await td.getAttribute('data-status') === 'unreliable') === c.unreliable,
+            `${c.area}: unreliable flag ${c.unreliable}`);
+    }
+  }
+
+  // Broken down by gender: every suppressed cell of the hub's table says so.
+  await page.locator('#f-by').selectOption('gender');
+  await page.locator('table#indicators th', { hasText: 'Woman' }).waitFor();
+  const byg = await apiGet(page, '/api/v1/admin/indicators?form=mapping_survey&indicator=count&wave=baseline&by=gender');
+  const nsup = byg.cells.filter((c) => c.status === 'suppressed').length;
+  const shown = await page.locator('table#indicators td[data-status=suppressed]').allInnerTexts();
+  check(shown.length === nsup && shown.every((t) => /^suppressed/.test(t) && !/\d/.test(t)),
+        `by gender: ${nsup} suppressed cells, each shown as suppressed (${shown.length})`);
+  check(await page.locator('table#indicators td[data-status=suppressed]', { hasText: /^0/ }).count() === 0,
+        'no suppressed cell reads 0');
+
+  // The map: one path per neighbourhood, coloured or hatched by the cells.
+  await page.goto(URL_ + '/#map?form=mapping_survey&indicator=count&wave=baseline');
+  await page.locator('svg.map').waitFor();
+  const paths = page.locator('svg.map path.area');
+  check(await paths.count() === 4, `the map draws the 4 neighbourhoods as paths (${await paths.count()})`);
+  const state = {};
+  for (const code of ['CITY-N01', 'CITY-N02', 'CITY-N03', 'CITY-N04'])
+    state[code] = await page.locator(`svg.map path[data-code="${code}"]`).getAttribute('data-state');
+  check(state['CITY-N01'] === 'suppressed' && state['CITY-N02'] === 'suppressed',
+        `suppressed areas are hatched, not coloured (${JSON.stringify(state)})`);
+  check(state['CITY-N03'] === 'value' && state['CITY-N04'] === 'nodata', 'N03 coloured, N04 without data');
+  check(await page.locator('svg.map path[data-code="CITY-N02"]').getAttribute('fill') === 'url(#hatch)',
+        'the hatch pattern fills a suppressed area');
+  const d = await page.locator('svg.map path[data-code="CITY-N03"]').getAttribute('d');
+  check((d.match(/M/g) || []).length === 2, 'a multipolygon is one path with two rings');
+  await page.locator('#f-level').selectOption('district');
+  await page.locator('svg.map path[data-code="CITY-D1"]').waitFor();
+  check(await paths.count() === 2, 'districts: two paths');
+
+  // Exports: a CSV per form saved through the page.
+  await page.locator('#nav a[data-view=exports]').click();
+  const [dl] = await Promise.all([page.waitForEvent('download'),
+    page.locator('button[data-file="mapping_survey.csv"]').click()]);
+  const rows = (await (await import('node:fs/promises')).readFile(await dl.path(), 'utf8')).trim().split('\n');
+  check(rows.length === 18, `the CSV export has a header and 17 rows (${rows.length})`);
+}

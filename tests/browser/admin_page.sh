@@ -4,7 +4,11 @@
 # sees only their areas and approves a submission (the hub database and
 # the audit log must show it), an admin sees the devices and settles two
 # conflicts that two agents made by editing one mechanism offline: one by
-# choosing a value, one by writing a new one; both reach the agents.
+# choosing a value, one by writing a new one; both reach the agents. With
+# areas imported from a GeoJSON fixture and survey answers that make small
+# cells: coverage against a quota, indicator tables whose suppressed cells
+# read "suppressed" cell for cell as the hub computed them, the SVG map
+# with one path per area, and a CSV export saved from the page.
 . "$(dirname "$0")/../lib.sh"
 
 publish_sample_form
@@ -28,6 +32,29 @@ agent south entity set "$m" status=closed name="Youth council (old)" >/dev/null
 agent north sync --quiet
 agent south sync --quiet
 check "two open conflicts" "$(sql "SELECT group_concat(field) FROM (SELECT field FROM conflicts WHERE status='open' AND ref='$m' ORDER BY field)")" "name,status"
+
+# The mapping dataset: areas, a wave, a quota, and survey answers: CITY-N02
+# (2) is a small cell, and CITY-N01 (7) is hidden with it so that it
+# cannot be worked out from the total.
+"$FS_HUB" areas import --db "$DB" "$FS_SRC/tests/browser/fixtures/city_areas.geojson" >/dev/null
+"$FS_HUB" form publish --db "$DB" "$FS_SRC/tests/fixtures/mapping/mapping_survey.json" >/dev/null
+"$FS_HUB" wave add baseline --db "$DB" --start 2020-01-01 --end 2099-12-31 --title Baseline >/dev/null
+"$FS_HUB" quota set --db "$DB" --area CITY-N01 --wave baseline --form mapping_survey --target 10 >/dev/null
+agent north sync --quiet
+agent south sync --quiet
+survey() {  # survey AGENT AREA N
+  local i g=(woman man another)
+  for i in $(seq 1 "$3"); do
+    printf '{"gender":"%s","belonging":%d,"services":["youth"]}' "${g[$((i % 3))]}" $((i % 5 + 1)) >"$T/s.json"
+    agent "$1" record mapping_survey --answers "$T/s.json" --area "$2" >/dev/null
+  done
+}
+survey north CITY-N01 7
+survey south CITY-N02 2
+survey south CITY-N03 8
+agent north sync --quiet
+agent south sync --quiet
+check "17 survey answers at the hub" "$(sql "SELECT count(*) FROM submissions WHERE form_id='mapping_survey'")" 17
 
 reviewer=$("$FS_HUB" token create --db "$DB" --role reviewer --name rita --areas N-01 2>/dev/null)
 admin=$("$FS_HUB" token create --db "$DB" --role admin --name ada 2>/dev/null)

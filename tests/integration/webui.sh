@@ -72,7 +72,7 @@ check "an unknown file is a JSON 404" "$(cat "$T/code") $(js d.error <"$T/nf")" 
 
 # The API the page calls: no token, a wrong one, a device's.
 dev=$(sqlite3 "$T/tab/agent.db" "SELECT value FROM meta WHERE key='token'")
-for p in whoami devices stats submissions audit; do
+for p in whoami forms devices stats submissions audit conflicts duplicates waves quotas coverage indicators change areas export/csv export/geojson/areas; do
   check "$p without a token" "$(curl -sS -o /dev/null -w '%{http_code}' "$HUB_URL/api/v1/admin/$p")" 401
   check "$p with a wrong token" "$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(printf '%064d' 3)" "$HUB_URL/api/v1/admin/$p")" 401
   check "$p with a device token" "$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $dev" "$HUB_URL/api/v1/admin/$p")" 403
