@@ -93,9 +93,13 @@ static int handle_healthz(struct mg_connection *conn, void *hubp)
     return 200;
 }
 
+/* Everything no route claims: a file of the admin page, or a 404. */
 static int handle_not_found(struct mg_connection *conn, void *hubp)
 {
     (void)hubp;
+    int served = hub__web_serve(conn);
+    if (served)
+        return served;
     const struct mg_request_info *ri = mg_get_request_info(conn);
     hub__reply_error(conn, 404, "not_found",
                      "no such endpoint: %.100s (see PROTOCOL.md)",
@@ -108,6 +112,8 @@ static const route routes[] = {
     {"/api/v1/enroll$", hub__handle_enroll},
     {"/api/v1/push$", hub__handle_push},
     {"/api/v1/pull$", hub__handle_pull},
+    {"/api/v1/admin/whoami$", hub__handle_admin_whoami},
+    {"/api/v1/admin/forms$", hub__handle_admin_forms},
     {"/api/v1/admin/devices$", hub__handle_admin_devices},
     {"/api/v1/admin/devices/revoke$", hub__handle_admin_revoke},
     {"/api/v1/admin/stats$", hub__handle_admin_stats},
