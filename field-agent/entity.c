@@ -660,6 +660,31 @@ static int queued(fa_agent *ag, const char *id, const char *field)
     return q;
 }
 
+/* Removes an entity that left this device's areas (its edits not yet
+ * sent were checked for by the caller). */
+static int forget(fa_agent *ag, const char *id)
+{
+    /* Both keep an entity with a change not yet acknowledged. */
+    static const char *const sql[] = {
+        "DELETE FROM entity_fields WHERE entity_id = ?1 AND NOT EXISTS "
+        "(SELECT 1 FROM entity_changes WHERE entity_id = ?1 AND state = "
+        "'queued')",
+        "DELETE FROM entities WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
+        "entity_changes WHERE entity_id = ?1 AND state = 'queued')",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(ag->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+            return fa__store_error(ag, "updating the registry");
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (step != SQLITE_DONE)
+            return fa__store_error(ag, "updating the registry");
+    }
+    return FA_OK;
+}
+
 int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
 {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(payload, "id");
@@ -684,7 +709,15 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
     if (!cJSON_IsObject(fields))
         return fa__fail(ag, FA_EREFUSED, "the hub sent an entity without "
                                          "fields");
-    int rc = upsert_entity(ag, id->valuestring, type->valuestring,
+    /* Moved out of this device's areas: no longer held here. */
+    char areas[2048];
+    int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
+    if (rc != FA_OK)
+        return rc;
+    if (areas[0] && !fs_scope_has(areas, area->valuestring))
+        return forget(ag, id->valuestring);
+
+    rc = upsert_entity(ag, id->valuestring, type->valuestring,
                            area->valuestring, 0);
     const cJSON *f;
     cJSON_ArrayForEach(f, fields)
@@ -707,4 +740,31 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
         free(text);
     }
     return rc;
+}
+
+int fa__entity_purge(fa_agent *ag, const char *areas)
+{
+    /* Entities with a change not yet acknowledged stay: the hub decides
+     * about them and answers. */
+    static const char *const purge[] = {
+        "DELETE FROM entity_fields WHERE entity_id IN (SELECT id FROM "
+        "entities e WHERE ?1 != '*' AND instr(',' || ?1 || ',', ',' || "
+        "e.area || ',') = 0 AND NOT EXISTS (SELECT 1 FROM entity_changes c "
+        "WHERE c.entity_id = e.id AND c.state = 'queued'))",
+        "DELETE FROM entities WHERE ?1 != '*' AND instr(',' || ?1 || ',', "
+        "',' || area || ',') = 0 AND NOT EXISTS (SELECT 1 FROM "
+        "entity_changes c WHERE c.entity_id = entities.id AND c.state = "
+        "'queued')",
+    };
+    for (size_t i = 0; i < sizeof purge / sizeof purge[0]; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(ag->db, purge[i], -1, &st, NULL) != SQLITE_OK)
+            return fa__store_error(ag, "applying a new scope");
+        sqlite3_bind_text(st, 1, areas, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (step != SQLITE_DONE)
+            return fa__store_error(ag, "applying a new scope");
+    }
+    return FA_OK;
 }

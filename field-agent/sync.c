@@ -621,6 +621,8 @@ static int apply_scope(fa_agent *ag, const cJSON *payload,
         rc = fa__meta_get(ag, "forms", forms, sizeof forms);
     if (rc == FA_OK)
         rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
+    if (rc == FA_OK)
+        rc = fa__entity_purge(ag, areas);
     if (rc != FA_OK)
         return rc;
     /* instr() on ",A,B," tests membership; codes contain no commas. */

@@ -181,8 +181,12 @@ int hub__entity_write(sqlite3 *db, const char *id, const char *name,
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int hub__entity_log(sqlite3 *db, const char *kind, const char *id,
-                    int64_t conflict, int64_t now)
+/* Appends one change-log row of entity id: for the devices of area
+ * (NULL: the entity's own area), or for one device when device is not
+ * NULL. */
+static int log_row(sqlite3 *db, const char *kind, const char *id,
+                   int64_t conflict, int64_t now, const char *area,
+                   const char *device)
 {
     entity_row e;
     int rc = load_entity(db, id, &e);
@@ -228,20 +232,54 @@ int hub__entity_log(sqlite3 *db, const char *kind, const char *id,
     sqlite3_stmt *st = NULL;
     rc = sqlite3_prepare_v2(db,
                             "INSERT INTO change_log (kind, ref, payload, "
-                            "created_ms, area) VALUES (?, ?, ?, ?, ?)",
+                            "created_ms, area, device_id) VALUES (?, ?, ?, "
+                            "?, ?, ?)",
                             -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, payload, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, now);
-        sqlite3_bind_text(st, 5, e.area, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, area ? area : e.area, -1, SQLITE_STATIC);
+        if (device)
+            sqlite3_bind_text(st, 6, device, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 6);
         rc = sqlite3_step(st);
         rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
     sqlite3_finalize(st);
     free(payload);
     return rc;
+}
+
+int hub__entity_log(sqlite3 *db, const char *kind, const char *id,
+                    int64_t conflict, int64_t now)
+{
+    return log_row(db, kind, id, conflict, now, NULL, NULL);
+}
+
+int hub__entity_requeue(sqlite3 *db, const char *device, const char *old,
+                        const char *areas, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT id, area FROM entities WHERE deleted "
+                                "= 0 ORDER BY rowid",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char id[FS_UUID_LEN + 1];
+        const char *area = col(st, 1);
+        rc = SQLITE_OK;
+        if (hub__scope_has(old, area) || !hub__scope_has(areas, area))
+            continue;
+        snprintf(id, sizeof id, "%s", col(st, 0));
+        rc = log_row(db, "entity", id, 0, now, NULL, device);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* 1 in *own when every version of the field after base was written by
@@ -737,6 +775,13 @@ int hub__merge_entity(sqlite3 *db, const char *device,
         }
         if (rc == SQLITE_OK)
             rc = hub__entity_log(db, "entity", ent->id, 0, now);
+        /* Moved to another area: the devices of the old one learn it is
+         * no longer theirs (the row names the new area). */
+        entity_row after;
+        if (rc == SQLITE_OK && e.found)
+            rc = load_entity(db, ent->id, &after);
+        if (rc == SQLITE_OK && e.found && strcmp(after.area, e.area) != 0)
+            rc = log_row(db, "entity", ent->id, 0, now, e.area, NULL);
     }
     if (rc != SQLITE_OK)
         return rc;

@@ -177,6 +177,10 @@ int hub__entity_write(sqlite3 *db, const char *id, const char *name,
  * "entity_delete". */
 int hub__entity_log(sqlite3 *db, const char *kind, const char *id,
                     int64_t conflict, int64_t now);
+/* Queues, for one device whose areas grew from old to areas, every
+ * entity of the added areas (a cursor that passed them still gets them). */
+int hub__entity_requeue(sqlite3 *db, const char *device, const char *old,
+                        const char *areas, int64_t now);
 /* Marks an entity deleted by device (a tombstone) and logs it. */
 int hub__entity_tombstone(sqlite3 *db, const char *id, const char *device,
                           const char *collector, const char *hlc,

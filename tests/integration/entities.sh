@@ -182,6 +182,20 @@ rc=0; agent amina entity list castle 2>/dev/null || rc=$?
 check "an unknown type: exit 2" "$rc" 2
 check "nothing was queued" "$(sqlite3 "$T/amina/agent.db" "SELECT count(*) FROM outbox")" "$q"
 
+# ---- areas change: a device given an area gets its entities; an entity
+# moved to another area leaves the devices of the old one -----------------
+s2=$(agent lea entity new stakeholder name="Sports association Sud" kind=ngo area=CITY-N02)
+agent lea sync --quiet
+"$FS_HUB" device scope --db "$DB" "$dev_a" --areas CITY-N01,CITY-N02 >/dev/null
+agent amina sync --quiet
+check "a device given an area gets its entities" "$(aval amina "$s2" name)" '"Sports association Sud"'
+agent amina entity set "$m" area=CITY-N02
+sync_all amina omar lea
+check "moved at the hub" "$(sql "SELECT area FROM entities WHERE id='$m'")" CITY-N02
+check "the device of the old area no longer holds it" \
+  "$(sqlite3 "$T/omar/agent.db" "SELECT count(*) FROM entities WHERE id='$m'")" 0
+check "the device of the new area does" "$(aval lea "$m" area)" '"CITY-N02"'
+
 # ---- audit ---------------------------------------------------------------
 check "every resolution audited" "$(sql "SELECT count(*) FROM audit_log WHERE action='conflict.resolve'")" 2
 sql "SELECT actor FROM audit_log WHERE action='conflict.resolve'" | grep -q 'token:ops' || fail "the API resolution does not name its token"
