@@ -660,8 +660,24 @@ static int queued(fa_agent *ag, const char *id, const char *field)
     return q;
 }
 
-/* Removes an entity that left this device's areas (its edits not yet
- * sent were checked for by the caller). */
+/* Runs each statement with ?1 bound to param. */
+static int exec_each(fa_agent *ag, const char *const *sql, size_t n,
+                     const char *param)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(ag->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+            return fa__store_error(ag, "updating the registry");
+        sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (step != SQLITE_DONE)
+            return fa__store_error(ag, "updating the registry");
+    }
+    return FA_OK;
+}
+
+/* Removes an entity that left this device's areas. */
 static int forget(fa_agent *ag, const char *id)
 {
     /* Both keep an entity with a change not yet acknowledged. */
@@ -672,17 +688,7 @@ static int forget(fa_agent *ag, const char *id)
         "DELETE FROM entities WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
         "entity_changes WHERE entity_id = ?1 AND state = 'queued')",
     };
-    for (size_t i = 0; i < 2; i++) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(ag->db, sql[i], -1, &st, NULL) != SQLITE_OK)
-            return fa__store_error(ag, "updating the registry");
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        int step = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (step != SQLITE_DONE)
-            return fa__store_error(ag, "updating the registry");
-    }
-    return FA_OK;
+    return exec_each(ag, sql, 2, id);
 }
 
 int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
@@ -756,15 +762,5 @@ int fa__entity_purge(fa_agent *ag, const char *areas)
         "entity_changes c WHERE c.entity_id = entities.id AND c.state = "
         "'queued')",
     };
-    for (size_t i = 0; i < sizeof purge / sizeof purge[0]; i++) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(ag->db, purge[i], -1, &st, NULL) != SQLITE_OK)
-            return fa__store_error(ag, "applying a new scope");
-        sqlite3_bind_text(st, 1, areas, -1, SQLITE_STATIC);
-        int step = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (step != SQLITE_DONE)
-            return fa__store_error(ag, "applying a new scope");
-    }
-    return FA_OK;
+    return exec_each(ag, purge, 2, areas);
 }

@@ -3,6 +3,7 @@
  * the hub, on top of the newest one, checked against its form like any
  * other. An amendment from the field based on the older revision then
  * meets it as a conflict (conflicts.c), never as an overwrite.
+ * Also the admin's direct write of a registry entity (entity put).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -182,5 +183,48 @@ int hub_correct(const char *db_path, const char *id, const char *file,
     }
     sqlite3_close(db);
     fprintf(out, "submission %s: revision %lld stored\n", id, (long long)rev);
+    return 0;
+}
+
+int hub_entity_put(const char *db_path, const char *type, const char *id,
+                   const char *fields_json, FILE *out)
+{
+    cJSON *fields = NULL;
+    fs_err perr = {0, ""};
+    if (!fields_json ||
+        fs_json_parse(fields_json, strlen(fields_json), NULL, &fields,
+                      &perr) != FS_OK ||
+        !cJSON_IsObject(fields)) {
+        fprintf(stderr, "fieldsync-hub: --fields takes a JSON object of "
+                        "field names and values, e.g. '{\"status\": "
+                        "\"active\"}'%s%s\n",
+                perr.msg[0] ? ": " : "", perr.msg);
+        cJSON_Delete(fields);
+        return 2;
+    }
+    sqlite3 *db = hub__open(db_path);
+    if (!db) {
+        cJSON_Delete(fields);
+        return 1;
+    }
+    char err[512] = "", newid[FS_UUID_LEN + 1] = "";
+    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
+    if (rc == SQLITE_OK) {
+        rc = hub__entity_admin_write(db, type, id, fields, "cli", newid, err,
+                                     sizeof err);
+        if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
+            rc = SQLITE_ERROR;
+        if (rc != SQLITE_OK)
+            hub__exec(db, "ROLLBACK");
+    }
+    cJSON_Delete(fields);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "fieldsync-hub: not written: %s\n",
+                err[0] ? err : sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
+    }
+    sqlite3_close(db);
+    fprintf(out, "%s\n", newid);
     return 0;
 }

@@ -24,7 +24,7 @@ enroll lea CITY-N02 Lea
 hval() { sql "SELECT value FROM entity_fields WHERE entity_id='$1' AND name='$2'"; }
 aval() { sqlite3 "$T/$1/agent.db" "SELECT value FROM entity_fields WHERE entity_id='$2' AND name='$3'"; }
 open_conflicts() { sql "SELECT count(*) FROM conflicts WHERE status='open' AND ref='$1'"; }
-sync_all() { for a in "$@"; do agent "$a" sync --quiet; done; }
+sync_all() { local n; for n in "$@"; do agent "$n" sync --quiet; done; }
 
 # ---- creation reaches the devices of its area only ----------------------
 m=$(agent amina entity new mechanism name="Youth council Nord" type=youth_council \
@@ -72,6 +72,10 @@ grep -q "hub: conflict: .*conflict #" "$T/show.txt" \
   || fail "the device that synced second is not told of the conflict: $(cat "$T/show.txt")"
 
 port=$(hub_port)
+agent omar status >"$T/status"
+grep -q "registry: 1 edit(s) met another device's edit" "$T/status" || fail "status: $(cat "$T/status")"
+echo "ok - the device that synced second sees the conflict in its status"
+
 stop_hub
 DB_FIRST=$DB
 DB="$T/hub2.db"
@@ -195,6 +199,23 @@ check "moved at the hub" "$(sql "SELECT area FROM entities WHERE id='$m'")" CITY
 check "the device of the old area no longer holds it" \
   "$(sqlite3 "$T/omar/agent.db" "SELECT count(*) FROM entities WHERE id='$m'")" 0
 check "the device of the new area does" "$(aval lea "$m" area)" '"CITY-N02"'
+
+# ---- an admin writes the registry (e.g. an import of areas) -------------
+before=$(hub_fingerprint)
+rc=0; "$FS_HUB" entity put --db "$DB" area --fields '{"code":"CITY-N01"}' 2>"$T/err" >/dev/null || rc=$?
+check "admin write missing required fields: refused" "$rc" 2
+grep -q "name: is required" "$T/err" || fail "the error does not list the field: $(cat "$T/err")"
+rc=0; "$FS_HUB" entity put --db "$DB" area --fields '{"code":"CITY N01",' 2>/dev/null >/dev/null || rc=$?
+check "admin write with bad JSON: refused" "$rc" 2
+check "refused admin writes changed nothing" "$(hub_fingerprint)" "$before"
+a=$("$FS_HUB" entity put --db "$DB" area --fields \
+  '{"code":"CITY-N01","name":"Nord","level":"neighbourhood","parent":"CITY","geometry":"{\"type\":\"Point\",\"coordinates\":[2.35,48.85]}"}')
+"$FS_HUB" entity put --db "$DB" area "$a" --fields '{"name":"Quartier Nord"}' >/dev/null
+sync_all omar
+check "an admin write reaches the devices of the area" "$(aval omar "$a" name)" '"Quartier Nord"'
+check "... as version 2 of the field" \
+  "$(sqlite3 "$T/omar/agent.db" "SELECT version FROM entity_fields WHERE entity_id='$a' AND name='name'")" 2
+check "admin writes audited" "$(sql "SELECT count(*) FROM audit_log WHERE action='entity.write'")" 2
 
 # ---- audit ---------------------------------------------------------------
 check "every resolution audited" "$(sql "SELECT count(*) FROM audit_log WHERE action='conflict.resolve'")" 2
