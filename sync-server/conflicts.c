@@ -741,21 +741,12 @@ int hub_resolve(const char *db_path, const char *id_text, const char *value,
     }
     if (rc == SQLITE_OK)
         rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK) {
+    if (rc == SQLITE_OK)
         rc = resolve(db, id, (int)n, v, "cli", "*", err, sizeof err);
-        if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-            rc = SQLITE_ERROR;
-        if (rc != SQLITE_OK)
-            hub__exec(db, "ROLLBACK");
-    }
     cJSON_Delete(v);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: not resolved: %s\n",
-                err[0] ? err : sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
-    }
-    sqlite3_close(db);
+    int status = hub__cli_end(db, rc, "not resolved", err);
+    if (status != 0)
+        return status;
     fprintf(out, "conflict #%lld resolved; every device holding it gets "
                  "the result on its next sync\n",
             (long long)id);

@@ -16,6 +16,21 @@
 
 #define ANSWERS_MAX (1024 * 1024)
 
+int hub__cli_end(sqlite3 *db, int rc, const char *what, const char *err)
+{
+    if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
+        rc = SQLITE_ERROR;
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "fieldsync-hub: %s: %s\n", what,
+                err[0] ? err : sqlite3_errmsg(db));
+        hub__exec(db, "ROLLBACK");
+    }
+    sqlite3_close(db);
+    if (rc == SQLITE_OK)
+        return 0;
+    return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
+}
+
 static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -167,21 +182,12 @@ int hub_correct(const char *db_path, const char *id, const char *file,
     char err[FS_ERRMSG_MAX * 4] = "";
     int64_t rev = 0;
     int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK) {
+    if (rc == SQLITE_OK)
         rc = correct(db, id, answers, "cli", &rev, err, sizeof err);
-        if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-            rc = SQLITE_ERROR;
-        if (rc != SQLITE_OK)
-            hub__exec(db, "ROLLBACK");
-    }
     cJSON_Delete(answers);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: not corrected: %s\n",
-                err[0] ? err : sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
-    }
-    sqlite3_close(db);
+    int status = hub__cli_end(db, rc, "not corrected", err);
+    if (status != 0)
+        return status;
     fprintf(out, "submission %s: revision %lld stored\n", id, (long long)rev);
     return 0;
 }
@@ -209,22 +215,13 @@ int hub_entity_put(const char *db_path, const char *type, const char *id,
     }
     char err[512] = "", newid[FS_UUID_LEN + 1] = "";
     int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK) {
+    if (rc == SQLITE_OK)
         rc = hub__entity_admin_write(db, type, id, fields, "cli", newid, err,
                                      sizeof err);
-        if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-            rc = SQLITE_ERROR;
-        if (rc != SQLITE_OK)
-            hub__exec(db, "ROLLBACK");
-    }
     cJSON_Delete(fields);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: not written: %s\n",
-                err[0] ? err : sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
-    }
-    sqlite3_close(db);
+    int status = hub__cli_end(db, rc, "not written", err);
+    if (status != 0)
+        return status;
     fprintf(out, "%s\n", newid);
     return 0;
 }

@@ -261,6 +261,12 @@ int hub__handle_admin_duplicates(struct mg_connection *conn, void *hubp);
  * reason to stderr on failure. */
 sqlite3 *hub__open(const char *path);
 
+/* Ends an admin command's transaction (correct.c): commits when rc is
+ * SQLITE_OK, else rolls back and prints "what: err" (err, when empty,
+ * the SQLite message); closes db. Returns the exit status: 0, 2 for bad
+ * input (SQLITE_MISUSE, SQLITE_NOTFOUND), 1 for storage errors. */
+int hub__cli_end(sqlite3 *db, int rc, const char *what, const char *err);
+
 /* Exec helper: runs sql; on failure prints it with context. */
 int hub__exec(sqlite3 *db, const char *sql);
 
