@@ -214,18 +214,10 @@ static int store_change(fa_agent *ag, const char *id, const char *type,
                         const char *op, const char *area, const cJSON *values)
 {
     char collector[FS_NAME_MAX + 1], hlc_buf[FS_HLC_TEXT_LEN + 1];
-    uint64_t hlc_state = 0;
     int64_t seq = 0;
-    int rc = fa__meta_get(ag, "hlc", hlc_buf, sizeof hlc_buf);
-    if (rc == FA_OK && hlc_buf[0])
-        fs_hlc_parse(hlc_buf, &hlc_state);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "collector", collector, sizeof collector);
-    if (rc == FA_OK)
-        rc = fa__next_seq(ag, &seq);
+    int rc = fa__stamp(ag, collector, hlc_buf, &seq);
     if (rc != FA_OK)
         return rc;
-    fs_hlc_format(fs_hlc_tick(&hlc_state, fs_now_ms()), hlc_buf);
 
     /* Field names in order: equal edits give equal bytes on the wire. */
     const char *names[256];

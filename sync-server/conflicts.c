@@ -531,8 +531,9 @@ static int resolve(sqlite3 *db, int64_t id, int choose, const cJSON *value,
 /* Newest revisions of submissions whose form declares a dedupe key,
  * grouped by key; groups of two or more are possible duplicates. Nothing
  * is dropped or changed: this only lists. */
-static cJSON *duplicates_json(sqlite3 *db, const char *areas)
+static cJSON *duplicates_json(sqlite3 *db, int all, const char *areas)
 {
+    (void)all; /* every group is listed: nothing is ever settled here */
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(
             db,
@@ -623,21 +624,38 @@ static void print_value(FILE *out, const cJSON *v)
     free(t);
 }
 
-int hub_conflicts(const char *db_path, int all, int json, FILE *out)
+typedef cJSON *(*list_fn)(sqlite3 *db, int all, const char *areas);
+
+/* Reads a list for the command line; prints it as {"key": [...]} when
+ * json is set. Returns the list for the caller to print as text, or NULL
+ * when there is nothing more to do (*status says how it ended). */
+static cJSON *cli_list(const char *db_path, list_fn fn, int all,
+                       const char *key, int json, FILE *out, int *status)
 {
+    *status = 1;
     sqlite3 *db = hub__open(db_path);
     if (!db)
-        return 1;
-    cJSON *arr = conflicts_json(db, all, "*");
+        return NULL;
+    cJSON *arr = fn(db, all, "*");
     sqlite3_close(db);
     if (!arr) {
-        fprintf(stderr, "fieldsync-hub: cannot read the conflicts\n");
-        return 1;
+        fprintf(stderr, "fieldsync-hub: cannot read the %s\n", key);
+        return NULL;
     }
-    if (json) {
-        print_json(out, "conflicts", arr);
-        return 0;
-    }
+    *status = 0;
+    if (!json)
+        return arr;
+    print_json(out, key, arr);
+    return NULL;
+}
+
+int hub_conflicts(const char *db_path, int all, int json, FILE *out)
+{
+    int status;
+    cJSON *arr = cli_list(db_path, conflicts_json, all, "conflicts", json,
+                          out, &status);
+    if (!arr)
+        return status;
     if (!arr->child)
         fprintf(out, all ? "no conflicts\n" : "no open conflicts\n");
     const cJSON *c;
@@ -755,19 +773,11 @@ int hub_resolve(const char *db_path, const char *id_text, const char *value,
 
 int hub_duplicates(const char *db_path, int json, FILE *out)
 {
-    sqlite3 *db = hub__open(db_path);
-    if (!db)
-        return 1;
-    cJSON *arr = duplicates_json(db, "*");
-    sqlite3_close(db);
-    if (!arr) {
-        fprintf(stderr, "fieldsync-hub: cannot read the submissions\n");
-        return 1;
-    }
-    if (json) {
-        print_json(out, "duplicates", arr);
-        return 0;
-    }
+    int status;
+    cJSON *arr = cli_list(db_path, duplicates_json, 1, "duplicates", json,
+                          out, &status);
+    if (!arr)
+        return status;
     if (!arr->child)
         fprintf(out, "no possible duplicates\n");
     const cJSON *g;
@@ -885,7 +895,7 @@ int hub__handle_admin_duplicates(struct mg_connection *conn, void *hubp)
         return 405;
     if (hub__auth(conn, &who, HUB_API, admin_only) != 0)
         return 403;
-    cJSON *arr = duplicates_json(hub__db(conn), who.areas);
+    cJSON *arr = duplicates_json(hub__db(conn), 1, who.areas);
     if (!arr) {
         hub__reply_error(conn, 503, "storage", "cannot read submissions");
         return 503;
