@@ -456,6 +456,30 @@ static int field_conflict(sqlite3 *db, const char *id, const char *area,
     return rc;
 }
 
+/* Adds a fast-forwarded value to the field's open conflict, if any. */
+static int join_open(sqlite3 *db, const char *id, const char *field,
+                     const char *value, const char *hlc, const char *device,
+                     const char *collector, int64_t version, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT id FROM conflicts WHERE kind = "
+                                "'field' AND ref = ? AND field = ? AND "
+                                "status = 'open'",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    int64_t cid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return hub__conflict_add(db, cid, value, device, collector, hlc, version,
+                             now);
+}
+
 /* The edits of a new or set change, field by field. */
 static int merge_edits(sqlite3 *db, const fs_entity_change *ent,
                        const char *area, const char *hlc, const char *device,
@@ -475,10 +499,16 @@ static int merge_edits(sqlite3 *db, const fs_entity_change *ent,
             free(cur.value);
             break;
         }
-        if (!cur.found || ed->base == cur.version || own)
+        if (!cur.found || ed->base == cur.version || own) {
             rc = hub__entity_write(db, ent->id, ed->field, cur.version + 1,
                                    ed->base, ed->value_json, hlc, device,
                                    ent->collector, "device", now);
+            /* A field in conflict keeps every value an admin must see,
+             * this later one too: a resolution must not hide it. */
+            if (rc == SQLITE_OK)
+                rc = join_open(db, ent->id, ed->field, ed->value_json, hlc,
+                               device, ent->collector, cur.version + 1, now);
+        }
         else if (strcmp(cur.value, ed->value_json) != 0)
             rc = field_conflict(db, ent->id, area, ed, &cur, hlc, device,
                                 ent->collector, now, conflict);

@@ -103,6 +103,14 @@ check "equal values: no conflict on name" \
   "$(sql "SELECT count(*) FROM conflicts WHERE ref='$m' AND field='name'")" 0
 check "equal values: merged" "$(hval "$m" name)" '"Youth council North"'
 
+# An edit made after seeing the provisional value applies, and joins the
+# open conflict so the admin who settles it sees it too.
+agent amina entity set "$m" status=active
+sync_all amina
+check "an edit of a field in conflict applies" "$(hval "$m" status)" '"active"'
+check "... and joins its conflict" \
+  "$(sql "SELECT count(*) FROM conflict_values v JOIN conflicts c ON c.id = v.conflict_id WHERE c.ref='$m' AND c.status='open'")" 3
+
 # ---- edit versus delete --------------------------------------------------
 d=$(agent omar entity new stakeholder name="Imam of the central mosque" kind=faith_group \
   area=CITY-N01 contact_phone="+33 1 23 45 67 89")
