@@ -12,13 +12,14 @@
 start_hub
 enroll() { # NAME AREAS COLLECTOR
   local code
-  code=$("$FS_HUB" enroll-code --db "$DB" --name "$1" --areas "$2" 2>/dev/null)
+  code=$("$FS_HUB" enroll-code --db "$DB" --name "$1" --areas "$2" --role "${4:-outreach}" 2>/dev/null)
   agent "$1" enroll --hub "$HUB_URL" --code "$code" --collector "$3" >/dev/null
   agent "$1" sync --quiet
 }
 enroll amina CITY-N01 Amina
 enroll omar CITY-N01 Omar
 enroll lea CITY-N02 Lea
+enroll enum CITY-N01 Eva enumerator
 
 # Field value on the hub, and on an agent.
 hval() { sql "SELECT value FROM entity_fields WHERE entity_id='$1' AND name='$2'"; }
@@ -175,6 +176,12 @@ check "... and on both devices" \
   "$(agent amina entity list stakeholder | grep -c "$d" || true)$(agent omar entity list stakeholder | grep -c "$d" || true)" 00
 
 # ---- bad input on the device: clear error, nothing stored ---------------
+agent enum sync --quiet
+check "an enumerator device receives the registry" "$(aval enum "$m" name)" '"Youth council North"'
+rc=0; agent enum entity set "$m" notes="x" 2>"$T/err" || rc=$?
+check "an enumerator may not edit it: exit 2" "$rc" 2
+grep -q "enumerator" "$T/err" || fail "the error does not say why: $(cat "$T/err")"
+check "... and nothing was queued" "$(sqlite3 "$T/enum/agent.db" "SELECT count(*) FROM outbox")" 0
 q=$(sqlite3 "$T/amina/agent.db" "SELECT count(*) FROM outbox")
 rc=0; agent amina entity new mechanism name=X type=castle area=CITY-N01 2>"$T/err" >/dev/null || rc=$?
 check "a value outside the choices: exit 2" "$rc" 2
