@@ -201,6 +201,25 @@ rc=0; agent amina entity list castle 2>/dev/null || rc=$?
 check "an unknown type: exit 2" "$rc" 2
 check "nothing was queued" "$(sqlite3 "$T/amina/agent.db" "SELECT count(*) FROM outbox")" "$q"
 
+# ---- a hand-made push with bad entity changes: refused change by change,
+# kept aside, the registry unchanged; the device realigns and goes on -----
+tok=$(sqlite3 "$T/amina/agent.db" "SELECT value FROM meta WHERE key='token'")
+seq=$(( $(sql "SELECT acked_seq FROM devices WHERE id='$dev_a'") + 1 ))
+reg() { sql "SELECT group_concat(entity_id || name || value || version) FROM (SELECT * FROM entity_fields ORDER BY 1, 2)"; }
+before=$(reg)
+printf '{"protocol":1,"schema":1,"device":"%s","first_seq":%d,"last_seq":%d,"changes":[{"seq":%d,"kind":"entity","op":"set","type":"mechanism","id":"%s","hlc":"0190000000000000","created_ms":1,"fields":{"status":{"base":1,"value":"sleeping"}}},{"seq":%d,"kind":"entity","op":"set","type":"mechanism","id":"%s","hlc":"0190000000000000","created_ms":1,"fields":{"status":{"base":999,"value":"active"}}},{"seq":%d,"kind":"entity","op":"set","type":"castle","id":"%s","hlc":"0190000000000000","created_ms":1,"fields":{"moat":{"base":0,"value":1}}}]}' \
+  "$dev_a" "$seq" $((seq + 2)) "$seq" "$m" $((seq + 1)) "$m" $((seq + 2)) "$m" >"$T/bad.json"
+out=$(curl -sS -H "Authorization: Bearer $tok" -X POST "$HUB_URL/api/v1/push" --data-binary @"$T/bad.json")
+check "bad entity changes: each refused" "$(grep -o '"status":"refused"' <<<"$out" | wc -l)" 3
+grep -q '"error":"invalid_entity","message":"mechanism [^"]*status' <<<"$out" || fail "no reason for the bad value: $out"
+grep -q 'base version 999 is newer' <<<"$out" || fail "no reason for the bad base: $out"
+grep -q "unknown entity type 'castle'" <<<"$out" || fail "no reason for the bad type: $out"
+check "... kept aside for an admin" "$(sql "SELECT count(*) FROM held_changes WHERE device_id='$dev_a' AND outcome='refused'")" 3
+check "... the registry unchanged" "$(reg)" "$before"
+agent amina entity set "$m" notes="after the bad push"
+agent amina sync --quiet
+check "the device realigns and its next edit arrives" "$(hval "$m" notes)" '"after the bad push"'
+
 # ---- areas change: a device given an area gets its entities; an entity
 # moved to another area leaves the devices of the old one -----------------
 s2=$(agent lea entity new stakeholder name="Sports association Sud" kind=ngo area=CITY-N02)
