@@ -218,6 +218,11 @@ int fa_status(fa_agent *ag, int json, void *outp)
     long long attention = count(ag, "SELECT count(*) FROM submissions "
                                     "WHERE review_state IN ('has_issues', "
                                     "'rejected')");
+    long long reg_conflicts = count(ag, "SELECT count(*) FROM "
+                                        "entity_changes WHERE hub_error = "
+                                        "'conflict'");
+    long long reg_refused = count(ag, "SELECT count(*) FROM entity_changes "
+                                      "WHERE state = 'refused'");
     char when[64];
     fmt_time(last_ms, when, sizeof when);
 
@@ -232,6 +237,8 @@ int fa_status(fa_agent *ag, int json, void *outp)
         cJSON_AddNumberToObject(o, "refused", (double)refused);
         cJSON_AddNumberToObject(o, "needs_attention", (double)attention);
         cJSON_AddNumberToObject(o, "forms", (double)forms);
+        cJSON_AddNumberToObject(o, "entity_conflicts", (double)reg_conflicts);
+        cJSON_AddNumberToObject(o, "entity_refused", (double)reg_refused);
         cJSON_AddNumberToObject(o, "acked_seq", (double)acked);
         cJSON_AddNumberToObject(o, "last_sync_ms", (double)last_ms);
         cJSON_AddStringToObject(o, "last_sync_outcome", outcome);
@@ -273,6 +280,11 @@ int fa_status(fa_agent *ag, int json, void *outp)
         sqlite3_finalize(st);
         fprintf(out, "  (correct one with `fieldsync-agent amend ID`)\n");
     }
+    if (reg_conflicts + reg_refused > 0)
+        fprintf(out, "\nregistry: %lld edit(s) met another device's edit "
+                     "(a hub admin settles them), %lld refused; see "
+                     "`fieldsync-agent entity show ID`\n",
+                reg_conflicts, reg_refused);
     if (refused > 0) {
         fprintf(out, "\n%lld submission(s) refused by the hub, kept on "
                      "this device:\n",

@@ -140,6 +140,7 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(rep, "device_id");
     const cJSON *tok = cJSON_GetObjectItemCaseSensitive(rep, "token");
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(rep, "name");
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(rep, "role");
     if (rc == FA_OK &&
         (!cJSON_IsString(id) || !fs_valid_uuid(id->valuestring) ||
          !cJSON_IsString(tok) || strlen(tok->valuestring) != 64))
@@ -157,6 +158,8 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
             rc = fa__meta_set(ag, "token", tok->valuestring);
         if (rc == FA_OK)
             rc = fa__meta_set(ag, "device_name", dname);
+        if (rc == FA_OK && cJSON_IsString(role))
+            rc = fa__meta_set(ag, "role", role->valuestring);
         if (rc == FA_OK)
             rc = fa__meta_set(ag, "collector", collector ? collector : dname);
         if (rc == FA_OK)
@@ -631,6 +634,8 @@ static int apply_scope(fa_agent *ag, const cJSON *payload,
         rc = fa__meta_get(ag, "forms", forms, sizeof forms);
     if (rc == FA_OK)
         rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
+    if (rc == FA_OK)
+        rc = fa__entity_purge(ag, areas);
     if (rc != FA_OK)
         return rc;
     /* instr() on ",A,B," tests membership; codes contain no commas. */
