@@ -5,6 +5,7 @@
  * Prints "ok - name" or "FAIL - name: reason"; exits 1 on any failure.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <zlib.h>
 
 #include "fs_entity.h"
+#include "fs_internal.h" /* fs__json_print */
 #include "fs_protocol.h"
 #include "fs_schema.h"
 #include "unit.h"
@@ -1413,6 +1415,90 @@ static int test_cs_answers_kept(void)
     return rc;
 }
 
+/* fs__json_print and cJSON_PrintUnformatted give the same bytes for one
+ * tree, or returns a failure. */
+static int same_print(const cJSON *t, const char *what)
+{
+    char *ours = fs__json_print(t), *theirs = cJSON_PrintUnformatted(t);
+    int rc = 0;
+
+    if (ours == NULL || theirs == NULL || strcmp(ours, theirs) != 0)
+        rc = failf(__FILE__, __LINE__, "%s: ours %s, cJSON %s", what,
+                   ours ? ours : "(null)", theirs ? theirs : "(null)");
+    free(ours);
+    cJSON_free(theirs);
+    return rc;
+}
+
+/* Stored answers are cJSON's canonical text: the hub's own printer must
+ * write the very same bytes for every value, or a replay after an upgrade
+ * would look divergent. Edge cases, then seeded random values. */
+static int test_json_print_canonical(void)
+{
+    static const char *docs[] = {
+        "[0,-0,-0.0,1,-1,3.0,999999999999999,-999999999999999,1e15,"
+        "-1e15,1e16,4.5e15,9007199254740992,-9007199254740993,0.1,1e-7,"
+        "52.38189,4.90308,1.5,-2.25,1e300,-1e-300,123.456e5,1e21,"
+        "0.30000000000000004,5e-324,1.7976931348623157e308]",
+        "{\"\":\"\",\"a\\\"b\":\"q\\\"\\\\/\\b\\f\\n\\r\\t\","
+        "\"u\":\"\\u0001\\u001f\\u007f\u00e9\u4e2d\\ud83d\\ude00\"}",
+        "{\"o\":{},\"a\":[],\"n\":[[[]],{\"x\":[true,false,null]}]}",
+        "\"plain\"",
+        "true",
+    };
+    char what[48];
+    size_t i;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+
+    for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        cJSON *t = cJSON_Parse(docs[i]);
+        int rc;
+
+        CHECK(t != NULL);
+        snprintf(what, sizeof(what), "doc %zu", i);
+        rc = same_print(t, what);
+        cJSON_Delete(t);
+        if (rc)
+            return rc;
+    }
+    for (i = 0; i < 20000; i++) {
+        cJSON *t;
+        char str[24];
+        double d;
+        uint64_t bits;
+        size_t k;
+        int rc;
+
+        x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+        bits = x * 0x2545f4914f6cdd1dull;
+        switch (i % 4) {
+        case 0: /* integers of every size */
+            d = (double)(int64_t)(bits >> (bits % 64));
+            break;
+        case 1: /* decimals with few places, as forms hold */
+            d = (double)(int64_t)(bits % 20000001) / 100000.0 - 100.0;
+            break;
+        default: /* any finite double */
+            memcpy(&d, &bits, sizeof(d));
+            if (isnan(d) || isinf(d))
+                d = 0.5;
+        }
+        for (k = 0; k + 1 < sizeof(str); k++)
+            str[k] = (char)(1 + (bits >> (k % 8 * 8)) % 127);
+        str[sizeof(str) - 1] = '\0';
+        t = cJSON_CreateObject();
+        CHECK(t != NULL);
+        cJSON_AddNumberToObject(t, "n", d);
+        cJSON_AddStringToObject(t, str, str);
+        snprintf(what, sizeof(what), "random %zu (%.17g)", i, d);
+        rc = same_print(t, what);
+        cJSON_Delete(t);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int test_cs_deterministic(void)
 {
     fs_changeset *cs = make_cs(4);
@@ -2461,6 +2547,7 @@ static const unit_case tests[] = {
     {"changeset round trip gzip", test_cs_roundtrip_gzip},
     {"changeset deterministic", test_cs_deterministic},
     {"changeset decode keeps answers parsed", test_cs_answers_kept},
+    {"json print is cJSON's canonical text", test_json_print_canonical},
     {"changeset digest", test_cs_digest},
     {"change to json", test_change_to_json},
     {"changeset encode refuses bad input", test_cs_encode_bad},
