@@ -51,8 +51,8 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
 typedef struct fa_sync_options {
     int progress;        /* print progress to stderr */
     int max_attempts;    /* per request, for transient failures; 5 */
-    size_t batch_count;  /* changes per changeset; 100 */
-    size_t batch_bytes;  /* JSON bytes per changeset before gzip; 64 KiB */
+    size_t batch_count;  /* changes per changeset; 200 */
+    size_t batch_bytes;  /* JSON bytes per changeset before gzip; 128 KiB */
     const char *trace_dir; /* when set, each push body is saved here */
     /* When set, called after each acknowledged changeset ("sending",
      * changes done of total) and each page pulled ("receiving", total 0),

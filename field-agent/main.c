@@ -378,7 +378,13 @@ int main(int argc, char **argv)
     if (!ok)
         return bad("unknown command ", cmd);
 
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* Only the commands that talk to a hub start libcurl: its start-up
+     * initialises OpenSSL, ~2 MB that record or status would carry for
+     * nothing. */
+    int net = strcmp(cmd, "enroll") == 0 || strcmp(cmd, "sync") == 0 ||
+              strcmp(cmd, "serve") == 0;
+    if (net)
+        curl_global_init(CURL_GLOBAL_DEFAULT);
     if (strcmp(cmd, "serve") == 0) {
         if (o.npos != 0) {
             curl_global_cleanup();
@@ -397,7 +403,8 @@ int main(int argc, char **argv)
     rc = fa_open(dir, &ag, err, sizeof err);
     if (rc != FA_OK) {
         fprintf(stderr, "fieldsync-agent: %s\n", err);
-        curl_global_cleanup();
+        if (net)
+            curl_global_cleanup();
         return exit_code(rc);
     }
     int status = 0;
@@ -431,6 +438,7 @@ int main(int argc, char **argv)
     if (status != 0 && strcmp(cmd, "forms") == 0)
         fprintf(stderr, "fieldsync-agent: %s\n", fa_last_error(ag));
     fa_close(ag);
-    curl_global_cleanup();
+    if (net)
+        curl_global_cleanup();
     return status;
 }
