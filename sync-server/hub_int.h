@@ -267,6 +267,8 @@ int hub__handle_push(struct mg_connection *conn, void *hubp);
 int hub__handle_pull(struct mg_connection *conn, void *hubp);
 int hub__handle_enroll(struct mg_connection *conn, void *hubp);
 /* Admin API (adminapi.c). */
+int hub__handle_admin_whoami(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_forms(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_devices(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_stats(struct mg_connection *conn, void *hubp);
@@ -284,6 +286,12 @@ int hub__map_begin(struct mg_connection *conn, hub_device *who,
  * the reply. */
 int hub__query_wave(struct mg_connection *conn, const char *name,
                     char *wave, size_t cap);
+
+/* ---- webui.c: the admin page ---------------------------------------- */
+
+/* Serves the admin page's file at the request's path: returns the HTTP
+ * status sent, or 0 (nothing sent) when no file has that path. */
+int hub__web_serve(struct mg_connection *conn);
 
 /* ---- review.c -------------------------------------------------------- */
 
