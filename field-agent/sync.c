@@ -698,6 +698,51 @@ static int apply_review(fa_agent *ag, const cJSON *payload)
     return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving a review");
 }
 
+/* A sub-quota of this device (kind "quota"): kept to count offline. */
+static int apply_quota(fa_agent *ag, const cJSON *payload)
+{
+    static const char *const text[] = {"area", "wave", "form"};
+    static const char *const num[] = {"id", "target", "start_ms", "end_ms"};
+    const cJSON *stratum = cJSON_GetObjectItemCaseSensitive(payload,
+                                                            "stratum");
+    int ok = cJSON_IsObject(stratum);
+    for (int i = 0; i < 3; i++)
+        ok &= cJSON_IsString(cJSON_GetObjectItemCaseSensitive(payload,
+                                                              text[i]));
+    for (int i = 0; i < 4; i++)
+        ok &= cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(payload,
+                                                              num[i]));
+    if (!ok)
+        return fa__fail(ag, FA_EREFUSED, "the hub sent a malformed quota");
+    char *st_text = cJSON_PrintUnformatted(stratum);
+    sqlite3_stmt *st = NULL;
+    if (!st_text ||
+        sqlite3_prepare_v2(ag->db,
+                           "INSERT OR REPLACE INTO quotas (id, area, wave, "
+                           "form_id, stratum, target, start_ms, end_ms) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        free(st_text);
+        return fa__store_error(ag, "saving a quota");
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)cJSON_GetObjectItem(
+                                  payload, "id")->valuedouble);
+    for (int i = 0; i < 3; i++)
+        sqlite3_bind_text(
+            st, 2 + i,
+            cJSON_GetObjectItemCaseSensitive(payload, text[i])->valuestring,
+            -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, st_text, -1, free);
+    for (int i = 1; i < 4; i++)
+        sqlite3_bind_int64(st, 5 + i,
+                           (sqlite3_int64)cJSON_GetObjectItemCaseSensitive(
+                               payload, num[i])
+                               ->valuedouble);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving a quota");
+}
+
 /* Applies one page and its cursor in one transaction. */
 static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
 {
@@ -726,6 +771,10 @@ static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
                     strcmp(kind->valuestring, "resolution") == 0 ||
                     strcmp(kind->valuestring, "entity_delete") == 0)) {
             rc = fa__entity_apply(ag, kind->valuestring, payload);
+            rep->pulled++;
+        } else if (cJSON_IsString(kind) &&
+                   strcmp(kind->valuestring, "quota") == 0) {
+            rc = apply_quota(ag, payload);
             rep->pulled++;
         } else if (cJSON_IsString(kind) &&
                    strcmp(kind->valuestring, "scope") == 0) {
