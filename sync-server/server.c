@@ -12,6 +12,7 @@
 #include "fs_schema.h"
 #include "hub.h"
 #include "hub_int.h"
+#include "stmtcache.h"
 
 /* Each worker thread owns one SQLite connection for its whole life:
  * connections are not shared between threads, and opening one per request
@@ -34,6 +35,9 @@ static void exit_thread(const struct mg_context *ctx, int thread_type,
 {
     (void)ctx;
     (void)thread_type;
+    /* Runs on the exiting worker itself: its cached statements go first,
+     * or sqlite3_close would refuse to close a busy connection. */
+    hub__stmt_release(ptr);
     sqlite3_close(ptr);
 }
 
@@ -138,7 +142,11 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         return 503;
     }
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    return r->fn(conn, ri->user_data);
+    int status = r->fn(conn, ri->user_data);
+    /* No cached statement may keep a read snapshot open between
+     * requests: it would pin the WAL and serve stale reads. */
+    hub__stmt_reset_all();
+    return status;
 }
 
 /* Accepts HOST:PORT with an IPv4 address or "localhost" and writes the

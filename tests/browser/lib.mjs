@@ -32,6 +32,8 @@ export async function open(opts = {}) {
   const context = await browser.newContext({
     viewport: opts.viewport || { width: 600, height: 960 },
     locale: opts.locale || 'en-GB',
+    // A saved session (cookies) from an earlier run of the same test.
+    storageState: opts.storageState,
   });
   context.setDefaultTimeout(opts.timeout || 15000);
   const page = await context.newPage();
@@ -45,14 +47,15 @@ export async function open(opts = {}) {
   return { browser, context, page, consoleErrors };
 }
 
-// Runs body(env) with an opened browser; on an exception or failed checks,
-// saves a screenshot next to the test's work directory and exits non-zero.
-export async function run(name, body) {
+// Runs body(env) with an opened browser (opts as for open); on an
+// exception or failed checks, saves a screenshot next to the test's work
+// directory and exits non-zero.
+export async function run(name, body, opts = {}) {
   const shots = process.env.FS_SHOTS || process.cwd();
   let env;
   let code = 0;
   try {
-    env = await open();
+    env = await open(opts);
     await body(env);
   } catch (e) {
     failures++;
