@@ -225,7 +225,9 @@ static cJSON *conflicts_json(sqlite3 *db, int all, const char *areas,
             "SELECT c.id, c.kind, c.ref, c.field, c.area, c.status, "
             "c.opened_ms, coalesce(c.resolved_by, ''), coalesce(c.resolution, "
             "''), coalesce(e.type, ''), coalesce(f.value, ''), "
-            "coalesce(f.version, 0) FROM conflicts c LEFT JOIN entities e ON "
+            "coalesce(f.version, 0), (SELECT value FROM entity_fields n "
+            "WHERE n.entity_id = c.ref AND n.name = 'name') FROM "
+            "conflicts c LEFT JOIN entities e ON "
             "e.id = c.ref LEFT JOIN entity_fields f ON f.entity_id = c.ref "
             "AND f.name = c.field WHERE c.id > ?3 AND (?1 OR c.status = "
             "'open') AND (?2 = '*' OR instr(',' || ?2 || ',', ',' || "
@@ -258,6 +260,9 @@ static cJSON *conflicts_json(sqlite3 *db, int all, const char *areas,
                                 col(st, 2));
         if (strcmp(kind, "submission") != 0)
             cJSON_AddStringToObject(o, "type", col(st, 9));
+        /* The entity's name, when it has one: what an admin knows it by. */
+        if (sqlite3_column_type(st, 12) != SQLITE_NULL)
+            cJSON_AddItemToObject(o, "name", raw_or_string(col(st, 12)));
         if (strcmp(kind, "field") == 0) {
             cJSON_AddStringToObject(o, "field", col(st, 3));
             cJSON *cur = cJSON_AddObjectToObject(o, "current");

@@ -22,13 +22,30 @@ function rings(geom) {
   return [];
 }
 
-// Class breaks: equal-count (quantile) classes of the values shown.
+// Class breaks: equal intervals from the smallest value to the largest
+// (easy to read off the legend); one class when all values are equal.
 function breaks(values) {
-  const v = [...values].sort((a, b) => a - b);
-  if (!v.length) return [];
+  if (!values.length) return [];
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  if (hi <= lo) return [];
   const out = [];
-  for (let i = 1; i < COLOURS.length; i++) out.push(v[Math.floor((i * v.length) / COLOURS.length)]);
+  for (let i = 1; i < COLOURS.length; i++) out.push(lo + ((hi - lo) * i) / COLOURS.length);
   return out;
+}
+
+// Where a name goes: the middle of the bounding box of the largest ring
+// (by box area), good enough for the blocky shapes of city districts.
+function labelAt(rs, text) {
+  let best = null;
+  for (const r of rs) {
+    const xs = r.map((c) => c[0]);
+    const ys = r.map((c) => c[1]);
+    const box = [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+    const size = (box[2] - box[0]) * (box[3] - box[1]);
+    if (!best || size > best.size) best = { size, x: (box[0] + box[2]) / 2, y: (box[1] + box[3]) / 2 };
+  }
+  return { x: best.x, y: best.y, text };
 }
 
 function colourOf(x, br) {
@@ -67,6 +84,7 @@ export function drawMap(fc, value, label, fmt = plain) {
       patternTransform: 'rotate(45)' },
       s('rect', { width: 6, height: 6, fill: '#e5e7eb' }),
       s('line', { x1: 0, y1: 0, x2: 0, y2: 6, stroke: '#6b7280', 'stroke-width': 2 }))));
+  const labels = [];
   feats.forEach((f, i) => {
     const p = f.properties || {};
     const v = vals[i];
@@ -78,23 +96,36 @@ export function drawMap(fc, value, label, fmt = plain) {
     const g = f.geometry;
     if (g.type === 'Point') {
       svg.append(s('circle', { ...common, cx: px(g.coordinates[0]), cy: py(g.coordinates[1]), r: 6 }, title));
+      labels.push({ x: g.coordinates[0], y: g.coordinates[1], text: p.name || p.code });
       return;
     }
-    const d = rings(g).map((r) => 'M' + r.map(([x, y]) => `${px(x)},${py(y)}`).join('L') + 'Z').join('');
-    if (d) svg.append(s('path', { ...common, d, 'fill-rule': 'evenodd' }, title));
+    const rs = rings(g);
+    const d = rs.map((r) => 'M' + r.map(([x, y]) => `${px(x)},${py(y)}`).join('L') + 'Z').join('');
+    if (!d) return;
+    svg.append(s('path', { ...common, d, 'fill-rule': 'evenodd' }, title));
+    labels.push(labelAt(rs, p.name || p.code));
   });
+  // Names on top of every shape, so no fill hides them.
+  for (const l of labels) {
+    const [x, y] = [px(l.x), py(l.y)];
+    svg.append(s('text', { x, y, class: 'label', 'text-anchor': 'middle', 'aria-hidden': 'true' }, l.text));
+  }
 
   const swatch = (fill) => s('svg', { viewBox: '0 0 12 10', 'aria-hidden': 'true' },
     s('rect', { width: 12, height: 10, fill }));
   const items = [];
-  const lows = [Math.min(...vals.filter((v) => v && !v.suppressed).map((v) => v.value)), ...br];
-  if (br.length) {
-    COLOURS.forEach((c, i) => {
-      if (i > 0 && br[i - 1] === br[i]) return;
-      const lo = lows[i];
-      const hi = br[i];
-      items.push(h('li', {}, swatch(c), hi === undefined ? `${fmt(lo)} and more` : `${fmt(lo)} to under ${fmt(hi)}`));
-    });
+  const shownVals = vals.filter((v) => v && !v.suppressed).map((v) => v.value);
+  if (shownVals.length) {
+    const lo = Math.min(...shownVals);
+    const hi = Math.max(...shownVals);
+    if (!br.length) {
+      items.push(h('li', {}, swatch(COLOURS[0]), fmt(lo)));
+    } else {
+      const edges = [lo, ...br, hi];
+      COLOURS.forEach((c, i) => items.push(h('li', {}, swatch(c),
+        i === COLOURS.length - 1 ? `${fmt(edges[i])} to ${fmt(edges[i + 1])}`
+                                 : `${fmt(edges[i])} to under ${fmt(edges[i + 1])}`)));
+    }
   }
   // The hatch pattern lives in the map's defs; the legend repeats it.
   const hatch = s('svg', { viewBox: '0 0 12 10', 'aria-hidden': 'true' },

@@ -45,20 +45,20 @@ export async function submissionsView(box, ctx) {
   const data = await api('/api/v1/admin/submissions?' + q);
   if (!ctx.current()) return;
 
-  const pages = pager(ctx, trail, after, data.next, data.submissions.length,
+  const pages = () => pager(ctx, trail, after, data.next, data.submissions.length,
     `Page ${trail.length + 1}: ${data.submissions.length} shown`);
 
   if (data.submissions.length === 0) {
-    box.append(h('p', {}, after ? 'No more submissions match.' : 'No submissions match these filters.'), pages);
+    box.append(h('p', {}, after ? 'No more submissions match.' : 'No submissions match these filters.'), pages());
     return;
   }
   const body = h('tbody', {});
   for (const sub of data.submissions) addRow(body, sub);
-  box.append(h('div', { class: 'table-wrap' }, h('table', { id: 'submissions' },
+  box.append(pages(), h('div', { class: 'table-wrap' }, h('table', { id: 'submissions' },
     h('caption', {}, 'Submissions, oldest first'),
     h('thead', {}, h('tr', {},
       ['Received', 'Form', 'Area', 'Collector', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))),
-    body)), pages);
+    body)), pages());
 }
 
 function badge(state) {
@@ -182,7 +182,8 @@ function valueText(v) {
 
 function heading(c) {
   if (c.kind === 'submission') return `Submission ${c.submission}: amended after a hub correction`;
-  const what = `${c.type || 'entity'} ${c.entity}`;
+  const what = typeof c.name === 'string' && c.name
+    ? `${c.type || 'entity'} “${c.name}” (${c.entity.slice(0, 8)}…)` : `${c.type || 'entity'} ${c.entity}`;
   if (c.kind === 'delete') return `${what}: deleted on one device, edited on another`;
   return `${what}: field “${c.field}”`;
 }

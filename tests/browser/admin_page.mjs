@@ -4,6 +4,39 @@ import { run, check } from './lib.mjs';
 const URL_ = process.env.FS_URL;
 const TARGET = process.env.FS_TARGET;
 
+// Text whose colour is too close to its background (WCAG AA: 4.5:1, 3:1
+// for large text), as "text on background ratio"; empty when all is
+// readable. The background is the first opaque one up the tree.
+async function lowContrast(page) {
+  return page.evaluate(() => {
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const bg = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length === 3 || c[3] > 0.9) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const bad = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!n.textContent.trim() || !el || el.closest('svg, [hidden], .sr, .skip') || !el.offsetParent) continue;
+      const st = getComputedStyle(el);
+      if (st.visibility === 'hidden' || el.closest('button:disabled')) continue;
+      const a = lum(rgb(st.color)), b = lum(bg(el));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const large = parseFloat(st.fontSize) >= 24 || (parseFloat(st.fontSize) >= 18.5 && Number(st.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) bad.push(`"${n.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+    }
+    return bad;
+  });
+}
+
 // Every visible form control has a label (a <label for>, or aria-label).
 async function unlabelled(page) {
   return page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
@@ -49,6 +82,7 @@ await run('admin_page', async ({ page, consoleErrors }) => {
   const areas = await page.locator('table#submissions tbody tr[data-id] td:nth-child(3)').allInnerTexts();
   check(areas.every((a) => a === 'N-01'), `only N-01 rows (${areas.join(',')})`);
   check((await unlabelled(page)).length === 0, `every control is labelled (${await unlabelled(page)})`);
+  check((await lowContrast(page)).length === 0, `submissions: readable contrast (${await lowContrast(page)})`);
 
   // Filtering by review state is done by the hub.
   await page.locator('#f-state').selectOption('approved');
@@ -65,6 +99,7 @@ await run('admin_page', async ({ page, consoleErrors }) => {
   check(/Say what needs fixing/.test(await panel.locator('[role=status]').innerText()),
         '"has issues" asks for a comment');
   check(await panel.locator('dt', { hasText: 'gender' }).count() === 1, 'the answers are shown');
+  check((await lowContrast(page)).length === 0, `review panel: readable contrast (${await lowContrast(page)})`);
 
   await panel.locator('textarea').fill('checked on the admin page');
   await panel.locator('button[data-state=approved]').click();
@@ -188,6 +223,8 @@ async function datasetChecks(page) {
         `by gender: ${nsup} suppressed cells, each shown as suppressed (${shown.length})`);
   check(await page.locator('table#indicators td[data-status=suppressed]', { hasText: /^0/ }).count() === 0,
         'no suppressed cell reads 0');
+  check((await lowContrast(page)).length === 0, `indicators: readable contrast (${await lowContrast(page)})`);
+  check((await unlabelled(page)).length === 0, `indicators: every control is labelled (${await unlabelled(page)})`);
 
   // The map: one path per neighbourhood, coloured or hatched by the cells.
   await page.goto(URL_ + '/#map?form=mapping_survey&indicator=count&wave=baseline');
@@ -202,6 +239,12 @@ async function datasetChecks(page) {
   check(state['CITY-N03'] === 'value' && state['CITY-N04'] === 'nodata', 'N03 coloured, N04 without data');
   check(await page.locator('svg.map path[data-code="CITY-N02"]').getAttribute('fill') === 'url(#hatch)',
         'the hatch pattern fills a suppressed area');
+  // Keyboard: the areas take focus and say their value.
+  await page.locator('#f-level').focus();
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement.getAttribute('aria-label'));
+  check(/^(Riverside|Old Town|Station|Hillside): /.test(focused || ''), `Tab reaches an area of the map (${focused})`);
+  check((await lowContrast(page)).length === 0, `map: readable contrast (${await lowContrast(page)})`);
   const d = await page.locator('svg.map path[data-code="CITY-N03"]').getAttribute('d');
   check((d.match(/M/g) || []).length === 2, 'a multipolygon is one path with two rings');
   await page.locator('#f-level').selectOption('district');
