@@ -101,6 +101,15 @@ async function api(method, path, body) {
 
 const main = () => document.getElementById('main');
 
+// Screens load asynchronously; a screen whose data arrives after the user
+// (or a finished sync) moved on must not be drawn over the newer one.
+let epoch = 0;
+async function load(path) {
+  const e = epoch;
+  const r = await api('GET', path);
+  return e === epoch ? r : null;
+}
+
 function setDir(l, dir) {
   document.documentElement.lang = l || 'en';
   document.documentElement.dir = dir || 'ltr';
@@ -121,7 +130,8 @@ function fmtTime(ms) {
 // ---- screens -------------------------------------------------------------
 
 async function showForms() {
-  const r = await api('GET', '/forms');
+  const r = await load('/forms');
+  if (!r) return;
   if (r.status !== 200) return showError(r);
   const forms = r.data.forms;
   const langs = [...new Set(forms.flatMap((f) => f.languages || []))];
@@ -200,7 +210,8 @@ function problemList(problems) {
 }
 
 async function showFill(id) {
-  const r = await api('GET', '/drafts/' + id);
+  const r = await load('/drafts/' + id);
+  if (!r) return;
   if (r.status !== 200) return showError(r);
   renderDraft(r.data);
 }
@@ -266,7 +277,8 @@ async function amend(id) {
 }
 
 async function showList(kind) {
-  const r = await api('GET', '/' + (kind === 'sent' ? 'submissions' : kind));
+  const r = await load('/' + (kind === 'sent' ? 'submissions' : kind));
+  if (!r) return;
   if (r.status !== 200) return showError(r);
   setDir(lang, document.documentElement.dir);
   const items = r.data.items;
@@ -305,7 +317,8 @@ function choiceLabel(field, v) {
 }
 
 async function showRegistry(type) {
-  const r = await api('GET', '/registry?type=' + encodeURIComponent(type));
+  const r = await load('/registry?type=' + encodeURIComponent(type));
+  if (!r) return;
   if (r.status !== 200) return showError(r);
   const ty = r.data.type;
   const tabs = el('div', { class: 'actions' }, r.data.types.map((x) => el('a', { class: 'button', href: '#/registry/' + x.id,
@@ -327,7 +340,8 @@ async function showRegistry(type) {
 
 // Add (id null) or edit an entity; only changed fields are sent.
 async function showEntity(type, id) {
-  const r = await api('GET', id ? '/registry/' + id : '/registry?type=' + encodeURIComponent(type));
+  const r = await load(id ? '/registry/' + id : '/registry?type=' + encodeURIComponent(type));
+  if (!r) return;
   if (r.status !== 200) return showError(r);
   const ty = r.data.type;
   const held = id ? r.data.entity.fields : {};
@@ -420,6 +434,7 @@ async function startSync() {
 // ---- routing -------------------------------------------------------------
 
 function route() {
+  epoch++;
   const h = location.hash || '#/forms';
   for (const a of document.querySelectorAll('nav a')) {
     if (h.startsWith(a.getAttribute('href'))) a.setAttribute('aria-current', 'page');

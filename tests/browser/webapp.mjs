@@ -235,9 +235,10 @@ const phases = {
     const msg = await syncAndWait(page);
     check(/sync done: sent 2/.test(msg), `the new entity and its edit are sent: "${msg}"`);
     await page.goto(APP + '/#/registry/mechanism');
-    await page.locator('#add').waitFor();
-    check((await page.locator('h1').innerText()).includes('Community mechanism'), 'mechanisms have their own list');
+    await page.locator('h1', { hasText: 'Community mechanism' }).waitFor();
+    check((await page.locator('main').innerText()).includes('None in your areas yet'), 'mechanisms have their own list');
     await page.goto(APP + '/#/registry/stakeholder');
+    await page.locator('h1', { hasText: 'Stakeholder' }).waitFor();
     await page.locator('ul.list li').first().waitFor();
     li = await page.locator('ul.list li').first().innerText();
     check(!li.includes('not sent yet'), 'after the sync it is no longer waiting');
