@@ -130,9 +130,9 @@ static double baseline(const fs_submission *subs, size_t n, size_t txn,
 }
 
 /* Pushes subs through a fresh hub with k agents; returns merged/s. */
-static double run_hub(const char *hub_bin, const fs_submission *subs,
-                      size_t n, int k, size_t batch, int threads,
-                      double *secs, double *hub_cpu)
+static double run_hub(const char *hub_bin, const fs_submission *subs, size_t n,
+                      int k, size_t batch, int threads, double *secs,
+                      double *hub_cpu)
 {
     char dir[4096];
     if (bench_tmpdir(dir, sizeof dir, "merge") != 0)
@@ -165,8 +165,8 @@ static double run_hub(const char *hub_bin, const fs_submission *subs,
             size_t cnt = m - off < batch ? m - off : batch;
             fs_buf_init(&j->bodies[b], 1024 * 1024);
             /* Level 9, as the agent compresses. */
-            ok = bench_encode(mine + off, cnt, j->dev.id, (int64_t)off + 1,
-                              9, &j->bodies[b], NULL) == FS_OK;
+            ok = bench_encode(mine + off, cnt, j->dev.id, (int64_t)off + 1, 9,
+                              &j->bodies[b], NULL) == FS_OK;
         }
     }
     if (ok) {
@@ -213,8 +213,8 @@ int main(int argc, char **argv)
     fa_sync_options defaults;
     fa_sync_options_default(&defaults);
     /* Changesets as large as a real agent sends. */
-    long n = 100000, batch = (long)defaults.batch_count, seed = 42,
-         txn = 10000, threads = 0;
+    long n = 100000, batch = (long)defaults.batch_count, seed = 42, txn = 10000,
+         threads = 0;
     int agents[8] = {1, 10, 50}, nagents = 3;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -778,8 +778,8 @@ int fs_answer_check(const fs_form *f, const fs_field *fld,
 /* The field named name among the first nf, looked for from *hint on and
  * then from the start; *hint moves past the field found. Field names are
  * unique in a form, so the result is fs_form_field_named's. */
-static const fs_field *field_from(const fs_form *f, size_t nf,
-                                  const char *name, size_t *hint)
+static const fs_field *field_from(const fs_form *f, size_t nf, const char *name,
+                                  size_t *hint)
 {
     size_t k, i;
 
@@ -821,8 +821,8 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
      * one was found: this pass runs on every submission a hub merges,
      * and searching from the start each time made it quadratic. */
     const cJSON *by_field[FS__FORM_FIELDS_MAX];
-    size_t nf = f->nfields < FS__FORM_FIELDS_MAX ? f->nfields
-                                                 : FS__FORM_FIELDS_MAX;
+    size_t nf =
+        f->nfields < FS__FORM_FIELDS_MAX ? f->nfields : FS__FORM_FIELDS_MAX;
     size_t hint = 0;
 
     memset(by_field, 0, nf * sizeof by_field[0]);
@@ -832,8 +832,7 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
         const fs_field *fld = field_from(f, nf, a->string, &hint);
 
         if (fld == NULL) {
-            fs__snippet(a->string != NULL ? a->string : "", snip,
-                        sizeof snip);
+            fs__snippet(a->string != NULL ? a->string : "", snip, sizeof snip);
             fs_problems_add(p, snip, "not a field of form %s version %lld",
                             f->id, (long long)f->version);
             bad++;

@@ -81,9 +81,8 @@ static int find_receipt(sqlite3 *db, const char *device,
 static int read_acked(sqlite3 *db, const char *device, int64_t *acked)
 {
     int rc;
-    sqlite3_stmt *st = hub__stmt(db,
-                                 "SELECT acked_seq FROM devices WHERE id = ?",
-                                 &rc);
+    sqlite3_stmt *st =
+        hub__stmt(db, "SELECT acked_seq FROM devices WHERE id = ?", &rc);
     if (!st)
         return rc;
     sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);

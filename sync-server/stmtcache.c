@@ -58,8 +58,7 @@ sqlite3_stmt *hub__stmt(sqlite3 *db, const char *sql, int *rc)
         }
     }
     sqlite3_stmt *st = NULL;
-    *rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
-                             NULL);
+    *rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
     if (*rc != SQLITE_OK) {
         sqlite3_finalize(st);
         return NULL;

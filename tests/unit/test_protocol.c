@@ -1403,8 +1403,8 @@ static int test_cs_answers_kept(void)
                          : NULL;
 
         if (text == NULL || strcmp(text, s->answers_json) != 0)
-            rc = failf(__FILE__, __LINE__, "change %zu: answers %s, not %s",
-                       i, text ? text : "(none)", s->answers_json);
+            rc = failf(__FILE__, __LINE__, "change %zu: answers %s, not %s", i,
+                       text ? text : "(none)", s->answers_json);
         cJSON_free(text);
     }
     /* A built submission has none; freeing handles both. */
