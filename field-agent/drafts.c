@@ -165,7 +165,7 @@ void fa__draft_clear(fa__draft *d)
 
 /* After a realignment the hub's sequence may be above every local row,
  * so the next number follows whichever is larger. */
-int fa__next_seq(fa_agent *ag, int64_t *seq)
+static int next_seq(fa_agent *ag, int64_t *seq)
 {
     int64_t acked = 0;
     int rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
@@ -184,24 +184,31 @@ int fa__next_seq(fa_agent *ag, int64_t *seq)
     return FA_OK;
 }
 
+int fa__stamp(fa_agent *ag, char collector[FS_NAME_MAX + 1],
+              char hlc[FS_HLC_TEXT_LEN + 1], int64_t *seq)
+{
+    uint64_t hlc_state = 0;
+    int rc = fa__meta_get(ag, "hlc", hlc, FS_HLC_TEXT_LEN + 1);
+    if (rc == FA_OK && hlc[0])
+        fs_hlc_parse(hlc, &hlc_state);
+    if (rc == FA_OK)
+        rc = fa__meta_get(ag, "collector", collector, FS_NAME_MAX + 1);
+    if (rc == FA_OK)
+        rc = next_seq(ag, seq);
+    if (rc == FA_OK)
+        fs_hlc_format(fs_hlc_tick(&hlc_state, fs_now_ms()), hlc);
+    return rc;
+}
+
 int fa__store_submission(fa_agent *ag, const char *id, int64_t base_rev,
                          const char *form_id, int64_t version,
                          const char *area, const char *answers_json)
 {
     char collector[FS_NAME_MAX + 1], hlc_buf[FS_HLC_TEXT_LEN + 1];
-    uint64_t hlc_state = 0;
     int64_t seq = 0;
-    int rc = fa__meta_get(ag, "hlc", hlc_buf, sizeof hlc_buf);
-    if (rc == FA_OK && hlc_buf[0])
-        fs_hlc_parse(hlc_buf, &hlc_state);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "collector", collector, sizeof collector);
-    if (rc == FA_OK)
-        rc = fa__next_seq(ag, &seq);
+    int rc = fa__stamp(ag, collector, hlc_buf, &seq);
     if (rc != FA_OK)
         return rc;
-    uint64_t hlc = fs_hlc_tick(&hlc_state, fs_now_ms());
-    fs_hlc_format(hlc, hlc_buf);
     int64_t now = (int64_t)fs_now_ms();
     int64_t rev = base_rev + 1;
 

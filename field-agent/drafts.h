@@ -27,6 +27,11 @@ int fa__draft_load(fa_agent *ag, const char *id, fa__draft *d);
 int fa__draft_save(fa_agent *ag, const fa__draft *d);
 void fa__draft_clear(fa__draft *d);
 
+/* Opens the newest revision of submission id as a draft of its next
+ * revision (same id, base_rev = that revision), answers kept (fill.c).
+ * FA_EINPUT when there is no such submission or a draft of it exists. */
+int fa__draft_amend(fa_agent *ag, const char *id, fa__draft *d);
+
 /* Loads (id, version) - or the newest version when *version is 0 - of a
  * form on the device; *out is the caller's (fs_form_free). */
 int fa__form_load(fa_agent *ag, const char *form_id, int64_t *version,

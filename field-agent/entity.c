@@ -214,18 +214,10 @@ static int store_change(fa_agent *ag, const char *id, const char *type,
                         const char *op, const char *area, const cJSON *values)
 {
     char collector[FS_NAME_MAX + 1], hlc_buf[FS_HLC_TEXT_LEN + 1];
-    uint64_t hlc_state = 0;
     int64_t seq = 0;
-    int rc = fa__meta_get(ag, "hlc", hlc_buf, sizeof hlc_buf);
-    if (rc == FA_OK && hlc_buf[0])
-        fs_hlc_parse(hlc_buf, &hlc_state);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "collector", collector, sizeof collector);
-    if (rc == FA_OK)
-        rc = fa__next_seq(ag, &seq);
+    int rc = fa__stamp(ag, collector, hlc_buf, &seq);
     if (rc != FA_OK)
         return rc;
-    fs_hlc_format(fs_hlc_tick(&hlc_state, fs_now_ms()), hlc_buf);
 
     /* Field names in order: equal edits give equal bytes on the wire. */
     const char *names[256];
@@ -336,7 +328,17 @@ static int commit_change(fa_agent *ag, const char *id, const char *type,
                          const char *op, const char *area,
                          const cJSON *values)
 {
-    int rc = fa__begin(ag);
+    /* The hub refuses registry changes from enumerators: say so now. */
+    char role[32];
+    int rc = fa__meta_get(ag, "role", role, sizeof role);
+    if (rc != FA_OK)
+        return rc;
+    if (strcmp(role, "enumerator") == 0)
+        return fa__fail(ag, FA_EINPUT,
+                        "this device is enrolled as an enumerator, which "
+                        "may not change the registry; ask the hub admin "
+                        "for an outreach enrolment");
+    rc = fa__begin(ag);
     if (rc == FA_OK)
         rc = store_change(ag, id, type, op, area, values);
     if (rc == FA_OK)
@@ -660,6 +662,37 @@ static int queued(fa_agent *ag, const char *id, const char *field)
     return q;
 }
 
+/* Runs each statement with ?1 bound to param. */
+static int exec_each(fa_agent *ag, const char *const *sql, size_t n,
+                     const char *param)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(ag->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+            return fa__store_error(ag, "updating the registry");
+        sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (step != SQLITE_DONE)
+            return fa__store_error(ag, "updating the registry");
+    }
+    return FA_OK;
+}
+
+/* Removes an entity that left this device's areas. */
+static int forget(fa_agent *ag, const char *id)
+{
+    /* Both keep an entity with a change not yet acknowledged. */
+    static const char *const sql[] = {
+        "DELETE FROM entity_fields WHERE entity_id = ?1 AND NOT EXISTS "
+        "(SELECT 1 FROM entity_changes WHERE entity_id = ?1 AND state = "
+        "'queued')",
+        "DELETE FROM entities WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
+        "entity_changes WHERE entity_id = ?1 AND state = 'queued')",
+    };
+    return exec_each(ag, sql, 2, id);
+}
+
 int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
 {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(payload, "id");
@@ -684,7 +717,15 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
     if (!cJSON_IsObject(fields))
         return fa__fail(ag, FA_EREFUSED, "the hub sent an entity without "
                                          "fields");
-    int rc = upsert_entity(ag, id->valuestring, type->valuestring,
+    /* Moved out of this device's areas: no longer held here. */
+    char areas[2048];
+    int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
+    if (rc != FA_OK)
+        return rc;
+    if (areas[0] && !fs_scope_has(areas, area->valuestring))
+        return forget(ag, id->valuestring);
+
+    rc = upsert_entity(ag, id->valuestring, type->valuestring,
                            area->valuestring, 0);
     const cJSON *f;
     cJSON_ArrayForEach(f, fields)
@@ -707,4 +748,21 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
         free(text);
     }
     return rc;
+}
+
+int fa__entity_purge(fa_agent *ag, const char *areas)
+{
+    /* Entities with a change not yet acknowledged stay: the hub decides
+     * about them and answers. */
+    static const char *const purge[] = {
+        "DELETE FROM entity_fields WHERE entity_id IN (SELECT id FROM "
+        "entities e WHERE ?1 != '*' AND instr(',' || ?1 || ',', ',' || "
+        "e.area || ',') = 0 AND NOT EXISTS (SELECT 1 FROM entity_changes c "
+        "WHERE c.entity_id = e.id AND c.state = 'queued'))",
+        "DELETE FROM entities WHERE ?1 != '*' AND instr(',' || ?1 || ',', "
+        "',' || area || ',') = 0 AND NOT EXISTS (SELECT 1 FROM "
+        "entity_changes c WHERE c.entity_id = entities.id AND c.state = "
+        "'queued')",
+    };
+    return exec_each(ag, purge, 2, areas);
 }

@@ -18,4 +18,8 @@ int fa__entity_ack(fa_agent *ag, int64_t change, const fs_result *res);
  * as they are. */
 int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload);
 
+/* Deletes the entities outside areas ("*" or codes joined by commas)
+ * that have no change waiting, in the caller's transaction. */
+int fa__entity_purge(fa_agent *ag, const char *areas);
+
 #endif

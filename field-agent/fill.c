@@ -374,9 +374,9 @@ int fa_resume(fa_agent *ag, const char *id, const char *lang, FILE *in,
     return rc;
 }
 
-int fa_amend(fa_agent *ag, const char *id, const char *lang, FILE *in,
-             FILE *out)
+int fa__draft_amend(fa_agent *ag, const char *id, fa__draft *d)
 {
+    memset(d, 0, sizeof *d);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ag->db,
                            "SELECT rev, form_id, form_version, area, answers "
@@ -392,14 +392,21 @@ int fa_amend(fa_agent *ag, const char *id, const char *lang, FILE *in,
                         "status` lists recent ones",
                         id);
     }
-    fa__draft d;
-    int rc = fa__draft_create(ag, &d, id,
+    int rc = fa__draft_create(ag, d, id,
                               (const char *)sqlite3_column_text(st, 1),
                               sqlite3_column_int64(st, 2),
                               (const char *)sqlite3_column_text(st, 3),
                               sqlite3_column_int64(st, 0),
                               (const char *)sqlite3_column_text(st, 4));
     sqlite3_finalize(st);
+    return rc;
+}
+
+int fa_amend(fa_agent *ag, const char *id, const char *lang, FILE *in,
+             FILE *out)
+{
+    fa__draft d;
+    int rc = fa__draft_amend(ag, id, &d);
     if (rc == FA_OK) {
         fprintf(out, "Amending %s: Enter keeps each current answer.\n", id);
         rc = start(ag, &d, lang, in, out);

@@ -189,6 +189,57 @@ static void fmt_time(int64_t ms, char *buf, size_t cap)
     strftime(buf, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
+/* This device's quotas and what it recorded toward each, counted here:
+ * the newest revision of each submission first recorded within the
+ * wave's dates, for the quota's form and area, holding its stratum, not
+ * rejected by the hub. */
+static const char quota_sql[] =
+    "SELECT q.wave, q.area, q.form_id, q.stratum, q.target, (SELECT "
+    "count(*) FROM submissions s WHERE s.area = q.area AND s.form_id = "
+    "q.form_id AND s.review_state <> 'rejected' AND s.rev = (SELECT "
+    "max(rev) FROM submissions s2 WHERE s2.id = s.id) AND (SELECT "
+    "min(created_ms) FROM submissions s3 WHERE s3.id = s.id) BETWEEN "
+    "q.start_ms AND q.end_ms - 1 AND NOT EXISTS (SELECT 1 FROM "
+    "json_each(q.stratum) j WHERE json_extract(s.answers, '$.' || j.key) "
+    "IS NOT j.value)) FROM quotas q WHERE q.target > 0 ORDER BY q.wave, "
+    "q.area, q.form_id, q.stratum";
+
+/* Quotas as JSON (arr not NULL) or text lines. */
+static void quotas_out(fa_agent *ag, cJSON *arr, FILE *out)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ag->db, quota_sql, -1, &st, NULL) != SQLITE_OK)
+        return;
+    int first = 1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *wave = (const char *)sqlite3_column_text(st, 0);
+        const char *area = (const char *)sqlite3_column_text(st, 1);
+        const char *form = (const char *)sqlite3_column_text(st, 2);
+        const char *strat = (const char *)sqlite3_column_text(st, 3);
+        long long target = sqlite3_column_int64(st, 4);
+        long long done = sqlite3_column_int64(st, 5);
+        if (arr) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "wave", wave);
+            cJSON_AddStringToObject(o, "area", area);
+            cJSON_AddStringToObject(o, "form", form);
+            cJSON_AddItemToObject(o, "stratum", cJSON_Parse(strat));
+            cJSON_AddNumberToObject(o, "target", (double)target);
+            cJSON_AddNumberToObject(o, "recorded", (double)done);
+            cJSON_AddItemToArray(arr, o);
+            continue;
+        }
+        if (first)
+            fprintf(out, "\nquotas (counted on this device):\n");
+        first = 0;
+        fprintf(out, "  %s %s %s%s%s: %lld of %lld%s\n", wave, area, form,
+                strcmp(strat, "{}") ? " " : "",
+                strcmp(strat, "{}") ? strat : "", done, target,
+                done >= target ? " (reached)" : "");
+    }
+    sqlite3_finalize(st);
+}
+
 int fa_status(fa_agent *ag, int json, void *outp)
 {
     FILE *out = outp;
@@ -218,6 +269,11 @@ int fa_status(fa_agent *ag, int json, void *outp)
     long long attention = count(ag, "SELECT count(*) FROM submissions "
                                     "WHERE review_state IN ('has_issues', "
                                     "'rejected')");
+    long long reg_conflicts = count(ag, "SELECT count(*) FROM "
+                                        "entity_changes WHERE hub_error = "
+                                        "'conflict'");
+    long long reg_refused = count(ag, "SELECT count(*) FROM entity_changes "
+                                      "WHERE state = 'refused'");
     char when[64];
     fmt_time(last_ms, when, sizeof when);
 
@@ -232,9 +288,12 @@ int fa_status(fa_agent *ag, int json, void *outp)
         cJSON_AddNumberToObject(o, "refused", (double)refused);
         cJSON_AddNumberToObject(o, "needs_attention", (double)attention);
         cJSON_AddNumberToObject(o, "forms", (double)forms);
+        cJSON_AddNumberToObject(o, "entity_conflicts", (double)reg_conflicts);
+        cJSON_AddNumberToObject(o, "entity_refused", (double)reg_refused);
         cJSON_AddNumberToObject(o, "acked_seq", (double)acked);
         cJSON_AddNumberToObject(o, "last_sync_ms", (double)last_ms);
         cJSON_AddStringToObject(o, "last_sync_outcome", outcome);
+        quotas_out(ag, cJSON_AddArrayToObject(o, "quotas"), out);
         char *t = cJSON_Print(o);
         fprintf(out, "%s\n", t);
         free(t);
@@ -253,6 +312,7 @@ int fa_status(fa_agent *ag, int json, void *outp)
     fprintf(out, "forms:       %lld\n", forms);
     fprintf(out, "last sync:   %s%s%s\n", when, outcome[0] ? ": " : "",
             outcome);
+    quotas_out(ag, NULL, out);
     if (attention > 0) {
         fprintf(out, "\n%lld submission(s) need attention (hub review):\n",
                 attention);
@@ -273,6 +333,11 @@ int fa_status(fa_agent *ag, int json, void *outp)
         sqlite3_finalize(st);
         fprintf(out, "  (correct one with `fieldsync-agent amend ID`)\n");
     }
+    if (reg_conflicts + reg_refused > 0)
+        fprintf(out, "\nregistry: %lld edit(s) met another device's edit "
+                     "(a hub admin settles them), %lld refused; see "
+                     "`fieldsync-agent entity show ID`\n",
+                reg_conflicts, reg_refused);
     if (refused > 0) {
         fprintf(out, "\n%lld submission(s) refused by the hub, kept on "
                      "this device:\n",

@@ -391,6 +391,7 @@ cJSON *fa__web_sync_state(fa__web *w)
     cJSON_AddBoolToObject(o, "last_ok",
                           w->last_end_ms > 0 && w->last_rc == FA_OK);
     cJSON_AddStringToObject(o, "last_message", w->last_message);
+    cJSON_AddNumberToObject(o, "kept", (double)w->last_queued);
     cJSON_AddNumberToObject(o, "auto_sync_s", w->auto_sync_s);
     cJSON_AddNumberToObject(o, "next_attempt_ms",
                             w->auto_sync_s > 0 ? (double)w->next_attempt_ms

@@ -140,6 +140,7 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(rep, "device_id");
     const cJSON *tok = cJSON_GetObjectItemCaseSensitive(rep, "token");
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(rep, "name");
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(rep, "role");
     if (rc == FA_OK &&
         (!cJSON_IsString(id) || !fs_valid_uuid(id->valuestring) ||
          !cJSON_IsString(tok) || strlen(tok->valuestring) != 64))
@@ -157,6 +158,8 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
             rc = fa__meta_set(ag, "token", tok->valuestring);
         if (rc == FA_OK)
             rc = fa__meta_set(ag, "device_name", dname);
+        if (rc == FA_OK && cJSON_IsString(role))
+            rc = fa__meta_set(ag, "role", role->valuestring);
         if (rc == FA_OK)
             rc = fa__meta_set(ag, "collector", collector ? collector : dname);
         if (rc == FA_OK)
@@ -631,6 +634,8 @@ static int apply_scope(fa_agent *ag, const cJSON *payload,
         rc = fa__meta_get(ag, "forms", forms, sizeof forms);
     if (rc == FA_OK)
         rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
+    if (rc == FA_OK)
+        rc = fa__entity_purge(ag, areas);
     if (rc != FA_OK)
         return rc;
     /* instr() on ",A,B," tests membership; codes contain no commas. */
@@ -693,6 +698,51 @@ static int apply_review(fa_agent *ag, const cJSON *payload)
     return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving a review");
 }
 
+/* A sub-quota of this device (kind "quota"): kept to count offline. */
+static int apply_quota(fa_agent *ag, const cJSON *payload)
+{
+    static const char *const text[] = {"area", "wave", "form"};
+    static const char *const num[] = {"id", "target", "start_ms", "end_ms"};
+    const cJSON *stratum = cJSON_GetObjectItemCaseSensitive(payload,
+                                                            "stratum");
+    int ok = cJSON_IsObject(stratum);
+    for (int i = 0; i < 3; i++)
+        ok &= cJSON_IsString(cJSON_GetObjectItemCaseSensitive(payload,
+                                                              text[i]));
+    for (int i = 0; i < 4; i++)
+        ok &= cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(payload,
+                                                              num[i]));
+    if (!ok)
+        return fa__fail(ag, FA_EREFUSED, "the hub sent a malformed quota");
+    char *st_text = cJSON_PrintUnformatted(stratum);
+    sqlite3_stmt *st = NULL;
+    if (!st_text ||
+        sqlite3_prepare_v2(ag->db,
+                           "INSERT OR REPLACE INTO quotas (id, area, wave, "
+                           "form_id, stratum, target, start_ms, end_ms) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        free(st_text);
+        return fa__store_error(ag, "saving a quota");
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)cJSON_GetObjectItem(
+                                  payload, "id")->valuedouble);
+    for (int i = 0; i < 3; i++)
+        sqlite3_bind_text(
+            st, 2 + i,
+            cJSON_GetObjectItemCaseSensitive(payload, text[i])->valuestring,
+            -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, st_text, -1, free);
+    for (int i = 1; i < 4; i++)
+        sqlite3_bind_int64(st, 5 + i,
+                           (sqlite3_int64)cJSON_GetObjectItemCaseSensitive(
+                               payload, num[i])
+                               ->valuedouble);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving a quota");
+}
+
 /* Applies one page and its cursor in one transaction. */
 static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
 {
@@ -721,6 +771,10 @@ static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
                     strcmp(kind->valuestring, "resolution") == 0 ||
                     strcmp(kind->valuestring, "entity_delete") == 0)) {
             rc = fa__entity_apply(ag, kind->valuestring, payload);
+            rep->pulled++;
+        } else if (cJSON_IsString(kind) &&
+                   strcmp(kind->valuestring, "quota") == 0) {
+            rc = apply_quota(ag, payload);
             rep->pulled++;
         } else if (cJSON_IsString(kind) &&
                    strcmp(kind->valuestring, "scope") == 0) {

@@ -35,7 +35,7 @@ typedef struct fa__web {
     long long done, total;
     int64_t last_attempt_ms, last_end_ms, next_attempt_ms;
     int last_rc;       /* FA_* of the last attempt */
-    long long last_queued;
+    long long last_queued; /* records still on the device after it */
     char last_message[700];
 } fa__web;
 

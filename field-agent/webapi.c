@@ -677,6 +677,50 @@ static void refused_entity_changes(fa__web *w, cJSON *arr, const char *lang)
     fs_entity_types_free(t);
 }
 
+/* POST /api/submissions/ID/amend: a draft of the next revision, the
+ * app's way to answer a reviewer (as `fieldsync-agent amend`). A draft of
+ * it that already exists is simply continued. */
+static int api_amend(fa__web *w, struct mg_connection *conn,
+                     const char *rest, const char *lang)
+{
+    char id[FS_UUID_LEN + 1];
+    size_t n = strcspn(rest, "/");
+    if (n != FS_UUID_LEN || strcmp(rest + n, "/amend") != 0) {
+        fa__web_error(conn, 404, "not_found",
+                      "submissions/ID/amend is the only action here");
+        return 404;
+    }
+    memcpy(id, rest, n);
+    id[n] = '\0';
+    if (!fs_valid_uuid(id)) {
+        fa__web_error(conn, 400, "bad_id", "that is not a submission id");
+        return 400;
+    }
+    fa__draft d;
+    fs_form *f = NULL;
+    int status = 200;
+    int rc = fa__draft_load(w->ag, id, &d);
+    if (rc == FA_EINPUT) {
+        fa__draft_clear(&d);
+        rc = fa__draft_amend(w->ag, id, &d);
+        status = 201;
+    }
+    int64_t version = d.form_version;
+    if (rc == FA_OK)
+        rc = fa__form_load(w->ag, d.form_id, &version, &f);
+    if (rc == FA_EINPUT && status == 201) {
+        fa__web_error(conn, 404, "no_submission", "%s", fa_last_error(w->ag));
+        status = 404;
+    } else if (rc != FA_OK) {
+        status = agent_error(w, conn, rc);
+    } else {
+        status = reply_view(w, conn, status, &d, f, lang);
+    }
+    fa__draft_clear(&d);
+    fs_form_free(f);
+    return status;
+}
+
 static int api_list(fa__web *w, struct mg_connection *conn, const char *what,
                     const char *lang)
 {
@@ -989,6 +1033,8 @@ int fa__web_api(fa__web *w, struct mg_connection *conn)
         status = api_create(w, conn, lang);
     else if ((get || post) && strncmp(path, "/drafts/", 8) == 0)
         status = api_draft(w, conn, path + 8, m, lang);
+    else if (post && strncmp(path, "/submissions/", 13) == 0)
+        status = api_amend(w, conn, path + 13, lang);
     else if ((get || post) && (strcmp(path, "/registry") == 0 ||
                                strncmp(path, "/registry/", 10) == 0))
         status = api_registry(w, conn, path + 9, get, lang);

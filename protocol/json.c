@@ -5,7 +5,11 @@
  * checks encoding, nesting and string sizes before cJSON allocates
  * anything; only text that passes is handed to cJSON.
  */
+#include <float.h>
+#include <locale.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,20 +276,166 @@ int fs__json_str(const cJSON *obj, const char *key, const char **out)
     return FS__FIELD_OK;
 }
 
+/* ---- canonical printing ------------------------------------------------
+ *
+ * The text of answers is what the hub stores and hashes, so it must be
+ * exactly cJSON_PrintUnformatted's, byte for byte, now and for submissions
+ * stored by earlier hubs. cJSON prints every number with "%1.15g" and
+ * then parses it back with sscanf to check it; that was a sixth of the
+ * hub's decoding time. This printer writes the same text, taking a short
+ * cut only where the result is provably the same: a whole number below
+ * 1e15 (not -0) prints under "%1.15g" as its plain digits. Everything
+ * else follows cJSON's steps. tests/unit checks the two agree. */
+
+typedef struct cbuf {
+    char *p;
+    size_t len, cap;
+} cbuf;
+
+static int cb_put(cbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        p = realloc(b->p, cap);
+        if (p == NULL)
+            return FS_ENOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return FS_OK;
+}
+
+/* cJSON's compare_double. */
+static int same_double(double a, double b)
+{
+    double fa = fabs(a), fb = fabs(b);
+    double max = fa > fb ? fa : fb;
+
+    return fabs(a - b) <= max * DBL_EPSILON;
+}
+
+static int canon_number(cbuf *b, double d)
+{
+    char num[32];
+    double test = 0.0;
+    int n;
+
+    if (isnan(d) || isinf(d))
+        return cb_put(b, "null", 4);
+    if (d == floor(d) && fabs(d) < 1e15 && !(d == 0 && signbit(d))) {
+        n = snprintf(num, sizeof(num), "%lld", (long long)d);
+        return cb_put(b, num, (size_t)n);
+    }
+    n = snprintf(num, sizeof(num), "%1.15g", d);
+    if (sscanf(num, "%lg", &test) != 1 || !same_double(test, d))
+        n = snprintf(num, sizeof(num), "%1.17g", d);
+    if (n < 0 || (size_t)n >= sizeof(num))
+        return FS_EINVAL;
+    /* cJSON writes '.' whatever the locale's decimal point. */
+    {
+        char dp = localeconv()->decimal_point[0];
+        int i;
+
+        for (i = 0; i < n && dp != '.'; i++)
+            if (num[i] == dp)
+                num[i] = '.';
+    }
+    return cb_put(b, num, (size_t)n);
+}
+
+static int canon_string(cbuf *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t run = 0;
+    int rc = cb_put(b, "\"", 1);
+
+    for (; rc == FS_OK; p++) {
+        char esc[8];
+        const char *e = NULL;
+
+        if (*p > 31 && *p != '"' && *p != '\\') {
+            run++;
+            continue;
+        }
+        /* Flush the plain bytes before this one. */
+        rc = cb_put(b, (const char *)p - run, run);
+        run = 0;
+        if (rc != FS_OK || *p == '\0')
+            break;
+        switch (*p) {
+        case '"': e = "\\\""; break;
+        case '\\': e = "\\\\"; break;
+        case '\b': e = "\\b"; break;
+        case '\f': e = "\\f"; break;
+        case '\n': e = "\\n"; break;
+        case '\r': e = "\\r"; break;
+        case '\t': e = "\\t"; break;
+        default:
+            snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)*p);
+            e = esc;
+        }
+        rc = cb_put(b, e, strlen(e));
+    }
+    return rc == FS_OK ? cb_put(b, "\"", 1) : rc;
+}
+
+static int canon_value(cbuf *b, const cJSON *it)
+{
+    const cJSON *c;
+    int rc = FS_OK;
+
+    switch (it->type & 0xFF) {
+    case cJSON_NULL:
+        return cb_put(b, "null", 4);
+    case cJSON_False:
+        return cb_put(b, "false", 5);
+    case cJSON_True:
+        return cb_put(b, "true", 4);
+    case cJSON_Number:
+        return canon_number(b, it->valuedouble);
+    case cJSON_String:
+        return canon_string(b, it->valuestring);
+    case cJSON_Raw:
+        if (it->valuestring == NULL)
+            return FS_EINVAL;
+        return cb_put(b, it->valuestring, strlen(it->valuestring));
+    case cJSON_Array:
+    case cJSON_Object:
+        rc = cb_put(b, (it->type & 0xFF) == cJSON_Array ? "[" : "{", 1);
+        for (c = it->child; c != NULL && rc == FS_OK; c = c->next) {
+            if ((it->type & 0xFF) == cJSON_Object) {
+                rc = canon_string(b, c->string);
+                if (rc == FS_OK)
+                    rc = cb_put(b, ":", 1);
+            }
+            if (rc == FS_OK)
+                rc = canon_value(b, c);
+            if (rc == FS_OK && c->next != NULL)
+                rc = cb_put(b, ",", 1);
+        }
+        if (rc == FS_OK)
+            rc = cb_put(b, (it->type & 0xFF) == cJSON_Array ? "]" : "}", 1);
+        return rc;
+    }
+    return FS_EINVAL;
+}
+
 char *fs__json_print(const cJSON *item)
 {
-    char *text = cJSON_PrintUnformatted(item);
-    char *copy = NULL;
-    size_t len;
+    cbuf b = {NULL, 0, 0};
 
-    if (text == NULL)
+    if (item == NULL || canon_value(&b, item) != FS_OK) {
+        free(b.p);
         return NULL;
-    len = strlen(text);
-    copy = malloc(len + 1);
-    if (copy != NULL)
-        memcpy(copy, text, len + 1);
-    cJSON_free(text);
-    return copy;
+    }
+    return b.p;
 }
 
 int fs__json_add_int(cJSON *obj, const char *key, int64_t v)

@@ -326,6 +326,8 @@ int hub_device_scope(const char *db_path, const char *device,
     free(payload);
     if (rc == SQLITE_OK)
         rc = requeue_forms(db, device, old_forms, form_list, now);
+    if (rc == SQLITE_OK)
+        rc = hub__entity_requeue(db, device, old_areas, area_list, now);
     if (rc == SQLITE_OK) {
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "device", device);

@@ -214,8 +214,8 @@ static cJSON *raw_or_string(const char *json)
     return v ? v : cJSON_CreateString(json);
 }
 
-/* Conflicts (open only unless all) within areas, oldest first. */
-/* Conflicts with id > after, oldest first, at most limit (-1: all). */
+/* Conflicts (open only unless all) within areas with id > after, oldest
+ * first, at most limit (-1: all). */
 static cJSON *conflicts_json(sqlite3 *db, int all, const char *areas,
                              int64_t after, int64_t limit)
 {
@@ -540,8 +540,9 @@ static int resolve(sqlite3 *db, int64_t id, int choose, const cJSON *value,
 /* Newest revisions of submissions whose form declares a dedupe key,
  * grouped by key; groups of two or more are possible duplicates. Nothing
  * is dropped or changed: this only lists. */
-static cJSON *duplicates_json(sqlite3 *db, const char *areas)
+static cJSON *duplicates_json(sqlite3 *db, int all, const char *areas)
 {
+    (void)all; /* every group is listed: nothing is ever settled here */
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(
             db,
@@ -632,21 +633,44 @@ static void print_value(FILE *out, const cJSON *v)
     free(t);
 }
 
-int hub_conflicts(const char *db_path, int all, int json, FILE *out)
+typedef cJSON *(*list_fn)(sqlite3 *db, int all, const char *areas);
+
+/* Reads a list for the command line; prints it as {"key": [...]} when
+ * json is set. Returns the list for the caller to print as text, or NULL
+ * when there is nothing more to do (*status says how it ended). */
+static cJSON *cli_list(const char *db_path, list_fn fn, int all,
+                       const char *key, int json, FILE *out, int *status)
 {
+    *status = 1;
     sqlite3 *db = hub__open(db_path);
     if (!db)
-        return 1;
-    cJSON *arr = conflicts_json(db, all, "*", 0, -1);
+        return NULL;
+    cJSON *arr = fn(db, all, "*");
     sqlite3_close(db);
     if (!arr) {
-        fprintf(stderr, "fieldsync-hub: cannot read the conflicts\n");
-        return 1;
+        fprintf(stderr, "fieldsync-hub: cannot read the %s\n", key);
+        return NULL;
     }
-    if (json) {
-        print_json(out, "conflicts", arr);
-        return 0;
-    }
+    *status = 0;
+    if (!json)
+        return arr;
+    print_json(out, key, arr);
+    return NULL;
+}
+
+/* Every conflict, for the command line (no paging there). */
+static cJSON *every_conflict(sqlite3 *db, int all, const char *areas)
+{
+    return conflicts_json(db, all, areas, 0, -1);
+}
+
+int hub_conflicts(const char *db_path, int all, int json, FILE *out)
+{
+    int status;
+    cJSON *arr = cli_list(db_path, every_conflict, all, "conflicts", json,
+                          out, &status);
+    if (!arr)
+        return status;
     if (!arr->child)
         fprintf(out, all ? "no conflicts\n" : "no open conflicts\n");
     const cJSON *c;
@@ -750,21 +774,12 @@ int hub_resolve(const char *db_path, const char *id_text, const char *value,
     }
     if (rc == SQLITE_OK)
         rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK) {
+    if (rc == SQLITE_OK)
         rc = resolve(db, id, (int)n, v, "cli", "*", err, sizeof err);
-        if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-            rc = SQLITE_ERROR;
-        if (rc != SQLITE_OK)
-            hub__exec(db, "ROLLBACK");
-    }
     cJSON_Delete(v);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: not resolved: %s\n",
-                err[0] ? err : sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
-    }
-    sqlite3_close(db);
+    int status = hub__cli_end(db, rc, "not resolved", err);
+    if (status != 0)
+        return status;
     fprintf(out, "conflict #%lld resolved; every device holding it gets "
                  "the result on its next sync\n",
             (long long)id);
@@ -773,19 +788,11 @@ int hub_resolve(const char *db_path, const char *id_text, const char *value,
 
 int hub_duplicates(const char *db_path, int json, FILE *out)
 {
-    sqlite3 *db = hub__open(db_path);
-    if (!db)
-        return 1;
-    cJSON *arr = duplicates_json(db, "*");
-    sqlite3_close(db);
-    if (!arr) {
-        fprintf(stderr, "fieldsync-hub: cannot read the submissions\n");
-        return 1;
-    }
-    if (json) {
-        print_json(out, "duplicates", arr);
-        return 0;
-    }
+    int status;
+    cJSON *arr = cli_list(db_path, duplicates_json, 1, "duplicates", json,
+                          out, &status);
+    if (!arr)
+        return status;
     if (!arr->child)
         fprintf(out, "no possible duplicates\n");
     const cJSON *g;
@@ -912,7 +919,7 @@ int hub__handle_admin_duplicates(struct mg_connection *conn, void *hubp)
         return 405;
     if (hub__auth(conn, &who, HUB_API, admin_only) != 0)
         return 403;
-    cJSON *arr = duplicates_json(hub__db(conn), who.areas);
+    cJSON *arr = duplicates_json(hub__db(conn), 1, who.areas);
     if (!arr) {
         hub__reply_error(conn, 503, "storage", "cannot read submissions");
         return 503;

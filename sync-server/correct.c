@@ -3,6 +3,7 @@
  * the hub, on top of the newest one, checked against its form like any
  * other. An amendment from the field based on the older revision then
  * meets it as a conflict (conflicts.c), never as an overwrite.
+ * Also the admin's direct write of a registry entity (entity put).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,21 @@
 #include "hub_int.h"
 
 #define ANSWERS_MAX (1024 * 1024)
+
+int hub__cli_end(sqlite3 *db, int rc, const char *what, const char *err)
+{
+    if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
+        rc = SQLITE_ERROR;
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "fieldsync-hub: %s: %s\n", what,
+                err[0] ? err : sqlite3_errmsg(db));
+        hub__exec(db, "ROLLBACK");
+    }
+    sqlite3_close(db);
+    if (rc == SQLITE_OK)
+        return 0;
+    return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
+}
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -166,21 +182,46 @@ int hub_correct(const char *db_path, const char *id, const char *file,
     char err[FS_ERRMSG_MAX * 4] = "";
     int64_t rev = 0;
     int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK) {
+    if (rc == SQLITE_OK)
         rc = correct(db, id, answers, "cli", &rev, err, sizeof err);
-        if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-            rc = SQLITE_ERROR;
-        if (rc != SQLITE_OK)
-            hub__exec(db, "ROLLBACK");
-    }
     cJSON_Delete(answers);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: not corrected: %s\n",
-                err[0] ? err : sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
-    }
-    sqlite3_close(db);
+    int status = hub__cli_end(db, rc, "not corrected", err);
+    if (status != 0)
+        return status;
     fprintf(out, "submission %s: revision %lld stored\n", id, (long long)rev);
+    return 0;
+}
+
+int hub_entity_put(const char *db_path, const char *type, const char *id,
+                   const char *fields_json, FILE *out)
+{
+    cJSON *fields = NULL;
+    fs_err perr = {0, ""};
+    if (!fields_json ||
+        fs_json_parse(fields_json, strlen(fields_json), NULL, &fields,
+                      &perr) != FS_OK ||
+        !cJSON_IsObject(fields)) {
+        fprintf(stderr, "fieldsync-hub: --fields takes a JSON object of "
+                        "field names and values, e.g. '{\"status\": "
+                        "\"active\"}'%s%s\n",
+                perr.msg[0] ? ": " : "", perr.msg);
+        cJSON_Delete(fields);
+        return 2;
+    }
+    sqlite3 *db = hub__open(db_path);
+    if (!db) {
+        cJSON_Delete(fields);
+        return 1;
+    }
+    char err[512] = "", newid[FS_UUID_LEN + 1] = "";
+    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
+    if (rc == SQLITE_OK)
+        rc = hub__entity_admin_write(db, type, id, fields, "cli", newid, err,
+                                     sizeof err);
+    cJSON_Delete(fields);
+    int status = hub__cli_end(db, rc, "not written", err);
+    if (status != 0)
+        return status;
+    fprintf(out, "%s\n", newid);
     return 0;
 }

@@ -181,8 +181,12 @@ int hub__entity_write(sqlite3 *db, const char *id, const char *name,
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int hub__entity_log(sqlite3 *db, const char *kind, const char *id,
-                    int64_t conflict, int64_t now)
+/* Appends one change-log row of entity id: for the devices of area
+ * (NULL: the entity's own area), or for one device when device is not
+ * NULL. */
+static int log_row(sqlite3 *db, const char *kind, const char *id,
+                   int64_t conflict, int64_t now, const char *area,
+                   const char *device)
 {
     entity_row e;
     int rc = load_entity(db, id, &e);
@@ -228,20 +232,54 @@ int hub__entity_log(sqlite3 *db, const char *kind, const char *id,
     sqlite3_stmt *st = NULL;
     rc = sqlite3_prepare_v2(db,
                             "INSERT INTO change_log (kind, ref, payload, "
-                            "created_ms, area) VALUES (?, ?, ?, ?, ?)",
+                            "created_ms, area, device_id) VALUES (?, ?, ?, "
+                            "?, ?, ?)",
                             -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, payload, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, now);
-        sqlite3_bind_text(st, 5, e.area, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, area ? area : e.area, -1, SQLITE_STATIC);
+        if (device)
+            sqlite3_bind_text(st, 6, device, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 6);
         rc = sqlite3_step(st);
         rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
     sqlite3_finalize(st);
     free(payload);
     return rc;
+}
+
+int hub__entity_log(sqlite3 *db, const char *kind, const char *id,
+                    int64_t conflict, int64_t now)
+{
+    return log_row(db, kind, id, conflict, now, NULL, NULL);
+}
+
+int hub__entity_requeue(sqlite3 *db, const char *device, const char *old,
+                        const char *areas, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT id, area FROM entities WHERE deleted "
+                                "= 0 ORDER BY rowid",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char id[FS_UUID_LEN + 1];
+        const char *area = col(st, 1);
+        rc = SQLITE_OK;
+        if (hub__scope_has(old, area) || !hub__scope_has(areas, area))
+            continue;
+        snprintf(id, sizeof id, "%s", col(st, 0));
+        rc = log_row(db, "entity", id, 0, now, NULL, device);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* 1 in *own when every version of the field after base was written by
@@ -368,18 +406,22 @@ static const char *scope_value(const fs_form *type, const fs_entity_change *e,
 }
 
 static int device_areas(sqlite3 *db, const char *device, char *out,
-                        size_t cap)
+                        size_t cap, char role[32])
 {
     sqlite3_stmt *st = NULL;
     out[0] = '\0';
-    int rc = sqlite3_prepare_v2(db, "SELECT areas FROM devices WHERE id = ?",
+    role[0] = '\0';
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT areas, role FROM devices WHERE id = ?",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         snprintf(out, cap, "%s", col(st, 0));
+        snprintf(role, 32, "%s", col(st, 1));
+    }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -418,6 +460,30 @@ static int field_conflict(sqlite3 *db, const char *id, const char *area,
     return rc;
 }
 
+/* Adds a fast-forwarded value to the field's open conflict, if any. */
+static int join_open(sqlite3 *db, const char *id, const char *field,
+                     const char *value, const char *hlc, const char *device,
+                     const char *collector, int64_t version, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT id FROM conflicts WHERE kind = "
+                                "'field' AND ref = ? AND field = ? AND "
+                                "status = 'open'",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    int64_t cid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return hub__conflict_add(db, cid, value, device, collector, hlc, version,
+                             now);
+}
+
 /* The edits of a new or set change, field by field. */
 static int merge_edits(sqlite3 *db, const fs_entity_change *ent,
                        const char *area, const char *hlc, const char *device,
@@ -437,10 +503,16 @@ static int merge_edits(sqlite3 *db, const fs_entity_change *ent,
             free(cur.value);
             break;
         }
-        if (!cur.found || ed->base == cur.version || own)
+        if (!cur.found || ed->base == cur.version || own) {
             rc = hub__entity_write(db, ent->id, ed->field, cur.version + 1,
                                    ed->base, ed->value_json, hlc, device,
                                    ent->collector, "device", now);
+            /* A field in conflict keeps every value an admin must see,
+             * this later one too: a resolution must not hide it. */
+            if (rc == SQLITE_OK)
+                rc = join_open(db, ent->id, ed->field, ed->value_json, hlc,
+                               device, ent->collector, cur.version + 1, now);
+        }
         else if (strcmp(cur.value, ed->value_json) != 0)
             rc = field_conflict(db, ent->id, area, ed, &cur, hlc, device,
                                 ent->collector, now, conflict);
@@ -677,10 +749,18 @@ int hub__merge_entity(sqlite3 *db, const char *device,
     }
     /* Scope: the device must hold the entity's area, and the area it
      * moves the entity to. */
-    char areas[HUB_SCOPE_MAX], moved[FS_ID_MAX + 1];
-    rc = device_areas(db, device, areas, sizeof areas);
+    char areas[HUB_SCOPE_MAX], moved[FS_ID_MAX + 1], role[32];
+    rc = device_areas(db, device, areas, sizeof areas, role);
     if (rc != SQLITE_OK)
         return rc;
+    /* Enumerators record forms; the registry is outreach work. */
+    if (strcmp(role, "enumerator") == 0) {
+        refuse(r, "forbidden",
+               "this device is enrolled as an enumerator, which may not "
+               "change the registry; ask the hub admin for an outreach "
+               "enrolment");
+        return SQLITE_OK;
+    }
     const char *to = scope_value(type, ent, moved, sizeof moved);
     if ((e.found && !hub__scope_has(areas, e.area)) ||
         (to && !hub__scope_has(areas, to))) {
@@ -737,6 +817,13 @@ int hub__merge_entity(sqlite3 *db, const char *device,
         }
         if (rc == SQLITE_OK)
             rc = hub__entity_log(db, "entity", ent->id, 0, now);
+        /* Moved to another area: the devices of the old one learn it is
+         * no longer theirs (the row names the new area). */
+        entity_row after;
+        if (rc == SQLITE_OK && e.found)
+            rc = load_entity(db, ent->id, &after);
+        if (rc == SQLITE_OK && e.found && strcmp(after.area, e.area) != 0)
+            rc = log_row(db, "entity", ent->id, 0, now, e.area, NULL);
     }
     if (rc != SQLITE_OK)
         return rc;

@@ -616,12 +616,16 @@ int hub__export_write(hub_exporter *ex, hub_sink *s)
         return HUB_ESTORAGE;
     if (ex->kind == HUB_EXPORT_CSV)
         csv_header(ex, s);
-    else
+    else {
+        /* "version": null when every version is exported. */
+        char v[24] = "null";
+        if (ex->version)
+            snprintf(v, sizeof v, "%lld", (long long)ex->version);
         hub__sink_printf(s,
-                         "{\"form\":\"%s\",\"version\":%lld,"
+                         "{\"form\":\"%s\",\"version\":%s,"
                          "\"personal_included\":%s,\"submissions\":[\n",
-                         ex->form, (long long)ex->version,
-                         ex->personal ? "true" : "false");
+                         ex->form, v, ex->personal ? "true" : "false");
+    }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && !s->failed) {
         if (ex->kind == HUB_EXPORT_CSV)

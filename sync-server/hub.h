@@ -59,6 +59,10 @@ int hub_duplicates(const char *db_path, int json, FILE *out);
 /* An admin correction: answers_file becomes the next revision. */
 int hub_correct(const char *db_path, const char *id, const char *answers_file,
                 FILE *out);
+/* Writes fields (a JSON object) of entity id of type, or of a new one
+ * when id is NULL; prints the entity id. */
+int hub_entity_put(const char *db_path, const char *type, const char *id,
+                   const char *fields_json, FILE *out);
 int hub_form_publish(const char *db_path, const char *file, FILE *out);
 int hub_devices(const char *db_path, int json, FILE *out);
 int hub_stats(const char *db_path, int json, FILE *out);

@@ -340,6 +340,10 @@ int hub__entity_write(sqlite3 *db, const char *id, const char *name,
  * "entity_delete". */
 int hub__entity_log(sqlite3 *db, const char *kind, const char *id,
                     int64_t conflict, int64_t now);
+/* Queues, for one device whose areas grew from old to areas, every
+ * entity of the added areas (a cursor that passed them still gets them). */
+int hub__entity_requeue(sqlite3 *db, const char *device, const char *old,
+                        const char *areas, int64_t now);
 /* Marks an entity deleted by device (a tombstone) and logs it. */
 int hub__entity_tombstone(sqlite3 *db, const char *id, const char *device,
                           const char *collector, const char *hlc,
@@ -419,6 +423,12 @@ int hub__handle_admin_duplicates(struct mg_connection *conn, void *hubp);
 /* Opens the hub database at path, creating and migrating it; prints the
  * reason to stderr on failure. */
 sqlite3 *hub__open(const char *path);
+
+/* Ends an admin command's transaction (correct.c): commits when rc is
+ * SQLITE_OK, else rolls back and prints "what: err" (err, when empty,
+ * the SQLite message); closes db. Returns the exit status: 0, 2 for bad
+ * input (SQLITE_MISUSE, SQLITE_NOTFOUND), 1 for storage errors. */
+int hub__cli_end(sqlite3 *db, int rc, const char *what, const char *err);
 
 /* Exec helper: runs sql; on failure prints it with context. */
 int hub__exec(sqlite3 *db, const char *sql);

@@ -33,6 +33,8 @@ static const char usage[] =
     "  resolve [--db PATH] ID --value V | --choose N\n"
     "                                  settle a conflict; devices get it\n"
     "  duplicates [--db PATH] [--json] possible duplicate respondents\n"
+    "  entity put [--db PATH] TYPE [ID] --fields JSON\n"
+    "                                  write registry fields as an admin\n"
     "  correct [--db PATH] ID --answers FILE.json\n"
     "                                  correct a submission (new revision)\n"
     "  devices [--db PATH] [--json]    list enrolled devices\n"
@@ -84,6 +86,7 @@ typedef struct args {
     const char *value;
     const char *choose;
     const char *answers;
+    const char *fields;
     int all;
     double expires;
     double rate;
@@ -193,6 +196,8 @@ static int parse(int argc, char **argv, int start, args *a)
             a->choose = v;
         } else if (strcmp(o, "--answers") == 0) {
             a->answers = v;
+        } else if (strcmp(o, "--fields") == 0) {
+            a->fields = v;
         } else if (strcmp(o, "--areas") == 0) {
             a->areas = v;
         } else if (strcmp(o, "--forms") == 0) {
@@ -426,6 +431,14 @@ int main(int argc, char **argv)
         if (a.npos)
             return bad("duplicates takes no arguments: ", a.pos[0]);
         return hub_duplicates(a.db, a.json, stdout);
+    }
+    if (strcmp(cmd, "entity") == 0) {
+        if ((a.npos != 2 && a.npos != 3) || strcmp(a.pos[0], "put") != 0)
+            return bad("usage: fieldsync-hub entity put TYPE [ID] --fields "
+                       "JSON",
+                       NULL);
+        return hub_entity_put(a.db, a.pos[1], a.npos == 3 ? a.pos[2] : NULL,
+                              a.fields, stdout);
     }
     if (strcmp(cmd, "correct") == 0) {
         if (a.npos != 1)

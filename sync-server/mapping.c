@@ -65,6 +65,28 @@ static int audited(sqlite3 *db, const char *actor, const char *action,
                                                               : HUB_ESTORAGE;
 }
 
+/* Queues a device's sub-quota (its current target and its wave's dates)
+ * for that device to pull (kind "quota"), so it can count offline. */
+static int log_quotas(sqlite3 *db, const char *where_sql, const char *arg)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO change_log (kind, ref, payload, created_ms, "
+             "device_id) SELECT 'quota', 'quota:' || q.id, json_object("
+             "'id', q.id, 'area', q.area, 'wave', q.wave, 'form', "
+             "q.form_id, 'stratum', json(q.stratum), 'target', q.target, "
+             "'start_ms', w.start_ms, 'end_ms', w.end_ms), ?2, q.device_id "
+             "FROM quotas q JOIN waves w ON w.name = q.wave WHERE "
+             "q.device_id <> '' AND %s",
+             where_sql);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return HUB_ESTORAGE;
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)fs_now_ms());
+    return step_done(st);
+}
+
 /* 1 when a row answers q with v bound as ?1, 0 when none, -1 on error. */
 static int exists(sqlite3 *db, const char *q, const char *v)
 {
@@ -141,6 +163,10 @@ int hub__wave_add(sqlite3 *db, const char *name, const char *title,
     sqlite3_bind_int64(st, 6, e_ms);
     sqlite3_bind_int64(st, 7, (int64_t)fs_now_ms());
     if (step_done(st) != 0)
+        return HUB_ESTORAGE;
+    /* Devices count their sub-quotas by the wave's dates: send them the
+     * new ones. */
+    if (log_quotas(db, "q.wave = ?1", name) != 0)
         return HUB_ESTORAGE;
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "wave", name);
@@ -375,6 +401,24 @@ int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
     sqlite3_bind_int64(st, 7, (int64_t)fs_now_ms());
     if (step_done(st) != 0)
         return HUB_ESTORAGE;
+    if (dev[0]) {
+        char id[32] = "";
+        if (sqlite3_prepare_v2(db,
+                               "SELECT id FROM quotas WHERE area = ? AND "
+                               "wave = ? AND form_id = ? AND stratum = ? "
+                               "AND device_id = ?",
+                               -1, &st, NULL) != SQLITE_OK)
+            return HUB_ESTORAGE;
+        const char *key[] = {q->area, q->wave, q->form, stratum, dev};
+        for (int i = 0; i < 5; i++)
+            sqlite3_bind_text(st, i + 1, key[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            snprintf(id, sizeof id, "%lld",
+                     (long long)sqlite3_column_int64(st, 0));
+        sqlite3_finalize(st);
+        if (!id[0] || log_quotas(db, "q.id = CAST(?1 AS INTEGER)", id) != 0)
+            return HUB_ESTORAGE;
+    }
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "area", q->area);
     cJSON_AddStringToObject(d, "wave", q->wave);

@@ -17,6 +17,7 @@ const UI = {
     savedDraft: 'Saved as draft. Continue it from Drafts.',
     finalized: 'Finalized. It will be sent on the next sync.',
     answers: '{n} answer(s)', waiting: 'waiting to be sent',
+    correct: 'Correct it', amendment: 'Correction',
     registry: 'Registry', add: 'Add', edit: 'Edit', notSent: 'not sent yet',
     noEntities: 'None in your areas yet.', savedEntity: 'Saved on this device; it will be sent on the next sync.',
     syncing: 'Syncing…', lastSync: 'Last sync', never: 'never synced',
@@ -39,6 +40,7 @@ const UI = {
     savedDraft: 'Brouillon enregistré. Reprenez-le depuis Brouillons.',
     finalized: 'Terminé. Il sera envoyé à la prochaine synchronisation.',
     answers: '{n} réponse(s)', waiting: 'en attente d\'envoi',
+    correct: 'Corriger', amendment: 'Correction',
     registry: 'Registre', add: 'Ajouter', edit: 'Modifier',
     notSent: 'pas encore envoyé', noEntities: 'Aucun dans vos secteurs.',
     savedEntity: 'Enregistré sur l\'appareil ; envoi à la prochaine synchronisation.',
@@ -252,9 +254,15 @@ function renderDraft(v) {
   const langSel = v.languages.length > 1 ? el('div', { class: 'lang' }, el('label', { for: 'lang' }, t('language')),
     el('select', { id: 'lang', onchange: (e) => { lang = e.target.value; localStorage.setItem('fieldsync.lang', lang); route(); } },
       v.languages.map((l) => el('option', { value: l, selected: l === v.lang }, l)))) : null;
-  screen(v.title + (v.area ? ' — ' + v.area : ''), body, err, el('div', { class: 'actions' }, backBtn, saveBtn, nextBtn), langSel);
+  screen((v.amendment ? t('amendment') + ': ' : '') + v.title + (v.area ? ' — ' + v.area : ''), body, err, el('div', { class: 'actions' }, backBtn, saveBtn, nextBtn), langSel);
   const first = main().querySelector('input, textarea, select');
   if (first) first.focus();
+}
+
+async function amend(id) {
+  const r = await api('POST', '/submissions/' + id + '/amend', {});
+  if (r.status !== 200 && r.status !== 201) return showError(r);
+  location.hash = '#/fill/' + r.data.id;
 }
 
 async function showList(kind) {
@@ -274,6 +282,8 @@ async function showList(kind) {
       state ? el('span', { class: 'badge ' + state }, t(state)) : null,
       kind === 'quarantine' ? el('p', { class: 'comment' }, t('hubReason') + ': ' + (it.hub_message || it.hub_error)) : null,
       it.review_comment ? el('p', { class: 'comment review-comment' }, '“' + it.review_comment + '”') : null,
+      kind === 'sent' && (it.review_state === 'has_issues' || it.review_state === 'rejected')
+        ? el('div', { class: 'actions' }, el('button', { type: 'button', class: 'primary', 'data-amend': it.id, onclick: () => amend(it.id) }, t('correct'))) : null,
       el('p', { class: 'meta' }, it.id));
   };
   screen(t(kind), items.length ? el('ul', { class: 'list' }, items.map(li)) : el('p', {}, t(empty)));

@@ -187,6 +187,24 @@ const phases = {
     const c = await page.locator('.review-comment').first().innerText();
     check(c.includes(process.env.FS_COMMENT), `the reviewer's comment shows: ${c}`);
     check(await page.locator('.badge.has_issues').count() === 1, 'the submission shows "has issues"');
+
+    // Correct it: every answer is kept (Next keeps it), the age changes.
+    await page.click('[data-amend]');
+    await question(page, 'This survey is voluntary');
+    check((await page.locator('h1').innerText()).startsWith('Correction'), 'the correction is labelled as such');
+    for (let i = 0; i < 40 && !(await page.locator('#finalize').count()); i++) {
+      const label = await page.locator('#qlabel').innerText();
+      if (label.startsWith('Your age')) await page.getByRole('radio', { name: '35 to 49', exact: true }).check();
+      await page.click('#next');
+      await page.waitForFunction((prev) => {
+        const q = document.querySelector('#qlabel');
+        return document.querySelector('#finalize') || (q && q.innerText !== prev);
+      }, label);
+    }
+    await page.click('#finalize');
+    await page.locator('.notice', { hasText: 'Finalized' }).waitFor();
+    const sent = await syncAndWait(page);
+    check(/sync done: sent 1/.test(sent), `the correction is sent: "${sent}"`);
   },
 
   // The registry: add a stakeholder (first refused: a required field is

@@ -5,7 +5,8 @@
 # logic, back), save a draft, resume it; kill -9 the agent mid-form and
 # find every saved answer after a restart; finalize, sync, see it at the
 # hub; an admin marks it "has issues" and the comment shows in the app
-# after the next sync. The registry screen adds and edits a stakeholder
+# after the next sync, and a correction from the app reaches the hub as
+# revision 2. The registry screen adds and edits a stakeholder
 # that reaches the hub. With the hub down the sync says so and keeps the
 # records; once the device's areas were narrowed, what the hub refuses is
 # shown under Quarantined with the hub's reason. Around it, with curl: no device secret -> 401, a one-time
@@ -135,8 +136,11 @@ echo "figures: serve peak RSS (VmHWM) after filling and syncing a form: $hwm"
 COMMENT="age missing, please revisit"
 "$FS_HUB" review --db "$DB" "$id" --state has_issues --comment "$COMMENT" >/dev/null
 browser review
-check "the device holds the review" "$(adb "SELECT review_state || ': ' || review_comment FROM submissions WHERE id = '$id'")" \
+check "the device holds the review" "$(adb "SELECT review_state || ': ' || review_comment FROM submissions WHERE id = '$id' AND rev = 1")" \
   "has_issues: $COMMENT"
+check "the correction reached the hub as revision 2 of 1, every other answer kept" \
+  "$(sql "SELECT group_concat(rev || ':' || base_rev || ':' || json_extract(answers, '$.age_band') || ':' || json_extract(answers, '$.household_code') || ':' || json_extract(answers, '$.initiatives_known'), ' ') FROM (SELECT * FROM submissions WHERE id = '$id' ORDER BY rev)")" \
+  "1:0:25-34:AB-0042:Youth football on Saturdays 2:1:35-49:AB-0042:Youth football on Saturdays"
 
 browser registry
 check "the stakeholder is at the hub with its edit" \

@@ -13,6 +13,9 @@
  *     (replay detection), plain and gzipped alike;
  *   - encoding is a fixed point: encode(decode(encode(x))) == encode(x).
  * For gzip bodies, gunzip then plain decode must agree with gzip decode.
+ * Entity changes (kind "entity") are held to the same: valid ids, edits
+ * sorted by distinct field names, a value on every edit but in a delete,
+ * base 0 throughout a new entity.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +38,54 @@ static int same_submission(const fs_submission *a, const fs_submission *b)
            strcmp(a->answers_json, b->answers_json) == 0;
 }
 
+static int same_entity(const fs_entity_change *a, const fs_entity_change *b)
+{
+    size_t i;
+
+    if (a->op != b->op || strcmp(a->type, b->type) != 0 ||
+        strcmp(a->id, b->id) != 0 || strcmp(a->collector, b->collector) != 0 ||
+        a->hlc != b->hlc || a->created_ms != b->created_ms || a->n != b->n)
+        return 0;
+    for (i = 0; i < a->n; i++) {
+        const fs_entity_edit *x = &a->edits[i], *y = &b->edits[i];
+        if (strcmp(x->field, y->field) != 0 || x->base != y->base ||
+            (x->value_json == NULL) != (y->value_json == NULL) ||
+            (x->value_json && strcmp(x->value_json, y->value_json) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+static int same_change(const fs_change *a, const fs_change *b)
+{
+    if (a->kind != b->kind)
+        return 0;
+    return a->kind == FS_CHANGE_ENTITY ? same_entity(&a->ent, &b->ent)
+                                       : same_submission(&a->sub, &b->sub);
+}
+
+static void check_entity(const fs_entity_change *e, const fs_limits *lim)
+{
+    size_t i;
+
+    REQUIRE(fs_entity_op_name(e->op) != NULL);
+    REQUIRE(fs_valid_form_id(e->type));
+    REQUIRE(fs_valid_uuid(e->id));
+    REQUIRE(e->collector[0] == '\0' || fs_valid_name(e->collector));
+    REQUIRE(e->created_ms >= 0);
+    REQUIRE(e->n <= lim->max_answers);
+    REQUIRE(e->n >= 1 || e->op == FS_ENTITY_DELETE);
+    for (i = 0; i < e->n; i++) {
+        const fs_entity_edit *ed = &e->edits[i];
+        REQUIRE(fs_valid_field_name(ed->field));
+        REQUIRE(ed->base >= 0);
+        REQUIRE(e->op != FS_ENTITY_NEW || ed->base == 0);
+        REQUIRE((ed->value_json == NULL) == (e->op == FS_ENTITY_DELETE));
+        if (i > 0)
+            REQUIRE(strcmp(e->edits[i - 1].field, ed->field) < 0);
+    }
+}
+
 /* What decode promises about a changeset it accepted. */
 static void check_decoded(const fs_changeset *cs, const fs_limits *lim)
 {
@@ -54,6 +105,10 @@ static void check_decoded(const fs_changeset *cs, const fs_limits *lim)
         if (c->err != 0) {
             REQUIRE(c->err < 0);
             REQUIRE(memchr(c->errmsg, '\0', sizeof(c->errmsg)) != NULL);
+            continue;
+        }
+        if (c->kind == FS_CHANGE_ENTITY) {
+            check_entity(&c->ent, lim);
             continue;
         }
         REQUIRE(c->kind == FS_CHANGE_SUBMISSION);
@@ -137,8 +192,8 @@ static void check_round_trip(const fs_changeset *cs, const fs_limits *lim)
     for (i = 0; i < g->n; i++) {
         REQUIRE(back->changes[i].err == 0);
         REQUIRE(back->changes[i].seq == g->changes[i].seq);
-        REQUIRE(same_submission(&back->changes[i].sub, &g->changes[i].sub));
-        REQUIRE(same_submission(&back_gz->changes[i].sub, &g->changes[i].sub));
+        REQUIRE(same_change(&back->changes[i], &g->changes[i]));
+        REQUIRE(same_change(&back_gz->changes[i], &g->changes[i]));
     }
     REQUIRE(fs_changeset_encode(back, 0, &again, NULL) == FS_OK);
     REQUIRE(again.len == plain.len &&

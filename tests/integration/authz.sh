@@ -60,13 +60,14 @@ body() {  # body KIND CALLER -> file name
       seq=$(( $(sql "SELECT coalesce(max(acked_seq),0) FROM devices WHERE id='$dev'") + 1 ))
       printf '{"protocol":1,"schema":1,"device":"%s","first_seq":%d,"last_seq":%d,"changes":[{"seq":%d,"kind":"submission","id":"%s","form":"authz_survey","form_version":1,"area":"CITY-N01","hlc":"0190000000000000","created_ms":1,"answers":{"age_band":"x"}}]}' \
         "$dev" "$seq" "$seq" "$seq" "$(cat /proc/sys/kernel/random/uuid)" | gzip -c >"$f" ;;
-    push_entity)
-      local dev seq
+    push_entity|push_entity_n2)
+      local dev seq area=CITY-N01
+      [ "$1" = push_entity_n2 ] && area=CITY-N02
       dev=$(sql "SELECT id FROM devices WHERE token_hash='$(printf %s "${TOKEN[$2]:-x}" | sha256sum | cut -d' ' -f1)'")
       [ -n "$dev" ] || dev=01900000-0000-7000-8000-0000000000aa
       seq=$(( $(sql "SELECT coalesce(max(acked_seq),0) FROM devices WHERE id='$dev'") + 1 ))
-      printf '{"protocol":1,"schema":1,"device":"%s","first_seq":%d,"last_seq":%d,"changes":[{"seq":%d,"kind":"entity","op":"new","type":"mechanism","id":"%s","hlc":"0190000000000000","created_ms":1,"fields":{"area":{"base":0,"value":"CITY-N01"},"name":{"base":0,"value":"Club"},"status":{"base":0,"value":"active"},"type":{"base":0,"value":"sports_club"}}}]}' \
-        "$dev" "$seq" "$seq" "$seq" "$(cat /proc/sys/kernel/random/uuid)" | gzip -c >"$f" ;;
+      printf '{"protocol":1,"schema":1,"device":"%s","first_seq":%d,"last_seq":%d,"changes":[{"seq":%d,"kind":"entity","op":"new","type":"mechanism","id":"%s","hlc":"0190000000000000","created_ms":1,"fields":{"area":{"base":0,"value":"%s"},"name":{"base":0,"value":"Club"},"status":{"base":0,"value":"active"},"type":{"base":0,"value":"sports_club"}}}]}' \
+        "$dev" "$seq" "$seq" "$seq" "$(cat /proc/sys/kernel/random/uuid)" "$area" | gzip -c >"$f" ;;
     resolve) printf '{"conflict":999999,"choose":1}' >"$f" ;;
     revoke) printf '{"device":"01900000-0000-7000-8000-0000000000bb"}' >"$f" ;;
     review) printf '{"submission":"%s","state":"approved"}' "$(sql "SELECT id FROM submissions WHERE area='CITY-N01' LIMIT 1")" >"$f" ;;

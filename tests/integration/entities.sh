@@ -12,19 +12,20 @@
 start_hub
 enroll() { # NAME AREAS COLLECTOR
   local code
-  code=$("$FS_HUB" enroll-code --db "$DB" --name "$1" --areas "$2" 2>/dev/null)
+  code=$("$FS_HUB" enroll-code --db "$DB" --name "$1" --areas "$2" --role "${4:-outreach}" 2>/dev/null)
   agent "$1" enroll --hub "$HUB_URL" --code "$code" --collector "$3" >/dev/null
   agent "$1" sync --quiet
 }
 enroll amina CITY-N01 Amina
 enroll omar CITY-N01 Omar
 enroll lea CITY-N02 Lea
+enroll enum CITY-N01 Eva enumerator
 
 # Field value on the hub, and on an agent.
 hval() { sql "SELECT value FROM entity_fields WHERE entity_id='$1' AND name='$2'"; }
 aval() { sqlite3 "$T/$1/agent.db" "SELECT value FROM entity_fields WHERE entity_id='$2' AND name='$3'"; }
 open_conflicts() { sql "SELECT count(*) FROM conflicts WHERE status='open' AND ref='$1'"; }
-sync_all() { for a in "$@"; do agent "$a" sync --quiet; done; }
+sync_all() { local n; for n in "$@"; do agent "$n" sync --quiet; done; }
 
 # ---- creation reaches the devices of its area only ----------------------
 m=$(agent amina entity new mechanism name="Youth council Nord" type=youth_council \
@@ -72,6 +73,10 @@ grep -q "hub: conflict: .*conflict #" "$T/show.txt" \
   || fail "the device that synced second is not told of the conflict: $(cat "$T/show.txt")"
 
 port=$(hub_port)
+agent omar status >"$T/status"
+grep -q "registry: 1 edit(s) met another device's edit" "$T/status" || fail "status: $(cat "$T/status")"
+echo "ok - the device that synced second sees the conflict in its status"
+
 stop_hub
 DB_FIRST=$DB
 DB="$T/hub2.db"
@@ -98,6 +103,14 @@ sync_all amina omar
 check "equal values: no conflict on name" \
   "$(sql "SELECT count(*) FROM conflicts WHERE ref='$m' AND field='name'")" 0
 check "equal values: merged" "$(hval "$m" name)" '"Youth council North"'
+
+# An edit made after seeing the provisional value applies, and joins the
+# open conflict so the admin who settles it sees it too.
+agent amina entity set "$m" status=active
+sync_all amina
+check "an edit of a field in conflict applies" "$(hval "$m" status)" '"active"'
+check "... and joins its conflict" \
+  "$(sql "SELECT count(*) FROM conflict_values v JOIN conflicts c ON c.id = v.conflict_id WHERE c.ref='$m' AND c.status='open'")" 3
 
 # ---- edit versus delete --------------------------------------------------
 d=$(agent omar entity new stakeholder name="Imam of the central mosque" kind=faith_group \
@@ -163,6 +176,12 @@ check "... and on both devices" \
   "$(agent amina entity list stakeholder | grep -c "$d" || true)$(agent omar entity list stakeholder | grep -c "$d" || true)" 00
 
 # ---- bad input on the device: clear error, nothing stored ---------------
+agent enum sync --quiet
+check "an enumerator device receives the registry" "$(aval enum "$m" name)" '"Youth council North"'
+rc=0; agent enum entity set "$m" notes="x" 2>"$T/err" || rc=$?
+check "an enumerator may not edit it: exit 2" "$rc" 2
+grep -q "enumerator" "$T/err" || fail "the error does not say why: $(cat "$T/err")"
+check "... and nothing was queued" "$(sqlite3 "$T/enum/agent.db" "SELECT count(*) FROM outbox")" 0
 q=$(sqlite3 "$T/amina/agent.db" "SELECT count(*) FROM outbox")
 rc=0; agent amina entity new mechanism name=X type=castle area=CITY-N01 2>"$T/err" >/dev/null || rc=$?
 check "a value outside the choices: exit 2" "$rc" 2
@@ -181,6 +200,56 @@ check "an unknown entity: exit 2" "$rc" 2
 rc=0; agent amina entity list castle 2>/dev/null || rc=$?
 check "an unknown type: exit 2" "$rc" 2
 check "nothing was queued" "$(sqlite3 "$T/amina/agent.db" "SELECT count(*) FROM outbox")" "$q"
+
+# ---- a hand-made push with bad entity changes: refused change by change,
+# kept aside, the registry unchanged; the device realigns and goes on -----
+tok=$(sqlite3 "$T/amina/agent.db" "SELECT value FROM meta WHERE key='token'")
+seq=$(( $(sql "SELECT acked_seq FROM devices WHERE id='$dev_a'") + 1 ))
+reg() { sql "SELECT group_concat(entity_id || name || value || version) FROM (SELECT * FROM entity_fields ORDER BY 1, 2)"; }
+before=$(reg)
+printf '{"protocol":1,"schema":1,"device":"%s","first_seq":%d,"last_seq":%d,"changes":[{"seq":%d,"kind":"entity","op":"set","type":"mechanism","id":"%s","hlc":"0190000000000000","created_ms":1,"fields":{"status":{"base":1,"value":"sleeping"}}},{"seq":%d,"kind":"entity","op":"set","type":"mechanism","id":"%s","hlc":"0190000000000000","created_ms":1,"fields":{"status":{"base":999,"value":"active"}}},{"seq":%d,"kind":"entity","op":"set","type":"castle","id":"%s","hlc":"0190000000000000","created_ms":1,"fields":{"moat":{"base":0,"value":1}}}]}' \
+  "$dev_a" "$seq" $((seq + 2)) "$seq" "$m" $((seq + 1)) "$m" $((seq + 2)) "$m" >"$T/bad.json"
+out=$(curl -sS -H "Authorization: Bearer $tok" -X POST "$HUB_URL/api/v1/push" --data-binary @"$T/bad.json")
+check "bad entity changes: each refused" "$(grep -o '"status":"refused"' <<<"$out" | wc -l)" 3
+grep -q '"error":"invalid_entity","message":"mechanism [^"]*status' <<<"$out" || fail "no reason for the bad value: $out"
+grep -q 'base version 999 is newer' <<<"$out" || fail "no reason for the bad base: $out"
+grep -q "unknown entity type 'castle'" <<<"$out" || fail "no reason for the bad type: $out"
+check "... kept aside for an admin" "$(sql "SELECT count(*) FROM held_changes WHERE device_id='$dev_a' AND outcome='refused'")" 3
+check "... the registry unchanged" "$(reg)" "$before"
+agent amina entity set "$m" notes="after the bad push"
+agent amina sync --quiet
+check "the device realigns and its next edit arrives" "$(hval "$m" notes)" '"after the bad push"'
+
+# ---- areas change: a device given an area gets its entities; an entity
+# moved to another area leaves the devices of the old one -----------------
+s2=$(agent lea entity new stakeholder name="Sports association Sud" kind=ngo area=CITY-N02)
+agent lea sync --quiet
+"$FS_HUB" device scope --db "$DB" "$dev_a" --areas CITY-N01,CITY-N02 >/dev/null
+agent amina sync --quiet
+check "a device given an area gets its entities" "$(aval amina "$s2" name)" '"Sports association Sud"'
+agent amina entity set "$m" area=CITY-N02
+sync_all amina omar lea
+check "moved at the hub" "$(sql "SELECT area FROM entities WHERE id='$m'")" CITY-N02
+check "the device of the old area no longer holds it" \
+  "$(sqlite3 "$T/omar/agent.db" "SELECT count(*) FROM entities WHERE id='$m'")" 0
+check "the device of the new area does" "$(aval lea "$m" area)" '"CITY-N02"'
+
+# ---- an admin writes the registry (e.g. an import of areas) -------------
+before=$(hub_fingerprint)
+rc=0; "$FS_HUB" entity put --db "$DB" area --fields '{"code":"CITY-N01"}' 2>"$T/err" >/dev/null || rc=$?
+check "admin write missing required fields: refused" "$rc" 2
+grep -q "name: is required" "$T/err" || fail "the error does not list the field: $(cat "$T/err")"
+rc=0; "$FS_HUB" entity put --db "$DB" area --fields '{"code":"CITY N01",' 2>/dev/null >/dev/null || rc=$?
+check "admin write with bad JSON: refused" "$rc" 2
+check "refused admin writes changed nothing" "$(hub_fingerprint)" "$before"
+a=$("$FS_HUB" entity put --db "$DB" area --fields \
+  '{"code":"CITY-N01","name":"Nord","level":"neighbourhood","parent":"CITY","geometry":"{\"type\":\"Point\",\"coordinates\":[2.35,48.85]}"}')
+"$FS_HUB" entity put --db "$DB" area "$a" --fields '{"name":"Quartier Nord"}' >/dev/null
+sync_all omar
+check "an admin write reaches the devices of the area" "$(aval omar "$a" name)" '"Quartier Nord"'
+check "... as version 2 of the field" \
+  "$(sqlite3 "$T/omar/agent.db" "SELECT version FROM entity_fields WHERE entity_id='$a' AND name='name'")" 2
+check "admin writes audited" "$(sql "SELECT count(*) FROM audit_log WHERE action='entity.write'")" 2
 
 # ---- audit ---------------------------------------------------------------
 check "every resolution audited" "$(sql "SELECT count(*) FROM audit_log WHERE action='conflict.resolve'")" 2

@@ -75,6 +75,17 @@ hub quota set --area CITY-N01 --wave baseline --form mapping_survey --target 10 
 hub quota set --area CITY-N02 --wave baseline --form mapping_survey --target 12 --device "$dev2" >/dev/null
 hub quota set --area CITY-N01 --wave follow-up-3m --form mapping_survey --target 12 >/dev/null
 
+# The device's sub-quota reaches it and is counted there, offline too.
+agent e2 sync --quiet
+agent e1 sync --quiet
+check "the sub-quota on its device" "$(agent e2 status | grep 'baseline CITY-N02')" \
+  "  baseline CITY-N02 mapping_survey: 9 of 12"
+rec e2 CITY-N02 1 '{"gender":"woman","belonging":3}'
+check "counted offline, before any sync" \
+  "$(agent e2 status --json | python3 -c 'import json,sys; q=json.load(sys.stdin)["quotas"]; print(len(q), q[0]["recorded"], q[0]["target"])')" "1 10 12"
+check "another device gets no quota of it" \
+  "$(agent e1 status --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["quotas"]))')" 0
+
 ADMIN=$("$FS_HUB" token create --db "$DB" --role admin --name boss 2>/dev/null)
 REV=$("$FS_HUB" token create --db "$DB" --role reviewer --name rev2 --areas CITY-N02 2>/dev/null)
 api() {  # api TOKEN PATH -> body to $T/body, status echoed

@@ -5,6 +5,7 @@
  * Prints "ok - name" or "FAIL - name: reason"; exits 1 on any failure.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,10 @@
 
 #include <zlib.h>
 
+#include "fs_entity.h"
+#include "fs_internal.h" /* fs__json_print */
 #include "fs_protocol.h"
+#include "fs_schema.h"
 #include "unit.h"
 
 /* ---- harness --------------------------------------------------------- */
@@ -1411,6 +1415,90 @@ static int test_cs_answers_kept(void)
     return rc;
 }
 
+/* fs__json_print and cJSON_PrintUnformatted give the same bytes for one
+ * tree, or returns a failure. */
+static int same_print(const cJSON *t, const char *what)
+{
+    char *ours = fs__json_print(t), *theirs = cJSON_PrintUnformatted(t);
+    int rc = 0;
+
+    if (ours == NULL || theirs == NULL || strcmp(ours, theirs) != 0)
+        rc = failf(__FILE__, __LINE__, "%s: ours %s, cJSON %s", what,
+                   ours ? ours : "(null)", theirs ? theirs : "(null)");
+    free(ours);
+    cJSON_free(theirs);
+    return rc;
+}
+
+/* Stored answers are cJSON's canonical text: the hub's own printer must
+ * write the very same bytes for every value, or a replay after an upgrade
+ * would look divergent. Edge cases, then seeded random values. */
+static int test_json_print_canonical(void)
+{
+    static const char *docs[] = {
+        "[0,-0,-0.0,1,-1,3.0,999999999999999,-999999999999999,1e15,"
+        "-1e15,1e16,4.5e15,9007199254740992,-9007199254740993,0.1,1e-7,"
+        "52.38189,4.90308,1.5,-2.25,1e300,-1e-300,123.456e5,1e21,"
+        "0.30000000000000004,5e-324,1.7976931348623157e308]",
+        "{\"\":\"\",\"a\\\"b\":\"q\\\"\\\\/\\b\\f\\n\\r\\t\","
+        "\"u\":\"\\u0001\\u001f\\u007f\u00e9\u4e2d\\ud83d\\ude00\"}",
+        "{\"o\":{},\"a\":[],\"n\":[[[]],{\"x\":[true,false,null]}]}",
+        "\"plain\"",
+        "true",
+    };
+    char what[48];
+    size_t i;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+
+    for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        cJSON *t = cJSON_Parse(docs[i]);
+        int rc;
+
+        CHECK(t != NULL);
+        snprintf(what, sizeof(what), "doc %zu", i);
+        rc = same_print(t, what);
+        cJSON_Delete(t);
+        if (rc)
+            return rc;
+    }
+    for (i = 0; i < 20000; i++) {
+        cJSON *t;
+        char str[24];
+        double d;
+        uint64_t bits;
+        size_t k;
+        int rc;
+
+        x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+        bits = x * 0x2545f4914f6cdd1dull;
+        switch (i % 4) {
+        case 0: /* integers of every size */
+            d = (double)(int64_t)(bits >> (bits % 64));
+            break;
+        case 1: /* decimals with few places, as forms hold */
+            d = (double)(int64_t)(bits % 20000001) / 100000.0 - 100.0;
+            break;
+        default: /* any finite double */
+            memcpy(&d, &bits, sizeof(d));
+            if (isnan(d) || isinf(d))
+                d = 0.5;
+        }
+        for (k = 0; k + 1 < sizeof(str); k++)
+            str[k] = (char)(1 + (bits >> (k % 8 * 8)) % 127);
+        str[sizeof(str) - 1] = '\0';
+        t = cJSON_CreateObject();
+        CHECK(t != NULL);
+        cJSON_AddNumberToObject(t, "n", d);
+        cJSON_AddStringToObject(t, str, str);
+        snprintf(what, sizeof(what), "random %zu (%.17g)", i, d);
+        rc = same_print(t, what);
+        cJSON_Delete(t);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int test_cs_deterministic(void)
 {
     fs_changeset *cs = make_cs(4);
@@ -1978,6 +2066,224 @@ static int test_change_duplicate_key(void)
                        "changes[1].answers.members: key appears twice");
 }
 
+
+/* ---- entity changes (PROTOCOL.md 4.2.1) -------------------------------- */
+
+#define ENTITY_CS(op, fields)                                                  \
+    "{\"protocol\":1,\"schema\":1,\"device\":\"" DEV "\",\"first_seq\":1,"     \
+    "\"last_seq\":2,\"changes\":[{\"seq\":1,\"kind\":\"entity\",\"op\":\"" op  \
+    "\",\"type\":\"mechanism\",\"id\":\"" DEV2 "\",\"collector\":\"Amina\","   \
+    "\"hlc\":\"0190000000000001\",\"created_ms\":5,\"fields\":" fields "},"    \
+    "{\"seq\":2,\"kind\":\"entity\",\"op\":\"delete\",\"type\":\"area\","      \
+    "\"id\":\"" DEV "\",\"hlc\":\"0190000000000002\",\"created_ms\":6,"        \
+    "\"fields\":{}}]}"
+
+static int test_entity_decode(void)
+{
+    fs_changeset *out = NULL;
+    fs_err e;
+    const fs_entity_change *ent;
+
+    CHECK_RC(decode_str(ENTITY_CS("set", "{\"status\":{\"base\":2,"
+                                         "\"value\":\"active\"},\"notes\":{"
+                                         "\"base\":0,\"value\" : null}}"),
+                        &out, &e),
+             FS_OK);
+    CHECK(out->n == 2 && out->changes[0].err == 0 && out->changes[1].err == 0);
+    ent = &out->changes[0].ent;
+    CHECK(out->changes[0].kind == FS_CHANGE_ENTITY);
+    CHECK(ent->op == FS_ENTITY_SET && strcmp(ent->type, "mechanism") == 0);
+    CHECK(strcmp(ent->id, DEV2) == 0 && strcmp(ent->collector, "Amina") == 0);
+    CHECK(ent->hlc == 0x0190000000000001ULL && ent->created_ms == 5);
+    /* Sorted by name whatever order they came in. */
+    CHECK(ent->n == 2 && strcmp(ent->edits[0].field, "notes") == 0);
+    CHECK(strcmp(ent->edits[0].value_json, "null") == 0);
+    CHECK(ent->edits[1].base == 2);
+    CHECK(strcmp(ent->edits[1].value_json, "\"active\"") == 0);
+    CHECK(out->changes[1].ent.op == FS_ENTITY_DELETE &&
+          out->changes[1].ent.n == 0);
+    fs_changeset_free(out);
+    return 0;
+}
+
+static int test_entity_roundtrip(void)
+{
+    fs_changeset *cs = fs_changeset_new(1), *back = NULL;
+    fs_buf a, b;
+    fs_err e;
+
+    CHECK(cs != NULL);
+    memcpy(cs->device, DEV, sizeof(DEV));
+    cs->first_seq = cs->last_seq = 7;
+    cs->n = 1;
+    cs->changes[0].seq = 7;
+    cs->changes[0].kind = FS_CHANGE_ENTITY;
+    fs_entity_change *ent = &cs->changes[0].ent;
+    ent->op = FS_ENTITY_NEW;
+    memcpy(ent->type, "area", 5);
+    memcpy(ent->id, DEV2, sizeof(DEV2));
+    ent->hlc = 42;
+    CHECK_RC(fs_entity_add_edit(ent, "code", 0, "\"CITY-N01\""), FS_OK);
+    CHECK_RC(fs_entity_add_edit(ent, "name", 0, "\"Nord\""), FS_OK);
+    fs_buf_init(&a, 1 << 20);
+    fs_buf_init(&b, 1 << 20);
+    CHECK_RC(fs_changeset_encode(cs, 0, &a, NULL), FS_OK);
+    CHECK_HAS((const char *)a.data,
+              "\"kind\":\"entity\",\"op\":\"new\",\"type\":\"area\"");
+    CHECK_HAS((const char *)a.data,
+              "\"fields\":{\"code\":{\"base\":0,\"value\":\"CITY-N01\"},"
+              "\"name\":{\"base\":0,\"value\":\"Nord\"}}");
+    CHECK_RC(fs_changeset_decode(a.data, a.len, 0, NULL, &back, NULL, &e),
+             FS_OK);
+    CHECK(back->changes[0].err == 0 && back->changes[0].ent.n == 2);
+    CHECK_RC(fs_changeset_encode(back, 0, &b, NULL), FS_OK);
+    CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+    /* A delete carries bases only; a value there cannot be encoded. */
+    ent->op = FS_ENTITY_DELETE;
+    fs_buf_reset(&b);
+    CHECK_RC(fs_changeset_encode(cs, 0, &b, NULL), FS_EINVAL);
+    fs_buf_free(&a);
+    fs_buf_free(&b);
+    fs_changeset_free(back);
+    fs_changeset_free(cs);
+    return 0;
+}
+
+/* Each bad entity change is refused alone with its own message. */
+static int test_entity_errors(void)
+{
+    static const struct {
+        const char *text;
+        int code;
+        const char *msg;
+    } cases[] = {
+        {ENTITY_CS("move", "{\"a\":{\"base\":0,\"value\":1}}"), FS_EMALFORMED,
+         "changes[0].op: 'move' is not new, set or delete"},
+        {ENTITY_CS("new", "{\"name\":{\"base\":1,\"value\":\"x\"}}"),
+         FS_EMALFORMED, "changes[0].fields.name.base: must be 0 in a new"},
+        {ENTITY_CS("delete", "{\"name\":{\"base\":1,\"value\":\"x\"}}"),
+         FS_EMALFORMED, "changes[0].fields.name.value: a delete carries"},
+        {ENTITY_CS("set", "{\"name\":{\"base\":1}}"), FS_EMALFORMED,
+         "changes[0].fields.name.value: missing"},
+        {ENTITY_CS("set", "{}"), FS_EMALFORMED,
+         "changes[0].fields: must name at least one field"},
+        {ENTITY_CS("set", "{\"Name\":{\"base\":1,\"value\":1}}"), FS_EIDENT,
+         "changes[0].fields: 'Name' is not a field name"},
+        {ENTITY_CS("set", "{\"name\":{\"base\":-1,\"value\":1}}"),
+         FS_EMALFORMED, "changes[0].fields.name.base: must be an integer"},
+        {ENTITY_CS("set", "{\"name\":{\"base\":\"1\",\"value\":1}}"),
+         FS_EMALFORMED, "changes[0].fields.name.base: must be an integer"},
+        {ENTITY_CS("set", "{\"name\":2}"), FS_EMALFORMED,
+         "changes[0].fields.name: must be an object"},
+        {ENTITY_CS("set", "[1]"), FS_EMALFORMED,
+         "changes[0].fields: must be an object"},
+        {ENTITY_CS("set", "{\"a\":{\"base\":0,\"value\":1},\"a\":{\"base\":0,"
+                          "\"value\":2}}"),
+         FS_EMALFORMED, "changes[0].fields.a: key appears twice"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fs_changeset *out = NULL;
+        fs_err e;
+        CHECK_RC(decode_str(cases[i].text, &out, &e), FS_OK);
+        if (out->changes[0].err != cases[i].code)
+            return failf(__FILE__, __LINE__, "case %zu: code %d, want %d",
+                         i, out->changes[0].err, cases[i].code);
+        CHECK_HAS(out->changes[0].errmsg, cases[i].msg);
+        CHECK(out->changes[1].err == 0); /* the next change still merges */
+        fs_changeset_free(out);
+    }
+    /* A bad type or id names the member. */
+    fs_changeset *out = NULL;
+    fs_err e;
+    cJSON *root = cJSON_Parse(ENTITY_CS("set", "{\"a\":{\"base\":0,\"value\":1}}"));
+    set_member(change_at(root, 0), "type", "\"Mech anism\"");
+    CHECK_RC(decode_tree(root, NULL, &out, &e), FS_OK);
+    CHECK(out->changes[0].err == FS_EIDENT);
+    CHECK_HAS(out->changes[0].errmsg, "changes[0].type:");
+    fs_changeset_free(out);
+    set_member(change_at(root, 0), "type", "\"mechanism\"");
+    set_member(change_at(root, 0), "id", "\"not-a-uuid\"");
+    CHECK_RC(decode_tree(root, NULL, &out, &e), FS_OK);
+    CHECK(out->changes[0].err == FS_EIDENT);
+    CHECK_HAS(out->changes[0].errmsg, "changes[0].id: not a lower-case UUID");
+    fs_changeset_free(out);
+    cJSON_Delete(root);
+    return 0;
+}
+
+static int test_entity_too_many_fields(void)
+{
+    fs_limits lim;
+    fs_changeset *out = NULL;
+    fs_err e;
+    cJSON *root = cJSON_Parse(ENTITY_CS("set", "{\"a\":{\"base\":0,\"value\":1},"
+                                               "\"b\":{\"base\":0,\"value\":1},"
+                                               "\"c\":{\"base\":0,\"value\":1}}"));
+    fs_limits_default(&lim);
+    lim.max_answers = 2;
+    CHECK_RC(decode_tree(root, &lim, &out, &e), FS_OK);
+    cJSON_Delete(root);
+    CHECK(out->changes[0].err == FS_ETOOBIG);
+    CHECK_HAS(out->changes[0].errmsg, "changes[0].fields: more than 2 fields");
+    fs_changeset_free(out);
+    return 0;
+}
+
+/* The built-in entity types parse, and values are checked by type. */
+static int test_entity_types(void)
+{
+    fs_entity_types *t = NULL;
+    fs_problems p;
+    cJSON *v = NULL;
+
+    fs_problems_init(&p);
+    CHECK_RC(fs_entity_types_parse(fs_entity_types_json,
+                                   strlen(fs_entity_types_json), &t, &p),
+             FS_OK);
+    CHECK(fs_entity_type_count(t) == 3);
+    const fs_form *m = fs_entity_type(t, "mechanism");
+    const fs_form *a = fs_entity_type(t, "area");
+    const fs_form *s = fs_entity_type(t, "stakeholder");
+    CHECK(m && a && s && !fs_entity_type(t, "castle"));
+    CHECK(strcmp(fs_entity_scope_field(a), "code") == 0);
+    CHECK(strcmp(fs_entity_scope_field(m), "area") == 0);
+    CHECK(fs_field_flags(fs_form_field_named(s, "contact_phone")) &
+          FS_FIELD_PERSONAL);
+    CHECK_RC(fs_entity_value_parse(m, "status", "active", &v, &p), FS_OK);
+    CHECK(cJSON_IsString(v));
+    cJSON_Delete(v);
+    CHECK_RC(fs_entity_value_parse(m, "location", "48.85,2.35", &v, &p),
+             FS_OK);
+    CHECK(cJSON_IsObject(v));
+    cJSON_Delete(v);
+    CHECK_RC(fs_entity_value_parse(m, "notes", "", &v, &p), FS_OK);
+    CHECK(cJSON_IsNull(v));
+    cJSON_Delete(v);
+    fs_problems_init(&p);
+    CHECK_RC(fs_entity_value_parse(m, "status", "sleeping", &v, &p),
+             FS_EINVALID);
+    CHECK(v == NULL && p.n == 1 && strcmp(p.items[0].where, "status") == 0);
+    fs_problems_init(&p);
+    CHECK_RC(fs_entity_value_parse(m, "name", "", &v, &p), FS_EINVALID);
+    CHECK_HAS(p.items[0].msg, "required");
+    fs_problems_init(&p);
+    CHECK_RC(fs_entity_value_parse(m, "location", "north", &v, &p),
+             FS_EINVALID);
+    fs_problems_init(&p);
+    CHECK_RC(fs_entity_value_parse(m, "colour", "red", &v, &p), FS_EINVALID);
+    CHECK_HAS(p.items[0].msg, "has no field 'colour'");
+    fs_problems_init(&p);
+    CHECK_RC(fs_entity_value_parse(a, "code", "CITY N01", &v, &p),
+             FS_EINVALID);
+    cJSON *rec = cJSON_Parse("{\"name\":\"x\",\"type\":\"other\"}");
+    fs_problems_init(&p);
+    CHECK_RC(fs_entity_check_record(m, rec, &p), FS_EINVALID);
+    CHECK(p.n == 2); /* area and status */
+    cJSON_Delete(rec);
+    fs_entity_types_free(t);
+    return 0;
+}
+
 /* ---- push replies ---------------------------------------------------- */
 
 static int test_reply_roundtrip(void)
@@ -2241,6 +2547,7 @@ static const unit_case tests[] = {
     {"changeset round trip gzip", test_cs_roundtrip_gzip},
     {"changeset deterministic", test_cs_deterministic},
     {"changeset decode keeps answers parsed", test_cs_answers_kept},
+    {"json print is cJSON's canonical text", test_json_print_canonical},
     {"changeset digest", test_cs_digest},
     {"change to json", test_change_to_json},
     {"changeset encode refuses bad input", test_cs_encode_bad},
@@ -2262,6 +2569,11 @@ static const unit_case tests[] = {
     {"change too many answers", test_change_too_many_answers},
     {"change bad answer key", test_change_bad_answer_key},
     {"change duplicate answer key", test_change_duplicate_key},
+    {"entity change decode", test_entity_decode},
+    {"entity change round trip", test_entity_roundtrip},
+    {"entity change errors isolated", test_entity_errors},
+    {"entity change too many fields", test_entity_too_many_fields},
+    {"entity types and values", test_entity_types},
     {"push reply round trip", test_reply_roundtrip},
     {"push reply malformed", test_reply_malformed},
     {"push reply limits", test_reply_limits},
