@@ -8,7 +8,8 @@
 # Builds a hub database with N submissions (default 100,000) of the demo
 # form in 20 areas from 50 devices (answers ~300 B of JSON; 1% "has
 # issues", 10% approved), written straight into the hub's own schema with
-# one SQL statement (pushing them through a hub is bench_merge's job).
+# one SQL statement (pushing them through a hub is bench_merge's job);
+# the 20 areas as squares, a wave holding every row, a quota per area.
 # Then starts the hub and times each call the page makes, 7 times, over
 # one kept-alive connection per call; prints the median and the worst.
 set -euo pipefail
@@ -18,7 +19,8 @@ n=${2:-100000}
 [ -x "$hub" ] || { echo "no hub binary at $hub; build first (bench/run builds build-bench)" >&2; exit 2; }
 t=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-bench-admin.XXXXXX")
 pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$t"' EXIT
+# BENCH_KEEP=1 keeps the database for a look with sqlite3.
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; [ -n "${BENCH_KEEP:-}" ] && echo "kept $t" || rm -rf "$t"' EXIT
 db=$t/hub.db
 
 echo "bench/admin_page.sh $hub $n"
@@ -47,6 +49,23 @@ FROM i;
 COMMIT;
 SQL
 echo "generated $n submissions in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s; database $(du -m "$db" | cut -f1) MB"
+# The mapping dataset over the same rows: the 20 areas as squares, one
+# wave holding every row, a quota per area.
+{
+  printf '{"type":"FeatureCollection","features":[\n'
+  printf '{"type":"Feature","properties":{"code":"CITY","name":"City","parent":null},"geometry":{"type":"Polygon","coordinates":[[[0,0],[5,0],[5,4],[0,4],[0,0]]]}}'
+  for a in $(seq 1 20); do
+    x=$(((a - 1) % 5)) y=$(((a - 1) / 5))
+    printf ',\n{"type":"Feature","properties":{"code":"N-%02d","name":"Area %d","parent":"CITY"},"geometry":{"type":"Polygon","coordinates":[[[%d,%d],[%d,%d],[%d,%d],[%d,%d],[%d,%d]]]}}' \
+      "$a" "$a" $x $y $((x + 1)) $y $((x + 1)) $((y + 1)) $x $((y + 1)) $x $y
+  done
+  printf '\n]}\n'
+} >"$t/areas.geojson"
+"$hub" areas import --db "$db" "$t/areas.geojson" >/dev/null
+"$hub" wave add baseline --db "$db" --start 2020-01-01 --end 2099-12-31 >/dev/null
+for a in $(seq 1 20); do
+  "$hub" quota set --db "$db" --area "$(printf 'N-%02d' "$a")" --wave baseline --form demo_household --target 6000 >/dev/null
+done
 admin=$("$hub" token create --db "$db" --role admin --name bench 2>/dev/null)
 reviewer=$("$hub" token create --db "$db" --role reviewer --name rev --areas N-03,N-04 2>/dev/null)
 
@@ -79,3 +98,9 @@ time_call "state=approved + area=N-04"             "$admin" "/api/v1/admin/submi
 time_call "reviewer (2 of 20 areas), first page"   "$reviewer" "/api/v1/admin/submissions?limit=50"
 time_call "reviewer, state=has_issues"             "$reviewer" "/api/v1/admin/submissions?limit=50&state=has_issues"
 time_call "devices"                                "$admin" /api/v1/admin/devices
+time_call "coverage (20 quotas)"                   "$admin" "/api/v1/admin/coverage?wave=baseline"
+ind="form=demo_household&wave=baseline"
+time_call "indicators: count by area"              "$admin" "/api/v1/admin/indicators?$ind&indicator=count"
+time_call "indicators: mean by area x gender"      "$admin" "/api/v1/admin/indicators?$ind&indicator=mean:belonging&by=gender"
+time_call "map: areas GeoJSON with a mean"         "$admin" "/api/v1/admin/export/geojson/areas?$ind&indicator=mean:belonging"
+time_call "reviewer: indicators, mean x gender"    "$reviewer" "/api/v1/admin/indicators?$ind&indicator=mean:belonging&by=gender"

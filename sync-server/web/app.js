@@ -84,7 +84,9 @@ async function render() {
   const main = $('main');
   const seq = ++renderSeq;
   const box = h('div', { 'aria-busy': 'true' });
-  main.replaceChildren(h('h2', {}, view.title), box);
+  // Dataset views read every counted submission: say that work is going on.
+  const loading = h('p', { class: 'help', role: 'status' }, 'Loading…');
+  main.replaceChildren(h('h2', {}, view.title), loading, box);
   if (view.admin && me.role !== 'admin') {
     box.append(h('p', { class: 'notice' }, `${view.title} is for hub admins only.`));
   } else {
@@ -94,6 +96,7 @@ async function render() {
       box.append(problem(e, view.title.toLowerCase()));
     }
   }
+  loading.remove();
   box.setAttribute('aria-busy', 'false');
 }
 

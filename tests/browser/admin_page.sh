@@ -13,8 +13,15 @@
 
 publish_sample_form
 start_hub
-new_agent north
-new_agent south
+# Outreach workers: they record and may edit the registry.
+outreach() {
+  local code
+  code=$("$FS_HUB" enroll-code --db "$DB" --name "$1" --role outreach 2>/dev/null)
+  agent "$1" enroll --hub "$HUB_URL" --code "$code" >/dev/null
+  agent "$1" sync --quiet
+}
+outreach north
+outreach south
 record_n north 3 N-01
 record_n south 2 N-02
 agent north sync --quiet
