@@ -65,6 +65,7 @@ typedef struct bench_hub {
     char db[4096];
     char dir[4096];
     int rate_limited; /* the hub's per-device request limit is on */
+    double cpu_s;     /* after bench_hub_stop: the hub's CPU seconds */
 } bench_hub;
 
 /* 1 (default): hubs keep their default per-device request rate limit.

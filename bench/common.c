@@ -514,9 +514,13 @@ int bench_hub_stop(bench_hub *h)
         return 0;
     kill(h->pid, SIGTERM);
     int st = 0;
-    while (waitpid(h->pid, &st, 0) < 0 && errno == EINTR)
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(h->pid, &st, 0, &ru) < 0 && errno == EINTR)
         ;
     h->pid = 0;
+    h->cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

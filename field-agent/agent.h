@@ -51,9 +51,15 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
 typedef struct fa_sync_options {
     int progress;        /* print progress to stderr */
     int max_attempts;    /* per request, for transient failures; 5 */
-    size_t batch_count;  /* changes per changeset; 100 */
-    size_t batch_bytes;  /* JSON bytes per changeset before gzip; 64 KiB */
+    size_t batch_count;  /* changes per changeset; 200 */
+    size_t batch_bytes;  /* JSON bytes per changeset before gzip; 128 KiB */
     const char *trace_dir; /* when set, each push body is saved here */
+    /* When set, called after each acknowledged changeset ("sending",
+     * changes done of total) and each page pulled ("receiving", total 0),
+     * from the thread that runs fa_sync. */
+    void (*on_progress)(void *arg, const char *phase, long long done,
+                        long long total);
+    void *progress_arg;
 } fa_sync_options;
 
 typedef struct fa_sync_report {
@@ -103,5 +109,15 @@ int fa_entity_list(fa_agent *ag, const char *type, const char *area,
                    int json, FILE *out);
 /* One entity: fields, versions, edits not sent yet, the hub's answers. */
 int fa_entity_show(fa_agent *ag, const char *id, int json, FILE *out);
+
+typedef struct fa_serve_options {
+    const char *listen;    /* IPv4 HOST:PORT; port 0: the system chooses */
+    int auto_sync_s;       /* sync in the background this often; 0: off */
+    const char *port_file; /* when set, the port is written there */
+} fa_serve_options;
+
+/* Serves the web form app for the agent in dir until SIGINT or SIGTERM
+ * (serve.c). Prints the one-time sign-in address on stdout. */
+int fa_serve(const char *dir, const fa_serve_options *o);
 
 #endif

@@ -328,17 +328,7 @@ static int commit_change(fa_agent *ag, const char *id, const char *type,
                          const char *op, const char *area,
                          const cJSON *values)
 {
-    /* The hub refuses registry changes from enumerators: say so now. */
-    char role[32];
-    int rc = fa__meta_get(ag, "role", role, sizeof role);
-    if (rc != FA_OK)
-        return rc;
-    if (strcmp(role, "enumerator") == 0)
-        return fa__fail(ag, FA_EINPUT,
-                        "this device is enrolled as an enumerator, which "
-                        "may not change the registry; ask the hub admin "
-                        "for an outreach enrolment");
-    rc = fa__begin(ag);
+    int rc = fa__begin(ag);
     if (rc == FA_OK)
         rc = store_change(ag, id, type, op, area, values);
     if (rc == FA_OK)

@@ -9,7 +9,6 @@
  * uses (fs_answer_check), and the whole submission again before it is
  * finalized (fs_answers_validate).
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +55,8 @@ static int read_line(session *s, char *buf, size_t cap)
     return 1;
 }
 
-static void print_value(FILE *out, const fs_field *fld, const cJSON *v,
-                        const char *lang)
+void fa__print_value(FILE *out, const fs_field *fld, const cJSON *v,
+                     const char *lang)
 {
     if (cJSON_IsString(v)) {
         const char *label = NULL;
@@ -77,7 +76,7 @@ static void print_value(FILE *out, const fs_field *fld, const cJSON *v,
         cJSON_ArrayForEach(it, v)
         {
             fprintf(out, first ? "" : ", ");
-            print_value(out, fld, it, lang);
+            fa__print_value(out, fld, it, lang);
             first = 0;
         }
         return;
@@ -125,148 +124,10 @@ static void prompt(session *s, size_t pos, const fs_field *fld)
         s->d->answers, fs_field_name(fld));
     if (cur) {
         fprintf(o, "      current answer: ");
-        print_value(o, fld, cur, s->lang);
+        fa__print_value(o, fld, cur, s->lang);
         fprintf(o, " (Enter keeps it, - clears it)\n");
     }
     fprintf(o, "> ");
-}
-
-/* One choice typed as its number or its code. */
-static const char *choice_of(const fs_field *fld, const char *tok)
-{
-    size_t nc = fs_field_choice_count(fld);
-    char *end = NULL;
-    long k = strtol(tok, &end, 10);
-    if (end != tok && *end == '\0' && k >= 1 && (size_t)k <= nc)
-        return fs_field_choice(fld, (size_t)k - 1, NULL, NULL);
-    for (size_t i = 0; i < nc; i++) {
-        const char *code = fs_field_choice(fld, i, NULL, NULL);
-        if (strcmp(code, tok) == 0)
-            return code;
-    }
-    return NULL;
-}
-
-/* Turns what was typed into a JSON value for the field's type. NULL with
- * a reason in why when it cannot be read as one. */
-static cJSON *parse_value(const fs_field *fld, char *line, char *why,
-                          size_t cap)
-{
-    char *end = NULL;
-    switch (fs_field_type_of(fld)) {
-    case FS_FIELD_TEXT:
-        if (!fs_utf8_valid(line, strlen(line))) {
-            snprintf(why, cap, "the text is not valid UTF-8");
-            return NULL;
-        }
-        return cJSON_CreateString(line);
-    case FS_FIELD_INTEGER:
-    case FS_FIELD_LIKERT: {
-        long long v = strtoll(line, &end, 10);
-        if (end == line || *end != '\0') {
-            snprintf(why, cap, "type a whole number");
-            return NULL;
-        }
-        return cJSON_CreateNumber((double)v);
-    }
-    case FS_FIELD_DECIMAL: {
-        double v = strtod(line, &end);
-        if (end == line || *end != '\0' || !isfinite(v)) {
-            snprintf(why, cap, "type a number, e.g. 12.5");
-            return NULL;
-        }
-        return cJSON_CreateNumber(v);
-    }
-    case FS_FIELD_SELECT_ONE: {
-        const char *code = choice_of(fld, line);
-        if (!code) {
-            snprintf(why, cap, "type the number of one of the choices");
-            return NULL;
-        }
-        return cJSON_CreateString(code);
-    }
-    case FS_FIELD_SELECT_MULTIPLE: {
-        cJSON *arr = cJSON_CreateArray();
-        for (char *tok = line; arr && *tok;) {
-            while (*tok == ' ' || *tok == ',')
-                tok++;
-            char *stop = tok;
-            while (*stop && *stop != ' ' && *stop != ',')
-                stop++;
-            char saved = *stop;
-            *stop = '\0';
-            if (*tok) {
-                const char *code = choice_of(fld, tok);
-                if (!code) {
-                    snprintf(why, cap, "'%.40s' is not one of the choices",
-                             tok);
-                    cJSON_Delete(arr);
-                    return NULL;
-                }
-                cJSON_AddItemToArray(arr, cJSON_CreateString(code));
-            }
-            *stop = saved;
-            tok = stop;
-        }
-        return arr;
-    }
-    case FS_FIELD_DATE:
-    case FS_FIELD_DATETIME: {
-        int date = fs_field_type_of(fld) == FS_FIELD_DATE;
-        if (strcmp(line, date ? "today" : "now") == 0) {
-            char buf[32];
-            time_t t = time(NULL);
-            struct tm tm;
-            gmtime_r(&t, &tm);
-            strftime(buf, sizeof buf, date ? "%Y-%m-%d" : "%Y-%m-%dT%H:%M:%SZ",
-                     &tm);
-            return cJSON_CreateString(buf);
-        }
-        return cJSON_CreateString(line);
-    }
-    case FS_FIELD_GEOPOINT: {
-        double v[3];
-        int n = 0;
-        char *p = line;
-        while (n < 3 && *p) {
-            v[n] = strtod(p, &end);
-            if (end == p)
-                break;
-            n++;
-            p = end;
-            while (*p == ' ' || *p == ',')
-                p++;
-        }
-        if (n < 2 || *p) {
-            snprintf(why, cap, "type latitude and longitude, e.g. "
-                               "48.8566 2.3522");
-            return NULL;
-        }
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "lat", v[0]);
-        cJSON_AddNumberToObject(o, "lon", v[1]);
-        if (n == 3)
-            cJSON_AddNumberToObject(o, "accuracy", v[2]);
-        return o;
-    }
-    case FS_FIELD_NOTE:
-    default:
-        snprintf(why, cap, "this is a note; it takes no answer");
-        return NULL;
-    }
-}
-
-static void drop_irrelevant(session *s)
-{
-    /* An answer whose question no longer applies (skip logic, refused
-     * consent) must not be kept: the validator refuses it. */
-    for (size_t i = 0; i < fs_form_field_count(s->f); i++) {
-        const fs_field *fld = fs_form_field(s->f, i);
-        const char *name = fs_field_name(fld);
-        if (cJSON_GetObjectItemCaseSensitive(s->d->answers, name) &&
-            !fs_field_relevant(s->f, fld, s->d->answers))
-            cJSON_DeleteItemFromObjectCaseSensitive(s->d->answers, name);
-    }
 }
 
 static int save(session *s)
@@ -306,12 +167,11 @@ static int ask_area(session *s, int *stop)
             *stop = 1;
             return FA_OK;
         }
-        if (!fs_valid_area_code(v))
-            fprintf(s->out, "  ! '%s' is not an area code (letters, digits, "
-                            ". _ -)\n",
-                    v);
-        else if (!fs_scope_has(areas, v))
-            fprintf(s->out, "  ! this device records for %s only\n", areas);
+        rc = fa__area_check(s->ag, v);
+        if (rc == FA_EINPUT)
+            fprintf(s->out, "  ! %s\n", fa_last_error(s->ag));
+        else if (rc != FA_OK)
+            return rc;
         else
             snprintf(s->d->area, sizeof s->d->area, "%s", v);
     }
@@ -323,16 +183,12 @@ static int ask_area(session *s, int *stop)
 static int ask_all(session *s, int *stop)
 {
     char line[LINE_MAX_BYTES], why[160];
-    size_t n = fs_form_field_count(s->f);
-    while ((size_t)s->d->position < n) {
+    for (;;) {
+        const fs_field *fld = fa__draft_current(s->f, s->d);
+        if (!fld)
+            break;
         size_t pos = (size_t)s->d->position;
-        const fs_field *fld = fs_form_field(s->f, pos);
         const char *name = fs_field_name(fld);
-        if (!fs_field_relevant(s->f, fld, s->d->answers)) {
-            cJSON_DeleteItemFromObjectCaseSensitive(s->d->answers, name);
-            s->d->position++;
-            continue;
-        }
         if (fs_field_type_of(fld) == FS_FIELD_NOTE) {
             fprintf(s->out, "\n%s\n", fs_field_label(fld, s->lang));
             s->d->position++;
@@ -372,36 +228,35 @@ static int ask_all(session *s, int *stop)
                             "to stop here)\n");
             continue;
         }
+        cJSON *val = NULL;
         if (strcmp(v, "-") == 0) {
             if (required) {
                 fprintf(s->out, "  ! this question needs an answer\n");
                 continue;
             }
-            cJSON_DeleteItemFromObjectCaseSensitive(s->d->answers, name);
         } else if (v[0] != '\0') {
-            cJSON *val = parse_value(fld, v, why, sizeof why);
-            fs_problems p;
-            fs_problems_init(&p);
+            val = fa__answer_parse(fld, v, why, sizeof why);
             if (!val) {
                 fprintf(s->out, "  ! %s\n", why);
                 continue;
             }
-            if (fs_answer_check(s->f, fld, val, &p) != FS_OK) {
-                for (size_t i = 0; i < p.n; i++)
-                    fprintf(s->out, "  ! %s\n", p.items[i].msg);
-                cJSON_Delete(val);
-                continue;
-            }
-            cJSON_DeleteItemFromObjectCaseSensitive(s->d->answers, name);
-            cJSON_AddItemToObject(s->d->answers, name, val);
+        } else if (cur) {
+            val = cJSON_Duplicate(cur, 1); /* Enter keeps it */
+        }
+        fs_problems p;
+        int rc = fa__draft_answer(s->ag, s->d, s->f, val, &p);
+        if (rc == FA_EINPUT) {
+            for (size_t i = 0; i < p.n; i++)
+                fprintf(s->out, "  ! %s\n", p.items[i].msg);
+            continue;
+        }
+        if (rc != FA_OK) {
+            fprintf(s->out, "\n! could not save: %s\n",
+                    fa_last_error(s->ag));
+            return rc;
         }
         if (s->nhist < HISTORY_MAX)
             s->hist[s->nhist++] = pos;
-        s->d->position++;
-        drop_irrelevant(s);
-        int rc = save(s);
-        if (rc != FA_OK)
-            return rc;
     }
     return FA_OK;
 }
@@ -421,28 +276,22 @@ static int run(session *s)
         rc = ask_all(s, &stop);
         if (rc != FA_OK || stop)
             break;
-        drop_irrelevant(s);
+        fa__draft_drop_irrelevant(s->f, s->d);
         fs_problems p;
         fs_problems_init(&p);
         if (fs_answers_validate(s->f, s->d->answers, s->d->area, &p) !=
             FS_OK) {
             fprintf(s->out, "\nBefore it can be finalized:\n");
-            size_t first = fs_form_field_count(s->f);
-            for (size_t i = 0; i < p.n; i++) {
+            for (size_t i = 0; i < p.n; i++)
                 fprintf(s->out, "  ! %s: %s\n", p.items[i].where,
                         p.items[i].msg);
-                for (size_t k = 0; k < fs_form_field_count(s->f); k++)
-                    if (k < first &&
-                        strcmp(fs_field_name(fs_form_field(s->f, k)),
-                               p.items[i].where) == 0)
-                        first = k;
-            }
-            if (first == fs_form_field_count(s->f)) {
+            int64_t first = fa__first_problem(s->f, &p);
+            if (first < 0) {
                 stop = 1;
                 rc = save(s);
                 break;
             }
-            s->d->position = (int64_t)first;
+            s->d->position = first;
             continue;
         }
         fprintf(s->out, "\nAll questions answered. Finalize? [y = finalize, "
@@ -650,7 +499,7 @@ int fa_show(fa_agent *ag, const char *id, const char *lang, FILE *out)
         if (!v)
             continue;
         fprintf(out, "  %s: ", fs_field_label(fld, lang));
-        print_value(out, fld, v, lang);
+        fa__print_value(out, fld, v, lang);
         fputc('\n', out);
     }
     cJSON_Delete(answers);

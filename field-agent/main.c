@@ -37,6 +37,10 @@ static const char usage[] =
     "                              mechanisms (offline; sent on sync)\n"
     "  sync [--batch N] [--retries N] [--quiet]\n"
     "                              send queued records, fetch forms\n"
+    "  serve [--listen HOST:PORT] [--auto-sync SECONDS] [--port-file F]\n"
+    "                              the form app for a browser on this\n"
+    "                              device (default 127.0.0.1:8090); prints\n"
+    "                              a one-time sign-in address\n"
     "\n"
     "DIR defaults to $FIELDSYNC_DIR, else ~/.fieldsync.\n"
     "Exit status: 0 done; 1 local storage problem; 2 wrong input;\n"
@@ -86,8 +90,8 @@ static char *read_all(FILE *f, size_t max, size_t *len)
 
 typedef struct opts {
     const char *hub, *code, *name, *collector, *answers, *area, *cacert;
-    const char *lang;
-    long long version, batch, retries;
+    const char *lang, *listen, *port_file;
+    long long version, batch, retries, auto_sync;
     int json, quiet;
     const char *pos[4];
     int npos;
@@ -146,6 +150,14 @@ static int parse(int argc, char **argv, int i, opts *o)
             o->answers = v;
         else if (strcmp(a, "--area") == 0)
             o->area = v;
+        else if (strcmp(a, "--listen") == 0)
+            o->listen = v;
+        else if (strcmp(a, "--port-file") == 0)
+            o->port_file = v;
+        else if (strcmp(a, "--auto-sync") == 0) {
+            if (int_opt(a, v, 5, 86400, &o->auto_sync) != 0)
+                return 2;
+        }
         else if (strcmp(a, "--version") == 0) {
             if (int_opt(a, v, 1, 1000000000, &o->version) != 0)
                 return 2;
@@ -359,20 +371,40 @@ int main(int argc, char **argv)
     static const char *const known[] = {"enroll", "forms",  "record",
                                         "status", "sync",   "fill",
                                         "drafts", "resume", "show",
-                                        "amend",  "entity"};
+                                        "amend",  "entity", "serve"};
     int ok = 0;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         ok |= strcmp(cmd, known[k]) == 0;
     if (!ok)
         return bad("unknown command ", cmd);
 
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* Only the commands that talk to a hub start libcurl: its start-up
+     * initialises OpenSSL, ~2 MB that record or status would carry for
+     * nothing. */
+    int net = strcmp(cmd, "enroll") == 0 || strcmp(cmd, "sync") == 0 ||
+              strcmp(cmd, "serve") == 0;
+    if (net)
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (strcmp(cmd, "serve") == 0) {
+        if (o.npos != 0) {
+            curl_global_cleanup();
+            return bad("usage: serve [--listen HOST:PORT] [--auto-sync "
+                       "SECONDS]",
+                       NULL);
+        }
+        fa_serve_options so = {o.listen ? o.listen : "127.0.0.1:8090",
+                               (int)o.auto_sync, o.port_file};
+        rc = fa_serve(dir, &so);
+        curl_global_cleanup();
+        return exit_code(rc);
+    }
     char err[1024];
     fa_agent *ag = NULL;
     rc = fa_open(dir, &ag, err, sizeof err);
     if (rc != FA_OK) {
         fprintf(stderr, "fieldsync-agent: %s\n", err);
-        curl_global_cleanup();
+        if (net)
+            curl_global_cleanup();
         return exit_code(rc);
     }
     int status = 0;
@@ -406,6 +438,7 @@ int main(int argc, char **argv)
     if (status != 0 && strcmp(cmd, "forms") == 0)
         fprintf(stderr, "fieldsync-agent: %s\n", fa_last_error(ag));
     fa_close(ag);
-    curl_global_cleanup();
+    if (net)
+        curl_global_cleanup();
     return status;
 }

@@ -30,8 +30,13 @@ void fa_sync_options_default(fa_sync_options *o)
 {
     memset(o, 0, sizeof *o);
     o->max_attempts = 5;
-    o->batch_count = 100;
-    o->batch_bytes = 64 * 1024;
+    /* Chosen by measurement (bench/README.md): on a 2G link each
+     * changeset costs a round trip, and 200 survey submissions (~17 KB
+     * gzipped, ~2 s at 64 kbit/s) keep that under a fifth of the sync
+     * while a dropped request loses little; 100 cost 1.6x the ideal time,
+     * 200 1.4x. */
+    o->batch_count = 200;
+    o->batch_bytes = 128 * 1024;
 }
 
 /* ---- enrolment ------------------------------------------------------- */
@@ -506,7 +511,10 @@ static int push_all(fa_agent *ag, fa__http *h, const char *device,
         }
         fs_buf body;
         fs_buf_init(&body, ag->limits.max_compressed);
-        if (fs_changeset_encode(b.cs, 6, &body, NULL) != FS_OK) {
+        /* Level 9, not zlib's default 6: its longer match search finds
+         * the keys and values that repeat from change to change, ~6%
+         * fewer bytes on a thin link for a few ms of CPU per batch. */
+        if (fs_changeset_encode(b.cs, 9, &body, NULL) != FS_OK) {
             rc = fa__fail(ag, FA_EINPUT,
                           "changes %lld..%lld do not fit in one request; "
                           "send fewer at a time (--batch)",
@@ -565,6 +573,8 @@ static int push_all(fa_agent *ag, fa__http *h, const char *device,
         batch_free(&b);
         if (o->progress && total > 0)
             fprintf(stderr, "\rsending: %lld/%lld changes", done, total);
+        if (o->on_progress)
+            o->on_progress(o->progress_arg, "sending", done, total);
     }
     if (o->progress && done > 0)
         fputc('\n', stderr);
@@ -778,6 +788,8 @@ static int pull_all(fa_agent *ag, fa__http *h, const fa_sync_options *o,
             return rc;
         if (o->progress)
             fprintf(stderr, "\rreceiving: %lld changes", rep->pulled);
+        if (o->on_progress)
+            o->on_progress(o->progress_arg, "receiving", rep->pulled, 0);
     }
     return FA_OK;
 }

@@ -51,6 +51,8 @@ void fs_change_clear(fs_change *c)
         return;
     free(c->sub.answers_json);
     c->sub.answers_json = NULL;
+    cJSON_Delete(c->sub.answers);
+    c->sub.answers = NULL;
     for (i = 0; i < c->ent.n; i++)
         free(c->ent.edits[i].value_json);
     free(c->ent.edits);
@@ -677,6 +679,11 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
     s->answers_json = fs__json_print(answers);
     if (s->answers_json == NULL)
         return fs_err_set(e, FS_ENOMEM, "out of memory");
+    /* Kept parsed: the hub checks the answers against their form next,
+     * and parsing them again from answers_json cost as much as this whole
+     * decode. The tree is fs_changeset_decode's own, so taking a part
+     * of it out is safe despite the const view this function has. */
+    s->answers = cJSON_DetachItemViaPointer((cJSON *)o, (cJSON *)answers);
     return FS_OK;
 }
 

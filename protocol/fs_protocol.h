@@ -200,6 +200,10 @@ typedef struct fs_submission {
     int64_t rev;                 /* 1 for the first revision */
     int64_t base_rev;            /* revision this one amends; 0 for none */
     char *answers_json;          /* owned: canonical JSON object text */
+    /* Owned: the answers as parsed by fs_changeset_decode, so that a
+     * check of them needs no second parse; NULL in a submission built
+     * any other way. fs_change_clear deletes it. */
+    cJSON *answers;
 } fs_submission;
 
 typedef enum fs_entity_op {

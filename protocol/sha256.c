@@ -1,9 +1,18 @@
 /*
  * sha256.c - SHA-256 (FIPS 180-4), used to fingerprint changeset bodies
- * so the hub can recognise a replay. Small and plain rather than fast:
- * it hashes a few megabytes per request at most.
+ * and submissions so the hub can recognise a replay.
+ *
+ * The hub hashes every byte it merges twice (the changeset, then each
+ * submission's content); the plain C rounds below ran at ~165 MB/s and
+ * took a tenth of the hub's CPU. libcrypto (OpenSSL, already on every
+ * agent through libcurl) uses the CPU's SHA instructions where it has
+ * them, ~6x faster. The plain rounds stay as the fallback for a
+ * libcrypto without a SHA-256 provider.
  */
+#include <pthread.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "fs_internal.h"
 
@@ -64,7 +73,7 @@ static void compress(uint32_t h[8], const unsigned char *blk)
     h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
 
-void fs_sha256(const void *p, size_t n, unsigned char out[32])
+static void sha256_plain(const void *p, size_t n, unsigned char out[32])
 {
     uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -96,6 +105,29 @@ void fs_sha256(const void *p, size_t n, unsigned char out[32])
         out[4 * i + 2] = (unsigned char)(h[i] >> 8);
         out[4 * i + 3] = (unsigned char)h[i];
     }
+}
+
+/* Fetched once: an implicit fetch on every call costs as much as hashing
+ * a small submission. Never freed; it lives as long as the process. */
+static EVP_MD *evp_sha256;
+static pthread_once_t evp_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    evp_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+void fs_sha256(const void *p, size_t n, unsigned char out[32])
+{
+    unsigned int len = 0;
+
+    pthread_once(&evp_once, fetch_sha256);
+    if (p == NULL)
+        n = 0, p = "";
+    if (evp_sha256 != NULL &&
+        EVP_Digest(p, n, out, &len, evp_sha256, NULL) == 1 && len == 32)
+        return;
+    sha256_plain(p, n, out);
 }
 
 void fs_sha256_hex(const void *p, size_t n, char out[65])

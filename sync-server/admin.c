@@ -150,7 +150,7 @@ int hub_enroll_code(const char *db_path, const char *name, const char *role,
     return 0;
 }
 
-static char *read_file(const char *path, size_t max, size_t *len)
+char *hub__read_file(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -169,7 +169,7 @@ static char *read_file(const char *path, size_t max, size_t *len)
     fclose(f);
     if (rc != FS_OK || bad) {
         fprintf(stderr, "fieldsync-hub: cannot read %s: %s\n", path,
-                rc == FS_ETOOBIG ? "file larger than 4 MiB" : "read error");
+                rc == FS_ETOOBIG ? "the file is too large" : "read error");
         fs_buf_free(&b);
         return NULL;
     }
@@ -245,7 +245,7 @@ static int check_versions(sqlite3 *db, const fs_form *f, const char *file)
 int hub_form_publish(const char *db_path, const char *file, FILE *out)
 {
     size_t len = 0;
-    char *text = read_file(file, FORM_FILE_MAX, &len);
+    char *text = hub__read_file(file, FORM_FILE_MAX, &len);
     if (!text)
         return 1;
     fs_form *form = NULL;

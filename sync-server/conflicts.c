@@ -215,7 +215,9 @@ static cJSON *raw_or_string(const char *json)
 }
 
 /* Conflicts (open only unless all) within areas, oldest first. */
-static cJSON *conflicts_json(sqlite3 *db, int all, const char *areas)
+/* Conflicts with id > after, oldest first, at most limit (-1: all). */
+static cJSON *conflicts_json(sqlite3 *db, int all, const char *areas,
+                             int64_t after, int64_t limit)
 {
     sqlite3_stmt *st = NULL, *vs = NULL;
     if (sqlite3_prepare_v2(
@@ -225,9 +227,9 @@ static cJSON *conflicts_json(sqlite3 *db, int all, const char *areas)
             "''), coalesce(e.type, ''), coalesce(f.value, ''), "
             "coalesce(f.version, 0) FROM conflicts c LEFT JOIN entities e ON "
             "e.id = c.ref LEFT JOIN entity_fields f ON f.entity_id = c.ref "
-            "AND f.name = c.field WHERE (?1 OR c.status = 'open') AND (?2 = "
-            "'*' OR instr(',' || ?2 || ',', ',' || c.area || ',') > 0) "
-            "ORDER BY c.id",
+            "AND f.name = c.field WHERE c.id > ?3 AND (?1 OR c.status = "
+            "'open') AND (?2 = '*' OR instr(',' || ?2 || ',', ',' || "
+            "c.area || ',') > 0) ORDER BY c.id LIMIT ?4",
             -1, &st, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
                            "SELECT v.n, v.value, v.device_id, coalesce(d.name, "
@@ -241,6 +243,8 @@ static cJSON *conflicts_json(sqlite3 *db, int all, const char *areas)
     }
     sqlite3_bind_int(st, 1, all);
     sqlite3_bind_text(st, 2, areas, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, after);
+    sqlite3_bind_int64(st, 4, limit);
     cJSON *arr = cJSON_CreateArray();
     while (sqlite3_step(st) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
@@ -649,10 +653,16 @@ static cJSON *cli_list(const char *db_path, list_fn fn, int all,
     return NULL;
 }
 
+/* Every conflict at once, for the command line. */
+static cJSON *all_conflicts(sqlite3 *db, int all, const char *areas)
+{
+    return conflicts_json(db, all, areas, 0, -1);
+}
+
 int hub_conflicts(const char *db_path, int all, int json, FILE *out)
 {
     int status;
-    cJSON *arr = cli_list(db_path, conflicts_json, all, "conflicts", json,
+    cJSON *arr = cli_list(db_path, all_conflicts, all, "conflicts", json,
                           out, &status);
     if (!arr)
         return status;
@@ -812,16 +822,25 @@ int hub__handle_admin_conflicts(struct mg_connection *conn, void *hubp)
         return 405;
     if (hub__auth(conn, &who, HUB_API, admin_only) != 0)
         return 403;
-    long long all = 0;
-    if (hub__query_int(conn, "all", 0, 0, 1, &all) != 0)
+    long long all = 0, after = 0, limit = 0;
+    if (hub__query_int(conn, "all", 0, 0, 1, &all) != 0 ||
+        hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
+        hub__query_int(conn, "limit", 100, 1, 1000, &limit) != 0)
         return 400;
-    cJSON *arr = conflicts_json(hub__db(conn), (int)all, who.areas);
+    cJSON *arr =
+        conflicts_json(hub__db(conn), (int)all, who.areas, after, limit);
     if (!arr) {
         hub__reply_error(conn, 503, "storage", "cannot read the conflicts");
         return 503;
     }
+    /* The cursor of the next page: the last id of this one. */
+    const cJSON *last = cJSON_GetArrayItem(arr, cJSON_GetArraySize(arr) - 1);
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "conflicts", arr);
+    cJSON_AddNumberToObject(
+        root, "next",
+        last ? cJSON_GetObjectItemCaseSensitive(last, "id")->valuedouble
+             : (double)after);
     hub__reply_obj(conn, 200, root);
     return 200;
 }

@@ -9,6 +9,7 @@
 #ifndef HUB_H
 #define HUB_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct hub_serve_options {
@@ -65,5 +66,75 @@ int hub_entity_put(const char *db_path, const char *type, const char *id,
 int hub_form_publish(const char *db_path, const char *file, FILE *out);
 int hub_devices(const char *db_path, int json, FILE *out);
 int hub_stats(const char *db_path, int json, FILE *out);
+
+/* The mapping dataset (mapcli.c). format: 0 text, 1 JSON, 2 CSV. Dates
+ * are YYYY-MM-DD, inclusive. Exit status 2 means bad input, nothing
+ * changed. */
+int hub_wave_add(const char *db_path, const char *name, const char *title,
+                 const char *start, const char *end, FILE *out);
+int hub_wave_list(const char *db_path, int format, FILE *out);
+int hub_wave_assign(const char *db_path, const char *wave, const char *id,
+                    FILE *out);
+/* stratum: "FIELD=VALUE,..." or NULL; device: a sub-quota's device id or
+ * NULL. */
+int hub_quota_set(const char *db_path, const char *area, const char *wave,
+                  const char *form, const char *stratum, const char *device,
+                  long long target, FILE *out);
+int hub_quota_list(const char *db_path, const char *wave, int format,
+                   FILE *out);
+int hub_coverage(const char *db_path, const char *wave, int format,
+                 FILE *out);
+
+/* An indicator table or a change between waves (mapind.c). Strings may be
+ * NULL when not given; k is text so that a bad value gets a clear error. */
+typedef struct hub_ind_request {
+    const char *form;
+    const char *indicator; /* count | mean:FIELD | share:FIELD=CODE|... */
+    const char *by;        /* select_one field to disaggregate by */
+    const char *wave;      /* indicators: one wave (NULL: all) */
+    const char *from, *to; /* change: the two waves */
+    const char *k;         /* smallest cell shown; default 5 */
+} hub_ind_request;
+
+int hub_indicators(const char *db_path, const hub_ind_request *req,
+                   int format, FILE *out);
+int hub_change(const char *db_path, const hub_ind_request *req, int format,
+               FILE *out);
+
+/* Exports (export.c). Streams to out_path ("-" or NULL: stdout); shows
+ * progress on stderr when it is a terminal. */
+enum {
+    HUB_EXPORT_CSV = 1,    /* a form version's submissions, one a row */
+    HUB_EXPORT_JSON,       /* a form's submissions */
+    HUB_EXPORT_AREAS,      /* GeoJSON areas, with an indicator's values */
+    HUB_EXPORT_MECHANISMS, /* GeoJSON points */
+};
+
+/* Called every 1000 rows and once at the end (end = 1); total is 0 when
+ * not known. */
+typedef void (*hub_export_progress)(int64_t done, int64_t total, int end);
+
+typedef struct hub_export_req {
+    int kind;              /* HUB_EXPORT_* */
+    const char *form;      /* csv, json; mechanisms (default
+                              mechanism_mapping); areas with indicator */
+    const char *version;   /* csv: default the newest; json: all */
+    const char *labels;    /* csv: a language for choice labels */
+    int personal;          /* include personal and sensitive fields */
+    const char *indicator; /* areas: indicator spec */
+    const char *wave;      /* areas: the indicator's wave */
+    const char *k;         /* areas: smallest cell shown (default 5) */
+    hub_export_progress progress;
+} hub_export_req;
+
+int hub_export(const char *db_path, const hub_export_req *req,
+               const char *out_path);
+
+/* Areas (areas.c): imports a GeoJSON FeatureCollection whose features
+ * have properties code, name and parent (a city has none) and a
+ * Polygon, MultiPolygon or Point geometry. A bad file is refused as a
+ * whole, naming the feature and the reason; nothing changes. */
+int hub_areas_import(const char *db_path, const char *file, FILE *out);
+int hub_areas_list(const char *db_path, int format, FILE *out);
 
 #endif

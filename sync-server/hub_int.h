@@ -5,6 +5,7 @@
 #define HUB_INT_H
 
 #include <pthread.h>
+#include <stdio.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -12,6 +13,7 @@
 
 #include "fs_entity.h"
 #include "fs_protocol.h"
+#include "hub.h"
 
 /* Process-wide hub state, shared (read-only after start, except the
  * mutex) by every worker thread. */
@@ -117,18 +119,179 @@ int hub__audit(sqlite3 *db, const char *actor, const char *action,
 int hub__revoke(sqlite3 *db, const char *table, const char *id,
                 const char *actor, int *found);
 
+/* ---- output.c: tables and streamed exports ---------------------------- */
+
+enum { HUB_FMT_TEXT = 0, HUB_FMT_JSON = 1, HUB_FMT_CSV = 2 };
+
+/* Where output goes: a FILE, or a chunked HTTP reply (headers sent by
+ * hub__sink_http). Writes are buffered; a failed write (client gone,
+ * disk full) sets failed and later writes do nothing. */
+typedef struct hub_sink {
+    FILE *file;
+    struct mg_connection *conn;
+    int failed;
+    int64_t bytes; /* written so far */
+    size_t len;
+    char buf[16384];
+} hub_sink;
+
+void hub__sink_file(hub_sink *s, FILE *f);
+/* Sends a 200 with ctype and Transfer-Encoding: chunked; filename (may
+ * be NULL) names the download. */
+void hub__sink_http(hub_sink *s, struct mg_connection *conn,
+                    const char *ctype, const char *filename);
+int hub__sink_write(hub_sink *s, const char *p, size_t n);
+int hub__sink_puts(hub_sink *s, const char *str);
+int hub__sink_printf(hub_sink *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* One CSV field (RFC 4180 quoting), preceded by a comma unless first;
+ * NULL writes an empty field. */
+int hub__sink_csv(hub_sink *s, const char *v, int first);
+/* Flushes and ends the chunked reply. 0, or -1 when any write failed. */
+int hub__sink_end(hub_sink *s);
+
+/* Flat rows (a cJSON array of objects) as CSV with a header of cols
+ * (NULL-terminated), or as aligned text. */
+int hub__rows_csv(hub_sink *s, const cJSON *rows, const char *const *cols);
+int hub__rows_text(FILE *out, const cJSON *rows, const char *const *cols);
+/* Prints root as JSON, or its array root[key] as CSV or text. */
+int hub__print_rows(FILE *out, int format, const cJSON *root,
+                    const char *key, const char *const *cols);
+/* Replies root (consumed) as JSON, or root[key] as CSV. */
+void hub__reply_rows(struct mg_connection *conn, int format, cJSON *root,
+                     const char *key, const char *const *cols,
+                     const char *filename);
+/* ?format=json|csv (default json). -1 after a 400 reply. */
+int hub__query_format(struct mg_connection *conn, int *format);
+/* String query parameter into out ("" when absent); valid (may be NULL)
+ * checks its syntax. -1 after a 400 reply. */
+int hub__query_str(struct mg_connection *conn, const char *name,
+                   int (*valid)(const char *), char *out, size_t cap);
+
+/* ---- mapping.c: waves, quotas, coverage ------------------------------ */
+
+/* Results of the mapping functions besides 0: bad input (a message for
+ * people in err, nothing changed) or a storage error. */
+enum { HUB_EBADINPUT = 1, HUB_ESTORAGE = -1 };
+
+/* "YYYY-MM-DD" -> milliseconds at 00:00 UTC. 0, or -1 when not a date. */
+int hub__parse_date(const char *s, int64_t *ms);
+
+/* Adds or redates wave name over the inclusive dates start..end, refused
+ * when it overlaps another wave. Audited as actor. In the caller's
+ * transaction. */
+int hub__wave_add(sqlite3 *db, const char *name, const char *title,
+                  const char *start, const char *end, const char *actor,
+                  char *err, size_t cap);
+/* Puts submission id in wave whatever its dates say. */
+int hub__wave_assign(sqlite3 *db, const char *wave, const char *id,
+                     const char *actor, char *err, size_t cap);
+/* {"waves": [...]} or NULL on a storage error. */
+cJSON *hub__waves_json(sqlite3 *db);
+extern const char *const hub__wave_cols[];
+/* 1 when wave is NULL, "" or a known wave, 0 when not, -1 on error. */
+int hub__wave_exists(sqlite3 *db, const char *wave);
+
+typedef struct hub_quota {
+    const char *area, *wave, *form;
+    const char *stratum; /* "FIELD=VALUE,..." or NULL */
+    const char *device;  /* a device id for a sub-quota, or NULL */
+    long long target;
+} hub_quota;
+
+int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
+                   char *err, size_t cap);
+/* Quotas of wave ("" or NULL: all) within scope; with_counts adds what
+ * was collected toward each: {"coverage": [...]}, else {"quotas": [...]}.
+ * NULL on a storage error. */
+cJSON *hub__coverage_json(sqlite3 *db, const char *wave, const char *scope,
+                          int with_counts);
+extern const char *const hub__coverage_cols[];
+extern const char *const hub__quota_cols[];
+
+struct fs_form;
+/* The newest published version of form id (caller frees), or NULL. */
+struct fs_form *hub__form_latest(sqlite3 *db, const char *id);
+/* Version version of form id (0: the newest), or NULL. */
+struct fs_form *hub__form_at(sqlite3 *db, const char *id, int64_t version);
+/* Formats a message for people into err; returns HUB_EBADINPUT. */
+int hub__errf(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Reads a whole file of at most max bytes, NUL-terminated (caller
+ * frees); NULL after printing why. */
+char *hub__read_file(const char *path, size_t max, size_t *len);
+
+/* ---- mapind.c: indicators ------------------------------------------- */
+
+/* {"form", "indicator", "by", "k", ..., "cells": [...]} for the counted
+ * submissions within scope. 0, HUB_EBADINPUT (err) or HUB_ESTORAGE. */
+int hub__indicators(sqlite3 *db, const hub_ind_request *req,
+                    const char *scope, cJSON **out, char *err, size_t cap);
+/* {..., "from", "to", "changes": [...]}: the change per area (and
+ * category) from wave req->from to req->to. */
+int hub__change(sqlite3 *db, const hub_ind_request *req, const char *scope,
+                cJSON **out, char *err, size_t cap);
+int hub__handle_admin_indicators(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_change(struct mg_connection *conn, void *hubp);
+
+/* ---- export.c ------------------------------------------------------- */
+
+typedef struct hub_exporter hub_exporter;
+/* Checks req (form, version, language, indicator) within scope and gets
+ * ready to write; nothing is written. 0 with *out the caller's
+ * (hub__export_free), HUB_EBADINPUT (err) or HUB_ESTORAGE. */
+int hub__export_prepare(sqlite3 *db, const hub_export_req *req,
+                        const char *scope, hub_exporter **out, char *err,
+                        size_t cap);
+/* 1 when the export includes personal or sensitive fields: the caller
+ * audits it (with hub__export_detail) before hub__export_write. */
+int hub__export_personal(const hub_exporter *ex);
+cJSON *hub__export_detail(const hub_exporter *ex);
+/* Streams the export into s. 0 or HUB_ESTORAGE; a failed sink shows in
+ * s->failed. */
+int hub__export_write(hub_exporter *ex, hub_sink *s);
+void hub__export_free(hub_exporter *ex);
+int hub__handle_admin_export(struct mg_connection *conn, void *hubp);
+
+/* ---- areas.c -------------------------------------------------------- */
+
+/* {"areas": [{code, name, parent, level, geometry (its type)}]}, cities
+ * first; NULL on a storage error. */
+cJSON *hub__areas_json(sqlite3 *db);
+extern const char *const hub__area_cols[];
+int hub__handle_admin_areas(struct mg_connection *conn, void *hubp);
+
 /* ---- handlers -------------------------------------------------------- */
 
 int hub__handle_push(struct mg_connection *conn, void *hubp);
 int hub__handle_pull(struct mg_connection *conn, void *hubp);
 int hub__handle_enroll(struct mg_connection *conn, void *hubp);
 /* Admin API (adminapi.c). */
+int hub__handle_admin_whoami(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_forms(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_devices(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_stats(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_audit(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_review(struct mg_connection *conn, void *hubp);
+/* Mapping dataset (mapapi.c). */
+int hub__handle_admin_waves(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_quotas(struct mg_connection *conn, void *hubp);
+int hub__handle_admin_coverage(struct mg_connection *conn, void *hubp);
+/* GET, an admin or reviewer token, ?format. -1 after the reply. */
+int hub__map_begin(struct mg_connection *conn, hub_device *who,
+                   int *format);
+/* Query parameter name naming a known wave ("" when absent). -1 after
+ * the reply. */
+int hub__query_wave(struct mg_connection *conn, const char *name,
+                    char *wave, size_t cap);
+
+/* ---- webui.c: the admin page ---------------------------------------- */
+
+/* Serves the admin page's file at the request's path: returns the HTTP
+ * status sent, or 0 (nothing sent) when no file has that path. */
+int hub__web_serve(struct mg_connection *conn);
 
 /* ---- review.c -------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /*
  * main.c - the `fieldsync-hub` command: argument parsing only.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,29 @@ static const char usage[] =
     "  stats [--db PATH] [--json]      what the hub holds, per form and "
     "area\n"
     "\n"
+    "The mapping dataset (schema/INDICATORS.md):\n"
+    "  wave add NAME --start DATE --end DATE [--title TEXT]\n"
+    "  wave list [--json|--csv]\n"
+    "  wave assign WAVE SUBMISSION-ID  put a submission in a wave whatever "
+    "its date\n"
+    "  quota set --area CODE --wave W --form F --target N\n"
+    "        [--stratum FIELD=VALUE,...] [--device ID]\n"
+    "  quota list [--wave W] [--json|--csv]\n"
+    "  coverage [--wave W] [--json|--csv]   quotas and what was collected\n"
+    "  indicators --form F --indicator SPEC [--by FIELD] [--wave W]\n"
+    "        [--k N] [--json|--csv]   SPEC: count, mean:FIELD or\n"
+    "                                  share:FIELD=CODE|CODE...\n"
+    "  change --form F --indicator SPEC --from W1 --to W2 [--by FIELD]\n"
+    "        [--k N] [--json|--csv]   change per area between two waves\n"
+    "  export csv --form F [--version V] [--labels LANG] [--personal]\n"
+    "        [-o FILE]                 one row per submission\n"
+    "  export json --form F [--version V] [--personal] [-o FILE]\n"
+    "  export geojson areas [--form F --indicator SPEC [--wave W] [--k N]]\n"
+    "        [-o FILE]                 areas, with the indicator's values\n"
+    "  export geojson mechanisms [-o FILE]   mechanisms as points\n"
+    "  areas import FILE.geojson       areas with code, name, parent\n"
+    "  areas list [--json|--csv]\n"
+    "\n"
     "PATH defaults to ./fieldsync-hub.db. LIST is * (all) or codes\n"
     "separated by commas, e.g. CITY-N01,CITY-N02. ROLE is enumerator\n"
     "(default), outreach, reviewer or admin. See README.md.\n";
@@ -54,6 +78,11 @@ typedef struct args {
     const char *forms;
     const char *state;
     const char *comment;
+    /* the mapping dataset */
+    const char *start, *end, *title, *wave, *stratum, *device, *target;
+    const char *form, *version, *indicator, *by, *k, *labels, *output;
+    const char *from, *to, *area1;
+    int personal;
     const char *value;
     const char *choose;
     const char *answers;
@@ -86,6 +115,39 @@ static int number(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
+/* Options of the mapping commands: 1 when o is one (value stored). */
+static int map_option(args *a, const char *o, const char *v)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } opts[] = {
+        {"--start", offsetof(args, start)},
+        {"--end", offsetof(args, end)},
+        {"--title", offsetof(args, title)},
+        {"--wave", offsetof(args, wave)},
+        {"--stratum", offsetof(args, stratum)},
+        {"--device", offsetof(args, device)},
+        {"--target", offsetof(args, target)},
+        {"--form", offsetof(args, form)},
+        {"--version", offsetof(args, version)},
+        {"--indicator", offsetof(args, indicator)},
+        {"--by", offsetof(args, by)},
+        {"--k", offsetof(args, k)},
+        {"--labels", offsetof(args, labels)},
+        {"-o", offsetof(args, output)},
+        {"--output", offsetof(args, output)},
+        {"--from", offsetof(args, from)},
+        {"--to", offsetof(args, to)},
+    };
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        if (strcmp(o, opts[i].name) == 0) {
+            *(const char **)(void *)((char *)a + opts[i].off) = v;
+            return 1;
+        }
+    return 0;
+}
+
 static int parse(int argc, char **argv, int start, args *a)
 {
     for (int i = start; i < argc; i++) {
@@ -95,13 +157,19 @@ static int parse(int argc, char **argv, int start, args *a)
         if (strcmp(o, "--json") == 0) {
             a->json = 1;
             takes = 0;
+        } else if (strcmp(o, "--csv") == 0) {
+            a->json = 2;
+            takes = 0;
+        } else if (strcmp(o, "--personal") == 0) {
+            a->personal = 1;
+            takes = 0;
         } else if (strcmp(o, "--all") == 0) {
             a->all = 1;
             takes = 0;
         } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
             fputs(usage, stdout);
             exit(0);
-        } else if (o[0] == '-' && o[1] == '-' && !v) {
+        } else if (o[0] == '-' && o[1] != '\0' && !v) {
             return bad("missing value for ", o);
         } else if (strcmp(o, "--db") == 0) {
             a->db = v;
@@ -118,6 +186,10 @@ static int parse(int argc, char **argv, int start, args *a)
             a->state = v;
         } else if (strcmp(o, "--comment") == 0) {
             a->comment = v;
+        } else if (strcmp(o, "--area") == 0) {
+            a->area1 = v;
+        } else if (map_option(a, o, v)) {
+            /* taken */
         } else if (strcmp(o, "--value") == 0) {
             a->value = v;
         } else if (strcmp(o, "--choose") == 0) {
@@ -162,6 +234,108 @@ static int parse(int argc, char **argv, int start, args *a)
 
 static const char *const roles[] = {"admin", "reviewer", "outreach",
                                     "enumerator"};
+
+static int is_mapping_command(const char *cmd)
+{
+    static const char *const cmds[] = {"wave",   "quota",  "coverage",
+                                       "indicators", "change", "export",
+                                       "areas"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(cmd, cmds[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int sub_is(const args *a, int n, const char *sub)
+{
+    return a->npos == n && strcmp(a->pos[0], sub) == 0;
+}
+
+static int mapping_command(const char *cmd, const args *a)
+{
+    if (strcmp(cmd, "wave") == 0) {
+        if (sub_is(a, 2, "add")) {
+            if (!a->start || !a->end)
+                return bad("wave add needs --start DATE and --end DATE",
+                           NULL);
+            return hub_wave_add(a->db, a->pos[1], a->title, a->start,
+                                a->end, stdout);
+        }
+        if (sub_is(a, 1, "list"))
+            return hub_wave_list(a->db, a->json, stdout);
+        if (sub_is(a, 3, "assign"))
+            return hub_wave_assign(a->db, a->pos[1], a->pos[2], stdout);
+        return bad("usage: fieldsync-hub wave add|list|assign", NULL);
+    }
+    if (strcmp(cmd, "quota") == 0) {
+        if (sub_is(a, 1, "set")) {
+            double t = 0;
+            if (!a->area1 || !a->wave || !a->form || !a->target)
+                return bad("quota set needs --area, --wave, --form and "
+                           "--target",
+                           NULL);
+            if (number(a->target, 0, 10000000, &t) != 0 ||
+                t != (double)(long long)t)
+                return bad("--target takes a count from 0 to 10000000: ",
+                           a->target);
+            return hub_quota_set(a->db, a->area1, a->wave, a->form,
+                                 a->stratum, a->device, (long long)t,
+                                 stdout);
+        }
+        if (sub_is(a, 1, "list"))
+            return hub_quota_list(a->db, a->wave, a->json, stdout);
+        return bad("usage: fieldsync-hub quota set|list", NULL);
+    }
+    if (strcmp(cmd, "coverage") == 0) {
+        if (a->npos)
+            return bad("coverage takes no arguments: ", a->pos[0]);
+        return hub_coverage(a->db, a->wave, a->json, stdout);
+    }
+    if (strcmp(cmd, "export") == 0) {
+        hub_export_req req = {0,         a->form,      a->version, a->labels,
+                              a->personal, a->indicator, a->wave,    a->k,
+                              NULL};
+        if (sub_is(a, 1, "csv"))
+            req.kind = HUB_EXPORT_CSV;
+        else if (sub_is(a, 1, "json"))
+            req.kind = HUB_EXPORT_JSON;
+        else if (sub_is(a, 2, "geojson") && strcmp(a->pos[1], "areas") == 0)
+            req.kind = HUB_EXPORT_AREAS;
+        else if (sub_is(a, 2, "geojson") &&
+                 strcmp(a->pos[1], "mechanisms") == 0)
+            req.kind = HUB_EXPORT_MECHANISMS;
+        else
+            return bad("usage: fieldsync-hub export csv|json|geojson "
+                       "areas|geojson mechanisms",
+                       NULL);
+        return hub_export(a->db, &req, a->output);
+    }
+    if (strcmp(cmd, "areas") == 0) {
+        if (sub_is(a, 2, "import"))
+            return hub_areas_import(a->db, a->pos[1], stdout);
+        if (sub_is(a, 1, "list"))
+            return hub_areas_list(a->db, a->json, stdout);
+        return bad("usage: fieldsync-hub areas import FILE.geojson | areas "
+                   "list",
+                   NULL);
+    }
+    if (strcmp(cmd, "indicators") == 0 || strcmp(cmd, "change") == 0) {
+        if (a->npos)
+            return bad("unexpected argument ", a->pos[0]);
+        if (!a->form || !a->indicator)
+            return bad("name the form and the indicator: --form F "
+                       "--indicator count|mean:FIELD|share:FIELD=CODE",
+                       NULL);
+        hub_ind_request req = {a->form, a->indicator, a->by, a->wave,
+                               a->from,  a->to,        a->k};
+        if (cmd[0] == 'i')
+            return hub_indicators(a->db, &req, a->json, stdout);
+        if (!a->from || !a->to)
+            return bad("change needs --from WAVE and --to WAVE", NULL);
+        return hub_change(a->db, &req, a->json, stdout);
+    }
+    return bad("unknown command ", cmd);
+}
 
 int main(int argc, char **argv)
 {
@@ -239,6 +413,8 @@ int main(int argc, char **argv)
             return hub_revoke(a.db, "token", a.pos[1], stdout);
         return bad("usage: fieldsync-hub token create|list|revoke", NULL);
     }
+    if (is_mapping_command(cmd))
+        return mapping_command(cmd, &a);
     if (strcmp(cmd, "conflicts") == 0) {
         if (a.npos)
             return bad("conflicts takes no arguments: ", a.pos[0]);

@@ -14,6 +14,7 @@
 
 #include "fs_form.h"
 #include "hub_int.h"
+#include "stmtcache.h"
 
 /* The published form a run of changes refers to, parsed once. Changesets
  * are usually many submissions of the same form. */
@@ -24,23 +25,21 @@ typedef struct form_cache {
     fs_form *form; /* owned; NULL when the stored definition is unreadable */
 } form_cache;
 
-/* Statements one merge call reuses for every change: preparing them per
- * change cost more than the inserts themselves. */
+/* The statements a merge runs for every change. They come from the
+ * worker's statement cache (stmtcache.h): preparing them per change, or
+ * even per changeset, cost more than the inserts themselves. */
 typedef struct merge_stmts {
     sqlite3_stmt *find;   /* digest of (id, rev) */
     sqlite3_stmt *insert; /* a new submission */
     sqlite3_stmt *hold;   /* a refused or divergent change */
 } merge_stmts;
 
-/* Prepares *st on first use, resets it afterwards. */
+/* Borrows the cached statement for sql (a literal), reset. */
 static int stmt(sqlite3 *db, sqlite3_stmt **st, const char *sql)
 {
-    if (*st) {
-        sqlite3_reset(*st);
-        sqlite3_clear_bindings(*st);
-        return SQLITE_OK;
-    }
-    return sqlite3_prepare_v2(db, sql, -1, st, NULL);
+    int rc;
+    *st = hub__stmt(db, sql, &rc);
+    return *st ? SQLITE_OK : rc;
 }
 
 static int load_form(sqlite3 *db, form_cache *fc, const char *id,
@@ -116,15 +115,21 @@ static int check_submission(sqlite3 *db, form_cache *fc,
     }
     /* The agent ran the same validator before recording; a refusal here
      * means the two disagree (another agent build, a hand-made push). */
-    cJSON *answers = NULL;
+    /* A decoded changeset carries its answers parsed already. */
+    cJSON *parsed = NULL;
+    const cJSON *answers = s->answers;
     fs_problems probs;
     fs_problems_init(&probs);
-    int vrc = fs_json_parse(s->answers_json, strlen(s->answers_json), NULL,
-                            &answers, NULL);
+    int vrc = FS_OK;
+    if (!answers) {
+        vrc = fs_json_parse(s->answers_json, strlen(s->answers_json), NULL,
+                            &parsed, NULL);
+        answers = parsed;
+    }
     if (vrc == FS_OK)
         vrc = fs_answers_validate(fc->form, answers, s->area, &probs);
     if (vrc == FS_ENOMEM) {
-        cJSON_Delete(answers);
+        cJSON_Delete(parsed);
         return SQLITE_NOMEM; /* the push fails whole and is retried */
     }
     if (vrc != FS_OK) {
@@ -133,7 +138,7 @@ static int check_submission(sqlite3 *db, form_cache *fc,
         refuse(r, "invalid_answers", "form %s v%lld: %s", s->form_id,
                (long long)s->form_version, list);
     }
-    cJSON_Delete(answers);
+    cJSON_Delete(parsed);
     return SQLITE_OK;
 }
 
@@ -286,9 +291,6 @@ int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
             (r->status == FS_RES_REFUSED || r->status == FS_RES_DIVERGENT))
             rc = hold(db, &ms, device_id, c, r, now);
     }
-    sqlite3_finalize(ms.find);
-    sqlite3_finalize(ms.insert);
-    sqlite3_finalize(ms.hold);
     fs_form_free(fc.form);
     return rc;
 }

@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "hub_int.h"
+#include "stmtcache.h"
 
 static void reply_seq(struct mg_connection *conn, const char *code,
                       int64_t hub_seq, const char *msg)
@@ -51,13 +52,13 @@ static int find_receipt(sqlite3 *db, const char *device,
                         const fs_changeset *cs, const char *digest,
                         char **reply)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT digest, reply FROM receipts WHERE "
-                                "device_id = ? AND first_seq = ? AND "
-                                "last_seq = ?",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st = hub__stmt(db,
+                                 "SELECT digest, reply FROM receipts WHERE "
+                                 "device_id = ? AND first_seq = ? AND "
+                                 "last_seq = ?",
+                                 &rc);
+    if (!st)
         return -1;
     sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, cs->first_seq);
@@ -73,17 +74,17 @@ static int find_receipt(sqlite3 *db, const char *device,
     } else if (rc != SQLITE_DONE) {
         out = -1;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return out;
 }
 
 static int read_acked(sqlite3 *db, const char *device, int64_t *acked)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT acked_seq FROM devices WHERE id = ?",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st = hub__stmt(db,
+                                 "SELECT acked_seq FROM devices WHERE id = ?",
+                                 &rc);
+    if (!st)
         return rc;
     sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
@@ -93,7 +94,7 @@ static int read_acked(sqlite3 *db, const char *device, int64_t *acked)
     } else {
         rc = rc == SQLITE_DONE ? SQLITE_NOTFOUND : rc;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -101,13 +102,13 @@ static int store_receipt(sqlite3 *db, const char *device,
                          const fs_changeset *cs, const char *digest,
                          const char *reply, int64_t now)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
+    int rc;
+    sqlite3_stmt *st = hub__stmt(
         db,
         "INSERT INTO receipts (device_id, first_seq, last_seq, digest, "
         "reply, received_ms) VALUES (?, ?, ?, ?, ?, ?)",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK)
+        &rc);
+    if (!st)
         return rc;
     sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, cs->first_seq);
@@ -116,23 +117,22 @@ static int store_receipt(sqlite3 *db, const char *device,
     sqlite3_bind_text(st, 5, reply, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, now);
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return rc;
 
-    rc = sqlite3_prepare_v2(db,
-                            "UPDATE devices SET acked_seq = ?, "
-                            "last_push_ms = ?, last_seen_ms = ? "
-                            "WHERE id = ?",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    st = hub__stmt(db,
+                   "UPDATE devices SET acked_seq = ?, last_push_ms = ?, "
+                   "last_seen_ms = ? WHERE id = ?",
+                   &rc);
+    if (!st)
         return rc;
     sqlite3_bind_int64(st, 1, cs->last_seq);
     sqlite3_bind_int64(st, 2, now);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_text(st, 4, device, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -244,25 +244,25 @@ static void fail_all(push_job *group, sqlite3 *db, int rc)
 static void run_group(hub *h, sqlite3 *db, push_job *group)
 {
     pthread_mutex_lock(&h->write_lock);
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = hub__stmt_exec(db, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) {
         fail_all(group, db, rc);
         pthread_mutex_unlock(&h->write_lock);
         return;
     }
     for (push_job *j = group; j && rc == SQLITE_OK; j = j->next) {
-        rc = sqlite3_exec(db, "SAVEPOINT push", NULL, NULL, NULL);
+        rc = hub__stmt_exec(db, "SAVEPOINT push");
         if (rc != SQLITE_OK)
             break;
         process_one(db, j);
         /* A push that failed takes back only its own writes. */
         if (j->status == 0)
-            rc = sqlite3_exec(db, "ROLLBACK TO push", NULL, NULL, NULL);
+            rc = hub__stmt_exec(db, "ROLLBACK TO push");
         if (rc == SQLITE_OK)
-            rc = sqlite3_exec(db, "RELEASE push", NULL, NULL, NULL);
+            rc = hub__stmt_exec(db, "RELEASE push");
     }
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        rc = hub__stmt_exec(db, "COMMIT");
     if (rc != SQLITE_OK) {
         /* Nothing of the group is durable: no answer may say otherwise,
          * not even a replay or a 409 read inside it. */

@@ -12,6 +12,7 @@
 #include "fs_schema.h"
 #include "hub.h"
 #include "hub_int.h"
+#include "stmtcache.h"
 
 /* Each worker thread owns one SQLite connection for its whole life:
  * connections are not shared between threads, and opening one per request
@@ -34,6 +35,9 @@ static void exit_thread(const struct mg_context *ctx, int thread_type,
 {
     (void)ctx;
     (void)thread_type;
+    /* Runs on the exiting worker itself: its cached statements go first,
+     * or sqlite3_close would refuse to close a busy connection. */
+    hub__stmt_release(ptr);
     sqlite3_close(ptr);
 }
 
@@ -89,9 +93,13 @@ static int handle_healthz(struct mg_connection *conn, void *hubp)
     return 200;
 }
 
+/* Everything no route claims: a file of the admin page, or a 404. */
 static int handle_not_found(struct mg_connection *conn, void *hubp)
 {
     (void)hubp;
+    int served = hub__web_serve(conn);
+    if (served)
+        return served;
     const struct mg_request_info *ri = mg_get_request_info(conn);
     hub__reply_error(conn, 404, "not_found",
                      "no such endpoint: %.100s (see PROTOCOL.md)",
@@ -104,12 +112,21 @@ static const route routes[] = {
     {"/api/v1/enroll$", hub__handle_enroll},
     {"/api/v1/push$", hub__handle_push},
     {"/api/v1/pull$", hub__handle_pull},
+    {"/api/v1/admin/whoami$", hub__handle_admin_whoami},
+    {"/api/v1/admin/forms$", hub__handle_admin_forms},
     {"/api/v1/admin/devices$", hub__handle_admin_devices},
     {"/api/v1/admin/devices/revoke$", hub__handle_admin_revoke},
     {"/api/v1/admin/stats$", hub__handle_admin_stats},
     {"/api/v1/admin/submissions$", hub__handle_admin_submissions},
     {"/api/v1/admin/audit$", hub__handle_admin_audit},
     {"/api/v1/admin/review$", hub__handle_admin_review},
+    {"/api/v1/admin/waves$", hub__handle_admin_waves},
+    {"/api/v1/admin/quotas$", hub__handle_admin_quotas},
+    {"/api/v1/admin/coverage$", hub__handle_admin_coverage},
+    {"/api/v1/admin/indicators$", hub__handle_admin_indicators},
+    {"/api/v1/admin/change$", hub__handle_admin_change},
+    {"/api/v1/admin/export/", hub__handle_admin_export},
+    {"/api/v1/admin/areas$", hub__handle_admin_areas},
     {"/api/v1/admin/conflicts$", hub__handle_admin_conflicts},
     {"/api/v1/admin/conflicts/resolve$", hub__handle_admin_resolve},
     {"/api/v1/admin/duplicates$", hub__handle_admin_duplicates},
@@ -125,7 +142,11 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         return 503;
     }
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    return r->fn(conn, ri->user_data);
+    int status = r->fn(conn, ri->user_data);
+    /* No cached statement may keep a read snapshot open between
+     * requests: it would pin the WAL and serve stale reads. */
+    hub__stmt_reset_all();
+    return status;
 }
 
 /* Accepts HOST:PORT with an IPv4 address or "localhost" and writes the

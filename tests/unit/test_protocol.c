@@ -1379,6 +1379,40 @@ static int test_cs_roundtrip_gzip(void)
     return roundtrip_cs(6);
 }
 
+/* The hub checks decoded answers without parsing them again: each
+ * change carries them parsed, and they print to answers_json exactly. */
+static int test_cs_answers_kept(void)
+{
+    fs_changeset *cs = make_cs(3), *back = NULL;
+    fs_buf b;
+    fs_err err = {0, ""};
+    size_t i;
+    int rc = 0;
+
+    CHECK(cs != NULL);
+    fs_buf_init(&b, 1 << 20);
+    CHECK_RC(fs_changeset_encode(cs, 6, &b, NULL), FS_OK);
+    CHECK_RC(fs_changeset_decode(b.data, b.len, 1, NULL, &back, NULL, &err),
+             FS_OK);
+    for (i = 0; i < back->n && rc == 0; i++) {
+        const fs_submission *s = &back->changes[i].sub;
+        char *text = cJSON_IsObject(s->answers)
+                         ? cJSON_PrintUnformatted(s->answers)
+                         : NULL;
+
+        if (text == NULL || strcmp(text, s->answers_json) != 0)
+            rc = failf(__FILE__, __LINE__, "change %zu: answers %s, not %s",
+                       i, text ? text : "(none)", s->answers_json);
+        cJSON_free(text);
+    }
+    /* A built submission has none; freeing handles both. */
+    CHECK(cs->changes[0].sub.answers == NULL);
+    fs_changeset_free(back);
+    fs_changeset_free(cs);
+    fs_buf_free(&b);
+    return rc;
+}
+
 static int test_cs_deterministic(void)
 {
     fs_changeset *cs = make_cs(4);
@@ -2426,6 +2460,7 @@ static const unit_case tests[] = {
     {"changeset round trip plain", test_cs_roundtrip_plain},
     {"changeset round trip gzip", test_cs_roundtrip_gzip},
     {"changeset deterministic", test_cs_deterministic},
+    {"changeset decode keeps answers parsed", test_cs_answers_kept},
     {"changeset digest", test_cs_digest},
     {"change to json", test_change_to_json},
     {"changeset encode refuses bad input", test_cs_encode_bad},

@@ -1,0 +1,527 @@
+/*
+ * areas.c - the city's areas from a GeoJSON file: city > district >
+ * neighbourhood, each with a code, a name and a geometry.
+ *
+ * An import is all or nothing: every feature is checked first, and the
+ * first problem refuses the whole file with the feature's index and the
+ * reason, before anything is written; the hierarchy (parents known, no
+ * cycles, at most three levels) is checked again inside the transaction
+ * against the areas already stored.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub.h"
+#include "hub_int.h"
+
+#define AREAS_FILE_MAX (64 * 1024 * 1024)
+#define AREAS_MAX 5000
+/* The registry holds an area's boundary as text of at most this many
+ * bytes (schema/entities.json). */
+#define GEOMETRY_MAX 60000
+
+static const char *const levels[] = {"city", "district", "neighbourhood"};
+
+/* [lon, lat] with both in range. */
+static int position_ok(const cJSON *p)
+{
+    const cJSON *x = cJSON_GetArrayItem(p, 0), *y = cJSON_GetArrayItem(p, 1);
+    int n = cJSON_GetArraySize(p);
+    return cJSON_IsArray(p) && (n == 2 || n == 3) && cJSON_IsNumber(x) &&
+           cJSON_IsNumber(y) && isfinite(x->valuedouble) &&
+           fabs(x->valuedouble) <= 180 && fabs(y->valuedouble) <= 90;
+}
+
+static int same_position(const cJSON *a, const cJSON *b)
+{
+    return cJSON_GetArrayItem(a, 0)->valuedouble ==
+               cJSON_GetArrayItem(b, 0)->valuedouble &&
+           cJSON_GetArrayItem(a, 1)->valuedouble ==
+               cJSON_GetArrayItem(b, 1)->valuedouble;
+}
+
+/* A polygon: linear rings of 4 or more positions, first = last. */
+static int polygon_ok(const cJSON *rings, char *why, size_t cap)
+{
+    if (!cJSON_IsArray(rings) || cJSON_GetArraySize(rings) < 1)
+        return hub__errf(why, cap, "a polygon needs at least one ring");
+    int r = 0;
+    const cJSON *ring;
+    cJSON_ArrayForEach(ring, rings)
+    {
+        int n = cJSON_GetArraySize(ring);
+        if (!cJSON_IsArray(ring) || n < 4)
+            return hub__errf(why, cap,
+                           "ring %d needs at least 4 positions", r);
+        const cJSON *p;
+        int i = 0;
+        cJSON_ArrayForEach(p, ring)
+        {
+            if (!position_ok(p))
+                return hub__errf(why, cap,
+                               "ring %d position %d is not [lon, lat] "
+                               "within -180..180, -90..90",
+                               r, i);
+            i++;
+        }
+        if (!same_position(ring->child, cJSON_GetArrayItem(ring, n - 1)))
+            return hub__errf(why, cap,
+                           "ring %d is not closed (its last position must "
+                           "equal its first)",
+                           r);
+        r++;
+    }
+    return 0;
+}
+
+static int geometry_ok(const cJSON *g, char *why, size_t cap)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(g, "type");
+    const cJSON *coords = cJSON_GetObjectItemCaseSensitive(g, "coordinates");
+    if (!cJSON_IsObject(g) || !cJSON_IsString(type))
+        return hub__errf(why, cap, "geometry: not a GeoJSON geometry");
+    if (!coords)
+        return hub__errf(why, cap, "geometry: no coordinates");
+    if (strcmp(type->valuestring, "Point") == 0) {
+        if (!position_ok(coords))
+            return hub__errf(why, cap,
+                           "geometry: a Point needs [lon, lat] within "
+                           "-180..180, -90..90");
+        return 0;
+    }
+    char inner[200];
+    if (strcmp(type->valuestring, "Polygon") == 0) {
+        if (polygon_ok(coords, inner, sizeof inner) != 0)
+            return hub__errf(why, cap, "geometry: %s", inner);
+        return 0;
+    }
+    if (strcmp(type->valuestring, "MultiPolygon") == 0) {
+        if (!cJSON_IsArray(coords) || cJSON_GetArraySize(coords) < 1)
+            return hub__errf(why, cap,
+                           "geometry: a MultiPolygon needs polygons");
+        int i = 0;
+        const cJSON *poly;
+        cJSON_ArrayForEach(poly, coords)
+        {
+            if (polygon_ok(poly, inner, sizeof inner) != 0)
+                return hub__errf(why, cap, "geometry: polygon %d: %s", i,
+                               inner);
+            i++;
+        }
+        return 0;
+    }
+    return hub__errf(why, cap,
+                   "geometry: type %.40s is not Polygon, MultiPolygon or "
+                   "Point",
+                   type->valuestring);
+}
+
+/* One feature: its properties and geometry. */
+static int feature_ok(const cJSON *f, char *why, size_t cap)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(f, "type");
+    if (!cJSON_IsObject(f) || !cJSON_IsString(type) ||
+        strcmp(type->valuestring, "Feature") != 0)
+        return hub__errf(why, cap, "not a GeoJSON Feature");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "properties");
+    if (!cJSON_IsObject(p))
+        return hub__errf(why, cap, "no properties (code, name, parent)");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(p, "code");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
+    const cJSON *parent = cJSON_GetObjectItemCaseSensitive(p, "parent");
+    if (!cJSON_IsString(code) || !fs_valid_area_code(code->valuestring))
+        return hub__errf(why, cap,
+                       "properties.code must be an area code (letters, "
+                       "digits, '.', '_', '-'; up to 64)");
+    if (!cJSON_IsString(name) || !fs_valid_name(name->valuestring))
+        return hub__errf(why, cap,
+                       "properties.name must be printable text of 1 to "
+                       "128 bytes");
+    if (parent && !cJSON_IsNull(parent) &&
+        !(cJSON_IsString(parent) &&
+          (parent->valuestring[0] == '\0' ||
+           fs_valid_area_code(parent->valuestring))))
+        return hub__errf(why, cap,
+                       "properties.parent must be an area code, \"\" or "
+                       "null");
+    return geometry_ok(cJSON_GetObjectItemCaseSensitive(f, "geometry"), why,
+                       cap);
+}
+
+static const char *parent_of(const cJSON *f)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(f, "properties"), "parent");
+    return cJSON_IsString(p) && p->valuestring[0] ? p->valuestring : NULL;
+}
+
+static const char *code_of(const cJSON *f)
+{
+    return cJSON_GetObjectItemCaseSensitive(
+               cJSON_GetObjectItemCaseSensitive(f, "properties"), "code")
+        ->valuestring;
+}
+
+/* Checks the whole file; on a problem, err names the feature. */
+static int collection_ok(const cJSON *doc, char *err, size_t cap)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(doc, "type");
+    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(doc, "features");
+    if (!cJSON_IsString(type) ||
+        strcmp(type->valuestring, "FeatureCollection") != 0 ||
+        !cJSON_IsArray(fs))
+        return hub__errf(err, cap, "not a GeoJSON FeatureCollection with "
+                                 "features");
+    int n = cJSON_GetArraySize(fs);
+    if (n == 0 || n > AREAS_MAX)
+        return hub__errf(err, cap, "the file has %d features; 1 to %d "
+                                 "are imported at once",
+                       n, AREAS_MAX);
+    char why[300];
+    int i = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, fs)
+    {
+        if (feature_ok(f, why, sizeof why) != 0)
+            return hub__errf(err, cap, "feature %d: %s", i, why);
+        const cJSON *g;
+        int j = 0;
+        cJSON_ArrayForEach(g, fs)
+        {
+            if (j >= i)
+                break;
+            if (strcmp(code_of(g), code_of(f)) == 0)
+                return hub__errf(err, cap,
+                               "feature %d: code %s is also feature %d's",
+                               i, code_of(f), j);
+            j++;
+        }
+        char *geom = cJSON_PrintUnformatted(
+            cJSON_GetObjectItemCaseSensitive(f, "geometry"));
+        size_t glen = geom ? strlen(geom) : 0;
+        free(geom);
+        if (glen > GEOMETRY_MAX)
+            return hub__errf(err, cap,
+                             "feature %d: the geometry takes %zu bytes; an "
+                             "area's boundary holds at most %d (simplify "
+                             "it, e.g. with ogr2ogr -simplify)",
+                             i, glen, GEOMETRY_MAX);
+        const char *parent = parent_of(f);
+        if (parent && strcmp(parent, code_of(f)) == 0)
+            return hub__errf(err, cap, "feature %d: area %s is its own parent",
+                           i, parent);
+        i++;
+    }
+    return 0;
+}
+
+/* One area of the hierarchy being checked: stored, from the file, or
+ * both (the file wins). */
+typedef struct node {
+    char code[FS_ID_MAX + 1];
+    char parent[FS_ID_MAX + 1]; /* "" for a city */
+    char stored_parent[FS_ID_MAX + 1];
+    char id[FS_UUID_LEN + 1];   /* the stored entity, "" when new */
+    char level[16];             /* stored level; then the computed one */
+    char *name, *geometry;      /* stored values (owned), or NULL */
+    int feature;                /* index in the file, or -1 */
+    int depth;
+} node;
+
+typedef struct forest {
+    node *v;
+    size_t n;
+} forest;
+
+static node *find_node(const forest *t, const char *code)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->v[i].code, code) == 0)
+            return &t->v[i];
+    return NULL;
+}
+
+static void forest_free(forest *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].name);
+        free(t->v[i].geometry);
+    }
+    free(t->v);
+}
+
+static char *dup_col(sqlite3_stmt *st, int c)
+{
+    const char *t = (const char *)sqlite3_column_text(st, c);
+    return t ? strdup(t) : NULL;
+}
+
+/* The areas of the registry, then the file's features over them. */
+static int load_forest(sqlite3 *db, const cJSON *fs, forest *t)
+{
+    sqlite3_stmt *st = NULL;
+    int nf = cJSON_GetArraySize(fs);
+    size_t stored = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM mapping_areas", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        stored = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    t->v = calloc(stored + (size_t)nf + 1, sizeof *t->v);
+    if (!t->v ||
+        sqlite3_prepare_v2(db,
+                           "SELECT id, code, coalesce(parent, ''), "
+                           "coalesce(level, ''), name, geometry FROM "
+                           "mapping_areas",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while (t->n < stored && sqlite3_step(st) == SQLITE_ROW) {
+        node *x = &t->v[t->n++];
+        snprintf(x->id, sizeof x->id, "%s", sqlite3_column_text(st, 0));
+        snprintf(x->code, sizeof x->code, "%s", sqlite3_column_text(st, 1));
+        snprintf(x->parent, sizeof x->parent, "%s",
+                 sqlite3_column_text(st, 2));
+        snprintf(x->stored_parent, sizeof x->stored_parent, "%s",
+                 x->parent);
+        snprintf(x->level, sizeof x->level, "%s", sqlite3_column_text(st, 3));
+        x->name = dup_col(st, 4);
+        x->geometry = dup_col(st, 5);
+        x->feature = -1;
+    }
+    sqlite3_finalize(st);
+    int i = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, fs)
+    {
+        node *x = find_node(t, code_of(f));
+        if (!x) {
+            x = &t->v[t->n++];
+            snprintf(x->code, sizeof x->code, "%s", code_of(f));
+        }
+        snprintf(x->parent, sizeof x->parent, "%s",
+                 parent_of(f) ? parent_of(f) : "");
+        x->feature = i++;
+    }
+    return 0;
+}
+
+/* Depth of every area from its parents: 0 city, 1 district, 2
+ * neighbourhood. A missing parent, a cycle or a fourth level is refused,
+ * naming the feature (or the stored area) in err. */
+static int check_forest(forest *t, const char *file, char *err, size_t cap)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        node *x = &t->v[i];
+        const node *at = x;
+        const char *missing = NULL;
+        int depth = 0;
+        while (at->parent[0]) {
+            const node *up = find_node(t, at->parent);
+            if (!up) {
+                missing = at->parent;
+                break;
+            }
+            if (++depth > 2)
+                break;
+            at = up;
+        }
+        char who[200];
+        if (x->feature >= 0)
+            snprintf(who, sizeof who, "feature %d (area %s)", x->feature,
+                     x->code);
+        else
+            snprintf(who, sizeof who, "stored area %s", x->code);
+        if (missing)
+            return hub__errf(err, cap,
+                             "%s: %s: parent %s is neither in the file nor "
+                             "stored",
+                             file, who, missing);
+        if (depth > 2)
+            return hub__errf(err, cap,
+                             "%s: %s: its parents form a cycle or more than "
+                             "three levels (city > district > "
+                             "neighbourhood)",
+                             file, who);
+        x->depth = depth;
+    }
+    return 0;
+}
+
+/* Adds name -> text to o when it differs from the stored value. */
+static void put_changed(cJSON *o, const char *name, const char *text,
+                        const char *stored)
+{
+    if (!stored || strcmp(stored, text) != 0)
+        cJSON_AddStringToObject(o, name, text);
+}
+
+/* Writes the fields that changed of one area through the registry. */
+static int write_area(sqlite3 *db, const node *x, const cJSON *f,
+                      const char *file, char *err, size_t cap)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *level = levels[x->depth];
+    if (f) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "properties");
+        put_changed(o, "name",
+                    cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring,
+                    x->name);
+        /* A city has no parent: left out when new, cleared when it had
+         * one. */
+        if (x->parent[0] && (!x->id[0] || strcmp(x->parent,
+                                                 x->stored_parent) != 0))
+            cJSON_AddStringToObject(o, "parent", x->parent);
+        else if (!x->parent[0] && x->stored_parent[0])
+            cJSON_AddNullToObject(o, "parent");
+        char *g = cJSON_PrintUnformatted(
+            cJSON_GetObjectItemCaseSensitive(f, "geometry"));
+        if (!g) {
+            cJSON_Delete(o);
+            return HUB_ESTORAGE;
+        }
+        put_changed(o, "geometry", g, x->geometry);
+        free(g);
+        if (!x->id[0])
+            cJSON_AddStringToObject(o, "code", x->code);
+    }
+    put_changed(o, "level", level, x->id[0] ? x->level : NULL);
+    int rc = SQLITE_OK;
+    char why[400] = "";
+    if (o->child)
+        rc = hub__entity_admin_write(db, "area", x->id[0] ? x->id : NULL, o,
+                                     "cli", NULL, why, sizeof why);
+    cJSON_Delete(o);
+    if (rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND) {
+        if (x->feature >= 0)
+            return hub__errf(err, cap, "%s: feature %d (area %s): %s", file,
+                             x->feature, x->code, why);
+        return hub__errf(err, cap, "%s: stored area %s: %s", file, x->code,
+                         why);
+    }
+    return rc == SQLITE_OK ? 0 : HUB_ESTORAGE;
+}
+
+/* Stores the file's areas in the registry inside the caller's
+ * transaction, and the new level of stored areas whose parents moved. */
+static int store(sqlite3 *db, const cJSON *fs, const char *file, char *err,
+                 size_t cap)
+{
+    forest t = {0};
+    int rc = load_forest(db, fs, &t) == 0 ? 0 : HUB_ESTORAGE;
+    if (rc == 0)
+        rc = check_forest(&t, file, err, cap);
+    for (size_t i = 0; rc == 0 && i < t.n; i++) {
+        const node *x = &t.v[i];
+        if (x->feature >= 0)
+            rc = write_area(db, x, cJSON_GetArrayItem(fs, x->feature), file,
+                            err, cap);
+        else if (strcmp(x->level, levels[x->depth]) != 0)
+            rc = write_area(db, x, NULL, file, err, cap);
+    }
+    forest_free(&t);
+    return rc;
+}
+
+int hub_areas_import(const char *db_path, const char *file, FILE *out)
+{
+    size_t len = 0;
+    char *text = hub__read_file(file, AREAS_FILE_MAX, &len);
+    if (!text)
+        return 1;
+    char err[512] = "";
+    cJSON *doc = NULL;
+    if (!fs_utf8_valid(text, len))
+        hub__errf(err, sizeof err, "not UTF-8 text");
+    else if (!(doc = cJSON_ParseWithLength(text, len)))
+        hub__errf(err, sizeof err, "not JSON (near byte %zu)",
+                  (size_t)(cJSON_GetErrorPtr() - text));
+    else
+        collection_ok(doc, err, sizeof err);
+    free(text);
+    if (err[0]) {
+        fprintf(stderr, "fieldsync-hub: %s: %s; no area was imported\n",
+                file, err);
+        cJSON_Delete(doc);
+        return 2;
+    }
+    int status = 1;
+    sqlite3 *db = hub__open(db_path);
+    if (!db || hub__exec(db, "BEGIN IMMEDIATE") != 0)
+        goto out;
+    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(doc, "features");
+    int rc = store(db, fs, file, err, sizeof err);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "file", file);
+    cJSON_AddNumberToObject(d, "features", cJSON_GetArraySize(fs));
+    if (rc == 0 && hub__audit(db, "cli", "areas.import", d) != SQLITE_OK)
+        rc = HUB_ESTORAGE;
+    else if (rc != 0)
+        cJSON_Delete(d);
+    if (rc == 0 && hub__exec(db, "COMMIT") == 0) {
+        fprintf(out, "imported %d areas from %s\n", cJSON_GetArraySize(fs),
+                file);
+        status = 0;
+        goto out;
+    }
+    if (rc == HUB_EBADINPUT) {
+        fprintf(stderr, "fieldsync-hub: %s; no area was imported\n", err);
+        status = 2;
+    } else {
+        fprintf(stderr, "fieldsync-hub: cannot store the areas: %s\n",
+                sqlite3_errmsg(db));
+    }
+    hub__exec(db, "ROLLBACK");
+out:
+    sqlite3_close(db);
+    cJSON_Delete(doc);
+    return status;
+}
+
+cJSON *hub__areas_json(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT code, name, coalesce(parent, ''), level, "
+                           "coalesce(json_extract(geometry, '$.type'), '') "
+                           "FROM mapping_areas ORDER BY level <> 'city', level <> "
+                           "'district', code",
+                           -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(root, "areas");
+    static const char *const keys[] = {"code", "name", "parent", "level",
+                                       "geometry"};
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        for (int c = 0; c < 5; c++)
+            cJSON_AddStringToObject(o, keys[c],
+                                    (const char *)sqlite3_column_text(st, c));
+        cJSON_AddItemToArray(arr, o);
+    }
+    sqlite3_finalize(st);
+    return root;
+}
+
+const char *const hub__area_cols[] = {"code",  "name",     "parent",
+                                      "level", "geometry", NULL};
+
+int hub_areas_list(const char *db_path, int format, FILE *out)
+{
+    sqlite3 *db = hub__open(db_path);
+    if (!db)
+        return 1;
+    cJSON *root = hub__areas_json(db);
+    int rc = root ? hub__print_rows(out, format, root, "areas",
+                                    hub__area_cols)
+                  : -1;
+    if (!root)
+        fprintf(stderr, "fieldsync-hub: database error: %s\n",
+                sqlite3_errmsg(db));
+    cJSON_Delete(root);
+    sqlite3_close(db);
+    return rc == 0 ? 0 : 1;
+}

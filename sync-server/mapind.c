@@ -1,0 +1,326 @@
+/*
+ * mapind.c - indicators and wave-to-wave change over the hub's counted
+ * submissions: checks a request against the form, reads only the two
+ * answers the engine needs per submission, and runs indicators.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_form.h"
+#include "hub_int.h"
+#include "indicators.h"
+
+#define K_DEFAULT 5
+#define K_MAX 1000
+#define UNRELIABLE_BELOW 25
+
+static int bad(char *err, size_t cap, const char *what, const char *arg)
+{
+    snprintf(err, cap, "%s%s", what, arg ? arg : "");
+    return HUB_EBADINPUT;
+}
+
+static int check_k(const char *text, int *k, char *err, size_t cap)
+{
+    *k = K_DEFAULT;
+    if (!text || !text[0])
+        return 0;
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+    if (*end != '\0' || v < 1 || v > K_MAX)
+        return bad(err, cap,
+                   "k (the smallest cell shown) must be an integer from 1 "
+                   "to 1000, not ",
+                   text);
+    *k = (int)v;
+    return 0;
+}
+
+/* The spec and by field fit the form: mean of a number, share of a
+ * choice, by a select_one. */
+static int check_fields(const fs_form *f, const hub_ind_spec *spec,
+                        const char *by, char *err, size_t cap)
+{
+    if (spec->kind != HUB_IND_COUNT) {
+        const fs_field *fld = fs_form_field_named(f, spec->field);
+        if (!fld)
+            return bad(err, cap, "the form has no field ", spec->field);
+        fs_field_type t = fs_field_type_of(fld);
+        if (spec->kind == HUB_IND_MEAN && t != FS_FIELD_LIKERT &&
+            t != FS_FIELD_INTEGER && t != FS_FIELD_DECIMAL)
+            return bad(err, cap,
+                       "mean needs a likert, integer or decimal field; "
+                       "not ",
+                       spec->field);
+        if (spec->kind == HUB_IND_SHARE) {
+            if (t != FS_FIELD_SELECT_ONE && t != FS_FIELD_SELECT_MULTIPLE)
+                return bad(err, cap,
+                           "share needs a select_one or select_multiple "
+                           "field; not ",
+                           spec->field);
+            for (size_t i = 0; i < spec->nset; i++) {
+                size_t c = 0, nc = fs_field_choice_count(fld);
+                while (c < nc &&
+                       strcmp(fs_field_choice(fld, c, NULL, NULL),
+                              spec->set[i]) != 0)
+                    c++;
+                if (c == nc)
+                    return bad(err, cap, "share: not a choice of the field: ",
+                               spec->set[i]);
+            }
+        }
+    }
+    if (by) {
+        const fs_field *b = fs_form_field_named(f, by);
+        if (!b || fs_field_type_of(b) != FS_FIELD_SELECT_ONE)
+            return bad(err, cap,
+                       "--by needs a select_one field of the form; not ", by);
+        if (fs_field_flags(b) & (FS_FIELD_PERSONAL | FS_FIELD_SENSITIVE))
+            return bad(err, cap,
+                       "--by may not use a personal or sensitive field: ",
+                       by);
+    }
+    return 0;
+}
+
+/* Everything checked and loaded for one request. */
+typedef struct loaded {
+    hub_ind_spec spec;
+    hub_ind_options opt;
+    const char **cats;
+    hub_ind_record *recs;
+    cJSON **answers;
+    char **strs; /* area and wave texts, 2 per record */
+    size_t n;
+} loaded;
+
+static void loaded_free(loaded *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        cJSON_Delete(l->answers[i]);
+        free(l->strs[2 * i]);
+        free(l->strs[2 * i + 1]);
+    }
+    for (size_t i = 0; l->cats && i < l->opt.ncats; i++)
+        free((char *)l->cats[i]);
+    free(l->cats);
+    free(l->recs);
+    free(l->answers);
+    free(l->strs);
+}
+
+/* Adds text (JSON of one answer, may be NULL) under name to o. */
+static void put_answer(cJSON *o, const char *name, const char *text)
+{
+    cJSON *v = text ? cJSON_Parse(text) : NULL;
+    if (v)
+        cJSON_AddItemToObject(o, name, v);
+}
+
+static int grow(loaded *l, size_t *cap)
+{
+    size_t nc = *cap ? 2 * *cap : 256;
+    hub_ind_record *r = realloc(l->recs, nc * sizeof *r);
+    if (r)
+        l->recs = r;
+    cJSON **a = realloc(l->answers, nc * sizeof *a);
+    if (a)
+        l->answers = a;
+    char **s = realloc(l->strs, 2 * nc * sizeof *s);
+    if (s)
+        l->strs = s;
+    if (!r || !a || !s)
+        return -1;
+    *cap = nc;
+    return 0;
+}
+
+/* Reads the counted submissions of form in waves w1 (and w2 when not
+ * NULL; w1 "" means every wave) within scope. */
+static int load(sqlite3 *db, const char *form, const char *w1,
+                const char *w2, const char *scope, loaded *l)
+{
+    sqlite3_stmt *st = NULL;
+    char fpath[HUB_IND_NAME_MAX + 3], bpath[FS_ID_MAX + 3];
+    snprintf(fpath, sizeof fpath, "$.%s", l->spec.field);
+    snprintf(bpath, sizeof bpath, "$.%s", l->opt.by ? l->opt.by : "");
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT m.area, m.wave, CASE WHEN ?3 = '$.' THEN NULL ELSE "
+            "m.answers -> ?3 END, CASE WHEN ?4 = '$.' THEN NULL ELSE "
+            "m.answers -> ?4 END FROM "
+            "mapping_submissions m LEFT JOIN waves w ON w.name = m.wave "
+            "WHERE m.form_id = ?2 AND m.wave <> '' AND m.review_state <> "
+            "'rejected' AND (?5 = '' OR m.wave "
+            "= ?5 OR m.wave = ?6) AND (?1 = '*' OR instr(',' || ?1 || ',', "
+            "',' || m.area || ',') > 0) ORDER BY w.start_ms",
+            -1, &st, NULL) != SQLITE_OK)
+        return HUB_ESTORAGE;
+    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, form, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, fpath, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, bpath, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, w1 ? w1 : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, w2 ? w2 : "", -1, SQLITE_STATIC);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (l->n == cap && grow(l, &cap) != 0)
+            break;
+        cJSON *o = cJSON_CreateObject();
+        if (l->spec.kind != HUB_IND_COUNT)
+            put_answer(o, l->spec.field,
+                       (const char *)sqlite3_column_text(st, 2));
+        if (l->opt.by)
+            put_answer(o, l->opt.by, (const char *)sqlite3_column_text(st, 3));
+        char *area = strdup((const char *)sqlite3_column_text(st, 0));
+        char *wave = strdup((const char *)sqlite3_column_text(st, 1));
+        l->answers[l->n] = o;
+        l->strs[2 * l->n] = area;
+        l->strs[2 * l->n + 1] = wave;
+        l->n++;
+        if (!o || !area || !wave)
+            break;
+        l->recs[l->n - 1] = (hub_ind_record){area, wave, o};
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : HUB_ESTORAGE;
+}
+
+/* The form's choices of the by field, in their order. */
+static int load_cats(const fs_form *f, loaded *l)
+{
+    if (!l->opt.by)
+        return 0;
+    const fs_field *b = fs_form_field_named(f, l->opt.by);
+    size_t nc = fs_field_choice_count(b);
+    l->cats = calloc(nc ? nc : 1, sizeof *l->cats);
+    if (!l->cats)
+        return -1;
+    for (size_t i = 0; i < nc; i++) {
+        l->cats[i] = strdup(fs_field_choice(b, i, NULL, NULL));
+        if (!l->cats[i])
+            return -1;
+        l->opt.ncats++;
+    }
+    l->opt.cats = l->cats;
+    return 0;
+}
+
+static int prepare(sqlite3 *db, const hub_ind_request *req, const char *w1,
+                   const char *w2, const char *scope, loaded *l, char *err,
+                   size_t cap)
+{
+    memset(l, 0, sizeof *l);
+    if (!req->form || !fs_valid_form_id(req->form))
+        return bad(err, cap, "--form must name a form id, not ",
+                   req->form ? req->form : "(none)");
+    if (hub_ind_parse(req->indicator, &l->spec, err, cap) != 0)
+        return HUB_EBADINPUT;
+    if (req->by && req->by[0] && !fs_valid_field_name(req->by))
+        return bad(err, cap, "--by must be a field name, not ", req->by);
+    l->opt.by = req->by && req->by[0] ? req->by : NULL;
+    l->opt.unreliable_below = UNRELIABLE_BELOW;
+    if (check_k(req->k, &l->opt.k, err, cap) != 0)
+        return HUB_EBADINPUT;
+    const char *waves[2] = {w1, w2};
+    for (int i = 0; i < 2; i++) {
+        int w = hub__wave_exists(db, waves[i]);
+        if (w < 0)
+            return HUB_ESTORAGE;
+        if (!w)
+            return bad(err, cap, "no such wave: ", waves[i]);
+    }
+    fs_form *f = hub__form_latest(db, req->form);
+    if (!f)
+        return bad(err, cap, "no published form ", req->form);
+    int rc = check_fields(f, &l->spec, l->opt.by, err, cap);
+    if (rc == 0 && load_cats(f, l) != 0)
+        rc = HUB_ESTORAGE;
+    fs_form_free(f);
+    if (rc == 0)
+        rc = load(db, req->form, w1, w2, scope, l);
+    return rc;
+}
+
+static cJSON *header(const hub_ind_request *req, const loaded *l,
+                     const char *scope)
+{
+    char text[1200];
+    hub_ind_format(&l->spec, text, sizeof text);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "form", req->form);
+    cJSON_AddStringToObject(root, "indicator", text);
+    if (l->opt.by)
+        cJSON_AddStringToObject(root, "by", l->opt.by);
+    else
+        cJSON_AddNullToObject(root, "by");
+    cJSON_AddNumberToObject(root, "k", l->opt.k);
+    cJSON_AddNumberToObject(root, "unreliable_below",
+                            l->opt.unreliable_below);
+    cJSON_AddItemToObject(root, "scope", hub__scope_json(scope));
+    return root;
+}
+
+int hub__indicators(sqlite3 *db, const hub_ind_request *req,
+                    const char *scope, cJSON **out, char *err, size_t cap)
+{
+    loaded l;
+    *out = NULL;
+    const char *wave = req->wave && req->wave[0] ? req->wave : NULL;
+    int rc = prepare(db, req, wave ? wave : "", NULL, scope, &l, err, cap);
+    hub_ind_result res = {0};
+    if (rc == 0 && hub_ind_compute(&l.spec, &l.opt, l.recs, l.n, &res) != 0)
+        rc = HUB_ESTORAGE;
+    if (rc == 0) {
+        cJSON *root = header(req, &l, scope);
+        cJSON *cells = cJSON_AddArrayToObject(root, "cells");
+        for (size_t t = 0; t < res.ntables; t++) {
+            cJSON *rows = hub_ind_rows(&res.tables[t]);
+            cJSON *r;
+            while (rows && (r = cJSON_DetachItemFromArray(rows, 0)) != NULL)
+                cJSON_AddItemToArray(cells, r);
+            cJSON_Delete(rows);
+        }
+        *out = root;
+    }
+    hub_ind_free(&res);
+    loaded_free(&l);
+    return rc;
+}
+
+int hub__change(sqlite3 *db, const hub_ind_request *req, const char *scope,
+                cJSON **out, char *err, size_t cap)
+{
+    loaded l;
+    *out = NULL;
+    if (!req->from || !req->from[0] || !req->to || !req->to[0])
+        return bad(err, cap, "name both waves: from and to", NULL);
+    int rc = prepare(db, req, req->from, req->to, scope, &l, err, cap);
+    hub_ind_result res = {0};
+    if (rc == 0 && hub_ind_compute(&l.spec, &l.opt, l.recs, l.n, &res) != 0)
+        rc = HUB_ESTORAGE;
+    if (rc == 0) {
+        cJSON *root = header(req, &l, scope);
+        cJSON_AddStringToObject(root, "from", req->from);
+        cJSON_AddStringToObject(root, "to", req->to);
+        cJSON *rows = hub_ind_change_rows(hub_ind_table_of(&res, req->from),
+                                          hub_ind_table_of(&res, req->to));
+        cJSON_AddItemToObject(root, "changes",
+                              rows ? rows : cJSON_CreateArray());
+        /* The change rows name the waves even where a table is empty. */
+        cJSON *r;
+        cJSON_ArrayForEach(r, rows)
+        {
+            cJSON_ReplaceItemInObject(r, "from_wave",
+                                      cJSON_CreateString(req->from));
+            cJSON_ReplaceItemInObject(r, "to_wave",
+                                      cJSON_CreateString(req->to));
+        }
+        *out = root;
+    }
+    hub_ind_free(&res);
+    loaded_free(&l);
+    return rc;
+}

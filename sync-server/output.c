@@ -1,0 +1,277 @@
+/*
+ * output.c - where the mapping dataset's tables and exports go: a FILE
+ * (the CLI) or a chunked HTTP reply (the API), written as they are
+ * produced so that a long export never sits whole in memory; and one
+ * renderer of flat rows as CSV or aligned text.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub_int.h"
+
+void hub__sink_file(hub_sink *s, FILE *f)
+{
+    memset(s, 0, sizeof *s);
+    s->file = f;
+}
+
+void hub__sink_http(hub_sink *s, struct mg_connection *conn,
+                    const char *ctype, const char *filename)
+{
+    memset(s, 0, sizeof *s);
+    s->conn = conn;
+    mg_response_header_start(conn, 200);
+    mg_response_header_add(conn, "Content-Type", ctype, -1);
+    mg_response_header_add(conn, "Transfer-Encoding", "chunked", -1);
+    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    if (filename) {
+        char cd[160];
+        snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", filename);
+        mg_response_header_add(conn, "Content-Disposition", cd, -1);
+    }
+    mg_response_header_send(conn);
+}
+
+static int flush(hub_sink *s)
+{
+    if (s->len == 0 || s->failed)
+        return s->failed ? -1 : 0;
+    if (s->conn) {
+        /* A client that went away ends the export; nothing to clean. */
+        if (mg_send_chunk(s->conn, s->buf, (unsigned)s->len) < 0)
+            s->failed = 1;
+    } else if (fwrite(s->buf, 1, s->len, s->file) != s->len) {
+        s->failed = 1;
+    }
+    s->len = 0;
+    return s->failed ? -1 : 0;
+}
+
+int hub__sink_write(hub_sink *s, const char *p, size_t n)
+{
+    s->bytes += (int64_t)n;
+    while (n > 0 && !s->failed) {
+        size_t room = sizeof s->buf - s->len;
+        size_t take = n < room ? n : room;
+        memcpy(s->buf + s->len, p, take);
+        s->len += take;
+        p += take;
+        n -= take;
+        if (s->len == sizeof s->buf)
+            flush(s);
+    }
+    return s->failed ? -1 : 0;
+}
+
+int hub__sink_puts(hub_sink *s, const char *str)
+{
+    return hub__sink_write(s, str, strlen(str));
+}
+
+int hub__sink_printf(hub_sink *s, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n < sizeof small)
+        return hub__sink_write(s, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return s->failed = 1, -1;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = hub__sink_write(s, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+int hub__sink_csv(hub_sink *s, const char *v, int first)
+{
+    if (!first)
+        hub__sink_write(s, ",", 1);
+    if (!v)
+        return s->failed ? -1 : 0;
+    /* RFC 4180: quote a field holding a separator, quote or line break;
+     * double the quotes inside. */
+    if (strpbrk(v, ",\"\r\n") == NULL)
+        return hub__sink_puts(s, v);
+    hub__sink_write(s, "\"", 1);
+    for (const char *q = strchr(v, '"'); q; q = strchr(v, '"')) {
+        hub__sink_write(s, v, (size_t)(q - v) + 1);
+        hub__sink_write(s, "\"", 1);
+        v = q + 1;
+    }
+    hub__sink_puts(s, v);
+    return hub__sink_write(s, "\"", 1);
+}
+
+int hub__sink_end(hub_sink *s)
+{
+    flush(s);
+    if (s->conn && !s->failed && mg_send_chunk(s->conn, "", 0) < 0)
+        s->failed = 1;
+    if (s->file && !s->failed && fflush(s->file) != 0)
+        s->failed = 1;
+    return s->failed ? -1 : 0;
+}
+
+/* The text of one value of a flat row: NULL for null or absent. */
+static const char *cell_text(const cJSON *v, char *tmp, size_t cap)
+{
+    if (!v || cJSON_IsNull(v))
+        return NULL;
+    if (cJSON_IsString(v))
+        return v->valuestring;
+    if (cJSON_IsBool(v))
+        return cJSON_IsTrue(v) ? "true" : "false";
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (d == (double)(long long)d && d < 9e15 && d > -9e15)
+            snprintf(tmp, cap, "%lld", (long long)d);
+        else
+            snprintf(tmp, cap, "%.10g", d);
+        return tmp;
+    }
+    return "";
+}
+
+int hub__rows_csv(hub_sink *s, const cJSON *rows, const char *const *cols)
+{
+    char tmp[64];
+    for (size_t c = 0; cols[c]; c++)
+        hub__sink_csv(s, cols[c], c == 0);
+    hub__sink_write(s, "\r\n", 2);
+    const cJSON *r;
+    cJSON_ArrayForEach(r, rows)
+    {
+        for (size_t c = 0; cols[c]; c++)
+            hub__sink_csv(s,
+                          cell_text(cJSON_GetObjectItemCaseSensitive(
+                                        r, cols[c]),
+                                    tmp, sizeof tmp),
+                          c == 0);
+        hub__sink_write(s, "\r\n", 2);
+    }
+    return s->failed ? -1 : 0;
+}
+
+#define TEXT_COLS_MAX 24
+
+int hub__rows_text(FILE *out, const cJSON *rows, const char *const *cols)
+{
+    size_t w[TEXT_COLS_MAX] = {0}, nc = 0;
+    char tmp[64];
+    for (; cols[nc] && nc < TEXT_COLS_MAX; nc++)
+        w[nc] = strlen(cols[nc]);
+    const cJSON *r;
+    cJSON_ArrayForEach(r, rows)
+    {
+        for (size_t c = 0; c < nc; c++) {
+            const char *t = cell_text(
+                cJSON_GetObjectItemCaseSensitive(r, cols[c]), tmp,
+                sizeof tmp);
+            size_t l = t ? strlen(t) : 1;
+            if (l > w[c])
+                w[c] = l;
+        }
+    }
+    for (size_t c = 0; c < nc; c++)
+        fprintf(out, "%-*s%s", (int)w[c], cols[c], c + 1 < nc ? "  " : "\n");
+    cJSON_ArrayForEach(r, rows)
+    {
+        for (size_t c = 0; c < nc; c++) {
+            const char *t = cell_text(
+                cJSON_GetObjectItemCaseSensitive(r, cols[c]), tmp,
+                sizeof tmp);
+            fprintf(out, "%-*s%s", (int)w[c], t ? t : "-",
+                    c + 1 < nc ? "  " : "\n");
+        }
+    }
+    return ferror(out) ? -1 : 0;
+}
+
+int hub__print_rows(FILE *out, int format, const cJSON *root,
+                    const char *key, const char *const *cols)
+{
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (format == HUB_FMT_JSON) {
+        char *t = cJSON_Print(root);
+        if (!t)
+            return -1;
+        fprintf(out, "%s\n", t);
+        free(t);
+        return ferror(out) ? -1 : 0;
+    }
+    if (format == HUB_FMT_CSV) {
+        hub_sink s;
+        hub__sink_file(&s, out);
+        hub__rows_csv(&s, rows, cols);
+        return hub__sink_end(&s);
+    }
+    return hub__rows_text(out, rows, cols);
+}
+
+int hub__query_format(struct mg_connection *conn, int *format)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    char v[16] = "";
+    *format = HUB_FMT_JSON;
+    if (!ri->query_string ||
+        mg_get_var(ri->query_string, strlen(ri->query_string), "format", v,
+                   sizeof v) == -1)
+        return 0;
+    if (strcmp(v, "csv") == 0)
+        *format = HUB_FMT_CSV;
+    else if (strcmp(v, "json") != 0) {
+        hub__reply_error(conn, 400, "bad_parameter",
+                         "format must be json or csv");
+        return -1;
+    }
+    return 0;
+}
+
+int hub__query_str(struct mg_connection *conn, const char *name,
+                   int (*valid)(const char *), char *out, size_t cap)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    out[0] = '\0';
+    if (!ri->query_string)
+        return 0;
+    int n = mg_get_var(ri->query_string, strlen(ri->query_string), name,
+                       out, cap);
+    if (n == -1) {
+        out[0] = '\0';
+        return 0;
+    }
+    if (n < 0 || (valid && !valid(out))) {
+        out[0] = '\0';
+        hub__reply_error(conn, 400, "bad_parameter",
+                         "query parameter %s is not valid (too long or "
+                         "wrong characters)",
+                         name);
+        return -1;
+    }
+    return 0;
+}
+
+void hub__reply_rows(struct mg_connection *conn, int format, cJSON *root,
+                     const char *key, const char *const *cols,
+                     const char *filename)
+{
+    if (format != HUB_FMT_CSV) {
+        hub__reply_obj(conn, 200, root);
+        return;
+    }
+    hub_sink s;
+    hub__sink_http(&s, conn, "text/csv; charset=utf-8", filename);
+    hub__rows_csv(&s, cJSON_GetObjectItemCaseSensitive(root, key), cols);
+    hub__sink_end(&s);
+    cJSON_Delete(root);
+}

@@ -1,0 +1,411 @@
+/*
+ * test_indicators.c - the indicator engine (sync-server/indicators.h) on
+ * fixtures whose every cell was worked out by hand beforehand: counts,
+ * means and shares, small cells, complementary suppression (including
+ * a cascade through the totals), unreliable bases, the wave-to-wave
+ * change, and spec parsing.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "indicators.h"
+#include "unit.h"
+
+/* ---- fixture building ----------------------------------------------- */
+
+#define FIX_MAX 256
+
+typedef struct fixture {
+    hub_ind_record recs[FIX_MAX];
+    cJSON *answers[FIX_MAX];
+    size_t n;
+} fixture;
+
+/* Adds count records of area/wave with answers given as JSON text. */
+static void put(fixture *f, const char *area, const char *wave,
+                const char *json, int count)
+{
+    for (int i = 0; i < count && f->n < FIX_MAX; i++) {
+        cJSON *a = cJSON_Parse(json);
+        f->answers[f->n] = a;
+        f->recs[f->n] = (hub_ind_record){area, wave, a};
+        f->n++;
+    }
+}
+
+static void fixture_free(fixture *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        cJSON_Delete(f->answers[i]);
+    f->n = 0;
+}
+
+static const char *const genders[] = {"woman", "man", "another"};
+
+static hub_ind_options opts(const char *by, int k)
+{
+    hub_ind_options o = {by, by ? genders : NULL, by ? 3 : 0, k, 25};
+    return o;
+}
+
+/* Parses spec_text and computes the tables of f by `by` (NULL: none)
+ * with k. 0, or 1 after failf. */
+static int compute(const fixture *f, const char *spec_text, const char *by,
+                   int k, hub_ind_result *r)
+{
+    hub_ind_spec spec;
+    char err[200];
+    if (hub_ind_parse(spec_text, &spec, err, sizeof err) != 0)
+        return failf(__FILE__, __LINE__, "%s: %s", spec_text, err);
+    hub_ind_options o = opts(by, k);
+    if (hub_ind_compute(&spec, &o, f->recs, f->n, r) != 0)
+        return failf(__FILE__, __LINE__, "out of memory");
+    return 0;
+}
+
+/* Adds woman and man records of one area and wave. */
+static void put_gender(fixture *f, const char *area, const char *wave,
+                       int women, int men)
+{
+    put(f, area, wave, "{\"gender\":\"woman\"}", women);
+    put(f, area, wave, "{\"gender\":\"man\"}", men);
+}
+
+/* One cell as expected: n, value, suppression, unreliable. */
+static int cell_is(const hub_ind_table *t, const char *area,
+                   const char *cat, long long n, double value, int supp,
+                   int unreliable)
+{
+    const hub_ind_cell *c = hub_ind_cell_at(t, area, cat);
+    if (!c)
+        return failf(__FILE__, __LINE__, "no cell %s/%s", area, cat);
+    if (c->n != n || fabs(c->value - value) > 1e-9 || c->supp != supp ||
+        c->unreliable != unreliable)
+        return failf(__FILE__, __LINE__,
+                     "cell %s/%s: n %lld value %g supp %d unreliable %d; "
+                     "expected %lld %g %d %d",
+                     area, cat, (long long)c->n, c->value, c->supp,
+                     c->unreliable, n, value, supp, unreliable);
+    return 0;
+}
+
+#define CELL(t, a, c, n, v, s, u)                                              \
+    do {                                                                       \
+        if (cell_is(t, a, c, n, v, s, u) != 0)                                 \
+            return 1;                                                          \
+    } while (0)
+
+enum { OK = HUB_SUPP_NONE, SMALL = HUB_SUPP_SMALL, COMP = HUB_SUPP_COMPLEMENT };
+
+/* ---- cases ---------------------------------------------------------- */
+
+/* Counts by gender, k = 5:
+ *          woman  man  all
+ *   A        10    8   18
+ *   B         6    3    9
+ *   C        12   14   26
+ *   all      28   25   53
+ * B/man is small. Row B then has one hidden cell: B/woman (6) goes too.
+ * Columns woman and man then have one hidden cell each: their smallest
+ * shown cells, A/woman (10) and A/man (8), go too. Row A then has two
+ * hidden cells and a shown total, which reveals neither. */
+static int test_count_complementary(void)
+{
+    fixture f = {0};
+    put_gender(&f, "A", "baseline", 10, 8);
+    put_gender(&f, "B", "baseline", 6, 3);
+    put_gender(&f, "C", "baseline", 12, 14);
+    hub_ind_result r;
+    if (compute(&f, "count", "gender", 5, &r) != 0)
+        return 1;
+    CHECK(r.ntables == 1);
+    const hub_ind_table *t = hub_ind_table_of(&r, "baseline");
+    CHECK(t && t->nrows == 4 && t->ncols == 3);
+    /* "another" was never answered: no column for it. */
+    CHECK(strcmp(t->cols[0], "woman") == 0 && strcmp(t->cols[1], "man") == 0);
+    CHECK(strcmp(t->cols[2], "*") == 0 && strcmp(t->rows[3], "*") == 0);
+    CELL(t, "A", "woman", 10, 10, COMP, 0);
+    CELL(t, "A", "man", 8, 8, COMP, 0);
+    CELL(t, "A", "*", 18, 18, OK, 1);
+    CELL(t, "B", "woman", 6, 6, COMP, 0);
+    CELL(t, "B", "man", 3, 3, SMALL, 0);
+    CELL(t, "B", "*", 9, 9, OK, 1);
+    CELL(t, "C", "woman", 12, 12, OK, 1);
+    CELL(t, "C", "man", 14, 14, OK, 1);
+    CELL(t, "C", "*", 26, 26, OK, 0);
+    CELL(t, "*", "woman", 28, 28, OK, 0);
+    CELL(t, "*", "man", 25, 25, OK, 0);
+    CELL(t, "*", "*", 53, 53, OK, 0);
+
+    /* The flat rows hide n and value of every hidden cell, with why. */
+    cJSON *rows = hub_ind_rows(t);
+    CHECK(cJSON_GetArraySize(rows) == 12);
+    int hidden = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows)
+    {
+        const char *st =
+            cJSON_GetObjectItem(row, "status")->valuestring;
+        const cJSON *n = cJSON_GetObjectItem(row, "n");
+        const cJSON *v = cJSON_GetObjectItem(row, "value");
+        const cJSON *why = cJSON_GetObjectItem(row, "reason");
+        if (strcmp(st, "suppressed") == 0) {
+            hidden++;
+            CHECK(cJSON_IsNull(n) && cJSON_IsNull(v) && cJSON_IsString(why));
+        } else {
+            CHECK(cJSON_IsNumber(n) && cJSON_IsNumber(v) &&
+                  cJSON_IsNull(why));
+        }
+        if (strcmp(cJSON_GetObjectItem(row, "area")->valuestring, "B") ==
+                0 &&
+            strcmp(cJSON_GetObjectItem(row, "category")->valuestring,
+                   "man") == 0)
+            CHECK(strcmp(why->valuestring, "small_cell") == 0);
+        if (strcmp(cJSON_GetObjectItem(row, "area")->valuestring, "A") == 0 &&
+            strcmp(cJSON_GetObjectItem(row, "category")->valuestring, "*") ==
+                0)
+            CHECK(cJSON_IsTrue(cJSON_GetObjectItem(row, "unreliable")));
+    }
+    CHECK(hidden == 4);
+    cJSON_Delete(rows);
+    hub_ind_free(&r);
+    fixture_free(&f);
+    return 0;
+}
+
+/* A small area total cascades through the totals column, k = 5:
+ *          woman  man  all
+ *   P         5    5   10
+ *   Q         2    2    4
+ *   S        20   30   50
+ *   all      27   37   64
+ * Row Q is all small. Columns woman, man and all then have one hidden
+ * cell each: P/woman, P/man and P/all (the smallest shown) go too. */
+static int test_count_cascade(void)
+{
+    fixture f = {0};
+    put_gender(&f, "P", "w", 5, 5);
+    put_gender(&f, "Q", "w", 2, 2);
+    put_gender(&f, "S", "w", 20, 30);
+    hub_ind_result r;
+    if (compute(&f, "count", "gender", 5, &r) != 0)
+        return 1;
+    const hub_ind_table *t = hub_ind_table_of(&r, "w");
+    CHECK(t != NULL);
+    CELL(t, "P", "woman", 5, 5, COMP, 0);
+    CELL(t, "P", "man", 5, 5, COMP, 0);
+    CELL(t, "P", "*", 10, 10, COMP, 0);
+    CELL(t, "Q", "woman", 2, 2, SMALL, 0);
+    CELL(t, "Q", "man", 2, 2, SMALL, 0);
+    CELL(t, "Q", "*", 4, 4, SMALL, 0);
+    CELL(t, "S", "woman", 20, 20, OK, 1);
+    CELL(t, "S", "man", 30, 30, OK, 0);
+    CELL(t, "S", "*", 50, 50, OK, 0);
+    CELL(t, "*", "woman", 27, 27, OK, 0);
+    CELL(t, "*", "man", 37, 37, OK, 0);
+    CELL(t, "*", "*", 64, 64, OK, 0);
+    /* With k = 2 nothing is below k: every cell shows. */
+    hub_ind_free(&r);
+    if (compute(&f, "count", "gender", 2, &r) != 0)
+        return 1;
+    t = hub_ind_table_of(&r, "w");
+    CELL(t, "Q", "woman", 2, 2, OK, 1);
+    CELL(t, "P", "*", 10, 10, OK, 1);
+    hub_ind_free(&r);
+    fixture_free(&f);
+    return 0;
+}
+
+/* Means of belonging (1..5) per area, two waves, k = 5.
+ *   baseline: A 1,2,3,4,5 (+1 unanswered) n 5 mean 3
+ *             B 2,2,2,2 n 4 mean 2 (small)
+ *             C 3 x 10 n 10 mean 3
+ *             all n 19 mean 53/19
+ *     B small; column has one hidden: A (5, the smallest) goes too.
+ *   follow-up: A 4 x 15, 5 x 15 n 30 mean 4.5; B 3 x 6 n 6 mean 3;
+ *              C 4 x 10 n 10 mean 4; all n 46 mean 193/46.
+ *   change: A and B hidden at baseline (null, "suppressed"); C +1;
+ *           all 193/46 - 53/19. */
+static fixture mean_fixture(void)
+{
+    fixture f = {0};
+    for (int v = 1; v <= 5; v++) {
+        char a[40];
+        snprintf(a, sizeof a, "{\"belonging\":%d}", v);
+        put(&f, "A", "baseline", a, 1);
+    }
+    put(&f, "A", "baseline", "{\"gender\":\"man\"}", 1);
+    put(&f, "B", "baseline", "{\"belonging\":2}", 4);
+    put(&f, "C", "baseline", "{\"belonging\":3}", 10);
+    put(&f, "A", "follow-up", "{\"belonging\":4}", 15);
+    put(&f, "A", "follow-up", "{\"belonging\":5}", 15);
+    put(&f, "B", "follow-up", "{\"belonging\":3}", 6);
+    put(&f, "C", "follow-up", "{\"belonging\":4}", 10);
+    return f;
+}
+
+static int test_mean_two_waves(void)
+{
+    fixture f = mean_fixture();
+    hub_ind_result r;
+    if (compute(&f, "mean:belonging", NULL, 5, &r) != 0)
+        return 1;
+    CHECK(r.ntables == 2);
+    CHECK(strcmp(r.tables[0].wave, "baseline") == 0);
+    const hub_ind_table *b = hub_ind_table_of(&r, "baseline");
+    const hub_ind_table *u = hub_ind_table_of(&r, "follow-up");
+    CHECK(b && u && b->ncols == 1 && b->nrows == 4);
+    CELL(b, "A", "*", 5, 3.0, COMP, 0);
+    CELL(b, "B", "*", 4, 2.0, SMALL, 0);
+    CELL(b, "C", "*", 10, 3.0, OK, 1);
+    CELL(b, "*", "*", 19, 53.0 / 19, OK, 1);
+    CELL(u, "A", "*", 30, 4.5, OK, 0);
+    CELL(u, "B", "*", 6, 3.0, OK, 1);
+    CELL(u, "C", "*", 10, 4.0, OK, 1);
+    CELL(u, "*", "*", 46, 193.0 / 46, OK, 0);
+
+    cJSON *ch = hub_ind_change_rows(b, u);
+    CHECK(cJSON_GetArraySize(ch) == 4);
+    int seen = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, ch)
+    {
+        const char *area = cJSON_GetObjectItem(row, "area")->valuestring;
+        const cJSON *c = cJSON_GetObjectItem(row, "change");
+        const char *cs =
+            cJSON_GetObjectItem(row, "change_status")->valuestring;
+        const cJSON *fn = cJSON_GetObjectItem(row, "from_n");
+        const cJSON *tn = cJSON_GetObjectItem(row, "to_n");
+        if (strcmp(area, "A") == 0 || strcmp(area, "B") == 0) {
+            CHECK(cJSON_IsNull(c) && strcmp(cs, "suppressed") == 0);
+            CHECK(cJSON_IsNull(fn) && cJSON_IsNumber(tn));
+            CHECK(tn->valuedouble == (area[0] == 'A' ? 30 : 6));
+            seen++;
+        } else if (strcmp(area, "C") == 0) {
+            CHECK(cJSON_IsNumber(c) && fabs(c->valuedouble - 1.0) < 1e-9);
+            CHECK(fn->valuedouble == 10 && tn->valuedouble == 10);
+            CHECK(cJSON_IsTrue(cJSON_GetObjectItem(row, "unreliable")));
+            seen++;
+        } else {
+            CHECK(strcmp(area, "*") == 0);
+            CHECK(fabs(c->valuedouble - (193.0 / 46 - 53.0 / 19)) < 1e-9);
+            CHECK(fn->valuedouble == 19 && tn->valuedouble == 46);
+            seen++;
+        }
+    }
+    CHECK(seen == 4);
+    cJSON_Delete(ch);
+    hub_ind_free(&r);
+    fixture_free(&f);
+    return 0;
+}
+
+/* Share answering often or sometimes, by gender, k = 6, one area A:
+ *   woman: often x3, never x3           n 6  share 0.5
+ *   man:   sometimes x1, never x4       n 5  share 0.2 (small)
+ *   (no gender): often x5               n 5  share 1.0 (small)
+ *   woman, tension unanswered x2: outside every base
+ *   all: n 16 share 9/16
+ * Row A has two hidden cells; each column's total equals its one area,
+ * hidden alike. */
+static int test_share_missing_category(void)
+{
+    fixture f = {0};
+    put(&f, "A", "w", "{\"gender\":\"woman\",\"tension\":\"often\"}", 3);
+    put(&f, "A", "w", "{\"gender\":\"woman\",\"tension\":\"never\"}", 3);
+    put(&f, "A", "w", "{\"gender\":\"man\",\"tension\":\"sometimes\"}", 1);
+    put(&f, "A", "w", "{\"gender\":\"man\",\"tension\":\"never\"}", 4);
+    put(&f, "A", "w", "{\"tension\":\"often\"}", 5);
+    put(&f, "A", "w", "{\"gender\":\"woman\"}", 2);
+    hub_ind_result r;
+    if (compute(&f, "share:tension=often|sometimes", "gender", 6, &r) != 0)
+        return 1;
+    const hub_ind_table *t = hub_ind_table_of(&r, "w");
+    CHECK(t && t->ncols == 4 && strcmp(t->cols[2], "") == 0);
+    CELL(t, "A", "woman", 6, 0.5, OK, 1);
+    CELL(t, "A", "man", 5, 0.2, SMALL, 0);
+    CELL(t, "A", "", 5, 1.0, SMALL, 0);
+    CELL(t, "A", "*", 16, 9.0 / 16, OK, 1);
+    CELL(t, "*", "woman", 6, 0.5, OK, 1);
+    CELL(t, "*", "man", 5, 0.2, SMALL, 0);
+    CELL(t, "*", "", 5, 1.0, SMALL, 0);
+    CELL(t, "*", "*", 16, 9.0 / 16, OK, 1);
+    hub_ind_free(&r);
+    fixture_free(&f);
+    return 0;
+}
+
+/* select_multiple: a respondent counts when any chosen code is in the
+ * set; an empty choice is an answer outside the set. k = 1. */
+static int test_share_select_multiple(void)
+{
+    fixture f = {0};
+    put(&f, "A", "w", "{\"where\":[\"youth\",\"sport\"]}", 2);
+    put(&f, "A", "w", "{\"where\":[\"school\"]}", 1);
+    put(&f, "A", "w", "{\"where\":[]}", 1);
+    put(&f, "A", "w", "{}", 3);
+    hub_ind_result r;
+    if (compute(&f, "share:where=sport,school", NULL, 1, &r) != 0)
+        return 1;
+    const hub_ind_table *t = hub_ind_table_of(&r, "w");
+    CELL(t, "A", "*", 4, 0.75, OK, 1);
+    CELL(t, "*", "*", 4, 0.75, OK, 1);
+    hub_ind_free(&r);
+    fixture_free(&f);
+    return 0;
+}
+
+static int test_parse(void)
+{
+    hub_ind_spec s;
+    char err[200], text[200];
+    CHECK(hub_ind_parse("mean:belonging", &s, err, sizeof err) == 0);
+    CHECK(s.kind == HUB_IND_MEAN && strcmp(s.field, "belonging") == 0);
+    CHECK(hub_ind_parse("share:t=a|b,c", &s, err, sizeof err) == 0);
+    hub_ind_format(&s, text, sizeof text);
+    CHECK(strcmp(text, "share:t=a|b|c") == 0);
+    static const char *const bad[] = {
+        "", "sum:x", "mean:", "mean:Bad", "mean:x=1", "share:x",
+        "share:x=", "share:x=a||b", "count:x", "share:x=a|b|c|d|e|f|g|h|i|j|"
+                                               "k|l|m|n|o|p|q"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        if (hub_ind_parse(bad[i], &s, err, sizeof err) == 0)
+            return failf(__FILE__, __LINE__, "accepted '%s'", bad[i]);
+        CHECK(err[0] != '\0');
+    }
+    return 0;
+}
+
+/* Empty input: no tables, nothing to free but the result. */
+static int test_empty(void)
+{
+    hub_ind_spec s;
+    char err[200];
+    CHECK(hub_ind_parse("count", &s, err, sizeof err) == 0);
+    hub_ind_options o = opts("gender", 5);
+    hub_ind_result r;
+    CHECK(hub_ind_compute(&s, &o, NULL, 0, &r) == 0);
+    CHECK(r.ntables == 0 && hub_ind_table_of(&r, "w") == NULL);
+    cJSON *ch = hub_ind_change_rows(NULL, NULL);
+    CHECK(ch && cJSON_GetArraySize(ch) == 0);
+    cJSON_Delete(ch);
+    hub_ind_free(&r);
+    return 0;
+}
+
+static const unit_case cases[] = {
+    {"count with complementary suppression", test_count_complementary},
+    {"count cascade through the totals", test_count_cascade},
+    {"mean over two waves and the change", test_mean_two_waves},
+    {"share with a no-answer category", test_share_missing_category},
+    {"share of a select_multiple", test_share_select_multiple},
+    {"indicator specs", test_parse},
+    {"no submissions", test_empty},
+};
+
+int main(int argc, char **argv)
+{
+    return unit_run(cases, sizeof cases / sizeof cases[0], argc, argv);
+}
