@@ -328,17 +328,7 @@ static int commit_change(fa_agent *ag, const char *id, const char *type,
                          const char *op, const char *area,
                          const cJSON *values)
 {
-    /* The hub refuses registry changes from enumerators: say so now. */
-    char role[32];
-    int rc = fa__meta_get(ag, "role", role, sizeof role);
-    if (rc != FA_OK)
-        return rc;
-    if (strcmp(role, "enumerator") == 0)
-        return fa__fail(ag, FA_EINPUT,
-                        "this device is enrolled as an enumerator, which "
-                        "may not change the registry; ask the hub admin "
-                        "for an outreach enrolment");
-    rc = fa__begin(ag);
+    int rc = fa__begin(ag);
     if (rc == FA_OK)
         rc = store_change(ag, id, type, op, area, values);
     if (rc == FA_OK)
@@ -682,13 +672,15 @@ static int exec_each(fa_agent *ag, const char *const *sql, size_t n,
 /* Removes an entity that left this device's areas. */
 static int forget(fa_agent *ag, const char *id)
 {
-    /* Both keep an entity with a change not yet acknowledged. */
+    /* Both keep an entity with a change not yet acknowledged, or
+     * refused: the user is shown it with the hub's reason. */
     static const char *const sql[] = {
         "DELETE FROM entity_fields WHERE entity_id = ?1 AND NOT EXISTS "
-        "(SELECT 1 FROM entity_changes WHERE entity_id = ?1 AND state = "
-        "'queued')",
+        "(SELECT 1 FROM entity_changes WHERE entity_id = ?1 AND state IN "
+        "('queued', 'refused'))",
         "DELETE FROM entities WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
-        "entity_changes WHERE entity_id = ?1 AND state = 'queued')",
+        "entity_changes WHERE entity_id = ?1 AND state IN ('queued', "
+        "'refused'))",
     };
     return exec_each(ag, sql, 2, id);
 }
@@ -752,17 +744,18 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
 
 int fa__entity_purge(fa_agent *ag, const char *areas)
 {
-    /* Entities with a change not yet acknowledged stay: the hub decides
-     * about them and answers. */
+    /* As for submissions: entities with a change not yet acknowledged
+     * stay (the hub decides about them), and so do those with a refused
+     * change (the user is shown it with the hub's reason). */
     static const char *const purge[] = {
         "DELETE FROM entity_fields WHERE entity_id IN (SELECT id FROM "
         "entities e WHERE ?1 != '*' AND instr(',' || ?1 || ',', ',' || "
         "e.area || ',') = 0 AND NOT EXISTS (SELECT 1 FROM entity_changes c "
-        "WHERE c.entity_id = e.id AND c.state = 'queued'))",
+        "WHERE c.entity_id = e.id AND c.state IN ('queued', 'refused')))",
         "DELETE FROM entities WHERE ?1 != '*' AND instr(',' || ?1 || ',', "
         "',' || area || ',') = 0 AND NOT EXISTS (SELECT 1 FROM "
-        "entity_changes c WHERE c.entity_id = entities.id AND c.state = "
-        "'queued')",
+        "entity_changes c WHERE c.entity_id = entities.id AND c.state IN "
+        "('queued', 'refused'))",
     };
     return exec_each(ag, purge, 2, areas);
 }

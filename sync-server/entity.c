@@ -406,22 +406,18 @@ static const char *scope_value(const fs_form *type, const fs_entity_change *e,
 }
 
 static int device_areas(sqlite3 *db, const char *device, char *out,
-                        size_t cap, char role[32])
+                        size_t cap)
 {
     sqlite3_stmt *st = NULL;
     out[0] = '\0';
-    role[0] = '\0';
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT areas, role FROM devices WHERE id = ?",
+    int rc = sqlite3_prepare_v2(db, "SELECT areas FROM devices WHERE id = ?",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    if (rc == SQLITE_ROW)
         snprintf(out, cap, "%s", col(st, 0));
-        snprintf(role, 32, "%s", col(st, 1));
-    }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -749,18 +745,10 @@ int hub__merge_entity(sqlite3 *db, const char *device,
     }
     /* Scope: the device must hold the entity's area, and the area it
      * moves the entity to. */
-    char areas[HUB_SCOPE_MAX], moved[FS_ID_MAX + 1], role[32];
-    rc = device_areas(db, device, areas, sizeof areas, role);
+    char areas[HUB_SCOPE_MAX], moved[FS_ID_MAX + 1];
+    rc = device_areas(db, device, areas, sizeof areas);
     if (rc != SQLITE_OK)
         return rc;
-    /* Enumerators record forms; the registry is outreach work. */
-    if (strcmp(role, "enumerator") == 0) {
-        refuse(r, "forbidden",
-               "this device is enrolled as an enumerator, which may not "
-               "change the registry; ask the hub admin for an outreach "
-               "enrolment");
-        return SQLITE_OK;
-    }
     const char *to = scope_value(type, ent, moved, sizeof moved);
     if ((e.found && !hub__scope_has(areas, e.area)) ||
         (to && !hub__scope_has(areas, to))) {
