@@ -37,11 +37,7 @@ static int reply_list(struct mg_connection *conn, const char *key,
 static int begin_get(struct mg_connection *conn, hub_device *who,
                      const char *const *roles)
 {
-    if (!hub__method_is(conn, "GET"))
-        return 405;
-    if (hub__auth(conn, who, HUB_API, roles) != 0)
-        return 403;
-    return 0;
+    return hub__api_begin(conn, "GET", who, roles);
 }
 
 /* Who the token is: the admin page shows the views its role may use. */

@@ -823,10 +823,9 @@ int hub__handle_admin_conflicts(struct mg_connection *conn, void *hubp)
 {
     (void)hubp;
     hub_device who;
-    if (!hub__method_is(conn, "GET"))
-        return 405;
-    if (hub__auth(conn, &who, HUB_API, admin_only) != 0)
-        return 403;
+    int bad = hub__api_begin(conn, "GET", &who, admin_only);
+    if (bad)
+        return bad;
     long long all = 0, after = 0, limit = 0;
     if (hub__query_int(conn, "all", 0, 0, 1, &all) != 0 ||
         hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
@@ -854,10 +853,9 @@ int hub__handle_admin_resolve(struct mg_connection *conn, void *hubp)
 {
     hub *h = hubp;
     hub_device who;
-    if (!hub__method_is(conn, "POST"))
-        return 405;
-    if (hub__auth(conn, &who, HUB_API, admin_only) != 0)
-        return 403;
+    int bad = hub__api_begin(conn, "POST", &who, admin_only);
+    if (bad)
+        return bad;
     cJSON *req = NULL;
     if (hub__read_json(conn, 128 * 1024, &req) != 0)
         return 400;
@@ -915,10 +913,9 @@ int hub__handle_admin_duplicates(struct mg_connection *conn, void *hubp)
 {
     (void)hubp;
     hub_device who;
-    if (!hub__method_is(conn, "GET"))
-        return 405;
-    if (hub__auth(conn, &who, HUB_API, admin_only) != 0)
-        return 403;
+    int bad = hub__api_begin(conn, "GET", &who, admin_only);
+    if (bad)
+        return bad;
     cJSON *arr = duplicates_json(hub__db(conn), 1, who.areas);
     if (!arr) {
         hub__reply_error(conn, 503, "storage", "cannot read submissions");

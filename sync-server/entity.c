@@ -339,19 +339,6 @@ static int seen_before(sqlite3 *db, const char *id, const char *device,
     return rc;
 }
 
-static void refuse(fs_result *r, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void refuse(fs_result *r, const char *code, const char *fmt, ...)
-{
-    r->status = FS_RES_REFUSED;
-    snprintf(r->error, sizeof r->error, "%s", code);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->message, sizeof r->message, fmt, ap);
-    va_end(ap);
-}
-
 /* Checks every value against the type; the problems go to r. */
 static int check_values(const fs_form *type, const fs_entity_change *ent,
                         fs_result *r)
@@ -380,7 +367,7 @@ static int check_values(const fs_form *type, const fs_entity_change *ent,
     if (bad) {
         char list[FS_ERRMSG_MAX - 64];
         fs_problems_format(&p, "; ", list, sizeof list);
-        refuse(r, "invalid_entity", "%s %s: %s", ent->type, ent->id, list);
+        hub__refuse(r, "invalid_entity", "%s %s: %s", ent->type, ent->id, list);
     }
     return SQLITE_OK;
 }
@@ -529,7 +516,7 @@ static int check_bases(sqlite3 *db, const fs_entity_change *ent,
             return rc;
         free(cur.value);
         if (ent->edits[i].base > cur.version) {
-            refuse(r, "malformed",
+            hub__refuse(r, "malformed",
                    "%s.%s: base version %lld is newer than the hub's "
                    "version %lld",
                    ent->id, ent->edits[i].field,
@@ -709,7 +696,7 @@ int hub__merge_entity(sqlite3 *db, const char *device,
     const fs_entity_types *t = hub__entity_types();
     const fs_form *type = fs_entity_type(t, ent->type);
     if (!type) {
-        refuse(r, "invalid_entity", "unknown entity type '%s'; this hub "
+        hub__refuse(r, "invalid_entity", "unknown entity type '%s'; this hub "
                                     "knows %s",
                ent->type, fs_entity_type_names(t));
         return SQLITE_OK;
@@ -732,12 +719,12 @@ int hub__merge_entity(sqlite3 *db, const char *device,
     if (rc != SQLITE_OK)
         return rc;
     if (e.found && strcmp(e.type, ent->type) != 0) {
-        refuse(r, "invalid_entity", "%s is a %s on this hub, not a %s",
+        hub__refuse(r, "invalid_entity", "%s is a %s on this hub, not a %s",
                ent->id, e.type, ent->type);
         return SQLITE_OK;
     }
     if (!e.found && ent->op != FS_ENTITY_NEW) {
-        refuse(r, "unknown_entity",
+        hub__refuse(r, "unknown_entity",
                "%s %s is not on this hub; it may have been created on a "
                "device that has not synced yet",
                ent->type, ent->id);
@@ -752,7 +739,7 @@ int hub__merge_entity(sqlite3 *db, const char *device,
     const char *to = scope_value(type, ent, moved, sizeof moved);
     if ((e.found && !hub__scope_has(areas, e.area)) ||
         (to && !hub__scope_has(areas, to))) {
-        refuse(r, "out_of_scope",
+        hub__refuse(r, "out_of_scope",
                "%s %s: this device works in areas %s only, not '%s'; ask "
                "the hub admin to extend its areas",
                ent->type, ent->id, areas,

@@ -299,6 +299,16 @@ int hub__query_int(struct mg_connection *conn, const char *name,
     return 0;
 }
 
+int hub__api_begin(struct mg_connection *conn, const char *method,
+                   hub_device *who, const char *const *roles)
+{
+    if (!hub__method_is(conn, method))
+        return 405;
+    if (hub__auth(conn, who, HUB_API, roles) != 0)
+        return 403;
+    return 0;
+}
+
 int hub__method_is(struct mg_connection *conn, const char *m)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);

@@ -85,6 +85,11 @@ int hub__query_int(struct mg_connection *conn, const char *name,
 /* 1 when the request method is m, else answers 405 and returns 0. */
 int hub__method_is(struct mg_connection *conn, const char *m);
 
+/* Start of every admin API handler: the method, then an API token of
+ * one of roles. Returns 0, or the status already answered (405, 403). */
+int hub__api_begin(struct mg_connection *conn, const char *method,
+                   hub_device *who, const char *const *roles);
+
 /* ---- scope.c: areas and forms -------------------------------------- */
 
 /* 1 when item is in scope ('*' or a comma list), else 0. */
@@ -348,6 +353,10 @@ int hub__entity_requeue(sqlite3 *db, const char *device, const char *old,
 int hub__entity_tombstone(sqlite3 *db, const char *id, const char *device,
                           const char *collector, const char *hlc,
                           int64_t now);
+
+/* Marks r refused with error code and a message (merge.c). */
+void hub__refuse(fs_result *r, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Merges one entity change of device inside the push transaction,
  * filling r: applied (fast-forward or converged), divergent with error

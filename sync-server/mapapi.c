@@ -15,9 +15,7 @@ static const char *const readers[] = {"admin", "reviewer", NULL};
 int hub__map_begin(struct mg_connection *conn, hub_device *who,
                    int *format)
 {
-    if (!hub__method_is(conn, "GET"))
-        return -1;
-    if (hub__auth(conn, who, HUB_API, readers) != 0)
+    if (hub__api_begin(conn, "GET", who, readers) != 0)
         return -1;
     return hub__query_format(conn, format);
 }
@@ -192,8 +190,7 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
                          "geojson/mechanisms under /api/v1/admin/export/");
         return 404;
     }
-    if (!hub__method_is(conn, "GET") ||
-        hub__auth(conn, &who, HUB_API, readers) != 0)
+    if (hub__api_begin(conn, "GET", &who, readers) != 0)
         return 400;
     char form[FS_ID_MAX + 2], version[24], labels[24], ind[1200], k[16];
     char wave[FS_ID_MAX + 2];

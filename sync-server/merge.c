@@ -79,10 +79,7 @@ static int load_form(sqlite3 *db, form_cache *fc, const char *id,
     return rc;
 }
 
-static void refuse(fs_result *r, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void refuse(fs_result *r, const char *code, const char *fmt, ...)
+void hub__refuse(fs_result *r, const char *code, const char *fmt, ...)
 {
     r->status = FS_RES_REFUSED;
     snprintf(r->error, sizeof r->error, "%s", code);
@@ -100,14 +97,14 @@ static int check_submission(sqlite3 *db, form_cache *fc,
     if (rc != SQLITE_OK)
         return rc;
     if (!fc->found) {
-        refuse(r, "unknown_form",
+        hub__refuse(r, "unknown_form",
                "form %s version %lld is not published on this hub; ask "
                "an admin to publish it, then sync again",
                s->form_id, (long long)s->form_version);
         return SQLITE_OK;
     }
     if (!fc->form) {
-        refuse(r, "unknown_form",
+        hub__refuse(r, "unknown_form",
                "form %s version %lld on this hub is not a valid definition "
                "for this hub; ask an admin to publish a corrected version",
                s->form_id, (long long)s->form_version);
@@ -135,7 +132,7 @@ static int check_submission(sqlite3 *db, form_cache *fc,
     if (vrc != FS_OK) {
         char list[FS_ERRMSG_MAX - 96]; /* room for the prefix */
         fs_problems_format(&probs, "; ", list, sizeof list);
-        refuse(r, "invalid_answers", "form %s v%lld: %s", s->form_id,
+        hub__refuse(r, "invalid_answers", "form %s v%lld: %s", s->form_id,
                (long long)s->form_version, list);
     }
     cJSON_Delete(parsed);
@@ -278,7 +275,7 @@ int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
         fs_result *r = &reply->results[i];
         r->seq = c->seq;
         if (c->err != 0) {
-            refuse(r, fs_errname(c->err), "%s", c->errmsg);
+            hub__refuse(r, fs_errname(c->err), "%s", c->errmsg);
         } else if (c->kind == FS_CHANGE_ENTITY) {
             rc = hub__merge_entity(db, device_id, &c->ent, r, now);
         } else {

@@ -154,10 +154,9 @@ int hub__handle_admin_review(struct mg_connection *conn, void *hubp)
     hub *h = hubp;
     hub_device who;
     static const char *const reviewers[] = {"admin", "reviewer", NULL};
-    if (!hub__method_is(conn, "POST"))
-        return 405;
-    if (hub__auth(conn, &who, HUB_API, reviewers) != 0)
-        return 403;
+    int bad = hub__api_begin(conn, "POST", &who, reviewers);
+    if (bad)
+        return bad;
     cJSON *req = NULL;
     if (hub__read_json(conn, 8192, &req) != 0)
         return 400;
