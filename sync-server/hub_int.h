@@ -25,6 +25,7 @@ typedef struct hub {
      * letting them spin on SQLITE_BUSY. */
     pthread_mutex_t write_lock;
     struct hub_ratelimit *rate; /* NULL: no limit */
+    struct hub_checkpointer *ckpt; /* NULL: SQLite's own checkpoints */
 } hub;
 
 /* Scopes (areas, forms) are '*' or codes joined by commas. */
@@ -308,13 +309,44 @@ int hub__review(sqlite3 *db, const char *id, const char *state,
                 const char *comment, const char *actor, const char *areas,
                 int *found);
 
+/* ---- checkpoint.c: WAL checkpoints off the writers' path ------------ */
+
+typedef struct hub_checkpointer hub_checkpointer;
+
+/* Starts the checkpoint thread on its own connection to db_path; NULL
+ * when it cannot (the hub then keeps SQLite's default checkpoints). */
+hub_checkpointer *hub__checkpointer_start(const char *db_path);
+/* Makes db's commits hand their checkpoints to c (a worker connection). */
+void hub__checkpointer_attach(hub_checkpointer *c, sqlite3 *db);
+/* Stops and joins the thread, after the last writer has finished. */
+void hub__checkpointer_stop(hub_checkpointer *c);
+
 /* ---- merge.c --------------------------------------------------------- */
 
+/* The SHA-256 (hex) of one submission's content. */
+typedef struct hub_digest {
+    char hex[65];
+} hub_digest;
+
+/* The part of a merge that does not depend on the hub's data, run by the
+ * request's own thread outside any transaction so that the one writer
+ * does only the SQL: fills results[i] (cs->n of them) with the seq and,
+ * for a change that cannot be accepted (decode error, unknown form,
+ * answers that fail the form), the refusal; digests[i] with each
+ * remaining submission's content digest. Published forms are parsed once
+ * per thread. Returns SQLITE_OK or a storage/memory error. */
+int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs,
+                       fs_result *results, hub_digest *digests);
+
 /* Merges every change of cs for device_id inside the caller's open
- * transaction, filling reply->results. Returns SQLITE_OK or the SQLite
- * error that must roll the transaction back. */
+ * transaction; reply->results and digests come from hub__merge_prepare.
+ * Returns SQLITE_OK or the SQLite error that must roll the transaction
+ * back. */
 int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
-               fs_push_reply *reply);
+               const hub_digest *digests, fs_push_reply *reply);
+
+/* Frees the calling thread's parsed forms (a worker's exit_thread). */
+void hub__merge_release(void);
 
 /* ---- entity.c: the registry (PROTOCOL.md section 7) ------------------ */
 

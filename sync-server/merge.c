@@ -16,14 +16,20 @@
 #include "hub_int.h"
 #include "stmtcache.h"
 
-/* The published form a run of changes refers to, parsed once. Changesets
- * are usually many submissions of the same form. */
-typedef struct form_cache {
+/* Published forms, parsed, kept per worker thread. A published (id,
+ * version) never changes (publishing other content under it is refused),
+ * so an entry stays right for the thread's whole life; only forms that
+ * exist are kept, so a form published later is found. */
+typedef struct form_entry {
     char id[FS_ID_MAX + 1];
     int64_t version;
-    int found;     /* a row exists, even if form is NULL */
-    fs_form *form; /* owned; NULL when the stored definition is unreadable */
-} form_cache;
+    fs_form *form; /* NULL when the stored definition is unreadable */
+} form_entry;
+
+#define FORM_CACHE_MAX 8
+
+static _Thread_local form_entry form_cache[FORM_CACHE_MAX];
+static _Thread_local int form_cache_n, form_cache_next;
 
 /* The statements a merge runs for every change. They come from the
  * worker's statement cache (stmtcache.h): preparing them per change, or
@@ -42,40 +48,67 @@ static int stmt(sqlite3 *db, sqlite3_stmt **st, const char *sql)
     return *st ? SQLITE_OK : rc;
 }
 
-static int load_form(sqlite3 *db, form_cache *fc, const char *id,
-                     int64_t version)
+void hub__merge_release(void)
 {
-    if (fc->form || fc->id[0]) {
-        if (strcmp(fc->id, id) == 0 && fc->version == version)
+    for (int i = 0; i < form_cache_n; i++)
+        fs_form_free(form_cache[i].form);
+    memset(form_cache, 0, sizeof form_cache);
+    form_cache_n = form_cache_next = 0;
+}
+
+/* The cached entry for (id, version), read from the forms table when
+ * missing; *found is 0 when no such form is published. */
+static int load_form(sqlite3 *db, const char *id, int64_t version,
+                     int *found, const fs_form **form)
+{
+    *found = 0;
+    *form = NULL;
+    for (int i = 0; i < form_cache_n; i++) {
+        form_entry *e = &form_cache[i];
+        if (e->version == version && strcmp(e->id, id) == 0) {
+            *found = 1;
+            *form = e->form;
             return SQLITE_OK;
-        fs_form_free(fc->form);
-        memset(fc, 0, sizeof *fc);
+        }
     }
-    snprintf(fc->id, sizeof fc->id, "%s", id);
-    fc->version = version;
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT definition FROM forms WHERE id = ? "
-                                "AND version = ?",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st = hub__stmt(db,
+                                 "SELECT definition FROM forms WHERE id = ? "
+                                 "AND version = ?",
+                                 &rc);
+    if (!st)
         return rc;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, version);
     rc = sqlite3_step(st);
+    fs_form *parsed = NULL;
     if (rc == SQLITE_ROW) {
         /* Not strict: a definition published by a newer hub may carry
          * members this one does not know. */
         const char *def = (const char *)sqlite3_column_text(st, 0);
-        fc->found = 1;
+        *found = 1;
         if (def)
             fs_form_parse(def, (size_t)sqlite3_column_bytes(st, 0), 0,
-                          &fc->form, NULL);
+                          &parsed, NULL);
         rc = SQLITE_OK;
     } else if (rc == SQLITE_DONE) {
         rc = SQLITE_OK;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    if (!*found)
+        return rc;
+    int slot = form_cache_n;
+    if (form_cache_n < FORM_CACHE_MAX) {
+        form_cache_n++;
+    } else {
+        slot = form_cache_next;
+        form_cache_next = (form_cache_next + 1) % FORM_CACHE_MAX;
+        fs_form_free(form_cache[slot].form);
+    }
+    snprintf(form_cache[slot].id, sizeof form_cache[slot].id, "%s", id);
+    form_cache[slot].version = version;
+    form_cache[slot].form = parsed;
+    *form = parsed;
     return rc;
 }
 
@@ -90,20 +123,22 @@ void hub__refuse(fs_result *r, const char *code, const char *fmt, ...)
 }
 
 /* Checks a well-formed submission against the hub's forms. */
-static int check_submission(sqlite3 *db, form_cache *fc,
-                            const fs_submission *s, fs_result *r)
+static int check_submission(sqlite3 *db, const fs_submission *s,
+                            fs_result *r)
 {
-    int rc = load_form(db, fc, s->form_id, s->form_version);
+    int found;
+    const fs_form *form;
+    int rc = load_form(db, s->form_id, s->form_version, &found, &form);
     if (rc != SQLITE_OK)
         return rc;
-    if (!fc->found) {
+    if (!found) {
         hub__refuse(r, "unknown_form",
                "form %s version %lld is not published on this hub; ask "
                "an admin to publish it, then sync again",
                s->form_id, (long long)s->form_version);
         return SQLITE_OK;
     }
-    if (!fc->form) {
+    if (!form) {
         hub__refuse(r, "unknown_form",
                "form %s version %lld on this hub is not a valid definition "
                "for this hub; ask an admin to publish a corrected version",
@@ -124,7 +159,7 @@ static int check_submission(sqlite3 *db, form_cache *fc,
         answers = parsed;
     }
     if (vrc == FS_OK)
-        vrc = fs_answers_validate(fc->form, answers, s->area, &probs);
+        vrc = fs_answers_validate(form, answers, s->area, &probs);
     if (vrc == FS_ENOMEM) {
         cJSON_Delete(parsed);
         return SQLITE_NOMEM; /* the push fails whole and is retried */
@@ -192,10 +227,8 @@ static int hold(sqlite3 *db, merge_stmts *ms, const char *device,
 
 static int merge_submission(sqlite3 *db, merge_stmts *ms,
                             const char *device, const fs_submission *s,
-                            fs_result *r, int64_t now)
+                            const char *digest, fs_result *r, int64_t now)
 {
-    char digest[65];
-    content_digest(s, digest);
     /* An amendment based on a revision that is no longer the newest (an
      * admin corrected it meanwhile) is a conflict, never an overwrite. */
     if (s->base_rev > 0) {
@@ -204,43 +237,20 @@ static int merge_submission(sqlite3 *db, merge_stmts *ms,
         if (arc != SQLITE_OK || handled)
             return arc;
     }
-    int rc = stmt(db, &ms->find,
-                  "SELECT digest FROM submissions WHERE id = ? AND rev = ?");
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_stmt *st = ms->find;
-    sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, s->rev);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *d = (const char *)sqlite3_column_text(st, 0);
-        r->status = d && strcmp(d, digest) == 0 ? FS_RES_DUPLICATE
-                                                : FS_RES_DIVERGENT;
-        sqlite3_reset(st);
-        if (r->status == FS_RES_DIVERGENT) {
-            snprintf(r->error, sizeof r->error, "divergent");
-            snprintf(r->message, sizeof r->message,
-                     "the hub already holds submission %s revision %lld "
-                     "with other content; both are kept for an admin to "
-                     "review",
-                     s->id, (long long)s->rev);
-        }
-        return SQLITE_OK;
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return rc;
-
+    /* Nearly every change is new: insert first and look at what is
+     * stored only when (id, rev) is taken, one index probe instead of
+     * two on the common path. */
     char hlc[FS_HLC_TEXT_LEN + 1];
     fs_hlc_format(s->hlc, hlc);
-    rc = stmt(db, &ms->insert,
-              "INSERT INTO submissions (id, rev, base_rev, form_id, "
-              "form_version, area, device_id, collector, hlc, created_ms, "
-              "received_ms, answers, digest) VALUES (?, ?, ?, ?, ?, ?, ?, "
-              "?, ?, ?, ?, ?, ?)");
+    int rc = stmt(db, &ms->insert,
+                  "INSERT INTO submissions (id, rev, base_rev, form_id, "
+                  "form_version, area, device_id, collector, hlc, "
+                  "created_ms, received_ms, answers, digest) VALUES (?, ?, "
+                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id, rev) "
+                  "DO NOTHING");
     if (rc != SQLITE_OK)
         return rc;
-    st = ms->insert;
+    sqlite3_stmt *st = ms->insert;
     sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, s->rev);
     sqlite3_bind_int64(st, 3, s->base_rev);
@@ -258,36 +268,82 @@ static int merge_submission(sqlite3 *db, merge_stmts *ms,
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return rc;
-    r->status = FS_RES_APPLIED;
+    if (sqlite3_changes(db) == 1) {
+        r->status = FS_RES_APPLIED;
+        return SQLITE_OK;
+    }
+
+    rc = stmt(db, &ms->find,
+              "SELECT digest FROM submissions WHERE id = ? AND rev = ?");
+    if (rc != SQLITE_OK)
+        return rc;
+    st = ms->find;
+    sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, s->rev);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    }
+    const char *d = (const char *)sqlite3_column_text(st, 0);
+    r->status = d && strcmp(d, digest) == 0 ? FS_RES_DUPLICATE
+                                            : FS_RES_DIVERGENT;
+    sqlite3_reset(st);
+    if (r->status == FS_RES_DIVERGENT) {
+        snprintf(r->error, sizeof r->error, "divergent");
+        snprintf(r->message, sizeof r->message,
+                 "the hub already holds submission %s revision %lld "
+                 "with other content; both are kept for an admin to "
+                 "review",
+                 s->id, (long long)s->rev);
+    }
     return SQLITE_OK;
 }
 
-int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
-               fs_push_reply *reply)
+int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs,
+                       fs_result *results, hub_digest *digests)
 {
-    form_cache fc;
-    memset(&fc, 0, sizeof fc);
+    int rc = SQLITE_OK;
+    for (size_t i = 0; i < cs->n && rc == SQLITE_OK; i++) {
+        const fs_change *c = &cs->changes[i];
+        fs_result *r = &results[i];
+        memset(r, 0, sizeof *r);
+        r->seq = c->seq;
+        digests[i].hex[0] = '\0';
+        if (c->err != 0) {
+            hub__refuse(r, fs_errname(c->err), "%s", c->errmsg);
+        } else if (c->kind == FS_CHANGE_SUBMISSION) {
+            rc = check_submission(db, &c->sub, r);
+            if (rc == SQLITE_OK && r->status != FS_RES_REFUSED) {
+                content_digest(&c->sub, digests[i].hex);
+                if (!digests[i].hex[0])
+                    rc = SQLITE_NOMEM;
+            }
+        }
+    }
+    return rc;
+}
+
+int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
+               const hub_digest *digests, fs_push_reply *reply)
+{
     merge_stmts ms = {NULL, NULL, NULL};
     int64_t now = (int64_t)fs_now_ms();
     int rc = SQLITE_OK;
     for (size_t i = 0; i < cs->n && rc == SQLITE_OK; i++) {
         const fs_change *c = &cs->changes[i];
         fs_result *r = &reply->results[i];
-        r->seq = c->seq;
-        if (c->err != 0) {
-            hub__refuse(r, fs_errname(c->err), "%s", c->errmsg);
-        } else if (c->kind == FS_CHANGE_ENTITY) {
+        /* Refusals were decided by hub__merge_prepare. */
+        if (r->status == FS_RES_REFUSED)
+            ;
+        else if (c->kind == FS_CHANGE_ENTITY)
             rc = hub__merge_entity(db, device_id, &c->ent, r, now);
-        } else {
-            rc = check_submission(db, &fc, &c->sub, r);
-            if (rc == SQLITE_OK && r->status != FS_RES_REFUSED)
-                rc = merge_submission(db, &ms, device_id, &c->sub, r,
-                                      now);
-        }
+        else
+            rc = merge_submission(db, &ms, device_id, &c->sub,
+                                  digests[i].hex, r, now);
         if (rc == SQLITE_OK &&
             (r->status == FS_RES_REFUSED || r->status == FS_RES_DIVERGENT))
             rc = hold(db, &ms, device_id, c, r, now);
     }
-    fs_form_free(fc.form);
     return rc;
 }

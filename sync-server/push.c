@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <semaphore.h>
+#include <unistd.h>
 
 #include "hub_int.h"
 #include "stmtcache.h"
@@ -155,6 +157,8 @@ typedef struct push_job {
     const char *device;
     const fs_changeset *cs;
     const char *digest;
+    fs_result *results;        /* cs->n, from hub__merge_prepare */
+    const hub_digest *digests; /* cs->n, from hub__merge_prepare */
     /* Filled by the leader. */
     int status;         /* 200, 409 or 0 for a storage failure */
     int src;            /* SQLite code of a storage failure */
@@ -205,14 +209,12 @@ static void process_one(sqlite3 *db, push_job *j)
     reply.last_seq = cs->last_seq;
     reply.acked_seq = cs->last_seq;
     reply.n = cs->n;
-    reply.results = calloc(cs->n ? cs->n : 1, sizeof *reply.results);
-    rc = reply.results ? hub__merge(db, j->device, cs, &reply)
-                       : SQLITE_NOMEM;
+    reply.results = j->results;
+    rc = hub__merge(db, j->device, cs, j->digests, &reply);
     if (rc == SQLITE_OK) {
         j->text = fs_push_reply_encode(&reply);
         rc = j->text ? SQLITE_OK : SQLITE_NOMEM;
     }
-    free(reply.results);
     if (rc == SQLITE_OK)
         rc = store_receipt(db, j->device, cs, j->digest, j->text,
                            (int64_t)fs_now_ms());
@@ -312,6 +314,89 @@ static void submit(hub *h, sqlite3 *db, push_job *j)
     pthread_mutex_unlock(&gc_lock);
 }
 
+/* Decoding and checking a changeset is the CPU-heavy part of a push and
+ * runs in the request's own thread. More of them at once than there are
+ * cores only slows each down, and with it the writer they share the cores
+ * with: the group's leader would merge at a fraction of a core while
+ * everyone waits for its COMMIT. So at most one per core at a time;
+ * reading a body from a slow link is not part of it. */
+static sem_t decode_slots;
+
+static void decode_slots_init(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    sem_init(&decode_slots, 0, n < 1 ? 1u : n > 64 ? 64u : (unsigned)n);
+}
+
+/* Reads, decodes and checks one push. Returns 0 with *csp, results and
+ * digests set (caller frees all three), or the HTTP status already
+ * answered. */
+static int prepare_push(struct mg_connection *conn, hub *h,
+                        const hub_device *dev, int gzipped,
+                        fs_changeset **csp, char digest[65],
+                        fs_result **resultsp, hub_digest **digestsp)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, decode_slots_init);
+
+    fs_buf body;
+    if (hub__read_body(conn, h->limits.max_compressed, &body) != 0)
+        return 400;
+
+    while (sem_wait(&decode_slots) != 0)
+        ; /* EINTR */
+    fs_changeset *cs = NULL;
+    fs_result *results = NULL;
+    hub_digest *digests = NULL;
+    fs_err err = {0};
+    int status = 0;
+    int rc = fs_changeset_decode(body.data, body.len, gzipped, &h->limits,
+                                 &cs, digest, &err);
+    fs_buf_free(&body);
+    if (rc != FS_OK) {
+        hub__reply_error(conn, decode_status(rc), fs_errname(rc), "%s",
+                         err.msg);
+        status = 400;
+        goto out;
+    }
+    if (strcmp(cs->device, dev->id) != 0) {
+        hub__reply_error(conn, 403, "device_mismatch",
+                         "the changeset names device %s but the token "
+                         "belongs to %s",
+                         cs->device, dev->id);
+        status = 403;
+        goto out;
+    }
+    hub__scope_filter(dev, cs);
+
+    /* Form checks and content digests need no write transaction: done
+     * here, beside other requests, not by the one writer. */
+    results = calloc(cs->n ? cs->n : 1, sizeof *results);
+    digests = calloc(cs->n ? cs->n : 1, sizeof *digests);
+    rc = results && digests
+             ? hub__merge_prepare(hub__db(conn), cs, results, digests)
+             : SQLITE_NOMEM;
+    if (rc != SQLITE_OK) {
+        fprintf(stderr,
+                "fieldsync-hub: push from %s (%s) not checked: %s\n",
+                dev->name, dev->id, sqlite3_errstr(rc));
+        reply_storage_error(conn, NULL, rc);
+        status = (rc & 0xff) == SQLITE_FULL ? 507 : 503;
+    }
+out:
+    sem_post(&decode_slots);
+    if (status != 0) {
+        free(results);
+        free(digests);
+        fs_changeset_free(cs);
+        return status;
+    }
+    *csp = cs;
+    *resultsp = results;
+    *digestsp = digests;
+    return 0;
+}
+
 int hub__handle_push(struct mg_connection *conn, void *hubp)
 {
     hub *h = hubp;
@@ -333,36 +418,22 @@ int hub__handle_push(struct mg_connection *conn, void *hubp)
         return 415;
     }
 
-    fs_buf body;
-    if (hub__read_body(conn, h->limits.max_compressed, &body) != 0)
-        return 400;
-
     fs_changeset *cs = NULL;
-    fs_err err = {0};
+    fs_result *results = NULL;
+    hub_digest *digests = NULL;
     char digest[65];
-    int rc = fs_changeset_decode(body.data, body.len, gzipped, &h->limits,
-                                 &cs, digest, &err);
-    fs_buf_free(&body);
-    if (rc != FS_OK) {
-        hub__reply_error(conn, decode_status(rc), fs_errname(rc), "%s",
-                         err.msg);
-        return 400;
-    }
-    if (strcmp(cs->device, dev.id) != 0) {
-        hub__reply_error(conn, 403, "device_mismatch",
-                         "the changeset names device %s but the token "
-                         "belongs to %s",
-                         cs->device, dev.id);
-        fs_changeset_free(cs);
-        return 403;
-    }
-    hub__scope_filter(&dev, cs);
+    int rc = prepare_push(conn, h, &dev, gzipped, &cs, digest, &results,
+                          &digests);
+    if (rc != 0)
+        return rc;
 
     push_job job;
     memset(&job, 0, sizeof job);
     job.device = dev.id;
     job.cs = cs;
     job.digest = digest;
+    job.results = results;
+    job.digests = digests;
     submit(h, hub__db(conn), &job);
 
     /* Durable now (or nothing of it stored): only from here on may the
@@ -393,6 +464,8 @@ int hub__handle_push(struct mg_connection *conn, void *hubp)
         status = (job.src & 0xff) == SQLITE_FULL ? 507 : 503;
     }
     free(job.text);
+    free(results);
+    free(digests);
     fs_changeset_free(cs);
     return status;
 }

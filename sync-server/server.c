@@ -27,6 +27,7 @@ static void *init_thread(const struct mg_context *ctx, int thread_type)
     if (fs_db_open(h->db_path, &fs_schema_hub, 0, &db, err, sizeof err) !=
         0)
         fprintf(stderr, "fieldsync-hub: worker: %s\n", err);
+    hub__checkpointer_attach(h->ckpt, db);
     return db;
 }
 
@@ -38,6 +39,7 @@ static void exit_thread(const struct mg_context *ctx, int thread_type,
     /* Runs on the exiting worker itself: its cached statements go first,
      * or sqlite3_close would refuse to close a busy connection. */
     hub__stmt_release(ptr);
+    hub__merge_release();
     sqlite3_close(ptr);
 }
 
@@ -258,6 +260,8 @@ int hub_serve(const hub_serve_options *opt)
     sigaddset(&stopset, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stopset, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* After the mask: the thread must not take a stop signal either. */
+    h.ckpt = hub__checkpointer_start(opt->db_path);
 
     const char *options[] = {
         "listening_ports", ports,
@@ -288,6 +292,7 @@ int hub_serve(const hub_serve_options *opt)
                 "address of this machine?)\n",
                 opt->listen);
         mg_exit_library();
+        hub__checkpointer_stop(h.ckpt);
         hub__ratelimit_free(h.rate);
         free(h.db_path);
         return 1;
@@ -313,6 +318,7 @@ int hub_serve(const hub_serve_options *opt)
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     mg_stop(ctx); /* waits for in-flight requests */
     mg_exit_library();
+    hub__checkpointer_stop(h.ckpt);
     pthread_mutex_destroy(&h.write_lock);
     hub__ratelimit_free(h.rate);
     free(h.db_path);
