@@ -3,6 +3,7 @@
  * database connections and a clean shutdown.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,14 @@ int hub_serve(const hub_serve_options *opt)
         return 2;
     snprintf(threads, sizeof threads, "%d", opt->threads);
     snprintf(timeout, sizeof timeout, "%d", opt->request_timeout_s * 1000);
+
+    /* Each push allocates and frees buffers of a few hundred KiB (the
+     * body, its inflated text, the reply). With glibc's moving defaults
+     * those go to fresh mmaps and arenas are trimmed after each free, so
+     * every push pays page faults for memory it just gave back: fixed
+     * thresholds keep them in the heap (measured in bench/README.md). */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
 
     /* Create and migrate once, before any worker opens it. */
     sqlite3 *db = hub__open(opt->db_path);
