@@ -2,7 +2,9 @@
  * push.c - POST /api/v1/push: receive one changeset from a device.
  *
  * The order of work is what makes retries safe:
- *   1. authenticate, read the body (bounded), decode it (bounded);
+ *   1. authenticate, read the body (bounded), decode it (bounded), check
+ *      each submission against its form and hash its content - work that
+ *      needs no write transaction, done in the request's own thread;
  *   2. in one write transaction: compare the changeset's first sequence
  *      with the device's acknowledged sequence, merge, store the receipt
  *      (with the exact reply) and advance the sequence;
