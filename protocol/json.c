@@ -283,9 +283,9 @@ int fs__json_str(const cJSON *obj, const char *key, const char **out)
  * stored by earlier hubs. cJSON prints every number with "%1.15g" and
  * then parses it back with sscanf to check it; that was a sixth of the
  * hub's decoding time. This printer writes the same text, taking a short
- * cut only where the result is provably the same: a whole number below
- * 1e15 (not -0) prints under "%1.15g" as its plain digits. Everything
- * else follows cJSON's steps. tests/unit checks the two agree. */
+ * cut only where the result is provably the same (canon_number says
+ * why). Everything else follows cJSON's steps. tests/unit checks the two
+ * agree. */
 
 typedef struct cbuf {
     char *p;
@@ -321,6 +321,73 @@ static int same_double(double a, double b)
     return fabs(a - b) <= max * DBL_EPSILON;
 }
 
+/* Writes the decimal digits of v at the end of out[0..end) and returns
+ * where they start. */
+static char *digits_before(char *end, uint64_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
+}
+
+/* Powers of ten a double holds exactly (up to 10^22). */
+static const double pow10_exact[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The "%1.15g" text of a fraction 1e-4 <= |d| < 1e15 that is the double
+ * nearest to a decimal D = m / 10^k with m < 10^15, i.e. to a decimal of
+ * at most 15 significant digits, as survey answers such as 52.38189
+ * are. Such a D is what "%1.15g" prints for d (15 digits always survive
+ * a round trip through a double, DBL_DIG), reading it back gives d, so
+ * cJSON keeps that text; and 1e-4 <= |D| < 1e15 makes it the plain form
+ * (no exponent) without trailing zeros. m / 10^k with both exact is one
+ * correctly rounded division, so comparing it with d proves D's double
+ * is d. Returns the length written into out (32 bytes), 0 when d is not
+ * such a number. */
+static size_t short_fraction(double d, char *out)
+{
+    double a = fabs(d);
+    char digits[24], *p, *end = digits + sizeof(digits);
+    size_t k, len, i, n = 0;
+    double m = 0;
+
+    for (k = 1; k < sizeof(pow10_exact) / sizeof(pow10_exact[0]); k++) {
+        m = floor(a * pow10_exact[k] + 0.5);
+        if (m >= 1e15)
+            return 0;
+        if (m / pow10_exact[k] == a)
+            break;
+    }
+    if (k == sizeof(pow10_exact) / sizeof(pow10_exact[0]))
+        return 0;
+    p = digits_before(end, (uint64_t)m);
+    len = (size_t)(end - p);
+    /* The least k leaves m no trailing zero (m / 10 would have matched
+     * one k earlier); this only guards that reasoning. */
+    while (len > 1 && p[len - 1] == '0' && k > 0) {
+        len--;
+        k--;
+    }
+    if (d < 0)
+        out[n++] = '-';
+    if (len <= k) {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (i = len; i < k; i++)
+            out[n++] = '0';
+        memcpy(out + n, p, len);
+        return n + len;
+    }
+    memcpy(out + n, p, len - k);
+    n += len - k;
+    out[n++] = '.';
+    memcpy(out + n, p + len - k, k);
+    return n + k;
+}
+
 static int canon_number(cbuf *b, double d)
 {
     char num[32];
@@ -329,9 +396,21 @@ static int canon_number(cbuf *b, double d)
 
     if (isnan(d) || isinf(d))
         return cb_put(b, "null", 4);
+    /* A whole number below 1e15 (not -0) prints under "%1.15g" as its
+     * plain digits. */
     if (d == floor(d) && fabs(d) < 1e15 && !(d == 0 && signbit(d))) {
-        n = snprintf(num, sizeof(num), "%lld", (long long)d);
-        return cb_put(b, num, (size_t)n);
+        char *end = num + sizeof(num), *p;
+
+        p = digits_before(end, (uint64_t)fabs(d));
+        if (d < 0)
+            *--p = '-';
+        return cb_put(b, p, (size_t)(end - p));
+    }
+    if (fabs(d) >= 1e-4 && fabs(d) < 1e15) {
+        size_t len = short_fraction(d, num);
+
+        if (len > 0)
+            return cb_put(b, num, len);
     }
     n = snprintf(num, sizeof(num), "%1.15g", d);
     if (sscanf(num, "%lg", &test) != 1 || !same_double(test, d))

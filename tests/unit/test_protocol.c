@@ -1439,7 +1439,10 @@ static int test_json_print_canonical(void)
         "[0,-0,-0.0,1,-1,3.0,999999999999999,-999999999999999,1e15,"
         "-1e15,1e16,4.5e15,9007199254740992,-9007199254740993,0.1,1e-7,"
         "52.38189,4.90308,1.5,-2.25,1e300,-1e-300,123.456e5,1e21,"
-        "0.30000000000000004,5e-324,1.7976931348623157e308]",
+        "0.30000000000000004,5e-324,1.7976931348623157e308,"
+        "0.0001,-0.0001,0.00009999,0.000123456789012345,"
+        "99999999999999.9,999999999999999.9,123456789012.345,"
+        "0.1234567890123456,-52.1,4.50,1.25e-3,7.000001]",
         "{\"\":\"\",\"a\\\"b\":\"q\\\"\\\\/\\b\\f\\n\\r\\t\","
         "\"u\":\"\\u0001\\u001f\\u007f\u00e9\u4e2d\\ud83d\\ude00\"}",
         "{\"o\":{},\"a\":[],\"n\":[[[]],{\"x\":[true,false,null]}]}",
@@ -1491,6 +1494,45 @@ static int test_json_print_canonical(void)
         cJSON_AddNumberToObject(t, "n", d);
         cJSON_AddStringToObject(t, str, str);
         snprintf(what, sizeof(what), "random %zu (%.17g)", i, d);
+        rc = same_print(t, what);
+        cJSON_Delete(t);
+        if (rc)
+            return rc;
+    }
+    /* Decimals as text, as they come over the wire: 1 to 18 digits with
+     * the point anywhere in or before them, for the printer's short cut
+     * for fractions of up to 15 significant digits and its edges. */
+    for (i = 0; i < 20000; i++) {
+        char text[48];
+        size_t nd, point, k, n = 0;
+        cJSON *t;
+        int rc;
+
+        x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+        nd = 1 + x % 18;
+        point = (x >> 8) % (nd + 6); /* digits before the point */
+        if (x & (1u << 16))
+            text[n++] = '-';
+        if (point <= nd) {
+            if (point == 0)
+                text[n++] = '0';
+            for (k = 0; k < nd; k++) {
+                if (k == point)
+                    text[n++] = '.';
+                text[n++] = (char)('0' + (x >> (20 + 2 * k)) % 10);
+            }
+        } else {
+            text[n++] = '0';
+            text[n++] = '.';
+            for (k = nd; k < point; k++)
+                text[n++] = '0';
+            for (k = 0; k < nd; k++)
+                text[n++] = (char)('0' + (x >> (20 + 2 * k)) % 10);
+        }
+        text[n] = '\0';
+        t = cJSON_Parse(text);
+        CHECK(t != NULL);
+        snprintf(what, sizeof(what), "decimal %zu (%s)", i, text);
         rc = same_print(t, what);
         cJSON_Delete(t);
         if (rc)
