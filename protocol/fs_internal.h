@@ -25,6 +25,15 @@ void fs__snippet(const char *s, char *out, size_t outsz);
 /* Results of the member readers below. */
 enum { FS__FIELD_OK = 0, FS__FIELD_MISSING = 1, FS__FIELD_WRONG = 2 };
 
+/* fs_json_parse without its one-pass parser: the pre-scan and cJSON
+ * alone. For tests that check the two give the same result. */
+int fs__json_parse_reference(const char *text, size_t n, const fs_limits *lim,
+                             cJSON **out, fs_err *err);
+
+/* 1 when a and b are the same tree: types, values (bit for bit), keys,
+ * strings, order, and cJSON's prev links. For tests. */
+int fs__json_same_tree(const cJSON *a, const cJSON *b);
+
 /* Reads member key of obj as an integral JSON number within +-2^53.
  * FS__FIELD_MISSING when there is no such member, FS__FIELD_WRONG for
  * anything else there (null, 1.5, "1", 1e300). */

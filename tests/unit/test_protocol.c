@@ -934,6 +934,94 @@ static int test_json_syntax(void)
     return 0;
 }
 
+/* fs_json_parse reads plain JSON in one pass and leaves everything else
+ * to the pre-scan and cJSON; either way the result must be the one the
+ * pre-scan and cJSON alone give: code, message, tree. Texts at the
+ * edges of what the one pass takes, under the default limits and under
+ * tight ones. */
+static int test_json_onepass_agrees(void)
+{
+    static const struct {
+        const char *text;
+        size_t n; /* 0: strlen */
+    } docs[] = {
+        {"{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}", 0},
+        {" \t\r\n{ \"a\" : [ 1 , 2 ] , \"b\" : { } , \"c\" : [ ] } \n", 0},
+        {"[0,-0,-0.0,0.5,-2.25,52.38189,4.90308,1e5,1E+5,2e-3,-1.5e300]", 0},
+        {"[123456789012345,1234567890123456,9007199254740993,0.1234567890123456]",
+         0},
+        {"[2147483647,2147483648,-2147483648,-2147483649,1e10,-1e10]", 0},
+        {"[01]", 0},
+        {"[1.]", 0},
+        {"[.5]", 0},
+        {"[-]", 0},
+        {"[+1]", 0},
+        {"[1-2]", 0},
+        {"[1.5.2]", 0},
+        {"[1e5e5]", 0},
+        {"[0x10]", 0},
+        {"[1e]", 0},
+        {"[1234567890123456789012345678901234567890123456789012345678901]",
+         0},
+        {"[1234567890123456789012345678901234567890123456789012345678901234]",
+         0},
+        {"[0.00000000000000000000000000000000000000000000000000000000001]",
+         0},
+        {"{\"s\":\"q\\\"b\\\\s\\/f\\bx\\fy\\nz\\rw\\tv\"}", 0},
+        {"{\"s\":\"\\u00e9\\ud83d\\ude00\"}", 0},
+        {"{\"s\":\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\"}", 0},
+        {"{\"s\":\"\xc3\"}", 0},
+        {"{\"s\":\"\xed\xa0\x80\"}", 0},
+        {"{\"s\":\"a\\x\"}", 0},
+        {"{\"s\":\"a\\", 0},
+        {"\xef\xbb\xbf{\"a\":1}", 0},
+        {"{\"a\":1}\v", 0},
+        {"{\"a\":\v1}", 0},
+        {"{\"a\":1\0}", 8},
+        {"{\"a\":1} x", 0},
+        {"{\"a\":1,\"a\":2}", 0},
+        {"{\"\":\"\"}", 0},
+        {"[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]", 0},
+        {"[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]", 0},
+        {"nul", 0},
+        {"nulll", 0},
+        {"true", 0},
+        {"\"plain\"", 0},
+        {"-12.5", 0},
+        {"{\"a\":[1,2,]}", 0},
+        {"{,}", 0},
+        {"{\"a\" \"b\"}", 0},
+    };
+    fs_limits tight;
+    size_t i, k;
+
+    fs_limits_default(&tight);
+    tight.max_depth = 2;
+    tight.max_string = 3;
+    tight.max_values = 4;
+    for (k = 0; k < 2; k++) {
+        for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+            size_t n = docs[i].n ? docs[i].n : strlen(docs[i].text);
+            const fs_limits *lim = k ? &tight : NULL;
+            cJSON *a = NULL, *b = NULL;
+            fs_err ea = {0, ""}, eb = {0, ""};
+            int ra = fs_json_parse(docs[i].text, n, lim, &a, &ea);
+            int rb = fs__json_parse_reference(docs[i].text, n, lim, &b, &eb);
+            int same = ra == rb && strcmp(ea.msg, eb.msg) == 0 &&
+                       fs__json_same_tree(a, b);
+
+            cJSON_Delete(a);
+            cJSON_Delete(b);
+            if (!same)
+                return failf(__FILE__, __LINE__,
+                             "docs[%zu] limits %zu: %s '%s' vs %s '%s'", i,
+                             k, fs_errname(ra), ea.msg, fs_errname(rb),
+                             eb.msg);
+        }
+    }
+    return 0;
+}
+
 static int test_json_unterminated_input(void)
 {
     /* The text is not NUL-terminated: a parser reading one byte past n
@@ -2570,6 +2658,7 @@ static const unit_case tests[] = {
     {"json trailing garbage", test_json_trailing},
     {"json syntax errors", test_json_syntax},
     {"json input not nul-terminated", test_json_unterminated_input},
+    {"json one pass agrees with pre-scan and cJSON", test_json_onepass_agrees},
     {"ident uuid", test_ident_uuid},
     {"ident form id and field name", test_ident_form_field},
     {"ident area code", test_ident_area},
