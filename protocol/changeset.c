@@ -329,6 +329,30 @@ static int cmp_keys(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Slots of the hash set check_members finds repeated keys with: a power
+ * of two at least twice the keys it takes (more keys go the sorting
+ * way). */
+#define KEY_SLOTS 1024
+
+/* 1 when one of keys[0..n) is there twice. An open-addressing hash set
+ * of indexes: linear in n where sorting was n log n string compares. */
+static int any_key_twice(const char **keys, const uint32_t *hash, size_t n)
+{
+    uint16_t slot[KEY_SLOTS]; /* index + 1; 0 is empty */
+    size_t size = 16, i, j;
+
+    while (size < 2 * n)
+        size *= 2;
+    memset(slot, 0, size * sizeof(slot[0]));
+    for (i = 0; i < n; i++) {
+        for (j = hash[i] & (size - 1); slot[j] != 0; j = (j + 1) & (size - 1))
+            if (strcmp(keys[slot[j] - 1], keys[i]) == 0)
+                return 1;
+        slot[j] = (uint16_t)(i + 1);
+    }
+    return 0;
+}
+
 /* Checks the answers object: size, key syntax, no key twice (a repeated
  * key would make "the" answer depend on which parser reads it). keys is
  * scratch room for lim->max_answers pointers. */
@@ -337,10 +361,13 @@ static int check_members(const cJSON *answers, size_t idx, const char *what,
 {
     const cJSON *m;
     char snip[72];
+    uint32_t hash[KEY_SLOTS / 2];
     size_t n = 0, i;
 
     cJSON_ArrayForEach(m, answers)
     {
+        const unsigned char *k = (const unsigned char *)m->string;
+
         if (n >= lim->max_answers)
             return fs_err_set(e, FS_ETOOBIG,
                               "changes[%zu].%s: more than %zu %s", idx,
@@ -352,8 +379,20 @@ static int check_members(const cJSON *answers, size_t idx, const char *what,
                               "name ([a-z][a-z0-9_]{0,63})",
                               idx, what, snip);
         }
+        if (n < KEY_SLOTS / 2) { /* FNV-1a */
+            uint32_t h = 2166136261u;
+
+            for (; *k != '\0'; k++)
+                h = (h ^ *k) * 16777619u;
+            hash[n] = h;
+        }
         keys[n++] = m->string;
     }
+    /* Most answers repeat no key: the hash set says so in one pass. Only
+     * a repeat (or a huge object) is sorted, to name the same key as
+     * ever, the first in byte order. */
+    if (n <= KEY_SLOTS / 2 && !any_key_twice(keys, hash, n))
+        return FS_OK;
     qsort(keys, n, sizeof(*keys), cmp_keys);
     for (i = 1; i < n; i++) {
         if (strcmp(keys[i - 1], keys[i]) == 0)

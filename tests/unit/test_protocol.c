@@ -2196,6 +2196,34 @@ static int test_change_duplicate_key(void)
                        "changes[1].answers.members: key appears twice");
 }
 
+/* Of several repeated keys the message names the first in byte order,
+ * wherever the repeats are, and so does a 500-member object. */
+static int test_change_duplicate_keys_named(void)
+{
+    static const char *order[] = {"zz", "b", "k", "zz", "a", "b", "a"};
+    cJSON *root = good_json(3);
+    cJSON *ans = cJSON_GetObjectItem(change_at(root, 1), "answers");
+    char key[16];
+    size_t i;
+
+    for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        cJSON_AddNumberToObject(ans, order[i], 1);
+    if (change_case(root, NULL, FS_EMALFORMED,
+                    "changes[1].answers.a: key appears twice"))
+        return 1;
+    root = good_json(3);
+    ans = cJSON_CreateObject();
+    CHECK(ans != NULL);
+    for (i = 0; i < 499; i++) {
+        snprintf(key, sizeof(key), "f%zu", 498 - i);
+        cJSON_AddNumberToObject(ans, key, 1);
+    }
+    cJSON_AddNumberToObject(ans, "f250", 2);
+    cJSON_ReplaceItemInObject(change_at(root, 1), "answers", ans);
+    return change_case(root, NULL, FS_EMALFORMED,
+                       "changes[1].answers.f250: key appears twice");
+}
+
 
 /* ---- entity changes (PROTOCOL.md 4.2.1) -------------------------------- */
 
@@ -2697,6 +2725,7 @@ static const unit_case tests[] = {
     {"change field errors", test_change_fields},
     {"change defaults and unknown keys", test_change_defaults},
     {"change answers canonical", test_change_answers_canonical},
+    {"change repeated keys named", test_change_duplicate_keys_named},
     {"change too many answers", test_change_too_many_answers},
     {"change bad answer key", test_change_bad_answer_key},
     {"change duplicate answer key", test_change_duplicate_key},
