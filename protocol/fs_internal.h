@@ -42,6 +42,10 @@ int fs__json_int(const cJSON *obj, const char *key, int64_t *out);
 /* Reads member key of obj as a string; *out is borrowed from obj. */
 int fs__json_str(const cJSON *obj, const char *key, const char **out);
 
+/* The same two for a member already found (it may be NULL: missing). */
+int fs__json_int_item(const cJSON *it, int64_t *out);
+int fs__json_str_item(const cJSON *it, const char **out);
+
 /* Unformatted JSON text of item in memory from malloc (cJSON's own
  * output may come from other hooks), so callers free() it. NULL when out
  * of memory. */

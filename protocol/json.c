@@ -628,7 +628,16 @@ int fs__json_same_tree(const cJSON *a, const cJSON *b)
 
 int fs__json_int(const cJSON *obj, const char *key, int64_t *out)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return fs__json_int_item(cJSON_GetObjectItemCaseSensitive(obj, key), out);
+}
+
+int fs__json_str(const cJSON *obj, const char *key, const char **out)
+{
+    return fs__json_str_item(cJSON_GetObjectItemCaseSensitive(obj, key), out);
+}
+
+int fs__json_int_item(const cJSON *it, int64_t *out)
+{
     double d;
 
     if (it == NULL)
@@ -646,10 +655,8 @@ int fs__json_int(const cJSON *obj, const char *key, int64_t *out)
     return FS__FIELD_OK;
 }
 
-int fs__json_str(const cJSON *obj, const char *key, const char **out)
+int fs__json_str_item(const cJSON *it, const char **out)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-
     if (it == NULL)
         return FS__FIELD_MISSING;
     if (!cJSON_IsString(it) || it->valuestring == NULL)
@@ -674,20 +681,28 @@ typedef struct cbuf {
     size_t len, cap;
 } cbuf;
 
-static int cb_put(cbuf *b, const char *s, size_t n)
+/* Room for n more bytes and the NUL. Quadruples from 256: a typical
+ * submission's answers (~700 bytes) then cost one realloc, not two. */
+static int cb_grow(cbuf *b, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
+    size_t cap = b->cap ? b->cap : 256;
+    char *p;
 
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL)
-            return FS_ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
+    while (b->len + n + 1 > cap)
+        cap *= 4;
+    p = realloc(b->p, cap);
+    if (p == NULL)
+        return FS_ENOMEM;
+    b->p = p;
+    b->cap = cap;
+    return FS_OK;
+}
+
+/* Inline: it runs for every token printed, mostly a byte or two. */
+static inline int cb_put(cbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap && cb_grow(b, n) != FS_OK)
+        return FS_ENOMEM;
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
@@ -809,20 +824,17 @@ static int canon_number(cbuf *b, double d)
 static int canon_string(cbuf *b, const char *s)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t run = 0;
     int rc = cb_put(b, "\"", 1);
 
     for (; rc == FS_OK; p++) {
+        const unsigned char *run = p;
         char esc[8];
         const char *e = NULL;
 
-        if (*p > 31 && *p != '"' && *p != '\\') {
-            run++;
-            continue;
-        }
-        /* Flush the plain bytes before this one. */
-        rc = cb_put(b, (const char *)p - run, run);
-        run = 0;
+        while (*p > 31 && *p != '"' && *p != '\\')
+            p++;
+        /* The plain bytes before this one, at once. */
+        rc = cb_put(b, (const char *)run, (size_t)(p - run));
         if (rc != FS_OK || *p == '\0')
             break;
         switch (*p) {
