@@ -1591,7 +1591,7 @@ static int test_json_print_canonical(void)
      * the point anywhere in or before them, for the printer's short cut
      * for fractions of up to 15 significant digits and its edges. */
     for (i = 0; i < 20000; i++) {
-        char text[48];
+        char text[48], label[96];
         size_t nd, point, k, n = 0;
         cJSON *t;
         int rc;
@@ -1620,8 +1620,8 @@ static int test_json_print_canonical(void)
         text[n] = '\0';
         t = cJSON_Parse(text);
         CHECK(t != NULL);
-        snprintf(what, sizeof(what), "decimal %zu (%s)", i, text);
-        rc = same_print(t, what);
+        snprintf(label, sizeof(label), "decimal %zu (%s)", i, text);
+        rc = same_print(t, label);
         cJSON_Delete(t);
         if (rc)
             return rc;
@@ -2203,7 +2203,7 @@ static int test_change_duplicate_keys_named(void)
     static const char *order[] = {"zz", "b", "k", "zz", "a", "b", "a"};
     cJSON *root = good_json(3);
     cJSON *ans = cJSON_GetObjectItem(change_at(root, 1), "answers");
-    char key[16];
+    char key[32];
     size_t i;
 
     for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
