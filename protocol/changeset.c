@@ -329,6 +329,30 @@ static int cmp_keys(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Slots of the hash set check_members finds repeated keys with: a power
+ * of two at least twice the keys it takes (more keys go the sorting
+ * way). */
+#define KEY_SLOTS 1024
+
+/* 1 when one of keys[0..n) is there twice. An open-addressing hash set
+ * of indexes: linear in n where sorting was n log n string compares. */
+static int any_key_twice(const char **keys, const uint32_t *hash, size_t n)
+{
+    uint16_t slot[KEY_SLOTS]; /* index + 1; 0 is empty */
+    size_t size = 16, i, j;
+
+    while (size < 2 * n)
+        size *= 2;
+    memset(slot, 0, size * sizeof(slot[0]));
+    for (i = 0; i < n; i++) {
+        for (j = hash[i] & (size - 1); slot[j] != 0; j = (j + 1) & (size - 1))
+            if (strcmp(keys[slot[j] - 1], keys[i]) == 0)
+                return 1;
+        slot[j] = (uint16_t)(i + 1);
+    }
+    return 0;
+}
+
 /* Checks the answers object: size, key syntax, no key twice (a repeated
  * key would make "the" answer depend on which parser reads it). keys is
  * scratch room for lim->max_answers pointers. */
@@ -337,10 +361,13 @@ static int check_members(const cJSON *answers, size_t idx, const char *what,
 {
     const cJSON *m;
     char snip[72];
+    uint32_t hash[KEY_SLOTS / 2];
     size_t n = 0, i;
 
     cJSON_ArrayForEach(m, answers)
     {
+        const unsigned char *k = (const unsigned char *)m->string;
+
         if (n >= lim->max_answers)
             return fs_err_set(e, FS_ETOOBIG,
                               "changes[%zu].%s: more than %zu %s", idx,
@@ -352,8 +379,20 @@ static int check_members(const cJSON *answers, size_t idx, const char *what,
                               "name ([a-z][a-z0-9_]{0,63})",
                               idx, what, snip);
         }
+        if (n < KEY_SLOTS / 2) { /* FNV-1a */
+            uint32_t h = 2166136261u;
+
+            for (; *k != '\0'; k++)
+                h = (h ^ *k) * 16777619u;
+            hash[n] = h;
+        }
         keys[n++] = m->string;
     }
+    /* Most answers repeat no key: the hash set says so in one pass. Only
+     * a repeat (or a huge object) is sorted, to name the same key as
+     * ever, the first in byte order. */
+    if (n <= KEY_SLOTS / 2 && !any_key_twice(keys, hash, n))
+        return FS_OK;
     qsort(keys, n, sizeof(*keys), cmp_keys);
     for (i = 1; i < n; i++) {
         if (strcmp(keys[i - 1], keys[i]) == 0)
@@ -364,11 +403,72 @@ static int check_members(const cJSON *answers, size_t idx, const char *what,
     return FS_OK;
 }
 
-/* A required or optional string member; the message names the path. */
-static int want_str(const cJSON *o, const char *key, size_t idx, int need,
+/* The members of a change the decoder reads, each the first of its
+ * name, as cJSON_GetObjectItemCaseSensitive finds it: gathered in one
+ * walk over the change rather than a walk per name. */
+typedef struct change_members {
+    const cJSON *seq, *kind, *id, *form, *form_version, *area, *collector,
+        *hlc, *created_ms, *rev, *base_rev, *answers, *op, *type, *fields;
+} change_members;
+
+static const cJSON **member_slot(change_members *m, const char *k)
+{
+    switch (k[0]) {
+    case 'a':
+        return strcmp(k, "answers") == 0 ? &m->answers
+               : strcmp(k, "area") == 0  ? &m->area
+                                         : NULL;
+    case 'b':
+        return strcmp(k, "base_rev") == 0 ? &m->base_rev : NULL;
+    case 'c':
+        return strcmp(k, "collector") == 0    ? &m->collector
+               : strcmp(k, "created_ms") == 0 ? &m->created_ms
+                                              : NULL;
+    case 'f':
+        return strcmp(k, "form") == 0           ? &m->form
+               : strcmp(k, "form_version") == 0 ? &m->form_version
+               : strcmp(k, "fields") == 0       ? &m->fields
+                                                : NULL;
+    case 'h':
+        return strcmp(k, "hlc") == 0 ? &m->hlc : NULL;
+    case 'i':
+        return strcmp(k, "id") == 0 ? &m->id : NULL;
+    case 'k':
+        return strcmp(k, "kind") == 0 ? &m->kind : NULL;
+    case 'o':
+        return strcmp(k, "op") == 0 ? &m->op : NULL;
+    case 'r':
+        return strcmp(k, "rev") == 0 ? &m->rev : NULL;
+    case 's':
+        return strcmp(k, "seq") == 0 ? &m->seq : NULL;
+    case 't':
+        return strcmp(k, "type") == 0 ? &m->type : NULL;
+    default:
+        return NULL;
+    }
+}
+
+static void find_members(const cJSON *o, change_members *m)
+{
+    const cJSON *c;
+
+    memset(m, 0, sizeof(*m));
+    /* A look-up by name stops at a member without one (not from a
+     * parse); so does this walk. */
+    for (c = o->child; c != NULL && c->string != NULL; c = c->next) {
+        const cJSON **slot = member_slot(m, c->string);
+
+        if (slot != NULL && *slot == NULL)
+            *slot = c;
+    }
+}
+
+/* A required or optional string member it (NULL: absent); the message
+ * names the path. */
+static int want_str(const cJSON *it, const char *key, size_t idx, int need,
                     const char **v, fs_err *e)
 {
-    int r = fs__json_str(o, key, v);
+    int r = fs__json_str_item(it, v);
 
     if (r == FS__FIELD_MISSING && !need) {
         *v = NULL;
@@ -385,11 +485,11 @@ static int want_str(const cJSON *o, const char *key, size_t idx, int need,
 
 /* An integer member >= min; *v keeps its default when optional and
  * absent. */
-static int want_int(const cJSON *o, const char *key, size_t idx, int need,
+static int want_int(const cJSON *it, const char *key, size_t idx, int need,
                     int64_t min, int64_t *v, fs_err *e)
 {
     int64_t x;
-    int r = fs__json_int(o, key, &x);
+    int r = fs__json_int_item(it, &x);
 
     if (r == FS__FIELD_MISSING && !need)
         return FS_OK;
@@ -405,11 +505,11 @@ static int want_int(const cJSON *o, const char *key, size_t idx, int need,
 }
 
 /* The id member: a lower-case UUID. */
-static int want_id(const cJSON *o, size_t idx, char id[FS_UUID_LEN + 1],
-                   fs_err *e)
+static int want_id(const change_members *m, size_t idx,
+                   char id[FS_UUID_LEN + 1], fs_err *e)
 {
     const char *v;
-    int rc = want_str(o, "id", idx, 1, &v, e);
+    int rc = want_str(m->id, "id", idx, 1, &v, e);
 
     if (rc != FS_OK)
         return rc;
@@ -421,11 +521,11 @@ static int want_id(const cJSON *o, size_t idx, char id[FS_UUID_LEN + 1],
 }
 
 /* Who and when: the optional collector and the required hlc. */
-static int want_who(const cJSON *o, size_t idx,
+static int want_who(const change_members *m, size_t idx,
                     char collector[FS_NAME_MAX + 1], uint64_t *hlc, fs_err *e)
 {
     const char *v;
-    int rc = want_str(o, "collector", idx, 0, &v, e);
+    int rc = want_str(m->collector, "collector", idx, 0, &v, e);
 
     if (rc != FS_OK)
         return rc;
@@ -437,7 +537,7 @@ static int want_who(const cJSON *o, size_t idx,
                               idx, FS_NAME_MAX);
         memcpy(collector, v, strlen(v) + 1);
     }
-    rc = want_str(o, "hlc", idx, 1, &v, e);
+    rc = want_str(m->hlc, "hlc", idx, 1, &v, e);
     if (rc != FS_OK)
         return rc;
     if (fs_hlc_parse(v, hlc) != FS_OK)
@@ -505,18 +605,19 @@ static int decode_edit(const cJSON *m, size_t idx, fs_entity_change *ent,
 /* Fills c from an entity change (PROTOCOL.md 4.2.1). Which fields an
  * entity type has, and their values' types, are the hub's to check: the
  * wire only guarantees shape and identifiers. */
-static int decode_entity(const cJSON *o, size_t idx, const fs_limits *lim,
-                         const char **keys, fs_change *c, fs_err *e)
+static int decode_entity(const change_members *cm, size_t idx,
+                         const fs_limits *lim, const char **keys, fs_change *c,
+                         fs_err *e)
 {
     fs_entity_change *ent = &c->ent;
-    const cJSON *fields, *m;
+    const cJSON *fields = cm->fields, *m;
     const char *v;
     char snip[72];
     size_t count = 0;
     int rc, op;
 
     c->kind = FS_CHANGE_ENTITY;
-    rc = want_str(o, "op", idx, 1, &v, e);
+    rc = want_str(cm->op, "op", idx, 1, &v, e);
     if (rc != FS_OK)
         return rc;
     for (op = FS_ENTITY_NEW; op <= FS_ENTITY_DELETE; op++)
@@ -530,7 +631,7 @@ static int decode_entity(const cJSON *o, size_t idx, const fs_limits *lim,
     }
     ent->op = (fs_entity_op)op;
 
-    rc = want_str(o, "type", idx, 1, &v, e);
+    rc = want_str(cm->type, "type", idx, 1, &v, e);
     if (rc != FS_OK)
         return rc;
     if (!fs_valid_form_id(v)) {
@@ -542,15 +643,15 @@ static int decode_entity(const cJSON *o, size_t idx, const fs_limits *lim,
     }
     memcpy(ent->type, v, strlen(v) + 1);
 
-    rc = want_id(o, idx, ent->id, e);
+    rc = want_id(cm, idx, ent->id, e);
     if (rc == FS_OK)
-        rc = want_who(o, idx, ent->collector, &ent->hlc, e);
+        rc = want_who(cm, idx, ent->collector, &ent->hlc, e);
     if (rc == FS_OK)
-        rc = want_int(o, "created_ms", idx, 1, 0, &ent->created_ms, e);
+        rc = want_int(cm->created_ms, "created_ms", idx, 1, 0,
+                      &ent->created_ms, e);
     if (rc != FS_OK)
         return rc;
 
-    fields = cJSON_GetObjectItemCaseSensitive(o, "fields");
     if (fields == NULL)
         return fs_err_set(e, FS_EMALFORMED, "changes[%zu].fields: missing",
                           idx);
@@ -587,20 +688,21 @@ static int decode_entity(const cJSON *o, size_t idx, const fs_limits *lim,
 /* Fills c from the JSON object o (changes[idx]). Returns the first
  * problem's code with its message in e; FS_ENOMEM is the caller's to
  * treat as fatal. */
-static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
-                         const char **keys, fs_change *c, fs_err *e)
+static int decode_change(cJSON *o, const change_members *m, size_t idx,
+                         const fs_limits *lim, const char **keys, fs_change *c,
+                         fs_err *e)
 {
     fs_submission *s = &c->sub;
-    const cJSON *answers;
+    const cJSON *answers = m->answers;
     const char *v;
     char snip[72];
     int rc;
 
-    rc = want_str(o, "kind", idx, 1, &v, e);
+    rc = want_str(m->kind, "kind", idx, 1, &v, e);
     if (rc != FS_OK)
         return rc;
     if (strcmp(v, ENTITY) == 0)
-        return decode_entity(o, idx, lim, keys, c, e);
+        return decode_entity(m, idx, lim, keys, c, e);
     if (strcmp(v, SUBMISSION) != 0) {
         fs__snippet(v, snip, sizeof(snip));
         return fs_err_set(e, FS_EVERSION,
@@ -609,11 +711,11 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
     }
     c->kind = FS_CHANGE_SUBMISSION;
 
-    rc = want_id(o, idx, s->id, e);
+    rc = want_id(m, idx, s->id, e);
     if (rc != FS_OK)
         return rc;
 
-    rc = want_str(o, "form", idx, 1, &v, e);
+    rc = want_str(m->form, "form", idx, 1, &v, e);
     if (rc != FS_OK)
         return rc;
     if (!fs_valid_form_id(v)) {
@@ -625,11 +727,12 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
     }
     memcpy(s->form_id, v, strlen(v) + 1);
 
-    rc = want_int(o, "form_version", idx, 1, 1, &s->form_version, e);
+    rc = want_int(m->form_version, "form_version", idx, 1, 1,
+                  &s->form_version, e);
     if (rc != FS_OK)
         return rc;
 
-    rc = want_str(o, "area", idx, 0, &v, e);
+    rc = want_str(m->area, "area", idx, 0, &v, e);
     if (rc != FS_OK)
         return rc;
     if (v != NULL && v[0] != '\0') {
@@ -643,19 +746,19 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
         memcpy(s->area, v, strlen(v) + 1);
     }
 
-    rc = want_who(o, idx, s->collector, &s->hlc, e);
+    rc = want_who(m, idx, s->collector, &s->hlc, e);
     if (rc != FS_OK)
         return rc;
 
-    rc = want_int(o, "created_ms", idx, 1, 0, &s->created_ms, e);
+    rc = want_int(m->created_ms, "created_ms", idx, 1, 0, &s->created_ms, e);
     if (rc != FS_OK)
         return rc;
     s->rev = 1;
-    rc = want_int(o, "rev", idx, 0, 1, &s->rev, e);
+    rc = want_int(m->rev, "rev", idx, 0, 1, &s->rev, e);
     if (rc != FS_OK)
         return rc;
     s->base_rev = 0;
-    rc = want_int(o, "base_rev", idx, 0, 0, &s->base_rev, e);
+    rc = want_int(m->base_rev, "base_rev", idx, 0, 0, &s->base_rev, e);
     if (rc != FS_OK)
         return rc;
     if (s->base_rev >= s->rev)
@@ -664,7 +767,6 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
                           " must be below rev %" PRId64,
                           idx, s->base_rev, s->rev);
 
-    answers = cJSON_GetObjectItemCaseSensitive(o, "answers");
     if (answers == NULL)
         return fs_err_set(e, FS_EMALFORMED, "changes[%zu].answers: missing",
                           idx);
@@ -682,8 +784,8 @@ static int decode_change(const cJSON *o, size_t idx, const fs_limits *lim,
     /* Kept parsed: the hub checks the answers against their form next,
      * and parsing them again from answers_json cost as much as this whole
      * decode. The tree is fs_changeset_decode's own, so taking a part
-     * of it out is safe despite the const view this function has. */
-    s->answers = cJSON_DetachItemViaPointer((cJSON *)o, (cJSON *)answers);
+     * of it out is safe despite the const view of the members. */
+    s->answers = cJSON_DetachItemViaPointer(o, (cJSON *)answers);
     return FS_OK;
 }
 
@@ -721,12 +823,14 @@ static int want_seq(const cJSON *root, const char *key, int64_t min,
     return FS_OK;
 }
 
-static int decode_envelope(const cJSON *root, const fs_limits *lim,
+/* root is fs_changeset_decode's own: decode_change takes the answers
+ * out of it. */
+static int decode_envelope(cJSON *root, const fs_limits *lim,
                            fs_changeset **out, fs_err *err)
 {
     fs_changeset *cs = NULL;
     const char **keys = NULL;
-    const cJSON *arr, *el;
+    cJSON *arr, *el;
     const char *dev;
     char snip[72];
     int protocol, schema, r;
@@ -802,13 +906,15 @@ static int decode_envelope(const cJSON *root, const fs_limits *lim,
         int64_t want = first + (int64_t)i;
         int64_t seq;
         fs_err e = {0, ""};
+        change_members m;
 
         if (!cJSON_IsObject(el)) {
             rc = fs_err_set(err, FS_EMALFORMED,
                             "changes[%zu]: must be an object", i);
             goto out;
         }
-        r = fs__json_int(el, "seq", &seq);
+        find_members(el, &m);
+        r = fs__json_int_item(m.seq, &seq);
         if (r != FS__FIELD_OK) {
             rc = fs_err_set(err, FS_EMALFORMED, "changes[%zu].seq: %s", i,
                             r == FS__FIELD_MISSING ? "missing"
@@ -824,7 +930,7 @@ static int decode_envelope(const cJSON *root, const fs_limits *lim,
         }
         cs->n = i + 1; /* c is ours to free from here on */
         c->seq = seq;
-        rc = decode_change(el, i, lim, keys, c, &e);
+        rc = decode_change(el, &m, i, lim, keys, c, &e);
         if (rc == FS_ENOMEM) {
             rc = fs_err_set(err, rc, "out of memory");
             goto out;

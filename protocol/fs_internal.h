@@ -25,6 +25,15 @@ void fs__snippet(const char *s, char *out, size_t outsz);
 /* Results of the member readers below. */
 enum { FS__FIELD_OK = 0, FS__FIELD_MISSING = 1, FS__FIELD_WRONG = 2 };
 
+/* fs_json_parse without its one-pass parser: the pre-scan and cJSON
+ * alone. For tests that check the two give the same result. */
+int fs__json_parse_reference(const char *text, size_t n, const fs_limits *lim,
+                             cJSON **out, fs_err *err);
+
+/* 1 when a and b are the same tree: types, values (bit for bit), keys,
+ * strings, order, and cJSON's prev links. For tests. */
+int fs__json_same_tree(const cJSON *a, const cJSON *b);
+
 /* Reads member key of obj as an integral JSON number within +-2^53.
  * FS__FIELD_MISSING when there is no such member, FS__FIELD_WRONG for
  * anything else there (null, 1.5, "1", 1e300). */
@@ -32,6 +41,10 @@ int fs__json_int(const cJSON *obj, const char *key, int64_t *out);
 
 /* Reads member key of obj as a string; *out is borrowed from obj. */
 int fs__json_str(const cJSON *obj, const char *key, const char **out);
+
+/* The same two for a member already found (it may be NULL: missing). */
+int fs__json_int_item(const cJSON *it, int64_t *out);
+int fs__json_str_item(const cJSON *it, const char **out);
 
 /* Unformatted JSON text of item in memory from malloc (cJSON's own
  * output may come from other hooks), so callers free() it. NULL when out

@@ -116,9 +116,10 @@ int fs_gunzip(const void *in, size_t n, const fs_limits *lim, fs_buf *out,
  * code points above U+10FFFF), else 0. */
 int fs_utf8_valid(const char *s, size_t n);
 
-/* Parses text[0..n) into *out (caller frees with cJSON_Delete) after
- * checking, in one linear scan and before any allocation, UTF-8 validity,
- * nesting depth (lim->max_depth) and string lengths (lim->max_string).
+/* Parses text[0..n) into *out (caller frees with cJSON_Delete), the tree
+ * cJSON builds, after checking UTF-8 validity, nesting depth
+ * (lim->max_depth), string lengths (lim->max_string) and the number of
+ * values (lim->max_values), each before memory is allocated for it.
  * Trailing bytes other than white space are refused. */
 int fs_json_parse(const char *text, size_t n, const fs_limits *lim,
                   cJSON **out, fs_err *err);

@@ -3,9 +3,13 @@
  *
  * cJSON itself has no limits we can set per call, so a linear pre-scan
  * checks encoding, nesting and string sizes before cJSON allocates
- * anything; only text that passes is handed to cJSON.
+ * anything; only text that passes is handed to cJSON. Plain JSON, which
+ * is nearly all the hub reads, takes a faster road to the same tree: a
+ * one-pass parser that checks the same limits before each allocation
+ * (see "the one-pass parser" below).
  */
 #include <float.h>
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -192,6 +196,324 @@ static int prescan(const unsigned char *s, size_t n, const fs_limits *lim,
     return FS_OK;
 }
 
+/* Powers of ten a double holds exactly (up to 10^22). */
+static const double pow10_exact[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* ---- the one-pass parser ----------------------------------------------
+ *
+ * Nearly all text the hub reads is plain JSON printed by our own agents.
+ * Scanning it for the limits and then handing it to cJSON walked it
+ * twice and sent every number through strtod; this parser does both in
+ * one pass and builds the very tree cJSON would (same node types,
+ * values, strings, links; nodes and strings from cJSON_malloc, so
+ * cJSON_Delete frees them). It takes only a strict subset - white space
+ * of the four JSON kinds, simple escapes, numbers in JSON's grammar of
+ * at most 63 bytes - inside the same limits, checked before each
+ * allocation. Anything else (errors, limits, \u escapes, cJSON's
+ * leniencies) makes it give up, and the text takes the old way: the
+ * pre-scan and cJSON, which produce the messages. So the outcome for
+ * any text is the old one; tests/fuzz/fuzz_json checks that. */
+
+typedef struct onepass {
+    const unsigned char *p, *end;
+    const fs_limits *lim;
+    size_t values; /* counted as the pre-scan counts them */
+    unsigned depth;
+} onepass;
+
+/* A byte a string's plain run goes on over: not '"', '\\', a control or
+ * non-ASCII. */
+static int str_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+static void op_ws(onepass *o)
+{
+    while (o->p < o->end && (*o->p == ' ' || *o->p == '\n' ||
+                             *o->p == '\r' || *o->p == '\t'))
+        o->p++;
+}
+
+/* The byte a simple escape stands for, 0 for any other escape. */
+static char simple_escape(unsigned char c)
+{
+    switch (c) {
+    case '"':
+    case '\\':
+    case '/':
+        return (char)c;
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return 0;
+    }
+}
+
+/* The string at o->p (a '"'), unescaped, from cJSON_malloc; NULL to give
+ * up. */
+static char *op_string(onepass *o)
+{
+    const unsigned char *s = o->p + 1, *q = s;
+    size_t esc = 0, len, k;
+    char *out, *w;
+
+    for (;;) {
+        while (q < o->end && str_plain(*q))
+            q++;
+        if (q >= o->end || *q < 0x20)
+            return NULL;
+        if (*q == '"')
+            break;
+        if (*q == '\\') {
+            if (q + 1 >= o->end || simple_escape(q[1]) == 0)
+                return NULL;
+            esc++;
+            q += 2;
+            continue;
+        }
+        k = fs__utf8_seq(q, (size_t)(o->end - q));
+        if (k == 0)
+            return NULL;
+        q += k;
+    }
+    len = (size_t)(q - s) - esc;
+    if (len > o->lim->max_string)
+        return NULL;
+    out = cJSON_malloc(len + 1);
+    if (out == NULL)
+        return NULL;
+    if (esc == 0) {
+        memcpy(out, s, len);
+    } else {
+        const unsigned char *r;
+
+        for (r = s, w = out; r < q; r++)
+            *w++ = *r == '\\' ? simple_escape(*++r) : (char)*r;
+    }
+    out[len] = '\0';
+    o->p = q + 1;
+    return out;
+}
+
+static int is_digit(const unsigned char *p, const unsigned char *end)
+{
+    return p < end && *p >= '0' && *p <= '9';
+}
+
+/* A number in JSON's grammar at o->p, valued as cJSON values it: strtod
+ * of the text. Up to 15 digits without an exponent need no strtod: the
+ * digits are an exact integer, and one division by an exact power of
+ * ten is correctly rounded, as strtod is. 0, or -1 to give up. */
+static int op_number(onepass *o, cJSON *it)
+{
+    const unsigned char *q = o->p, *end = o->end;
+    uint64_t w = 0;
+    size_t digits = 0, frac = 0;
+    int neg = 0, expo = 0;
+    double d;
+
+    if (*q == '-') {
+        neg = 1;
+        q++;
+    }
+    if (!is_digit(q, end))
+        return -1;
+    if (*q == '0') {
+        q++;
+        digits++;
+    } else {
+        for (; is_digit(q, end); q++, digits++)
+            w = digits < 16 ? w * 10 + (uint64_t)(*q - '0') : w;
+    }
+    if (q < end && *q == '.') {
+        if (!is_digit(++q, end))
+            return -1;
+        for (; is_digit(q, end); q++, digits++, frac++)
+            w = digits < 16 ? w * 10 + (uint64_t)(*q - '0') : w;
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        expo = 1;
+        q++;
+        if (q < end && (*q == '+' || *q == '-'))
+            q++;
+        if (!is_digit(q, end))
+            return -1;
+        while (is_digit(q, end))
+            q++;
+    }
+    /* cJSON reads on through any of these (and stops at 63 bytes). */
+    if (q < end && (is_digit(q, end) || *q == '+' || *q == '-' ||
+                    *q == '.' || *q == 'e' || *q == 'E'))
+        return -1;
+    if (q - o->p > 63)
+        return -1;
+    if (!expo && digits <= 15) {
+        d = frac > 0 ? (double)w / pow10_exact[frac] : (double)w;
+        d = neg ? -d : d;
+    } else {
+        /* cJSON's way: the text with the locale's decimal point. */
+        char num[64], *after = NULL;
+        char dp = localeconv()->decimal_point[0];
+        size_t n = (size_t)(q - o->p), i;
+
+        for (i = 0; i < n; i++)
+            num[i] = o->p[i] == '.' ? dp : (char)o->p[i];
+        num[n] = '\0';
+        d = strtod(num, &after);
+        if (after != num + n)
+            return -1;
+    }
+    it->type = cJSON_Number;
+    it->valuedouble = d;
+    /* cJSON's saturation. */
+    if (d >= INT_MAX)
+        it->valueint = INT_MAX;
+    else if (d <= (double)INT_MIN)
+        it->valueint = INT_MIN;
+    else
+        it->valueint = (int)d;
+    o->p = q;
+    return 0;
+}
+
+static int op_value(onepass *o, cJSON *it);
+
+/* An object or array at o->p: members linked in as cJSON links them (the
+ * first one's prev is the last), each before its value is read so that
+ * deleting it frees whatever was built when this gives up. */
+static int op_container(onepass *o, cJSON *it, int obj)
+{
+    unsigned char close = obj ? '}' : ']';
+    cJSON *last = NULL, *c;
+
+    /* cJSON's own nesting limit is 1000. */
+    if (++o->depth > o->lim->max_depth || o->depth > 1000 ||
+        ++o->values > o->lim->max_values)
+        return -1;
+    it->type = obj ? cJSON_Object : cJSON_Array;
+    o->p++;
+    op_ws(o);
+    if (o->p < o->end && *o->p == close) {
+        o->p++;
+        o->depth--;
+        return 0;
+    }
+    for (;;) {
+        c = cJSON_malloc(sizeof(*c));
+        if (c == NULL)
+            return -1;
+        memset(c, 0, sizeof(*c));
+        if (last == NULL) {
+            it->child = c;
+        } else {
+            last->next = c;
+            c->prev = last;
+        }
+        last = c;
+        it->child->prev = c;
+        if (obj) {
+            if (o->p >= o->end || *o->p != '"')
+                return -1;
+            c->string = op_string(o);
+            if (c->string == NULL)
+                return -1;
+            op_ws(o);
+            if (o->p >= o->end || *o->p != ':')
+                return -1;
+            o->p++;
+            op_ws(o);
+        }
+        if (op_value(o, c) != 0)
+            return -1;
+        op_ws(o);
+        if (o->p < o->end && *o->p == ',') {
+            if (++o->values > o->lim->max_values)
+                return -1;
+            o->p++;
+            op_ws(o);
+            continue;
+        }
+        if (o->p < o->end && *o->p == close)
+            break;
+        return -1;
+    }
+    o->p++;
+    o->depth--;
+    return 0;
+}
+
+static int op_literal(onepass *o, const char *word, size_t n)
+{
+    if ((size_t)(o->end - o->p) < n || memcmp(o->p, word, n) != 0)
+        return -1;
+    o->p += n;
+    return 0;
+}
+
+static int op_value(onepass *o, cJSON *it)
+{
+    if (o->p >= o->end)
+        return -1;
+    switch (*o->p) {
+    case '{':
+        return op_container(o, it, 1);
+    case '[':
+        return op_container(o, it, 0);
+    case '"':
+        it->valuestring = op_string(o);
+        if (it->valuestring == NULL)
+            return -1;
+        it->type = cJSON_String;
+        return 0;
+    case 't':
+        it->type = cJSON_True;
+        it->valueint = 1;
+        return op_literal(o, "true", 4);
+    case 'f':
+        it->type = cJSON_False;
+        return op_literal(o, "false", 5);
+    case 'n':
+        it->type = cJSON_NULL;
+        return op_literal(o, "null", 4);
+    default:
+        return op_number(o, it);
+    }
+}
+
+/* The tree of text[0..n), or NULL when the one-pass parser gives up. */
+static cJSON *onepass_parse(const unsigned char *s, size_t n,
+                            const fs_limits *lim)
+{
+    onepass o = {s, s + n, lim, 1, 0};
+    cJSON *root = cJSON_malloc(sizeof(*root));
+
+    if (root == NULL)
+        return NULL;
+    memset(root, 0, sizeof(*root));
+    op_ws(&o);
+    if (op_value(&o, root) != 0) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    op_ws(&o);
+    if (o.p != o.end) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
 static int is_ws(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -201,25 +523,17 @@ static int is_ws(unsigned char c)
  * calls so a threaded hub has no data race there. */
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int fs_json_parse(const char *text, size_t n, const fs_limits *lim, cJSON **out,
-                  fs_err *err)
+/* The pre-scan, then cJSON: the way every text went before the one-pass
+ * parser, and still the way of every text it gives up on. */
+static int parse_checked(const char *text, size_t n, const fs_limits *lim,
+                         cJSON **out, fs_err *err)
 {
     const unsigned char *s = (const unsigned char *)text;
     const char *end = NULL;
-    fs_limits def;
     cJSON *root;
     size_t pos;
     int rc;
 
-    if (out == NULL || (text == NULL && n > 0))
-        return fs_err_set(err, FS_EINVAL, "json: bad arguments");
-    *out = NULL;
-    if (lim == NULL) {
-        fs_limits_default(&def);
-        lim = &def;
-    }
-    if (n == 0)
-        return fs_err_set(err, FS_EMALFORMED, "empty JSON text");
     rc = prescan(s, n, lim, err);
     if (rc != FS_OK)
         return rc;
@@ -244,9 +558,86 @@ int fs_json_parse(const char *text, size_t n, const fs_limits *lim, cJSON **out,
     return FS_OK;
 }
 
+/* Arguments and the two ways; fast != 0 tries the one-pass parser
+ * first. */
+static int parse_json(const char *text, size_t n, const fs_limits *lim,
+                      cJSON **out, fs_err *err, int fast)
+{
+    fs_limits def;
+
+    if (out == NULL || (text == NULL && n > 0))
+        return fs_err_set(err, FS_EINVAL, "json: bad arguments");
+    *out = NULL;
+    if (lim == NULL) {
+        fs_limits_default(&def);
+        lim = &def;
+    }
+    if (n == 0)
+        return fs_err_set(err, FS_EMALFORMED, "empty JSON text");
+    if (fast) {
+        *out = onepass_parse((const unsigned char *)text, n, lim);
+        if (*out != NULL)
+            return FS_OK;
+    }
+    return parse_checked(text, n, lim, out, err);
+}
+
+int fs_json_parse(const char *text, size_t n, const fs_limits *lim, cJSON **out,
+                  fs_err *err)
+{
+    return parse_json(text, n, lim, out, err, 1);
+}
+
+int fs__json_parse_reference(const char *text, size_t n, const fs_limits *lim,
+                             cJSON **out, fs_err *err)
+{
+    return parse_json(text, n, lim, out, err, 0);
+}
+
+/* Same type, value bits, strings and links, member by member. */
+int fs__json_same_tree(const cJSON *a, const cJSON *b)
+{
+    const cJSON *x, *y;
+
+    if (a == NULL || b == NULL)
+        return a == b;
+    if (a->type != b->type || a->valueint != b->valueint ||
+        memcmp(&a->valuedouble, &b->valuedouble, sizeof(double)) != 0 ||
+        (a->valuestring == NULL) != (b->valuestring == NULL) ||
+        (a->string == NULL) != (b->string == NULL) ||
+        (a->valuestring && strcmp(a->valuestring, b->valuestring) != 0) ||
+        (a->string && strcmp(a->string, b->string) != 0) ||
+        (a->child == NULL) != (b->child == NULL))
+        return 0;
+    for (x = a->child, y = b->child; x != NULL || y != NULL;
+         x = x->next, y = y->next) {
+        if (x == NULL || y == NULL || !fs__json_same_tree(x, y))
+            return 0;
+        /* The first member's prev is the last one, as cJSON links them;
+         * every other's is the one before. */
+        if ((x == a->child) != (y == b->child) ||
+            (x->next == NULL) != (y->next == NULL) ||
+            (x == a->child ? x->prev->next != NULL
+                           : x->prev->next != x) ||
+            (y == b->child ? y->prev->next != NULL
+                           : y->prev->next != y))
+            return 0;
+    }
+    return 1;
+}
+
 int fs__json_int(const cJSON *obj, const char *key, int64_t *out)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return fs__json_int_item(cJSON_GetObjectItemCaseSensitive(obj, key), out);
+}
+
+int fs__json_str(const cJSON *obj, const char *key, const char **out)
+{
+    return fs__json_str_item(cJSON_GetObjectItemCaseSensitive(obj, key), out);
+}
+
+int fs__json_int_item(const cJSON *it, int64_t *out)
+{
     double d;
 
     if (it == NULL)
@@ -264,10 +655,8 @@ int fs__json_int(const cJSON *obj, const char *key, int64_t *out)
     return FS__FIELD_OK;
 }
 
-int fs__json_str(const cJSON *obj, const char *key, const char **out)
+int fs__json_str_item(const cJSON *it, const char **out)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-
     if (it == NULL)
         return FS__FIELD_MISSING;
     if (!cJSON_IsString(it) || it->valuestring == NULL)
@@ -283,29 +672,37 @@ int fs__json_str(const cJSON *obj, const char *key, const char **out)
  * stored by earlier hubs. cJSON prints every number with "%1.15g" and
  * then parses it back with sscanf to check it; that was a sixth of the
  * hub's decoding time. This printer writes the same text, taking a short
- * cut only where the result is provably the same: a whole number below
- * 1e15 (not -0) prints under "%1.15g" as its plain digits. Everything
- * else follows cJSON's steps. tests/unit checks the two agree. */
+ * cut only where the result is provably the same (canon_number says
+ * why). Everything else follows cJSON's steps. tests/unit checks the two
+ * agree. */
 
 typedef struct cbuf {
     char *p;
     size_t len, cap;
 } cbuf;
 
-static int cb_put(cbuf *b, const char *s, size_t n)
+/* Room for n more bytes and the NUL. Quadruples from 256: a typical
+ * submission's answers (~700 bytes) then cost one realloc, not two. */
+static int cb_grow(cbuf *b, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
+    size_t cap = b->cap ? b->cap : 256;
+    char *p;
 
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL)
-            return FS_ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
+    while (b->len + n + 1 > cap)
+        cap *= 4;
+    p = realloc(b->p, cap);
+    if (p == NULL)
+        return FS_ENOMEM;
+    b->p = p;
+    b->cap = cap;
+    return FS_OK;
+}
+
+/* Inline: it runs for every token printed, mostly a byte or two. */
+static inline int cb_put(cbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap && cb_grow(b, n) != FS_OK)
+        return FS_ENOMEM;
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
@@ -321,6 +718,68 @@ static int same_double(double a, double b)
     return fabs(a - b) <= max * DBL_EPSILON;
 }
 
+/* Writes the decimal digits of v at the end of out[0..end) and returns
+ * where they start. */
+static char *digits_before(char *end, uint64_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
+}
+
+/* The "%1.15g" text of a fraction 1e-4 <= |d| < 1e15 that is the double
+ * nearest to a decimal D = m / 10^k with m < 10^15, i.e. to a decimal of
+ * at most 15 significant digits, as survey answers such as 52.38189
+ * are. Such a D is what "%1.15g" prints for d (15 digits always survive
+ * a round trip through a double, DBL_DIG), reading it back gives d, so
+ * cJSON keeps that text; and 1e-4 <= |D| < 1e15 makes it the plain form
+ * (no exponent) without trailing zeros. m / 10^k with both exact is one
+ * correctly rounded division, so comparing it with d proves D's double
+ * is d. Returns the length written into out (32 bytes), 0 when d is not
+ * such a number. */
+static size_t short_fraction(double d, char *out)
+{
+    double a = fabs(d);
+    char digits[24], *p, *end = digits + sizeof(digits);
+    size_t k, len, i, n = 0;
+    double m = 0;
+
+    for (k = 1; k < sizeof(pow10_exact) / sizeof(pow10_exact[0]); k++) {
+        m = floor(a * pow10_exact[k] + 0.5);
+        if (m >= 1e15)
+            return 0;
+        if (m / pow10_exact[k] == a)
+            break;
+    }
+    if (k == sizeof(pow10_exact) / sizeof(pow10_exact[0]))
+        return 0;
+    p = digits_before(end, (uint64_t)m);
+    len = (size_t)(end - p);
+    /* The least k leaves m no trailing zero (m / 10 would have matched
+     * one k earlier); this only guards that reasoning. */
+    while (len > 1 && p[len - 1] == '0' && k > 0) {
+        len--;
+        k--;
+    }
+    if (d < 0)
+        out[n++] = '-';
+    if (len <= k) {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (i = len; i < k; i++)
+            out[n++] = '0';
+        memcpy(out + n, p, len);
+        return n + len;
+    }
+    memcpy(out + n, p, len - k);
+    n += len - k;
+    out[n++] = '.';
+    memcpy(out + n, p + len - k, k);
+    return n + k;
+}
+
 static int canon_number(cbuf *b, double d)
 {
     char num[32];
@@ -329,9 +788,21 @@ static int canon_number(cbuf *b, double d)
 
     if (isnan(d) || isinf(d))
         return cb_put(b, "null", 4);
+    /* A whole number below 1e15 (not -0) prints under "%1.15g" as its
+     * plain digits. */
     if (d == floor(d) && fabs(d) < 1e15 && !(d == 0 && signbit(d))) {
-        n = snprintf(num, sizeof(num), "%lld", (long long)d);
-        return cb_put(b, num, (size_t)n);
+        char *end = num + sizeof(num), *p;
+
+        p = digits_before(end, (uint64_t)fabs(d));
+        if (d < 0)
+            *--p = '-';
+        return cb_put(b, p, (size_t)(end - p));
+    }
+    if (fabs(d) >= 1e-4 && fabs(d) < 1e15) {
+        size_t len = short_fraction(d, num);
+
+        if (len > 0)
+            return cb_put(b, num, len);
     }
     n = snprintf(num, sizeof(num), "%1.15g", d);
     if (sscanf(num, "%lg", &test) != 1 || !same_double(test, d))
@@ -353,20 +824,17 @@ static int canon_number(cbuf *b, double d)
 static int canon_string(cbuf *b, const char *s)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t run = 0;
     int rc = cb_put(b, "\"", 1);
 
     for (; rc == FS_OK; p++) {
+        const unsigned char *run = p;
         char esc[8];
         const char *e = NULL;
 
-        if (*p > 31 && *p != '"' && *p != '\\') {
-            run++;
-            continue;
-        }
-        /* Flush the plain bytes before this one. */
-        rc = cb_put(b, (const char *)p - run, run);
-        run = 0;
+        while (*p > 31 && *p != '"' && *p != '\\')
+            p++;
+        /* The plain bytes before this one, at once. */
+        rc = cb_put(b, (const char *)run, (size_t)(p - run));
         if (rc != FS_OK || *p == '\0')
             break;
         switch (*p) {

@@ -504,16 +504,17 @@ int fs_consent_refused(const fs_form *f, const cJSON *answers)
                           strcmp(a->valuestring, "yes") == 0);
 }
 
-/* Why fld is not asked, or NULL when it is. */
+/* Why fld is not asked, or NULL when it is. refused: consent was
+ * refused in answers (fs_consent_refused), -1 when not yet known. */
 static const char *not_relevant_why(const fs_form *f, const fs_field *fld,
-                                    const cJSON *answers)
+                                    const cJSON *answers, int refused)
 {
     if (fld->type == FS_FIELD_NOTE)
         return "a note is display only and takes no answer";
     if (fld->flags & FS_FIELD_RETIRED)
         return "retired in this version: leave it out";
     if (!(fld->flags & (FS_FIELD_METADATA | FS_FIELD_CONSENT)) &&
-        fs_consent_refused(f, answers))
+        (refused < 0 ? fs_consent_refused(f, answers) : refused))
         return "consent was refused: only metadata is kept";
     if (fld->relevant != NULL && !fs__cond_eval(f, fld->relevant, answers))
         return "not asked given the earlier answers (its relevant "
@@ -525,7 +526,7 @@ int fs_field_relevant(const fs_form *f, const fs_field *fld,
                       const cJSON *answers)
 {
     return fld->type != FS_FIELD_NOTE &&
-           not_relevant_why(f, fld, answers) == NULL;
+           not_relevant_why(f, fld, answers, -1) == NULL;
 }
 
 /* ---- one answer ------------------------------------------------------ */
@@ -824,6 +825,7 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
     size_t nf =
         f->nfields < FS__FORM_FIELDS_MAX ? f->nfields : FS__FORM_FIELDS_MAX;
     size_t hint = 0;
+    int keyless = 0, refused;
 
     memset(by_field, 0, nf * sizeof by_field[0]);
     cJSON_ArrayForEach(a, answers)
@@ -831,6 +833,7 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
         char snip[FS_PROBLEM_WHERE_MAX];
         const fs_field *fld = field_from(f, nf, a->string, &hint);
 
+        keyless |= a->string == NULL;
         if (fld == NULL) {
             fs__snippet(a->string != NULL ? a->string : "", snip, sizeof snip);
             fs_problems_add(p, snip, "not a field of form %s version %lld",
@@ -846,12 +849,21 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
         }
         by_field[fld->index] = a;
     }
+    /* Consent once, not once per field: by_field holds the first answer
+     * to it, the one a look-up by name finds - unless a member without a
+     * name (not from a parse) would stop that look-up short. */
+    refused = -1;
+    if (!keyless && f->consent != NULL && f->consent->index < nf) {
+        a = by_field[f->consent->index];
+        refused = a != NULL && !(cJSON_IsString(a) &&
+                                 strcmp(a->valuestring, "yes") == 0);
+    }
     for (i = 0; i < nf; i++) {
         const fs_field *fld = &f->fields[i];
         const char *why;
 
         a = by_field[i];
-        why = not_relevant_why(f, fld, answers);
+        why = not_relevant_why(f, fld, answers, refused);
         if (a != NULL && why != NULL) {
             fs_problems_add(p, fld->name, "%s", why);
             bad++;

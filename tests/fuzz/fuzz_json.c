@@ -14,13 +14,17 @@
  *   - no key or string value is longer than max_string bytes;
  *   - the tree has no more than max_values nodes;
  *   - printing the tree gives text that parses under the same limits
- *     and prints back to the same bytes.
+ *     and prints back to the same bytes;
+ *   - the one-pass parser changes nothing: fs_json_parse gives the same
+ *     result as the pre-scan and cJSON alone (the same code and message,
+ *     or the same tree to the bit and link).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_internal.h"
 #include "fs_protocol.h"
 #include "fuzz.h"
 
@@ -68,6 +72,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
     rc = fs_json_parse((const char *)data, size, &lim, &root, &err);
+    {
+        cJSON *ref = NULL;
+        fs_err rerr = {0, ""};
+        int rrc = fs__json_parse_reference((const char *)data, size, &lim,
+                                           &ref, &rerr);
+
+        if (rrc != rc || strcmp(rerr.msg, err.msg) != 0)
+            fprintf(stderr, "one-pass %d '%s', reference %d '%s'\n", rc,
+                    err.msg, rrc, rerr.msg);
+        REQUIRE(rrc == rc && strcmp(rerr.msg, err.msg) == 0);
+        REQUIRE(fs__json_same_tree(root, ref));
+        cJSON_Delete(ref);
+    }
     if (rc != FS_OK) {
         REQUIRE(root == NULL && err.code == rc);
         REQUIRE(memchr(err.msg, '\0', sizeof(err.msg)) != NULL);

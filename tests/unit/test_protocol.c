@@ -934,6 +934,94 @@ static int test_json_syntax(void)
     return 0;
 }
 
+/* fs_json_parse reads plain JSON in one pass and leaves everything else
+ * to the pre-scan and cJSON; either way the result must be the one the
+ * pre-scan and cJSON alone give: code, message, tree. Texts at the
+ * edges of what the one pass takes, under the default limits and under
+ * tight ones. */
+static int test_json_onepass_agrees(void)
+{
+    static const struct {
+        const char *text;
+        size_t n; /* 0: strlen */
+    } docs[] = {
+        {"{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}", 0},
+        {" \t\r\n{ \"a\" : [ 1 , 2 ] , \"b\" : { } , \"c\" : [ ] } \n", 0},
+        {"[0,-0,-0.0,0.5,-2.25,52.38189,4.90308,1e5,1E+5,2e-3,-1.5e300]", 0},
+        {"[123456789012345,1234567890123456,9007199254740993,0.1234567890123456]",
+         0},
+        {"[2147483647,2147483648,-2147483648,-2147483649,1e10,-1e10]", 0},
+        {"[01]", 0},
+        {"[1.]", 0},
+        {"[.5]", 0},
+        {"[-]", 0},
+        {"[+1]", 0},
+        {"[1-2]", 0},
+        {"[1.5.2]", 0},
+        {"[1e5e5]", 0},
+        {"[0x10]", 0},
+        {"[1e]", 0},
+        {"[1234567890123456789012345678901234567890123456789012345678901]",
+         0},
+        {"[1234567890123456789012345678901234567890123456789012345678901234]",
+         0},
+        {"[0.00000000000000000000000000000000000000000000000000000000001]",
+         0},
+        {"{\"s\":\"q\\\"b\\\\s\\/f\\bx\\fy\\nz\\rw\\tv\"}", 0},
+        {"{\"s\":\"\\u00e9\\ud83d\\ude00\"}", 0},
+        {"{\"s\":\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\"}", 0},
+        {"{\"s\":\"\xc3\"}", 0},
+        {"{\"s\":\"\xed\xa0\x80\"}", 0},
+        {"{\"s\":\"a\\x\"}", 0},
+        {"{\"s\":\"a\\", 0},
+        {"\xef\xbb\xbf{\"a\":1}", 0},
+        {"{\"a\":1}\v", 0},
+        {"{\"a\":\v1}", 0},
+        {"{\"a\":1\0}", 8},
+        {"{\"a\":1} x", 0},
+        {"{\"a\":1,\"a\":2}", 0},
+        {"{\"\":\"\"}", 0},
+        {"[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]", 0},
+        {"[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]", 0},
+        {"nul", 0},
+        {"nulll", 0},
+        {"true", 0},
+        {"\"plain\"", 0},
+        {"-12.5", 0},
+        {"{\"a\":[1,2,]}", 0},
+        {"{,}", 0},
+        {"{\"a\" \"b\"}", 0},
+    };
+    fs_limits tight;
+    size_t i, k;
+
+    fs_limits_default(&tight);
+    tight.max_depth = 2;
+    tight.max_string = 3;
+    tight.max_values = 4;
+    for (k = 0; k < 2; k++) {
+        for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+            size_t n = docs[i].n ? docs[i].n : strlen(docs[i].text);
+            const fs_limits *lim = k ? &tight : NULL;
+            cJSON *a = NULL, *b = NULL;
+            fs_err ea = {0, ""}, eb = {0, ""};
+            int ra = fs_json_parse(docs[i].text, n, lim, &a, &ea);
+            int rb = fs__json_parse_reference(docs[i].text, n, lim, &b, &eb);
+            int same = ra == rb && strcmp(ea.msg, eb.msg) == 0 &&
+                       fs__json_same_tree(a, b);
+
+            cJSON_Delete(a);
+            cJSON_Delete(b);
+            if (!same)
+                return failf(__FILE__, __LINE__,
+                             "docs[%zu] limits %zu: %s '%s' vs %s '%s'", i,
+                             k, fs_errname(ra), ea.msg, fs_errname(rb),
+                             eb.msg);
+        }
+    }
+    return 0;
+}
+
 static int test_json_unterminated_input(void)
 {
     /* The text is not NUL-terminated: a parser reading one byte past n
@@ -1439,7 +1527,10 @@ static int test_json_print_canonical(void)
         "[0,-0,-0.0,1,-1,3.0,999999999999999,-999999999999999,1e15,"
         "-1e15,1e16,4.5e15,9007199254740992,-9007199254740993,0.1,1e-7,"
         "52.38189,4.90308,1.5,-2.25,1e300,-1e-300,123.456e5,1e21,"
-        "0.30000000000000004,5e-324,1.7976931348623157e308]",
+        "0.30000000000000004,5e-324,1.7976931348623157e308,"
+        "0.0001,-0.0001,0.00009999,0.000123456789012345,"
+        "99999999999999.9,999999999999999.9,123456789012.345,"
+        "0.1234567890123456,-52.1,4.50,1.25e-3,7.000001]",
         "{\"\":\"\",\"a\\\"b\":\"q\\\"\\\\/\\b\\f\\n\\r\\t\","
         "\"u\":\"\\u0001\\u001f\\u007f\u00e9\u4e2d\\ud83d\\ude00\"}",
         "{\"o\":{},\"a\":[],\"n\":[[[]],{\"x\":[true,false,null]}]}",
@@ -1492,6 +1583,45 @@ static int test_json_print_canonical(void)
         cJSON_AddStringToObject(t, str, str);
         snprintf(what, sizeof(what), "random %zu (%.17g)", i, d);
         rc = same_print(t, what);
+        cJSON_Delete(t);
+        if (rc)
+            return rc;
+    }
+    /* Decimals as text, as they come over the wire: 1 to 18 digits with
+     * the point anywhere in or before them, for the printer's short cut
+     * for fractions of up to 15 significant digits and its edges. */
+    for (i = 0; i < 20000; i++) {
+        char text[48], label[96];
+        size_t nd, point, k, n = 0;
+        cJSON *t;
+        int rc;
+
+        x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+        nd = 1 + x % 18;
+        point = (x >> 8) % (nd + 6); /* digits before the point */
+        if (x & (1u << 16))
+            text[n++] = '-';
+        if (point <= nd) {
+            if (point == 0)
+                text[n++] = '0';
+            for (k = 0; k < nd; k++) {
+                if (k == point)
+                    text[n++] = '.';
+                text[n++] = (char)('0' + (x >> (20 + 2 * k)) % 10);
+            }
+        } else {
+            text[n++] = '0';
+            text[n++] = '.';
+            for (k = nd; k < point; k++)
+                text[n++] = '0';
+            for (k = 0; k < nd; k++)
+                text[n++] = (char)('0' + (x >> (20 + 2 * k)) % 10);
+        }
+        text[n] = '\0';
+        t = cJSON_Parse(text);
+        CHECK(t != NULL);
+        snprintf(label, sizeof(label), "decimal %zu (%s)", i, text);
+        rc = same_print(t, label);
         cJSON_Delete(t);
         if (rc)
             return rc;
@@ -2066,6 +2196,34 @@ static int test_change_duplicate_key(void)
                        "changes[1].answers.members: key appears twice");
 }
 
+/* Of several repeated keys the message names the first in byte order,
+ * wherever the repeats are, and so does a 500-member object. */
+static int test_change_duplicate_keys_named(void)
+{
+    static const char *order[] = {"zz", "b", "k", "zz", "a", "b", "a"};
+    cJSON *root = good_json(3);
+    cJSON *ans = cJSON_GetObjectItem(change_at(root, 1), "answers");
+    char key[32];
+    size_t i;
+
+    for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        cJSON_AddNumberToObject(ans, order[i], 1);
+    if (change_case(root, NULL, FS_EMALFORMED,
+                    "changes[1].answers.a: key appears twice"))
+        return 1;
+    root = good_json(3);
+    ans = cJSON_CreateObject();
+    CHECK(ans != NULL);
+    for (i = 0; i < 499; i++) {
+        snprintf(key, sizeof(key), "f%zu", 498 - i);
+        cJSON_AddNumberToObject(ans, key, 1);
+    }
+    cJSON_AddNumberToObject(ans, "f250", 2);
+    cJSON_ReplaceItemInObject(change_at(root, 1), "answers", ans);
+    return change_case(root, NULL, FS_EMALFORMED,
+                       "changes[1].answers.f250: key appears twice");
+}
+
 
 /* ---- entity changes (PROTOCOL.md 4.2.1) -------------------------------- */
 
@@ -2528,6 +2686,7 @@ static const unit_case tests[] = {
     {"json trailing garbage", test_json_trailing},
     {"json syntax errors", test_json_syntax},
     {"json input not nul-terminated", test_json_unterminated_input},
+    {"json one pass agrees with pre-scan and cJSON", test_json_onepass_agrees},
     {"ident uuid", test_ident_uuid},
     {"ident form id and field name", test_ident_form_field},
     {"ident area code", test_ident_area},
@@ -2566,6 +2725,7 @@ static const unit_case tests[] = {
     {"change field errors", test_change_fields},
     {"change defaults and unknown keys", test_change_defaults},
     {"change answers canonical", test_change_answers_canonical},
+    {"change repeated keys named", test_change_duplicate_keys_named},
     {"change too many answers", test_change_too_many_answers},
     {"change bad answer key", test_change_bad_answer_key},
     {"change duplicate answer key", test_change_duplicate_key},
