@@ -1,0 +1,34 @@
+/*
+ * curlapi.h - libcurl, loaded when a command first talks to a hub.
+ *
+ * Debian's libcurl brings ~35 shared libraries (OpenSSL, GnuTLS, Kerberos,
+ * LDAP, SSH ...), all relocated at load: ~6 MB of a process's memory
+ * before it does anything (bench/README.md). record, status, fill and the
+ * form app's offline work never use the network, so the agent does not
+ * link libcurl; the first HTTP client a command starts loads it here.
+ * Each pointer has the type of the libcurl function it names, taken from
+ * curl/curl.h, so a call through it is checked as a direct call would be.
+ */
+#ifndef FA_CURLAPI_H
+#define FA_CURLAPI_H
+
+#include <curl/curl.h>
+
+typedef struct fa__curl_api {
+    __typeof__(curl_easy_init) *easy_init;
+    __typeof__(curl_easy_setopt) *easy_setopt;
+    __typeof__(curl_easy_perform) *easy_perform;
+    __typeof__(curl_easy_getinfo) *easy_getinfo;
+    __typeof__(curl_easy_cleanup) *easy_cleanup;
+    __typeof__(curl_easy_strerror) *easy_strerror;
+    __typeof__(curl_slist_append) *slist_append;
+    __typeof__(curl_slist_free_all) *slist_free_all;
+} fa__curl_api;
+
+/* Loads libcurl and runs its global start-up, once per process (safe to
+ * call from any thread). Returns the functions, or NULL with a message
+ * naming the library and the package to install written to err. The
+ * library stays loaded until the process exits. */
+const fa__curl_api *fa__curl_load(char *err, size_t cap);
+
+#endif
