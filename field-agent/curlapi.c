@@ -1,6 +1,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "curlapi.h"
@@ -35,9 +36,22 @@ static int get(void *lib, const char *name, void *fn)
 
 static void load(void)
 {
+    /* Debian's libcurl speaks TLS with OpenSSL; GnuTLS comes along only
+     * for RTMP and LDAP, protocols the agent switches off
+     * (CURLOPT_PROTOCOLS_STR). Loaded, GnuTLS initialises itself (its
+     * system priorities, ASN.1 trees: ~0.8 MB of the sync's memory)
+     * unless this variable is set, and is then unusable until
+     * gnutls_global_init, which nothing here calls. Set for the load
+     * only, so that no program the agent might start inherits it. */
+    const char *gnutls_env = "GNUTLS_NO_IMPLICIT_INIT";
+    int set_env = getenv(gnutls_env) == NULL;
+    if (set_env)
+        setenv(gnutls_env, "1", 1);
     /* RTLD_LOCAL: libcurl's dependencies stay out of the global scope,
      * so they cannot interpose on anything the agent already uses. */
     void *lib = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (set_env)
+        unsetenv(gnutls_env);
     if (!lib) {
         snprintf(load_err, sizeof load_err,
                  "cannot load %s, which the agent needs to reach a hub "

@@ -25,8 +25,9 @@ typedef struct fa__curl_api {
     __typeof__(curl_slist_free_all) *slist_free_all;
 } fa__curl_api;
 
-/* Loads libcurl and runs its global start-up, once per process (safe to
- * call from any thread). Returns the functions, or NULL with a message
+/* Loads libcurl and runs its global start-up, once per process. It sets
+ * an environment variable for the time of the load (curlapi.c says why),
+ * so a program with threads calls it before starting them. Returns the functions, or NULL with a message
  * naming the library and the package to install written to err. The
  * library stays loaded until the process exits. */
 const fa__curl_api *fa__curl_load(char *err, size_t cap);
