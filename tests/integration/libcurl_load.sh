@@ -13,7 +13,7 @@ new_agent a1
 # The dynamic loader reports every library it loads, at start or later
 # by dlopen, on stderr with LD_DEBUG=files.
 loads() {  # loads COMMAND...: the loader's trace of an agent command
-  LD_DEBUG=files "$FS_AGENT" --dir "$T/a1" "$@" 2>&1 >/dev/null || true
+  { LD_DEBUG=files "$FS_AGENT" --dir "$T/a1" "$@" >/dev/null || true; } 2>&1
 }
 printf '{"age_band":"25-34","gender":"woman","belonging":4,"trust_local_gov":3,"comment":"offline"}' >"$T/ans.json"
 for cmd in "record demo_household --answers $T/ans.json --area N-01" \
@@ -36,7 +36,7 @@ mkdir -p "$T/nolib"
 printf 'not a library\n' >"$T/nolib/libcurl.so.4"
 nolib() { LD_LIBRARY_PATH="$T/nolib" agent a1 "$@"; }
 record_n a1 2
-for i in 1 2; do
+for _ in 1 2; do
   nolib record demo_household --answers "$T/ans.json" --area N-01 >/dev/null ||
     fail "record failed where libcurl cannot be loaded"
 done
