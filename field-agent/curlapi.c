@@ -26,8 +26,8 @@ static int get(void *lib, const char *name, void *fn)
     void *p = dlsym(lib, name);
     if (!p) {
         snprintf(load_err, sizeof load_err,
-                 "%s has no %s; install libcurl %s or newer", CURL_SONAME,
-                 name, LIBCURL_VERSION);
+                 "%s has no %s; install libcurl %s or newer", CURL_SONAME, name,
+                 LIBCURL_VERSION);
         return -1;
     }
     memcpy(fn, &p, sizeof p);
@@ -39,7 +39,7 @@ static void load(void)
     /* Debian's libcurl speaks TLS with OpenSSL; GnuTLS comes along only
      * for RTMP and LDAP, protocols the agent switches off
      * (CURLOPT_PROTOCOLS_STR). Loaded, GnuTLS initialises itself (its
-     * system priorities, ASN.1 trees: ~0.8 MB of the sync's memory)
+     * system priorities, ASN.1 trees: ~0.7 MB of a sync's RSS)
      * unless this variable is set, and is then unusable until
      * gnutls_global_init, which nothing here calls. Set for the load
      * only, so that no program the agent might start inherits it. */
@@ -69,8 +69,8 @@ static void load(void)
     const curl_version_info_data *v = version_info(CURLVERSION_NOW);
     if (v->version_num < LIBCURL_VERSION_NUM) {
         snprintf(load_err, sizeof load_err,
-                 "%s is libcurl %s; the agent needs %s or newer",
-                 CURL_SONAME, v->version, LIBCURL_VERSION);
+                 "%s is libcurl %s; the agent needs %s or newer", CURL_SONAME,
+                 v->version, LIBCURL_VERSION);
         return;
     }
     if (get(lib, "curl_easy_init", &api.easy_init) != 0 ||
@@ -87,8 +87,8 @@ static void load(void)
      * start a handle at any time. */
     CURLcode cc = global_init(CURL_GLOBAL_DEFAULT);
     if (cc != CURLE_OK) {
-        snprintf(load_err, sizeof load_err, "%s did not start: %s",
-                 CURL_SONAME, api.easy_strerror(cc));
+        snprintf(load_err, sizeof load_err, "%s did not start: %s", CURL_SONAME,
+                 api.easy_strerror(cc));
         return;
     }
     loaded = &api;
