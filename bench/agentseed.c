@@ -100,21 +100,27 @@ int bench_seed_agent(const bench_hub *h, const char *hub_bin,
     return rc == FA_OK ? 0 : -1;
 }
 
-int bench_agent_set_hub(const char *dir, const char *url)
+int bench_agent_set_meta(const char *dir, const char *key,
+                         const char *value)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/agent.db", dir);
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     int ok = sqlite3_open(path, &db) == SQLITE_OK &&
-             sqlite3_prepare_v2(db, "UPDATE meta SET value = ? WHERE key = "
-                                    "'hub_url'",
+             sqlite3_prepare_v2(db, "UPDATE meta SET value = ? WHERE key = ?",
                                 -1, &st, NULL) == SQLITE_OK;
     if (ok) {
-        sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
         ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(db) == 1;
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
     return ok ? 0 : -1;
+}
+
+int bench_agent_set_hub(const char *dir, const char *url)
+{
+    return bench_agent_set_meta(dir, "hub_url", url);
 }

@@ -158,6 +158,9 @@ int bench_seed_agent(const bench_hub *h, const char *hub_bin,
 
 /* Points the agent in dir at another hub URL (a proxy in front). */
 int bench_agent_set_hub(const char *dir, const char *url);
+/* Sets one existing meta setting of the agent in dir (hub_url, ca_file). */
+int bench_agent_set_meta(const char *dir, const char *key,
+                         const char *value);
 
 /* Parses "--name value" integer options; returns 0 or -1. */
 int bench_int_arg(const char *name, const char *v, long lo, long hi,

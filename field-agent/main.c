@@ -7,8 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "agent.h"
 #include "fs_protocol.h"
 
@@ -378,33 +376,22 @@ int main(int argc, char **argv)
     if (!ok)
         return bad("unknown command ", cmd);
 
-    /* Only the commands that talk to a hub start libcurl: its start-up
-     * initialises OpenSSL, ~2 MB that record or status would carry for
-     * nothing. */
-    int net = strcmp(cmd, "enroll") == 0 || strcmp(cmd, "sync") == 0 ||
-              strcmp(cmd, "serve") == 0;
-    if (net)
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* libcurl is loaded by the first request to a hub (curlapi.c), so
+     * commands that work offline never map it. */
     if (strcmp(cmd, "serve") == 0) {
-        if (o.npos != 0) {
-            curl_global_cleanup();
+        if (o.npos != 0)
             return bad("usage: serve [--listen HOST:PORT] [--auto-sync "
                        "SECONDS]",
                        NULL);
-        }
         fa_serve_options so = {o.listen ? o.listen : "127.0.0.1:8090",
                                (int)o.auto_sync, o.port_file};
-        rc = fa_serve(dir, &so);
-        curl_global_cleanup();
-        return exit_code(rc);
+        return exit_code(fa_serve(dir, &so));
     }
     char err[1024];
     fa_agent *ag = NULL;
     rc = fa_open(dir, &ag, err, sizeof err);
     if (rc != FA_OK) {
         fprintf(stderr, "fieldsync-agent: %s\n", err);
-        if (net)
-            curl_global_cleanup();
         return exit_code(rc);
     }
     int status = 0;
@@ -438,7 +425,5 @@ int main(int argc, char **argv)
     if (status != 0 && strcmp(cmd, "forms") == 0)
         fprintf(stderr, "fieldsync-agent: %s\n", fa_last_error(ag));
     fa_close(ag);
-    if (net)
-        curl_global_cleanup();
     return status;
 }

@@ -28,40 +28,45 @@ int fa__http_init(fa_agent *ag, fa__http *h, const char *base,
         return fa__fail(ag, FA_EINPUT, "hub URL too long");
     memcpy(h->base, base, blen);
     h->base[blen] = '\0';
-    h->curl = curl_easy_init();
+    char why[512];
+    const fa__curl_api *api = fa__curl_load(why, sizeof why);
+    if (!api)
+        return fa__fail(ag, FA_ESTORE, "%s", why);
+    h->api = api;
+    h->curl = api->easy_init();
     if (!h->curl)
         return fa__fail(ag, FA_ESTORE, "cannot start the HTTP client");
     char auth[160];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
     struct curl_slist *l = NULL;
-    l = curl_slist_append(l, "Content-Type: application/json");
-    l = curl_slist_append(l, "Accept: application/json");
+    l = api->slist_append(l, "Content-Type: application/json");
+    l = api->slist_append(l, "Accept: application/json");
     /* No "Expect: 100-continue" round trip: on a 300 ms link it costs
      * more than the small bodies it could save. */
-    l = curl_slist_append(l, "Expect:");
+    l = api->slist_append(l, "Expect:");
     if (token && token[0])
-        l = curl_slist_append(l, auth);
+        l = api->slist_append(l, auth);
     h->headers = l;
     CURL *c = h->curl;
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "fieldsync-agent/0.1");
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &h->reply);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_err);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 20L);
+    api->easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
+    api->easy_setopt(c, CURLOPT_USERAGENT, "fieldsync-agent/0.1");
+    api->easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
+    api->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    api->easy_setopt(c, CURLOPT_WRITEDATA, &h->reply);
+    api->easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_err);
+    api->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    api->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 20L);
     /* A link that moves less than 1 byte/s for 60 s is dead; a slow one
      * that keeps moving is left alone. */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    api->easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    api->easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    api->easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    api->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    api->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     /* Certificates are always verified; a private CA is added, never a
      * way to switch verification off. */
     if (ca_file && ca_file[0])
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+        api->easy_setopt(c, CURLOPT_CAINFO, ca_file);
     return FA_OK;
 }
 
@@ -69,8 +74,10 @@ void fa__http_free(fa__http *h)
 {
     if (!h)
         return;
-    curl_slist_free_all(h->headers);
-    curl_easy_cleanup(h->curl);
+    if (h->api) {
+        h->api->slist_free_all(h->headers);
+        h->api->easy_cleanup(h->curl);
+    }
     fs_buf_free(&h->reply);
 }
 
@@ -80,29 +87,30 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
 {
     char url[1024];
     snprintf(url, sizeof url, "%s%s", h->base, path);
+    const fa__curl_api *api = h->api;
     CURL *c = h->curl;
     fs_buf_reset(&h->reply);
     h->status = 0;
     h->curl_err[0] = '\0';
     struct curl_slist *extra = NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
+    api->easy_setopt(c, CURLOPT_URL, url);
     if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        api->easy_setopt(c, CURLOPT_POST, 1L);
+        api->easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        api->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
         if (gzipped) {
             /* Copy the shared list with one more header for this call. */
             for (struct curl_slist *l = h->headers; l; l = l->next)
-                extra = curl_slist_append(extra, l->data);
-            extra = curl_slist_append(extra, "Content-Encoding: gzip");
-            curl_easy_setopt(c, CURLOPT_HTTPHEADER, extra);
+                extra = api->slist_append(extra, l->data);
+            extra = api->slist_append(extra, "Content-Encoding: gzip");
+            api->easy_setopt(c, CURLOPT_HTTPHEADER, extra);
         }
     } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        api->easy_setopt(c, CURLOPT_HTTPGET, 1L);
     }
-    CURLcode cc = curl_easy_perform(c);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
-    curl_slist_free_all(extra);
+    CURLcode cc = api->easy_perform(c);
+    api->easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
+    api->slist_free_all(extra);
     if (cc != CURLE_OK) {
         if (cc == CURLE_WRITE_ERROR && h->reply.len >= REPLY_MAX)
             return fa__fail(ag, FA_EREFUSED,
@@ -111,7 +119,7 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
                             "broken",
                             h->base);
         const char *why = h->curl_err[0] ? h->curl_err
-                                         : curl_easy_strerror(cc);
+                                         : api->easy_strerror(cc);
         /* Trying again later cannot fix a certificate: say what to do
          * and make it final, so sync does not retry it as a dropout. */
         if (cc == CURLE_PEER_FAILED_VERIFICATION)
@@ -128,7 +136,7 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
         return fa__fail(ag, FA_EUNREACHABLE, "hub unreachable at %s: %s",
                         h->base, why);
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
+    api->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
     /* Every answer of a hub has a JSON body. None at all means the link
      * broke inside the answer: a hub killed right after its status line
      * looks like a complete empty answer to curl. Retry, keep the data. */
@@ -138,6 +146,14 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
                         "without a body)",
                         h->base, h->status);
     return FA_OK;
+}
+
+long fa__http_os_errno(fa__http *h)
+{
+    long err = 0;
+    if (h->api && h->curl)
+        h->api->easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &err);
+    return err;
 }
 
 void fa__http_error_message(fa__http *h, char *out, size_t cap)

@@ -1,6 +1,7 @@
 /*
- * net.h - the agent's HTTP client (libcurl): one handle per sync so the
- * connection is reused, bounded reply bodies, timeouts for slow links.
+ * net.h - the agent's HTTP client (libcurl, loaded on first use by
+ * curlapi.c): one handle per sync so the connection is reused, bounded
+ * reply bodies, timeouts for slow links.
  */
 #ifndef FA_NET_H
 #define FA_NET_H
@@ -8,8 +9,10 @@
 #include <curl/curl.h>
 
 #include "agent_int.h"
+#include "curlapi.h"
 
 typedef struct fa__http {
+    const fa__curl_api *api; /* NULL until fa__http_init succeeds */
     CURL *curl;
     struct curl_slist *headers;
     char base[512];
@@ -19,7 +22,9 @@ typedef struct fa__http {
 } fa__http;
 
 /* ca_file: a PEM bundle of the CAs to trust instead of the system's
- * (a city's own CA in front of its hub); NULL or "" for the system's. */
+ * (a city's own CA in front of its hub); NULL or "" for the system's.
+ * Loads libcurl the first time; FA_ESTORE with the agent's message set
+ * when it cannot. fa__http_free is safe after a failed init. */
 int fa__http_init(fa_agent *ag, fa__http *h, const char *base,
                   const char *token, const char *ca_file);
 void fa__http_free(fa__http *h);
@@ -30,6 +35,9 @@ void fa__http_free(fa__http *h);
 int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
                      const char *path, const void *body, size_t len,
                      int gzipped);
+
+/* The system's error number of the last failed connection, 0 if none. */
+long fa__http_os_errno(fa__http *h);
 
 /* The "message" of a JSON error reply, or a generic text. */
 void fa__http_error_message(fa__http *h, char *out, size_t cap);

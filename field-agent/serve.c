@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "curlapi.h"
 #include "web.h"
 
 /* Web assets, embedded at build time (cmake/embed.cmake). */
@@ -479,6 +480,13 @@ int fa_serve(const char *dir, const fa_serve_options *o)
         return rc;
     }
     hex(once, sizeof once, w.once);
+    /* libcurl is loaded now, before any thread starts (curlapi.h). The
+     * form app works offline without it; only sync needs it. */
+    char why[512];
+    if (!fa__curl_load(why, sizeof why))
+        fprintf(stderr, "fieldsync-agent: warning: %s; forms can be filled "
+                        "and saved, but not synced\n",
+                why);
     pthread_mutex_init(&w.lock, NULL);
     pthread_mutex_init(&w.sync_lock, NULL);
     pthread_cond_init(&w.sync_cond, NULL);

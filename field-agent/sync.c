@@ -421,8 +421,7 @@ static int request_retry(fa_agent *ag, fa__http *h, const fa_sync_options *o,
             backoff(attempt - 1);
         rc = fa__http_request(ag, h, method, path, body, len, gz);
         if (rc == FA_EUNREACHABLE && first && attempt == 0) {
-            long err = 0;
-            curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &err);
+            long err = fa__http_os_errno(h);
             if (err == ECONNREFUSED || err == ENETUNREACH ||
                 err == EHOSTUNREACH)
                 return rc;
