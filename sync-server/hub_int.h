@@ -309,6 +309,14 @@ int hub__review(sqlite3 *db, const char *id, const char *state,
                 const char *comment, const char *actor, const char *areas,
                 int *found);
 
+/* ---- push.c: the merge thread -------------------------------------- */
+
+/* Starts the thread that merges and commits queued pushes, on its own
+ * connection; -1 (said on stderr) when it cannot. */
+int hub__merger_start(hub *h);
+/* Stops it once no push is in flight (after mg_stop). */
+void hub__merger_stop(void);
+
 /* ---- checkpoint.c: WAL checkpoints off the writers' path ------------ */
 
 typedef struct hub_checkpointer hub_checkpointer;

@@ -14,11 +14,10 @@
  *
  * Group commit: the fsync of a COMMIT costs far more than merging a
  * changeset, so pushes that arrive while a commit is under way queue up,
- * and the next thread to find no commit running (the leader) handles every
+ * and the hub's one merge thread, on its own connection, handles every
  * queued push in one transaction, each inside its own savepoint, then
- * commits once. Every push of the group, the leader's own included, is
- * answered only after that COMMIT returned: the promise of step 3 holds
- * for each of them. Pushes from one device in one group are handled in
+ * commits once. Every push of the group is answered only after that
+ * COMMIT returned: the promise of step 3 holds for each of them. Pushes from one device in one group are handled in
  * arrival order and see each other's effects, as they would one
  * transaction apart.
  */
@@ -29,6 +28,7 @@
 #include <semaphore.h>
 #include <unistd.h>
 
+#include "fs_schema.h"
 #include "hub_int.h"
 #include "stmtcache.h"
 
@@ -172,11 +172,14 @@ typedef struct push_job {
     struct push_job *next;
 } push_job;
 
-/* Pushes queued for the next group. One hub per process. */
+/* Pushes queued for the merge thread. One hub per process. */
 static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gc_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t gc_work = PTHREAD_COND_INITIALIZER; /* queue grew */
+static pthread_cond_t gc_done = PTHREAD_COND_INITIALIZER; /* group ended */
 static push_job *gc_head, *gc_tail;
-static int gc_busy;
+static int gc_stop;
+static pthread_t gc_thread;
+static sqlite3 *gc_db;
 
 /* Bounds one transaction: a group's pushes wait for all of it. */
 #define GROUP_MAX 64
@@ -243,7 +246,7 @@ static void fail_all(push_job *group, sqlite3 *db, int rc)
     }
 }
 
-/* The leader's work: one transaction for the whole group. */
+/* One transaction for the whole group. */
 static void run_group(hub *h, sqlite3 *db, push_job *group)
 {
     pthread_mutex_lock(&h->write_lock);
@@ -276,9 +279,8 @@ static void run_group(hub *h, sqlite3 *db, push_job *group)
 }
 
 /* Queues j and returns once the transaction holding it has committed or
- * failed. The calling thread may become the leader of one or more groups
- * on the way. */
-static void submit(hub *h, sqlite3 *db, push_job *j)
+ * failed. */
+static void submit(push_job *j)
 {
     pthread_mutex_lock(&gc_lock);
     if (gc_tail)
@@ -286,12 +288,28 @@ static void submit(hub *h, sqlite3 *db, push_job *j)
     else
         gc_head = j;
     gc_tail = j;
-    while (!j->done) {
-        if (gc_busy) {
-            pthread_cond_wait(&gc_cond, &gc_lock);
+    pthread_cond_signal(&gc_work);
+    while (!j->done)
+        pthread_cond_wait(&gc_done, &gc_lock);
+    pthread_mutex_unlock(&gc_lock);
+}
+
+/* The merge thread: takes whatever pushes are queued (at most GROUP_MAX)
+ * as one group, merges and commits it, answers them, and goes on. It runs
+ * at the scheduler's normal priority, the request workers a little below
+ * (server.c), so that decoding the next pushes never slows the one thread
+ * everybody waits for. */
+static void *merge_main(void *arg)
+{
+    hub *h = arg;
+    pthread_mutex_lock(&gc_lock);
+    for (;;) {
+        if (!gc_head) {
+            if (gc_stop)
+                break;
+            pthread_cond_wait(&gc_work, &gc_lock);
             continue;
         }
-        gc_busy = 1;
         push_job *group = gc_head, *last = gc_head;
         for (int n = 1; n < GROUP_MAX && last->next; n++)
             last = last->next;
@@ -301,7 +319,7 @@ static void submit(hub *h, sqlite3 *db, push_job *j)
         last->next = NULL;
         pthread_mutex_unlock(&gc_lock);
 
-        run_group(h, db, group);
+        run_group(h, gc_db, group);
 
         pthread_mutex_lock(&gc_lock);
         for (push_job *g = group; g;) {
@@ -310,10 +328,43 @@ static void submit(hub *h, sqlite3 *db, push_job *j)
             g->done = 1;
             g = next;
         }
-        gc_busy = 0;
-        pthread_cond_broadcast(&gc_cond);
+        pthread_cond_broadcast(&gc_done);
     }
     pthread_mutex_unlock(&gc_lock);
+    hub__stmt_release(gc_db);
+    return NULL;
+}
+
+int hub__merger_start(hub *h)
+{
+    char err[512];
+    if (fs_db_open(h->db_path, &fs_schema_hub, 0, &gc_db, err, sizeof err) !=
+        0) {
+        fprintf(stderr, "fieldsync-hub: merge connection: %s\n", err);
+        return -1;
+    }
+    hub__checkpointer_attach(h->ckpt, gc_db);
+    gc_stop = 0;
+    if (pthread_create(&gc_thread, NULL, merge_main, h) != 0) {
+        fprintf(stderr, "fieldsync-hub: cannot start the merge thread\n");
+        sqlite3_close(gc_db);
+        gc_db = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void hub__merger_stop(void)
+{
+    if (!gc_db)
+        return;
+    pthread_mutex_lock(&gc_lock);
+    gc_stop = 1;
+    pthread_cond_signal(&gc_work);
+    pthread_mutex_unlock(&gc_lock);
+    pthread_join(gc_thread, NULL);
+    sqlite3_close(gc_db);
+    gc_db = NULL;
 }
 
 /* Decoding and checking a changeset is the CPU-heavy part of a push and
@@ -436,7 +487,7 @@ int hub__handle_push(struct mg_connection *conn, void *hubp)
     job.digest = digest;
     job.results = results;
     job.digests = digests;
-    submit(h, hub__db(conn), &job);
+    submit(&job);
 
     /* Durable now (or nothing of it stored): only from here on may the
      * device forget the batch. */

@@ -8,12 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fs_schema.h"
 #include "hub.h"
 #include "hub_int.h"
 #include "stmtcache.h"
+
+/* Nice value of request workers (the merge thread keeps the process's). */
+#define WORKER_NICE 5
 
 /* Each worker thread owns one SQLite connection for its whole life:
  * connections are not shared between threads, and opening one per request
@@ -23,6 +28,9 @@ static void *init_thread(const struct mg_context *ctx, int thread_type)
     if (thread_type != 1)
         return NULL;
     hub *h = mg_get_user_data(ctx);
+    /* A little below the merge thread (push.c): requests are decoded in
+     * parallel, merged by that one thread; it must not wait for a core. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
     sqlite3 *db = NULL;
     char err[512];
     if (fs_db_open(h->db_path, &fs_schema_hub, 0, &db, err, sizeof err) !=
@@ -269,8 +277,14 @@ int hub_serve(const hub_serve_options *opt)
     sigaddset(&stopset, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stopset, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* After the mask: the thread must not take a stop signal either. */
+    /* After the mask: these threads must not take a stop signal either. */
     h.ckpt = hub__checkpointer_start(opt->db_path);
+    if (hub__merger_start(&h) != 0) {
+        hub__checkpointer_stop(h.ckpt);
+        hub__ratelimit_free(h.rate);
+        free(h.db_path);
+        return 1;
+    }
 
     const char *options[] = {
         "listening_ports", ports,
@@ -301,6 +315,7 @@ int hub_serve(const hub_serve_options *opt)
                 "address of this machine?)\n",
                 opt->listen);
         mg_exit_library();
+        hub__merger_stop();
         hub__checkpointer_stop(h.ckpt);
         hub__ratelimit_free(h.rate);
         free(h.db_path);
@@ -327,6 +342,7 @@ int hub_serve(const hub_serve_options *opt)
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     mg_stop(ctx); /* waits for in-flight requests */
     mg_exit_library();
+    hub__merger_stop(); /* no push is in flight after mg_stop */
     hub__checkpointer_stop(h.ckpt);
     pthread_mutex_destroy(&h.write_lock);
     hub__ratelimit_free(h.rate);
