@@ -685,9 +685,11 @@ static int decode_entity(const change_members *cm, size_t idx,
     return FS_OK;
 }
 
-/* Fills c from the JSON object o (changes[idx]). Returns the first
- * problem's code with its message in e; FS_ENOMEM is the caller's to
- * treat as fatal. */
+/* Fills c from the JSON object o (changes[idx]), whose members m holds.
+ * Returns the first problem's code with its message in e; FS_ENOMEM is
+ * the caller's to treat as fatal. The answers are taken out of o; when o
+ * is NULL, m->answers stands alone and becomes the change's on
+ * success. */
 static int decode_change(cJSON *o, const change_members *m, size_t idx,
                          const fs_limits *lim, const char **keys, fs_change *c,
                          fs_err *e)
@@ -785,8 +787,250 @@ static int decode_change(cJSON *o, const change_members *m, size_t idx,
      * and parsing them again from answers_json cost as much as this whole
      * decode. The tree is fs_changeset_decode's own, so taking a part
      * of it out is safe despite the const view of the members. */
-    s->answers = cJSON_DetachItemViaPointer(o, (cJSON *)answers);
+    s->answers = o != NULL
+                     ? cJSON_DetachItemViaPointer(o, (cJSON *)answers)
+                     : (cJSON *)answers;
     return FS_OK;
+}
+
+/* ---- decoding a well-formed changeset in one pass ----------------------
+ *
+ * Building a cJSON tree of the whole body cost a node and a string or
+ * two for every member of every change, only to read them once and free
+ * them. fast_decode reads the envelope and each change's members straight
+ * from the text with the one-pass parser's cursor, into nodes on the
+ * stack, and builds trees only for answers and entity fields. It takes
+ * only changesets with nothing wrong in them, shaped as agents send
+ * them: the envelope's five header members before changes, each member
+ * once, no member it does not know, every change decoding cleanly. At
+ * anything else it gives up and the body goes the full way (tree,
+ * envelope, changes), which gives every message; so the result of a
+ * decode is the same whichever way it went. fuzz_changeset checks that. */
+
+/* Room for a scalar member's text: the longest is a collector name. */
+#define FAST_STR (FS_NAME_MAX + 1)
+
+/* A scalar member read onto the stack, as cJSON would hold it. */
+typedef struct fast_scalar {
+    cJSON node;
+    char text[FAST_STR];
+} fast_scalar;
+
+static int fast_scalar_read(fs__jcur *c, fast_scalar *f)
+{
+    memset(&f->node, 0, sizeof(f->node));
+    if (c->p >= c->end)
+        return -1;
+    if (*c->p == '"') {
+        if (fs__jcur_string_to(c, f->text, sizeof(f->text)) != 0)
+            return -1;
+        f->node.type = cJSON_String;
+        f->node.valuestring = f->text;
+        return 0;
+    }
+    if (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'))
+        return fs__jcur_number(c, &f->node);
+    return -1; /* true, false, null, containers: the full way says why */
+}
+
+/* A member name into key (names we know are short); the cursor ends on
+ * the value. */
+static int fast_key(fs__jcur *c, char *key, size_t cap)
+{
+    if (c->p >= c->end || *c->p != '"' ||
+        fs__jcur_string_to(c, key, cap) != 0)
+        return -1;
+    fs__jcur_ws(c);
+    if (c->p >= c->end || *c->p != ':')
+        return -1;
+    c->p++;
+    fs__jcur_ws(c);
+    return 0;
+}
+
+/* After a member or element: 1 at the closing byte (stepped over), 0
+ * after a comma, -1 otherwise. */
+static int fast_next(fs__jcur *c, unsigned char close)
+{
+    fs__jcur_ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        c->depth--;
+        return 1;
+    }
+    if (c->p < c->end && *c->p == ',')
+        return fs__jcur_comma(c);
+    return -1;
+}
+
+/* A tree for the value of member key (answers, fields), named as the
+ * full way's tree names it once taken out of its change. */
+static cJSON *fast_tree(fs__jcur *c, const char *key)
+{
+    cJSON *t = cJSON_malloc(sizeof(*t));
+    size_t n = strlen(key) + 1;
+
+    if (t == NULL)
+        return NULL;
+    memset(t, 0, sizeof(*t));
+    t->string = cJSON_malloc(n);
+    if (t->string == NULL || c->p >= c->end || *c->p != '{' ||
+        fs__jcur_value(c, t) != 0) {
+        cJSON_Delete(t);
+        return NULL;
+    }
+    memcpy(t->string, key, n);
+    return t;
+}
+
+/* changes[i] at the cursor's '{' into cs->changes[i]. */
+static int fast_change(fs__jcur *c, fs_changeset *cs, size_t i,
+                       const fs_limits *lim, const char **keys)
+{
+    fast_scalar sc[12];
+    size_t nsc = 0;
+    cJSON *trees[2] = {NULL, NULL};
+    size_t ntrees = 0, t;
+    change_members m;
+    fs_change *ch = &cs->changes[i];
+    fs_err e = {0, ""};
+    int64_t seq;
+    int r, ok = 0;
+
+    memset(&m, 0, sizeof(m));
+    if (c->p >= c->end || *c->p != '{' || fs__jcur_open(c) != 0)
+        return -1;
+    if (c->p < c->end && *c->p == '}')
+        return -1; /* an empty change: the full way says what is missing */
+    for (;;) {
+        char key[16];
+        const cJSON **slot;
+
+        if (fast_key(c, key, sizeof(key)) != 0)
+            goto out;
+        slot = member_slot(&m, key);
+        if (slot == NULL || *slot != NULL)
+            goto out;
+        if (slot == &m.answers || slot == &m.fields) {
+            if (ntrees == 2)
+                goto out;
+            trees[ntrees] = fast_tree(c, key);
+            if (trees[ntrees] == NULL)
+                goto out;
+            *slot = trees[ntrees++];
+        } else {
+            if (nsc == sizeof(sc) / sizeof(sc[0]) ||
+                fast_scalar_read(c, &sc[nsc]) != 0)
+                goto out;
+            *slot = &sc[nsc++].node;
+        }
+        r = fast_next(c, '}');
+        if (r < 0)
+            goto out;
+        if (r == 1)
+            break;
+    }
+    if (fs__json_int_item(m.seq, &seq) != FS__FIELD_OK ||
+        seq != cs->first_seq + (int64_t)i)
+        goto out;
+    cs->n = i + 1; /* ch is ours to free from here on */
+    ch->seq = seq;
+    ok = decode_change(NULL, &m, i, lim, keys, ch, &e) == FS_OK;
+out:
+    for (t = 0; t < ntrees; t++)
+        if (trees[t] != ch->sub.answers)
+            cJSON_Delete(trees[t]);
+    return ok ? 0 : -1;
+}
+
+/* The envelope's five header members, in any order but before changes;
+ * the cursor ends on changes' value. */
+static int fast_header(fs__jcur *c, fs_changeset *h)
+{
+    unsigned seen = 0;
+
+    for (;;) {
+        static const char *const names[] = {"protocol", "schema", "device",
+                                            "first_seq", "last_seq"};
+        fast_scalar f;
+        char key[16];
+        int64_t v = 0;
+        unsigned k;
+
+        if (fast_key(c, key, sizeof(key)) != 0)
+            return -1;
+        if (strcmp(key, "changes") == 0)
+            return seen == 0x1f ? 0 : -1;
+        for (k = 0; k < 5 && strcmp(key, names[k]) != 0; k++)
+            ;
+        if (k == 5 || (seen & (1u << k)) || fast_scalar_read(c, &f) != 0)
+            return -1;
+        seen |= 1u << k;
+        if (k == 2) {
+            if (!cJSON_IsString(&f.node) || !fs_valid_uuid(f.text))
+                return -1;
+            memcpy(h->device, f.text, FS_UUID_LEN + 1);
+        } else if (fs__json_int_item(&f.node, &v) != FS__FIELD_OK) {
+            return -1;
+        }
+        if ((k == 0 && v != FS_PROTOCOL_VERSION) ||
+            (k == 1 && v != FS_SCHEMA_VERSION) || (k == 3 && v < 1))
+            return -1;
+        if (k == 3)
+            h->first_seq = v;
+        if (k == 4)
+            h->last_seq = v;
+        if (fast_next(c, '}') != 0)
+            return -1;
+    }
+}
+
+/* The whole changeset text[0..n), or NULL to go the full way. */
+static fs_changeset *fast_decode(const char *text, size_t n,
+                                 const fs_limits *lim)
+{
+    fs__jcur c = {(const unsigned char *)text, (const unsigned char *)text + n,
+                  lim, 1, 0};
+    fs_changeset h, *cs = NULL;
+    const char **keys = NULL;
+    size_t count, i = 0;
+    int r;
+
+    memset(&h, 0, sizeof(h));
+    fs__jcur_ws(&c);
+    if (c.p >= c.end || *c.p != '{' || fs__jcur_open(&c) != 0 ||
+        fast_header(&c, &h) != 0 || h.last_seq < h.first_seq ||
+        h.last_seq - h.first_seq >= (int64_t)lim->max_changes)
+        return NULL;
+    count = (size_t)(h.last_seq - h.first_seq) + 1;
+    if (c.p >= c.end || *c.p != '[' || fs__jcur_open(&c) != 0)
+        return NULL;
+    cs = fs_changeset_new(count);
+    keys = malloc((lim->max_answers ? lim->max_answers : 1) * sizeof(*keys));
+    if (cs == NULL || keys == NULL)
+        goto fail;
+    memcpy(cs->device, h.device, sizeof(cs->device));
+    cs->first_seq = h.first_seq;
+    cs->last_seq = h.last_seq;
+    for (r = 0; r == 0; i++) {
+        if (i >= count || fast_change(&c, cs, i, lim, keys) != 0)
+            goto fail;
+        r = fast_next(&c, ']');
+        if (r < 0)
+            goto fail;
+    }
+    /* changes was the last member, and nothing follows the object. */
+    if (i != count || fast_next(&c, '}') != 1)
+        goto fail;
+    fs__jcur_ws(&c);
+    if (c.p != c.end)
+        goto fail;
+    free(keys);
+    return cs;
+fail:
+    free(keys);
+    fs_changeset_free(cs);
+    return NULL;
 }
 
 /* ---- decoding: the envelope ------------------------------------------ */
@@ -950,9 +1194,10 @@ out:
     return rc;
 }
 
-int fs_changeset_decode(const void *body, size_t n, int gzipped,
-                        const fs_limits *lim, fs_changeset **out,
-                        char digest[65], fs_err *err)
+/* fs_changeset_decode; fast != 0 tries fast_decode first. */
+static int decode_body(const void *body, size_t n, int gzipped,
+                       const fs_limits *lim, fs_changeset **out,
+                       char digest[65], fs_err *err, int fast)
 {
     fs_limits def;
     fs_buf plain;
@@ -994,16 +1239,82 @@ int fs_changeset_decode(const void *body, size_t n, int gzipped,
         text = body;
         tlen = n;
     }
-    rc = fs_json_parse(text, tlen, lim, &root, err);
-    if (rc != FS_OK)
-        goto out;
-    rc = decode_envelope(root, lim, out, err);
-    if (rc != FS_OK)
-        goto out;
+    *out = fast ? fast_decode(text, tlen, lim) : NULL;
+    if (*out == NULL) {
+        rc = fs_json_parse(text, tlen, lim, &root, err);
+        if (rc != FS_OK)
+            goto out;
+        rc = decode_envelope(root, lim, out, err);
+        if (rc != FS_OK)
+            goto out;
+    }
     if (digest != NULL)
         fs_sha256_hex(text, tlen, digest);
 out:
     cJSON_Delete(root);
     fs_buf_free(&plain);
     return rc;
+}
+
+int fs_changeset_decode(const void *body, size_t n, int gzipped,
+                        const fs_limits *lim, fs_changeset **out,
+                        char digest[65], fs_err *err)
+{
+    return decode_body(body, n, gzipped, lim, out, digest, err, 1);
+}
+
+int fs__changeset_decode_reference(const void *body, size_t n, int gzipped,
+                                   const fs_limits *lim, fs_changeset **out,
+                                   char digest[65], fs_err *err)
+{
+    return decode_body(body, n, gzipped, lim, out, digest, err, 0);
+}
+
+/* Both NULL, or the same text. */
+static int same_text(const char *a, const char *b)
+{
+    return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static int same_change_fields(const fs_change *a, const fs_change *b)
+{
+    const fs_submission *x = &a->sub, *y = &b->sub;
+    const fs_entity_change *p = &a->ent, *q = &b->ent;
+    size_t i;
+
+    if (a->seq != b->seq || a->kind != b->kind || a->err != b->err ||
+        strcmp(a->errmsg, b->errmsg) != 0 || strcmp(x->id, y->id) != 0 ||
+        strcmp(x->form_id, y->form_id) != 0 ||
+        x->form_version != y->form_version || strcmp(x->area, y->area) != 0 ||
+        strcmp(x->collector, y->collector) != 0 || x->hlc != y->hlc ||
+        x->created_ms != y->created_ms || x->rev != y->rev ||
+        x->base_rev != y->base_rev ||
+        !same_text(x->answers_json, y->answers_json) ||
+        !fs__json_same_tree(x->answers, y->answers) || p->op != q->op ||
+        strcmp(p->type, q->type) != 0 || strcmp(p->id, q->id) != 0 ||
+        strcmp(p->collector, q->collector) != 0 || p->hlc != q->hlc ||
+        p->created_ms != q->created_ms || p->n != q->n)
+        return 0;
+    for (i = 0; i < p->n; i++)
+        if (strcmp(p->edits[i].field, q->edits[i].field) != 0 ||
+            p->edits[i].base != q->edits[i].base ||
+            !same_text(p->edits[i].value_json, q->edits[i].value_json))
+            return 0;
+    return 1;
+}
+
+int fs__changeset_same(const fs_changeset *a, const fs_changeset *b)
+{
+    size_t i;
+
+    if (a == NULL || b == NULL)
+        return a == b;
+    if (a->protocol != b->protocol || a->schema != b->schema ||
+        strcmp(a->device, b->device) != 0 || a->first_seq != b->first_seq ||
+        a->last_seq != b->last_seq || a->n != b->n)
+        return 0;
+    for (i = 0; i < a->n; i++)
+        if (!same_change_fields(&a->changes[i], &b->changes[i]))
+            return 0;
+    return 1;
 }

@@ -25,10 +25,48 @@ void fs__snippet(const char *s, char *out, size_t outsz);
 /* Results of the member readers below. */
 enum { FS__FIELD_OK = 0, FS__FIELD_MISSING = 1, FS__FIELD_WRONG = 2 };
 
+/* The one-pass parser's cursor (json.c), for readers of a known shape
+ * such as the changeset decoder. Every function returns 0, or -1 when
+ * the text is anything but plain JSON within lim (or memory ran out):
+ * the caller then gives up and parses the text with fs_json_parse. */
+typedef struct fs__jcur {
+    const unsigned char *p, *end;
+    const fs_limits *lim;
+    size_t values; /* counted as the pre-scan counts them; starts at 1 */
+    unsigned depth;
+} fs__jcur;
+
+/* Skips JSON white space. */
+void fs__jcur_ws(fs__jcur *o);
+/* At '{' or '[': counts it against the limits, steps in, skips space. */
+int fs__jcur_open(fs__jcur *o);
+/* At ',': counts the value it starts, steps over, skips space. */
+int fs__jcur_comma(fs__jcur *o);
+/* At '"': the string, unescaped, into buf when shorter than cap. */
+int fs__jcur_string_to(fs__jcur *o, char *buf, size_t cap);
+/* The same from cJSON_malloc (NULL to give up). */
+char *fs__jcur_string(fs__jcur *o);
+/* A number into it (type, valuedouble, valueint as cJSON sets them). */
+int fs__jcur_number(fs__jcur *o, cJSON *it);
+/* Any value into the zeroed node it, as cJSON would build it; on -1 it
+ * may hold part of a tree, for cJSON_Delete. */
+int fs__jcur_value(fs__jcur *o, cJSON *it);
+
 /* fs_json_parse without its one-pass parser: the pre-scan and cJSON
  * alone. For tests that check the two give the same result. */
 int fs__json_parse_reference(const char *text, size_t n, const fs_limits *lim,
                              cJSON **out, fs_err *err);
+
+/* fs_changeset_decode without its one-pass fast way: the whole body as
+ * a tree, then the envelope and each change read from it. For tests that
+ * check the two give the same result. */
+int fs__changeset_decode_reference(const void *body, size_t n, int gzipped,
+                                   const fs_limits *lim, fs_changeset **out,
+                                   char digest[65], fs_err *err);
+
+/* 1 when a and b hold the same changes, field by field (errors, texts,
+ * parsed answers, entity edits). For tests. */
+int fs__changeset_same(const fs_changeset *a, const fs_changeset *b);
 
 /* 1 when a and b are the same tree: types, values (bit for bit), keys,
  * strings, order, and cJSON's prev links. For tests. */

@@ -216,13 +216,6 @@ static const double pow10_exact[] = {
  * pre-scan and cJSON, which produce the messages. So the outcome for
  * any text is the old one; tests/fuzz/fuzz_json checks that. */
 
-typedef struct onepass {
-    const unsigned char *p, *end;
-    const fs_limits *lim;
-    size_t values; /* counted as the pre-scan counts them */
-    unsigned depth;
-} onepass;
-
 /* A byte a string's plain run goes on over: not '"', '\\', a control or
  * non-ASCII. */
 static int str_plain(unsigned char c)
@@ -230,7 +223,7 @@ static int str_plain(unsigned char c)
     return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
-static void op_ws(onepass *o)
+void fs__jcur_ws(fs__jcur *o)
 {
     while (o->p < o->end && (*o->p == ' ' || *o->p == '\n' ||
                              *o->p == '\r' || *o->p == '\t'))
@@ -260,50 +253,79 @@ static char simple_escape(unsigned char c)
     }
 }
 
-/* The string at o->p (a '"'), unescaped, from cJSON_malloc; NULL to give
- * up. */
-static char *op_string(onepass *o)
+/* Scans the string at o->p (a '"') without moving: *len receives its
+ * unescaped length, *close the closing quote. 0, or -1 to give up. */
+static int scan_string(const fs__jcur *o, size_t *len,
+                       const unsigned char **close)
 {
     const unsigned char *s = o->p + 1, *q = s;
-    size_t esc = 0, len, k;
-    char *out, *w;
+    size_t esc = 0, k;
 
     for (;;) {
         while (q < o->end && str_plain(*q))
             q++;
         if (q >= o->end || *q < 0x20)
-            return NULL;
+            return -1;
         if (*q == '"')
             break;
         if (*q == '\\') {
             if (q + 1 >= o->end || simple_escape(q[1]) == 0)
-                return NULL;
+                return -1;
             esc++;
             q += 2;
             continue;
         }
         k = fs__utf8_seq(q, (size_t)(o->end - q));
         if (k == 0)
-            return NULL;
+            return -1;
         q += k;
     }
-    len = (size_t)(q - s) - esc;
-    if (len > o->lim->max_string)
-        return NULL;
-    out = cJSON_malloc(len + 1);
-    if (out == NULL)
-        return NULL;
-    if (esc == 0) {
+    *len = (size_t)(q - s) - esc;
+    *close = q;
+    return *len > o->lim->max_string ? -1 : 0;
+}
+
+/* Writes the string scanned above into out (len + 1 bytes) and moves
+ * past it. */
+static void copy_string(fs__jcur *o, const unsigned char *close, char *out,
+                        size_t len)
+{
+    const unsigned char *r, *s = o->p + 1;
+    char *w;
+
+    if ((size_t)(close - s) == len) {
         memcpy(out, s, len);
     } else {
-        const unsigned char *r;
-
-        for (r = s, w = out; r < q; r++)
+        for (r = s, w = out; r < close; r++)
             *w++ = *r == '\\' ? simple_escape(*++r) : (char)*r;
     }
     out[len] = '\0';
-    o->p = q + 1;
+    o->p = close + 1;
+}
+
+char *fs__jcur_string(fs__jcur *o)
+{
+    const unsigned char *close;
+    size_t len;
+    char *out;
+
+    if (scan_string(o, &len, &close) != 0)
+        return NULL;
+    out = cJSON_malloc(len + 1);
+    if (out != NULL)
+        copy_string(o, close, out, len);
     return out;
+}
+
+int fs__jcur_string_to(fs__jcur *o, char *buf, size_t cap)
+{
+    const unsigned char *close;
+    size_t len;
+
+    if (scan_string(o, &len, &close) != 0 || len >= cap)
+        return -1;
+    copy_string(o, close, buf, len);
+    return 0;
 }
 
 static int is_digit(const unsigned char *p, const unsigned char *end)
@@ -315,7 +337,7 @@ static int is_digit(const unsigned char *p, const unsigned char *end)
  * of the text. Up to 15 digits without an exponent need no strtod: the
  * digits are an exact integer, and one division by an exact power of
  * ten is correctly rounded, as strtod is. 0, or -1 to give up. */
-static int op_number(onepass *o, cJSON *it)
+int fs__jcur_number(fs__jcur *o, cJSON *it)
 {
     const unsigned char *q = o->p, *end = o->end;
     uint64_t w = 0;
@@ -387,23 +409,38 @@ static int op_number(onepass *o, cJSON *it)
     return 0;
 }
 
-static int op_value(onepass *o, cJSON *it);
 
 /* An object or array at o->p: members linked in as cJSON links them (the
  * first one's prev is the last), each before its value is read so that
  * deleting it frees whatever was built when this gives up. */
-static int op_container(onepass *o, cJSON *it, int obj)
+int fs__jcur_open(fs__jcur *o)
 {
-    unsigned char close = obj ? '}' : ']';
-    cJSON *last = NULL, *c;
-
     /* cJSON's own nesting limit is 1000. */
     if (++o->depth > o->lim->max_depth || o->depth > 1000 ||
         ++o->values > o->lim->max_values)
         return -1;
-    it->type = obj ? cJSON_Object : cJSON_Array;
     o->p++;
-    op_ws(o);
+    fs__jcur_ws(o);
+    return 0;
+}
+
+int fs__jcur_comma(fs__jcur *o)
+{
+    if (++o->values > o->lim->max_values)
+        return -1;
+    o->p++;
+    fs__jcur_ws(o);
+    return 0;
+}
+
+static int op_container(fs__jcur *o, cJSON *it, int obj)
+{
+    unsigned char close = obj ? '}' : ']';
+    cJSON *last = NULL, *c;
+
+    if (fs__jcur_open(o) != 0)
+        return -1;
+    it->type = obj ? cJSON_Object : cJSON_Array;
     if (o->p < o->end && *o->p == close) {
         o->p++;
         o->depth--;
@@ -425,23 +462,21 @@ static int op_container(onepass *o, cJSON *it, int obj)
         if (obj) {
             if (o->p >= o->end || *o->p != '"')
                 return -1;
-            c->string = op_string(o);
+            c->string = fs__jcur_string(o);
             if (c->string == NULL)
                 return -1;
-            op_ws(o);
+            fs__jcur_ws(o);
             if (o->p >= o->end || *o->p != ':')
                 return -1;
             o->p++;
-            op_ws(o);
+            fs__jcur_ws(o);
         }
-        if (op_value(o, c) != 0)
+        if (fs__jcur_value(o, c) != 0)
             return -1;
-        op_ws(o);
+        fs__jcur_ws(o);
         if (o->p < o->end && *o->p == ',') {
-            if (++o->values > o->lim->max_values)
+            if (fs__jcur_comma(o) != 0)
                 return -1;
-            o->p++;
-            op_ws(o);
             continue;
         }
         if (o->p < o->end && *o->p == close)
@@ -453,7 +488,7 @@ static int op_container(onepass *o, cJSON *it, int obj)
     return 0;
 }
 
-static int op_literal(onepass *o, const char *word, size_t n)
+static int op_literal(fs__jcur *o, const char *word, size_t n)
 {
     if ((size_t)(o->end - o->p) < n || memcmp(o->p, word, n) != 0)
         return -1;
@@ -461,7 +496,7 @@ static int op_literal(onepass *o, const char *word, size_t n)
     return 0;
 }
 
-static int op_value(onepass *o, cJSON *it)
+int fs__jcur_value(fs__jcur *o, cJSON *it)
 {
     if (o->p >= o->end)
         return -1;
@@ -471,7 +506,7 @@ static int op_value(onepass *o, cJSON *it)
     case '[':
         return op_container(o, it, 0);
     case '"':
-        it->valuestring = op_string(o);
+        it->valuestring = fs__jcur_string(o);
         if (it->valuestring == NULL)
             return -1;
         it->type = cJSON_String;
@@ -487,7 +522,7 @@ static int op_value(onepass *o, cJSON *it)
         it->type = cJSON_NULL;
         return op_literal(o, "null", 4);
     default:
-        return op_number(o, it);
+        return fs__jcur_number(o, it);
     }
 }
 
@@ -495,18 +530,18 @@ static int op_value(onepass *o, cJSON *it)
 static cJSON *onepass_parse(const unsigned char *s, size_t n,
                             const fs_limits *lim)
 {
-    onepass o = {s, s + n, lim, 1, 0};
+    fs__jcur o = {s, s + n, lim, 1, 0};
     cJSON *root = cJSON_malloc(sizeof(*root));
 
     if (root == NULL)
         return NULL;
     memset(root, 0, sizeof(*root));
-    op_ws(&o);
-    if (op_value(&o, root) != 0) {
+    fs__jcur_ws(&o);
+    if (fs__jcur_value(&o, root) != 0) {
         cJSON_Delete(root);
         return NULL;
     }
-    op_ws(&o);
+    fs__jcur_ws(&o);
     if (o.p != o.end) {
         cJSON_Delete(root);
         return NULL;

@@ -2264,6 +2264,114 @@ static int test_entity_decode(void)
     return 0;
 }
 
+/* Decodes text[0..n) both ways - fs_changeset_decode, which reads a
+ * well-formed body in one pass, and the reference way through a whole
+ * tree - and fails unless they agree on code, message, digest and every
+ * field of every change. */
+static int decode_agrees(const char *text, size_t n, const fs_limits *lim,
+                         const char *what)
+{
+    fs_changeset *a = NULL, *b = NULL;
+    fs_err ea = {0, ""}, eb = {0, ""};
+    char da[65] = "", db[65] = "";
+    int ra = fs_changeset_decode(text, n, 0, lim, &a, da, &ea);
+    int rb = fs__changeset_decode_reference(text, n, 0, lim, &b, db, &eb);
+    int same = ra == rb && strcmp(ea.msg, eb.msg) == 0 &&
+               strcmp(da, db) == 0 && fs__changeset_same(a, b);
+
+    fs_changeset_free(a);
+    fs_changeset_free(b);
+    if (!same)
+        return failf(__FILE__, __LINE__, "%s: %s '%s' vs reference %s '%s'",
+                     what, fs_errname(ra), ea.msg, fs_errname(rb), eb.msg);
+    return 0;
+}
+
+/* The text with the first from replaced by to (in a static buffer). */
+static const char *edited(const char *text, const char *from, const char *to)
+{
+    static char out[8192];
+    const char *at = strstr(text, from);
+    size_t head, nto, tail;
+
+    if (at == NULL)
+        return NULL;
+    head = (size_t)(at - text);
+    nto = strlen(to);
+    tail = strlen(at + strlen(from));
+    if (head + nto + tail >= sizeof(out))
+        return NULL;
+    memcpy(out, text, head);
+    memcpy(out + head, to, nto);
+    memcpy(out + head + nto, at + strlen(from), tail + 1);
+    return out;
+}
+
+/* Well-formed changesets, changesets a little off in every way the
+ * one-pass reading gives up at, and tight limits: both ways agree. */
+static int test_decode_one_pass_agrees(void)
+{
+    static const char *const edits[][2] = {
+        {"", ""},
+        {"{\"protocol\":1,", "{\"x\":0,\"protocol\":1,"},
+        {"{\"protocol\":1,", "{\"protocol\":1,\"protocol\":1,"},
+        {"{\"protocol\":1,", "{\"protocol\":2,"},
+        {"\"kind\":\"submission\"", "\"kind\":\"submission\",\"note\":1"},
+        {"\"kind\":\"submission\"", "\"kind\":\"submission\",\"kind\":\"x\""},
+        {"\"kind\":\"submission\"", "\"kind\":\"survey\""},
+        {"\"form_version\":3", "\"form_version\":3.5"},
+        {"\"seq\":8", "\"seq\":9"},
+        {"\"area\":\"N-01\"", "\"area\":null"},
+        {"\"area\":\"N-01\"", "\"area\":\"N\\u002d01\""},
+        {",\"changes\":[", " ,\n\t\"changes\" : [ "},
+        {"Aïcha", "A\\u00efcha"},
+        {"Aïcha", "A\\\"i\\\\cha\\n"},
+        {"\"members\":1", "\"members\":1,\"members\":2"},
+        {"\"tags\":[\"a\",\"b\"]", "\"tags\":[\"a\",\"b\"],\"Bad\":1"},
+        {"]}", "]} "},
+        {"]}", "]}x"},
+        {"]}", "],\"changes\":[]}"},
+        {"\"last_seq\":9", "\"last_seq\":10"},
+        {"\"last_seq\":9", "\"last_seq\":8"},
+        {"\"form\":", "\"form\","},
+        {"\"head_name\":", "\"head_name\","},
+    };
+    fs_changeset *cs = make_cs(3);
+    fs_limits lim[6];
+    fs_buf a;
+    size_t i, k;
+    char what[64];
+    int rc = 0;
+
+    CHECK(cs != NULL);
+    fs_buf_init(&a, 1 << 20);
+    CHECK_RC(fs_changeset_encode(cs, 0, &a, NULL), FS_OK);
+    fs_changeset_free(cs);
+    for (k = 0; k < 6; k++)
+        fs_limits_default(&lim[k]);
+    lim[1].max_depth = 3;
+    lim[2].max_values = 40;
+    lim[3].max_string = 11;
+    lim[4].max_answers = 2;
+    lim[5].max_changes = 2;
+    for (i = 0; i < sizeof(edits) / sizeof(edits[0]) && rc == 0; i++) {
+        const char *t = i == 0 ? (const char *)a.data
+                               : edited((const char *)a.data, edits[i][0],
+                                        edits[i][1]);
+
+        if (t == NULL) {
+            rc = failf(__FILE__, __LINE__, "edit %zu does not apply", i);
+            break;
+        }
+        for (k = 0; k < 6 && rc == 0; k++) {
+            snprintf(what, sizeof(what), "edit %zu, limits %zu", i, k);
+            rc = decode_agrees(t, strlen(t), &lim[k], what);
+        }
+    }
+    fs_buf_free(&a);
+    return rc;
+}
+
 static int test_entity_roundtrip(void)
 {
     fs_changeset *cs = fs_changeset_new(1), *back = NULL;
@@ -2726,6 +2834,7 @@ static const unit_case tests[] = {
     {"change defaults and unknown keys", test_change_defaults},
     {"change answers canonical", test_change_answers_canonical},
     {"change repeated keys named", test_change_duplicate_keys_named},
+    {"decode in one pass agrees with the tree", test_decode_one_pass_agrees},
     {"change too many answers", test_change_too_many_answers},
     {"change bad answer key", test_change_bad_answer_key},
     {"change duplicate answer key", test_change_duplicate_key},
