@@ -23,6 +23,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <strings.h>
 #include <semaphore.h>
@@ -180,6 +181,8 @@ static push_job *gc_head, *gc_tail;
 static int gc_stop;
 static pthread_t gc_thread;
 static sqlite3 *gc_db;
+/* Pushes being decoded right now (under gc_lock). */
+static int gc_decoding;
 
 /* Bounds one transaction: a group's pushes wait for all of it. */
 #define GROUP_MAX 64
@@ -283,6 +286,7 @@ static void run_group(hub *h, sqlite3 *db, push_job *group)
 static void submit(push_job *j)
 {
     pthread_mutex_lock(&gc_lock);
+    gc_decoding--;
     if (gc_tail)
         gc_tail->next = j;
     else
@@ -309,6 +313,22 @@ static void *merge_main(void *arg)
                 break;
             pthread_cond_wait(&gc_work, &gc_lock);
             continue;
+        }
+        /* Pushes still being decoded would each need a COMMIT of their
+         * own a moment later: wait for them, at most 2 ms (a changeset of
+         * 200 decodes in ~1.5), and commit them with these, one fsync for
+         * all. A lone device never waits: nothing else is decoding. */
+        if (gc_decoding > 0 && !gc_stop) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 2000000;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            while (gc_decoding > 0 && !gc_stop &&
+                   pthread_cond_timedwait(&gc_work, &gc_lock, &until) == 0)
+                ;
         }
         push_job *group = gc_head, *last = gc_head;
         for (int n = 1; n < GROUP_MAX && last->next; n++)
@@ -396,6 +416,9 @@ static int prepare_push(struct mg_connection *conn, hub *h,
     if (hub__read_body(conn, h->limits.max_compressed, &body) != 0)
         return 400;
 
+    pthread_mutex_lock(&gc_lock);
+    gc_decoding++;
+    pthread_mutex_unlock(&gc_lock);
     while (sem_wait(&decode_slots) != 0)
         ; /* EINTR */
     fs_changeset *cs = NULL;
@@ -439,6 +462,10 @@ static int prepare_push(struct mg_connection *conn, hub *h,
 out:
     sem_post(&decode_slots);
     if (status != 0) {
+        pthread_mutex_lock(&gc_lock);
+        gc_decoding--;
+        pthread_cond_signal(&gc_work);
+        pthread_mutex_unlock(&gc_lock);
         free(results);
         free(digests);
         fs_changeset_free(cs);
