@@ -175,7 +175,10 @@ typedef struct push_job {
 
 /* Pushes queued for the merge thread. One hub per process. */
 static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gc_work = PTHREAD_COND_INITIALIZER; /* queue grew */
+/* Queue grew or a decode ended; waits on the monotonic clock
+ * (hub__merger_start) so that a change of the wall clock cannot stretch
+ * the merge thread's wait for decoding pushes. */
+static pthread_cond_t gc_work;
 static pthread_cond_t gc_done = PTHREAD_COND_INITIALIZER; /* group ended */
 static push_job *gc_head, *gc_tail;
 static int gc_stop;
@@ -320,7 +323,7 @@ static void *merge_main(void *arg)
          * all. A lone device never waits: nothing else is decoding. */
         if (gc_decoding > 0 && !gc_stop) {
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
+            clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_nsec += 2000000;
             if (until.tv_nsec >= 1000000000) {
                 until.tv_sec++;
@@ -357,6 +360,11 @@ static void *merge_main(void *arg)
 
 int hub__merger_start(hub *h)
 {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&gc_work, &ca);
+    pthread_condattr_destroy(&ca);
     char err[512];
     if (fs_db_open(h->db_path, &fs_schema_hub, 0, &gc_db, err, sizeof err) !=
         0) {
