@@ -162,7 +162,7 @@ typedef struct push_job {
     const char *digest;
     fs_result *results;        /* cs->n, from hub__merge_prepare */
     const hub_digest *digests; /* cs->n, from hub__merge_prepare */
-    /* Filled by the leader. */
+    /* Filled by the merge thread. */
     int status;         /* 200, 409 or 0 for a storage failure */
     int src;            /* SQLite code of a storage failure */
     char *text;         /* 200: the reply (owned) */
@@ -397,10 +397,9 @@ void hub__merger_stop(void)
 
 /* Decoding and checking a changeset is the CPU-heavy part of a push and
  * runs in the request's own thread. More of them at once than there are
- * cores only slows each down, and with it the writer they share the cores
- * with: the group's leader would merge at a fraction of a core while
- * everyone waits for its COMMIT. So at most one per core at a time;
- * reading a body from a slow link is not part of it. */
+ * cores only slows each down and crowds the merge thread they share the
+ * cores with. So at most one per core at a time; reading a body from a
+ * slow link is not part of it. */
 static sem_t decode_slots;
 
 static void decode_slots_init(void)
