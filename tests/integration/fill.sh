@@ -51,7 +51,9 @@ check "refused consent keeps metadata only" "$(adb "SELECT answers FROM submissi
 
 # Killed mid-form: every answer given before the kill is in the draft.
 mkfifo "$T/typing"
-agent tab fill fill_survey <"$T/typing" >"$T/fill4.out" &
+# The binary itself, not the agent() function: a function in the
+# background is a subshell, and the kill would miss the agent.
+"$FS_AGENT" --dir "$T/tab" fill fill_survey <"$T/typing" >"$T/fill4.out" &
 filler=$!
 exec {w}>"$T/typing"
 printf '%s\n' CITY-N01 1 today 7 >&$w
@@ -60,8 +62,11 @@ for i in $(seq 1 300); do   # up to 30 s on a loaded machine
   sleep 0.1
 done
 kill -KILL "$filler"
-wait "$filler" 2>/dev/null || true
+rc=0
+wait "$filler" 2>/dev/null || rc=$?
 exec {w}>&-
+check "the fill was killed, not ended" "$rc" 137
+check "no fill left running" "$(pgrep -f -- "--dir $T/tab fill" | wc -l)" 0
 check "answers given before SIGKILL survive" \
   "$(adb "SELECT json_extract(answers, '$.consent') || ',' || json_extract(answers, '$.years') || ',' || area FROM drafts ORDER BY created_ms DESC LIMIT 1")" "yes,7,CITY-N01"
 check "agent database intact after the kill" "$(adb 'PRAGMA integrity_check')" ok
