@@ -49,10 +49,13 @@ void fs_change_clear(fs_change *c)
 
     if (c == NULL)
         return;
-    free(c->sub.answers_json);
+    if (!c->sub.answers_in_arena) {
+        free(c->sub.answers_json);
+        cJSON_Delete(c->sub.answers);
+    }
     c->sub.answers_json = NULL;
-    cJSON_Delete(c->sub.answers);
     c->sub.answers = NULL;
+    c->sub.answers_in_arena = 0;
     for (i = 0; i < c->ent.n; i++)
         free(c->ent.edits[i].value_json);
     free(c->ent.edits);
@@ -69,6 +72,10 @@ void fs_changeset_free(fs_changeset *cs)
     for (i = 0; i < cs->n; i++)
         fs_change_clear(&cs->changes[i]);
     free(cs->changes);
+    if (cs->arena != NULL) {
+        fs__arena_free(cs->arena);
+        free(cs->arena);
+    }
     free(cs);
 }
 
@@ -691,8 +698,8 @@ static int decode_entity(const change_members *cm, size_t idx,
  * is NULL, m->answers stands alone and becomes the change's on
  * success. */
 static int decode_change(cJSON *o, const change_members *m, size_t idx,
-                         const fs_limits *lim, const char **keys, fs_change *c,
-                         fs_err *e)
+                         const fs_limits *lim, const char **keys,
+                         fs__arena *arena, fs_change *c, fs_err *e)
 {
     fs_submission *s = &c->sub;
     const cJSON *answers = m->answers;
@@ -780,9 +787,11 @@ static int decode_change(cJSON *o, const change_members *m, size_t idx,
         return rc;
     /* Reprinted rather than copied from the body: equal answers give
      * equal text whatever white space the agent sent. */
-    s->answers_json = fs__json_print(answers);
+    s->answers_json = arena != NULL ? fs__json_print_in(answers, arena)
+                                    : fs__json_print(answers);
     if (s->answers_json == NULL)
         return fs_err_set(e, FS_ENOMEM, "out of memory");
+    s->answers_in_arena = arena != NULL;
     /* Kept parsed: the hub checks the answers against their form next,
      * and parsing them again from answers_json cost as much as this whole
      * decode. The tree is fs_changeset_decode's own, so taking a part
@@ -867,16 +876,17 @@ static int fast_next(fs__jcur *c, unsigned char close)
  * full way's tree names it once taken out of its change. */
 static cJSON *fast_tree(fs__jcur *c, const char *key)
 {
-    cJSON *t = cJSON_malloc(sizeof(*t));
+    cJSON *t = fs__jcur_alloc(c, sizeof(*t));
     size_t n = strlen(key) + 1;
 
     if (t == NULL)
         return NULL;
     memset(t, 0, sizeof(*t));
-    t->string = cJSON_malloc(n);
+    t->string = fs__jcur_alloc(c, n);
     if (t->string == NULL || c->p >= c->end || *c->p != '{' ||
         fs__jcur_value(c, t) != 0) {
-        cJSON_Delete(t);
+        if (c->arena == NULL)
+            cJSON_Delete(t);
         return NULL;
     }
     memcpy(t->string, key, n);
@@ -935,9 +945,9 @@ static int fast_change(fs__jcur *c, fs_changeset *cs, size_t i,
         goto out;
     cs->n = i + 1; /* ch is ours to free from here on */
     ch->seq = seq;
-    ok = decode_change(NULL, &m, i, lim, keys, ch, &e) == FS_OK;
+    ok = decode_change(NULL, &m, i, lim, keys, c->arena, ch, &e) == FS_OK;
 out:
-    for (t = 0; t < ntrees; t++)
+    for (t = 0; t < ntrees && c->arena == NULL; t++)
         if (trees[t] != ch->sub.answers)
             cJSON_Delete(trees[t]);
     return ok ? 0 : -1;
@@ -990,7 +1000,7 @@ static fs_changeset *fast_decode(const char *text, size_t n,
                                  const fs_limits *lim)
 {
     fs__jcur c = {(const unsigned char *)text, (const unsigned char *)text + n,
-                  lim, 1, 0};
+                  lim, 1, 0, NULL};
     fs_changeset h, *cs = NULL;
     const char **keys = NULL;
     size_t count, i = 0;
@@ -1009,6 +1019,11 @@ static fs_changeset *fast_decode(const char *text, size_t n,
     keys = malloc((lim->max_answers ? lim->max_answers : 1) * sizeof(*keys));
     if (cs == NULL || keys == NULL)
         goto fail;
+    /* The answers' trees and texts, in a few chunks freed with cs. */
+    cs->arena = calloc(1, sizeof(*cs->arena));
+    if (cs->arena == NULL)
+        goto fail;
+    c.arena = cs->arena;
     memcpy(cs->device, h.device, sizeof(cs->device));
     cs->first_seq = h.first_seq;
     cs->last_seq = h.last_seq;
@@ -1174,7 +1189,7 @@ static int decode_envelope(cJSON *root, const fs_limits *lim,
         }
         cs->n = i + 1; /* c is ours to free from here on */
         c->seq = seq;
-        rc = decode_change(el, &m, i, lim, keys, c, &e);
+        rc = decode_change(el, &m, i, lim, keys, NULL, c, &e);
         if (rc == FS_ENOMEM) {
             rc = fs_err_set(err, rc, "out of memory");
             goto out;

@@ -22,6 +22,23 @@ size_t fs__utf8_seq(const unsigned char *s, size_t n);
  * and invalid sequences replaced by '?', "..." appended when cut. */
 void fs__snippet(const char *s, char *out, size_t outsz);
 
+/* Bump allocation (arena.c): blocks aligned as malloc's, all freed at
+ * once by fs__arena_free. A zeroed fs__arena is empty and ready. */
+typedef struct fs__arena {
+    struct fs__arena_chunk *chunks;
+    char *p, *end;   /* free room in the newest chunk */
+    char *last;      /* the newest block, which fs__arena_grow extends */
+    size_t next_size;
+} fs__arena;
+
+void *fs__arena_alloc(fs__arena *a, size_t n);
+/* Makes old (the oldn bytes of a block from a) n bytes long, in place
+ * when it is the newest block and there is room, else as a copy. */
+void *fs__arena_grow(fs__arena *a, void *old, size_t oldn, size_t n);
+/* Gives back the end of block when it is the newest: n bytes stay. */
+void fs__arena_shrink(fs__arena *a, void *block, size_t n);
+void fs__arena_free(fs__arena *a);
+
 /* Results of the member readers below. */
 enum { FS__FIELD_OK = 0, FS__FIELD_MISSING = 1, FS__FIELD_WRONG = 2 };
 
@@ -34,6 +51,10 @@ typedef struct fs__jcur {
     const fs_limits *lim;
     size_t values; /* counted as the pre-scan counts them; starts at 1 */
     unsigned depth;
+    /* Where nodes and strings come from: cJSON_malloc when NULL (the
+     * tree is then cJSON_Delete's to free), else this arena, and the
+     * tree is never freed on its own, only with the arena. */
+    fs__arena *arena;
 } fs__jcur;
 
 /* Skips JSON white space. */
@@ -44,8 +65,10 @@ int fs__jcur_open(fs__jcur *o);
 int fs__jcur_comma(fs__jcur *o);
 /* At '"': the string, unescaped, into buf when shorter than cap. */
 int fs__jcur_string_to(fs__jcur *o, char *buf, size_t cap);
-/* The same from cJSON_malloc (NULL to give up). */
+/* The same from the cursor's allocator (NULL to give up). */
 char *fs__jcur_string(fs__jcur *o);
+/* n bytes from the cursor's allocator: its arena, else cJSON_malloc. */
+void *fs__jcur_alloc(fs__jcur *o, size_t n);
 /* A number into it (type, valuedouble, valueint as cJSON sets them). */
 int fs__jcur_number(fs__jcur *o, cJSON *it);
 /* Any value into the zeroed node it, as cJSON would build it; on -1 it
@@ -88,6 +111,8 @@ int fs__json_str_item(const cJSON *it, const char **out);
  * output may come from other hooks), so callers free() it. NULL when out
  * of memory. */
 char *fs__json_print(const cJSON *item);
+/* The same text in a block of arena a. */
+char *fs__json_print_in(const cJSON *item, fs__arena *a);
 
 /* Adds an integer member, refusing values JSON cannot carry exactly. */
 int fs__json_add_int(cJSON *obj, const char *key, int64_t v);

@@ -205,6 +205,9 @@ typedef struct fs_submission {
      * check of them needs no second parse; NULL in a submission built
      * any other way. fs_change_clear deletes it. */
     cJSON *answers;
+    /* 1 when answers and answers_json live in the decoded changeset's
+     * own memory, freed with it (fs_changeset_free), never alone. */
+    int answers_in_arena;
 } fs_submission;
 
 typedef enum fs_entity_op {
@@ -258,6 +261,9 @@ typedef struct fs_changeset {
     int64_t last_seq;               /* first_seq + n - 1 */
     size_t n;
     fs_change *changes;             /* owned array of n */
+    /* Decoding's: where the answers of its changes live; NULL when the
+     * changeset was built any other way. */
+    struct fs__arena *arena;
 } fs_changeset;
 
 /* Allocates an empty changeset with room for cap changes. */

@@ -208,7 +208,7 @@ static const double pow10_exact[] = {
  * twice and sent every number through strtod; this parser does both in
  * one pass and builds the very tree cJSON would (same node types,
  * values, strings, links; nodes and strings from cJSON_malloc, so
- * cJSON_Delete frees them). It takes only a strict subset - white space
+ * cJSON_Delete frees them, or from the cursor's arena). It takes only a strict subset - white space
  * of the four JSON kinds, simple escapes, numbers in JSON's grammar of
  * at most 63 bytes - inside the same limits, checked before each
  * allocation. Anything else (errors, limits, \u escapes, cJSON's
@@ -303,6 +303,11 @@ static void copy_string(fs__jcur *o, const unsigned char *close, char *out,
     o->p = close + 1;
 }
 
+void *fs__jcur_alloc(fs__jcur *o, size_t n)
+{
+    return o->arena != NULL ? fs__arena_alloc(o->arena, n) : cJSON_malloc(n);
+}
+
 char *fs__jcur_string(fs__jcur *o)
 {
     const unsigned char *close;
@@ -311,7 +316,7 @@ char *fs__jcur_string(fs__jcur *o)
 
     if (scan_string(o, &len, &close) != 0)
         return NULL;
-    out = cJSON_malloc(len + 1);
+    out = fs__jcur_alloc(o, len + 1);
     if (out != NULL)
         copy_string(o, close, out, len);
     return out;
@@ -447,7 +452,7 @@ static int op_container(fs__jcur *o, cJSON *it, int obj)
         return 0;
     }
     for (;;) {
-        c = cJSON_malloc(sizeof(*c));
+        c = fs__jcur_alloc(o, sizeof(*c));
         if (c == NULL)
             return -1;
         memset(c, 0, sizeof(*c));
@@ -530,7 +535,7 @@ int fs__jcur_value(fs__jcur *o, cJSON *it)
 static cJSON *onepass_parse(const unsigned char *s, size_t n,
                             const fs_limits *lim)
 {
-    fs__jcur o = {s, s + n, lim, 1, 0};
+    fs__jcur o = {s, s + n, lim, 1, 0, NULL};
     cJSON *root = cJSON_malloc(sizeof(*root));
 
     if (root == NULL)
@@ -714,6 +719,7 @@ int fs__json_str_item(const cJSON *it, const char **out)
 typedef struct cbuf {
     char *p;
     size_t len, cap;
+    fs__arena *arena; /* where the text grows; NULL: realloc */
 } cbuf;
 
 /* Room for n more bytes and the NUL. Quadruples from 256: a typical
@@ -725,7 +731,8 @@ static int cb_grow(cbuf *b, size_t n)
 
     while (b->len + n + 1 > cap)
         cap *= 4;
-    p = realloc(b->p, cap);
+    p = b->arena != NULL ? fs__arena_grow(b->arena, b->p, b->cap, cap)
+                         : realloc(b->p, cap);
     if (p == NULL)
         return FS_ENOMEM;
     b->p = p;
@@ -946,12 +953,23 @@ static int canon_value(cbuf *b, const cJSON *it)
 
 char *fs__json_print(const cJSON *item)
 {
-    cbuf b = {NULL, 0, 0};
+    cbuf b = {NULL, 0, 0, NULL};
 
     if (item == NULL || canon_value(&b, item) != FS_OK) {
         free(b.p);
         return NULL;
     }
+    return b.p;
+}
+
+char *fs__json_print_in(const cJSON *item, fs__arena *a)
+{
+    cbuf b = {NULL, 0, 0, a};
+
+    if (item == NULL || canon_value(&b, item) != FS_OK)
+        return NULL; /* what was written goes with the arena */
+    /* The room the text did not use goes to the next blocks. */
+    fs__arena_shrink(a, b.p, b.len + 1);
     return b.p;
 }
 
