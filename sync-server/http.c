@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "hub_int.h"
+#include "stmtcache.h"
 
 /* Replies shorter than this go uncompressed: gzip's 18-byte frame and the
  * extra header cost more than they save. */
@@ -154,12 +155,13 @@ int hub__read_json(struct mg_connection *conn, size_t max, cJSON **out)
 }
 
 /* Looks the token hash up in one table. Returns 1 found, 0 not, -1 on a
- * storage error. */
+ * storage error. sql is a literal: every request runs it, and preparing
+ * it against the hub's schema cost more than the lookup (stmtcache.h). */
 static int lookup(sqlite3 *db, const char *sql, const char *hash, int kind,
                   hub_device *who, int *revoked)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    sqlite3_stmt *st = hub__stmt(db, sql, NULL);
+    if (!st)
         return -1;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -182,7 +184,7 @@ static int lookup(sqlite3 *db, const char *sql, const char *hash, int kind,
     } else if (rc != SQLITE_DONE) {
         found = -1;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return found;
 }
 

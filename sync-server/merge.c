@@ -177,23 +177,63 @@ static int check_submission(sqlite3 *db, const fs_submission *s,
 /* SHA-256 over every part of a submission's content that a replay must
  * repeat exactly. The sequence number is not part of it: the same record
  * sent again after an agent realigned is still the same record. */
+static char *put_text(char *p, const char *s, int nl)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    p += n;
+    if (nl)
+        *p++ = '\n';
+    return p;
+}
+
+/* v in decimal and a newline, as "%lld\n" prints it. */
+static char *put_int(char *p, long long v)
+{
+    char tmp[24];
+    char *d = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+                                 : (unsigned long long)v;
+    do {
+        *--d = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--d = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - d);
+    memcpy(p, d, n);
+    p[n] = '\n';
+    return p + n + 1;
+}
+
+/* The fields joined by newlines, answers last, built with plain copies
+ * (snprintf and a malloc for each of a push's 200 submissions were a
+ * twentieth of its decoding). The bytes are the ones hubs have always
+ * hashed: stored digests compare with them. */
 static void content_digest(const fs_submission *s, char out[65])
 {
-    size_t alen = strlen(s->answers_json);
-    size_t cap = alen + 512;
-    char *buf = malloc(cap);
+    char stack[4096];
+    size_t need = strlen(s->answers_json) + sizeof s->form_id +
+                  sizeof s->area + sizeof s->collector + FS_HLC_TEXT_LEN +
+                  3 * 24 + 8;
+    char *buf = need <= sizeof stack ? stack : malloc(need);
     if (!buf) {
         out[0] = '\0';
         return;
     }
     char hlc[FS_HLC_TEXT_LEN + 1];
     fs_hlc_format(s->hlc, hlc);
-    int n = snprintf(buf, cap, "%s\n%lld\n%s\n%s\n%s\n%lld\n%lld\n%s",
-                     s->form_id, (long long)s->form_version, s->area,
-                     s->collector, hlc, (long long)s->created_ms,
-                     (long long)s->base_rev, s->answers_json);
-    fs_sha256_hex(buf, (size_t)n < cap ? (size_t)n : cap - 1, out);
-    free(buf);
+    char *p = put_text(buf, s->form_id, 1);
+    p = put_int(p, (long long)s->form_version);
+    p = put_text(p, s->area, 1);
+    p = put_text(p, s->collector, 1);
+    p = put_text(p, hlc, 1);
+    p = put_int(p, (long long)s->created_ms);
+    p = put_int(p, (long long)s->base_rev);
+    p = put_text(p, s->answers_json, 0);
+    fs_sha256_hex(buf, (size_t)(p - buf), out);
+    if (buf != stack)
+        free(buf);
 }
 
 static int hold(sqlite3 *db, merge_stmts *ms, const char *device,

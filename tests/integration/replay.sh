@@ -15,6 +15,14 @@ body="$T/trace/push-1-5.json.gz"
 token=$(sqlite3 "$T/a1/agent.db" "SELECT value FROM meta WHERE key='token'")
 
 check "5 merged" "$(sql 'SELECT count(*) FROM submissions')" 5
+# Each stored digest is SHA-256 of the content's fields, one per line,
+# answers last: the bytes every hub version has hashed, so that replays
+# of records merged by an older hub still compare equal.
+while IFS=$'\t' read -r form ver area who hlc created base answers digest; do
+  check "digest of the documented bytes" \
+    "$(printf '%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s' "$form" "$ver" "$area" "$who" "$hlc" "$created" "$base" "$answers" |
+      sha256sum | cut -d' ' -f1)" "$digest"
+done < <(sqlite3 -separator $'\t' "$DB" "SELECT form_id, form_version, area, collector, hlc, created_ms, base_rev, answers, digest FROM submissions")
 before=$(hub_fingerprint)
 stored=$(sql "SELECT reply FROM receipts WHERE first_seq=1 AND last_seq=5")
 
