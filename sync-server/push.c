@@ -27,9 +27,10 @@
  * refused as seq_gap while another push of its device is still being
  * read or decoded, or waits in the queue, is held for a later group
  * instead of answered, for at most HOLD_MS; after that, or once nothing
- * else of its device is on the way, the seq_gap answer stands. A device
- * that sends one push at a time, or garbage sequences, gets exactly the
- * answers it got before, only a bounded moment later at worst.
+ * else of its device is on the way (and GRACE_MS passed), the seq_gap
+ * answer stands. A device that sends one push at a time, or garbage
+ * sequences, gets exactly the answers it got before, a seq_gap at most
+ * GRACE_MS (or HOLD_MS) later.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -223,6 +224,13 @@ static push_job *gc_held;
  * covers a slow one, and bounds what an agent sending garbage can take
  * (one worker, and only while another push of its own is on the way). */
 #define HOLD_MS 500
+/* A push that skips ahead waits this long even when nothing else of its
+ * device is seen yet: the one before it may have reached the hub first
+ * and still wait for a worker to read its headers (workers run below the
+ * merge thread's priority, server.c), and only then can the hub tell
+ * whose it is. A device that sends one push at a time gets a real
+ * seq_gap this much later; it is rare (a restored database). */
+#define GRACE_MS 50
 
 static int64_t mono_ms(void)
 {
@@ -244,16 +252,32 @@ static int device_on_the_way(const push_job *j)
     return 0;
 }
 
-/* Whether a push that would be refused as seq_gap is held instead: only
- * while the push that may fill the gap can still come, and not past its
- * deadline. Called by the merge thread inside a group. */
+/* Whether j, a push that would be refused as seq_gap, is still to be
+ * held at now: until its deadline while another push of its device is on
+ * the way (it may fill the gap), and for GRACE_MS in any case. *wake gets
+ * when that may change without a signal. Caller holds gc_lock. */
+static int still_held(const push_job *j, int64_t now, int64_t *wake)
+{
+    int64_t grace_end = j->hold_until - HOLD_MS + GRACE_MS;
+    if (gc_stop || now >= j->hold_until)
+        return 0;
+    if (device_on_the_way(j)) {
+        *wake = j->hold_until;
+        return 1;
+    }
+    *wake = grace_end;
+    return now < grace_end;
+}
+
+/* Called by the merge thread inside a group for a push that would be
+ * refused as seq_gap: whether it is held for a later group instead. */
 static int hold_for_gap(push_job *j)
 {
-    int64_t now = mono_ms();
+    int64_t now = mono_ms(), wake;
     if (j->hold_until == 0)
         j->hold_until = now + HOLD_MS;
     pthread_mutex_lock(&gc_lock);
-    int hold = !gc_stop && now < j->hold_until && device_on_the_way(j);
+    int hold = still_held(j, now, &wake);
     pthread_mutex_unlock(&gc_lock);
     return hold;
 }
@@ -422,18 +446,20 @@ static push_job *order_group(push_job *group)
 }
 
 /* With nothing new queued, whether the held pushes are to be handled
- * now: one is past its deadline or nothing of its device is on the way
- * any more (its answer is seq_gap, no reason to keep it waiting). If not,
- * *wake gets the earliest deadline. Caller holds gc_lock. */
+ * now: one of them is no longer to be held (its deadline passed, or its
+ * grace with nothing else of its device on the way: its answer is
+ * seq_gap). If not, *wake gets the earliest time that may change.
+ * Caller holds gc_lock. */
 static int held_due(int64_t *wake)
 {
     int64_t now = mono_ms();
     *wake = INT64_MAX;
     for (const push_job *j = gc_held; j; j = j->next) {
-        if (now >= j->hold_until || !device_on_the_way(j))
+        int64_t w = INT64_MAX;
+        if (!still_held(j, now, &w))
             return 1;
-        if (j->hold_until < *wake)
-            *wake = j->hold_until;
+        if (w < *wake)
+            *wake = w;
     }
     return 0;
 }
