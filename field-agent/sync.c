@@ -38,10 +38,11 @@ void fa_sync_options_default(fa_sync_options *o)
      * 200 1.4x. */
     o->batch_count = 200;
     o->batch_bytes = 128 * 1024;
-    /* The hub decodes the next changeset while it merges the one
-     * before: about twice the pushes a second for a lone device on a
-     * fast link, and a round trip hidden per changeset on a slow one
-     * (bench/README.md). Two, not more: one to merge, one to decode. */
+    /* The hub decodes the next changeset beside the one before and
+     * commits the two together: ~1.3-1.5x the pushes a second of a lone
+     * device on a fast link, and a round trip hidden per changeset on a
+     * slow one (bench/README.md). Two, not more: the hub has two cores
+     * to decode on, and more only lengthens what a failure resends. */
     o->in_flight = 2;
 }
 
@@ -570,8 +571,9 @@ static int encode_batch(fa_agent *ag, const fa_sync_options *o,
  * On its own a push is: the agent sends, the hub decodes (one core),
  * merges and commits (its merge thread), answers, and only then does the
  * agent send the next. With the next changeset already in flight, the
- * hub decodes it while it merges the one before, and a thin link carries
- * it while the answer to the one before travels back.
+ * hub decodes the two on both cores and commits them with one fsync, and
+ * a thin link carries the next while the answer to the one before
+ * travels back.
  *
  * What keeps this as safe as one at a time:
  *  - answers are taken in sequence order: the older push is settled (its
