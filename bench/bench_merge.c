@@ -2,8 +2,10 @@
  * bench_merge - merge throughput of a real hub against raw SQLite.
  *
  * N generated submissions (seeded) are pushed to a fresh hub by 1, 10 and
- * 50 simulated agents at once, each over its own kept-alive connection,
- * in changesets of --batch. The changesets are encoded before the clock
+ * 50 simulated agents at once, each over its own kept-alive connections,
+ * in changesets of --batch, each agent with its next changeset in flight
+ * beside the oldest as fieldsync-agent pushes (--in-flight 1: one at a
+ * time, as it did before). The changesets are encoded before the clock
  * starts: what is timed is the hub (HTTP, gunzip, decode, merge, durable
  * commit, reply). Beside it, the same rows are inserted into a database
  * with the hub's own schema and settings (WAL, synchronous=FULL) in
@@ -29,29 +31,101 @@ typedef struct agent_job {
     const char *url;
     fs_buf *bodies;
     size_t nbodies;
+    int in_flight; /* changesets pushed at once: 2 as fieldsync-agent */
+    int fell_back; /* went on one at a time after a refused push */
     long bad_status;
     pthread_barrier_t *start;
 } agent_job;
 
+/* One connection of a bench agent and its request in flight. */
+typedef struct slot {
+    bench_pusher p;
+    int busy;
+    CURLcode cc;
+} slot;
+
+/* Runs the agent's transfers until s's has ended; returns its status or
+ * -1. */
+static long wait_slot(CURLM *m, slot *s)
+{
+    while (s->busy) {
+        int running = 0;
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            return -1;
+        CURLMsg *msg;
+        int left = 0;
+        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            char *priv = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+            slot *done = (slot *)(void *)priv;
+            done->cc = msg->data.result;
+            done->busy = 0;
+            curl_multi_remove_handle(m, msg->easy_handle);
+        }
+        if (s->busy && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
+            return -1;
+    }
+    long status = -1;
+    if (s->cc == CURLE_OK)
+        curl_easy_getinfo(s->p.curl, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
+/* Pushes the agent's changesets in order, as fieldsync-agent does: with
+ * in_flight 2 the next one is sent beside the oldest, whose answer is
+ * always taken first, and after any answer but a 200 the other one is
+ * waited for and the rest goes one at a time, from the refused one on
+ * (field-agent/sync.c push_two). */
 static void *agent_main(void *arg)
 {
     agent_job *j = arg;
-    bench_pusher p;
-    if (bench_pusher_init(&p, j->url, j->dev.token) != 0) {
-        j->bad_status = -1;
-        return NULL;
-    }
-    pthread_barrier_wait(j->start);
-    for (size_t i = 0; i < j->nbodies; i++) {
-        long st = bench_push(&p, j->bodies[i].data, j->bodies[i].len);
-        if (st != 200) {
-            j->bad_status = st;
-            fprintf(stderr, "bench_merge: push %zu got %ld: %.200s\n", i,
-                    st, (const char *)p.reply.data);
+    slot s[2];
+    int nslots = j->in_flight, depth;
+    CURLM *m = curl_multi_init();
+    memset(s, 0, sizeof s);
+    for (int i = 0; i < nslots; i++) {
+        if (bench_pusher_init(&s[i].p, j->url, j->dev.token) != 0) {
+            j->bad_status = -1;
+            nslots = i;
             break;
         }
+        curl_easy_setopt(s[i].p.curl, CURLOPT_PRIVATE, (void *)&s[i]);
     }
-    bench_pusher_free(&p);
+    depth = nslots;
+    pthread_barrier_wait(j->start);
+    size_t next = 0, oldest = 0;
+    while (oldest < j->nbodies && m && !j->bad_status) {
+        for (; next < j->nbodies && next < oldest + (size_t)depth; next++) {
+            slot *q = &s[next % (size_t)depth];
+            bench_pusher_body(&q->p, j->bodies[next].data,
+                              j->bodies[next].len);
+            q->busy = curl_multi_add_handle(m, q->p.curl) == CURLM_OK;
+            q->cc = q->busy ? CURLE_OK : CURLE_FAILED_INIT;
+        }
+        slot *q = &s[oldest % (size_t)depth];
+        long st = wait_slot(m, q);
+        if (st == 200) {
+            oldest++;
+        } else if (depth > 1) {
+            for (size_t i = oldest + 1; i < next; i++)
+                wait_slot(m, &s[i % (size_t)depth]);
+            j->fell_back = 1;
+            depth = 1;
+            next = oldest;
+        } else {
+            j->bad_status = st;
+            fprintf(stderr, "bench_merge: push %zu got %ld: %.200s\n",
+                    oldest, st, (const char *)q->p.reply.data);
+        }
+    }
+    for (int i = 0; i < nslots; i++) {
+        if (s[i].busy)
+            curl_multi_remove_handle(m, s[i].p.curl);
+        bench_pusher_free(&s[i].p);
+    }
+    curl_multi_cleanup(m);
     return NULL;
 }
 
@@ -131,7 +205,8 @@ static double baseline(const fs_submission *subs, size_t n, size_t txn,
 
 /* Pushes subs through a fresh hub with k agents; returns merged/s. */
 static double run_hub(const char *hub_bin, const fs_submission *subs, size_t n,
-                      int k, size_t batch, int threads, double *secs,
+                      int k, size_t batch, int threads, int in_flight,
+                      int *fell_back, double *secs,
                       double *hub_cpu, double *agents_cpu)
 {
     char dir[4096];
@@ -159,6 +234,7 @@ static double run_hub(const char *hub_bin, const fs_submission *subs, size_t n,
         j->nbodies = (m + batch - 1) / batch;
         j->bodies = calloc(j->nbodies, sizeof *j->bodies);
         j->url = h.url;
+        j->in_flight = in_flight;
         j->start = &start;
         for (size_t b = 0; b < j->nbodies && ok; b++) {
             size_t off = b * batch;
@@ -178,6 +254,7 @@ static double run_hub(const char *hub_bin, const fs_submission *subs, size_t n,
             pthread_join(tids[a], NULL);
             if (jobs[a].bad_status)
                 ok = 0;
+            *fell_back += jobs[a].fell_back;
         }
         *secs = bench_now() - t0;
         *agents_cpu = cpu_now() - c0;
@@ -215,7 +292,7 @@ int main(int argc, char **argv)
     fa_sync_options_default(&defaults);
     /* Changesets as large as a real agent sends. */
     long n = 100000, batch = (long)defaults.batch_count, seed = 42, txn = 10000,
-         threads = 0;
+         threads = 0, in_flight = defaults.in_flight;
     int agents[8] = {1, 10, 50}, nagents = 3;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -230,6 +307,8 @@ int main(int argc, char **argv)
             r = bench_int_arg(o, v, 1, 1L << 30, &seed);
         else if (strcmp(o, "--threads") == 0)
             r = bench_int_arg(o, v, 1, 256, &threads);
+        else if (strcmp(o, "--in-flight") == 0)
+            r = bench_int_arg(o, v, 1, 2, &in_flight);
         else if (strcmp(o, "--agents") == 0 && v) {
             nagents = 0;
             char *p = (char *)v, *end = NULL;
@@ -245,7 +324,8 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: bench_merge [--hub PATH] [--n N] [--agents "
-                    "1,10,50] [--batch N] [--threads N] [--seed N]\n");
+                    "1,10,50] [--batch N] [--threads N] [--in-flight 1|2] "
+                    "[--seed N]\n");
             return 2;
         }
         if (r != 0)
@@ -261,8 +341,14 @@ int main(int argc, char **argv)
     printf("command: bench_merge --n %ld --agents", n);
     for (int a = 0; a < nagents; a++)
         printf("%s%d", a ? "," : " ", agents[a]);
-    printf(" --batch %ld --seed %ld%s\n", batch, seed,
-           threads ? " (--threads set)" : "");
+    printf(" --batch %ld --in-flight %ld --seed %ld%s\n", batch, in_flight,
+           seed, threads ? " (--threads set)" : "");
+    printf("agents: each pushes %s\n",
+           in_flight > 1 ? "with its next changeset in flight beside the "
+                           "oldest, two connections (as fieldsync-agent "
+                           "does)"
+                         : "one changeset at a time, one connection (as "
+                           "fieldsync-agent did before two in flight)");
     printf("hub: started with --rate-limit 0 (per-device request limit "
            "off: one bench agent pushes far faster than a field device)\n");
 
@@ -295,10 +381,15 @@ int main(int argc, char **argv)
            base, txn, 1e6 * base_cpu / (double)n);
     int status = base > 0 ? 0 : 1;
     for (int a = 0; a < nagents; a++) {
-        int th = threads ? (int)threads : (agents[a] > 16 ? agents[a] : 16);
+        /* A kept-alive connection holds a hub worker while it is open:
+         * one per connection of each agent, 16 at least (the default). */
+        int conns = agents[a] * (int)in_flight;
+        int th = threads ? (int)threads : (conns > 16 ? conns : 16);
         double secs = 0, cpu = 0, acpu = 0;
+        int fell_back = 0;
         double rate = run_hub(hub_bin, subs, (size_t)n, agents[a],
-                              (size_t)batch, th, &secs, &cpu, &acpu);
+                              (size_t)batch, th, (int)in_flight, &fell_back,
+                              &secs, &cpu, &acpu);
         if (rate < 0) {
             printf("agents=%-3d FAILED\n", agents[a]);
             status = 1;
@@ -309,9 +400,13 @@ int main(int argc, char **argv)
          * the same cores as the hub: their CPU is printed beside. */
         printf("agents=%-3d hub threads=%-3d %ld in %.2f s: %.0f merged/s, "
                "%.0f%% of raw SQLite (target >= 60%%); hub CPU %.1f us a "
-               "submission, agents' %.1f us\n",
+               "submission, agents' %.1f us",
                agents[a], th, n, secs, rate, 100.0 * rate / base,
                1e6 * cpu / (double)n, 1e6 * acpu / (double)n);
+        if (in_flight > 1)
+            printf("; %d of %d went on one at a time after a refused push",
+                   fell_back, agents[a]);
+        printf("\n");
     }
     for (long i = 0; i < n; i++)
         free(subs[i].answers_json);

@@ -53,6 +53,7 @@ typedef struct fa_sync_options {
     int max_attempts;    /* per request, for transient failures; 5 */
     size_t batch_count;  /* changes per changeset; 200 */
     size_t batch_bytes;  /* JSON bytes per changeset before gzip; 128 KiB */
+    int in_flight;       /* changesets pushed at once: 2, or 1 */
     const char *trace_dir; /* when set, each push body is saved here */
     /* When set, called after each acknowledged changeset ("sending",
      * changes done of total) and each page pulled ("receiving", total 0),

@@ -80,7 +80,15 @@ static void load(void)
         get(lib, "curl_easy_cleanup", &api.easy_cleanup) != 0 ||
         get(lib, "curl_easy_strerror", &api.easy_strerror) != 0 ||
         get(lib, "curl_slist_append", &api.slist_append) != 0 ||
-        get(lib, "curl_slist_free_all", &api.slist_free_all) != 0)
+        get(lib, "curl_slist_free_all", &api.slist_free_all) != 0 ||
+        get(lib, "curl_multi_init", &api.multi_init) != 0 ||
+        get(lib, "curl_multi_add_handle", &api.multi_add_handle) != 0 ||
+        get(lib, "curl_multi_remove_handle", &api.multi_remove_handle) != 0 ||
+        get(lib, "curl_multi_perform", &api.multi_perform) != 0 ||
+        get(lib, "curl_multi_poll", &api.multi_poll) != 0 ||
+        get(lib, "curl_multi_info_read", &api.multi_info_read) != 0 ||
+        get(lib, "curl_multi_cleanup", &api.multi_cleanup) != 0 ||
+        get(lib, "curl_multi_strerror", &api.multi_strerror) != 0)
         return;
     /* Never undone with curl_global_cleanup: the library stays loaded
      * for the life of the process, and the form app's sync thread may

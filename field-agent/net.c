@@ -1,3 +1,4 @@
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,9 +82,10 @@ void fa__http_free(fa__http *h)
     fs_buf_free(&h->reply);
 }
 
-int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
-                     const char *path, const void *body, size_t len,
-                     int gzipped)
+/* Sets h up for one request: URL, method, body (borrowed), and for a
+ * gzipped body its own header list, kept in h->extra until finish(). */
+static void setup(fa__http *h, const char *method, const char *path,
+                  const void *body, size_t len, int gzipped)
 {
     char url[1024];
     snprintf(url, sizeof url, "%s%s", h->base, path);
@@ -92,8 +94,8 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
     fs_buf_reset(&h->reply);
     h->status = 0;
     h->curl_err[0] = '\0';
-    struct curl_slist *extra = NULL;
-    api->easy_setopt(c, CURLOPT_URL, url);
+    h->extra = NULL;
+    api->easy_setopt(c, CURLOPT_URL, url); /* curl keeps a copy */
     if (strcmp(method, "POST") == 0) {
         api->easy_setopt(c, CURLOPT_POST, 1L);
         api->easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -101,16 +103,23 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
         if (gzipped) {
             /* Copy the shared list with one more header for this call. */
             for (struct curl_slist *l = h->headers; l; l = l->next)
-                extra = api->slist_append(extra, l->data);
-            extra = api->slist_append(extra, "Content-Encoding: gzip");
-            api->easy_setopt(c, CURLOPT_HTTPHEADER, extra);
+                h->extra = api->slist_append(h->extra, l->data);
+            h->extra = api->slist_append(h->extra, "Content-Encoding: gzip");
+            api->easy_setopt(c, CURLOPT_HTTPHEADER, h->extra);
         }
     } else {
         api->easy_setopt(c, CURLOPT_HTTPGET, 1L);
     }
-    CURLcode cc = api->easy_perform(c);
+}
+
+/* What a request that ended with cc means for the agent. */
+static int finish(fa_agent *ag, fa__http *h, CURLcode cc)
+{
+    const fa__curl_api *api = h->api;
+    CURL *c = h->curl;
     api->easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
-    api->slist_free_all(extra);
+    api->slist_free_all(h->extra);
+    h->extra = NULL;
     if (cc != CURLE_OK) {
         if (cc == CURLE_WRITE_ERROR && h->reply.len >= REPLY_MAX)
             return fa__fail(ag, FA_EREFUSED,
@@ -146,6 +155,88 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
                         "without a body)",
                         h->base, h->status);
     return FA_OK;
+}
+
+int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
+                     const char *path, const void *body, size_t len,
+                     int gzipped)
+{
+    setup(h, method, path, body, len, gzipped);
+    return finish(ag, h, h->api->easy_perform(h->curl));
+}
+
+int fa__http_multi_init(fa_agent *ag, fa__http_multi *m,
+                        const fa__curl_api *api)
+{
+    m->api = api;
+    m->m = api->multi_init();
+    if (!m->m)
+        return fa__fail(ag, FA_ESTORE, "cannot start the HTTP client");
+    return FA_OK;
+}
+
+void fa__http_multi_free(fa__http_multi *m)
+{
+    if (m && m->m)
+        m->api->multi_cleanup(m->m);
+}
+
+void fa__http_start(fa__http_multi *m, fa__http *h, const char *method,
+                    const char *path, const void *body, size_t len,
+                    int gzipped)
+{
+    assert(!h->busy);
+    setup(h, method, path, body, len, gzipped);
+    h->api->easy_setopt(h->curl, CURLOPT_PRIVATE, (void *)h);
+    CURLMcode mc = m->api->multi_add_handle(m->m, h->curl);
+    /* Only a misuse of the interface fails here; it is then a request
+     * that ended at once, and fa__http_wait says so. */
+    h->cc = mc == CURLM_OK ? CURLE_OK : CURLE_FAILED_INIT;
+    h->busy = mc == CURLM_OK;
+}
+
+/* Marks the requests of m that have ended as such. */
+static void collect(fa__http_multi *m)
+{
+    CURLMsg *msg;
+    int left = 0;
+    while ((msg = m->api->multi_info_read(m->m, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        char *priv = NULL;
+        m->api->easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        fa__http *done = (fa__http *)(void *)priv;
+        CURLcode cc = msg->data.result; /* msg is gone after the removal */
+        m->api->multi_remove_handle(m->m, msg->easy_handle);
+        if (done) {
+            done->cc = cc;
+            done->busy = 0;
+        }
+    }
+}
+
+int fa__http_wait(fa_agent *ag, fa__http_multi *m, fa__http *h)
+{
+    while (h->busy) {
+        int running = 0;
+        CURLMcode mc = m->api->multi_perform(m->m, &running);
+        if (mc == CURLM_OK)
+            collect(m);
+        if (!h->busy)
+            break;
+        if (mc == CURLM_OK)
+            mc = m->api->multi_poll(m->m, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK) {
+            /* The client itself broke (out of memory): end h's request
+             * as one that got no answer. */
+            m->api->multi_remove_handle(m->m, h->curl);
+            h->busy = 0;
+            h->cc = CURLE_OUT_OF_MEMORY;
+            snprintf(h->curl_err, sizeof h->curl_err, "%s",
+                     m->api->multi_strerror(mc));
+        }
+    }
+    return finish(ag, h, h->cc);
 }
 
 long fa__http_os_errno(fa__http *h)

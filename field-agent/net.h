@@ -19,7 +19,17 @@ typedef struct fa__http {
     fs_buf reply;      /* last reply body, decoded, capped */
     long status;       /* last HTTP status, 0 when none */
     char curl_err[CURL_ERROR_SIZE];
+    struct curl_slist *extra; /* this request's own headers, until done */
+    int busy;          /* started on a multi handle and not ended */
+    CURLcode cc;       /* how a request on a multi handle ended */
 } fa__http;
+
+/* Several fa__http requests in flight at once (curl multi), each on its
+ * own connection. */
+typedef struct fa__http_multi {
+    const fa__curl_api *api;
+    CURLM *m;
+} fa__http_multi;
 
 /* ca_file: a PEM bundle of the CAs to trust instead of the system's
  * (a city's own CA in front of its hub); NULL or "" for the system's.
@@ -35,6 +45,21 @@ void fa__http_free(fa__http *h);
 int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
                      const char *path, const void *body, size_t len,
                      int gzipped);
+
+/* A multi handle for requests of handles made with fa__http_init. */
+int fa__http_multi_init(fa_agent *ag, fa__http_multi *m,
+                        const fa__curl_api *api);
+/* Every request started on m must have been waited for. */
+void fa__http_multi_free(fa__http_multi *m);
+
+/* Starts a request on h without waiting for it; body is borrowed until
+ * fa__http_wait for h returned. h must not be busy. */
+void fa__http_start(fa__http_multi *m, fa__http *h, const char *method,
+                    const char *path, const void *body, size_t len,
+                    int gzipped);
+/* Moves every request of m on until h's has ended, then returns as
+ * fa__http_request does. */
+int fa__http_wait(fa_agent *ag, fa__http_multi *m, fa__http *h);
 
 /* The system's error number of the last failed connection, 0 if none. */
 long fa__http_os_errno(fa__http *h);

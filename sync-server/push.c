@@ -17,10 +17,23 @@
  * and the hub's one merge thread, on its own connection, handles every
  * queued push in one transaction, each inside its own savepoint, then
  * commits once. Every push of the group is answered only after that
- * COMMIT returned: the promise of step 3 holds for each of them. Pushes from one device in one group are handled in
- * arrival order and see each other's effects, as they would one
- * transaction apart.
+ * COMMIT returned: the promise of step 3 holds for each of them. Pushes
+ * from one device in one group are handled in first_seq order and see
+ * each other's effects, as they would one transaction apart.
+ *
+ * Two pushes of one device in flight: an agent keeps the next changeset
+ * in flight while the hub merges the one before (PROTOCOL.md 4.4), so
+ * changeset N+1 may be decoded and queued before N. A push that would be
+ * refused as seq_gap while another push of its device is still being
+ * read or decoded, or waits in the queue, is held for a later group
+ * instead of answered, for at most HOLD_MS; after that, or once nothing
+ * else of its device is on the way (and GRACE_MS passed), the seq_gap
+ * answer stands. A device that sends one push at a time, or garbage
+ * sequences, gets exactly the answers it got before, a seq_gap at most
+ * GRACE_MS (or HOLD_MS) later.
  */
+#include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -170,8 +183,16 @@ typedef struct push_job {
     int64_t acked;      /* 409: the hub's sequence */
     char errmsg[256];   /* storage failure, for the log */
     int done;
-    struct push_job *next;
+    /* A push that would be a seq_gap, held for a later group while
+     * another push of its device is on the way: until when (monotonic
+     * ms, 0 before it was first held). */
+    int64_t hold_until;
+    struct push_job *next;    /* in the queue, a group or gc_held */
+    struct push_job *pending; /* in gc_pending */
 } push_job;
+
+/* Status of a job held for a later group (never answered as such). */
+#define HELD (-1)
 
 /* Pushes queued for the merge thread. One hub per process. */
 static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -186,9 +207,100 @@ static pthread_t gc_thread;
 static sqlite3 *gc_db;
 /* Pushes being decoded right now (under gc_lock). */
 static int gc_decoding;
+/* Pushes authenticated and not queued yet: their body is being read or
+ * decoded (under gc_lock). */
+static push_job *gc_pending;
+/* Pushes held for a later group, in the order they came (under gc_lock;
+ * only the merge thread moves them). */
+static push_job *gc_held;
 
 /* Bounds one transaction: a group's pushes wait for all of it. */
 #define GROUP_MAX 64
+
+/* How long a push that skips ahead of its device's sequence waits for
+ * the push that fills the gap. An agent sends the two at the same
+ * moment, so on a working link the other one arrives within a decode
+ * (~2 ms for 200 submissions) or the rest of a body; half a second
+ * covers a slow one, and bounds what an agent sending garbage can take
+ * (one worker, and only while another push of its own is on the way). */
+#define HOLD_MS 500
+/* A push that skips ahead waits this long even when nothing else of its
+ * device is seen yet: the one before it may have reached the hub first
+ * and still wait for a worker to read its headers (workers run below the
+ * merge thread's priority, server.c), and only then can the hub tell
+ * whose it is. A device that sends one push at a time gets a real
+ * seq_gap this much later; it is rare (a restored database). */
+#define GRACE_MS 50
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Another push of j's device is being read, decoded or waits in the
+ * queue. Caller holds gc_lock. */
+static int device_on_the_way(const push_job *j)
+{
+    for (const push_job *p = gc_pending; p; p = p->pending)
+        if (p != j && strcmp(p->device, j->device) == 0)
+            return 1;
+    for (const push_job *q = gc_head; q; q = q->next)
+        if (q != j && strcmp(q->device, j->device) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether j, a push that would be refused as seq_gap, is still to be
+ * held at now: until its deadline while another push of its device is on
+ * the way (it may fill the gap), and for GRACE_MS in any case. *wake gets
+ * when that may change without a signal. Caller holds gc_lock. */
+static int still_held(const push_job *j, int64_t now, int64_t *wake)
+{
+    int64_t grace_end = j->hold_until - HOLD_MS + GRACE_MS;
+    if (gc_stop || now >= j->hold_until)
+        return 0;
+    if (device_on_the_way(j)) {
+        *wake = j->hold_until;
+        return 1;
+    }
+    *wake = grace_end;
+    return now < grace_end;
+}
+
+/* Called by the merge thread inside a group for a push that would be
+ * refused as seq_gap: whether it is held for a later group instead. */
+static int hold_for_gap(push_job *j)
+{
+    int64_t now = mono_ms(), wake;
+    if (j->hold_until == 0)
+        j->hold_until = now + HOLD_MS;
+    pthread_mutex_lock(&gc_lock);
+    int hold = still_held(j, now, &wake);
+    pthread_mutex_unlock(&gc_lock);
+    return hold;
+}
+
+static void pending_add(push_job *j)
+{
+    pthread_mutex_lock(&gc_lock);
+    j->pending = gc_pending;
+    gc_pending = j;
+    pthread_mutex_unlock(&gc_lock);
+}
+
+/* Caller holds gc_lock. */
+static void pending_remove(push_job *j)
+{
+    for (push_job **p = &gc_pending; *p; p = &(*p)->pending) {
+        if (*p == j) {
+            *p = j->pending;
+            j->pending = NULL;
+            return;
+        }
+    }
+}
 
 /* Handles one push inside the group's open transaction. */
 static void process_one(sqlite3 *db, push_job *j)
@@ -210,6 +322,11 @@ static void process_one(sqlite3 *db, push_job *j)
         return;
     }
     if (cs->first_seq != acked + 1) {
+        /* Nothing written yet: a held push leaves no trace. */
+        if (hold_for_gap(j)) {
+            j->status = HELD;
+            return;
+        }
         j->status = 409;
         j->code = "seq_gap";
         j->acked = acked;
@@ -290,6 +407,9 @@ static void submit(push_job *j)
 {
     pthread_mutex_lock(&gc_lock);
     gc_decoding--;
+    /* Out of gc_pending and into the queue at once: a held push of the
+     * same device never sees it in neither. */
+    pending_remove(j);
     if (gc_tail)
         gc_tail->next = j;
     else
@@ -301,17 +421,73 @@ static void submit(push_job *j)
     pthread_mutex_unlock(&gc_lock);
 }
 
-/* The merge thread: takes whatever pushes are queued (at most GROUP_MAX)
- * as one group, merges and commits it, answers them, and goes on. It runs
- * at the scheduler's normal priority, the request workers a little below
- * (server.c), so that decoding the next pushes never slows the one thread
- * everybody waits for. */
+/* Puts each device's pushes of the group in first_seq order, on the
+ * places its pushes already hold: other devices keep their order. n is at
+ * most GROUP_MAX, so the quadratic walk costs nothing beside a COMMIT. */
+static push_job *order_group(push_job *group)
+{
+    push_job *v[GROUP_MAX];
+    int n = 0;
+    for (push_job *j = group; j; j = j->next) {
+        assert(n < GROUP_MAX);
+        v[n++] = j;
+    }
+    for (int i = 0; i < n; i++)
+        for (int k = i + 1; k < n; k++)
+            if (v[k]->cs->first_seq < v[i]->cs->first_seq &&
+                strcmp(v[k]->device, v[i]->device) == 0) {
+                push_job *t = v[i];
+                v[i] = v[k];
+                v[k] = t;
+            }
+    for (int i = 0; i < n; i++)
+        v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+    return v[0];
+}
+
+/* With nothing new queued, whether the held pushes are to be handled
+ * now: one of them is no longer to be held (its deadline passed, or its
+ * grace with nothing else of its device on the way: its answer is
+ * seq_gap). If not, *wake gets the earliest time that may change.
+ * Caller holds gc_lock. */
+static int held_due(int64_t *wake)
+{
+    int64_t now = mono_ms();
+    *wake = INT64_MAX;
+    for (const push_job *j = gc_held; j; j = j->next) {
+        int64_t w = INT64_MAX;
+        if (!still_held(j, now, &w))
+            return 1;
+        if (w < *wake)
+            *wake = w;
+    }
+    return 0;
+}
+
+static void wait_until_ms(int64_t ms)
+{
+    struct timespec until = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    pthread_cond_timedwait(&gc_work, &gc_lock, &until);
+}
+
+/* The merge thread: takes whatever pushes are queued (at most GROUP_MAX,
+ * held ones first) as one group, merges and commits it, answers them,
+ * and goes on. It runs at the scheduler's normal priority, the request
+ * workers a little below (server.c), so that decoding the next pushes
+ * never slows the one thread everybody waits for. */
 static void *merge_main(void *arg)
 {
     hub *h = arg;
     pthread_mutex_lock(&gc_lock);
     for (;;) {
-        if (!gc_head) {
+        if (!gc_head && gc_held && !gc_stop) {
+            int64_t wake;
+            if (!held_due(&wake)) {
+                wait_until_ms(wake);
+                continue;
+            }
+        }
+        if (!gc_head && !gc_held) {
             if (gc_stop)
                 break;
             pthread_cond_wait(&gc_work, &gc_lock);
@@ -320,8 +496,12 @@ static void *merge_main(void *arg)
         /* Pushes still being decoded would each need a COMMIT of their
          * own a moment later: wait for them, at most 2 ms (a changeset of
          * 200 decodes in ~1.5), and commit them with these, one fsync for
-         * all. A lone device never waits: nothing else is decoding. */
-        if (gc_decoding > 0 && !gc_stop) {
+         * all. That holds for a device's own next changeset too: merging
+         * the one while the other decodes, each with its own COMMIT, was
+         * measured slower (bench_merge, 1 and 50 agents) than committing
+         * the two together. A device that pushes one at a time never
+         * waits when it is alone: nothing else is decoding. */
+        if (gc_head && gc_decoding > 0 && !gc_stop) {
             struct timespec until;
             clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_nsec += 2000000;
@@ -333,24 +513,45 @@ static void *merge_main(void *arg)
                    pthread_cond_timedwait(&gc_work, &gc_lock, &until) == 0)
                 ;
         }
-        push_job *group = gc_head, *last = gc_head;
-        for (int n = 1; n < GROUP_MAX && last->next; n++)
-            last = last->next;
-        gc_head = last->next;
+        /* Held pushes first (they came first), then the queue. */
+        push_job *group = NULL, **tail = &group;
+        int n = 0;
+        while (gc_held && n < GROUP_MAX) {
+            *tail = gc_held;
+            gc_held = gc_held->next;
+            tail = &(*tail)->next;
+            n++;
+        }
+        while (gc_head && n < GROUP_MAX) {
+            *tail = gc_head;
+            gc_head = gc_head->next;
+            tail = &(*tail)->next;
+            n++;
+        }
+        *tail = NULL;
         if (!gc_head)
             gc_tail = NULL;
-        last->next = NULL;
+        group = order_group(group);
         pthread_mutex_unlock(&gc_lock);
 
         run_group(h, gc_db, group);
 
         pthread_mutex_lock(&gc_lock);
+        /* Pushes held again go back, in order, before any held since. */
+        push_job *held = NULL, **htail = &held;
         for (push_job *g = group; g;) {
             push_job *next = g->next;
             g->next = NULL;
-            g->done = 1;
+            if (g->status == HELD) {
+                *htail = g;
+                htail = &g->next;
+            } else {
+                g->done = 1;
+            }
             g = next;
         }
+        *htail = gc_held;
+        gc_held = held;
         pthread_cond_broadcast(&gc_done);
     }
     pthread_mutex_unlock(&gc_lock);
@@ -509,14 +710,23 @@ int hub__handle_push(struct mg_connection *conn, void *hubp)
     fs_result *results = NULL;
     hub_digest *digests = NULL;
     char digest[65];
-    int rc = prepare_push(conn, h, &dev, gzipped, &cs, digest, &results,
-                          &digests);
-    if (rc != 0)
-        return rc;
-
     push_job job;
     memset(&job, 0, sizeof job);
     job.device = dev.id;
+    /* On the way from here until queued: a push of this device that
+     * skips ahead may wait for this one (hold_for_gap). */
+    pending_add(&job);
+    int rc = prepare_push(conn, h, &dev, gzipped, &cs, digest, &results,
+                          &digests);
+    if (rc != 0) {
+        pthread_mutex_lock(&gc_lock);
+        pending_remove(&job);
+        /* A push held for this one need not wait any longer. */
+        pthread_cond_signal(&gc_work);
+        pthread_mutex_unlock(&gc_lock);
+        return rc;
+    }
+
     job.cs = cs;
     job.digest = digest;
     job.results = results;
