@@ -21,7 +21,7 @@
 int main(int argc, char **argv)
 {
     const char *hub_bin = FS_BENCH_HUB;
-    long ndev = 500, per = 10, seed = 7, threads = 16;
+    long ndev = 500, per = 10, seed = 7, threads = 32; /* the hub's default */
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = 0;

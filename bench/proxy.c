@@ -117,8 +117,11 @@ static void *conn_main(void *arg)
                 seg *s = d[w].head;
                 size_t off = 0;
                 while (off < s->len) {
-                    ssize_t k = write(c->fd[1 - w], s->data + off,
-                                      s->len - off);
+                    /* MSG_NOSIGNAL: a side that closed (the hub drops
+                     * a connection left idle) ends this relay, not the
+                     * bench. */
+                    ssize_t k = send(c->fd[1 - w], s->data + off,
+                                     s->len - off, MSG_NOSIGNAL);
                     if (k <= 0)
                         goto out;
                     off += (size_t)k;

@@ -347,7 +347,9 @@ int main(int argc, char **argv)
     a.listen = "127.0.0.1:8080";
     a.role = "enumerator";
     a.expires = 24;
-    a.threads = 16;
+    /* Two connections a syncing device (PROTOCOL.md 4.4): 16 devices
+     * at once, ~180 KB of memory a worker when idle. */
+    a.threads = 32;
     a.rate = 20;
     a.timeout = 60;
     const char *cmd = argv[1];

@@ -218,19 +218,24 @@ static push_job *gc_held;
 #define GROUP_MAX 64
 
 /* How long a push that skips ahead of its device's sequence waits for
- * the push that fills the gap. An agent sends the two at the same
- * moment, so on a working link the other one arrives within a decode
- * (~2 ms for 200 submissions) or the rest of a body; half a second
- * covers a slow one, and bounds what an agent sending garbage can take
- * (one worker, and only while another push of its own is on the way). */
-#define HOLD_MS 500
+ * the push that fills the gap while that one is on its way. An agent
+ * sends the two at the same moment, so on a working link the other one
+ * arrives within a decode (~2 ms for 200 submissions) or the rest of a
+ * body. On 2G with lost segments the older body can finish seconds after
+ * the younger (half a second was measured too short: 2 syncs in 7 fell
+ * back to one at a time and took 2x the ideal). Ten seconds covers that,
+ * and bounds what an agent sending garbage can take: one worker, only
+ * while another push of its own is being received. */
+#define HOLD_MS 10000
 /* A push that skips ahead waits this long even when nothing else of its
- * device is seen yet: the one before it may have reached the hub first
- * and still wait for a worker to read its headers (workers run below the
- * merge thread's priority, server.c), and only then can the hub tell
- * whose it is. A device that sends one push at a time gets a real
- * seq_gap this much later; it is rare (a restored database). */
-#define GRACE_MS 50
+ * device is seen yet: the one before it may not have been read yet (its
+ * headers still on the way over 2G, or waiting for a worker), and only
+ * then can the hub tell whose it is. 50 ms was measured too short on the
+ * 2G bench link: 1 sync in 5 got seq_gap for the push after one whose
+ * headers came seconds late, and fell back to one at a time. A device
+ * that sends one push at a time gets a real seq_gap this much later; it
+ * is rare (a restored database). */
+#define GRACE_MS 3000
 
 static int64_t mono_ms(void)
 {
@@ -513,10 +518,13 @@ static void *merge_main(void *arg)
                    pthread_cond_timedwait(&gc_work, &gc_lock, &until) == 0)
                 ;
         }
-        /* Held pushes first (they came first), then the queue. */
+        /* Held pushes first (they came first), then the queue. At most
+         * half a group of held ones: with GROUP_MAX of them a group would
+         * hold nothing else, not the pushes that fill their gaps, and
+         * the same held ones would come round again and again. */
         push_job *group = NULL, **tail = &group;
         int n = 0;
-        while (gc_held && n < GROUP_MAX) {
+        while (gc_held && n < GROUP_MAX / 2) {
             *tail = gc_held;
             gc_held = gc_held->next;
             tail = &(*tail)->next;

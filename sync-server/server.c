@@ -289,7 +289,16 @@ int hub_serve(const hub_serve_options *opt)
     const char *options[] = {
         "listening_ports", ports,
         "num_threads", threads,
-        /* Without keep-alive every sync pays a TCP handshake per batch. */
+        /* Without keep-alive every sync pays a TCP handshake per batch.
+         * An open connection holds a worker thread, idle or not, and an
+         * agent opens two (PROTOCOL.md 4.4): with more devices syncing
+         * than half the workers, a device's next changeset can wait for
+         * a connection left idle to time out. Not shorter for that: on
+         * 2G the two connections share 64 kbit/s, so one sits idle for
+         * as long as the other's body takes (~2.5 s for 200 submissions,
+         * more with losses), and 2 s here cost reconnects and resent
+         * bodies (bench_thinlink 1.25x -> 1.5-1.6x). Enough workers
+         * (main.c) is the answer. */
         "enable_keep_alive", "yes",
         "keep_alive_timeout_ms", "15000",
         /* Nagle plus delayed ACK stalls each small reply by ~40 ms. */

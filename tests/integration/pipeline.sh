@@ -9,7 +9,10 @@
 #      sync completes with nothing lost or doubled;
 #  (c) pushes sent by hand: the later changeset sent while the earlier one
 #      is still on its way is held, not refused, and both succeed; held
-#      past its bound, or with a real gap, it is still 409 seq_gap.
+#      past its bound (10 s), or with a real gap, it is still 409 seq_gap;
+#  (d) a hub with fewer request threads than the connections its devices
+#      open (each open connection holds one): four devices syncing at
+#      once on three threads all finish, each record exactly once.
 . "$(dirname "$0")/../lib.sh"
 rel_trap
 
@@ -200,7 +203,7 @@ sleep 0.2 # the hub has read 1-5's headers: it is on its way
 push "$T/cs6.json" "$T/p6" &
 p6=$!
 BG_PIDS+=($p6)
-sleep 0.3
+sleep 1 # past half a second: a body on 2G can finish seconds apart
 kill -0 "$p6" 2>/dev/null ||
   fail "6-10 was answered before 1-5 arrived: $(cat "$T/p6.code") $(cat "$T/p6.body")"
 touch "$T/p1.go"
@@ -214,11 +217,15 @@ check "hub acked 10 for the hand-made device" \
 check "10 hand-made submissions stored" \
   "$(sql "SELECT count(*) FROM submissions WHERE device_id='$dev2'")" 10
 
-# The hold is bounded: 16-20 waits for 11-15 only so long, then the
-# seq_gap answer stands; 11-15 is merged when it does arrive.
+# The hold is bounded: 16-20 waits for 11-15 only so long (10 s), then
+# the seq_gap answer stands; 11-15 is merged when it does arrive.
 slow_push "$T/cs11.json" p11
 sleep 0.2
+t0=$(ms_now)
 push "$T/cs16.json" "$T/p16"
+held_ms=$(($(ms_now) - t0))
+echo "16-20 was held $held_ms ms"
+[ "$held_ms" -ge 9000 ] || fail "16-20 was answered after $held_ms ms, before its bound"
 check "16-20, held past its bound, is 409" "$(cat "$T/p16.code")" 409
 grep -q '"error":"seq_gap"' "$T/p16.body" || fail "not seq_gap: $(cat "$T/p16.body")"
 grep -q '"hub_seq":10' "$T/p16.body" || fail "no hub_seq 10: $(cat "$T/p16.body")"
@@ -237,4 +244,37 @@ check "16-20 sent again in order: 200" "$(cat "$T/p16b.code")" 200
 check "hub acked 20" "$(sql "SELECT acked_seq FROM devices WHERE id='$dev2'")" 20
 check "20 hand-made submissions, none twice" \
   "$(sql "SELECT count(DISTINCT id) || ' ' || count(*) FROM submissions WHERE device_id='$dev2'")" "20 20"
+
+# ---- (d) more connections than request threads ------------------------
+# A hub of its own, so that the audit below sees only these devices.
+stop_hub
+DB="$T/busy.db"
+publish_sample_form
+HUB_THREADS=3 HUB_ARGS="--rate-limit 0" start_hub
+busy=(b1 b2 b3 b4)
+for a in "${busy[@]}"; do
+  new_agent "$a"
+  record_n "$a" 1
+  clone_records "$a" 800 0
+done
+pids=()
+t0=$(ms_now)
+for a in "${busy[@]}"; do
+  mkdir -p "$T/tr-$a"
+  FIELDSYNC_TRACE_DIR="$T/tr-$a" timeout 120 "$FS_AGENT" --dir "$T/$a" \
+    sync --quiet --batch 50 >"$T/$a.sync.out" 2>&1 &
+  pids+=($!)
+done
+BG_PIDS+=("${pids[@]}")
+for i in "${!busy[@]}"; do
+  rc=0
+  wait "${pids[$i]}" || rc=$?
+  check "${busy[$i]} synced on a hub of 3 threads" "$rc" 0
+done
+BG_PIDS=()
+echo "busy hub: four syncs of 801 took $(($(ms_now) - t0)) ms"
+beside=$(cat "$T"/tr-b?/pushes.log | grep -c ' beside ' || true)
+echo "busy hub: $beside pushes went out beside another"
+[ "$beside" -ge 1 ] || fail "no push went out beside another on the busy hub"
+audit_exactly_once "${busy[@]}"
 finish
