@@ -654,18 +654,13 @@ static int push_two(fa_agent *ag, fa__http *hs[2], fa__http_multi *m,
         /* Only the oldest push's answer counts (see above). */
         int r = fa__http_wait(ag, m, f[0].h);
         f[0].waited = 1;
-        if (r == FA_OK && f[0].h->status != 200 && o->trace_dir) {
-            char why[600];
+        char why[600] = "";
+        if (r == FA_OK && f[0].h->status != 200 && o->trace_dir)
             fa__http_error_message(f[0].h, why, sizeof why);
-            trace_note(o, "answer %lld-%lld %ld: %s",
-                       (long long)f[0].b.cs->first_seq,
-                       (long long)f[0].b.cs->last_seq, f[0].h->status, why);
-        } else {
-            trace_note(o, "answer %lld-%lld %ld",
-                       (long long)f[0].b.cs->first_seq,
-                       (long long)f[0].b.cs->last_seq,
-                       r == FA_OK ? f[0].h->status : 0L);
-        }
+        trace_note(o, "answer %lld-%lld %ld%s%s",
+                   (long long)f[0].b.cs->first_seq,
+                   (long long)f[0].b.cs->last_seq,
+                   r == FA_OK ? f[0].h->status : 0L, why[0] ? ": " : "", why);
         if (r == FA_OK && f[0].h->status == 200) {
             rc = take_reply(ag, f[0].h, &f[0].b, rep, done);
             /* An answer that does not match is sent for again, alone;

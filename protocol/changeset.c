@@ -849,12 +849,7 @@ static int fast_key(fs__jcur *c, char *key, size_t cap)
     if (c->p >= c->end || *c->p != '"' ||
         fs__jcur_string_to(c, key, cap) != 0)
         return -1;
-    fs__jcur_ws(c);
-    if (c->p >= c->end || *c->p != ':')
-        return -1;
-    c->p++;
-    fs__jcur_ws(c);
-    return 0;
+    return fs__jcur_colon(c);
 }
 
 /* After a member or element: 1 at the closing byte (stepped over), 0

@@ -61,6 +61,8 @@ typedef struct fs__jcur {
 void fs__jcur_ws(fs__jcur *o);
 /* At '{' or '[': counts it against the limits, steps in, skips space. */
 int fs__jcur_open(fs__jcur *o);
+/* After a member's name: skips space, the ':' and space after it. */
+int fs__jcur_colon(fs__jcur *o);
 /* At ',': counts the value it starts, steps over, skips space. */
 int fs__jcur_comma(fs__jcur *o);
 /* At '"': the string, unescaped, into buf when shorter than cap. */

@@ -429,6 +429,16 @@ int fs__jcur_open(fs__jcur *o)
     return 0;
 }
 
+int fs__jcur_colon(fs__jcur *o)
+{
+    fs__jcur_ws(o);
+    if (o->p >= o->end || *o->p != ':')
+        return -1;
+    o->p++;
+    fs__jcur_ws(o);
+    return 0;
+}
+
 int fs__jcur_comma(fs__jcur *o)
 {
     if (++o->values > o->lim->max_values)
@@ -468,13 +478,8 @@ static int op_container(fs__jcur *o, cJSON *it, int obj)
             if (o->p >= o->end || *o->p != '"')
                 return -1;
             c->string = fs__jcur_string(o);
-            if (c->string == NULL)
+            if (c->string == NULL || fs__jcur_colon(o) != 0)
                 return -1;
-            fs__jcur_ws(o);
-            if (o->p >= o->end || *o->p != ':')
-                return -1;
-            o->p++;
-            fs__jcur_ws(o);
         }
         if (fs__jcur_value(o, c) != 0)
             return -1;

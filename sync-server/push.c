@@ -184,9 +184,9 @@ typedef struct push_job {
     char errmsg[256];   /* storage failure, for the log */
     int done;
     /* A push that would be a seq_gap, held for a later group while
-     * another push of its device is on the way: until when (monotonic
-     * ms, 0 before it was first held). */
-    int64_t hold_until;
+     * another push of its device is on the way: when it was first held
+     * (monotonic ms; 0 before). */
+    int64_t held_since;
     struct push_job *next;    /* in the queue, a group or gc_held */
     struct push_job *pending; /* in gc_pending */
 } push_job;
@@ -263,11 +263,12 @@ static int device_on_the_way(const push_job *j)
  * when that may change without a signal. Caller holds gc_lock. */
 static int still_held(const push_job *j, int64_t now, int64_t *wake)
 {
-    int64_t grace_end = j->hold_until - HOLD_MS + GRACE_MS;
-    if (gc_stop || now >= j->hold_until)
+    int64_t until = j->held_since + HOLD_MS;
+    int64_t grace_end = j->held_since + GRACE_MS;
+    if (gc_stop || now >= until)
         return 0;
     if (device_on_the_way(j)) {
-        *wake = j->hold_until;
+        *wake = until;
         return 1;
     }
     *wake = grace_end;
@@ -279,8 +280,8 @@ static int still_held(const push_job *j, int64_t now, int64_t *wake)
 static int hold_for_gap(push_job *j)
 {
     int64_t now = mono_ms(), wake;
-    if (j->hold_until == 0)
-        j->hold_until = now + HOLD_MS;
+    if (j->held_since == 0)
+        j->held_since = now;
     pthread_mutex_lock(&gc_lock);
     int hold = still_held(j, now, &wake);
     pthread_mutex_unlock(&gc_lock);

@@ -18,39 +18,13 @@ seq=$(( $(sql "SELECT acked_seq FROM devices WHERE id='$dev'") + 1 ))
 # 24 changesets of 200 submissions with ~3 KB of free text each: ~17 MB of
 # table rows, far past the 1,000 pages (4 MB) that start a checkpoint.
 N_PUSH=24
-python3 - "$T" "$dev" "$seq" "$N_PUSH" <<'EOF'
-import json, os, sys, time
-out, dev, seq, npush = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-now = int(time.time() * 1000)
-def uuid7(ms):
-    r = bytearray(os.urandom(16))
-    r[0:6] = ms.to_bytes(6, "big")
-    r[6] = 0x70 | (r[6] & 0x0F)
-    r[8] = 0x80 | (r[8] & 0x3F)
-    h = r.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-for p in range(npush):
-    changes = []
-    for i in range(200):
-        ms = now + p * 200 + i
-        changes.append({
-            "seq": seq, "kind": "submission", "id": uuid7(ms),
-            "form": "demo_household", "form_version": 1, "area": "N-01",
-            "collector": "a1", "hlc": f"{ms:012x}0000", "created_ms": ms,
-            "rev": 1,
-            "answers": {"age_band": "25-34", "gender": "woman",
-                        "belonging": 1 + i % 5, "trust_local_gov": 3,
-                        "comment": os.urandom(1500).hex()}})
-        seq += 1
-    body = {"protocol": 1, "schema": 1, "device": dev,
-            "first_seq": changes[0]["seq"], "last_seq": changes[-1]["seq"],
-            "changes": changes}
-    with open(f"{out}/push{p}.json", "w") as f:
-        json.dump(body, f)
-EOF
+firsts=$(seq "$seq" 200 $((seq + 200 * (N_PUSH - 1))))
+# shellcheck disable=SC2086 # one argument per changeset
+python3 "$FS_SRC/tests/tools/changesets.py" --out "$T/push" --device "$dev" \
+  --collector a1 --size 200 --comment-bytes 1500 $firsts
 
 wal_max=0
-for p in $(seq 0 $((N_PUSH - 1))); do
+for p in $firsts; do
   code=$(curl -sS -o "$T/reply" -w '%{http_code}' -H "Authorization: Bearer $tok" \
     -H 'Content-Encoding: identity' -X POST "$HUB_URL/api/v1/push" \
     --data-binary @"$T/push$p.json")

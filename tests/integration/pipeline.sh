@@ -116,31 +116,8 @@ new_agent a2
 dev2=$(agent_db a2 "SELECT value FROM meta WHERE key='device_id'")
 tok2=$(agent_db a2 "SELECT value FROM meta WHERE key='token'")
 # Changesets of 5 submissions: 1-5, 6-10, 11-15, 16-20, and 26-30.
-python3 - "$T" "$dev2" <<'EOF'
-import json, os, sys, time
-out, dev = sys.argv[1], sys.argv[2]
-now = int(time.time() * 1000)
-def uuid7(ms):  # time-ordered: 48 bits of ms, version 7, variant 10
-    rnd = os.urandom(10).hex()
-    t = f"{ms:012x}"
-    return f"{t[:8]}-{t[8:]}-7{rnd[:3]}-{'89ab'[int(rnd[3], 16) % 4]}{rnd[4:7]}-{rnd[8:20]}"
-for first in (1, 6, 11, 16, 26):
-    changes = []
-    for seq in range(first, first + 5):
-        ms = now + seq
-        changes.append({
-            "seq": seq, "kind": "submission", "id": uuid7(ms),
-            "form": "demo_household", "form_version": 1, "area": "N-01",
-            "collector": "a2", "hlc": f"{ms:012x}0000", "created_ms": ms,
-            "rev": 1,
-            "answers": {"age_band": "25-34", "gender": "woman",
-                        "belonging": 1 + seq % 5, "trust_local_gov": 3,
-                        "comment": f"hand {seq}"}})
-    body = {"protocol": 1, "schema": 1, "device": dev,
-            "first_seq": first, "last_seq": first + 4, "changes": changes}
-    with open(f"{out}/cs{first}.json", "w") as f:
-        json.dump(body, f)
-EOF
+python3 "$FS_SRC/tests/tools/changesets.py" --out "$T/cs" --device "$dev2" \
+  --collector a2 --size 5 1 6 11 16 26
 
 # wait_file PATH: bounded wait for a file a background push writes.
 wait_file() {
