@@ -11,8 +11,7 @@
 
 /* The recorded rows as the agent stores them, one JSON object a line,
  * gzipped batch lines at a time. */
-static int gzip_baseline(fa_agent *ag, size_t batch, size_t *gz,
-                         size_t *raw)
+static int gzip_baseline(fa_agent *ag, size_t batch, size_t *gz, size_t *raw)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ag->db,
@@ -57,9 +56,9 @@ static int gzip_baseline(fa_agent *ag, size_t batch, size_t *gz,
     return rc;
 }
 
-int bench_seed_agent(const bench_hub *h, const char *hub_bin,
-                     const char *dir, const char *url, long n, uint64_t seed,
-                     size_t batch, size_t *gz_bytes, size_t *raw_bytes)
+int bench_seed_agent(const bench_hub *h, const char *hub_bin, const char *dir,
+                     const char *url, long n, uint64_t seed, size_t batch,
+                     size_t *gz_bytes, size_t *raw_bytes)
 {
     char code[128], err[512];
     if (bench_enroll_code(h, hub_bin, "bench-agent", code, sizeof code) != 0)
@@ -100,8 +99,7 @@ int bench_seed_agent(const bench_hub *h, const char *hub_bin,
     return rc == FA_OK ? 0 : -1;
 }
 
-int bench_agent_set_meta(const char *dir, const char *key,
-                         const char *value)
+int bench_agent_set_meta(const char *dir, const char *key, const char *value)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/agent.db", dir);

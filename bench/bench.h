@@ -91,8 +91,8 @@ typedef struct bench_device {
 int bench_enroll(const bench_hub *h, const char *hub_bin, const char *name,
                  bench_device *dev);
 /* Only the one-time code (for an agent that enrols itself). */
-int bench_enroll_code(const bench_hub *h, const char *hub_bin,
-                      const char *name, char *code, size_t cap);
+int bench_enroll_code(const bench_hub *h, const char *hub_bin, const char *name,
+                      char *code, size_t cap);
 
 /* SELECT count(*) FROM submissions on the hub database. */
 long long bench_hub_count(const bench_hub *h);
@@ -116,8 +116,7 @@ void bench_pusher_free(bench_pusher *p);
 /* Encodes subs[0..n) as one changeset of device numbered from first_seq,
  * gzipped at level (0: plain JSON), appended to out. */
 int bench_encode(const fs_submission *subs, size_t n, const char *device,
-                 int64_t first_seq, int level, fs_buf *out,
-                 size_t *json_len);
+                 int64_t first_seq, int level, fs_buf *out, size_t *json_len);
 
 /* ---- proxy.c: a counting, optionally shaping relay ------------------ */
 
@@ -152,19 +151,17 @@ void bench_proxy_stop(bench_proxy *p);
  * skips fsync (synchronous=OFF): the recorded rows are the same. When
  * gz_bytes is not NULL it receives the gzip -6 size of the recorded rows
  * as JSON lines, batch rows per gzip stream: the baseline for the wire. */
-int bench_seed_agent(const bench_hub *h, const char *hub_bin,
-                     const char *dir, const char *url, long n, uint64_t seed,
-                     size_t batch, size_t *gz_bytes, size_t *raw_bytes);
+int bench_seed_agent(const bench_hub *h, const char *hub_bin, const char *dir,
+                     const char *url, long n, uint64_t seed, size_t batch,
+                     size_t *gz_bytes, size_t *raw_bytes);
 
 /* Points the agent in dir at another hub URL (a proxy in front). */
 int bench_agent_set_hub(const char *dir, const char *url);
 /* Sets one existing meta setting of the agent in dir (hub_url, ca_file). */
-int bench_agent_set_meta(const char *dir, const char *key,
-                         const char *value);
+int bench_agent_set_meta(const char *dir, const char *key, const char *value);
 
 /* Parses "--name value" integer options; returns 0 or -1. */
-int bench_int_arg(const char *name, const char *v, long lo, long hi,
-                  long *out);
+int bench_int_arg(const char *name, const char *v, long lo, long hi, long *out);
 
 /* Peak resident set of this process so far, KiB. */
 long bench_self_maxrss(void);

@@ -122,8 +122,8 @@ int main(int argc, char **argv)
 {
     fa_sync_options defaults;
     fa_sync_options_default(&defaults);
-    long n = 100000, batch = (long)defaults.batch_count, seed = 42,
-         agents = 10, reps = 3;
+    long n = 100000, batch = (long)defaults.batch_count, seed = 42, agents = 10,
+         reps = 3;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = 0;
@@ -164,13 +164,12 @@ int main(int argc, char **argv)
     bench_rng r;
     bench_rng_seed(&r, (uint64_t)seed);
     for (long i = 0; i < n; i++)
-        if (!subs ||
-            bench_submission(&r, BASE_MS + (uint64_t)i * 3000, &subs[i]) !=
-                FS_OK)
+        if (!subs || bench_submission(&r, BASE_MS + (uint64_t)i * 3000,
+                                      &subs[i]) != FS_OK)
             return 1;
     fs_buf *bodies = NULL;
-    size_t nb = encode_all(subs, (size_t)n, (int)agents, (size_t)batch,
-                           &bodies);
+    size_t nb =
+        encode_all(subs, (size_t)n, (int)agents, (size_t)batch, &bodies);
     if (nb == 0)
         return 1;
     size_t zbytes = 0;
@@ -187,8 +186,9 @@ int main(int argc, char **argv)
         size_t done = 0, bad = 0;
         run_once(bodies, nb, form, &t, &done, &bad);
         if (bad > 0 || done != (size_t)n) {
-            fprintf(stderr, "bench_decode: %zu of %ld submissions failed, "
-                            "%zu decoded\n",
+            fprintf(stderr,
+                    "bench_decode: %zu of %ld submissions failed, "
+                    "%zu decoded\n",
                     bad, n, done);
             status = 1;
             break;
@@ -205,8 +205,7 @@ int main(int argc, char **argv)
         double us = 1e6 / (double)n;
         printf("CPU us a submission, best of %ld: decode %.2f, validate "
                "%.2f, free %.2f; total %.2f\n",
-               reps, best.decode * us, best.validate * us,
-               best.release * us,
+               reps, best.decode * us, best.validate * us, best.release * us,
                (best.decode + best.validate + best.release) * us);
     }
     for (size_t b = 0; b < nb; b++)

@@ -112,9 +112,9 @@ int main(int argc, char **argv)
                 lat[done++] = bench_now() - t0;
                 if (msg->data.result != CURLE_OK || code != 200) {
                     if (errors < 5)
-                        fprintf(stderr, "device %ld: %s, HTTP %ld %.120s\n",
-                                d, curl_easy_strerror(msg->data.result),
-                                code, (const char *)p->reply.data);
+                        fprintf(stderr, "device %ld: %s, HTTP %ld %.120s\n", d,
+                                curl_easy_strerror(msg->data.result), code,
+                                (const char *)p->reply.data);
                     errors++;
                 }
                 curl_multi_remove_handle(m, msg->easy_handle);
@@ -143,8 +143,7 @@ int main(int argc, char **argv)
                1000 * bench_percentile(lat, (size_t)done, 95),
                1000 * bench_percentile(lat, (size_t)done, 99),
                1000 * bench_percentile(lat, (size_t)done, 100));
-        printf("errors: %ld of %ld (target 0)\n", errors + (ndev - done),
-               ndev);
+        printf("errors: %ld of %ld (target 0)\n", errors + (ndev - done), ndev);
         if (held != ndev * per)
             status = 1;
     }

@@ -98,16 +98,41 @@ static int make_certs(const char *dir, tls_front *t)
                         "basicConstraints=critical,CA:FALSE\n"
                         "extendedKeyUsage=serverAuth\n") != 0)
         return -1;
-    char *ca_argv[] = {OPENSSL_BIN, "req", "-x509", "-newkey", "ec",
-                       "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                       "-keyout", cakey, "-out", t->ca, "-days", "1",
-                       "-subj", "/CN=fieldsync bench CA", NULL};
-    char *req_argv[] = {OPENSSL_BIN, "req", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
-                        "-out", csr, "-subj", "/CN=127.0.0.1", NULL};
-    char *sign_argv[] = {OPENSSL_BIN, "x509", "-req", "-in", csr, "-CA",
-                         t->ca, "-CAkey", cakey, "-set_serial", "1",
-                         "-days", "1", "-extfile", ext, "-out", crt, NULL};
+    char *ca_argv[] = {OPENSSL_BIN,
+                       "req",
+                       "-x509",
+                       "-newkey",
+                       "ec",
+                       "-pkeyopt",
+                       "ec_paramgen_curve:P-256",
+                       "-nodes",
+                       "-keyout",
+                       cakey,
+                       "-out",
+                       t->ca,
+                       "-days",
+                       "1",
+                       "-subj",
+                       "/CN=fieldsync bench CA",
+                       NULL};
+    char *req_argv[] = {OPENSSL_BIN,
+                        "req",
+                        "-newkey",
+                        "ec",
+                        "-pkeyopt",
+                        "ec_paramgen_curve:P-256",
+                        "-nodes",
+                        "-keyout",
+                        key,
+                        "-out",
+                        csr,
+                        "-subj",
+                        "/CN=127.0.0.1",
+                        NULL};
+    char *sign_argv[] = {
+        OPENSSL_BIN, "x509",     "-req", "-in",         csr, "-CA",
+        t->ca,       "-CAkey",   cakey,  "-set_serial", "1", "-days",
+        "1",         "-extfile", ext,    "-out",        crt, NULL};
     if (bench_run(ca_argv, out, sizeof out, NULL) != 0 ||
         bench_run(req_argv, out, sizeof out, NULL) != 0 ||
         bench_run(sign_argv, out, sizeof out, NULL) != 0)
@@ -172,8 +197,8 @@ static void tls_stop(tls_front *t)
  * with the CA to trust; its two syncs' peak RSS in *sync_rss and
  * *idle_rss. */
 static int tls_syncs(const bench_hub *h, const char *hub_bin,
-                     const char *agent_bin, const char *dir, long n,
-                     long seed, long *sync_rss, long *idle_rss)
+                     const char *agent_bin, const char *dir, long n, long seed,
+                     long *sync_rss, long *idle_rss)
 {
     char tdir[4200], adir[4300], url[128], out[4096];
     snprintf(tdir, sizeof tdir, "%s/tls", dir);
@@ -184,14 +209,14 @@ static int tls_syncs(const bench_hub *h, const char *hub_bin,
         return -1;
     }
     snprintf(url, sizeof url, "https://127.0.0.1:%d", t.port);
-    int rc = bench_seed_agent(h, hub_bin, adir, h->url, n, (uint64_t)seed,
-                              100, NULL, NULL) == 0 &&
+    int rc = bench_seed_agent(h, hub_bin, adir, h->url, n, (uint64_t)seed, 100,
+                              NULL, NULL) == 0 &&
                      bench_agent_set_hub(adir, url) == 0 &&
                      bench_agent_set_meta(adir, "ca_file", t.ca) == 0
                  ? 0
                  : -1;
-    char *argv_sync[] = {(char *)agent_bin, "--dir", adir, "sync", "--quiet",
-                         NULL};
+    char *argv_sync[] = {(char *)agent_bin, "--dir", adir, "sync",
+                         "--quiet",         NULL};
     if (rc == 0)
         rc = bench_run(argv_sync, out, sizeof out, sync_rss);
     if (rc == 0)
@@ -228,8 +253,8 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     printf("== agent footprint ==\n");
-    printf("command: bench_footprint --n %ld --record-cli %ld --seed %ld\n",
-           n, cli, seed);
+    printf("command: bench_footprint --n %ld --record-cli %ld --seed %ld\n", n,
+           cli, seed);
     char dir[4096], adir[4200], ans[4200], stripped[4200];
     if (bench_tmpdir(dir, sizeof dir, "footprint") != 0)
         return 1;
@@ -241,8 +266,8 @@ int main(int argc, char **argv)
         return 1;
     int status = 0;
     long rec_rss = 0, sync_rss = 0, idle_rss = 0, status_rss = 0;
-    if (bench_seed_agent(&h, hub_bin, adir, h.url, n - cli, (uint64_t)seed,
-                         100, NULL, NULL) != 0)
+    if (bench_seed_agent(&h, hub_bin, adir, h.url, n - cli, (uint64_t)seed, 100,
+                         NULL, NULL) != 0)
         status = 1;
     bench_rng r;
     bench_rng_seed(&r, (uint64_t)seed + 1);
@@ -254,9 +279,9 @@ int main(int argc, char **argv)
         if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0)
             status = 1;
         fs_buf_free(&b);
-        char *argv_rec[] = {(char *)agent_bin, "--dir", adir, "record",
-                            BENCH_FORM_ID, "--answers", ans, "--area",
-                            "CITY-N01", NULL};
+        char *argv_rec[] = {(char *)agent_bin, "--dir",     adir, "record",
+                            BENCH_FORM_ID,     "--answers", ans,  "--area",
+                            "CITY-N01",        NULL};
         char out[256];
         long rss = 0;
         if (bench_run(argv_rec, out, sizeof out, &rss) != 0)
@@ -265,8 +290,8 @@ int main(int argc, char **argv)
             rec_rss = rss;
     }
     char out[4096];
-    char *argv_sync[] = {(char *)agent_bin, "--dir", adir, "sync", "--quiet",
-                         NULL};
+    char *argv_sync[] = {(char *)agent_bin, "--dir", adir, "sync",
+                         "--quiet",         NULL};
     if (status == 0 && bench_run(argv_sync, out, sizeof out, &sync_rss) != 0)
         status = 1;
     if (status == 0 && bench_run(argv_sync, out, sizeof out, &idle_rss) != 0)
@@ -279,8 +304,8 @@ int main(int argc, char **argv)
     if (held != n)
         status = 1;
     long tls_rss = 0, tls_idle_rss = 0;
-    int have_tls = access(OPENSSL_BIN, X_OK) == 0 &&
-                   access(STUNNEL_BIN, X_OK) == 0;
+    int have_tls =
+        access(OPENSSL_BIN, X_OK) == 0 && access(STUNNEL_BIN, X_OK) == 0;
     if (status == 0 && have_tls &&
         (tls_syncs(&h, hub_bin, agent_bin, dir, n, seed + 2, &tls_rss,
                    &tls_idle_rss) != 0 ||
@@ -288,8 +313,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_footprint: the sync over TLS failed\n");
         status = 1;
     }
-    char *argv_strip[] = {"/usr/bin/strip", "-o", stripped,
-                          (char *)agent_bin, NULL};
+    char *argv_strip[] = {"/usr/bin/strip", "-o", stripped, (char *)agent_bin,
+                          NULL};
     struct stat sb, ss;
     memset(&ss, 0, sizeof ss);
     int have_strip = bench_run(argv_strip, out, sizeof out, NULL) == 0 &&
@@ -313,16 +338,17 @@ int main(int argc, char **argv)
                    "MB\n",
                    n, tls_rss / 1024.0, tls_idle_rss / 1024.0);
         else
-            printf("over TLS: not measured (needs %s and %s)\n",
-                   OPENSSL_BIN, STUNNEL_BIN);
+            printf("over TLS: not measured (needs %s and %s)\n", OPENSSL_BIN,
+                   STUNNEL_BIN);
         if (have_strip)
             printf("binary: %lld B as built, %lld B stripped (dynamically "
                    "linked: SQLite, zlib, cJSON, CivetWeb, libcrypto; "
                    "libcurl loaded by the commands that reach a hub)\n",
                    (long long)sb.st_size, (long long)ss.st_size);
     } else {
-        fprintf(stderr, "bench_footprint: a step failed (hub holds %lld of "
-                        "%ld)\n",
+        fprintf(stderr,
+                "bench_footprint: a step failed (hub holds %lld of "
+                "%ld)\n",
                 held, n);
     }
     if (bench_hub_stop(&h) != 0)

@@ -99,8 +99,7 @@ static void *agent_main(void *arg)
     while (oldest < j->nbodies && m && !j->bad_status) {
         for (; next < j->nbodies && next < oldest + (size_t)depth; next++) {
             slot *q = &s[next % (size_t)depth];
-            bench_pusher_body(&q->p, j->bodies[next].data,
-                              j->bodies[next].len);
+            bench_pusher_body(&q->p, j->bodies[next].data, j->bodies[next].len);
             q->busy = curl_multi_add_handle(m, q->p.curl) == CURLM_OK;
             q->cc = q->busy ? CURLE_OK : CURLE_FAILED_INIT;
         }
@@ -116,8 +115,8 @@ static void *agent_main(void *arg)
             next = oldest;
         } else {
             j->bad_status = st;
-            fprintf(stderr, "bench_merge: push %zu got %ld: %.200s\n",
-                    oldest, st, (const char *)q->p.reply.data);
+            fprintf(stderr, "bench_merge: push %zu got %ld: %.200s\n", oldest,
+                    st, (const char *)q->p.reply.data);
         }
     }
     for (int i = 0; i < nslots; i++) {
@@ -206,8 +205,8 @@ static double baseline(const fs_submission *subs, size_t n, size_t txn,
 /* Pushes subs through a fresh hub with k agents; returns merged/s. */
 static double run_hub(const char *hub_bin, const fs_submission *subs, size_t n,
                       int k, size_t batch, int threads, int in_flight,
-                      int *fell_back, double *secs,
-                      double *hub_cpu, double *agents_cpu)
+                      int *fell_back, double *secs, double *hub_cpu,
+                      double *agents_cpu)
 {
     char dir[4096];
     if (bench_tmpdir(dir, sizeof dir, "merge") != 0)
@@ -260,8 +259,8 @@ static double run_hub(const char *hub_bin, const fs_submission *subs, size_t n,
         *agents_cpu = cpu_now() - c0;
         long long held = bench_hub_count(&h);
         if (held != (long long)n) {
-            fprintf(stderr, "bench_merge: hub holds %lld, expected %zu\n",
-                    held, n);
+            fprintf(stderr, "bench_merge: hub holds %lld, expected %zu\n", held,
+                    n);
             ok = 0;
         }
         if (ok)
@@ -366,8 +365,10 @@ int main(int argc, char **argv)
     fs_buf one;
     fs_buf_init(&one, 1024 * 1024);
     size_t jl = 0;
-    bench_encode(subs, 100 < n ? 100 : (size_t)n, "01a22383-0f4a-79b9-b9d3-"
-                 "d0e74430f9b8", 1, 0, &one, &jl);
+    bench_encode(subs, 100 < n ? 100 : (size_t)n,
+                 "01a22383-0f4a-79b9-b9d3-"
+                 "d0e74430f9b8",
+                 1, 0, &one, &jl);
     printf("data: %ld submissions, 25 fields, answers %.0f B avg, "
            "%.0f B per change as encoded JSON\n",
            n, (double)bytes / (double)n,
@@ -387,9 +388,9 @@ int main(int argc, char **argv)
         int th = threads ? (int)threads : (conns > 16 ? conns : 16);
         double secs = 0, cpu = 0, acpu = 0;
         int fell_back = 0;
-        double rate = run_hub(hub_bin, subs, (size_t)n, agents[a],
-                              (size_t)batch, th, (int)in_flight, &fell_back,
-                              &secs, &cpu, &acpu);
+        double rate =
+            run_hub(hub_bin, subs, (size_t)n, agents[a], (size_t)batch, th,
+                    (int)in_flight, &fell_back, &secs, &cpu, &acpu);
         if (rate < 0) {
             printf("agents=%-3d FAILED\n", agents[a]);
             status = 1;

@@ -97,14 +97,13 @@ int main(int argc, char **argv)
     char url[128], bs[16];
     snprintf(bs, sizeof bs, "%ld", batch);
     if (px) {
-        snprintf(url, sizeof url, "http://127.0.0.1:%d",
-                 bench_proxy_port(px));
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", bench_proxy_port(px));
         if (bench_agent_set_hub(adir, url) != 0)
             px = NULL;
     }
     if (px) {
-        char *argv_sync[] = {(char *)agent_bin, "--dir", adir, "sync",
-                             "--batch", bs, "--quiet", NULL};
+        char *argv_sync[] = {(char *)agent_bin, "--dir", adir,      "sync",
+                             "--batch",         bs,      "--quiet", NULL};
         char out[4096];
         long rss = 0;
         double t0 = bench_now();
@@ -131,8 +130,7 @@ int main(int argc, char **argv)
             printf("sync over %ld bit/s, %ld ms RTT, %.1f%% loss: %.1f s; "
                    "ideal (gzip bytes / bandwidth) %.1f s; ratio %.2fx "
                    "(target <= 1.5x)\n",
-                   rate, rtt, (double)loss / 10.0, secs, ideal,
-                   secs / ideal);
+                   rate, rtt, (double)loss / 10.0, secs, ideal, secs / ideal);
             printf("moved %.0f B (%.1f B per submission) in %ld "
                    "connection(s); %lld of %lld segments resent\n",
                    wire, wire / (double)n, st.conns, st.lost, st.segments);

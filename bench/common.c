@@ -45,27 +45,22 @@ unsigned bench_rng_below(bench_rng *r, unsigned n)
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const settings[] = {"urban", "periurban", "rural"};
-static const char *const ages[] = {"18-24", "25-34", "35-49", "50-64",
-                                   "65+"};
-static const char *const genders[] = {"woman", "man", "another",
-                                      "prefer_not"};
-static const char *const works[] = {"employed", "self_employed",
-                                    "unemployed", "student", "retired",
-                                    "carer"};
+static const char *const ages[] = {"18-24", "25-34", "35-49", "50-64", "65+"};
+static const char *const genders[] = {"woman", "man", "another", "prefer_not"};
+static const char *const works[] = {"employed", "self_employed", "unemployed",
+                                    "student",  "retired",       "carer"};
 static const char *const educations[] = {"none", "primary", "secondary",
                                          "vocational", "tertiary"};
-static const char *const tensions[] = {"never", "rarely", "sometimes",
-                                       "often"};
-static const char *const tension_kinds[] = {
-    "graffiti", "verbal_abuse", "online_hate", "vandalism", "assault",
-    "protest"};
+static const char *const tensions[] = {"never", "rarely", "sometimes", "often"};
+static const char *const tension_kinds[] = {"graffiti",    "verbal_abuse",
+                                            "online_hate", "vandalism",
+                                            "assault",     "protest"};
 static const char *const reporteds[] = {"yes", "no", "not_applicable"};
-static const char *const services[] = {
-    "library",  "youth_centre", "mosque", "church",
-    "sports",   "community",    "clinic", "food_bank"};
-static const char *const platforms[] = {"none",     "whatsapp", "facebook",
-                                        "tiktok",   "telegram", "instagram",
-                                        "x"};
+static const char *const services[] = {"library", "youth_centre", "mosque",
+                                       "church",  "sports",       "community",
+                                       "clinic",  "food_bank"};
+static const char *const platforms[] = {
+    "none", "whatsapp", "facebook", "tiktok", "telegram", "instagram", "x"};
 static const char *const yes_no[] = {"yes", "no"};
 
 /* Twenty-five fields of the kinds a city survey has: choices, Likert
@@ -119,20 +114,18 @@ const char *bench_form_json(void)
         "\"kind\":\"survey\",\"default_language\":\"en\",\"fields\":[");
     for (size_t i = 0; i < NELEM(bench_fields) && used < sizeof text; i++) {
         const bench_field *f = &bench_fields[i];
-        used += (size_t)snprintf(text + used, sizeof text - used,
-                                 "%s{\"name\":\"%s\",\"type\":\"%s\"%s",
-                                 i ? "," : "", f->name, f->type,
-                                 strcmp(f->type, "likert") == 0
-                                     ? ",\"scale\":5"
-                                     : "");
+        used += (size_t)snprintf(
+            text + used, sizeof text - used,
+            "%s{\"name\":\"%s\",\"type\":\"%s\"%s", i ? "," : "", f->name,
+            f->type, strcmp(f->type, "likert") == 0 ? ",\"scale\":5" : "");
         if (f->nchoices && used < sizeof text)
             used += (size_t)snprintf(text + used, sizeof text - used,
                                      ",\"choices\":[");
         for (size_t k = 0; k < f->nchoices && used < sizeof text; k++)
             used += (size_t)snprintf(
                 text + used, sizeof text - used,
-                "%s{\"value\":\"%s\",\"label\":{\"en\":\"%s\"}}",
-                k ? "," : "", f->choices[k], f->choices[k]);
+                "%s{\"value\":\"%s\",\"label\":{\"en\":\"%s\"}}", k ? "," : "",
+                f->choices[k], f->choices[k]);
         if (used < sizeof text)
             used += (size_t)snprintf(text + used, sizeof text - used, "%s}",
                                      f->nchoices ? "]" : "");
@@ -145,29 +138,25 @@ const char *bench_form_json(void)
 static const char *const areas[] = {
     "CITY-N01", "CITY-N02", "CITY-N03", "CITY-N04", "CITY-N05", "CITY-N06",
     "CITY-N07", "CITY-N08", "CITY-S01", "CITY-S02", "CITY-S03", "CITY-S04"};
-static const char *const collectors[] = {"Amina", "Joris",  "Fatima",
-                                         "Pieter", "Noor",  "Mehmet",
-                                         "Sanne",  "Youssef"};
+static const char *const collectors[] = {
+    "Amina", "Joris", "Fatima", "Pieter", "Noor", "Mehmet", "Sanne", "Youssef"};
 /* Words an enumerator's note is made of. */
 static const char *const words[] = {
-    "residents", "said",     "the",       "square",    "after",
-    "dark",      "youth",    "centre",    "closed",    "since",
-    "spring",    "posters",  "were",      "torn",      "down",
-    "near",      "school",   "neighbours", "meet",     "at",
-    "market",    "on",       "saturdays", "some",      "feel",
-    "ignored",   "by",       "council",   "rent",      "rising",
-    "new",       "families", "arrived",   "mostly",    "friendly",
-    "tension",   "between",  "groups",    "online",    "rumours",
-    "about",     "mosque",   "church",    "shared",    "event",
-    "police",    "patrols",  "rare",      "street",    "lights",
-    "broken",    "bus",      "stop",      "graffiti",  "removed",
-    "quickly",   "elderly",  "afraid",    "to",        "go",
-    "out",       "football", "club",      "brings",    "kids",
-    "together",  "volunteers", "run",     "food",      "bank",
-    "wants",     "more",     "language",  "classes",   "no",
-    "incidents", "this",     "month",     "one",       "argument",
-    "in",        "queue",    "calm",      "overall",   "worried",
-    "jobs",      "work",     "late",      "library",   "busy"};
+    "residents",  "said",     "the",     "square",    "after",     "dark",
+    "youth",      "centre",   "closed",  "since",     "spring",    "posters",
+    "were",       "torn",     "down",    "near",      "school",    "neighbours",
+    "meet",       "at",       "market",  "on",        "saturdays", "some",
+    "feel",       "ignored",  "by",      "council",   "rent",      "rising",
+    "new",        "families", "arrived", "mostly",    "friendly",  "tension",
+    "between",    "groups",   "online",  "rumours",   "about",     "mosque",
+    "church",     "shared",   "event",   "police",    "patrols",   "rare",
+    "street",     "lights",   "broken",  "bus",       "stop",      "graffiti",
+    "removed",    "quickly",  "elderly", "afraid",    "to",        "go",
+    "out",        "football", "club",    "brings",    "kids",      "together",
+    "volunteers", "run",      "food",    "bank",      "wants",     "more",
+    "language",   "classes",  "no",      "incidents", "this",      "month",
+    "one",        "argument", "in",      "queue",     "calm",      "overall",
+    "worried",    "jobs",     "work",    "late",      "library",   "busy"};
 
 static int put(fs_buf *b, const char *s)
 {
@@ -199,12 +188,11 @@ static const char *pick(bench_rng *r, const char *const *a, size_t n)
 /* A Likert answer leaning towards the middle, as real answers do. */
 static int likert(bench_rng *r)
 {
-    return 1 + (int)((bench_rng_below(r, 5) + bench_rng_below(r, 5) + 1) /
-                     2);
+    return 1 + (int)((bench_rng_below(r, 5) + bench_rng_below(r, 5) + 1) / 2);
 }
 
-static int multi(bench_rng *r, fs_buf *b, const char *key,
-                 const char *const *a, size_t n, unsigned max)
+static int multi(bench_rng *r, fs_buf *b, const char *key, const char *const *a,
+                 size_t n, unsigned max)
 {
     int rc = putf(b, ",\"%s\":[", key);
     unsigned k = bench_rng_below(r, max + 1);
@@ -219,33 +207,36 @@ int bench_answers(bench_rng *r, fs_buf *b)
     int rc = putf(b, "{\"interview_date\":\"2026-%02u-%02u\"",
                   1 + bench_rng_below(r, 12), 1 + bench_rng_below(r, 28));
     if (rc == FS_OK)
-        rc = putf(b, ",\"setting\":\"%s\",\"age_band\":\"%s\","
-                     "\"gender\":\"%s\"",
+        rc = putf(b,
+                  ",\"setting\":\"%s\",\"age_band\":\"%s\","
+                  "\"gender\":\"%s\"",
                   PICK(r, settings), PICK(r, ages), PICK(r, genders));
     if (rc == FS_OK)
         rc = putf(b, ",\"household\":%u,\"years_here\":%u",
                   1 + bench_rng_below(r, 9), bench_rng_below(r, 61));
     if (rc == FS_OK)
-        rc = putf(b, ",\"work\":\"%s\",\"education\":\"%s\"",
-                  PICK(r, works), PICK(r, educations));
+        rc = putf(b, ",\"work\":\"%s\",\"education\":\"%s\"", PICK(r, works),
+                  PICK(r, educations));
     if (rc == FS_OK)
-        rc = putf(b, ",\"belonging\":%d,\"trust_neighbours\":%d,"
-                     "\"trust_local_gov\":%d,\"trust_police\":%d,"
-                     "\"safe_day\":%d,\"safe_night\":%d",
+        rc = putf(b,
+                  ",\"belonging\":%d,\"trust_neighbours\":%d,"
+                  "\"trust_local_gov\":%d,\"trust_police\":%d,"
+                  "\"safe_day\":%d,\"safe_night\":%d",
                   likert(r), likert(r), likert(r), likert(r), likert(r),
                   likert(r));
     if (rc == FS_OK)
         rc = putf(b, ",\"tension_seen\":\"%s\"", PICK(r, tensions));
     if (rc == FS_OK)
-        rc = multi(r, b, "tension_kinds", tension_kinds,
-                   NELEM(tension_kinds), 2);
+        rc = multi(r, b, "tension_kinds", tension_kinds, NELEM(tension_kinds),
+                   2);
     if (rc == FS_OK)
         rc = putf(b, ",\"reported\":\"%s\"", PICK(r, reporteds));
     if (rc == FS_OK)
         rc = multi(r, b, "services", services, NELEM(services), 3);
     if (rc == FS_OK)
-        rc = putf(b, ",\"online_hours\":%u,\"platform\":\"%s\","
-                     "\"mixing\":%d,\"consent\":\"yes\"",
+        rc = putf(b,
+                  ",\"online_hours\":%u,\"platform\":\"%s\","
+                  "\"mixing\":%d,\"consent\":\"yes\"",
                   bench_rng_below(r, 9), PICK(r, platforms), likert(r));
     /* A location inside a ~10 km square: the digits do not compress. */
     if (rc == FS_OK)
@@ -405,8 +396,7 @@ long bench_self_maxrss(void)
     return ru.ru_maxrss;
 }
 
-int bench_int_arg(const char *name, const char *v, long lo, long hi,
-                  long *out)
+int bench_int_arg(const char *name, const char *v, long lo, long hi, long *out)
 {
     char *end = NULL;
     errno = 0;
@@ -451,8 +441,8 @@ int bench_hub_start(bench_hub *h, const char *hub_bin, const char *dir,
         fprintf(stderr, "bench: cannot write %s\n", form);
         return -1;
     }
-    char *pub[] = {(char *)hub_bin, "form", "publish", "--db", h->db, form,
-                   NULL};
+    char *pub[] = {(char *)hub_bin, "form", "publish", "--db",
+                   h->db,           form,   NULL};
     char sink[512];
     if (bench_run(pub, sink, sizeof sink, NULL) != 0) {
         fprintf(stderr, "bench: form publish failed\n");
@@ -467,9 +457,19 @@ int bench_hub_start(bench_hub *h, const char *hub_bin, const char *dir,
         int fd = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0)
             dup2(fd, 2);
-        char *argv[] = {(char *)hub_bin, "serve",  "--db",       h->db,
-                        "--listen",      listen,   "--port-file", portf,
-                        "--threads",     th,       NULL, NULL,   NULL};
+        char *argv[] = {(char *)hub_bin,
+                        "serve",
+                        "--db",
+                        h->db,
+                        "--listen",
+                        listen,
+                        "--port-file",
+                        portf,
+                        "--threads",
+                        th,
+                        NULL,
+                        NULL,
+                        NULL};
         if (!bench_hub_rate_limit && rate_opt) {
             argv[10] = "--rate-limit";
             argv[11] = "0";
@@ -524,11 +524,11 @@ int bench_hub_stop(bench_hub *h)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-int bench_enroll_code(const bench_hub *h, const char *hub_bin,
-                      const char *name, char *code, size_t cap)
+int bench_enroll_code(const bench_hub *h, const char *hub_bin, const char *name,
+                      char *code, size_t cap)
 {
     char *argv[] = {(char *)hub_bin, "enroll-code", "--db", (char *)h->db,
-                    "--name", (char *)name, NULL};
+                    "--name",        (char *)name,  NULL};
     if (bench_run(argv, code, cap, NULL) != 0)
         return -1;
     code[strcspn(code, "\r\n")] = '\0';
@@ -590,11 +590,10 @@ long long bench_hub_count(const bench_hub *h)
 {
     sqlite3 *db = NULL;
     long long n = -1;
-    if (sqlite3_open_v2(h->db, &db, SQLITE_OPEN_READONLY, NULL) ==
-        SQLITE_OK) {
+    if (sqlite3_open_v2(h->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM submissions", -1,
-                               &st, NULL) == SQLITE_OK &&
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM submissions", -1, &st,
+                               NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW)
             n = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);

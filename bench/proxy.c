@@ -49,7 +49,7 @@ struct bench_proxy {
     pthread_mutex_t lock;
     double link_free[2]; /* per direction: when the shared link is idle */
     bench_rng rng;
-    long long bytes[2];  /* 0: client to hub, 1: hub to client */
+    long long bytes[2]; /* 0: client to hub, 1: hub to client */
     long long segments[2];
     long long lost;
     long conns;
@@ -120,8 +120,8 @@ static void *conn_main(void *arg)
                     /* MSG_NOSIGNAL: a side that closed (the hub drops
                      * a connection left idle) ends this relay, not the
                      * bench. */
-                    ssize_t k = send(c->fd[1 - w], s->data + off,
-                                     s->len - off, MSG_NOSIGNAL);
+                    ssize_t k = send(c->fd[1 - w], s->data + off, s->len - off,
+                                     MSG_NOSIGNAL);
                     if (k <= 0)
                         goto out;
                     off += (size_t)k;

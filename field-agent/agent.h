@@ -49,11 +49,11 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
               const char *area, const char *answers_json, char *id_out);
 
 typedef struct fa_sync_options {
-    int progress;        /* print progress to stderr */
-    int max_attempts;    /* per request, for transient failures; 5 */
-    size_t batch_count;  /* changes per changeset; 200 */
-    size_t batch_bytes;  /* JSON bytes per changeset before gzip; 128 KiB */
-    int in_flight;       /* changesets pushed at once: 2, or 1 */
+    int progress;          /* print progress to stderr */
+    int max_attempts;      /* per request, for transient failures; 5 */
+    size_t batch_count;    /* changes per changeset; 200 */
+    size_t batch_bytes;    /* JSON bytes per changeset before gzip; 128 KiB */
+    int in_flight;         /* changesets pushed at once: 2, or 1 */
     const char *trace_dir; /* when set, each push body is saved here */
     /* When set, called after each acknowledged changeset ("sending",
      * changes done of total) and each page pulled ("receiving", total 0),
@@ -64,12 +64,12 @@ typedef struct fa_sync_options {
 } fa_sync_options;
 
 typedef struct fa_sync_report {
-    long long sent;       /* changes acknowledged by the hub this sync */
+    long long sent; /* changes acknowledged by the hub this sync */
     long long applied, duplicate, divergent, refused;
-    long long pulled;     /* hub changes applied (forms...) */
-    long long purged;     /* records deleted: outside the device's scope */
-    long long queued;     /* changes still waiting after the sync */
-    int realigned;        /* times the sequence was realigned */
+    long long pulled; /* hub changes applied (forms...) */
+    long long purged; /* records deleted: outside the device's scope */
+    long long queued; /* changes still waiting after the sync */
+    int realigned;    /* times the sequence was realigned */
 } fa_sync_report;
 
 void fa_sync_options_default(fa_sync_options *o);
@@ -88,8 +88,8 @@ int fa_forms(fa_agent *ag, int json, const char *lang, FILE *out);
 int fa_fill(fa_agent *ag, const char *form_id, const char *lang,
             const char *area, FILE *in, FILE *out);
 /* Continues a draft where it stopped. */
-int fa_resume(fa_agent *ag, const char *draft_id, const char *lang,
-              FILE *in, FILE *out);
+int fa_resume(fa_agent *ag, const char *draft_id, const char *lang, FILE *in,
+              FILE *out);
 /* Opens a finalized submission as a draft of its next revision; on
  * finalize it is sent with base_rev = the revision it amends. */
 int fa_amend(fa_agent *ag, const char *submission_id, const char *lang,
@@ -106,8 +106,8 @@ int fa_entity_new(fa_agent *ag, const char *type, int argc, char **argv,
 int fa_entity_set(fa_agent *ag, const char *id, int argc, char **argv);
 int fa_entity_delete(fa_agent *ag, const char *id);
 /* Entities of type (not deleted), in area when not NULL. */
-int fa_entity_list(fa_agent *ag, const char *type, const char *area,
-                   int json, FILE *out);
+int fa_entity_list(fa_agent *ag, const char *type, const char *area, int json,
+                   FILE *out);
 /* One entity: fields, versions, edits not sent yet, the hub's answers. */
 int fa_entity_show(fa_agent *ag, const char *id, int json, FILE *out);
 

@@ -23,8 +23,7 @@ int fa__fail(fa_agent *ag, int code, const char *fmt, ...)
 /* meta table: text and integer settings. get returns FA_OK and copies
  * (or def when absent). */
 int fa__meta_get(fa_agent *ag, const char *key, char *out, size_t cap);
-int fa__meta_get_int(fa_agent *ag, const char *key, int64_t def,
-                     int64_t *out);
+int fa__meta_get_int(fa_agent *ag, const char *key, int64_t def, int64_t *out);
 int fa__meta_set(fa_agent *ag, const char *key, const char *value);
 int fa__meta_set_int(fa_agent *ag, const char *key, int64_t value);
 

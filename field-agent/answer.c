@@ -29,8 +29,7 @@ static const char *choice_of(const fs_field *fld, const char *tok)
     return NULL;
 }
 
-cJSON *fa__answer_parse(const fs_field *fld, char *line, char *why,
-                        size_t cap)
+cJSON *fa__answer_parse(const fs_field *fld, char *line, char *why, size_t cap)
 {
     char *end = NULL;
     switch (fs_field_type_of(fld)) {
@@ -118,8 +117,9 @@ cJSON *fa__answer_parse(const fs_field *fld, char *line, char *why,
                 p++;
         }
         if (n < 2 || *p) {
-            snprintf(why, cap, "type latitude and longitude, e.g. "
-                               "48.8566 2.3522");
+            snprintf(why, cap,
+                     "type latitude and longitude, e.g. "
+                     "48.8566 2.3522");
             return NULL;
         }
         cJSON *o = cJSON_CreateObject();
@@ -173,8 +173,7 @@ const fs_field *fa__draft_current(const fs_form *f, fa__draft *d)
         const fs_field *fld = fs_form_field(f, (size_t)d->position);
         if (fs_field_relevant(f, fld, d->answers))
             return fld;
-        cJSON_DeleteItemFromObjectCaseSensitive(d->answers,
-                                                fs_field_name(fld));
+        cJSON_DeleteItemFromObjectCaseSensitive(d->answers, fs_field_name(fld));
         d->position++;
     }
     return NULL;
@@ -192,15 +191,16 @@ int64_t fa__draft_previous(const fs_form *f, const fa__draft *d)
     return -1;
 }
 
-int fa__draft_answer(fa_agent *ag, fa__draft *d, const fs_form *f,
-                     cJSON *value, fs_problems *p)
+int fa__draft_answer(fa_agent *ag, fa__draft *d, const fs_form *f, cJSON *value,
+                     fs_problems *p)
 {
     fs_problems_init(p);
     const fs_field *fld = fa__draft_current(f, d);
     if (!fld) {
         cJSON_Delete(value);
-        return fa__fail(ag, FA_EINPUT, "every question has been asked; "
-                                       "finalize or go back");
+        return fa__fail(ag, FA_EINPUT,
+                        "every question has been asked; "
+                        "finalize or go back");
     }
     const char *name = fs_field_name(fld);
     if (fs_field_type_of(fld) == FS_FIELD_NOTE && value) {
@@ -231,8 +231,8 @@ int64_t fa__first_problem(const fs_form *f, const fs_problems *p)
     size_t n = fs_form_field_count(f), first = n;
     for (size_t i = 0; i < p->n; i++)
         for (size_t k = 0; k < first; k++)
-            if (strcmp(fs_field_name(fs_form_field(f, k)),
-                       p->items[i].where) == 0)
+            if (strcmp(fs_field_name(fs_form_field(f, k)), p->items[i].where) ==
+                0)
                 first = k;
     return first == n ? -1 : (int64_t)first;
 }

@@ -35,9 +35,9 @@ int fa__form_load(fa_agent *ag, const char *form_id, int64_t *version,
         *version = sqlite3_column_int64(st, 0);
         /* Not strict: a newer hub's form may carry members this agent
          * does not know yet. */
-        int prc = fs_form_parse((const char *)sqlite3_column_text(st, 1),
-                                (size_t)sqlite3_column_bytes(st, 1), 0, out,
-                                NULL);
+        int prc =
+            fs_form_parse((const char *)sqlite3_column_text(st, 1),
+                          (size_t)sqlite3_column_bytes(st, 1), 0, out, NULL);
         if (prc == FS_ENOMEM)
             out_rc = fa__fail(ag, FA_ESTORE, "out of memory");
         else if (prc != FS_OK)
@@ -99,8 +99,7 @@ int fa__draft_create(fa_agent *ag, fa__draft *d, const char *id,
                         "there is already a draft %s; continue it with "
                         "`fieldsync-agent resume %s`",
                         d->id, d->id);
-    return rc == SQLITE_DONE ? FA_OK
-                             : fa__store_error(ag, "creating a draft");
+    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "creating a draft");
 }
 
 int fa__draft_load(fa_agent *ag, const char *id, fa__draft *d)
@@ -153,8 +152,7 @@ int fa__draft_save(fa_agent *ag, const fa__draft *d)
     }
     sqlite3_finalize(st);
     free(text);
-    return rc == SQLITE_DONE ? FA_OK
-                             : fa__store_error(ag, "saving the draft");
+    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving the draft");
 }
 
 void fa__draft_clear(fa__draft *d)
@@ -201,8 +199,8 @@ int fa__stamp(fa_agent *ag, char collector[FS_NAME_MAX + 1],
 }
 
 int fa__store_submission(fa_agent *ag, const char *id, int64_t base_rev,
-                         const char *form_id, int64_t version,
-                         const char *area, const char *answers_json)
+                         const char *form_id, int64_t version, const char *area,
+                         const char *answers_json)
 {
     char collector[FS_NAME_MAX + 1], hlc_buf[FS_HLC_TEXT_LEN + 1];
     int64_t seq = 0;

@@ -40,8 +40,8 @@ int fa__form_load(fa_agent *ag, const char *form_id, int64_t *version,
 /* Stores a finalized submission (revision base_rev + 1) and its outbox
  * row in the caller's transaction. answers_json is canonical JSON. */
 int fa__store_submission(fa_agent *ag, const char *id, int64_t base_rev,
-                         const char *form_id, int64_t version,
-                         const char *area, const char *answers_json);
+                         const char *form_id, int64_t version, const char *area,
+                         const char *answers_json);
 
 /* Validates d against f and, when valid, stores it as a submission and
  * deletes the draft in one transaction. On FA_EINPUT p holds every
@@ -56,8 +56,7 @@ int fa__draft_finalize(fa_agent *ag, const fa__draft *d, const fs_form *f,
  * code, "today"/"now" for dates, "lat lon [accuracy]" for places). line
  * may be modified. NULL with a reason for people in why when it cannot
  * be read; else a new value, the caller's. */
-cJSON *fa__answer_parse(const fs_field *fld, char *line, char *why,
-                        size_t cap);
+cJSON *fa__answer_parse(const fs_field *fld, char *line, char *why, size_t cap);
 
 /* Writes an answer for people: choice labels in lang, "a, b" for several
  * choices, JSON for the rest (fill.c). */
@@ -86,8 +85,8 @@ int64_t fa__draft_previous(const fs_form *f, const fa__draft *d);
  * next position, drops answers that no longer apply and saves the draft
  * (one durable transaction). FA_EINPUT with the reasons in p when the
  * value is refused: the draft is then unchanged. */
-int fa__draft_answer(fa_agent *ag, fa__draft *d, const fs_form *f,
-                     cJSON *value, fs_problems *p);
+int fa__draft_answer(fa_agent *ag, fa__draft *d, const fs_form *f, cJSON *value,
+                     fs_problems *p);
 
 /* The position of the first field named in p, -1 when none is. */
 int64_t fa__first_problem(const fs_form *f, const fs_problems *p);

@@ -23,10 +23,10 @@
 static int load_types(fa_agent *ag, fs_entity_types **t)
 {
     if (fs_entity_types_parse(fs_entity_types_json,
-                              strlen(fs_entity_types_json), t,
-                              NULL) != FS_OK)
-        return fa__fail(ag, FA_ESTORE, "the built-in entity types cannot "
-                                       "be read (out of memory?)");
+                              strlen(fs_entity_types_json), t, NULL) != FS_OK)
+        return fa__fail(ag, FA_ESTORE,
+                        "the built-in entity types cannot "
+                        "be read (out of memory?)");
     return FA_OK;
 }
 
@@ -117,8 +117,9 @@ static int parse_assignments(fa_agent *ag, const fs_form *type, int argc,
         char name[FS_ID_MAX + 1];
         size_t len = eq ? (size_t)(eq - argv[i]) : 0;
         if (!eq || len == 0 || len > FS_ID_MAX) {
-            fs_problems_add(&p, argv[i], "write field=value, e.g. "
-                                         "status=active");
+            fs_problems_add(&p, argv[i],
+                            "write field=value, e.g. "
+                            "status=active");
             continue;
         }
         memcpy(name, argv[i], len);
@@ -138,8 +139,9 @@ static int parse_assignments(fa_agent *ag, const fs_form *type, int argc,
     cJSON_Delete(values);
     char list[4096];
     fs_problems_format(&p, "\n", list, sizeof list);
-    return fa__fail(ag, FA_EINPUT, "%s\n(fields of %s: see `fieldsync-agent "
-                                   "entity show ID` or schema/ENTITIES.md)",
+    return fa__fail(ag, FA_EINPUT,
+                    "%s\n(fields of %s: see `fieldsync-agent "
+                    "entity show ID` or schema/ENTITIES.md)",
                     list, fs_form_id(type));
 }
 
@@ -161,8 +163,9 @@ static int upsert_entity(fa_agent *ag, const char *id, const char *type,
     sqlite3_bind_int64(st, 5, (int64_t)fs_now_ms());
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving the "
-                                                           "entity");
+    return rc == SQLITE_DONE ? FA_OK
+                             : fa__store_error(ag, "saving the "
+                                                   "entity");
 }
 
 /* Sets a field's value; version < 0 keeps the stored one (a local
@@ -185,8 +188,9 @@ static int put_field(fa_agent *ag, const char *id, const char *name,
     sqlite3_bind_int64(st, 4, version);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving the "
-                                                           "entity");
+    return rc == SQLITE_DONE ? FA_OK
+                             : fa__store_error(ag, "saving the "
+                                                   "entity");
 }
 
 static int64_t field_version(fa_agent *ag, const char *id, const char *name)
@@ -311,8 +315,8 @@ static int check_scope(fa_agent *ag, const char *area)
         return rc;
     if (areas[0] && !fs_scope_has(areas, area))
         return fa__fail(ag, FA_EINPUT,
-                        "this device works in areas %s only, not '%s'",
-                        areas, area);
+                        "this device works in areas %s only, not '%s'", areas,
+                        area);
     return FA_OK;
 }
 
@@ -325,8 +329,7 @@ static const char *scope_of(const fs_form *type, const cJSON *values)
 
 /* One transaction around store_change. */
 static int commit_change(fa_agent *ag, const char *id, const char *type,
-                         const char *op, const char *area,
-                         const cJSON *values)
+                         const char *op, const char *area, const cJSON *values)
 {
     int rc = fa__begin(ag);
     if (rc == FA_OK)
@@ -348,8 +351,9 @@ int fa_entity_new(fa_agent *ag, const char *type_name, int argc, char **argv,
     const fs_form *type = fs_entity_type(t, type_name);
     cJSON *values = NULL;
     if (!type)
-        rc = fa__fail(ag, FA_EINPUT, "'%s' is not an entity type; the types "
-                                     "are %s",
+        rc = fa__fail(ag, FA_EINPUT,
+                      "'%s' is not an entity type; the types "
+                      "are %s",
                       type_name, fs_entity_type_names(t));
     if (rc == FA_OK)
         rc = parse_assignments(ag, type, argc, argv, &values);
@@ -381,9 +385,10 @@ int fa_entity_new(fa_agent *ag, const char *type_name, int argc, char **argv,
 static int existing(fa_agent *ag, const char *id, local_entity *e)
 {
     if (!fs_valid_uuid(id))
-        return fa__fail(ag, FA_EINPUT, "'%s' is not an entity id; "
-                                       "`fieldsync-agent entity list TYPE` "
-                                       "shows them",
+        return fa__fail(ag, FA_EINPUT,
+                        "'%s' is not an entity id; "
+                        "`fieldsync-agent entity list TYPE` "
+                        "shows them",
                         id);
     int rc = load_local(ag, id, e);
     if (rc == FA_OK && (!e->found || e->deleted))
@@ -405,8 +410,9 @@ int fa_entity_set(fa_agent *ag, const char *id, int argc, char **argv)
     const fs_form *type = fs_entity_type(t, e.type);
     cJSON *values = NULL;
     if (!type)
-        rc = fa__fail(ag, FA_EINPUT, "entity %s has type %s, which this "
-                                     "agent does not know; update it",
+        rc = fa__fail(ag, FA_EINPUT,
+                      "entity %s has type %s, which this "
+                      "agent does not know; update it",
                       id, e.type);
     if (rc == FA_OK)
         rc = parse_assignments(ag, type, argc, argv, &values);
@@ -414,8 +420,7 @@ int fa_entity_set(fa_agent *ag, const char *id, int argc, char **argv)
     if (rc == FA_OK && area)
         rc = check_scope(ag, area);
     if (rc == FA_OK)
-        rc = commit_change(ag, id, e.type, "set", area ? area : e.area,
-                           values);
+        rc = commit_change(ag, id, e.type, "set", area ? area : e.area, values);
     cJSON_Delete(values);
     fs_entity_types_free(t);
     return rc;
@@ -452,8 +457,9 @@ int fa_entity_list(fa_agent *ag, const char *type_name, const char *area,
         return rc;
     const fs_form *type = fs_entity_type(t, type_name);
     if (!type) {
-        rc = fa__fail(ag, FA_EINPUT, "'%s' is not an entity type; the types "
-                                     "are %s",
+        rc = fa__fail(ag, FA_EINPUT,
+                      "'%s' is not an entity type; the types "
+                      "are %s",
                       type_name, fs_entity_type_names(t));
         fs_entity_types_free(t);
         return rc;
@@ -487,8 +493,7 @@ int fa_entity_list(fa_agent *ag, const char *type_name, const char *area,
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, "value");
             fprintf(out, "%s  %-12s %s%s\n", col(st, 0), e.area,
                     cJSON_IsString(v) ? v->valuestring : "",
-                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f,
-                                                                  "pending"))
+                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "pending"))
                         ? "  (not sent yet)"
                         : "");
         }
@@ -551,14 +556,14 @@ int fa_entity_show(fa_agent *ag, const char *id, int json, FILE *out)
     const cJSON *f;
     cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(o, "fields"))
     {
-        char *v =
-            cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(f, "value"));
-        fprintf(out, "  %-14s %s  (version %d%s)\n", f->string, v ? v : "",
-                (int)cJSON_GetObjectItemCaseSensitive(f, "version")
-                    ->valuedouble,
-                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "pending"))
-                    ? ", edited here, not sent yet"
-                    : "");
+        char *v = cJSON_PrintUnformatted(
+            cJSON_GetObjectItemCaseSensitive(f, "value"));
+        fprintf(
+            out, "  %-14s %s  (version %d%s)\n", f->string, v ? v : "",
+            (int)cJSON_GetObjectItemCaseSensitive(f, "version")->valuedouble,
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "pending"))
+                ? ", edited here, not sent yet"
+                : "");
         free(v);
     }
     const cJSON *c;
@@ -617,9 +622,8 @@ int fa__entity_ack(fa_agent *ag, int64_t change, const fs_result *res)
                            "= ?, hub_error = ?, hub_message = ? WHERE id = ?",
                            -1, &st, NULL) != SQLITE_OK)
         return fa__store_error(ag, "saving the hub's answer");
-    sqlite3_bind_text(st, 1,
-                      res->status == FS_RES_REFUSED ? "refused" : "sent", -1,
-                      SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, res->status == FS_RES_REFUSED ? "refused" : "sent",
+                      -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, fs_result_status_name(res->status), -1,
                       SQLITE_STATIC);
     sqlite3_bind_text(st, 3, res->error, -1, SQLITE_STATIC);
@@ -703,12 +707,12 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
         int rc = load_local(ag, id->valuestring, &e);
         if (rc != FA_OK || !e.found)
             return rc;
-        return upsert_entity(ag, id->valuestring, type->valuestring, e.area,
-                             1);
+        return upsert_entity(ag, id->valuestring, type->valuestring, e.area, 1);
     }
     if (!cJSON_IsObject(fields))
-        return fa__fail(ag, FA_EREFUSED, "the hub sent an entity without "
-                                         "fields");
+        return fa__fail(ag, FA_EREFUSED,
+                        "the hub sent an entity without "
+                        "fields");
     /* Moved out of this device's areas: no longer held here. */
     char areas[2048];
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
@@ -718,7 +722,7 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
         return forget(ag, id->valuestring);
 
     rc = upsert_entity(ag, id->valuestring, type->valuestring,
-                           area->valuestring, 0);
+                       area->valuestring, 0);
     const cJSON *f;
     cJSON_ArrayForEach(f, fields)
     {
@@ -727,15 +731,15 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, "value");
         const cJSON *ver = cJSON_GetObjectItemCaseSensitive(f, "version");
         if (!v || !cJSON_IsNumber(ver) || !fs_valid_field_name(f->string))
-            return fa__fail(ag, FA_EREFUSED, "the hub sent a malformed "
-                                             "entity field");
+            return fa__fail(ag, FA_EREFUSED,
+                            "the hub sent a malformed "
+                            "entity field");
         int64_t hub_version = (int64_t)ver->valuedouble;
         if (queued(ag, id->valuestring, f->string) ||
             hub_version <= field_version(ag, id->valuestring, f->string))
             continue;
         char *text = cJSON_PrintUnformatted(v);
-        rc = text ? put_field(ag, id->valuestring, f->string, text,
-                              hub_version)
+        rc = text ? put_field(ag, id->valuestring, f->string, text, hub_version)
                   : fa__fail(ag, FA_ESTORE, "out of memory");
         free(text);
     }

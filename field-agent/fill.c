@@ -34,8 +34,8 @@ static char *trim(char *s)
     while (*s == ' ' || *s == '\t')
         s++;
     size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' ||
-                     s[n - 1] == ' ' || s[n - 1] == '\t'))
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' ||
+                     s[n - 1] == '\t'))
         s[--n] = '\0';
     return s;
 }
@@ -120,8 +120,8 @@ static void prompt(session *s, size_t pos, const fs_field *fld)
         fprintf(o, "      (YYYY-MM-DDTHH:MM:SSZ, or 'now')\n");
     if (t == FS_FIELD_GEOPOINT)
         fprintf(o, "      (latitude longitude [accuracy in metres])\n");
-    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(
-        s->d->answers, fs_field_name(fld));
+    const cJSON *cur =
+        cJSON_GetObjectItemCaseSensitive(s->d->answers, fs_field_name(fld));
     if (cur) {
         fprintf(o, "      current answer: ");
         fa__print_value(o, fld, cur, s->lang);
@@ -200,8 +200,8 @@ static int ask_all(session *s, int *stop)
             return save(s);
         }
         char *v = trim(line);
-        const cJSON *cur = cJSON_GetObjectItemCaseSensitive(s->d->answers,
-                                                            name);
+        const cJSON *cur =
+            cJSON_GetObjectItemCaseSensitive(s->d->answers, name);
         int required = fs_field_flags(fld) & FS_FIELD_REQUIRED;
         if (strcmp(v, ":save") == 0 || strcmp(v, ":q") == 0) {
             *stop = 1;
@@ -251,8 +251,7 @@ static int ask_all(session *s, int *stop)
             continue;
         }
         if (rc != FA_OK) {
-            fprintf(s->out, "\n! could not save: %s\n",
-                    fa_last_error(s->ag));
+            fprintf(s->out, "\n! could not save: %s\n", fa_last_error(s->ag));
             return rc;
         }
         if (s->nhist < HISTORY_MAX)
@@ -266,8 +265,9 @@ static int run(session *s)
 {
     char line[LINE_MAX_BYTES];
     int stop = 0;
-    fprintf(s->out, "%s (v%lld). Type ? for help, < to go back, :save to "
-                    "stop and keep a draft.\n",
+    fprintf(s->out,
+            "%s (v%lld). Type ? for help, < to go back, :save to "
+            "stop and keep a draft.\n",
             fs_form_title(s->f, s->lang), (long long)s->d->form_version);
     int rc = FA_OK;
     if (fs_form_area_required(s->f))
@@ -279,8 +279,7 @@ static int run(session *s)
         fa__draft_drop_irrelevant(s->f, s->d);
         fs_problems p;
         fs_problems_init(&p);
-        if (fs_answers_validate(s->f, s->d->answers, s->d->area, &p) !=
-            FS_OK) {
+        if (fs_answers_validate(s->f, s->d->answers, s->d->area, &p) != FS_OK) {
             fprintf(s->out, "\nBefore it can be finalized:\n");
             for (size_t i = 0; i < p.n; i++)
                 fprintf(s->out, "  ! %s: %s\n", p.items[i].where,
@@ -313,8 +312,9 @@ static int run(session *s)
         }
         rc = fa__draft_finalize(s->ag, s->d, s->f, &p);
         if (rc == FA_OK)
-            fprintf(s->out, "\nFinalized: %s%s. It will be sent on the next "
-                            "sync.\n",
+            fprintf(s->out,
+                    "\nFinalized: %s%s. It will be sent on the next "
+                    "sync.\n",
                     s->d->id, s->d->base_rev ? " (amended)" : "");
         return rc;
     }
@@ -392,12 +392,10 @@ int fa__draft_amend(fa_agent *ag, const char *id, fa__draft *d)
                         "status` lists recent ones",
                         id);
     }
-    int rc = fa__draft_create(ag, d, id,
-                              (const char *)sqlite3_column_text(st, 1),
-                              sqlite3_column_int64(st, 2),
-                              (const char *)sqlite3_column_text(st, 3),
-                              sqlite3_column_int64(st, 0),
-                              (const char *)sqlite3_column_text(st, 4));
+    int rc = fa__draft_create(
+        ag, d, id, (const char *)sqlite3_column_text(st, 1),
+        sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3),
+        sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 4));
     sqlite3_finalize(st);
     return rc;
 }
@@ -478,8 +476,8 @@ int fa_show(fa_agent *ag, const char *id, const char *lang, FILE *out)
         return rc;
     }
     cJSON *answers = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
-    fprintf(out, "%s  %s v%lld  area %s  %s", id,
-            fs_form_title(f, lang), (long long)version,
+    fprintf(out, "%s  %s v%lld  area %s  %s", id, fs_form_title(f, lang),
+            (long long)version,
             sqlite3_column_text(st, 3)[0]
                 ? (const char *)sqlite3_column_text(st, 3)
                 : "(none)",

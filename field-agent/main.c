@@ -48,21 +48,27 @@ static const char usage[] =
 static int exit_code(int rc)
 {
     switch (rc) {
-    case FA_OK: return 0;
-    case FA_ESTORE: return 1;
-    case FA_EINPUT: return 2;
+    case FA_OK:
+        return 0;
+    case FA_ESTORE:
+        return 1;
+    case FA_EINPUT:
+        return 2;
     case FA_EUNREACHABLE:
-    case FA_EPARTIAL: return 3;
-    case FA_EREFUSED: return 4;
-    case FA_ENOTENROLLED: return 5;
-    default: return 1;
+    case FA_EPARTIAL:
+        return 3;
+    case FA_EREFUSED:
+        return 4;
+    case FA_ENOTENROLLED:
+        return 5;
+    default:
+        return 1;
     }
 }
 
 static int bad(const char *msg, const char *arg)
 {
-    fprintf(stderr, "fieldsync-agent: %s%s\n\n%s", msg, arg ? arg : "",
-            usage);
+    fprintf(stderr, "fieldsync-agent: %s%s\n\n%s", msg, arg ? arg : "", usage);
     return 2;
 }
 
@@ -95,14 +101,15 @@ typedef struct opts {
     int npos;
 } opts;
 
-static int int_opt(const char *name, const char *v, long long lo,
-                   long long hi, long long *out)
+static int int_opt(const char *name, const char *v, long long lo, long long hi,
+                   long long *out)
 {
     char *end = NULL;
     long long x = strtoll(v, &end, 10);
     if (end == v || *end != '\0' || x < lo || x > hi) {
-        fprintf(stderr, "fieldsync-agent: %s takes a number from %lld to "
-                        "%lld, not %s\n",
+        fprintf(stderr,
+                "fieldsync-agent: %s takes a number from %lld to "
+                "%lld, not %s\n",
                 name, lo, hi, v);
         return -1;
     }
@@ -155,8 +162,7 @@ static int parse(int argc, char **argv, int i, opts *o)
         else if (strcmp(a, "--auto-sync") == 0) {
             if (int_opt(a, v, 5, 86400, &o->auto_sync) != 0)
                 return 2;
-        }
-        else if (strcmp(a, "--version") == 0) {
+        } else if (strcmp(a, "--version") == 0) {
             if (int_opt(a, v, 1, 1000000000, &o->version) != 0)
                 return 2;
         } else if (strcmp(a, "--batch") == 0) {
@@ -178,8 +184,8 @@ static int cmd_record(fa_agent *ag, const opts *o)
                    NULL);
     FILE *f = strcmp(o->answers, "-") == 0 ? stdin : fopen(o->answers, "rb");
     if (!f) {
-        fprintf(stderr, "fieldsync-agent: cannot open %s: %s\n",
-                o->answers, strerror(errno));
+        fprintf(stderr, "fieldsync-agent: cannot open %s: %s\n", o->answers,
+                strerror(errno));
         return 2;
     }
     size_t len = 0;
@@ -187,8 +193,9 @@ static int cmd_record(fa_agent *ag, const opts *o)
     if (f != stdin)
         fclose(f);
     if (!text) {
-        fprintf(stderr, "fieldsync-agent: cannot read %s (larger than "
-                        "1 MiB?)\n",
+        fprintf(stderr,
+                "fieldsync-agent: cannot read %s (larger than "
+                "1 MiB?)\n",
                 o->answers);
         return 2;
     }
@@ -321,9 +328,10 @@ static int cmd_sync(fa_agent *ag, const opts *o)
     }
     fprintf(stderr, "fieldsync-agent: %s\n", fa_last_error(ag));
     if (rc == FA_EUNREACHABLE || rc == FA_EPARTIAL)
-        fprintf(stderr, "fieldsync-agent: %lld sent this time; %lld "
-                        "record(s) kept on this device, they will be sent "
-                        "on the next sync\n",
+        fprintf(stderr,
+                "fieldsync-agent: %lld sent this time; %lld "
+                "record(s) kept on this device, they will be sent "
+                "on the next sync\n",
                 r.sent, r.queued);
     return exit_code(rc);
 }
@@ -366,10 +374,9 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc;
 
-    static const char *const known[] = {"enroll", "forms",  "record",
-                                        "status", "sync",   "fill",
-                                        "drafts", "resume", "show",
-                                        "amend",  "entity", "serve"};
+    static const char *const known[] = {"enroll", "forms", "record", "status",
+                                        "sync",   "fill",  "drafts", "resume",
+                                        "show",   "amend", "entity", "serve"};
     int ok = 0;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         ok |= strcmp(cmd, known[k]) == 0;

@@ -127,8 +127,7 @@ static int finish(fa_agent *ag, fa__http *h, CURLcode cc)
                             "16 MiB; it is not a fieldsync hub or is "
                             "broken",
                             h->base);
-        const char *why = h->curl_err[0] ? h->curl_err
-                                         : api->easy_strerror(cc);
+        const char *why = h->curl_err[0] ? h->curl_err : api->easy_strerror(cc);
         /* Trying again later cannot fix a certificate: say what to do
          * and make it final, so sync does not retry it as a dropout. */
         if (cc == CURLE_PEER_FAILED_VERIFICATION)
@@ -182,8 +181,7 @@ void fa__http_multi_free(fa__http_multi *m)
 }
 
 void fa__http_start(fa__http_multi *m, fa__http *h, const char *method,
-                    const char *path, const void *body, size_t len,
-                    int gzipped)
+                    const char *path, const void *body, size_t len, int gzipped)
 {
     assert(!h->busy);
     setup(h, method, path, body, len, gzipped);
@@ -249,16 +247,16 @@ long fa__http_os_errno(fa__http *h)
 
 void fa__http_error_message(fa__http *h, char *out, size_t cap)
 {
-    cJSON *j = cJSON_ParseWithLength((const char *)h->reply.data,
-                                     h->reply.len);
+    cJSON *j = cJSON_ParseWithLength((const char *)h->reply.data, h->reply.len);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
     if (cJSON_IsString(m))
         snprintf(out, cap, "%s (%s)", m->valuestring,
                  cJSON_IsString(e) ? e->valuestring : "error");
     else
-        snprintf(out, cap, "HTTP status %ld from a server that did not "
-                           "answer like a fieldsync hub",
+        snprintf(out, cap,
+                 "HTTP status %ld from a server that did not "
+                 "answer like a fieldsync hub",
                  h->status);
     cJSON_Delete(j);
 }

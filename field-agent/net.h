@@ -16,12 +16,12 @@ typedef struct fa__http {
     CURL *curl;
     struct curl_slist *headers;
     char base[512];
-    fs_buf reply;      /* last reply body, decoded, capped */
-    long status;       /* last HTTP status, 0 when none */
+    fs_buf reply; /* last reply body, decoded, capped */
+    long status;  /* last HTTP status, 0 when none */
     char curl_err[CURL_ERROR_SIZE];
     struct curl_slist *extra; /* this request's own headers, until done */
-    int busy;          /* started on a multi handle and not ended */
-    CURLcode cc;       /* how a request on a multi handle ended */
+    int busy;                 /* started on a multi handle and not ended */
+    CURLcode cc;              /* how a request on a multi handle ended */
 } fa__http;
 
 /* Several fa__http requests in flight at once (curl multi), each on its

@@ -306,8 +306,9 @@ int fa_status(fa_agent *ag, int json, void *outp)
     else
         fprintf(out, "not enrolled: run `fieldsync-agent enroll --hub URL "
                      "--code CODE`\n");
-    fprintf(out, "submissions: %lld on this device, %lld waiting to be "
-                 "sent\n",
+    fprintf(out,
+            "submissions: %lld on this device, %lld waiting to be "
+            "sent\n",
             total, pending);
     fprintf(out, "forms:       %lld\n", forms);
     fprintf(out, "last sync:   %s%s%s\n", when, outcome[0] ? ": " : "",
@@ -324,23 +325,23 @@ int fa_status(fa_agent *ag, int json, void *outp)
                                "ORDER BY created_ms",
                                -1, &st, NULL) == SQLITE_OK) {
             while (sqlite3_step(st) == SQLITE_ROW)
-                fprintf(out, "  %s  %s: %s: %s\n",
-                        sqlite3_column_text(st, 0),
-                        sqlite3_column_text(st, 1),
-                        sqlite3_column_text(st, 2),
+                fprintf(out, "  %s  %s: %s: %s\n", sqlite3_column_text(st, 0),
+                        sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
                         sqlite3_column_text(st, 3));
         }
         sqlite3_finalize(st);
         fprintf(out, "  (correct one with `fieldsync-agent amend ID`)\n");
     }
     if (reg_conflicts + reg_refused > 0)
-        fprintf(out, "\nregistry: %lld edit(s) met another device's edit "
-                     "(a hub admin settles them), %lld refused; see "
-                     "`fieldsync-agent entity show ID`\n",
+        fprintf(out,
+                "\nregistry: %lld edit(s) met another device's edit "
+                "(a hub admin settles them), %lld refused; see "
+                "`fieldsync-agent entity show ID`\n",
                 reg_conflicts, reg_refused);
     if (refused > 0) {
-        fprintf(out, "\n%lld submission(s) refused by the hub, kept on "
-                     "this device:\n",
+        fprintf(out,
+                "\n%lld submission(s) refused by the hub, kept on "
+                "this device:\n",
                 refused);
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(ag->db,
@@ -350,8 +351,7 @@ int fa_status(fa_agent *ag, int json, void *outp)
                                -1, &st, NULL) == SQLITE_OK) {
             while (sqlite3_step(st) == SQLITE_ROW)
                 fprintf(out, "  %s  %s: %s\n", sqlite3_column_text(st, 0),
-                        sqlite3_column_text(st, 1),
-                        sqlite3_column_text(st, 2));
+                        sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
         }
         sqlite3_finalize(st);
     }

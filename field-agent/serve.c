@@ -50,8 +50,8 @@ static void security_headers(struct mg_connection *conn)
                            -1);
 }
 
-static void send_body(struct mg_connection *conn, int status,
-                      const char *type, const char *body, size_t len)
+static void send_body(struct mg_connection *conn, int status, const char *type,
+                      const char *body, size_t len)
 {
     char clen[32];
     snprintf(clen, sizeof clen, "%zu", len);
@@ -278,9 +278,8 @@ static void describe(fa__web *w, int rc, const fa_sync_report *r,
     size_t cap = sizeof w->last_message;
     switch (rc) {
     case FA_OK:
-        snprintf(m, cap,
-                 "sync done: sent %lld, received %lld; %lld waiting%s", r->sent,
-                 r->pulled, r->queued,
+        snprintf(m, cap, "sync done: sent %lld, received %lld; %lld waiting%s",
+                 r->sent, r->pulled, r->queued,
                  r->refused ? "; some were refused by the hub (see "
                               "Quarantined)"
                             : "");
@@ -298,8 +297,9 @@ static void describe(fa__web *w, int rc, const fa_sync_report *r,
                  r->sent, r->queued);
         break;
     default:
-        snprintf(m, cap, "sync failed: %.500s; %lld record(s) kept on this "
-                         "device",
+        snprintf(m, cap,
+                 "sync failed: %.500s; %lld record(s) kept on this "
+                 "device",
                  err, r->queued);
     }
 }
@@ -313,8 +313,8 @@ static void *sync_main(void *wp)
         int due = w->sync_requested ||
                   (w->auto_sync_s > 0 && now >= w->next_attempt_ms);
         if (!due) {
-            int64_t until = w->auto_sync_s > 0 ? w->next_attempt_ms
-                                                : now + 3600 * 1000;
+            int64_t until =
+                w->auto_sync_s > 0 ? w->next_attempt_ms : now + 3600 * 1000;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             int64_t wait_ms = until - now;
@@ -382,8 +382,7 @@ cJSON *fa__web_sync_state(fa__web *w)
 {
     cJSON *o = cJSON_CreateObject();
     pthread_mutex_lock(&w->sync_lock);
-    cJSON_AddBoolToObject(o, "running",
-                          w->sync_running || w->sync_requested);
+    cJSON_AddBoolToObject(o, "running", w->sync_running || w->sync_requested);
     cJSON_AddStringToObject(o, "phase", w->phase);
     cJSON_AddNumberToObject(o, "done", (double)w->done);
     cJSON_AddNumberToObject(o, "total", (double)w->total);
@@ -484,8 +483,9 @@ int fa_serve(const char *dir, const fa_serve_options *o)
      * form app works offline without it; only sync needs it. */
     char why[512];
     if (!fa__curl_load(why, sizeof why))
-        fprintf(stderr, "fieldsync-agent: warning: %s; forms can be filled "
-                        "and saved, but not synced\n",
+        fprintf(stderr,
+                "fieldsync-agent: warning: %s; forms can be filled "
+                "and saved, but not synced\n",
                 why);
     pthread_mutex_init(&w.lock, NULL);
     pthread_mutex_init(&w.sync_lock, NULL);
@@ -502,11 +502,15 @@ int fa_serve(const char *dir, const fa_serve_options *o)
     signal(SIGPIPE, SIG_IGN);
 
     const char *options[] = {
-        "listening_ports", ports,
+        "listening_ports",
+        ports,
         /* A tablet has one user: a few workers, each small. */
-        "num_threads", "3",
-        "enable_keep_alive", "no",
-        "request_timeout_ms", "30000",
+        "num_threads",
+        "3",
+        "enable_keep_alive",
+        "no",
+        "request_timeout_ms",
+        "30000",
         NULL,
     };
     struct mg_callbacks cb;
@@ -530,9 +534,10 @@ int fa_serve(const char *dir, const fa_serve_options *o)
     int port = mg_get_server_ports(ctx, 2, sp) > 0 ? sp[0].port : -1;
     int hostlen = (int)(strrchr(ports, ':') - ports);
     if (!loopback)
-        fprintf(stderr, "fieldsync-agent: warning: listening beyond this "
-                        "device (%s); anyone who gets the address below "
-                        "can sign in once\n",
+        fprintf(stderr,
+                "fieldsync-agent: warning: listening beyond this "
+                "device (%s); anyone who gets the address below "
+                "can sign in once\n",
                 ports);
     printf("fieldsync-agent: form app at http://%.*s:%d/\n"
            "open this address once on this device to sign in (it works "
@@ -540,8 +545,8 @@ int fa_serve(const char *dir, const fa_serve_options *o)
            hostlen, ports, port, hostlen, ports, port, w.once);
     fflush(stdout);
     if (o->port_file && write_port_file(o->port_file, port) != 0) {
-        fprintf(stderr, "fieldsync-agent: cannot write %s: %s\n",
-                o->port_file, strerror(errno));
+        fprintf(stderr, "fieldsync-agent: cannot write %s: %s\n", o->port_file,
+                strerror(errno));
         status = FA_ESTORE;
     }
     int sig = 0;

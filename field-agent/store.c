@@ -45,8 +45,8 @@ int fa_open(const char *dir, fa_agent **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create the agent directory %s: %s",
-                 dir, strerror(errno));
+        snprintf(err, errlen, "cannot create the agent directory %s: %s", dir,
+                 strerror(errno));
         return FA_ESTORE;
     }
     fa_agent *ag = calloc(1, sizeof *ag);
@@ -98,8 +98,8 @@ int fa__meta_get(fa_agent *ag, const char *key, char *out, size_t cap)
 {
     sqlite3_stmt *st = NULL;
     out[0] = '\0';
-    if (sqlite3_prepare_v2(ag->db, "SELECT value FROM meta WHERE key = ?",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(ag->db, "SELECT value FROM meta WHERE key = ?", -1,
+                           &st, NULL) != SQLITE_OK)
         return fa__store_error(ag, "reading settings");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -111,8 +111,7 @@ int fa__meta_get(fa_agent *ag, const char *key, char *out, size_t cap)
     return FA_OK;
 }
 
-int fa__meta_get_int(fa_agent *ag, const char *key, int64_t def,
-                     int64_t *out)
+int fa__meta_get_int(fa_agent *ag, const char *key, int64_t def, int64_t *out)
 {
     char buf[32];
     int rc = fa__meta_get(ag, key, buf, sizeof buf);
@@ -153,8 +152,7 @@ int fa__meta_set_int(fa_agent *ag, const char *key, int64_t value)
 
 int fa__begin(fa_agent *ag)
 {
-    if (sqlite3_exec(ag->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_exec(ag->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return fa__store_error(ag, "starting a transaction");
     return FA_OK;
 }

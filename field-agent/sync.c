@@ -99,11 +99,13 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
                         "--hub must be an http:// or https:// URL, e.g. "
                         "https://hub.example.org");
     if (name && !fs_valid_name(name))
-        return fa__fail(ag, FA_EINPUT, "--name must be printable text of "
-                                       "1 to 128 bytes");
+        return fa__fail(ag, FA_EINPUT,
+                        "--name must be printable text of "
+                        "1 to 128 bytes");
     if (collector && !fs_valid_name(collector))
-        return fa__fail(ag, FA_EINPUT, "--collector must be printable text "
-                                       "of 1 to 128 bytes");
+        return fa__fail(ag, FA_EINPUT,
+                        "--collector must be printable text "
+                        "of 1 to 128 bytes");
     char existing[64];
     int rc = fa__meta_get(ag, "device_id", existing, sizeof existing);
     if (rc != FA_OK)
@@ -134,13 +136,13 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
     if (rc == FA_OK && h.status != 200) {
         char msg[600];
         fa__http_error_message(&h, msg, sizeof msg);
-        rc = fa__fail(ag, FA_EREFUSED, "the hub refused the enrolment: %s",
-                      msg);
+        rc =
+            fa__fail(ag, FA_EREFUSED, "the hub refused the enrolment: %s", msg);
     }
     if (rc == FA_OK) {
         fs_err perr;
-        if (fs_json_parse((const char *)h.reply.data, h.reply.len,
-                          &ag->limits, &rep, &perr) != FS_OK)
+        if (fs_json_parse((const char *)h.reply.data, h.reply.len, &ag->limits,
+                          &rep, &perr) != FS_OK)
             rc = fa__fail(ag, FA_EREFUSED, "the hub's answer is not JSON: %s",
                           perr.msg);
     }
@@ -232,8 +234,8 @@ static int realign(fa_agent *ag, int64_t new_acked)
 typedef struct batch {
     fs_changeset *cs;
     char (*ids)[FS_UUID_LEN + 1];
-    int64_t *revs;   /* submission revision, or entity_changes.id */
-    char *entity;    /* 1 for an entity change */
+    int64_t *revs; /* submission revision, or entity_changes.id */
+    char *entity;  /* 1 for an entity change */
 } batch;
 
 static void batch_free(batch *b)
@@ -374,10 +376,18 @@ static int apply_reply(fa_agent *ag, const batch *b, const fs_push_reply *r,
         if (sqlite3_step(st) != SQLITE_DONE)
             goto fail;
         switch (res->status) {
-        case FS_RES_APPLIED: rep->applied++; break;
-        case FS_RES_DUPLICATE: rep->duplicate++; break;
-        case FS_RES_DIVERGENT: rep->divergent++; break;
-        case FS_RES_REFUSED: rep->refused++; break;
+        case FS_RES_APPLIED:
+            rep->applied++;
+            break;
+        case FS_RES_DUPLICATE:
+            rep->duplicate++;
+            break;
+        case FS_RES_DIVERGENT:
+            rep->divergent++;
+            break;
+        case FS_RES_REFUSED:
+            rep->refused++;
+            break;
         }
     }
     sqlite3_finalize(st);
@@ -419,9 +429,8 @@ static int transient(long status)
 /* One request with retries for transient failures. The first failure to
  * connect at all ends at once: the hub is simply not there. */
 static int request_retry(fa_agent *ag, fa__http *h, const fa_sync_options *o,
-                         const char *method, const char *path,
-                         const void *body, size_t len, int gz, int first,
-                         int tried)
+                         const char *method, const char *path, const void *body,
+                         size_t len, int gz, int first, int tried)
 {
     int rc = FA_OK;
     for (int attempt = tried; attempt < o->max_attempts; attempt++) {
@@ -439,8 +448,9 @@ static int request_retry(fa_agent *ag, fa__http *h, const fa_sync_options *o,
         if (rc == FA_OK) {
             char msg[600];
             fa__http_error_message(h, msg, sizeof msg);
-            rc = fa__fail(ag, FA_EUNREACHABLE, "the hub is busy or failing: "
-                                               "%s",
+            rc = fa__fail(ag, FA_EUNREACHABLE,
+                          "the hub is busy or failing: "
+                          "%s",
                           msg);
         } else if (rc != FA_EUNREACHABLE) {
             return rc;
@@ -451,12 +461,10 @@ static int request_retry(fa_agent *ag, fa__http *h, const fa_sync_options *o,
 
 static int64_t hub_seq_of(fa__http *h)
 {
-    cJSON *j = cJSON_ParseWithLength((const char *)h->reply.data,
-                                     h->reply.len);
+    cJSON *j = cJSON_ParseWithLength((const char *)h->reply.data, h->reply.len);
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "hub_seq");
-    int64_t v = cJSON_IsNumber(s) && s->valuedouble >= 0
-                    ? (int64_t)s->valuedouble
-                    : -1;
+    int64_t v =
+        cJSON_IsNumber(s) && s->valuedouble >= 0 ? (int64_t)s->valuedouble : -1;
     cJSON_Delete(j);
     return v;
 }
@@ -501,8 +509,9 @@ static long long pending_count(fa_agent *ag, int64_t acked)
 {
     sqlite3_stmt *st = NULL;
     long long n = 0;
-    if (sqlite3_prepare_v2(ag->db, "SELECT count(*) FROM outbox WHERE "
-                                   "seq > ?",
+    if (sqlite3_prepare_v2(ag->db,
+                           "SELECT count(*) FROM outbox WHERE "
+                           "seq > ?",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, acked);
         if (sqlite3_step(st) == SQLITE_ROW)
@@ -546,8 +555,8 @@ static void show_progress(const fa_sync_options *o, long long done,
 
 /* Encodes b into body (bounded by the agent's limits) and keeps a copy
  * in the trace directory when asked. */
-static int encode_batch(fa_agent *ag, const fa_sync_options *o,
-                        const batch *b, fs_buf *body)
+static int encode_batch(fa_agent *ag, const fa_sync_options *o, const batch *b,
+                        fs_buf *body)
 {
     fs_buf_init(body, ag->limits.max_compressed);
     /* Level 9, not zlib's default 6: its longer match search finds the
@@ -644,8 +653,8 @@ static int push_two(fa_agent *ag, fa__http *hs[2], fa__http_multi *m,
                            (long long)g->b.cs->last_seq,
                            (long long)f[0].b.cs->first_seq,
                            (long long)f[0].b.cs->last_seq);
-                fa__http_start(m, g->h, "POST", "/api/v1/push",
-                               g->body.data, g->body.len, 1);
+                fa__http_start(m, g->h, "POST", "/api/v1/push", g->body.data,
+                               g->body.len, 1);
                 n = 2;
             } else {
                 batch_free(&g->b);
@@ -716,9 +725,8 @@ static int push_two(fa_agent *ag, fa__http *hs[2], fa__http_multi *m,
     return rc;
 }
 
-static int push_all(fa_agent *ag, fa__http *h, fa__http *h2,
-                    const char *device, const fa_sync_options *o,
-                    fa_sync_report *rep, int *first)
+static int push_all(fa_agent *ag, fa__http *h, fa__http *h2, const char *device,
+                    const fa_sync_options *o, fa_sync_report *rep, int *first)
 {
     int rc = FA_OK;
     long long total = -1, done = 0;
@@ -736,16 +744,17 @@ static int push_all(fa_agent *ag, fa__http *h, fa__http *h2,
             total = pending_count(ag, acked);
         flight f;
         memset(&f, 0, sizeof f);
-        rc = load_batch(ag, device, acked, o->batch_count, o->batch_bytes,
-                        &f.b);
+        rc =
+            load_batch(ag, device, acked, o->batch_count, o->batch_bytes, &f.b);
         if (rc != FA_OK || !f.b.cs)
             break;
         if (f.b.cs->first_seq != acked + 1) {
             /* A hole left by an earlier realignment: close it. */
             batch_free(&f.b);
             if (++rep->realigned > MAX_REALIGN) {
-                rc = fa__fail(ag, FA_EREFUSED, "cannot agree on a "
-                                               "sequence with the hub");
+                rc = fa__fail(ag, FA_EREFUSED,
+                              "cannot agree on a "
+                              "sequence with the hub");
                 break;
             }
             rc = realign(ag, acked);
@@ -825,8 +834,9 @@ static int apply_form(fa_agent *ag, const cJSON *def)
     const cJSON *title = cJSON_GetObjectItemCaseSensitive(def, "title");
     if (!cJSON_IsString(id) || !fs_valid_form_id(id->valuestring) ||
         !cJSON_IsNumber(ver) || ver->valuedouble < 1)
-        return fa__fail(ag, FA_EREFUSED, "the hub sent a form without a "
-                                         "valid id and version");
+        return fa__fail(ag, FA_EREFUSED,
+                        "the hub sent a form without a "
+                        "valid id and version");
     const char *t = cJSON_IsString(title) ? title->valuestring : "";
     if (cJSON_IsObject(title) && cJSON_IsString(title->child))
         t = title->child->valuestring;
@@ -857,8 +867,7 @@ static int apply_form(fa_agent *ag, const cJSON *def)
  * delete what falls outside it. Only records the hub accepted are purged:
  * those still waiting go to the hub, which decides, and those it refused
  * stay on the device with the hub's reason for the user to see. */
-static int apply_scope(fa_agent *ag, const cJSON *payload,
-                       fa_sync_report *rep)
+static int apply_scope(fa_agent *ag, const cJSON *payload, fa_sync_report *rep)
 {
     int rc = save_scope(ag, payload);
     char areas[2048], forms[2048];
@@ -912,10 +921,9 @@ static int apply_review(fa_agent *ag, const cJSON *payload)
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(payload, "id");
     const cJSON *rev = cJSON_GetObjectItemCaseSensitive(payload, "rev");
     const cJSON *state = cJSON_GetObjectItemCaseSensitive(payload, "state");
-    const cJSON *comment = cJSON_GetObjectItemCaseSensitive(payload,
-                                                            "comment");
-    if (!cJSON_IsString(id) || !cJSON_IsNumber(rev) ||
-        !cJSON_IsString(state) || !cJSON_IsString(comment))
+    const cJSON *comment = cJSON_GetObjectItemCaseSensitive(payload, "comment");
+    if (!cJSON_IsString(id) || !cJSON_IsNumber(rev) || !cJSON_IsString(state) ||
+        !cJSON_IsString(comment))
         return fa__fail(ag, FA_EREFUSED, "the hub sent a malformed review");
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ag->db,
@@ -938,15 +946,13 @@ static int apply_quota(fa_agent *ag, const cJSON *payload)
 {
     static const char *const text[] = {"area", "wave", "form"};
     static const char *const num[] = {"id", "target", "start_ms", "end_ms"};
-    const cJSON *stratum = cJSON_GetObjectItemCaseSensitive(payload,
-                                                            "stratum");
+    const cJSON *stratum = cJSON_GetObjectItemCaseSensitive(payload, "stratum");
     int ok = cJSON_IsObject(stratum);
     for (int i = 0; i < 3; i++)
-        ok &= cJSON_IsString(cJSON_GetObjectItemCaseSensitive(payload,
-                                                              text[i]));
+        ok &=
+            cJSON_IsString(cJSON_GetObjectItemCaseSensitive(payload, text[i]));
     for (int i = 0; i < 4; i++)
-        ok &= cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(payload,
-                                                              num[i]));
+        ok &= cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(payload, num[i]));
     if (!ok)
         return fa__fail(ag, FA_EREFUSED, "the hub sent a malformed quota");
     char *st_text = cJSON_PrintUnformatted(stratum);
@@ -960,19 +966,19 @@ static int apply_quota(fa_agent *ag, const cJSON *payload)
         free(st_text);
         return fa__store_error(ag, "saving a quota");
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)cJSON_GetObjectItem(
-                                  payload, "id")->valuedouble);
+    sqlite3_bind_int64(
+        st, 1, (sqlite3_int64)cJSON_GetObjectItem(payload, "id")->valuedouble);
     for (int i = 0; i < 3; i++)
         sqlite3_bind_text(
             st, 2 + i,
-            cJSON_GetObjectItemCaseSensitive(payload, text[i])->valuestring,
-            -1, SQLITE_STATIC);
+            cJSON_GetObjectItemCaseSensitive(payload, text[i])->valuestring, -1,
+            SQLITE_STATIC);
     sqlite3_bind_text(st, 5, st_text, -1, free);
     for (int i = 1; i < 4; i++)
-        sqlite3_bind_int64(st, 5 + i,
-                           (sqlite3_int64)cJSON_GetObjectItemCaseSensitive(
-                               payload, num[i])
-                               ->valuedouble);
+        sqlite3_bind_int64(
+            st, 5 + i,
+            (sqlite3_int64)cJSON_GetObjectItemCaseSensitive(payload, num[i])
+                ->valuedouble);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving a quota");
@@ -984,8 +990,9 @@ static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
     const cJSON *changes = cJSON_GetObjectItemCaseSensitive(page, "changes");
     const cJSON *next = cJSON_GetObjectItemCaseSensitive(page, "next");
     if (!cJSON_IsArray(changes) || !cJSON_IsNumber(next))
-        return fa__fail(ag, FA_EREFUSED, "the hub sent a page of changes "
-                                         "without changes or cursor");
+        return fa__fail(ag, FA_EREFUSED,
+                        "the hub sent a page of changes "
+                        "without changes or cursor");
     int rc = fa__begin(ag);
     const cJSON *c;
     cJSON_ArrayForEach(c, changes)
@@ -1047,8 +1054,9 @@ static int pull_all(fa_agent *ag, fa__http *h, const fa_sync_options *o,
         if (h->status != 200) {
             char msg[600];
             fa__http_error_message(h, msg, sizeof msg);
-            return fa__fail(ag, FA_EREFUSED, "the hub refused the download: "
-                                             "%s",
+            return fa__fail(ag, FA_EREFUSED,
+                            "the hub refused the download: "
+                            "%s",
                             msg);
         }
         cJSON *page = NULL;
@@ -1062,8 +1070,8 @@ static int pull_all(fa_agent *ag, fa__http *h, const fa_sync_options *o,
                             perr.msg);
         rc = apply_page(ag, page, rep);
         const cJSON *more = cJSON_GetObjectItemCaseSensitive(page, "more");
-        const cJSON *acked = cJSON_GetObjectItemCaseSensitive(page,
-                                                              "acked_seq");
+        const cJSON *acked =
+            cJSON_GetObjectItemCaseSensitive(page, "acked_seq");
         if (cJSON_IsNumber(acked))
             *hub_acked = (int64_t)acked->valuedouble;
         int again = cJSON_IsTrue(more);
@@ -1084,8 +1092,8 @@ static void record_outcome(fa_agent *ag, int rc, const fa_sync_report *rep)
 {
     char text[1200];
     if (rc == FA_OK)
-        snprintf(text, sizeof text, "ok, sent %lld, received %lld",
-                 rep->sent, rep->pulled);
+        snprintf(text, sizeof text, "ok, sent %lld, received %lld", rep->sent,
+                 rep->pulled);
     else
         snprintf(text, sizeof text, "failed: %.1100s", ag->err);
     char saved[sizeof ag->err];

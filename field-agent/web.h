@@ -29,12 +29,12 @@ typedef struct fa__web {
     pthread_mutex_t sync_lock;
     pthread_cond_t sync_cond;
     int sync_requested, sync_running, stopping;
-    int auto_sync_s;   /* 0: only when asked */
-    int failures;      /* attempts in a row that failed (backoff) */
-    char phase[16];    /* "connecting", "sending", "receiving" */
+    int auto_sync_s; /* 0: only when asked */
+    int failures;    /* attempts in a row that failed (backoff) */
+    char phase[16];  /* "connecting", "sending", "receiving" */
     long long done, total;
     int64_t last_attempt_ms, last_end_ms, next_attempt_ms;
-    int last_rc;       /* FA_* of the last attempt */
+    int last_rc;           /* FA_* of the last attempt */
     long long last_queued; /* records still on the device after it */
     char last_message[700];
 } fa__web;
@@ -42,8 +42,7 @@ typedef struct fa__web {
 /* JSON replies: every error is {"error","message"}. */
 void fa__web_reply(struct mg_connection *conn, int status, cJSON *obj);
 void fa__web_error(struct mg_connection *conn, int status, const char *code,
-                   const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Routes an authenticated /api/ request (serve.c checked the secret and,
  * for state-changing methods, that it is not cross-site). Returns the

@@ -52,8 +52,7 @@ static int read_object(fa__web *w, struct mg_connection *conn, cJSON **out)
         got += (size_t)n;
     }
     fs_err perr = {0};
-    int rc = got == want ? fs_json_parse(buf, want, &w->ag->limits, out,
-                                         &perr)
+    int rc = got == want ? fs_json_parse(buf, want, &w->ag->limits, out, &perr)
                          : FS_EMALFORMED;
     free(buf);
     if (got != want) {
@@ -101,8 +100,8 @@ static const char *lang_or_null(const char *lang)
 /* Languages written right to left, by primary subtag. */
 static const char *dir_of(const char *lang)
 {
-    static const char *const rtl[] = {"ar", "he", "fa", "ur", "ps", "sd",
-                                      "ug", "yi", "dv", "ckb"};
+    static const char *const rtl[] = {"ar", "he", "fa", "ur", "ps",
+                                      "sd", "ug", "yi", "dv", "ckb"};
     size_t n = strcspn(lang, "-");
     for (size_t i = 0; i < sizeof rtl / sizeof rtl[0]; i++)
         if (strlen(rtl[i]) == n && strncasecmp(lang, rtl[i], n) == 0)
@@ -150,8 +149,7 @@ static char *capture_close(capture *c)
     return c->text;
 }
 
-static char *value_text(const fs_field *fld, const cJSON *v,
-                        const char *lang)
+static char *value_text(const fs_field *fld, const cJSON *v, const char *lang)
 {
     capture c;
     if (capture_open(&c) != 0)
@@ -179,8 +177,8 @@ static cJSON *problems_json(const fs_form *f, const fs_problems *p,
         cJSON *o = cJSON_CreateObject();
         const fs_field *fld = fs_form_field_named(f, p->items[i].where);
         cJSON_AddStringToObject(o, "where", p->items[i].where);
-        cJSON_AddStringToObject(o, "label", fld ? fs_field_label(fld, lang)
-                                                : p->items[i].where);
+        cJSON_AddStringToObject(
+            o, "label", fld ? fs_field_label(fld, lang) : p->items[i].where);
         cJSON_AddStringToObject(o, "message", p->items[i].msg);
         cJSON_AddItemToArray(arr, o);
     }
@@ -346,8 +344,8 @@ static int outcome(fa__web *w, struct mg_connection *conn, int rc,
         return agent_error(w, conn, rc);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "error", "invalid");
-    cJSON_AddStringToObject(e, "message", p && p->n ? p->items[0].msg
-                                                    : fa_last_error(w->ag));
+    cJSON_AddStringToObject(e, "message",
+                            p && p->n ? p->items[0].msg : fa_last_error(w->ag));
     if (p)
         cJSON_AddItemToObject(e, "problems", problems_json(f, p, lang));
     fa__web_reply(conn, 422, e);
@@ -356,8 +354,7 @@ static int outcome(fa__web *w, struct mg_connection *conn, int rc,
 
 /* ---- endpoints ------------------------------------------------------- */
 
-static int api_create(fa__web *w, struct mg_connection *conn,
-                      const char *lang)
+static int api_create(fa__web *w, struct mg_connection *conn, const char *lang)
 {
     cJSON *body = NULL;
     if (read_object(w, conn, &body) != 0)
@@ -481,9 +478,9 @@ static int api_area(fa__web *w, struct mg_connection *conn, fa__draft *d,
         return 400;
     const cJSON *area = cJSON_GetObjectItemCaseSensitive(body, "area");
     int status;
-    int rc = cJSON_IsString(area) ? fa__area_check(w->ag, area->valuestring)
-                                  : fa__fail(w->ag, FA_EINPUT,
-                                             "\"area\" must be a string");
+    int rc = cJSON_IsString(area)
+                 ? fa__area_check(w->ag, area->valuestring)
+                 : fa__fail(w->ag, FA_EINPUT, "\"area\" must be a string");
     if (rc == FA_OK) {
         snprintf(d->area, sizeof d->area, "%s", area->valuestring);
         rc = fa__draft_save(w->ag, d);
@@ -506,8 +503,8 @@ static int api_back(fa__web *w, struct mg_connection *conn, fa__draft *d,
     return outcome(w, conn, fa__draft_save(w->ag, d), NULL, d, f, lang);
 }
 
-static int api_finalize(fa__web *w, struct mg_connection *conn,
-                        fa__draft *d, const fs_form *f, const char *lang)
+static int api_finalize(fa__web *w, struct mg_connection *conn, fa__draft *d,
+                        const fs_form *f, const char *lang)
 {
     fa__draft_drop_irrelevant(f, d);
     fs_problems p;
@@ -552,11 +549,11 @@ static int api_draft(fa__web *w, struct mg_connection *conn, const char *rest,
     memcpy(id, rest, n);
     id[n] = '\0';
     int get = strcmp(method, "GET") == 0;
-    int known = (get && !action[0]) ||
-                (!get && (strcmp(action, "answer") == 0 ||
-                          strcmp(action, "area") == 0 ||
-                          strcmp(action, "back") == 0 ||
-                          strcmp(action, "finalize") == 0));
+    int known =
+        (get && !action[0]) ||
+        (!get &&
+         (strcmp(action, "answer") == 0 || strcmp(action, "area") == 0 ||
+          strcmp(action, "back") == 0 || strcmp(action, "finalize") == 0));
     if (!known) {
         fa__web_error(conn, 404, "not_found",
                       "drafts/ID takes GET, or POST to ID/answer, ID/area, "
@@ -594,8 +591,7 @@ static void title_of(fa__web *w, const char *form_id, int64_t version,
     fs_form_free(f);
 }
 
-static int api_forms(fa__web *w, struct mg_connection *conn,
-                     const char *lang)
+static int api_forms(fa__web *w, struct mg_connection *conn, const char *lang)
 {
     /* The list `forms --json` prints, with each form's languages. */
     capture c;
@@ -680,8 +676,8 @@ static void refused_entity_changes(fa__web *w, cJSON *arr, const char *lang)
 /* POST /api/submissions/ID/amend: a draft of the next revision, the
  * app's way to answer a reviewer (as `fieldsync-agent amend`). A draft of
  * it that already exists is simply continued. */
-static int api_amend(fa__web *w, struct mg_connection *conn,
-                     const char *rest, const char *lang)
+static int api_amend(fa__web *w, struct mg_connection *conn, const char *rest,
+                     const char *lang)
 {
     char id[FS_UUID_LEN + 1];
     size_t n = strcspn(rest, "/");
@@ -740,8 +736,8 @@ static int api_list(fa__web *w, struct mg_connection *conn, const char *what,
         "s.state = 'refused') ORDER BY s.created_ms DESC LIMIT ?1";
     int drafts = strcmp(what, "drafts") == 0;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(w->ag->db, drafts ? drafts_sql : subs_sql, -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(w->ag->db, drafts ? drafts_sql : subs_sql, -1, &st,
+                           NULL) != SQLITE_OK)
         return agent_error(w, conn,
                            fa__store_error(w->ag, "reading the lists"));
     sqlite3_bind_int(st, 1, LIST_MAX);
@@ -765,8 +761,7 @@ static int api_list(fa__web *w, struct mg_connection *conn, const char *what,
         if (drafts) {
             cJSON_AddBoolToObject(o, "amendment",
                                   sqlite3_column_int64(st, 5) > 0);
-            cJSON *a =
-                cJSON_Parse((const char *)sqlite3_column_text(st, 6));
+            cJSON *a = cJSON_Parse((const char *)sqlite3_column_text(st, 6));
             cJSON_AddNumberToObject(o, "answers", cJSON_GetArraySize(a));
             cJSON_Delete(a);
         } else {
@@ -799,8 +794,7 @@ static int api_list(fa__web *w, struct mg_connection *conn, const char *what,
 
 static const char *const registry_types[] = {"stakeholder", "mechanism"};
 
-static const fs_form *registry_type(const fs_entity_types *t,
-                                    const char *name)
+static const fs_form *registry_type(const fs_entity_types *t, const char *name)
 {
     for (size_t i = 0; i < 2; i++)
         if (name && strcmp(name, registry_types[i]) == 0)
@@ -894,10 +888,9 @@ static int api_registry(fa__web *w, struct mg_connection *conn,
 {
     fs_entity_types *t = NULL;
     if (fs_entity_types_parse(fs_entity_types_json,
-                              strlen(fs_entity_types_json), &t,
-                              NULL) != FS_OK)
-        return agent_error(w, conn, fa__fail(w->ag, FA_ESTORE,
-                                             "out of memory"));
+                              strlen(fs_entity_types_json), &t, NULL) != FS_OK)
+        return agent_error(w, conn,
+                           fa__fail(w->ag, FA_ESTORE, "out of memory"));
     const char *id = rest[0] == '/' ? rest + 1 : NULL;
     int status = 0, rc = FA_OK;
     cJSON *body = NULL, *out = NULL;
@@ -911,8 +904,7 @@ static int api_registry(fa__web *w, struct mg_connection *conn,
         mg_get_var(ri->query_string, ql, "area", area, sizeof area);
     }
     if (id && !fs_valid_uuid(id)) {
-        fa__web_error(conn, 400, "bad_id", "'%.40s' is not an entity id",
-                      id);
+        fa__web_error(conn, 400, "bad_id", "'%.40s' is not an entity id", id);
         status = 400;
     } else if (!get && read_object(w, conn, &body) != 0) {
         status = 400;
@@ -949,12 +941,10 @@ static int api_registry(fa__web *w, struct mg_connection *conn,
     }
     if (!status) {
         cJSON *o = cJSON_CreateObject();
-        const cJSON *ty = id && out
-                              ? cJSON_GetObjectItemCaseSensitive(out, "type")
-                              : NULL;
+        const cJSON *ty =
+            id && out ? cJSON_GetObjectItemCaseSensitive(out, "type") : NULL;
         const fs_form *type =
-            fs_entity_type(t, cJSON_IsString(ty) ? ty->valuestring
-                                                 : type_name);
+            fs_entity_type(t, cJSON_IsString(ty) ? ty->valuestring : type_name);
         if (type)
             cJSON_AddItemToObject(o, "type", type_json(type, lang));
         char areas[2048];
@@ -965,9 +955,8 @@ static int api_registry(fa__web *w, struct mg_connection *conn,
             const fs_form *x = fs_entity_type(t, registry_types[i]);
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "id", registry_types[i]);
-            cJSON_AddStringToObject(e, "title",
-                                    x ? fs_form_title(x, lang)
-                                      : registry_types[i]);
+            cJSON_AddStringToObject(
+                e, "title", x ? fs_form_title(x, lang) : registry_types[i]);
             cJSON_AddItemToArray(types, e);
         }
         if (get) {

@@ -21,8 +21,7 @@ static const char *const op_names[] = {NULL, "new", "set", "delete"};
 
 const char *fs_entity_op_name(fs_entity_op op)
 {
-    return op >= FS_ENTITY_NEW && op <= FS_ENTITY_DELETE ? op_names[op]
-                                                         : NULL;
+    return op >= FS_ENTITY_NEW && op <= FS_ENTITY_DELETE ? op_names[op] : NULL;
 }
 
 fs_changeset *fs_changeset_new(size_t cap)
@@ -377,8 +376,8 @@ static int check_members(const cJSON *answers, size_t idx, const char *what,
 
         if (n >= lim->max_answers)
             return fs_err_set(e, FS_ETOOBIG,
-                              "changes[%zu].%s: more than %zu %s", idx,
-                              what, lim->max_answers, what);
+                              "changes[%zu].%s: more than %zu %s", idx, what,
+                              lim->max_answers, what);
         if (!fs_valid_field_name(m->string)) {
             fs__snippet(m->string, snip, sizeof(snip));
             return fs_err_set(e, FS_EIDENT,
@@ -414,8 +413,8 @@ static int check_members(const cJSON *answers, size_t idx, const char *what,
  * name, as cJSON_GetObjectItemCaseSensitive finds it: gathered in one
  * walk over the change rather than a walk per name. */
 typedef struct change_members {
-    const cJSON *seq, *kind, *id, *form, *form_version, *area, *collector,
-        *hlc, *created_ms, *rev, *base_rev, *answers, *op, *type, *fields;
+    const cJSON *seq, *kind, *id, *form, *form_version, *area, *collector, *hlc,
+        *created_ms, *rev, *base_rev, *answers, *op, *type, *fields;
 } change_members;
 
 static const cJSON **member_slot(change_members *m, const char *k)
@@ -577,10 +576,9 @@ static int decode_edit(const cJSON *m, size_t idx, fs_entity_change *ent,
                           idx, m->string);
     r = fs__json_int(m, "base", &base);
     if (r != FS__FIELD_OK || base < 0)
-        return fs_err_set(e, FS_EMALFORMED,
-                          "changes[%zu].fields.%s.base: %s", idx, m->string,
-                          r == FS__FIELD_MISSING ? "missing"
-                                                 : "must be an integer >= 0");
+        return fs_err_set(
+            e, FS_EMALFORMED, "changes[%zu].fields.%s.base: %s", idx, m->string,
+            r == FS__FIELD_MISSING ? "missing" : "must be an integer >= 0");
     if (ent->op == FS_ENTITY_NEW && base != 0)
         return fs_err_set(e, FS_EMALFORMED,
                           "changes[%zu].fields.%s.base: must be 0 in a new "
@@ -654,8 +652,8 @@ static int decode_entity(const change_members *cm, size_t idx,
     if (rc == FS_OK)
         rc = want_who(cm, idx, ent->collector, &ent->hlc, e);
     if (rc == FS_OK)
-        rc = want_int(cm->created_ms, "created_ms", idx, 1, 0,
-                      &ent->created_ms, e);
+        rc = want_int(cm->created_ms, "created_ms", idx, 1, 0, &ent->created_ms,
+                      e);
     if (rc != FS_OK)
         return rc;
 
@@ -668,8 +666,7 @@ static int decode_entity(const change_members *cm, size_t idx,
     rc = check_members(fields, idx, "fields", lim, keys, e);
     if (rc != FS_OK)
         return rc;
-    cJSON_ArrayForEach(m, fields)
-        count++;
+    cJSON_ArrayForEach(m, fields) count++;
     if (count == 0 && ent->op != FS_ENTITY_DELETE)
         return fs_err_set(e, FS_EMALFORMED,
                           "changes[%zu].fields: must name at least one "
@@ -736,8 +733,8 @@ static int decode_change(cJSON *o, const change_members *m, size_t idx,
     }
     memcpy(s->form_id, v, strlen(v) + 1);
 
-    rc = want_int(m->form_version, "form_version", idx, 1, 1,
-                  &s->form_version, e);
+    rc = want_int(m->form_version, "form_version", idx, 1, 1, &s->form_version,
+                  e);
     if (rc != FS_OK)
         return rc;
 
@@ -796,9 +793,8 @@ static int decode_change(cJSON *o, const change_members *m, size_t idx,
      * and parsing them again from answers_json cost as much as this whole
      * decode. The tree is fs_changeset_decode's own, so taking a part
      * of it out is safe despite the const view of the members. */
-    s->answers = o != NULL
-                     ? cJSON_DetachItemViaPointer(o, (cJSON *)answers)
-                     : (cJSON *)answers;
+    s->answers = o != NULL ? cJSON_DetachItemViaPointer(o, (cJSON *)answers)
+                           : (cJSON *)answers;
     return FS_OK;
 }
 
@@ -846,8 +842,7 @@ static int fast_scalar_read(fs__jcur *c, fast_scalar *f)
  * the value. */
 static int fast_key(fs__jcur *c, char *key, size_t cap)
 {
-    if (c->p >= c->end || *c->p != '"' ||
-        fs__jcur_string_to(c, key, cap) != 0)
+    if (c->p >= c->end || *c->p != '"' || fs__jcur_string_to(c, key, cap) != 0)
         return -1;
     return fs__jcur_colon(c);
 }
@@ -994,8 +989,12 @@ static int fast_header(fs__jcur *c, fs_changeset *h)
 static fs_changeset *fast_decode(const char *text, size_t n,
                                  const fs_limits *lim)
 {
-    fs__jcur c = {(const unsigned char *)text, (const unsigned char *)text + n,
-                  lim, 1, 0, NULL};
+    fs__jcur c = {(const unsigned char *)text,
+                  (const unsigned char *)text + n,
+                  lim,
+                  1,
+                  0,
+                  NULL};
     fs_changeset h, *cs = NULL;
     const char **keys = NULL;
     size_t count, i = 0;

@@ -32,8 +32,8 @@ void fs_entity_types_free(fs_entity_types *t)
     free(t);
 }
 
-int fs_entity_types_parse(const char *json, size_t len,
-                          fs_entity_types **out, fs_problems *p)
+int fs_entity_types_parse(const char *json, size_t len, fs_entity_types **out,
+                          fs_problems *p)
 {
     cJSON *root = NULL;
     fs_entity_types *t = NULL;
@@ -65,9 +65,9 @@ int fs_entity_types_parse(const char *json, size_t len,
     {
         char *text = cJSON_PrintUnformatted(def);
         fs_form *f = NULL;
-        int frc = text ? fs_form_parse(text, strlen(text), FS_FORM_STRICT,
-                                       &f, p)
-                       : FS_ENOMEM;
+        int frc = text
+                      ? fs_form_parse(text, strlen(text), FS_FORM_STRICT, &f, p)
+                      : FS_ENOMEM;
         free(text);
         if (frc != FS_OK) {
             rc = frc == FS_ENOMEM ? frc : FS_EMALFORMED;
@@ -121,8 +121,7 @@ const char *fs_entity_type_names(const fs_entity_types *t)
 static const char *ext_member(const fs_form *type, const char *key,
                               const char *def)
 {
-    const cJSON *v =
-        cJSON_GetObjectItemCaseSensitive(fs_form_json(type), key);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(fs_form_json(type), key);
     return cJSON_IsString(v) ? v->valuestring : def;
 }
 
@@ -263,11 +262,21 @@ int fs_entity_value_parse(const fs_form *type, const char *field,
     } else {
         switch (ft) {
         case FS_FIELD_INTEGER:
-        case FS_FIELD_LIKERT: v = parse_number(text, 1); break;
-        case FS_FIELD_DECIMAL: v = parse_number(text, 0); break;
-        case FS_FIELD_SELECT_MULTIPLE: v = parse_codes(text); break;
-        case FS_FIELD_GEOPOINT: v = parse_geopoint(text); break;
-        default: v = cJSON_CreateString(text); break;
+        case FS_FIELD_LIKERT:
+            v = parse_number(text, 1);
+            break;
+        case FS_FIELD_DECIMAL:
+            v = parse_number(text, 0);
+            break;
+        case FS_FIELD_SELECT_MULTIPLE:
+            v = parse_codes(text);
+            break;
+        case FS_FIELD_GEOPOINT:
+            v = parse_geopoint(text);
+            break;
+        default:
+            v = cJSON_CreateString(text);
+            break;
         }
         if (v == NULL) {
             fs_problems_add(p, field, "'%.40s' is not a %s value", text,

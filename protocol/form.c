@@ -126,8 +126,7 @@ static void pathf(char *out, size_t cap, const char *fmt, ...)
 }
 
 /* path = base + suffix, cut to fit. */
-static void subpath(char *out, size_t cap, const char *base,
-                    const char *suffix)
+static void subpath(char *out, size_t cap, const char *base, const char *suffix)
 {
     pathf(out, cap, "%s%s", base, suffix);
 }
@@ -165,8 +164,8 @@ static void unknown_members(pctx *c, const cJSON *o, const char *path,
             continue;
         fs__snippet(m->string, snip, sizeof snip);
         subpath(where, sizeof where, path, "");
-        prob(c, where,
-             "unknown member '%s' (a typo? extensions start with x_)", snip);
+        prob(c, where, "unknown member '%s' (a typo? extensions start with x_)",
+             snip);
     }
 }
 
@@ -183,8 +182,8 @@ static int valid_lang(const char *s)
         return 1;
     if (s[i] != '-')
         return 0;
-    for (k = ++i; (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' &&
-                   s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9');)
+    for (k = ++i; (s[k] >= 'a' && s[k] <= 'z') ||
+                  (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9');)
         k++;
     return s[k] == '\0' && k - i >= 1 && k - i <= 8;
 }
@@ -201,8 +200,8 @@ static int valid_code(const char *s)
 
         if (i >= FS_ID_MAX)
             return 0;
-        if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != '+' &&
-                                  ch != '-')))
+        if (!alnum &&
+            (i == 0 || (ch != '.' && ch != '_' && ch != '+' && ch != '-')))
             return 0;
     }
     return i > 0;
@@ -221,8 +220,7 @@ static void check_one_text(pctx *c, const cJSON *s, const char *where)
 /* A text is a string (in the default language) or an object of strings
  * by language that includes the default language, so fallback always
  * finds something. */
-static void check_text(pctx *c, const cJSON *t, const char *path,
-                       int required)
+static void check_text(pctx *c, const cJSON *t, const char *path, int required)
 {
     const cJSON *m;
     size_t n = 0;
@@ -230,8 +228,9 @@ static void check_text(pctx *c, const cJSON *t, const char *path,
 
     if (t == NULL) {
         if (required)
-            prob(c, path, "required: a text, or an object of texts by "
-                          "language");
+            prob(c, path,
+                 "required: a text, or an object of texts by "
+                 "language");
         return;
     }
     if (cJSON_IsString(t)) {
@@ -239,8 +238,9 @@ static void check_text(pctx *c, const cJSON *t, const char *path,
         return;
     }
     if (!cJSON_IsObject(t)) {
-        prob(c, path, "must be a text, or an object of texts by language "
-                      "such as {\"en\": \"...\", \"fr\": \"...\"}");
+        prob(c, path,
+             "must be a text, or an object of texts by language "
+             "such as {\"en\": \"...\", \"fr\": \"...\"}");
         return;
     }
     cJSON_ArrayForEach(m, t)
@@ -264,8 +264,7 @@ static void check_text(pctx *c, const cJSON *t, const char *path,
         prob(c, path, "no text in the default language '%s'", c->f->lang);
 }
 
-static int get_bool(pctx *c, const cJSON *o, const char *key,
-                    const char *path)
+static int get_bool(pctx *c, const cJSON *o, const char *key, const char *path)
 {
     const cJSON *b = member(o, key);
     char where[FS_PROBLEM_WHERE_MAX];
@@ -319,16 +318,17 @@ static int parse_choices(pctx *c, const cJSON *arr, const char *path,
             pathf(where, sizeof where, "%s[%zu].value", path, i);
         }
         if (!cJSON_IsString(v) || !valid_code(v->valuestring)) {
-            prob(c, where, "a choice is a code (letters, digits and . _ + "
-                           "-, at most 64) or {\"value\": code, \"label\": "
-                           "text}");
+            prob(c, where,
+                 "a choice is a code (letters, digits and . _ + "
+                 "-, at most 64) or {\"value\": code, \"label\": "
+                 "text}");
             items[i].value = "";
         } else {
             items[i].value = v->valuestring;
             for (j = 0; j < i; j++)
                 if (strcmp(items[j].value, v->valuestring) == 0)
-                    prob(c, where, "'%s' is already choice %zu",
-                         v->valuestring, j);
+                    prob(c, where, "'%s' is already choice %zu", v->valuestring,
+                         j);
         }
         i++;
     }
@@ -365,8 +365,9 @@ static int parse_lists(pctx *c, const cJSON *lists)
         fs__snippet(m->string, snip, sizeof snip);
         pathf(where, sizeof where, "$.choice_lists.%s", snip);
         if (!fs_valid_field_name(m->string))
-            prob(c, where, "a list name is lower-case letters, digits and "
-                           "_, starting with a letter");
+            prob(c, where,
+                 "a list name is lower-case letters, digits and "
+                 "_, starting with a letter");
         f->lists[i].name = m->string;
         rc = parse_choices(c, m, where, &f->lists[i].items, &f->lists[i].n);
         f->nlists = ++i;
@@ -456,8 +457,8 @@ static int is_number(fs_field_type t)
 
 /* ---- conditions (skip logic) ----------------------------------------- */
 
-static const char *const cond_ops[] = {"eq", "ne", "lt", "le", "gt", "ge",
-                                       "in", "contains", "answered", NULL};
+static const char *const cond_ops[] = {
+    "eq", "ne", "lt", "le", "gt", "ge", "in", "contains", "answered", NULL};
 
 /* A comparison value of the type field ref's answers have. */
 static void check_cond_value(pctx *c, const fs_field *ref, const cJSON *v,
@@ -483,14 +484,13 @@ static void check_cond_value(pctx *c, const fs_field *ref, const cJSON *v,
         break;
     case FS_FIELD_DATE:
         if (!cJSON_IsString(v) || fs__date_parse(v->valuestring, &d) != 0)
-            prob(c, where, "must be a date YYYY-MM-DD, as '%s' is",
-                 ref->name);
+            prob(c, where, "must be a date YYYY-MM-DD, as '%s' is", ref->name);
         break;
     case FS_FIELD_DATETIME:
-        if (!cJSON_IsString(v) ||
-            fs__datetime_parse(v->valuestring, &d) != 0)
-            prob(c, where, "must be a date-time such as "
-                           "2026-03-01T14:30:00Z, as '%s' is",
+        if (!cJSON_IsString(v) || fs__datetime_parse(v->valuestring, &d) != 0)
+            prob(c, where,
+                 "must be a date-time such as "
+                 "2026-03-01T14:30:00Z, as '%s' is",
                  ref->name);
         break;
     default:
@@ -511,8 +511,9 @@ static void check_cond(pctx *c, const fs_field *self, const cJSON *cond,
     size_t i;
 
     if (!cJSON_IsObject(cond)) {
-        prob(c, path, "a condition is {\"field\", \"op\", \"value\"} or "
-                      "{\"all\": [...]} or {\"any\": [...]}");
+        prob(c, path,
+             "a condition is {\"field\", \"op\", \"value\"} or "
+             "{\"all\": [...]} or {\"any\": [...]}");
         return;
     }
     if (all != NULL || any != NULL) {
@@ -559,13 +560,13 @@ static void check_cond(pctx *c, const fs_field *self, const cJSON *cond,
         if (ref == NULL) {
             prob(c, where, "no field is named '%s'", fn->valuestring);
         } else if (ref->index >= self->index) {
-            prob(c, where, "'%s' is not an earlier field; conditions look "
-                           "back only",
+            prob(c, where,
+                 "'%s' is not an earlier field; conditions look "
+                 "back only",
                  fn->valuestring);
             ref = NULL;
         } else if (ref->type == FS_FIELD_NOTE) {
-            prob(c, where, "'%s' is a note and has no answer",
-                 fn->valuestring);
+            prob(c, where, "'%s' is a note and has no answer", fn->valuestring);
             ref = NULL;
         }
     }
@@ -575,8 +576,9 @@ static void check_cond(pctx *c, const fs_field *self, const cJSON *cond,
         if (strcmp(cond_ops[i], op) == 0)
             break;
     if (cond_ops[i] == NULL) {
-        prob(c, where, "must be one of eq, ne, lt, le, gt, ge, in, "
-                       "contains, answered");
+        prob(c, where,
+             "must be one of eq, ne, lt, le, gt, ge, in, "
+             "contains, answered");
         return;
     }
     if (ref == NULL)
@@ -601,15 +603,15 @@ static void check_cond(pctx *c, const fs_field *self, const cJSON *cond,
     if (ref->type == FS_FIELD_SELECT_MULTIPLE ||
         ref->type == FS_FIELD_GEOPOINT) {
         prob(c, path, "a %s field takes only %s", fs_field_type_name(ref->type),
-             ref->type == FS_FIELD_GEOPOINT ? "answered" : "contains or "
-                                                           "answered");
+             ref->type == FS_FIELD_GEOPOINT ? "answered"
+                                            : "contains or "
+                                              "answered");
         return;
     }
     if (op[0] == 'l' || op[0] == 'g') {
         if (!is_number(ref->type) && ref->type != FS_FIELD_DATE &&
             ref->type != FS_FIELD_DATETIME) {
-            prob(c, path, "%s compares numbers, dates and date-times only",
-                 op);
+            prob(c, path, "%s compares numbers, dates and date-times only", op);
             return;
         }
     }
@@ -636,8 +638,8 @@ static void check_cond(pctx *c, const fs_field *self, const cJSON *cond,
 /* ---- fields ---------------------------------------------------------- */
 
 /* Reads an optional integer member in lo..hi into *out (-1 when absent). */
-static void get_long(pctx *c, const cJSON *o, const char *key,
-                     const char *path, long lo, long hi, long *out)
+static void get_long(pctx *c, const cJSON *o, const char *key, const char *path,
+                     long lo, long hi, long *out)
 {
     int64_t v;
     int r = fs__json_int(o, key, &v);
@@ -655,9 +657,8 @@ static void get_long(pctx *c, const cJSON *o, const char *key,
 }
 
 /* min/max of numbers, dates and date-times, in comparable units. */
-static void get_bound(pctx *c, fs_field *fld, const cJSON *o,
-                      const char *key, const char *path, int *has,
-                      double *out)
+static void get_bound(pctx *c, fs_field *fld, const cJSON *o, const char *key,
+                      const char *path, int *has, double *out)
 {
     const cJSON *b = member(o, key);
     char where[FS_PROBLEM_WHERE_MAX];
@@ -691,14 +692,16 @@ static void get_bound(pctx *c, fs_field *fld, const cJSON *o,
     case FS_FIELD_DATETIME:
         if (!cJSON_IsString(b) ||
             fs__datetime_parse(b->valuestring, out) != 0) {
-            prob(c, where, "must be a date-time such as "
-                           "2026-03-01T14:30:00Z");
+            prob(c, where,
+                 "must be a date-time such as "
+                 "2026-03-01T14:30:00Z");
             return;
         }
         break;
     default:
-        prob(c, where, "%s applies to integer, decimal, date and datetime "
-                       "fields",
+        prob(c, where,
+             "%s applies to integer, decimal, date and datetime "
+             "fields",
              key);
         return;
     }
@@ -706,8 +709,8 @@ static void get_bound(pctx *c, fs_field *fld, const cJSON *o,
 }
 
 /* Constraint members that only some types take. */
-static void only_for(pctx *c, const cJSON *o, const char *key,
-                     const char *path, int applies, const char *types)
+static void only_for(pctx *c, const cJSON *o, const char *key, const char *path,
+                     int applies, const char *types)
 {
     char where[FS_PROBLEM_WHERE_MAX];
 
@@ -717,15 +720,14 @@ static void only_for(pctx *c, const cJSON *o, const char *key,
     prob(c, where, "applies to %s fields only", types);
 }
 
-static int parse_field(pctx *c, fs_field *fld, const cJSON *o,
-                       const char *path)
+static int parse_field(pctx *c, fs_field *fld, const cJSON *o, const char *path)
 {
     static const char *const known[] = {
-        "name",       "type",       "label",     "hint",      "required",
-        "relevant",   "choices",    "scale",     "scale_labels", "min",
-        "max",        "min_length", "max_length", "pattern",   "min_count",
-        "max_count",  "personal",   "sensitive", "metadata",  "consent",
-        "retired",    NULL};
+        "name",      "type",       "label",      "hint",         "required",
+        "relevant",  "choices",    "scale",      "scale_labels", "min",
+        "max",       "min_length", "max_length", "pattern",      "min_count",
+        "max_count", "personal",   "sensitive",  "metadata",     "consent",
+        "retired",   NULL};
     const cJSON *ch, *pat, *sl;
     char where[FS_PROBLEM_WHERE_MAX];
     long v;
@@ -770,8 +772,9 @@ static int parse_field(pctx *c, fs_field *fld, const cJSON *o,
                 fld->nchoices = l->n;
             }
         } else if (ch == NULL) {
-            prob(c, where, "required for %s: an array of choices or the "
-                           "name of a list in $.choice_lists",
+            prob(c, where,
+                 "required for %s: an array of choices or the "
+                 "name of a list in $.choice_lists",
                  fs_field_type_name(fld->type));
         } else {
             fs__choice *items = NULL;
@@ -791,15 +794,16 @@ static int parse_field(pctx *c, fs_field *fld, const cJSON *o,
         get_long(c, o, "scale", path, 2, FS__FORM_SCALE_MAX, &v);
         if (v < 0 && member(o, "scale") == NULL) {
             subpath(where, sizeof where, path, ".scale");
-            prob(c, where, "required for likert: the number of points, 2 "
-                           "to %d",
+            prob(c, where,
+                 "required for likert: the number of points, 2 "
+                 "to %d",
                  FS__FORM_SCALE_MAX);
         }
         fld->scale = v > 0 ? (int)v : 0;
         sl = member(o, "scale_labels");
         subpath(where, sizeof where, path, ".scale_labels");
-        if (sl != NULL && (!cJSON_IsArray(sl) ||
-                           cJSON_GetArraySize(sl) != fld->scale)) {
+        if (sl != NULL &&
+            (!cJSON_IsArray(sl) || cJSON_GetArraySize(sl) != fld->scale)) {
             prob(c, where, "must be an array of one label per point (%d)",
                  fld->scale);
         } else if (sl != NULL) {
@@ -871,20 +875,23 @@ static int parse_field(pctx *c, fs_field *fld, const cJSON *o,
 
     if (fld->type == FS_FIELD_NOTE &&
         (fld->flags & (FS_FIELD_REQUIRED | FS_FIELD_CONSENT)))
-        prob(c, path, "a note is display only: it cannot be required or "
-                      "the consent question");
+        prob(c, path,
+             "a note is display only: it cannot be required or "
+             "the consent question");
     if ((fld->flags & FS_FIELD_RETIRED) && (fld->flags & FS_FIELD_REQUIRED))
-        prob(c, path, "a retired field is never asked, so it cannot be "
-                      "required");
+        prob(c, path,
+             "a retired field is never asked, so it cannot be "
+             "required");
     if (fld->flags & FS_FIELD_CONSENT) {
         if (fld->type != FS_FIELD_SELECT_ONE || !fs__choice_has(fld, "yes") ||
             !fs__choice_has(fld, "no"))
-            prob(c, path, "the consent field is a select_one with the "
-                          "choices yes and no");
-        if (member(o, "relevant") != NULL ||
-            (fld->flags & FS_FIELD_RETIRED))
-            prob(c, path, "the consent field is always asked: no "
-                          "relevant, not retired");
+            prob(c, path,
+                 "the consent field is a select_one with the "
+                 "choices yes and no");
+        if (member(o, "relevant") != NULL || (fld->flags & FS_FIELD_RETIRED))
+            prob(c, path,
+                 "the consent field is always asked: no "
+                 "relevant, not retired");
         if (c->f->consent != NULL)
             prob(c, path, "'%s' is already the consent field",
                  c->f->consent->name);
@@ -943,30 +950,34 @@ static int parse_fields(pctx *c, const cJSON *fields)
         }
         subpath(where, sizeof where, path, ".name");
         if (!cJSON_IsString(nm) || !fs_valid_field_name(nm->valuestring)) {
-            prob(c, where, "required: lower-case letters, digits and _ (at "
-                           "most 64), starting with a letter");
+            prob(c, where,
+                 "required: lower-case letters, digits and _ (at "
+                 "most 64), starting with a letter");
         } else {
             fld->name = nm->valuestring;
             for (j = 0; j + 1 < i; j++)
                 if (strcmp(f->fields[j].name, fld->name) == 0)
-                    prob(c, where, "'%s' is already the name of "
-                                   "fields[%zu]",
+                    prob(c, where,
+                         "'%s' is already the name of "
+                         "fields[%zu]",
                          fld->name, j);
         }
         subpath(where, sizeof where, path, ".type");
         if (!cJSON_IsString(ty)) {
-            prob(c, where, "required: text, integer, decimal, select_one, "
-                           "select_multiple, likert, date, datetime, "
-                           "geopoint or note");
+            prob(c, where,
+                 "required: text, integer, decimal, select_one, "
+                 "select_multiple, likert, date, datetime, "
+                 "geopoint or note");
         } else {
             fld->type = type_from_name(ty->valuestring);
             if (fld->type == 0) {
                 char snip[40];
 
                 fs__snippet(ty->valuestring, snip, sizeof snip);
-                prob(c, where, "unknown type '%s'; one of text, integer, "
-                               "decimal, select_one, select_multiple, "
-                               "likert, date, datetime, geopoint, note",
+                prob(c, where,
+                     "unknown type '%s'; one of text, integer, "
+                     "decimal, select_one, select_multiple, "
+                     "likert, date, datetime, geopoint, note",
                      snip);
             }
         }
@@ -1007,8 +1018,8 @@ static void parse_dedupe(pctx *c, const cJSON *dk)
         const fs_field *fld;
 
         subpath_i(where, sizeof where, "$.dedupe_key", "", i++);
-        fld = cJSON_IsString(it) ? fs_form_field_named(f, it->valuestring)
-                                 : NULL;
+        fld =
+            cJSON_IsString(it) ? fs_form_field_named(f, it->valuestring) : NULL;
         if (fld == NULL) {
             prob(c, where, "must name a field of this form");
             continue;
@@ -1019,14 +1030,17 @@ static void parse_dedupe(pctx *c, const cJSON *dk)
         }
         if (fld->type != FS_FIELD_TEXT && fld->type != FS_FIELD_INTEGER &&
             fld->type != FS_FIELD_SELECT_ONE && fld->type != FS_FIELD_DATE)
-            prob(c, where, "a key field is text, integer, select_one or "
-                           "date");
+            prob(c, where,
+                 "a key field is text, integer, select_one or "
+                 "date");
         if (fld->relevant != NULL || (fld->flags & FS_FIELD_RETIRED))
-            prob(c, where, "a key field is always asked: no relevant, not "
-                           "retired");
+            prob(c, where,
+                 "a key field is always asked: no relevant, not "
+                 "retired");
         if (f->consent != NULL && !(fld->flags & FS_FIELD_METADATA))
-            prob(c, where, "a key field of a form with consent is marked "
-                           "metadata, so refusals keep their key");
+            prob(c, where,
+                 "a key field of a form with consent is marked "
+                 "metadata, so refusals keep their key");
         f->fields[fld->index].flags |= FS_FIELD_DEDUPE | FS_FIELD_REQUIRED;
         f->dedupe[f->ndedupe++] = fld->index;
     }
@@ -1036,9 +1050,9 @@ int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
                   fs_problems *p)
 {
     static const char *const known[] = {
-        "id",   "version",      "kind",   "title",      "description",
-        "area", "default_language", "choice_lists", "fields",
-        "dedupe_key", NULL};
+        "id",   "version",          "kind",         "title",  "description",
+        "area", "default_language", "choice_lists", "fields", "dedupe_key",
+        NULL};
     fs_limits lim;
     fs_err err = {0, ""};
     cJSON *doc = NULL;
@@ -1078,8 +1092,9 @@ int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
 
     m = member(doc, "id");
     if (!cJSON_IsString(m) || !fs_valid_form_id(m->valuestring))
-        prob(&c, "$.id", "required: lower-case letters, digits and _ (at "
-                         "most 64), starting with a letter");
+        prob(&c, "$.id",
+             "required: lower-case letters, digits and _ (at "
+             "most 64), starting with a letter");
     else
         f->id = m->valuestring;
     r = fs__json_int(doc, "version", &ver);
@@ -1095,12 +1110,12 @@ int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
 
         f->kind = (fs_form_kind)0;
         for (k = FS_FORM_SURVEY; k <= FS_FORM_OBSERVATION; k++)
-            if (cJSON_IsString(m) && strcmp(m->valuestring,
-                                            kind_names[k]) == 0)
+            if (cJSON_IsString(m) && strcmp(m->valuestring, kind_names[k]) == 0)
                 f->kind = (fs_form_kind)k;
         if (f->kind == 0) {
-            prob(&c, "$.kind", "one of survey, focus_group, interview, "
-                               "observation");
+            prob(&c, "$.kind",
+                 "one of survey, focus_group, interview, "
+                 "observation");
             f->kind = FS_FORM_SURVEY;
         }
     }
@@ -1163,8 +1178,7 @@ void fs_form_free(fs_form *f)
 
 /* ---- accessors ------------------------------------------------------- */
 
-const char *fs__text_get(const cJSON *t, const char *lang,
-                         const char *deflang)
+const char *fs__text_get(const cJSON *t, const char *lang, const char *deflang)
 {
     const cJSON *m;
 
@@ -1296,8 +1310,7 @@ int fs_field_scale(const fs_field *fld)
     return fld->scale;
 }
 
-const char *fs_field_scale_label(const fs_field *fld, int k,
-                                 const char *lang)
+const char *fs_field_scale_label(const fs_field *fld, int k, const char *lang)
 {
     if (fld->scale_labels == NULL || k < 1 || k > fld->scale)
         return NULL;
@@ -1314,8 +1327,7 @@ int fs_form_check_upgrade(const fs_form *old, const fs_form *newer,
     size_t i, k;
 
     if (strcmp(old->id, newer->id) != 0)
-        prob(&c, "$.id", "'%s' is another form than '%s'", newer->id,
-             old->id);
+        prob(&c, "$.id", "'%s' is another form than '%s'", newer->id, old->id);
     if (newer->version <= old->version)
         prob(&c, "$.version", "must be above the published version %lld",
              (long long)old->version);
@@ -1333,16 +1345,18 @@ int fs_form_check_upgrade(const fs_form *old, const fs_form *newer,
         char where[FS_PROBLEM_WHERE_MAX];
 
         if (n == NULL) {
-            prob(&c, "$.fields", "'%s' of version %lld is missing: a "
-                                 "published field stays; mark it "
-                                 "\"retired\": true instead",
+            prob(&c, "$.fields",
+                 "'%s' of version %lld is missing: a "
+                 "published field stays; mark it "
+                 "\"retired\": true instead",
                  o->name, (long long)old->version);
             continue;
         }
         subpath_i(where, sizeof where, "$.fields", "", n->index);
         if (n->type != o->type) {
-            prob(&c, where, "'%s' was %s and cannot become %s; add a new "
-                            "field instead",
+            prob(&c, where,
+                 "'%s' was %s and cannot become %s; add a new "
+                 "field instead",
                  o->name, fs_field_type_name(o->type),
                  fs_field_type_name(n->type));
             continue;
@@ -1352,14 +1366,14 @@ int fs_form_check_upgrade(const fs_form *old, const fs_form *newer,
                  o->name, o->scale);
         for (k = 0; k < o->nchoices; k++)
             if (!fs__choice_has(n, o->choices[k].value))
-                prob(&c, where, "'%s' lost choice '%s': choices may be "
-                                "added and relabelled, never removed",
+                prob(&c, where,
+                     "'%s' lost choice '%s': choices may be "
+                     "added and relabelled, never removed",
                      o->name, o->choices[k].value);
         if ((o->flags & FS_FIELD_PERSONAL) && !(n->flags & FS_FIELD_PERSONAL))
             prob(&c, where, "'%s' was marked personal: the mark stays",
                  o->name);
-        if ((o->flags & FS_FIELD_SENSITIVE) &&
-            !(n->flags & FS_FIELD_SENSITIVE))
+        if ((o->flags & FS_FIELD_SENSITIVE) && !(n->flags & FS_FIELD_SENSITIVE))
             prob(&c, where, "'%s' was marked sensitive: the mark stays",
                  o->name);
     }

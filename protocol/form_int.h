@@ -12,24 +12,24 @@
 #include "fs_internal.h"
 
 /* Limits on definitions (FORMS.md, "Limits"). */
-#define FS__FORM_FIELDS_MAX 500     /* = max answers per submission */
-#define FS__FORM_CHOICES_MAX 1000   /* per list */
-#define FS__FORM_LISTS_MAX 100      /* reusable choice lists */
-#define FS__FORM_TEXT_MAX 2000      /* bytes of one label, hint, title */
-#define FS__FORM_LANGS_MAX 16       /* languages of one text */
-#define FS__FORM_SCALE_MAX 11       /* likert points */
-#define FS__FORM_DEDUPE_MAX 8       /* fields of a dedupe key */
-#define FS__COND_DEPTH_MAX 4        /* nesting of all/any */
-#define FS__COND_TERMS_MAX 32       /* comparisons in one condition */
-#define FS__COND_IN_MAX 64          /* values of one "in" */
-#define FS__PATTERN_SRC_MAX 256     /* bytes of a pattern */
+#define FS__FORM_FIELDS_MAX 500   /* = max answers per submission */
+#define FS__FORM_CHOICES_MAX 1000 /* per list */
+#define FS__FORM_LISTS_MAX 100    /* reusable choice lists */
+#define FS__FORM_TEXT_MAX 2000    /* bytes of one label, hint, title */
+#define FS__FORM_LANGS_MAX 16     /* languages of one text */
+#define FS__FORM_SCALE_MAX 11     /* likert points */
+#define FS__FORM_DEDUPE_MAX 8     /* fields of a dedupe key */
+#define FS__COND_DEPTH_MAX 4      /* nesting of all/any */
+#define FS__COND_TERMS_MAX 32     /* comparisons in one condition */
+#define FS__COND_IN_MAX 64        /* values of one "in" */
+#define FS__PATTERN_SRC_MAX 256   /* bytes of a pattern */
 #define FS__PATTERN_ATOMS_MAX 64
 #define FS__PATTERN_REPEAT_MAX 1000 /* largest {m,n} bound */
 #define FS__TEXT_LENGTH_MAX 65536   /* largest min_length/max_length */
 
 typedef struct fs__choice {
-    const char *value;   /* the code stored in answers */
-    const cJSON *label;  /* text node, or NULL: the code is its label */
+    const char *value;  /* the code stored in answers */
+    const cJSON *label; /* text node, or NULL: the code is its label */
 } fs__choice;
 
 typedef struct fs__choice_list {
@@ -61,8 +61,8 @@ struct fs_field {
     const fs__choice *choices; /* borrowed from a list or owned */
     size_t nchoices;
     int owns_choices;
-    int scale;                /* likert N */
-    int has_min, has_max;     /* numbers: value; date: days; datetime: s */
+    int scale;            /* likert N */
+    int has_min, has_max; /* numbers: value; date: days; datetime: s */
     double min, max;
     long min_length, max_length; /* code points; -1 when unset */
     long min_count, max_count;   /* select_multiple; -1 when unset */
@@ -91,8 +91,7 @@ void fs__problems_vadd(fs_problems *p, const char *where, const char *fmt,
 
 /* Text node (string or object by language) in lang, else deflang, else
  * NULL. */
-const char *fs__text_get(const cJSON *t, const char *lang,
-                         const char *deflang);
+const char *fs__text_get(const cJSON *t, const char *lang, const char *deflang);
 
 /* Compiles a pattern (FORMS.md, "Patterns"). FS_OK, or FS_EMALFORMED with
  * the reason in why. */

@@ -26,8 +26,8 @@ typedef struct fs_entity_types fs_entity_types;
 /* Parses the entity-type document json[0..len) ({"format": 1, "types":
  * [form definitions]}). Every problem goes to p (may be NULL). FS_OK with
  * *out the caller's, or FS_EMALFORMED / FS_ENOMEM. */
-int fs_entity_types_parse(const char *json, size_t len,
-                          fs_entity_types **out, fs_problems *p);
+int fs_entity_types_parse(const char *json, size_t len, fs_entity_types **out,
+                          fs_problems *p);
 void fs_entity_types_free(fs_entity_types *t);
 
 size_t fs_entity_type_count(const fs_entity_types *t);

@@ -51,8 +51,8 @@ void fs_problems_init(fs_problems *p);
 /* Adds one problem; where and the message are cut to fit (whole UTF-8
  * characters only). p may be NULL (the problem is then only counted by
  * the caller's return code). */
-void fs_problems_add(fs_problems *p, const char *where, const char *fmt,
-                     ...) __attribute__((format(printf, 3, 4)));
+void fs_problems_add(fs_problems *p, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* n + dropped. */
 size_t fs_problems_total(const fs_problems *p);
 /* Writes "where: msg" for each problem, joined by sep, into out (always
@@ -121,7 +121,7 @@ const cJSON *fs_form_json(const fs_form *f);
 const char *fs_form_id(const fs_form *f);
 int64_t fs_form_version(const fs_form *f);
 fs_form_kind fs_form_kind_of(const fs_form *f);
-const char *fs_form_kind_name(fs_form_kind k); /* "survey", ... */
+const char *fs_form_kind_name(fs_form_kind k);  /* "survey", ... */
 const char *fs_form_language(const fs_form *f); /* default language */
 /* 1 when every submission must carry an area code. */
 int fs_form_area_required(const fs_form *f);
@@ -152,8 +152,7 @@ const char *fs_field_choice(const fs_field *fld, size_t i, const char *lang,
                             const char **label);
 /* Likert: N of 1..N, and the label of point k (NULL when unlabelled). */
 int fs_field_scale(const fs_field *fld);
-const char *fs_field_scale_label(const fs_field *fld, int k,
-                                 const char *lang);
+const char *fs_field_scale_label(const fs_field *fld, int k, const char *lang);
 
 /* Version rules (FORMS.md, "Versions"): new must be the same form with a
  * higher version that keeps every field with its type, every choice, the
@@ -179,8 +178,8 @@ int fs_field_relevant(const fs_form *f, const fs_field *fld,
  * not look at relevance or required (the caller knows whether the field
  * is asked). Problems go to p under the field's name. FS_OK or
  * FS_EINVALID. */
-int fs_answer_check(const fs_form *f, const fs_field *fld,
-                    const cJSON *value, fs_problems *p);
+int fs_answer_check(const fs_form *f, const fs_field *fld, const cJSON *value,
+                    fs_problems *p);
 
 /* Checks a whole submission: answers (a JSON object of field name ->
  * value) and its area code (NULL or "" for none). Reports every problem:
@@ -193,8 +192,8 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
 /* The dedupe key of a valid submission: the form id and the key fields'
  * answers as canonical JSON, joined by '|'. Empty when the form has no
  * dedupe key. FS_OK, or FS_ETOOBIG when it does not fit cap. */
-int fs_answers_dedupe_key(const fs_form *f, const cJSON *answers,
-                          char *out, size_t cap);
+int fs_answers_dedupe_key(const fs_form *f, const cJSON *answers, char *out,
+                          size_t cap);
 
 #ifdef __cplusplus
 }

@@ -26,8 +26,8 @@ void fs__snippet(const char *s, char *out, size_t outsz);
  * once by fs__arena_free. A zeroed fs__arena is empty and ready. */
 typedef struct fs__arena {
     struct fs__arena_chunk *chunks;
-    char *p, *end;   /* free room in the newest chunk */
-    char *last;      /* the newest block, which fs__arena_grow extends */
+    char *p, *end; /* free room in the newest chunk */
+    char *last;    /* the newest block, which fs__arena_grow extends */
     size_t next_size;
 } fs__arena;
 

@@ -51,8 +51,8 @@ const char *fs_errname(int code);
 
 #define FS_ERRMSG_MAX 256
 typedef struct fs_err {
-    int code;                 /* FS_E* */
-    char msg[FS_ERRMSG_MAX];  /* what was wrong and where, NUL-terminated */
+    int code;                /* FS_E* */
+    char msg[FS_ERRMSG_MAX]; /* what was wrong and where, NUL-terminated */
 } fs_err;
 
 /* Sets err (when not NULL) to code and a printf-style message; returns
@@ -121,8 +121,8 @@ int fs_utf8_valid(const char *s, size_t n);
  * (lim->max_depth), string lengths (lim->max_string) and the number of
  * values (lim->max_values), each before memory is allocated for it.
  * Trailing bytes other than white space are refused. */
-int fs_json_parse(const char *text, size_t n, const fs_limits *lim,
-                  cJSON **out, fs_err *err);
+int fs_json_parse(const char *text, size_t n, const fs_limits *lim, cJSON **out,
+                  fs_err *err);
 
 /* ---- identifiers ----------------------------------------------------- */
 
@@ -191,16 +191,16 @@ typedef enum fs_change_kind {
 
 /* One submission as it travels. Strings are NUL-terminated copies. */
 typedef struct fs_submission {
-    char id[FS_UUID_LEN + 1];    /* UUIDv7 made on the device */
+    char id[FS_UUID_LEN + 1]; /* UUIDv7 made on the device */
     char form_id[FS_ID_MAX + 1];
-    int64_t form_version;        /* >= 1 */
-    char area[FS_ID_MAX + 1];    /* area code, "" when the form has none */
+    int64_t form_version;            /* >= 1 */
+    char area[FS_ID_MAX + 1];        /* area code, "" when the form has none */
     char collector[FS_NAME_MAX + 1]; /* who recorded it, "" when unknown */
     uint64_t hlc;
-    int64_t created_ms;          /* device wall clock; informative only */
-    int64_t rev;                 /* 1 for the first revision */
-    int64_t base_rev;            /* revision this one amends; 0 for none */
-    char *answers_json;          /* owned: canonical JSON object text */
+    int64_t created_ms; /* device wall clock; informative only */
+    int64_t rev;        /* 1 for the first revision */
+    int64_t base_rev;   /* revision this one amends; 0 for none */
+    char *answers_json; /* owned: canonical JSON object text */
     /* Owned: the answers as parsed by fs_changeset_decode, so that a
      * check of them needs no second parse; NULL in a submission built
      * any other way. fs_change_clear deletes it. */
@@ -223,8 +223,8 @@ const char *fs_entity_op_name(fs_entity_op op);
  * hub version of that field it had seen when it wrote it (0: none). */
 typedef struct fs_entity_edit {
     char field[FS_ID_MAX + 1];
-    int64_t base;      /* >= 0 */
-    char *value_json;  /* owned canonical JSON; "null" clears the field;
+    int64_t base;     /* >= 0 */
+    char *value_json; /* owned canonical JSON; "null" clears the field;
                           NULL in a delete (bases only) */
 } fs_entity_edit;
 
@@ -236,31 +236,31 @@ typedef struct fs_entity_change {
     char id[FS_UUID_LEN + 1];        /* UUID made by whoever created it */
     char collector[FS_NAME_MAX + 1]; /* "" when unknown */
     uint64_t hlc;
-    int64_t created_ms;              /* device wall clock; informative */
+    int64_t created_ms; /* device wall clock; informative */
     size_t n;
-    fs_entity_edit *edits;           /* owned array of n */
+    fs_entity_edit *edits; /* owned array of n */
 } fs_entity_change;
 
 typedef struct fs_change {
-    int64_t seq;         /* outbox sequence on the sending device */
+    int64_t seq; /* outbox sequence on the sending device */
     fs_change_kind kind;
     /* Decoding: 0 when the change is well-formed, else the FS_E* code and
      * message of its first problem. A bad change is refused alone; the
      * rest of the changeset still merges. */
     int err;
     char errmsg[FS_ERRMSG_MAX];
-    fs_submission sub;   /* kind == FS_CHANGE_SUBMISSION */
+    fs_submission sub;    /* kind == FS_CHANGE_SUBMISSION */
     fs_entity_change ent; /* kind == FS_CHANGE_ENTITY */
 } fs_change;
 
 typedef struct fs_changeset {
-    int protocol;                   /* FS_PROTOCOL_VERSION */
-    int schema;                     /* FS_SCHEMA_VERSION */
+    int protocol; /* FS_PROTOCOL_VERSION */
+    int schema;   /* FS_SCHEMA_VERSION */
     char device[FS_UUID_LEN + 1];
-    int64_t first_seq;              /* >= 1 */
-    int64_t last_seq;               /* first_seq + n - 1 */
+    int64_t first_seq; /* >= 1 */
+    int64_t last_seq;  /* first_seq + n - 1 */
     size_t n;
-    fs_change *changes;             /* owned array of n */
+    fs_change *changes; /* owned array of n */
     /* Decoding's: where the answers of its changes live; NULL when the
      * changeset was built any other way. */
     struct fs__arena *arena;

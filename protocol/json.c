@@ -225,8 +225,8 @@ static int str_plain(unsigned char c)
 
 void fs__jcur_ws(fs__jcur *o)
 {
-    while (o->p < o->end && (*o->p == ' ' || *o->p == '\n' ||
-                             *o->p == '\r' || *o->p == '\t'))
+    while (o->p < o->end &&
+           (*o->p == ' ' || *o->p == '\n' || *o->p == '\r' || *o->p == '\t'))
         o->p++;
 }
 
@@ -380,8 +380,8 @@ int fs__jcur_number(fs__jcur *o, cJSON *it)
             q++;
     }
     /* cJSON reads on through any of these (and stops at 63 bytes). */
-    if (q < end && (is_digit(q, end) || *q == '+' || *q == '-' ||
-                    *q == '.' || *q == 'e' || *q == 'E'))
+    if (q < end && (is_digit(q, end) || *q == '+' || *q == '-' || *q == '.' ||
+                    *q == 'e' || *q == 'E'))
         return -1;
     if (q - o->p > 63)
         return -1;
@@ -413,7 +413,6 @@ int fs__jcur_number(fs__jcur *o, cJSON *it)
     o->p = q;
     return 0;
 }
-
 
 /* An object or array at o->p: members linked in as cJSON links them (the
  * first one's prev is the last), each before its value is read so that
@@ -662,10 +661,8 @@ int fs__json_same_tree(const cJSON *a, const cJSON *b)
          * every other's is the one before. */
         if ((x == a->child) != (y == b->child) ||
             (x->next == NULL) != (y->next == NULL) ||
-            (x == a->child ? x->prev->next != NULL
-                           : x->prev->next != x) ||
-            (y == b->child ? y->prev->next != NULL
-                           : y->prev->next != y))
+            (x == a->child ? x->prev->next != NULL : x->prev->next != x) ||
+            (y == b->child ? y->prev->next != NULL : y->prev->next != y))
             return 0;
     }
     return 1;

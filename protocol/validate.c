@@ -71,8 +71,7 @@ static long days_from_civil(int y, int m, int d)
 
 static int ymd(const char *s, long *days)
 {
-    static const int mdays[] = {31, 28, 31, 30, 31, 30,
-                                31, 31, 30, 31, 30, 31};
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y, m, d, leap, max;
 
     if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &m) ||
@@ -106,8 +105,7 @@ int fs__datetime_parse(const char *s, double *secs)
 
     if (strlen(s) < 20 || ymd(s, &d) != FS_OK || s[10] != 'T' ||
         digits(s + 11, 2, &hh) || s[13] != ':' || digits(s + 14, 2, &mm) ||
-        s[16] != ':' || digits(s + 17, 2, &ss) || hh > 23 || mm > 59 ||
-        ss > 59)
+        s[16] != ':' || digits(s + 17, 2, &ss) || hh > 23 || mm > 59 || ss > 59)
         return FS_EMALFORMED;
     if (s[i] == '.') {
         size_t k = ++i;
@@ -212,22 +210,26 @@ int fs__pattern_compile(const char *src, fs__pattern *out, char *why,
         a = &out->atoms[out->n++];
         a->min = a->max = 1;
         if (ch >= 0x80)
-            return bad(why, whycap, "patterns are ASCII; use . for any "
-                                    "character");
+            return bad(why, whycap,
+                       "patterns are ASCII; use . for any "
+                       "character");
         if (ch == '(' || ch == ')' || ch == '|')
-            return bad(why, whycap, "groups and alternatives are not "
-                                    "supported");
+            return bad(why, whycap,
+                       "groups and alternatives are not "
+                       "supported");
         if (ch == '*' || ch == '+' || ch == '?' || ch == '{')
-            return bad(why, whycap, "a repeat must follow a character or "
-                                    "class");
+            return bad(why, whycap,
+                       "a repeat must follow a character or "
+                       "class");
         if (ch == '.') {
             set_add(a, 0x20, 0x7e);
             a->nonascii = 1;
             i++;
         } else if (ch == '\\') {
             if (i + 1 >= len || escape_class(a, src[i + 1]) != 0)
-                return bad(why, whycap, "unknown escape; use \\d \\w \\s "
-                                        "or \\ before punctuation");
+                return bad(why, whycap,
+                           "unknown escape; use \\d \\w \\s "
+                           "or \\ before punctuation");
             i += 2;
         } else if (ch == '[') {
             int neg = 0, any = 0;
@@ -246,8 +248,9 @@ int fs__pattern_compile(const char *src, fs__pattern *out, char *why,
                     return bad(why, whycap, "patterns are ASCII");
                 if (lo == '\\') {
                     if (i + 1 >= len || escape_class(a, src[i + 1]) != 0)
-                        return bad(why, whycap, "unknown escape in a "
-                                                "class");
+                        return bad(why, whycap,
+                                   "unknown escape in a "
+                                   "class");
                     i += 2;
                     continue;
                 }
@@ -255,8 +258,9 @@ int fs__pattern_compile(const char *src, fs__pattern *out, char *why,
                 if (src[i + 1] == '-' && i + 2 < len && src[i + 2] != ']') {
                     hi = (unsigned char)src[i + 2];
                     if (hi < lo || hi >= 0x80)
-                        return bad(why, whycap, "a range goes from low to "
-                                                "high, ASCII only");
+                        return bad(why, whycap,
+                                   "a range goes from low to "
+                                   "high, ASCII only");
                     i += 2;
                 }
                 set_add(a, lo, hi);
@@ -275,8 +279,9 @@ int fs__pattern_compile(const char *src, fs__pattern *out, char *why,
             }
         } else {
             if (ch < 0x20 || ch == 0x7f)
-                return bad(why, whycap, "control characters are not "
-                                        "allowed");
+                return bad(why, whycap,
+                           "control characters are not "
+                           "allowed");
             if (ch == '[' || ch == ']' || ch == '}')
                 return bad(why, whycap, "escape [ ] { } with \\");
             set_add(a, ch, ch);
@@ -307,8 +312,9 @@ int fs__pattern_compile(const char *src, fs__pattern *out, char *why,
                 lo > FS__PATTERN_REPEAT_MAX ||
                 (hi > FS__PATTERN_REPEAT_MAX && hi != (long)UINT32_MAX) ||
                 lo > hi)
-                return bad(why, whycap, "a repeat is {n}, {m,n} or {m,} "
-                                        "with m <= n <= 1000");
+                return bad(why, whycap,
+                           "a repeat is {n}, {m,n} or {m,} "
+                           "with m <= n <= 1000");
             a->min = (uint32_t)lo;
             a->max = (uint32_t)hi;
             i++;
@@ -444,8 +450,7 @@ int fs__cond_eval(const fs_form *f, const cJSON *cond, const cJSON *answers)
         return 0;
     }
     it = cJSON_GetObjectItemCaseSensitive(cond, "field");
-    ref = cJSON_IsString(it) ? fs_form_field_named(f, it->valuestring)
-                             : NULL;
+    ref = cJSON_IsString(it) ? fs_form_field_named(f, it->valuestring) : NULL;
     it = cJSON_GetObjectItemCaseSensitive(cond, "op");
     if (ref == NULL || !cJSON_IsString(it))
         return 0;
@@ -461,8 +466,8 @@ int fs__cond_eval(const fs_form *f, const cJSON *cond, const cJSON *answers)
             return 0;
         cJSON_ArrayForEach(it, ans)
         {
-            if (cJSON_IsString(it) && strcmp(it->valuestring,
-                                             v->valuestring) == 0)
+            if (cJSON_IsString(it) &&
+                strcmp(it->valuestring, v->valuestring) == 0)
                 return 1;
         }
         return 0;
@@ -500,8 +505,8 @@ int fs_consent_refused(const fs_form *f, const cJSON *answers)
     if (f->consent == NULL)
         return 0;
     a = cJSON_GetObjectItemCaseSensitive(answers, f->consent->name);
-    return a != NULL && !(cJSON_IsString(a) &&
-                          strcmp(a->valuestring, "yes") == 0);
+    return a != NULL &&
+           !(cJSON_IsString(a) && strcmp(a->valuestring, "yes") == 0);
 }
 
 /* Why fld is not asked, or NULL when it is. refused: consent was
@@ -537,8 +542,8 @@ static int whole(double d)
 }
 
 /* Prints a bound for people: dates and date-times as the form gave them. */
-static const char *bound_text(const fs_field *fld, const char *key,
-                              char *buf, size_t cap)
+static const char *bound_text(const fs_field *fld, const char *key, char *buf,
+                              size_t cap)
 {
     const cJSON *def = NULL, *fields;
 
@@ -571,15 +576,15 @@ static int check_bounds(const fs_field *fld, double v, fs_problems *p)
     return FS_OK;
 }
 
-static int check_text_answer(const fs_field *fld, const char *s,
-                             fs_problems *p)
+static int check_text_answer(const fs_field *fld, const char *s, fs_problems *p)
 {
     size_t n = fs__utf8_count(s);
     int rc = FS_OK, m;
 
     if (n == 0) {
-        fs_problems_add(p, fld->name, "empty text: leave the answer out "
-                                      "instead");
+        fs_problems_add(p, fld->name,
+                        "empty text: leave the answer out "
+                        "instead");
         return FS_EINVALID;
     }
     if (fld->min_length >= 0 && n < (size_t)fld->min_length) {
@@ -599,8 +604,7 @@ static int check_text_answer(const fs_field *fld, const char *s,
         if (m == 0) {
             const cJSON *fields, *def;
 
-            fields = cJSON_GetObjectItemCaseSensitive(fld->form->doc,
-                                                      "fields");
+            fields = cJSON_GetObjectItemCaseSensitive(fld->form->doc, "fields");
             def = cJSON_GetObjectItemCaseSensitive(
                 cJSON_GetArrayItem(fields, (int)fld->index), "pattern");
             fs_problems_add(p, fld->name, "does not match the pattern %s",
@@ -659,22 +663,23 @@ static int check_multi(const fs_field *fld, const cJSON *v, fs_problems *p)
     return rc;
 }
 
-static int check_geopoint(const fs_field *fld, const cJSON *v,
-                          fs_problems *p)
+static int check_geopoint(const fs_field *fld, const cJSON *v, fs_problems *p)
 {
     const cJSON *lat, *lon, *acc, *m;
 
     if (!cJSON_IsObject(v)) {
-        fs_problems_add(p, fld->name, "must be {\"lat\": degrees, \"lon\": "
-                                      "degrees[, \"accuracy\": metres]}");
+        fs_problems_add(p, fld->name,
+                        "must be {\"lat\": degrees, \"lon\": "
+                        "degrees[, \"accuracy\": metres]}");
         return FS_EINVALID;
     }
     cJSON_ArrayForEach(m, v)
     {
         if (strcmp(m->string, "lat") != 0 && strcmp(m->string, "lon") != 0 &&
             strcmp(m->string, "accuracy") != 0) {
-            fs_problems_add(p, fld->name, "a location has lat, lon and "
-                                          "accuracy only");
+            fs_problems_add(p, fld->name,
+                            "a location has lat, lon and "
+                            "accuracy only");
             return FS_EINVALID;
         }
     }
@@ -684,8 +689,9 @@ static int check_geopoint(const fs_field *fld, const cJSON *v,
     if (!cJSON_IsNumber(lat) || lat->valuedouble < -90 ||
         lat->valuedouble > 90 || !cJSON_IsNumber(lon) ||
         lon->valuedouble < -180 || lon->valuedouble > 180) {
-        fs_problems_add(p, fld->name, "lat must be -90..90 and lon "
-                                      "-180..180 degrees");
+        fs_problems_add(p, fld->name,
+                        "lat must be -90..90 and lon "
+                        "-180..180 degrees");
         return FS_EINVALID;
     }
     if (acc != NULL && (!cJSON_IsNumber(acc) || acc->valuedouble < 0)) {
@@ -695,16 +701,17 @@ static int check_geopoint(const fs_field *fld, const cJSON *v,
     return FS_OK;
 }
 
-int fs_answer_check(const fs_form *f, const fs_field *fld,
-                    const cJSON *v, fs_problems *p)
+int fs_answer_check(const fs_form *f, const fs_field *fld, const cJSON *v,
+                    fs_problems *p)
 {
     double d;
     char snip[40];
 
     (void)f;
     if (v == NULL || cJSON_IsNull(v)) {
-        fs_problems_add(p, fld->name, "null is not an answer: leave the "
-                                      "field out instead");
+        fs_problems_add(p, fld->name,
+                        "null is not an answer: leave the "
+                        "field out instead");
         return FS_EINVALID;
     }
     switch (fld->type) {
@@ -743,8 +750,9 @@ int fs_answer_check(const fs_form *f, const fs_field *fld,
     case FS_FIELD_LIKERT:
         if (!cJSON_IsNumber(v) || !whole(v->valuedouble) ||
             v->valuedouble < 1 || v->valuedouble > fld->scale) {
-            fs_problems_add(p, fld->name, "must be a whole number from 1 to "
-                                          "%d",
+            fs_problems_add(p, fld->name,
+                            "must be a whole number from 1 to "
+                            "%d",
                             fld->scale);
             return FS_EINVALID;
         }
@@ -756,11 +764,11 @@ int fs_answer_check(const fs_form *f, const fs_field *fld,
         }
         return check_bounds(fld, d, p);
     case FS_FIELD_DATETIME:
-        if (!cJSON_IsString(v) ||
-            fs__datetime_parse(v->valuestring, &d) != 0) {
-            fs_problems_add(p, fld->name, "must be a date-time such as "
-                                          "2026-03-01T14:30:00Z or "
-                                          "2026-03-01T15:30:00+01:00");
+        if (!cJSON_IsString(v) || fs__datetime_parse(v->valuestring, &d) != 0) {
+            fs_problems_add(p, fld->name,
+                            "must be a date-time such as "
+                            "2026-03-01T14:30:00Z or "
+                            "2026-03-01T15:30:00+01:00");
             return FS_EINVALID;
         }
         return check_bounds(fld, d, p);
@@ -768,8 +776,9 @@ int fs_answer_check(const fs_form *f, const fs_field *fld,
         return check_geopoint(fld, v, p);
     case FS_FIELD_NOTE:
     default:
-        fs_problems_add(p, fld->name, "a note is display only and takes no "
-                                      "answer");
+        fs_problems_add(p, fld->name,
+                        "a note is display only and takes no "
+                        "answer");
         return FS_EINVALID;
     }
 }
@@ -804,17 +813,20 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
     int rc;
 
     if (area != NULL && area[0] != '\0' && !fs_valid_area_code(area)) {
-        fs_problems_add(p, "area", "not an area code (letters, digits, . _ "
-                                   "-, at most 64)");
+        fs_problems_add(p, "area",
+                        "not an area code (letters, digits, . _ "
+                        "-, at most 64)");
         bad++;
     } else if (f->area_required && (area == NULL || area[0] == '\0')) {
-        fs_problems_add(p, "area", "this form needs the neighbourhood: give "
-                                   "its area code");
+        fs_problems_add(p, "area",
+                        "this form needs the neighbourhood: give "
+                        "its area code");
         bad++;
     }
     if (!cJSON_IsObject(answers)) {
-        fs_problems_add(p, "answers", "must be a JSON object of field names "
-                                      "and values");
+        fs_problems_add(p, "answers",
+                        "must be a JSON object of field names "
+                        "and values");
         return FS_EINVALID;
     }
     /* by_field[i]: the first answer to field i. Answers usually come in
@@ -855,8 +867,8 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
     refused = -1;
     if (!keyless && f->consent != NULL && f->consent->index < nf) {
         a = by_field[f->consent->index];
-        refused = a != NULL && !(cJSON_IsString(a) &&
-                                 strcmp(a->valuestring, "yes") == 0);
+        refused = a != NULL &&
+                  !(cJSON_IsString(a) && strcmp(a->valuestring, "yes") == 0);
     }
     for (i = 0; i < nf; i++) {
         const fs_field *fld = &f->fields[i];
@@ -883,8 +895,8 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
     return bad > 0 ? FS_EINVALID : FS_OK;
 }
 
-int fs_answers_dedupe_key(const fs_form *f, const cJSON *answers,
-                          char *out, size_t cap)
+int fs_answers_dedupe_key(const fs_form *f, const cJSON *answers, char *out,
+                          size_t cap)
 {
     size_t used, i;
     int w;

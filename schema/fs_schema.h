@@ -12,9 +12,9 @@
 #include <stddef.h>
 
 typedef struct fs_schema {
-    const char *name;          /* "agent" or "hub", for messages */
-    const char *const *steps;  /* steps[i]: version i -> i + 1 */
-    int nsteps;                /* the version this code writes */
+    const char *name;         /* "agent" or "hub", for messages */
+    const char *const *steps; /* steps[i]: version i -> i + 1 */
+    int nsteps;               /* the version this code writes */
 } fs_schema;
 
 extern const fs_schema fs_schema_agent;

@@ -13,12 +13,11 @@ extern const char fs_sql_hub_3[];
 extern const char fs_sql_hub_4[];
 extern const char fs_sql_hub_5[];
 
-static const char *const agent_steps[] = {
-    fs_sql_agent_1, fs_sql_agent_2, fs_sql_agent_3, fs_sql_agent_4,
-    fs_sql_agent_5};
-static const char *const hub_steps[] = {fs_sql_hub_1, fs_sql_hub_2,
-                                        fs_sql_hub_3, fs_sql_hub_4,
-                                        fs_sql_hub_5};
+static const char *const agent_steps[] = {fs_sql_agent_1, fs_sql_agent_2,
+                                          fs_sql_agent_3, fs_sql_agent_4,
+                                          fs_sql_agent_5};
+static const char *const hub_steps[] = {
+    fs_sql_hub_1, fs_sql_hub_2, fs_sql_hub_3, fs_sql_hub_4, fs_sql_hub_5};
 
 const fs_schema fs_schema_agent = {"agent", agent_steps, 5};
 const fs_schema fs_schema_hub = {"hub", hub_steps, 5};
@@ -57,8 +56,7 @@ int fs_schema_migrate(sqlite3 *db, const fs_schema *schema, char *err,
         char *msg = NULL;
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) !=
                 SQLITE_OK ||
-            sqlite3_exec(db, schema->steps[v], NULL, NULL, &msg) !=
-                SQLITE_OK ||
+            sqlite3_exec(db, schema->steps[v], NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db, bump, NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
             snprintf(err, errlen,
@@ -81,9 +79,8 @@ int fs_db_open(const char *path, const fs_schema *schema, int create,
         flags |= SQLITE_OPEN_CREATE;
     *out = NULL;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open %s database %s: %s",
-                 schema->name, path,
-                 db ? sqlite3_errmsg(db) : "out of memory");
+        snprintf(err, errlen, "cannot open %s database %s: %s", schema->name,
+                 path, db ? sqlite3_errmsg(db) : "out of memory");
         goto fail;
     }
     sqlite3_extended_result_codes(db, 1);
@@ -97,8 +94,8 @@ int fs_db_open(const char *path, const fs_schema *schema, int create,
                      "PRAGMA synchronous=FULL;"
                      "PRAGMA foreign_keys=ON;",
                      NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot set up %s database %s: %s",
-                 schema->name, path, msg ? msg : sqlite3_errmsg(db));
+        snprintf(err, errlen, "cannot set up %s database %s: %s", schema->name,
+                 path, msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         goto fail;
     }

@@ -30,8 +30,8 @@ int hub_token_create(const char *db_path, const char *role, const char *name,
         return 2;
     }
     char area_list[HUB_SCOPE_MAX], why[200];
-    if (hub__scope_parse(areas, fs_valid_area_code, area_list,
-                         sizeof area_list, why, sizeof why) != 0) {
+    if (hub__scope_parse(areas, fs_valid_area_code, area_list, sizeof area_list,
+                         why, sizeof why) != 0) {
         fprintf(stderr, "fieldsync-hub: --areas: %s\n", why);
         return 2;
     }
@@ -83,8 +83,9 @@ int hub_token_create(const char *db_path, const char *role, const char *name,
     sqlite3_close(db);
     /* The secret is shown once; only its hash is kept. */
     fprintf(out, "%s\n", token);
-    fprintf(stderr, "fieldsync-hub: token %s for %s (%s); store it now, "
-                    "it cannot be shown again\n",
+    fprintf(stderr,
+            "fieldsync-hub: token %s for %s (%s); store it now, "
+            "it cannot be shown again\n",
             id, name, role);
     return 0;
 }
@@ -105,8 +106,8 @@ int hub_token_list(const char *db_path, int json, FILE *out)
     }
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
     if (!json)
-        fprintf(out, "%-36s  %-20s  %-8s  %-20s  %s\n", "TOKEN", "NAME",
-                "ROLE", "AREAS", "STATE");
+        fprintf(out, "%-36s  %-20s  %-8s  %-20s  %s\n", "TOKEN", "NAME", "ROLE",
+                "AREAS", "STATE");
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 0);
         const char *name = (const char *)sqlite3_column_text(st, 1);
@@ -168,8 +169,7 @@ int hub__revoke(sqlite3 *db, const char *table, const char *id,
     return rc;
 }
 
-int hub_revoke(const char *db_path, const char *what, const char *id,
-               FILE *out)
+int hub_revoke(const char *db_path, const char *what, const char *id, FILE *out)
 {
     const char *table = strcmp(what, "device") == 0 ? "devices" : "api_tokens";
     sqlite3 *db = hub__open(db_path);
@@ -190,9 +190,11 @@ int hub_revoke(const char *db_path, const char *what, const char *id,
     }
     sqlite3_close(db);
     if (!found) {
-        fprintf(stderr, "fieldsync-hub: no active %s %s (see `fieldsync-hub "
-                        "%s`)\n",
-                what, id, strcmp(what, "device") == 0 ? "devices" : "token list");
+        fprintf(stderr,
+                "fieldsync-hub: no active %s %s (see `fieldsync-hub "
+                "%s`)\n",
+                what, id,
+                strcmp(what, "device") == 0 ? "devices" : "token list");
         return 1;
     }
     fprintf(out, "revoked %s %s; its next request is refused\n", what, id);
@@ -226,8 +228,8 @@ static int requeue_forms(sqlite3 *db, const char *device, const char *old,
                  (long long)sqlite3_column_int64(st, 1));
         sqlite3_reset(ins);
         sqlite3_bind_text(ins, 1, ref, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(ins, 2, (const char *)sqlite3_column_text(st, 2),
-                          -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 2, (const char *)sqlite3_column_text(st, 2), -1,
+                          SQLITE_TRANSIENT);
         sqlite3_bind_int64(ins, 3, ms);
         sqlite3_bind_text(ins, 4, device, -1, SQLITE_STATIC);
         if (sqlite3_step(ins) != SQLITE_DONE)
@@ -238,8 +240,8 @@ static int requeue_forms(sqlite3 *db, const char *device, const char *old,
     return rc;
 }
 
-int hub_device_scope(const char *db_path, const char *device,
-                     const char *areas, const char *forms, FILE *out)
+int hub_device_scope(const char *db_path, const char *device, const char *areas,
+                     const char *forms, FILE *out)
 {
     char area_list[HUB_SCOPE_MAX] = "", form_list[HUB_SCOPE_MAX] = "";
     char why[200];
@@ -283,8 +285,9 @@ int hub_device_scope(const char *db_path, const char *device,
     if (rc == SQLITE_OK && !old_areas[0]) {
         hub__exec(db, "ROLLBACK");
         sqlite3_close(db);
-        fprintf(stderr, "fieldsync-hub: no active device %s (see "
-                        "`fieldsync-hub devices`)\n",
+        fprintf(stderr,
+                "fieldsync-hub: no active device %s (see "
+                "`fieldsync-hub devices`)\n",
                 device);
         return 1;
     }
@@ -340,16 +343,18 @@ int hub_device_scope(const char *db_path, const char *device,
     if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
         rc = SQLITE_ERROR;
     if (rc != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: cannot change the device's scope: "
-                        "%s\n",
+        fprintf(stderr,
+                "fieldsync-hub: cannot change the device's scope: "
+                "%s\n",
                 sqlite3_errmsg(db));
         hub__exec(db, "ROLLBACK");
         sqlite3_close(db);
         return 1;
     }
     sqlite3_close(db);
-    fprintf(out, "device %s: areas %s, forms %s; it purges what falls "
-                 "outside on its next sync\n",
+    fprintf(out,
+            "device %s: areas %s, forms %s; it purges what falls "
+            "outside on its next sync\n",
             device, area_list, form_list);
     return 0;
 }

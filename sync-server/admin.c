@@ -66,17 +66,17 @@ int hub__audit(sqlite3 *db, const char *actor, const char *action,
 static const char code_alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
 int hub_enroll_code(const char *db_path, const char *name, const char *role,
-                    const char *areas, const char *forms,
-                    double expires_hours, FILE *out)
+                    const char *areas, const char *forms, double expires_hours,
+                    FILE *out)
 {
     char area_list[HUB_SCOPE_MAX], form_list[HUB_SCOPE_MAX], why[200];
-    if (hub__scope_parse(areas, fs_valid_area_code, area_list,
-                         sizeof area_list, why, sizeof why) != 0) {
+    if (hub__scope_parse(areas, fs_valid_area_code, area_list, sizeof area_list,
+                         why, sizeof why) != 0) {
         fprintf(stderr, "fieldsync-hub: --areas: %s\n", why);
         return 2;
     }
-    if (hub__scope_parse(forms, fs_valid_form_id, form_list,
-                         sizeof form_list, why, sizeof why) != 0) {
+    if (hub__scope_parse(forms, fs_valid_form_id, form_list, sizeof form_list,
+                         why, sizeof why) != 0) {
         fprintf(stderr, "fieldsync-hub: --forms: %s\n", why);
         return 2;
     }
@@ -186,11 +186,11 @@ char *hub__read_file(const char *path, size_t max, size_t *len)
 static void print_problems(const fs_problems *p, const char *file)
 {
     for (size_t i = 0; i < p->n; i++)
-        fprintf(stderr, "fieldsync-hub: %s: %s: %s\n", file,
-                p->items[i].where, p->items[i].msg);
+        fprintf(stderr, "fieldsync-hub: %s: %s: %s\n", file, p->items[i].where,
+                p->items[i].msg);
     if (p->dropped > 0)
-        fprintf(stderr, "fieldsync-hub: %s: ... and %zu more problems\n",
-                file, p->dropped);
+        fprintf(stderr, "fieldsync-hub: %s: ... and %zu more problems\n", file,
+                p->dropped);
 }
 
 /* The version rules against the newest published version of the same
@@ -229,8 +229,9 @@ static int check_versions(sqlite3 *db, const fs_form *f, const char *file)
                           NULL) == FS_OK &&
             fs_form_check_upgrade(old, f, &p) != FS_OK) {
             print_problems(&p, file);
-            fprintf(stderr, "fieldsync-hub: %s: version %lld breaks the "
-                            "version rules against version %lld\n",
+            fprintf(stderr,
+                    "fieldsync-hub: %s: version %lld breaks the "
+                    "version rules against version %lld\n",
                     file, (long long)fs_form_version(f), (long long)latest);
             status = 1;
         }
@@ -258,8 +259,9 @@ int hub_form_publish(const char *db_path, const char *file, FILE *out)
         if (rc == FS_ENOMEM)
             fprintf(stderr, "fieldsync-hub: out of memory\n");
         else
-            fprintf(stderr, "fieldsync-hub: %s: not published; fix the "
-                            "problems above\n",
+            fprintf(stderr,
+                    "fieldsync-hub: %s: not published; fix the "
+                    "problems above\n",
                     file);
         return 1;
     }
@@ -288,14 +290,15 @@ int hub_form_publish(const char *db_path, const char *file, FILE *out)
     sqlite3_bind_int64(st, 2, version);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        int same = strcmp((const char *)sqlite3_column_text(st, 0),
-                          digest) == 0;
+        int same =
+            strcmp((const char *)sqlite3_column_text(st, 0), digest) == 0;
         sqlite3_finalize(st);
         st = NULL;
         hub__exec(db, "ROLLBACK");
         if (same) {
-            fprintf(out, "form %s version %lld is already published, "
-                         "unchanged\n",
+            fprintf(out,
+                    "form %s version %lld is already published, "
+                    "unchanged\n",
                     id, (long long)version);
             status = 0;
         } else {
@@ -313,8 +316,9 @@ int hub_form_publish(const char *db_path, const char *file, FILE *out)
     rc = check_versions(db, form, file);
     if (rc != 0) {
         if (rc < 0)
-            fprintf(stderr, "fieldsync-hub: cannot read the published "
-                            "versions: %s\n",
+            fprintf(stderr,
+                    "fieldsync-hub: cannot read the published "
+                    "versions: %s\n",
                     sqlite3_errmsg(db));
         else
             fprintf(stderr, "fieldsync-hub: %s: not published\n", file);
@@ -331,8 +335,7 @@ int hub_form_publish(const char *db_path, const char *file, FILE *out)
         goto fail;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, version);
-    sqlite3_bind_text(st, 3, fs_form_title(form, NULL), -1,
-                      SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, fs_form_title(form, NULL), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, canon, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, digest, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, now);
@@ -405,8 +408,8 @@ int hub_devices(const char *db_path, int json, FILE *out)
     }
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
     if (!json)
-        fprintf(out, "%-36s  %-20s  %-12s  %8s  %-20s  %s\n", "DEVICE",
-                "NAME", "ROLE", "ACKED", "LAST SEEN (UTC)", "STATE");
+        fprintf(out, "%-36s  %-20s  %-12s  %8s  %-20s  %s\n", "DEVICE", "NAME",
+                "ROLE", "ACKED", "LAST SEEN (UTC)", "STATE");
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 0);
         const char *name = (const char *)sqlite3_column_text(st, 1);
@@ -490,8 +493,7 @@ int hub_stats(const char *db_path, int json, FILE *out)
     sqlite3 *db = hub__open(db_path);
     if (!db)
         return 1;
-    static const char *const form_cols[] = {"form", "version",
-                                            "submissions"};
+    static const char *const form_cols[] = {"form", "version", "submissions"};
     static const char *const area_cols[] = {"area", "submissions"};
     cJSON *root = json ? cJSON_CreateObject() : NULL;
     cJSON *forms = json ? cJSON_AddArrayToObject(root, "forms") : NULL;

@@ -23,8 +23,7 @@ static void actor_of(const hub_device *who, char *out, size_t cap)
 }
 
 /* Answers {key: arr} (arr consumed) with 200. */
-static int reply_list(struct mg_connection *conn, const char *key,
-                      cJSON *arr)
+static int reply_list(struct mg_connection *conn, const char *key, cJSON *arr)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, key, arr);
@@ -171,8 +170,8 @@ int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp)
                          sqlite3_errstr(rc));
         status = 503;
     } else if (!found) {
-        hub__reply_error(conn, 404, "not_found",
-                         "no active device %s", dev->valuestring);
+        hub__reply_error(conn, 404, "not_found", "no active device %s",
+                         dev->valuestring);
         status = 404;
     } else {
         cJSON *o = cJSON_CreateObject();
@@ -228,10 +227,11 @@ int hub__handle_admin_stats(struct mg_connection *conn, void *hubp)
                            "submissions WHERE " IN_SCOPE
                            " GROUP BY form_id, form_version ORDER BY 1, 2",
                            who.areas, "form", "version");
-    cJSON *areas = grouped(db,
-                           "SELECT area, count(*) FROM submissions WHERE "
-                           IN_SCOPE " GROUP BY area ORDER BY 1",
-                           who.areas, "area", NULL);
+    cJSON *areas =
+        grouped(db,
+                "SELECT area, count(*) FROM submissions WHERE " IN_SCOPE
+                " GROUP BY area ORDER BY 1",
+                who.areas, "area", NULL);
     if (!forms || !areas) {
         cJSON_Delete(forms);
         cJSON_Delete(areas);
@@ -253,8 +253,7 @@ typedef struct marks {
     cJSON *names; /* array of strings, owned */
 } marks;
 
-static void load_marks(sqlite3 *db, marks *m, const char *form,
-                       int64_t version)
+static void load_marks(sqlite3 *db, marks *m, const char *form, int64_t version)
 {
     if (m->names && strcmp(m->form, form) == 0 && m->version == version)
         return;
@@ -277,7 +276,8 @@ static void load_marks(sqlite3 *db, marks *m, const char *form,
         {
             const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
             if (cJSON_IsString(name) &&
-                (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "personal")) ||
+                (cJSON_IsTrue(
+                     cJSON_GetObjectItemCaseSensitive(f, "personal")) ||
                  cJSON_IsTrue(
                      cJSON_GetObjectItemCaseSensitive(f, "sensitive"))))
                 cJSON_AddItemToArray(m->names,
@@ -297,8 +297,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
         return bad;
     long long after = 0, limit = 0, personal = 0;
     if (hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
-        hub__query_int(conn, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &limit) !=
-            0 ||
+        hub__query_int(conn, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &limit) != 0 ||
         hub__query_int(conn, "personal", 0, 0, 1, &personal) != 0)
         return 400;
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -308,11 +307,9 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
         size_t ql = strlen(ri->query_string);
         int fl = mg_get_var(ri->query_string, ql, "form", form, sizeof form);
         int al = mg_get_var(ri->query_string, ql, "area", area, sizeof area);
-        int sl =
-            mg_get_var(ri->query_string, ql, "state", state, sizeof state);
+        int sl = mg_get_var(ri->query_string, ql, "state", state, sizeof state);
         if ((fl >= 0 && !fs_valid_form_id(form)) ||
-            (al >= 0 && !fs_valid_area_code(area)) || fl == -2 ||
-            al == -2) {
+            (al >= 0 && !fs_valid_area_code(area)) || fl == -2 || al == -2) {
             hub__reply_error(conn, 400, "bad_parameter",
                              "form and area must be a form id and an area "
                              "code");
@@ -403,8 +400,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
                                 (const char *)sqlite3_column_text(st, 8));
         cJSON_AddNumberToObject(o, "received_ms",
                                 (double)sqlite3_column_int64(st, 9));
-        cJSON *answers =
-            cJSON_Parse((const char *)sqlite3_column_text(st, 10));
+        cJSON *answers = cJSON_Parse((const char *)sqlite3_column_text(st, 10));
         if (!personal) {
             load_marks(db, &m, fid, ver);
             const cJSON *n;
@@ -464,8 +460,7 @@ int hub__handle_admin_audit(struct mg_connection *conn, void *hubp)
         cJSON_AddStringToObject(o, "action",
                                 (const char *)sqlite3_column_text(st, 3));
         cJSON_AddItemToObject(
-            o, "detail",
-            cJSON_Parse((const char *)sqlite3_column_text(st, 4)));
+            o, "detail", cJSON_Parse((const char *)sqlite3_column_text(st, 4)));
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(st);

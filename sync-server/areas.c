@@ -54,24 +54,23 @@ static int polygon_ok(const cJSON *rings, char *why, size_t cap)
     {
         int n = cJSON_GetArraySize(ring);
         if (!cJSON_IsArray(ring) || n < 4)
-            return hub__errf(why, cap,
-                           "ring %d needs at least 4 positions", r);
+            return hub__errf(why, cap, "ring %d needs at least 4 positions", r);
         const cJSON *p;
         int i = 0;
         cJSON_ArrayForEach(p, ring)
         {
             if (!position_ok(p))
                 return hub__errf(why, cap,
-                               "ring %d position %d is not [lon, lat] "
-                               "within -180..180, -90..90",
-                               r, i);
+                                 "ring %d position %d is not [lon, lat] "
+                                 "within -180..180, -90..90",
+                                 r, i);
             i++;
         }
         if (!same_position(ring->child, cJSON_GetArrayItem(ring, n - 1)))
             return hub__errf(why, cap,
-                           "ring %d is not closed (its last position must "
-                           "equal its first)",
-                           r);
+                             "ring %d is not closed (its last position must "
+                             "equal its first)",
+                             r);
         r++;
     }
     return 0;
@@ -88,8 +87,8 @@ static int geometry_ok(const cJSON *g, char *why, size_t cap)
     if (strcmp(type->valuestring, "Point") == 0) {
         if (!position_ok(coords))
             return hub__errf(why, cap,
-                           "geometry: a Point needs [lon, lat] within "
-                           "-180..180, -90..90");
+                             "geometry: a Point needs [lon, lat] within "
+                             "-180..180, -90..90");
         return 0;
     }
     char inner[200];
@@ -101,22 +100,22 @@ static int geometry_ok(const cJSON *g, char *why, size_t cap)
     if (strcmp(type->valuestring, "MultiPolygon") == 0) {
         if (!cJSON_IsArray(coords) || cJSON_GetArraySize(coords) < 1)
             return hub__errf(why, cap,
-                           "geometry: a MultiPolygon needs polygons");
+                             "geometry: a MultiPolygon needs polygons");
         int i = 0;
         const cJSON *poly;
         cJSON_ArrayForEach(poly, coords)
         {
             if (polygon_ok(poly, inner, sizeof inner) != 0)
                 return hub__errf(why, cap, "geometry: polygon %d: %s", i,
-                               inner);
+                                 inner);
             i++;
         }
         return 0;
     }
     return hub__errf(why, cap,
-                   "geometry: type %.40s is not Polygon, MultiPolygon or "
-                   "Point",
-                   type->valuestring);
+                     "geometry: type %.40s is not Polygon, MultiPolygon or "
+                     "Point",
+                     type->valuestring);
 }
 
 /* One feature: its properties and geometry. */
@@ -134,19 +133,18 @@ static int feature_ok(const cJSON *f, char *why, size_t cap)
     const cJSON *parent = cJSON_GetObjectItemCaseSensitive(p, "parent");
     if (!cJSON_IsString(code) || !fs_valid_area_code(code->valuestring))
         return hub__errf(why, cap,
-                       "properties.code must be an area code (letters, "
-                       "digits, '.', '_', '-'; up to 64)");
+                         "properties.code must be an area code (letters, "
+                         "digits, '.', '_', '-'; up to 64)");
     if (!cJSON_IsString(name) || !fs_valid_name(name->valuestring))
         return hub__errf(why, cap,
-                       "properties.name must be printable text of 1 to "
-                       "128 bytes");
+                         "properties.name must be printable text of 1 to "
+                         "128 bytes");
     if (parent && !cJSON_IsNull(parent) &&
-        !(cJSON_IsString(parent) &&
-          (parent->valuestring[0] == '\0' ||
-           fs_valid_area_code(parent->valuestring))))
+        !(cJSON_IsString(parent) && (parent->valuestring[0] == '\0' ||
+                                     fs_valid_area_code(parent->valuestring))))
         return hub__errf(why, cap,
-                       "properties.parent must be an area code, \"\" or "
-                       "null");
+                         "properties.parent must be an area code, \"\" or "
+                         "null");
     return geometry_ok(cJSON_GetObjectItemCaseSensitive(f, "geometry"), why,
                        cap);
 }
@@ -173,13 +171,15 @@ static int collection_ok(const cJSON *doc, char *err, size_t cap)
     if (!cJSON_IsString(type) ||
         strcmp(type->valuestring, "FeatureCollection") != 0 ||
         !cJSON_IsArray(fs))
-        return hub__errf(err, cap, "not a GeoJSON FeatureCollection with "
-                                 "features");
+        return hub__errf(err, cap,
+                         "not a GeoJSON FeatureCollection with "
+                         "features");
     int n = cJSON_GetArraySize(fs);
     if (n == 0 || n > AREAS_MAX)
-        return hub__errf(err, cap, "the file has %d features; 1 to %d "
-                                 "are imported at once",
-                       n, AREAS_MAX);
+        return hub__errf(err, cap,
+                         "the file has %d features; 1 to %d "
+                         "are imported at once",
+                         n, AREAS_MAX);
     char why[300];
     int i = 0;
     const cJSON *f;
@@ -195,8 +195,8 @@ static int collection_ok(const cJSON *doc, char *err, size_t cap)
                 break;
             if (strcmp(code_of(g), code_of(f)) == 0)
                 return hub__errf(err, cap,
-                               "feature %d: code %s is also feature %d's",
-                               i, code_of(f), j);
+                                 "feature %d: code %s is also feature %d's", i,
+                                 code_of(f), j);
             j++;
         }
         char *geom = cJSON_PrintUnformatted(
@@ -212,7 +212,7 @@ static int collection_ok(const cJSON *doc, char *err, size_t cap)
         const char *parent = parent_of(f);
         if (parent && strcmp(parent, code_of(f)) == 0)
             return hub__errf(err, cap, "feature %d: area %s is its own parent",
-                           i, parent);
+                             i, parent);
         i++;
     }
     return 0;
@@ -224,10 +224,10 @@ typedef struct node {
     char code[FS_ID_MAX + 1];
     char parent[FS_ID_MAX + 1]; /* "" for a city */
     char stored_parent[FS_ID_MAX + 1];
-    char id[FS_UUID_LEN + 1];   /* the stored entity, "" when new */
-    char level[16];             /* stored level; then the computed one */
-    char *name, *geometry;      /* stored values (owned), or NULL */
-    int feature;                /* index in the file, or -1 */
+    char id[FS_UUID_LEN + 1]; /* the stored entity, "" when new */
+    char level[16];           /* stored level; then the computed one */
+    char *name, *geometry;    /* stored values (owned), or NULL */
+    int feature;              /* index in the file, or -1 */
     int depth;
 } node;
 
@@ -272,21 +272,18 @@ static int load_forest(sqlite3 *db, const cJSON *fs, forest *t)
         stored = (size_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     t->v = calloc(stored + (size_t)nf + 1, sizeof *t->v);
-    if (!t->v ||
-        sqlite3_prepare_v2(db,
-                           "SELECT id, code, coalesce(parent, ''), "
-                           "coalesce(level, ''), name, geometry FROM "
-                           "mapping_areas",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (!t->v || sqlite3_prepare_v2(db,
+                                    "SELECT id, code, coalesce(parent, ''), "
+                                    "coalesce(level, ''), name, geometry FROM "
+                                    "mapping_areas",
+                                    -1, &st, NULL) != SQLITE_OK)
         return -1;
     while (t->n < stored && sqlite3_step(st) == SQLITE_ROW) {
         node *x = &t->v[t->n++];
         snprintf(x->id, sizeof x->id, "%s", sqlite3_column_text(st, 0));
         snprintf(x->code, sizeof x->code, "%s", sqlite3_column_text(st, 1));
-        snprintf(x->parent, sizeof x->parent, "%s",
-                 sqlite3_column_text(st, 2));
-        snprintf(x->stored_parent, sizeof x->stored_parent, "%s",
-                 x->parent);
+        snprintf(x->parent, sizeof x->parent, "%s", sqlite3_column_text(st, 2));
+        snprintf(x->stored_parent, sizeof x->stored_parent, "%s", x->parent);
         snprintf(x->level, sizeof x->level, "%s", sqlite3_column_text(st, 3));
         x->name = dup_col(st, 4);
         x->geometry = dup_col(st, 5);
@@ -372,8 +369,8 @@ static int write_area(sqlite3 *db, const node *x, const cJSON *f,
                     x->name);
         /* A city has no parent: left out when new, cleared when it had
          * one. */
-        if (x->parent[0] && (!x->id[0] || strcmp(x->parent,
-                                                 x->stored_parent) != 0))
+        if (x->parent[0] &&
+            (!x->id[0] || strcmp(x->parent, x->stored_parent) != 0))
             cJSON_AddStringToObject(o, "parent", x->parent);
         else if (!x->parent[0] && x->stored_parent[0])
             cJSON_AddNullToObject(o, "parent");
@@ -443,8 +440,8 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
         collection_ok(doc, err, sizeof err);
     free(text);
     if (err[0]) {
-        fprintf(stderr, "fieldsync-hub: %s: %s; no area was imported\n",
-                file, err);
+        fprintf(stderr, "fieldsync-hub: %s: %s; no area was imported\n", file,
+                err);
         cJSON_Delete(doc);
         return 2;
     }
@@ -484,12 +481,13 @@ out:
 cJSON *hub__areas_json(sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT code, name, coalesce(parent, ''), level, "
-                           "coalesce(json_extract(geometry, '$.type'), '') "
-                           "FROM mapping_areas ORDER BY level <> 'city', level <> "
-                           "'district', code",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT code, name, coalesce(parent, ''), level, "
+            "coalesce(json_extract(geometry, '$.type'), '') "
+            "FROM mapping_areas ORDER BY level <> 'city', level <> "
+            "'district', code",
+            -1, &st, NULL) != SQLITE_OK)
         return NULL;
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "areas");
@@ -515,9 +513,8 @@ int hub_areas_list(const char *db_path, int format, FILE *out)
     if (!db)
         return 1;
     cJSON *root = hub__areas_json(db);
-    int rc = root ? hub__print_rows(out, format, root, "areas",
-                                    hub__area_cols)
-                  : -1;
+    int rc =
+        root ? hub__print_rows(out, format, root, "areas", hub__area_cols) : -1;
     if (!root)
         fprintf(stderr, "fieldsync-hub: database error: %s\n",
                 sqlite3_errmsg(db));

@@ -66,9 +66,8 @@ static void *run(void *arg)
         }
         c->wanted = 0;
         pthread_mutex_unlock(&c->lock);
-        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL,
-                                           SQLITE_CHECKPOINT_PASSIVE, NULL,
-                                           NULL);
+        int rc = sqlite3_wal_checkpoint_v2(
+            c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             fprintf(stderr, "fieldsync-hub: checkpoint: %s\n",
                     sqlite3_errmsg(c->db));

@@ -137,8 +137,7 @@ int hub__conflict_winner(sqlite3 *db, int64_t id, hub_candidate *w)
     return w->value ? SQLITE_OK : SQLITE_NOTFOUND;
 }
 
-int hub__conflict_set_version(sqlite3 *db, int64_t id, int n,
-                              int64_t version)
+int hub__conflict_set_version(sqlite3 *db, int64_t id, int n, int64_t version)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db,
@@ -155,9 +154,8 @@ int hub__conflict_set_version(sqlite3 *db, int64_t id, int n,
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int hub__amend_conflict(sqlite3 *db, const char *device,
-                        const fs_submission *s, fs_result *r, int64_t now,
-                        int *handled)
+int hub__amend_conflict(sqlite3 *db, const char *device, const fs_submission *s,
+                        fs_result *r, int64_t now, int *handled)
 {
     *handled = 0;
     sqlite3_stmt *st = NULL;
@@ -184,8 +182,7 @@ int hub__amend_conflict(sqlite3 *db, const char *device,
     char hlc[FS_HLC_TEXT_LEN + 1];
     fs_hlc_format(s->hlc, hlc);
     int64_t cid = 0;
-    rc = hub__conflict_open(db, "submission", s->id, "", col(st, 5), now,
-                            &cid);
+    rc = hub__conflict_open(db, "submission", s->id, "", col(st, 5), now, &cid);
     if (rc == SQLITE_OK)
         rc = hub__conflict_add(db, cid, col(st, 1), col(st, 2), col(st, 3),
                                col(st, 4), cur, now);
@@ -254,10 +251,9 @@ static cJSON *conflicts_json(sqlite3 *db, int all, const char *areas,
         const char *kind = col(st, 1);
         cJSON_AddNumberToObject(o, "id", (double)id);
         cJSON_AddStringToObject(o, "kind", kind);
-        cJSON_AddStringToObject(o, strcmp(kind, "submission") == 0
-                                       ? "submission"
-                                       : "entity",
-                                col(st, 2));
+        cJSON_AddStringToObject(
+            o, strcmp(kind, "submission") == 0 ? "submission" : "entity",
+            col(st, 2));
         if (strcmp(kind, "submission") != 0)
             cJSON_AddStringToObject(o, "type", col(st, 9));
         /* The entity's name, when it has one: what an admin knows it by. */
@@ -276,8 +272,7 @@ static cJSON *conflicts_json(sqlite3 *db, int all, const char *areas,
                                 (double)sqlite3_column_int64(st, 6));
         if (strcmp(col(st, 5), "resolved") == 0) {
             cJSON_AddStringToObject(o, "resolved_by", col(st, 7));
-            cJSON_AddItemToObject(o, "resolution",
-                                  raw_or_string(col(st, 8)));
+            cJSON_AddItemToObject(o, "resolution", raw_or_string(col(st, 8)));
         }
         hub_candidate w;
         int64_t win_n = 0;
@@ -305,9 +300,9 @@ static cJSON *conflicts_json(sqlite3 *db, int all, const char *areas,
              * submissions keep the hub's revision. */
             int prov = strcmp(kind, "field") == 0
                            ? sqlite3_column_int(vs, 0) == win_n
-                           : strcmp(kind, "delete") == 0
-                                 ? strcmp(col(vs, 1), "\"keep\"") == 0
-                                 : sqlite3_column_int64(vs, 6) > 0;
+                       : strcmp(kind, "delete") == 0
+                           ? strcmp(col(vs, 1), "\"keep\"") == 0
+                           : sqlite3_column_int64(vs, 6) > 0;
             cJSON_AddBoolToObject(v, "provisional", prov);
             cJSON_AddItemToArray(vals, v);
         }
@@ -461,8 +456,9 @@ static int resolve(sqlite3 *db, int64_t id, int choose, const cJSON *value,
         return SQLITE_MISUSE;
     }
     if (value && strcmp(c.kind, "field") != 0) {
-        snprintf(err, errlen, "conflict #%lld is a %s conflict: choose one "
-                              "of its values with --choose N",
+        snprintf(err, errlen,
+                 "conflict #%lld is a %s conflict: choose one "
+                 "of its values with --choose N",
                  (long long)id, c.kind);
         return SQLITE_MISUSE;
     }
@@ -471,8 +467,9 @@ static int resolve(sqlite3 *db, int64_t id, int choose, const cJSON *value,
     if (!value) {
         chosen = candidate(db, id, choose, &version, device, sizeof device);
         if (!chosen) {
-            snprintf(err, errlen, "conflict #%lld has no value %d; "
-                                  "`fieldsync-hub conflicts` lists them",
+            snprintf(err, errlen,
+                     "conflict #%lld has no value %d; "
+                     "`fieldsync-hub conflicts` lists them",
                      (long long)id, choose);
             return SQLITE_MISUSE;
         }
@@ -480,8 +477,7 @@ static int resolve(sqlite3 *db, int64_t id, int choose, const cJSON *value,
         fs_problems p;
         fs_problems_init(&p);
         const fs_form *type = fs_entity_type(hub__entity_types(), c.type);
-        if (!type ||
-            fs_entity_check_value(type, c.field, value, &p) != FS_OK) {
+        if (!type || fs_entity_check_value(type, c.field, value, &p) != FS_OK) {
             fs_problems_format(&p, "; ", err, errlen);
             return SQLITE_MISUSE;
         }
@@ -667,8 +663,8 @@ static cJSON *every_conflict(sqlite3 *db, int all, const char *areas)
 int hub_conflicts(const char *db_path, int all, int json, FILE *out)
 {
     int status;
-    cJSON *arr = cli_list(db_path, every_conflict, all, "conflicts", json,
-                          out, &status);
+    cJSON *arr =
+        cli_list(db_path, every_conflict, all, "conflicts", json, out, &status);
     if (!arr)
         return status;
     if (!arr->child)
@@ -686,29 +682,24 @@ int hub_conflicts(const char *db_path, int all, int json, FILE *out)
         fprintf(out, "#%d %s %s %s %s%s%s (area %s)\n",
                 (int)cJSON_GetObjectItemCaseSensitive(c, "id")->valuedouble,
                 cJSON_GetObjectItemCaseSensitive(c, "status")->valuestring,
-                kind, type ? type->valuestring : "submission",
-                ref->valuestring, field ? " field " : "",
-                field ? field->valuestring : "",
+                kind, type ? type->valuestring : "submission", ref->valuestring,
+                field ? " field " : "", field ? field->valuestring : "",
                 cJSON_GetObjectItemCaseSensitive(c, "area")->valuestring);
         const cJSON *v;
         cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(c, "values"))
         {
             const char *dn =
-                cJSON_GetObjectItemCaseSensitive(v, "device_name")
-                    ->valuestring;
+                cJSON_GetObjectItemCaseSensitive(v, "device_name")->valuestring;
             fprintf(out, "  %d: ",
-                    (int)cJSON_GetObjectItemCaseSensitive(v, "n")
-                        ->valuedouble);
+                    (int)cJSON_GetObjectItemCaseSensitive(v, "n")->valuedouble);
             print_value(out, cJSON_GetObjectItemCaseSensitive(v, "value"));
-            fprintf(out, "  by %s (%s) at %s%s\n",
-                    dn[0] ? dn : "the hub",
-                    cJSON_GetObjectItemCaseSensitive(v, "collector")
-                        ->valuestring,
-                    cJSON_GetObjectItemCaseSensitive(v, "hlc")->valuestring,
-                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-                        v, "provisional"))
-                        ? "  <- provisional"
-                        : "");
+            fprintf(
+                out, "  by %s (%s) at %s%s\n", dn[0] ? dn : "the hub",
+                cJSON_GetObjectItemCaseSensitive(v, "collector")->valuestring,
+                cJSON_GetObjectItemCaseSensitive(v, "hlc")->valuestring,
+                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "provisional"))
+                    ? "  <- provisional"
+                    : "");
         }
     }
     cJSON_Delete(arr);
@@ -732,8 +723,9 @@ int hub_resolve(const char *db_path, const char *id_text, const char *value,
 {
     int64_t id = 0, n = 0;
     if (parse_id(id_text, &id) != 0) {
-        fprintf(stderr, "fieldsync-hub: '%s' is not a conflict number; "
-                        "`fieldsync-hub conflicts` lists them\n",
+        fprintf(stderr,
+                "fieldsync-hub: '%s' is not a conflict number; "
+                "`fieldsync-hub conflicts` lists them\n",
                 id_text);
         return 2;
     }
@@ -743,8 +735,9 @@ int hub_resolve(const char *db_path, const char *id_text, const char *value,
         return 2;
     }
     if (choose && parse_id(choose, &n) != 0) {
-        fprintf(stderr, "fieldsync-hub: --choose takes the number of a "
-                        "listed value (1, 2, ...), not '%s'\n",
+        fprintf(stderr,
+                "fieldsync-hub: --choose takes the number of a "
+                "listed value (1, 2, ...), not '%s'\n",
                 choose);
         return 2;
     }
@@ -758,9 +751,9 @@ int hub_resolve(const char *db_path, const char *id_text, const char *value,
         /* The value is typed as on a device: by the field's type. */
         conflict_row c;
         rc = load_conflict(db, id, &c);
-        const fs_form *type =
-            rc == SQLITE_OK ? fs_entity_type(hub__entity_types(), c.type)
-                            : NULL;
+        const fs_form *type = rc == SQLITE_OK
+                                  ? fs_entity_type(hub__entity_types(), c.type)
+                                  : NULL;
         fs_problems p;
         fs_problems_init(&p);
         if (rc == SQLITE_OK && c.found && type &&
@@ -780,8 +773,9 @@ int hub_resolve(const char *db_path, const char *id_text, const char *value,
     int status = hub__cli_end(db, rc, "not resolved", err);
     if (status != 0)
         return status;
-    fprintf(out, "conflict #%lld resolved; every device holding it gets "
-                 "the result on its next sync\n",
+    fprintf(out,
+            "conflict #%lld resolved; every device holding it gets "
+            "the result on its next sync\n",
             (long long)id);
     return 0;
 }
@@ -789,8 +783,8 @@ int hub_resolve(const char *db_path, const char *id_text, const char *value,
 int hub_duplicates(const char *db_path, int json, FILE *out)
 {
     int status;
-    cJSON *arr = cli_list(db_path, duplicates_json, 1, "duplicates", json,
-                          out, &status);
+    cJSON *arr =
+        cli_list(db_path, duplicates_json, 1, "duplicates", json, out, &status);
     if (!arr)
         return status;
     if (!arr->child)
@@ -802,14 +796,14 @@ int hub_duplicates(const char *db_path, int json, FILE *out)
                 cJSON_GetObjectItemCaseSensitive(g, "form")->valuestring,
                 cJSON_GetObjectItemCaseSensitive(g, "key")->valuestring);
         const cJSON *s;
-        cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(g,
-                                                               "submissions"))
-        fprintf(out, "  %s rev %d area %s by %s\n",
+        cJSON_ArrayForEach(s,
+                           cJSON_GetObjectItemCaseSensitive(g, "submissions"))
+            fprintf(
+                out, "  %s rev %d area %s by %s\n",
                 cJSON_GetObjectItemCaseSensitive(s, "id")->valuestring,
                 (int)cJSON_GetObjectItemCaseSensitive(s, "rev")->valuedouble,
                 cJSON_GetObjectItemCaseSensitive(s, "area")->valuestring,
-                cJSON_GetObjectItemCaseSensitive(s, "collector")
-                    ->valuestring);
+                cJSON_GetObjectItemCaseSensitive(s, "collector")->valuestring);
     }
     cJSON_Delete(arr);
     return 0;
@@ -862,8 +856,8 @@ int hub__handle_admin_resolve(struct mg_connection *conn, void *hubp)
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "conflict");
     const cJSON *choose = cJSON_GetObjectItemCaseSensitive(req, "choose");
     const cJSON *value = cJSON_GetObjectItemCaseSensitive(req, "value");
-    if (!cJSON_IsObject(req) || !cJSON_IsNumber(id) ||
-        id->valuedouble < 1 || id->valuedouble > 1e15 ||
+    if (!cJSON_IsObject(req) || !cJSON_IsNumber(id) || id->valuedouble < 1 ||
+        id->valuedouble > 1e15 ||
         id->valuedouble != (double)(int64_t)id->valuedouble ||
         (choose != NULL) == (value != NULL) ||
         (choose && (!cJSON_IsNumber(choose) || choose->valuedouble < 1 ||

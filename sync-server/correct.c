@@ -96,8 +96,8 @@ static int correct(sqlite3 *db, const char *id, const cJSON *answers,
         if (form)
             fs_problems_format(&p, "; ", err, errlen);
         else
-            snprintf(err, errlen, "form %s v%lld is not readable here",
-                     form_id, (long long)version);
+            snprintf(err, errlen, "form %s v%lld is not readable here", form_id,
+                     (long long)version);
         fs_form_free(form);
         return SQLITE_MISUSE;
     }
@@ -198,12 +198,13 @@ int hub_entity_put(const char *db_path, const char *type, const char *id,
     cJSON *fields = NULL;
     fs_err perr = {0, ""};
     if (!fields_json ||
-        fs_json_parse(fields_json, strlen(fields_json), NULL, &fields,
-                      &perr) != FS_OK ||
+        fs_json_parse(fields_json, strlen(fields_json), NULL, &fields, &perr) !=
+            FS_OK ||
         !cJSON_IsObject(fields)) {
-        fprintf(stderr, "fieldsync-hub: --fields takes a JSON object of "
-                        "field names and values, e.g. '{\"status\": "
-                        "\"active\"}'%s%s\n",
+        fprintf(stderr,
+                "fieldsync-hub: --fields takes a JSON object of "
+                "field names and values, e.g. '{\"status\": "
+                "\"active\"}'%s%s\n",
                 perr.msg[0] ? ": " : "", perr.msg);
         cJSON_Delete(fields);
         return 2;

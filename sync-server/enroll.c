@@ -143,8 +143,8 @@ int hub__handle_enroll(struct mg_connection *conn, void *hubp)
     pthread_mutex_lock(&h->write_lock);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
-        rc = claim(db, code_hash, name ? name->valuestring : NULL, &dev,
-                   token, &status);
+        rc = claim(db, code_hash, name ? name->valuestring : NULL, &dev, token,
+                   &status);
     if (rc == SQLITE_OK && status == 200)
         rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK || status != 200)

@@ -34,8 +34,9 @@ static void load_types(void)
                               &p) != FS_OK) {
         char list[512];
         fs_problems_format(&p, "; ", list, sizeof list);
-        fprintf(stderr, "fieldsync-hub: the built-in entity types are "
-                        "broken: %s\n",
+        fprintf(stderr,
+                "fieldsync-hub: the built-in entity types are "
+                "broken: %s\n",
                 list);
     }
 }
@@ -392,8 +393,7 @@ static const char *scope_value(const fs_form *type, const fs_entity_change *e,
     return NULL;
 }
 
-static int device_areas(sqlite3 *db, const char *device, char *out,
-                        size_t cap)
+static int device_areas(sqlite3 *db, const char *device, char *out, size_t cap)
 {
     sqlite3_stmt *st = NULL;
     out[0] = '\0';
@@ -423,8 +423,8 @@ static int field_conflict(sqlite3 *db, const char *id, const char *area,
         rc = hub__conflict_add(db, *cid, cur->value, cur->device,
                                cur->collector, cur->hlc, cur->version, now);
     if (rc == SQLITE_OK)
-        rc = hub__conflict_add(db, *cid, ed->value_json, device, collector,
-                               hlc, 0, now);
+        rc = hub__conflict_add(db, *cid, ed->value_json, device, collector, hlc,
+                               0, now);
     if (rc != SQLITE_OK)
         return rc;
     hub_candidate win;
@@ -436,8 +436,7 @@ static int field_conflict(sqlite3 *db, const char *id, const char *area,
                                cur->version, win.value, win.hlc, win.device,
                                win.collector, "device", now);
         if (rc == SQLITE_OK)
-            rc = hub__conflict_set_version(db, *cid, win.n,
-                                           cur->version + 1);
+            rc = hub__conflict_set_version(db, *cid, win.n, cur->version + 1);
     }
     free(win.value);
     return rc;
@@ -495,8 +494,7 @@ static int merge_edits(sqlite3 *db, const fs_entity_change *ent,
             if (rc == SQLITE_OK)
                 rc = join_open(db, ent->id, ed->field, ed->value_json, hlc,
                                device, ent->collector, cur.version + 1, now);
-        }
-        else if (strcmp(cur.value, ed->value_json) != 0)
+        } else if (strcmp(cur.value, ed->value_json) != 0)
             rc = field_conflict(db, ent->id, area, ed, &cur, hlc, device,
                                 ent->collector, now, conflict);
         /* else: the same value written concurrently converges. */
@@ -506,8 +504,7 @@ static int merge_edits(sqlite3 *db, const fs_entity_change *ent,
 }
 
 /* Bases newer than the hub's versions cannot come from the hub. */
-static int check_bases(sqlite3 *db, const fs_entity_change *ent,
-                       fs_result *r)
+static int check_bases(sqlite3 *db, const fs_entity_change *ent, fs_result *r)
 {
     for (size_t i = 0; i < ent->n; i++) {
         hub_field cur;
@@ -517,10 +514,10 @@ static int check_bases(sqlite3 *db, const fs_entity_change *ent,
         free(cur.value);
         if (ent->edits[i].base > cur.version) {
             hub__refuse(r, "malformed",
-                   "%s.%s: base version %lld is newer than the hub's "
-                   "version %lld",
-                   ent->id, ent->edits[i].field,
-                   (long long)ent->edits[i].base, (long long)cur.version);
+                        "%s.%s: base version %lld is newer than the hub's "
+                        "version %lld",
+                        ent->id, ent->edits[i].field,
+                        (long long)ent->edits[i].base, (long long)cur.version);
             return SQLITE_OK;
         }
     }
@@ -642,11 +639,10 @@ static int merge_delete(sqlite3 *db, const fs_entity_change *ent,
     if (rc != SQLITE_OK)
         return rc;
     if (!last.found)
-        return hub__entity_tombstone(db, ent->id, device, ent->collector,
-                                     hlc, now);
+        return hub__entity_tombstone(db, ent->id, device, ent->collector, hlc,
+                                     now);
     rc = delete_conflict(db, ent->id, e->area, device, ent->collector, hlc,
-                         last.device, last.collector, last.hlc, now,
-                         conflict);
+                         last.device, last.collector, last.hlc, now, conflict);
     return rc == SQLITE_OK ? hub__entity_log(db, "entity", ent->id, 0, now)
                            : rc;
 }
@@ -666,7 +662,7 @@ static int undelete(sqlite3 *db, const fs_entity_change *ent,
         return rc;
     sqlite3_bind_text(st, 1, ent->id, -1, SQLITE_STATIC);
     char ddev[FS_UUID_LEN + 1] = "", dcoll[FS_NAME_MAX + 1] = "",
-         dhlc[FS_HLC_TEXT_LEN + 1] = "0000000000000000";
+                            dhlc[FS_HLC_TEXT_LEN + 1] = "0000000000000000";
     if (sqlite3_step(st) == SQLITE_ROW) {
         snprintf(ddev, sizeof ddev, "%s", col(st, 0));
         snprintf(dcoll, sizeof dcoll, "%s", col(st, 1));
@@ -696,9 +692,10 @@ int hub__merge_entity(sqlite3 *db, const char *device,
     const fs_entity_types *t = hub__entity_types();
     const fs_form *type = fs_entity_type(t, ent->type);
     if (!type) {
-        hub__refuse(r, "invalid_entity", "unknown entity type '%s'; this hub "
-                                    "knows %s",
-               ent->type, fs_entity_type_names(t));
+        hub__refuse(r, "invalid_entity",
+                    "unknown entity type '%s'; this hub "
+                    "knows %s",
+                    ent->type, fs_entity_type_names(t));
         return SQLITE_OK;
     }
     int rc = check_values(type, ent, r);
@@ -720,14 +717,14 @@ int hub__merge_entity(sqlite3 *db, const char *device,
         return rc;
     if (e.found && strcmp(e.type, ent->type) != 0) {
         hub__refuse(r, "invalid_entity", "%s is a %s on this hub, not a %s",
-               ent->id, e.type, ent->type);
+                    ent->id, e.type, ent->type);
         return SQLITE_OK;
     }
     if (!e.found && ent->op != FS_ENTITY_NEW) {
         hub__refuse(r, "unknown_entity",
-               "%s %s is not on this hub; it may have been created on a "
-               "device that has not synced yet",
-               ent->type, ent->id);
+                    "%s %s is not on this hub; it may have been created on a "
+                    "device that has not synced yet",
+                    ent->type, ent->id);
         return SQLITE_OK;
     }
     /* Scope: the device must hold the entity's area, and the area it
@@ -740,10 +737,10 @@ int hub__merge_entity(sqlite3 *db, const char *device,
     if ((e.found && !hub__scope_has(areas, e.area)) ||
         (to && !hub__scope_has(areas, to))) {
         hub__refuse(r, "out_of_scope",
-               "%s %s: this device works in areas %s only, not '%s'; ask "
-               "the hub admin to extend its areas",
-               ent->type, ent->id, areas,
-               e.found && !hub__scope_has(areas, e.area) ? e.area : to);
+                    "%s %s: this device works in areas %s only, not '%s'; ask "
+                    "the hub admin to extend its areas",
+                    ent->type, ent->id, areas,
+                    e.found && !hub__scope_has(areas, e.area) ? e.area : to);
         return SQLITE_OK;
     }
     rc = check_bases(db, ent, r);
@@ -768,8 +765,7 @@ int hub__merge_entity(sqlite3 *db, const char *device,
                 sqlite3_bind_text(st, 3, area, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(st, 4, now);
                 sqlite3_bind_int64(st, 5, now);
-                rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK
-                                                     : SQLITE_ERROR;
+                rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
             }
             sqlite3_finalize(st);
         } else if (e.deleted) {
@@ -785,8 +781,7 @@ int hub__merge_entity(sqlite3 *db, const char *device,
         if (rc == SQLITE_OK) {
             cJSON *v = sf.value ? cJSON_Parse(sf.value) : NULL;
             rc = set_entity(db, ent->id,
-                            cJSON_IsString(v) ? v->valuestring : area, 0,
-                            now);
+                            cJSON_IsString(v) ? v->valuestring : area, 0, now);
             cJSON_Delete(v);
             free(sf.value);
         }
@@ -811,28 +806,29 @@ int hub__merge_entity(sqlite3 *db, const char *device,
 
 /* ---- admin writes ----------------------------------------------------- */
 
-int hub__entity_admin_write(sqlite3 *db, const char *type_name,
-                            const char *id, const cJSON *fields,
-                            const char *actor, char id_out[FS_UUID_LEN + 1],
-                            char *err, size_t errlen)
+int hub__entity_admin_write(sqlite3 *db, const char *type_name, const char *id,
+                            const cJSON *fields, const char *actor,
+                            char id_out[FS_UUID_LEN + 1], char *err,
+                            size_t errlen)
 {
     const fs_form *type = fs_entity_type(hub__entity_types(), type_name);
     if (!type) {
-        snprintf(err, errlen, "unknown entity type '%s'; known: %s",
-                 type_name, fs_entity_type_names(hub__entity_types()));
+        snprintf(err, errlen, "unknown entity type '%s'; known: %s", type_name,
+                 fs_entity_type_names(hub__entity_types()));
         return SQLITE_MISUSE;
     }
     if (!cJSON_IsObject(fields) || !fields->child) {
-        snprintf(err, errlen, "give the fields as a JSON object of at "
-                              "least one field name and value");
+        snprintf(err, errlen,
+                 "give the fields as a JSON object of at "
+                 "least one field name and value");
         return SQLITE_MISUSE;
     }
     fs_problems p;
     fs_problems_init(&p);
     int bad = 0;
     const cJSON *f;
-    cJSON_ArrayForEach(f, fields)
-        bad |= fs_entity_check_value(type, f->string, f, &p) != FS_OK;
+    cJSON_ArrayForEach(f, fields) bad |=
+        fs_entity_check_value(type, f->string, f, &p) != FS_OK;
     char newid[FS_UUID_LEN + 1];
     entity_row e;
     memset(&e, 0, sizeof e);
@@ -881,9 +877,9 @@ int hub__entity_admin_write(sqlite3 *db, const char *type_name,
         free(cur.value);
         char *text = cJSON_PrintUnformatted(f);
         if (rc == SQLITE_OK)
-            rc = text ? hub__entity_write(db, newid, f->string,
-                                          cur.version + 1, cur.version,
-                                          text, hlc, "", actor, "admin", now)
+            rc = text ? hub__entity_write(db, newid, f->string, cur.version + 1,
+                                          cur.version, text, hlc, "", actor,
+                                          "admin", now)
                       : SQLITE_NOMEM;
         free(text);
     }
@@ -892,8 +888,8 @@ int hub__entity_admin_write(sqlite3 *db, const char *type_name,
         rc = hub__entity_field(db, newid, fs_entity_scope_field(type), &sf);
     if (rc == SQLITE_OK) {
         cJSON *v = sf.value ? cJSON_Parse(sf.value) : NULL;
-        rc = set_entity(db, newid, cJSON_IsString(v) ? v->valuestring : "",
-                        0, now);
+        rc = set_entity(db, newid, cJSON_IsString(v) ? v->valuestring : "", 0,
+                        now);
         cJSON_Delete(v);
         free(sf.value);
     }

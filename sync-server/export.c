@@ -22,13 +22,13 @@ struct hub_exporter {
     sqlite3 *db;
     int kind;
     char form[FS_ID_MAX + 1];
-    int64_t version; /* 0: every version (json, mechanisms) */
-    fs_form *def;    /* the version's definition (newest when 0) */
+    int64_t version;      /* 0: every version (json, mechanisms) */
+    fs_form *def;         /* the version's definition (newest when 0) */
     const fs_form *mtype; /* mechanisms: the registry's type (borrowed) */
-    char lang[16];   /* labels instead of codes; "" codes */
+    char lang[16];        /* labels instead of codes; "" codes */
     int personal;
     char scope[HUB_SCOPE_MAX];
-    cJSON *cells;    /* geojson areas: the indicator's cells, or NULL */
+    cJSON *cells; /* geojson areas: the indicator's cells, or NULL */
     char indicator[256], wave[FS_ID_MAX + 1];
     hub_export_progress progress;
 };
@@ -51,8 +51,8 @@ static int valid_lang(const char *s)
     return 1;
 }
 
-static int prepare_form(hub_exporter *ex, const hub_export_req *req,
-                        char *err, size_t cap)
+static int prepare_form(hub_exporter *ex, const hub_export_req *req, char *err,
+                        size_t cap)
 {
     const char *form = req->form;
     if (!form || !fs_valid_form_id(form))
@@ -70,8 +70,8 @@ static int prepare_form(hub_exporter *ex, const hub_export_req *req,
     ex->def = hub__form_at(ex->db, form, ex->version);
     if (!ex->def) {
         if (ex->version)
-            snprintf(err, cap, "form %s has no published version %lld",
-                     form, (long long)ex->version);
+            snprintf(err, cap, "form %s has no published version %lld", form,
+                     (long long)ex->version);
         else
             snprintf(err, cap, "no published form %s", form);
         return HUB_EBADINPUT;
@@ -81,23 +81,23 @@ static int prepare_form(hub_exporter *ex, const hub_export_req *req,
         ex->version = fs_form_version(ex->def);
     if (req->labels && req->labels[0]) {
         if (!valid_lang(req->labels))
-            return bad(err, cap, "--labels takes a language code such as "
-                                 "en or fr, not ",
+            return bad(err, cap,
+                       "--labels takes a language code such as "
+                       "en or fr, not ",
                        req->labels);
         snprintf(ex->lang, sizeof ex->lang, "%s", req->labels);
     }
     return 0;
 }
 
-static int prepare_areas(hub_exporter *ex, const hub_export_req *req,
-                         char *err, size_t cap)
+static int prepare_areas(hub_exporter *ex, const hub_export_req *req, char *err,
+                         size_t cap)
 {
     if (!req->indicator || !req->indicator[0])
-        return req->form ? bad(err, cap, "--form needs --indicator", NULL)
-                         : 0;
+        return req->form ? bad(err, cap, "--form needs --indicator", NULL) : 0;
     if (!req->wave || !req->wave[0])
         return bad(err, cap, "an indicator on the map needs --wave", NULL);
-    hub_ind_request ir = {req->form, req->indicator, NULL, req->wave,
+    hub_ind_request ir = {req->form, req->indicator, NULL,  req->wave,
                           NULL,      NULL,           req->k};
     cJSON *root = NULL;
     int rc = hub__indicators(ex->db, &ir, ex->scope, &root, err, cap);
@@ -252,9 +252,9 @@ static void tick(const hub_exporter *ex, int64_t done, int64_t total, int end)
 /* ---- CSV ------------------------------------------------------------ */
 
 static const char *const csv_meta[] = {
-    "submission_id", "rev",          "form_id",  "form_version",
-    "area",          "wave",         "device_id", "collector",
-    "created",       "received",     "review_state", NULL};
+    "submission_id", "rev",      "form_id",      "form_version",
+    "area",          "wave",     "device_id",    "collector",
+    "created",       "received", "review_state", NULL};
 
 static void csv_header(const hub_exporter *ex, hub_sink *s)
 {
@@ -337,17 +337,17 @@ static void csv_answer(const hub_exporter *ex, const fs_field *fld,
         {
             if (!cJSON_IsString(e))
                 continue;
-            const char *txt = lang ? choice_label(fld, e->valuestring, lang)
-                                   : e->valuestring;
+            const char *txt =
+                lang ? choice_label(fld, e->valuestring, lang) : e->valuestring;
             if (joined.len)
                 fs_buf_append(&joined, lang ? "; " : " ", lang ? 2 : 1);
             fs_buf_append(&joined, txt, strlen(txt));
         }
         fs_buf_append(&joined, "", 1);
-        hub__sink_csv(s, cJSON_IsArray(v) && joined.data
-                             ? (const char *)joined.data
-                             : NULL,
-                      0);
+        hub__sink_csv(
+            s,
+            cJSON_IsArray(v) && joined.data ? (const char *)joined.data : NULL,
+            0);
         fs_buf_free(&joined);
         for (size_t c = 0; c < fs_field_choice_count(fld); c++)
             hub__sink_csv(s,
@@ -386,20 +386,22 @@ static void csv_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s)
     snprintf(rev, sizeof rev, "%lld", (long long)sqlite3_column_int64(st, 1));
     snprintf(version, sizeof version, "%lld",
              (long long)sqlite3_column_int64(st, 2));
-    const char *meta[] = {col_text(st, 0), rev,        ex->form,
-                          version,         col_text(st, 3), col_text(st, 4),
-                          col_text(st, 5), col_text(st, 6), created,
-                          received,        col_text(st, 9)};
+    const char *meta[] = {col_text(st, 0), rev,
+                          ex->form,        version,
+                          col_text(st, 3), col_text(st, 4),
+                          col_text(st, 5), col_text(st, 6),
+                          created,         received,
+                          col_text(st, 9)};
     for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
         hub__sink_csv(s, meta[i], i == 0);
     cJSON *answers = cJSON_Parse(col_text(st, 10));
     for (size_t i = 0; i < fs_form_field_count(ex->def); i++) {
         const fs_field *fld = fs_form_field(ex->def, i);
         if (!hidden(ex, fld))
-            csv_answer(ex, fld,
-                       cJSON_GetObjectItemCaseSensitive(answers,
-                                                        fs_field_name(fld)),
-                       s);
+            csv_answer(
+                ex, fld,
+                cJSON_GetObjectItemCaseSensitive(answers, fs_field_name(fld)),
+                s);
     }
     cJSON_Delete(answers);
     hub__sink_write(s, "\r\n", 2);
@@ -408,8 +410,7 @@ static void csv_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s)
 /* ---- JSON ----------------------------------------------------------- */
 
 /* Removes the fields of def this export leaves out. */
-static void strip(const hub_exporter *ex, const fs_form *def,
-                  cJSON *answers)
+static void strip(const hub_exporter *ex, const fs_form *def, cJSON *answers)
 {
     for (size_t i = 0; i < fs_form_field_count(def); i++) {
         const fs_field *fld = fs_form_field(def, i);
@@ -459,15 +460,13 @@ static const cJSON *area_cell(const cJSON *cells, const char *area)
     cJSON_ArrayForEach(c, cells)
     {
         if (strcmp(cJSON_GetObjectItem(c, "area")->valuestring, area) == 0 &&
-            strcmp(cJSON_GetObjectItem(c, "category")->valuestring, "*") ==
-                0)
+            strcmp(cJSON_GetObjectItem(c, "category")->valuestring, "*") == 0)
             return c;
     }
     return NULL;
 }
 
-static void area_properties(const hub_exporter *ex, cJSON *p,
-                            const char *code)
+static void area_properties(const hub_exporter *ex, cJSON *p, const char *code)
 {
     cJSON_AddStringToObject(p, "indicator", ex->indicator);
     cJSON_AddStringToObject(p, "wave", ex->wave);
@@ -489,11 +488,12 @@ static void area_properties(const hub_exporter *ex, cJSON *p,
 static int write_areas(hub_exporter *ex, hub_sink *s)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ex->db,
-                           "SELECT code, name, parent, level, geometry "
-                           "FROM mapping_areas ORDER BY level <> 'city', level <> "
-                           "'district', code",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            ex->db,
+            "SELECT code, name, parent, level, geometry "
+            "FROM mapping_areas ORDER BY level <> 'city', level <> "
+            "'district', code",
+            -1, &st, NULL) != SQLITE_OK)
         return HUB_ESTORAGE;
     hub__sink_puts(s, "{\"type\":\"FeatureCollection\",\"features\":[\n");
     int64_t done = 0;
@@ -515,8 +515,8 @@ static int write_areas(hub_exporter *ex, hub_sink *s)
         const char *geom = sqlite3_column_type(st, 4) == SQLITE_NULL
                                ? "null"
                                : col_text(st, 4);
-        hub__sink_printf(s, "%s{\"type\":\"Feature\",\"geometry\":",
-                         done ? ",\n" : "");
+        hub__sink_printf(
+            s, "%s{\"type\":\"Feature\",\"geometry\":", done ? ",\n" : "");
         /* The geometry was checked on import and is stored as JSON. */
         hub__sink_puts(s, geom);
         hub__sink_puts(s, ",\"properties\":");
@@ -538,8 +538,8 @@ static int mechanism_feature(const hub_exporter *ex, sqlite3_stmt *st,
                              const fs_field *loc, hub_sink *s, int first)
 {
     cJSON *fields = cJSON_Parse(col_text(st, 2));
-    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(fields,
-                                                       fs_field_name(loc));
+    const cJSON *pt =
+        cJSON_GetObjectItemCaseSensitive(fields, fs_field_name(loc));
     const cJSON *lat = cJSON_GetObjectItemCaseSensitive(pt, "lat");
     const cJSON *lon = cJSON_GetObjectItemCaseSensitive(pt, "lon");
     if (!cJSON_IsNumber(lat) || !cJSON_IsNumber(lon)) {

@@ -70,8 +70,8 @@ void hub__reply_obj(struct mg_connection *conn, int status, cJSON *obj)
     free(text);
 }
 
-void hub__reply_error(struct mg_connection *conn, int status,
-                      const char *code, const char *fmt, ...)
+void hub__reply_error(struct mg_connection *conn, int status, const char *code,
+                      const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -143,8 +143,8 @@ int hub__read_json(struct mg_connection *conn, size_t max, cJSON **out)
     if (hub__read_body(conn, max, &body) != 0)
         return -1;
     fs_err err = {0};
-    int rc = fs_json_parse((const char *)body.data, body.len, &h->limits,
-                           out, &err);
+    int rc =
+        fs_json_parse((const char *)body.data, body.len, &h->limits, out, &err);
     fs_buf_free(&body);
     if (rc != FS_OK) {
         hub__reply_error(conn, rc == FS_ETOOBIG ? 413 : 400, fs_errname(rc),
@@ -275,17 +275,16 @@ int hub__auth_device(struct mg_connection *conn, hub_device *dev)
     return hub__auth(conn, dev, HUB_DEVICE, NULL);
 }
 
-int hub__query_int(struct mg_connection *conn, const char *name,
-                   long long def, long long min, long long max,
-                   long long *out)
+int hub__query_int(struct mg_connection *conn, const char *name, long long def,
+                   long long min, long long max, long long *out)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     char val[32];
     *out = def;
     if (!ri->query_string)
         return 0;
-    int n = mg_get_var(ri->query_string, strlen(ri->query_string), name,
-                       val, sizeof val);
+    int n = mg_get_var(ri->query_string, strlen(ri->query_string), name, val,
+                       sizeof val);
     if (n == -1)
         return 0;
     char *end = NULL;

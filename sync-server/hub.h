@@ -32,8 +32,8 @@ int hub_serve(const hub_serve_options *opt);
 /* Admin commands. Each opens db_path (created if missing). */
 /* areas, forms: "*" or codes separated by commas. */
 int hub_enroll_code(const char *db_path, const char *name, const char *role,
-                    const char *areas, const char *forms,
-                    double expires_hours, FILE *out);
+                    const char *areas, const char *forms, double expires_hours,
+                    FILE *out);
 /* API tokens for people: role admin or reviewer. Prints the secret once. */
 int hub_token_create(const char *db_path, const char *role, const char *name,
                      const char *areas, FILE *out);
@@ -45,8 +45,8 @@ int hub_revoke(const char *db_path, const char *what, const char *id,
 int hub_review(const char *db_path, const char *id, const char *state,
                const char *comment, FILE *out);
 /* Changes a device's areas and/or forms (NULL: unchanged). */
-int hub_device_scope(const char *db_path, const char *device,
-                     const char *areas, const char *forms, FILE *out);
+int hub_device_scope(const char *db_path, const char *device, const char *areas,
+                     const char *forms, FILE *out);
 /* Registry conflicts: open ones (all: resolved too), as text or JSON. */
 int hub_conflicts(const char *db_path, int all, int json, FILE *out);
 /* Settles conflict id_text ("7" or "#7") with a typed value or by
@@ -82,8 +82,7 @@ int hub_quota_set(const char *db_path, const char *area, const char *wave,
                   long long target, FILE *out);
 int hub_quota_list(const char *db_path, const char *wave, int format,
                    FILE *out);
-int hub_coverage(const char *db_path, const char *wave, int format,
-                 FILE *out);
+int hub_coverage(const char *db_path, const char *wave, int format, FILE *out);
 
 /* An indicator table or a change between waves (mapind.c). Strings may be
  * NULL when not given; k is text so that a bad value gets a clear error. */
@@ -96,8 +95,8 @@ typedef struct hub_ind_request {
     const char *k;         /* smallest cell shown; default 5 */
 } hub_ind_request;
 
-int hub_indicators(const char *db_path, const hub_ind_request *req,
-                   int format, FILE *out);
+int hub_indicators(const char *db_path, const hub_ind_request *req, int format,
+                   FILE *out);
 int hub_change(const char *db_path, const hub_ind_request *req, int format,
                FILE *out);
 

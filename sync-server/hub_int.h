@@ -24,7 +24,7 @@ typedef struct hub {
      * SQLite allows anyway, and a mutex queues writers fairly instead of
      * letting them spin on SQLITE_BUSY. */
     pthread_mutex_t write_lock;
-    struct hub_ratelimit *rate; /* NULL: no limit */
+    struct hub_ratelimit *rate;    /* NULL: no limit */
     struct hub_checkpointer *ckpt; /* NULL: SQLite's own checkpoints */
 } hub;
 
@@ -35,13 +35,13 @@ typedef struct hub {
 enum { HUB_DEVICE = 1, HUB_API = 2 };
 
 typedef struct hub_device {
-    int kind;                 /* HUB_DEVICE or HUB_API */
+    int kind; /* HUB_DEVICE or HUB_API */
     char id[FS_UUID_LEN + 1];
     char name[FS_NAME_MAX + 1];
-    char role[32];            /* admin, reviewer, outreach, enumerator */
+    char role[32]; /* admin, reviewer, outreach, enumerator */
     char areas[HUB_SCOPE_MAX];
     char forms[HUB_SCOPE_MAX]; /* devices only; '*' for API tokens */
-    int64_t acked_seq;        /* devices only */
+    int64_t acked_seq;         /* devices only */
 } hub_device;
 
 /* ---- http.c: requests and replies ------------------------------------ */
@@ -54,8 +54,8 @@ sqlite3 *hub__db(struct mg_connection *conn);
 void hub__reply(struct mg_connection *conn, int status, const char *body,
                 size_t len);
 /* Sends {"error": code, "message": ...} with status. */
-void hub__reply_error(struct mg_connection *conn, int status,
-                      const char *code, const char *fmt, ...)
+void hub__reply_error(struct mg_connection *conn, int status, const char *code,
+                      const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Sends a cJSON object (consumed) with status. */
 void hub__reply_obj(struct mg_connection *conn, int status, cJSON *obj);
@@ -79,9 +79,8 @@ int hub__auth_device(struct mg_connection *conn, hub_device *dev);
 
 /* Integer query parameter name; def when absent. -1 (after a 400 reply)
  * when present but not an integer in [min, max]. */
-int hub__query_int(struct mg_connection *conn, const char *name,
-                   long long def, long long min, long long max,
-                   long long *out);
+int hub__query_int(struct mg_connection *conn, const char *name, long long def,
+                   long long min, long long max, long long *out);
 
 /* 1 when the request method is m, else answers 405 and returns 0. */
 int hub__method_is(struct mg_connection *conn, const char *m);
@@ -144,8 +143,8 @@ typedef struct hub_sink {
 void hub__sink_file(hub_sink *s, FILE *f);
 /* Sends a 200 with ctype and Transfer-Encoding: chunked; filename (may
  * be NULL) names the download. */
-void hub__sink_http(hub_sink *s, struct mg_connection *conn,
-                    const char *ctype, const char *filename);
+void hub__sink_http(hub_sink *s, struct mg_connection *conn, const char *ctype,
+                    const char *filename);
 int hub__sink_write(hub_sink *s, const char *p, size_t n);
 int hub__sink_puts(hub_sink *s, const char *str);
 int hub__sink_printf(hub_sink *s, const char *fmt, ...)
@@ -161,8 +160,8 @@ int hub__sink_end(hub_sink *s);
 int hub__rows_csv(hub_sink *s, const cJSON *rows, const char *const *cols);
 int hub__rows_text(FILE *out, const cJSON *rows, const char *const *cols);
 /* Prints root as JSON, or its array root[key] as CSV or text. */
-int hub__print_rows(FILE *out, int format, const cJSON *root,
-                    const char *key, const char *const *cols);
+int hub__print_rows(FILE *out, int format, const cJSON *root, const char *key,
+                    const char *const *cols);
 /* Replies root (consumed) as JSON, or root[key] as CSV. */
 void hub__reply_rows(struct mg_connection *conn, int format, cJSON *root,
                      const char *key, const char *const *cols,
@@ -231,8 +230,8 @@ char *hub__read_file(const char *path, size_t max, size_t *len);
 
 /* {"form", "indicator", "by", "k", ..., "cells": [...]} for the counted
  * submissions within scope. 0, HUB_EBADINPUT (err) or HUB_ESTORAGE. */
-int hub__indicators(sqlite3 *db, const hub_ind_request *req,
-                    const char *scope, cJSON **out, char *err, size_t cap);
+int hub__indicators(sqlite3 *db, const hub_ind_request *req, const char *scope,
+                    cJSON **out, char *err, size_t cap);
 /* {..., "from", "to", "changes": [...]}: the change per area (and
  * category) from wave req->from to req->to. */
 int hub__change(sqlite3 *db, const hub_ind_request *req, const char *scope,
@@ -286,12 +285,11 @@ int hub__handle_admin_waves(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_quotas(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_coverage(struct mg_connection *conn, void *hubp);
 /* GET, an admin or reviewer token, ?format. -1 after the reply. */
-int hub__map_begin(struct mg_connection *conn, hub_device *who,
-                   int *format);
+int hub__map_begin(struct mg_connection *conn, hub_device *who, int *format);
 /* Query parameter name naming a known wave ("" when absent). -1 after
  * the reply. */
-int hub__query_wave(struct mg_connection *conn, const char *name,
-                    char *wave, size_t cap);
+int hub__query_wave(struct mg_connection *conn, const char *name, char *wave,
+                    size_t cap);
 
 /* ---- webui.c: the admin page ---------------------------------------- */
 
@@ -343,8 +341,8 @@ typedef struct hub_digest {
  * answers that fail the form), the refusal; digests[i] with each
  * remaining submission's content digest. Published forms are parsed once
  * per thread. Returns SQLITE_OK or a storage/memory error. */
-int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs,
-                       fs_result *results, hub_digest *digests);
+int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs, fs_result *results,
+                       hub_digest *digests);
 
 /* Merges every change of cs for device_id inside the caller's open
  * transaction; reply->results and digests come from hub__merge_prepare.
@@ -364,8 +362,8 @@ const struct fs_entity_types *hub__entity_types(void);
 
 /* The current version of one field of an entity. */
 typedef struct hub_field {
-    int found;    /* 0: the field was never written (version 0) */
-    char *value;  /* canonical JSON, owned (free); NULL when not found */
+    int found;   /* 0: the field was never written (version 0) */
+    char *value; /* canonical JSON, owned (free); NULL when not found */
     int64_t version;
     char hlc[FS_HLC_TEXT_LEN + 1];
     char device[FS_UUID_LEN + 1]; /* "" for versions the hub wrote */
@@ -391,8 +389,7 @@ int hub__entity_requeue(sqlite3 *db, const char *device, const char *old,
                         const char *areas, int64_t now);
 /* Marks an entity deleted by device (a tombstone) and logs it. */
 int hub__entity_tombstone(sqlite3 *db, const char *id, const char *device,
-                          const char *collector, const char *hlc,
-                          int64_t now);
+                          const char *collector, const char *hlc, int64_t now);
 
 /* Marks r refused with error code and a message (merge.c). */
 void hub__refuse(fs_result *r, const char *code, const char *fmt, ...)
@@ -404,8 +401,7 @@ void hub__refuse(fs_result *r, const char *code, const char *fmt, ...)
  * before) or refused. Returns SQLITE_OK or the error that must roll the
  * push back. */
 int hub__merge_entity(sqlite3 *db, const char *device,
-                      const fs_entity_change *ent, fs_result *r,
-                      int64_t now);
+                      const fs_entity_change *ent, fs_result *r, int64_t now);
 
 /* Writes fields of an entity as a hub admin, e.g. areas imported from a
  * GeoJSON file: call it inside your own transaction (BEGIN IMMEDIATE ...
@@ -425,10 +421,10 @@ int hub__merge_entity(sqlite3 *db, const char *device,
  * is audited ("entity.write"). Returns SQLITE_OK; SQLITE_MISUSE or
  * SQLITE_NOTFOUND with a sentence in err for bad input (nothing
  * written); another SQLite code for a storage error (roll back). */
-int hub__entity_admin_write(sqlite3 *db, const char *type_name,
-                            const char *id, const cJSON *fields,
-                            const char *actor, char id_out[FS_UUID_LEN + 1],
-                            char *err, size_t errlen);
+int hub__entity_admin_write(sqlite3 *db, const char *type_name, const char *id,
+                            const cJSON *fields, const char *actor,
+                            char id_out[FS_UUID_LEN + 1], char *err,
+                            size_t errlen);
 
 /* ---- conflicts.c ------------------------------------------------------ */
 
@@ -453,15 +449,13 @@ int hub__conflict_add(sqlite3 *db, int64_t id, const char *value,
                       const char *hlc, int64_t version, int64_t now);
 /* The competitor with the highest (HLC, device id); w->value is owned. */
 int hub__conflict_winner(sqlite3 *db, int64_t id, hub_candidate *w);
-int hub__conflict_set_version(sqlite3 *db, int64_t id, int n,
-                              int64_t version);
+int hub__conflict_set_version(sqlite3 *db, int64_t id, int n, int64_t version);
 /* An amendment (base_rev > 0) whose base is no longer the newest
  * revision: opens a 'submission' conflict holding both and sets r to
  * divergent/"conflict". *handled is 0 when the amendment is not one
  * (merge it as usual). */
-int hub__amend_conflict(sqlite3 *db, const char *device,
-                        const fs_submission *s, fs_result *r, int64_t now,
-                        int *handled);
+int hub__amend_conflict(sqlite3 *db, const char *device, const fs_submission *s,
+                        fs_result *r, int64_t now, int *handled);
 
 int hub__handle_admin_conflicts(struct mg_connection *conn, void *hubp);
 int hub__handle_admin_resolve(struct mg_connection *conn, void *hubp);

@@ -32,13 +32,13 @@ static int valid_code(const char *s, size_t n)
     return 1;
 }
 
-int hub_ind_parse(const char *text, hub_ind_spec *out, char *err,
-                  size_t cap)
+int hub_ind_parse(const char *text, hub_ind_spec *out, char *err, size_t cap)
 {
     memset(out, 0, sizeof *out);
     if (!text || !text[0]) {
-        snprintf(err, cap, "no indicator given: use count, mean:FIELD or "
-                           "share:FIELD=CODE|CODE");
+        snprintf(err, cap,
+                 "no indicator given: use count, mean:FIELD or "
+                 "share:FIELD=CODE|CODE");
         return -1;
     }
     if (strcmp(text, "count") == 0) {
@@ -75,8 +75,9 @@ int hub_ind_parse(const char *text, hub_ind_spec *out, char *err,
         return 0;
     }
     if (!eq || !eq[1]) {
-        snprintf(err, cap, "share needs the codes counted: share:%s=CODE|"
-                           "CODE",
+        snprintf(err, cap,
+                 "share needs the codes counted: share:%s=CODE|"
+                 "CODE",
                  out->field);
         return -1;
     }
@@ -108,8 +109,7 @@ void hub_ind_format(const hub_ind_spec *spec, char *out, size_t cap)
                      spec->field, spec->kind == HUB_IND_SHARE ? "=" : "");
     len = n > 0 ? (size_t)n : 0;
     for (size_t i = 0; i < spec->nset && len < cap; i++) {
-        n = snprintf(out + len, cap - len, "%s%s", i ? "|" : "",
-                     spec->set[i]);
+        n = snprintf(out + len, cap - len, "%s%s", i ? "|" : "", spec->set[i]);
         len += n > 0 ? (size_t)n : 0;
     }
 }
@@ -360,8 +360,7 @@ static int one_table(const hub_ind_spec *spec, const hub_ind_options *opt,
     char tmp[32];
     for (size_t i = 0; i < n; i++) {
         double x = 0;
-        if (strcmp(recs[i].wave, w) != 0 ||
-            !measure(spec, recs[i].answers, &x))
+        if (strcmp(recs[i].wave, w) != 0 || !measure(spec, recs[i].answers, &x))
             continue;
         size_t r = (size_t)find(&rows, recs[i].area);
         size_t c = C - 1;
@@ -403,8 +402,7 @@ oom:
 }
 
 int hub_ind_compute(const hub_ind_spec *spec, const hub_ind_options *opt,
-                    const hub_ind_record *recs, size_t n,
-                    hub_ind_result *out)
+                    const hub_ind_record *recs, size_t n, hub_ind_result *out)
 {
     strs waves = {0};
     memset(out, 0, sizeof *out);
@@ -427,8 +425,7 @@ oom:
     return -1;
 }
 
-const hub_ind_table *hub_ind_table_of(const hub_ind_result *r,
-                                      const char *wave)
+const hub_ind_table *hub_ind_table_of(const hub_ind_result *r, const char *wave)
 {
     for (size_t i = 0; i < r->ntables; i++)
         if (strcmp(r->tables[i].wave, wave) == 0)
@@ -444,8 +441,8 @@ static long index_of(char *const *v, size_t n, const char *x)
     return -1;
 }
 
-const hub_ind_cell *hub_ind_cell_at(const hub_ind_table *t,
-                                    const char *area, const char *cat)
+const hub_ind_cell *hub_ind_cell_at(const hub_ind_table *t, const char *area,
+                                    const char *cat)
 {
     if (!t)
         return NULL;
@@ -458,8 +455,8 @@ const hub_ind_cell *hub_ind_cell_at(const hub_ind_table *t,
 
 /* ---- flat rows ------------------------------------------------------ */
 
-const char *const hub_ind_cols[] = {"wave",   "area",   "category",
-                                    "n",      "value",  "status",
+const char *const hub_ind_cols[] = {"wave",   "area",       "category",
+                                    "n",      "value",      "status",
                                     "reason", "unreliable", NULL};
 
 static const char *reason_of(int supp)
@@ -514,10 +511,9 @@ cJSON *hub_ind_rows(const hub_ind_table *t)
 }
 
 const char *const hub_ind_change_cols[] = {
-    "area",        "category",  "from_wave", "from_n",
-    "from_value",  "from_status", "to_wave", "to_n",
-    "to_value",    "to_status", "change",    "change_status",
-    "unreliable",  NULL};
+    "area",        "category",      "from_wave",  "from_n",   "from_value",
+    "from_status", "to_wave",       "to_n",       "to_value", "to_status",
+    "change",      "change_status", "unreliable", NULL};
 
 /* Appends to keys the names of v missing there. */
 static int merge_keys(strs *keys, char *const *v, size_t n)
@@ -528,8 +524,7 @@ static int merge_keys(strs *keys, char *const *v, size_t n)
     return 0;
 }
 
-cJSON *hub_ind_change_rows(const hub_ind_table *from,
-                           const hub_ind_table *to)
+cJSON *hub_ind_change_rows(const hub_ind_table *from, const hub_ind_table *to)
 {
     strs areas = {0}, cats = {0};
     cJSON *arr = NULL;
@@ -544,10 +539,9 @@ cJSON *hub_ind_change_rows(const hub_ind_table *from,
     arr = cJSON_CreateArray();
     for (size_t r = 0; arr && r < areas.n; r++)
         for (size_t c = 0; c < cats.n; c++) {
-            const hub_ind_cell *x = hub_ind_cell_at(from, areas.v[r],
-                                                    cats.v[c]);
-            const hub_ind_cell *y = hub_ind_cell_at(to, areas.v[r],
-                                                    cats.v[c]);
+            const hub_ind_cell *x =
+                hub_ind_cell_at(from, areas.v[r], cats.v[c]);
+            const hub_ind_cell *y = hub_ind_cell_at(to, areas.v[r], cats.v[c]);
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "area", areas.v[r]);
             cJSON_AddStringToObject(o, "category", cats.v[c]);
@@ -564,8 +558,7 @@ cJSON *hub_ind_change_rows(const hub_ind_table *from,
                                         !x || !y ? "missing" : "suppressed");
             }
             cJSON_AddBoolToObject(o, "unreliable",
-                                  (x && x->unreliable) ||
-                                      (y && y->unreliable));
+                                  (x && x->unreliable) || (y && y->unreliable));
             cJSON_AddItemToArray(arr, o);
         }
 out:

@@ -37,19 +37,18 @@ typedef struct hub_ind_spec {
 /* Parses "count", "mean:FIELD" or "share:FIELD=CODE|CODE..." (',' may
  * separate the codes too). 0, or -1 with a reason in err. Does not know
  * the form: the caller checks the field exists with a fitting type. */
-int hub_ind_parse(const char *text, hub_ind_spec *out, char *err,
-                  size_t cap);
+int hub_ind_parse(const char *text, hub_ind_spec *out, char *err, size_t cap);
 /* The spec back as text ("share:tension_seen=often|sometimes"). */
 void hub_ind_format(const hub_ind_spec *spec, char *out, size_t cap);
 
 typedef struct hub_ind_options {
-    const char *by;        /* categorical field to disaggregate by, or
+    const char *by;          /* categorical field to disaggregate by, or
                               NULL: one column (all) */
     const char *const *cats; /* preferred order of categories (the form's
                               choices), may be NULL */
     size_t ncats;
-    int k;                 /* cells with n < k are hidden; >= 1 */
-    int unreliable_below;  /* bases under this are flagged; e.g. 25 */
+    int k;                /* cells with n < k are hidden; >= 1 */
+    int unreliable_below; /* bases under this are flagged; e.g. 25 */
 } hub_ind_options;
 
 typedef struct hub_ind_record {
@@ -87,8 +86,7 @@ typedef struct hub_ind_result {
 /* Computes the tables. 0, or -1 when out of memory (out is then empty).
  * The result is the caller's: hub_ind_free. */
 int hub_ind_compute(const hub_ind_spec *spec, const hub_ind_options *opt,
-                    const hub_ind_record *recs, size_t n,
-                    hub_ind_result *out);
+                    const hub_ind_record *recs, size_t n, hub_ind_result *out);
 void hub_ind_free(hub_ind_result *r);
 
 /* The table of wave, or NULL. */
@@ -96,8 +94,8 @@ const hub_ind_table *hub_ind_table_of(const hub_ind_result *r,
                                       const char *wave);
 /* The cell of area (or "*") and category (or "*", or "" for no answer),
  * or NULL when the table has no such row or column. */
-const hub_ind_cell *hub_ind_cell_at(const hub_ind_table *t,
-                                    const char *area, const char *cat);
+const hub_ind_cell *hub_ind_cell_at(const hub_ind_table *t, const char *area,
+                                    const char *cat);
 
 /* Flat rows, one per cell: wave, area, category, n, value, status
  * ("ok" or "suppressed"), reason (null, "small_cell" or
@@ -106,8 +104,7 @@ cJSON *hub_ind_rows(const hub_ind_table *t);
 /* Flat rows, one per area x category in either table: both bases and
  * values (null where hidden or absent) and change = to - from, null
  * with change_status "suppressed" or "missing" unless both are shown. */
-cJSON *hub_ind_change_rows(const hub_ind_table *from,
-                           const hub_ind_table *to);
+cJSON *hub_ind_change_rows(const hub_ind_table *from, const hub_ind_table *to);
 
 extern const char *const hub_ind_cols[];
 extern const char *const hub_ind_change_cols[];

@@ -100,8 +100,7 @@ typedef struct args {
 
 static int bad(const char *msg, const char *arg)
 {
-    fprintf(stderr, "fieldsync-hub: %s%s\n\n%s", msg, arg ? arg : "",
-            usage);
+    fprintf(stderr, "fieldsync-hub: %s%s\n\n%s", msg, arg ? arg : "", usage);
     return 2;
 }
 
@@ -204,8 +203,7 @@ static int parse(int argc, char **argv, int start, args *a)
             a->forms = v;
         } else if (strcmp(o, "--request-timeout") == 0) {
             if (number(v, 1, 3600, &a->timeout) != 0)
-                return bad("--request-timeout takes seconds, 1 to 3600: ",
-                           v);
+                return bad("--request-timeout takes seconds, 1 to 3600: ", v);
         } else if (strcmp(o, "--rate-limit") == 0) {
             if (number(v, 0, 100000, &a->rate) != 0)
                 return bad("--rate-limit takes requests a second (0: no "
@@ -237,9 +235,8 @@ static const char *const roles[] = {"admin", "reviewer", "outreach",
 
 static int is_mapping_command(const char *cmd)
 {
-    static const char *const cmds[] = {"wave",   "quota",  "coverage",
-                                       "indicators", "change", "export",
-                                       "areas"};
+    static const char *const cmds[] = {
+        "wave", "quota", "coverage", "indicators", "change", "export", "areas"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i]) == 0)
             return 1;
@@ -256,10 +253,9 @@ static int mapping_command(const char *cmd, const args *a)
     if (strcmp(cmd, "wave") == 0) {
         if (sub_is(a, 2, "add")) {
             if (!a->start || !a->end)
-                return bad("wave add needs --start DATE and --end DATE",
-                           NULL);
-            return hub_wave_add(a->db, a->pos[1], a->title, a->start,
-                                a->end, stdout);
+                return bad("wave add needs --start DATE and --end DATE", NULL);
+            return hub_wave_add(a->db, a->pos[1], a->title, a->start, a->end,
+                                stdout);
         }
         if (sub_is(a, 1, "list"))
             return hub_wave_list(a->db, a->json, stdout);
@@ -278,9 +274,8 @@ static int mapping_command(const char *cmd, const args *a)
                 t != (double)(long long)t)
                 return bad("--target takes a count from 0 to 10000000: ",
                            a->target);
-            return hub_quota_set(a->db, a->area1, a->wave, a->form,
-                                 a->stratum, a->device, (long long)t,
-                                 stdout);
+            return hub_quota_set(a->db, a->area1, a->wave, a->form, a->stratum,
+                                 a->device, (long long)t, stdout);
         }
         if (sub_is(a, 1, "list"))
             return hub_quota_list(a->db, a->wave, a->json, stdout);
@@ -292,9 +287,9 @@ static int mapping_command(const char *cmd, const args *a)
         return hub_coverage(a->db, a->wave, a->json, stdout);
     }
     if (strcmp(cmd, "export") == 0) {
-        hub_export_req req = {0,         a->form,      a->version, a->labels,
-                              a->personal, a->indicator, a->wave,    a->k,
-                              NULL};
+        hub_export_req req = {0,         a->form,     a->version,
+                              a->labels, a->personal, a->indicator,
+                              a->wave,   a->k,        NULL};
         if (sub_is(a, 1, "csv"))
             req.kind = HUB_EXPORT_CSV;
         else if (sub_is(a, 1, "json"))
@@ -327,7 +322,7 @@ static int mapping_command(const char *cmd, const args *a)
                        "--indicator count|mean:FIELD|share:FIELD=CODE",
                        NULL);
         hub_ind_request req = {a->form, a->indicator, a->by, a->wave,
-                               a->from,  a->to,        a->k};
+                               a->from, a->to,        a->k};
         if (cmd[0] == 'i')
             return hub_indicators(a->db, &req, a->json, stdout);
         if (!a->from || !a->to)
@@ -365,7 +360,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) {
         if (a.npos)
             return bad("serve takes no arguments: ", a.pos[0]);
-        hub_serve_options o = {a.db,       a.listen, a.threads,
+        hub_serve_options o = {a.db,        a.listen, a.threads,
                                a.port_file, a.rate,   (int)a.timeout};
         return hub_serve(&o);
     }
@@ -393,8 +388,7 @@ int main(int argc, char **argv)
         if (a.npos == 2 && strcmp(a.pos[0], "revoke") == 0)
             return hub_revoke(a.db, "device", a.pos[1], stdout);
         if (a.npos == 2 && strcmp(a.pos[0], "scope") == 0)
-            return hub_device_scope(a.db, a.pos[1], a.areas, a.forms,
-                                    stdout);
+            return hub_device_scope(a.db, a.pos[1], a.areas, a.forms, stdout);
         return bad("usage: fieldsync-hub device revoke|scope ID", NULL);
     }
     if (strcmp(cmd, "review") == 0) {
@@ -406,9 +400,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "token") == 0) {
         if (a.npos == 1 && strcmp(a.pos[0], "create") == 0)
-            return hub_token_create(a.db, a.role_given ? a.role : "",
-                                    a.name, a.areas ? a.areas : "*",
-                                    stdout);
+            return hub_token_create(a.db, a.role_given ? a.role : "", a.name,
+                                    a.areas ? a.areas : "*", stdout);
         if (a.npos == 1 && strcmp(a.pos[0], "list") == 0)
             return hub_token_list(a.db, a.json, stdout);
         if (a.npos == 2 && strcmp(a.pos[0], "revoke") == 0)

@@ -12,8 +12,7 @@
 static const char *const readers[] = {"admin", "reviewer", NULL};
 
 /* Common start of a GET for readers: method, token, ?format. */
-int hub__map_begin(struct mg_connection *conn, hub_device *who,
-                   int *format)
+int hub__map_begin(struct mg_connection *conn, hub_device *who, int *format)
 {
     if (hub__api_begin(conn, "GET", who, readers) != 0)
         return -1;
@@ -21,8 +20,8 @@ int hub__map_begin(struct mg_connection *conn, hub_device *who,
 }
 
 /* ?wave=W, checked to exist. -1 after the 400/404/503 reply. */
-int hub__query_wave(struct mg_connection *conn, const char *name,
-                    char *wave, size_t cap)
+int hub__query_wave(struct mg_connection *conn, const char *name, char *wave,
+                    size_t cap)
 {
     if (hub__query_str(conn, name, fs_valid_area_code, wave, cap) != 0)
         return -1;
@@ -51,8 +50,7 @@ int hub__handle_admin_waves(struct mg_connection *conn, void *hubp)
         hub__reply_error(conn, 503, "storage", "cannot read the waves");
         return 503;
     }
-    hub__reply_rows(conn, format, root, "waves", hub__wave_cols,
-                    "waves.csv");
+    hub__reply_rows(conn, format, root, "waves", hub__wave_cols, "waves.csv");
     return 200;
 }
 
@@ -68,8 +66,7 @@ int hub__handle_admin_areas(struct mg_connection *conn, void *hubp)
         hub__reply_error(conn, 503, "storage", "cannot read the areas");
         return 503;
     }
-    hub__reply_rows(conn, format, root, "areas", hub__area_cols,
-                    "areas.csv");
+    hub__reply_rows(conn, format, root, "areas", hub__area_cols, "areas.csv");
     return 200;
 }
 
@@ -196,8 +193,7 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
     char wave[FS_ID_MAX + 2];
     long long personal = 0;
     if (hub__query_str(conn, "form", NULL, form, sizeof form) != 0 ||
-        hub__query_str(conn, "version", NULL, version, sizeof version) !=
-            0 ||
+        hub__query_str(conn, "version", NULL, version, sizeof version) != 0 ||
         hub__query_str(conn, "labels", NULL, labels, sizeof labels) != 0 ||
         hub__query_str(conn, "indicator", NULL, ind, sizeof ind) != 0 ||
         hub__query_str(conn, "k", NULL, k, sizeof k) != 0 ||
@@ -235,8 +231,7 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
         char actor[FS_NAME_MAX + 8];
         snprintf(actor, sizeof actor, "token:%s", who.name);
         pthread_mutex_lock(&h->write_lock);
-        rc = hub__audit(db, actor, "export.personal",
-                        hub__export_detail(ex));
+        rc = hub__audit(db, actor, "export.personal", hub__export_detail(ex));
         pthread_mutex_unlock(&h->write_lock);
         if (rc != SQLITE_OK) {
             hub__export_free(ex);

@@ -47,8 +47,7 @@ int hub_wave_add(const char *db_path, const char *name, const char *title,
     if (!db)
         return 1;
     char err[512] = "";
-    int rc = hub__wave_add(db, name, title, start, end, "cli", err,
-                           sizeof err);
+    int rc = hub__wave_add(db, name, title, start, end, "cli", err, sizeof err);
     int status = finish_write(db, rc, err);
     if (status == 0)
         fprintf(out, "wave %s: %s to %s\n", name, start, end);
@@ -94,8 +93,9 @@ static int check_wave(sqlite3 *db, const char *wave)
     if (w == 1)
         return 0;
     if (w == 0)
-        fprintf(stderr, "fieldsync-hub: no wave '%s'; see `fieldsync-hub "
-                        "wave list`\n",
+        fprintf(stderr,
+                "fieldsync-hub: no wave '%s'; see `fieldsync-hub "
+                "wave list`\n",
                 wave);
     else
         fprintf(stderr, "fieldsync-hub: database error: %s\n",
@@ -124,8 +124,8 @@ int hub_wave_list(const char *db_path, int format, FILE *out)
     sqlite3 *db = hub__open(db_path);
     if (!db)
         return 1;
-    return print_table(db, hub__waves_json(db), format, "waves",
-                       hub__wave_cols, out);
+    return print_table(db, hub__waves_json(db), format, "waves", hub__wave_cols,
+                       out);
 }
 
 /* Quotas (counts 0) or coverage (counts 1) of wave. */
@@ -138,19 +138,17 @@ static int quota_table(const char *db_path, const char *wave, int counts,
     int bad_wave = check_wave(db, wave);
     if (bad_wave != 0)
         return bad_wave;
-    return print_table(db, hub__coverage_json(db, wave, "*", counts),
-                       format, counts ? "coverage" : "quotas",
+    return print_table(db, hub__coverage_json(db, wave, "*", counts), format,
+                       counts ? "coverage" : "quotas",
                        counts ? hub__coverage_cols : hub__quota_cols, out);
 }
 
-int hub_quota_list(const char *db_path, const char *wave, int format,
-                   FILE *out)
+int hub_quota_list(const char *db_path, const char *wave, int format, FILE *out)
 {
     return quota_table(db_path, wave, 0, format, out);
 }
 
-int hub_coverage(const char *db_path, const char *wave, int format,
-                 FILE *out)
+int hub_coverage(const char *db_path, const char *wave, int format, FILE *out)
 {
     return quota_table(db_path, wave, 1, format, out);
 }
@@ -178,8 +176,8 @@ static int ind_command(const char *db_path, const hub_ind_request *req,
     return print_table(db, root, format, key, cols, out);
 }
 
-int hub_indicators(const char *db_path, const hub_ind_request *req,
-                   int format, FILE *out)
+int hub_indicators(const char *db_path, const hub_ind_request *req, int format,
+                   FILE *out)
 {
     return ind_command(db_path, req, hub__indicators, "cells", hub_ind_cols,
                        format, out);
@@ -217,8 +215,7 @@ int hub_export(const char *db_path, const hub_export_req *req,
     int rc = hub__export_prepare(db, &r, "*", &ex, err, sizeof err);
     if (rc != 0) {
         if (rc == HUB_EBADINPUT)
-            fprintf(stderr, "fieldsync-hub: %s; nothing was exported\n",
-                    err);
+            fprintf(stderr, "fieldsync-hub: %s; nothing was exported\n", err);
         else
             fprintf(stderr, "fieldsync-hub: database error: %s\n",
                     sqlite3_errmsg(db));
@@ -244,8 +241,9 @@ int hub_export(const char *db_path, const hub_export_req *req,
     if (hub__export_personal(ex) &&
         hub__audit(db, "cli", "export.personal", hub__export_detail(ex)) !=
             SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: cannot record the export in the "
-                        "audit log, so it is refused: %s\n",
+        fprintf(stderr,
+                "fieldsync-hub: cannot record the export in the "
+                "audit log, so it is refused: %s\n",
                 sqlite3_errmsg(db));
         goto out;
     }

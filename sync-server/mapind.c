@@ -61,9 +61,8 @@ static int check_fields(const fs_form *f, const hub_ind_spec *spec,
                            spec->field);
             for (size_t i = 0; i < spec->nset; i++) {
                 size_t c = 0, nc = fs_field_choice_count(fld);
-                while (c < nc &&
-                       strcmp(fs_field_choice(fld, c, NULL, NULL),
-                              spec->set[i]) != 0)
+                while (c < nc && strcmp(fs_field_choice(fld, c, NULL, NULL),
+                                        spec->set[i]) != 0)
                     c++;
                 if (c == nc)
                     return bad(err, cap, "share: not a choice of the field: ",
@@ -78,8 +77,7 @@ static int check_fields(const fs_form *f, const hub_ind_spec *spec,
                        "--by needs a select_one field of the form; not ", by);
         if (fs_field_flags(b) & (FS_FIELD_PERSONAL | FS_FIELD_SENSITIVE))
             return bad(err, cap,
-                       "--by may not use a personal or sensitive field: ",
-                       by);
+                       "--by may not use a personal or sensitive field: ", by);
     }
     return 0;
 }
@@ -138,8 +136,8 @@ static int grow(loaded *l, size_t *cap)
 
 /* Reads the counted submissions of form in waves w1 (and w2 when not
  * NULL; w1 "" means every wave) within scope. */
-static int load(sqlite3 *db, const char *form, const char *w1,
-                const char *w2, const char *scope, loaded *l)
+static int load(sqlite3 *db, const char *form, const char *w1, const char *w2,
+                const char *scope, loaded *l)
 {
     sqlite3_stmt *st = NULL;
     char fpath[HUB_IND_NAME_MAX + 3], bpath[FS_ID_MAX + 3];
@@ -257,14 +255,13 @@ static cJSON *header(const hub_ind_request *req, const loaded *l,
     else
         cJSON_AddNullToObject(root, "by");
     cJSON_AddNumberToObject(root, "k", l->opt.k);
-    cJSON_AddNumberToObject(root, "unreliable_below",
-                            l->opt.unreliable_below);
+    cJSON_AddNumberToObject(root, "unreliable_below", l->opt.unreliable_below);
     cJSON_AddItemToObject(root, "scope", hub__scope_json(scope));
     return root;
 }
 
-int hub__indicators(sqlite3 *db, const hub_ind_request *req,
-                    const char *scope, cJSON **out, char *err, size_t cap)
+int hub__indicators(sqlite3 *db, const hub_ind_request *req, const char *scope,
+                    cJSON **out, char *err, size_t cap)
 {
     loaded l;
     *out = NULL;

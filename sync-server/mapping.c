@@ -26,8 +26,8 @@ int hub__parse_date(const char *s, int64_t *ms)
             return -1;
     struct tm tm;
     memset(&tm, 0, sizeof tm);
-    tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 +
-                 (s[2] - '0') * 10 + (s[3] - '0') - 1900;
+    tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+                 (s[3] - '0') - 1900;
     tm.tm_mon = (s[5] - '0') * 10 + (s[6] - '0') - 1;
     tm.tm_mday = (s[8] - '0') * 10 + (s[9] - '0');
     int mon = tm.tm_mon, mday = tm.tm_mday;
@@ -105,22 +105,24 @@ int hub__wave_add(sqlite3 *db, const char *name, const char *title,
 {
     int64_t s_ms = 0, e_ms = 0;
     if (!name || !fs_valid_area_code(name))
-        return hub__errf(err, cap,
-                   "the wave needs a name of letters, digits, '.', '_' or "
-                   "'-' (e.g. baseline, follow-up-3m), not '%s'",
-                   name);
+        return hub__errf(
+            err, cap,
+            "the wave needs a name of letters, digits, '.', '_' or "
+            "'-' (e.g. baseline, follow-up-3m), not '%s'",
+            name);
     if (hub__parse_date(start, &s_ms) != 0)
-        return hub__errf(err, cap, "--start must be a date YYYY-MM-DD, not '%s'",
-                   start);
+        return hub__errf(err, cap,
+                         "--start must be a date YYYY-MM-DD, not '%s'", start);
     if (hub__parse_date(end, &e_ms) != 0)
         return hub__errf(err, cap, "--end must be a date YYYY-MM-DD, not '%s'",
-                   end);
+                         end);
     e_ms += DAY_MS; /* the end date is inclusive */
     if (s_ms >= e_ms)
         return hub__errf(err, cap, "the wave ends before it starts (%s)", end);
     if (title && !fs_valid_name(title))
-        return hub__errf(err, cap, "--title must be printable text of 1 to 128 "
-                             "bytes");
+        return hub__errf(err, cap,
+                         "--title must be printable text of 1 to 128 "
+                         "bytes");
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db,
                                 "SELECT name, start_date, end_date FROM "
@@ -188,7 +190,7 @@ int hub__wave_assign(sqlite3 *db, const char *wave, const char *id,
         return HUB_ESTORAGE;
     if (!w)
         return hub__errf(err, cap,
-                   "no wave '%s'; see `fieldsync-hub wave list`", wave);
+                         "no wave '%s'; see `fieldsync-hub wave list`", wave);
     if (!s)
         return hub__errf(err, cap, "no submission %s at this hub", id);
     sqlite3_stmt *st = NULL;
@@ -238,8 +240,8 @@ cJSON *hub__waves_json(sqlite3 *db)
     return root;
 }
 
-const char *const hub__wave_cols[] = {"wave", "title", "start", "end",
-                                      "submissions", NULL};
+const char *const hub__wave_cols[] = {"wave", "title",       "start",
+                                      "end",  "submissions", NULL};
 
 fs_form *hub__form_latest(sqlite3 *db, const char *id)
 {
@@ -303,20 +305,21 @@ static int parse_stratum(const fs_form *f, const char *in, char *out,
          part = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(part, '=');
         if (!eq)
-            return hub__errf(err, cap,
-                       "--stratum takes FIELD=VALUE pairs joined by "
-                       "commas, e.g. gender=woman,age_band=18-24; got '%s'",
-                       part);
+            return hub__errf(
+                err, cap,
+                "--stratum takes FIELD=VALUE pairs joined by "
+                "commas, e.g. gender=woman,age_band=18-24; got '%s'",
+                part);
         *eq = '\0';
         const fs_field *fld = fs_form_field_named(f, part);
         if (!fld || fs_field_type_of(fld) != FS_FIELD_SELECT_ONE)
             return hub__errf(err, cap,
-                       "--stratum: '%s' is not a select_one field of the "
-                       "form",
-                       part);
+                             "--stratum: '%s' is not a select_one field of the "
+                             "form",
+                             part);
         if (!has_choice(fld, eq + 1)) {
-            snprintf(err, cap, "--stratum: '%s' is not a choice of %s",
-                     eq + 1, part);
+            snprintf(err, cap, "--stratum: '%s' is not a choice of %s", eq + 1,
+                     part);
             return HUB_EBADINPUT;
         }
         for (size_t i = 0; i < n; i++)
@@ -347,11 +350,13 @@ int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
 {
     if (!q->area || !fs_valid_area_code(q->area))
         return hub__errf(err, cap, "--area must be an area code, not '%s'",
-                   q->area);
+                         q->area);
     if (!q->form || !fs_valid_form_id(q->form))
-        return hub__errf(err, cap, "--form must be a form id, not '%s'", q->form);
+        return hub__errf(err, cap, "--form must be a form id, not '%s'",
+                         q->form);
     if (q->target < 0 || q->target > 10000000)
-        return hub__errf(err, cap, "--target must be a count from 0 to 10000000");
+        return hub__errf(err, cap,
+                         "--target must be a count from 0 to 10000000");
     int w = q->wave && fs_valid_area_code(q->wave)
                 ? exists(db, "SELECT 1 FROM waves WHERE name = ?1", q->wave)
                 : 0;
@@ -359,9 +364,9 @@ int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
         return HUB_ESTORAGE;
     if (!w)
         return hub__errf(err, cap,
-                   "no wave '%s'; add it first with `fieldsync-hub wave "
-                   "add`",
-                   q->wave);
+                         "no wave '%s'; add it first with `fieldsync-hub wave "
+                         "add`",
+                         q->wave);
     const char *dev = q->device ? q->device : "";
     if (dev[0]) {
         int d = fs_valid_uuid(dev)
@@ -371,7 +376,7 @@ int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
             return HUB_ESTORAGE;
         if (!d)
             return hub__errf(err, cap,
-                       "no device %s; see `fieldsync-hub devices`", dev);
+                             "no device %s; see `fieldsync-hub devices`", dev);
     }
     fs_form *f = hub__form_latest(db, q->form);
     if (!f)
@@ -451,7 +456,7 @@ static void stratum_text(const char *json, char *out, size_t cap)
 }
 
 /* SQL that keeps rows whose column area is in the scope bound as ?1. */
-#define AREA_IN_SCOPE(col)                                                    \
+#define AREA_IN_SCOPE(col)                                                     \
     "(?1 = '*' OR instr(',' || ?1 || ',', ',' || " col " || ',') > 0)"
 
 /* Quotas with what was collected toward each: one pass over the counted
@@ -465,10 +470,11 @@ static const char coverage_sql[] =
     "m.review_state <> 'rejected' AND NOT EXISTS "
     "(SELECT 1 FROM json_each(q.stratum) j WHERE "
     "json_extract(m.answers, '$.' || j.key) IS NOT j.value) "
-    "WHERE (?2 = '' OR q.wave = ?2) AND " AREA_IN_SCOPE("q.area")
-    " GROUP BY q.id ORDER BY q.wave, q.area, q.form_id, q.device_id, "
-    "q.stratum <> '{}', "
-    "q.stratum";
+    "WHERE (?2 = '' OR q.wave = ?2) AND " AREA_IN_SCOPE(
+        "q.area") " GROUP BY q.id ORDER BY q.wave, q.area, q.form_id, "
+                  "q.device_id, "
+                  "q.stratum <> '{}', "
+                  "q.stratum";
 
 cJSON *hub__coverage_json(sqlite3 *db, const char *wave, const char *scope,
                           int with_counts)
@@ -479,8 +485,8 @@ cJSON *hub__coverage_json(sqlite3 *db, const char *wave, const char *scope,
     sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, wave ? wave : "", -1, SQLITE_STATIC);
     cJSON *root = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(root, with_counts ? "coverage"
-                                                          : "quotas");
+    cJSON *arr =
+        cJSON_AddArrayToObject(root, with_counts ? "coverage" : "quotas");
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
@@ -502,8 +508,7 @@ cJSON *hub__coverage_json(sqlite3 *db, const char *wave, const char *scope,
         if (with_counts) {
             cJSON_AddNumberToObject(o, "collected", (double)got);
             cJSON_AddNumberToObject(o, "remaining",
-                                    (double)(got < target ? target - got
-                                                          : 0));
+                                    (double)(got < target ? target - got : 0));
             if (target > 0)
                 cJSON_AddNumberToObject(o, "percent",
                                         (double)(got * 100 / target));
@@ -523,8 +528,8 @@ cJSON *hub__coverage_json(sqlite3 *db, const char *wave, const char *scope,
 const char *const hub__coverage_cols[] = {
     "wave",   "area",      "form",      "stratum", "device",
     "target", "collected", "remaining", "percent", NULL};
-const char *const hub__quota_cols[] = {"wave",   "area",   "form",
-                                       "stratum", "device", "target", NULL};
+const char *const hub__quota_cols[] = {"wave",   "area",   "form", "stratum",
+                                       "device", "target", NULL};
 
 int hub__wave_exists(sqlite3 *db, const char *wave)
 {

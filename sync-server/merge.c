@@ -58,8 +58,8 @@ void hub__merge_release(void)
 
 /* The cached entry for (id, version), read from the forms table when
  * missing; *found is 0 when no such form is published. */
-static int load_form(sqlite3 *db, const char *id, int64_t version,
-                     int *found, const fs_form **form)
+static int load_form(sqlite3 *db, const char *id, int64_t version, int *found,
+                     const fs_form **form)
 {
     *found = 0;
     *form = NULL;
@@ -88,8 +88,8 @@ static int load_form(sqlite3 *db, const char *id, int64_t version,
         const char *def = (const char *)sqlite3_column_text(st, 0);
         *found = 1;
         if (def)
-            fs_form_parse(def, (size_t)sqlite3_column_bytes(st, 0), 0,
-                          &parsed, NULL);
+            fs_form_parse(def, (size_t)sqlite3_column_bytes(st, 0), 0, &parsed,
+                          NULL);
         rc = SQLITE_OK;
     } else if (rc == SQLITE_DONE) {
         rc = SQLITE_OK;
@@ -123,8 +123,7 @@ void hub__refuse(fs_result *r, const char *code, const char *fmt, ...)
 }
 
 /* Checks a well-formed submission against the hub's forms. */
-static int check_submission(sqlite3 *db, const fs_submission *s,
-                            fs_result *r)
+static int check_submission(sqlite3 *db, const fs_submission *s, fs_result *r)
 {
     int found;
     const fs_form *form;
@@ -133,16 +132,17 @@ static int check_submission(sqlite3 *db, const fs_submission *s,
         return rc;
     if (!found) {
         hub__refuse(r, "unknown_form",
-               "form %s version %lld is not published on this hub; ask "
-               "an admin to publish it, then sync again",
-               s->form_id, (long long)s->form_version);
+                    "form %s version %lld is not published on this hub; ask "
+                    "an admin to publish it, then sync again",
+                    s->form_id, (long long)s->form_version);
         return SQLITE_OK;
     }
     if (!form) {
-        hub__refuse(r, "unknown_form",
-               "form %s version %lld on this hub is not a valid definition "
-               "for this hub; ask an admin to publish a corrected version",
-               s->form_id, (long long)s->form_version);
+        hub__refuse(
+            r, "unknown_form",
+            "form %s version %lld on this hub is not a valid definition "
+            "for this hub; ask an admin to publish a corrected version",
+            s->form_id, (long long)s->form_version);
         return SQLITE_OK;
     }
     /* The agent ran the same validator before recording; a refusal here
@@ -168,7 +168,7 @@ static int check_submission(sqlite3 *db, const fs_submission *s,
         char list[FS_ERRMSG_MAX - 96]; /* room for the prefix */
         fs_problems_format(&probs, "; ", list, sizeof list);
         hub__refuse(r, "invalid_answers", "form %s v%lld: %s", s->form_id,
-               (long long)s->form_version, list);
+                    (long long)s->form_version, list);
     }
     cJSON_Delete(parsed);
     return SQLITE_OK;
@@ -192,8 +192,8 @@ static char *put_int(char *p, long long v)
 {
     char tmp[24];
     char *d = tmp + sizeof tmp;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
-                                 : (unsigned long long)v;
+    unsigned long long u =
+        v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
     do {
         *--d = (char)('0' + u % 10);
         u /= 10;
@@ -213,9 +213,8 @@ static char *put_int(char *p, long long v)
 static void content_digest(const fs_submission *s, char out[65])
 {
     char stack[4096];
-    size_t need = strlen(s->answers_json) + sizeof s->form_id +
-                  sizeof s->area + sizeof s->collector + FS_HLC_TEXT_LEN +
-                  3 * 24 + 8;
+    size_t need = strlen(s->answers_json) + sizeof s->form_id + sizeof s->area +
+                  sizeof s->collector + FS_HLC_TEXT_LEN + 3 * 24 + 8;
     char *buf = need <= sizeof stack ? stack : malloc(need);
     if (!buf) {
         out[0] = '\0';
@@ -265,9 +264,9 @@ static int hold(sqlite3 *db, merge_stmts *ms, const char *device,
     return rc;
 }
 
-static int merge_submission(sqlite3 *db, merge_stmts *ms,
-                            const char *device, const fs_submission *s,
-                            const char *digest, fs_result *r, int64_t now)
+static int merge_submission(sqlite3 *db, merge_stmts *ms, const char *device,
+                            const fs_submission *s, const char *digest,
+                            fs_result *r, int64_t now)
 {
     /* An amendment based on a revision that is no longer the newest (an
      * admin corrected it meanwhile) is a conflict, never an overwrite. */
@@ -326,8 +325,8 @@ static int merge_submission(sqlite3 *db, merge_stmts *ms,
         return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
     }
     const char *d = (const char *)sqlite3_column_text(st, 0);
-    r->status = d && strcmp(d, digest) == 0 ? FS_RES_DUPLICATE
-                                            : FS_RES_DIVERGENT;
+    r->status =
+        d && strcmp(d, digest) == 0 ? FS_RES_DUPLICATE : FS_RES_DIVERGENT;
     sqlite3_reset(st);
     if (r->status == FS_RES_DIVERGENT) {
         snprintf(r->error, sizeof r->error, "divergent");
@@ -340,8 +339,8 @@ static int merge_submission(sqlite3 *db, merge_stmts *ms,
     return SQLITE_OK;
 }
 
-int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs,
-                       fs_result *results, hub_digest *digests)
+int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs, fs_result *results,
+                       hub_digest *digests)
 {
     int rc = SQLITE_OK;
     for (size_t i = 0; i < cs->n && rc == SQLITE_OK; i++) {
@@ -379,8 +378,8 @@ int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
         else if (c->kind == FS_CHANGE_ENTITY)
             rc = hub__merge_entity(db, device_id, &c->ent, r, now);
         else
-            rc = merge_submission(db, &ms, device_id, &c->sub,
-                                  digests[i].hex, r, now);
+            rc = merge_submission(db, &ms, device_id, &c->sub, digests[i].hex,
+                                  r, now);
         if (rc == SQLITE_OK &&
             (r->status == FS_RES_REFUSED || r->status == FS_RES_DIVERGENT))
             rc = hold(db, &ms, device_id, c, r, now);

@@ -17,8 +17,8 @@ void hub__sink_file(hub_sink *s, FILE *f)
     s->file = f;
 }
 
-void hub__sink_http(hub_sink *s, struct mg_connection *conn,
-                    const char *ctype, const char *filename)
+void hub__sink_http(hub_sink *s, struct mg_connection *conn, const char *ctype,
+                    const char *filename)
 {
     memset(s, 0, sizeof *s);
     s->conn = conn;
@@ -152,11 +152,11 @@ int hub__rows_csv(hub_sink *s, const cJSON *rows, const char *const *cols)
     cJSON_ArrayForEach(r, rows)
     {
         for (size_t c = 0; cols[c]; c++)
-            hub__sink_csv(s,
-                          cell_text(cJSON_GetObjectItemCaseSensitive(
-                                        r, cols[c]),
-                                    tmp, sizeof tmp),
-                          c == 0);
+            hub__sink_csv(
+                s,
+                cell_text(cJSON_GetObjectItemCaseSensitive(r, cols[c]), tmp,
+                          sizeof tmp),
+                c == 0);
         hub__sink_write(s, "\r\n", 2);
     }
     return s->failed ? -1 : 0;
@@ -175,8 +175,7 @@ int hub__rows_text(FILE *out, const cJSON *rows, const char *const *cols)
     {
         for (size_t c = 0; c < nc; c++) {
             const char *t = cell_text(
-                cJSON_GetObjectItemCaseSensitive(r, cols[c]), tmp,
-                sizeof tmp);
+                cJSON_GetObjectItemCaseSensitive(r, cols[c]), tmp, sizeof tmp);
             size_t l = t ? strlen(t) : 1;
             if (l > w[c])
                 w[c] = l;
@@ -188,8 +187,7 @@ int hub__rows_text(FILE *out, const cJSON *rows, const char *const *cols)
     {
         for (size_t c = 0; c < nc; c++) {
             const char *t = cell_text(
-                cJSON_GetObjectItemCaseSensitive(r, cols[c]), tmp,
-                sizeof tmp);
+                cJSON_GetObjectItemCaseSensitive(r, cols[c]), tmp, sizeof tmp);
             fprintf(out, "%-*s%s", (int)w[c], t ? t : "-",
                     c + 1 < nc ? "  " : "\n");
         }
@@ -197,8 +195,8 @@ int hub__rows_text(FILE *out, const cJSON *rows, const char *const *cols)
     return ferror(out) ? -1 : 0;
 }
 
-int hub__print_rows(FILE *out, int format, const cJSON *root,
-                    const char *key, const char *const *cols)
+int hub__print_rows(FILE *out, int format, const cJSON *root, const char *key,
+                    const char *const *cols)
 {
     const cJSON *rows = cJSON_GetObjectItemCaseSensitive(root, key);
     if (format == HUB_FMT_JSON) {
@@ -244,8 +242,8 @@ int hub__query_str(struct mg_connection *conn, const char *name,
     out[0] = '\0';
     if (!ri->query_string)
         return 0;
-    int n = mg_get_var(ri->query_string, strlen(ri->query_string), name,
-                       out, cap);
+    int n =
+        mg_get_var(ri->query_string, strlen(ri->query_string), name, out, cap);
     if (n == -1) {
         out[0] = '\0';
         return 0;

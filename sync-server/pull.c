@@ -39,8 +39,7 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
         return 401;
     long long after = 0, limit = 0;
     if (hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
-        hub__query_int(conn, "limit", PULL_DEFAULT, 1, PULL_MAX, &limit) !=
-            0)
+        hub__query_int(conn, "limit", PULL_DEFAULT, 1, PULL_MAX, &limit) != 0)
         return 400;
 
     sqlite3 *db = hub__db(conn);
@@ -84,8 +83,7 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
             continue;
         }
         cJSON *c = cJSON_CreateObject();
-        cJSON_AddNumberToObject(c, "sseq",
-                                (double)sqlite3_column_int64(st, 0));
+        cJSON_AddNumberToObject(c, "sseq", (double)sqlite3_column_int64(st, 0));
         cJSON_AddStringToObject(c, "kind",
                                 (const char *)sqlite3_column_text(st, 1));
         /* Stored payloads are canonical JSON the hub wrote itself. */

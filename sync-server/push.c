@@ -66,9 +66,8 @@ static int decode_status(int code)
 /* Looks up the receipt of exactly this changeset. Returns 1 and a copy of
  * the stored reply (caller frees) when it is a replay of the same content,
  * 0 when there is none or the content differs, -1 on a storage error. */
-static int find_receipt(sqlite3 *db, const char *device,
-                        const fs_changeset *cs, const char *digest,
-                        char **reply)
+static int find_receipt(sqlite3 *db, const char *device, const fs_changeset *cs,
+                        const char *digest, char **reply)
 {
     int rc;
     sqlite3_stmt *st = hub__stmt(db,
@@ -153,8 +152,7 @@ static int store_receipt(sqlite3 *db, const char *device,
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static void reply_storage_error(struct mg_connection *conn, sqlite3 *db,
-                                int rc)
+static void reply_storage_error(struct mg_connection *conn, sqlite3 *db, int rc)
 {
     if ((rc & 0xff) == SQLITE_FULL)
         hub__reply_error(conn, 507, "storage_full",
@@ -176,12 +174,12 @@ typedef struct push_job {
     fs_result *results;        /* cs->n, from hub__merge_prepare */
     const hub_digest *digests; /* cs->n, from hub__merge_prepare */
     /* Filled by the merge thread. */
-    int status;         /* 200, 409 or 0 for a storage failure */
-    int src;            /* SQLite code of a storage failure */
-    char *text;         /* 200: the reply (owned) */
-    const char *code;   /* 409: seq_behind or seq_gap */
-    int64_t acked;      /* 409: the hub's sequence */
-    char errmsg[256];   /* storage failure, for the log */
+    int status;       /* 200, 409 or 0 for a storage failure */
+    int src;          /* SQLite code of a storage failure */
+    char *text;       /* 200: the reply (owned) */
+    const char *code; /* 409: seq_behind or seq_gap */
+    int64_t acked;    /* 409: the hub's sequence */
+    char errmsg[256]; /* storage failure, for the log */
     int done;
     /* A push that would be a seq_gap, held for a later group while
      * another push of its device is on the way: when it was first held
@@ -622,9 +620,9 @@ static void decode_slots_init(void)
  * digests set (caller frees all three), or the HTTP status already
  * answered. */
 static int prepare_push(struct mg_connection *conn, hub *h,
-                        const hub_device *dev, int gzipped,
-                        fs_changeset **csp, char digest[65],
-                        fs_result **resultsp, hub_digest **digestsp)
+                        const hub_device *dev, int gzipped, fs_changeset **csp,
+                        char digest[65], fs_result **resultsp,
+                        hub_digest **digestsp)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, decode_slots_init);
@@ -643,8 +641,8 @@ static int prepare_push(struct mg_connection *conn, hub *h,
     hub_digest *digests = NULL;
     fs_err err = {0};
     int status = 0;
-    int rc = fs_changeset_decode(body.data, body.len, gzipped, &h->limits,
-                                 &cs, digest, &err);
+    int rc = fs_changeset_decode(body.data, body.len, gzipped, &h->limits, &cs,
+                                 digest, &err);
     fs_buf_free(&body);
     if (rc != FS_OK) {
         hub__reply_error(conn, decode_status(rc), fs_errname(rc), "%s",
@@ -670,8 +668,7 @@ static int prepare_push(struct mg_connection *conn, hub *h,
              ? hub__merge_prepare(hub__db(conn), cs, results, digests)
              : SQLITE_NOMEM;
     if (rc != SQLITE_OK) {
-        fprintf(stderr,
-                "fieldsync-hub: push from %s (%s) not checked: %s\n",
+        fprintf(stderr, "fieldsync-hub: push from %s (%s) not checked: %s\n",
                 dev->name, dev->id, sqlite3_errstr(rc));
         reply_storage_error(conn, NULL, rc);
         status = (rc & 0xff) == SQLITE_FULL ? 507 : 503;
@@ -725,8 +722,8 @@ int hub__handle_push(struct mg_connection *conn, void *hubp)
     /* On the way from here until queued: a push of this device that
      * skips ahead may wait for this one (hold_for_gap). */
     pending_add(&job);
-    int rc = prepare_push(conn, h, &dev, gzipped, &cs, digest, &results,
-                          &digests);
+    int rc =
+        prepare_push(conn, h, &dev, gzipped, &cs, digest, &results, &digests);
     if (rc != 0) {
         pthread_mutex_lock(&gc_lock);
         pending_remove(&job);

@@ -43,7 +43,8 @@ int hub__review(sqlite3 *db, const char *id, const char *state,
         rev = sqlite3_column_int64(st, 0);
         snprintf(device, sizeof device, "%s", sqlite3_column_text(st, 1));
         /* Outside the reviewer's areas it does not exist for them. */
-        *found = hub__scope_has(areas, (const char *)sqlite3_column_text(st, 2));
+        *found =
+            hub__scope_has(areas, (const char *)sqlite3_column_text(st, 2));
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -83,8 +84,7 @@ int hub__review(sqlite3 *db, const char *id, const char *state,
                             -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, payload ? payload : "{}", -1,
-                          SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, payload ? payload : "{}", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, now);
         sqlite3_bind_text(st, 4, device, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
@@ -118,8 +118,9 @@ int hub_review(const char *db_path, const char *id, const char *state,
         comment = "";
     if (strlen(comment) > COMMENT_MAX ||
         !fs_utf8_valid(comment, strlen(comment))) {
-        fprintf(stderr, "fieldsync-hub: --comment must be UTF-8 text of at "
-                        "most %d bytes\n",
+        fprintf(stderr,
+                "fieldsync-hub: --comment must be UTF-8 text of at "
+                "most %d bytes\n",
                 COMMENT_MAX);
         return 2;
     }
@@ -143,8 +144,9 @@ int hub_review(const char *db_path, const char *id, const char *state,
         return 1;
     }
     sqlite3_close(db);
-    fprintf(out, "submission %s: %s; the device that sent it sees this on "
-                 "its next sync\n",
+    fprintf(out,
+            "submission %s: %s; the device that sent it sees this on "
+            "its next sync\n",
             id, state);
     return 0;
 }
@@ -184,8 +186,8 @@ int hub__handle_admin_review(struct mg_connection *conn, void *hubp)
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = hub__review(db, id->valuestring, state->valuestring,
-                         comment ? comment->valuestring : "", actor,
-                         who.areas, &found);
+                         comment ? comment->valuestring : "", actor, who.areas,
+                         &found);
     if (rc == SQLITE_OK && found)
         rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK || !found)
@@ -193,8 +195,9 @@ int hub__handle_admin_review(struct mg_connection *conn, void *hubp)
     pthread_mutex_unlock(&h->write_lock);
     int status = 200;
     if (rc != SQLITE_OK) {
-        hub__reply_error(conn, 503, "storage", "could not record the "
-                                               "review: %s",
+        hub__reply_error(conn, 503, "storage",
+                         "could not record the "
+                         "review: %s",
                          sqlite3_errstr(rc));
         status = 503;
     } else if (!found) {

@@ -38,8 +38,8 @@ int hub__scope_parse(const char *in, int (*valid)(const char *), char *out,
             break;
         char item[FS_ID_MAX + 1];
         if (len > FS_ID_MAX) {
-            snprintf(err, errlen, "'%.*s...' is longer than %d characters",
-                     20, start, FS_ID_MAX);
+            snprintf(err, errlen, "'%.*s...' is longer than %d characters", 20,
+                     start, FS_ID_MAX);
             return -1;
         }
         memcpy(item, start, len);
@@ -51,8 +51,7 @@ int hub__scope_parse(const char *in, int (*valid)(const char *), char *out,
         if (hub__scope_has(out, item))
             continue;
         if (used + len + 2 > cap) {
-            snprintf(err, errlen, "the list is longer than %zu bytes",
-                     cap - 1);
+            snprintf(err, errlen, "the list is longer than %zu bytes", cap - 1);
             return -1;
         }
         if (used > 0)
@@ -62,8 +61,9 @@ int hub__scope_parse(const char *in, int (*valid)(const char *), char *out,
         out[used] = '\0';
     }
     if (used == 0) {
-        snprintf(err, errlen, "the list is empty; give codes separated by "
-                              "commas, or * for all");
+        snprintf(err, errlen,
+                 "the list is empty; give codes separated by "
+                 "commas, or * for all");
         return -1;
     }
     return 0;
@@ -83,8 +83,7 @@ void hub__scope_filter(const hub_device *dev, fs_changeset *cs)
                        "changes[%zu].area: this device records for areas "
                        "%s only, not '%s'; ask the hub admin to extend its "
                        "areas",
-                       i, dev->areas,
-                       c->sub.area[0] ? c->sub.area : "(none)");
+                       i, dev->areas, c->sub.area[0] ? c->sub.area : "(none)");
         else if (!hub__scope_has(dev->forms, c->sub.form_id))
             fs_err_set(&e, FS_ESCOPE,
                        "changes[%zu].form: form %s is not assigned to this "

@@ -33,8 +33,7 @@ static void *init_thread(const struct mg_context *ctx, int thread_type)
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
     sqlite3 *db = NULL;
     char err[512];
-    if (fs_db_open(h->db_path, &fs_schema_hub, 0, &db, err, sizeof err) !=
-        0)
+    if (fs_db_open(h->db_path, &fs_schema_hub, 0, &db, err, sizeof err) != 0)
         fprintf(stderr, "fieldsync-hub: worker: %s\n", err);
     hub__checkpointer_attach(h->ckpt, db);
     return db;
@@ -61,8 +60,7 @@ static int log_message(const struct mg_connection *conn, const char *msg)
 
 /* CivetWeb's own refusals (request line or headers too large, bad
  * request syntax) get the same JSON error object as ours. */
-static int http_error(struct mg_connection *conn, int status,
-                      const char *msg)
+static int http_error(struct mg_connection *conn, int status, const char *msg)
 {
     const char *code = status == 413   ? "too_big"
                        : status == 431 ? "headers_too_big"
@@ -198,8 +196,7 @@ static int parse_listen(const char *listen, char *out, size_t cap)
     size_t hlen = (size_t)(colon - listen);
     char host[64];
     if (hlen >= sizeof host) {
-        fprintf(stderr, "fieldsync-hub: --listen %s: host too long\n",
-                listen);
+        fprintf(stderr, "fieldsync-hub: --listen %s: host too long\n", listen);
         return -1;
     }
     memcpy(host, listen, hlen);
@@ -287,8 +284,10 @@ int hub_serve(const hub_serve_options *opt)
     }
 
     const char *options[] = {
-        "listening_ports", ports,
-        "num_threads", threads,
+        "listening_ports",
+        ports,
+        "num_threads",
+        threads,
         /* Without keep-alive every sync pays a TCP handshake per batch.
          * An open connection holds a worker thread, idle or not, and an
          * agent opens two (PROTOCOL.md 4.4): with more devices syncing
@@ -299,14 +298,19 @@ int hub_serve(const hub_serve_options *opt)
          * more with losses), and 2 s here cost reconnects and resent
          * bodies (bench_thinlink 1.25x -> 1.5-1.6x). Enough workers
          * (main.c) is the answer. */
-        "enable_keep_alive", "yes",
-        "keep_alive_timeout_ms", "15000",
+        "enable_keep_alive",
+        "yes",
+        "keep_alive_timeout_ms",
+        "15000",
         /* Nagle plus delayed ACK stalls each small reply by ~40 ms. */
-        "tcp_nodelay", "1",
+        "tcp_nodelay",
+        "1",
         /* Per read or write: a 2G link moves a 16 KiB chunk in ~2 s; a
          * stalled or slow-loris client loses its worker after this. */
-        "request_timeout_ms", timeout,
-        "linger_timeout_ms", "1000",
+        "request_timeout_ms",
+        timeout,
+        "linger_timeout_ms",
+        "1000",
         NULL,
     };
     struct mg_callbacks cb;

@@ -16,8 +16,7 @@
 #include "hub_int.h"
 
 extern const char fs_web_index_html[], fs_web_app_css[], fs_web_app_js[],
-    fs_web_api_js[], fs_web_review_js[], fs_web_dataset_js[],
-    fs_web_map_js[];
+    fs_web_api_js[], fs_web_review_js[], fs_web_dataset_js[], fs_web_map_js[];
 extern const size_t fs_web_index_html_len, fs_web_app_css_len,
     fs_web_app_js_len, fs_web_api_js_len, fs_web_review_js_len,
     fs_web_dataset_js_len, fs_web_map_js_len;
@@ -37,16 +36,30 @@ typedef struct asset {
 } asset;
 
 static asset assets[] = {
-    {"/", "text/html; charset=utf-8", fs_web_index_html,
-     &fs_web_index_html_len, "", "", {0}},
-    {"/ui/app.css", "text/css; charset=utf-8", fs_web_app_css,
-     &fs_web_app_css_len, "", "", {0}},
+    {"/",
+     "text/html; charset=utf-8",
+     fs_web_index_html,
+     &fs_web_index_html_len,
+     "",
+     "",
+     {0}},
+    {"/ui/app.css",
+     "text/css; charset=utf-8",
+     fs_web_app_css,
+     &fs_web_app_css_len,
+     "",
+     "",
+     {0}},
     {"/ui/app.js", JS, fs_web_app_js, &fs_web_app_js_len, "", "", {0}},
     {"/ui/api.js", JS, fs_web_api_js, &fs_web_api_js_len, "", "", {0}},
-    {"/ui/review.js", JS, fs_web_review_js, &fs_web_review_js_len, "", "",
+    {"/ui/review.js", JS, fs_web_review_js, &fs_web_review_js_len, "", "", {0}},
+    {"/ui/dataset.js",
+     JS,
+     fs_web_dataset_js,
+     &fs_web_dataset_js_len,
+     "",
+     "",
      {0}},
-    {"/ui/dataset.js", JS, fs_web_dataset_js, &fs_web_dataset_js_len, "",
-     "", {0}},
     {"/ui/map.js", JS, fs_web_map_js, &fs_web_map_js_len, "", "", {0}},
 };
 #define NASSETS (sizeof assets / sizeof assets[0])

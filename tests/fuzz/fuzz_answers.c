@@ -51,9 +51,9 @@ static const char *const builtin[] = {
     "\"op\":\"answered\"}]}}],\"dedupe_key\":[\"hh\"]}",
 };
 
-static const char *const files[] = {
-    "resilience_baseline", "focus_group_record", "key_informant_interview",
-    "mechanism_mapping", "demo_household"};
+static const char *const files[] = {"resilience_baseline", "focus_group_record",
+                                    "key_informant_interview",
+                                    "mechanism_mapping", "demo_household"};
 
 #define NFORMS 8
 static fs_form *forms[NFORMS];
@@ -134,8 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     area = areas[data[0] >> 6];
     data++;
     size--;
-    if (fs_json_parse((const char *)data, size, NULL, &answers, NULL) !=
-        FS_OK)
+    if (fs_json_parse((const char *)data, size, NULL, &answers, NULL) != FS_OK)
         return 0;
     fs_problems_init(&p1);
     fs_problems_init(&p2);
@@ -160,8 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     REQUIRE(fs_problems_total(&p1) == 0);
     for (size_t i = 0; i < fs_form_field_count(f); i++) {
         const fs_field *fld = fs_form_field(f, i);
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(answers,
-                                                         fs_field_name(fld));
+        const cJSON *a =
+            cJSON_GetObjectItemCaseSensitive(answers, fs_field_name(fld));
         int rel = fs_field_relevant(f, fld, answers);
 
         if (a != NULL) {

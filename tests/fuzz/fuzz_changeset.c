@@ -246,8 +246,8 @@ static void check_gunzip_agrees(const uint8_t *body, size_t n,
 
 /* The reference way gives what fs_changeset_decode gave (rc, err, cs,
  * digest). */
-static void check_reference_agrees(const uint8_t *body, size_t n,
-                                   int gzipped, const fs_limits *lim, int rc,
+static void check_reference_agrees(const uint8_t *body, size_t n, int gzipped,
+                                   const fs_limits *lim, int rc,
                                    const fs_err *err, const fs_changeset *cs,
                                    const char *digest)
 {

@@ -75,8 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         cJSON *ref = NULL;
         fs_err rerr = {0, ""};
-        int rrc = fs__json_parse_reference((const char *)data, size, &lim,
-                                           &ref, &rerr);
+        int rrc = fs__json_parse_reference((const char *)data, size, &lim, &ref,
+                                           &rerr);
 
         if (rrc != rc || strcmp(rerr.msg, err.msg) != 0)
             fprintf(stderr, "one-pass %d '%s', reference %d '%s'\n", rc,

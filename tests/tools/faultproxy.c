@@ -50,16 +50,16 @@ typedef struct mark {
 
 typedef struct dir {
     unsigned char buf[BUF_CAP];
-    size_t start, end;  /* bytes pending are buf[start..end) */
-    uint64_t in, out;   /* stream offsets read and written */
+    size_t start, end; /* bytes pending are buf[start..end) */
+    uint64_t in, out;  /* stream offsets read and written */
     mark marks[MARKS];
     int mhead, mcount;
     double tokens;
     uint64_t tokens_ms;
-    int eof;       /* the source said EOF */
-    int shut;      /* FIN sent to the destination */
+    int eof;  /* the source said EOF */
+    int shut; /* FIN sent to the destination */
     enum fault fault;
-    uint64_t at;   /* fault offset in this direction */
+    uint64_t at; /* fault offset in this direction */
     int fired;
     uint64_t hold_until;
 } dir;
@@ -220,9 +220,8 @@ static int parse_opts(int argc, char **argv, opts *o)
         } else if (strcmp(a, "--drop-reply") == 0) {
             bad = parse_prob(v, &o->p[F_DROP][1]);
         } else if (strcmp(a, "--drop") == 0 || strcmp(a, "--truncate") == 0 ||
-                   strcmp(a, "--corrupt") == 0 ||
-                   strcmp(a, "--delay") == 0) {
-            enum fault f = a[2] == 'd' ? (a[3] == 'r' ? F_DROP : F_DELAY)
+                   strcmp(a, "--corrupt") == 0 || strcmp(a, "--delay") == 0) {
+            enum fault f = a[2] == 'd'   ? (a[3] == 'r' ? F_DROP : F_DELAY)
                            : a[2] == 't' ? F_TRUNCATE
                                          : F_CORRUPT;
             bad = parse_prob(v, &p);
@@ -478,8 +477,7 @@ static int do_read(const opts *o, conn *c, int k, uint64_t now)
         return 0; /* truncated: what follows is lost on the way */
     uint64_t from = d->in;
     d->in += (uint64_t)n;
-    if (d->fault == F_CORRUPT && !d->fired && d->at >= from &&
-        d->at < d->in) {
+    if (d->fault == F_CORRUPT && !d->fired && d->at >= from && d->at < d->in) {
         unsigned char flip = (unsigned char)(1 + next_rand() % 255);
         d->buf[d->end + (size_t)(d->at - from)] ^= flip;
         d->fired = 1;

@@ -15,7 +15,6 @@
 
 /* ---- harness --------------------------------------------------------- */
 
-
 #define CHECK_STR(got, want)                                                   \
     do {                                                                       \
         const char *g_ = (got), *w_ = (want);                                  \
@@ -46,16 +45,16 @@ static const char *plist(void)
 }
 
 /* Asserts a problem at where whose message contains needle. */
-#define CHECK_PROBLEM(at, needle)                                           \
+#define CHECK_PROBLEM(at, needle)                                              \
     do {                                                                       \
         int found_ = 0;                                                        \
         for (size_t i_ = 0; i_ < probs.n; i_++)                                \
-            if (strcmp(probs.items[i_].where, (at)) == 0 &&                 \
+            if (strcmp(probs.items[i_].where, (at)) == 0 &&                    \
                 strstr(probs.items[i_].msg, (needle)) != NULL)                 \
                 found_ = 1;                                                    \
         if (!found_)                                                           \
             return failf(__FILE__, __LINE__, "no '%s: ...%s...' in:\n%s",      \
-                         (at), (needle), plist());                          \
+                         (at), (needle), plist());                             \
     } while (0)
 
 #define CHECK_NPROBLEMS(n)                                                     \
@@ -137,9 +136,9 @@ static const char all_types[] =
 static int test_parse_all_types(void)
 {
     static const fs_field_type types[] = {
-        FS_FIELD_TEXT,     FS_FIELD_TEXT,     FS_FIELD_INTEGER,
+        FS_FIELD_TEXT,     FS_FIELD_TEXT,       FS_FIELD_INTEGER,
         FS_FIELD_DECIMAL,  FS_FIELD_SELECT_ONE, FS_FIELD_SELECT_MULTIPLE,
-        FS_FIELD_LIKERT,   FS_FIELD_DATE,     FS_FIELD_DATETIME,
+        FS_FIELD_LIKERT,   FS_FIELD_DATE,       FS_FIELD_DATETIME,
         FS_FIELD_GEOPOINT, FS_FIELD_NOTE};
     fs_form *f = parse_strict(all_types);
 
@@ -154,8 +153,7 @@ static int test_parse_all_types(void)
         CHECK(fs_field_type_of(fs_form_field(f, i)) == types[i]);
     CHECK(fs_field_choice_count(fs_form_field_named(f, "one")) == 2);
     CHECK(fs_field_scale(fs_form_field_named(f, "lk")) == 4);
-    CHECK_STR(fs_field_type_name(FS_FIELD_SELECT_MULTIPLE),
-              "select_multiple");
+    CHECK_STR(fs_field_type_name(FS_FIELD_SELECT_MULTIPLE), "select_multiple");
     fs_form_free(f);
     return 0;
 }
@@ -416,8 +414,7 @@ static int test_answer_types_and_constraints(void)
 
     if (f == NULL)
         return failf(__FILE__, __LINE__, "refused:\n%s", plist());
-    for (size_t i = 0; i < sizeof answer_cases / sizeof answer_cases[0];
-         i++) {
+    for (size_t i = 0; i < sizeof answer_cases / sizeof answer_cases[0]; i++) {
         int rc = validate(f, answer_cases[i].answers, "");
 
         if (answer_cases[i].where == NULL) {
@@ -429,8 +426,9 @@ static int test_answer_types_and_constraints(void)
         if (rc != FS_EINVALID || probs.n != 1 ||
             strcmp(probs.items[0].where, answer_cases[i].where) != 0 ||
             strstr(probs.items[0].msg, answer_cases[i].needle) == NULL)
-            return failf(__FILE__, __LINE__, "%s: want one '%s: ..%s..', "
-                                             "got:\n%s",
+            return failf(__FILE__, __LINE__,
+                         "%s: want one '%s: ..%s..', "
+                         "got:\n%s",
                          answer_cases[i].answers, answer_cases[i].where,
                          answer_cases[i].needle, plist());
     }
@@ -548,8 +546,9 @@ static int test_skip_logic(void)
     CHECK(validate(f, "{\"said\":\"x\"}", NULL) == FS_EINVALID);
     CHECK(validate(f, "{\"age\":1,\"said\":\"x\"}", NULL) == FS_OK);
     CHECK(validate(f, "{\"not_never\":\"x\"}", NULL) == FS_EINVALID);
-    CHECK(validate(f, "{\"seen\":\"often\",\"where\":[\"street\"],"
-                      "\"not_never\":\"x\"}",
+    CHECK(validate(f,
+                   "{\"seen\":\"often\",\"where\":[\"street\"],"
+                   "\"not_never\":\"x\"}",
                    NULL) == FS_OK);
     /* Retired fields are never asked. */
     CHECK(validate(f, "{\"old\":\"x\"}", NULL) == FS_EINVALID);
@@ -557,8 +556,7 @@ static int test_skip_logic(void)
     /* For fill: relevance given partial answers. */
     a = cJSON_Parse("{\"seen\":\"sometimes\"}");
     CHECK(fs_field_relevant(f, fs_form_field_named(f, "where"), a) == 1);
-    CHECK(fs_field_relevant(f, fs_form_field_named(f, "other_where"), a) ==
-          0);
+    CHECK(fs_field_relevant(f, fs_form_field_named(f, "other_where"), a) == 0);
     CHECK(fs_field_relevant(f, fs_form_field_named(f, "old"), a) == 0);
     cJSON_Delete(a);
     fs_form_free(f);
@@ -578,7 +576,8 @@ static int test_skip_logic_definition(void)
                        "\"field\":\"a\",\"op\":\"gt\",\"value\":\"x\"}},"
                        "{\"name\":\"e\",\"type\":\"text\",\"relevant\":{"
                        "\"all\":[{\"any\":[{\"all\":[{\"any\":[{\"all\":[{"
-                       "\"field\":\"a\",\"op\":\"answered\"}]}]}]}]}]}}]}") == NULL);
+                       "\"field\":\"a\",\"op\":\"answered\"}]}]}]}]}]}}]}") ==
+          NULL);
     CHECK_PROBLEM("$.fields[0].relevant.field", "not an earlier field");
     CHECK_PROBLEM("$.fields[2].relevant", "contains or answered");
     CHECK_PROBLEM("$.fields[3].relevant", "compares numbers, dates");
@@ -610,15 +609,18 @@ static int test_consent(void)
         return failf(__FILE__, __LINE__, "refused:\n%s", plist());
     CHECK(fs_form_consent_field(f) == fs_form_field(f, 0));
     /* Given: everything applies. */
-    CHECK(validate(f, "{\"consent\":\"yes\",\"visit_date\":\"2026-01-02\","
-                      "\"hh\":\"H1\",\"wave\":1,\"q1\":3,\"q2\":\"t\"}",
+    CHECK(validate(f,
+                   "{\"consent\":\"yes\",\"visit_date\":\"2026-01-02\","
+                   "\"hh\":\"H1\",\"wave\":1,\"q1\":3,\"q2\":\"t\"}",
                    "N-01") == FS_OK);
     /* Refused: metadata only; q1 is no longer required. */
-    CHECK(validate(f, "{\"consent\":\"no\",\"visit_date\":\"2026-01-02\","
-                      "\"hh\":\"H1\",\"wave\":1}",
+    CHECK(validate(f,
+                   "{\"consent\":\"no\",\"visit_date\":\"2026-01-02\","
+                   "\"hh\":\"H1\",\"wave\":1}",
                    "N-01") == FS_OK);
-    CHECK(validate(f, "{\"consent\":\"no\",\"visit_date\":\"2026-01-02\","
-                      "\"hh\":\"H1\",\"wave\":1,\"q1\":3,\"q2\":\"t\"}",
+    CHECK(validate(f,
+                   "{\"consent\":\"no\",\"visit_date\":\"2026-01-02\","
+                   "\"hh\":\"H1\",\"wave\":1,\"q1\":3,\"q2\":\"t\"}",
                    "N-01") == FS_EINVALID);
     CHECK_NPROBLEMS(2);
     CHECK_PROBLEM("q1", "consent was refused: only metadata is kept");
@@ -628,12 +630,14 @@ static int test_consent(void)
                    "N-01") == FS_EINVALID);
     CHECK_PROBLEM("visit_date", "required");
     /* The consent field itself is always required and checked. */
-    CHECK(validate(f, "{\"visit_date\":\"2026-01-02\",\"hh\":\"H1\","
-                      "\"wave\":1,\"q1\":3}",
+    CHECK(validate(f,
+                   "{\"visit_date\":\"2026-01-02\",\"hh\":\"H1\","
+                   "\"wave\":1,\"q1\":3}",
                    "N-01") == FS_EINVALID);
     CHECK_PROBLEM("consent", "ask for consent first");
-    CHECK(validate(f, "{\"consent\":\"maybe\",\"visit_date\":\"2026-01-02\","
-                      "\"hh\":\"H1\",\"wave\":1}",
+    CHECK(validate(f,
+                   "{\"consent\":\"maybe\",\"visit_date\":\"2026-01-02\","
+                   "\"hh\":\"H1\",\"wave\":1}",
                    "N-01") == FS_EINVALID);
     CHECK_PROBLEM("consent", "not one of the choices");
     a = cJSON_Parse("{\"consent\":\"no\"}");
@@ -732,16 +736,17 @@ static int test_patterns(void)
         /* Repeats of repeats cost no backtracking. */
         {"a*a*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0},
     };
-    static const char *const bad[] = {"(ab)",  "a|b",    "*a",   "a{3,2}",
-                                      "[abc",  "\\\\q",  "a{2000}", "]",
-                                      "\\u00e9"};
+    static const char *const bad[] = {"(ab)",    "a|b",  "*a",
+                                      "a{3,2}",  "[abc", "\\\\q",
+                                      "a{2000}", "]",    "\\u00e9"};
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int got = match(cases[i].pattern, cases[i].text);
 
         if (got != cases[i].want)
-            return failf(__FILE__, __LINE__, "'%s' ~ '%s': got %d, want %d:"
-                                             "\n%s",
+            return failf(__FILE__, __LINE__,
+                         "'%s' ~ '%s': got %d, want %d:"
+                         "\n%s",
                          cases[i].pattern, cases[i].text, got, cases[i].want,
                          plist());
     }
@@ -761,10 +766,8 @@ static int test_answer_check_one(void)
     CHECK(f != NULL);
     v = cJSON_CreateNumber(3);
     fs_problems_init(&probs);
-    CHECK(fs_answer_check(f, fs_form_field_named(f, "lk"), v, &probs) ==
-          FS_OK);
-    CHECK(fs_answer_check(f, fs_form_field_named(f, "n"), v, &probs) ==
-          FS_OK);
+    CHECK(fs_answer_check(f, fs_form_field_named(f, "lk"), v, &probs) == FS_OK);
+    CHECK(fs_answer_check(f, fs_form_field_named(f, "n"), v, &probs) == FS_OK);
     CHECK(fs_answer_check(f, fs_form_field_named(f, "txt"), v, &probs) ==
           FS_EINVALID);
     CHECK_NPROBLEMS(1);
@@ -865,8 +868,9 @@ static int test_problems_bounded(void)
     {
         char def[8192];
         size_t used = 0;
-        int w = snprintf(def, sizeof def, "{\"id\":\"x\",\"version\":1,"
-                                          "\"title\":\"X\",\"fields\":[");
+        int w = snprintf(def, sizeof def,
+                         "{\"id\":\"x\",\"version\":1,"
+                         "\"title\":\"X\",\"fields\":[");
 
         used = (size_t)w;
         for (int i = 0; i < 80; i++) {

@@ -73,9 +73,8 @@ static void put_gender(fixture *f, const char *area, const char *wave,
 }
 
 /* One cell as expected: n, value, suppression, unreliable. */
-static int cell_is(const hub_ind_table *t, const char *area,
-                   const char *cat, long long n, double value, int supp,
-                   int unreliable)
+static int cell_is(const hub_ind_table *t, const char *area, const char *cat,
+                   long long n, double value, int supp, int unreliable)
 {
     const hub_ind_cell *c = hub_ind_cell_at(t, area, cat);
     if (!c)
@@ -145,8 +144,7 @@ static int test_count_complementary(void)
     const cJSON *row;
     cJSON_ArrayForEach(row, rows)
     {
-        const char *st =
-            cJSON_GetObjectItem(row, "status")->valuestring;
+        const char *st = cJSON_GetObjectItem(row, "status")->valuestring;
         const cJSON *n = cJSON_GetObjectItem(row, "n");
         const cJSON *v = cJSON_GetObjectItem(row, "value");
         const cJSON *why = cJSON_GetObjectItem(row, "reason");
@@ -154,17 +152,14 @@ static int test_count_complementary(void)
             hidden++;
             CHECK(cJSON_IsNull(n) && cJSON_IsNull(v) && cJSON_IsString(why));
         } else {
-            CHECK(cJSON_IsNumber(n) && cJSON_IsNumber(v) &&
-                  cJSON_IsNull(why));
+            CHECK(cJSON_IsNumber(n) && cJSON_IsNumber(v) && cJSON_IsNull(why));
         }
-        if (strcmp(cJSON_GetObjectItem(row, "area")->valuestring, "B") ==
-                0 &&
-            strcmp(cJSON_GetObjectItem(row, "category")->valuestring,
-                   "man") == 0)
+        if (strcmp(cJSON_GetObjectItem(row, "area")->valuestring, "B") == 0 &&
+            strcmp(cJSON_GetObjectItem(row, "category")->valuestring, "man") ==
+                0)
             CHECK(strcmp(why->valuestring, "small_cell") == 0);
         if (strcmp(cJSON_GetObjectItem(row, "area")->valuestring, "A") == 0 &&
-            strcmp(cJSON_GetObjectItem(row, "category")->valuestring, "*") ==
-                0)
+            strcmp(cJSON_GetObjectItem(row, "category")->valuestring, "*") == 0)
             CHECK(cJSON_IsTrue(cJSON_GetObjectItem(row, "unreliable")));
     }
     CHECK(hidden == 4);
@@ -273,8 +268,7 @@ static int test_mean_two_waves(void)
     {
         const char *area = cJSON_GetObjectItem(row, "area")->valuestring;
         const cJSON *c = cJSON_GetObjectItem(row, "change");
-        const char *cs =
-            cJSON_GetObjectItem(row, "change_status")->valuestring;
+        const char *cs = cJSON_GetObjectItem(row, "change_status")->valuestring;
         const cJSON *fn = cJSON_GetObjectItem(row, "from_n");
         const cJSON *tn = cJSON_GetObjectItem(row, "to_n");
         if (strcmp(area, "A") == 0 || strcmp(area, "B") == 0) {
@@ -365,10 +359,17 @@ static int test_parse(void)
     CHECK(hub_ind_parse("share:t=a|b,c", &s, err, sizeof err) == 0);
     hub_ind_format(&s, text, sizeof text);
     CHECK(strcmp(text, "share:t=a|b|c") == 0);
-    static const char *const bad[] = {
-        "", "sum:x", "mean:", "mean:Bad", "mean:x=1", "share:x",
-        "share:x=", "share:x=a||b", "count:x", "share:x=a|b|c|d|e|f|g|h|i|j|"
-                                               "k|l|m|n|o|p|q"};
+    static const char *const bad[] = {"",
+                                      "sum:x",
+                                      "mean:",
+                                      "mean:Bad",
+                                      "mean:x=1",
+                                      "share:x",
+                                      "share:x=",
+                                      "share:x=a||b",
+                                      "count:x",
+                                      "share:x=a|b|c|d|e|f|g|h|i|j|"
+                                      "k|l|m|n|o|p|q"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         if (hub_ind_parse(bad[i], &s, err, sizeof err) == 0)

@@ -21,7 +21,6 @@
 
 /* ---- harness --------------------------------------------------------- */
 
-
 /* Asserts a return code, naming both codes on failure. */
 #define CHECK_RC(expr, want)                                                   \
     do {                                                                       \
@@ -948,7 +947,8 @@ static int test_json_onepass_agrees(void)
         {"{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}", 0},
         {" \t\r\n{ \"a\" : [ 1 , 2 ] , \"b\" : { } , \"c\" : [ ] } \n", 0},
         {"[0,-0,-0.0,0.5,-2.25,52.38189,4.90308,1e5,1E+5,2e-3,-1.5e300]", 0},
-        {"[123456789012345,1234567890123456,9007199254740993,0.1234567890123456]",
+        {"[123456789012345,1234567890123456,9007199254740993,0."
+         "1234567890123456]",
          0},
         {"[2147483647,2147483648,-2147483648,-2147483649,1e10,-1e10]", 0},
         {"[01]", 0},
@@ -961,12 +961,10 @@ static int test_json_onepass_agrees(void)
         {"[1e5e5]", 0},
         {"[0x10]", 0},
         {"[1e]", 0},
-        {"[1234567890123456789012345678901234567890123456789012345678901]",
-         0},
+        {"[1234567890123456789012345678901234567890123456789012345678901]", 0},
         {"[1234567890123456789012345678901234567890123456789012345678901234]",
          0},
-        {"[0.00000000000000000000000000000000000000000000000000000000001]",
-         0},
+        {"[0.00000000000000000000000000000000000000000000000000000000001]", 0},
         {"{\"s\":\"q\\\"b\\\\s\\/f\\bx\\fy\\nz\\rw\\tv\"}", 0},
         {"{\"s\":\"\\u00e9\\ud83d\\ude00\"}", 0},
         {"{\"s\":\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\"}", 0},
@@ -1014,9 +1012,8 @@ static int test_json_onepass_agrees(void)
             cJSON_Delete(b);
             if (!same)
                 return failf(__FILE__, __LINE__,
-                             "docs[%zu] limits %zu: %s '%s' vs %s '%s'", i,
-                             k, fs_errname(ra), ea.msg, fs_errname(rb),
-                             eb.msg);
+                             "docs[%zu] limits %zu: %s '%s' vs %s '%s'", i, k,
+                             fs_errname(ra), ea.msg, fs_errname(rb), eb.msg);
         }
     }
     return 0;
@@ -2224,7 +2221,6 @@ static int test_change_duplicate_keys_named(void)
                        "changes[1].answers.f250: key appears twice");
 }
 
-
 /* ---- entity changes (PROTOCOL.md 4.2.1) -------------------------------- */
 
 #define ENTITY_CS(op, fields)                                                  \
@@ -2276,8 +2272,8 @@ static int decode_agrees(const char *text, size_t n, const fs_limits *lim,
     char da[65] = "", db[65] = "";
     int ra = fs_changeset_decode(text, n, 0, lim, &a, da, &ea);
     int rb = fs__changeset_decode_reference(text, n, 0, lim, &b, db, &eb);
-    int same = ra == rb && strcmp(ea.msg, eb.msg) == 0 &&
-               strcmp(da, db) == 0 && fs__changeset_same(a, b);
+    int same = ra == rb && strcmp(ea.msg, eb.msg) == 0 && strcmp(da, db) == 0 &&
+               fs__changeset_same(a, b);
 
     fs_changeset_free(a);
     fs_changeset_free(b);
@@ -2355,9 +2351,9 @@ static int test_decode_one_pass_agrees(void)
     lim[4].max_answers = 2;
     lim[5].max_changes = 2;
     for (i = 0; i < sizeof(edits) / sizeof(edits[0]) && rc == 0; i++) {
-        const char *t = i == 0 ? (const char *)a.data
-                               : edited((const char *)a.data, edits[i][0],
-                                        edits[i][1]);
+        const char *t =
+            i == 0 ? (const char *)a.data
+                   : edited((const char *)a.data, edits[i][0], edits[i][1]);
 
         if (t == NULL) {
             rc = failf(__FILE__, __LINE__, "edit %zu does not apply", i);
@@ -2452,8 +2448,8 @@ static int test_entity_errors(void)
         fs_err e;
         CHECK_RC(decode_str(cases[i].text, &out, &e), FS_OK);
         if (out->changes[0].err != cases[i].code)
-            return failf(__FILE__, __LINE__, "case %zu: code %d, want %d",
-                         i, out->changes[0].err, cases[i].code);
+            return failf(__FILE__, __LINE__, "case %zu: code %d, want %d", i,
+                         out->changes[0].err, cases[i].code);
         CHECK_HAS(out->changes[0].errmsg, cases[i].msg);
         CHECK(out->changes[1].err == 0); /* the next change still merges */
         fs_changeset_free(out);
@@ -2461,7 +2457,8 @@ static int test_entity_errors(void)
     /* A bad type or id names the member. */
     fs_changeset *out = NULL;
     fs_err e;
-    cJSON *root = cJSON_Parse(ENTITY_CS("set", "{\"a\":{\"base\":0,\"value\":1}}"));
+    cJSON *root =
+        cJSON_Parse(ENTITY_CS("set", "{\"a\":{\"base\":0,\"value\":1}}"));
     set_member(change_at(root, 0), "type", "\"Mech anism\"");
     CHECK_RC(decode_tree(root, NULL, &out, &e), FS_OK);
     CHECK(out->changes[0].err == FS_EIDENT);
@@ -2482,9 +2479,10 @@ static int test_entity_too_many_fields(void)
     fs_limits lim;
     fs_changeset *out = NULL;
     fs_err e;
-    cJSON *root = cJSON_Parse(ENTITY_CS("set", "{\"a\":{\"base\":0,\"value\":1},"
-                                               "\"b\":{\"base\":0,\"value\":1},"
-                                               "\"c\":{\"base\":0,\"value\":1}}"));
+    cJSON *root =
+        cJSON_Parse(ENTITY_CS("set", "{\"a\":{\"base\":0,\"value\":1},"
+                                     "\"b\":{\"base\":0,\"value\":1},"
+                                     "\"c\":{\"base\":0,\"value\":1}}"));
     fs_limits_default(&lim);
     lim.max_answers = 2;
     CHECK_RC(decode_tree(root, &lim, &out, &e), FS_OK);
@@ -2518,8 +2516,7 @@ static int test_entity_types(void)
     CHECK_RC(fs_entity_value_parse(m, "status", "active", &v, &p), FS_OK);
     CHECK(cJSON_IsString(v));
     cJSON_Delete(v);
-    CHECK_RC(fs_entity_value_parse(m, "location", "48.85,2.35", &v, &p),
-             FS_OK);
+    CHECK_RC(fs_entity_value_parse(m, "location", "48.85,2.35", &v, &p), FS_OK);
     CHECK(cJSON_IsObject(v));
     cJSON_Delete(v);
     CHECK_RC(fs_entity_value_parse(m, "notes", "", &v, &p), FS_OK);
@@ -2539,8 +2536,7 @@ static int test_entity_types(void)
     CHECK_RC(fs_entity_value_parse(m, "colour", "red", &v, &p), FS_EINVALID);
     CHECK_HAS(p.items[0].msg, "has no field 'colour'");
     fs_problems_init(&p);
-    CHECK_RC(fs_entity_value_parse(a, "code", "CITY N01", &v, &p),
-             FS_EINVALID);
+    CHECK_RC(fs_entity_value_parse(a, "code", "CITY N01", &v, &p), FS_EINVALID);
     cJSON *rec = cJSON_Parse("{\"name\":\"x\",\"type\":\"other\"}");
     fs_problems_init(&p);
     CHECK_RC(fs_entity_check_record(m, rec, &p), FS_EINVALID);
@@ -2724,7 +2720,7 @@ static int test_arena(void)
     memset(&a, 0, sizeof(a));
     p = fs__arena_alloc(&a, 3);
     CHECK(p != NULL && (uintptr_t)p % sizeof(double) == 0 &&
-              (uintptr_t)p % sizeof(void *) == 0);
+          (uintptr_t)p % sizeof(void *) == 0);
     memcpy(p, "ab", 3);
     /* The newest block grows where it is. */
     q = fs__arena_grow(&a, p, 3, 100);
@@ -2738,8 +2734,8 @@ static int test_arena(void)
     /* Shrinking the newest gives its end to the next block. */
     fs__arena_shrink(&a, q, 8);
     r = fs__arena_alloc(&a, 8);
-    CHECK(r == q + sizeof(max_align_t) * ((8 + sizeof(max_align_t) - 1) /
-                                          sizeof(max_align_t)));
+    CHECK(r == q + sizeof(max_align_t) *
+                       ((8 + sizeof(max_align_t) - 1) / sizeof(max_align_t)));
     /* Larger than any chunk, then many small ones over chunk edges. */
     big = fs__arena_alloc(&a, 3u << 20);
     CHECK(big != NULL);
