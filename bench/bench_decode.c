@@ -124,7 +124,8 @@ int main(int argc, char **argv)
     fa_sync_options_default(&defaults);
     long n = 100000, batch = (long)defaults.batch_count, seed = 42, agents = 10,
          reps = 3;
-    for (int i = 1; i < argc; i++) {
+    /* Every option takes a value: step over both. */
+    for (int i = 1; i < argc; i += 2) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = 0;
         if (strcmp(o, "--n") == 0)
@@ -144,7 +145,6 @@ int main(int argc, char **argv)
         }
         if (r != 0)
             return 2;
-        i++;
     }
     printf("== decode, form check, free (one thread, no HTTP, no SQLite) "
            "==\n");

@@ -22,7 +22,8 @@ int main(int argc, char **argv)
 {
     const char *hub_bin = FS_BENCH_HUB;
     long ndev = 500, per = 10, seed = 7, threads = 32; /* the hub's default */
-    for (int i = 1; i < argc; i++) {
+    /* Every option takes a value: step over both. */
+    for (int i = 1; i < argc; i += 2) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = 0;
         if (strcmp(o, "--hub") == 0 && v)
@@ -42,7 +43,6 @@ int main(int argc, char **argv)
         }
         if (r != 0)
             return 2;
-        i++;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     printf("== concurrency ==\n");

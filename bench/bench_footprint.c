@@ -229,7 +229,8 @@ int main(int argc, char **argv)
 {
     const char *hub_bin = FS_BENCH_HUB, *agent_bin = FS_BENCH_AGENT;
     long n = 10000, cli = 100, seed = 13;
-    for (int i = 1; i < argc; i++) {
+    /* Every option takes a value: step over both. */
+    for (int i = 1; i < argc; i += 2) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = 0;
         if (strcmp(o, "--hub") == 0 && v)
@@ -249,7 +250,6 @@ int main(int argc, char **argv)
         }
         if (r != 0)
             return 2;
-        i++;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     printf("== agent footprint ==\n");
@@ -327,16 +327,16 @@ int main(int argc, char **argv)
                n, cli, n, held);
         printf("peak RSS: record %.1f MB, sync of %ld %.1f MB, status "
                "%.1f MB; peak %.1f MB (target <= 8 MB)\n",
-               rec_rss / 1024.0, n, sync_rss / 1024.0, status_rss / 1024.0,
-               peak / 1024.0);
+               (double)rec_rss / 1024.0, n, (double)sync_rss / 1024.0,
+               (double)status_rss / 1024.0, (double)peak / 1024.0);
         printf("sync with nothing left to send: %.1f MB (libcurl, OpenSSL "
                "and one request)\n",
-               idle_rss / 1024.0);
+               (double)idle_rss / 1024.0);
         if (have_tls)
             printf("over TLS (stunnel in front of the hub, a private CA): "
                    "sync of %ld %.1f MB, with nothing left to send %.1f "
                    "MB\n",
-                   n, tls_rss / 1024.0, tls_idle_rss / 1024.0);
+                   n, (double)tls_rss / 1024.0, (double)tls_idle_rss / 1024.0);
         else
             printf("over TLS: not measured (needs %s and %s)\n", OPENSSL_BIN,
                    STUNNEL_BIN);

@@ -293,7 +293,8 @@ int main(int argc, char **argv)
     long n = 100000, batch = (long)defaults.batch_count, seed = 42, txn = 10000,
          threads = 0, in_flight = defaults.in_flight;
     int agents[8] = {1, 10, 50}, nagents = 3;
-    for (int i = 1; i < argc; i++) {
+    /* Every option takes a value: step over both. */
+    for (int i = 1; i < argc; i += 2) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = 0;
         if (strcmp(o, "--hub") == 0 && v)
@@ -329,7 +330,6 @@ int main(int argc, char **argv)
         }
         if (r != 0)
             return 2;
-        i++;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     /* One agent pushes ~100 requests a second here, far past what a

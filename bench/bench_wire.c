@@ -35,7 +35,8 @@ int main(int argc, char **argv)
     const char *hub_bin = FS_BENCH_HUB, *agent_bin = FS_BENCH_AGENT;
     long n = DEFAULT_N, seed = 11, batch = 0;
     long rate = 64000, rtt = 300, loss = 30; /* loss in permille */
-    for (int i = 1; i < argc; i++) {
+    /* Every option takes a value: step over both. */
+    for (int i = 1; i < argc; i += 2) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = 0;
         if (strcmp(o, "--hub") == 0 && v)
@@ -62,7 +63,6 @@ int main(int argc, char **argv)
         }
         if (r != 0)
             return 2;
-        i++;
     }
     fa_sync_options defaults;
     fa_sync_options_default(&defaults);

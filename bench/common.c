@@ -519,8 +519,8 @@ int bench_hub_stop(bench_hub *h)
     while (wait4(h->pid, &st, 0, &ru) < 0 && errno == EINTR)
         ;
     h->pid = 0;
-    h->cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-               (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    h->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

@@ -432,6 +432,8 @@ static push_job *order_group(push_job *group)
 {
     push_job *v[GROUP_MAX];
     int n = 0;
+    if (!group)
+        return NULL;
     for (push_job *j = group; j; j = j->next) {
         assert(n < GROUP_MAX);
         v[n++] = j;

@@ -368,8 +368,8 @@ static int test_parse(void)
                                       "share:x=",
                                       "share:x=a||b",
                                       "count:x",
-                                      "share:x=a|b|c|d|e|f|g|h|i|j|"
-                                      "k|l|m|n|o|p|q"};
+                                      ("share:x=a|b|c|d|e|f|g|h|i|j|"
+                                       "k|l|m|n|o|p|q")};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         if (hub_ind_parse(bad[i], &s, err, sizeof err) == 0)
