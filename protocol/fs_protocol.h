@@ -124,6 +124,14 @@ int fs_utf8_valid(const char *s, size_t n);
 int fs_json_parse(const char *text, size_t n, const fs_limits *lim, cJSON **out,
                   fs_err *err);
 
+/* Parses NUL-terminated JSON that fieldsync itself wrote (a stored
+ * answers object, a payload in the hub's or the agent's database) into a
+ * tree the caller frees with cJSON_Delete; NULL when text is NULL or not
+ * JSON. Safe to call from any thread (cJSON_Parse is not: it writes a
+ * global error pointer), with limits wide enough for anything stored
+ * after the checks above. */
+cJSON *fs_json_parse_stored(const char *text);
+
 /* ---- identifiers ----------------------------------------------------- */
 
 #define FS_UUID_LEN 36  /* canonical text form, lower-case hex */

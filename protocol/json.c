@@ -632,6 +632,24 @@ int fs_json_parse(const char *text, size_t n, const fs_limits *lim, cJSON **out,
     return parse_json(text, n, lim, out, err, 1);
 }
 
+cJSON *fs_json_parse_stored(const char *text)
+{
+    fs_limits lim;
+    cJSON *out = NULL;
+
+    if (text == NULL)
+        return NULL;
+    /* What is stored passed the wire limits (or an admin's file checks) on
+     * the way in; these only keep a damaged row from costing much. */
+    fs_limits_default(&lim);
+    lim.max_depth = 64;
+    lim.max_string = (size_t)64 << 20;
+    lim.max_values = (size_t)1 << 26;
+    if (fs_json_parse(text, strlen(text), &lim, &out, NULL) != FS_OK)
+        return NULL;
+    return out;
+}
+
 int fs__json_parse_reference(const char *text, size_t n, const fs_limits *lim,
                              cJSON **out, fs_err *err)
 {

@@ -1515,6 +1515,25 @@ static int same_print(const cJSON *t, const char *what)
     return rc;
 }
 
+/* Stored text parses to the same tree as cJSON's; NULL and broken text
+ * give NULL. */
+static int test_json_parse_stored(void)
+{
+    const char *doc = "{\"a\":[1,2.5,\"x\"],\"b\":{\"c\":null}}";
+    cJSON *t = fs_json_parse_stored(doc);
+    cJSON *ref = cJSON_Parse(doc);
+
+    CHECK(t != NULL && ref != NULL);
+    CHECK(fs__json_same_tree(t, ref));
+    cJSON_Delete(t);
+    cJSON_Delete(ref);
+    CHECK(fs_json_parse_stored(NULL) == NULL);
+    CHECK(fs_json_parse_stored("") == NULL);
+    CHECK(fs_json_parse_stored("{\"a\":") == NULL);
+    CHECK(fs_json_parse_stored("[1] x") == NULL);
+    return 0;
+}
+
 /* Stored answers are cJSON's canonical text: the hub's own printer must
  * write the very same bytes for every value, or a replay after an upgrade
  * would look divergent. Edge cases, then seeded random values. */
@@ -2856,6 +2875,7 @@ static const unit_case tests[] = {
     {"changeset deterministic", test_cs_deterministic},
     {"changeset decode keeps answers parsed", test_cs_answers_kept},
     {"json print is cJSON's canonical text", test_json_print_canonical},
+    {"stored JSON parses thread-safely", test_json_parse_stored},
     {"changeset digest", test_cs_digest},
     {"change to json", test_change_to_json},
     {"changeset encode refuses bad input", test_cs_encode_bad},
