@@ -851,15 +851,11 @@ static int fast_key(fs__jcur *c, char *key, size_t cap)
  * after a comma, -1 otherwise. */
 static int fast_next(fs__jcur *c, unsigned char close)
 {
-    fs__jcur_ws(c);
-    if (c->p < c->end && *c->p == close) {
-        c->p++;
-        c->depth--;
-        return 1;
-    }
-    if (c->p < c->end && *c->p == ',')
-        return fs__jcur_comma(c);
-    return -1;
+    int more;
+
+    if (fs__jcur_next(c, close, &more) != FS_OK)
+        return -1;
+    return more ? 0 : 1;
 }
 
 /* A tree for the value of member key (answers, fields), named as the
@@ -989,19 +985,15 @@ static int fast_header(fs__jcur *c, fs_changeset *h)
 static fs_changeset *fast_decode(const char *text, size_t n,
                                  const fs_limits *lim)
 {
-    fs__jcur c = {(const unsigned char *)text,
-                  (const unsigned char *)text + n,
-                  lim,
-                  1,
-                  0,
-                  NULL};
+    fs__jcur c;
     fs_changeset h, *cs = NULL;
     const char **keys = NULL;
     size_t count, i = 0;
     int r;
 
     memset(&h, 0, sizeof(h));
-    fs__jcur_ws(&c);
+    fs__jcur_init(&c, text, n, lim, NULL, NULL);
+    fs__jcur_begin(&c);
     if (c.p >= c.end || *c.p != '{' || fs__jcur_open(&c) != 0 ||
         fast_header(&c, &h) != 0 || h.last_seq < h.first_seq ||
         h.last_seq - h.first_seq >= (int64_t)lim->max_changes)
@@ -1029,10 +1021,7 @@ static fs_changeset *fast_decode(const char *text, size_t n,
             goto fail;
     }
     /* changes was the last member, and nothing follows the object. */
-    if (i != count || fast_next(&c, '}') != 1)
-        goto fail;
-    fs__jcur_ws(&c);
-    if (c.p != c.end)
+    if (i != count || fast_next(&c, '}') != 1 || fs__jcur_finish(&c) != FS_OK)
         goto fail;
     free(keys);
     return cs;

@@ -42,45 +42,57 @@ void fs__arena_free(fs__arena *a);
 /* Results of the member readers below. */
 enum { FS__FIELD_OK = 0, FS__FIELD_MISSING = 1, FS__FIELD_WRONG = 2 };
 
-/* The one-pass parser's cursor (json.c), for readers of a known shape
- * such as the changeset decoder. Every function returns 0, or -1 when
- * the text is anything but plain JSON within lim (or memory ran out):
- * the caller then gives up and parses the text with fs_json_parse. */
+/* The JSON parser's cursor (json.c), also for readers of a known shape
+ * such as the changeset decoder: a bounded view of the text with the
+ * limits and the count of values so far. Every function returns FS_OK
+ * or a negative FS_E* code, with err (when not NULL) saying what was
+ * wrong at which byte of the text; a reader that meets one stops. */
 typedef struct fs__jcur {
     const unsigned char *p, *end;
+    const unsigned char *start; /* byte 0, for positions in messages */
     const fs_limits *lim;
-    size_t values; /* counted as the pre-scan counts them; starts at 1 */
+    size_t values; /* containers, members and elements; starts at 1 */
     unsigned depth;
     /* Where nodes and strings come from: cJSON_malloc when NULL (the
      * tree is then cJSON_Delete's to free), else this arena, and the
      * tree is never freed on its own, only with the arena. */
     fs__arena *arena;
+    fs_err *err; /* borrowed; may be NULL */
 } fs__jcur;
 
-/* Skips JSON white space. */
+void fs__jcur_init(fs__jcur *o, const void *text, size_t n,
+                   const fs_limits *lim, fs__arena *arena, fs_err *err);
+/* Before the value: skips a byte order mark and white space. */
+int fs__jcur_begin(fs__jcur *o);
+/* After the value: nothing but white space may follow. */
+int fs__jcur_finish(fs__jcur *o);
+/* Skips white space (as cJSON counts it: every byte up to 0x20). */
 void fs__jcur_ws(fs__jcur *o);
 /* At '{' or '[': counts it against the limits, steps in, skips space. */
 int fs__jcur_open(fs__jcur *o);
 /* After a member's name: skips space, the ':' and space after it. */
 int fs__jcur_colon(fs__jcur *o);
-/* At ',': counts the value it starts, steps over, skips space. */
-int fs__jcur_comma(fs__jcur *o);
-/* At '"': the string, unescaped, into buf when shorter than cap. */
+/* After a member or element of a container that closes with close:
+ * steps over the ',' (counting the value it starts; *more = 1) or out of
+ * the container (*more = 0), and the space after. */
+int fs__jcur_next(fs__jcur *o, unsigned char close, int *more);
+/* At a member's name: the name into buf, "" when it does not fit in cap
+ * (a name the caller cannot know), then the ':'. */
+int fs__jcur_key(fs__jcur *o, char *buf, size_t cap);
+/* At '"': the string, unescaped, into buf when shorter than cap; 1,
+ * without moving, when it is not. */
 int fs__jcur_string_to(fs__jcur *o, char *buf, size_t cap);
-/* The same from the cursor's allocator (NULL to give up). */
-char *fs__jcur_string(fs__jcur *o);
+/* The same into *out from the cursor's allocator. */
+int fs__jcur_string(fs__jcur *o, char **out);
 /* n bytes from the cursor's allocator: its arena, else cJSON_malloc. */
 void *fs__jcur_alloc(fs__jcur *o, size_t n);
-/* A number into it (type, valuedouble, valueint as cJSON sets them). */
+/* A number into it (type, valuedouble, valueint as cJSON sets them);
+ * only checked when it is NULL. */
 int fs__jcur_number(fs__jcur *o, cJSON *it);
-/* Any value into the zeroed node it, as cJSON would build it; on -1 it
- * may hold part of a tree, for cJSON_Delete. */
+/* Any value into the zeroed node it, as cJSON would build it, or only
+ * checked (nothing allocated) when it is NULL. On failure it may hold
+ * part of a tree, for cJSON_Delete. */
 int fs__jcur_value(fs__jcur *o, cJSON *it);
-
-/* fs_json_parse without its one-pass parser: the pre-scan and cJSON
- * alone. For tests that check the two give the same result. */
-int fs__json_parse_reference(const char *text, size_t n, const fs_limits *lim,
-                             cJSON **out, fs_err *err);
 
 /* fs_changeset_decode without its one-pass fast way: the whole body as
  * a tree, then the envelope and each change read from it. For tests that

@@ -1,18 +1,17 @@
 /*
- * json.c - UTF-8 checking and JSON parsing of untrusted text.
+ * json.c - UTF-8 checking, JSON parsing of untrusted text, and the
+ * canonical printing of what was parsed.
  *
- * cJSON itself has no limits we can set per call, so a linear pre-scan
- * checks encoding, nesting and string sizes before cJSON allocates
- * anything; only text that passes is handed to cJSON. Plain JSON, which
- * is nearly all the hub reads, takes a faster road to the same tree: a
- * one-pass parser that checks the same limits before each allocation
- * (see "the one-pass parser" below).
+ * cJSON has no limits one can set per call, and its parse writes a
+ * process-wide error pointer, so fieldsync parses with its own cursor
+ * (below), which checks encoding, nesting, string sizes and the number
+ * of values before it allocates for them, and builds cJSON's tree.
  */
+#include <assert.h>
 #include <float.h>
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,148 +72,77 @@ int fs_utf8_valid(const char *s, size_t n)
     return 1;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Bytes the \uXXXX escape at s[0..n) (s[0] == 'u') decodes to, counted
- * the way cJSON stores it; 0 for a low surrogate, whose bytes were
- * counted with its high half. -1 when the escape is not four hex digits
- * or is \u0000, which would silently cut a C string short. */
-static long escape_len(const unsigned char *s, size_t n)
-{
-    unsigned v = 0;
-    size_t i;
-
-    if (n < 5)
-        return -1;
-    for (i = 1; i <= 4; i++) {
-        int h = hexval(s[i]);
-
-        if (h < 0)
-            return -1;
-        v = v * 16 + (unsigned)h;
-    }
-    if (v == 0)
-        return -1;
-    if (v < 0x80)
-        return 1;
-    if (v < 0x800)
-        return 2;
-    if (v >= 0xD800 && v <= 0xDBFF)
-        return 4;
-    if (v >= 0xDC00 && v <= 0xDFFF)
-        return 0;
-    return 3;
-}
-
-/* The linear pre-scan: one pass, no allocation. */
-static int prescan(const unsigned char *s, size_t n, const fs_limits *lim,
-                   fs_err *err)
-{
-    size_t i = 0;
-    size_t depth = 0;
-    size_t slen = 0;
-    size_t values = 1;
-    int in_str = 0;
-
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k = 1;
-
-        if (c >= 0x80) {
-            k = fs__utf8_seq(s + i, n - i);
-            if (k == 0)
-                return fs_err_set(err, FS_EUTF8, "invalid UTF-8 at byte %zu",
-                                  i);
-            if (in_str)
-                slen += k;
-        } else if (!in_str) {
-            if (c == '"') {
-                in_str = 1;
-                slen = 0;
-            } else if (c == ',' || c == '{' || c == '[') {
-                /* Every value but the first follows a comma or opens a
-                 * container, so this counts an upper bound of the nodes
-                 * cJSON will allocate. */
-                if (++values > lim->max_values)
-                    return fs_err_set(err, FS_ETOOBIG,
-                                      "JSON has more than %zu values",
-                                      lim->max_values);
-                if (c == ',')
-                    goto next;
-                depth++;
-                if (depth > lim->max_depth)
-                    return fs_err_set(err, FS_ETOOBIG,
-                                      "JSON nests deeper than %u levels "
-                                      "at byte %zu",
-                                      lim->max_depth, i);
-            } else if ((c == '}' || c == ']') && depth > 0) {
-                depth--;
-            }
-        } else if (c == '"') {
-            in_str = 0;
-        } else if (c == '\\') {
-            if (i + 1 >= n)
-                return fs_err_set(err, FS_EMALFORMED,
-                                  "JSON text ends inside a string");
-            if (s[i + 1] == 'u') {
-                long e = escape_len(s + i + 1, n - i - 1);
-
-                if (e < 0)
-                    return fs_err_set(err, FS_EMALFORMED,
-                                      "bad or NUL \\u escape at byte %zu", i);
-                slen += (size_t)e;
-                k = 6;
-            } else {
-                slen += 1;
-                k = 2;
-            }
-        } else if (c < 0x20) {
-            return fs_err_set(err, FS_EMALFORMED,
-                              "unescaped control character in a JSON "
-                              "string at byte %zu",
-                              i);
-        } else {
-            slen += 1;
-        }
-    next:
-        if (in_str && slen > lim->max_string)
-            return fs_err_set(err, FS_ETOOBIG,
-                              "JSON string longer than %zu bytes at byte "
-                              "%zu",
-                              lim->max_string, i);
-        i += k;
-    }
-    return FS_OK;
-}
-
 /* Powers of ten a double holds exactly (up to 10^22). */
 static const double pow10_exact[] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* ---- the one-pass parser ----------------------------------------------
+/* ---- the parser -------------------------------------------------------
  *
- * Nearly all text the hub reads is plain JSON printed by our own agents.
- * Scanning it for the limits and then handing it to cJSON walked it
- * twice and sent every number through strtod; this parser does both in
- * one pass and builds the very tree cJSON would (same node types,
- * values, strings, links; nodes and strings from cJSON_malloc, so
- * cJSON_Delete frees them, or from the cursor's arena). It takes only a strict subset - white space
- * of the four JSON kinds, simple escapes, numbers in JSON's grammar of
- * at most 63 bytes - inside the same limits, checked before each
- * allocation. Anything else (errors, limits, \u escapes, cJSON's
- * leniencies) makes it give up, and the text takes the old way: the
- * pre-scan and cJSON, which produce the messages. So the outcome for
- * any text is the old one; tests/fuzz/fuzz_json checks that. */
+ * One pass over untrusted text through a bounded cursor: every read is
+ * checked against the end, and the limits (lim->max_depth, max_string,
+ * max_values) are checked before memory is allocated for what they
+ * bound. It builds the tree cJSON builds for the same text (same node
+ * types, values, strings, links; nodes and strings from cJSON_malloc, so
+ * cJSON_Delete frees them, or from the cursor's arena), and it takes
+ * exactly the texts fieldsync took when every text went through a
+ * pre-scan and cJSON 1.7.15, leniencies included, so that nothing an
+ * agent ever sent is refused now:
+ *   - before the value and between tokens any byte up to 0x20 is white
+ *     space; after the value only space, tab, CR and LF are;
+ *   - a UTF-8 byte order mark before a text of five bytes or more is
+ *     skipped;
+ *   - a number is what strtod reads from a run of [0-9.eE+-] that starts
+ *     with '-' or a digit, when it reads the whole run: 01, 1., -.5 and
+ *     1e400 (infinity) are numbers, .5 and 1e are not.
+ * Stricter than cJSON, as the pre-scan was: UTF-8 is checked, control
+ * characters in strings, \u0000 and lone surrogates are refused. The
+ * first problem stops it; the message names it and its byte. The
+ * differential test tests/fuzz/fuzz_json holds it to cJSON. */
+
+/* cJSON's own nesting limit, and the bound of this parser's recursion
+ * whatever lim says. */
+#define DEPTH_MAX 1000
+
+static size_t at_byte(const fs__jcur *o, const unsigned char *at)
+{
+    return (size_t)(at - o->start);
+}
+
+/* A syntax error at at, where expected was expected. A byte there that
+ * is not UTF-8 is told as such. */
+static int syntax(const fs__jcur *o, const unsigned char *at,
+                  const char *expected)
+{
+    if (at >= o->end)
+        return fs_err_set(o->err, FS_EMALFORMED,
+                          "JSON text ends at byte %zu where %s was expected",
+                          at_byte(o, at), expected);
+    if (*at >= 0x80 && fs__utf8_seq(at, (size_t)(o->end - at)) == 0)
+        return fs_err_set(o->err, FS_EUTF8, "invalid UTF-8 at byte %zu",
+                          at_byte(o, at));
+    if (*at > 0x20 && *at < 0x7f)
+        return fs_err_set(o->err, FS_EMALFORMED,
+                          "JSON syntax error at byte %zu: '%c' where %s was "
+                          "expected",
+                          at_byte(o, at), *at, expected);
+    return fs_err_set(o->err, FS_EMALFORMED,
+                      "JSON syntax error at byte %zu: byte 0x%02x where %s "
+                      "was expected",
+                      at_byte(o, at), *at, expected);
+}
+
+void fs__jcur_init(fs__jcur *o, const void *text, size_t n,
+                   const fs_limits *lim, fs__arena *arena, fs_err *err)
+{
+    o->start = o->p = text;
+    o->end = o->start + n;
+    o->lim = lim;
+    o->values = 1;
+    o->depth = 0;
+    o->arena = arena;
+    o->err = err;
+}
 
 /* A byte a string's plain run goes on over: not '"', '\\', a control or
  * non-ASCII. */
@@ -225,8 +153,7 @@ static int str_plain(unsigned char c)
 
 void fs__jcur_ws(fs__jcur *o)
 {
-    while (o->p < o->end &&
-           (*o->p == ' ' || *o->p == '\n' || *o->p == '\r' || *o->p == '\t'))
+    while (o->p < o->end && *o->p <= 0x20)
         o->p++;
 }
 
@@ -253,51 +180,203 @@ static char simple_escape(unsigned char c)
     }
 }
 
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The code unit of the \uXXXX escape at q, or -1 when there is none
+ * (the six bytes are checked to lie before end). */
+static long hex4(const unsigned char *q, const unsigned char *end)
+{
+    long v = 0;
+    int i;
+
+    if (end - q < 6 || q[0] != '\\' || q[1] != 'u')
+        return -1;
+    for (i = 2; i < 6; i++) {
+        int h = hexval(q[i]);
+
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+static int string_too_long(const fs__jcur *o, const unsigned char *at)
+{
+    return fs_err_set(o->err, FS_ETOOBIG,
+                      "JSON string longer than %zu bytes at byte %zu",
+                      o->lim->max_string, at_byte(o, at));
+}
+
+/* The escape at q (a '\\' inside the string that opens at open): adds
+ * the bytes it stands for to *len, checked against the limit, and
+ * returns how many bytes it takes in the text (2, 6 or 12), or an
+ * error. */
+static int scan_escape(const fs__jcur *o, const unsigned char *open,
+                       const unsigned char *q, size_t *len, size_t *took)
+{
+    long v, lo;
+
+    if (q + 1 >= o->end)
+        return fs_err_set(o->err, FS_EMALFORMED,
+                          "JSON text ends inside the string that starts at "
+                          "byte %zu",
+                          at_byte(o, open));
+    if (simple_escape(q[1]) != 0) {
+        *took = 2;
+        *len += 1;
+        return *len > o->lim->max_string ? string_too_long(o, q) : FS_OK;
+    }
+    if (q[1] != 'u') {
+        if (q[1] > 0x20 && q[1] < 0x7f)
+            return fs_err_set(o->err, FS_EMALFORMED,
+                              "bad escape '\\%c' in a JSON string at byte %zu",
+                              q[1], at_byte(o, q));
+        return fs_err_set(o->err, FS_EMALFORMED,
+                          "bad escape in a JSON string at byte %zu",
+                          at_byte(o, q));
+    }
+    v = hex4(q, o->end);
+    if (v <= 0)
+        return fs_err_set(o->err, FS_EMALFORMED,
+                          "bad \\u escape at byte %zu: four hex digits, "
+                          "not 0000, expected",
+                          at_byte(o, q));
+    if (v >= 0xDC00 && v <= 0xDFFF)
+        return fs_err_set(o->err, FS_EMALFORMED,
+                          "\\u escape at byte %zu is half of a UTF-16 "
+                          "surrogate pair without the first half",
+                          at_byte(o, q));
+    *took = 6;
+    *len += v < 0x80 ? 1 : v < 0x800 ? 2 : v < 0xD800 || v > 0xDBFF ? 3 : 4;
+    if (*len > o->lim->max_string)
+        return string_too_long(o, q);
+    if (v < 0xD800 || v > 0xDBFF)
+        return FS_OK;
+    lo = hex4(q + 6, o->end);
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        return fs_err_set(o->err, FS_EMALFORMED,
+                          "\\u escape at byte %zu is half of a UTF-16 "
+                          "surrogate pair without the second half",
+                          at_byte(o, q));
+    *took = 12;
+    return FS_OK;
+}
+
 /* Scans the string at o->p (a '"') without moving: *len receives its
- * unescaped length, *close the closing quote. 0, or -1 to give up. */
+ * length once unescaped, *close its closing quote. */
 static int scan_string(const fs__jcur *o, size_t *len,
                        const unsigned char **close)
 {
-    const unsigned char *s = o->p + 1, *q = s;
-    size_t esc = 0, k;
+    const unsigned char *q = o->p + 1;
+    size_t n = 0, max = o->lim->max_string, k = 0;
+    int rc;
 
     for (;;) {
+        const unsigned char *run = q;
+
         while (q < o->end && str_plain(*q))
             q++;
-        if (q >= o->end || *q < 0x20)
-            return -1;
+        if ((size_t)(q - run) > max - n)
+            return string_too_long(o, run + (max - n));
+        n += (size_t)(q - run);
+        if (q >= o->end)
+            return fs_err_set(o->err, FS_EMALFORMED,
+                              "JSON text ends inside the string that starts "
+                              "at byte %zu",
+                              at_byte(o, o->p));
         if (*q == '"')
             break;
         if (*q == '\\') {
-            if (q + 1 >= o->end || simple_escape(q[1]) == 0)
-                return -1;
-            esc++;
-            q += 2;
+            rc = scan_escape(o, o->p, q, &n, &k);
+            if (rc != FS_OK)
+                return rc;
+            q += k;
             continue;
         }
+        if (*q < 0x20)
+            return fs_err_set(o->err, FS_EMALFORMED,
+                              "unescaped control character in a JSON string "
+                              "at byte %zu",
+                              at_byte(o, q));
         k = fs__utf8_seq(q, (size_t)(o->end - q));
         if (k == 0)
-            return -1;
+            return fs_err_set(o->err, FS_EUTF8, "invalid UTF-8 at byte %zu",
+                              at_byte(o, q));
+        if (k > max - n)
+            return string_too_long(o, q);
+        n += k;
         q += k;
     }
-    *len = (size_t)(q - s) - esc;
+    *len = n;
     *close = q;
-    return *len > o->lim->max_string ? -1 : 0;
+    return FS_OK;
 }
 
-/* Writes the string scanned above into out (len + 1 bytes) and moves
- * past it. */
+/* Writes code point v as UTF-8 at w; returns the byte after. */
+static char *put_utf8(char *w, unsigned long v)
+{
+    if (v < 0x80) {
+        *w++ = (char)v;
+    } else if (v < 0x800) {
+        *w++ = (char)(0xC0 | (v >> 6));
+        *w++ = (char)(0x80 | (v & 0x3F));
+    } else if (v < 0x10000) {
+        *w++ = (char)(0xE0 | (v >> 12));
+        *w++ = (char)(0x80 | ((v >> 6) & 0x3F));
+        *w++ = (char)(0x80 | (v & 0x3F));
+    } else {
+        *w++ = (char)(0xF0 | (v >> 18));
+        *w++ = (char)(0x80 | ((v >> 12) & 0x3F));
+        *w++ = (char)(0x80 | ((v >> 6) & 0x3F));
+        *w++ = (char)(0x80 | (v & 0x3F));
+    }
+    return w;
+}
+
+/* Writes the string scan_string passed into out (len + 1 bytes) and
+ * moves past it. Every escape is shorter than what it stands for, so a
+ * string as long as its text has none. */
 static void copy_string(fs__jcur *o, const unsigned char *close, char *out,
                         size_t len)
 {
     const unsigned char *r, *s = o->p + 1;
-    char *w;
+    char *w = out;
 
     if ((size_t)(close - s) == len) {
         memcpy(out, s, len);
     } else {
-        for (r = s, w = out; r < close; r++)
-            *w++ = *r == '\\' ? simple_escape(*++r) : (char)*r;
+        for (r = s; r < close;) {
+            unsigned long v;
+
+            if (*r != '\\') {
+                *w++ = (char)*r++;
+                continue;
+            }
+            if (r[1] != 'u') {
+                *w++ = simple_escape(r[1]);
+                r += 2;
+                continue;
+            }
+            v = (unsigned long)hex4(r, close);
+            r += 6;
+            if (v >= 0xD800 && v <= 0xDBFF) {
+                v = 0x10000 + ((v & 0x3FF) << 10) +
+                    ((unsigned long)hex4(r, close) & 0x3FF);
+                r += 6;
+            }
+            w = put_utf8(w, v);
+        }
+        assert((size_t)(w - out) == len);
     }
     out[len] = '\0';
     o->p = close + 1;
@@ -305,32 +384,59 @@ static void copy_string(fs__jcur *o, const unsigned char *close, char *out,
 
 void *fs__jcur_alloc(fs__jcur *o, size_t n)
 {
-    return o->arena != NULL ? fs__arena_alloc(o->arena, n) : cJSON_malloc(n);
+    void *p = o->arena != NULL ? fs__arena_alloc(o->arena, n) : cJSON_malloc(n);
+
+    if (p == NULL)
+        fs_err_set(o->err, FS_ENOMEM, "out of memory");
+    return p;
 }
 
-char *fs__jcur_string(fs__jcur *o)
+int fs__jcur_string(fs__jcur *o, char **out)
 {
     const unsigned char *close;
     size_t len;
-    char *out;
+    int rc;
 
-    if (scan_string(o, &len, &close) != 0)
-        return NULL;
-    out = fs__jcur_alloc(o, len + 1);
-    if (out != NULL)
-        copy_string(o, close, out, len);
-    return out;
+    *out = NULL;
+    if (o->p >= o->end || *o->p != '"')
+        return syntax(o, o->p, "a string");
+    rc = scan_string(o, &len, &close);
+    if (rc != FS_OK)
+        return rc;
+    *out = fs__jcur_alloc(o, len + 1);
+    if (*out == NULL)
+        return FS_ENOMEM;
+    copy_string(o, close, *out, len);
+    return FS_OK;
 }
 
 int fs__jcur_string_to(fs__jcur *o, char *buf, size_t cap)
 {
     const unsigned char *close;
     size_t len;
+    int rc;
 
-    if (scan_string(o, &len, &close) != 0 || len >= cap)
-        return -1;
+    if (o->p >= o->end || *o->p != '"')
+        return syntax(o, o->p, "a string");
+    rc = scan_string(o, &len, &close);
+    if (rc != FS_OK)
+        return rc;
+    if (len >= cap)
+        return 1;
     copy_string(o, close, buf, len);
-    return 0;
+    return FS_OK;
+}
+
+/* Steps over a string without keeping it. */
+static int skip_string(fs__jcur *o)
+{
+    const unsigned char *close;
+    size_t len;
+    int rc = scan_string(o, &len, &close);
+
+    if (rc == FS_OK)
+        o->p = close + 1;
+    return rc;
 }
 
 static int is_digit(const unsigned char *p, const unsigned char *end)
@@ -338,68 +444,90 @@ static int is_digit(const unsigned char *p, const unsigned char *end)
     return p < end && *p >= '0' && *p <= '9';
 }
 
-/* A number in JSON's grammar at o->p, valued as cJSON values it: strtod
- * of the text. Up to 15 digits without an exponent need no strtod: the
- * digits are an exact integer, and one division by an exact power of
- * ten is correctly rounded, as strtod is. 0, or -1 to give up. */
+/* A byte cJSON reads into a number's text. */
+static int num_char(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' ||
+           c == '+' || c == '-';
+}
+
+/* strtod of the number text s[0..n), with the locale's decimal point as
+ * cJSON gives it. */
+static int number_strtod(fs__jcur *o, const unsigned char *s, size_t n,
+                         double *d)
+{
+    char small[64], *num = small, *after = NULL;
+    char dp = localeconv()->decimal_point[0];
+    size_t i;
+    int rc = FS_OK;
+
+    if (n >= sizeof(small)) {
+        num = malloc(n + 1);
+        if (num == NULL)
+            return fs_err_set(o->err, FS_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < n; i++)
+        num[i] = s[i] == '.' ? dp : (char)s[i];
+    num[n] = '\0';
+    *d = strtod(num, &after);
+    /* The grammar checked is strtod's, so it reads all of it. */
+    if (after != num + n)
+        rc = fs_err_set(o->err, FS_EMALFORMED, "bad number at byte %zu",
+                        at_byte(o, s));
+    if (num != small)
+        free(num);
+    return rc;
+}
+
+/* The number at o->p ('-' or a digit) into it (type, valuedouble and
+ * valueint as cJSON sets them), or only checked when it is NULL. Up to
+ * 15 digits without an exponent need no strtod: the digits are an exact
+ * integer, and one division by an exact power of ten is correctly
+ * rounded, as strtod is. */
 int fs__jcur_number(fs__jcur *o, cJSON *it)
 {
-    const unsigned char *q = o->p, *end = o->end;
+    const unsigned char *s = o->p, *q = s, *end = o->end;
     uint64_t w = 0;
     size_t digits = 0, frac = 0;
-    int neg = 0, expo = 0;
-    double d;
+    int expo = 0;
+    double d = 0;
 
-    if (*q == '-') {
-        neg = 1;
+    if (q < end && *q == '-')
         q++;
-    }
-    if (!is_digit(q, end))
-        return -1;
-    if (*q == '0') {
-        q++;
-        digits++;
-    } else {
-        for (; is_digit(q, end); q++, digits++)
-            w = digits < 16 ? w * 10 + (uint64_t)(*q - '0') : w;
-    }
+    for (; is_digit(q, end); q++, digits++)
+        w = digits < 16 ? w * 10 + (uint64_t)(*q - '0') : w;
     if (q < end && *q == '.') {
-        if (!is_digit(++q, end))
-            return -1;
-        for (; is_digit(q, end); q++, digits++, frac++)
+        for (q++; is_digit(q, end); q++, digits++, frac++)
             w = digits < 16 ? w * 10 + (uint64_t)(*q - '0') : w;
     }
-    if (q < end && (*q == 'e' || *q == 'E')) {
-        expo = 1;
-        q++;
-        if (q < end && (*q == '+' || *q == '-'))
-            q++;
-        if (!is_digit(q, end))
-            return -1;
-        while (is_digit(q, end))
-            q++;
+    if (digits > 0 && q < end && (*q == 'e' || *q == 'E')) {
+        const unsigned char *e = q + 1;
+
+        if (e < end && (*e == '+' || *e == '-'))
+            e++;
+        if (is_digit(e, end)) {
+            while (is_digit(e, end))
+                e++;
+            q = e;
+            expo = 1;
+        }
     }
-    /* cJSON reads on through any of these (and stops at 63 bytes). */
-    if (q < end && (is_digit(q, end) || *q == '+' || *q == '-' || *q == '.' ||
-                    *q == 'e' || *q == 'E'))
-        return -1;
-    if (q - o->p > 63)
-        return -1;
+    /* cJSON takes the whole run of number bytes to strtod; what strtod
+     * leaves of it is an error. */
+    if (digits == 0 || (q < end && num_char(*q)))
+        return fs_err_set(o->err, FS_EMALFORMED, "bad number at byte %zu",
+                          at_byte(o, s));
+    o->p = q;
+    if (it == NULL)
+        return FS_OK;
     if (!expo && digits <= 15) {
         d = frac > 0 ? (double)w / pow10_exact[frac] : (double)w;
-        d = neg ? -d : d;
+        d = *s == '-' ? -d : d;
     } else {
-        /* cJSON's way: the text with the locale's decimal point. */
-        char num[64], *after = NULL;
-        char dp = localeconv()->decimal_point[0];
-        size_t n = (size_t)(q - o->p), i;
+        int rc = number_strtod(o, s, (size_t)(q - s), &d);
 
-        for (i = 0; i < n; i++)
-            num[i] = o->p[i] == '.' ? dp : (char)o->p[i];
-        num[n] = '\0';
-        d = strtod(num, &after);
-        if (after != num + n)
-            return -1;
+        if (rc != FS_OK)
+            return rc;
     }
     it->type = cJSON_Number;
     it->valuedouble = d;
@@ -410,204 +538,200 @@ int fs__jcur_number(fs__jcur *o, cJSON *it)
         it->valueint = INT_MIN;
     else
         it->valueint = (int)d;
-    o->p = q;
-    return 0;
+    return FS_OK;
 }
 
-/* An object or array at o->p: members linked in as cJSON links them (the
- * first one's prev is the last), each before its value is read so that
- * deleting it frees whatever was built when this gives up. */
 int fs__jcur_open(fs__jcur *o)
 {
-    /* cJSON's own nesting limit is 1000. */
-    if (++o->depth > o->lim->max_depth || o->depth > 1000 ||
-        ++o->values > o->lim->max_values)
-        return -1;
+    if (++o->values > o->lim->max_values)
+        return fs_err_set(o->err, FS_ETOOBIG,
+                          "JSON has more than %zu values at byte %zu",
+                          o->lim->max_values, at_byte(o, o->p));
+    if (++o->depth > o->lim->max_depth || o->depth > DEPTH_MAX)
+        return fs_err_set(
+            o->err, FS_ETOOBIG, "JSON nests deeper than %u levels at byte %zu",
+            o->lim->max_depth < DEPTH_MAX ? o->lim->max_depth : DEPTH_MAX,
+            at_byte(o, o->p));
     o->p++;
     fs__jcur_ws(o);
-    return 0;
+    return FS_OK;
 }
 
 int fs__jcur_colon(fs__jcur *o)
 {
     fs__jcur_ws(o);
     if (o->p >= o->end || *o->p != ':')
-        return -1;
+        return syntax(o, o->p, "':' after a member name");
     o->p++;
     fs__jcur_ws(o);
-    return 0;
+    return FS_OK;
 }
 
-int fs__jcur_comma(fs__jcur *o)
+int fs__jcur_next(fs__jcur *o, unsigned char close, int *more)
 {
-    if (++o->values > o->lim->max_values)
-        return -1;
-    o->p++;
     fs__jcur_ws(o);
-    return 0;
-}
-
-static int op_container(fs__jcur *o, cJSON *it, int obj)
-{
-    unsigned char close = obj ? '}' : ']';
-    cJSON *last = NULL, *c;
-
-    if (fs__jcur_open(o) != 0)
-        return -1;
-    it->type = obj ? cJSON_Object : cJSON_Array;
     if (o->p < o->end && *o->p == close) {
         o->p++;
         o->depth--;
-        return 0;
+        *more = 0;
+        return FS_OK;
     }
-    for (;;) {
-        c = fs__jcur_alloc(o, sizeof(*c));
-        if (c == NULL)
-            return -1;
-        memset(c, 0, sizeof(*c));
-        if (last == NULL) {
-            it->child = c;
-        } else {
-            last->next = c;
-            c->prev = last;
-        }
-        last = c;
-        it->child->prev = c;
-        if (obj) {
-            if (o->p >= o->end || *o->p != '"')
-                return -1;
-            c->string = fs__jcur_string(o);
-            if (c->string == NULL || fs__jcur_colon(o) != 0)
-                return -1;
-        }
-        if (fs__jcur_value(o, c) != 0)
-            return -1;
-        fs__jcur_ws(o);
-        if (o->p < o->end && *o->p == ',') {
-            if (fs__jcur_comma(o) != 0)
-                return -1;
-            continue;
-        }
-        if (o->p < o->end && *o->p == close)
-            break;
-        return -1;
-    }
+    if (o->p >= o->end || *o->p != ',')
+        return syntax(o, o->p, close == '}' ? "',' or '}'" : "',' or ']'");
+    if (++o->values > o->lim->max_values)
+        return fs_err_set(o->err, FS_ETOOBIG,
+                          "JSON has more than %zu values at byte %zu",
+                          o->lim->max_values, at_byte(o, o->p));
     o->p++;
-    o->depth--;
-    return 0;
+    fs__jcur_ws(o);
+    *more = 1;
+    return FS_OK;
 }
 
-static int op_literal(fs__jcur *o, const char *word, size_t n)
+int fs__jcur_key(fs__jcur *o, char *buf, size_t cap)
+{
+    int r;
+
+    if (o->p >= o->end || *o->p != '"')
+        return syntax(o, o->p, "a member name in double quotes");
+    r = fs__jcur_string_to(o, buf, cap);
+    if (r == 1) {
+        /* Longer than any name the caller knows: "" stands for it. */
+        r = skip_string(o);
+        buf[0] = '\0';
+    }
+    return r == FS_OK ? fs__jcur_colon(o) : r;
+}
+
+/* The object or array at o->p into it, or only checked when it is NULL.
+ * Members are linked in as cJSON links them (the first one's prev is the
+ * last), each before its value is read, so that deleting it frees
+ * whatever was built when this fails. */
+static int container(fs__jcur *o, cJSON *it, int obj)
+{
+    unsigned char close = obj ? '}' : ']';
+    cJSON *last = NULL, *c = NULL;
+    int rc, more = 1;
+
+    rc = fs__jcur_open(o);
+    if (rc != FS_OK)
+        return rc;
+    if (it != NULL)
+        it->type = obj ? cJSON_Object : cJSON_Array;
+    if (o->p < o->end && *o->p == close) {
+        o->p++;
+        o->depth--;
+        return FS_OK;
+    }
+    while (more) {
+        if (it != NULL) {
+            c = fs__jcur_alloc(o, sizeof(*c));
+            if (c == NULL)
+                return FS_ENOMEM;
+            memset(c, 0, sizeof(*c));
+            if (last == NULL) {
+                it->child = c;
+            } else {
+                last->next = c;
+                c->prev = last;
+            }
+            last = c;
+            it->child->prev = c;
+        }
+        if (obj) {
+            if (o->p >= o->end || *o->p != '"')
+                return syntax(o, o->p, "a member name in double quotes");
+            rc = c != NULL ? fs__jcur_string(o, &c->string) : skip_string(o);
+            if (rc == FS_OK)
+                rc = fs__jcur_colon(o);
+            if (rc != FS_OK)
+                return rc;
+        }
+        rc = fs__jcur_value(o, c);
+        if (rc == FS_OK)
+            rc = fs__jcur_next(o, close, &more);
+        if (rc != FS_OK)
+            return rc;
+    }
+    return FS_OK;
+}
+
+static int literal(fs__jcur *o, const char *word, size_t n)
 {
     if ((size_t)(o->end - o->p) < n || memcmp(o->p, word, n) != 0)
-        return -1;
+        return syntax(o, o->p, "a value");
     o->p += n;
-    return 0;
+    return FS_OK;
 }
 
 int fs__jcur_value(fs__jcur *o, cJSON *it)
 {
+    cJSON scratch;
+    int rc;
+
     if (o->p >= o->end)
-        return -1;
+        return syntax(o, o->p, "a value");
+    /* A scalar is built on the stack when only checked. */
+    if (it == NULL && *o->p != '{' && *o->p != '[' && *o->p != '"')
+        it = &scratch;
     switch (*o->p) {
     case '{':
-        return op_container(o, it, 1);
+        return container(o, it, 1);
     case '[':
-        return op_container(o, it, 0);
+        return container(o, it, 0);
     case '"':
-        it->valuestring = fs__jcur_string(o);
-        if (it->valuestring == NULL)
-            return -1;
-        it->type = cJSON_String;
-        return 0;
+        if (it == NULL)
+            return skip_string(o);
+        rc = fs__jcur_string(o, &it->valuestring);
+        if (rc == FS_OK)
+            it->type = cJSON_String;
+        return rc;
     case 't':
         it->type = cJSON_True;
         it->valueint = 1;
-        return op_literal(o, "true", 4);
+        return literal(o, "true", 4);
     case 'f':
         it->type = cJSON_False;
-        return op_literal(o, "false", 5);
+        return literal(o, "false", 5);
     case 'n':
         it->type = cJSON_NULL;
-        return op_literal(o, "null", 4);
+        return literal(o, "null", 4);
     default:
-        return fs__jcur_number(o, it);
+        if (*o->p != '-' && (*o->p < '0' || *o->p > '9'))
+            return syntax(o, o->p, "a value");
+        return fs__jcur_number(o, it == &scratch ? NULL : it);
     }
 }
 
-/* The tree of text[0..n), or NULL when the one-pass parser gives up. */
-static cJSON *onepass_parse(const unsigned char *s, size_t n,
-                            const fs_limits *lim)
+int fs__jcur_begin(fs__jcur *o)
 {
-    fs__jcur o = {s, s + n, lim, 1, 0, NULL};
-    cJSON *root = cJSON_malloc(sizeof(*root));
-
-    if (root == NULL)
-        return NULL;
-    memset(root, 0, sizeof(*root));
-    fs__jcur_ws(&o);
-    if (fs__jcur_value(&o, root) != 0) {
-        cJSON_Delete(root);
-        return NULL;
-    }
-    fs__jcur_ws(&o);
-    if (o.p != o.end) {
-        cJSON_Delete(root);
-        return NULL;
-    }
-    return root;
-}
-
-static int is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* cJSON resets a process-wide error pointer on every parse; serialise the
- * calls so a threaded hub has no data race there. */
-static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* The pre-scan, then cJSON: the way every text went before the one-pass
- * parser, and still the way of every text it gives up on. */
-static int parse_checked(const char *text, size_t n, const fs_limits *lim,
-                         cJSON **out, fs_err *err)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    const char *end = NULL;
-    cJSON *root;
-    size_t pos;
-    int rc;
-
-    rc = prescan(s, n, lim, err);
-    if (rc != FS_OK)
-        return rc;
-
-    pthread_mutex_lock(&parse_lock);
-    root = cJSON_ParseWithLengthOpts(text, n, &end, 0);
-    pthread_mutex_unlock(&parse_lock);
-    if (root == NULL) {
-        pos = end != NULL && end >= text ? (size_t)(end - text) : 0;
-        return fs_err_set(err, FS_EMALFORMED, "JSON syntax error at byte %zu",
-                          pos);
-    }
-    pos = end != NULL && end >= text ? (size_t)(end - text) : n;
-    while (pos < n && is_ws(s[pos]))
-        pos++;
-    if (pos < n) {
-        cJSON_Delete(root);
-        return fs_err_set(err, FS_EMALFORMED,
-                          "trailing data after JSON at byte %zu", pos);
-    }
-    *out = root;
+    if (o->end - o->p > 4 && memcmp(o->p, "\xEF\xBB\xBF", 3) == 0)
+        o->p += 3;
+    fs__jcur_ws(o);
     return FS_OK;
 }
 
-/* Arguments and the two ways; fast != 0 tries the one-pass parser
- * first. */
-static int parse_json(const char *text, size_t n, const fs_limits *lim,
-                      cJSON **out, fs_err *err, int fast)
+int fs__jcur_finish(fs__jcur *o)
+{
+    while (o->p < o->end &&
+           (*o->p == ' ' || *o->p == '\t' || *o->p == '\n' || *o->p == '\r'))
+        o->p++;
+    if (o->p == o->end)
+        return FS_OK;
+    if (*o->p >= 0x80 && fs__utf8_seq(o->p, (size_t)(o->end - o->p)) == 0)
+        return fs_err_set(o->err, FS_EUTF8, "invalid UTF-8 at byte %zu",
+                          at_byte(o, o->p));
+    return fs_err_set(o->err, FS_EMALFORMED,
+                      "trailing data after JSON at byte %zu", at_byte(o, o->p));
+}
+
+int fs_json_parse(const char *text, size_t n, const fs_limits *lim, cJSON **out,
+                  fs_err *err)
 {
     fs_limits def;
+    fs__jcur o;
+    cJSON *root;
+    int rc;
 
     if (out == NULL || (text == NULL && n > 0))
         return fs_err_set(err, FS_EINVAL, "json: bad arguments");
@@ -618,18 +742,22 @@ static int parse_json(const char *text, size_t n, const fs_limits *lim,
     }
     if (n == 0)
         return fs_err_set(err, FS_EMALFORMED, "empty JSON text");
-    if (fast) {
-        *out = onepass_parse((const unsigned char *)text, n, lim);
-        if (*out != NULL)
-            return FS_OK;
+    root = cJSON_malloc(sizeof(*root));
+    if (root == NULL)
+        return fs_err_set(err, FS_ENOMEM, "out of memory");
+    memset(root, 0, sizeof(*root));
+    fs__jcur_init(&o, text, n, lim, NULL, err);
+    rc = fs__jcur_begin(&o);
+    if (rc == FS_OK)
+        rc = fs__jcur_value(&o, root);
+    if (rc == FS_OK)
+        rc = fs__jcur_finish(&o);
+    if (rc != FS_OK) {
+        cJSON_Delete(root);
+        return rc;
     }
-    return parse_checked(text, n, lim, out, err);
-}
-
-int fs_json_parse(const char *text, size_t n, const fs_limits *lim, cJSON **out,
-                  fs_err *err)
-{
-    return parse_json(text, n, lim, out, err, 1);
+    *out = root;
+    return FS_OK;
 }
 
 cJSON *fs_json_parse_stored(const char *text)
@@ -648,12 +776,6 @@ cJSON *fs_json_parse_stored(const char *text)
     if (fs_json_parse(text, strlen(text), &lim, &out, NULL) != FS_OK)
         return NULL;
     return out;
-}
-
-int fs__json_parse_reference(const char *text, size_t n, const fs_limits *lim,
-                             cJSON **out, fs_err *err)
-{
-    return parse_json(text, n, lim, out, err, 0);
 }
 
 /* Same type, value bits, strings and links, member by member. */

@@ -1,0 +1,31 @@
+/*
+ * reference.h - independent ways to do what the wire library does, for
+ * differential tests only (tests/unit, tests/fuzz): what the library
+ * gives must agree with them on any input.
+ */
+#ifndef FS_REFERENCE_H
+#define FS_REFERENCE_H
+
+#include <stddef.h>
+
+#include "fs_internal.h"
+#include "fs_protocol.h"
+
+/* JSON as fieldsync parsed it before it had a parser of its own: a
+ * linear pre-scan of the limits and the encoding, then cJSON. Same
+ * contract as fs_json_parse. Not thread-safe (cJSON_Parse). */
+int ref_json_parse(const char *text, size_t n, const fs_limits *lim,
+                   cJSON **out, fs_err *err);
+
+/* 1 when fs_json_parse and ref_json_parse agree on text[0..n) under lim:
+ * both take it and build the same tree (fs__json_same_tree), or both
+ * refuse it. A refusal agrees when it has the same code at the same byte,
+ * or when fs_json_parse stops at a syntax error (FS_EMALFORMED) no later
+ * than the byte the reference names: the reference checks the limits
+ * and the encoding of the whole text before its syntax, the parser
+ * reads in order and stops at the first problem. Else 0, with the two
+ * outcomes in why. */
+int ref_json_agrees(const char *text, size_t n, const fs_limits *lim, char *why,
+                    size_t whylen);
+
+#endif
