@@ -409,15 +409,27 @@ static int check_members(const cJSON *answers, size_t idx, const char *what,
     return FS_OK;
 }
 
+/* Room for a short string member's text: the longest that can be right
+ * is a collector name. */
+#define VAL_STR (FS_NAME_MAX + 1)
+
+/* A member's value as the decoder read it: it is NULL when the member is
+ * absent, else the value as cJSON would hold it - node for a scalar
+ * (text holding a short string), or a tree of its own. */
+typedef struct wval {
+    const cJSON *it;
+    cJSON node;
+    char text[VAL_STR];
+} wval;
+
 /* The members of a change the decoder reads, each the first of its
- * name, as cJSON_GetObjectItemCaseSensitive finds it: gathered in one
- * walk over the change rather than a walk per name. */
+ * name. */
 typedef struct change_members {
-    const cJSON *seq, *kind, *id, *form, *form_version, *area, *collector, *hlc,
-        *created_ms, *rev, *base_rev, *answers, *op, *type, *fields;
+    wval seq, kind, id, form, form_version, area, collector, hlc, created_ms,
+        rev, base_rev, answers, op, type, fields;
 } change_members;
 
-static const cJSON **member_slot(change_members *m, const char *k)
+static wval *member_slot(change_members *m, const char *k)
 {
     switch (k[0]) {
     case 'a':
@@ -454,19 +466,12 @@ static const cJSON **member_slot(change_members *m, const char *k)
     }
 }
 
-static void find_members(const cJSON *o, change_members *m)
+static void no_members(change_members *m)
 {
-    const cJSON *c;
-
-    memset(m, 0, sizeof(*m));
-    /* A look-up by name stops at a member without one (not from a
-     * parse); so does this walk. */
-    for (c = o->child; c != NULL && c->string != NULL; c = c->next) {
-        const cJSON **slot = member_slot(m, c->string);
-
-        if (slot != NULL && *slot == NULL)
-            *slot = c;
-    }
+    m->seq.it = m->kind.it = m->id.it = m->form.it = m->form_version.it = NULL;
+    m->area.it = m->collector.it = m->hlc.it = m->created_ms.it = NULL;
+    m->rev.it = m->base_rev.it = m->answers.it = m->op.it = m->type.it =
+        m->fields.it = NULL;
 }
 
 /* A required or optional string member it (NULL: absent); the message
@@ -515,7 +520,7 @@ static int want_id(const change_members *m, size_t idx,
                    char id[FS_UUID_LEN + 1], fs_err *e)
 {
     const char *v;
-    int rc = want_str(m->id, "id", idx, 1, &v, e);
+    int rc = want_str(m->id.it, "id", idx, 1, &v, e);
 
     if (rc != FS_OK)
         return rc;
@@ -531,7 +536,7 @@ static int want_who(const change_members *m, size_t idx,
                     char collector[FS_NAME_MAX + 1], uint64_t *hlc, fs_err *e)
 {
     const char *v;
-    int rc = want_str(m->collector, "collector", idx, 0, &v, e);
+    int rc = want_str(m->collector.it, "collector", idx, 0, &v, e);
 
     if (rc != FS_OK)
         return rc;
@@ -543,7 +548,7 @@ static int want_who(const change_members *m, size_t idx,
                               idx, FS_NAME_MAX);
         memcpy(collector, v, strlen(v) + 1);
     }
-    rc = want_str(m->hlc, "hlc", idx, 1, &v, e);
+    rc = want_str(m->hlc.it, "hlc", idx, 1, &v, e);
     if (rc != FS_OK)
         return rc;
     if (fs_hlc_parse(v, hlc) != FS_OK)
@@ -615,14 +620,14 @@ static int decode_entity(const change_members *cm, size_t idx,
                          fs_err *e)
 {
     fs_entity_change *ent = &c->ent;
-    const cJSON *fields = cm->fields, *m;
+    const cJSON *fields = cm->fields.it, *m;
     const char *v;
     char snip[72];
     size_t count = 0;
     int rc, op;
 
     c->kind = FS_CHANGE_ENTITY;
-    rc = want_str(cm->op, "op", idx, 1, &v, e);
+    rc = want_str(cm->op.it, "op", idx, 1, &v, e);
     if (rc != FS_OK)
         return rc;
     for (op = FS_ENTITY_NEW; op <= FS_ENTITY_DELETE; op++)
@@ -636,7 +641,7 @@ static int decode_entity(const change_members *cm, size_t idx,
     }
     ent->op = (fs_entity_op)op;
 
-    rc = want_str(cm->type, "type", idx, 1, &v, e);
+    rc = want_str(cm->type.it, "type", idx, 1, &v, e);
     if (rc != FS_OK)
         return rc;
     if (!fs_valid_form_id(v)) {
@@ -652,8 +657,8 @@ static int decode_entity(const change_members *cm, size_t idx,
     if (rc == FS_OK)
         rc = want_who(cm, idx, ent->collector, &ent->hlc, e);
     if (rc == FS_OK)
-        rc = want_int(cm->created_ms, "created_ms", idx, 1, 0, &ent->created_ms,
-                      e);
+        rc = want_int(cm->created_ms.it, "created_ms", idx, 1, 0,
+                      &ent->created_ms, e);
     if (rc != FS_OK)
         return rc;
 
@@ -699,12 +704,12 @@ static int decode_change(cJSON *o, const change_members *m, size_t idx,
                          fs__arena *arena, fs_change *c, fs_err *e)
 {
     fs_submission *s = &c->sub;
-    const cJSON *answers = m->answers;
+    const cJSON *answers = m->answers.it;
     const char *v;
     char snip[72];
     int rc;
 
-    rc = want_str(m->kind, "kind", idx, 1, &v, e);
+    rc = want_str(m->kind.it, "kind", idx, 1, &v, e);
     if (rc != FS_OK)
         return rc;
     if (strcmp(v, ENTITY) == 0)
@@ -721,7 +726,7 @@ static int decode_change(cJSON *o, const change_members *m, size_t idx,
     if (rc != FS_OK)
         return rc;
 
-    rc = want_str(m->form, "form", idx, 1, &v, e);
+    rc = want_str(m->form.it, "form", idx, 1, &v, e);
     if (rc != FS_OK)
         return rc;
     if (!fs_valid_form_id(v)) {
@@ -733,12 +738,12 @@ static int decode_change(cJSON *o, const change_members *m, size_t idx,
     }
     memcpy(s->form_id, v, strlen(v) + 1);
 
-    rc = want_int(m->form_version, "form_version", idx, 1, 1, &s->form_version,
-                  e);
+    rc = want_int(m->form_version.it, "form_version", idx, 1, 1,
+                  &s->form_version, e);
     if (rc != FS_OK)
         return rc;
 
-    rc = want_str(m->area, "area", idx, 0, &v, e);
+    rc = want_str(m->area.it, "area", idx, 0, &v, e);
     if (rc != FS_OK)
         return rc;
     if (v != NULL && v[0] != '\0') {
@@ -756,15 +761,15 @@ static int decode_change(cJSON *o, const change_members *m, size_t idx,
     if (rc != FS_OK)
         return rc;
 
-    rc = want_int(m->created_ms, "created_ms", idx, 1, 0, &s->created_ms, e);
+    rc = want_int(m->created_ms.it, "created_ms", idx, 1, 0, &s->created_ms, e);
     if (rc != FS_OK)
         return rc;
     s->rev = 1;
-    rc = want_int(m->rev, "rev", idx, 0, 1, &s->rev, e);
+    rc = want_int(m->rev.it, "rev", idx, 0, 1, &s->rev, e);
     if (rc != FS_OK)
         return rc;
     s->base_rev = 0;
-    rc = want_int(m->base_rev, "base_rev", idx, 0, 0, &s->base_rev, e);
+    rc = want_int(m->base_rev.it, "base_rev", idx, 0, 0, &s->base_rev, e);
     if (rc != FS_OK)
         return rc;
     if (s->base_rev >= s->rev)
@@ -798,246 +803,247 @@ static int decode_change(cJSON *o, const change_members *m, size_t idx,
     return FS_OK;
 }
 
-/* ---- decoding a well-formed changeset in one pass ----------------------
+/* ---- decoding: the cursor ----------------------------------------------
  *
- * Building a cJSON tree of the whole body cost a node and a string or
- * two for every member of every change, only to read them once and free
- * them. fast_decode reads the envelope and each change's members straight
- * from the text with the one-pass parser's cursor, into nodes on the
- * stack, and builds trees only for answers and entity fields. It takes
- * only changesets with nothing wrong in them, shaped as agents send
- * them: the envelope's five header members before changes, each member
- * once, no member it does not know, every change decoding cleanly. At
- * anything else it gives up and the body goes the full way (tree,
- * envelope, changes), which gives every message; so the result of a
- * decode is the same whichever way it went. fuzz_changeset checks that. */
+ * The body is read once, front to back, through the JSON parser's
+ * cursor (json.c): the envelope's and each change's members go into
+ * wvals on the stack, and only answers (and entity fields, and members
+ * of an unexpected shape) become trees, in the changeset's arena. A JSON
+ * problem anywhere refuses the whole body with the parser's message,
+ * before anything else is said. Then the envelope is checked, in the
+ * order PROTOCOL.md 4.2 gives (versions first), and each change's own
+ * problems stay its own. Members the decoder does not know are checked
+ * as JSON and dropped, as are later members of a name already read. */
 
-/* Room for a scalar member's text: the longest is a collector name. */
-#define FAST_STR (FS_NAME_MAX + 1)
-
-/* A scalar member read onto the stack, as cJSON would hold it. */
-typedef struct fast_scalar {
-    cJSON node;
-    char text[FAST_STR];
-} fast_scalar;
-
-static int fast_scalar_read(fs__jcur *c, fast_scalar *f)
-{
-    memset(&f->node, 0, sizeof(f->node));
-    if (c->p >= c->end)
-        return -1;
-    if (*c->p == '"') {
-        if (fs__jcur_string_to(c, f->text, sizeof(f->text)) != 0)
-            return -1;
-        f->node.type = cJSON_String;
-        f->node.valuestring = f->text;
-        return 0;
-    }
-    if (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'))
-        return fs__jcur_number(c, &f->node);
-    return -1; /* true, false, null, containers: the full way says why */
-}
-
-/* A member name into key (names we know are short); the cursor ends on
- * the value. */
-static int fast_key(fs__jcur *c, char *key, size_t cap)
-{
-    if (c->p >= c->end || *c->p != '"' || fs__jcur_string_to(c, key, cap) != 0)
-        return -1;
-    return fs__jcur_colon(c);
-}
-
-/* After a member or element: 1 at the closing byte (stepped over), 0
- * after a comma, -1 otherwise. */
-static int fast_next(fs__jcur *c, unsigned char close)
-{
-    int more;
-
-    if (fs__jcur_next(c, close, &more) != FS_OK)
-        return -1;
-    return more ? 0 : 1;
-}
-
-/* A tree for the value of member key (answers, fields), named as the
- * full way's tree names it once taken out of its change. */
-static cJSON *fast_tree(fs__jcur *c, const char *key)
-{
-    cJSON *t = fs__jcur_alloc(c, sizeof(*t));
-    size_t n = strlen(key) + 1;
-
-    if (t == NULL)
-        return NULL;
-    memset(t, 0, sizeof(*t));
-    t->string = fs__jcur_alloc(c, n);
-    if (t->string == NULL || c->p >= c->end || *c->p != '{' ||
-        fs__jcur_value(c, t) != 0) {
-        if (c->arena == NULL)
-            cJSON_Delete(t);
-        return NULL;
-    }
-    memcpy(t->string, key, n);
-    return t;
-}
-
-/* changes[i] at the cursor's '{' into cs->changes[i]. */
-static int fast_change(fs__jcur *c, fs_changeset *cs, size_t i,
-                       const fs_limits *lim, const char **keys)
-{
-    fast_scalar sc[12];
-    size_t nsc = 0;
-    cJSON *trees[2] = {NULL, NULL};
-    size_t ntrees = 0, t;
-    change_members m;
-    fs_change *ch = &cs->changes[i];
-    fs_err e = {0, ""};
+/* What the envelope's checks need of one element of changes. */
+typedef struct elem {
+    enum { ELEM_OK, ELEM_NOT_OBJECT, ELEM_SEQ_MISSING, ELEM_SEQ_WRONG } shape;
     int64_t seq;
-    int r, ok = 0;
+} elem;
 
-    memset(&m, 0, sizeof(m));
-    if (c->p >= c->end || *c->p != '{' || fs__jcur_open(c) != 0)
-        return -1;
-    if (c->p < c->end && *c->p == '}')
-        return -1; /* an empty change: the full way says what is missing */
-    for (;;) {
-        char key[16];
-        const cJSON **slot;
+typedef struct envelope {
+    wval protocol, schema, device, first_seq, last_seq;
+    wval changes; /* node is an empty array when it is one */
+    size_t count; /* elements of changes, counted past the limit too */
+    elem *elems;  /* the first min(count, max_changes); owned */
+} envelope;
 
-        if (fast_key(c, key, sizeof(key)) != 0)
-            goto out;
-        slot = member_slot(&m, key);
-        if (slot == NULL || *slot != NULL)
-            goto out;
-        if (slot == &m.answers || slot == &m.fields) {
-            if (ntrees == 2)
-                goto out;
-            trees[ntrees] = fast_tree(c, key);
-            if (trees[ntrees] == NULL)
-                goto out;
-            *slot = trees[ntrees++];
-        } else {
-            if (nsc == sizeof(sc) / sizeof(sc[0]) ||
-                fast_scalar_read(c, &sc[nsc]) != 0)
-                goto out;
-            *slot = &sc[nsc++].node;
-        }
-        r = fast_next(c, '}');
-        if (r < 0)
-            goto out;
-        if (r == 1)
-            break;
-    }
-    if (fs__json_int_item(m.seq, &seq) != FS__FIELD_OK ||
-        seq != cs->first_seq + (int64_t)i)
-        goto out;
-    cs->n = i + 1; /* ch is ours to free from here on */
-    ch->seq = seq;
-    ok = decode_change(NULL, &m, i, lim, keys, c->arena, ch, &e) == FS_OK;
-out:
-    for (t = 0; t < ntrees && c->arena == NULL; t++)
-        if (trees[t] != ch->sub.answers)
-            cJSON_Delete(trees[t]);
-    return ok ? 0 : -1;
-}
-
-/* The envelope's five header members, in any order but before changes;
- * the cursor ends on changes' value. */
-static int fast_header(fs__jcur *c, fs_changeset *h)
-{
-    unsigned seen = 0;
-
-    for (;;) {
-        static const char *const names[] = {"protocol", "schema", "device",
-                                            "first_seq", "last_seq"};
-        fast_scalar f;
-        char key[16];
-        int64_t v = 0;
-        unsigned k;
-
-        if (fast_key(c, key, sizeof(key)) != 0)
-            return -1;
-        if (strcmp(key, "changes") == 0)
-            return seen == 0x1f ? 0 : -1;
-        for (k = 0; k < 5 && strcmp(key, names[k]) != 0; k++)
-            ;
-        if (k == 5 || (seen & (1u << k)) || fast_scalar_read(c, &f) != 0)
-            return -1;
-        seen |= 1u << k;
-        if (k == 2) {
-            if (!cJSON_IsString(&f.node) || !fs_valid_uuid(f.text))
-                return -1;
-            memcpy(h->device, f.text, FS_UUID_LEN + 1);
-        } else if (fs__json_int_item(&f.node, &v) != FS__FIELD_OK) {
-            return -1;
-        }
-        if ((k == 0 && v != FS_PROTOCOL_VERSION) ||
-            (k == 1 && v != FS_SCHEMA_VERSION) || (k == 3 && v < 1))
-            return -1;
-        if (k == 3)
-            h->first_seq = v;
-        if (k == 4)
-            h->last_seq = v;
-        if (fast_next(c, '}') != 0)
-            return -1;
-    }
-}
-
-/* The whole changeset text[0..n), or NULL to go the full way. */
-static fs_changeset *fast_decode(const char *text, size_t n,
-                                 const fs_limits *lim)
-{
+typedef struct reader {
     fs__jcur c;
-    fs_changeset h, *cs = NULL;
-    const char **keys = NULL;
-    size_t count, i = 0;
-    int r;
+    const fs_limits *lim;
+    fs_changeset *cs; /* its changes array has room for cap */
+    size_t cap;
+    const char **keys; /* check_members' scratch */
+    envelope env;
+} reader;
 
-    memset(&h, 0, sizeof(h));
-    fs__jcur_init(&c, text, n, lim, NULL, NULL);
-    fs__jcur_begin(&c);
-    if (c.p >= c.end || *c.p != '{' || fs__jcur_open(&c) != 0 ||
-        fast_header(&c, &h) != 0 || h.last_seq < h.first_seq ||
-        h.last_seq - h.first_seq >= (int64_t)lim->max_changes)
-        return NULL;
-    count = (size_t)(h.last_seq - h.first_seq) + 1;
-    if (c.p >= c.end || *c.p != '[' || fs__jcur_open(&c) != 0)
-        return NULL;
-    cs = fs_changeset_new(count);
-    keys = malloc((lim->max_answers ? lim->max_answers : 1) * sizeof(*keys));
-    if (cs == NULL || keys == NULL)
-        goto fail;
-    /* The answers' trees and texts, in a few chunks freed with cs. */
-    cs->arena = calloc(1, sizeof(*cs->arena));
-    if (cs->arena == NULL)
-        goto fail;
-    c.arena = cs->arena;
-    memcpy(cs->device, h.device, sizeof(cs->device));
-    cs->first_seq = h.first_seq;
-    cs->last_seq = h.last_seq;
-    for (r = 0; r == 0; i++) {
-        if (i >= count || fast_change(&c, cs, i, lim, keys) != 0)
-            goto fail;
-        r = fast_next(&c, ']');
-        if (r < 0)
-            goto fail;
+/* The value at the cursor into v. */
+static int read_val(fs__jcur *c, wval *v)
+{
+    cJSON *t;
+    int rc;
+
+    memset(&v->node, 0, sizeof(v->node));
+    v->it = &v->node;
+    if (c->p < c->end && *c->p == '"') {
+        rc = fs__jcur_string_to(c, v->text, sizeof(v->text));
+        if (rc != 1) {
+            v->node.type = cJSON_String;
+            v->node.valuestring = v->text;
+            return rc;
+        }
+    } else if (c->p >= c->end || (*c->p != '{' && *c->p != '[')) {
+        return fs__jcur_value(c, &v->node);
     }
-    /* changes was the last member, and nothing follows the object. */
-    if (i != count || fast_next(&c, '}') != 1 || fs__jcur_finish(&c) != FS_OK)
-        goto fail;
-    free(keys);
-    return cs;
-fail:
-    free(keys);
-    fs_changeset_free(cs);
-    return NULL;
+    /* A container, or a string too long to be right: a tree. */
+    t = fs__jcur_alloc(c, sizeof(*t));
+    if (t == NULL)
+        return FS_ENOMEM;
+    memset(t, 0, sizeof(*t));
+    v->it = t;
+    return fs__jcur_value(c, t);
+}
+
+/* Room for want elements in cs->changes and env.elems (want <=
+ * max_changes). */
+static int room_for(reader *r, size_t want)
+{
+    size_t cap = r->cap < 8 ? 16 : r->cap * 2, old = r->cap;
+    fs_change *ch;
+    elem *el;
+
+    if (want <= old)
+        return FS_OK;
+    if (cap > r->lim->max_changes)
+        cap = r->lim->max_changes;
+    if (cap < want)
+        cap = want;
+    ch = realloc(r->cs->changes, cap * sizeof(*ch));
+    if (ch != NULL)
+        r->cs->changes = ch;
+    el = realloc(r->env.elems, cap * sizeof(*el));
+    if (el != NULL)
+        r->env.elems = el;
+    if (ch == NULL || el == NULL)
+        return fs_err_set(r->c.err, FS_ENOMEM, "out of memory");
+    memset(ch + old, 0, (cap - old) * sizeof(*ch));
+    r->cap = cap;
+    return FS_OK;
+}
+
+/* changes[i], an object at the cursor, into cs->changes[i]. */
+static int read_change(reader *r, size_t i)
+{
+    fs__jcur *c = &r->c;
+    fs_change *ch = &r->cs->changes[i];
+    elem *el = &r->env.elems[i];
+    change_members m;
+    fs_err e = {0, ""};
+    int rc, more;
+
+    no_members(&m);
+    rc = fs__jcur_enter(c, '}', &more);
+    while (rc == FS_OK && more) {
+        char key[16];
+        wval *slot;
+
+        rc = fs__jcur_key(c, key, sizeof(key));
+        if (rc != FS_OK)
+            return rc;
+        slot = member_slot(&m, key);
+        rc = slot != NULL && slot->it == NULL ? read_val(c, slot)
+                                              : fs__jcur_value(c, NULL);
+        if (rc == FS_OK)
+            rc = fs__jcur_next(c, '}', &more);
+    }
+    if (rc != FS_OK)
+        return rc;
+    switch (fs__json_int_item(m.seq.it, &el->seq)) {
+    case FS__FIELD_OK:
+        el->shape = ELEM_OK;
+        break;
+    case FS__FIELD_MISSING:
+        el->shape = ELEM_SEQ_MISSING;
+        return FS_OK;
+    default:
+        el->shape = ELEM_SEQ_WRONG;
+        return FS_OK;
+    }
+    /* Taken out of its change, the answers tree keeps its name. */
+    if (m.answers.it != NULL && m.answers.it != &m.answers.node) {
+        char *name = fs__jcur_alloc(c, sizeof("answers"));
+
+        if (name == NULL)
+            return FS_ENOMEM;
+        memcpy(name, "answers", sizeof("answers"));
+        ((cJSON *)m.answers.it)->string = name;
+    }
+    rc = decode_change(NULL, &m, i, r->lim, r->keys, c->arena, ch, &e);
+    if (rc == FS_ENOMEM)
+        return fs_err_set(c->err, rc, "out of memory");
+    if (rc != FS_OK) {
+        ch->err = rc;
+        memcpy(ch->errmsg, e.msg, sizeof(ch->errmsg));
+    }
+    return FS_OK;
+}
+
+/* The value of changes at the cursor. */
+static int read_changes(reader *r)
+{
+    fs__jcur *c = &r->c;
+    envelope *env = &r->env;
+    int64_t first, last;
+    int rc, more;
+
+    if (c->p >= c->end || *c->p != '[')
+        return read_val(c, &env->changes);
+    memset(&env->changes.node, 0, sizeof(env->changes.node));
+    env->changes.node.type = cJSON_Array;
+    env->changes.it = &env->changes.node;
+    /* The header, when it came first, says how many to expect. */
+    if (fs__json_int_item(env->first_seq.it, &first) == FS__FIELD_OK &&
+        fs__json_int_item(env->last_seq.it, &last) == FS__FIELD_OK &&
+        first <= last && last - first < (int64_t)r->lim->max_changes) {
+        rc = room_for(r, (size_t)(last - first) + 1);
+        if (rc != FS_OK)
+            return rc;
+    }
+    rc = fs__jcur_enter(c, ']', &more);
+    while (rc == FS_OK && more) {
+        size_t i = env->count++;
+
+        if (i >= r->lim->max_changes) {
+            rc = fs__jcur_value(c, NULL); /* too many: checked only */
+        } else {
+            rc = room_for(r, i + 1);
+            if (rc != FS_OK)
+                return rc;
+            r->cs->n = i + 1; /* its change is the changeset's to free */
+            if (c->p < c->end && *c->p == '{') {
+                rc = read_change(r, i);
+            } else {
+                env->elems[i].shape = ELEM_NOT_OBJECT;
+                rc = fs__jcur_value(c, NULL);
+            }
+        }
+        if (rc == FS_OK)
+            rc = fs__jcur_next(c, ']', &more);
+    }
+    return rc;
+}
+
+static wval *envelope_slot(envelope *env, const char *k)
+{
+    return strcmp(k, "protocol") == 0    ? &env->protocol
+           : strcmp(k, "schema") == 0    ? &env->schema
+           : strcmp(k, "device") == 0    ? &env->device
+           : strcmp(k, "first_seq") == 0 ? &env->first_seq
+           : strcmp(k, "last_seq") == 0  ? &env->last_seq
+           : strcmp(k, "changes") == 0   ? &env->changes
+                                         : NULL;
+}
+
+/* The whole text, through to its end; *object = 0 when it is JSON but
+ * not an object. */
+static int read_body(reader *r, int *object)
+{
+    fs__jcur *c = &r->c;
+    int rc, more;
+
+    rc = fs__jcur_begin(c);
+    *object = c->p < c->end && *c->p == '{';
+    if (!*object) {
+        rc = fs__jcur_value(c, NULL);
+        return rc == FS_OK ? fs__jcur_finish(c) : rc;
+    }
+    rc = fs__jcur_enter(c, '}', &more);
+    while (rc == FS_OK && more) {
+        char key[16];
+        wval *slot;
+
+        rc = fs__jcur_key(c, key, sizeof(key));
+        if (rc != FS_OK)
+            return rc;
+        slot = envelope_slot(&r->env, key);
+        if (slot == NULL || slot->it != NULL)
+            rc = fs__jcur_value(c, NULL);
+        else if (slot == &r->env.changes)
+            rc = read_changes(r);
+        else
+            rc = read_val(c, slot);
+        if (rc == FS_OK)
+            rc = fs__jcur_next(c, '}', &more);
+    }
+    return rc == FS_OK ? fs__jcur_finish(c) : rc;
 }
 
 /* ---- decoding: the envelope ------------------------------------------ */
 
-static int want_version(const cJSON *root, const char *key, int ours, int *out,
-                        fs_err *err)
+static int want_version(const cJSON *it, const char *key, int ours, fs_err *err)
 {
     int64_t v;
-    int r = fs__json_int(root, key, &v);
+    int r = fs__json_int_item(it, &v);
 
     if (r == FS__FIELD_MISSING)
         return fs_err_set(err, FS_EMALFORMED, "%s: missing", key);
@@ -1048,14 +1054,13 @@ static int want_version(const cJSON *root, const char *key, int ours, int *out,
                           "%s version %" PRId64 " is not supported by this "
                           "hub (it reads %d); update the hub or the agent",
                           key, v, ours);
-    *out = ours;
     return FS_OK;
 }
 
-static int want_seq(const cJSON *root, const char *key, int64_t min,
-                    int64_t *out, fs_err *err)
+static int want_seq(const cJSON *it, const char *key, int64_t min, int64_t *out,
+                    fs_err *err)
 {
-    int r = fs__json_int(root, key, out);
+    int r = fs__json_int_item(it, out);
 
     if (r == FS__FIELD_MISSING)
         return fs_err_set(err, FS_EMALFORMED, "%s: missing", key);
@@ -1063,6 +1068,132 @@ static int want_seq(const cJSON *root, const char *key, int64_t min,
         return fs_err_set(err, FS_EMALFORMED,
                           "%s: must be an integer >= %" PRId64, key, min);
     return FS_OK;
+}
+
+/* The envelope's rules, once the whole body is read; numbers the changes
+ * with their seq when they hold. */
+static int check_envelope(reader *r, fs_err *err)
+{
+    const envelope *env = &r->env;
+    const char *dev;
+    char snip[72];
+    int64_t first, last;
+    size_t i;
+    int rc, f;
+
+    /* Versions first: a newer agent's changeset may differ in every other
+     * way, and "update" is the only useful thing to tell its user. */
+    rc = want_version(env->protocol.it, "protocol", FS_PROTOCOL_VERSION, err);
+    if (rc == FS_OK)
+        rc = want_version(env->schema.it, "schema", FS_SCHEMA_VERSION, err);
+    if (rc != FS_OK)
+        return rc;
+    f = fs__json_str_item(env->device.it, &dev);
+    if (f == FS__FIELD_MISSING)
+        return fs_err_set(err, FS_EMALFORMED, "device: missing");
+    if (f != FS__FIELD_OK)
+        return fs_err_set(err, FS_EMALFORMED, "device: must be a string");
+    if (!fs_valid_uuid(dev)) {
+        fs__snippet(dev, snip, sizeof(snip));
+        return fs_err_set(err, FS_EIDENT,
+                          "device: '%s' is not a lower-case UUID", snip);
+    }
+    rc = want_seq(env->first_seq.it, "first_seq", 1, &first, err);
+    if (rc == FS_OK)
+        rc = want_seq(env->last_seq.it, "last_seq", first, &last, err);
+    if (rc != FS_OK)
+        return rc;
+
+    if (env->changes.it == NULL)
+        return fs_err_set(err, FS_EMALFORMED, "changes: missing");
+    if (!cJSON_IsArray(env->changes.it))
+        return fs_err_set(err, FS_EMALFORMED, "changes: must be an array");
+    if (env->count > r->lim->max_changes)
+        return fs_err_set(err, FS_ETOOBIG,
+                          "changes: more than %zu changes in one "
+                          "changeset; send them in smaller batches",
+                          r->lim->max_changes);
+    if (env->count == 0)
+        return fs_err_set(err, FS_EMALFORMED, "changes: must not be empty");
+    /* Both are within 2^53, so the span cannot overflow. */
+    if ((uint64_t)(last - first) + 1 != env->count)
+        return fs_err_set(err, FS_EMALFORMED,
+                          "changes: %zu changes but first_seq..last_seq "
+                          "(%" PRId64 "..%" PRId64 ") names %" PRId64,
+                          env->count, first, last, last - first + 1);
+    for (i = 0; i < env->count; i++) {
+        const elem *el = &env->elems[i];
+        int64_t want = first + (int64_t)i;
+
+        if (el->shape == ELEM_NOT_OBJECT)
+            return fs_err_set(err, FS_EMALFORMED,
+                              "changes[%zu]: must be an object", i);
+        if (el->shape != ELEM_OK)
+            return fs_err_set(err, FS_EMALFORMED, "changes[%zu].seq: %s", i,
+                              el->shape == ELEM_SEQ_MISSING
+                                  ? "missing"
+                                  : "must be an integer");
+        if (el->seq != want)
+            return fs_err_set(err, FS_EMALFORMED,
+                              "changes[%zu].seq: expected %" PRId64
+                              ", got %" PRId64,
+                              i, want, el->seq);
+        r->cs->changes[i].seq = want;
+    }
+    memcpy(r->cs->device, dev, FS_UUID_LEN + 1);
+    r->cs->first_seq = first;
+    r->cs->last_seq = last;
+    return FS_OK;
+}
+
+/* The changeset in text[0..n) into *out. */
+static int decode_text(const char *text, size_t n, const fs_limits *lim,
+                       fs_changeset **out, fs_err *err)
+{
+    reader r;
+    int rc, object;
+
+    memset(&r, 0, sizeof(r));
+    r.lim = lim;
+    r.cs = fs_changeset_new(0);
+    r.keys =
+        malloc((lim->max_answers ? lim->max_answers : 1) * sizeof(*r.keys));
+    if (r.cs != NULL)
+        r.cs->arena = calloc(1, sizeof(*r.cs->arena));
+    if (r.cs == NULL || r.keys == NULL || r.cs->arena == NULL) {
+        rc = fs_err_set(err, FS_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* The answers' trees and texts, in a few chunks freed with cs. */
+    fs__jcur_init(&r.c, text, n, lim, r.cs->arena, err);
+    rc = read_body(&r, &object);
+    if (rc == FS_OK && !object)
+        rc = fs_err_set(err, FS_EMALFORMED, "changeset: must be a JSON object");
+    if (rc == FS_OK)
+        rc = check_envelope(&r, err);
+    if (rc == FS_OK) {
+        *out = r.cs;
+        r.cs = NULL;
+    }
+out:
+    free(r.keys);
+    free(r.env.elems);
+    fs_changeset_free(r.cs);
+    return rc;
+}
+
+/* The members of change o, found in its tree (the reference way). */
+static void find_members(const cJSON *o, change_members *m)
+{
+    const cJSON *c;
+
+    no_members(m);
+    for (c = o->child; c != NULL && c->string != NULL; c = c->next) {
+        wval *slot = member_slot(m, c->string);
+
+        if (slot != NULL && slot->it == NULL)
+            slot->it = c;
+    }
 }
 
 /* root is fs_changeset_decode's own: decode_change takes the answers
@@ -1085,9 +1216,13 @@ static int decode_envelope(cJSON *root, const fs_limits *lim,
                           "changeset: must be a JSON object");
     /* Versions first: a newer agent's changeset may differ in every other
      * way, and "update" is the only useful thing to tell its user. */
-    rc = want_version(root, "protocol", FS_PROTOCOL_VERSION, &protocol, err);
+    rc = want_version(cJSON_GetObjectItemCaseSensitive(root, "protocol"),
+                      "protocol", FS_PROTOCOL_VERSION, err);
+    protocol = FS_PROTOCOL_VERSION;
     if (rc == FS_OK)
-        rc = want_version(root, "schema", FS_SCHEMA_VERSION, &schema, err);
+        rc = want_version(cJSON_GetObjectItemCaseSensitive(root, "schema"),
+                          "schema", FS_SCHEMA_VERSION, err);
+    schema = FS_SCHEMA_VERSION;
     if (rc != FS_OK)
         return rc;
     r = fs__json_str(root, "device", &dev);
@@ -1100,9 +1235,11 @@ static int decode_envelope(cJSON *root, const fs_limits *lim,
         return fs_err_set(err, FS_EIDENT,
                           "device: '%s' is not a lower-case UUID", snip);
     }
-    rc = want_seq(root, "first_seq", 1, &first, err);
+    rc = want_seq(cJSON_GetObjectItemCaseSensitive(root, "first_seq"),
+                  "first_seq", 1, &first, err);
     if (rc == FS_OK)
-        rc = want_seq(root, "last_seq", first, &last, err);
+        rc = want_seq(cJSON_GetObjectItemCaseSensitive(root, "last_seq"),
+                      "last_seq", first, &last, err);
     if (rc != FS_OK)
         return rc;
 
@@ -1156,7 +1293,7 @@ static int decode_envelope(cJSON *root, const fs_limits *lim,
             goto out;
         }
         find_members(el, &m);
-        r = fs__json_int_item(m.seq, &seq);
+        r = fs__json_int_item(m.seq.it, &seq);
         if (r != FS__FIELD_OK) {
             rc = fs_err_set(err, FS_EMALFORMED, "changes[%zu].seq: %s", i,
                             r == FS__FIELD_MISSING ? "missing"
@@ -1192,10 +1329,11 @@ out:
     return rc;
 }
 
-/* fs_changeset_decode; fast != 0 tries fast_decode first. */
+/* fs_changeset_decode; cursor != 0 reads the body with the cursor, else
+ * as a tree (the reference way). */
 static int decode_body(const void *body, size_t n, int gzipped,
                        const fs_limits *lim, fs_changeset **out,
-                       char digest[65], fs_err *err, int fast)
+                       char digest[65], fs_err *err, int cursor)
 {
     fs_limits def;
     fs_buf plain;
@@ -1237,16 +1375,17 @@ static int decode_body(const void *body, size_t n, int gzipped,
         text = body;
         tlen = n;
     }
-    *out = fast ? fast_decode(text, tlen, lim) : NULL;
-    if (*out == NULL) {
+    if (cursor) {
+        if (tlen == 0)
+            rc = fs_err_set(err, FS_EMALFORMED, "empty JSON text");
+        else
+            rc = decode_text(text, tlen, lim, out, err);
+    } else {
         rc = fs_json_parse(text, tlen, lim, &root, err);
-        if (rc != FS_OK)
-            goto out;
-        rc = decode_envelope(root, lim, out, err);
-        if (rc != FS_OK)
-            goto out;
+        if (rc == FS_OK)
+            rc = decode_envelope(root, lim, out, err);
     }
-    if (digest != NULL)
+    if (rc == FS_OK && digest != NULL)
         fs_sha256_hex(text, tlen, digest);
 out:
     cJSON_Delete(root);

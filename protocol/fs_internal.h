@@ -70,6 +70,9 @@ int fs__jcur_finish(fs__jcur *o);
 void fs__jcur_ws(fs__jcur *o);
 /* At '{' or '[': counts it against the limits, steps in, skips space. */
 int fs__jcur_open(fs__jcur *o);
+/* The same, and *more = 0 when the container is empty (its closing
+ * byte, close, is stepped over), else 1. */
+int fs__jcur_enter(fs__jcur *o, unsigned char close, int *more);
 /* After a member's name: skips space, the ':' and space after it. */
 int fs__jcur_colon(fs__jcur *o);
 /* After a member or element of a container that closes with close:

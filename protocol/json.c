@@ -557,6 +557,21 @@ int fs__jcur_open(fs__jcur *o)
     return FS_OK;
 }
 
+int fs__jcur_enter(fs__jcur *o, unsigned char close, int *more)
+{
+    int rc = fs__jcur_open(o);
+
+    if (rc != FS_OK)
+        return rc;
+    *more = 1;
+    if (o->p < o->end && *o->p == close) {
+        o->p++;
+        o->depth--;
+        *more = 0;
+    }
+    return FS_OK;
+}
+
 int fs__jcur_colon(fs__jcur *o)
 {
     fs__jcur_ws(o);
@@ -613,17 +628,10 @@ static int container(fs__jcur *o, cJSON *it, int obj)
     cJSON *last = NULL, *c = NULL;
     int rc, more = 1;
 
-    rc = fs__jcur_open(o);
-    if (rc != FS_OK)
-        return rc;
     if (it != NULL)
         it->type = obj ? cJSON_Object : cJSON_Array;
-    if (o->p < o->end && *o->p == close) {
-        o->p++;
-        o->depth--;
-        return FS_OK;
-    }
-    while (more) {
+    rc = fs__jcur_enter(o, close, &more);
+    while (rc == FS_OK && more) {
         if (it != NULL) {
             c = fs__jcur_alloc(o, sizeof(*c));
             if (c == NULL)
@@ -650,10 +658,8 @@ static int container(fs__jcur *o, cJSON *it, int obj)
         rc = fs__jcur_value(o, c);
         if (rc == FS_OK)
             rc = fs__jcur_next(o, close, &more);
-        if (rc != FS_OK)
-            return rc;
     }
-    return FS_OK;
+    return rc;
 }
 
 static int literal(fs__jcur *o, const char *word, size_t n)
