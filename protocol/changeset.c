@@ -694,12 +694,11 @@ static int decode_entity(const change_members *cm, size_t idx,
     return FS_OK;
 }
 
-/* Fills c from the JSON object o (changes[idx]), whose members m holds.
- * Returns the first problem's code with its message in e; FS_ENOMEM is
- * the caller's to treat as fatal. The answers are taken out of o; when o
- * is NULL, m->answers stands alone and becomes the change's on
- * success. */
-static int decode_change(cJSON *o, const change_members *m, size_t idx,
+/* Fills c from the members m of changes[idx]. Returns the first
+ * problem's code with its message in e; FS_ENOMEM is the caller's to
+ * treat as fatal. The answers tree (in arena, as the text printed from
+ * it) becomes the change's on success. */
+static int decode_change(const change_members *m, size_t idx,
                          const fs_limits *lim, const char **keys,
                          fs__arena *arena, fs_change *c, fs_err *e)
 {
@@ -789,17 +788,15 @@ static int decode_change(cJSON *o, const change_members *m, size_t idx,
         return rc;
     /* Reprinted rather than copied from the body: equal answers give
      * equal text whatever white space the agent sent. */
-    s->answers_json = arena != NULL ? fs__json_print_in(answers, arena)
-                                    : fs__json_print(answers);
+    s->answers_json = fs__json_print_in(answers, arena);
     if (s->answers_json == NULL)
         return fs_err_set(e, FS_ENOMEM, "out of memory");
-    s->answers_in_arena = arena != NULL;
+    s->answers_in_arena = 1;
     /* Kept parsed: the hub checks the answers against their form next,
      * and parsing them again from answers_json cost as much as this whole
-     * decode. The tree is fs_changeset_decode's own, so taking a part
-     * of it out is safe despite the const view of the members. */
-    s->answers = o != NULL ? cJSON_DetachItemViaPointer(o, (cJSON *)answers)
-                           : (cJSON *)answers;
+     * decode. The tree is fs_changeset_decode's own, in its arena, so
+     * handing it on is safe despite the const view of the members. */
+    s->answers = (cJSON *)answers;
     return FS_OK;
 }
 
@@ -938,7 +935,7 @@ static int read_change(reader *r, size_t i)
         memcpy(name, "answers", sizeof("answers"));
         ((cJSON *)m.answers.it)->string = name;
     }
-    rc = decode_change(NULL, &m, i, r->lim, r->keys, c->arena, ch, &e);
+    rc = decode_change(&m, i, r->lim, r->keys, c->arena, ch, &e);
     if (rc == FS_ENOMEM)
         return fs_err_set(c->err, rc, "out of memory");
     if (rc != FS_OK) {
@@ -1182,162 +1179,12 @@ out:
     return rc;
 }
 
-/* The members of change o, found in its tree (the reference way). */
-static void find_members(const cJSON *o, change_members *m)
-{
-    const cJSON *c;
-
-    no_members(m);
-    for (c = o->child; c != NULL && c->string != NULL; c = c->next) {
-        wval *slot = member_slot(m, c->string);
-
-        if (slot != NULL && slot->it == NULL)
-            slot->it = c;
-    }
-}
-
-/* root is fs_changeset_decode's own: decode_change takes the answers
- * out of it. */
-static int decode_envelope(cJSON *root, const fs_limits *lim,
-                           fs_changeset **out, fs_err *err)
-{
-    fs_changeset *cs = NULL;
-    const char **keys = NULL;
-    cJSON *arr, *el;
-    const char *dev;
-    char snip[72];
-    int protocol, schema, r;
-    int64_t first, last;
-    size_t count = 0, i = 0;
-    int rc;
-
-    if (!cJSON_IsObject(root))
-        return fs_err_set(err, FS_EMALFORMED,
-                          "changeset: must be a JSON object");
-    /* Versions first: a newer agent's changeset may differ in every other
-     * way, and "update" is the only useful thing to tell its user. */
-    rc = want_version(cJSON_GetObjectItemCaseSensitive(root, "protocol"),
-                      "protocol", FS_PROTOCOL_VERSION, err);
-    protocol = FS_PROTOCOL_VERSION;
-    if (rc == FS_OK)
-        rc = want_version(cJSON_GetObjectItemCaseSensitive(root, "schema"),
-                          "schema", FS_SCHEMA_VERSION, err);
-    schema = FS_SCHEMA_VERSION;
-    if (rc != FS_OK)
-        return rc;
-    r = fs__json_str(root, "device", &dev);
-    if (r == FS__FIELD_MISSING)
-        return fs_err_set(err, FS_EMALFORMED, "device: missing");
-    if (r != FS__FIELD_OK)
-        return fs_err_set(err, FS_EMALFORMED, "device: must be a string");
-    if (!fs_valid_uuid(dev)) {
-        fs__snippet(dev, snip, sizeof(snip));
-        return fs_err_set(err, FS_EIDENT,
-                          "device: '%s' is not a lower-case UUID", snip);
-    }
-    rc = want_seq(cJSON_GetObjectItemCaseSensitive(root, "first_seq"),
-                  "first_seq", 1, &first, err);
-    if (rc == FS_OK)
-        rc = want_seq(cJSON_GetObjectItemCaseSensitive(root, "last_seq"),
-                      "last_seq", first, &last, err);
-    if (rc != FS_OK)
-        return rc;
-
-    arr = cJSON_GetObjectItemCaseSensitive(root, "changes");
-    if (arr == NULL)
-        return fs_err_set(err, FS_EMALFORMED, "changes: missing");
-    if (!cJSON_IsArray(arr))
-        return fs_err_set(err, FS_EMALFORMED, "changes: must be an array");
-    /* Count without walking past the limit. */
-    cJSON_ArrayForEach(el, arr)
-    {
-        if (count >= lim->max_changes)
-            return fs_err_set(err, FS_ETOOBIG,
-                              "changes: more than %zu changes in one "
-                              "changeset; send them in smaller batches",
-                              lim->max_changes);
-        count++;
-    }
-    if (count == 0)
-        return fs_err_set(err, FS_EMALFORMED, "changes: must not be empty");
-    /* Both are within 2^53, so the span cannot overflow. */
-    if ((uint64_t)(last - first) + 1 != count)
-        return fs_err_set(err, FS_EMALFORMED,
-                          "changes: %zu changes but first_seq..last_seq "
-                          "(%" PRId64 "..%" PRId64 ") names %" PRId64,
-                          count, first, last, last - first + 1);
-
-    cs = fs_changeset_new(count);
-    keys = malloc((lim->max_answers ? lim->max_answers : 1) * sizeof(*keys));
-    if (cs == NULL || keys == NULL) {
-        rc = fs_err_set(err, FS_ENOMEM, "out of memory");
-        goto out;
-    }
-    cs->protocol = protocol;
-    cs->schema = schema;
-    memcpy(cs->device, dev, FS_UUID_LEN + 1);
-    cs->first_seq = first;
-    cs->last_seq = last;
-
-    cJSON_ArrayForEach(el, arr)
-    {
-        fs_change *c = &cs->changes[i];
-        int64_t want = first + (int64_t)i;
-        int64_t seq;
-        fs_err e = {0, ""};
-        change_members m;
-
-        if (!cJSON_IsObject(el)) {
-            rc = fs_err_set(err, FS_EMALFORMED,
-                            "changes[%zu]: must be an object", i);
-            goto out;
-        }
-        find_members(el, &m);
-        r = fs__json_int_item(m.seq.it, &seq);
-        if (r != FS__FIELD_OK) {
-            rc = fs_err_set(err, FS_EMALFORMED, "changes[%zu].seq: %s", i,
-                            r == FS__FIELD_MISSING ? "missing"
-                                                   : "must be an integer");
-            goto out;
-        }
-        if (seq != want) {
-            rc = fs_err_set(err, FS_EMALFORMED,
-                            "changes[%zu].seq: expected %" PRId64
-                            ", got %" PRId64,
-                            i, want, seq);
-            goto out;
-        }
-        cs->n = i + 1; /* c is ours to free from here on */
-        c->seq = seq;
-        rc = decode_change(el, &m, i, lim, keys, NULL, c, &e);
-        if (rc == FS_ENOMEM) {
-            rc = fs_err_set(err, rc, "out of memory");
-            goto out;
-        }
-        if (rc != FS_OK) {
-            c->err = rc;
-            memcpy(c->errmsg, e.msg, sizeof(c->errmsg));
-        }
-        i++;
-    }
-    *out = cs;
-    cs = NULL;
-    rc = FS_OK;
-out:
-    free(keys);
-    fs_changeset_free(cs);
-    return rc;
-}
-
-/* fs_changeset_decode; cursor != 0 reads the body with the cursor, else
- * as a tree (the reference way). */
-static int decode_body(const void *body, size_t n, int gzipped,
-                       const fs_limits *lim, fs_changeset **out,
-                       char digest[65], fs_err *err, int cursor)
+int fs_changeset_decode(const void *body, size_t n, int gzipped,
+                        const fs_limits *lim, fs_changeset **out,
+                        char digest[65], fs_err *err)
 {
     fs_limits def;
     fs_buf plain;
-    cJSON *root = NULL;
     const char *text;
     size_t tlen;
     int rc;
@@ -1375,83 +1222,13 @@ static int decode_body(const void *body, size_t n, int gzipped,
         text = body;
         tlen = n;
     }
-    if (cursor) {
-        if (tlen == 0)
-            rc = fs_err_set(err, FS_EMALFORMED, "empty JSON text");
-        else
-            rc = decode_text(text, tlen, lim, out, err);
-    } else {
-        rc = fs_json_parse(text, tlen, lim, &root, err);
-        if (rc == FS_OK)
-            rc = decode_envelope(root, lim, out, err);
-    }
+    if (tlen == 0)
+        rc = fs_err_set(err, FS_EMALFORMED, "empty JSON text");
+    else
+        rc = decode_text(text, tlen, lim, out, err);
     if (rc == FS_OK && digest != NULL)
         fs_sha256_hex(text, tlen, digest);
 out:
-    cJSON_Delete(root);
     fs_buf_free(&plain);
     return rc;
-}
-
-int fs_changeset_decode(const void *body, size_t n, int gzipped,
-                        const fs_limits *lim, fs_changeset **out,
-                        char digest[65], fs_err *err)
-{
-    return decode_body(body, n, gzipped, lim, out, digest, err, 1);
-}
-
-int fs__changeset_decode_reference(const void *body, size_t n, int gzipped,
-                                   const fs_limits *lim, fs_changeset **out,
-                                   char digest[65], fs_err *err)
-{
-    return decode_body(body, n, gzipped, lim, out, digest, err, 0);
-}
-
-/* Both NULL, or the same text. */
-static int same_text(const char *a, const char *b)
-{
-    return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
-}
-
-static int same_change_fields(const fs_change *a, const fs_change *b)
-{
-    const fs_submission *x = &a->sub, *y = &b->sub;
-    const fs_entity_change *p = &a->ent, *q = &b->ent;
-    size_t i;
-
-    if (a->seq != b->seq || a->kind != b->kind || a->err != b->err ||
-        strcmp(a->errmsg, b->errmsg) != 0 || strcmp(x->id, y->id) != 0 ||
-        strcmp(x->form_id, y->form_id) != 0 ||
-        x->form_version != y->form_version || strcmp(x->area, y->area) != 0 ||
-        strcmp(x->collector, y->collector) != 0 || x->hlc != y->hlc ||
-        x->created_ms != y->created_ms || x->rev != y->rev ||
-        x->base_rev != y->base_rev ||
-        !same_text(x->answers_json, y->answers_json) ||
-        !fs__json_same_tree(x->answers, y->answers) || p->op != q->op ||
-        strcmp(p->type, q->type) != 0 || strcmp(p->id, q->id) != 0 ||
-        strcmp(p->collector, q->collector) != 0 || p->hlc != q->hlc ||
-        p->created_ms != q->created_ms || p->n != q->n)
-        return 0;
-    for (i = 0; i < p->n; i++)
-        if (strcmp(p->edits[i].field, q->edits[i].field) != 0 ||
-            p->edits[i].base != q->edits[i].base ||
-            !same_text(p->edits[i].value_json, q->edits[i].value_json))
-            return 0;
-    return 1;
-}
-
-int fs__changeset_same(const fs_changeset *a, const fs_changeset *b)
-{
-    size_t i;
-
-    if (a == NULL || b == NULL)
-        return a == b;
-    if (a->protocol != b->protocol || a->schema != b->schema ||
-        strcmp(a->device, b->device) != 0 || a->first_seq != b->first_seq ||
-        a->last_seq != b->last_seq || a->n != b->n)
-        return 0;
-    for (i = 0; i < a->n; i++)
-        if (!same_change_fields(&a->changes[i], &b->changes[i]))
-            return 0;
-    return 1;
 }

@@ -97,21 +97,6 @@ int fs__jcur_number(fs__jcur *o, cJSON *it);
  * part of a tree, for cJSON_Delete. */
 int fs__jcur_value(fs__jcur *o, cJSON *it);
 
-/* fs_changeset_decode without its one-pass fast way: the whole body as
- * a tree, then the envelope and each change read from it. For tests that
- * check the two give the same result. */
-int fs__changeset_decode_reference(const void *body, size_t n, int gzipped,
-                                   const fs_limits *lim, fs_changeset **out,
-                                   char digest[65], fs_err *err);
-
-/* 1 when a and b hold the same changes, field by field (errors, texts,
- * parsed answers, entity edits). For tests. */
-int fs__changeset_same(const fs_changeset *a, const fs_changeset *b);
-
-/* 1 when a and b are the same tree: types, values (bit for bit), keys,
- * strings, order, and cJSON's prev links. For tests. */
-int fs__json_same_tree(const cJSON *a, const cJSON *b);
-
 /* Reads member key of obj as an integral JSON number within +-2^53.
  * FS__FIELD_MISSING when there is no such member, FS__FIELD_WRONG for
  * anything else there (null, 1.5, "1", 1e300). */

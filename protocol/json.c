@@ -210,114 +210,174 @@ static long hex4(const unsigned char *q, const unsigned char *end)
     return v;
 }
 
-static int string_too_long(const fs__jcur *o, const unsigned char *at)
+/* What can be wrong inside a string, found by the scan below. */
+enum {
+    STR_OK,
+    STR_END,        /* the text ends inside it */
+    STR_ESCAPE,     /* a backslash before anything but an escape letter */
+    STR_UESCAPE,    /* \u without four hex digits, or \u0000 */
+    STR_LOW_ALONE,  /* the second half of a surrogate pair, alone */
+    STR_HIGH_ALONE, /* the first half, without the second */
+    STR_CONTROL,    /* a control byte not escaped */
+    STR_UTF8,       /* bytes that are not UTF-8 */
+};
+
+/* The \u escape at q ('\\' before 'u'): how many bytes of text it takes
+ * (6, or 12 for a surrogate pair) into *took, and how many fewer it
+ * stands for than it takes added to *saved; or a STR_ problem. */
+static int unicode_escape(const unsigned char *q, const unsigned char *end,
+                          size_t *took, size_t *saved)
 {
-    return fs_err_set(o->err, FS_ETOOBIG,
-                      "JSON string longer than %zu bytes at byte %zu",
-                      o->lim->max_string, at_byte(o, at));
+    long v = hex4(q, end), lo;
+
+    if (v <= 0)
+        return STR_UESCAPE;
+    if (v >= 0xDC00 && v <= 0xDFFF)
+        return STR_LOW_ALONE;
+    if (v >= 0xD800 && v <= 0xDBFF) {
+        lo = hex4(q + 6, end);
+        if (lo < 0xDC00 || lo > 0xDFFF)
+            return STR_HIGH_ALONE;
+        *took = 12;
+        *saved += 12 - 4;
+        return STR_OK;
+    }
+    *took = 6;
+    *saved += v < 0x80 ? 6 - 1 : v < 0x800 ? 6 - 2 : 6 - 3;
+    return STR_OK;
 }
 
-/* The escape at q (a '\\' inside the string that opens at open): adds
- * the bytes it stands for to *len, checked against the limit, and
- * returns how many bytes it takes in the text (2, 6 or 12), or an
- * error. */
-static int scan_escape(const fs__jcur *o, const unsigned char *open,
-                       const unsigned char *q, size_t *len, size_t *took)
+/* The byte of the string opening at o->p where, counted as it is stored
+ * (escapes decoded), it grows past lim->max_string: the byte a
+ * reader going through it would stop at. Called only when it does,
+ * before stop. */
+static const unsigned char *limit_byte(const fs__jcur *o,
+                                       const unsigned char *stop)
 {
-    long v, lo;
+    const unsigned char *q = o->p + 1;
+    size_t n = 0, k = 1, add;
 
-    if (q + 1 >= o->end)
+    for (; q < stop; q += k) {
+        if (*q != '\\') {
+            k = *q < 0x80 ? 1 : fs__utf8_seq(q, (size_t)(o->end - q));
+            add = k;
+        } else if (q[1] != 'u') {
+            k = 2;
+            add = 1;
+        } else {
+            long v = hex4(q, o->end);
+
+            k = v >= 0xD800 && v <= 0xDBFF ? 12 : 6;
+            add = v < 0x80 ? 1 : v < 0x800 ? 2 : k == 12 ? 4 : 3;
+        }
+        n += add;
+        if (n > o->lim->max_string)
+            break;
+    }
+    return q;
+}
+
+/* The message for a STR_ problem at q in the string that opens at
+ * o->p. */
+static int string_problem(const fs__jcur *o, int problem,
+                          const unsigned char *q)
+{
+    size_t at = at_byte(o, q);
+
+    switch (problem) {
+    case STR_END:
         return fs_err_set(o->err, FS_EMALFORMED,
                           "JSON text ends inside the string that starts at "
                           "byte %zu",
-                          at_byte(o, open));
-    if (simple_escape(q[1]) != 0) {
-        *took = 2;
-        *len += 1;
-        return *len > o->lim->max_string ? string_too_long(o, q) : FS_OK;
-    }
-    if (q[1] != 'u') {
+                          at_byte(o, o->p));
+    case STR_ESCAPE:
         if (q[1] > 0x20 && q[1] < 0x7f)
             return fs_err_set(o->err, FS_EMALFORMED,
                               "bad escape '\\%c' in a JSON string at byte %zu",
-                              q[1], at_byte(o, q));
+                              q[1], at);
         return fs_err_set(o->err, FS_EMALFORMED,
-                          "bad escape in a JSON string at byte %zu",
-                          at_byte(o, q));
-    }
-    v = hex4(q, o->end);
-    if (v <= 0)
+                          "bad escape in a JSON string at byte %zu", at);
+    case STR_UESCAPE:
         return fs_err_set(o->err, FS_EMALFORMED,
                           "bad \\u escape at byte %zu: four hex digits, "
                           "not 0000, expected",
-                          at_byte(o, q));
-    if (v >= 0xDC00 && v <= 0xDFFF)
+                          at);
+    case STR_LOW_ALONE:
         return fs_err_set(o->err, FS_EMALFORMED,
                           "\\u escape at byte %zu is half of a UTF-16 "
                           "surrogate pair without the first half",
-                          at_byte(o, q));
-    *took = 6;
-    *len += v < 0x80 ? 1 : v < 0x800 ? 2 : v < 0xD800 || v > 0xDBFF ? 3 : 4;
-    if (*len > o->lim->max_string)
-        return string_too_long(o, q);
-    if (v < 0xD800 || v > 0xDBFF)
-        return FS_OK;
-    lo = hex4(q + 6, o->end);
-    if (lo < 0xDC00 || lo > 0xDFFF)
+                          at);
+    case STR_HIGH_ALONE:
         return fs_err_set(o->err, FS_EMALFORMED,
                           "\\u escape at byte %zu is half of a UTF-16 "
                           "surrogate pair without the second half",
-                          at_byte(o, q));
-    *took = 12;
-    return FS_OK;
+                          at);
+    case STR_CONTROL:
+        return fs_err_set(o->err, FS_EMALFORMED,
+                          "unescaped control character in a JSON string "
+                          "at byte %zu",
+                          at);
+    default:
+        return fs_err_set(o->err, FS_EUTF8, "invalid UTF-8 at byte %zu", at);
+    }
 }
 
 /* Scans the string at o->p (a '"') without moving: *len receives its
- * length once unescaped, *close its closing quote. */
+ * length once unescaped, *close its closing quote. A string longer than
+ * the limit is told as such even when it has another problem further
+ * on, as a reader that counted as it went would have stopped first. */
 static int scan_string(const fs__jcur *o, size_t *len,
                        const unsigned char **close)
 {
-    const unsigned char *q = o->p + 1;
-    size_t n = 0, max = o->lim->max_string, k = 0;
-    int rc;
+    const unsigned char *s = o->p + 1, *q = s;
+    size_t saved = 0, k = 0;
+    int problem = STR_OK;
 
     for (;;) {
-        const unsigned char *run = q;
-
         while (q < o->end && str_plain(*q))
             q++;
-        if ((size_t)(q - run) > max - n)
-            return string_too_long(o, run + (max - n));
-        n += (size_t)(q - run);
-        if (q >= o->end)
-            return fs_err_set(o->err, FS_EMALFORMED,
-                              "JSON text ends inside the string that starts "
-                              "at byte %zu",
-                              at_byte(o, o->p));
+        if (q >= o->end) {
+            problem = STR_END;
+            break;
+        }
         if (*q == '"')
             break;
         if (*q == '\\') {
-            rc = scan_escape(o, o->p, q, &n, &k);
-            if (rc != FS_OK)
-                return rc;
+            if (q + 1 >= o->end) {
+                problem = STR_END;
+                break;
+            }
+            if (simple_escape(q[1]) != 0) {
+                saved++;
+                q += 2;
+                continue;
+            }
+            problem = q[1] == 'u' ? unicode_escape(q, o->end, &k, &saved)
+                                  : STR_ESCAPE;
+            if (problem != STR_OK)
+                break;
             q += k;
             continue;
         }
-        if (*q < 0x20)
-            return fs_err_set(o->err, FS_EMALFORMED,
-                              "unescaped control character in a JSON string "
-                              "at byte %zu",
-                              at_byte(o, q));
+        if (*q < 0x20) {
+            problem = STR_CONTROL;
+            break;
+        }
         k = fs__utf8_seq(q, (size_t)(o->end - q));
-        if (k == 0)
-            return fs_err_set(o->err, FS_EUTF8, "invalid UTF-8 at byte %zu",
-                              at_byte(o, q));
-        if (k > max - n)
-            return string_too_long(o, q);
-        n += k;
+        if (k == 0) {
+            problem = STR_UTF8;
+            break;
+        }
         q += k;
     }
-    *len = n;
+    /* Every byte before q is counted, less what escapes save. */
+    if ((size_t)(q - s) - saved > o->lim->max_string)
+        return fs_err_set(o->err, FS_ETOOBIG,
+                          "JSON string longer than %zu bytes at byte %zu",
+                          o->lim->max_string, at_byte(o, limit_byte(o, q)));
+    if (problem != STR_OK)
+        return string_problem(o, problem, q);
+    *len = (size_t)(q - s) - saved;
     *close = q;
     return FS_OK;
 }
@@ -782,36 +842,6 @@ cJSON *fs_json_parse_stored(const char *text)
     if (fs_json_parse(text, strlen(text), &lim, &out, NULL) != FS_OK)
         return NULL;
     return out;
-}
-
-/* Same type, value bits, strings and links, member by member. */
-int fs__json_same_tree(const cJSON *a, const cJSON *b)
-{
-    const cJSON *x, *y;
-
-    if (a == NULL || b == NULL)
-        return a == b;
-    if (a->type != b->type || a->valueint != b->valueint ||
-        memcmp(&a->valuedouble, &b->valuedouble, sizeof(double)) != 0 ||
-        (a->valuestring == NULL) != (b->valuestring == NULL) ||
-        (a->string == NULL) != (b->string == NULL) ||
-        (a->valuestring && strcmp(a->valuestring, b->valuestring) != 0) ||
-        (a->string && strcmp(a->string, b->string) != 0) ||
-        (a->child == NULL) != (b->child == NULL))
-        return 0;
-    for (x = a->child, y = b->child; x != NULL || y != NULL;
-         x = x->next, y = y->next) {
-        if (x == NULL || y == NULL || !fs__json_same_tree(x, y))
-            return 0;
-        /* The first member's prev is the last one, as cJSON links them;
-         * every other's is the one before. */
-        if ((x == a->child) != (y == b->child) ||
-            (x->next == NULL) != (y->next == NULL) ||
-            (x == a->child ? x->prev->next != NULL : x->prev->next != x) ||
-            (y == b->child ? y->prev->next != NULL : y->prev->next != y))
-            return 0;
-    }
-    return 1;
 }
 
 int fs__json_int(const cJSON *obj, const char *key, int64_t *out)

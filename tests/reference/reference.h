@@ -28,4 +28,24 @@ int ref_json_parse(const char *text, size_t n, const fs_limits *lim,
 int ref_json_agrees(const char *text, size_t n, const fs_limits *lim, char *why,
                     size_t whylen);
 
+/* 1 when a and b are the same tree: types, values (bit for bit), keys,
+ * strings, order, and cJSON's prev links. */
+int ref_same_tree(const cJSON *a, const cJSON *b);
+
+/* PROTOCOL.md 4.2 read off a whole tree, plainly, for comparison with
+ * fs_changeset_decode. Same contract, except that a message is only the
+ * path of what was wrong ("changes[2].seq", "protocol"), for a change's
+ * error as for the whole changeset's, unless it comes from fs_gunzip or
+ * fs_json_parse. */
+int ref_changeset_decode(const void *body, size_t n, int gzipped,
+                         const fs_limits *lim, fs_changeset **out, fs_err *err);
+
+/* 1 when fs_changeset_decode and ref_changeset_decode agree on the body:
+ * the same code, for the same path (a gzip or JSON problem: the same
+ * message); and when it decodes, the same envelope and, change by change,
+ * the same fields, canonical texts and answers trees, or the same error
+ * code for the same path. Else 0, with the difference in why. */
+int ref_changeset_agrees(const void *body, size_t n, int gzipped,
+                         const fs_limits *lim, char *why, size_t whylen);
+
 #endif
