@@ -694,7 +694,8 @@ static int check_geopoint(const fs_field *fld, const cJSON *v, fs_problems *p)
                         "-180..180 degrees");
         return FS_EINVALID;
     }
-    if (acc != NULL && (!cJSON_IsNumber(acc) || acc->valuedouble < 0)) {
+    if (acc != NULL && (!cJSON_IsNumber(acc) || !(acc->valuedouble >= 0) ||
+                        isinf(acc->valuedouble))) {
         fs_problems_add(p, fld->name, "accuracy is metres, >= 0");
         return FS_EINVALID;
     }
@@ -728,7 +729,9 @@ int fs_answer_check(const fs_form *f, const fs_field *fld, const cJSON *v,
         }
         return check_bounds(fld, v->valuedouble, p);
     case FS_FIELD_DECIMAL:
-        if (!cJSON_IsNumber(v)) {
+        /* 1e400 parses to infinity, which no answer means and which the
+         * canonical text would store as null. */
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
             fs_problems_add(p, fld->name, "must be a number");
             return FS_EINVALID;
         }

@@ -402,6 +402,7 @@ static const struct {
     {"{\"geo\":{\"lat\":0}}", "geo", "-90..90"},
     {"{\"geo\":{\"lat\":0,\"lon\":0,\"alt\":3}}", "geo", "lat, lon and "},
     {"{\"geo\":{\"lat\":0,\"lon\":0,\"accuracy\":-1}}", "geo", "accuracy"},
+    {"{\"geo\":{\"lat\":0,\"lon\":0,\"accuracy\":1e400}}", "geo", "accuracy"},
     /* note, unknown, null */
     {"{\"info\":\"x\"}", "info", "display only"},
     {"{\"nope\":1}", "nope", "not a field of form t version 1"},
