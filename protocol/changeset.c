@@ -9,6 +9,8 @@
  * outbox cannot hold back the rest of the day's work.
  */
 #include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -420,10 +422,11 @@ typedef struct wval {
     const cJSON *it;
     cJSON node;
     char text[VAL_STR];
+    const unsigned char *num; /* a number's text in the body, numlen bytes */
+    size_t numlen;
 } wval;
 
-/* The members of a change the decoder reads, each the first of its
- * name. */
+/* The members of a change the decoder reads. */
 typedef struct change_members {
     wval seq, kind, id, form, form_version, area, collector, hlc, created_ms,
         rev, base_rev, answers, op, type, fields;
@@ -474,6 +477,31 @@ static void no_members(change_members *m)
         m->fields.it = NULL;
 }
 
+/* A wire integer: a number whose text (num, len) is exactly an integer
+ * within +-2^53. FS__FIELD_* as fs__json_exact_int. */
+static int wire_int(const cJSON *it, const unsigned char *num, size_t len,
+                    int64_t *out)
+{
+    if (it == NULL)
+        return FS__FIELD_MISSING;
+    if ((it->type & 0xFF) != cJSON_Number || num == NULL)
+        return FS__FIELD_WRONG;
+    /* Up to 15 bytes hold at most 15 significant digits, which a double
+     * keeps: it is an integer exactly when the text is, and past 2^53
+     * both are. Only longer texts need their digits read. */
+    if (len <= 15) {
+        double d = it->valuedouble;
+
+        if (!(d >= -FS__JSON_INT_MAX && d <= FS__JSON_INT_MAX))
+            return FS__FIELD_RANGE;
+        if ((double)(int64_t)d != d)
+            return FS__FIELD_WRONG;
+        *out = (int64_t)d;
+        return FS__FIELD_OK;
+    }
+    return fs__json_exact_int(num, len, out);
+}
+
 /* A required or optional string member it (NULL: absent); the message
  * names the path. */
 static int want_str(const cJSON *it, const char *key, size_t idx, int need,
@@ -496,17 +524,22 @@ static int want_str(const cJSON *it, const char *key, size_t idx, int need,
 
 /* An integer member >= min; *v keeps its default when optional and
  * absent. */
-static int want_int(const cJSON *it, const char *key, size_t idx, int need,
+static int want_int(const wval *w, const char *key, size_t idx, int need,
                     int64_t min, int64_t *v, fs_err *e)
 {
+    char path[48];
     int64_t x;
-    int r = fs__json_int_item(it, &x);
+    int r = wire_int(w->it, w->num, w->numlen, &x);
 
     if (r == FS__FIELD_MISSING && !need)
         return FS_OK;
     if (r == FS__FIELD_MISSING)
         return fs_err_set(e, FS_EMALFORMED, "changes[%zu].%s: missing", idx,
                           key);
+    if (r == FS__FIELD_RANGE) {
+        snprintf(path, sizeof(path), "changes[%zu].%s", idx, key);
+        return fs__err_beyond(e, path, w->num, w->numlen);
+    }
     if (r != FS__FIELD_OK || x < min)
         return fs_err_set(e, FS_EMALFORMED,
                           "changes[%zu].%s: must be an integer >= %" PRId64,
@@ -559,6 +592,20 @@ static int want_who(const change_members *m, size_t idx,
     return FS_OK;
 }
 
+/* 1 when a number in t is infinite: 1e400 reads as infinity, which the
+ * canonical text would carry as null. */
+static int has_infinite(const cJSON *t)
+{
+    const cJSON *c;
+
+    if (cJSON_IsNumber(t))
+        return isinf(t->valuedouble);
+    for (c = t->child; c != NULL; c = c->next)
+        if (has_infinite(c))
+            return 1;
+    return 0;
+}
+
 static int cmp_edits(const void *a, const void *b)
 {
     return strcmp(((const fs_entity_edit *)a)->field,
@@ -566,11 +613,13 @@ static int cmp_edits(const void *a, const void *b)
 }
 
 /* One member of an entity change's fields: {"base": n, "value": v}. */
-static int decode_edit(const cJSON *m, size_t idx, fs_entity_change *ent,
-                       fs_err *e)
+static int decode_edit(const cJSON *m, size_t idx, const fs__jnums *nums,
+                       size_t *from, fs_entity_change *ent, fs_err *e)
 {
     fs_entity_edit *ed = &ent->edits[ent->n];
-    const cJSON *value;
+    const cJSON *value, *b;
+    const fs__jnum *bn;
+    char path[FS_ID_MAX + 40];
     int64_t base;
     int r;
 
@@ -579,7 +628,14 @@ static int decode_edit(const cJSON *m, size_t idx, fs_entity_change *ent,
                           "changes[%zu].fields.%s: must be an object "
                           "{\"base\": N, \"value\": V}",
                           idx, m->string);
-    r = fs__json_int(m, "base", &base);
+    b = cJSON_GetObjectItemCaseSensitive(m, "base");
+    bn = fs__jnums_find(nums, from, b);
+    r = wire_int(b, bn ? bn->text : NULL, bn ? bn->len : 0, &base);
+    if (r == FS__FIELD_RANGE) {
+        snprintf(path, sizeof(path), "changes[%zu].fields.%s.base", idx,
+                 m->string);
+        return fs__err_beyond(e, path, bn->text, bn->len);
+    }
     if (r != FS__FIELD_OK || base < 0)
         return fs_err_set(
             e, FS_EMALFORMED, "changes[%zu].fields.%s.base: %s", idx, m->string,
@@ -600,6 +656,11 @@ static int decode_edit(const cJSON *m, size_t idx, fs_entity_change *ent,
                           "changes[%zu].fields.%s.value: missing (null "
                           "clears a field)",
                           idx, m->string);
+    if (value != NULL && has_infinite(value))
+        return fs_err_set(e, FS_EMALFORMED,
+                          "changes[%zu].fields.%s.value: a number too large "
+                          "for a double (it would be stored as null)",
+                          idx, m->string);
     memset(ed, 0, sizeof(*ed));
     memcpy(ed->field, m->string, strlen(m->string) + 1);
     ed->base = base;
@@ -616,14 +677,14 @@ static int decode_edit(const cJSON *m, size_t idx, fs_entity_change *ent,
  * entity type has, and their values' types, are the hub's to check: the
  * wire only guarantees shape and identifiers. */
 static int decode_entity(const change_members *cm, size_t idx,
-                         const fs_limits *lim, const char **keys, fs_change *c,
-                         fs_err *e)
+                         const fs_limits *lim, const char **keys,
+                         const fs__jnums *nums, fs_change *c, fs_err *e)
 {
     fs_entity_change *ent = &c->ent;
     const cJSON *fields = cm->fields.it, *m;
     const char *v;
     char snip[72];
-    size_t count = 0;
+    size_t count = 0, from = 0;
     int rc, op;
 
     c->kind = FS_CHANGE_ENTITY;
@@ -657,7 +718,7 @@ static int decode_entity(const change_members *cm, size_t idx,
     if (rc == FS_OK)
         rc = want_who(cm, idx, ent->collector, &ent->hlc, e);
     if (rc == FS_OK)
-        rc = want_int(cm->created_ms.it, "created_ms", idx, 1, 0,
+        rc = want_int(&cm->created_ms, "created_ms", idx, 1, 0,
                       &ent->created_ms, e);
     if (rc != FS_OK)
         return rc;
@@ -684,7 +745,7 @@ static int decode_entity(const change_members *cm, size_t idx,
     }
     cJSON_ArrayForEach(m, fields)
     {
-        rc = decode_edit(m, idx, ent, e);
+        rc = decode_edit(m, idx, nums, &from, ent, e);
         if (rc != FS_OK)
             return rc;
     }
@@ -697,10 +758,12 @@ static int decode_entity(const change_members *cm, size_t idx,
 /* Fills c from the members m of changes[idx]. Returns the first
  * problem's code with its message in e; FS_ENOMEM is the caller's to
  * treat as fatal. The answers tree (in arena, as the text printed from
- * it) becomes the change's on success. */
+ * it) becomes the change's on success. nums holds the text of the
+ * numbers in the fields tree. */
 static int decode_change(const change_members *m, size_t idx,
                          const fs_limits *lim, const char **keys,
-                         fs__arena *arena, fs_change *c, fs_err *e)
+                         fs__arena *arena, const fs__jnums *nums, fs_change *c,
+                         fs_err *e)
 {
     fs_submission *s = &c->sub;
     const cJSON *answers = m->answers.it;
@@ -712,7 +775,7 @@ static int decode_change(const change_members *m, size_t idx,
     if (rc != FS_OK)
         return rc;
     if (strcmp(v, ENTITY) == 0)
-        return decode_entity(m, idx, lim, keys, c, e);
+        return decode_entity(m, idx, lim, keys, nums, c, e);
     if (strcmp(v, SUBMISSION) != 0) {
         fs__snippet(v, snip, sizeof(snip));
         return fs_err_set(e, FS_EVERSION,
@@ -737,8 +800,8 @@ static int decode_change(const change_members *m, size_t idx,
     }
     memcpy(s->form_id, v, strlen(v) + 1);
 
-    rc = want_int(m->form_version.it, "form_version", idx, 1, 1,
-                  &s->form_version, e);
+    rc = want_int(&m->form_version, "form_version", idx, 1, 1, &s->form_version,
+                  e);
     if (rc != FS_OK)
         return rc;
 
@@ -760,15 +823,15 @@ static int decode_change(const change_members *m, size_t idx,
     if (rc != FS_OK)
         return rc;
 
-    rc = want_int(m->created_ms.it, "created_ms", idx, 1, 0, &s->created_ms, e);
+    rc = want_int(&m->created_ms, "created_ms", idx, 1, 0, &s->created_ms, e);
     if (rc != FS_OK)
         return rc;
     s->rev = 1;
-    rc = want_int(m->rev.it, "rev", idx, 0, 1, &s->rev, e);
+    rc = want_int(&m->rev, "rev", idx, 0, 1, &s->rev, e);
     if (rc != FS_OK)
         return rc;
     s->base_rev = 0;
-    rc = want_int(m->base_rev.it, "base_rev", idx, 0, 0, &s->base_rev, e);
+    rc = want_int(&m->base_rev, "base_rev", idx, 0, 0, &s->base_rev, e);
     if (rc != FS_OK)
         return rc;
     if (s->base_rev >= s->rev)
@@ -804,18 +867,27 @@ static int decode_change(const change_members *m, size_t idx,
  *
  * The body is read once, front to back, through the JSON parser's
  * cursor (json.c): the envelope's and each change's members go into
- * wvals on the stack, and only answers (and entity fields, and members
- * of an unexpected shape) become trees, in the changeset's arena. A JSON
+ * wvals on the stack, and only answers, entity fields and members of an
+ * unexpected shape become trees, in the changeset's arena. A JSON
  * problem anywhere refuses the whole body with the parser's message,
  * before anything else is said. Then the envelope is checked, in the
- * order PROTOCOL.md 4.2 gives (versions first), and each change's own
- * problems stay its own. Members the decoder does not know are checked
- * as JSON and dropped, as are later members of a name already read. */
+ * order PROTOCOL.md 4.2 gives (repeated keys, then versions first), and
+ * each change's own problems stay its own. Members the decoder does not
+ * know are checked as JSON, and for repeated keys inside, and dropped. */
 
 /* What the envelope's checks need of one element of changes. */
 typedef struct elem {
-    enum { ELEM_OK, ELEM_NOT_OBJECT, ELEM_SEQ_MISSING, ELEM_SEQ_WRONG } shape;
+    enum {
+        ELEM_OK,
+        ELEM_NOT_OBJECT,
+        ELEM_SEQ_TWICE,
+        ELEM_SEQ_MISSING,
+        ELEM_SEQ_WRONG,
+        ELEM_SEQ_RANGE,
+    } shape;
     int64_t seq;
+    const unsigned char *num; /* ELEM_SEQ_RANGE: its text */
+    size_t numlen;
 } elem;
 
 typedef struct envelope {
@@ -825,6 +897,18 @@ typedef struct envelope {
     elem *elems;  /* the first min(count, max_changes); owned */
 } envelope;
 
+/* What one object (the envelope, a change) needs checked for a key
+ * twice once it is read: a name the decoder knows read again, the names
+ * it does not know, and the trees of its members, named by their key. */
+typedef struct scope {
+    char twice[16]; /* the first known name read again; "" */
+    const char **names;
+    size_t nnames, capnames;
+    const cJSON **trees;
+    size_t ntrees, captrees;
+    int seq_twice; /* a change's seq read again */
+} scope;
+
 typedef struct reader {
     fs__jcur c;
     const fs_limits *lim;
@@ -832,7 +916,185 @@ typedef struct reader {
     size_t cap;
     const char **keys; /* check_members' scratch */
     envelope env;
+    scope outer, change;  /* the envelope's, the change being read */
+    fs__jnums nums;       /* the numbers of that change's fields tree */
+    const char **scratch; /* keys of one object in repeat_in */
+    size_t capscratch;
 } reader;
+
+/* Appends p to the array *v of *n elements of size sz (room for *cap). */
+static int push(void *v, size_t *n, size_t *cap, size_t sz, const void *p)
+{
+    char **arr = v;
+
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 8;
+        char *grown = realloc(*arr, c * sz);
+
+        if (grown == NULL)
+            return FS_ENOMEM;
+        *arr = grown;
+        *cap = c;
+    }
+    memcpy(*arr + *n * sz, p, sz);
+    (*n)++;
+    return FS_OK;
+}
+
+static void scope_free(scope *sc)
+{
+    free(sc->names);
+    free(sc->trees);
+}
+
+/* The first of keys[0..n) that repeats one before it, or NULL. A hash
+ * set of indexes for many keys; few are compared pairwise. */
+static const char *first_repeat(const char **keys, size_t n)
+{
+    uint32_t *slot;
+    size_t size = 64, i, j;
+    const char *found = NULL;
+
+    if (n <= 16) {
+        for (i = 1; i < n; i++)
+            for (j = 0; j < i; j++)
+                if (strcmp(keys[i], keys[j]) == 0)
+                    return keys[i];
+        return NULL;
+    }
+    while (size < 2 * n)
+        size *= 2;
+    slot = calloc(size, sizeof(*slot)); /* index + 1; 0 is empty */
+    if (slot == NULL)
+        return NULL;
+    for (i = 0; i < n && found == NULL; i++) {
+        const unsigned char *k = (const unsigned char *)keys[i];
+        uint32_t h = 2166136261u; /* FNV-1a */
+
+        for (; *k != '\0'; k++)
+            h = (h ^ *k) * 16777619u;
+        for (j = h & (size - 1); slot[j] != 0 && found == NULL;
+             j = (j + 1) & (size - 1))
+            if (strcmp(keys[slot[j] - 1], keys[i]) == 0)
+                found = keys[i];
+        slot[j] = (uint32_t)(i + 1);
+    }
+    free(slot);
+    return found;
+}
+
+static int is_container(const cJSON *t)
+{
+    return (t->type & 0xFF) == cJSON_Object || (t->type & 0xFF) == cJSON_Array;
+}
+
+/* The first key found twice in one object at or below t (only below it
+ * when below), depth first in reading order, into *key; path (cap
+ * bytes, len of them used), unless NULL, receives where it is, from t
+ * on. */
+static int repeat_in(reader *r, const cJSON *t, int below, char *path,
+                     size_t cap, size_t len, const char **key)
+{
+    const cJSON *c, *d;
+    size_t n = 0, i = 0;
+    int rc;
+
+    *key = NULL;
+    if (cJSON_IsObject(t) && !below) {
+        for (c = t->child; c != NULL && n <= 16; c = c->next)
+            n++;
+        if (n <= 16) {
+            /* A few keys (a location) are compared pairwise. */
+            for (d = t->child; d != NULL; d = d->next)
+                for (c = t->child; c != d; c = c->next)
+                    if (strcmp(c->string, d->string) == 0) {
+                        *key = d->string;
+                        return FS_OK;
+                    }
+        } else {
+            for (c = t->child, n = 0; c != NULL; c = c->next) {
+                if (n == r->capscratch) {
+                    size_t grow = n ? 2 * n : 64;
+                    const char **p = realloc(r->scratch, grow * sizeof(*p));
+
+                    if (p == NULL)
+                        return FS_ENOMEM;
+                    r->scratch = p;
+                    r->capscratch = grow;
+                }
+                r->scratch[n++] = c->string;
+            }
+            *key = first_repeat(r->scratch, n);
+            if (*key != NULL)
+                return FS_OK;
+        }
+    }
+    for (c = t->child; c != NULL; c = c->next, i++) {
+        size_t at = len;
+        int w;
+
+        if (!is_container(c))
+            continue;
+        if (path != NULL) {
+            w = cJSON_IsObject(t)
+                    ? snprintf(path + len, cap - len, ".%s", c->string)
+                    : snprintf(path + len, cap - len, "[%zu]", i);
+            at = w < 0 || (size_t)w >= cap - len ? cap - 1 : len + (size_t)w;
+        }
+        rc = repeat_in(r, c, 0, path, cap, at, key);
+        if (rc != FS_OK || *key != NULL)
+            return rc;
+        if (path != NULL)
+            path[len] = '\0';
+    }
+    return FS_OK;
+}
+
+/* A key twice in the object sc describes, or anywhere in its members'
+ * values (in a change, answers' and fields' own names are
+ * check_members'), as an error of the envelope ("changeset") or of
+ * changes[idx] (when change) into e. */
+static int scope_repeat(reader *r, const scope *sc, int change, size_t idx,
+                        fs_err *e)
+{
+    char path[128] = "", snip[72], at[72], where[40] = "changeset";
+    const char *key = sc->twice[0] != '\0' ? sc->twice : NULL;
+    size_t i;
+    int rc;
+
+    if (key == NULL)
+        key = first_repeat(sc->names, sc->nnames);
+    for (i = 0; i < sc->ntrees && key == NULL; i++) {
+        const cJSON *t = sc->trees[i];
+        int below = change && (strcmp(t->string, "answers") == 0 ||
+                               strcmp(t->string, "fields") == 0);
+        size_t len = strlen(t->string);
+
+        if (len >= sizeof(path))
+            len = sizeof(path) - 1;
+        memcpy(path, t->string, len);
+        path[len] = '\0';
+        /* Found, the search is made again to say where. */
+        rc = repeat_in(r, t, below, NULL, 0, 0, &key);
+        if (rc == FS_OK && key != NULL)
+            rc = repeat_in(r, t, below, path, sizeof(path), len, &key);
+        if (rc != FS_OK)
+            return fs_err_set(e, rc, "out of memory");
+        if (key == NULL)
+            path[0] = '\0';
+    }
+    if (key == NULL)
+        return FS_OK;
+    if (change)
+        snprintf(where, sizeof(where), "changes[%zu]", idx);
+    fs__snippet(key, snip, sizeof(snip));
+    if (path[0] == '\0')
+        return fs_err_set(e, FS_EMALFORMED, "%s: key '%s' appears twice", where,
+                          snip);
+    fs__snippet(path, at, sizeof(at));
+    return fs_err_set(e, FS_EMALFORMED, "%s: key '%s' appears twice in '%s'",
+                      where, snip, at);
+}
 
 /* The value at the cursor into v. */
 static int read_val(fs__jcur *c, wval *v)
@@ -842,6 +1104,7 @@ static int read_val(fs__jcur *c, wval *v)
 
     memset(&v->node, 0, sizeof(v->node));
     v->it = &v->node;
+    v->num = NULL;
     if (c->p < c->end && *c->p == '"') {
         rc = fs__jcur_string_to(c, v->text, sizeof(v->text));
         if (rc != 1) {
@@ -850,7 +1113,12 @@ static int read_val(fs__jcur *c, wval *v)
             return rc;
         }
     } else if (c->p >= c->end || (*c->p != '{' && *c->p != '[')) {
-        return fs__jcur_value(c, &v->node);
+        v->num = c->p;
+        rc = fs__jcur_value(c, &v->node);
+        v->numlen = (size_t)(c->p - v->num);
+        if (!cJSON_IsNumber(&v->node))
+            v->num = NULL;
+        return rc;
     }
     /* A container, or a string too long to be right: a tree. */
     t = fs__jcur_alloc(c, sizeof(*t));
@@ -859,6 +1127,62 @@ static int read_val(fs__jcur *c, wval *v)
     memset(t, 0, sizeof(*t));
     v->it = t;
     return fs__jcur_value(c, t);
+}
+
+/* The member whose name is key (or big, when it did not fit) at the
+ * cursor's value: read into slot when it is the first of a name the
+ * decoder knows; else noted in sc to be found twice, and its value
+ * checked (a container is kept for the repeats inside it). A tree is
+ * named by its key, as cJSON names members. */
+static int read_member(reader *r, scope *sc, const char *key, char *big,
+                       wval *slot)
+{
+    /* The names of the trees every change has, kept without a copy. */
+    static char answers[] = "answers", fields[] = "fields";
+    fs__jcur *c = &r->c;
+    cJSON *t = NULL;
+    char *name = big;
+    int rc;
+
+    if (slot != NULL && slot->it != NULL) {
+        if (sc->twice[0] == '\0')
+            memcpy(sc->twice, key, strlen(key) + 1);
+        return fs__jcur_value(c, NULL);
+    }
+    if (slot != NULL) {
+        rc = read_val(c, slot);
+        if (rc != FS_OK || slot->it == &slot->node)
+            return rc;
+        t = (cJSON *)slot->it;
+        if (strcmp(key, answers) == 0)
+            name = answers;
+        else if (strcmp(key, fields) == 0)
+            name = fields;
+    }
+    if (name == NULL) {
+        name = fs__jcur_alloc(c, strlen(key) + 1);
+        if (name == NULL)
+            return FS_ENOMEM;
+        memcpy(name, key, strlen(key) + 1);
+    }
+    if (slot == NULL) {
+        rc = push(&sc->names, &sc->nnames, &sc->capnames, sizeof(name), &name);
+        if (rc != FS_OK)
+            return rc;
+        if (c->p >= c->end || (*c->p != '{' && *c->p != '['))
+            return fs__jcur_value(c, NULL);
+        t = fs__jcur_alloc(c, sizeof(*t));
+        if (t == NULL)
+            return FS_ENOMEM;
+        memset(t, 0, sizeof(*t));
+        rc = fs__jcur_value(c, t);
+        if (rc != FS_OK)
+            return rc;
+    }
+    t->string = name;
+    if (!is_container(t))
+        return FS_OK;
+    return push(&sc->trees, &sc->ntrees, &sc->captrees, sizeof(t), &t);
 }
 
 /* Room for want elements in cs->changes and env.elems (want <=
@@ -888,10 +1212,35 @@ static int room_for(reader *r, size_t want)
     return FS_OK;
 }
 
+/* The seq of a change read, as the envelope's checks need it. */
+static void read_seq(const scope *sc, const wval *seq, elem *el)
+{
+    el->num = seq->num;
+    el->numlen = seq->numlen;
+    if (sc->seq_twice) {
+        el->shape = ELEM_SEQ_TWICE;
+        return;
+    }
+    switch (wire_int(seq->it, seq->num, seq->numlen, &el->seq)) {
+    case FS__FIELD_OK:
+        el->shape = ELEM_OK;
+        break;
+    case FS__FIELD_MISSING:
+        el->shape = ELEM_SEQ_MISSING;
+        break;
+    case FS__FIELD_RANGE:
+        el->shape = ELEM_SEQ_RANGE;
+        break;
+    default:
+        el->shape = ELEM_SEQ_WRONG;
+    }
+}
+
 /* changes[i], an object at the cursor, into cs->changes[i]. */
 static int read_change(reader *r, size_t i)
 {
     fs__jcur *c = &r->c;
+    scope *sc = &r->change;
     fs_change *ch = &r->cs->changes[i];
     elem *el = &r->env.elems[i];
     change_members m;
@@ -899,43 +1248,41 @@ static int read_change(reader *r, size_t i)
     int rc, more;
 
     no_members(&m);
+    sc->twice[0] = '\0';
+    sc->nnames = sc->ntrees = 0;
+    sc->seq_twice = 0;
+    r->nums.n = 0;
     rc = fs__jcur_enter(c, '}', &more);
     while (rc == FS_OK && more) {
-        char key[16];
+        char key[16], *big;
         wval *slot;
 
-        rc = fs__jcur_key(c, key, sizeof(key));
+        rc = fs__jcur_key(c, key, sizeof(key), &big);
         if (rc != FS_OK)
             return rc;
-        slot = member_slot(&m, key);
-        rc = slot != NULL && slot->it == NULL ? read_val(c, slot)
-                                              : fs__jcur_value(c, NULL);
+        slot = big != NULL ? NULL : member_slot(&m, key);
+        if (slot == &m.seq && m.seq.it != NULL)
+            sc->seq_twice = 1;
+        if (slot != NULL && slot->it == NULL && c->p < c->end && *c->p != '{' &&
+            *c->p != '[') {
+            rc = read_val(c, slot); /* a scalar, as nearly all are */
+        } else {
+            /* The texts of numbers in fields, for the bases. */
+            c->nums = slot == &m.fields ? &r->nums : NULL;
+            rc = read_member(r, sc, key, big, slot);
+            c->nums = NULL;
+        }
         if (rc == FS_OK)
             rc = fs__jcur_next(c, '}', &more);
     }
     if (rc != FS_OK)
         return rc;
-    switch (fs__json_int_item(m.seq.it, &el->seq)) {
-    case FS__FIELD_OK:
-        el->shape = ELEM_OK;
-        break;
-    case FS__FIELD_MISSING:
-        el->shape = ELEM_SEQ_MISSING;
-        return FS_OK;
-    default:
-        el->shape = ELEM_SEQ_WRONG;
-        return FS_OK;
-    }
-    /* Taken out of its change, the answers tree keeps its name. */
-    if (m.answers.it != NULL && m.answers.it != &m.answers.node) {
-        char *name = fs__jcur_alloc(c, sizeof("answers"));
-
-        if (name == NULL)
-            return FS_ENOMEM;
-        memcpy(name, "answers", sizeof("answers"));
-        ((cJSON *)m.answers.it)->string = name;
-    }
-    rc = decode_change(&m, i, r->lim, r->keys, c->arena, ch, &e);
+    read_seq(sc, &m.seq, el);
+    if (el->shape != ELEM_OK)
+        return FS_OK; /* the envelope refuses it */
+    rc = scope_repeat(r, sc, 1, i, &e);
+    if (rc == FS_OK)
+        rc = decode_change(&m, i, r->lim, r->keys, c->arena, &r->nums, ch, &e);
     if (rc == FS_ENOMEM)
         return fs_err_set(c->err, rc, "out of memory");
     if (rc != FS_OK) {
@@ -945,7 +1292,7 @@ static int read_change(reader *r, size_t i)
     return FS_OK;
 }
 
-/* The value of changes at the cursor. */
+/* The array of changes at the cursor. */
 static int read_changes(reader *r)
 {
     fs__jcur *c = &r->c;
@@ -953,14 +1300,14 @@ static int read_changes(reader *r)
     int64_t first, last;
     int rc, more;
 
-    if (c->p >= c->end || *c->p != '[')
-        return read_val(c, &env->changes);
     memset(&env->changes.node, 0, sizeof(env->changes.node));
     env->changes.node.type = cJSON_Array;
     env->changes.it = &env->changes.node;
     /* The header, when it came first, says how many to expect. */
-    if (fs__json_int_item(env->first_seq.it, &first) == FS__FIELD_OK &&
-        fs__json_int_item(env->last_seq.it, &last) == FS__FIELD_OK &&
+    if (wire_int(env->first_seq.it, env->first_seq.num, env->first_seq.numlen,
+                 &first) == FS__FIELD_OK &&
+        wire_int(env->last_seq.it, env->last_seq.num, env->last_seq.numlen,
+                 &last) == FS__FIELD_OK &&
         first <= last && last - first < (int64_t)r->lim->max_changes) {
         rc = room_for(r, (size_t)(last - first) + 1);
         if (rc != FS_OK)
@@ -1016,19 +1363,18 @@ static int read_body(reader *r, int *object)
     }
     rc = fs__jcur_enter(c, '}', &more);
     while (rc == FS_OK && more) {
-        char key[16];
+        char key[16], *big;
         wval *slot;
 
-        rc = fs__jcur_key(c, key, sizeof(key));
+        rc = fs__jcur_key(c, key, sizeof(key), &big);
         if (rc != FS_OK)
             return rc;
-        slot = envelope_slot(&r->env, key);
-        if (slot == NULL || slot->it != NULL)
-            rc = fs__jcur_value(c, NULL);
-        else if (slot == &r->env.changes)
+        slot = big != NULL ? NULL : envelope_slot(&r->env, key);
+        if (slot == &r->env.changes && slot->it == NULL && c->p < c->end &&
+            *c->p == '[')
             rc = read_changes(r);
         else
-            rc = read_val(c, slot);
+            rc = read_member(r, &r->outer, key, big, slot);
         if (rc == FS_OK)
             rc = fs__jcur_next(c, '}', &more);
     }
@@ -1037,13 +1383,15 @@ static int read_body(reader *r, int *object)
 
 /* ---- decoding: the envelope ------------------------------------------ */
 
-static int want_version(const cJSON *it, const char *key, int ours, fs_err *err)
+static int want_version(const wval *w, const char *key, int ours, fs_err *err)
 {
     int64_t v;
-    int r = fs__json_int_item(it, &v);
+    int r = wire_int(w->it, w->num, w->numlen, &v);
 
     if (r == FS__FIELD_MISSING)
         return fs_err_set(err, FS_EMALFORMED, "%s: missing", key);
+    if (r == FS__FIELD_RANGE)
+        return fs__err_beyond(err, key, w->num, w->numlen);
     if (r != FS__FIELD_OK)
         return fs_err_set(err, FS_EMALFORMED, "%s: must be an integer", key);
     if (v != ours)
@@ -1054,13 +1402,15 @@ static int want_version(const cJSON *it, const char *key, int ours, fs_err *err)
     return FS_OK;
 }
 
-static int want_seq(const cJSON *it, const char *key, int64_t min, int64_t *out,
+static int want_seq(const wval *w, const char *key, int64_t min, int64_t *out,
                     fs_err *err)
 {
-    int r = fs__json_int_item(it, out);
+    int r = wire_int(w->it, w->num, w->numlen, out);
 
     if (r == FS__FIELD_MISSING)
         return fs_err_set(err, FS_EMALFORMED, "%s: missing", key);
+    if (r == FS__FIELD_RANGE)
+        return fs__err_beyond(err, key, w->num, w->numlen);
     if (r != FS__FIELD_OK || *out < min)
         return fs_err_set(err, FS_EMALFORMED,
                           "%s: must be an integer >= %" PRId64, key, min);
@@ -1073,16 +1423,19 @@ static int check_envelope(reader *r, fs_err *err)
 {
     const envelope *env = &r->env;
     const char *dev;
-    char snip[72];
+    char snip[72], path[48];
     int64_t first, last;
     size_t i;
     int rc, f;
 
-    /* Versions first: a newer agent's changeset may differ in every other
+    /* A key twice first: which of two values counts is anyone's guess.
+     * Then versions: a newer agent's changeset may differ in every other
      * way, and "update" is the only useful thing to tell its user. */
-    rc = want_version(env->protocol.it, "protocol", FS_PROTOCOL_VERSION, err);
+    rc = scope_repeat(r, &r->outer, 0, 0, err);
     if (rc == FS_OK)
-        rc = want_version(env->schema.it, "schema", FS_SCHEMA_VERSION, err);
+        rc = want_version(&env->protocol, "protocol", FS_PROTOCOL_VERSION, err);
+    if (rc == FS_OK)
+        rc = want_version(&env->schema, "schema", FS_SCHEMA_VERSION, err);
     if (rc != FS_OK)
         return rc;
     f = fs__json_str_item(env->device.it, &dev);
@@ -1095,9 +1448,9 @@ static int check_envelope(reader *r, fs_err *err)
         return fs_err_set(err, FS_EIDENT,
                           "device: '%s' is not a lower-case UUID", snip);
     }
-    rc = want_seq(env->first_seq.it, "first_seq", 1, &first, err);
+    rc = want_seq(&env->first_seq, "first_seq", 1, &first, err);
     if (rc == FS_OK)
-        rc = want_seq(env->last_seq.it, "last_seq", first, &last, err);
+        rc = want_seq(&env->last_seq, "last_seq", first, &last, err);
     if (rc != FS_OK)
         return rc;
 
@@ -1122,14 +1475,24 @@ static int check_envelope(reader *r, fs_err *err)
         const elem *el = &env->elems[i];
         int64_t want = first + (int64_t)i;
 
-        if (el->shape == ELEM_NOT_OBJECT)
+        switch (el->shape) {
+        case ELEM_OK:
+            break;
+        case ELEM_NOT_OBJECT:
             return fs_err_set(err, FS_EMALFORMED,
                               "changes[%zu]: must be an object", i);
-        if (el->shape != ELEM_OK)
+        case ELEM_SEQ_TWICE:
+            return fs_err_set(err, FS_EMALFORMED,
+                              "changes[%zu]: key 'seq' appears twice", i);
+        case ELEM_SEQ_RANGE:
+            snprintf(path, sizeof(path), "changes[%zu].seq", i);
+            return fs__err_beyond(err, path, el->num, el->numlen);
+        default:
             return fs_err_set(err, FS_EMALFORMED, "changes[%zu].seq: %s", i,
                               el->shape == ELEM_SEQ_MISSING
                                   ? "missing"
                                   : "must be an integer");
+        }
         if (el->seq != want)
             return fs_err_set(err, FS_EMALFORMED,
                               "changes[%zu].seq: expected %" PRId64
@@ -1164,6 +1527,8 @@ static int decode_text(const char *text, size_t n, const fs_limits *lim,
     /* The answers' trees and texts, in a few chunks freed with cs. */
     fs__jcur_init(&r.c, text, n, lim, r.cs->arena, err);
     rc = read_body(&r, &object);
+    if (rc == FS_ENOMEM)
+        fs_err_set(err, rc, "out of memory");
     if (rc == FS_OK && !object)
         rc = fs_err_set(err, FS_EMALFORMED, "changeset: must be a JSON object");
     if (rc == FS_OK)
@@ -1175,6 +1540,10 @@ static int decode_text(const char *text, size_t n, const fs_limits *lim,
 out:
     free(r.keys);
     free(r.env.elems);
+    scope_free(&r.outer);
+    scope_free(&r.change);
+    free(r.nums.v);
+    free(r.scratch);
     fs_changeset_free(r.cs);
     return rc;
 }

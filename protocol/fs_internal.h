@@ -40,7 +40,12 @@ void fs__arena_shrink(fs__arena *a, void *block, size_t n);
 void fs__arena_free(fs__arena *a);
 
 /* Results of the member readers below. */
-enum { FS__FIELD_OK = 0, FS__FIELD_MISSING = 1, FS__FIELD_WRONG = 2 };
+enum {
+    FS__FIELD_OK = 0,
+    FS__FIELD_MISSING = 1,
+    FS__FIELD_WRONG = 2,
+    FS__FIELD_RANGE = 3, /* an integer, but beyond +-2^53 */
+};
 
 /* The JSON parser's cursor (json.c), also for readers of a known shape
  * such as the changeset decoder: a bounded view of the text with the
@@ -58,7 +63,22 @@ typedef struct fs__jcur {
      * tree is never freed on its own, only with the arena. */
     fs__arena *arena;
     fs_err *err; /* borrowed; may be NULL */
+    /* When not NULL, every number node built is noted here with the text
+     * it was read from (the array grows with realloc; its owner frees
+     * v). */
+    struct fs__jnums *nums;
 } fs__jcur;
+
+typedef struct fs__jnum {
+    const cJSON *node;
+    const unsigned char *text; /* in the parsed text, len bytes */
+    size_t len;
+} fs__jnum;
+
+typedef struct fs__jnums {
+    fs__jnum *v;
+    size_t n, cap;
+} fs__jnums;
 
 void fs__jcur_init(fs__jcur *o, const void *text, size_t n,
                    const fs_limits *lim, fs__arena *arena, fs_err *err);
@@ -79,9 +99,10 @@ int fs__jcur_colon(fs__jcur *o);
  * steps over the ',' (counting the value it starts; *more = 1) or out of
  * the container (*more = 0), and the space after. */
 int fs__jcur_next(fs__jcur *o, unsigned char close, int *more);
-/* At a member's name: the name into buf, "" when it does not fit in cap
- * (a name the caller cannot know), then the ':'. */
-int fs__jcur_key(fs__jcur *o, char *buf, size_t cap);
+/* At a member's name: the name into buf, then the ':'. A name that does
+ * not fit in cap (one the caller cannot know) leaves "" in buf and goes
+ * to *big, from the cursor's allocator; else *big is NULL. */
+int fs__jcur_key(fs__jcur *o, char *buf, size_t cap, char **big);
 /* At '"': the string, unescaped, into buf when shorter than cap; 1,
  * without moving, when it is not. */
 int fs__jcur_string_to(fs__jcur *o, char *buf, size_t cap);
@@ -96,6 +117,29 @@ int fs__jcur_number(fs__jcur *o, cJSON *it);
  * checked (nothing allocated) when it is NULL. On failure it may hold
  * part of a tree, for cJSON_Delete. */
 int fs__jcur_value(fs__jcur *o, cJSON *it);
+
+/* fs_json_parse, noting in nums (when not NULL) the text of every number
+ * of the tree; the caller frees nums->v. */
+int fs__json_parse_noting(const char *text, size_t n, const fs_limits *lim,
+                          cJSON **out, fs__jnums *nums, fs_err *err);
+
+/* The entry of nums for the number node it, looked for from *from on
+ * (and *from moved past it: asked for in reading order, a tree's numbers
+ * are found in one pass); NULL when it is not a number of nums. */
+const fs__jnum *fs__jnums_find(const fs__jnums *nums, size_t *from,
+                               const cJSON *it);
+
+/* Sets e to "PATH: NUM is beyond +-2^53 ...", for the integer num (len
+ * bytes of number text) at path; returns FS_EMALFORMED. */
+int fs__err_beyond(fs_err *e, const char *path, const unsigned char *num,
+                   size_t len);
+
+/* The JSON number text s[0..n) (as fs__jcur_number took it) as an
+ * integer: FS__FIELD_OK when its exact decimal value is one within
+ * +-2^53 (1e3 and 2.0 are; 9007199254740993 and 1.0000000000000001,
+ * which a double would round to one, are not), FS__FIELD_RANGE for an
+ * integer beyond, FS__FIELD_WRONG for any other number. */
+int fs__json_exact_int(const unsigned char *s, size_t n, int64_t *out);
 
 /* Reads member key of obj as an integral JSON number within +-2^53.
  * FS__FIELD_MISSING when there is no such member, FS__FIELD_WRONG for
@@ -116,7 +160,9 @@ char *fs__json_print(const cJSON *item);
 /* The same text in a block of arena a. */
 char *fs__json_print_in(const cJSON *item, fs__arena *a);
 
-/* Adds an integer member, refusing values JSON cannot carry exactly. */
+/* Adds an integer member, refusing values JSON cannot carry exactly;
+ * from 10^15 on as a cJSON_Raw node of its digits (cJSON would print a
+ * number node with 15 significant digits only). */
 int fs__json_add_int(cJSON *obj, const char *key, int64_t v);
 
 #endif /* FS_INTERNAL_H */

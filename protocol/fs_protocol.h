@@ -292,7 +292,9 @@ int fs_entity_add_edit(fs_entity_change *e, const char *field, int64_t base,
  * deletes). Returns NULL when out of memory, when answers_json is missing
  * or not a JSON object, when an entity edit's value is not JSON (or is
  * missing outside a delete), when kind is unknown (as for a change
- * decoded with an unknown kind), or when an integer is beyond +-2^53. */
+ * decoded with an unknown kind), or when an integer is beyond +-2^53.
+ * Integers of 10^15 and more are cJSON_Raw nodes of their digits, which
+ * print exactly (a number node would print 15 significant digits). */
 cJSON *fs_change_to_json(const fs_change *c);
 
 /* Encodes cs as JSON and, when gzip_level > 0, gzips it; appends to out.

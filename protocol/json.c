@@ -9,6 +9,7 @@
  */
 #include <assert.h>
 #include <float.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
@@ -142,6 +143,7 @@ void fs__jcur_init(fs__jcur *o, const void *text, size_t n,
     o->depth = 0;
     o->arena = arena;
     o->err = err;
+    o->nums = NULL;
 }
 
 /* A byte a string's plain run goes on over: not '"', '\\', a control or
@@ -589,6 +591,22 @@ int fs__jcur_number(fs__jcur *o, cJSON *it)
         if (rc != FS_OK)
             return rc;
     }
+    if (o->nums != NULL) {
+        fs__jnums *t = o->nums;
+
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 16;
+            fs__jnum *v = realloc(t->v, cap * sizeof(*v));
+
+            if (v == NULL)
+                return fs_err_set(o->err, FS_ENOMEM, "out of memory");
+            t->v = v;
+            t->cap = cap;
+        }
+        t->v[t->n].node = it;
+        t->v[t->n].text = s;
+        t->v[t->n++].len = (size_t)(q - s);
+    }
     it->type = cJSON_Number;
     it->valuedouble = d;
     /* cJSON's saturation. */
@@ -663,17 +681,17 @@ int fs__jcur_next(fs__jcur *o, unsigned char close, int *more)
     return FS_OK;
 }
 
-int fs__jcur_key(fs__jcur *o, char *buf, size_t cap)
+int fs__jcur_key(fs__jcur *o, char *buf, size_t cap, char **big)
 {
     int r;
 
+    *big = NULL;
     if (o->p >= o->end || *o->p != '"')
         return syntax(o, o->p, "a member name in double quotes");
     r = fs__jcur_string_to(o, buf, cap);
     if (r == 1) {
-        /* Longer than any name the caller knows: "" stands for it. */
-        r = skip_string(o);
         buf[0] = '\0';
+        r = fs__jcur_string(o, big);
     }
     return r == FS_OK ? fs__jcur_colon(o) : r;
 }
@@ -794,6 +812,12 @@ int fs__jcur_finish(fs__jcur *o)
 int fs_json_parse(const char *text, size_t n, const fs_limits *lim, cJSON **out,
                   fs_err *err)
 {
+    return fs__json_parse_noting(text, n, lim, out, NULL, err);
+}
+
+int fs__json_parse_noting(const char *text, size_t n, const fs_limits *lim,
+                          cJSON **out, fs__jnums *nums, fs_err *err)
+{
     fs_limits def;
     fs__jcur o;
     cJSON *root;
@@ -813,6 +837,7 @@ int fs_json_parse(const char *text, size_t n, const fs_limits *lim, cJSON **out,
         return fs_err_set(err, FS_ENOMEM, "out of memory");
     memset(root, 0, sizeof(*root));
     fs__jcur_init(&o, text, n, lim, NULL, err);
+    o.nums = nums;
     rc = fs__jcur_begin(&o);
     if (rc == FS_OK)
         rc = fs__jcur_value(&o, root);
@@ -870,6 +895,104 @@ int fs__json_int_item(const cJSON *it, int64_t *out)
     if ((double)(int64_t)d != d)
         return FS__FIELD_WRONG;
     *out = (int64_t)d;
+    return FS__FIELD_OK;
+}
+
+const fs__jnum *fs__jnums_find(const fs__jnums *nums, size_t *from,
+                               const cJSON *it)
+{
+    size_t i;
+
+    for (i = *from; cJSON_IsNumber(it) && i < nums->n; i++)
+        if (nums->v[i].node == it) {
+            *from = i + 1;
+            return &nums->v[i];
+        }
+    return NULL;
+}
+
+int fs__err_beyond(fs_err *e, const char *path, const unsigned char *num,
+                   size_t len)
+{
+    int cut = len > 24;
+
+    return fs_err_set(e, FS_EMALFORMED,
+                      "%s: %.*s%s is beyond +-2^53 (9007199254740992), the "
+                      "largest integer a JSON number carries exactly",
+                      path, cut ? 24 : (int)len, (const char *)num,
+                      cut ? "..." : "");
+}
+
+static int is_dec(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+int fs__json_exact_int(const unsigned char *s, size_t n, int64_t *out)
+{
+    const unsigned char *p = s, *end = s + n;
+    uint64_t v = 0; /* the first 17 significant digits */
+    /* Significant digits, the zeros that end them, digits after the
+     * point, the exponent (held below 10^15 once it is past reach). */
+    int64_t sig = 0, zeros = 0, frac = 0, e = 0, i;
+    int neg = 0, point = 0, eneg = 0;
+
+    if (p < end && *p == '-') {
+        neg = 1;
+        p++;
+    }
+    /* Nearly every integer on the wire: up to 15 plain digits. */
+    if (end - p <= 15) {
+        for (; p < end && is_dec(*p); p++)
+            v = v * 10 + (uint64_t)(*p - '0');
+        if (p == end) {
+            *out = neg ? -(int64_t)v : (int64_t)v;
+            return FS__FIELD_OK;
+        }
+        p = s + neg;
+        v = 0;
+    }
+    for (; p < end && (is_dec(*p) || *p == '.'); p++) {
+        if (*p == '.') {
+            point = 1;
+            continue;
+        }
+        frac += point;
+        if (*p == '0' && sig == 0)
+            continue;
+        if (sig < 17)
+            v = v * 10 + (uint64_t)(*p - '0');
+        sig++;
+        zeros = *p == '0' ? zeros + 1 : 0;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        for (; p < end && is_dec(*p); p++)
+            e = e < INT64_C(100000000000000) ? e * 10 + (*p - '0') : e;
+    }
+    if (p != end)
+        return FS__FIELD_WRONG;
+    if (sig == 0) {
+        *out = 0; /* 0, -0, 0.000e99 */
+        return FS__FIELD_OK;
+    }
+    e = eneg ? -e : e;
+    /* The value is the significant digits without their last zeros
+     * times 10^(e - frac + zeros). */
+    if (e - frac + zeros < 0)
+        return FS__FIELD_WRONG; /* a fraction is left */
+    if (sig + e - frac > 16)
+        return FS__FIELD_RANGE; /* 10^16 or more */
+    /* So at most 16 digits before the zeros, all of them in v. */
+    for (i = (sig < 17 ? sig : 17) - (sig - zeros); i > 0; i--)
+        v /= 10;
+    for (i = e - frac + zeros; i > 0; i--)
+        v *= 10;
+    if (v > (uint64_t)FS__JSON_INT_MAX)
+        return FS__FIELD_RANGE;
+    *out = neg ? -(int64_t)v : (int64_t)v;
     return FS__FIELD_OK;
 }
 
@@ -1153,8 +1276,20 @@ char *fs__json_print_in(const cJSON *item, fs__arena *a)
 
 int fs__json_add_int(cJSON *obj, const char *key, int64_t v)
 {
+    char digits[24];
+
     if (v < -(int64_t)FS__JSON_INT_MAX || v > (int64_t)FS__JSON_INT_MAX)
         return FS_EINVAL;
+    /* cJSON prints 15 significant digits when they read back within a
+     * relative DBL_EPSILON, which 16-digit integers may (2^53 would go
+     * out as 9.00719925474099e+15): those go as their digits. Below
+     * 10^15 a number node prints the same digits, as it always has. */
+    if (v >= INT64_C(1000000000000000) || v <= -INT64_C(1000000000000000)) {
+        snprintf(digits, sizeof(digits), "%" PRId64, v);
+        if (cJSON_AddRawToObject(obj, key, digits) == NULL)
+            return FS_ENOMEM;
+        return FS_OK;
+    }
     if (cJSON_AddNumberToObject(obj, key, (double)v) == NULL)
         return FS_ENOMEM;
     return FS_OK;

@@ -2,6 +2,7 @@
  * reply.c - push replies (hub -> agent): one result per change sent.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,13 +105,32 @@ void fs_push_reply_free(fs_push_reply *r)
     free(r);
 }
 
-static int want_int(const cJSON *o, const char *key, int64_t min, int64_t *v,
-                    fs_err *err)
+/* An integer of the reply, read from its digits (the text nums noted
+ * for it, looked for from *from on), never from the double they round
+ * to; *num is that text. FS__FIELD_* as fs__json_exact_int. */
+static int reply_int(const cJSON *it, const fs__jnums *nums, size_t *from,
+                     int64_t *v, const fs__jnum **num)
 {
-    int r = fs__json_int(o, key, v);
+    if (it == NULL)
+        return FS__FIELD_MISSING;
+    *num = fs__jnums_find(nums, from, it);
+    if (*num == NULL)
+        return FS__FIELD_WRONG;
+    return fs__json_exact_int((*num)->text, (*num)->len, v);
+}
+
+static int want_int(const cJSON *o, const char *key, int64_t min, int64_t *v,
+                    const fs__jnums *nums, fs_err *err)
+{
+    const fs__jnum *num = NULL;
+    size_t from = 0;
+    int r = reply_int(cJSON_GetObjectItemCaseSensitive(o, key), nums, &from, v,
+                      &num);
 
     if (r == FS__FIELD_MISSING)
         return fs_err_set(err, FS_EMALFORMED, "%s: missing", key);
+    if (r == FS__FIELD_RANGE)
+        return fs__err_beyond(err, key, num->text, num->len);
     if (r != FS__FIELD_OK || *v < min)
         return fs_err_set(err, FS_EMALFORMED,
                           "%s: must be an integer >= %" PRId64, key, min);
@@ -119,16 +139,23 @@ static int want_int(const cJSON *o, const char *key, int64_t min, int64_t *v,
 
 /* One element of "results"; idx names it in messages. */
 static int decode_result(const cJSON *o, size_t idx, int64_t want,
-                         fs_result *res, fs_err *err)
+                         const fs__jnums *nums, size_t *from, fs_result *res,
+                         fs_err *err)
 {
+    const fs__jnum *num = NULL;
     const char *v;
-    char snip[40];
+    char snip[40], path[40];
     int r;
 
     if (!cJSON_IsObject(o))
         return fs_err_set(err, FS_EMALFORMED, "results[%zu]: must be an object",
                           idx);
-    r = fs__json_int(o, "seq", &res->seq);
+    r = reply_int(cJSON_GetObjectItemCaseSensitive(o, "seq"), nums, from,
+                  &res->seq, &num);
+    if (r == FS__FIELD_RANGE) {
+        snprintf(path, sizeof(path), "results[%zu].seq", idx);
+        return fs__err_beyond(err, path, num->text, num->len);
+    }
     if (r != FS__FIELD_OK)
         return fs_err_set(err, FS_EMALFORMED,
                           "results[%zu].seq: must be an integer", idx);
@@ -175,8 +202,9 @@ int fs_push_reply_decode(const char *text, size_t n, const fs_limits *lim,
     fs_push_reply *r = NULL;
     cJSON *root = NULL;
     const cJSON *arr, *el;
+    fs__jnums nums = {NULL, 0, 0};
     fs_limits def;
-    size_t count = 0, i = 0;
+    size_t count = 0, i = 0, from = 0;
     int rc;
 
     if (out == NULL || (text == NULL && n > 0))
@@ -190,9 +218,9 @@ int fs_push_reply_decode(const char *text, size_t n, const fs_limits *lim,
         return fs_err_set(err, FS_ETOOBIG,
                           "reply of %zu bytes is over the %zu-byte limit", n,
                           lim->max_decompressed);
-    rc = fs_json_parse(text, n, lim, &root, err);
+    rc = fs__json_parse_noting(text, n, lim, &root, &nums, err);
     if (rc != FS_OK)
-        return rc;
+        goto out;
     r = calloc(1, sizeof(*r));
     if (r == NULL) {
         rc = fs_err_set(err, FS_ENOMEM, "out of memory");
@@ -202,11 +230,11 @@ int fs_push_reply_decode(const char *text, size_t n, const fs_limits *lim,
         rc = fs_err_set(err, FS_EMALFORMED, "reply: must be a JSON object");
         goto out;
     }
-    rc = want_int(root, "first_seq", 1, &r->first_seq, err);
+    rc = want_int(root, "first_seq", 1, &r->first_seq, &nums, err);
     if (rc == FS_OK)
-        rc = want_int(root, "last_seq", r->first_seq, &r->last_seq, err);
+        rc = want_int(root, "last_seq", r->first_seq, &r->last_seq, &nums, err);
     if (rc == FS_OK)
-        rc = want_int(root, "acked_seq", 0, &r->acked_seq, err);
+        rc = want_int(root, "acked_seq", 0, &r->acked_seq, &nums, err);
     if (rc != FS_OK)
         goto out;
     arr = cJSON_GetObjectItemCaseSensitive(root, "results");
@@ -237,8 +265,8 @@ int fs_push_reply_decode(const char *text, size_t n, const fs_limits *lim,
     }
     cJSON_ArrayForEach(el, arr)
     {
-        rc = decode_result(el, i, r->first_seq + (int64_t)i, &r->results[i],
-                           err);
+        rc = decode_result(el, i, r->first_seq + (int64_t)i, &nums, &from,
+                           &r->results[i], err);
         if (rc != FS_OK)
             goto out;
         i++;
@@ -249,5 +277,6 @@ int fs_push_reply_decode(const char *text, size_t n, const fs_limits *lim,
 out:
     fs_push_reply_free(r);
     cJSON_Delete(root);
+    free(nums.v);
     return rc;
 }

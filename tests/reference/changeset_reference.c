@@ -81,6 +81,72 @@ static int int_member(const cJSON *o, const char *key, const char *path,
     return FS_OK;
 }
 
+/* 1 when an object at or below t (only below it when below) holds a
+ * key twice. */
+static int has_repeat(const cJSON *t, int below)
+{
+    const cJSON *a, *b;
+
+    if (cJSON_IsObject(t) && !below)
+        for (a = t->child; a != NULL; a = a->next)
+            for (b = a->next; b != NULL; b = b->next)
+                if (strcmp(a->string, b->string) == 0)
+                    return 1;
+    for (a = t->child; a != NULL; a = a->next)
+        if ((cJSON_IsObject(a) || cJSON_IsArray(a)) && has_repeat(a, 0))
+            return 1;
+    return 0;
+}
+
+/* 1 when o names a member twice, or a key is twice in an object inside
+ * its members' values. In a change (change != 0) the own names of
+ * answers and fields are field_map's to check; in the envelope, an
+ * array of changes holds changes, each checked on its own. */
+static int repeats(const cJSON *o, int change)
+{
+    const cJSON *a, *b;
+
+    for (a = o->child; a != NULL; a = a->next)
+        for (b = a->next; b != NULL; b = b->next)
+            if (strcmp(a->string, b->string) == 0)
+                return 1;
+    for (a = o->child; a != NULL; a = a->next) {
+        int own = change && (strcmp(a->string, "answers") == 0 ||
+                             strcmp(a->string, "fields") == 0);
+
+        if (!change && strcmp(a->string, "changes") == 0 && cJSON_IsArray(a))
+            continue;
+        if (has_repeat(a, own))
+            return 1;
+    }
+    return 0;
+}
+
+/* How many members of o are named key. */
+static int count_of(const cJSON *o, const char *key)
+{
+    const cJSON *m;
+    int n = 0;
+
+    cJSON_ArrayForEach(m, o) n += strcmp(m->string, key) == 0;
+    return n;
+}
+
+/* 1 when t holds a number that is not finite. */
+static int infinite_in(const cJSON *t)
+{
+    const cJSON *c;
+
+    if (cJSON_IsNumber(t) && !isfinite(t->valuedouble))
+        return 1;
+    cJSON_ArrayForEach(c, t)
+    {
+        if (infinite_in(c))
+            return 1;
+    }
+    return 0;
+}
+
 static int by_string(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -209,7 +275,8 @@ static int entity(const cJSON *o, const char *path, const fs_limits *lim,
         if (!int_of(get(m, "base"), &base) || base < 0 ||
             (ent->op == FS_ENTITY_NEW && base != 0))
             return fail(e, FS_EMALFORMED, "%s.%s.base", fpath, m->string);
-        if ((value != NULL) != (ent->op != FS_ENTITY_DELETE))
+        if ((value != NULL) != (ent->op != FS_ENTITY_DELETE) ||
+            (value != NULL && infinite_in(value)))
             return fail(e, FS_EMALFORMED, "%s.%s.value", fpath, m->string);
         rc = fs_entity_add_edit(ent, m->string, base, NULL);
         if (rc != FS_OK)
@@ -235,6 +302,8 @@ static int change(cJSON *o, const char *path, const fs_limits *lim,
     char apath[ANSWERS_PATH_MAX];
     int rc;
 
+    if (repeats(o, 1))
+        return fail(e, FS_EMALFORMED, "%s", path);
     rc = str_member(o, "kind", path, 1, &v, e);
     if (rc != FS_OK)
         return rc;
@@ -306,7 +375,7 @@ static int envelope(cJSON *root, const fs_limits *lim, fs_changeset **out,
     size_t count = 0, i = 0;
     int k;
 
-    if (!cJSON_IsObject(root))
+    if (!cJSON_IsObject(root) || repeats(root, 0))
         return fail(err, FS_EMALFORMED, "changeset");
     for (k = 0; k < 2; k++) {
         if (!int_of(get(root, versions[k]), &v))
@@ -335,7 +404,7 @@ static int envelope(cJSON *root, const fs_limits *lim, fs_changeset **out,
     {
         int64_t seq;
 
-        if (!cJSON_IsObject(el))
+        if (!cJSON_IsObject(el) || count_of(el, "seq") > 1)
             return fail(err, FS_EMALFORMED, "changes[%zu]", i);
         if (!int_of(get(el, "seq"), &seq) || seq != first + (int64_t)i)
             return fail(err, FS_EMALFORMED, "changes[%zu].seq", i);
@@ -461,6 +530,39 @@ static int same_change(const fs_change *a, const fs_change *b)
     return 1;
 }
 
+/* 1 when the body holds a run of more than 15 digits (a number, or
+ * digits in a string): a double may then be an integer where the text is
+ * none exactly (9007199254740993, 1.0000000000000001). The decoder reads
+ * integers from their text and refuses those; this reference sees the
+ * double only. */
+static int precise_number(const void *body, size_t n, int gzipped,
+                          const fs_limits *lim)
+{
+    fs_buf plain;
+    fs_err e;
+    const char *t = body;
+    size_t i, run = 0;
+    int found = 0;
+
+    fs_buf_init(&plain, lim != NULL ? lim->max_decompressed : 8 << 20);
+    if (gzipped) {
+        if (fs_gunzip(body, n, lim, &plain, &e) != FS_OK) {
+            fs_buf_free(&plain);
+            return 0;
+        }
+        t = (const char *)plain.data;
+        n = plain.len;
+    }
+    for (i = 0; i < n && !found; i++) {
+        if (t[i] >= '0' && t[i] <= '9')
+            found = ++run > 15;
+        else if (t[i] != '.')
+            run = 0;
+    }
+    fs_buf_free(&plain);
+    return found;
+}
+
 int ref_changeset_agrees(const void *body, size_t n, int gzipped,
                          const fs_limits *lim, char *why, size_t whylen)
 {
@@ -492,6 +594,8 @@ int ref_changeset_agrees(const void *body, size_t n, int gzipped,
     if (!same && (ra != FS_OK || rb != FS_OK || a->n != b->n))
         snprintf(why, whylen, "decoder %s '%s', reference %s '%s'",
                  fs_errname(ra), ea.msg, fs_errname(rb), eb.msg);
+    if (!same && precise_number(body, n, gzipped, lim))
+        same = 1;
     fs_changeset_free(a);
     fs_changeset_free(b);
     return same;

@@ -36,7 +36,9 @@ int ref_same_tree(const cJSON *a, const cJSON *b);
  * fs_changeset_decode. Same contract, except that a message is only the
  * path of what was wrong ("changes[2].seq", "protocol"), for a change's
  * error as for the whole changeset's, unless it comes from fs_gunzip or
- * fs_json_parse. */
+ * fs_json_parse. It sees numbers as doubles only, so it takes an integer
+ * a double rounds to (9007199254740993 as 2^53) that the decoder, which
+ * reads the digits, refuses. */
 int ref_changeset_decode(const void *body, size_t n, int gzipped,
                          const fs_limits *lim, fs_changeset **out, fs_err *err);
 
@@ -44,7 +46,9 @@ int ref_changeset_decode(const void *body, size_t n, int gzipped,
  * the same code, for the same path (a gzip or JSON problem: the same
  * message); and when it decodes, the same envelope and, change by change,
  * the same fields, canonical texts and answers trees, or the same error
- * code for the same path. Else 0, with the difference in why. */
+ * code for the same path. Else 0, with the difference in why - unless
+ * the body has a run of more than 15 digits, where the two may differ on
+ * such an integer. */
 int ref_changeset_agrees(const void *body, size_t n, int gzipped,
                          const fs_limits *lim, char *why, size_t whylen);
 

@@ -1992,8 +1992,9 @@ static int test_env_seq_values(void)
         {"first_seq", "-3", "first_seq: must be an integer >= 1"},
         {"first_seq", "7.25", "first_seq: must be an integer"},
         {"first_seq", "\"7\"", "first_seq: must be an integer"},
-        {"first_seq", "1e300", "first_seq: must be an integer"},
-        {"first_seq", "9007199254740994", "first_seq: must be an integer"},
+        {"first_seq", "1e300", "first_seq: 1e+300 is beyond +-2^53"},
+        {"first_seq", "9007199254740994",
+         "first_seq: 9007199254740994 is beyond +-2^53"},
         {"first_seq", NULL, "first_seq: missing"},
         {"last_seq", "6", "last_seq: must be an integer >= 7"},
         {"last_seq", "null", "last_seq: must be an integer"},
@@ -2647,6 +2648,224 @@ static int test_entity_types(void)
     return 0;
 }
 
+/* ---- strict numbers and keys (PROTOCOL.md 4.2) ------------------------ */
+
+#define STRICT_SUB                                                             \
+    "{\"protocol\":1,\"schema\":1,\"device\":\"" DEV "\",\"first_seq\":5,"     \
+    "\"last_seq\":5,\"changes\":[{\"seq\":5,\"kind\":\"submission\","          \
+    "\"id\":\"" DEV2 "\",\"form\":\"household_survey\",\"form_version\":1,"    \
+    "\"hlc\":\"0000018bcfe56800\",\"created_ms\":1700000000000,\"rev\":2,"     \
+    "\"base_rev\":1,\"answers\":{\"head_name\":\"A\",\"where\":{\"lat\":1,"    \
+    "\"lon\":2},\"list\":[1,{\"x\":1}]}}]}"
+
+#define STRICT_ENT                                                             \
+    "{\"protocol\":1,\"schema\":1,\"device\":\"" DEV "\",\"first_seq\":5,"     \
+    "\"last_seq\":5,\"changes\":[{\"seq\":5,\"kind\":\"entity\","              \
+    "\"op\":\"set\",\"type\":\"mechanism\",\"id\":\"" DEV2 "\","               \
+    "\"hlc\":\"0000018bcfe56800\",\"created_ms\":1700000000000,"               \
+    "\"fields\":{\"status\":{\"base\":2,\"value\":{\"k\":1}}}}]}"
+
+#define BEYOND                                                                 \
+    " is beyond +-2^53 (9007199254740992), the largest integer a JSON "        \
+    "number carries exactly"
+
+/* One edit of base, and what decoding it must give: the whole decode's
+ * code and message, or when that is FS_OK the change's (0, ""); value,
+ * when not 0, is the created_ms the change must hold. */
+typedef struct strict_case {
+    const char *base, *from, *to;
+    int rc;
+    const char *msg;
+    int cerr;
+    const char *cmsg;
+    int64_t created;
+} strict_case;
+
+static int run_strict(const strict_case *t, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        const char *text = edited(t[i].base, t[i].from, t[i].to);
+        fs_changeset *out = NULL;
+        fs_err e = {0, ""};
+        int rc, bad;
+
+        if (text == NULL)
+            return failf(__FILE__, __LINE__, "case %zu does not apply", i);
+        rc = fs_changeset_decode(text, strlen(text), 0, NULL, &out, NULL, &e);
+        bad = rc != t[i].rc || (rc != FS_OK && strcmp(e.msg, t[i].msg) != 0);
+        if (!bad && rc == FS_OK)
+            bad = out->n != 1 || out->changes[0].err != t[i].cerr ||
+                  strcmp(out->changes[0].errmsg, t[i].cmsg) != 0 ||
+                  (t[i].created != 0 &&
+                   out->changes[0].sub.created_ms != t[i].created);
+        if (bad)
+            rc = failf(__FILE__, __LINE__, "case %zu (%s): %s '%s' / %s '%s'",
+                       i, t[i].to, fs_errname(rc), e.msg,
+                       out ? fs_errname(out->changes[0].err) : "-",
+                       out ? out->changes[0].errmsg : "");
+        fs_changeset_free(out);
+        if (bad)
+            return rc;
+    }
+    return 0;
+}
+
+/* Integers on the wire are exact or refused, never rounded to a
+ * neighbour: a double holds every integer up to 2^53, and 2^53 + 1
+ * would be stored as 2^53. */
+static int test_wire_integers(void)
+{
+    static const strict_case t[] = {
+        {STRICT_SUB, "\"rev\":2", "\"rev\":9007199254740993", FS_OK, "",
+         FS_EMALFORMED, "changes[0].rev: 9007199254740993" BEYOND, 0},
+        {STRICT_SUB, "\"created_ms\":1700000000000",
+         "\"created_ms\":-9007199254740993", FS_OK, "", FS_EMALFORMED,
+         "changes[0].created_ms: -9007199254740993" BEYOND, 0},
+        {STRICT_SUB, "\"created_ms\":1700000000000",
+         "\"created_ms\":123456789012345678901234567890", FS_OK, "",
+         FS_EMALFORMED,
+         "changes[0].created_ms: 123456789012345678901234..." BEYOND, 0},
+        {STRICT_SUB, "\"form_version\":1", "\"form_version\":1e16", FS_OK, "",
+         FS_EMALFORMED, "changes[0].form_version: 1e16" BEYOND, 0},
+        {STRICT_SUB, "\"base_rev\":1", "\"base_rev\":9007199254740993", FS_OK,
+         "", FS_EMALFORMED, "changes[0].base_rev: 9007199254740993" BEYOND, 0},
+        {STRICT_SUB, "\"rev\":2", "\"rev\":1.0000000000000001", FS_OK, "",
+         FS_EMALFORMED, "changes[0].rev: must be an integer >= 1", 0},
+        {STRICT_SUB, "\"rev\":2", "\"rev\":2.5", FS_OK, "", FS_EMALFORMED,
+         "changes[0].rev: must be an integer >= 1", 0},
+        /* The edge itself, and integers in other spellings. */
+        {STRICT_SUB, "\"created_ms\":1700000000000",
+         "\"created_ms\":9007199254740992", FS_OK, "", 0, "",
+         INT64_C(9007199254740992)},
+        {STRICT_SUB, "\"created_ms\":1700000000000",
+         "\"created_ms\":9007199254740992.000", FS_OK, "", 0, "",
+         INT64_C(9007199254740992)},
+        {STRICT_SUB, "\"created_ms\":1700000000000", "\"created_ms\":1.5e3",
+         FS_OK, "", 0, "", 1500},
+        {STRICT_SUB, "\"created_ms\":1700000000000",
+         "\"created_ms\":17000000000000000e-4", FS_OK, "", 0, "",
+         INT64_C(1700000000000)},
+        /* The envelope's. */
+        {STRICT_SUB, "\"first_seq\":5", "\"first_seq\":9007199254740993",
+         FS_EMALFORMED, "first_seq: 9007199254740993" BEYOND, 0, "", 0},
+        {STRICT_SUB, "\"last_seq\":5", "\"last_seq\":9007199254740993",
+         FS_EMALFORMED, "last_seq: 9007199254740993" BEYOND, 0, "", 0},
+        {STRICT_SUB, "\"protocol\":1", "\"protocol\":9007199254740993",
+         FS_EMALFORMED, "protocol: 9007199254740993" BEYOND, 0, "", 0},
+        {STRICT_SUB, "\"seq\":5", "\"seq\":9007199254740993", FS_EMALFORMED,
+         "changes[0].seq: 9007199254740993" BEYOND, 0, "", 0},
+        {STRICT_SUB, "\"seq\":5", "\"seq\":5.00000000000000001", FS_EMALFORMED,
+         "changes[0].seq: must be an integer", 0, "", 0},
+        /* An entity edit's base. */
+        {STRICT_ENT, "\"base\":2", "\"base\":9007199254740993", FS_OK, "",
+         FS_EMALFORMED,
+         "changes[0].fields.status.base: 9007199254740993" BEYOND, 0},
+        {STRICT_ENT, "\"base\":2", "\"base\":2.0000000000000001", FS_OK, "",
+         FS_EMALFORMED,
+         "changes[0].fields.status.base: must be an integer >= 0", 0},
+        {STRICT_ENT, "\"base\":2", "\"base\":2e0", FS_OK, "", 0, "", 0},
+        /* A number past a double's range would reach the hub as null,
+         * which clears a field. */
+        {STRICT_ENT, "{\"k\":1}", "[1,-1e400]", FS_OK, "", FS_EMALFORMED,
+         "changes[0].fields.status.value: a number too large for a double "
+         "(it would be stored as null)",
+         0},
+    };
+
+    return run_strict(t, sizeof(t) / sizeof(t[0]));
+}
+
+/* And they are sent exact: cJSON prints 15 significant digits, which
+ * would have sent 2^53 as 9.00719925474099e+15. */
+static int test_encode_big_integers(void)
+{
+    fs_changeset *cs = make_cs(1), *back = NULL;
+    fs_err e = {0, ""};
+    fs_buf b;
+    int rc;
+
+    CHECK(cs != NULL);
+    cs->changes[0].sub.created_ms = INT64_C(9007199254740992);
+    cs->changes[0].sub.form_version = INT64_C(1234567890123457);
+    fs_buf_init(&b, 1 << 20);
+    rc = fs_changeset_encode(cs, 0, &b, NULL);
+    if (rc == FS_OK)
+        rc = fs_changeset_decode(b.data, b.len, 0, NULL, &back, NULL, &e);
+    if (rc == FS_OK &&
+        (strstr((const char *)b.data, "\"created_ms\":9007199254740992,") ==
+             NULL ||
+         back->changes[0].err != 0 ||
+         back->changes[0].sub.created_ms != cs->changes[0].sub.created_ms ||
+         back->changes[0].sub.form_version != cs->changes[0].sub.form_version))
+        rc = failf(__FILE__, __LINE__, "sent %s", (const char *)b.data);
+    fs_buf_free(&b);
+    fs_changeset_free(cs);
+    fs_changeset_free(back);
+    CHECK_RC(rc, FS_OK);
+    return 0;
+}
+
+/* A key twice anywhere in a changeset is refused, never "the first one
+ * wins": which of two values counts would depend on the parser. In the
+ * envelope (or anything outside changes) it refuses the changeset, as a
+ * repeated seq does; anywhere else in a change it refuses that change,
+ * before anything else of it is read. */
+static int test_duplicate_keys(void)
+{
+    static const strict_case t[] = {
+        {STRICT_SUB, "\"protocol\":1", "\"protocol\":1,\"protocol\":1",
+         FS_EMALFORMED, "changeset: key 'protocol' appears twice", 0, "", 0},
+        {STRICT_SUB, "\"protocol\":1", "\"x\":0,\"protocol\":1,\"x\":0",
+         FS_EMALFORMED, "changeset: key 'x' appears twice", 0, "", 0},
+        {STRICT_SUB, "\"protocol\":1", "\"x\":{\"a\":1,\"a\":2},\"protocol\":1",
+         FS_EMALFORMED, "changeset: key 'a' appears twice in 'x'", 0, "", 0},
+        {STRICT_SUB, "\"last_seq\":5,", "\"last_seq\":5,\"changes\":[],",
+         FS_EMALFORMED, "changeset: key 'changes' appears twice", 0, "", 0},
+        {STRICT_SUB, "\"seq\":5", "\"seq\":5,\"seq\":5", FS_EMALFORMED,
+         "changes[0]: key 'seq' appears twice", 0, "", 0},
+        {STRICT_SUB, "\"form_version\":1", "\"form_version\":1,\"form\":\"x\"",
+         FS_OK, "", FS_EMALFORMED, "changes[0]: key 'form' appears twice", 0},
+        {STRICT_SUB, "\"rev\":2", "\"note\":1,\"rev\":2,\"note\":1", FS_OK, "",
+         FS_EMALFORMED, "changes[0]: key 'note' appears twice", 0},
+        {STRICT_SUB, "\"rev\":2",
+         "\"a_rather_long_member_name\":1,\"rev\":2,"
+         "\"a_rather_long_member_name\":2",
+         FS_OK, "", FS_EMALFORMED,
+         "changes[0]: key 'a_rather_long_member_name' appears twice", 0},
+        {STRICT_SUB, "\"rev\":2",
+         "\"note\":{\"a\":[{\"b\":1,\"b\":1}]},\"rev\":2", FS_OK, "",
+         FS_EMALFORMED, "changes[0]: key 'b' appears twice in 'note.a[0]'", 0},
+        {STRICT_SUB, "\"lon\":2", "\"lat\":2", FS_OK, "", FS_EMALFORMED,
+         "changes[0]: key 'lat' appears twice in 'answers.where'", 0},
+        {STRICT_SUB, "{\"x\":1}", "{\"x\":1,\"x\":1}", FS_OK, "", FS_EMALFORMED,
+         "changes[0]: key 'x' appears twice in 'answers.list[1]'", 0},
+        /* Repeated answers keep their message, in its place. */
+        {STRICT_SUB, "\"head_name\":\"A\"",
+         "\"head_name\":\"A\",\"head_name\":\"B\"", FS_OK, "", FS_EMALFORMED,
+         "changes[0].answers.head_name: key appears twice", 0},
+        {STRICT_ENT, "\"base\":2", "\"base\":2,\"base\":3", FS_OK, "",
+         FS_EMALFORMED,
+         "changes[0]: key 'base' appears twice in 'fields.status'", 0},
+        {STRICT_ENT, "{\"k\":1}", "{\"k\":1,\"k\":2}", FS_OK, "", FS_EMALFORMED,
+         "changes[0]: key 'k' appears twice in 'fields.status.value'", 0},
+        /* Many keys: found by hashing, named in reading order. */
+        {STRICT_SUB, "{\"x\":1}",
+         "{\"x\":{\"k0\":0,\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":"
+         "6,\"k7\":7,\"k8\":8,\"k9\":9,\"k10\":10,\"k11\":11,\"k12\":12,"
+         "\"k13\":13,\"k14\":14,\"k15\":15,\"k16\":16,\"k17\":17,\"k9\":0,"
+         "\"k3\":0}}",
+         FS_OK, "", FS_EMALFORMED,
+         "changes[0]: key 'k9' appears twice in 'answers.list[1].x'", 0},
+        /* The same name in two objects is no repeat. */
+        {STRICT_SUB, "{\"x\":1}", "{\"lat\":1,\"x\":{\"lat\":1}}", FS_OK, "", 0,
+         "", 0},
+    };
+
+    return run_strict(t, sizeof(t) / sizeof(t[0]));
+}
+
 /* ---- push replies ---------------------------------------------------- */
 
 static int test_reply_roundtrip(void)
@@ -2733,6 +2952,17 @@ static int test_reply_malformed(void)
          FS_EMALFORMED, "results[0].error: longer than 31 bytes"},
         {"{\"first_seq\":1,", FS_EMALFORMED, NULL},
         {"{\"first_seq\":1} x", FS_EMALFORMED, "trailing"},
+        /* Integers from their digits, as in a changeset. */
+        {"{\"first_seq\":9007199254740993,\"last_seq\":1,\"acked_seq\":1,"
+         "\"results\":[]}",
+         FS_EMALFORMED, "first_seq: 9007199254740993 is beyond +-2^53"},
+        {"{\"first_seq\":1,\"last_seq\":1,\"acked_seq\":1.0000000000000001,"
+         "\"results\":[]}",
+         FS_EMALFORMED, "acked_seq: must be an integer >= 0"},
+        {"{\"first_seq\":9007199254740991,\"last_seq\":9007199254740991,"
+         "\"acked_seq\":1,\"results\":[{\"seq\":9007199254740993,"
+         "\"status\":\"applied\"}]}",
+         FS_EMALFORMED, "results[0].seq: 9007199254740993 is beyond +-2^53"},
     };
     size_t i;
 
@@ -2856,21 +3086,40 @@ static int test_arena(void)
 
 static int test_fixtures(void)
 {
+    /* want and msg are the decode's; c0 and c0msg, when msg is NULL, the
+     * first change's (the second is always fine). */
     static const struct {
         const char *file;
         int gz, want;
         const char *msg;
+        int c0;
+        const char *c0msg;
     } cases[] = {
-        {"valid.json", 0, FS_OK, NULL},
-        {"valid.json.gz", 1, FS_OK, NULL},
-        {"truncated.json.gz", 1, FS_EMALFORMED, "truncated"},
+        {"valid.json", 0, FS_OK, NULL, 0, ""},
+        {"valid.json.gz", 1, FS_OK, NULL, 0, ""},
+        {"truncated.json.gz", 1, FS_EMALFORMED, "truncated", 0, ""},
         {"bad_json.json", 0, FS_EMALFORMED,
          "JSON text ends at byte 87 where a member name in double quotes was "
-         "expected"},
-        {"trailing_garbage.json", 0, FS_EMALFORMED, "trailing"},
-        {"bad_utf8.json", 0, FS_EUTF8, "UTF-8"},
-        {"wrong_protocol.json", 0, FS_EVERSION, "protocol version 2"},
-        {"seq_gap.json", 0, FS_EMALFORMED, "changes[1].seq: expected 2"},
+         "expected",
+         0, ""},
+        {"trailing_garbage.json", 0, FS_EMALFORMED, "trailing", 0, ""},
+        {"bad_utf8.json", 0, FS_EUTF8, "UTF-8", 0, ""},
+        {"wrong_protocol.json", 0, FS_EVERSION, "protocol version 2", 0, ""},
+        {"seq_gap.json", 0, FS_EMALFORMED, "changes[1].seq: expected 2", 0, ""},
+        {"first_seq_beyond_2_53.json", 0, FS_EMALFORMED,
+         "first_seq: 9007199254740993 is beyond +-2^53 (9007199254740992), "
+         "the largest integer a JSON number carries exactly",
+         0, ""},
+        {"int_beyond_2_53.json", 0, FS_OK, NULL, FS_EMALFORMED,
+         "changes[0].rev: 9007199254740993 is beyond +-2^53 "
+         "(9007199254740992), the largest integer a JSON number carries "
+         "exactly"},
+        {"duplicate_key_envelope.json", 0, FS_EMALFORMED,
+         "changeset: key 'device' appears twice", 0, ""},
+        {"duplicate_key_change.json", 0, FS_OK, NULL, FS_EMALFORMED,
+         "changes[0]: key 'form' appears twice"},
+        {"duplicate_key_edit.json", 0, FS_OK, NULL, FS_EMALFORMED,
+         "changes[0]: key 'value' appears twice in 'fields.status'"},
     };
     char d_plain[65] = "", d_gz[65] = "";
     size_t i;
@@ -2891,19 +3140,28 @@ static int test_fixtures(void)
         rc = fs_changeset_decode(b.data, b.len, cases[i].gz, NULL, &out, d, &e);
         fs_buf_free(&b);
         if (rc == FS_OK &&
-            (out->n != 2 || out->changes[0].err || out->changes[1].err))
-            rc = -100;
-        if (rc == FS_OK && strcmp(out->changes[1].sub.answers_json,
-                                  "{\"head_name\":\"Moussa\","
-                                  "\"members\":3}") != 0)
-            rc = -101;
-        fs_changeset_free(out);
-        if (rc != cases[i].want ||
-            (cases[i].msg && strstr(e.msg, cases[i].msg) == NULL))
-            return failf(__FILE__, __LINE__, "%s: %d %s '%s'", cases[i].file,
-                         rc, fs_errname(rc), e.msg);
-        if (rc == FS_OK)
+            (out->n != 2 || out->changes[0].err != cases[i].c0 ||
+             strcmp(out->changes[0].errmsg, cases[i].c0msg) != 0 ||
+             out->changes[1].err))
+            rc = failf(__FILE__, __LINE__, "%s: changes[0] %s '%s'",
+                       cases[i].file, fs_errname(out->changes[0].err),
+                       out->changes[0].errmsg);
+        else if (rc == FS_OK && strcmp(out->changes[1].sub.answers_json,
+                                       "{\"head_name\":\"Moussa\","
+                                       "\"members\":3}") != 0)
+            rc = failf(__FILE__, __LINE__, "%s: answers of changes[1]",
+                       cases[i].file);
+        else if (rc != cases[i].want ||
+                 (cases[i].msg && strstr(e.msg, cases[i].msg) == NULL))
+            rc = failf(__FILE__, __LINE__, "%s: %d %s '%s'", cases[i].file, rc,
+                       fs_errname(rc), e.msg);
+        else
+            rc = 0;
+        if (rc == 0 && cases[i].want == FS_OK && !cases[i].c0)
             memcpy(cases[i].gz ? d_gz : d_plain, d, sizeof(d));
+        fs_changeset_free(out);
+        if (rc != 0)
+            return rc;
     }
     CHECK(d_plain[0] != '\0' && strcmp(d_plain, d_gz) == 0);
     return 0;
@@ -2981,6 +3239,9 @@ static const unit_case tests[] = {
     {"change answers canonical", test_change_answers_canonical},
     {"change repeated keys named", test_change_duplicate_keys_named},
     {"decode agrees with the reference", test_decode_agrees},
+    {"wire integers exact or refused", test_wire_integers},
+    {"big integers encoded exactly", test_encode_big_integers},
+    {"duplicate keys refused anywhere", test_duplicate_keys},
     {"change too many answers", test_change_too_many_answers},
     {"change bad answer key", test_change_bad_answer_key},
     {"change duplicate answer key", test_change_duplicate_key},
