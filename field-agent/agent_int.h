@@ -9,6 +9,10 @@
 #include "agent.h"
 #include "fs_protocol.h"
 
+/* An answer shown as text (choice labels joined): far above any answer
+ * a form allows, a cap only against runaway growth. */
+#define FA_TEXT_MAX (16 * 1024 * 1024)
+
 struct fa_agent {
     char *dir;
     sqlite3 *db;

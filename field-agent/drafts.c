@@ -161,6 +161,32 @@ void fa__draft_clear(fa__draft *d)
     d->answers = NULL;
 }
 
+int fa__draft_amend(fa_agent *ag, const char *id, fa__draft *d)
+{
+    memset(d, 0, sizeof *d);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ag->db,
+                           "SELECT rev, form_id, form_version, area, answers "
+                           "FROM submissions WHERE id = ? ORDER BY rev DESC "
+                           "LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fa__store_error(ag, "reading submissions");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return fa__fail(ag, FA_EINPUT,
+                        "no submission %s on this device; `fieldsync-agent "
+                        "status` lists recent ones",
+                        id);
+    }
+    int rc = fa__draft_create(
+        ag, d, id, (const char *)sqlite3_column_text(st, 1),
+        sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3),
+        sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 4));
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* After a realignment the hub's sequence may be above every local row,
  * so the next number follows whichever is larger. */
 static int next_seq(fa_agent *ag, int64_t *seq)

@@ -49,6 +49,14 @@ int fa__store_submission(fa_agent *ag, const char *id, int64_t base_rev,
 int fa__draft_finalize(fa_agent *ag, const fa__draft *d, const fs_form *f,
                        fs_problems *p);
 
+/* The newest revision of each submission, newest first, at most max (0:
+ * all), only those the hub refused when refused_only: [{id, form, title
+ * (in lang, else the form id), area, created_ms, rev, state, hub_status,
+ * hub_error, hub_message, review_state, review_comment, waiting (not
+ * acknowledged yet)}] (submissions.c). *out is the caller's. */
+int fa__submission_list(fa_agent *ag, const char *lang, int refused_only,
+                        size_t max, cJSON **out);
+
 /* ---- one answer at a time (answer.c): the terminal fill and the web app
  * share these, so both read, check and save answers the same way. ---- */
 
@@ -58,10 +66,10 @@ int fa__draft_finalize(fa_agent *ag, const fa__draft *d, const fs_form *f,
  * be read; else a new value, the caller's. */
 cJSON *fa__answer_parse(const fs_field *fld, char *line, char *why, size_t cap);
 
-/* Writes an answer for people: choice labels in lang, "a, b" for several
- * choices, JSON for the rest (fill.c). */
-void fa__print_value(FILE *out, const fs_field *fld, const cJSON *v,
-                     const char *lang);
+/* An answer as text for people: choice labels in lang, "a, b" for
+ * several choices, JSON for the rest. NULL when out of memory; else the
+ * caller's (free). */
+char *fa__value_text(const fs_field *fld, const cJSON *v, const char *lang);
 
 /* FA_OK when area is an area code this device records for; FA_EINPUT
  * with the reason as the agent's message otherwise. */

@@ -449,74 +449,48 @@ static cJSON *entity_json(fa_agent *ag, const char *id, const local_entity *e)
 }
 
 int fa_entity_list(fa_agent *ag, const char *type_name, const char *area,
-                   int json, FILE *out)
+                   cJSON **out)
 {
+    *out = NULL;
     fs_entity_types *t = NULL;
     int rc = load_types(ag, &t);
     if (rc != FA_OK)
         return rc;
-    const fs_form *type = fs_entity_type(t, type_name);
-    if (!type) {
+    if (!fs_entity_type(t, type_name))
         rc = fa__fail(ag, FA_EINPUT,
                       "'%s' is not an entity type; the types "
                       "are %s",
                       type_name, fs_entity_type_names(t));
-        fs_entity_types_free(t);
+    fs_entity_types_free(t);
+    if (rc != FA_OK)
         return rc;
-    }
-    if (area && !fs_valid_area_code(area)) {
-        fs_entity_types_free(t);
+    if (area && !fs_valid_area_code(area))
         return fa__fail(ag, FA_EINPUT, "'%s' is not an area code", area);
-    }
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(ag->db,
                            "SELECT id, area FROM entities WHERE type = ?1 "
                            "AND deleted = 0 AND (?2 = '' OR area = ?2) "
                            "ORDER BY area, id",
-                           -1, &st, NULL) != SQLITE_OK) {
-        fs_entity_types_free(t);
+                           -1, &st, NULL) != SQLITE_OK)
         return fa__store_error(ag, "reading the registry");
-    }
     sqlite3_bind_text(st, 1, type_name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, area ? area : "", -1, SQLITE_STATIC);
     cJSON *arr = cJSON_CreateArray();
-    const char *tf = fs_entity_title_field(type);
-    int n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         local_entity e = {1, "", "", 0};
         snprintf(e.type, sizeof e.type, "%s", type_name);
         snprintf(e.area, sizeof e.area, "%s", col(st, 1));
-        cJSON *o = entity_json(ag, col(st, 0), &e);
-        if (!json) {
-            const cJSON *f = cJSON_GetObjectItemCaseSensitive(
-                cJSON_GetObjectItemCaseSensitive(o, "fields"), tf);
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, "value");
-            fprintf(out, "%s  %-12s %s%s\n", col(st, 0), e.area,
-                    cJSON_IsString(v) ? v->valuestring : "",
-                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "pending"))
-                        ? "  (not sent yet)"
-                        : "");
-        }
-        cJSON_AddItemToArray(arr, o);
-        n++;
+        cJSON_AddItemToArray(arr, entity_json(ag, col(st, 0), &e));
     }
     sqlite3_finalize(st);
-    if (json) {
-        char *text = cJSON_Print(arr);
-        fprintf(out, "%s\n", text ? text : "[]");
-        free(text);
-    } else if (n == 0) {
-        fprintf(out, "no %s entities on this device%s%s\n", type_name,
-                area ? " in " : "", area ? area : "");
-    }
-    cJSON_Delete(arr);
-    fs_entity_types_free(t);
+    *out = arr;
     return FA_OK;
 }
 
-int fa_entity_show(fa_agent *ag, const char *id, int json, FILE *out)
+int fa_entity_show(fa_agent *ag, const char *id, cJSON **out)
 {
     local_entity e;
+    *out = NULL;
     if (!fs_valid_uuid(id))
         return fa__fail(ag, FA_EINPUT, "'%s' is not an entity id", id);
     int rc = load_local(ag, id, &e);
@@ -532,51 +506,62 @@ int fa_entity_show(fa_agent *ag, const char *id, int json, FILE *out)
                            "hub_message, created_ms FROM entity_changes "
                            "WHERE entity_id = ? ORDER BY id",
                            -1, &st, NULL) == SQLITE_OK) {
+        static const char *const names[] = {"op", "state", "hub_status",
+                                            "hub_error", "hub_message"};
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW) {
             cJSON *c = cJSON_CreateObject();
-            cJSON_AddStringToObject(c, "op", col(st, 0));
-            cJSON_AddStringToObject(c, "state", col(st, 1));
-            cJSON_AddStringToObject(c, "hub_status", col(st, 2));
-            cJSON_AddStringToObject(c, "hub_error", col(st, 3));
-            cJSON_AddStringToObject(c, "hub_message", col(st, 4));
+            for (int i = 0; i < 5; i++)
+                cJSON_AddStringToObject(c, names[i], col(st, i));
             cJSON_AddItemToArray(changes, c);
         }
     }
     sqlite3_finalize(st);
-    if (json) {
-        char *text = cJSON_Print(o);
-        fprintf(out, "%s\n", text ? text : "{}");
-        free(text);
-        cJSON_Delete(o);
-        return FA_OK;
+    *out = o;
+    return FA_OK;
+}
+
+int fa__entity_refused_list(fa_agent *ag, const char *lang, size_t max,
+                            cJSON *arr)
+{
+    fs_entity_types *t = NULL;
+    int rc = load_types(ag, &t);
+    if (rc != FA_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(
+            ag->db,
+            "SELECT c.entity_id, c.type, c.op, c.created_ms, c.hub_error, "
+            "c.hub_message, e.area, coalesce((SELECT value ->> '$' FROM "
+            "entity_fields f WHERE f.entity_id = c.entity_id AND f.name = "
+            "'name'), '') FROM entity_changes c LEFT JOIN entities e ON e.id "
+            "= c.entity_id WHERE c.state = 'refused' ORDER BY c.id DESC "
+            "LIMIT ?",
+            -1, &st, NULL) != SQLITE_OK) {
+        fs_entity_types_free(t);
+        return fa__store_error(ag, "reading the registry");
     }
-    fprintf(out, "%s %s (area %s)%s\n", e.type, id, e.area,
-            e.deleted ? " - deleted" : "");
-    const cJSON *f;
-    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(o, "fields"))
-    {
-        char *v = cJSON_PrintUnformatted(
-            cJSON_GetObjectItemCaseSensitive(f, "value"));
-        fprintf(
-            out, "  %-14s %s  (version %d%s)\n", f->string, v ? v : "",
-            (int)cJSON_GetObjectItemCaseSensitive(f, "version")->valuedouble,
-            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "pending"))
-                ? ", edited here, not sent yet"
-                : "");
-        free(v);
+    sqlite3_bind_int64(st, 1, max ? (sqlite3_int64)max : -1);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *type = col(st, 1);
+        const fs_form *ty = fs_entity_type(t, type);
+        char title[512];
+        snprintf(title, sizeof title, "%s (%s): %s",
+                 ty ? fs_form_title(ty, lang) : type, col(st, 2), col(st, 7));
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "kind", "entity");
+        cJSON_AddStringToObject(o, "id", col(st, 0));
+        cJSON_AddStringToObject(o, "title", title);
+        cJSON_AddStringToObject(o, "area", col(st, 6));
+        cJSON_AddNumberToObject(o, "created_ms",
+                                (double)sqlite3_column_int64(st, 3));
+        cJSON_AddStringToObject(o, "state", "refused");
+        cJSON_AddStringToObject(o, "hub_error", col(st, 4));
+        cJSON_AddStringToObject(o, "hub_message", col(st, 5));
+        cJSON_AddItemToArray(arr, o);
     }
-    const cJSON *c;
-    cJSON_ArrayForEach(c, changes)
-    {
-        const char *err =
-            cJSON_GetObjectItemCaseSensitive(c, "hub_error")->valuestring;
-        if (err[0])
-            fprintf(out, "  hub: %s: %s\n", err,
-                    cJSON_GetObjectItemCaseSensitive(c, "hub_message")
-                        ->valuestring);
-    }
-    cJSON_Delete(o);
+    sqlite3_finalize(st);
+    fs_entity_types_free(t);
     return FA_OK;
 }
 

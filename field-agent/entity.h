@@ -1,5 +1,6 @@
 /*
- * entity.h - the registry on the device, as sync.c uses it.
+ * entity.h - the registry on the device, as sync and the form app use
+ * it (the commands' functions are in agent.h).
  */
 #ifndef FA_ENTITY_H
 #define FA_ENTITY_H
@@ -21,5 +22,12 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload);
 /* Deletes the entities outside areas ("*" or codes joined by commas)
  * that have no change waiting, in the caller's transaction. */
 int fa__entity_purge(fa_agent *ag, const char *areas);
+
+/* Appends to arr the newest max (0: all) registry edits the hub refused,
+ * as the form app's quarantine list shows them: {kind "entity", id,
+ * title ("Type (op): name", the type's title in lang), area, created_ms,
+ * state, hub_error, hub_message}. */
+int fa__entity_refused_list(fa_agent *ag, const char *lang, size_t max,
+                            cJSON *arr);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "fs_protocol.h"
+#include "render.h"
 
 static const char usage[] =
     "usage: fieldsync-agent [--dir DIR] COMMAND [OPTIONS]\n"
@@ -177,6 +178,18 @@ static int parse(int argc, char **argv, int i, opts *o)
     return 0;
 }
 
+static int cmd_forms(fa_agent *ag, const opts *o)
+{
+    cJSON *doc = NULL;
+    int rc = fa_forms(ag, o->lang, &doc);
+    if (rc == FA_OK && o->json)
+        render_json(stdout, doc, "(null)");
+    else if (rc == FA_OK)
+        render_forms(stdout, doc);
+    cJSON_Delete(doc);
+    return exit_code(rc);
+}
+
 static int cmd_record(fa_agent *ag, const opts *o)
 {
     if (o->npos != 1 || !o->answers)
@@ -226,6 +239,7 @@ static int cmd_form(fa_agent *ag, const char *cmd, const opts *o)
                    NULL);
     const char *arg = o->pos[0];
     int rc;
+    cJSON *doc = NULL;
     if (strcmp(cmd, "fill") == 0)
         rc = fa_fill(ag, arg, o->lang, o->area, stdin, stdout);
     else if (strcmp(cmd, "resume") == 0)
@@ -233,7 +247,10 @@ static int cmd_form(fa_agent *ag, const char *cmd, const opts *o)
     else if (strcmp(cmd, "amend") == 0)
         rc = fa_amend(ag, arg, o->lang, stdin, stdout);
     else
-        rc = fa_show(ag, arg, o->lang, stdout);
+        rc = fa_show(ag, arg, o->lang, &doc);
+    if (doc)
+        render_show(stdout, doc);
+    cJSON_Delete(doc);
     if (rc != FA_OK)
         fprintf(stderr, "fieldsync-agent: %s\n", fa_last_error(ag));
     return exit_code(rc);
@@ -263,11 +280,20 @@ static int cmd_entity(fa_agent *ag, int argc, char **argv)
     const char *sub = n > 0 ? pos[0] : "";
     int rc = FA_OK, status = -1;
     char id[FS_UUID_LEN + 1];
-    if (strcmp(sub, "list") == 0 && n == 2)
-        rc = fa_entity_list(ag, pos[1], area, json, stdout);
-    else if (strcmp(sub, "show") == 0 && n == 2)
-        rc = fa_entity_show(ag, pos[1], json, stdout);
-    else if (strcmp(sub, "new") == 0 && n >= 2) {
+    cJSON *doc = NULL;
+    if (strcmp(sub, "list") == 0 && n == 2) {
+        rc = fa_entity_list(ag, pos[1], area, &doc);
+        if (rc == FA_OK && json)
+            render_json(stdout, doc, "[]");
+        else if (rc == FA_OK)
+            render_entity_list(stdout, doc, pos[1], area);
+    } else if (strcmp(sub, "show") == 0 && n == 2) {
+        rc = fa_entity_show(ag, pos[1], &doc);
+        if (rc == FA_OK && json)
+            render_json(stdout, doc, "{}");
+        else if (rc == FA_OK)
+            render_entity_show(stdout, doc);
+    } else if (strcmp(sub, "new") == 0 && n >= 2) {
         rc = fa_entity_new(ag, pos[1], n - 2, pos + 2, id);
         if (rc == FA_OK)
             printf("%s\n", id);
@@ -281,6 +307,7 @@ static int cmd_entity(fa_agent *ag, int argc, char **argv)
                      "FIELD=VALUE... | delete ID",
                      NULL);
     free(pos);
+    cJSON_Delete(doc);
     if (status >= 0)
         return status;
     if (rc != FA_OK) {
@@ -299,7 +326,10 @@ static int cmd_sync(fa_agent *ag, const opts *o)
 {
     fa_sync_options so;
     fa_sync_options_default(&so);
-    so.progress = !o->quiet && isatty(STDERR_FILENO);
+    if (!o->quiet && isatty(STDERR_FILENO)) {
+        so.on_progress = render_progress;
+        so.progress_arg = stderr;
+    }
     if (o->batch)
         so.batch_count = (size_t)o->batch;
     if (o->retries >= 0)
@@ -414,18 +444,28 @@ int main(int argc, char **argv)
             status = exit_code(rc);
         }
     } else if (strcmp(cmd, "forms") == 0) {
-        status = exit_code(fa_forms(ag, o.json, o.lang, stdout));
+        status = cmd_forms(ag, &o);
     } else if (strcmp(cmd, "record") == 0) {
         status = cmd_record(ag, &o);
     } else if (strcmp(cmd, "fill") == 0 || strcmp(cmd, "resume") == 0 ||
                strcmp(cmd, "show") == 0 || strcmp(cmd, "amend") == 0) {
         status = cmd_form(ag, cmd, &o);
     } else if (strcmp(cmd, "drafts") == 0) {
-        status = exit_code(fa_drafts(ag, stdout));
+        cJSON *doc = NULL;
+        rc = fa_drafts(ag, NULL, 0, &doc);
+        if (rc == FA_OK)
+            render_drafts(stdout, doc);
+        cJSON_Delete(doc);
+        status = exit_code(rc);
     } else if (strcmp(cmd, "entity") == 0) {
         status = cmd_entity(ag, argc - i, argv + i);
     } else if (strcmp(cmd, "status") == 0) {
-        status = exit_code(fa_status(ag, o.json, stdout));
+        cJSON *doc = NULL;
+        rc = fa_status(ag, &doc);
+        if (rc == FA_OK)
+            render_status(stdout, doc, o.json);
+        cJSON_Delete(doc);
+        status = exit_code(rc);
     } else {
         status = cmd_sync(ag, &o);
     }

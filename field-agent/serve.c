@@ -263,6 +263,8 @@ static void on_progress(void *wp, const char *phase, long long done,
                         long long total)
 {
     fa__web *w = wp;
+    if (strcmp(phase, "sent") == 0)
+        return; /* the page shows "sending" until the pull starts */
     pthread_mutex_lock(&w->sync_lock);
     snprintf(w->phase, sizeof w->phase, "%s", phase);
     w->done = done;

@@ -547,8 +547,6 @@ static int take_reply(fa_agent *ag, fa__http *h, const batch *b,
 static void show_progress(const fa_sync_options *o, long long done,
                           long long total)
 {
-    if (o->progress && total > 0)
-        fprintf(stderr, "\rsending: %lld/%lld changes", done, total);
     if (o->on_progress)
         o->on_progress(o->progress_arg, "sending", done, total);
 }
@@ -820,8 +818,8 @@ static int push_all(fa_agent *ag, fa__http *h, fa__http *h2, const char *device,
         two = 1;
     }
     fa__http_multi_free(&m);
-    if (o->progress && done > 0)
-        fputc('\n', stderr);
+    if (done > 0 && o->on_progress)
+        o->on_progress(o->progress_arg, "sent", done, total);
     return rc;
 }
 
@@ -1078,8 +1076,6 @@ static int pull_all(fa_agent *ag, fa__http *h, const fa_sync_options *o,
         cJSON_Delete(page);
         if (rc != FA_OK || !again)
             return rc;
-        if (o->progress)
-            fprintf(stderr, "\rreceiving: %lld changes", rep->pulled);
         if (o->on_progress)
             o->on_progress(o->progress_arg, "receiving", rep->pulled, 0);
     }
