@@ -37,10 +37,4 @@ int fa__commit(fa_agent *ag);
 void fa__rollback(fa_agent *ag);
 int fa__store_error(fa_agent *ag, const char *what);
 
-/* For a new change in the caller's transaction: the collector, a fresh
- * HLC stamp (the caller stores it in meta "hlc" with the change) and the
- * next outbox sequence (after the highest row and the acknowledged one). */
-int fa__stamp(fa_agent *ag, char collector[FS_NAME_MAX + 1],
-              char hlc[FS_HLC_TEXT_LEN + 1], int64_t *seq);
-
 #endif

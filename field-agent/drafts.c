@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "drafts.h"
+#include "outbox.h"
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
@@ -184,43 +185,6 @@ int fa__draft_amend(fa_agent *ag, const char *id, fa__draft *d)
         sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3),
         sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 4));
     sqlite3_finalize(st);
-    return rc;
-}
-
-/* After a realignment the hub's sequence may be above every local row,
- * so the next number follows whichever is larger. */
-static int next_seq(fa_agent *ag, int64_t *seq)
-{
-    int64_t acked = 0;
-    int rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
-    if (rc != FA_OK)
-        return rc;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db, "SELECT coalesce(max(seq), 0) FROM outbox",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return fa__store_error(ag, "reading the outbox");
-    }
-    int64_t max = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    *seq = (max > acked ? max : acked) + 1;
-    return FA_OK;
-}
-
-int fa__stamp(fa_agent *ag, char collector[FS_NAME_MAX + 1],
-              char hlc[FS_HLC_TEXT_LEN + 1], int64_t *seq)
-{
-    uint64_t hlc_state = 0;
-    int rc = fa__meta_get(ag, "hlc", hlc, FS_HLC_TEXT_LEN + 1);
-    if (rc == FA_OK && hlc[0])
-        fs_hlc_parse(hlc, &hlc_state);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "collector", collector, FS_NAME_MAX + 1);
-    if (rc == FA_OK)
-        rc = next_seq(ag, seq);
-    if (rc == FA_OK)
-        fs_hlc_format(fs_hlc_tick(&hlc_state, fs_now_ms()), hlc);
     return rc;
 }
 

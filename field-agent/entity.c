@@ -17,6 +17,7 @@
 
 #include "agent_int.h"
 #include "entity.h"
+#include "outbox.h"
 #include "fs_entity.h"
 #include "fs_schema.h"
 
