@@ -185,7 +185,7 @@ char *fa__value_text(const fs_field *fld, const cJSON *v, const char *lang)
 
 int fa__area_check(fa_agent *ag, const char *area)
 {
-    char areas[2048];
+    char areas[FA_SCOPE_MAX];
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
     if (rc != FA_OK)
         return rc;

@@ -37,7 +37,7 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
                         "use another --dir for another enrolment",
                         existing);
 
-    char ca_abs[4096] = "";
+    char ca_abs[FA_PATH_MAX] = "";
     if (ca_file && !realpath(ca_file, ca_abs))
         return fa__fail(ag, FA_EINPUT, "cannot read the CA file %s: %s",
                         ca_file, strerror(errno));
@@ -55,7 +55,7 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
     free(body);
     cJSON *rep = NULL;
     if (rc == FA_OK && h.status != 200) {
-        char msg[600];
+        char msg[FA_MSG_MAX];
         fa__http_error_message(&h, msg, sizeof msg);
         rc =
             fa__fail(ag, FA_EREFUSED, "the hub refused the enrolment: %s", msg);

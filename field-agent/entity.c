@@ -310,7 +310,7 @@ static int store_change(fa_agent *ag, const char *id, const char *type,
  * field's value) must be one of them. */
 static int check_scope(fa_agent *ag, const char *area)
 {
-    char areas[2048];
+    char areas[FA_SCOPE_MAX];
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
     if (rc != FA_OK)
         return rc;
@@ -700,7 +700,7 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
                         "the hub sent an entity without "
                         "fields");
     /* Moved out of this device's areas: no longer held here. */
-    char areas[2048];
+    char areas[FA_SCOPE_MAX];
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
     if (rc != FA_OK)
         return rc;

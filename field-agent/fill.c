@@ -118,7 +118,7 @@ static void saved_message(session *s)
 /* Asks for the area code when the form needs one and none is set. */
 static int ask_area(session *s, int *stop)
 {
-    char areas[2048];
+    char areas[FA_SCOPE_MAX];
     char line[LINE_MAX_BYTES];
     int rc = fa__meta_get(s->ag, "areas", areas, sizeof areas);
     if (rc != FA_OK)

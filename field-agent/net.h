@@ -15,7 +15,7 @@ typedef struct fa__http {
     const fa__curl_api *api; /* NULL until fa__http_init succeeds */
     CURL *curl;
     struct curl_slist *headers;
-    char base[512];
+    char base[FA_URL_MAX];
     fs_buf reply; /* last reply body, decoded, capped */
     long status;  /* last HTTP status, 0 when none */
     char curl_err[CURL_ERROR_SIZE];

@@ -83,7 +83,7 @@ int fa__push_two(fa__sync *s, fa__http_multi *m, fa__flight *first,
         /* Only the oldest push's answer counts (see above). */
         int r = fa__http_wait(ag, m, f[0].h);
         f[0].waited = 1;
-        char why[600] = "";
+        char why[FA_MSG_MAX] = "";
         if (r == FA_OK && f[0].h->status != 200 && o->trace_dir)
             fa__http_error_message(f[0].h, why, sizeof why);
         fa__trace_note(
@@ -110,7 +110,7 @@ int fa__push_two(fa__sync *s, fa__http_multi *m, fa__flight *first,
                      (r == FA_OK && fa__sync_transient(f[0].h->status));
             if (*tried && *tried >= o->max_attempts) {
                 if (r == FA_OK) {
-                    char msg[600];
+                    char msg[FA_MSG_MAX];
                     fa__http_error_message(f[0].h, msg, sizeof msg);
                     r = fa__fail(ag, FA_EUNREACHABLE,
                                  "the hub is busy or failing: %s", msg);

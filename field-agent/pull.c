@@ -186,7 +186,7 @@ int fa__pull_all(fa__sync *s, int64_t *hub_acked)
         if (rc != FA_OK)
             return rc;
         if (h->status != 200) {
-            char msg[600];
+            char msg[FA_MSG_MAX];
             fa__http_error_message(h, msg, sizeof msg);
             return fa__fail(ag, FA_EREFUSED,
                             "the hub refused the download: "

@@ -90,7 +90,7 @@ int fa__push_all(fa__sync *s)
             int64_t hub_seq = hub_seq_of(h);
             fa__batch_free(&f.b);
             if (hub_seq < 0 || ++s->rep->realigned > FA_MAX_REALIGN) {
-                char msg[600];
+                char msg[FA_MSG_MAX];
                 fa__http_error_message(h, msg, sizeof msg);
                 rc = fa__fail(ag, FA_EREFUSED,
                               "the hub and this device disagree on the "
@@ -102,7 +102,7 @@ int fa__push_all(fa__sync *s)
             continue;
         }
         if (h->status != 200) {
-            char msg[600];
+            char msg[FA_MSG_MAX];
             fa__http_error_message(h, msg, sizeof msg);
             fa__batch_free(&f.b);
             rc = fa__fail(ag, FA_EREFUSED, "the hub refused the upload: %s",

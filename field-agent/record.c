@@ -77,7 +77,7 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
                         "the answers must be a JSON object of field names "
                         "and values, e.g. {\"age_band\": \"25-34\"}");
     }
-    char areas[2048];
+    char areas[FA_SCOPE_MAX];
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
     if (rc == FA_OK && areas[0] && !fs_scope_has(areas, area ? area : "")) {
         cJSON_Delete(answers);

@@ -39,7 +39,7 @@ static int scope_text(const cJSON *v, int (*valid)(const char *), char *out,
 
 int fa__scope_save(fa_agent *ag, const cJSON *obj)
 {
-    char areas[2048], forms[2048];
+    char areas[FA_SCOPE_MAX], forms[FA_SCOPE_MAX];
     if (scope_text(cJSON_GetObjectItemCaseSensitive(obj, "areas"),
                    fs_valid_area_code, areas, sizeof areas) != FA_OK ||
         scope_text(cJSON_GetObjectItemCaseSensitive(obj, "forms"),
@@ -57,7 +57,7 @@ int fa__scope_save(fa_agent *ag, const cJSON *obj)
 int fa__scope_apply(fa_agent *ag, const cJSON *payload, long long *purged)
 {
     int rc = fa__scope_save(ag, payload);
-    char areas[2048], forms[2048];
+    char areas[FA_SCOPE_MAX], forms[FA_SCOPE_MAX];
     int64_t acked = 0;
     if (rc == FA_OK)
         rc = fa__meta_get(ag, "areas", areas, sizeof areas);

@@ -438,7 +438,7 @@ static int log_message(const struct mg_connection *conn, const char *msg)
 
 static int write_port_file(const char *path, int port)
 {
-    char tmp[4096];
+    char tmp[FA_PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)

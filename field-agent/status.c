@@ -80,7 +80,7 @@ static void add_rows(fa_agent *ag, cJSON *arr, const char *sql,
 
 int fa_status(fa_agent *ag, cJSON **out)
 {
-    char hub[512], device[64], name[FS_NAME_MAX + 1], outcome[512];
+    char hub[FA_URL_MAX], device[64], name[FS_NAME_MAX + 1], outcome[512];
     int64_t acked = 0, last_ms = 0;
     *out = NULL;
     int rc = fa__meta_get(ag, "hub_url", hub, sizeof hub);

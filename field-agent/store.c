@@ -56,7 +56,7 @@ int fa_open(const char *dir, fa_agent **out, char *err, size_t errlen)
     }
     ag->dir = strdup(dir);
     fs_limits_default(&ag->limits);
-    char path[4096];
+    char path[FA_PATH_MAX];
     snprintf(path, sizeof path, "%s/agent.db", dir);
     if (!ag->dir ||
         fs_db_open(path, &fs_schema_agent, 1, &ag->db, err, errlen) != 0) {

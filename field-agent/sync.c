@@ -73,7 +73,7 @@ int fa__sync_request(fa__sync *s, fa__http *h, const char *method,
         if (rc == FA_OK && !fa__sync_transient(h->status))
             return FA_OK;
         if (rc == FA_OK) {
-            char msg[600];
+            char msg[FA_MSG_MAX];
             fa__http_error_message(h, msg, sizeof msg);
             rc = fa__fail(ag, FA_EUNREACHABLE,
                           "the hub is busy or failing: "
@@ -112,7 +112,7 @@ static void record_outcome(fa_agent *ag, int rc, const fa_sync_report *rep)
 int fa_sync(fa_agent *ag, const fa_sync_options *opt, fa_sync_report *rep)
 {
     memset(rep, 0, sizeof *rep);
-    char hub[512], device[FS_UUID_LEN + 1], token[96], ca[4096];
+    char hub[FA_URL_MAX], device[FS_UUID_LEN + 1], token[96], ca[FA_PATH_MAX];
     int rc = fa__meta_get(ag, "hub_url", hub, sizeof hub);
     if (rc == FA_OK)
         rc = fa__meta_get(ag, "ca_file", ca, sizeof ca);

@@ -4,11 +4,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "agent_int.h"
 #include "trace.h"
 
 void fa__trace_body(const char *dir, const fs_changeset *cs, const fs_buf *body)
 {
-    char path[4096];
+    char path[FA_PATH_MAX];
     snprintf(path, sizeof path, "%s/push-%lld-%lld.json.gz", dir,
              (long long)cs->first_seq, (long long)cs->last_seq);
     FILE *f = fopen(path, "wb");
@@ -22,7 +23,7 @@ void fa__trace_note(const char *dir, const char *fmt, ...)
 {
     if (!dir)
         return;
-    char path[4096];
+    char path[FA_PATH_MAX];
     snprintf(path, sizeof path, "%s/pushes.log", dir);
     FILE *f = fopen(path, "a");
     if (!f)

@@ -231,7 +231,7 @@ static cJSON *draft_view(fa__web *w, fa__draft *d, const fs_form *f,
     cJSON_AddBoolToObject(v, "amendment", d->base_rev > 0);
     cJSON_AddNumberToObject(v, "total", (double)fs_form_field_count(f));
     if (fs_form_area_required(f) && !d->area[0]) {
-        char areas[2048];
+        char areas[FA_SCOPE_MAX];
         fa__meta_get(w->ag, "areas", areas, sizeof areas);
         cJSON_AddStringToObject(v, "state", "area");
         cJSON_AddStringToObject(v, "areas", areas);
@@ -793,7 +793,7 @@ static int api_registry(fa__web *w, struct mg_connection *conn,
             fs_entity_type(t, cJSON_IsString(ty) ? ty->valuestring : type_name);
         if (type)
             cJSON_AddItemToObject(o, "type", type_json(type, lang));
-        char areas[2048];
+        char areas[FA_SCOPE_MAX];
         fa__meta_get(w->ag, "areas", areas, sizeof areas);
         cJSON_AddStringToObject(o, "areas", areas);
         cJSON *types = cJSON_AddArrayToObject(o, "types");
