@@ -72,7 +72,7 @@ int fa__draft_create(fa_agent *ag, fa__draft *d, const char *id,
     snprintf(d->area, sizeof d->area, "%s", area ? area : "");
     d->form_version = version;
     d->base_rev = base_rev;
-    d->answers = cJSON_Parse(answers_json ? answers_json : "{}");
+    d->answers = fs_json_parse_stored(answers_json ? answers_json : "{}");
     if (!d->answers)
         return fa__fail(ag, FA_ESTORE, "out of memory");
     int64_t now = (int64_t)fs_now_ms();
@@ -119,7 +119,8 @@ int fa__draft_load(fa_agent *ag, const char *id, fa__draft *d)
         copy_text(d->form_id, sizeof d->form_id, st, 1);
         d->form_version = sqlite3_column_int64(st, 2);
         copy_text(d->area, sizeof d->area, st, 3);
-        d->answers = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
+        d->answers =
+            fs_json_parse_stored((const char *)sqlite3_column_text(st, 4));
         d->position = sqlite3_column_int64(st, 5);
         d->base_rev = sqlite3_column_int64(st, 6);
     }

@@ -83,7 +83,7 @@ static cJSON *local_fields(fa_agent *ag, const char *id)
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
         cJSON *f = cJSON_AddObjectToObject(o, col(st, 0));
-        cJSON *v = cJSON_Parse(col(st, 1));
+        cJSON *v = fs_json_parse_stored(col(st, 1));
         cJSON_AddItemToObject(f, "value", v ? v : cJSON_CreateNull());
         cJSON_AddNumberToObject(f, "version",
                                 (double)sqlite3_column_int64(st, 2));
@@ -581,7 +581,7 @@ int fa__entity_change(sqlite3_stmt *st, int c0, fs_change *c)
     snprintf(e->collector, sizeof e->collector, "%s", col(st, c0 + 4));
     fs_hlc_parse(col(st, c0 + 5), &e->hlc);
     e->created_ms = sqlite3_column_int64(st, c0 + 6);
-    cJSON *fields = cJSON_Parse(col(st, c0 + 3));
+    cJSON *fields = fs_json_parse_stored(col(st, c0 + 3));
     if (!fields)
         return FS_ENOMEM;
     const cJSON *f;

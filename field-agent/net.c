@@ -247,7 +247,12 @@ long fa__http_os_errno(fa__http *h)
 
 void fa__http_error_message(fa__http *h, char *out, size_t cap)
 {
-    cJSON *j = cJSON_ParseWithLength((const char *)h->reply.data, h->reply.len);
+    /* Whatever answered may not be a fieldsync hub: its reply is read
+     * under the wire limits, and anything else gets the generic text. */
+    fs_limits lim;
+    fs_limits_default(&lim);
+    cJSON *j = NULL;
+    fs_json_parse((const char *)h->reply.data, h->reply.len, &lim, &j, NULL);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
     if (cJSON_IsString(m))

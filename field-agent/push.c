@@ -11,10 +11,13 @@
 #include "push.h"
 #include "trace.h"
 
-/* The sequence a 409 says the hub holds, -1 when it says none. */
-static int64_t hub_seq_of(fa__http *h)
+/* The sequence a 409 says the hub holds, -1 when it says none (or its
+ * answer is not JSON within the agent's limits). */
+static int64_t hub_seq_of(fa_agent *ag, fa__http *h)
 {
-    cJSON *j = cJSON_ParseWithLength((const char *)h->reply.data, h->reply.len);
+    cJSON *j = NULL;
+    fs_json_parse((const char *)h->reply.data, h->reply.len, &ag->limits, &j,
+                  NULL);
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "hub_seq");
     int64_t v =
         cJSON_IsNumber(s) && s->valuedouble >= 0 ? (int64_t)s->valuedouble : -1;
@@ -87,7 +90,7 @@ int fa__push_all(fa__sync *s)
             break;
         }
         if (h->status == 409) {
-            int64_t hub_seq = hub_seq_of(h);
+            int64_t hub_seq = hub_seq_of(ag, h);
             fa__batch_free(&f.b);
             if (hub_seq < 0 || ++s->rep->realigned > FA_MAX_REALIGN) {
                 char msg[FA_MSG_MAX];
