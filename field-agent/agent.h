@@ -100,19 +100,6 @@ int fa_status(fa_agent *ag, cJSON **out);
  * translation falls back to it). *out is the caller's. */
 int fa_forms(fa_agent *ag, const char *lang, cJSON **out);
 
-/* Interactive fill in a terminal (or from piped lines): one question at a
- * time, every answer saved to a draft as it is given. lang may be NULL
- * (the form's default language); area may be NULL (asked when the form
- * needs one). */
-int fa_fill(fa_agent *ag, const char *form_id, const char *lang,
-            const char *area, FILE *in, FILE *out);
-/* Continues a draft where it stopped. */
-int fa_resume(fa_agent *ag, const char *draft_id, const char *lang, FILE *in,
-              FILE *out);
-/* Opens a finalized submission as a draft of its next revision; on
- * finalize it is sent with base_rev = the revision it amends. */
-int fa_amend(fa_agent *ag, const char *submission_id, const char *lang,
-             FILE *in, FILE *out);
 /* The drafts on the device, most recently saved first, at most max (0:
  * all): [{id, form, version, title (in lang, else the form id), area,
  * updated_ms, amendment, answers (how many)}]. *out is the caller's. */
@@ -141,6 +128,22 @@ int fa_entity_list(fa_agent *ag, const char *type, const char *area,
  * hub_error, hub_message}]: edits not sent yet and the hub's answers.
  * FA_EINPUT when there is no such entity. *out is the caller's. */
 int fa_entity_show(fa_agent *ag, const char *id, cJSON **out);
+
+/* ---- front-ends: these talk to their streams themselves ---- */
+
+/* Interactive fill in a terminal (or from piped lines): one question at a
+ * time, every answer saved to a draft as it is given. lang may be NULL
+ * (the form's default language); area may be NULL (asked when the form
+ * needs one). */
+int fa_fill(fa_agent *ag, const char *form_id, const char *lang,
+            const char *area, FILE *in, FILE *out);
+/* Continues a draft where it stopped. */
+int fa_resume(fa_agent *ag, const char *draft_id, const char *lang, FILE *in,
+              FILE *out);
+/* Opens a finalized submission as a draft of its next revision; on
+ * finalize it is sent with base_rev = the revision it amends. */
+int fa_amend(fa_agent *ag, const char *submission_id, const char *lang,
+             FILE *in, FILE *out);
 
 typedef struct fa_serve_options {
     const char *listen;    /* IPv4 HOST:PORT; port 0: the system chooses */

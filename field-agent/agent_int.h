@@ -1,8 +1,11 @@
 /*
- * agent_int.h - internals shared by the agent's modules.
+ * agent_int.h - the agent object (struct fa_agent: its directory, its
+ * database connection, the limits on what a hub sends, its last message)
+ * and the sizes the modules share. Every internal header starts here;
+ * store.h has the functions on the object.
  */
-#ifndef AGENT_INT_H
-#define AGENT_INT_H
+#ifndef FA_AGENT_INT_H
+#define FA_AGENT_INT_H
 
 #include <sqlite3.h>
 
@@ -28,28 +31,13 @@
  * a form allows, a cap only against runaway growth. */
 #define FA_TEXT_MAX (16 * 1024 * 1024)
 
+/* Made by fa_open, freed by fa_close; one thread at a time. */
 struct fa_agent {
-    char *dir;
-    sqlite3 *db;
-    fs_limits limits;
-    char err[16384]; /* room for every problem of a submission */
+    char *dir;        /* owned */
+    sqlite3 *db;      /* owned */
+    fs_limits limits; /* for what a hub or a caller sends */
+    char err[16384];  /* the last message; room for every problem of a
+                         submission */
 };
-
-/* Sets the agent's message and returns code. */
-int fa__fail(fa_agent *ag, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* meta table: text and integer settings. get returns FA_OK and copies
- * (or def when absent). */
-int fa__meta_get(fa_agent *ag, const char *key, char *out, size_t cap);
-int fa__meta_get_int(fa_agent *ag, const char *key, int64_t def, int64_t *out);
-int fa__meta_set(fa_agent *ag, const char *key, const char *value);
-int fa__meta_set_int(fa_agent *ag, const char *key, int64_t value);
-
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK with the agent's error set. */
-int fa__begin(fa_agent *ag);
-int fa__commit(fa_agent *ag);
-void fa__rollback(fa_agent *ag);
-int fa__store_error(fa_agent *ag, const char *what);
 
 #endif

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "drafts.h"
+#include "answer.h"
+#include "store.h"
 
 /* One choice typed as its number or its code. */
 static const char *choice_of(const fs_field *fld, const char *tok)
@@ -181,23 +182,6 @@ char *fa__value_text(const fs_field *fld, const cJSON *v, const char *lang)
         return NULL;
     }
     return (char *)b.data;
-}
-
-int fa__area_check(fa_agent *ag, const char *area)
-{
-    char areas[FA_SCOPE_MAX];
-    int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
-    if (rc != FA_OK)
-        return rc;
-    if (!fs_valid_area_code(area))
-        return fa__fail(ag, FA_EINPUT,
-                        "'%.64s' is not an area code (letters, digits, . _ "
-                        "-)",
-                        area);
-    if (!fs_scope_has(areas, area))
-        return fa__fail(ag, FA_EINPUT, "this device records for %s only",
-                        areas);
-    return FA_OK;
 }
 
 void fa__draft_drop_irrelevant(const fs_form *f, fa__draft *d)

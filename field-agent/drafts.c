@@ -1,6 +1,6 @@
 /*
  * drafts.c - drafts, and the one place where a finalized submission and
- * its outbox row are written together.
+ * its outbox row are written together (drafts.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,55 +8,12 @@
 
 #include "drafts.h"
 #include "outbox.h"
+#include "store.h"
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
-}
-
-int fa__form_load(fa_agent *ag, const char *form_id, int64_t *version,
-                  fs_form **out)
-{
-    sqlite3_stmt *st = NULL;
-    const char *sql =
-        *version > 0 ? "SELECT version, definition FROM forms WHERE id = ? "
-                       "AND version = ?"
-                     : "SELECT version, definition FROM forms WHERE id = ? "
-                       "ORDER BY version DESC LIMIT 1";
-    *out = NULL;
-    if (sqlite3_prepare_v2(ag->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading forms");
-    sqlite3_bind_text(st, 1, form_id, -1, SQLITE_STATIC);
-    if (*version > 0)
-        sqlite3_bind_int64(st, 2, *version);
-    int rc = sqlite3_step(st);
-    int out_rc = FA_OK;
-    if (rc == SQLITE_ROW) {
-        *version = sqlite3_column_int64(st, 0);
-        /* Not strict: a newer hub's form may carry members this agent
-         * does not know yet. */
-        int prc =
-            fs_form_parse((const char *)sqlite3_column_text(st, 1),
-                          (size_t)sqlite3_column_bytes(st, 1), 0, out, NULL);
-        if (prc == FS_ENOMEM)
-            out_rc = fa__fail(ag, FA_ESTORE, "out of memory");
-        else if (prc != FS_OK)
-            out_rc = fa__fail(ag, FA_EINPUT,
-                              "form %s version %lld on this device cannot "
-                              "be read by this agent; update the agent",
-                              form_id, (long long)*version);
-    } else if (rc == SQLITE_DONE) {
-        out_rc = fa__fail(ag, FA_EINPUT,
-                          "form %s%s is not on this device; run "
-                          "`fieldsync-agent sync` to fetch the hub's forms "
-                          "and `fieldsync-agent forms` to list them",
-                          form_id, *version > 0 ? " (that version)" : "");
-    } else {
-        out_rc = fa__store_error(ag, "reading forms");
-    }
-    sqlite3_finalize(st);
-    return out_rc;
 }
 
 int fa__draft_create(fa_agent *ag, fa__draft *d, const char *id,

@@ -10,6 +10,7 @@
 
 #include "net.h"
 #include "scope.h"
+#include "store.h"
 
 int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
               const char *name, const char *collector, const char *ca_file)

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_int.h"
 #include "entity.h"
-#include "outbox.h"
 #include "fs_entity.h"
 #include "fs_schema.h"
+#include "outbox.h"
+#include "store.h"
 
 static int load_types(fa_agent *ag, fs_entity_types **t)
 {

@@ -8,8 +8,9 @@
 #include "agent_int.h"
 
 /* Fills c from an outbox row joined with entity_changes: columns c0..
- * c0+6 are entity_id, type, op, fields, collector, hlc, created_ms.
- * FS_OK or FS_ENOMEM. */
+ * c0+6 are entity_id, type, op, fields, collector, hlc, created_ms. The
+ * edits added to c are freed with the changeset that holds it, also on
+ * failure. FS_OK or FS_ENOMEM. */
 int fa__entity_change(sqlite3_stmt *st, int c0, fs_change *c);
 /* Records the hub's answer to entity change `change` (entity_changes.id)
  * in the caller's transaction. */

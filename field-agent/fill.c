@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "drafts.h"
+#include "answer.h"
+#include "forms.h"
+#include "scope.h"
+#include "store.h"
 
 #define LINE_MAX_BYTES 4096
 #define HISTORY_MAX 1024

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "store.h"
 
 /* A hub reply is a page of changes or a push answer: far below this. */
 #define REPLY_MAX (16 * 1024 * 1024)

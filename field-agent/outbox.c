@@ -8,6 +8,7 @@
 
 #include "entity.h"
 #include "outbox.h"
+#include "store.h"
 #include "trace.h"
 
 /* ---- new changes ------------------------------------------------------- */

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "pipeline.h"
+#include "store.h"
 #include "trace.h"
 
 void fa__flight_end(fa__flight *f)

@@ -11,6 +11,7 @@
 #include "entity.h"
 #include "pull.h"
 #include "scope.h"
+#include "store.h"
 
 #define MAX_PAGES 100000
 

@@ -9,6 +9,7 @@
 
 #include "pipeline.h"
 #include "push.h"
+#include "store.h"
 #include "trace.h"
 
 /* The sequence a 409 says the hub holds, -1 when it says none (or its

@@ -1,6 +1,6 @@
 /*
- * record.c - recording finalized submissions offline, and the list of
- * forms they are recorded with.
+ * record.c - recording a finalized submission offline from a file of
+ * answers (`record`).
  *
  * The transactional outbox: the submission row and its outbox row are
  * written in one SQLite transaction, so a record either exists and will
@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "drafts.h"
+#include "forms.h"
 #include "fs_form.h"
+#include "store.h"
 
 #define ANSWERS_MAX (1024 * 1024)
 
@@ -118,36 +120,4 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
         memcpy(id_out, id, sizeof id);
     free(canon);
     return rc;
-}
-
-int fa_forms(fa_agent *ag, const char *lang, cJSON **out)
-{
-    sqlite3_stmt *st = NULL;
-    *out = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT id, version, title, definition FROM forms "
-                           "ORDER BY id, version",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading forms");
-    cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        /* The title in the chosen language, with the form's fallback;
-         * the stored default title if the definition cannot be read. */
-        fs_form *f = NULL;
-        fs_form_parse((const char *)sqlite3_column_text(st, 3),
-                      (size_t)sqlite3_column_bytes(st, 3), 0, &f, NULL);
-        const char *title = f ? fs_form_title(f, lang)
-                              : (const char *)sqlite3_column_text(st, 2);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id",
-                                (const char *)sqlite3_column_text(st, 0));
-        cJSON_AddNumberToObject(o, "version",
-                                (double)sqlite3_column_int64(st, 1));
-        cJSON_AddStringToObject(o, "title", title);
-        cJSON_AddItemToArray(arr, o);
-        fs_form_free(f);
-    }
-    sqlite3_finalize(st);
-    *out = arr;
-    return FA_OK;
 }

@@ -1,13 +1,15 @@
 /*
  * scope.c - the device's scope: the areas and forms the hub assigned it,
  * kept as the hub sends them (at enrolment, and on a pull when an admin
- * changes them), and what falls outside a new scope deleted.
+ * changes them), what falls outside a new scope deleted, and an area
+ * checked against it.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "entity.h"
 #include "scope.h"
+#include "store.h"
 
 /* Keeps the device's scope ("*" or "A,B") from a JSON value that is "*"
  * or an array of codes; absent means everything. */
@@ -99,5 +101,22 @@ int fa__scope_apply(fa_agent *ag, const cJSON *payload, long long *purged)
         if (step != SQLITE_DONE)
             return fa__store_error(ag, "applying a new scope");
     }
+    return FA_OK;
+}
+
+int fa__area_check(fa_agent *ag, const char *area)
+{
+    char areas[FA_SCOPE_MAX];
+    int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
+    if (rc != FA_OK)
+        return rc;
+    if (!fs_valid_area_code(area))
+        return fa__fail(ag, FA_EINPUT,
+                        "'%.64s' is not an area code (letters, digits, . _ "
+                        "-)",
+                        area);
+    if (!fs_scope_has(areas, area))
+        return fa__fail(ag, FA_EINPUT, "this device records for %s only",
+                        areas);
     return FA_OK;
 }

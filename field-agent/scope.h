@@ -18,4 +18,8 @@ int fa__scope_save(fa_agent *ag, const cJSON *obj);
  * outside it; *purged is raised by the submissions deleted. */
 int fa__scope_apply(fa_agent *ag, const cJSON *payload, long long *purged);
 
+/* FA_OK when area is an area code this device records for; FA_EINPUT
+ * with the reason as the agent's message otherwise. */
+int fa__area_check(fa_agent *ag, const char *area);
+
 #endif

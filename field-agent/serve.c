@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "curlapi.h"
+#include "store.h"
 #include "web.h"
 
 /* Web assets, embedded at build time (cmake/embed.cmake). */

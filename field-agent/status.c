@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_int.h"
+#include "store.h"
 
 static long long count(fa_agent *ag, const char *sql)
 {

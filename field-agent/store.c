@@ -1,7 +1,7 @@
 /*
  * store.c - the agent's local database: opening it, settings, and
  * transactions. Every write the user makes commits together with its
- * outbox row (see record.c).
+ * outbox row (outbox.h).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include "agent_int.h"
 #include "fs_schema.h"
+#include "store.h"
 
 int fa__fail(fa_agent *ag, int code, const char *fmt, ...)
 {

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "drafts.h"
+#include "answer.h"
+#include "forms.h"
+#include "store.h"
+#include "submissions.h"
 
 static const char *col(sqlite3_stmt *st, int i)
 {

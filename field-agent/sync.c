@@ -12,6 +12,7 @@
 #include "outbox.h"
 #include "pull.h"
 #include "push.h"
+#include "store.h"
 
 void fa_sync_options_default(fa_sync_options *o)
 {

@@ -14,9 +14,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "answer.h"
 #include "entity.h"
+#include "forms.h"
 #include "fs_entity.h"
 #include "fs_schema.h"
+#include "scope.h"
+#include "store.h"
+#include "submissions.h"
 #include "web.h"
 
 #define LIST_MAX 50
