@@ -12,8 +12,7 @@
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+    snprintf(dst, cap, "%s", fa__col_text(st, col));
 }
 
 int fa__draft_create(fa_agent *ag, fa__draft *d, const char *id,
@@ -33,45 +32,39 @@ int fa__draft_create(fa_agent *ag, fa__draft *d, const char *id,
     if (!d->answers)
         return fa__fail(ag, FA_ESTORE, "out of memory");
     int64_t now = (int64_t)fs_now_ms();
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO drafts (id, form_id, form_version, "
-                           "area, answers, base_rev, created_ms, "
-                           "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "creating a draft");
     char *text = cJSON_PrintUnformatted(d->answers);
-    sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, d->form_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, version);
-    sqlite3_bind_text(st, 4, d->area, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, text ? text : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, base_rev);
-    sqlite3_bind_int64(st, 7, now);
-    sqlite3_bind_int64(st, 8, now);
-    int rc = sqlite3_step(st);
+    sqlite3_stmt *st = NULL;
+    int rc = fa__prepare(ag, &st, "creating a draft",
+                         "INSERT INTO drafts (id, form_id, form_version, "
+                         "area, answers, base_rev, created_ms, updated_ms) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         "ttittiii", d->id, d->form_id, version, d->area,
+                         text ? text : "{}", base_rev, now, now);
+    int step = rc == FA_OK ? sqlite3_step(st) : SQLITE_DONE;
     sqlite3_finalize(st);
     free(text);
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT)
+    if (rc != FA_OK)
+        return rc;
+    if (step == SQLITE_CONSTRAINT_PRIMARYKEY || step == SQLITE_CONSTRAINT)
         return fa__fail(ag, FA_EINPUT,
                         "there is already a draft %s; continue it with "
                         "`fieldsync-agent resume %s`",
                         d->id, d->id);
-    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "creating a draft");
+    return step == SQLITE_DONE ? FA_OK
+                               : fa__store_error(ag, "creating a draft");
 }
 
 int fa__draft_load(fa_agent *ag, const char *id, fa__draft *d)
 {
     memset(d, 0, sizeof *d);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT id, form_id, form_version, area, answers, "
-                           "position, base_rev FROM drafts WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading drafts");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    if (fa__prepare(ag, &st, "reading drafts",
+                    "SELECT id, form_id, form_version, area, answers, "
+                    "position, base_rev FROM drafts WHERE id = ?",
+                    "t", id) != FA_OK)
+        return FA_ESTORE;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
         copy_text(d->id, sizeof d->id, st, 0);
         copy_text(d->form_id, sizeof d->form_id, st, 1);
         d->form_version = sqlite3_column_int64(st, 2);
@@ -82,12 +75,12 @@ int fa__draft_load(fa_agent *ag, const char *id, fa__draft *d)
         d->base_rev = sqlite3_column_int64(st, 6);
     }
     sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
+    if (step == SQLITE_DONE)
         return fa__fail(ag, FA_EINPUT,
                         "no draft %s on this device; `fieldsync-agent "
                         "drafts` lists them",
                         id);
-    if (rc != SQLITE_ROW || !d->answers)
+    if (step != SQLITE_ROW || !d->answers)
         return fa__store_error(ag, "reading a draft");
     return FA_OK;
 }
@@ -95,23 +88,14 @@ int fa__draft_load(fa_agent *ag, const char *id, fa__draft *d)
 int fa__draft_save(fa_agent *ag, const fa__draft *d)
 {
     char *text = cJSON_PrintUnformatted(d->answers);
-    sqlite3_stmt *st = NULL;
-    int rc = SQLITE_ERROR;
-    if (text && sqlite3_prepare_v2(ag->db,
-                                   "UPDATE drafts SET answers = ?, position "
-                                   "= ?, area = ?, updated_ms = ? WHERE id "
-                                   "= ?",
-                                   -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, d->position);
-        sqlite3_bind_text(st, 3, d->area, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)fs_now_ms());
-        sqlite3_bind_text(st, 5, d->id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
+    int rc = text ? fa__exec(ag, "saving the draft",
+                             "UPDATE drafts SET answers = ?, position = ?, "
+                             "area = ?, updated_ms = ? WHERE id = ?",
+                             "titit", text, d->position, d->area,
+                             (int64_t)fs_now_ms(), d->id)
+                  : fa__store_error(ag, "saving the draft");
     free(text);
-    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving the draft");
+    return rc;
 }
 
 void fa__draft_clear(fa__draft *d)
@@ -124,13 +108,11 @@ int fa__draft_amend(fa_agent *ag, const char *id, fa__draft *d)
 {
     memset(d, 0, sizeof *d);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT rev, form_id, form_version, area, answers "
-                           "FROM submissions WHERE id = ? ORDER BY rev DESC "
-                           "LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading submissions");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (fa__prepare(ag, &st, "reading submissions",
+                    "SELECT rev, form_id, form_version, area, answers FROM "
+                    "submissions WHERE id = ? ORDER BY rev DESC LIMIT 1",
+                    "t", id) != FA_OK)
+        return FA_ESTORE;
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
         return fa__fail(ag, FA_EINPUT,
@@ -158,42 +140,16 @@ int fa__store_submission(fa_agent *ag, const char *id, int64_t base_rev,
     int64_t now = (int64_t)fs_now_ms();
     int64_t rev = base_rev + 1;
 
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO submissions (id, rev, base_rev, "
-                           "form_id, form_version, area, collector, hlc, "
-                           "created_ms, answers) VALUES (?, ?, ?, ?, ?, ?, "
-                           "?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "saving the submission");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, rev);
-    sqlite3_bind_int64(st, 3, base_rev);
-    sqlite3_bind_text(st, 4, form_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, version);
-    sqlite3_bind_text(st, 6, area ? area : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, collector, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, hlc_buf, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, now);
-    sqlite3_bind_text(st, 10, answers_json, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return fa__store_error(ag, "saving the submission");
-    if (sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO outbox (seq, kind, ref_id, ref_rev, "
-                           "created_ms) VALUES (?, 'submission', ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "saving the submission");
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, rev);
-    sqlite3_bind_int64(st, 4, now);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return fa__store_error(ag, "saving the submission");
-    return fa__meta_set(ag, "hlc", hlc_buf);
+    rc = fa__exec(ag, "saving the submission",
+                  "INSERT INTO submissions (id, rev, base_rev, form_id, "
+                  "form_version, area, collector, hlc, created_ms, answers) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "tiititttit", id, rev, base_rev, form_id, version,
+                  area ? area : "", collector, hlc_buf, now, answers_json);
+    if (rc == FA_OK)
+        rc = fa__outbox_add(ag, "saving the submission", seq, "submission", id,
+                            rev, now, hlc_buf);
+    return rc;
 }
 
 int fa__draft_finalize(fa_agent *ag, const fa__draft *d, const fs_form *f,
@@ -209,18 +165,9 @@ int fa__draft_finalize(fa_agent *ag, const fa__draft *d, const fs_form *f,
     if (rc == FA_OK)
         rc = fa__store_submission(ag, d->id, d->base_rev, d->form_id,
                                   d->form_version, d->area, canon);
-    if (rc == FA_OK) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(ag->db, "DELETE FROM drafts WHERE id = ?", -1,
-                               &st, NULL) != SQLITE_OK) {
-            rc = fa__store_error(ag, "finalizing");
-        } else {
-            sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = fa__store_error(ag, "finalizing");
-        }
-        sqlite3_finalize(st);
-    }
+    if (rc == FA_OK)
+        rc = fa__exec(ag, "finalizing", "DELETE FROM drafts WHERE id = ?", "t",
+                      d->id);
     if (rc == FA_OK)
         rc = fa__commit(ag);
     else

@@ -55,12 +55,9 @@ int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
                               strlen(body), 0);
     free(body);
     cJSON *rep = NULL;
-    if (rc == FA_OK && h.status != 200) {
-        char msg[FA_MSG_MAX];
-        fa__http_error_message(&h, msg, sizeof msg);
+    if (rc == FA_OK && h.status != 200)
         rc =
-            fa__fail(ag, FA_EREFUSED, "the hub refused the enrolment: %s", msg);
-    }
+            fa__http_fail(ag, &h, FA_EREFUSED, "the hub refused the enrolment");
     if (rc == FA_OK) {
         fs_err perr;
         if (fs_json_parse((const char *)h.reply.data, h.reply.len, &ag->limits,

@@ -18,11 +18,10 @@ int fa__form_load(fa_agent *ag, const char *form_id, int64_t *version,
                      : "SELECT version, definition FROM forms WHERE id = ? "
                        "ORDER BY version DESC LIMIT 1";
     *out = NULL;
-    if (sqlite3_prepare_v2(ag->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading forms");
-    sqlite3_bind_text(st, 1, form_id, -1, SQLITE_STATIC);
-    if (*version > 0)
-        sqlite3_bind_int64(st, 2, *version);
+    /* The version is bound only when the SQL names it. */
+    if (fa__prepare(ag, &st, "reading forms", sql, *version > 0 ? "ti" : "t",
+                    form_id, *version) != FA_OK)
+        return FA_ESTORE;
     int rc = sqlite3_step(st);
     int out_rc = FA_OK;
     if (rc == SQLITE_ROW) {
@@ -56,11 +55,11 @@ int fa_forms(fa_agent *ag, const char *lang, cJSON **out)
 {
     sqlite3_stmt *st = NULL;
     *out = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT id, version, title, definition FROM forms "
-                           "ORDER BY id, version",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading forms");
+    if (fa__prepare(ag, &st, "reading forms",
+                    "SELECT id, version, title, definition FROM forms ORDER "
+                    "BY id, version",
+                    "") != FA_OK)
+        return FA_ESTORE;
     cJSON *arr = cJSON_CreateArray();
     while (sqlite3_step(st) == SQLITE_ROW) {
         /* The title in the chosen language, with the form's fallback;

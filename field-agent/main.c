@@ -120,6 +120,25 @@ static int int_opt(const char *name, const char *v, long long lo, long long hi,
 
 static int parse(int argc, char **argv, int i, opts *o)
 {
+    const struct {
+        const char *name;
+        const char **slot;
+    } texts[] = {
+        {"--hub", &o->hub},         {"--code", &o->code},
+        {"--name", &o->name},       {"--collector", &o->collector},
+        {"--cacert", &o->cacert},   {"--lang", &o->lang},
+        {"--answers", &o->answers}, {"--area", &o->area},
+        {"--listen", &o->listen},   {"--port-file", &o->port_file},
+    };
+    const struct {
+        const char *name;
+        long long lo, hi, *slot;
+    } nums[] = {
+        {"--auto-sync", 5, 86400, &o->auto_sync},
+        {"--version", 1, 1000000000, &o->version},
+        {"--batch", 1, 1000, &o->batch},
+        {"--retries", 0, 100, &o->retries},
+    };
     for (; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -140,39 +159,21 @@ static int parse(int argc, char **argv, int i, opts *o)
         if (!v)
             return bad("missing value for ", a);
         i++;
-        if (strcmp(a, "--hub") == 0)
-            o->hub = v;
-        else if (strcmp(a, "--code") == 0)
-            o->code = v;
-        else if (strcmp(a, "--name") == 0)
-            o->name = v;
-        else if (strcmp(a, "--collector") == 0)
-            o->collector = v;
-        else if (strcmp(a, "--cacert") == 0)
-            o->cacert = v;
-        else if (strcmp(a, "--lang") == 0)
-            o->lang = v;
-        else if (strcmp(a, "--answers") == 0)
-            o->answers = v;
-        else if (strcmp(a, "--area") == 0)
-            o->area = v;
-        else if (strcmp(a, "--listen") == 0)
-            o->listen = v;
-        else if (strcmp(a, "--port-file") == 0)
-            o->port_file = v;
-        else if (strcmp(a, "--auto-sync") == 0) {
-            if (int_opt(a, v, 5, 86400, &o->auto_sync) != 0)
-                return 2;
-        } else if (strcmp(a, "--version") == 0) {
-            if (int_opt(a, v, 1, 1000000000, &o->version) != 0)
-                return 2;
-        } else if (strcmp(a, "--batch") == 0) {
-            if (int_opt(a, v, 1, 1000, &o->batch) != 0)
-                return 2;
-        } else if (strcmp(a, "--retries") == 0) {
-            if (int_opt(a, v, 0, 100, &o->retries) != 0)
-                return 2;
-        } else
+        int known = 0;
+        for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+            if (strcmp(a, texts[k].name) == 0) {
+                *texts[k].slot = v;
+                known = 1;
+            }
+        }
+        for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
+            if (strcmp(a, nums[k].name) == 0) {
+                if (int_opt(a, v, nums[k].lo, nums[k].hi, nums[k].slot) != 0)
+                    return 2;
+                known = 1;
+            }
+        }
+        if (!known)
             return bad("unknown option ", a);
     }
     return 0;

@@ -266,3 +266,10 @@ void fa__http_error_message(fa__http *h, char *out, size_t cap)
                  h->status);
     cJSON_Delete(j);
 }
+
+int fa__http_fail(fa_agent *ag, fa__http *h, int code, const char *what)
+{
+    char msg[FA_MSG_MAX];
+    fa__http_error_message(h, msg, sizeof msg);
+    return fa__fail(ag, code, "%s: %s", what, msg);
+}

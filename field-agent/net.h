@@ -66,5 +66,8 @@ long fa__http_os_errno(fa__http *h);
 
 /* The "message" of a JSON error reply, or a generic text. */
 void fa__http_error_message(fa__http *h, char *out, size_t cap);
+/* Sets the agent's message to "what: " and the error reply's message,
+ * and returns code. */
+int fa__http_fail(fa_agent *ag, fa__http *h, int code, const char *what);
 
 #endif

@@ -22,9 +22,10 @@ static int next_seq(fa_agent *ag, int64_t *seq)
     if (rc != FA_OK)
         return rc;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db, "SELECT coalesce(max(seq), 0) FROM outbox",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
+    if (fa__prepare(ag, &st, "reading the outbox",
+                    "SELECT coalesce(max(seq), 0) FROM outbox", "") != FA_OK)
+        return FA_ESTORE;
+    if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
         return fa__store_error(ag, "reading the outbox");
     }
@@ -50,6 +51,17 @@ int fa__stamp(fa_agent *ag, char collector[FS_NAME_MAX + 1],
     return rc;
 }
 
+int fa__outbox_add(fa_agent *ag, const char *what, int64_t seq,
+                   const char *kind, const char *ref_id, int64_t ref_rev,
+                   int64_t now, const char *hlc)
+{
+    int rc = fa__exec(ag, what,
+                      "INSERT INTO outbox (seq, kind, ref_id, ref_rev, "
+                      "created_ms) VALUES (?, ?, ?, ?, ?)",
+                      "ittii", seq, kind, ref_id, ref_rev, now);
+    return rc == FA_OK ? fa__meta_set(ag, "hlc", hlc) : rc;
+}
+
 /* ---- changesets -------------------------------------------------------- */
 
 void fa__batch_free(fa__batch *b)
@@ -63,8 +75,7 @@ void fa__batch_free(fa__batch *b)
 
 static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+    snprintf(dst, cap, "%s", fa__col_text(st, col));
 }
 
 int fa__batch_load(fa_agent *ag, const char *device, int64_t acked,
@@ -72,8 +83,8 @@ int fa__batch_load(fa_agent *ag, const char *device, int64_t acked,
 {
     memset(b, 0, sizeof *b);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            ag->db,
+    if (fa__prepare(
+            ag, &st, "reading the outbox",
             "SELECT o.seq, s.id, s.rev, s.base_rev, s.form_id, "
             "s.form_version, s.area, s.collector, s.hlc, s.created_ms, "
             "coalesce(s.answers, e.fields), e.id, e.entity_id, e.type, e.op, "
@@ -82,10 +93,8 @@ int fa__batch_load(fa_agent *ag, const char *device, int64_t acked,
             "o.ref_id AND s.rev = o.ref_rev LEFT JOIN entity_changes e ON "
             "o.kind = 'entity' AND e.id = o.ref_rev WHERE o.seq > ? AND "
             "(s.id IS NOT NULL OR e.id IS NOT NULL) ORDER BY o.seq LIMIT ?",
-            -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading the outbox");
-    sqlite3_bind_int64(st, 1, acked);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)count);
+            "ii", acked, (int64_t)count) != FA_OK)
+        return FA_ESTORE;
     b->cs = fs_changeset_new(count);
     b->ids = calloc(count, sizeof b->ids[0]);
     b->revs = calloc(count, sizeof b->revs[0]);
@@ -186,20 +195,10 @@ static int apply_reply(fa_agent *ag, const fa__batch *b, const fs_push_reply *r,
         sqlite3_bind_int64(st, 6, b->revs[i]);
         if (sqlite3_step(st) != SQLITE_DONE)
             goto fail;
-        switch (res->status) {
-        case FS_RES_APPLIED:
-            rep->applied++;
-            break;
-        case FS_RES_DUPLICATE:
-            rep->duplicate++;
-            break;
-        case FS_RES_DIVERGENT:
-            rep->divergent++;
-            break;
-        case FS_RES_REFUSED:
-            rep->refused++;
-            break;
-        }
+        long long *counts[] = {NULL, &rep->applied, &rep->duplicate,
+                               &rep->divergent, &rep->refused};
+        if (res->status >= FS_RES_APPLIED && res->status <= FS_RES_REFUSED)
+            (*counts[res->status])++;
     }
     sqlite3_finalize(st);
     st = NULL;
@@ -301,14 +300,10 @@ long long fa__outbox_pending(fa_agent *ag, int64_t acked)
 {
     sqlite3_stmt *st = NULL;
     long long n = 0;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT count(*) FROM outbox WHERE "
-                           "seq > ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, acked);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            n = sqlite3_column_int64(st, 0);
-    }
+    if (fa__prepare(ag, &st, NULL, "SELECT count(*) FROM outbox WHERE seq > ?",
+                    "i", acked) == FA_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return n;
 }

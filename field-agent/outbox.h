@@ -26,6 +26,15 @@
 int fa__stamp(fa_agent *ag, char collector[FS_NAME_MAX + 1],
               char hlc[FS_HLC_TEXT_LEN + 1], int64_t *seq);
 
+/* Writes the outbox row of a change written in the caller's transaction
+ * with what fa__stamp gave (seq, hlc, which becomes meta "hlc"): kind
+ * "submission" (ref: its id and revision) or "entity" (ref: the entity
+ * and the entity_changes row), made at now. On failure the message is
+ * for doing what. */
+int fa__outbox_add(fa_agent *ag, const char *what, int64_t seq,
+                   const char *kind, const char *ref_id, int64_t ref_rev,
+                   int64_t now, const char *hlc);
+
 /* One changeset read from the outbox, and what each change refers to. */
 typedef struct fa__batch {
     fs_changeset *cs; /* owned; NULL when nothing waits */

@@ -110,12 +110,9 @@ int fa__push_two(fa__sync *s, fa__http_multi *m, fa__flight *first,
             *tried = r == FA_EUNREACHABLE ||
                      (r == FA_OK && fa__sync_transient(f[0].h->status));
             if (*tried && *tried >= o->max_attempts) {
-                if (r == FA_OK) {
-                    char msg[FA_MSG_MAX];
-                    fa__http_error_message(f[0].h, msg, sizeof msg);
-                    r = fa__fail(ag, FA_EUNREACHABLE,
-                                 "the hub is busy or failing: %s", msg);
-                }
+                if (r == FA_OK)
+                    r = fa__http_fail(ag, f[0].h, FA_EUNREACHABLE,
+                                      "the hub is busy or failing");
                 rc = r;
             }
             break;

@@ -29,24 +29,13 @@ static int apply_form(fa_agent *ag, const cJSON *def)
     if (cJSON_IsObject(title) && cJSON_IsString(title->child))
         t = title->child->valuestring;
     char *text = cJSON_PrintUnformatted(def);
-    sqlite3_stmt *st = NULL;
-    int rc = FA_OK;
     /* A published version never changes, so an existing row is kept. */
-    if (!text || sqlite3_prepare_v2(ag->db,
-                                    "INSERT OR IGNORE INTO forms (id, "
-                                    "version, title, definition) VALUES "
-                                    "(?, ?, ?, ?)",
-                                    -1, &st, NULL) != SQLITE_OK) {
-        rc = fa__store_error(ag, "saving a form");
-    } else {
-        sqlite3_bind_text(st, 1, id->valuestring, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)ver->valuedouble);
-        sqlite3_bind_text(st, 3, t, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = fa__store_error(ag, "saving a form");
-    }
-    sqlite3_finalize(st);
+    int rc = text ? fa__exec(ag, "saving a form",
+                             "INSERT OR IGNORE INTO forms (id, version, "
+                             "title, definition) VALUES (?, ?, ?, ?)",
+                             "titt", id->valuestring, (int64_t)ver->valuedouble,
+                             t, text)
+                  : fa__store_error(ag, "saving a form");
     free(text);
     return rc;
 }
@@ -60,63 +49,43 @@ static int apply_review(fa_agent *ag, const cJSON *payload)
     if (!cJSON_IsString(id) || !cJSON_IsNumber(rev) || !cJSON_IsString(state) ||
         !cJSON_IsString(comment))
         return fa__fail(ag, FA_EREFUSED, "the hub sent a malformed review");
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "UPDATE submissions SET review_state = ?, "
-                           "review_comment = ? WHERE id = ? AND rev = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "saving a review");
-    sqlite3_bind_text(st, 1, state->valuestring, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, comment->valuestring, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, id->valuestring, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)rev->valuedouble);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
     /* A submission purged since (out of scope) has nothing to update. */
-    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving a review");
+    return fa__exec(ag, "saving a review",
+                    "UPDATE submissions SET review_state = ?, review_comment "
+                    "= ? WHERE id = ? AND rev = ?",
+                    "ttti", state->valuestring, comment->valuestring,
+                    id->valuestring, (int64_t)rev->valuedouble);
 }
 
 /* A sub-quota of this device (kind "quota"): kept to count offline. */
 static int apply_quota(fa_agent *ag, const cJSON *payload)
 {
-    static const char *const text[] = {"area", "wave", "form"};
-    static const char *const num[] = {"id", "target", "start_ms", "end_ms"};
+    /* Numbers, then texts, in the order of the columns below. */
+    static const char *const names[] = {"id",   "target", "start_ms", "end_ms",
+                                        "area", "wave",   "form"};
+    const cJSON *v[7];
     const cJSON *stratum = cJSON_GetObjectItemCaseSensitive(payload, "stratum");
     int ok = cJSON_IsObject(stratum);
-    for (int i = 0; i < 3; i++)
-        ok &=
-            cJSON_IsString(cJSON_GetObjectItemCaseSensitive(payload, text[i]));
-    for (int i = 0; i < 4; i++)
-        ok &= cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(payload, num[i]));
+    for (int i = 0; i < 7; i++) {
+        v[i] = cJSON_GetObjectItemCaseSensitive(payload, names[i]);
+        ok &= i < 4 ? cJSON_IsNumber(v[i]) : cJSON_IsString(v[i]);
+    }
     if (!ok)
         return fa__fail(ag, FA_EREFUSED, "the hub sent a malformed quota");
     char *st_text = cJSON_PrintUnformatted(stratum);
-    sqlite3_stmt *st = NULL;
-    if (!st_text ||
-        sqlite3_prepare_v2(ag->db,
-                           "INSERT OR REPLACE INTO quotas (id, area, wave, "
-                           "form_id, stratum, target, start_ms, end_ms) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        free(st_text);
-        return fa__store_error(ag, "saving a quota");
-    }
-    sqlite3_bind_int64(
-        st, 1, (sqlite3_int64)cJSON_GetObjectItem(payload, "id")->valuedouble);
-    for (int i = 0; i < 3; i++)
-        sqlite3_bind_text(
-            st, 2 + i,
-            cJSON_GetObjectItemCaseSensitive(payload, text[i])->valuestring, -1,
-            SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, st_text, -1, free);
-    for (int i = 1; i < 4; i++)
-        sqlite3_bind_int64(
-            st, 5 + i,
-            (sqlite3_int64)cJSON_GetObjectItemCaseSensitive(payload, num[i])
-                ->valuedouble);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving a quota");
+    int rc =
+        st_text
+            ? fa__exec(ag, "saving a quota",
+                       "INSERT OR REPLACE INTO quotas (id, target, "
+                       "start_ms, end_ms, area, wave, form_id, stratum) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       "iiiitttt", (int64_t)v[0]->valuedouble,
+                       (int64_t)v[1]->valuedouble, (int64_t)v[2]->valuedouble,
+                       (int64_t)v[3]->valuedouble, v[4]->valuestring,
+                       v[5]->valuestring, v[6]->valuestring, st_text)
+            : fa__store_error(ag, "saving a quota");
+    free(st_text);
+    return rc;
 }
 
 /* Applies one page and its cursor in one transaction. */
@@ -129,37 +98,26 @@ static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
                         "the hub sent a page of changes "
                         "without changes or cursor");
     int rc = fa__begin(ag);
-    const cJSON *c;
-    cJSON_ArrayForEach(c, changes)
-    {
-        if (rc != FA_OK)
-            break;
+    for (const cJSON *c = changes->child; c && rc == FA_OK; c = c->next) {
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(c, "kind");
         const cJSON *payload = cJSON_GetObjectItemCaseSensitive(c, "payload");
-        if (cJSON_IsString(kind) && strcmp(kind->valuestring, "form") == 0) {
+        const char *k = cJSON_IsString(kind) ? kind->valuestring : "";
+        if (strcmp(k, "form") == 0)
             rc = apply_form(ag, payload);
-            rep->pulled++;
-        } else if (cJSON_IsString(kind) &&
-                   strcmp(kind->valuestring, "review") == 0) {
+        else if (strcmp(k, "review") == 0)
             rc = apply_review(ag, payload);
-            rep->pulled++;
-        } else if (cJSON_IsString(kind) &&
-                   (strcmp(kind->valuestring, "entity") == 0 ||
-                    strcmp(kind->valuestring, "resolution") == 0 ||
-                    strcmp(kind->valuestring, "entity_delete") == 0)) {
-            rc = fa__entity_apply(ag, kind->valuestring, payload);
-            rep->pulled++;
-        } else if (cJSON_IsString(kind) &&
-                   strcmp(kind->valuestring, "quota") == 0) {
+        else if (strcmp(k, "entity") == 0 || strcmp(k, "resolution") == 0 ||
+                 strcmp(k, "entity_delete") == 0)
+            rc = fa__entity_apply(ag, k, payload);
+        else if (strcmp(k, "quota") == 0)
             rc = apply_quota(ag, payload);
-            rep->pulled++;
-        } else if (cJSON_IsString(kind) &&
-                   strcmp(kind->valuestring, "scope") == 0) {
+        else if (strcmp(k, "scope") == 0)
             rc = fa__scope_apply(ag, payload, &rep->purged);
-            rep->pulled++;
-        }
-        /* Kinds this agent does not know yet come from a newer hub; they
-         * are skipped, and a newer agent will pull them after a reset. */
+        else
+            /* A kind this agent does not know yet comes from a newer hub:
+             * skipped; a newer agent will pull it after a reset. */
+            continue;
+        rep->pulled++;
     }
     if (rc == FA_OK)
         rc = fa__meta_set_int(ag, "cursor", (int64_t)next->valuedouble);
@@ -186,14 +144,9 @@ int fa__pull_all(fa__sync *s, int64_t *hub_acked)
         rc = fa__sync_request(s, h, "GET", path, NULL, 0, 0, 0);
         if (rc != FA_OK)
             return rc;
-        if (h->status != 200) {
-            char msg[FA_MSG_MAX];
-            fa__http_error_message(h, msg, sizeof msg);
-            return fa__fail(ag, FA_EREFUSED,
-                            "the hub refused the download: "
-                            "%s",
-                            msg);
-        }
+        if (h->status != 200)
+            return fa__http_fail(ag, h, FA_EREFUSED,
+                                 "the hub refused the download");
         cJSON *page = NULL;
         fs_err perr;
         fs_limits lim = ag->limits;

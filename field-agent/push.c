@@ -94,23 +94,18 @@ int fa__push_all(fa__sync *s)
             int64_t hub_seq = hub_seq_of(ag, h);
             fa__batch_free(&f.b);
             if (hub_seq < 0 || ++s->rep->realigned > FA_MAX_REALIGN) {
-                char msg[FA_MSG_MAX];
-                fa__http_error_message(h, msg, sizeof msg);
-                rc = fa__fail(ag, FA_EREFUSED,
-                              "the hub and this device disagree on the "
-                              "sequence: %s",
-                              msg);
+                rc = fa__http_fail(ag, h, FA_EREFUSED,
+                                   "the hub and this device disagree on the "
+                                   "sequence");
                 break;
             }
             rc = fa__outbox_realign(ag, hub_seq);
             continue;
         }
         if (h->status != 200) {
-            char msg[FA_MSG_MAX];
-            fa__http_error_message(h, msg, sizeof msg);
             fa__batch_free(&f.b);
-            rc = fa__fail(ag, FA_EREFUSED, "the hub refused the upload: %s",
-                          msg);
+            rc =
+                fa__http_fail(ag, h, FA_EREFUSED, "the hub refused the upload");
             break;
         }
         rc = fa__batch_take_reply(ag, &f.b, (const char *)h->reply.data,

@@ -171,18 +171,18 @@ void render_show(FILE *out, const cJSON *record)
             area[0] ? area : "(none)", state);
     if (strcmp(state, "draft") != 0)
         fprintf(out, ", revision %lld", num(record, "rev"));
-    const char *hub_status = str(record, "hub_status");
-    if (hub_status[0])
-        fprintf(out, ", hub: %s", hub_status);
-    const char *msg = str(record, "hub_message");
-    if (msg[0])
-        fprintf(out, " (%s)", msg);
-    const char *review = str(record, "review_state");
-    if (review[0])
-        fprintf(out, ", review: %s", review);
-    const char *comment = str(record, "review_comment");
-    if (comment[0])
-        fprintf(out, " - \"%s\"", comment);
+    /* Each said only when there is something to say. */
+    static const char *const said[][3] = {
+        {"hub_status", ", hub: ", ""},
+        {"hub_message", " (", ")"},
+        {"review_state", ", review: ", ""},
+        {"review_comment", " - \"", "\""},
+    };
+    for (size_t i = 0; i < sizeof said / sizeof said[0]; i++) {
+        const char *v = str(record, said[i][0]);
+        if (v[0])
+            fprintf(out, "%s%s%s", said[i][1], v, said[i][2]);
+    }
     fputc('\n', out);
     const cJSON *a;
     cJSON_ArrayForEach(a, member(record, "answers"))

@@ -58,15 +58,16 @@ int fa__scope_save(fa_agent *ag, const cJSON *obj)
  * the hub's reason for the user to see. */
 int fa__scope_apply(fa_agent *ag, const cJSON *payload, long long *purged)
 {
-    int rc = fa__scope_save(ag, payload);
     char areas[FA_SCOPE_MAX], forms[FA_SCOPE_MAX];
     int64_t acked = 0;
+    const fa__setting settings[] = {
+        {"areas", areas, sizeof areas, NULL},
+        {"forms", forms, sizeof forms, NULL},
+        {"acked_seq", NULL, 0, &acked},
+    };
+    int rc = fa__scope_save(ag, payload);
     if (rc == FA_OK)
-        rc = fa__meta_get(ag, "areas", areas, sizeof areas);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "forms", forms, sizeof forms);
-    if (rc == FA_OK)
-        rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
+        rc = fa__meta_get_all(ag, settings, 3);
     if (rc == FA_OK)
         rc = fa__entity_purge(ag, areas);
     if (rc != FA_OK)
@@ -88,18 +89,12 @@ int fa__scope_apply(fa_agent *ag, const cJSON *payload, long long *purged)
         "WHERE s.form_id = forms.id AND s.form_version = forms.version)",
     };
     for (size_t i = 0; i < sizeof purge / sizeof purge[0]; i++) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(ag->db, purge[i], -1, &st, NULL) != SQLITE_OK)
-            return fa__store_error(ag, "applying a new scope");
-        sqlite3_bind_text(st, 1, areas, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, forms, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, acked);
-        int step = sqlite3_step(st);
+        rc = fa__exec(ag, "applying a new scope", purge[i], "tti", areas, forms,
+                      acked);
         if (i == 1)
             *purged += sqlite3_changes(ag->db);
-        sqlite3_finalize(st);
-        if (step != SQLITE_DONE)
-            return fa__store_error(ag, "applying a new scope");
+        if (rc != FA_OK)
+            return rc;
     }
     return FA_OK;
 }

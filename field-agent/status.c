@@ -14,7 +14,7 @@ static long long count(fa_agent *ag, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     long long n = -1;
-    if (sqlite3_prepare_v2(ag->db, sql, -1, &st, NULL) == SQLITE_OK &&
+    if (fa__prepare(ag, &st, NULL, sql, "") == FA_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -36,44 +36,14 @@ static const char quota_sql[] =
     "IS NOT j.value)) FROM quotas q WHERE q.target > 0 ORDER BY q.wave, "
     "q.area, q.form_id, q.stratum";
 
-static void add_quotas(fa_agent *ag, cJSON *arr)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db, quota_sql, -1, &st, NULL) != SQLITE_OK)
-        return;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "wave",
-                                (const char *)sqlite3_column_text(st, 0));
-        cJSON_AddStringToObject(o, "area",
-                                (const char *)sqlite3_column_text(st, 1));
-        cJSON_AddStringToObject(o, "form",
-                                (const char *)sqlite3_column_text(st, 2));
-        cJSON_AddItemToObject(
-            o, "stratum",
-            fs_json_parse_stored((const char *)sqlite3_column_text(st, 3)));
-        cJSON_AddNumberToObject(o, "target",
-                                (double)sqlite3_column_int64(st, 4));
-        cJSON_AddNumberToObject(o, "recorded",
-                                (double)sqlite3_column_int64(st, 5));
-        cJSON_AddItemToArray(arr, o);
-    }
-    sqlite3_finalize(st);
-}
-
-/* One object per row of sql, its columns under names. */
+/* One object per row of sql, as fa__row_json makes it. */
 static void add_rows(fa_agent *ag, cJSON *arr, const char *sql,
-                     const char *const *names, int n)
+                     const char *types, const char *const *names)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db, sql, -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            cJSON *o = cJSON_CreateObject();
-            for (int i = 0; i < n; i++)
-                cJSON_AddStringToObject(
-                    o, names[i], (const char *)sqlite3_column_text(st, i));
-            cJSON_AddItemToArray(arr, o);
-        }
+    if (fa__prepare(ag, &st, NULL, sql, "") == FA_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            cJSON_AddItemToArray(arr, fa__row_json(st, types, names));
     }
     sqlite3_finalize(st);
 }
@@ -83,17 +53,15 @@ int fa_status(fa_agent *ag, cJSON **out)
     char hub[FA_URL_MAX], device[64], name[FS_NAME_MAX + 1], outcome[512];
     int64_t acked = 0, last_ms = 0;
     *out = NULL;
-    int rc = fa__meta_get(ag, "hub_url", hub, sizeof hub);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "device_id", device, sizeof device);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "device_name", name, sizeof name);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "last_sync_outcome", outcome, sizeof outcome);
-    if (rc == FA_OK)
-        rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
-    if (rc == FA_OK)
-        rc = fa__meta_get_int(ag, "last_sync_ms", 0, &last_ms);
+    const fa__setting settings[] = {
+        {"hub_url", hub, sizeof hub, NULL},
+        {"device_id", device, sizeof device, NULL},
+        {"device_name", name, sizeof name, NULL},
+        {"last_sync_outcome", outcome, sizeof outcome, NULL},
+        {"acked_seq", NULL, 0, &acked},
+        {"last_sync_ms", NULL, 0, &last_ms},
+    };
+    int rc = fa__meta_get_all(ag, settings, 6);
     if (rc != FA_OK)
         return rc;
     char q[128];
@@ -125,19 +93,22 @@ int fa_status(fa_agent *ag, cJSON **out)
     cJSON_AddNumberToObject(o, "acked_seq", (double)acked);
     cJSON_AddNumberToObject(o, "last_sync_ms", (double)last_ms);
     cJSON_AddStringToObject(o, "last_sync_outcome", outcome);
-    add_quotas(ag, cJSON_AddArrayToObject(o, "quotas"));
+    static const char *const quota[] = {"wave",    "area",   "form",
+                                        "stratum", "target", "recorded"};
+    add_rows(ag, cJSON_AddArrayToObject(o, "quotas"), quota_sql, "tttjnn",
+             quota);
     static const char *const attention[] = {"id", "form", "review_state",
                                             "review_comment"};
     add_rows(ag, cJSON_AddArrayToObject(o, "attention_items"),
              "SELECT id, form_id, review_state, review_comment FROM "
              "submissions WHERE review_state IN ('has_issues', 'rejected') "
              "ORDER BY created_ms",
-             attention, 4);
+             "tttt", attention);
     static const char *const refused[] = {"id", "form", "hub_message"};
     add_rows(ag, cJSON_AddArrayToObject(o, "refused_items"),
              "SELECT id, form_id, hub_message FROM submissions WHERE state = "
              "'refused' ORDER BY created_ms",
-             refused, 3);
+             "ttt", refused);
     *out = o;
     return FA_OK;
 }

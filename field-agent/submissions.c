@@ -13,12 +13,6 @@
 #include "store.h"
 #include "submissions.h"
 
-static const char *col(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
-}
-
 /* The title of a form version in lang, else the form's id. */
 static void add_title(fa_agent *ag, cJSON *o, const char *form_id,
                       int64_t version, const char *lang)
@@ -35,27 +29,26 @@ int fa_drafts(fa_agent *ag, const char *lang, size_t max, cJSON **out)
 {
     sqlite3_stmt *st = NULL;
     *out = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT id, form_id, form_version, area, "
-                           "updated_ms, base_rev, answers FROM drafts ORDER "
-                           "BY updated_ms DESC LIMIT ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading drafts");
-    sqlite3_bind_int64(st, 1, max ? (sqlite3_int64)max : -1);
+    if (fa__prepare(ag, &st, "reading drafts",
+                    "SELECT id, form_id, form_version, area, updated_ms, "
+                    "base_rev, answers FROM drafts ORDER BY updated_ms DESC "
+                    "LIMIT ?",
+                    "i", max ? (int64_t)max : (int64_t)-1) != FA_OK)
+        return FA_ESTORE;
     cJSON *arr = cJSON_CreateArray();
     while (sqlite3_step(st) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
-        const char *form = col(st, 1);
+        const char *form = fa__col_text(st, 1);
         int64_t version = sqlite3_column_int64(st, 2);
-        cJSON_AddStringToObject(o, "id", col(st, 0));
+        cJSON_AddStringToObject(o, "id", fa__col_text(st, 0));
         cJSON_AddStringToObject(o, "form", form);
         cJSON_AddNumberToObject(o, "version", (double)version);
         add_title(ag, o, form, version, lang);
-        cJSON_AddStringToObject(o, "area", col(st, 3));
+        cJSON_AddStringToObject(o, "area", fa__col_text(st, 3));
         cJSON_AddNumberToObject(o, "updated_ms",
                                 (double)sqlite3_column_int64(st, 4));
         cJSON_AddBoolToObject(o, "amendment", sqlite3_column_int64(st, 5) > 0);
-        cJSON *a = fs_json_parse_stored(col(st, 6));
+        cJSON *a = fs_json_parse_stored(fa__col_text(st, 6));
         cJSON_AddNumberToObject(o, "answers", cJSON_GetArraySize(a));
         cJSON_Delete(a);
         cJSON_AddItemToArray(arr, o);
@@ -84,23 +77,23 @@ int fa__submission_list(fa_agent *ag, const char *lang, int refused_only,
                                        "review_state", "review_comment"};
     sqlite3_stmt *st = NULL;
     *out = NULL;
-    if (sqlite3_prepare_v2(ag->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading the lists");
-    sqlite3_bind_int64(st, 1, max ? (sqlite3_int64)max : -1);
-    sqlite3_bind_int(st, 2, refused_only);
+    if (fa__prepare(ag, &st, "reading the lists", sql, "ii",
+                    max ? (int64_t)max : (int64_t)-1,
+                    (int64_t)refused_only) != FA_OK)
+        return FA_ESTORE;
     cJSON *arr = cJSON_CreateArray();
     while (sqlite3_step(st) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
-        const char *form = col(st, 1);
-        cJSON_AddStringToObject(o, "id", col(st, 0));
+        const char *form = fa__col_text(st, 1);
+        cJSON_AddStringToObject(o, "id", fa__col_text(st, 0));
         cJSON_AddStringToObject(o, "form", form);
         add_title(ag, o, form, sqlite3_column_int64(st, 2), lang);
-        cJSON_AddStringToObject(o, "area", col(st, 3));
+        cJSON_AddStringToObject(o, "area", fa__col_text(st, 3));
         cJSON_AddNumberToObject(o, "created_ms",
                                 (double)sqlite3_column_int64(st, 4));
         cJSON_AddNumberToObject(o, "rev", (double)sqlite3_column_int64(st, 5));
         for (int k = 0; k < 6; k++)
-            cJSON_AddStringToObject(o, cols[k], col(st, 6 + k));
+            cJSON_AddStringToObject(o, cols[k], fa__col_text(st, 6 + k));
         cJSON_AddBoolToObject(o, "waiting", sqlite3_column_int(st, 12));
         cJSON_AddItemToArray(arr, o);
     }
@@ -115,23 +108,22 @@ int fa_show(fa_agent *ag, const char *id, const char *lang, cJSON **out)
      * revision of a submission. */
     sqlite3_stmt *st = NULL;
     *out = NULL;
-    if (sqlite3_prepare_v2(
-            ag->db,
+    if (fa__prepare(
+            ag, &st, "reading submissions",
             "SELECT 'draft', form_id, form_version, area, answers, base_rev, "
             "'', '', '', '' FROM drafts WHERE id = ?1 UNION ALL SELECT * "
             "FROM (SELECT state, form_id, form_version, area, answers, rev, "
             "hub_status, hub_message, review_state, review_comment FROM "
             "submissions WHERE id = ?1 ORDER BY rev DESC LIMIT 1)",
-            -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading submissions");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+            "t", id) != FA_OK)
+        return FA_ESTORE;
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
         return fa__fail(ag, FA_EINPUT, "no draft or submission %s here", id);
     }
     int64_t version = sqlite3_column_int64(st, 2);
     fs_form *f = NULL;
-    int rc = fa__form_load(ag, col(st, 1), &version, &f);
+    int rc = fa__form_load(ag, fa__col_text(st, 1), &version, &f);
     if (rc != FA_OK) {
         sqlite3_finalize(st);
         return rc;
@@ -140,15 +132,15 @@ int fa_show(fa_agent *ag, const char *id, const char *lang, cJSON **out)
                                        "review_state", "review_comment"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", id);
-    cJSON_AddStringToObject(o, "form", col(st, 1));
+    cJSON_AddStringToObject(o, "form", fa__col_text(st, 1));
     cJSON_AddNumberToObject(o, "version", (double)version);
     cJSON_AddStringToObject(o, "title", fs_form_title(f, lang));
-    cJSON_AddStringToObject(o, "area", col(st, 3));
-    cJSON_AddStringToObject(o, "state", col(st, 0));
+    cJSON_AddStringToObject(o, "area", fa__col_text(st, 3));
+    cJSON_AddStringToObject(o, "state", fa__col_text(st, 0));
     cJSON_AddNumberToObject(o, "rev", (double)sqlite3_column_int64(st, 5));
     for (int k = 0; k < 4; k++)
-        cJSON_AddStringToObject(o, cols[k], col(st, 6 + k));
-    cJSON *answers = fs_json_parse_stored(col(st, 4));
+        cJSON_AddStringToObject(o, cols[k], fa__col_text(st, 6 + k));
+    cJSON *answers = fs_json_parse_stored(fa__col_text(st, 4));
     sqlite3_finalize(st);
     cJSON *list = cJSON_AddArrayToObject(o, "answers");
     for (size_t i = 0; i < fs_form_field_count(f); i++) {

@@ -74,12 +74,8 @@ int fa__sync_request(fa__sync *s, fa__http *h, const char *method,
         if (rc == FA_OK && !fa__sync_transient(h->status))
             return FA_OK;
         if (rc == FA_OK) {
-            char msg[FA_MSG_MAX];
-            fa__http_error_message(h, msg, sizeof msg);
-            rc = fa__fail(ag, FA_EUNREACHABLE,
-                          "the hub is busy or failing: "
-                          "%s",
-                          msg);
+            rc = fa__http_fail(ag, h, FA_EUNREACHABLE,
+                               "the hub is busy or failing");
         } else if (rc != FA_EUNREACHABLE) {
             return rc;
         }
@@ -114,13 +110,13 @@ int fa_sync(fa_agent *ag, const fa_sync_options *opt, fa_sync_report *rep)
 {
     memset(rep, 0, sizeof *rep);
     char hub[FA_URL_MAX], device[FS_UUID_LEN + 1], token[96], ca[FA_PATH_MAX];
-    int rc = fa__meta_get(ag, "hub_url", hub, sizeof hub);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "ca_file", ca, sizeof ca);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "device_id", device, sizeof device);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "token", token, sizeof token);
+    const fa__setting settings[] = {
+        {"hub_url", hub, sizeof hub, NULL},
+        {"ca_file", ca, sizeof ca, NULL},
+        {"device_id", device, sizeof device, NULL},
+        {"token", token, sizeof token, NULL},
+    };
+    int rc = fa__meta_get_all(ag, settings, 4);
     if (rc != FA_OK)
         return rc;
     if (!device[0] || !token[0])
