@@ -77,7 +77,7 @@ static long wait_slot(CURLM *m, slot *s)
  * in_flight 2 the next one is sent beside the oldest, whose answer is
  * always taken first, and after any answer but a 200 the other one is
  * waited for and the rest goes one at a time, from the refused one on
- * (field-agent/sync.c push_two). */
+ * (field-agent/pipeline.c). */
 static void *agent_main(void *arg)
 {
     agent_job *j = arg;

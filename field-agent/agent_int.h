@@ -1,42 +1,43 @@
 /*
- * agent_int.h - internals shared by the agent's modules.
+ * agent_int.h - the agent object (struct fa_agent: its directory, its
+ * database connection, the limits on what a hub sends, its last message)
+ * and the sizes the modules share. Every internal header starts here;
+ * store.h has the functions on the object.
  */
-#ifndef AGENT_INT_H
-#define AGENT_INT_H
+#ifndef FA_AGENT_INT_H
+#define FA_AGENT_INT_H
 
 #include <sqlite3.h>
 
 #include "agent.h"
 #include "fs_protocol.h"
 
+/* Buffer sizes the modules share, so that what one writes another can
+ * read back whole. */
+
+/* The device's scope as meta keeps it: "*" or area codes (or form ids)
+ * joined by commas (scope.c); a scope that does not fit is refused when
+ * the hub sends it. */
+#define FA_SCOPE_MAX 2048
+/* A hub's error reply quoted in a message: its "message (error)"
+ * (fa__http_error_message), cut to fit. */
+#define FA_MSG_MAX 600
+/* The hub's base URL, kept in meta at enrolment. */
+#define FA_URL_MAX 512
+/* A file path: the agent's database, the CA file kept in meta, traces. */
+#define FA_PATH_MAX 4096
+
+/* An answer shown as text (choice labels joined): far above any answer
+ * a form allows, a cap only against runaway growth. */
+#define FA_TEXT_MAX (16 * 1024 * 1024)
+
+/* Made by fa_open, freed by fa_close; one thread at a time. */
 struct fa_agent {
-    char *dir;
-    sqlite3 *db;
-    fs_limits limits;
-    char err[16384]; /* room for every problem of a submission */
+    char *dir;        /* owned */
+    sqlite3 *db;      /* owned */
+    fs_limits limits; /* for what a hub or a caller sends */
+    char err[16384];  /* the last message; room for every problem of a
+                         submission */
 };
-
-/* Sets the agent's message and returns code. */
-int fa__fail(fa_agent *ag, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* meta table: text and integer settings. get returns FA_OK and copies
- * (or def when absent). */
-int fa__meta_get(fa_agent *ag, const char *key, char *out, size_t cap);
-int fa__meta_get_int(fa_agent *ag, const char *key, int64_t def, int64_t *out);
-int fa__meta_set(fa_agent *ag, const char *key, const char *value);
-int fa__meta_set_int(fa_agent *ag, const char *key, int64_t value);
-
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK with the agent's error set. */
-int fa__begin(fa_agent *ag);
-int fa__commit(fa_agent *ag);
-void fa__rollback(fa_agent *ag);
-int fa__store_error(fa_agent *ag, const char *what);
-
-/* For a new change in the caller's transaction: the collector, a fresh
- * HLC stamp (the caller stores it in meta "hlc" with the change) and the
- * next outbox sequence (after the highest row and the acknowledged one). */
-int fa__stamp(fa_agent *ag, char collector[FS_NAME_MAX + 1],
-              char hlc[FS_HLC_TEXT_LEN + 1], int64_t *seq);
 
 #endif

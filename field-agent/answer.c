@@ -1,9 +1,10 @@
 /*
  * answer.c - one answer at a time: reading what a person typed as a value
- * of the field's type, and applying it to a draft. The terminal fill
- * (fill.c) and the web app (webapi.c) both go through here, so a value is
- * read, checked (fs_answer_check, the hub's own validator) and saved the
- * same way whichever screen it was typed on.
+ * of the field's type, showing a value as text again, and applying it to
+ * a draft. The terminal fill (fill.c), `show` and the web app (webapi.c)
+ * all go through here, so a value is read, checked (fs_answer_check, the
+ * hub's own validator), saved and shown the same way whichever screen it
+ * was typed on.
  */
 #include <math.h>
 #include <stdio.h>
@@ -11,7 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "drafts.h"
+#include "answer.h"
+#include "store.h"
 
 /* One choice typed as its number or its code. */
 static const char *choice_of(const fs_field *fld, const char *tok)
@@ -136,21 +138,50 @@ cJSON *fa__answer_parse(const fs_field *fld, char *line, char *why, size_t cap)
     }
 }
 
-int fa__area_check(fa_agent *ag, const char *area)
+/* Appends v as text for people to b (see fa__value_text). */
+static int append_value(fs_buf *b, const fs_field *fld, const cJSON *v,
+                        const char *lang)
 {
-    char areas[2048];
-    int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
-    if (rc != FA_OK)
+    if (cJSON_IsString(v)) {
+        const char *text = v->valuestring;
+        const char *label = NULL;
+        for (size_t i = 0; i < fs_field_choice_count(fld); i++) {
+            const char *code = fs_field_choice(fld, i, lang, &label);
+            if (strcmp(code, v->valuestring) == 0) {
+                text = label;
+                break;
+            }
+        }
+        return fs_buf_append(b, text, strlen(text));
+    }
+    if (cJSON_IsArray(v)) {
+        const cJSON *it;
+        int rc = FS_OK;
+        cJSON_ArrayForEach(it, v)
+        {
+            if (rc == FS_OK && it != v->child)
+                rc = fs_buf_append(b, ", ", 2);
+            if (rc == FS_OK)
+                rc = append_value(b, fld, it, lang);
+        }
         return rc;
-    if (!fs_valid_area_code(area))
-        return fa__fail(ag, FA_EINPUT,
-                        "'%.64s' is not an area code (letters, digits, . _ "
-                        "-)",
-                        area);
-    if (!fs_scope_has(areas, area))
-        return fa__fail(ag, FA_EINPUT, "this device records for %s only",
-                        areas);
-    return FA_OK;
+    }
+    char *t = cJSON_PrintUnformatted(v);
+    int rc = fs_buf_append(b, t ? t : "?", t ? strlen(t) : 1);
+    free(t);
+    return rc;
+}
+
+char *fa__value_text(const fs_field *fld, const cJSON *v, const char *lang)
+{
+    fs_buf b;
+    fs_buf_init(&b, FA_TEXT_MAX);
+    if (append_value(&b, fld, v, lang) != FS_OK ||
+        fs_buf_append(&b, "", 0) != FS_OK) {
+        fs_buf_free(&b);
+        return NULL;
+    }
+    return (char *)b.data;
 }
 
 void fa__draft_drop_irrelevant(const fs_form *f, fa__draft *d)

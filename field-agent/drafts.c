@@ -1,61 +1,18 @@
 /*
  * drafts.c - drafts, and the one place where a finalized submission and
- * its outbox row are written together.
+ * its outbox row are written together (drafts.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "drafts.h"
+#include "outbox.h"
+#include "store.h"
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
-}
-
-int fa__form_load(fa_agent *ag, const char *form_id, int64_t *version,
-                  fs_form **out)
-{
-    sqlite3_stmt *st = NULL;
-    const char *sql =
-        *version > 0 ? "SELECT version, definition FROM forms WHERE id = ? "
-                       "AND version = ?"
-                     : "SELECT version, definition FROM forms WHERE id = ? "
-                       "ORDER BY version DESC LIMIT 1";
-    *out = NULL;
-    if (sqlite3_prepare_v2(ag->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading forms");
-    sqlite3_bind_text(st, 1, form_id, -1, SQLITE_STATIC);
-    if (*version > 0)
-        sqlite3_bind_int64(st, 2, *version);
-    int rc = sqlite3_step(st);
-    int out_rc = FA_OK;
-    if (rc == SQLITE_ROW) {
-        *version = sqlite3_column_int64(st, 0);
-        /* Not strict: a newer hub's form may carry members this agent
-         * does not know yet. */
-        int prc =
-            fs_form_parse((const char *)sqlite3_column_text(st, 1),
-                          (size_t)sqlite3_column_bytes(st, 1), 0, out, NULL);
-        if (prc == FS_ENOMEM)
-            out_rc = fa__fail(ag, FA_ESTORE, "out of memory");
-        else if (prc != FS_OK)
-            out_rc = fa__fail(ag, FA_EINPUT,
-                              "form %s version %lld on this device cannot "
-                              "be read by this agent; update the agent",
-                              form_id, (long long)*version);
-    } else if (rc == SQLITE_DONE) {
-        out_rc = fa__fail(ag, FA_EINPUT,
-                          "form %s%s is not on this device; run "
-                          "`fieldsync-agent sync` to fetch the hub's forms "
-                          "and `fieldsync-agent forms` to list them",
-                          form_id, *version > 0 ? " (that version)" : "");
-    } else {
-        out_rc = fa__store_error(ag, "reading forms");
-    }
-    sqlite3_finalize(st);
-    return out_rc;
+    snprintf(dst, cap, "%s", fa__col_text(st, col));
 }
 
 int fa__draft_create(fa_agent *ag, fa__draft *d, const char *id,
@@ -71,64 +28,59 @@ int fa__draft_create(fa_agent *ag, fa__draft *d, const char *id,
     snprintf(d->area, sizeof d->area, "%s", area ? area : "");
     d->form_version = version;
     d->base_rev = base_rev;
-    d->answers = cJSON_Parse(answers_json ? answers_json : "{}");
+    d->answers = fs_json_parse_stored(answers_json ? answers_json : "{}");
     if (!d->answers)
         return fa__fail(ag, FA_ESTORE, "out of memory");
     int64_t now = (int64_t)fs_now_ms();
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO drafts (id, form_id, form_version, "
-                           "area, answers, base_rev, created_ms, "
-                           "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "creating a draft");
     char *text = cJSON_PrintUnformatted(d->answers);
-    sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, d->form_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, version);
-    sqlite3_bind_text(st, 4, d->area, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, text ? text : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, base_rev);
-    sqlite3_bind_int64(st, 7, now);
-    sqlite3_bind_int64(st, 8, now);
-    int rc = sqlite3_step(st);
+    sqlite3_stmt *st = NULL;
+    int rc = fa__prepare(ag, &st, "creating a draft",
+                         "INSERT INTO drafts (id, form_id, form_version, "
+                         "area, answers, base_rev, created_ms, updated_ms) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         "ttittiii", d->id, d->form_id, version, d->area,
+                         text ? text : "{}", base_rev, now, now);
+    int step = rc == FA_OK ? sqlite3_step(st) : SQLITE_DONE;
     sqlite3_finalize(st);
     free(text);
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT)
+    if (rc != FA_OK)
+        return rc;
+    if (step == SQLITE_CONSTRAINT_PRIMARYKEY || step == SQLITE_CONSTRAINT)
         return fa__fail(ag, FA_EINPUT,
                         "there is already a draft %s; continue it with "
                         "`fieldsync-agent resume %s`",
                         d->id, d->id);
-    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "creating a draft");
+    return step == SQLITE_DONE ? FA_OK
+                               : fa__store_error(ag, "creating a draft");
 }
 
 int fa__draft_load(fa_agent *ag, const char *id, fa__draft *d)
 {
     memset(d, 0, sizeof *d);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT id, form_id, form_version, area, answers, "
-                           "position, base_rev FROM drafts WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading drafts");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    if (fa__prepare(ag, &st, "reading drafts",
+                    "SELECT id, form_id, form_version, area, answers, "
+                    "position, base_rev FROM drafts WHERE id = ?",
+                    "t", id) != FA_OK)
+        return FA_ESTORE;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
         copy_text(d->id, sizeof d->id, st, 0);
         copy_text(d->form_id, sizeof d->form_id, st, 1);
         d->form_version = sqlite3_column_int64(st, 2);
         copy_text(d->area, sizeof d->area, st, 3);
-        d->answers = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
+        d->answers =
+            fs_json_parse_stored((const char *)sqlite3_column_text(st, 4));
         d->position = sqlite3_column_int64(st, 5);
         d->base_rev = sqlite3_column_int64(st, 6);
     }
     sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
+    if (step == SQLITE_DONE)
         return fa__fail(ag, FA_EINPUT,
                         "no draft %s on this device; `fieldsync-agent "
                         "drafts` lists them",
                         id);
-    if (rc != SQLITE_ROW || !d->answers)
+    if (step != SQLITE_ROW || !d->answers)
         return fa__store_error(ag, "reading a draft");
     return FA_OK;
 }
@@ -136,23 +88,14 @@ int fa__draft_load(fa_agent *ag, const char *id, fa__draft *d)
 int fa__draft_save(fa_agent *ag, const fa__draft *d)
 {
     char *text = cJSON_PrintUnformatted(d->answers);
-    sqlite3_stmt *st = NULL;
-    int rc = SQLITE_ERROR;
-    if (text && sqlite3_prepare_v2(ag->db,
-                                   "UPDATE drafts SET answers = ?, position "
-                                   "= ?, area = ?, updated_ms = ? WHERE id "
-                                   "= ?",
-                                   -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, d->position);
-        sqlite3_bind_text(st, 3, d->area, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)fs_now_ms());
-        sqlite3_bind_text(st, 5, d->id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
+    int rc = text ? fa__exec(ag, "saving the draft",
+                             "UPDATE drafts SET answers = ?, position = ?, "
+                             "area = ?, updated_ms = ? WHERE id = ?",
+                             "titit", text, d->position, d->area,
+                             (int64_t)fs_now_ms(), d->id)
+                  : fa__store_error(ag, "saving the draft");
     free(text);
-    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving the draft");
+    return rc;
 }
 
 void fa__draft_clear(fa__draft *d)
@@ -161,40 +104,27 @@ void fa__draft_clear(fa__draft *d)
     d->answers = NULL;
 }
 
-/* After a realignment the hub's sequence may be above every local row,
- * so the next number follows whichever is larger. */
-static int next_seq(fa_agent *ag, int64_t *seq)
+int fa__draft_amend(fa_agent *ag, const char *id, fa__draft *d)
 {
-    int64_t acked = 0;
-    int rc = fa__meta_get_int(ag, "acked_seq", 0, &acked);
-    if (rc != FA_OK)
-        return rc;
+    memset(d, 0, sizeof *d);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db, "SELECT coalesce(max(seq), 0) FROM outbox",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
+    if (fa__prepare(ag, &st, "reading submissions",
+                    "SELECT rev, form_id, form_version, area, answers FROM "
+                    "submissions WHERE id = ? ORDER BY rev DESC LIMIT 1",
+                    "t", id) != FA_OK)
+        return FA_ESTORE;
+    if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
-        return fa__store_error(ag, "reading the outbox");
+        return fa__fail(ag, FA_EINPUT,
+                        "no submission %s on this device; `fieldsync-agent "
+                        "status` lists recent ones",
+                        id);
     }
-    int64_t max = sqlite3_column_int64(st, 0);
+    int rc = fa__draft_create(
+        ag, d, id, (const char *)sqlite3_column_text(st, 1),
+        sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3),
+        sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 4));
     sqlite3_finalize(st);
-    *seq = (max > acked ? max : acked) + 1;
-    return FA_OK;
-}
-
-int fa__stamp(fa_agent *ag, char collector[FS_NAME_MAX + 1],
-              char hlc[FS_HLC_TEXT_LEN + 1], int64_t *seq)
-{
-    uint64_t hlc_state = 0;
-    int rc = fa__meta_get(ag, "hlc", hlc, FS_HLC_TEXT_LEN + 1);
-    if (rc == FA_OK && hlc[0])
-        fs_hlc_parse(hlc, &hlc_state);
-    if (rc == FA_OK)
-        rc = fa__meta_get(ag, "collector", collector, FS_NAME_MAX + 1);
-    if (rc == FA_OK)
-        rc = next_seq(ag, seq);
-    if (rc == FA_OK)
-        fs_hlc_format(fs_hlc_tick(&hlc_state, fs_now_ms()), hlc);
     return rc;
 }
 
@@ -210,42 +140,16 @@ int fa__store_submission(fa_agent *ag, const char *id, int64_t base_rev,
     int64_t now = (int64_t)fs_now_ms();
     int64_t rev = base_rev + 1;
 
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO submissions (id, rev, base_rev, "
-                           "form_id, form_version, area, collector, hlc, "
-                           "created_ms, answers) VALUES (?, ?, ?, ?, ?, ?, "
-                           "?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "saving the submission");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, rev);
-    sqlite3_bind_int64(st, 3, base_rev);
-    sqlite3_bind_text(st, 4, form_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, version);
-    sqlite3_bind_text(st, 6, area ? area : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, collector, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, hlc_buf, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, now);
-    sqlite3_bind_text(st, 10, answers_json, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return fa__store_error(ag, "saving the submission");
-    if (sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO outbox (seq, kind, ref_id, ref_rev, "
-                           "created_ms) VALUES (?, 'submission', ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "saving the submission");
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, rev);
-    sqlite3_bind_int64(st, 4, now);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return fa__store_error(ag, "saving the submission");
-    return fa__meta_set(ag, "hlc", hlc_buf);
+    rc = fa__exec(ag, "saving the submission",
+                  "INSERT INTO submissions (id, rev, base_rev, form_id, "
+                  "form_version, area, collector, hlc, created_ms, answers) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "tiititttit", id, rev, base_rev, form_id, version,
+                  area ? area : "", collector, hlc_buf, now, answers_json);
+    if (rc == FA_OK)
+        rc = fa__outbox_add(ag, "saving the submission", seq, "submission", id,
+                            rev, now, hlc_buf);
+    return rc;
 }
 
 int fa__draft_finalize(fa_agent *ag, const fa__draft *d, const fs_form *f,
@@ -261,18 +165,9 @@ int fa__draft_finalize(fa_agent *ag, const fa__draft *d, const fs_form *f,
     if (rc == FA_OK)
         rc = fa__store_submission(ag, d->id, d->base_rev, d->form_id,
                                   d->form_version, d->area, canon);
-    if (rc == FA_OK) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(ag->db, "DELETE FROM drafts WHERE id = ?", -1,
-                               &st, NULL) != SQLITE_OK) {
-            rc = fa__store_error(ag, "finalizing");
-        } else {
-            sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = fa__store_error(ag, "finalizing");
-        }
-        sqlite3_finalize(st);
-    }
+    if (rc == FA_OK)
+        rc = fa__exec(ag, "finalizing", "DELETE FROM drafts WHERE id = ?", "t",
+                      d->id);
     if (rc == FA_OK)
         rc = fa__commit(ag);
     else

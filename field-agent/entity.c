@@ -15,10 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_int.h"
 #include "entity.h"
 #include "fs_entity.h"
 #include "fs_schema.h"
+#include "outbox.h"
+#include "store.h"
 
 static int load_types(fa_agent *ag, fs_entity_types **t)
 {
@@ -28,12 +29,6 @@ static int load_types(fa_agent *ag, fs_entity_types **t)
                         "the built-in entity types cannot "
                         "be read (out of memory?)");
     return FA_OK;
-}
-
-static const char *col(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
 }
 
 typedef struct local_entity {
@@ -47,16 +42,14 @@ static int load_local(fa_agent *ag, const char *id, local_entity *e)
 {
     memset(e, 0, sizeof *e);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT type, area, deleted FROM entities WHERE "
-                           "id = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading the registry");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (fa__prepare(ag, &st, "reading the registry",
+                    "SELECT type, area, deleted FROM entities WHERE id = ?",
+                    "t", id) != FA_OK)
+        return FA_ESTORE;
     if (sqlite3_step(st) == SQLITE_ROW) {
         e->found = 1;
-        snprintf(e->type, sizeof e->type, "%s", col(st, 0));
-        snprintf(e->area, sizeof e->area, "%s", col(st, 1));
+        snprintf(e->type, sizeof e->type, "%s", fa__col_text(st, 0));
+        snprintf(e->area, sizeof e->area, "%s", fa__col_text(st, 1));
         e->deleted = sqlite3_column_int(st, 2);
     }
     sqlite3_finalize(st);
@@ -68,21 +61,18 @@ static int load_local(fa_agent *ag, const char *id, local_entity *e)
 static cJSON *local_fields(fa_agent *ag, const char *id)
 {
     sqlite3_stmt *st = NULL;
-    cJSON *o = cJSON_CreateObject();
-    if (sqlite3_prepare_v2(
-            ag->db,
+    if (fa__prepare(
+            ag, &st, NULL,
             "SELECT f.name, f.value, f.version, EXISTS (SELECT 1 FROM "
             "entity_changes c WHERE c.entity_id = f.entity_id AND c.state = "
             "'queued' AND json_type(c.fields, '$.' || f.name) IS NOT NULL) "
             "FROM entity_fields f WHERE f.entity_id = ? ORDER BY f.name",
-            -1, &st, NULL) != SQLITE_OK) {
-        cJSON_Delete(o);
+            "t", id) != FA_OK)
         return NULL;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    cJSON *o = cJSON_CreateObject();
     while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *f = cJSON_AddObjectToObject(o, col(st, 0));
-        cJSON *v = cJSON_Parse(col(st, 1));
+        cJSON *f = cJSON_AddObjectToObject(o, fa__col_text(st, 0));
+        cJSON *v = fs_json_parse_stored(fa__col_text(st, 1));
         cJSON_AddItemToObject(f, "value", v ? v : cJSON_CreateNull());
         cJSON_AddNumberToObject(f, "version",
                                 (double)sqlite3_column_int64(st, 2));
@@ -148,24 +138,12 @@ static int parse_assignments(fa_agent *ag, const fs_form *type, int argc,
 static int upsert_entity(fa_agent *ag, const char *id, const char *type,
                          const char *area, int deleted)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO entities (id, type, area, deleted, "
-                           "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON "
-                           "CONFLICT (id) DO UPDATE SET area = ?3, deleted "
-                           "= ?4, updated_ms = ?5",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "saving the entity");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, area, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, deleted);
-    sqlite3_bind_int64(st, 5, (int64_t)fs_now_ms());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? FA_OK
-                             : fa__store_error(ag, "saving the "
-                                                   "entity");
+    return fa__exec(ag, "saving the entity",
+                    "INSERT INTO entities (id, type, area, deleted, "
+                    "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) "
+                    "DO UPDATE SET area = ?3, deleted = ?4, updated_ms = ?5",
+                    "tttii", id, type, area, (int64_t)deleted,
+                    (int64_t)fs_now_ms());
 }
 
 /* Sets a field's value; version < 0 keeps the stored one (a local
@@ -173,39 +151,24 @@ static int upsert_entity(fa_agent *ag, const char *id, const char *type,
 static int put_field(fa_agent *ag, const char *id, const char *name,
                      const char *value, int64_t version)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO entity_fields (entity_id, name, "
-                           "value, version) VALUES (?1, ?2, ?3, max(?4, 0)) "
-                           "ON CONFLICT (entity_id, name) DO UPDATE SET "
-                           "value = ?3, version = CASE WHEN ?4 < 0 THEN "
-                           "version ELSE ?4 END",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "saving the entity");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, version);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? FA_OK
-                             : fa__store_error(ag, "saving the "
-                                                   "entity");
+    return fa__exec(ag, "saving the entity",
+                    "INSERT INTO entity_fields (entity_id, name, value, "
+                    "version) VALUES (?1, ?2, ?3, max(?4, 0)) ON CONFLICT "
+                    "(entity_id, name) DO UPDATE SET value = ?3, version = "
+                    "CASE WHEN ?4 < 0 THEN version ELSE ?4 END",
+                    "ttti", id, name, value, version);
 }
 
 static int64_t field_version(fa_agent *ag, const char *id, const char *name)
 {
     sqlite3_stmt *st = NULL;
     int64_t v = 0;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT version FROM entity_fields WHERE "
-                           "entity_id = ? AND name = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_int64(st, 0);
-    }
+    if (fa__prepare(ag, &st, NULL,
+                    "SELECT version FROM entity_fields WHERE entity_id = ? "
+                    "AND name = ?",
+                    "tt", id, name) == FA_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
 }
@@ -262,46 +225,18 @@ static int store_change(fa_agent *ag, const char *id, const char *type,
         free(v);
     }
     int64_t now = (int64_t)fs_now_ms();
-    sqlite3_stmt *st = NULL;
-    if (rc == FA_OK &&
-        sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO entity_changes (entity_id, type, op, "
-                           "fields, collector, hlc, created_ms) VALUES (?, "
-                           "?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        rc = fa__store_error(ag, "saving the change");
-    if (rc == FA_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, fields_text, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, collector, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, hlc_buf, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 7, now);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = fa__store_error(ag, "saving the change");
-    }
-    sqlite3_finalize(st);
-    st = NULL;
+    if (rc == FA_OK)
+        rc = fa__exec(ag, "saving the change",
+                      "INSERT INTO entity_changes (entity_id, type, op, "
+                      "fields, collector, hlc, created_ms) VALUES (?, ?, ?, "
+                      "?, ?, ?, ?)",
+                      "tttttti", id, type, op, fields_text, collector, hlc_buf,
+                      now);
     free(fields_text);
     int64_t change = sqlite3_last_insert_rowid(ag->db);
-    if (rc == FA_OK &&
-        sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO outbox (seq, kind, ref_id, ref_rev, "
-                           "created_ms) VALUES (?, 'entity', ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        rc = fa__store_error(ag, "saving the change");
-    if (rc == FA_OK) {
-        sqlite3_bind_int64(st, 1, seq);
-        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, change);
-        sqlite3_bind_int64(st, 4, now);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = fa__store_error(ag, "saving the change");
-    }
-    sqlite3_finalize(st);
     if (rc == FA_OK)
-        rc = fa__meta_set(ag, "hlc", hlc_buf);
+        rc = fa__outbox_add(ag, "saving the change", seq, "entity", id, change,
+                            now, hlc_buf);
     return rc;
 }
 
@@ -309,7 +244,7 @@ static int store_change(fa_agent *ag, const char *id, const char *type,
  * field's value) must be one of them. */
 static int check_scope(fa_agent *ag, const char *area)
 {
-    char areas[2048];
+    char areas[FA_SCOPE_MAX];
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
     if (rc != FA_OK)
         return rc;
@@ -449,74 +384,45 @@ static cJSON *entity_json(fa_agent *ag, const char *id, const local_entity *e)
 }
 
 int fa_entity_list(fa_agent *ag, const char *type_name, const char *area,
-                   int json, FILE *out)
+                   cJSON **out)
 {
+    *out = NULL;
     fs_entity_types *t = NULL;
     int rc = load_types(ag, &t);
     if (rc != FA_OK)
         return rc;
-    const fs_form *type = fs_entity_type(t, type_name);
-    if (!type) {
+    if (!fs_entity_type(t, type_name))
         rc = fa__fail(ag, FA_EINPUT,
                       "'%s' is not an entity type; the types "
                       "are %s",
                       type_name, fs_entity_type_names(t));
-        fs_entity_types_free(t);
+    fs_entity_types_free(t);
+    if (rc != FA_OK)
         return rc;
-    }
-    if (area && !fs_valid_area_code(area)) {
-        fs_entity_types_free(t);
+    if (area && !fs_valid_area_code(area))
         return fa__fail(ag, FA_EINPUT, "'%s' is not an area code", area);
-    }
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT id, area FROM entities WHERE type = ?1 "
-                           "AND deleted = 0 AND (?2 = '' OR area = ?2) "
-                           "ORDER BY area, id",
-                           -1, &st, NULL) != SQLITE_OK) {
-        fs_entity_types_free(t);
-        return fa__store_error(ag, "reading the registry");
-    }
-    sqlite3_bind_text(st, 1, type_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, area ? area : "", -1, SQLITE_STATIC);
+    if (fa__prepare(ag, &st, "reading the registry",
+                    "SELECT id, area FROM entities WHERE type = ?1 AND "
+                    "deleted = 0 AND (?2 = '' OR area = ?2) ORDER BY area, id",
+                    "tt", type_name, area ? area : "") != FA_OK)
+        return FA_ESTORE;
     cJSON *arr = cJSON_CreateArray();
-    const char *tf = fs_entity_title_field(type);
-    int n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         local_entity e = {1, "", "", 0};
         snprintf(e.type, sizeof e.type, "%s", type_name);
-        snprintf(e.area, sizeof e.area, "%s", col(st, 1));
-        cJSON *o = entity_json(ag, col(st, 0), &e);
-        if (!json) {
-            const cJSON *f = cJSON_GetObjectItemCaseSensitive(
-                cJSON_GetObjectItemCaseSensitive(o, "fields"), tf);
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, "value");
-            fprintf(out, "%s  %-12s %s%s\n", col(st, 0), e.area,
-                    cJSON_IsString(v) ? v->valuestring : "",
-                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "pending"))
-                        ? "  (not sent yet)"
-                        : "");
-        }
-        cJSON_AddItemToArray(arr, o);
-        n++;
+        snprintf(e.area, sizeof e.area, "%s", fa__col_text(st, 1));
+        cJSON_AddItemToArray(arr, entity_json(ag, fa__col_text(st, 0), &e));
     }
     sqlite3_finalize(st);
-    if (json) {
-        char *text = cJSON_Print(arr);
-        fprintf(out, "%s\n", text ? text : "[]");
-        free(text);
-    } else if (n == 0) {
-        fprintf(out, "no %s entities on this device%s%s\n", type_name,
-                area ? " in " : "", area ? area : "");
-    }
-    cJSON_Delete(arr);
-    fs_entity_types_free(t);
+    *out = arr;
     return FA_OK;
 }
 
-int fa_entity_show(fa_agent *ag, const char *id, int json, FILE *out)
+int fa_entity_show(fa_agent *ag, const char *id, cJSON **out)
 {
     local_entity e;
+    *out = NULL;
     if (!fs_valid_uuid(id))
         return fa__fail(ag, FA_EINPUT, "'%s' is not an entity id", id);
     int rc = load_local(ag, id, &e);
@@ -527,56 +433,62 @@ int fa_entity_show(fa_agent *ag, const char *id, int json, FILE *out)
     cJSON *o = entity_json(ag, id, &e);
     cJSON *changes = cJSON_AddArrayToObject(o, "changes");
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT op, state, hub_status, hub_error, "
-                           "hub_message, created_ms FROM entity_changes "
-                           "WHERE entity_id = ? ORDER BY id",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            cJSON *c = cJSON_CreateObject();
-            cJSON_AddStringToObject(c, "op", col(st, 0));
-            cJSON_AddStringToObject(c, "state", col(st, 1));
-            cJSON_AddStringToObject(c, "hub_status", col(st, 2));
-            cJSON_AddStringToObject(c, "hub_error", col(st, 3));
-            cJSON_AddStringToObject(c, "hub_message", col(st, 4));
-            cJSON_AddItemToArray(changes, c);
-        }
+    if (fa__prepare(ag, &st, NULL,
+                    "SELECT op, state, hub_status, hub_error, hub_message, "
+                    "created_ms FROM entity_changes WHERE entity_id = ? ORDER "
+                    "BY id",
+                    "t", id) == FA_OK) {
+        static const char *const names[] = {"op", "state", "hub_status",
+                                            "hub_error", "hub_message"};
+        while (sqlite3_step(st) == SQLITE_ROW)
+            cJSON_AddItemToArray(changes, fa__row_json(st, "ttttt", names));
     }
     sqlite3_finalize(st);
-    if (json) {
-        char *text = cJSON_Print(o);
-        fprintf(out, "%s\n", text ? text : "{}");
-        free(text);
-        cJSON_Delete(o);
-        return FA_OK;
+    *out = o;
+    return FA_OK;
+}
+
+int fa__entity_refused_list(fa_agent *ag, const char *lang, size_t max,
+                            cJSON *arr)
+{
+    fs_entity_types *t = NULL;
+    int rc = load_types(ag, &t);
+    if (rc != FA_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (fa__prepare(
+            ag, &st, "reading the registry",
+            "SELECT c.entity_id, c.type, c.op, c.created_ms, c.hub_error, "
+            "c.hub_message, e.area, coalesce((SELECT value ->> '$' FROM "
+            "entity_fields f WHERE f.entity_id = c.entity_id AND f.name = "
+            "'name'), '') FROM entity_changes c LEFT JOIN entities e ON e.id "
+            "= c.entity_id WHERE c.state = 'refused' ORDER BY c.id DESC "
+            "LIMIT ?",
+            "i", max ? (int64_t)max : (int64_t)-1) != FA_OK) {
+        fs_entity_types_free(t);
+        return FA_ESTORE;
     }
-    fprintf(out, "%s %s (area %s)%s\n", e.type, id, e.area,
-            e.deleted ? " - deleted" : "");
-    const cJSON *f;
-    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(o, "fields"))
-    {
-        char *v = cJSON_PrintUnformatted(
-            cJSON_GetObjectItemCaseSensitive(f, "value"));
-        fprintf(
-            out, "  %-14s %s  (version %d%s)\n", f->string, v ? v : "",
-            (int)cJSON_GetObjectItemCaseSensitive(f, "version")->valuedouble,
-            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "pending"))
-                ? ", edited here, not sent yet"
-                : "");
-        free(v);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *type = fa__col_text(st, 1);
+        const fs_form *ty = fs_entity_type(t, type);
+        char title[512];
+        snprintf(title, sizeof title, "%s (%s): %s",
+                 ty ? fs_form_title(ty, lang) : type, fa__col_text(st, 2),
+                 fa__col_text(st, 7));
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "kind", "entity");
+        cJSON_AddStringToObject(o, "id", fa__col_text(st, 0));
+        cJSON_AddStringToObject(o, "title", title);
+        cJSON_AddStringToObject(o, "area", fa__col_text(st, 6));
+        cJSON_AddNumberToObject(o, "created_ms",
+                                (double)sqlite3_column_int64(st, 3));
+        cJSON_AddStringToObject(o, "state", "refused");
+        cJSON_AddStringToObject(o, "hub_error", fa__col_text(st, 4));
+        cJSON_AddStringToObject(o, "hub_message", fa__col_text(st, 5));
+        cJSON_AddItemToArray(arr, o);
     }
-    const cJSON *c;
-    cJSON_ArrayForEach(c, changes)
-    {
-        const char *err =
-            cJSON_GetObjectItemCaseSensitive(c, "hub_error")->valuestring;
-        if (err[0])
-            fprintf(out, "  hub: %s: %s\n", err,
-                    cJSON_GetObjectItemCaseSensitive(c, "hub_message")
-                        ->valuestring);
-    }
-    cJSON_Delete(o);
+    sqlite3_finalize(st);
+    fs_entity_types_free(t);
     return FA_OK;
 }
 
@@ -586,16 +498,16 @@ int fa__entity_change(sqlite3_stmt *st, int c0, fs_change *c)
 {
     fs_entity_change *e = &c->ent;
     c->kind = FS_CHANGE_ENTITY;
-    snprintf(e->id, sizeof e->id, "%s", col(st, c0));
-    snprintf(e->type, sizeof e->type, "%s", col(st, c0 + 1));
-    const char *op = col(st, c0 + 2);
+    snprintf(e->id, sizeof e->id, "%s", fa__col_text(st, c0));
+    snprintf(e->type, sizeof e->type, "%s", fa__col_text(st, c0 + 1));
+    const char *op = fa__col_text(st, c0 + 2);
     e->op = strcmp(op, "new") == 0   ? FS_ENTITY_NEW
             : strcmp(op, "set") == 0 ? FS_ENTITY_SET
                                      : FS_ENTITY_DELETE;
-    snprintf(e->collector, sizeof e->collector, "%s", col(st, c0 + 4));
-    fs_hlc_parse(col(st, c0 + 5), &e->hlc);
+    snprintf(e->collector, sizeof e->collector, "%s", fa__col_text(st, c0 + 4));
+    fs_hlc_parse(fa__col_text(st, c0 + 5), &e->hlc);
     e->created_ms = sqlite3_column_int64(st, c0 + 6);
-    cJSON *fields = cJSON_Parse(col(st, c0 + 3));
+    cJSON *fields = fs_json_parse_stored(fa__col_text(st, c0 + 3));
     if (!fields)
         return FS_ENOMEM;
     const cJSON *f;
@@ -616,23 +528,12 @@ int fa__entity_change(sqlite3_stmt *st, int c0, fs_change *c)
 
 int fa__entity_ack(fa_agent *ag, int64_t change, const fs_result *res)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "UPDATE entity_changes SET state = ?, hub_status "
-                           "= ?, hub_error = ?, hub_message = ? WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "saving the hub's answer");
-    sqlite3_bind_text(st, 1, res->status == FS_RES_REFUSED ? "refused" : "sent",
-                      -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, fs_result_status_name(res->status), -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, res->error, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, res->message, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, change);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? FA_OK
-                             : fa__store_error(ag, "saving the hub's answer");
+    return fa__exec(ag, "saving the hub's answer",
+                    "UPDATE entity_changes SET state = ?, hub_status = ?, "
+                    "hub_error = ?, hub_message = ? WHERE id = ?",
+                    "tttti", res->status == FS_RES_REFUSED ? "refused" : "sent",
+                    fs_result_status_name(res->status), res->error,
+                    res->message, change);
 }
 
 /* 1 when an edit of field (or, field NULL, a delete) of entity id was
@@ -640,18 +541,13 @@ int fa__entity_ack(fa_agent *ag, int64_t change, const fs_result *res)
 static int queued(fa_agent *ag, const char *id, const char *field)
 {
     sqlite3_stmt *st = NULL;
-    int q = 0;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT 1 FROM entity_changes WHERE entity_id = "
-                           "?1 AND state = 'queued' AND CASE WHEN ?2 IS "
-                           "NULL THEN op = 'delete' ELSE op != 'delete' AND "
-                           "json_type(fields, '$.' || ?2) IS NOT NULL END",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        if (field)
-            sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-        q = sqlite3_step(st) == SQLITE_ROW;
-    }
+    int q = fa__prepare(ag, &st, NULL,
+                        "SELECT 1 FROM entity_changes WHERE entity_id = ?1 "
+                        "AND state = 'queued' AND CASE WHEN ?2 IS NULL THEN "
+                        "op = 'delete' ELSE op != 'delete' AND json_type("
+                        "fields, '$.' || ?2) IS NOT NULL END",
+                        "tt", id, field) == FA_OK &&
+            sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     return q;
 }
@@ -660,17 +556,10 @@ static int queued(fa_agent *ag, const char *id, const char *field)
 static int exec_each(fa_agent *ag, const char *const *sql, size_t n,
                      const char *param)
 {
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(ag->db, sql[i], -1, &st, NULL) != SQLITE_OK)
-            return fa__store_error(ag, "updating the registry");
-        sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
-        int step = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (step != SQLITE_DONE)
-            return fa__store_error(ag, "updating the registry");
-    }
-    return FA_OK;
+    int rc = FA_OK;
+    for (size_t i = 0; i < n && rc == FA_OK; i++)
+        rc = fa__exec(ag, "updating the registry", sql[i], "t", param);
+    return rc;
 }
 
 /* Removes an entity that left this device's areas. */
@@ -714,7 +603,7 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
                         "the hub sent an entity without "
                         "fields");
     /* Moved out of this device's areas: no longer held here. */
-    char areas[2048];
+    char areas[FA_SCOPE_MAX];
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
     if (rc != FA_OK)
         return rc;

@@ -1,6 +1,6 @@
 /*
- * fill.c - filling a form in the terminal, one question at a time, and
- * what goes with it: drafts, resume, show, amend.
+ * fill.c - filling a form in the terminal, one question at a time:
+ * fill, resume and amend.
  *
  * Line-oriented on purpose: it works over a serial console, an ssh
  * session on a phone, or piped input in a test. Every accepted answer is
@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "drafts.h"
+#include "answer.h"
+#include "forms.h"
+#include "scope.h"
+#include "store.h"
 
 #define LINE_MAX_BYTES 4096
 #define HISTORY_MAX 1024
@@ -55,37 +57,6 @@ static int read_line(session *s, char *buf, size_t cap)
     return 1;
 }
 
-void fa__print_value(FILE *out, const fs_field *fld, const cJSON *v,
-                     const char *lang)
-{
-    if (cJSON_IsString(v)) {
-        const char *label = NULL;
-        for (size_t i = 0; i < fs_field_choice_count(fld); i++) {
-            const char *code = fs_field_choice(fld, i, lang, &label);
-            if (strcmp(code, v->valuestring) == 0) {
-                fprintf(out, "%s", label);
-                return;
-            }
-        }
-        fprintf(out, "%s", v->valuestring);
-        return;
-    }
-    if (cJSON_IsArray(v)) {
-        const cJSON *it;
-        int first = 1;
-        cJSON_ArrayForEach(it, v)
-        {
-            fprintf(out, first ? "" : ", ");
-            fa__print_value(out, fld, it, lang);
-            first = 0;
-        }
-        return;
-    }
-    char *t = cJSON_PrintUnformatted(v);
-    fprintf(out, "%s", t ? t : "?");
-    free(t);
-}
-
 static void prompt(session *s, size_t pos, const fs_field *fld)
 {
     FILE *o = s->out;
@@ -123,9 +94,10 @@ static void prompt(session *s, size_t pos, const fs_field *fld)
     const cJSON *cur =
         cJSON_GetObjectItemCaseSensitive(s->d->answers, fs_field_name(fld));
     if (cur) {
-        fprintf(o, "      current answer: ");
-        fa__print_value(o, fld, cur, s->lang);
-        fprintf(o, " (Enter keeps it, - clears it)\n");
+        char *text = fa__value_text(fld, cur, s->lang);
+        fprintf(o, "      current answer: %s (Enter keeps it, - clears it)\n",
+                text ? text : "?");
+        free(text);
     }
     fprintf(o, "> ");
 }
@@ -149,7 +121,7 @@ static void saved_message(session *s)
 /* Asks for the area code when the form needs one and none is set. */
 static int ask_area(session *s, int *stop)
 {
-    char areas[2048];
+    char areas[FA_SCOPE_MAX];
     char line[LINE_MAX_BYTES];
     int rc = fa__meta_get(s->ag, "areas", areas, sizeof areas);
     if (rc != FA_OK)
@@ -374,32 +346,6 @@ int fa_resume(fa_agent *ag, const char *id, const char *lang, FILE *in,
     return rc;
 }
 
-int fa__draft_amend(fa_agent *ag, const char *id, fa__draft *d)
-{
-    memset(d, 0, sizeof *d);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT rev, form_id, form_version, area, answers "
-                           "FROM submissions WHERE id = ? ORDER BY rev DESC "
-                           "LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading submissions");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return fa__fail(ag, FA_EINPUT,
-                        "no submission %s on this device; `fieldsync-agent "
-                        "status` lists recent ones",
-                        id);
-    }
-    int rc = fa__draft_create(
-        ag, d, id, (const char *)sqlite3_column_text(st, 1),
-        sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3),
-        sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 4));
-    sqlite3_finalize(st);
-    return rc;
-}
-
 int fa_amend(fa_agent *ag, const char *id, const char *lang, FILE *in,
              FILE *out)
 {
@@ -411,104 +357,4 @@ int fa_amend(fa_agent *ag, const char *id, const char *lang, FILE *in,
     }
     fa__draft_clear(&d);
     return rc;
-}
-
-int fa_drafts(fa_agent *ag, FILE *out)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "SELECT id, form_id, form_version, area, "
-                           "base_rev, updated_ms, answers FROM drafts ORDER "
-                           "BY updated_ms DESC",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading drafts");
-    int n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *a = cJSON_Parse((const char *)sqlite3_column_text(st, 6));
-        time_t t = (time_t)(sqlite3_column_int64(st, 5) / 1000);
-        struct tm tm;
-        char when[32];
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
-        fprintf(out, "%s  %s v%lld  %s  %d answer(s)  %s%s\n",
-                sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
-                (long long)sqlite3_column_int64(st, 2),
-                sqlite3_column_text(st, 3)[0]
-                    ? (const char *)sqlite3_column_text(st, 3)
-                    : "(no area)",
-                cJSON_GetArraySize(a), when,
-                sqlite3_column_int64(st, 4) ? "  (amendment)" : "");
-        cJSON_Delete(a);
-        n++;
-    }
-    sqlite3_finalize(st);
-    if (n == 0)
-        fprintf(out, "no drafts\n");
-    return FA_OK;
-}
-
-int fa_show(fa_agent *ag, const char *id, const char *lang, FILE *out)
-{
-    /* A draft first (it is what is being worked on), else the newest
-     * revision of a submission. */
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            ag->db,
-            "SELECT 'draft', form_id, form_version, area, answers, base_rev, "
-            "'', '', '', '' FROM drafts WHERE id = ?1 UNION ALL SELECT * "
-            "FROM (SELECT state, form_id, form_version, area, answers, rev, "
-            "hub_status, hub_message, review_state, review_comment FROM "
-            "submissions WHERE id = ?1 ORDER BY rev DESC LIMIT 1)",
-            -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading submissions");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return fa__fail(ag, FA_EINPUT, "no draft or submission %s here", id);
-    }
-    const char *state = (const char *)sqlite3_column_text(st, 0);
-    int64_t version = sqlite3_column_int64(st, 2);
-    fs_form *f = NULL;
-    int rc = fa__form_load(ag, (const char *)sqlite3_column_text(st, 1),
-                           &version, &f);
-    if (rc != FA_OK) {
-        sqlite3_finalize(st);
-        return rc;
-    }
-    cJSON *answers = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
-    fprintf(out, "%s  %s v%lld  area %s  %s", id, fs_form_title(f, lang),
-            (long long)version,
-            sqlite3_column_text(st, 3)[0]
-                ? (const char *)sqlite3_column_text(st, 3)
-                : "(none)",
-            state);
-    if (strcmp(state, "draft") != 0)
-        fprintf(out, ", revision %lld", (long long)sqlite3_column_int64(st, 5));
-    const char *hub_status = (const char *)sqlite3_column_text(st, 6);
-    if (hub_status[0])
-        fprintf(out, ", hub: %s", hub_status);
-    const char *msg = (const char *)sqlite3_column_text(st, 7);
-    if (msg[0])
-        fprintf(out, " (%s)", msg);
-    const char *review = (const char *)sqlite3_column_text(st, 8);
-    if (review[0])
-        fprintf(out, ", review: %s", review);
-    const char *comment = (const char *)sqlite3_column_text(st, 9);
-    if (comment[0])
-        fprintf(out, " - \"%s\"", comment);
-    fputc('\n', out);
-    for (size_t i = 0; i < fs_form_field_count(f); i++) {
-        const fs_field *fld = fs_form_field(f, i);
-        const cJSON *v =
-            cJSON_GetObjectItemCaseSensitive(answers, fs_field_name(fld));
-        if (!v)
-            continue;
-        fprintf(out, "  %s: ", fs_field_label(fld, lang));
-        fa__print_value(out, fld, v, lang);
-        fputc('\n', out);
-    }
-    cJSON_Delete(answers);
-    fs_form_free(f);
-    sqlite3_finalize(st);
-    return FA_OK;
 }

@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "fs_protocol.h"
+#include "render.h"
 
 static const char usage[] =
     "usage: fieldsync-agent [--dir DIR] COMMAND [OPTIONS]\n"
@@ -119,6 +120,25 @@ static int int_opt(const char *name, const char *v, long long lo, long long hi,
 
 static int parse(int argc, char **argv, int i, opts *o)
 {
+    const struct {
+        const char *name;
+        const char **slot;
+    } texts[] = {
+        {"--hub", &o->hub},         {"--code", &o->code},
+        {"--name", &o->name},       {"--collector", &o->collector},
+        {"--cacert", &o->cacert},   {"--lang", &o->lang},
+        {"--answers", &o->answers}, {"--area", &o->area},
+        {"--listen", &o->listen},   {"--port-file", &o->port_file},
+    };
+    const struct {
+        const char *name;
+        long long lo, hi, *slot;
+    } nums[] = {
+        {"--auto-sync", 5, 86400, &o->auto_sync},
+        {"--version", 1, 1000000000, &o->version},
+        {"--batch", 1, 1000, &o->batch},
+        {"--retries", 0, 100, &o->retries},
+    };
     for (; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -139,42 +159,36 @@ static int parse(int argc, char **argv, int i, opts *o)
         if (!v)
             return bad("missing value for ", a);
         i++;
-        if (strcmp(a, "--hub") == 0)
-            o->hub = v;
-        else if (strcmp(a, "--code") == 0)
-            o->code = v;
-        else if (strcmp(a, "--name") == 0)
-            o->name = v;
-        else if (strcmp(a, "--collector") == 0)
-            o->collector = v;
-        else if (strcmp(a, "--cacert") == 0)
-            o->cacert = v;
-        else if (strcmp(a, "--lang") == 0)
-            o->lang = v;
-        else if (strcmp(a, "--answers") == 0)
-            o->answers = v;
-        else if (strcmp(a, "--area") == 0)
-            o->area = v;
-        else if (strcmp(a, "--listen") == 0)
-            o->listen = v;
-        else if (strcmp(a, "--port-file") == 0)
-            o->port_file = v;
-        else if (strcmp(a, "--auto-sync") == 0) {
-            if (int_opt(a, v, 5, 86400, &o->auto_sync) != 0)
-                return 2;
-        } else if (strcmp(a, "--version") == 0) {
-            if (int_opt(a, v, 1, 1000000000, &o->version) != 0)
-                return 2;
-        } else if (strcmp(a, "--batch") == 0) {
-            if (int_opt(a, v, 1, 1000, &o->batch) != 0)
-                return 2;
-        } else if (strcmp(a, "--retries") == 0) {
-            if (int_opt(a, v, 0, 100, &o->retries) != 0)
-                return 2;
-        } else
+        int known = 0;
+        for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+            if (strcmp(a, texts[k].name) == 0) {
+                *texts[k].slot = v;
+                known = 1;
+            }
+        }
+        for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
+            if (strcmp(a, nums[k].name) == 0) {
+                if (int_opt(a, v, nums[k].lo, nums[k].hi, nums[k].slot) != 0)
+                    return 2;
+                known = 1;
+            }
+        }
+        if (!known)
             return bad("unknown option ", a);
     }
     return 0;
+}
+
+static int cmd_forms(fa_agent *ag, const opts *o)
+{
+    cJSON *doc = NULL;
+    int rc = fa_forms(ag, o->lang, &doc);
+    if (rc == FA_OK && o->json)
+        render_json(stdout, doc, "(null)");
+    else if (rc == FA_OK)
+        render_forms(stdout, doc);
+    cJSON_Delete(doc);
+    return exit_code(rc);
 }
 
 static int cmd_record(fa_agent *ag, const opts *o)
@@ -226,6 +240,7 @@ static int cmd_form(fa_agent *ag, const char *cmd, const opts *o)
                    NULL);
     const char *arg = o->pos[0];
     int rc;
+    cJSON *doc = NULL;
     if (strcmp(cmd, "fill") == 0)
         rc = fa_fill(ag, arg, o->lang, o->area, stdin, stdout);
     else if (strcmp(cmd, "resume") == 0)
@@ -233,7 +248,10 @@ static int cmd_form(fa_agent *ag, const char *cmd, const opts *o)
     else if (strcmp(cmd, "amend") == 0)
         rc = fa_amend(ag, arg, o->lang, stdin, stdout);
     else
-        rc = fa_show(ag, arg, o->lang, stdout);
+        rc = fa_show(ag, arg, o->lang, &doc);
+    if (doc)
+        render_show(stdout, doc);
+    cJSON_Delete(doc);
     if (rc != FA_OK)
         fprintf(stderr, "fieldsync-agent: %s\n", fa_last_error(ag));
     return exit_code(rc);
@@ -263,11 +281,20 @@ static int cmd_entity(fa_agent *ag, int argc, char **argv)
     const char *sub = n > 0 ? pos[0] : "";
     int rc = FA_OK, status = -1;
     char id[FS_UUID_LEN + 1];
-    if (strcmp(sub, "list") == 0 && n == 2)
-        rc = fa_entity_list(ag, pos[1], area, json, stdout);
-    else if (strcmp(sub, "show") == 0 && n == 2)
-        rc = fa_entity_show(ag, pos[1], json, stdout);
-    else if (strcmp(sub, "new") == 0 && n >= 2) {
+    cJSON *doc = NULL;
+    if (strcmp(sub, "list") == 0 && n == 2) {
+        rc = fa_entity_list(ag, pos[1], area, &doc);
+        if (rc == FA_OK && json)
+            render_json(stdout, doc, "[]");
+        else if (rc == FA_OK)
+            render_entity_list(stdout, doc, pos[1], area);
+    } else if (strcmp(sub, "show") == 0 && n == 2) {
+        rc = fa_entity_show(ag, pos[1], &doc);
+        if (rc == FA_OK && json)
+            render_json(stdout, doc, "{}");
+        else if (rc == FA_OK)
+            render_entity_show(stdout, doc);
+    } else if (strcmp(sub, "new") == 0 && n >= 2) {
         rc = fa_entity_new(ag, pos[1], n - 2, pos + 2, id);
         if (rc == FA_OK)
             printf("%s\n", id);
@@ -281,6 +308,7 @@ static int cmd_entity(fa_agent *ag, int argc, char **argv)
                      "FIELD=VALUE... | delete ID",
                      NULL);
     free(pos);
+    cJSON_Delete(doc);
     if (status >= 0)
         return status;
     if (rc != FA_OK) {
@@ -299,7 +327,10 @@ static int cmd_sync(fa_agent *ag, const opts *o)
 {
     fa_sync_options so;
     fa_sync_options_default(&so);
-    so.progress = !o->quiet && isatty(STDERR_FILENO);
+    if (!o->quiet && isatty(STDERR_FILENO)) {
+        so.on_progress = render_progress;
+        so.progress_arg = stderr;
+    }
     if (o->batch)
         so.batch_count = (size_t)o->batch;
     if (o->retries >= 0)
@@ -414,18 +445,28 @@ int main(int argc, char **argv)
             status = exit_code(rc);
         }
     } else if (strcmp(cmd, "forms") == 0) {
-        status = exit_code(fa_forms(ag, o.json, o.lang, stdout));
+        status = cmd_forms(ag, &o);
     } else if (strcmp(cmd, "record") == 0) {
         status = cmd_record(ag, &o);
     } else if (strcmp(cmd, "fill") == 0 || strcmp(cmd, "resume") == 0 ||
                strcmp(cmd, "show") == 0 || strcmp(cmd, "amend") == 0) {
         status = cmd_form(ag, cmd, &o);
     } else if (strcmp(cmd, "drafts") == 0) {
-        status = exit_code(fa_drafts(ag, stdout));
+        cJSON *doc = NULL;
+        rc = fa_drafts(ag, NULL, 0, &doc);
+        if (rc == FA_OK)
+            render_drafts(stdout, doc);
+        cJSON_Delete(doc);
+        status = exit_code(rc);
     } else if (strcmp(cmd, "entity") == 0) {
         status = cmd_entity(ag, argc - i, argv + i);
     } else if (strcmp(cmd, "status") == 0) {
-        status = exit_code(fa_status(ag, o.json, stdout));
+        cJSON *doc = NULL;
+        rc = fa_status(ag, &doc);
+        if (rc == FA_OK)
+            render_status(stdout, doc, o.json);
+        cJSON_Delete(doc);
+        status = exit_code(rc);
     } else {
         status = cmd_sync(ag, &o);
     }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "store.h"
 
 /* A hub reply is a page of changes or a push answer: far below this. */
 #define REPLY_MAX (16 * 1024 * 1024)
@@ -247,7 +248,12 @@ long fa__http_os_errno(fa__http *h)
 
 void fa__http_error_message(fa__http *h, char *out, size_t cap)
 {
-    cJSON *j = cJSON_ParseWithLength((const char *)h->reply.data, h->reply.len);
+    /* Whatever answered may not be a fieldsync hub: its reply is read
+     * under the wire limits, and anything else gets the generic text. */
+    fs_limits lim;
+    fs_limits_default(&lim);
+    cJSON *j = NULL;
+    fs_json_parse((const char *)h->reply.data, h->reply.len, &lim, &j, NULL);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
     if (cJSON_IsString(m))
@@ -259,4 +265,11 @@ void fa__http_error_message(fa__http *h, char *out, size_t cap)
                  "answer like a fieldsync hub",
                  h->status);
     cJSON_Delete(j);
+}
+
+int fa__http_fail(fa_agent *ag, fa__http *h, int code, const char *what)
+{
+    char msg[FA_MSG_MAX];
+    fa__http_error_message(h, msg, sizeof msg);
+    return fa__fail(ag, code, "%s: %s", what, msg);
 }

@@ -15,7 +15,7 @@ typedef struct fa__http {
     const fa__curl_api *api; /* NULL until fa__http_init succeeds */
     CURL *curl;
     struct curl_slist *headers;
-    char base[512];
+    char base[FA_URL_MAX];
     fs_buf reply; /* last reply body, decoded, capped */
     long status;  /* last HTTP status, 0 when none */
     char curl_err[CURL_ERROR_SIZE];
@@ -66,5 +66,8 @@ long fa__http_os_errno(fa__http *h);
 
 /* The "message" of a JSON error reply, or a generic text. */
 void fa__http_error_message(fa__http *h, char *out, size_t cap);
+/* Sets the agent's message to "what: " and the error reply's message,
+ * and returns code. */
+int fa__http_fail(fa_agent *ag, fa__http *h, int code, const char *what);
 
 #endif

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "curlapi.h"
+#include "store.h"
 #include "web.h"
 
 /* Web assets, embedded at build time (cmake/embed.cmake). */
@@ -263,6 +264,8 @@ static void on_progress(void *wp, const char *phase, long long done,
                         long long total)
 {
     fa__web *w = wp;
+    if (strcmp(phase, "sent") == 0)
+        return; /* the page shows "sending" until the pull starts */
     pthread_mutex_lock(&w->sync_lock);
     snprintf(w->phase, sizeof w->phase, "%s", phase);
     w->done = done;
@@ -436,7 +439,7 @@ static int log_message(const struct mg_connection *conn, const char *msg)
 
 static int write_port_file(const char *path, int port)
 {
-    char tmp[4096];
+    char tmp[FA_PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)

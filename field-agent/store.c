@@ -1,7 +1,7 @@
 /*
  * store.c - the agent's local database: opening it, settings, and
  * transactions. Every write the user makes commits together with its
- * outbox row (see record.c).
+ * outbox row (outbox.h).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include "agent_int.h"
 #include "fs_schema.h"
+#include "store.h"
 
 int fa__fail(fa_agent *ag, int code, const char *fmt, ...)
 {
@@ -56,7 +56,7 @@ int fa_open(const char *dir, fa_agent **out, char *err, size_t errlen)
     }
     ag->dir = strdup(dir);
     fs_limits_default(&ag->limits);
-    char path[4096];
+    char path[FA_PATH_MAX];
     snprintf(path, sizeof path, "%s/agent.db", dir);
     if (!ag->dir ||
         fs_db_open(path, &fs_schema_agent, 1, &ag->db, err, errlen) != 0) {
@@ -94,14 +94,83 @@ void fa_close(fa_agent *ag)
     free(ag);
 }
 
+/* ---- statements -------------------------------------------------------- */
+
+static int prepare_v(fa_agent *ag, sqlite3_stmt **st, const char *what,
+                     const char *sql, const char *types, va_list ap)
+{
+    *st = NULL;
+    if (sqlite3_prepare_v2(ag->db, sql, -1, st, NULL) != SQLITE_OK)
+        return what ? fa__store_error(ag, what) : FA_ESTORE;
+    for (int i = 0; types[i]; i++) {
+        if (types[i] == 't')
+            sqlite3_bind_text(*st, i + 1, va_arg(ap, const char *), -1,
+                              SQLITE_STATIC);
+        else
+            sqlite3_bind_int64(*st, i + 1, va_arg(ap, int64_t));
+    }
+    return FA_OK;
+}
+
+int fa__prepare(fa_agent *ag, sqlite3_stmt **st, const char *what,
+                const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int rc = prepare_v(ag, st, what, sql, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+int fa__exec(fa_agent *ag, const char *what, const char *sql, const char *types,
+             ...)
+{
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    va_start(ap, types);
+    int rc = prepare_v(ag, &st, what, sql, types, ap);
+    va_end(ap);
+    if (rc != FA_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, what);
+}
+
+const char *fa__col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+cJSON *fa__row_json(sqlite3_stmt *st, const char *types,
+                    const char *const *names)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; types[i]; i++) {
+        if (types[i] == 't')
+            cJSON_AddStringToObject(o, names[i], fa__col_text(st, i));
+        else if (types[i] == 'n')
+            cJSON_AddNumberToObject(o, names[i],
+                                    (double)sqlite3_column_int64(st, i));
+        else if (types[i] == 'b')
+            cJSON_AddBoolToObject(o, names[i], sqlite3_column_int(st, i));
+        else
+            cJSON_AddItemToObject(o, names[i],
+                                  fs_json_parse_stored(fa__col_text(st, i)));
+    }
+    return o;
+}
+
+/* ---- settings ---------------------------------------------------------- */
+
 int fa__meta_get(fa_agent *ag, const char *key, char *out, size_t cap)
 {
     sqlite3_stmt *st = NULL;
     out[0] = '\0';
-    if (sqlite3_prepare_v2(ag->db, "SELECT value FROM meta WHERE key = ?", -1,
-                           &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "reading settings");
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (fa__prepare(ag, &st, "reading settings",
+                    "SELECT value FROM meta WHERE key = ?", "t", key) != FA_OK)
+        return FA_ESTORE;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -127,20 +196,21 @@ int fa__meta_get_int(fa_agent *ag, const char *key, int64_t def, int64_t *out)
     return FA_OK;
 }
 
+int fa__meta_get_all(fa_agent *ag, const fa__setting *s, size_t n)
+{
+    int rc = FA_OK;
+    for (size_t i = 0; i < n && rc == FA_OK; i++)
+        rc = s[i].text ? fa__meta_get(ag, s[i].key, s[i].text, s[i].cap)
+                       : fa__meta_get_int(ag, s[i].key, 0, s[i].num);
+    return rc;
+}
+
 int fa__meta_set(fa_agent *ag, const char *key, const char *value)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(ag->db,
-                           "INSERT INTO meta (key, value) VALUES (?, ?) "
-                           "ON CONFLICT (key) DO UPDATE SET value = "
-                           "excluded.value",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fa__store_error(ag, "saving settings");
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? FA_OK : fa__store_error(ag, "saving settings");
+    return fa__exec(ag, "saving settings",
+                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT "
+                    "(key) DO UPDATE SET value = excluded.value",
+                    "tt", key, value);
 }
 
 int fa__meta_set_int(fa_agent *ag, const char *key, int64_t value)
@@ -149,6 +219,8 @@ int fa__meta_set_int(fa_agent *ag, const char *key, int64_t value)
     snprintf(buf, sizeof buf, "%lld", (long long)value);
     return fa__meta_set(ag, key, buf);
 }
+
+/* ---- transactions ------------------------------------------------------ */
 
 int fa__begin(fa_agent *ag)
 {

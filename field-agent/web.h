@@ -11,7 +11,7 @@
 
 #include <civetweb.h>
 
-#include "drafts.h"
+#include "agent_int.h"
 
 #define FA_WEB_BODY_MAX (64 * 1024)
 
@@ -39,7 +39,8 @@ typedef struct fa__web {
     char last_message[700];
 } fa__web;
 
-/* JSON replies: every error is {"error","message"}. */
+/* JSON replies: fa__web_reply sends obj and frees it (NULL: a 503 for
+ * want of memory); every error is {"error","message"}. */
 void fa__web_reply(struct mg_connection *conn, int status, cJSON *obj);
 void fa__web_error(struct mg_connection *conn, int status, const char *code,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));

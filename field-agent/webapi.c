@@ -14,8 +14,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "answer.h"
+#include "entity.h"
+#include "forms.h"
 #include "fs_entity.h"
 #include "fs_schema.h"
+#include "scope.h"
+#include "store.h"
+#include "submissions.h"
 #include "web.h"
 
 #define LIST_MAX 50
@@ -128,36 +134,6 @@ static cJSON *languages_of(const fs_form *f)
     return arr;
 }
 
-/* What a function writing to a FILE prints, as a string (caller frees). */
-typedef struct capture {
-    char *text;
-    size_t len;
-    FILE *f;
-} capture;
-
-static int capture_open(capture *c)
-{
-    memset(c, 0, sizeof *c);
-    c->f = open_memstream(&c->text, &c->len);
-    return c->f ? 0 : -1;
-}
-
-static char *capture_close(capture *c)
-{
-    if (c->f)
-        fclose(c->f);
-    return c->text;
-}
-
-static char *value_text(const fs_field *fld, const cJSON *v, const char *lang)
-{
-    capture c;
-    if (capture_open(&c) != 0)
-        return NULL;
-    fa__print_value(c.f, fld, v, lang);
-    return capture_close(&c);
-}
-
 static int agent_error(fa__web *w, struct mg_connection *conn, int rc)
 {
     const char *msg = fa_last_error(w->ag);
@@ -226,7 +202,7 @@ static cJSON *field_json(const fs_field *fld, const cJSON *answers,
     cJSON_AddItemToObject(q, "answer",
                           cur ? cJSON_Duplicate(cur, 1) : cJSON_CreateNull());
     if (cur) {
-        char *txt = value_text(fld, cur, lang);
+        char *txt = fa__value_text(fld, cur, lang);
         cJSON_AddStringToObject(q, "answer_text", txt ? txt : "");
         free(txt);
     }
@@ -260,7 +236,7 @@ static cJSON *draft_view(fa__web *w, fa__draft *d, const fs_form *f,
     cJSON_AddBoolToObject(v, "amendment", d->base_rev > 0);
     cJSON_AddNumberToObject(v, "total", (double)fs_form_field_count(f));
     if (fs_form_area_required(f) && !d->area[0]) {
-        char areas[2048];
+        char areas[FA_SCOPE_MAX];
         fa__meta_get(w->ag, "areas", areas, sizeof areas);
         cJSON_AddStringToObject(v, "state", "area");
         cJSON_AddStringToObject(v, "areas", areas);
@@ -289,7 +265,7 @@ static cJSON *draft_view(fa__web *w, fa__draft *d, const fs_form *f,
         if (!a)
             continue;
         cJSON *o = cJSON_CreateObject();
-        char *txt = value_text(x, a, lang);
+        char *txt = fa__value_text(x, a, lang);
         cJSON_AddStringToObject(o, "label", fs_field_label(x, lang));
         cJSON_AddStringToObject(o, "value", txt ? txt : "");
         free(txt);
@@ -580,29 +556,13 @@ static int api_draft(fa__web *w, struct mg_connection *conn, const char *rest,
     return status;
 }
 
-/* The title of a form version in lang, "" when it cannot be read. */
-static void title_of(fa__web *w, const char *form_id, int64_t version,
-                     const char *lang, char *out, size_t cap)
-{
-    fs_form *f = NULL;
-    out[0] = '\0';
-    if (fa__form_load(w->ag, form_id, &version, &f) == FA_OK)
-        snprintf(out, cap, "%s", fs_form_title(f, lang_or_null(lang)));
-    fs_form_free(f);
-}
-
 static int api_forms(fa__web *w, struct mg_connection *conn, const char *lang)
 {
     /* The list `forms --json` prints, with each form's languages. */
-    capture c;
-    if (capture_open(&c) != 0)
-        return agent_error(w, conn, FA_ESTORE);
-    int rc = fa_forms(w->ag, 1, lang_or_null(lang), c.f);
-    char *text = capture_close(&c);
-    cJSON *arr = rc == FA_OK && text ? cJSON_Parse(text) : NULL;
-    free(text);
-    if (!arr)
-        return agent_error(w, conn, rc == FA_OK ? FA_ESTORE : rc);
+    cJSON *arr = NULL;
+    int rc = fa_forms(w->ag, lang_or_null(lang), &arr);
+    if (rc != FA_OK)
+        return agent_error(w, conn, rc);
     cJSON *it;
     cJSON_ArrayForEach(it, arr)
     {
@@ -619,58 +579,6 @@ static int api_forms(fa__web *w, struct mg_connection *conn, const char *lang)
     cJSON_AddStringToObject(o, "dir", dir_of(lang));
     fa__web_reply(conn, 200, o);
     return 200;
-}
-
-/* Registry edits the hub refused, kept on the device with its reason,
- * appended to the quarantine list. */
-static void refused_entity_changes(fa__web *w, cJSON *arr, const char *lang)
-{
-    fs_entity_types *t = NULL;
-    sqlite3_stmt *st = NULL;
-    if (fs_entity_types_parse(fs_entity_types_json,
-                              strlen(fs_entity_types_json), &t,
-                              NULL) != FS_OK ||
-        sqlite3_prepare_v2(
-            w->ag->db,
-            "SELECT c.entity_id, c.type, c.op, c.created_ms, c.hub_error, "
-            "c.hub_message, e.area, coalesce((SELECT value ->> '$' FROM "
-            "entity_fields f WHERE f.entity_id = c.entity_id AND f.name = "
-            "'name'), '') FROM entity_changes c LEFT JOIN entities e ON e.id "
-            "= c.entity_id WHERE c.state = 'refused' ORDER BY c.id DESC "
-            "LIMIT ?",
-            -1, &st, NULL) != SQLITE_OK) {
-        fs_entity_types_free(t);
-        return;
-    }
-    sqlite3_bind_int(st, 1, LIST_MAX);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *type = (const char *)sqlite3_column_text(st, 1);
-        const fs_form *ty = fs_entity_type(t, type);
-        char title[512];
-        snprintf(title, sizeof title, "%s (%s): %s",
-                 ty ? fs_form_title(ty, lang_or_null(lang)) : type,
-                 (const char *)sqlite3_column_text(st, 2),
-                 (const char *)sqlite3_column_text(st, 7));
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "kind", "entity");
-        cJSON_AddStringToObject(o, "id",
-                                (const char *)sqlite3_column_text(st, 0));
-        cJSON_AddStringToObject(o, "title", title);
-        cJSON_AddStringToObject(o, "area",
-                                sqlite3_column_text(st, 6)
-                                    ? (const char *)sqlite3_column_text(st, 6)
-                                    : "");
-        cJSON_AddNumberToObject(o, "created_ms",
-                                (double)sqlite3_column_int64(st, 3));
-        cJSON_AddStringToObject(o, "state", "refused");
-        cJSON_AddStringToObject(o, "hub_error",
-                                (const char *)sqlite3_column_text(st, 4));
-        cJSON_AddStringToObject(o, "hub_message",
-                                (const char *)sqlite3_column_text(st, 5));
-        cJSON_AddItemToArray(arr, o);
-    }
-    sqlite3_finalize(st);
-    fs_entity_types_free(t);
 }
 
 /* POST /api/submissions/ID/amend: a draft of the next revision, the
@@ -717,69 +625,30 @@ static int api_amend(fa__web *w, struct mg_connection *conn, const char *rest,
     return status;
 }
 
+/* GET /api/drafts, /api/submissions and /api/quarantine (submissions
+ * and registry edits the hub refused): the newest LIST_MAX of each. */
 static int api_list(fa__web *w, struct mg_connection *conn, const char *what,
                     const char *lang)
 {
-    static const char drafts_sql[] =
-        "SELECT id, form_id, form_version, area, updated_ms, base_rev, "
-        "answers FROM drafts ORDER BY updated_ms DESC LIMIT ?";
-    /* The newest revision of each submission; waiting: not yet
-     * acknowledged by the hub. */
-    static const char subs_sql[] =
-        "SELECT s.id, s.form_id, s.form_version, s.area, s.created_ms, "
-        "s.rev, s.state, s.hub_status, s.hub_error, s.hub_message, "
-        "s.review_state, s.review_comment, EXISTS (SELECT 1 FROM outbox o "
-        "WHERE o.ref_id = s.id AND o.ref_rev = s.rev AND o.seq > "
-        "coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = "
-        "'acked_seq'), 0)) FROM submissions s WHERE s.rev = (SELECT "
-        "max(rev) FROM submissions x WHERE x.id = s.id) AND (?2 = 0 OR "
-        "s.state = 'refused') ORDER BY s.created_ms DESC LIMIT ?1";
     int drafts = strcmp(what, "drafts") == 0;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(w->ag->db, drafts ? drafts_sql : subs_sql, -1, &st,
-                           NULL) != SQLITE_OK)
-        return agent_error(w, conn,
-                           fa__store_error(w->ag, "reading the lists"));
-    sqlite3_bind_int(st, 1, LIST_MAX);
-    if (!drafts)
-        sqlite3_bind_int(st, 2, strcmp(what, "quarantine") == 0);
-    cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
-        char title[512];
-        const char *form = (const char *)sqlite3_column_text(st, 1);
-        title_of(w, form, sqlite3_column_int64(st, 2), lang, title,
-                 sizeof title);
-        cJSON_AddStringToObject(o, "id",
-                                (const char *)sqlite3_column_text(st, 0));
-        cJSON_AddStringToObject(o, "form", form);
-        cJSON_AddStringToObject(o, "title", title[0] ? title : form);
-        cJSON_AddStringToObject(o, "area",
-                                (const char *)sqlite3_column_text(st, 3));
-        cJSON_AddNumberToObject(o, drafts ? "updated_ms" : "created_ms",
-                                (double)sqlite3_column_int64(st, 4));
-        if (drafts) {
-            cJSON_AddBoolToObject(o, "amendment",
-                                  sqlite3_column_int64(st, 5) > 0);
-            cJSON *a = cJSON_Parse((const char *)sqlite3_column_text(st, 6));
-            cJSON_AddNumberToObject(o, "answers", cJSON_GetArraySize(a));
-            cJSON_Delete(a);
-        } else {
-            static const char *const cols[] = {
-                "state",       "hub_status",   "hub_error",
-                "hub_message", "review_state", "review_comment"};
-            cJSON_AddNumberToObject(o, "rev",
-                                    (double)sqlite3_column_int64(st, 5));
-            for (int k = 0; k < 6; k++)
-                cJSON_AddStringToObject(
-                    o, cols[k], (const char *)sqlite3_column_text(st, 6 + k));
-            cJSON_AddBoolToObject(o, "waiting", sqlite3_column_int(st, 12));
-        }
-        cJSON_AddItemToArray(arr, o);
+    cJSON *arr = NULL;
+    int rc = drafts ? fa_drafts(w->ag, lang_or_null(lang), LIST_MAX, &arr)
+                    : fa__submission_list(w->ag, lang_or_null(lang),
+                                          strcmp(what, "quarantine") == 0,
+                                          LIST_MAX, &arr);
+    if (rc != FA_OK)
+        return agent_error(w, conn, rc);
+    /* The app lists drafts without their form's version. */
+    cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (drafts)
+            cJSON_DeleteItemFromObjectCaseSensitive(it, "version");
     }
-    sqlite3_finalize(st);
+    /* Registry edits follow; without them (a store error) the
+     * submissions are still worth showing. */
     if (strcmp(what, "quarantine") == 0)
-        refused_entity_changes(w, arr, lang);
+        fa__entity_refused_list(w->ag, lang_or_null(lang), LIST_MAX, arr);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "items", arr);
     fa__web_reply(conn, 200, o);
@@ -816,25 +685,6 @@ static cJSON *type_json(const fs_form *type, const char *lang)
             !(fs_field_flags(fld) & FS_FIELD_RETIRED))
             cJSON_AddItemToArray(fields, field_json(fld, NULL, lang));
     }
-    return o;
-}
-
-/* Runs an entity function that prints JSON, and parses what it printed. */
-static cJSON *entity_call(fa__web *w, int *rc, const char *type,
-                          const char *area, const char *id)
-{
-    capture c;
-    if (capture_open(&c) != 0) {
-        *rc = fa__fail(w->ag, FA_ESTORE, "out of memory");
-        return NULL;
-    }
-    *rc = id ? fa_entity_show(w->ag, id, 1, c.f)
-             : fa_entity_list(w->ag, type, area, 1, c.f);
-    char *text = capture_close(&c);
-    cJSON *o = *rc == FA_OK && text ? cJSON_Parse(text) : NULL;
-    free(text);
-    if (*rc == FA_OK && !o)
-        *rc = fa__fail(w->ag, FA_ESTORE, "out of memory");
     return o;
 }
 
@@ -925,7 +775,8 @@ static int api_registry(fa__web *w, struct mg_connection *conn,
      * its type describes the fields. */
     char new_id[FS_UUID_LEN + 1] = "";
     if (!status && (get || id))
-        out = entity_call(w, &rc, type_name, area[0] ? area : NULL, id);
+        rc = id ? fa_entity_show(w->ag, id, &out)
+                : fa_entity_list(w->ag, type_name, area[0] ? area : NULL, &out);
     if (!status && id && rc == FA_EINPUT) {
         fa__web_error(conn, 404, "no_entity", "%s", fa_last_error(w->ag));
         status = 404;
@@ -947,7 +798,7 @@ static int api_registry(fa__web *w, struct mg_connection *conn,
             fs_entity_type(t, cJSON_IsString(ty) ? ty->valuestring : type_name);
         if (type)
             cJSON_AddItemToObject(o, "type", type_json(type, lang));
-        char areas[2048];
+        char areas[FA_SCOPE_MAX];
         fa__meta_get(w->ag, "areas", areas, sizeof areas);
         cJSON_AddStringToObject(o, "areas", areas);
         cJSON *types = cJSON_AddArrayToObject(o, "types");
@@ -978,16 +829,15 @@ static int api_registry(fa__web *w, struct mg_connection *conn,
 static int api_status(fa__web *w, struct mg_connection *conn)
 {
     /* What `status --json` prints, and the background sync's state. */
-    capture c;
-    if (capture_open(&c) != 0)
-        return agent_error(w, conn, FA_ESTORE);
-    int rc = fa_status(w->ag, 1, c.f);
-    char *text = capture_close(&c);
-    cJSON *o = rc == FA_OK && text ? cJSON_Parse(text) : NULL;
-    free(text);
-    if (!o)
-        return agent_error(w, conn, rc == FA_OK ? FA_ESTORE : rc);
-    cJSON_DeleteItemFromObjectCaseSensitive(o, "hub"); /* not for the UI */
+    cJSON *o = NULL;
+    int rc = fa_status(w->ag, &o);
+    if (rc != FA_OK)
+        return agent_error(w, conn, rc);
+    /* Not for the UI: the hub's address, and the submissions behind the
+     * counts (the lists come from /api/submissions and /api/quarantine). */
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "hub");
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "attention_items");
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "refused_items");
     cJSON_AddItemToObject(o, "sync", fa__web_sync_state(w));
     fa__web_reply(conn, 200, o);
     return 200;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Two pushes of one device in flight (field-agent/sync.c push_two,
+# Two pushes of one device in flight (field-agent/pipeline.c, fa__push_two,
 # sync-server/push.c hold_for_gap):
 #  (a) a device with a few thousand records syncs with the next changeset
 #      in flight beside the one being merged; every record arrives exactly
