@@ -7,7 +7,11 @@
 #include <string.h>
 
 #include "hub.h"
-#include "hub_int.h"
+#include "access.h"
+#include "audit.h"
+#include "db.h"
+#include "entity.h"
+#include "scope.h"
 
 static int step_done(sqlite3_stmt *st)
 {

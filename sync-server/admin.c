@@ -11,54 +11,12 @@
 #include "fs_form.h"
 #include "fs_schema.h"
 #include "hub.h"
-#include "hub_int.h"
+#include "audit.h"
+#include "cli.h"
+#include "db.h"
+#include "scope.h"
 
 #define FORM_FILE_MAX (4 * 1024 * 1024)
-
-sqlite3 *hub__open(const char *path)
-{
-    sqlite3 *db = NULL;
-    char err[512];
-    if (fs_db_open(path, &fs_schema_hub, 1, &db, err, sizeof err) != 0) {
-        fprintf(stderr, "fieldsync-hub: %s\n", err);
-        return NULL;
-    }
-    return db;
-}
-
-int hub__exec(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: database error: %s\n",
-                msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-int hub__audit(sqlite3 *db, const char *actor, const char *action,
-               cJSON *detail)
-{
-    char *text = detail ? cJSON_PrintUnformatted(detail) : NULL;
-    cJSON_Delete(detail);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO audit_log (at_ms, actor, "
-                                "action, detail) VALUES (?, ?, ?, ?)",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)fs_now_ms());
-        sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, text ? text : "{}", -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-    }
-    sqlite3_finalize(st);
-    free(text);
-    return rc;
-}
 
 /* Codes use an alphabet without look-alikes (no 0/O, 1/I/L) so they can
  * be read out over a phone: 12 symbols of 32, 60 bits, single use and
@@ -148,37 +106,6 @@ int hub_enroll_code(const char *db_path, const char *name, const char *role,
     sqlite3_close(db);
     fprintf(out, "%s\n", code);
     return 0;
-}
-
-char *hub__read_file(const char *path, size_t max, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "fieldsync-hub: cannot open %s: %s\n", path,
-                strerror(errno));
-        return NULL;
-    }
-    fs_buf b;
-    fs_buf_init(&b, max);
-    char chunk[8192];
-    size_t n;
-    int rc = FS_OK;
-    while (rc == FS_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = fs_buf_append(&b, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (rc != FS_OK || bad) {
-        fprintf(stderr, "fieldsync-hub: cannot read %s: %s\n", path,
-                rc == FS_ETOOBIG ? "the file is too large" : "read error");
-        fs_buf_free(&b);
-        return NULL;
-    }
-    if (fs_buf_append(&b, "", 0) != FS_OK) {
-        fs_buf_free(&b);
-        return NULL;
-    }
-    *len = b.len;
-    return (char *)b.data;
 }
 
 /* Prints every problem of a definition, one per line with its JSON

@@ -9,7 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "adminapi.h"
+#include "access.h"
+#include "audit.h"
+#include "http.h"
+#include "review.h"
+#include "scope.h"
+#include "server.h"
 
 static const char *const admin_only[] = {"admin", NULL};
 static const char *const readers[] = {"admin", "reviewer", NULL};

@@ -15,7 +15,13 @@
 #include <string.h>
 
 #include "hub.h"
-#include "hub_int.h"
+#include "areas.h"
+#include "audit.h"
+#include "cli.h"
+#include "db.h"
+#include "entity.h"
+#include "errors.h"
+#include "output.h"
 
 #define AREAS_FILE_MAX (64 * 1024 * 1024)
 #define AREAS_MAX 5000

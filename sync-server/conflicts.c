@@ -15,7 +15,14 @@
 
 #include "fs_form.h"
 #include "hub.h"
-#include "hub_int.h"
+#include "conflicts.h"
+#include "audit.h"
+#include "cli.h"
+#include "db.h"
+#include "entity.h"
+#include "http.h"
+#include "scope.h"
+#include "server.h"
 
 static const char *col(sqlite3_stmt *st, int i)
 {

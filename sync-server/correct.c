@@ -12,24 +12,12 @@
 
 #include "fs_form.h"
 #include "hub.h"
-#include "hub_int.h"
+#include "audit.h"
+#include "cli.h"
+#include "db.h"
+#include "entity.h"
 
 #define ANSWERS_MAX (1024 * 1024)
-
-int hub__cli_end(sqlite3 *db, int rc, const char *what, const char *err)
-{
-    if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-        rc = SQLITE_ERROR;
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: %s: %s\n", what,
-                err[0] ? err : sqlite3_errmsg(db));
-        hub__exec(db, "ROLLBACK");
-    }
-    sqlite3_close(db);
-    if (rc == SQLITE_OK)
-        return 0;
-    return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
-}
 
 static char *read_file(const char *path, size_t *len)
 {

@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "enroll.h"
+#include "audit.h"
+#include "http.h"
+#include "scope.h"
+#include "server.h"
 
 #define ENROLL_BODY_MAX 4096
 

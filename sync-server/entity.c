@@ -20,7 +20,11 @@
 
 #include "fs_entity.h"
 #include "fs_schema.h"
-#include "hub_int.h"
+#include "entity.h"
+#include "audit.h"
+#include "conflicts.h"
+#include "merge.h"
+#include "scope.h"
 
 static pthread_once_t types_once = PTHREAD_ONCE_INIT;
 static fs_entity_types *types;

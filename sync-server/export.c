@@ -16,7 +16,13 @@
 #include <time.h>
 
 #include "fs_form.h"
-#include "hub_int.h"
+#include "export.h"
+#include "entity.h"
+#include "errors.h"
+#include "mapind.h"
+#include "mapping.h"
+#include "output.h"
+#include "scope.h"
 
 struct hub_exporter {
     sqlite3 *db;

@@ -7,7 +7,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hub_int.h"
+#include "http.h"
+#include "output.h"
+#include "ratelimit.h"
+#include "scope.h"
+#include "server.h"
 #include "stmtcache.h"
 
 /* Replies shorter than this go uncompressed: gzip's 18-byte frame and the
@@ -328,5 +332,48 @@ int hub__method_is(struct mg_connection *conn, const char *m)
     mg_response_header_add(conn, "Content-Length", clen, -1);
     mg_response_header_send(conn);
     mg_write(conn, body, (size_t)n);
+    return 0;
+}
+
+int hub__query_str(struct mg_connection *conn, const char *name,
+                   int (*valid)(const char *), char *out, size_t cap)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    out[0] = '\0';
+    if (!ri->query_string)
+        return 0;
+    int n =
+        mg_get_var(ri->query_string, strlen(ri->query_string), name, out, cap);
+    if (n == -1) {
+        out[0] = '\0';
+        return 0;
+    }
+    if (n < 0 || (valid && !valid(out))) {
+        out[0] = '\0';
+        hub__reply_error(conn, 400, "bad_parameter",
+                         "query parameter %s is not valid (too long or "
+                         "wrong characters)",
+                         name);
+        return -1;
+    }
+    return 0;
+}
+
+int hub__query_format(struct mg_connection *conn, int *format)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    char v[16] = "";
+    *format = HUB_FMT_JSON;
+    if (!ri->query_string ||
+        mg_get_var(ri->query_string, strlen(ri->query_string), "format", v,
+                   sizeof v) == -1)
+        return 0;
+    if (strcmp(v, "csv") == 0)
+        *format = HUB_FMT_CSV;
+    else if (strcmp(v, "json") != 0) {
+        hub__reply_error(conn, 400, "bad_parameter",
+                         "format must be json or csv");
+        return -1;
+    }
     return 0;
 }

@@ -9,7 +9,13 @@
 #include <unistd.h>
 
 #include "hub.h"
-#include "hub_int.h"
+#include "audit.h"
+#include "db.h"
+#include "errors.h"
+#include "export.h"
+#include "mapind.h"
+#include "mapping.h"
+#include "output.h"
 #include "indicators.h"
 
 /* Runs one change in a write transaction and reports the outcome: exit

@@ -8,7 +8,10 @@
 #include <string.h>
 
 #include "fs_form.h"
-#include "hub_int.h"
+#include "mapind.h"
+#include "errors.h"
+#include "mapping.h"
+#include "scope.h"
 #include "indicators.h"
 
 #define K_DEFAULT 5

@@ -12,12 +12,15 @@
 #include <time.h>
 
 #include "fs_form.h"
-#include "hub_int.h"
+#include "mapping.h"
+#include "audit.h"
+#include "errors.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 
-/* "YYYY-MM-DD" -> milliseconds at 00:00 UTC of that day. */
-int hub__parse_date(const char *s, int64_t *ms)
+/* "YYYY-MM-DD" -> milliseconds at 00:00 UTC of that day. 0, or -1 when
+ * not a date. */
+static int parse_date(const char *s, int64_t *ms)
 {
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
         return -1;
@@ -38,15 +41,6 @@ int hub__parse_date(const char *s, int64_t *ms)
         return -1;
     *ms = (int64_t)t * 1000;
     return 0;
-}
-
-int hub__errf(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return HUB_EBADINPUT;
 }
 
 /* Steps an INSERT or UPDATE once and finalizes it: 0 or HUB_ESTORAGE. */
@@ -110,10 +104,10 @@ int hub__wave_add(sqlite3 *db, const char *name, const char *title,
             "the wave needs a name of letters, digits, '.', '_' or "
             "'-' (e.g. baseline, follow-up-3m), not '%s'",
             name);
-    if (hub__parse_date(start, &s_ms) != 0)
+    if (parse_date(start, &s_ms) != 0)
         return hub__errf(err, cap,
                          "--start must be a date YYYY-MM-DD, not '%s'", start);
-    if (hub__parse_date(end, &e_ms) != 0)
+    if (parse_date(end, &e_ms) != 0)
         return hub__errf(err, cap, "--end must be a date YYYY-MM-DD, not '%s'",
                          end);
     e_ms += DAY_MS; /* the end date is inclusive */

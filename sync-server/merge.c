@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "fs_form.h"
-#include "hub_int.h"
+#include "merge.h"
+#include "conflicts.h"
+#include "entity.h"
 #include "stmtcache.h"
 
 /* Published forms, parsed, kept per worker thread. A published (id,

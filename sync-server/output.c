@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "output.h"
+#include "http.h"
 
 void hub__sink_file(hub_sink *s, FILE *f)
 {
@@ -214,49 +215,6 @@ int hub__print_rows(FILE *out, int format, const cJSON *root, const char *key,
         return hub__sink_end(&s);
     }
     return hub__rows_text(out, rows, cols);
-}
-
-int hub__query_format(struct mg_connection *conn, int *format)
-{
-    const struct mg_request_info *ri = mg_get_request_info(conn);
-    char v[16] = "";
-    *format = HUB_FMT_JSON;
-    if (!ri->query_string ||
-        mg_get_var(ri->query_string, strlen(ri->query_string), "format", v,
-                   sizeof v) == -1)
-        return 0;
-    if (strcmp(v, "csv") == 0)
-        *format = HUB_FMT_CSV;
-    else if (strcmp(v, "json") != 0) {
-        hub__reply_error(conn, 400, "bad_parameter",
-                         "format must be json or csv");
-        return -1;
-    }
-    return 0;
-}
-
-int hub__query_str(struct mg_connection *conn, const char *name,
-                   int (*valid)(const char *), char *out, size_t cap)
-{
-    const struct mg_request_info *ri = mg_get_request_info(conn);
-    out[0] = '\0';
-    if (!ri->query_string)
-        return 0;
-    int n =
-        mg_get_var(ri->query_string, strlen(ri->query_string), name, out, cap);
-    if (n == -1) {
-        out[0] = '\0';
-        return 0;
-    }
-    if (n < 0 || (valid && !valid(out))) {
-        out[0] = '\0';
-        hub__reply_error(conn, 400, "bad_parameter",
-                         "query parameter %s is not valid (too long or "
-                         "wrong characters)",
-                         name);
-        return -1;
-    }
-    return 0;
 }
 
 void hub__reply_rows(struct mg_connection *conn, int format, cJSON *root,

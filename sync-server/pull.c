@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "pull.h"
+#include "http.h"
+#include "scope.h"
 
 #define PULL_DEFAULT 100
 #define PULL_MAX 500

@@ -43,7 +43,12 @@
 #include <unistd.h>
 
 #include "fs_schema.h"
-#include "hub_int.h"
+#include "push.h"
+#include "checkpoint.h"
+#include "http.h"
+#include "merge.h"
+#include "scope.h"
+#include "server.h"
 #include "stmtcache.h"
 
 static void reply_seq(struct mg_connection *conn, const char *code,

@@ -8,7 +8,12 @@
 #include <string.h>
 
 #include "hub.h"
-#include "hub_int.h"
+#include "review.h"
+#include "audit.h"
+#include "db.h"
+#include "http.h"
+#include "scope.h"
+#include "server.h"
 
 #define COMMENT_MAX 1000
 

@@ -14,7 +14,20 @@
 
 #include "fs_schema.h"
 #include "hub.h"
-#include "hub_int.h"
+#include "server.h"
+#include "adminapi.h"
+#include "checkpoint.h"
+#include "conflicts.h"
+#include "db.h"
+#include "enroll.h"
+#include "http.h"
+#include "mapapi.h"
+#include "merge.h"
+#include "pull.h"
+#include "push.h"
+#include "ratelimit.h"
+#include "review.h"
+#include "webui.h"
 #include "stmtcache.h"
 
 /* Nice value of request workers (the merge thread keeps the process's). */

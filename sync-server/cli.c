@@ -1,0 +1,56 @@
+/*
+ * cli.c - see cli.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "db.h"
+#include "fs_protocol.h"
+
+int hub__cli_end(sqlite3 *db, int rc, const char *what, const char *err)
+{
+    if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
+        rc = SQLITE_ERROR;
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "fieldsync-hub: %s: %s\n", what,
+                err[0] ? err : sqlite3_errmsg(db));
+        hub__exec(db, "ROLLBACK");
+    }
+    sqlite3_close(db);
+    if (rc == SQLITE_OK)
+        return 0;
+    return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
+}
+
+char *hub__read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "fieldsync-hub: cannot open %s: %s\n", path,
+                strerror(errno));
+        return NULL;
+    }
+    fs_buf b;
+    fs_buf_init(&b, max);
+    char chunk[8192];
+    size_t n;
+    int rc = FS_OK;
+    while (rc == FS_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = fs_buf_append(&b, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (rc != FS_OK || bad) {
+        fprintf(stderr, "fieldsync-hub: cannot read %s: %s\n", path,
+                rc == FS_ETOOBIG ? "the file is too large" : "read error");
+        fs_buf_free(&b);
+        return NULL;
+    }
+    if (fs_buf_append(&b, "", 0) != FS_OK) {
+        fs_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return (char *)b.data;
+}
