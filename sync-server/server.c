@@ -23,6 +23,7 @@
 #include "http.h"
 #include "mapapi.h"
 #include "merge.h"
+#include "mergeq.h"
 #include "pull.h"
 #include "push.h"
 #include "ratelimit.h"
@@ -289,7 +290,8 @@ int hub_serve(const hub_serve_options *opt)
     signal(SIGPIPE, SIG_IGN);
     /* After the mask: these threads must not take a stop signal either. */
     h.ckpt = hub__checkpointer_start(opt->db_path);
-    if (hub__merger_start(&h) != 0) {
+    h.mergeq = hub__mergeq_start(&h);
+    if (!h.mergeq) {
         hub__checkpointer_stop(h.ckpt);
         hub__ratelimit_free(h.rate);
         free(h.db_path);
@@ -341,7 +343,7 @@ int hub_serve(const hub_serve_options *opt)
                 "address of this machine?)\n",
                 opt->listen);
         mg_exit_library();
-        hub__merger_stop();
+        hub__mergeq_stop(h.mergeq);
         hub__checkpointer_stop(h.ckpt);
         hub__ratelimit_free(h.rate);
         free(h.db_path);
@@ -368,7 +370,7 @@ int hub_serve(const hub_serve_options *opt)
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     mg_stop(ctx); /* waits for in-flight requests */
     mg_exit_library();
-    hub__merger_stop(); /* no push is in flight after mg_stop */
+    hub__mergeq_stop(h.mergeq); /* no push is in flight after mg_stop */
     hub__checkpointer_stop(h.ckpt);
     pthread_mutex_destroy(&h.write_lock);
     hub__ratelimit_free(h.rate);

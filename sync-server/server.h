@@ -11,6 +11,7 @@
 
 struct hub_ratelimit;
 struct hub_checkpointer;
+struct hub_mergeq;
 
 /* Read-only after start, except the mutex. */
 typedef struct hub {
@@ -22,6 +23,7 @@ typedef struct hub {
     pthread_mutex_t write_lock;
     struct hub_ratelimit *rate;    /* NULL: no limit */
     struct hub_checkpointer *ckpt; /* NULL: SQLite's own checkpoints */
+    struct hub_mergeq *mergeq;     /* merges and commits pushes */
 } hub;
 
 #endif
