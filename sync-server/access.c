@@ -8,6 +8,9 @@
 
 #include "hub.h"
 #include "access.h"
+#include "cli.h"
+#include "errors.h"
+#include "stmtcache.h"
 #include "audit.h"
 #include "db.h"
 #include "entity.h"
@@ -81,10 +84,10 @@ int hub_token_create(const char *db_path, const char *role, const char *name,
         fprintf(stderr, "fieldsync-hub: cannot create the token: %s\n",
                 sqlite3_errmsg(db));
         hub__exec(db, "ROLLBACK");
-        sqlite3_close(db);
+        hub__close(db);
         return 1;
     }
-    sqlite3_close(db);
+    hub__close(db);
     /* The secret is shown once; only its hash is kept. */
     fprintf(out, "%s\n", token);
     fprintf(stderr,
@@ -105,7 +108,7 @@ int hub_token_list(const char *db_path, int json, FILE *out)
                            "NULL FROM api_tokens ORDER BY created_ms",
                            -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "fieldsync-hub: %s\n", sqlite3_errmsg(db));
-        sqlite3_close(db);
+        hub__close(db);
         return 1;
     }
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
@@ -132,7 +135,7 @@ int hub_token_list(const char *db_path, int json, FILE *out)
         }
     }
     sqlite3_finalize(st);
-    sqlite3_close(db);
+    hub__close(db);
     if (json) {
         char *t = cJSON_Print(arr);
         fprintf(out, "%s\n", t);
@@ -142,35 +145,30 @@ int hub_token_list(const char *db_path, int json, FILE *out)
     return 0;
 }
 
-/* Revokes a device or token by id (or token by name) inside the caller's
- * transaction. *found: 1 when something was revoked now. */
 int hub__revoke(sqlite3 *db, const char *table, const char *id,
-                const char *actor, int *found)
+                const char *actor)
 {
     char sql[160];
+    int tokens = strcmp(table, "api_tokens") == 0;
     snprintf(sql, sizeof sql,
-             "UPDATE %s SET revoked_ms = ? WHERE (id = ?%s) AND revoked_ms "
+             "UPDATE %s SET revoked_ms = ?1 WHERE (id = ?2%s) AND revoked_ms "
              "IS NULL",
-             table, strcmp(table, "api_tokens") == 0 ? " OR name = ?" : "");
+             tokens ? "api_tokens" : "devices", tokens ? " OR name = ?2" : "");
+    /* Two texts of SQL, built here: not for the statement cache. */
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    int rc = hub__sqlite_err(sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+    if (rc == HUB_OK)
+        rc = hub__sql_bind(st, HUB_ARGS(HUB_INT(fs_now_ms()), HUB_TEXT(id)));
+    if (rc == HUB_OK)
+        rc = hub__sqlite_err(sqlite3_step(st));
+    sqlite3_finalize(st);
+    if (rc != HUB_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)fs_now_ms());
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    if (strcmp(table, "api_tokens") == 0)
-        sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    rc = step_done(st);
-    *found = rc == SQLITE_OK && sqlite3_changes(db) > 0;
-    if (rc == SQLITE_OK && *found) {
-        cJSON *d = cJSON_CreateObject();
-        cJSON_AddStringToObject(d, "id", id);
-        rc = hub__audit(db, actor,
-                        strcmp(table, "devices") == 0 ? "device.revoke"
-                                                      : "token.revoke",
-                        d);
-    }
-    return rc;
+    if (sqlite3_changes(db) == 0)
+        return HUB_ENOTFOUND;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "id", id);
+    return hub__audit(db, actor, tokens ? "token.revoke" : "device.revoke", d);
 }
 
 int hub_revoke(const char *db_path, const char *what, const char *id, FILE *out)
@@ -179,28 +177,31 @@ int hub_revoke(const char *db_path, const char *what, const char *id, FILE *out)
     sqlite3 *db = hub__open(db_path);
     if (!db)
         return 1;
-    int found = 0;
-    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK)
-        rc = hub__revoke(db, table, id, "cli", &found);
-    if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-        rc = SQLITE_ERROR;
-    if (rc != SQLITE_OK) {
+    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? HUB_OK : HUB_ESTORAGE;
+    if (rc == HUB_OK)
+        rc = hub__revoke(db, table, id, "cli");
+    if (rc == HUB_OK && hub__exec(db, "COMMIT") != 0)
+        rc = HUB_ESTORAGE;
+    if (rc != HUB_OK && rc != HUB_ENOTFOUND) {
         fprintf(stderr, "fieldsync-hub: cannot revoke: %s\n",
                 sqlite3_errmsg(db));
         hub__exec(db, "ROLLBACK");
-        sqlite3_close(db);
-        return 1;
+        hub__close(db);
+        return hub__exit_status(rc);
     }
-    sqlite3_close(db);
-    if (!found) {
+    if (rc == HUB_ENOTFOUND) {
+        hub__exec(db, "ROLLBACK");
+        hub__close(db);
         fprintf(stderr,
                 "fieldsync-hub: no active %s %s (see `fieldsync-hub "
                 "%s`)\n",
                 what, id,
                 strcmp(what, "device") == 0 ? "devices" : "token list");
+        /* 1, not 2: what this command has always answered when nothing
+         * matched, and scripts rely on. */
         return 1;
     }
+    hub__close(db);
     fprintf(out, "revoked %s %s; its next request is refused\n", what, id);
     return 0;
 }
@@ -288,7 +289,7 @@ int hub_device_scope(const char *db_path, const char *device, const char *areas,
     }
     if (rc == SQLITE_OK && !old_areas[0]) {
         hub__exec(db, "ROLLBACK");
-        sqlite3_close(db);
+        hub__close(db);
         fprintf(stderr,
                 "fieldsync-hub: no active device %s (see "
                 "`fieldsync-hub devices`)\n",
@@ -352,10 +353,10 @@ int hub_device_scope(const char *db_path, const char *device, const char *areas,
                 "%s\n",
                 sqlite3_errmsg(db));
         hub__exec(db, "ROLLBACK");
-        sqlite3_close(db);
+        hub__close(db);
         return 1;
     }
-    sqlite3_close(db);
+    hub__close(db);
     fprintf(out,
             "device %s: areas %s, forms %s; it purges what falls "
             "outside on its next sync\n",

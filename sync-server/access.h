@@ -9,9 +9,9 @@
 #include <sqlite3.h>
 
 /* Revokes a device (table "devices") or API token ("api_tokens", by id
- * or name) in the caller's transaction and audits it as actor; *found is
- * 1 when one was revoked now. Returns SQLITE_OK or a storage error. */
+ * or name) in the caller's transaction and audits it as actor. HUB_OK,
+ * HUB_ENOTFOUND when none was active, or a storage error (errors.h). */
 int hub__revoke(sqlite3 *db, const char *table, const char *id,
-                const char *actor, int *found);
+                const char *actor);
 
 #endif

@@ -100,10 +100,10 @@ int hub_enroll_code(const char *db_path, const char *name, const char *role,
     if (rc != SQLITE_OK) {
         fprintf(stderr, "fieldsync-hub: cannot store the code: %s\n",
                 sqlite3_errmsg(db));
-        sqlite3_close(db);
+        hub__close(db);
         return 1;
     }
-    sqlite3_close(db);
+    hub__close(db);
     fprintf(out, "%s\n", code);
     return 0;
 }
@@ -298,7 +298,7 @@ fail:
     hub__exec(db, "ROLLBACK");
 out:
     sqlite3_finalize(st);
-    sqlite3_close(db);
+    hub__close(db);
     free(canon);
     fs_form_free(form);
     return status;
@@ -330,7 +330,7 @@ int hub_devices(const char *db_path, int json, FILE *out)
                            "NULL FROM devices ORDER BY enrolled_ms",
                            -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "fieldsync-hub: %s\n", sqlite3_errmsg(db));
-        sqlite3_close(db);
+        hub__close(db);
         return 1;
     }
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
@@ -361,7 +361,7 @@ int hub_devices(const char *db_path, int json, FILE *out)
         }
     }
     sqlite3_finalize(st);
-    sqlite3_close(db);
+    hub__close(db);
     if (json) {
         char *t = cJSON_Print(arr);
         fprintf(out, "%s\n", t);
@@ -460,7 +460,7 @@ int hub_stats(const char *db_path, int json, FILE *out)
                            "SELECT area, count(*) FROM submissions "
                            "GROUP BY area ORDER BY area",
                            "Per area:", area_cols, 2, areas, out);
-    sqlite3_close(db);
+    hub__close(db);
     if (json) {
         char *t = cJSON_Print(root);
         fprintf(out, "%s\n", t);

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "adminapi.h"
+#include "db.h"
+#include "errors.h"
 #include "access.h"
 #include "audit.h"
 #include "http.h"
@@ -160,25 +162,17 @@ int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp)
     char actor[FS_NAME_MAX + 8];
     actor_of(&who, actor, sizeof actor);
     sqlite3 *db = hub__db(conn);
-    int found = 0;
-    pthread_mutex_lock(&h->write_lock);
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = hub__revoke(db, "devices", dev->valuestring, actor, &found);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&h->write_lock);
+    int rc = hub__tx_begin(db, &h->write_lock);
+    if (rc == HUB_OK)
+        rc = hub__tx_end(db, &h->write_lock,
+                         hub__revoke(db, "devices", dev->valuestring, actor));
     int status = 200;
-    if (rc != SQLITE_OK) {
-        hub__reply_error(conn, 503, "storage", "could not revoke: %s",
-                         sqlite3_errstr(rc));
-        status = 503;
-    } else if (!found) {
-        hub__reply_error(conn, 404, "not_found", "no active device %s",
-                         dev->valuestring);
-        status = 404;
+    if (rc == HUB_ENOTFOUND) {
+        status = hub__reply_err(conn, rc, "not_found", "no active device %s",
+                                dev->valuestring);
+    } else if (rc != HUB_OK) {
+        status = hub__reply_err(conn, rc, "storage", "could not revoke: %s",
+                                hub__storage_detail(rc));
     } else {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "revoked", dev->valuestring);
@@ -351,7 +345,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
         pthread_mutex_lock(&h->write_lock);
         int rc = hub__audit(db, actor, "submissions.read_personal", d);
         pthread_mutex_unlock(&h->write_lock);
-        if (rc != SQLITE_OK) {
+        if (rc != HUB_OK) {
             hub__reply_error(conn, 503, "storage",
                              "cannot record the read in the audit log, so "
                              "it is refused; try later");

@@ -392,20 +392,20 @@ static int write_area(sqlite3 *db, const node *x, const cJSON *f,
             cJSON_AddStringToObject(o, "code", x->code);
     }
     put_changed(o, "level", level, x->id[0] ? x->level : NULL);
-    int rc = SQLITE_OK;
+    int rc = HUB_OK;
     char why[400] = "";
     if (o->child)
         rc = hub__entity_admin_write(db, "area", x->id[0] ? x->id : NULL, o,
                                      "cli", NULL, why, sizeof why);
     cJSON_Delete(o);
-    if (rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND) {
+    if (rc == HUB_EBADINPUT || rc == HUB_ENOTFOUND) {
         if (x->feature >= 0)
             return hub__errf(err, cap, "%s: feature %d (area %s): %s", file,
                              x->feature, x->code, why);
         return hub__errf(err, cap, "%s: stored area %s: %s", file, x->code,
                          why);
     }
-    return rc == SQLITE_OK ? 0 : HUB_ESTORAGE;
+    return rc == HUB_OK ? HUB_OK : HUB_ESTORAGE;
 }
 
 /* Stores the file's areas in the registry inside the caller's
@@ -460,7 +460,7 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "file", file);
     cJSON_AddNumberToObject(d, "features", cJSON_GetArraySize(fs));
-    if (rc == 0 && hub__audit(db, "cli", "areas.import", d) != SQLITE_OK)
+    if (rc == 0 && hub__audit(db, "cli", "areas.import", d) != HUB_OK)
         rc = HUB_ESTORAGE;
     else if (rc != 0)
         cJSON_Delete(d);
@@ -479,7 +479,7 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
     }
     hub__exec(db, "ROLLBACK");
 out:
-    sqlite3_close(db);
+    hub__close(db);
     cJSON_Delete(doc);
     return status;
 }
@@ -525,6 +525,6 @@ int hub_areas_list(const char *db_path, int format, FILE *out)
         fprintf(stderr, "fieldsync-hub: database error: %s\n",
                 sqlite3_errmsg(db));
     cJSON_Delete(root);
-    sqlite3_close(db);
+    hub__close(db);
     return rc == 0 ? 0 : 1;
 }

@@ -11,7 +11,7 @@
 
 /* Appends to the audit log inside the caller's transaction (or alone).
  * actor: "cli", "token:<name>" or "enrolment"; detail is a JSON object
- * (consumed, may be NULL). Returns SQLITE_OK or an error. */
+ * (consumed, may be NULL). Returns HUB_OK or a storage error. */
 int hub__audit(sqlite3 *db, const char *actor, const char *action,
                cJSON *detail);
 

@@ -7,21 +7,45 @@
 
 #include "cli.h"
 #include "db.h"
+#include "errors.h"
 #include "fs_protocol.h"
 
-int hub__cli_end(sqlite3 *db, int rc, const char *what, const char *err)
+int hub__exit_status(int err)
 {
-    if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-        rc = SQLITE_ERROR;
-    if (rc != SQLITE_OK) {
+    switch (err) {
+    case HUB_OK:
+        return 0;
+    case HUB_EBADINPUT:
+    case HUB_ENOTFOUND:
+    case HUB_EFORBIDDEN:
+    case HUB_ECONFLICT:
+        return 2;
+    default:
+        return 1;
+    }
+}
+
+sqlite3 *hub__cli_begin(const char *db_path)
+{
+    sqlite3 *db = hub__open(db_path);
+    if (db && hub__exec(db, "BEGIN IMMEDIATE") != 0) {
+        hub__close(db);
+        return NULL;
+    }
+    return db;
+}
+
+int hub__cli_end(sqlite3 *db, int err, const char *what, const char *msg)
+{
+    if (err == HUB_OK && hub__exec(db, "COMMIT") != 0)
+        err = HUB_ESTORAGE;
+    if (err != HUB_OK) {
         fprintf(stderr, "fieldsync-hub: %s: %s\n", what,
-                err[0] ? err : sqlite3_errmsg(db));
+                msg[0] ? msg : sqlite3_errmsg(db));
         hub__exec(db, "ROLLBACK");
     }
-    sqlite3_close(db);
-    if (rc == SQLITE_OK)
-        return 0;
-    return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
+    hub__close(db);
+    return hub__exit_status(err);
 }
 
 char *hub__read_file(const char *path, size_t max, size_t *len)

@@ -1,6 +1,7 @@
 /*
- * cli.h - what the admin commands (hub.h) share: reading an admin's file
- * and ending a command's write transaction with its exit status.
+ * cli.h - what the admin commands (hub.h) share: the one mapping from a
+ * hub error code to an exit status, a command's write transaction, and
+ * reading an admin's file.
  */
 #ifndef HUB_CLI_H
 #define HUB_CLI_H
@@ -9,11 +10,18 @@
 
 #include <sqlite3.h>
 
-/* Ends an admin command's transaction: commits when rc is SQLITE_OK,
- * else rolls back and prints "what: err" (err, when empty, the SQLite
- * message); closes db. Returns the exit status: 0, 2 for bad input
- * (SQLITE_MISUSE, SQLITE_NOTFOUND), 1 for storage errors. */
-int hub__cli_end(sqlite3 *db, int rc, const char *what, const char *err);
+/* The exit status of a command that ended with err (errors.h): 0; 2 for
+ * what the admin can fix (bad input, nothing found, not allowed,
+ * nothing changed); 1 when the hub failed (storage, memory). */
+int hub__exit_status(int err);
+
+/* Opens the hub database at db_path and begins a write transaction; the
+ * db (end it with hub__cli_end), or NULL after printing why. */
+sqlite3 *hub__cli_begin(const char *db_path);
+/* Ends an admin command's transaction: commits when err is HUB_OK, else
+ * prints "what: msg" (msg empty: the database's message) and rolls back;
+ * closes db. Returns hub__exit_status of the outcome. */
+int hub__cli_end(sqlite3 *db, int err, const char *what, const char *msg);
 
 /* Reads a whole file of at most max bytes, NUL-terminated (caller
  * frees); NULL after printing why. */

@@ -4,7 +4,9 @@
 #include <stdio.h>
 
 #include "db.h"
+#include "errors.h"
 #include "fs_schema.h"
+#include "stmtcache.h"
 
 sqlite3 *hub__open(const char *path)
 {
@@ -17,6 +19,12 @@ sqlite3 *hub__open(const char *path)
     return db;
 }
 
+void hub__close(sqlite3 *db)
+{
+    hub__stmt_release(db);
+    sqlite3_close(db);
+}
+
 int hub__exec(sqlite3 *db, const char *sql)
 {
     char *msg = NULL;
@@ -27,4 +35,25 @@ int hub__exec(sqlite3 *db, const char *sql)
         return -1;
     }
     return 0;
+}
+
+int hub__tx_begin(sqlite3 *db, pthread_mutex_t *lock)
+{
+    if (lock)
+        pthread_mutex_lock(lock);
+    int rc = hub__sql_run(db, "BEGIN IMMEDIATE", NULL, 0);
+    if (rc != HUB_OK && lock)
+        pthread_mutex_unlock(lock);
+    return rc;
+}
+
+int hub__tx_end(sqlite3 *db, pthread_mutex_t *lock, int err)
+{
+    if (err == HUB_OK)
+        err = hub__sql_run(db, "COMMIT", NULL, 0);
+    if (err != HUB_OK)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (lock)
+        pthread_mutex_unlock(lock);
+    return err;
 }

@@ -3,6 +3,9 @@
  * stakeholders, mechanisms) versioned field by field. Entity changes
  * from devices are merged here inside the push transaction (a
  * concurrent edit opens a conflict, conflicts.h); admins write here too.
+ *
+ * Functions return HUB_OK or a HUB_E* code (errors.h) and run in the
+ * caller's transaction.
  */
 #ifndef HUB_ENTITY_H
 #define HUB_ENTITY_H
@@ -54,7 +57,7 @@ int hub__entity_tombstone(sqlite3 *db, const char *id, const char *device,
 /* Merges one entity change of device inside the push transaction,
  * filling r: applied (fast-forward or converged), divergent with error
  * "conflict" (a conflict was opened or joined), duplicate (merged
- * before) or refused. Returns SQLITE_OK or the error that must roll the
+ * before) or refused. Returns HUB_OK or the error that must roll the
  * push back. */
 int hub__merge_entity(sqlite3 *db, const char *device,
                       const fs_entity_change *ent, fs_result *r, int64_t now);
@@ -74,9 +77,9 @@ int hub__merge_entity(sqlite3 *db, const char *device,
  * Each field becomes a new version on top of the current one (origin
  * "admin"; an admin write is authoritative and opens no conflict), the
  * entity is logged for every device of its area to pull, and the write
- * is audited ("entity.write"). Returns SQLITE_OK; SQLITE_MISUSE or
- * SQLITE_NOTFOUND with a sentence in err for bad input (nothing
- * written); another SQLite code for a storage error (roll back). */
+ * is audited ("entity.write"). Returns HUB_OK; HUB_EBADINPUT or
+ * HUB_ENOTFOUND with a sentence in err for bad input (nothing
+ * written); another HUB_E* code for a storage error (roll back). */
 int hub__entity_admin_write(sqlite3 *db, const char *type_name, const char *id,
                             const cJSON *fields, const char *actor,
                             char id_out[FS_UUID_LEN + 1], char *err,

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "errors.h"
 #include "output.h"
 #include "ratelimit.h"
 #include "scope.h"
@@ -74,6 +75,18 @@ void hub__reply_obj(struct mg_connection *conn, int status, cJSON *obj)
     free(text);
 }
 
+/* Sends {"error": code, "message": msg} with status. */
+static void reply_msg(struct mg_connection *conn, int status, const char *code,
+                      const char *msg)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "error", code);
+        cJSON_AddStringToObject(o, "message", msg);
+    }
+    hub__reply_obj(conn, status, o);
+}
+
 void hub__reply_error(struct mg_connection *conn, int status, const char *code,
                       const char *fmt, ...)
 {
@@ -82,12 +95,40 @@ void hub__reply_error(struct mg_connection *conn, int status, const char *code,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    if (o) {
-        cJSON_AddStringToObject(o, "error", code);
-        cJSON_AddStringToObject(o, "message", msg);
+    reply_msg(conn, status, code, msg);
+}
+
+int hub__http_status(int err)
+{
+    switch (err) {
+    case HUB_OK:
+        return 200;
+    case HUB_EBADINPUT:
+        return 400;
+    case HUB_EFORBIDDEN:
+        return 403;
+    case HUB_ENOTFOUND:
+        return 404;
+    case HUB_ECONFLICT:
+        return 409;
+    case HUB_EFULL:
+        return 507;
+    default:
+        return 503;
     }
-    hub__reply_obj(conn, status, o);
+}
+
+int hub__reply_err(struct mg_connection *conn, int err, const char *code,
+                   const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int status = hub__http_status(err);
+    reply_msg(conn, status, code, msg);
+    return status;
 }
 
 int hub__read_body(struct mg_connection *conn, size_t max, fs_buf *out)

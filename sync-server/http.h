@@ -32,6 +32,14 @@ void hub__reply_error(struct mg_connection *conn, int status, const char *code,
 /* Sends a cJSON object (consumed) with status. */
 void hub__reply_obj(struct mg_connection *conn, int status, cJSON *obj);
 
+/* The HTTP status of a hub error code (errors.h): 200 for HUB_OK, 400,
+ * 404, 403, 409, 503, 507. The one place codes become statuses. */
+int hub__http_status(int err);
+/* Sends {"error": code, "message": ...} with the status of err and
+ * returns that status. */
+int hub__reply_err(struct mg_connection *conn, int err, const char *code,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Reads the whole request body into out (caller frees with fs_buf_free),
  * refusing (and answering) bodies without Content-Length or longer than
  * max before reading them. Returns 0, or -1 after the error reply. */

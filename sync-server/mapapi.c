@@ -234,7 +234,7 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
             hub__reply_error(conn, 400, "bad_parameter", "%s", err);
         else
             hub__reply_error(conn, 503, "storage", "cannot read the data");
-        return rc == HUB_EBADINPUT ? 400 : 503;
+        return hub__http_status(rc);
     }
     if (hub__export_personal(ex)) {
         /* Audited before the data leaves, so no export goes unrecorded. */
@@ -243,7 +243,7 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
         pthread_mutex_lock(&h->write_lock);
         rc = hub__audit(db, actor, "export.personal", hub__export_detail(ex));
         pthread_mutex_unlock(&h->write_lock);
-        if (rc != SQLITE_OK) {
+        if (rc != HUB_OK) {
             hub__export_free(ex);
             hub__reply_error(conn, 503, "storage",
                              "cannot record the export in the audit log, "

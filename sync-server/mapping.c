@@ -55,8 +55,8 @@ static int step_done(sqlite3_stmt *st)
 static int audited(sqlite3 *db, const char *actor, const char *action,
                    cJSON *detail)
 {
-    return hub__audit(db, actor, action, detail) == SQLITE_OK ? 0
-                                                              : HUB_ESTORAGE;
+    return hub__audit(db, actor, action, detail) == HUB_OK ? HUB_OK
+                                                           : HUB_ESTORAGE;
 }
 
 /* Queues a device's sub-quota (its current target and its wave's dates)

@@ -21,13 +21,13 @@ typedef struct hub_digest {
  * the seq and, for a change that cannot be accepted (decode error,
  * unknown form, answers that fail the form), the refusal; digests[i]
  * with each remaining submission's content digest. Published forms are
- * parsed once per thread. Returns SQLITE_OK or a storage/memory error. */
+ * parsed once per thread. Returns HUB_OK or a storage/memory error. */
 int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs, fs_result *results,
                        hub_digest *digests);
 
 /* Merges every change of cs for device_id inside the caller's open
  * transaction; reply->results and digests come from hub__merge_prepare.
- * Returns SQLITE_OK or the SQLite error that must roll the transaction
+ * Returns HUB_OK or the error (errors.h) that must roll the transaction
  * back. */
 int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
                const hub_digest *digests, fs_push_reply *reply);

@@ -40,6 +40,8 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "db.h"
+#include "errors.h"
 #include "fs_schema.h"
 #include "mergeq.h"
 #include "server.h"
@@ -74,97 +76,66 @@ struct hub_mergeq {
     sem_t decode_slots;
 };
 
-/* Looks up the receipt of exactly this changeset. Returns 1 and a copy of
- * the stored reply (caller frees) when it is a replay of the same content,
- * 0 when there is none or the content differs, -1 on a storage error. */
+/* Looks up the receipt of exactly this changeset: *reply is a copy of
+ * the stored reply (caller frees) when it is a replay of the same
+ * content, NULL when there is none or the content differs. */
 static int find_receipt(sqlite3 *db, const char *device, const fs_changeset *cs,
                         const char *digest, char **reply)
 {
     int rc;
-    sqlite3_stmt *st = hub__stmt(db,
-                                 "SELECT digest, reply FROM receipts WHERE "
-                                 "device_id = ? AND first_seq = ? AND "
-                                 "last_seq = ?",
-                                 &rc);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, cs->first_seq);
-    sqlite3_bind_int64(st, 3, cs->last_seq);
-    int out = 0;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *d = (const char *)sqlite3_column_text(st, 0);
-        if (d && strcmp(d, digest) == 0) {
-            *reply = strdup((const char *)sqlite3_column_text(st, 1));
-            out = *reply ? 1 : -1;
-        }
-    } else if (rc != SQLITE_DONE) {
-        out = -1;
+    *reply = NULL;
+    sqlite3_stmt *st =
+        hub__sql(db,
+                 "SELECT digest, reply FROM receipts WHERE "
+                 "device_id = ? AND first_seq = ? AND "
+                 "last_seq = ?",
+                 HUB_ARGS(HUB_TEXT(device), HUB_INT(cs->first_seq),
+                          HUB_INT(cs->last_seq)),
+                 &rc);
+    if (!st || (rc = hub__sql_step(st)) <= 0)
+        return rc;
+    if (strcmp(hub__col(st, 0), digest) == 0) {
+        *reply = strdup(hub__col(st, 1));
+        rc = *reply ? HUB_OK : HUB_ENOMEM;
     }
-    sqlite3_reset(st);
-    return out;
+    hub__sql_end(st);
+    return rc > 0 ? HUB_OK : rc;
 }
 
 static int read_acked(sqlite3 *db, const char *device, int64_t *acked)
 {
     int rc;
     sqlite3_stmt *st =
-        hub__stmt(db, "SELECT acked_seq FROM devices WHERE id = ?", &rc);
-    if (!st)
+        hub__sql(db, "SELECT acked_seq FROM devices WHERE id = ?",
+                 HUB_ARGS(HUB_TEXT(device)), &rc);
+    if (!st || (rc = hub__sql_step(st)) < 0)
         return rc;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *acked = sqlite3_column_int64(st, 0);
-        rc = SQLITE_OK;
-    } else {
-        rc = rc == SQLITE_DONE ? SQLITE_NOTFOUND : rc;
-    }
-    sqlite3_reset(st);
-    return rc;
+    if (rc == 0)
+        return HUB_ESTORAGE; /* it authenticated a moment ago */
+    *acked = sqlite3_column_int64(st, 0);
+    hub__sql_end(st);
+    return HUB_OK;
 }
 
 static int store_receipt(sqlite3 *db, const char *device,
                          const fs_changeset *cs, const char *digest,
                          const char *reply, int64_t now)
 {
-    int rc;
-    sqlite3_stmt *st = hub__stmt(
-        db,
-        "INSERT INTO receipts (device_id, first_seq, last_seq, digest, "
-        "reply, received_ms) VALUES (?, ?, ?, ?, ?, ?)",
-        &rc);
-    if (!st)
+    int rc = hub__sql_run(db,
+                          "INSERT INTO receipts (device_id, first_seq, "
+                          "last_seq, digest, reply, received_ms) VALUES (?, "
+                          "?, ?, ?, ?, ?)",
+                          HUB_ARGS(HUB_TEXT(device), HUB_INT(cs->first_seq),
+                                   HUB_INT(cs->last_seq), HUB_TEXT(digest),
+                                   HUB_TEXT(reply), HUB_INT(now)));
+    if (rc != HUB_OK)
         return rc;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, cs->first_seq);
-    sqlite3_bind_int64(st, 3, cs->last_seq);
-    sqlite3_bind_text(st, 4, digest, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, reply, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, now);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return rc;
-
-    st = hub__stmt(db,
-                   "UPDATE devices SET acked_seq = ?, last_push_ms = ?, "
-                   "last_seen_ms = ? WHERE id = ?",
-                   &rc);
-    if (!st)
-        return rc;
-    sqlite3_bind_int64(st, 1, cs->last_seq);
-    sqlite3_bind_int64(st, 2, now);
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_text(st, 4, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return hub__sql_run(db,
+                        "UPDATE devices SET acked_seq = ?, last_push_ms = ?, "
+                        "last_seen_ms = ? WHERE id = ?",
+                        HUB_ARGS(HUB_INT(cs->last_seq), HUB_INT(now),
+                                 HUB_INT(now), HUB_TEXT(device)));
 }
-
-/* Status of a job held for a later group (never answered as such). */
-#define HELD (-1)
 
 /* Bounds one transaction: a group's pushes wait for all of it. */
 #define GROUP_MAX 64
@@ -253,21 +224,36 @@ static void pending_remove(hub_mergeq *q, hub_push *j)
     }
 }
 
+/* Records a storage failure err of j (its writes are rolled back). */
+static void failed(hub_push *j, sqlite3 *db, int err)
+{
+    j->held = 0;
+    free(j->text);
+    j->text = NULL;
+    j->err = err;
+    j->detail = hub__storage_detail(err);
+    snprintf(j->errmsg, sizeof j->errmsg, "%s", sqlite3_errmsg(db));
+}
+
 /* Handles one push inside the group's open transaction. */
 static void process_one(hub_mergeq *q, sqlite3 *db, hub_push *j)
 {
     const fs_changeset *cs = j->cs;
     int64_t acked = 0;
+    j->held = 0;
     int rc = read_acked(db, j->device, &acked);
-    if (rc != SQLITE_OK)
-        goto storage_fail;
+    if (rc != HUB_OK) {
+        failed(j, db, rc);
+        return;
+    }
     if (cs->first_seq <= acked) {
-        int found = find_receipt(db, j->device, cs, j->digest, &j->text);
-        if (found < 0) {
-            rc = SQLITE_ERROR;
-            goto storage_fail;
+        rc = find_receipt(db, j->device, cs, j->digest, &j->text);
+        if (rc != HUB_OK) {
+            failed(j, db, rc);
+            return;
         }
-        j->status = found ? 200 : 409;
+        /* A replay answers its stored reply. */
+        j->err = j->text ? HUB_OK : HUB_ECONFLICT;
         j->code = "seq_behind";
         j->acked = acked;
         return;
@@ -275,10 +261,10 @@ static void process_one(hub_mergeq *q, sqlite3 *db, hub_push *j)
     if (cs->first_seq != acked + 1) {
         /* Nothing written yet: a held push leaves no trace. */
         if (hold_for_gap(q, j)) {
-            j->status = HELD;
+            j->held = 1;
             return;
         }
-        j->status = 409;
+        j->err = HUB_ECONFLICT;
         j->code = "seq_gap";
         j->acked = acked;
         return;
@@ -290,68 +276,54 @@ static void process_one(hub_mergeq *q, sqlite3 *db, hub_push *j)
     reply.n = cs->n;
     reply.results = j->results;
     rc = hub__merge(db, j->device, cs, j->digests, &reply);
-    if (rc == SQLITE_OK) {
+    if (rc == HUB_OK) {
         j->text = fs_push_reply_encode(&reply);
-        rc = j->text ? SQLITE_OK : SQLITE_NOMEM;
+        rc = j->text ? HUB_OK : HUB_ENOMEM;
     }
-    if (rc == SQLITE_OK)
+    if (rc == HUB_OK)
         rc = store_receipt(db, j->device, cs, j->digest, j->text,
                            (int64_t)fs_now_ms());
-    if (rc == SQLITE_OK) {
-        j->status = 200;
-        return;
-    }
-storage_fail:
-    snprintf(j->errmsg, sizeof j->errmsg, "%s", sqlite3_errmsg(db));
-    free(j->text);
-    j->text = NULL;
-    j->status = 0;
-    j->src = rc ? rc : SQLITE_ERROR;
+    if (rc == HUB_OK)
+        j->err = HUB_OK;
+    else
+        failed(j, db, rc);
 }
 
-static void fail_all(hub_push *group, sqlite3 *db, int rc)
+static void fail_all(hub_push *group, sqlite3 *db, int err)
 {
-    for (hub_push *j = group; j; j = j->next) {
-        free(j->text);
-        j->text = NULL;
-        j->status = 0;
-        j->src = rc;
-        snprintf(j->errmsg, sizeof j->errmsg, "%s", sqlite3_errmsg(db));
-    }
+    for (hub_push *j = group; j; j = j->next)
+        failed(j, db, err);
 }
 
 /* One transaction for the whole group. */
 static void run_group(hub_mergeq *q, hub_push *group)
 {
-    hub *h = q->h;
     sqlite3 *db = q->db;
-    pthread_mutex_lock(&h->write_lock);
-    int rc = hub__stmt_exec(db, "BEGIN IMMEDIATE");
-    if (rc != SQLITE_OK) {
+    int rc = hub__tx_begin(db, &q->h->write_lock);
+    if (rc != HUB_OK) {
         fail_all(group, db, rc);
-        pthread_mutex_unlock(&h->write_lock);
         return;
     }
-    for (hub_push *j = group; j && rc == SQLITE_OK; j = j->next) {
-        rc = hub__stmt_exec(db, "SAVEPOINT push");
-        if (rc != SQLITE_OK)
+    for (hub_push *j = group; j && rc == HUB_OK; j = j->next) {
+        rc = hub__sql_run(db, "SAVEPOINT push", NULL, 0);
+        if (rc != HUB_OK)
             break;
         process_one(q, db, j);
         /* A push that failed takes back only its own writes. */
-        if (j->status == 0)
-            rc = hub__stmt_exec(db, "ROLLBACK TO push");
-        if (rc == SQLITE_OK)
-            rc = hub__stmt_exec(db, "RELEASE push");
+        if (j->err != HUB_OK && j->err != HUB_ECONFLICT)
+            rc = hub__sql_run(db, "ROLLBACK TO push", NULL, 0);
+        if (rc == HUB_OK)
+            rc = hub__sql_run(db, "RELEASE push", NULL, 0);
     }
-    if (rc == SQLITE_OK)
-        rc = hub__stmt_exec(db, "COMMIT");
-    if (rc != SQLITE_OK) {
+    if (rc == HUB_OK)
+        rc = hub__sql_run(db, "COMMIT", NULL, 0);
+    if (rc != HUB_OK) {
         /* Nothing of the group is durable: no answer may say otherwise,
          * not even a replay or a 409 read inside it. */
         fail_all(group, db, rc);
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     }
-    pthread_mutex_unlock(&h->write_lock);
+    pthread_mutex_unlock(&q->h->write_lock);
 }
 
 /* Puts each device's pushes of the group in first_seq order, on the
@@ -480,7 +452,7 @@ static void *merge_main(void *arg)
         for (hub_push *g = group; g;) {
             hub_push *next = g->next;
             g->next = NULL;
-            if (g->status == HELD) {
+            if (g->held) {
                 *htail = g;
                 htail = &g->next;
             } else {

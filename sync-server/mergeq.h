@@ -33,14 +33,16 @@ typedef struct hub_push {
     fs_result *results;        /* cs->n, from hub__merge_prepare */
     const hub_digest *digests; /* cs->n, from hub__merge_prepare */
     /* The outcome, set by the merge thread. */
-    int status;       /* 200, 409, or 0 for a storage failure */
-    int src;          /* SQLite code of a storage failure */
-    char *text;       /* 200: the reply (the request's thread frees it) */
-    const char *code; /* 409: "seq_behind" or "seq_gap" */
-    int64_t acked;    /* 409: the hub's sequence */
-    char errmsg[256]; /* storage failure, for the log */
+    int err;            /* HUB_OK: text is the reply; HUB_ECONFLICT: out of
+                           sequence (code, acked); else nothing of it was
+                           stored (errors.h) */
+    char *text;         /* the reply (the request's thread frees it) */
+    const char *code;   /* HUB_ECONFLICT: "seq_behind" or "seq_gap" */
+    int64_t acked;      /* HUB_ECONFLICT: the hub's sequence */
+    const char *detail; /* storage failure: SQLite's words (static) */
+    char errmsg[256];   /* storage failure, for the log */
     /* The queue's own. */
-    int done;
+    int done, held;
     int64_t held_since; /* held for a later group since (monotonic ms) */
     struct hub_push *next, *pending;
 } hub_push;

@@ -21,14 +21,16 @@
 #include <strings.h>
 
 #include "push.h"
+#include "errors.h"
 #include "http.h"
 #include "merge.h"
 #include "mergeq.h"
 #include "scope.h"
 #include "server.h"
 
-static void reply_seq(struct mg_connection *conn, const char *code,
-                      int64_t hub_seq, const char *msg)
+/* A push out of sequence: 409 with the hub's sequence. */
+static int reply_seq(struct mg_connection *conn, const char *code,
+                     int64_t hub_seq, const char *msg)
 {
     cJSON *o = cJSON_CreateObject();
     if (o) {
@@ -36,7 +38,9 @@ static void reply_seq(struct mg_connection *conn, const char *code,
         cJSON_AddStringToObject(o, "message", msg);
         cJSON_AddNumberToObject(o, "hub_seq", (double)hub_seq);
     }
-    hub__reply_obj(conn, 409, o);
+    int status = hub__http_status(HUB_ECONFLICT);
+    hub__reply_obj(conn, status, o);
+    return status;
 }
 
 static int decode_status(int code)
@@ -44,18 +48,20 @@ static int decode_status(int code)
     return code == FS_ETOOBIG ? 413 : 400;
 }
 
-static void reply_storage_error(struct mg_connection *conn, sqlite3 *db, int rc)
+/* Nothing of the push was stored (err, detail: SQLite's words). Returns
+ * the status sent. */
+static int reply_storage_error(struct mg_connection *conn, int err,
+                               const char *detail)
 {
-    if ((rc & 0xff) == SQLITE_FULL)
-        hub__reply_error(conn, 507, "storage_full",
-                         "the hub's disk is full, nothing of this push was "
-                         "stored; the agent keeps it and will retry");
-    else
-        hub__reply_error(conn, 503, "storage",
-                         "the hub could not store this push (%s); nothing "
-                         "of it was stored, retry later",
-                         sqlite3_errstr(rc));
-    (void)db;
+    if (err == HUB_EFULL)
+        return hub__reply_err(conn, err, "storage_full",
+                              "the hub's disk is full, nothing of this push "
+                              "was stored; the agent keeps it and will "
+                              "retry");
+    return hub__reply_err(conn, err, "storage",
+                          "the hub could not store this push (%s); nothing "
+                          "of it was stored, retry later",
+                          detail);
 }
 
 /* Reads, decodes and checks one push. Returns 0 with *csp, results and
@@ -101,12 +107,11 @@ static int prepare_push(struct mg_connection *conn, hub *h,
     digests = calloc(cs->n ? cs->n : 1, sizeof *digests);
     rc = results && digests
              ? hub__merge_prepare(hub__db(conn), cs, results, digests)
-             : SQLITE_NOMEM;
-    if (rc != SQLITE_OK) {
+             : HUB_ENOMEM;
+    if (rc != HUB_OK) {
         fprintf(stderr, "fieldsync-hub: push from %s (%s) not checked: %s\n",
-                dev->name, dev->id, sqlite3_errstr(rc));
-        reply_storage_error(conn, NULL, rc);
-        status = (rc & 0xff) == SQLITE_FULL ? 507 : 503;
+                dev->name, dev->id, hub__storage_detail(rc));
+        status = reply_storage_error(conn, rc, hub__storage_detail(rc));
     }
 out:
     hub__mergeq_decode_end(h->mergeq, status == 0);
@@ -168,10 +173,11 @@ int hub__handle_push(struct mg_connection *conn, void *hubp)
 
     /* Durable now (or nothing of it stored): only from here on may the
      * device forget the batch. */
-    int status = job.status;
-    if (status == 200) {
+    int status;
+    if (job.err == HUB_OK) {
         hub__reply(conn, 200, job.text, strlen(job.text));
-    } else if (status == 409) {
+        status = 200;
+    } else if (job.err == HUB_ECONFLICT) {
         char msg[256];
         if (strcmp(job.code, "seq_behind") == 0)
             snprintf(msg, sizeof msg,
@@ -186,12 +192,11 @@ int hub__handle_push(struct mg_connection *conn, void *hubp)
                      "changeset starts at %lld; send again from %lld",
                      (long long)job.acked + 1, (long long)cs->first_seq,
                      (long long)job.acked + 1);
-        reply_seq(conn, job.code, job.acked, msg);
+        status = reply_seq(conn, job.code, job.acked, msg);
     } else {
         fprintf(stderr, "fieldsync-hub: push from %s (%s) not stored: %s\n",
                 dev.name, dev.id, job.errmsg);
-        reply_storage_error(conn, NULL, job.src);
-        status = (job.src & 0xff) == SQLITE_FULL ? 507 : 503;
+        status = reply_storage_error(conn, job.err, job.detail);
     }
     free(job.text);
     free(results);

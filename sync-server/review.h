@@ -13,11 +13,10 @@
 int hub__review_state_valid(const char *state);
 /* Sets the review of a submission's newest revision in the caller's
  * transaction, queues it for the device that sent it and audits it as
- * actor. *found is 0 when there is no such submission within areas.
- * Returns SQLITE_OK or a storage error. */
+ * actor. HUB_OK, HUB_ENOTFOUND when there is no such submission within
+ * areas, or a storage error (errors.h). */
 int hub__review(sqlite3 *db, const char *id, const char *state,
-                const char *comment, const char *actor, const char *areas,
-                int *found);
+                const char *comment, const char *actor, const char *areas);
 /* POST /api/v1/admin/review. */
 int hub__handle_admin_review(struct mg_connection *conn, void *hubp);
 
