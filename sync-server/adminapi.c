@@ -17,6 +17,7 @@
 #include "http.h"
 #include "review.h"
 #include "scope.h"
+#include "stats.h"
 #include "server.h"
 
 static const char *const admin_only[] = {"admin", NULL};
@@ -104,40 +105,10 @@ int hub__handle_admin_devices(struct mg_connection *conn, void *hubp)
     int bad = begin_get(conn, &who, admin_only);
     if (bad)
         return bad;
-    sqlite3 *db = hub__db(conn);
-    sqlite3_stmt *st = NULL;
-    cJSON *arr = cJSON_CreateArray();
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, name, role, areas, forms, acked_seq, "
-                           "coalesce(last_seen_ms, 0), revoked_ms IS NOT "
-                           "NULL FROM devices ORDER BY enrolled_ms",
-                           -1, &st, NULL) != SQLITE_OK) {
-        cJSON_Delete(arr);
-        hub__reply_error(conn, 503, "storage", "cannot read devices");
-        return 503;
-    }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id",
-                                (const char *)sqlite3_column_text(st, 0));
-        cJSON_AddStringToObject(o, "name",
-                                (const char *)sqlite3_column_text(st, 1));
-        cJSON_AddStringToObject(o, "role",
-                                (const char *)sqlite3_column_text(st, 2));
-        cJSON_AddItemToObject(
-            o, "areas",
-            hub__scope_json((const char *)sqlite3_column_text(st, 3)));
-        cJSON_AddItemToObject(
-            o, "forms",
-            hub__scope_json((const char *)sqlite3_column_text(st, 4)));
-        cJSON_AddNumberToObject(o, "acked_seq",
-                                (double)sqlite3_column_int64(st, 5));
-        cJSON_AddNumberToObject(o, "last_seen_ms",
-                                (double)sqlite3_column_int64(st, 6));
-        cJSON_AddBoolToObject(o, "revoked", sqlite3_column_int(st, 7));
-        cJSON_AddItemToArray(arr, o);
-    }
-    sqlite3_finalize(st);
+    cJSON *arr = hub__devices_json(hub__db(conn));
+    if (!arr)
+        return hub__reply_err(conn, HUB_ESTORAGE, "storage",
+                              "cannot read devices");
     return reply_list(conn, "devices", arr);
 }
 
@@ -182,36 +153,6 @@ int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp)
     return status;
 }
 
-/* Runs a count query grouped by key, restricted to the caller's areas. */
-static cJSON *grouped(sqlite3 *db, const char *sql, const char *areas,
-                      const char *key1, const char *key2)
-{
-    sqlite3_stmt *st = NULL;
-    cJSON *arr = cJSON_CreateArray();
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    sqlite3_bind_text(st, 1, areas, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, key1,
-                                (const char *)sqlite3_column_text(st, 0));
-        int c = 1;
-        if (key2) {
-            cJSON_AddNumberToObject(o, key2,
-                                    (double)sqlite3_column_int64(st, 1));
-            c = 2;
-        }
-        cJSON_AddNumberToObject(o, "submissions",
-                                (double)sqlite3_column_int64(st, c));
-        cJSON_AddItemToArray(arr, o);
-    }
-    sqlite3_finalize(st);
-    return arr;
-}
-
-/* SQL that keeps rows whose area is in the scope bound as ?1. */
 #define IN_SCOPE "(?1 = '*' OR instr(',' || ?1 || ',', ',' || area || ',') > 0)"
 
 int hub__handle_admin_stats(struct mg_connection *conn, void *hubp)
@@ -221,27 +162,17 @@ int hub__handle_admin_stats(struct mg_connection *conn, void *hubp)
     int bad = begin_get(conn, &who, readers);
     if (bad)
         return bad;
-    sqlite3 *db = hub__db(conn);
-    cJSON *forms = grouped(db,
-                           "SELECT form_id, form_version, count(*) FROM "
-                           "submissions WHERE " IN_SCOPE
-                           " GROUP BY form_id, form_version ORDER BY 1, 2",
-                           who.areas, "form", "version");
-    cJSON *areas =
-        grouped(db,
-                "SELECT area, count(*) FROM submissions WHERE " IN_SCOPE
-                " GROUP BY area ORDER BY 1",
-                who.areas, "area", NULL);
-    if (!forms || !areas) {
-        cJSON_Delete(forms);
-        cJSON_Delete(areas);
-        hub__reply_error(conn, 503, "storage", "cannot read the dataset");
-        return 503;
-    }
+    cJSON *stats = hub__stats_json(hub__db(conn), who.areas);
+    if (!stats)
+        return hub__reply_err(conn, HUB_ESTORAGE, "storage",
+                              "cannot read the dataset");
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "scope", hub__scope_json(who.areas));
-    cJSON_AddItemToObject(root, "forms", forms);
-    cJSON_AddItemToObject(root, "areas", areas);
+    cJSON_AddItemToObject(root, "forms",
+                          cJSON_DetachItemFromObject(stats, "forms"));
+    cJSON_AddItemToObject(root, "areas",
+                          cJSON_DetachItemFromObject(stats, "areas"));
+    cJSON_Delete(stats);
     hub__reply_obj(conn, 200, root);
     return 200;
 }

@@ -1,7 +1,7 @@
 /*
- * enroll.c - POST /api/v1/enroll: a device trades a one-time enrolment
- * code, issued by an admin, for its id and a random 256-bit bearer token.
- * The hub keeps only SHA-256 hashes of codes and tokens.
+ * enroll.c - enrolment (enroll.h): an admin issues a one-time code; with
+ * POST /api/v1/enroll a device trades it for its id and a random 256-bit
+ * bearer token. The hub keeps only SHA-256 hashes of codes and tokens.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -17,6 +17,52 @@
 #include "server.h"
 
 #define ENROLL_BODY_MAX 4096
+
+/* Codes use an alphabet without look-alikes (no 0/O, 1/I/L) so they can
+ * be read out over a phone: 12 symbols of 32, 60 bits, single use and
+ * short-lived. */
+static const char code_alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+int hub__enrol_code_create(sqlite3 *db, const char *name, const char *role,
+                           const char *areas, const char *forms,
+                           double expires_hours, const char *actor,
+                           char code[16])
+{
+    unsigned char raw[12];
+    if (fs_random_bytes(raw, sizeof raw) != FS_OK)
+        return HUB_ESTORAGE;
+    char norm[13];
+    size_t j = 0;
+    for (size_t i = 0; i < 12; i++) {
+        char c = code_alphabet[raw[i] % (sizeof code_alphabet - 1)];
+        norm[i] = c;
+        if (i > 0 && i % 4 == 0)
+            code[j++] = '-';
+        code[j++] = c;
+    }
+    norm[12] = '\0';
+    code[j] = '\0';
+    char hash[65];
+    fs_sha256_hex(norm, 12, hash);
+    int64_t now = (int64_t)fs_now_ms();
+    int rc = hub__sql_run(
+        db,
+        "INSERT INTO enrol_codes (code_hash, name, role, "
+        "created_ms, expires_ms, areas, forms) VALUES (?, "
+        "?, ?, ?, ?, ?, ?)",
+        HUB_ARGS(HUB_TEXT(hash), HUB_TEXT(name), HUB_TEXT(role), HUB_INT(now),
+                 HUB_INT(now + (int64_t)(expires_hours * 3600e3)),
+                 HUB_TEXT(areas), HUB_TEXT(forms)));
+    if (rc != HUB_OK)
+        return rc;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "name", name);
+    cJSON_AddStringToObject(d, "role", role);
+    cJSON_AddStringToObject(d, "areas", areas);
+    cJSON_AddStringToObject(d, "forms", forms);
+    cJSON_AddNumberToObject(d, "expires_hours", expires_hours);
+    return hub__audit(db, actor, "enrolment_code.create", d);
+}
 
 /* Upper-cases a code and drops the dashes and spaces people type. */
 static void normalise_code(const char *in, char *out, size_t cap)

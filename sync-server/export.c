@@ -20,6 +20,7 @@
 #include "entity.h"
 #include "errors.h"
 #include "mapind.h"
+#include "forms.h"
 #include "mapping.h"
 #include "output.h"
 #include "scope.h"

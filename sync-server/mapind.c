@@ -10,6 +10,7 @@
 #include "fs_form.h"
 #include "mapind.h"
 #include "errors.h"
+#include "forms.h"
 #include "mapping.h"
 #include "scope.h"
 #include "indicators.h"

@@ -13,6 +13,7 @@
 
 #include "fs_form.h"
 #include "mapping.h"
+#include "forms.h"
 #include "audit.h"
 #include "errors.h"
 
@@ -236,30 +237,6 @@ cJSON *hub__waves_json(sqlite3 *db)
 
 const char *const hub__wave_cols[] = {"wave", "title",       "start",
                                       "end",  "submissions", NULL};
-
-fs_form *hub__form_latest(sqlite3 *db, const char *id)
-{
-    return hub__form_at(db, id, 0);
-}
-
-fs_form *hub__form_at(sqlite3 *db, const char *id, int64_t version)
-{
-    sqlite3_stmt *st = NULL;
-    fs_form *f = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT definition FROM forms WHERE id = ?1 AND "
-                           "(?2 = 0 OR version = ?2) ORDER BY version DESC "
-                           "LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, version);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        fs_form_parse((const char *)sqlite3_column_text(st, 0),
-                      (size_t)sqlite3_column_bytes(st, 0), 0, &f, NULL);
-    sqlite3_finalize(st);
-    return f;
-}
 
 /* 1 when fld is a select_one field with choice code v. */
 static int has_choice(const fs_field *fld, const char *v)

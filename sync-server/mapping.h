@@ -1,7 +1,7 @@
 /*
- * mapping.h - waves, quotas and coverage of the mapping dataset, and the
- * published forms they refer to: the checks and queries the CLI
- * (mapcli.c) and the admin API (mapapi.c) share.
+ * mapping.h - waves, quotas and coverage of the mapping dataset: the
+ * checks and queries the CLI (mapcli.c) and the admin API (mapapi.c)
+ * share.
  *
  * Writes run in the caller's transaction and are audited as actor; they
  * return 0, HUB_EBADINPUT with a message for people in err (nothing
@@ -48,11 +48,5 @@ cJSON *hub__coverage_json(sqlite3 *db, const char *wave, const char *scope,
                           int with_counts);
 extern const char *const hub__coverage_cols[];
 extern const char *const hub__quota_cols[];
-
-struct fs_form;
-/* The newest published version of form id (caller frees), or NULL. */
-struct fs_form *hub__form_latest(sqlite3 *db, const char *id);
-/* Version version of form id (0: the newest; caller frees), or NULL. */
-struct fs_form *hub__form_at(sqlite3 *db, const char *id, int64_t version);
 
 #endif

@@ -232,6 +232,58 @@ static int hold(sqlite3 *db, const char *device, const fs_change *c,
     return rc;
 }
 
+/* An amendment (base_rev > 0) whose base is no longer the newest
+ * revision (an admin corrected it meanwhile): opens a 'submission'
+ * conflict holding both and sets r to divergent/"conflict". *handled is 0
+ * when the amendment is not one (merge it as usual). */
+static int amend_conflict(sqlite3 *db, const char *device,
+                          const fs_submission *s, fs_result *r, int64_t now,
+                          int *handled)
+{
+    *handled = 0;
+    /* The newest revision, unless this very revision is stored (then
+     * the usual duplicate/divergent rules answer). */
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT rev, answers, device_id, collector, hlc, area FROM "
+        "submissions WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
+        "submissions WHERE id = ?1 AND rev = ?2 AND device_id = ?3) ORDER "
+        "BY rev DESC LIMIT 1",
+        HUB_ARGS(HUB_TEXT(s->id), HUB_INT(s->rev), HUB_TEXT(device)), &rc);
+    if (!st)
+        return rc;
+    rc = hub__sql_step(st);
+    if (rc <= 0 || sqlite3_column_int64(st, 0) == s->base_rev) {
+        hub__sql_end(st);
+        return rc < 0 ? rc : HUB_OK;
+    }
+    int64_t cur = sqlite3_column_int64(st, 0);
+    char hlc[FS_HLC_TEXT_LEN + 1];
+    fs_hlc_format(s->hlc, hlc);
+    int64_t cid = 0;
+    rc = hub__conflict_open(db, "submission", s->id, "", hub__col(st, 5), now,
+                            &cid);
+    if (rc == HUB_OK)
+        rc = hub__conflict_add(db, cid, hub__col(st, 1), hub__col(st, 2),
+                               hub__col(st, 3), hub__col(st, 4), cur, now);
+    hub__sql_end(st);
+    if (rc == HUB_OK)
+        rc = hub__conflict_add(db, cid, s->answers_json, device, s->collector,
+                               hlc, 0, now);
+    if (rc != HUB_OK)
+        return rc;
+    *handled = 1;
+    r->status = FS_RES_DIVERGENT;
+    snprintf(r->error, sizeof r->error, "conflict");
+    snprintf(r->message, sizeof r->message,
+             "submission %s was corrected on the hub (revision %lld) after "
+             "revision %lld that this amendment is based on; both are kept "
+             "as conflict #%lld for a hub admin to settle",
+             s->id, (long long)cur, (long long)s->base_rev, (long long)cid);
+    return HUB_OK;
+}
+
 static int merge_submission(sqlite3 *db, const char *device,
                             const fs_submission *s, const char *digest,
                             fs_result *r, int64_t now)
@@ -240,7 +292,7 @@ static int merge_submission(sqlite3 *db, const char *device,
      * admin corrected it meanwhile) is a conflict, never an overwrite. */
     if (s->base_rev > 0) {
         int handled = 0;
-        int arc = hub__amend_conflict(db, device, s, r, now, &handled);
+        int arc = amend_conflict(db, device, s, r, now, &handled);
         if (arc != HUB_OK || handled)
             return arc;
     }

@@ -48,9 +48,25 @@ int hub__sink_csv(hub_sink *s, const char *v, int first);
 int hub__sink_end(hub_sink *s);
 
 /* Flat rows (a cJSON array of objects) as CSV with a header of cols
- * (NULL-terminated), or as aligned text. */
+ * (NULL-terminated), or as aligned text (hub__table_text, each column
+ * as wide as its widest cell). */
 int hub__rows_csv(hub_sink *s, const cJSON *rows, const char *const *cols);
 int hub__rows_text(FILE *out, const cJSON *rows, const char *const *cols);
+
+/* One column of a text table. */
+typedef struct hub_col {
+    const char *key;   /* the member of each row shown */
+    const char *title; /* its heading; NULL: the key */
+    int width;         /* at least this wide; 0: as wide as its widest cell */
+    int right;         /* aligned right (counts) */
+} hub_col;
+
+/* The one text table of the admin commands: a heading line, then one
+ * line per row of rows (flat objects), cells after lead (first) or two
+ * spaces; an absent or null cell shows "-". The last column is padded
+ * to its width only when pad_last. 0, or -1 when out failed. */
+int hub__table_text(FILE *out, const cJSON *rows, const hub_col *cols, size_t n,
+                    const char *lead, int pad_last);
 /* Prints root as JSON, or its array root[key] as CSV or text. */
 int hub__print_rows(FILE *out, int format, const cJSON *root, const char *key,
                     const char *const *cols);

@@ -17,7 +17,7 @@
 #include "server.h"
 #include "adminapi.h"
 #include "checkpoint.h"
-#include "conflicts.h"
+#include "conflictapi.h"
 #include "db.h"
 #include "enroll.h"
 #include "http.h"
