@@ -22,6 +22,7 @@
 #include "entity.h"
 #include "errors.h"
 #include "output.h"
+#include "stmtcache.h"
 
 #define AREAS_FILE_MAX (64 * 1024 * 1024)
 #define AREAS_MAX 5000
@@ -268,34 +269,38 @@ static char *dup_col(sqlite3_stmt *st, int c)
 /* The areas of the registry, then the file's features over them. */
 static int load_forest(sqlite3 *db, const cJSON *fs, forest *t)
 {
-    sqlite3_stmt *st = NULL;
     int nf = cJSON_GetArraySize(fs);
     size_t stored = 0;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM mapping_areas", -1, &st,
-                           NULL) != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st =
+        hub__sql(db, "SELECT count(*) FROM mapping_areas", NULL, 0, &rc);
+    if (!st)
         return -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
+    if (hub__sql_step(st) > 0) {
         stored = (size_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+        hub__sql_end(st);
+    }
     t->v = calloc(stored + (size_t)nf + 1, sizeof *t->v);
-    if (!t->v || sqlite3_prepare_v2(db,
-                                    "SELECT id, code, coalesce(parent, ''), "
-                                    "coalesce(level, ''), name, geometry FROM "
-                                    "mapping_areas",
-                                    -1, &st, NULL) != SQLITE_OK)
+    st = t->v ? hub__sql(db,
+                         "SELECT id, code, coalesce(parent, ''), "
+                         "coalesce(level, ''), name, geometry FROM "
+                         "mapping_areas",
+                         NULL, 0, &rc)
+              : NULL;
+    if (!st)
         return -1;
-    while (t->n < stored && sqlite3_step(st) == SQLITE_ROW) {
+    while (t->n < stored && hub__sql_step(st) > 0) {
         node *x = &t->v[t->n++];
-        snprintf(x->id, sizeof x->id, "%s", sqlite3_column_text(st, 0));
-        snprintf(x->code, sizeof x->code, "%s", sqlite3_column_text(st, 1));
-        snprintf(x->parent, sizeof x->parent, "%s", sqlite3_column_text(st, 2));
+        snprintf(x->id, sizeof x->id, "%s", hub__col(st, 0));
+        snprintf(x->code, sizeof x->code, "%s", hub__col(st, 1));
+        snprintf(x->parent, sizeof x->parent, "%s", hub__col(st, 2));
         snprintf(x->stored_parent, sizeof x->stored_parent, "%s", x->parent);
-        snprintf(x->level, sizeof x->level, "%s", sqlite3_column_text(st, 3));
+        snprintf(x->level, sizeof x->level, "%s", hub__col(st, 3));
         x->name = dup_col(st, 4);
         x->geometry = dup_col(st, 5);
         x->feature = -1;
     }
-    sqlite3_finalize(st);
+    hub__sql_end(st);
     int i = 0;
     const cJSON *f;
     cJSON_ArrayForEach(f, fs)
@@ -486,27 +491,27 @@ out:
 
 cJSON *hub__areas_json(sqlite3 *db)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT code, name, coalesce(parent, ''), level, "
-            "coalesce(json_extract(geometry, '$.type'), '') "
-            "FROM mapping_areas ORDER BY level <> 'city', level <> "
-            "'district', code",
-            -1, &st, NULL) != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT code, name, coalesce(parent, ''), level, "
+        "coalesce(json_extract(geometry, '$.type'), '') FROM mapping_areas "
+        "ORDER BY level <> 'city', level <> 'district', code",
+        NULL, 0, &rc);
+    if (!st)
         return NULL;
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "areas");
     static const char *const keys[] = {"code", "name", "parent", "level",
                                        "geometry"};
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (hub__sql_step(st) > 0) {
         cJSON *o = cJSON_CreateObject();
+        /* An area without a name or level yet leaves the member out. */
         for (int c = 0; c < 5; c++)
             cJSON_AddStringToObject(o, keys[c],
                                     (const char *)sqlite3_column_text(st, c));
         cJSON_AddItemToArray(arr, o);
     }
-    sqlite3_finalize(st);
     return root;
 }
 

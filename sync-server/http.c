@@ -199,38 +199,26 @@ int hub__read_json(struct mg_connection *conn, size_t max, cJSON **out)
     return 0;
 }
 
-/* Looks the token hash up in one table. Returns 1 found, 0 not, -1 on a
+/* Looks the token hash up in one table. Returns 1 found, 0 not, or a
  * storage error. sql is a literal: every request runs it, and preparing
  * it against the hub's schema cost more than the lookup (stmtcache.h). */
 static int lookup(sqlite3 *db, const char *sql, const char *hash, int kind,
                   hub_device *who, int *revoked)
 {
-    sqlite3_stmt *st = hub__stmt(db, sql, NULL);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int found = 0;
-    if (rc == SQLITE_ROW) {
-        found = 1;
-        who->kind = kind;
-        snprintf(who->id, sizeof who->id, "%s",
-                 (const char *)sqlite3_column_text(st, 0));
-        snprintf(who->name, sizeof who->name, "%s",
-                 (const char *)sqlite3_column_text(st, 1));
-        snprintf(who->role, sizeof who->role, "%s",
-                 (const char *)sqlite3_column_text(st, 2));
-        snprintf(who->areas, sizeof who->areas, "%s",
-                 (const char *)sqlite3_column_text(st, 3));
-        snprintf(who->forms, sizeof who->forms, "%s",
-                 (const char *)sqlite3_column_text(st, 4));
-        who->acked_seq = sqlite3_column_int64(st, 5);
-        *revoked = sqlite3_column_int(st, 6);
-    } else if (rc != SQLITE_DONE) {
-        found = -1;
-    }
-    sqlite3_reset(st);
-    return found;
+    int rc;
+    sqlite3_stmt *st = hub__sql(db, sql, HUB_ARGS(HUB_TEXT(hash)), &rc);
+    if (!st || (rc = hub__sql_step(st)) <= 0)
+        return rc;
+    who->kind = kind;
+    snprintf(who->id, sizeof who->id, "%s", hub__col(st, 0));
+    snprintf(who->name, sizeof who->name, "%s", hub__col(st, 1));
+    snprintf(who->role, sizeof who->role, "%s", hub__col(st, 2));
+    snprintf(who->areas, sizeof who->areas, "%s", hub__col(st, 3));
+    snprintf(who->forms, sizeof who->forms, "%s", hub__col(st, 4));
+    who->acked_seq = sqlite3_column_int64(st, 5);
+    *revoked = sqlite3_column_int(st, 6);
+    hub__sql_end(st);
+    return 1;
 }
 
 int hub__auth(struct mg_connection *conn, hub_device *who, int kinds,

@@ -4,8 +4,8 @@
  * share.
  *
  * Writes run in the caller's transaction and are audited as actor; they
- * return 0, HUB_EBADINPUT with a message for people in err (nothing
- * changed) or HUB_ESTORAGE (errors.h). A cJSON result is the caller's to
+ * return HUB_OK, HUB_EBADINPUT with a message for people in err (nothing
+ * changed) or a storage error (errors.h). A cJSON result is the caller's to
  * free; NULL means a storage error.
  */
 #ifndef HUB_MAPPING_H

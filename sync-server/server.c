@@ -97,17 +97,15 @@ typedef struct route {
 static int handle_healthz(struct mg_connection *conn, void *hubp)
 {
     (void)hubp;
-    sqlite3 *db = hub__db(conn);
-    sqlite3_stmt *st = NULL;
-    int ok = sqlite3_prepare_v2(db, "SELECT count(*) FROM devices", -1, &st,
-                                NULL) == SQLITE_OK &&
-             sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    if (!ok) {
+    int rc;
+    sqlite3_stmt *st =
+        hub__sql(hub__db(conn), "SELECT count(*) FROM devices", NULL, 0, &rc);
+    if (!st || hub__sql_step(st) <= 0) {
         hub__reply_error(conn, 503, "storage",
                          "the hub cannot read its database");
         return 503;
     }
+    hub__sql_end(st);
     char body[128];
     int n = snprintf(body, sizeof body,
                      "{\"status\":\"ok\",\"protocol\":%d,\"schema\":%d}",

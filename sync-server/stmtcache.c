@@ -56,11 +56,10 @@ static int free_slot(void)
     return -1;
 }
 
-sqlite3_stmt *hub__stmt(sqlite3 *db, const char *sql, int *rc)
+/* The cached statement for sql, reset and with its bindings cleared;
+ * NULL with *rc the SQLite code when it cannot be prepared. */
+static sqlite3_stmt *cached(sqlite3 *db, const char *sql, int *rc)
 {
-    int dummy;
-    if (!rc)
-        rc = &dummy;
     /* A thread serves one connection; another db means the old one is
      * going away or gone: start over rather than mix them. */
     if (tc.db != db) {
@@ -97,21 +96,13 @@ sqlite3_stmt *hub__stmt(sqlite3 *db, const char *sql, int *rc)
     return st;
 }
 
-int hub__stmt_exec(sqlite3 *db, const char *sql)
-{
-    int rc;
-    sqlite3_stmt *st = hub__stmt(db, sql, &rc);
-    if (!st)
-        return rc;
-    rc = sqlite3_step(st);
-    /* reset returns the step's error again; the step's code is enough. */
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
-
 int hub__sql_bind(sqlite3_stmt *st, const hub_arg *args, size_t n)
 {
     int rc = SQLITE_OK;
+    /* SQL built at run time may leave the last parameters out. */
+    size_t count = (size_t)sqlite3_bind_parameter_count(st);
+    if (n > count)
+        n = count;
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
         int at = (int)i + 1;
         const hub_arg *a = &args[i];
@@ -129,7 +120,7 @@ sqlite3_stmt *hub__sql(sqlite3 *db, const char *sql, const hub_arg *args,
                        size_t n, int *err)
 {
     int rc;
-    sqlite3_stmt *st = hub__stmt(db, sql, &rc);
+    sqlite3_stmt *st = cached(db, sql, &rc);
     *err = hub__sqlite_err(rc);
     if (st && *err == HUB_OK)
         *err = hub__sql_bind(st, args, n);

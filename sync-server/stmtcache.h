@@ -11,7 +11,7 @@
  * sqlite3_prepare_v2 and hub__sql_bind instead).
  *
  * Rules for callers:
- *  - a statement from hub__sql or hub__stmt is borrowed until the next
+ *  - a statement from hub__sql is borrowed until the next
  *    call with the same SQL on this thread; hub__sql_step resets it when
  *    the rows end or a step fails; a caller that stops early calls
  *    hub__sql_end so that it holds no read snapshot. dispatch() resets
@@ -58,20 +58,12 @@ void hub__sql_end(sqlite3_stmt *st);
 /* Runs sql once (no rows wanted: INSERT, UPDATE, DELETE, BEGIN ...):
  * HUB_OK or a HUB_E* code. */
 int hub__sql_run(sqlite3 *db, const char *sql, const hub_arg *args, size_t n);
-/* Binds args to st (a statement the caller prepared): HUB_OK or a
- * HUB_E* code. */
+/* Binds args to st (a statement the caller prepared); args beyond the
+ * statement's highest parameter are left out. HUB_OK or a HUB_E* code. */
 int hub__sql_bind(sqlite3_stmt *st, const hub_arg *args, size_t n);
 /* Column i of the current row as text; "" for NULL. Borrowed until the
  * next step. */
 const char *hub__col(sqlite3_stmt *st, int i);
-
-/* The cached statement for sql, reset and with its bindings cleared;
- * NULL with *rc the SQLite code when it cannot be prepared. The merge
- * path binds and steps these itself. */
-sqlite3_stmt *hub__stmt(sqlite3 *db, const char *sql, int *rc);
-/* Runs sql (no result rows: BEGIN, SAVEPOINT, COMMIT ...) through the
- * cache. Returns SQLITE_OK or the error. */
-int hub__stmt_exec(sqlite3 *db, const char *sql);
 
 /* Resets every statement this thread has cached (end of a request). */
 void hub__stmt_reset_all(void);
