@@ -89,7 +89,8 @@ int hub__handle_admin_forms(struct mg_connection *conn, void *hubp)
         cJSON_AddStringToObject(o, "id", hub__col(st, 0));
         cJSON_AddNumberToObject(o, "version",
                                 (double)sqlite3_column_int64(st, 1));
-        cJSON_AddItemToObject(o, "definition", cJSON_Parse(hub__col(st, 2)));
+        cJSON_AddItemToObject(o, "definition",
+                              fs_json_parse_stored(hub__col(st, 2)));
         cJSON_AddItemToArray(arr, o);
     }
     return reply_list(conn, "forms", arr);
@@ -195,7 +196,7 @@ static void load_marks(sqlite3 *db, marks *m, const char *form, int64_t version)
         HUB_ARGS(HUB_TEXT(form), HUB_INT(version)), &rc);
     if (!st || hub__sql_step(st) <= 0)
         return;
-    cJSON *def = cJSON_Parse(hub__col(st, 0));
+    cJSON *def = fs_json_parse_stored(hub__col(st, 0));
     hub__sql_end(st);
     const cJSON *f;
     cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(def, "fields"))
@@ -317,7 +318,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
         cJSON_AddStringToObject(o, "hlc", hub__col(st, 8));
         cJSON_AddNumberToObject(o, "received_ms",
                                 (double)sqlite3_column_int64(st, 9));
-        cJSON *answers = cJSON_Parse(hub__col(st, 10));
+        cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
         if (!personal) {
             load_marks(db, &m, fid, ver);
             const cJSON *n;
@@ -368,7 +369,8 @@ int hub__handle_admin_audit(struct mg_connection *conn, void *hubp)
                                 (double)sqlite3_column_int64(st, 1));
         cJSON_AddStringToObject(o, "actor", hub__col(st, 2));
         cJSON_AddStringToObject(o, "action", hub__col(st, 3));
-        cJSON_AddItemToObject(o, "detail", cJSON_Parse(hub__col(st, 4)));
+        cJSON_AddItemToObject(o, "detail",
+                              fs_json_parse_stored(hub__col(st, 4)));
         cJSON_AddItemToArray(arr, o);
     }
     return reply_list(conn, "audit", arr);

@@ -29,6 +29,10 @@
 /* The registry holds an area's boundary as text of at most this many
  * bytes (schema/entities.json). */
 #define GEOMETRY_MAX 60000
+/* JSON values in one file: thousands of points for every area of a
+ * city, far fewer than 64 MiB of text could hold (each cJSON value
+ * costs ~64 bytes of memory). */
+#define AREAS_VALUES_MAX (8 * 1000 * 1000)
 
 static const char *const levels[] = {"city", "district", "neighbourhood"};
 
@@ -442,11 +446,18 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
         return 1;
     char err[512] = "";
     cJSON *doc = NULL;
+    /* An admin's file, but a large one: bounded like anything untrusted,
+     * with room for AREAS_MAX detailed boundaries. */
+    fs_limits lim;
+    fs_limits_default(&lim);
+    lim.max_depth = 32;
+    lim.max_values = AREAS_VALUES_MAX;
+    fs_err perr = {0};
     if (!fs_utf8_valid(text, len))
         hub__errf(err, sizeof err, "not UTF-8 text");
-    else if (!(doc = cJSON_ParseWithLength(text, len)))
-        hub__errf(err, sizeof err, "not JSON (near byte %zu)",
-                  (size_t)(cJSON_GetErrorPtr() - text));
+    else if (fs_json_parse(text, len, &lim, &doc, &perr) != FS_OK)
+        hub__errf(err, sizeof err, "not JSON the hub can import (%s)",
+                  perr.msg);
     else
         collection_ok(doc, err, sizeof err);
     free(text);

@@ -140,7 +140,7 @@ int hub__conflict_load(sqlite3 *db, int64_t id, hub_conflict *c)
 
 static cJSON *raw_or_string(const char *json)
 {
-    cJSON *v = cJSON_Parse(json);
+    cJSON *v = fs_json_parse_stored(json);
     return v ? v : cJSON_CreateString(json);
 }
 

@@ -27,7 +27,7 @@ static void group_row(sqlite3_stmt *st, cJSON *groups, fs_form **form,
                       form, NULL);
         snprintf(form_key, cap, "%s", fk);
     }
-    cJSON *answers = cJSON_Parse(hub__col(st, 8));
+    cJSON *answers = fs_json_parse_stored(hub__col(st, 8));
     char key[1024];
     int ok = *form && answers &&
              fs_answers_dedupe_key(*form, answers, key, sizeof key) == FS_OK &&

@@ -110,7 +110,7 @@ static int scope_now(sqlite3 *db, const char *id, const fs_form *type,
     hub_field sf;
     out[0] = '\0';
     int rc = hub__entity_field(db, id, fs_entity_scope_field(type), &sf);
-    cJSON *v = sf.value ? cJSON_Parse(sf.value) : NULL;
+    cJSON *v = fs_json_parse_stored(sf.value);
     *is_area = cJSON_IsString(v);
     if (*is_area)
         snprintf(out, cap, "%s", v->valuestring);
@@ -316,7 +316,7 @@ static int check_values(const fs_form *type, const fs_entity_change *ent,
         const fs_entity_edit *ed = &ent->edits[i];
         if (ent->op == FS_ENTITY_DELETE)
             continue;
-        cJSON *v = cJSON_Parse(ed->value_json);
+        cJSON *v = fs_json_parse_stored(ed->value_json);
         if (!v)
             return HUB_ENOMEM;
         bad |= fs_entity_check_value(type, ed->field, v, &p) != FS_OK;
@@ -346,7 +346,7 @@ static const char *scope_value(const fs_form *type, const fs_entity_change *e,
     for (size_t i = 0; i < e->n; i++) {
         if (strcmp(e->edits[i].field, sf) != 0 || !e->edits[i].value_json)
             continue;
-        cJSON *v = cJSON_Parse(e->edits[i].value_json);
+        cJSON *v = fs_json_parse_stored(e->edits[i].value_json);
         const char *out = NULL;
         if (cJSON_IsString(v)) {
             snprintf(buf, cap, "%s", v->valuestring);

@@ -393,7 +393,7 @@ static void csv_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s)
                           hub__col(st, 9)};
     for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
         hub__sink_csv(s, meta[i], i == 0);
-    cJSON *answers = cJSON_Parse(hub__col(st, 10));
+    cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
     for (size_t i = 0; i < fs_form_field_count(ex->def); i++) {
         const fs_field *fld = fs_form_field(ex->def, i);
         if (!hidden(ex, fld))
@@ -436,7 +436,7 @@ static void json_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s,
     cJSON_AddNumberToObject(o, "received_ms",
                             (double)sqlite3_column_int64(st, 8));
     cJSON_AddStringToObject(o, "review_state", hub__col(st, 9));
-    cJSON *answers = cJSON_Parse(hub__col(st, 10));
+    cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
     strip(ex, ex->def, answers);
     cJSON_AddItemToObject(o, "answers", answers);
     char *t = cJSON_PrintUnformatted(o);
@@ -535,7 +535,7 @@ static int write_areas(hub_exporter *ex, hub_sink *s)
 static int mechanism_feature(const hub_exporter *ex, sqlite3_stmt *st,
                              const fs_field *loc, hub_sink *s, int first)
 {
-    cJSON *fields = cJSON_Parse(hub__col(st, 2));
+    cJSON *fields = fs_json_parse_stored(hub__col(st, 2));
     const cJSON *pt =
         cJSON_GetObjectItemCaseSensitive(fields, fs_field_name(loc));
     const cJSON *lat = cJSON_GetObjectItemCaseSensitive(pt, "lat");

@@ -116,7 +116,7 @@ static void loaded_free(loaded *l)
 /* Adds text (JSON of one answer, may be NULL) under name to o. */
 static void put_answer(cJSON *o, const char *name, const char *text)
 {
-    cJSON *v = text ? cJSON_Parse(text) : NULL;
+    cJSON *v = fs_json_parse_stored(text);
     if (v)
         cJSON_AddItemToObject(o, name, v);
 }

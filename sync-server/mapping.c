@@ -363,7 +363,7 @@ int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
  * (the stored object is sorted already). */
 static void stratum_text(const char *json, char *out, size_t cap)
 {
-    cJSON *o = cJSON_Parse(json);
+    cJSON *o = fs_json_parse_stored(json);
     size_t len = 0;
     out[0] = '\0';
     const cJSON *it;
