@@ -40,56 +40,51 @@ int hub__token_create(sqlite3 *db, const char *role, const char *name,
     return hub__audit(db, actor, "token.create", d);
 }
 
+/* A row's who: {id, name, role, areas} from columns 0 to 3. */
+static cJSON *who_json(sqlite3_stmt *st)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", hub__col(st, 0));
+    cJSON_AddStringToObject(o, "name", hub__col(st, 1));
+    cJSON_AddStringToObject(o, "role", hub__col(st, 2));
+    cJSON_AddItemToObject(o, "areas", hub__scope_json(hub__col(st, 3)));
+    return o;
+}
+
+static cJSON *token_row(sqlite3_stmt *st)
+{
+    cJSON *o = who_json(st);
+    cJSON_AddBoolToObject(o, "revoked", sqlite3_column_int(st, 4));
+    return o;
+}
+
 cJSON *hub__tokens_json(sqlite3 *db)
 {
-    int rc;
-    sqlite3_stmt *st = hub__sql(db,
-                                "SELECT id, name, role, areas, revoked_ms IS "
-                                "NOT NULL FROM api_tokens ORDER BY "
-                                "created_ms",
-                                NULL, 0, &rc);
-    if (!st)
-        return NULL;
-    cJSON *arr = cJSON_CreateArray();
-    while (hub__sql_step(st) > 0) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id", hub__col(st, 0));
-        cJSON_AddStringToObject(o, "name", hub__col(st, 1));
-        cJSON_AddStringToObject(o, "role", hub__col(st, 2));
-        cJSON_AddItemToObject(o, "areas", hub__scope_json(hub__col(st, 3)));
-        cJSON_AddBoolToObject(o, "revoked", sqlite3_column_int(st, 4));
-        cJSON_AddItemToArray(arr, o);
-    }
-    return arr;
+    return hub__sql_json(db,
+                         "SELECT id, name, role, areas, revoked_ms IS NOT "
+                         "NULL FROM api_tokens ORDER BY created_ms",
+                         NULL, 0, token_row);
+}
+
+static cJSON *device_row(sqlite3_stmt *st)
+{
+    cJSON *o = who_json(st);
+    cJSON_AddItemToObject(o, "forms", hub__scope_json(hub__col(st, 4)));
+    cJSON_AddNumberToObject(o, "acked_seq",
+                            (double)sqlite3_column_int64(st, 5));
+    cJSON_AddNumberToObject(o, "last_seen_ms",
+                            (double)sqlite3_column_int64(st, 6));
+    cJSON_AddBoolToObject(o, "revoked", sqlite3_column_int(st, 7));
+    return o;
 }
 
 cJSON *hub__devices_json(sqlite3 *db)
 {
-    int rc;
-    sqlite3_stmt *st = hub__sql(db,
-                                "SELECT id, name, role, areas, forms, "
-                                "acked_seq, coalesce(last_seen_ms, 0), "
-                                "revoked_ms IS NOT NULL FROM devices ORDER "
-                                "BY enrolled_ms",
-                                NULL, 0, &rc);
-    if (!st)
-        return NULL;
-    cJSON *arr = cJSON_CreateArray();
-    while (hub__sql_step(st) > 0) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id", hub__col(st, 0));
-        cJSON_AddStringToObject(o, "name", hub__col(st, 1));
-        cJSON_AddStringToObject(o, "role", hub__col(st, 2));
-        cJSON_AddItemToObject(o, "areas", hub__scope_json(hub__col(st, 3)));
-        cJSON_AddItemToObject(o, "forms", hub__scope_json(hub__col(st, 4)));
-        cJSON_AddNumberToObject(o, "acked_seq",
-                                (double)sqlite3_column_int64(st, 5));
-        cJSON_AddNumberToObject(o, "last_seen_ms",
-                                (double)sqlite3_column_int64(st, 6));
-        cJSON_AddBoolToObject(o, "revoked", sqlite3_column_int(st, 7));
-        cJSON_AddItemToArray(arr, o);
-    }
-    return arr;
+    return hub__sql_json(db,
+                         "SELECT id, name, role, areas, forms, acked_seq, "
+                         "coalesce(last_seen_ms, 0), revoked_ms IS NOT NULL "
+                         "FROM devices ORDER BY enrolled_ms",
+                         NULL, 0, device_row);
 }
 
 int hub__revoke(sqlite3 *db, const char *table, const char *id,

@@ -106,11 +106,22 @@ static void scope_text(const cJSON *v, char *out, size_t cap)
     }
 }
 
-static const char *state_of(const cJSON *row)
+/* Prints rows (consumed) as a table whose last column, "state", says
+ * whether each was revoked. */
+static int print_table(FILE *out, cJSON *rows, const hub_col *cols, size_t n)
 {
-    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "revoked"))
-               ? "revoked"
-               : "active";
+    cJSON *r;
+    cJSON_ArrayForEach(r, rows)
+    {
+        cJSON_AddStringToObject(
+            r, "state",
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "revoked"))
+                ? "revoked"
+                : "active");
+    }
+    hub__table_text(out, rows, cols, n, "", 0);
+    cJSON_Delete(rows);
+    return 0;
 }
 
 int hub_token_list(const char *db_path, int json, FILE *out)
@@ -128,16 +139,13 @@ int hub_token_list(const char *db_path, int json, FILE *out)
         scope_text(cJSON_GetObjectItemCaseSensitive(r, "areas"), areas,
                    sizeof areas);
         cJSON_ReplaceItemInObject(r, "areas", cJSON_CreateString(areas));
-        cJSON_AddStringToObject(r, "state", state_of(r));
     }
     static const hub_col cols[] = {{"id", "TOKEN", 36, 0},
                                    {"name", "NAME", 20, 0},
                                    {"role", "ROLE", 8, 0},
                                    {"areas", "AREAS", 20, 0},
                                    {"state", "STATE", 0, 0}};
-    hub__table_text(out, arr, cols, 5, "", 0);
-    cJSON_Delete(arr);
-    return 0;
+    return print_table(out, arr, cols, 5);
 }
 
 /* "2026-03-01T10:00:00Z", or "never" for 0. */
@@ -175,7 +183,6 @@ int hub_devices(const char *db_path, int json, FILE *out)
                       ->valuedouble,
                   seen, sizeof seen);
         cJSON_AddStringToObject(r, "last_seen", seen);
-        cJSON_AddStringToObject(r, "state", state_of(r));
     }
     static const hub_col cols[] = {{"id", "DEVICE", 36, 0},
                                    {"name", "NAME", 20, 0},
@@ -183,9 +190,7 @@ int hub_devices(const char *db_path, int json, FILE *out)
                                    {"acked_seq", "ACKED", 8, 1},
                                    {"last_seen", "LAST SEEN (UTC)", 20, 0},
                                    {"state", "STATE", 0, 0}};
-    hub__table_text(out, arr, cols, 6, "", 0);
-    cJSON_Delete(arr);
-    return 0;
+    return print_table(out, arr, cols, 6);
 }
 
 int hub_revoke(const char *db_path, const char *what, const char *id, FILE *out)

@@ -87,15 +87,22 @@ static void reply_msg(struct mg_connection *conn, int status, const char *code,
     hub__reply_obj(conn, status, o);
 }
 
+/* hub__reply_error with the arguments of fmt in ap. */
+static void reply_verror(struct mg_connection *conn, int status,
+                         const char *code, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    reply_msg(conn, status, code, msg);
+}
+
 void hub__reply_error(struct mg_connection *conn, int status, const char *code,
                       const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    reply_verror(conn, status, code, fmt, ap);
     va_end(ap);
-    reply_msg(conn, status, code, msg);
 }
 
 int hub__http_status(int err)
@@ -121,13 +128,11 @@ int hub__http_status(int err)
 int hub__reply_err(struct mg_connection *conn, int err, const char *code,
                    const char *fmt, ...)
 {
-    char msg[512];
+    int status = hub__http_status(err);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    reply_verror(conn, status, code, fmt, ap);
     va_end(ap);
-    int status = hub__http_status(err);
-    reply_msg(conn, status, code, msg);
     return status;
 }
 

@@ -154,6 +154,19 @@ int hub__sql_run(sqlite3 *db, const char *sql, const hub_arg *args, size_t n)
     return rc > 0 ? HUB_OK : rc;
 }
 
+cJSON *hub__sql_json(sqlite3 *db, const char *sql, const hub_arg *args,
+                     size_t n, cJSON *(*row)(sqlite3_stmt *st))
+{
+    int rc;
+    sqlite3_stmt *st = hub__sql(db, sql, args, n, &rc);
+    if (!st)
+        return NULL;
+    cJSON *arr = cJSON_CreateArray();
+    while (hub__sql_step(st) > 0)
+        cJSON_AddItemToArray(arr, row(st));
+    return arr;
+}
+
 const char *hub__col(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);

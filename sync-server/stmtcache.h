@@ -28,6 +28,8 @@
 
 #include <sqlite3.h>
 
+#include "fs_protocol.h"
+
 /* One value to bind, by type: HUB_TEXT(s) (s borrowed until the
  * statement is reset; NULL binds NULL), HUB_INT(v), HUB_NULL. */
 typedef struct hub_arg {
@@ -61,6 +63,10 @@ int hub__sql_run(sqlite3 *db, const char *sql, const hub_arg *args, size_t n);
 /* Binds args to st (a statement the caller prepared); args beyond the
  * statement's highest parameter are left out. HUB_OK or a HUB_E* code. */
 int hub__sql_bind(sqlite3_stmt *st, const hub_arg *args, size_t n);
+/* The rows of sql as a JSON array (caller frees), row making each
+ * element from the statement on its row. NULL on a storage error. */
+cJSON *hub__sql_json(sqlite3 *db, const char *sql, const hub_arg *args,
+                     size_t n, cJSON *(*row)(sqlite3_stmt *st));
 /* Column i of the current row as text; "" for NULL. Borrowed until the
  * next step. */
 const char *hub__col(sqlite3_stmt *st, int i);
