@@ -2,7 +2,7 @@
  * correct.c - an admin correction of a submission: a new revision made on
  * the hub, on top of the newest one, checked against its form like any
  * other. An amendment from the field based on the older revision then
- * meets it as a conflict (conflicts.c), never as an overwrite.
+ * meets it as a conflict (merge.c), never as an overwrite.
  * Also the admin's direct write of a registry entity (entity put).
  */
 #include <errno.h>

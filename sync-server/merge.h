@@ -1,7 +1,8 @@
 /*
  * merge.h - the merge engine: decides, change by change, what a decoded
  * changeset does to the hub's dataset (submissions here, registry
- * entities in entity.h), inside the push transaction push.c opens.
+ * entities in entity.h), inside the push transaction the merge queue
+ * (mergeq.h) opens.
  */
 #ifndef HUB_MERGE_H
 #define HUB_MERGE_H

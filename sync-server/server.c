@@ -42,7 +42,7 @@ static void *init_thread(const struct mg_context *ctx, int thread_type)
     if (thread_type != 1)
         return NULL;
     hub *h = mg_get_user_data(ctx);
-    /* A little below the merge thread (push.c): requests are decoded in
+    /* A little below the merge thread (mergeq.c): requests are decoded in
      * parallel, merged by that one thread; it must not wait for a core. */
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
     sqlite3 *db = NULL;
