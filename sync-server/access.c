@@ -1,204 +1,113 @@
 /*
- * access.c - who may do what, as admin commands: API tokens for people,
- * revoking a lost device, changing a device's areas and forms.
+ * access.c - who may do what (access.h): API tokens for people, the
+ * enrolled devices, revoking either, and changing what a device may
+ * hold. The admin commands are in accesscli.c, the API in adminapi.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub.h"
-#include "hub_int.h"
+#include "access.h"
+#include "audit.h"
+#include "entity.h"
+#include "errors.h"
+#include "scope.h"
+#include "stmtcache.h"
 
-static int step_done(sqlite3_stmt *st)
+int hub__token_create(sqlite3 *db, const char *role, const char *name,
+                      const char *areas, const char *actor, char token[65],
+                      char id[FS_UUID_LEN + 1])
 {
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-int hub_token_create(const char *db_path, const char *role, const char *name,
-                     const char *areas, FILE *out)
-{
-    if (strcmp(role, "admin") != 0 && strcmp(role, "reviewer") != 0) {
-        fprintf(stderr, "fieldsync-hub: --role must be admin or reviewer "
-                        "for an API token (devices enrol with a code)\n");
-        return 2;
-    }
-    if (!name || !fs_valid_name(name)) {
-        fprintf(stderr, "fieldsync-hub: --name is required: who will use "
-                        "the token (printable text, at most 128 bytes)\n");
-        return 2;
-    }
-    char area_list[HUB_SCOPE_MAX], why[200];
-    if (hub__scope_parse(areas, fs_valid_area_code, area_list, sizeof area_list,
-                         why, sizeof why) != 0) {
-        fprintf(stderr, "fieldsync-hub: --areas: %s\n", why);
-        return 2;
-    }
     unsigned char raw[32];
-    char token[65], hash[65], id[FS_UUID_LEN + 1];
-    if (fs_random_bytes(raw, sizeof raw) != FS_OK || fs_uuid_v7(id) != FS_OK) {
-        fprintf(stderr, "fieldsync-hub: no randomness available\n");
-        return 1;
-    }
+    char hash[65];
+    if (fs_random_bytes(raw, sizeof raw) != FS_OK || fs_uuid_v7(id) != FS_OK)
+        return HUB_ESTORAGE;
     fs_hex(raw, sizeof raw, token);
     fs_sha256_hex(token, 64, hash);
-    sqlite3 *db = hub__open(db_path);
-    if (!db)
-        return 1;
-    sqlite3_stmt *st = NULL;
-    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO api_tokens (id, name, role, "
-                                "areas, token_hash, created_ms) VALUES "
-                                "(?, ?, ?, ?, ?, ?)",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, area_list, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64)fs_now_ms());
-        rc = step_done(st);
-    }
-    if (rc == SQLITE_OK) {
-        cJSON *d = cJSON_CreateObject();
-        cJSON_AddStringToObject(d, "token", id);
-        cJSON_AddStringToObject(d, "name", name);
-        cJSON_AddStringToObject(d, "role", role);
-        cJSON_AddStringToObject(d, "areas", area_list);
-        rc = hub__audit(db, "cli", "token.create", d);
-    }
-    if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-        rc = SQLITE_ERROR;
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: cannot create the token: %s\n",
-                sqlite3_errmsg(db));
-        hub__exec(db, "ROLLBACK");
-        sqlite3_close(db);
-        return 1;
-    }
-    sqlite3_close(db);
-    /* The secret is shown once; only its hash is kept. */
-    fprintf(out, "%s\n", token);
-    fprintf(stderr,
-            "fieldsync-hub: token %s for %s (%s); store it now, "
-            "it cannot be shown again\n",
-            id, name, role);
-    return 0;
-}
-
-int hub_token_list(const char *db_path, int json, FILE *out)
-{
-    sqlite3 *db = hub__open(db_path);
-    if (!db)
-        return 1;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, name, role, areas, revoked_ms IS NOT "
-                           "NULL FROM api_tokens ORDER BY created_ms",
-                           -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: %s\n", sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return 1;
-    }
-    cJSON *arr = json ? cJSON_CreateArray() : NULL;
-    if (!json)
-        fprintf(out, "%-36s  %-20s  %-8s  %-20s  %s\n", "TOKEN", "NAME", "ROLE",
-                "AREAS", "STATE");
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        const char *name = (const char *)sqlite3_column_text(st, 1);
-        const char *role = (const char *)sqlite3_column_text(st, 2);
-        const char *areas = (const char *)sqlite3_column_text(st, 3);
-        int revoked = sqlite3_column_int(st, 4);
-        if (json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "id", id);
-            cJSON_AddStringToObject(o, "name", name);
-            cJSON_AddStringToObject(o, "role", role);
-            cJSON_AddItemToObject(o, "areas", hub__scope_json(areas));
-            cJSON_AddBoolToObject(o, "revoked", revoked);
-            cJSON_AddItemToArray(arr, o);
-        } else {
-            fprintf(out, "%-36s  %-20s  %-8s  %-20s  %s\n", id, name, role,
-                    areas, revoked ? "revoked" : "active");
-        }
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    if (json) {
-        char *t = cJSON_Print(arr);
-        fprintf(out, "%s\n", t);
-        free(t);
-        cJSON_Delete(arr);
-    }
-    return 0;
-}
-
-/* Revokes a device or token by id (or token by name) inside the caller's
- * transaction. *found: 1 when something was revoked now. */
-int hub__revoke(sqlite3 *db, const char *table, const char *id,
-                const char *actor, int *found)
-{
-    char sql[160];
-    snprintf(sql, sizeof sql,
-             "UPDATE %s SET revoked_ms = ? WHERE (id = ?%s) AND revoked_ms "
-             "IS NULL",
-             table, strcmp(table, "api_tokens") == 0 ? " OR name = ?" : "");
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    int rc = hub__sql_run(db,
+                          "INSERT INTO api_tokens (id, name, role, areas, "
+                          "token_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                          HUB_ARGS(HUB_TEXT(id), HUB_TEXT(name), HUB_TEXT(role),
+                                   HUB_TEXT(areas), HUB_TEXT(hash),
+                                   HUB_INT(fs_now_ms())));
+    if (rc != HUB_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)fs_now_ms());
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    if (strcmp(table, "api_tokens") == 0)
-        sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    rc = step_done(st);
-    *found = rc == SQLITE_OK && sqlite3_changes(db) > 0;
-    if (rc == SQLITE_OK && *found) {
-        cJSON *d = cJSON_CreateObject();
-        cJSON_AddStringToObject(d, "id", id);
-        rc = hub__audit(db, actor,
-                        strcmp(table, "devices") == 0 ? "device.revoke"
-                                                      : "token.revoke",
-                        d);
-    }
-    return rc;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "token", id);
+    cJSON_AddStringToObject(d, "name", name);
+    cJSON_AddStringToObject(d, "role", role);
+    cJSON_AddStringToObject(d, "areas", areas);
+    return hub__audit(db, actor, "token.create", d);
 }
 
-int hub_revoke(const char *db_path, const char *what, const char *id, FILE *out)
+/* A row's who: {id, name, role, areas} from columns 0 to 3. */
+static cJSON *who_json(sqlite3_stmt *st)
 {
-    const char *table = strcmp(what, "device") == 0 ? "devices" : "api_tokens";
-    sqlite3 *db = hub__open(db_path);
-    if (!db)
-        return 1;
-    int found = 0;
-    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK)
-        rc = hub__revoke(db, table, id, "cli", &found);
-    if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-        rc = SQLITE_ERROR;
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: cannot revoke: %s\n",
-                sqlite3_errmsg(db));
-        hub__exec(db, "ROLLBACK");
-        sqlite3_close(db);
-        return 1;
-    }
-    sqlite3_close(db);
-    if (!found) {
-        fprintf(stderr,
-                "fieldsync-hub: no active %s %s (see `fieldsync-hub "
-                "%s`)\n",
-                what, id,
-                strcmp(what, "device") == 0 ? "devices" : "token list");
-        return 1;
-    }
-    fprintf(out, "revoked %s %s; its next request is refused\n", what, id);
-    return 0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", hub__col(st, 0));
+    cJSON_AddStringToObject(o, "name", hub__col(st, 1));
+    cJSON_AddStringToObject(o, "role", hub__col(st, 2));
+    cJSON_AddItemToObject(o, "areas", hub__scope_json(hub__col(st, 3)));
+    return o;
+}
+
+static cJSON *token_row(sqlite3_stmt *st)
+{
+    cJSON *o = who_json(st);
+    cJSON_AddBoolToObject(o, "revoked", sqlite3_column_int(st, 4));
+    return o;
+}
+
+cJSON *hub__tokens_json(sqlite3 *db)
+{
+    return hub__sql_json(db,
+                         "SELECT id, name, role, areas, revoked_ms IS NOT "
+                         "NULL FROM api_tokens ORDER BY created_ms",
+                         NULL, 0, token_row);
+}
+
+static cJSON *device_row(sqlite3_stmt *st)
+{
+    cJSON *o = who_json(st);
+    cJSON_AddItemToObject(o, "forms", hub__scope_json(hub__col(st, 4)));
+    cJSON_AddNumberToObject(o, "acked_seq",
+                            (double)sqlite3_column_int64(st, 5));
+    cJSON_AddNumberToObject(o, "last_seen_ms",
+                            (double)sqlite3_column_int64(st, 6));
+    cJSON_AddBoolToObject(o, "revoked", sqlite3_column_int(st, 7));
+    return o;
+}
+
+cJSON *hub__devices_json(sqlite3 *db)
+{
+    return hub__sql_json(db,
+                         "SELECT id, name, role, areas, forms, acked_seq, "
+                         "coalesce(last_seen_ms, 0), revoked_ms IS NOT NULL "
+                         "FROM devices ORDER BY enrolled_ms",
+                         NULL, 0, device_row);
+}
+
+int hub__revoke(sqlite3 *db, const char *table, const char *id,
+                const char *actor)
+{
+    int tokens = strcmp(table, "api_tokens") == 0;
+    int rc = tokens
+                 ? hub__sql_run(db,
+                                "UPDATE api_tokens SET revoked_ms = ?1 "
+                                "WHERE (id = ?2 OR name = ?2) AND "
+                                "revoked_ms IS NULL",
+                                HUB_ARGS(HUB_INT(fs_now_ms()), HUB_TEXT(id)))
+                 : hub__sql_run(db,
+                                "UPDATE devices SET revoked_ms = ?1 WHERE "
+                                "id = ?2 AND revoked_ms IS NULL",
+                                HUB_ARGS(HUB_INT(fs_now_ms()), HUB_TEXT(id)));
+    if (rc != HUB_OK)
+        return rc;
+    if (sqlite3_changes(db) == 0)
+        return HUB_ENOTFOUND;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "id", id);
+    return hub__audit(db, actor, tokens ? "token.revoke" : "device.revoke", d);
 }
 
 /* Queues, for one device, every published version of the forms that its
@@ -206,155 +115,83 @@ int hub_revoke(const char *db_path, const char *what, const char *id, FILE *out)
 static int requeue_forms(sqlite3 *db, const char *device, const char *old,
                          const char *now_forms, int64_t ms)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
+    int rc;
+    sqlite3_stmt *st = hub__sql(db,
                                 "SELECT id, version, definition FROM forms "
                                 "ORDER BY id, version",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_stmt *ins = NULL;
-    rc = sqlite3_prepare_v2(db,
-                            "INSERT INTO change_log (kind, ref, payload, "
-                            "created_ms, device_id) VALUES ('form', ?, ?, ?, "
-                            "?)",
-                            -1, &ins, NULL);
-    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
+                                NULL, 0, &rc);
+    while (st && (rc = hub__sql_step(st)) > 0) {
+        const char *id = hub__col(st, 0);
         if (hub__scope_has(old, id) || !hub__scope_has(now_forms, id))
             continue;
         char ref[FS_ID_MAX + 24];
         snprintf(ref, sizeof ref, "%s@%lld", id,
                  (long long)sqlite3_column_int64(st, 1));
-        sqlite3_reset(ins);
-        sqlite3_bind_text(ins, 1, ref, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(ins, 2, (const char *)sqlite3_column_text(st, 2), -1,
-                          SQLITE_TRANSIENT);
-        sqlite3_bind_int64(ins, 3, ms);
-        sqlite3_bind_text(ins, 4, device, -1, SQLITE_STATIC);
-        if (sqlite3_step(ins) != SQLITE_DONE)
-            rc = SQLITE_ERROR;
+        rc = hub__sql_run(db,
+                          "INSERT INTO change_log (kind, ref, payload, "
+                          "created_ms, device_id) VALUES ('form', ?, ?, ?, ?)",
+                          HUB_ARGS(HUB_TEXT(ref), HUB_TEXT(hub__col(st, 2)),
+                                   HUB_INT(ms), HUB_TEXT(device)));
+        if (rc != HUB_OK) {
+            hub__sql_end(st);
+            return rc;
+        }
     }
-    sqlite3_finalize(ins);
-    sqlite3_finalize(st);
     return rc;
 }
 
-int hub_device_scope(const char *db_path, const char *device, const char *areas,
-                     const char *forms, FILE *out)
+int hub__device_scope(sqlite3 *db, const char *device, char *areas, char *forms,
+                      size_t cap, const char *actor)
 {
-    char area_list[HUB_SCOPE_MAX] = "", form_list[HUB_SCOPE_MAX] = "";
-    char why[200];
-    if (areas && hub__scope_parse(areas, fs_valid_area_code, area_list,
-                                  sizeof area_list, why, sizeof why) != 0) {
-        fprintf(stderr, "fieldsync-hub: --areas: %s\n", why);
-        return 2;
-    }
-    if (forms && hub__scope_parse(forms, fs_valid_form_id, form_list,
-                                  sizeof form_list, why, sizeof why) != 0) {
-        fprintf(stderr, "fieldsync-hub: --forms: %s\n", why);
-        return 2;
-    }
-    if (!areas && !forms) {
-        fprintf(stderr, "fieldsync-hub: give --areas and/or --forms\n");
-        return 2;
-    }
-    sqlite3 *db = hub__open(db_path);
-    if (!db)
-        return 1;
-    sqlite3_stmt *st = NULL;
     char old_areas[HUB_SCOPE_MAX] = "", old_forms[HUB_SCOPE_MAX] = "";
     int64_t now = (int64_t)fs_now_ms();
-    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT areas, forms FROM devices WHERE id "
-                                "= ? AND revoked_ms IS NULL",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            snprintf(old_areas, sizeof old_areas, "%s",
-                     (const char *)sqlite3_column_text(st, 0));
-            snprintf(old_forms, sizeof old_forms, "%s",
-                     (const char *)sqlite3_column_text(st, 1));
-        }
-        sqlite3_finalize(st);
-        st = NULL;
+    int rc;
+    sqlite3_stmt *st = hub__sql(db,
+                                "SELECT areas, forms FROM devices WHERE id = "
+                                "? AND revoked_ms IS NULL",
+                                HUB_ARGS(HUB_TEXT(device)), &rc);
+    if (!st)
+        return rc;
+    if (hub__sql_step(st) > 0) {
+        snprintf(old_areas, sizeof old_areas, "%s", hub__col(st, 0));
+        snprintf(old_forms, sizeof old_forms, "%s", hub__col(st, 1));
+        hub__sql_end(st);
     }
-    if (rc == SQLITE_OK && !old_areas[0]) {
-        hub__exec(db, "ROLLBACK");
-        sqlite3_close(db);
-        fprintf(stderr,
-                "fieldsync-hub: no active device %s (see "
-                "`fieldsync-hub devices`)\n",
-                device);
-        return 1;
-    }
-    if (!areas)
-        snprintf(area_list, sizeof area_list, "%s", old_areas);
-    if (!forms)
-        snprintf(form_list, sizeof form_list, "%s", old_forms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "UPDATE devices SET areas = ?, forms = ? "
-                                "WHERE id = ?",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, area_list, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, form_list, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, device, -1, SQLITE_STATIC);
-        rc = step_done(st);
-    }
+    if (!old_areas[0])
+        return HUB_ENOTFOUND;
+    if (!areas[0])
+        snprintf(areas, cap, "%s", old_areas);
+    if (!forms[0])
+        snprintf(forms, cap, "%s", old_forms);
+    rc = hub__sql_run(
+        db, "UPDATE devices SET areas = ?, forms = ? WHERE id = ?",
+        HUB_ARGS(HUB_TEXT(areas), HUB_TEXT(forms), HUB_TEXT(device)));
     /* The device learns its new scope from its own change-log row and
      * purges what it may no longer hold. */
     cJSON *scope = cJSON_CreateObject();
-    cJSON_AddItemToObject(scope, "areas", hub__scope_json(area_list));
-    cJSON_AddItemToObject(scope, "forms", hub__scope_json(form_list));
+    cJSON_AddItemToObject(scope, "areas", hub__scope_json(areas));
+    cJSON_AddItemToObject(scope, "forms", hub__scope_json(forms));
     char *payload = cJSON_PrintUnformatted(scope);
     cJSON_Delete(scope);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO change_log (kind, ref, payload, "
-                                "created_ms, device_id) VALUES ('scope', ?, "
-                                "?, ?, ?)",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, payload, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, now);
-        sqlite3_bind_text(st, 4, device, -1, SQLITE_STATIC);
-        rc = step_done(st);
-    }
+    if (rc == HUB_OK)
+        rc = hub__sql_run(db,
+                          "INSERT INTO change_log (kind, ref, payload, "
+                          "created_ms, device_id) VALUES ('scope', ?, ?, ?, ?)",
+                          HUB_ARGS(HUB_TEXT(device), HUB_TEXT(payload),
+                                   HUB_INT(now), HUB_TEXT(device)));
     free(payload);
-    if (rc == SQLITE_OK)
-        rc = requeue_forms(db, device, old_forms, form_list, now);
-    if (rc == SQLITE_OK)
-        rc = hub__entity_requeue(db, device, old_areas, area_list, now);
-    if (rc == SQLITE_OK) {
+    if (rc == HUB_OK)
+        rc = requeue_forms(db, device, old_forms, forms, now);
+    if (rc == HUB_OK)
+        rc = hub__entity_requeue(db, device, old_areas, areas, now);
+    if (rc == HUB_OK) {
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "device", device);
-        cJSON_AddStringToObject(d, "areas", area_list);
-        cJSON_AddStringToObject(d, "forms", form_list);
+        cJSON_AddStringToObject(d, "areas", areas);
+        cJSON_AddStringToObject(d, "forms", forms);
         cJSON_AddStringToObject(d, "previous_areas", old_areas);
         cJSON_AddStringToObject(d, "previous_forms", old_forms);
-        rc = hub__audit(db, "cli", "device.scope", d);
+        rc = hub__audit(db, actor, "device.scope", d);
     }
-    if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-        rc = SQLITE_ERROR;
-    if (rc != SQLITE_OK) {
-        fprintf(stderr,
-                "fieldsync-hub: cannot change the device's scope: "
-                "%s\n",
-                sqlite3_errmsg(db));
-        hub__exec(db, "ROLLBACK");
-        sqlite3_close(db);
-        return 1;
-    }
-    sqlite3_close(db);
-    fprintf(out,
-            "device %s: areas %s, forms %s; it purges what falls "
-            "outside on its next sync\n",
-            device, area_list, form_list);
-    return 0;
+    return rc;
 }

@@ -9,7 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "adminapi.h"
+#include "db.h"
+#include "errors.h"
+#include "access.h"
+#include "audit.h"
+#include "http.h"
+#include "review.h"
+#include "scope.h"
+#include "stats.h"
+#include "stmtcache.h"
+#include "server.h"
 
 static const char *const admin_only[] = {"admin", NULL};
 static const char *const readers[] = {"admin", "reviewer", NULL};
@@ -64,28 +74,25 @@ int hub__handle_admin_forms(struct mg_connection *conn, void *hubp)
     int bad = begin_get(conn, &who, readers);
     if (bad)
         return bad;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(hub__db(conn),
-                           "SELECT f.id, f.version, f.definition FROM forms "
-                           "f WHERE f.version = (SELECT max(version) FROM "
-                           "forms g WHERE g.id = f.id) ORDER BY f.id",
-                           -1, &st, NULL) != SQLITE_OK) {
-        hub__reply_error(conn, 503, "storage", "cannot read the forms");
-        return 503;
-    }
+    int rc;
+    sqlite3_stmt *st = hub__sql(hub__db(conn),
+                                "SELECT f.id, f.version, f.definition FROM "
+                                "forms f WHERE f.version = (SELECT "
+                                "max(version) FROM forms g WHERE g.id = "
+                                "f.id) ORDER BY f.id",
+                                NULL, 0, &rc);
+    if (!st)
+        return hub__reply_err(conn, rc, "storage", "cannot read the forms");
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (hub__sql_step(st) > 0) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id",
-                                (const char *)sqlite3_column_text(st, 0));
+        cJSON_AddStringToObject(o, "id", hub__col(st, 0));
         cJSON_AddNumberToObject(o, "version",
                                 (double)sqlite3_column_int64(st, 1));
-        cJSON_AddItemToObject(
-            o, "definition",
-            cJSON_Parse((const char *)sqlite3_column_text(st, 2)));
+        cJSON_AddItemToObject(o, "definition",
+                              fs_json_parse_stored(hub__col(st, 2)));
         cJSON_AddItemToArray(arr, o);
     }
-    sqlite3_finalize(st);
     return reply_list(conn, "forms", arr);
 }
 
@@ -96,40 +103,10 @@ int hub__handle_admin_devices(struct mg_connection *conn, void *hubp)
     int bad = begin_get(conn, &who, admin_only);
     if (bad)
         return bad;
-    sqlite3 *db = hub__db(conn);
-    sqlite3_stmt *st = NULL;
-    cJSON *arr = cJSON_CreateArray();
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, name, role, areas, forms, acked_seq, "
-                           "coalesce(last_seen_ms, 0), revoked_ms IS NOT "
-                           "NULL FROM devices ORDER BY enrolled_ms",
-                           -1, &st, NULL) != SQLITE_OK) {
-        cJSON_Delete(arr);
-        hub__reply_error(conn, 503, "storage", "cannot read devices");
-        return 503;
-    }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id",
-                                (const char *)sqlite3_column_text(st, 0));
-        cJSON_AddStringToObject(o, "name",
-                                (const char *)sqlite3_column_text(st, 1));
-        cJSON_AddStringToObject(o, "role",
-                                (const char *)sqlite3_column_text(st, 2));
-        cJSON_AddItemToObject(
-            o, "areas",
-            hub__scope_json((const char *)sqlite3_column_text(st, 3)));
-        cJSON_AddItemToObject(
-            o, "forms",
-            hub__scope_json((const char *)sqlite3_column_text(st, 4)));
-        cJSON_AddNumberToObject(o, "acked_seq",
-                                (double)sqlite3_column_int64(st, 5));
-        cJSON_AddNumberToObject(o, "last_seen_ms",
-                                (double)sqlite3_column_int64(st, 6));
-        cJSON_AddBoolToObject(o, "revoked", sqlite3_column_int(st, 7));
-        cJSON_AddItemToArray(arr, o);
-    }
-    sqlite3_finalize(st);
+    cJSON *arr = hub__devices_json(hub__db(conn));
+    if (!arr)
+        return hub__reply_err(conn, HUB_ESTORAGE, "storage",
+                              "cannot read devices");
     return reply_list(conn, "devices", arr);
 }
 
@@ -154,25 +131,17 @@ int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp)
     char actor[FS_NAME_MAX + 8];
     actor_of(&who, actor, sizeof actor);
     sqlite3 *db = hub__db(conn);
-    int found = 0;
-    pthread_mutex_lock(&h->write_lock);
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = hub__revoke(db, "devices", dev->valuestring, actor, &found);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&h->write_lock);
+    int rc = hub__tx_begin(db, &h->write_lock);
+    if (rc == HUB_OK)
+        rc = hub__tx_end(db, &h->write_lock,
+                         hub__revoke(db, "devices", dev->valuestring, actor));
     int status = 200;
-    if (rc != SQLITE_OK) {
-        hub__reply_error(conn, 503, "storage", "could not revoke: %s",
-                         sqlite3_errstr(rc));
-        status = 503;
-    } else if (!found) {
-        hub__reply_error(conn, 404, "not_found", "no active device %s",
-                         dev->valuestring);
-        status = 404;
+    if (rc == HUB_ENOTFOUND) {
+        status = hub__reply_err(conn, rc, "not_found", "no active device %s",
+                                dev->valuestring);
+    } else if (rc != HUB_OK) {
+        status = hub__reply_err(conn, rc, "storage", "could not revoke: %s",
+                                hub__storage_detail(rc));
     } else {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "revoked", dev->valuestring);
@@ -182,36 +151,6 @@ int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp)
     return status;
 }
 
-/* Runs a count query grouped by key, restricted to the caller's areas. */
-static cJSON *grouped(sqlite3 *db, const char *sql, const char *areas,
-                      const char *key1, const char *key2)
-{
-    sqlite3_stmt *st = NULL;
-    cJSON *arr = cJSON_CreateArray();
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    sqlite3_bind_text(st, 1, areas, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, key1,
-                                (const char *)sqlite3_column_text(st, 0));
-        int c = 1;
-        if (key2) {
-            cJSON_AddNumberToObject(o, key2,
-                                    (double)sqlite3_column_int64(st, 1));
-            c = 2;
-        }
-        cJSON_AddNumberToObject(o, "submissions",
-                                (double)sqlite3_column_int64(st, c));
-        cJSON_AddItemToArray(arr, o);
-    }
-    sqlite3_finalize(st);
-    return arr;
-}
-
-/* SQL that keeps rows whose area is in the scope bound as ?1. */
 #define IN_SCOPE "(?1 = '*' OR instr(',' || ?1 || ',', ',' || area || ',') > 0)"
 
 int hub__handle_admin_stats(struct mg_connection *conn, void *hubp)
@@ -221,27 +160,17 @@ int hub__handle_admin_stats(struct mg_connection *conn, void *hubp)
     int bad = begin_get(conn, &who, readers);
     if (bad)
         return bad;
-    sqlite3 *db = hub__db(conn);
-    cJSON *forms = grouped(db,
-                           "SELECT form_id, form_version, count(*) FROM "
-                           "submissions WHERE " IN_SCOPE
-                           " GROUP BY form_id, form_version ORDER BY 1, 2",
-                           who.areas, "form", "version");
-    cJSON *areas =
-        grouped(db,
-                "SELECT area, count(*) FROM submissions WHERE " IN_SCOPE
-                " GROUP BY area ORDER BY 1",
-                who.areas, "area", NULL);
-    if (!forms || !areas) {
-        cJSON_Delete(forms);
-        cJSON_Delete(areas);
-        hub__reply_error(conn, 503, "storage", "cannot read the dataset");
-        return 503;
-    }
+    cJSON *stats = hub__stats_json(hub__db(conn), who.areas);
+    if (!stats)
+        return hub__reply_err(conn, HUB_ESTORAGE, "storage",
+                              "cannot read the dataset");
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "scope", hub__scope_json(who.areas));
-    cJSON_AddItemToObject(root, "forms", forms);
-    cJSON_AddItemToObject(root, "areas", areas);
+    cJSON_AddItemToObject(root, "forms",
+                          cJSON_DetachItemFromObject(stats, "forms"));
+    cJSON_AddItemToObject(root, "areas",
+                          cJSON_DetachItemFromObject(stats, "areas"));
+    cJSON_Delete(stats);
     hub__reply_obj(conn, 200, root);
     return 200;
 }
@@ -261,31 +190,25 @@ static void load_marks(sqlite3 *db, marks *m, const char *form, int64_t version)
     m->names = cJSON_CreateArray();
     snprintf(m->form, sizeof m->form, "%s", form);
     m->version = version;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT definition FROM forms WHERE id = ? AND "
-                           "version = ?",
-                           -1, &st, NULL) != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db, "SELECT definition FROM forms WHERE id = ? AND version = ?",
+        HUB_ARGS(HUB_TEXT(form), HUB_INT(version)), &rc);
+    if (!st || hub__sql_step(st) <= 0)
         return;
-    sqlite3_bind_text(st, 1, form, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, version);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *def = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
-        const cJSON *f;
-        cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(def, "fields"))
-        {
-            const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
-            if (cJSON_IsString(name) &&
-                (cJSON_IsTrue(
-                     cJSON_GetObjectItemCaseSensitive(f, "personal")) ||
-                 cJSON_IsTrue(
-                     cJSON_GetObjectItemCaseSensitive(f, "sensitive"))))
-                cJSON_AddItemToArray(m->names,
-                                     cJSON_CreateString(name->valuestring));
-        }
-        cJSON_Delete(def);
+    cJSON *def = fs_json_parse_stored(hub__col(st, 0));
+    hub__sql_end(st);
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(def, "fields"))
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
+        if (cJSON_IsString(name) &&
+            (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "personal")) ||
+             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "sensitive"))))
+            cJSON_AddItemToArray(m->names,
+                                 cJSON_CreateString(name->valuestring));
     }
-    sqlite3_finalize(st);
+    cJSON_Delete(def);
 }
 
 int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
@@ -345,7 +268,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
         pthread_mutex_lock(&h->write_lock);
         int rc = hub__audit(db, actor, "submissions.read_personal", d);
         pthread_mutex_unlock(&h->write_lock);
-        if (rc != SQLITE_OK) {
+        if (rc != HUB_OK) {
             hub__reply_error(conn, 503, "storage",
                              "cannot record the read in the audit log, so "
                              "it is refused; try later");
@@ -365,42 +288,37 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
              form[0] ? " AND form_id = ?3" : "",
              area[0] ? " AND area = ?4" : "",
              state[0] ? " AND review_state = ?6" : "");
+    /* Built here: not for the statement cache. */
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        hub__reply_error(conn, 503, "storage", "cannot read submissions");
-        return 503;
+    int rc = hub__sqlite_err(sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+    if (rc == HUB_OK)
+        rc = hub__sql_bind(st, HUB_ARGS(HUB_TEXT(who.areas), HUB_INT(after),
+                                        HUB_TEXT(form), HUB_TEXT(area),
+                                        HUB_INT(limit), HUB_TEXT(state)));
+    if (rc != HUB_OK) {
+        sqlite3_finalize(st);
+        return hub__reply_err(conn, rc, "storage", "cannot read submissions");
     }
-    sqlite3_bind_text(st, 1, who.areas, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, after);
-    sqlite3_bind_text(st, 3, form, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, area, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, limit);
-    sqlite3_bind_text(st, 6, state, -1, SQLITE_STATIC);
     cJSON *arr = cJSON_CreateArray();
     marks m;
     memset(&m, 0, sizeof m);
     long long next = after;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (hub__sql_step(st) > 0) {
         next = sqlite3_column_int64(st, 0);
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id",
-                                (const char *)sqlite3_column_text(st, 1));
+        cJSON_AddStringToObject(o, "id", hub__col(st, 1));
         cJSON_AddNumberToObject(o, "rev", (double)sqlite3_column_int64(st, 2));
-        const char *fid = (const char *)sqlite3_column_text(st, 3);
+        const char *fid = hub__col(st, 3);
         int64_t ver = sqlite3_column_int64(st, 4);
         cJSON_AddStringToObject(o, "form", fid);
         cJSON_AddNumberToObject(o, "form_version", (double)ver);
-        cJSON_AddStringToObject(o, "area",
-                                (const char *)sqlite3_column_text(st, 5));
-        cJSON_AddStringToObject(o, "device",
-                                (const char *)sqlite3_column_text(st, 6));
-        cJSON_AddStringToObject(o, "collector",
-                                (const char *)sqlite3_column_text(st, 7));
-        cJSON_AddStringToObject(o, "hlc",
-                                (const char *)sqlite3_column_text(st, 8));
+        cJSON_AddStringToObject(o, "area", hub__col(st, 5));
+        cJSON_AddStringToObject(o, "device", hub__col(st, 6));
+        cJSON_AddStringToObject(o, "collector", hub__col(st, 7));
+        cJSON_AddStringToObject(o, "hlc", hub__col(st, 8));
         cJSON_AddNumberToObject(o, "received_ms",
                                 (double)sqlite3_column_int64(st, 9));
-        cJSON *answers = cJSON_Parse((const char *)sqlite3_column_text(st, 10));
+        cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
         if (!personal) {
             load_marks(db, &m, fid, ver);
             const cJSON *n;
@@ -411,10 +329,8 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
             }
         }
         cJSON_AddItemToObject(o, "answers", answers);
-        cJSON_AddStringToObject(o, "review_state",
-                                (const char *)sqlite3_column_text(st, 11));
-        cJSON_AddStringToObject(o, "review_comment",
-                                (const char *)sqlite3_column_text(st, 12));
+        cJSON_AddStringToObject(o, "review_state", hub__col(st, 11));
+        cJSON_AddStringToObject(o, "review_comment", hub__col(st, 12));
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(st);
@@ -438,31 +354,24 @@ int hub__handle_admin_audit(struct mg_connection *conn, void *hubp)
     if (hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
         hub__query_int(conn, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &limit) != 0)
         return 400;
-    sqlite3 *db = hub__db(conn);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, at_ms, actor, action, detail FROM "
-                           "audit_log WHERE id > ? ORDER BY id LIMIT ?",
-                           -1, &st, NULL) != SQLITE_OK) {
-        hub__reply_error(conn, 503, "storage", "cannot read the audit log");
-        return 503;
-    }
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int64(st, 2, limit);
+    int rc;
+    sqlite3_stmt *st = hub__sql(hub__db(conn),
+                                "SELECT id, at_ms, actor, action, detail FROM "
+                                "audit_log WHERE id > ? ORDER BY id LIMIT ?",
+                                HUB_ARGS(HUB_INT(after), HUB_INT(limit)), &rc);
+    if (!st)
+        return hub__reply_err(conn, rc, "storage", "cannot read the audit log");
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (hub__sql_step(st) > 0) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, 0));
         cJSON_AddNumberToObject(o, "at_ms",
                                 (double)sqlite3_column_int64(st, 1));
-        cJSON_AddStringToObject(o, "actor",
-                                (const char *)sqlite3_column_text(st, 2));
-        cJSON_AddStringToObject(o, "action",
-                                (const char *)sqlite3_column_text(st, 3));
-        cJSON_AddItemToObject(
-            o, "detail", cJSON_Parse((const char *)sqlite3_column_text(st, 4)));
+        cJSON_AddStringToObject(o, "actor", hub__col(st, 2));
+        cJSON_AddStringToObject(o, "action", hub__col(st, 3));
+        cJSON_AddItemToObject(o, "detail",
+                              fs_json_parse_stored(hub__col(st, 4)));
         cJSON_AddItemToArray(arr, o);
     }
-    sqlite3_finalize(st);
     return reply_list(conn, "audit", arr);
 }

@@ -15,13 +15,24 @@
 #include <string.h>
 
 #include "hub.h"
-#include "hub_int.h"
+#include "areas.h"
+#include "audit.h"
+#include "cli.h"
+#include "db.h"
+#include "entity.h"
+#include "errors.h"
+#include "output.h"
+#include "stmtcache.h"
 
 #define AREAS_FILE_MAX (64 * 1024 * 1024)
 #define AREAS_MAX 5000
 /* The registry holds an area's boundary as text of at most this many
  * bytes (schema/entities.json). */
 #define GEOMETRY_MAX 60000
+/* JSON values in one file: thousands of points for every area of a
+ * city, far fewer than 64 MiB of text could hold (each cJSON value
+ * costs ~64 bytes of memory). */
+#define AREAS_VALUES_MAX (8 * 1000 * 1000)
 
 static const char *const levels[] = {"city", "district", "neighbourhood"};
 
@@ -262,34 +273,38 @@ static char *dup_col(sqlite3_stmt *st, int c)
 /* The areas of the registry, then the file's features over them. */
 static int load_forest(sqlite3 *db, const cJSON *fs, forest *t)
 {
-    sqlite3_stmt *st = NULL;
     int nf = cJSON_GetArraySize(fs);
     size_t stored = 0;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM mapping_areas", -1, &st,
-                           NULL) != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st =
+        hub__sql(db, "SELECT count(*) FROM mapping_areas", NULL, 0, &rc);
+    if (!st)
         return -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
+    if (hub__sql_step(st) > 0) {
         stored = (size_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+        hub__sql_end(st);
+    }
     t->v = calloc(stored + (size_t)nf + 1, sizeof *t->v);
-    if (!t->v || sqlite3_prepare_v2(db,
-                                    "SELECT id, code, coalesce(parent, ''), "
-                                    "coalesce(level, ''), name, geometry FROM "
-                                    "mapping_areas",
-                                    -1, &st, NULL) != SQLITE_OK)
+    st = t->v ? hub__sql(db,
+                         "SELECT id, code, coalesce(parent, ''), "
+                         "coalesce(level, ''), name, geometry FROM "
+                         "mapping_areas",
+                         NULL, 0, &rc)
+              : NULL;
+    if (!st)
         return -1;
-    while (t->n < stored && sqlite3_step(st) == SQLITE_ROW) {
+    while (t->n < stored && hub__sql_step(st) > 0) {
         node *x = &t->v[t->n++];
-        snprintf(x->id, sizeof x->id, "%s", sqlite3_column_text(st, 0));
-        snprintf(x->code, sizeof x->code, "%s", sqlite3_column_text(st, 1));
-        snprintf(x->parent, sizeof x->parent, "%s", sqlite3_column_text(st, 2));
+        snprintf(x->id, sizeof x->id, "%s", hub__col(st, 0));
+        snprintf(x->code, sizeof x->code, "%s", hub__col(st, 1));
+        snprintf(x->parent, sizeof x->parent, "%s", hub__col(st, 2));
         snprintf(x->stored_parent, sizeof x->stored_parent, "%s", x->parent);
-        snprintf(x->level, sizeof x->level, "%s", sqlite3_column_text(st, 3));
+        snprintf(x->level, sizeof x->level, "%s", hub__col(st, 3));
         x->name = dup_col(st, 4);
         x->geometry = dup_col(st, 5);
         x->feature = -1;
     }
-    sqlite3_finalize(st);
+    hub__sql_end(st);
     int i = 0;
     const cJSON *f;
     cJSON_ArrayForEach(f, fs)
@@ -386,20 +401,20 @@ static int write_area(sqlite3 *db, const node *x, const cJSON *f,
             cJSON_AddStringToObject(o, "code", x->code);
     }
     put_changed(o, "level", level, x->id[0] ? x->level : NULL);
-    int rc = SQLITE_OK;
+    int rc = HUB_OK;
     char why[400] = "";
     if (o->child)
         rc = hub__entity_admin_write(db, "area", x->id[0] ? x->id : NULL, o,
                                      "cli", NULL, why, sizeof why);
     cJSON_Delete(o);
-    if (rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND) {
+    if (rc == HUB_EBADINPUT || rc == HUB_ENOTFOUND) {
         if (x->feature >= 0)
             return hub__errf(err, cap, "%s: feature %d (area %s): %s", file,
                              x->feature, x->code, why);
         return hub__errf(err, cap, "%s: stored area %s: %s", file, x->code,
                          why);
     }
-    return rc == SQLITE_OK ? 0 : HUB_ESTORAGE;
+    return rc == HUB_OK ? HUB_OK : HUB_ESTORAGE;
 }
 
 /* Stores the file's areas in the registry inside the caller's
@@ -431,11 +446,18 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
         return 1;
     char err[512] = "";
     cJSON *doc = NULL;
+    /* An admin's file, but a large one: bounded like anything untrusted,
+     * with room for AREAS_MAX detailed boundaries. */
+    fs_limits lim;
+    fs_limits_default(&lim);
+    lim.max_depth = 32;
+    lim.max_values = AREAS_VALUES_MAX;
+    fs_err perr = {0};
     if (!fs_utf8_valid(text, len))
         hub__errf(err, sizeof err, "not UTF-8 text");
-    else if (!(doc = cJSON_ParseWithLength(text, len)))
-        hub__errf(err, sizeof err, "not JSON (near byte %zu)",
-                  (size_t)(cJSON_GetErrorPtr() - text));
+    else if (fs_json_parse(text, len, &lim, &doc, &perr) != FS_OK)
+        hub__errf(err, sizeof err, "not JSON the hub can import (%s)",
+                  perr.msg);
     else
         collection_ok(doc, err, sizeof err);
     free(text);
@@ -454,7 +476,7 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "file", file);
     cJSON_AddNumberToObject(d, "features", cJSON_GetArraySize(fs));
-    if (rc == 0 && hub__audit(db, "cli", "areas.import", d) != SQLITE_OK)
+    if (rc == 0 && hub__audit(db, "cli", "areas.import", d) != HUB_OK)
         rc = HUB_ESTORAGE;
     else if (rc != 0)
         cJSON_Delete(d);
@@ -473,34 +495,34 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
     }
     hub__exec(db, "ROLLBACK");
 out:
-    sqlite3_close(db);
+    hub__close(db);
     cJSON_Delete(doc);
     return status;
 }
 
 cJSON *hub__areas_json(sqlite3 *db)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT code, name, coalesce(parent, ''), level, "
-            "coalesce(json_extract(geometry, '$.type'), '') "
-            "FROM mapping_areas ORDER BY level <> 'city', level <> "
-            "'district', code",
-            -1, &st, NULL) != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT code, name, coalesce(parent, ''), level, "
+        "coalesce(json_extract(geometry, '$.type'), '') FROM mapping_areas "
+        "ORDER BY level <> 'city', level <> 'district', code",
+        NULL, 0, &rc);
+    if (!st)
         return NULL;
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "areas");
     static const char *const keys[] = {"code", "name", "parent", "level",
                                        "geometry"};
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (hub__sql_step(st) > 0) {
         cJSON *o = cJSON_CreateObject();
+        /* An area without a name or level yet leaves the member out. */
         for (int c = 0; c < 5; c++)
             cJSON_AddStringToObject(o, keys[c],
                                     (const char *)sqlite3_column_text(st, c));
         cJSON_AddItemToArray(arr, o);
     }
-    sqlite3_finalize(st);
     return root;
 }
 
@@ -519,6 +541,6 @@ int hub_areas_list(const char *db_path, int format, FILE *out)
         fprintf(stderr, "fieldsync-hub: database error: %s\n",
                 sqlite3_errmsg(db));
     cJSON_Delete(root);
-    sqlite3_close(db);
+    hub__close(db);
     return rc == 0 ? 0 : 1;
 }

@@ -23,7 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "checkpoint.h"
+#include "db.h"
 
 /* SQLite's own default threshold, in pages. */
 #define SOFT_PAGES 1000

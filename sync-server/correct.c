@@ -2,7 +2,7 @@
  * correct.c - an admin correction of a submission: a new revision made on
  * the hub, on top of the newest one, checked against its form like any
  * other. An amendment from the field based on the older revision then
- * meets it as a conflict (conflicts.c), never as an overwrite.
+ * meets it as a conflict (merge.c), never as an overwrite.
  * Also the admin's direct write of a registry entity (entity put).
  */
 #include <errno.h>
@@ -12,24 +12,14 @@
 
 #include "fs_form.h"
 #include "hub.h"
-#include "hub_int.h"
+#include "errors.h"
+#include "stmtcache.h"
+#include "audit.h"
+#include "cli.h"
+#include "db.h"
+#include "entity.h"
 
 #define ANSWERS_MAX (1024 * 1024)
-
-int hub__cli_end(sqlite3 *db, int rc, const char *what, const char *err)
-{
-    if (rc == SQLITE_OK && hub__exec(db, "COMMIT") != 0)
-        rc = SQLITE_ERROR;
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "fieldsync-hub: %s: %s\n", what,
-                err[0] ? err : sqlite3_errmsg(db));
-        hub__exec(db, "ROLLBACK");
-    }
-    sqlite3_close(db);
-    if (rc == SQLITE_OK)
-        return 0;
-    return rc == SQLITE_MISUSE || rc == SQLITE_NOTFOUND ? 2 : 1;
-}
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -55,41 +45,36 @@ static char *read_file(const char *path, size_t *len)
 }
 
 /* Checks answers against the form of the newest revision and inserts the
- * next revision, in the caller's transaction. Returns SQLITE_OK,
- * SQLITE_NOTFOUND / SQLITE_MISUSE with a sentence in err, or a storage
+ * next revision, in the caller's transaction. Returns HUB_OK,
+ * HUB_ENOTFOUND / HUB_EBADINPUT with a sentence in err, or a storage
  * error. *rev_out is the new revision. */
 static int correct(sqlite3 *db, const char *id, const cJSON *answers,
                    const char *actor, int64_t *rev_out, char *err,
                    size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
+    int rc;
+    sqlite3_stmt *st = hub__sql(
         db,
         "SELECT s.rev, s.form_id, s.form_version, s.area, f.definition FROM "
         "submissions s LEFT JOIN forms f ON f.id = s.form_id AND f.version "
         "= s.form_version WHERE s.id = ? ORDER BY s.rev DESC LIMIT 1",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK)
+        HUB_ARGS(HUB_TEXT(id)), &rc);
+    if (!st || (rc = hub__sql_step(st)) < 0)
         return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-            return rc;
+    if (rc == 0) {
         snprintf(err, errlen, "no submission %s", id);
-        return SQLITE_NOTFOUND;
+        return HUB_ENOTFOUND;
     }
     int64_t rev = sqlite3_column_int64(st, 0);
     char form_id[FS_ID_MAX + 1], area[FS_ID_MAX + 1];
     int64_t version = sqlite3_column_int64(st, 2);
-    snprintf(form_id, sizeof form_id, "%s", sqlite3_column_text(st, 1));
-    snprintf(area, sizeof area, "%s", sqlite3_column_text(st, 3));
+    snprintf(form_id, sizeof form_id, "%s", hub__col(st, 1));
+    snprintf(area, sizeof area, "%s", hub__col(st, 3));
     fs_form *form = NULL;
     const char *def = (const char *)sqlite3_column_text(st, 4);
     if (def)
         fs_form_parse(def, strlen(def), 0, &form, NULL);
-    sqlite3_finalize(st);
+    hub__sql_end(st);
     fs_problems p;
     fs_problems_init(&p);
     if (!form || fs_answers_validate(form, answers, area, &p) != FS_OK) {
@@ -99,41 +84,29 @@ static int correct(sqlite3 *db, const char *id, const cJSON *answers,
             snprintf(err, errlen, "form %s v%lld is not readable here", form_id,
                      (long long)version);
         fs_form_free(form);
-        return SQLITE_MISUSE;
+        return HUB_EBADINPUT;
     }
     fs_form_free(form);
     char *text = cJSON_PrintUnformatted(answers);
     if (!text)
-        return SQLITE_NOMEM;
+        return HUB_ENOMEM;
     char digest[65], hlc[FS_HLC_TEXT_LEN + 1];
     fs_sha256_hex(text, strlen(text), digest);
     uint64_t clock = 0;
     int64_t now = (int64_t)fs_now_ms();
     fs_hlc_format(fs_hlc_tick(&clock, (uint64_t)now), hlc);
-    rc = sqlite3_prepare_v2(
+    rc = hub__sql_run(
         db,
         "INSERT INTO submissions (id, rev, base_rev, form_id, form_version, "
         "area, device_id, collector, hlc, created_ms, received_ms, answers, "
         "digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', ?7, ?8, ?9, ?9, ?10, "
         "?11)",
-        -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, rev + 1);
-        sqlite3_bind_int64(st, 3, rev);
-        sqlite3_bind_text(st, 4, form_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, version);
-        sqlite3_bind_text(st, 6, area, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, actor, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, hlc, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 9, now);
-        sqlite3_bind_text(st, 10, text, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 11, digest, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-    }
-    sqlite3_finalize(st);
+        HUB_ARGS(HUB_TEXT(id), HUB_INT(rev + 1), HUB_INT(rev),
+                 HUB_TEXT(form_id), HUB_INT(version), HUB_TEXT(area),
+                 HUB_TEXT(actor), HUB_TEXT(hlc), HUB_INT(now), HUB_TEXT(text),
+                 HUB_TEXT(digest)));
     free(text);
-    if (rc != SQLITE_OK)
+    if (rc != HUB_OK)
         return rc;
     *rev_out = rev + 1;
     cJSON *d = cJSON_CreateObject();
@@ -181,8 +154,8 @@ int hub_correct(const char *db_path, const char *id, const char *file,
     }
     char err[FS_ERRMSG_MAX * 4] = "";
     int64_t rev = 0;
-    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK)
+    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? HUB_OK : HUB_ESTORAGE;
+    if (rc == HUB_OK)
         rc = correct(db, id, answers, "cli", &rev, err, sizeof err);
     cJSON_Delete(answers);
     int status = hub__cli_end(db, rc, "not corrected", err);
@@ -215,8 +188,8 @@ int hub_entity_put(const char *db_path, const char *type, const char *id,
         return 1;
     }
     char err[512] = "", newid[FS_UUID_LEN + 1] = "";
-    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK)
+    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? HUB_OK : HUB_ESTORAGE;
+    if (rc == HUB_OK)
         rc = hub__entity_admin_write(db, type, id, fields, "cli", newid, err,
                                      sizeof err);
     cJSON_Delete(fields);

@@ -1,15 +1,68 @@
 /*
- * enroll.c - POST /api/v1/enroll: a device trades a one-time enrolment
- * code, issued by an admin, for its id and a random 256-bit bearer token.
- * The hub keeps only SHA-256 hashes of codes and tokens.
+ * enroll.c - enrolment (enroll.h): an admin issues a one-time code; with
+ * POST /api/v1/enroll a device trades it for its id and a random 256-bit
+ * bearer token. The hub keeps only SHA-256 hashes of codes and tokens.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "enroll.h"
+#include "db.h"
+#include "errors.h"
+#include "stmtcache.h"
+#include "audit.h"
+#include "http.h"
+#include "scope.h"
+#include "server.h"
 
 #define ENROLL_BODY_MAX 4096
+
+/* Codes use an alphabet without look-alikes (no 0/O, 1/I/L) so they can
+ * be read out over a phone: 12 symbols of 32, 60 bits, single use and
+ * short-lived. */
+static const char code_alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+int hub__enrol_code_create(sqlite3 *db, const char *name, const char *role,
+                           const char *areas, const char *forms,
+                           double expires_hours, const char *actor,
+                           char code[16])
+{
+    unsigned char raw[12];
+    if (fs_random_bytes(raw, sizeof raw) != FS_OK)
+        return HUB_ESTORAGE;
+    char norm[13];
+    size_t j = 0;
+    for (size_t i = 0; i < 12; i++) {
+        char c = code_alphabet[raw[i] % (sizeof code_alphabet - 1)];
+        norm[i] = c;
+        if (i > 0 && i % 4 == 0)
+            code[j++] = '-';
+        code[j++] = c;
+    }
+    norm[12] = '\0';
+    code[j] = '\0';
+    char hash[65];
+    fs_sha256_hex(norm, 12, hash);
+    int64_t now = (int64_t)fs_now_ms();
+    int rc = hub__sql_run(
+        db,
+        "INSERT INTO enrol_codes (code_hash, name, role, "
+        "created_ms, expires_ms, areas, forms) VALUES (?, "
+        "?, ?, ?, ?, ?, ?)",
+        HUB_ARGS(HUB_TEXT(hash), HUB_TEXT(name), HUB_TEXT(role), HUB_INT(now),
+                 HUB_INT(now + (int64_t)(expires_hours * 3600e3)),
+                 HUB_TEXT(areas), HUB_TEXT(forms)));
+    if (rc != HUB_OK)
+        return rc;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "name", name);
+    cJSON_AddStringToObject(d, "role", role);
+    cJSON_AddStringToObject(d, "areas", areas);
+    cJSON_AddStringToObject(d, "forms", forms);
+    cJSON_AddNumberToObject(d, "expires_hours", expires_hours);
+    return hub__audit(db, actor, "enrolment_code.create", d);
+}
 
 /* Upper-cases a code and drops the dashes and spaces people type. */
 static void normalise_code(const char *in, char *out, size_t cap)
@@ -24,85 +77,59 @@ static void normalise_code(const char *in, char *out, size_t cap)
     out[j] = '\0';
 }
 
+/* Trades the code for a new device in the caller's transaction: HUB_OK
+ * with dev and token filled, HUB_EFORBIDDEN when the code is unknown,
+ * used or expired, or a storage error. */
 static int claim(sqlite3 *db, const char *code_hash, const char *name_in,
-                 hub_device *dev, char token[65], int *status)
+                 hub_device *dev, char token[65])
 {
     int64_t now = (int64_t)fs_now_ms();
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT name, role, areas, forms FROM "
-                                "enrol_codes WHERE "
-                                "code_hash = ? AND used_ms IS NULL AND "
-                                "expires_ms > ?",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st =
+        hub__sql(db,
+                 "SELECT name, role, areas, forms FROM "
+                 "enrol_codes WHERE code_hash = ? AND used_ms "
+                 "IS NULL AND expires_ms > ?",
+                 HUB_ARGS(HUB_TEXT(code_hash), HUB_INT(now)), &rc);
+    if (!st || (rc = hub__sql_step(st)) < 0)
         return rc;
-    sqlite3_bind_text(st, 1, code_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        *status = 403;
-        return rc == SQLITE_DONE ? SQLITE_OK : rc;
-    }
-    const char *name = name_in && name_in[0]
-                           ? name_in
-                           : (const char *)sqlite3_column_text(st, 0);
-    snprintf(dev->name, sizeof dev->name, "%s", name);
-    snprintf(dev->role, sizeof dev->role, "%s",
-             (const char *)sqlite3_column_text(st, 1));
-    snprintf(dev->areas, sizeof dev->areas, "%s",
-             (const char *)sqlite3_column_text(st, 2));
-    snprintf(dev->forms, sizeof dev->forms, "%s",
-             (const char *)sqlite3_column_text(st, 3));
-    sqlite3_finalize(st);
+    if (rc == 0)
+        return HUB_EFORBIDDEN;
+    snprintf(dev->name, sizeof dev->name, "%s",
+             name_in && name_in[0] ? name_in : hub__col(st, 0));
+    snprintf(dev->role, sizeof dev->role, "%s", hub__col(st, 1));
+    snprintf(dev->areas, sizeof dev->areas, "%s", hub__col(st, 2));
+    snprintf(dev->forms, sizeof dev->forms, "%s", hub__col(st, 3));
+    hub__sql_end(st);
 
     unsigned char raw[32];
     if (fs_uuid_v7(dev->id) != FS_OK ||
         fs_random_bytes(raw, sizeof raw) != FS_OK)
-        return SQLITE_ERROR;
+        return HUB_ESTORAGE;
     fs_hex(raw, sizeof raw, token);
     char token_hash[65];
     fs_sha256_hex(token, 64, token_hash);
-
-    rc = sqlite3_prepare_v2(db,
-                            "INSERT INTO devices (id, name, role, "
-                            "token_hash, enrolled_ms, areas, forms) VALUES "
-                            "(?, ?, ?, ?, ?, ?, ?)",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, dev->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, dev->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, dev->role, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, token_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, now);
-    sqlite3_bind_text(st, 6, dev->areas, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, dev->forms, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return rc;
-
-    rc = sqlite3_prepare_v2(db,
-                            "UPDATE enrol_codes SET used_ms = ?, "
-                            "device_id = ? WHERE code_hash = ?",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_text(st, 2, dev->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, code_hash, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
+    rc = hub__sql_run(db,
+                      "INSERT INTO devices (id, name, role, token_hash, "
+                      "enrolled_ms, areas, forms) VALUES (?, ?, ?, ?, ?, ?, "
+                      "?)",
+                      HUB_ARGS(HUB_TEXT(dev->id), HUB_TEXT(dev->name),
+                               HUB_TEXT(dev->role), HUB_TEXT(token_hash),
+                               HUB_INT(now), HUB_TEXT(dev->areas),
+                               HUB_TEXT(dev->forms)));
+    if (rc == HUB_OK)
+        rc = hub__sql_run(
+            db,
+            "UPDATE enrol_codes SET used_ms = ?, device_id = ? "
+            "WHERE code_hash = ?",
+            HUB_ARGS(HUB_INT(now), HUB_TEXT(dev->id), HUB_TEXT(code_hash)));
+    if (rc != HUB_OK)
         return rc;
     cJSON *detail = cJSON_CreateObject();
     cJSON_AddStringToObject(detail, "device", dev->id);
     cJSON_AddStringToObject(detail, "name", dev->name);
     cJSON_AddStringToObject(detail, "role", dev->role);
     cJSON_AddStringToObject(detail, "areas", dev->areas);
-    *status = 200;
     return hub__audit(db, "enrolment", "device.enrol", detail);
 }
 
@@ -139,32 +166,21 @@ int hub__handle_enroll(struct mg_connection *conn, void *hubp)
     hub_device dev;
     memset(&dev, 0, sizeof dev);
     char token[65];
-    int status = 500;
-    pthread_mutex_lock(&h->write_lock);
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = claim(db, code_hash, name ? name->valuestring : NULL, &dev, token,
-                   &status);
-    if (rc == SQLITE_OK && status == 200)
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK || status != 200)
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&h->write_lock);
+    int rc = hub__tx_begin(db, &h->write_lock);
+    if (rc == HUB_OK)
+        rc = hub__tx_end(
+            db, &h->write_lock,
+            claim(db, code_hash, name ? name->valuestring : NULL, &dev, token));
     cJSON_Delete(req);
-
-    if (rc != SQLITE_OK) {
-        hub__reply_error(conn, 503, "storage",
-                         "the hub could not enrol the device (%s); try "
-                         "again later",
-                         sqlite3_errstr(rc));
-        return 503;
-    }
-    if (status != 200) {
-        hub__reply_error(conn, 403, "invalid_code",
-                         "this enrolment code is unknown, already used or "
-                         "expired; ask your hub admin for a new one");
-        return 403;
-    }
+    if (rc == HUB_EFORBIDDEN)
+        return hub__reply_err(conn, rc, "invalid_code",
+                              "this enrolment code is unknown, already used "
+                              "or expired; ask your hub admin for a new one");
+    if (rc != HUB_OK)
+        return hub__reply_err(conn, rc, "storage",
+                              "the hub could not enrol the device (%s); try "
+                              "again later",
+                              hub__storage_detail(rc));
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "device_id", dev.id);
     cJSON_AddStringToObject(o, "token", token);

@@ -20,7 +20,13 @@
 
 #include "fs_entity.h"
 #include "fs_schema.h"
-#include "hub_int.h"
+#include "entity.h"
+#include "audit.h"
+#include "conflicts.h"
+#include "errors.h"
+#include "merge.h"
+#include "scope.h"
+#include "stmtcache.h"
 
 static pthread_once_t types_once = PTHREAD_ONCE_INIT;
 static fs_entity_types *types;
@@ -47,27 +53,7 @@ const fs_entity_types *hub__entity_types(void)
     return types;
 }
 
-/* ---- small SQL helpers ------------------------------------------------ */
-
-static const char *col(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
-}
-
-/* Runs sql with text parameters (NULL binds NULL) and no result rows. */
-static int run(sqlite3 *db, const char *sql, int n, const char *const *v)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    for (int i = 0; i < n; i++)
-        sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
+/* ---- reading ---------------------------------------------------------- */
 
 typedef struct entity_row {
     int found;
@@ -79,107 +65,105 @@ typedef struct entity_row {
 static int load_entity(sqlite3 *db, const char *id, entity_row *e)
 {
     memset(e, 0, sizeof *e);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT type, area, deleted FROM entities "
-                                "WHERE id = ?",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    int rc;
+    sqlite3_stmt *st =
+        hub__sql(db, "SELECT type, area, deleted FROM entities WHERE id = ?",
+                 HUB_ARGS(HUB_TEXT(id)), &rc);
+    if (st && (rc = hub__sql_step(st)) > 0) {
         e->found = 1;
-        snprintf(e->type, sizeof e->type, "%s", col(st, 0));
-        snprintf(e->area, sizeof e->area, "%s", col(st, 1));
+        snprintf(e->type, sizeof e->type, "%s", hub__col(st, 0));
+        snprintf(e->area, sizeof e->area, "%s", hub__col(st, 1));
         e->deleted = sqlite3_column_int(st, 2);
-        rc = SQLITE_OK;
-    } else if (rc == SQLITE_DONE) {
-        rc = SQLITE_OK;
+        hub__sql_end(st);
     }
-    sqlite3_finalize(st);
-    return rc;
+    return rc < 0 ? rc : HUB_OK;
 }
 
 int hub__entity_field(sqlite3 *db, const char *id, const char *name,
                       hub_field *f)
 {
     memset(f, 0, sizeof *f);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
+    int rc;
+    sqlite3_stmt *st = hub__sql(db,
                                 "SELECT value, version, hlc, device_id, "
                                 "collector FROM entity_fields WHERE "
                                 "entity_id = ? AND name = ?",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+                                HUB_ARGS(HUB_TEXT(id), HUB_TEXT(name)), &rc);
+    if (st && (rc = hub__sql_step(st)) > 0) {
         f->found = 1;
-        f->value = strdup(col(st, 0));
+        f->value = strdup(hub__col(st, 0));
         f->version = sqlite3_column_int64(st, 1);
-        snprintf(f->hlc, sizeof f->hlc, "%s", col(st, 2));
-        snprintf(f->device, sizeof f->device, "%s", col(st, 3));
-        snprintf(f->collector, sizeof f->collector, "%s", col(st, 4));
-        rc = f->value ? SQLITE_OK : SQLITE_NOMEM;
-    } else if (rc == SQLITE_DONE) {
-        rc = SQLITE_OK;
+        snprintf(f->hlc, sizeof f->hlc, "%s", hub__col(st, 2));
+        snprintf(f->device, sizeof f->device, "%s", hub__col(st, 3));
+        snprintf(f->collector, sizeof f->collector, "%s", hub__col(st, 4));
+        hub__sql_end(st);
+        rc = f->value ? HUB_OK : HUB_ENOMEM;
     }
-    sqlite3_finalize(st);
+    return rc < 0 ? rc : HUB_OK;
+}
+
+/* The area the scope field's current value names, into out; *is_area is
+ * 0 when the value is not a string. */
+static int scope_now(sqlite3 *db, const char *id, const fs_form *type,
+                     char *out, size_t cap, int *is_area)
+{
+    hub_field sf;
+    out[0] = '\0';
+    int rc = hub__entity_field(db, id, fs_entity_scope_field(type), &sf);
+    cJSON *v = fs_json_parse_stored(sf.value);
+    *is_area = cJSON_IsString(v);
+    if (*is_area)
+        snprintf(out, cap, "%s", v->valuestring);
+    cJSON_Delete(v);
+    free(sf.value);
     return rc;
 }
+
+/* ---- writing ---------------------------------------------------------- */
 
 int hub__entity_write(sqlite3 *db, const char *id, const char *name,
                       int64_t version, int64_t base, const char *value,
                       const char *hlc, const char *device,
                       const char *collector, const char *origin, int64_t now)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
+    int rc = hub__sql_run(
         db,
         "INSERT INTO entity_versions (entity_id, name, version, base, "
         "value, hlc, device_id, collector, origin, received_ms) VALUES "
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK)
+        HUB_ARGS(HUB_TEXT(id), HUB_TEXT(name), HUB_INT(version), HUB_INT(base),
+                 HUB_TEXT(value), HUB_TEXT(hlc), HUB_TEXT(device),
+                 HUB_TEXT(collector), HUB_TEXT(origin), HUB_INT(now)));
+    if (rc != HUB_OK)
         return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, version);
-    sqlite3_bind_int64(st, 4, base);
-    sqlite3_bind_text(st, 5, value, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, hlc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, collector, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, origin, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 10, now);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return rc;
-    rc = sqlite3_prepare_v2(
+    return hub__sql_run(
         db,
         "INSERT INTO entity_fields (entity_id, name, value, version, hlc, "
         "device_id, collector, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
         "?7, ?8) ON CONFLICT (entity_id, name) DO UPDATE SET value = ?3, "
         "version = ?4, hlc = ?5, device_id = ?6, collector = ?7, "
         "updated_ms = ?8",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, version);
-    sqlite3_bind_text(st, 5, hlc, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, collector, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, now);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+        HUB_ARGS(HUB_TEXT(id), HUB_TEXT(name), HUB_TEXT(value),
+                 HUB_INT(version), HUB_TEXT(hlc), HUB_TEXT(device),
+                 HUB_TEXT(collector), HUB_INT(now)));
+}
+
+/* The entity's fields as {"name": {"value": ..., "version": N}}. */
+static int fields_json(sqlite3 *db, const char *id, cJSON *fields)
+{
+    int rc;
+    sqlite3_stmt *st = hub__sql(db,
+                                "SELECT name, value, version FROM "
+                                "entity_fields WHERE entity_id = ? ORDER BY "
+                                "name",
+                                HUB_ARGS(HUB_TEXT(id)), &rc);
+    while (st && (rc = hub__sql_step(st)) > 0) {
+        cJSON *f = cJSON_AddObjectToObject(fields, hub__col(st, 0));
+        cJSON_AddItemToObject(f, "value", cJSON_CreateRaw(hub__col(st, 1)));
+        cJSON_AddNumberToObject(f, "version",
+                                (double)sqlite3_column_int64(st, 2));
+    }
+    return rc;
 }
 
 /* Appends one change-log row of entity id: for the devices of area
@@ -191,7 +175,7 @@ static int log_row(sqlite3 *db, const char *kind, const char *id,
 {
     entity_row e;
     int rc = load_entity(db, id, &e);
-    if (rc != SQLITE_OK || !e.found)
+    if (rc != HUB_OK || !e.found)
         return rc;
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "type", e.type);
@@ -199,57 +183,23 @@ static int log_row(sqlite3 *db, const char *kind, const char *id,
     cJSON_AddStringToObject(p, "area", e.area);
     if (conflict > 0)
         cJSON_AddNumberToObject(p, "conflict", (double)conflict);
-    if (strcmp(kind, "entity_delete") != 0) {
-        /* The whole entity every time: a device that missed a row, or
-         * deleted the entity meanwhile, is whole again after this one. */
-        cJSON *fields = cJSON_AddObjectToObject(p, "fields");
-        sqlite3_stmt *st = NULL;
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT name, value, version FROM "
-                                "entity_fields WHERE entity_id = ? ORDER BY "
-                                "name",
-                                -1, &st, NULL);
-        if (rc != SQLITE_OK) {
-            cJSON_Delete(p);
-            return rc;
-        }
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            cJSON *f = cJSON_AddObjectToObject(fields, col(st, 0));
-            cJSON_AddItemToObject(f, "value", cJSON_CreateRaw(col(st, 1)));
-            cJSON_AddNumberToObject(f, "version",
-                                    (double)sqlite3_column_int64(st, 2));
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
-            cJSON_Delete(p);
-            return rc;
-        }
-    }
-    char *payload = cJSON_PrintUnformatted(p);
+    /* The whole entity every time: a device that missed a row, or
+     * deleted the entity meanwhile, is whole again after this one. */
+    if (strcmp(kind, "entity_delete") != 0)
+        rc = fields_json(db, id, cJSON_AddObjectToObject(p, "fields"));
+    char *payload = rc == HUB_OK ? cJSON_PrintUnformatted(p) : NULL;
     cJSON_Delete(p);
+    if (rc != HUB_OK)
+        return rc;
     if (!payload)
-        return SQLITE_NOMEM;
-    sqlite3_stmt *st = NULL;
-    rc = sqlite3_prepare_v2(db,
-                            "INSERT INTO change_log (kind, ref, payload, "
-                            "created_ms, area, device_id) VALUES (?, ?, ?, "
-                            "?, ?, ?)",
-                            -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, payload, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, now);
-        sqlite3_bind_text(st, 5, area ? area : e.area, -1, SQLITE_STATIC);
-        if (device)
-            sqlite3_bind_text(st, 6, device, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 6);
-        rc = sqlite3_step(st);
-        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-    }
-    sqlite3_finalize(st);
+        return HUB_ENOMEM;
+    rc = hub__sql_run(db,
+                      "INSERT INTO change_log (kind, ref, payload, "
+                      "created_ms, area, device_id) VALUES (?, ?, ?, ?, ?, "
+                      "?)",
+                      HUB_ARGS(HUB_TEXT(kind), HUB_TEXT(id), HUB_TEXT(payload),
+                               HUB_INT(now), HUB_TEXT(area ? area : e.area),
+                               HUB_TEXT(device)));
     free(payload);
     return rc;
 }
@@ -263,51 +213,73 @@ int hub__entity_log(sqlite3 *db, const char *kind, const char *id,
 int hub__entity_requeue(sqlite3 *db, const char *device, const char *old,
                         const char *areas, int64_t now)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
+    int rc;
+    sqlite3_stmt *st = hub__sql(db,
                                 "SELECT id, area FROM entities WHERE deleted "
                                 "= 0 ORDER BY rowid",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        char id[FS_UUID_LEN + 1];
-        const char *area = col(st, 1);
-        rc = SQLITE_OK;
+                                NULL, 0, &rc);
+    while (st && (rc = hub__sql_step(st)) > 0) {
+        const char *area = hub__col(st, 1);
         if (hub__scope_has(old, area) || !hub__scope_has(areas, area))
             continue;
-        snprintf(id, sizeof id, "%s", col(st, 0));
+        char id[FS_UUID_LEN + 1];
+        snprintf(id, sizeof id, "%s", hub__col(st, 0));
         rc = log_row(db, "entity", id, 0, now, NULL, device);
+        if (rc != HUB_OK) {
+            hub__sql_end(st);
+            return rc;
+        }
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return rc;
 }
+
+static int set_entity(sqlite3 *db, const char *id, const char *area,
+                      int deleted, int64_t now)
+{
+    return hub__sql_run(
+        db,
+        "UPDATE entities SET area = ?, deleted = ?, "
+        "updated_ms = ? WHERE id = ?",
+        HUB_ARGS(HUB_TEXT(area), HUB_INT(deleted), HUB_INT(now), HUB_TEXT(id)));
+}
+
+int hub__entity_tombstone(sqlite3 *db, const char *id, const char *device,
+                          const char *collector, const char *hlc, int64_t now)
+{
+    int rc = hub__sql_run(db,
+                          "INSERT OR REPLACE INTO tombstones (entity_id, "
+                          "device_id, collector, hlc, received_ms) VALUES "
+                          "(?, ?, ?, ?, ?)",
+                          HUB_ARGS(HUB_TEXT(id), HUB_TEXT(device),
+                                   HUB_TEXT(collector), HUB_TEXT(hlc),
+                                   HUB_INT(now)));
+    if (rc == HUB_OK)
+        rc = hub__sql_run(db, "UPDATE entities SET deleted = 1 WHERE id = ?",
+                          HUB_ARGS(HUB_TEXT(id)));
+    return rc == HUB_OK ? hub__entity_log(db, "entity_delete", id, 0, now) : rc;
+}
+
+/* ---- merging a device's change ------------------------------------------ */
 
 /* 1 in *own when every version of the field after base was written by
  * device: the device had seen them, they are its own edits. */
 static int own_writes(sqlite3 *db, const char *id, const char *name,
                       int64_t base, const char *device, int *own)
 {
-    sqlite3_stmt *st = NULL;
+    int rc;
     *own = 0;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT count(*) FROM entity_versions WHERE "
-                                "entity_id = ? AND name = ? AND version > ? "
-                                "AND device_id != ?",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, base);
-    sqlite3_bind_text(st, 4, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT count(*) FROM entity_versions WHERE "
+        "entity_id = ? AND name = ? AND version > ? "
+        "AND device_id != ?",
+        HUB_ARGS(HUB_TEXT(id), HUB_TEXT(name), HUB_INT(base), HUB_TEXT(device)),
+        &rc);
+    if (st && (rc = hub__sql_step(st)) > 0) {
         *own = sqlite3_column_int64(st, 0) == 0 && device[0] != '\0';
-        rc = SQLITE_OK;
+        hub__sql_end(st);
     }
-    sqlite3_finalize(st);
-    return rc;
+    return rc < 0 ? rc : HUB_OK;
 }
 
 /* 1 in *dup when this device's change with this stamp was merged before
@@ -315,9 +287,9 @@ static int own_writes(sqlite3 *db, const char *id, const char *name,
 static int seen_before(sqlite3 *db, const char *id, const char *device,
                        const char *hlc, int *dup)
 {
-    sqlite3_stmt *st = NULL;
+    int rc;
     *dup = 0;
-    int rc = sqlite3_prepare_v2(
+    sqlite3_stmt *st = hub__sql(
         db,
         "SELECT EXISTS (SELECT 1 FROM entity_versions WHERE entity_id = ?1 "
         "AND device_id = ?2 AND hlc = ?3) OR EXISTS (SELECT 1 FROM "
@@ -325,19 +297,12 @@ static int seen_before(sqlite3 *db, const char *id, const char *device,
         "OR EXISTS (SELECT 1 FROM conflict_values v JOIN conflicts c ON "
         "c.id = v.conflict_id WHERE c.ref = ?1 AND v.device_id = ?2 AND "
         "v.hlc = ?3)",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, hlc, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+        HUB_ARGS(HUB_TEXT(id), HUB_TEXT(device), HUB_TEXT(hlc)), &rc);
+    if (st && (rc = hub__sql_step(st)) > 0) {
         *dup = sqlite3_column_int(st, 0);
-        rc = SQLITE_OK;
+        hub__sql_end(st);
     }
-    sqlite3_finalize(st);
-    return rc;
+    return rc < 0 ? rc : HUB_OK;
 }
 
 /* Checks every value against the type; the problems go to r. */
@@ -351,9 +316,9 @@ static int check_values(const fs_form *type, const fs_entity_change *ent,
         const fs_entity_edit *ed = &ent->edits[i];
         if (ent->op == FS_ENTITY_DELETE)
             continue;
-        cJSON *v = cJSON_Parse(ed->value_json);
+        cJSON *v = fs_json_parse_stored(ed->value_json);
         if (!v)
-            return SQLITE_NOMEM;
+            return HUB_ENOMEM;
         bad |= fs_entity_check_value(type, ed->field, v, &p) != FS_OK;
         cJSON_Delete(v);
     }
@@ -370,7 +335,7 @@ static int check_values(const fs_form *type, const fs_entity_change *ent,
         fs_problems_format(&p, "; ", list, sizeof list);
         hub__refuse(r, "invalid_entity", "%s %s: %s", ent->type, ent->id, list);
     }
-    return SQLITE_OK;
+    return HUB_OK;
 }
 
 /* The area code a new value of the scope field names, or NULL. */
@@ -381,7 +346,7 @@ static const char *scope_value(const fs_form *type, const fs_entity_change *e,
     for (size_t i = 0; i < e->n; i++) {
         if (strcmp(e->edits[i].field, sf) != 0 || !e->edits[i].value_json)
             continue;
-        cJSON *v = cJSON_Parse(e->edits[i].value_json);
+        cJSON *v = fs_json_parse_stored(e->edits[i].value_json);
         const char *out = NULL;
         if (cJSON_IsString(v)) {
             snprintf(buf, cap, "%s", v->valuestring);
@@ -395,18 +360,15 @@ static const char *scope_value(const fs_form *type, const fs_entity_change *e,
 
 static int device_areas(sqlite3 *db, const char *device, char *out, size_t cap)
 {
-    sqlite3_stmt *st = NULL;
+    int rc;
     out[0] = '\0';
-    int rc = sqlite3_prepare_v2(db, "SELECT areas FROM devices WHERE id = ?",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(out, cap, "%s", col(st, 0));
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    sqlite3_stmt *st = hub__sql(db, "SELECT areas FROM devices WHERE id = ?",
+                                HUB_ARGS(HUB_TEXT(device)), &rc);
+    if (st && (rc = hub__sql_step(st)) > 0) {
+        snprintf(out, cap, "%s", hub__col(st, 0));
+        hub__sql_end(st);
+    }
+    return rc < 0 ? rc : HUB_OK;
 }
 
 /* One concurrent edit with a different value: it joins the field's open
@@ -419,23 +381,23 @@ static int field_conflict(sqlite3 *db, const char *id, const char *area,
                           const char *collector, int64_t now, int64_t *cid)
 {
     int rc = hub__conflict_open(db, "field", id, ed->field, area, now, cid);
-    if (rc == SQLITE_OK)
+    if (rc == HUB_OK)
         rc = hub__conflict_add(db, *cid, cur->value, cur->device,
                                cur->collector, cur->hlc, cur->version, now);
-    if (rc == SQLITE_OK)
+    if (rc == HUB_OK)
         rc = hub__conflict_add(db, *cid, ed->value_json, device, collector, hlc,
                                0, now);
-    if (rc != SQLITE_OK)
+    if (rc != HUB_OK)
         return rc;
     hub_candidate win;
     rc = hub__conflict_winner(db, *cid, &win);
-    if (rc != SQLITE_OK)
+    if (rc != HUB_OK)
         return rc;
     if (win.version != cur->version) {
         rc = hub__entity_write(db, id, ed->field, cur->version + 1,
                                cur->version, win.value, win.hlc, win.device,
                                win.collector, "device", now);
-        if (rc == SQLITE_OK)
+        if (rc == HUB_OK)
             rc = hub__conflict_set_version(db, *cid, win.n, cur->version + 1);
     }
     free(win.value);
@@ -447,21 +409,10 @@ static int join_open(sqlite3 *db, const char *id, const char *field,
                      const char *value, const char *hlc, const char *device,
                      const char *collector, int64_t version, int64_t now)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT id FROM conflicts WHERE kind = "
-                                "'field' AND ref = ? AND field = ? AND "
-                                "status = 'open'",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    int64_t cid = 0;
+    int rc = hub__conflict_find(db, "field", id, field, &cid);
+    if (rc != HUB_OK || cid == 0)
         return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    int64_t cid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? SQLITE_OK : rc;
     return hub__conflict_add(db, cid, value, device, collector, hlc, version,
                              now);
 }
@@ -471,17 +422,17 @@ static int merge_edits(sqlite3 *db, const fs_entity_change *ent,
                        const char *area, const char *hlc, const char *device,
                        int64_t now, int64_t *conflict)
 {
-    int rc = SQLITE_OK;
-    for (size_t i = 0; i < ent->n && rc == SQLITE_OK; i++) {
+    int rc = HUB_OK;
+    for (size_t i = 0; i < ent->n && rc == HUB_OK; i++) {
         const fs_entity_edit *ed = &ent->edits[i];
         hub_field cur;
         rc = hub__entity_field(db, ent->id, ed->field, &cur);
-        if (rc != SQLITE_OK)
+        if (rc != HUB_OK)
             break;
         int own = 0;
         if (cur.found && ed->base != cur.version)
             rc = own_writes(db, ent->id, ed->field, ed->base, device, &own);
-        if (rc != SQLITE_OK) {
+        if (rc != HUB_OK) {
             free(cur.value);
             break;
         }
@@ -491,7 +442,7 @@ static int merge_edits(sqlite3 *db, const fs_entity_change *ent,
                                    ent->collector, "device", now);
             /* A field in conflict keeps every value an admin must see,
              * this later one too: a resolution must not hide it. */
-            if (rc == SQLITE_OK)
+            if (rc == HUB_OK)
                 rc = join_open(db, ent->id, ed->field, ed->value_json, hlc,
                                device, ent->collector, cur.version + 1, now);
         } else if (strcmp(cur.value, ed->value_json) != 0)
@@ -509,7 +460,7 @@ static int check_bases(sqlite3 *db, const fs_entity_change *ent, fs_result *r)
     for (size_t i = 0; i < ent->n; i++) {
         hub_field cur;
         int rc = hub__entity_field(db, ent->id, ent->edits[i].field, &cur);
-        if (rc != SQLITE_OK)
+        if (rc != HUB_OK)
             return rc;
         free(cur.value);
         if (ent->edits[i].base > cur.version) {
@@ -518,55 +469,10 @@ static int check_bases(sqlite3 *db, const fs_entity_change *ent, fs_result *r)
                         "version %lld",
                         ent->id, ent->edits[i].field,
                         (long long)ent->edits[i].base, (long long)cur.version);
-            return SQLITE_OK;
+            return HUB_OK;
         }
     }
-    return SQLITE_OK;
-}
-
-static int set_entity(sqlite3 *db, const char *id, const char *area,
-                      int deleted, int64_t now)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "UPDATE entities SET area = ?, deleted = ?, "
-                                "updated_ms = ? WHERE id = ?",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, area, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, deleted);
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-int hub__entity_tombstone(sqlite3 *db, const char *id, const char *device,
-                          const char *collector, const char *hlc, int64_t now)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "INSERT OR REPLACE INTO tombstones "
-                                "(entity_id, device_id, collector, hlc, "
-                                "received_ms) VALUES (?, ?, ?, ?, ?)",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, collector, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, hlc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, now);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return rc;
-    const char *v[] = {id};
-    rc = run(db, "UPDATE entities SET deleted = 1 WHERE id = ?", 1, v);
-    return rc == SQLITE_OK ? hub__entity_log(db, "entity_delete", id, 0, now)
-                           : rc;
+    return HUB_OK;
 }
 
 /* A delete and an edit met: one open 'delete' conflict per entity with
@@ -578,10 +484,10 @@ static int delete_conflict(sqlite3 *db, const char *id, const char *area,
                            int64_t now, int64_t *cid)
 {
     int rc = hub__conflict_open(db, "delete", id, "", area, now, cid);
-    if (rc == SQLITE_OK)
+    if (rc == HUB_OK)
         rc = hub__conflict_add(db, *cid, "\"delete\"", del_dev, del_coll,
                                del_hlc, -1, now);
-    if (rc == SQLITE_OK)
+    if (rc == HUB_OK)
         rc = hub__conflict_add(db, *cid, "\"keep\"", keep_dev, keep_coll,
                                keep_hlc, -1, now);
     return rc;
@@ -593,17 +499,14 @@ static int unseen_edit(sqlite3 *db, const fs_entity_change *ent,
                        const char *device, hub_field *last)
 {
     memset(last, 0, sizeof *last);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
+    int rc;
+    sqlite3_stmt *st = hub__sql(db,
                                 "SELECT name, version, hlc, device_id, "
                                 "collector FROM entity_fields WHERE "
                                 "entity_id = ? ORDER BY hlc DESC",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, ent->id, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !last->found) {
-        const char *name = col(st, 0);
+                                HUB_ARGS(HUB_TEXT(ent->id)), &rc);
+    while (st && !last->found && (rc = hub__sql_step(st)) > 0) {
+        const char *name = hub__col(st, 0);
         int64_t version = sqlite3_column_int64(st, 1), base = 0;
         for (size_t i = 0; i < ent->n; i++)
             if (strcmp(ent->edits[i].field, name) == 0)
@@ -611,21 +514,20 @@ static int unseen_edit(sqlite3 *db, const fs_entity_change *ent,
         if (version == base)
             continue;
         int own = 0;
-        int orc = own_writes(db, ent->id, name, base, device, &own);
-        if (orc != SQLITE_OK) {
-            sqlite3_finalize(st);
-            return orc;
-        }
+        rc = own_writes(db, ent->id, name, base, device, &own);
+        if (rc != HUB_OK)
+            break;
         if (own)
             continue;
         last->found = 1;
         last->version = version;
-        snprintf(last->hlc, sizeof last->hlc, "%s", col(st, 2));
-        snprintf(last->device, sizeof last->device, "%s", col(st, 3));
-        snprintf(last->collector, sizeof last->collector, "%s", col(st, 4));
+        snprintf(last->hlc, sizeof last->hlc, "%s", hub__col(st, 2));
+        snprintf(last->device, sizeof last->device, "%s", hub__col(st, 3));
+        snprintf(last->collector, sizeof last->collector, "%s",
+                 hub__col(st, 4));
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    hub__sql_end(st);
+    return rc < 0 ? rc : HUB_OK;
 }
 
 static int merge_delete(sqlite3 *db, const fs_entity_change *ent,
@@ -633,18 +535,17 @@ static int merge_delete(sqlite3 *db, const fs_entity_change *ent,
                         const char *device, int64_t now, int64_t *conflict)
 {
     if (e->deleted)
-        return SQLITE_OK; /* deleted twice: converges */
+        return HUB_OK; /* deleted twice: converges */
     hub_field last;
     int rc = unseen_edit(db, ent, device, &last);
-    if (rc != SQLITE_OK)
+    if (rc != HUB_OK)
         return rc;
     if (!last.found)
         return hub__entity_tombstone(db, ent->id, device, ent->collector, hlc,
                                      now);
     rc = delete_conflict(db, ent->id, e->area, device, ent->collector, hlc,
                          last.device, last.collector, last.hlc, now, conflict);
-    return rc == SQLITE_OK ? hub__entity_log(db, "entity", ent->id, 0, now)
-                           : rc;
+    return rc == HUB_OK ? hub__entity_log(db, "entity", ent->id, 0, now) : rc;
 }
 
 /* An edit reached an entity deleted meanwhile: the edit is kept (the
@@ -653,25 +554,24 @@ static int undelete(sqlite3 *db, const fs_entity_change *ent,
                     const entity_row *e, const char *hlc, const char *device,
                     int64_t now, int64_t *conflict)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT device_id, collector, hlc FROM "
-                                "tombstones WHERE entity_id = ?",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, ent->id, -1, SQLITE_STATIC);
     char ddev[FS_UUID_LEN + 1] = "", dcoll[FS_NAME_MAX + 1] = "",
                             dhlc[FS_HLC_TEXT_LEN + 1] = "0000000000000000";
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(ddev, sizeof ddev, "%s", col(st, 0));
-        snprintf(dcoll, sizeof dcoll, "%s", col(st, 1));
-        snprintf(dhlc, sizeof dhlc, "%s", col(st, 2));
+    int rc;
+    sqlite3_stmt *st = hub__sql(db,
+                                "SELECT device_id, collector, hlc FROM "
+                                "tombstones WHERE entity_id = ?",
+                                HUB_ARGS(HUB_TEXT(ent->id)), &rc);
+    if (!st)
+        return rc;
+    if (hub__sql_step(st) > 0) {
+        snprintf(ddev, sizeof ddev, "%s", hub__col(st, 0));
+        snprintf(dcoll, sizeof dcoll, "%s", hub__col(st, 1));
+        snprintf(dhlc, sizeof dhlc, "%s", hub__col(st, 2));
+        hub__sql_end(st);
     }
-    sqlite3_finalize(st);
     rc = delete_conflict(db, ent->id, e->area, ddev, dcoll, dhlc, device,
                          ent->collector, hlc, now, conflict);
-    return rc == SQLITE_OK ? set_entity(db, ent->id, e->area, 0, now) : rc;
+    return rc == HUB_OK ? set_entity(db, ent->id, e->area, 0, now) : rc;
 }
 
 static void conflicted(fs_result *r, const fs_entity_change *ent,
@@ -686,6 +586,45 @@ static void conflicted(fs_result *r, const fs_entity_change *ent,
              ent->type, ent->id, (long long)conflict);
 }
 
+/* A new or set change: the edits, then the area its scope field now
+ * names, then the log rows for the devices of the area (and of the old
+ * one when it moved). */
+static int merge_set(sqlite3 *db, const fs_form *type,
+                     const fs_entity_change *ent, const entity_row *e,
+                     const char *to, const char *hlc, const char *device,
+                     int64_t now, int64_t *conflict)
+{
+    const char *area = to ? to : e->area;
+    int rc = HUB_OK;
+    if (!e->found)
+        rc = hub__sql_run(db,
+                          "INSERT INTO entities (id, type, area, created_ms, "
+                          "updated_ms) VALUES (?, ?, ?, ?, ?)",
+                          HUB_ARGS(HUB_TEXT(ent->id), HUB_TEXT(ent->type),
+                                   HUB_TEXT(area), HUB_INT(now), HUB_INT(now)));
+    else if (e->deleted)
+        rc = undelete(db, ent, e, hlc, device, now, conflict);
+    if (rc == HUB_OK)
+        rc = merge_edits(db, ent, area, hlc, device, now, conflict);
+    /* The provisional value of the scope field decides the area. */
+    char now_area[FS_ID_MAX + 1];
+    int is_area = 0;
+    if (rc == HUB_OK)
+        rc = scope_now(db, ent->id, type, now_area, sizeof now_area, &is_area);
+    if (rc == HUB_OK)
+        rc = set_entity(db, ent->id, is_area ? now_area : area, 0, now);
+    if (rc == HUB_OK)
+        rc = hub__entity_log(db, "entity", ent->id, 0, now);
+    /* Moved to another area: the devices of the old one learn it is no
+     * longer theirs (the row names the new area). */
+    entity_row after;
+    if (rc == HUB_OK && e->found)
+        rc = load_entity(db, ent->id, &after);
+    if (rc == HUB_OK && e->found && strcmp(after.area, e->area) != 0)
+        rc = log_row(db, "entity", ent->id, 0, now, e->area, NULL);
+    return rc;
+}
+
 int hub__merge_entity(sqlite3 *db, const char *device,
                       const fs_entity_change *ent, fs_result *r, int64_t now)
 {
@@ -696,42 +635,42 @@ int hub__merge_entity(sqlite3 *db, const char *device,
                     "unknown entity type '%s'; this hub "
                     "knows %s",
                     ent->type, fs_entity_type_names(t));
-        return SQLITE_OK;
+        return HUB_OK;
     }
     int rc = check_values(type, ent, r);
-    if (rc != SQLITE_OK || r->status == FS_RES_REFUSED)
+    if (rc != HUB_OK || r->status == FS_RES_REFUSED)
         return rc;
     char hlc[FS_HLC_TEXT_LEN + 1];
     fs_hlc_format(ent->hlc, hlc);
     int dup = 0;
     rc = seen_before(db, ent->id, device, hlc, &dup);
-    if (rc != SQLITE_OK)
+    if (rc != HUB_OK)
         return rc;
     if (dup) {
         r->status = FS_RES_DUPLICATE;
-        return SQLITE_OK;
+        return HUB_OK;
     }
     entity_row e;
     rc = load_entity(db, ent->id, &e);
-    if (rc != SQLITE_OK)
+    if (rc != HUB_OK)
         return rc;
     if (e.found && strcmp(e.type, ent->type) != 0) {
         hub__refuse(r, "invalid_entity", "%s is a %s on this hub, not a %s",
                     ent->id, e.type, ent->type);
-        return SQLITE_OK;
+        return HUB_OK;
     }
     if (!e.found && ent->op != FS_ENTITY_NEW) {
         hub__refuse(r, "unknown_entity",
                     "%s %s is not on this hub; it may have been created on a "
                     "device that has not synced yet",
                     ent->type, ent->id);
-        return SQLITE_OK;
+        return HUB_OK;
     }
     /* Scope: the device must hold the entity's area, and the area it
      * moves the entity to. */
     char areas[HUB_SCOPE_MAX], moved[FS_ID_MAX + 1];
     rc = device_areas(db, device, areas, sizeof areas);
-    if (rc != SQLITE_OK)
+    if (rc != HUB_OK)
         return rc;
     const char *to = scope_value(type, ent, moved, sizeof moved);
     if ((e.found && !hub__scope_has(areas, e.area)) ||
@@ -741,67 +680,24 @@ int hub__merge_entity(sqlite3 *db, const char *device,
                     "the hub admin to extend its areas",
                     ent->type, ent->id, areas,
                     e.found && !hub__scope_has(areas, e.area) ? e.area : to);
-        return SQLITE_OK;
+        return HUB_OK;
     }
     rc = check_bases(db, ent, r);
-    if (rc != SQLITE_OK || r->status == FS_RES_REFUSED)
+    if (rc != HUB_OK || r->status == FS_RES_REFUSED)
         return rc;
 
     int64_t conflict = 0;
-    if (ent->op == FS_ENTITY_DELETE) {
+    if (ent->op == FS_ENTITY_DELETE)
         rc = merge_delete(db, ent, &e, hlc, device, now, &conflict);
-    } else {
-        const char *area = to ? to : e.area;
-        if (!e.found) {
-            sqlite3_stmt *st = NULL;
-            rc = sqlite3_prepare_v2(db,
-                                    "INSERT INTO entities (id, type, area, "
-                                    "created_ms, updated_ms) VALUES (?, ?, "
-                                    "?, ?, ?)",
-                                    -1, &st, NULL);
-            if (rc == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, ent->id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 2, ent->type, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 3, area, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(st, 4, now);
-                sqlite3_bind_int64(st, 5, now);
-                rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-            }
-            sqlite3_finalize(st);
-        } else if (e.deleted) {
-            rc = undelete(db, ent, &e, hlc, device, now, &conflict);
-        }
-        if (rc == SQLITE_OK)
-            rc = merge_edits(db, ent, area, hlc, device, now, &conflict);
-        /* The provisional value of the scope field decides the area. */
-        hub_field sf;
-        if (rc == SQLITE_OK)
-            rc = hub__entity_field(db, ent->id, fs_entity_scope_field(type),
-                                   &sf);
-        if (rc == SQLITE_OK) {
-            cJSON *v = sf.value ? cJSON_Parse(sf.value) : NULL;
-            rc = set_entity(db, ent->id,
-                            cJSON_IsString(v) ? v->valuestring : area, 0, now);
-            cJSON_Delete(v);
-            free(sf.value);
-        }
-        if (rc == SQLITE_OK)
-            rc = hub__entity_log(db, "entity", ent->id, 0, now);
-        /* Moved to another area: the devices of the old one learn it is
-         * no longer theirs (the row names the new area). */
-        entity_row after;
-        if (rc == SQLITE_OK && e.found)
-            rc = load_entity(db, ent->id, &after);
-        if (rc == SQLITE_OK && e.found && strcmp(after.area, e.area) != 0)
-            rc = log_row(db, "entity", ent->id, 0, now, e.area, NULL);
-    }
-    if (rc != SQLITE_OK)
+    else
+        rc = merge_set(db, type, ent, &e, to, hlc, device, now, &conflict);
+    if (rc != HUB_OK)
         return rc;
     if (conflict > 0)
         conflicted(r, ent, conflict);
     else
         r->status = FS_RES_APPLIED;
-    return SQLITE_OK;
+    return HUB_OK;
 }
 
 /* ---- admin writes ----------------------------------------------------- */
@@ -812,17 +708,13 @@ int hub__entity_admin_write(sqlite3 *db, const char *type_name, const char *id,
                             size_t errlen)
 {
     const fs_form *type = fs_entity_type(hub__entity_types(), type_name);
-    if (!type) {
-        snprintf(err, errlen, "unknown entity type '%s'; known: %s", type_name,
-                 fs_entity_type_names(hub__entity_types()));
-        return SQLITE_MISUSE;
-    }
-    if (!cJSON_IsObject(fields) || !fields->child) {
-        snprintf(err, errlen,
-                 "give the fields as a JSON object of at "
-                 "least one field name and value");
-        return SQLITE_MISUSE;
-    }
+    if (!type)
+        return hub__errf(err, errlen, "unknown entity type '%s'; known: %s",
+                         type_name, fs_entity_type_names(hub__entity_types()));
+    if (!cJSON_IsObject(fields) || !fields->child)
+        return hub__errf(err, errlen,
+                         "give the fields as a JSON object of at "
+                         "least one field name and value");
     fs_problems p;
     fs_problems_init(&p);
     int bad = 0;
@@ -833,76 +725,68 @@ int hub__entity_admin_write(sqlite3 *db, const char *type_name, const char *id,
     entity_row e;
     memset(&e, 0, sizeof e);
     if (id && id[0]) {
-        if (!fs_valid_uuid(id)) {
-            snprintf(err, errlen, "'%s' is not an entity id", id);
-            return SQLITE_MISUSE;
-        }
+        if (!fs_valid_uuid(id))
+            return hub__errf(err, errlen, "'%s' is not an entity id", id);
         int rc = load_entity(db, id, &e);
-        if (rc != SQLITE_OK)
+        if (rc != HUB_OK)
             return rc;
         if (!e.found || strcmp(e.type, type_name) != 0) {
             snprintf(err, errlen, "no %s %s on this hub", type_name, id);
-            return SQLITE_NOTFOUND;
+            return HUB_ENOTFOUND;
         }
         snprintf(newid, sizeof newid, "%s", id);
     } else {
         if (fs_uuid_v7(newid) != FS_OK) {
             snprintf(err, errlen, "no randomness for a new id");
-            return SQLITE_ERROR;
+            return HUB_ESTORAGE;
         }
         bad |= fs_entity_check_record(type, fields, &p) != FS_OK;
     }
     if (bad) {
         fs_problems_format(&p, "; ", err, errlen);
-        return SQLITE_MISUSE;
+        return HUB_EBADINPUT;
     }
     int64_t now = (int64_t)fs_now_ms();
     uint64_t clock = 0;
     char hlc[FS_HLC_TEXT_LEN + 1];
     fs_hlc_format(fs_hlc_tick(&clock, (uint64_t)now), hlc);
-    int rc = SQLITE_OK;
-    if (!e.found) {
-        const char *v[] = {newid, type_name};
-        rc = run(db,
-                 "INSERT INTO entities (id, type, created_ms, updated_ms) "
-                 "VALUES (?, ?, 0, 0)",
-                 2, v);
-    }
+    int rc = HUB_OK;
+    if (!e.found)
+        rc = hub__sql_run(db,
+                          "INSERT INTO entities (id, type, created_ms, "
+                          "updated_ms) VALUES (?, ?, 0, 0)",
+                          HUB_ARGS(HUB_TEXT(newid), HUB_TEXT(type_name)));
     cJSON_ArrayForEach(f, fields)
     {
-        if (rc != SQLITE_OK)
+        if (rc != HUB_OK)
             break;
         hub_field cur;
         rc = hub__entity_field(db, newid, f->string, &cur);
         free(cur.value);
         char *text = cJSON_PrintUnformatted(f);
-        if (rc == SQLITE_OK)
+        if (rc == HUB_OK)
             rc = text ? hub__entity_write(db, newid, f->string, cur.version + 1,
                                           cur.version, text, hlc, "", actor,
                                           "admin", now)
-                      : SQLITE_NOMEM;
+                      : HUB_ENOMEM;
         free(text);
     }
-    hub_field sf;
-    if (rc == SQLITE_OK)
-        rc = hub__entity_field(db, newid, fs_entity_scope_field(type), &sf);
-    if (rc == SQLITE_OK) {
-        cJSON *v = sf.value ? cJSON_Parse(sf.value) : NULL;
-        rc = set_entity(db, newid, cJSON_IsString(v) ? v->valuestring : "", 0,
-                        now);
-        cJSON_Delete(v);
-        free(sf.value);
-    }
-    if (rc == SQLITE_OK)
+    char area[FS_ID_MAX + 1];
+    int is_area = 0;
+    if (rc == HUB_OK)
+        rc = scope_now(db, newid, type, area, sizeof area, &is_area);
+    if (rc == HUB_OK)
+        rc = set_entity(db, newid, area, 0, now);
+    if (rc == HUB_OK)
         rc = hub__entity_log(db, "entity", newid, 0, now);
-    if (rc == SQLITE_OK) {
+    if (rc == HUB_OK) {
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "entity", newid);
         cJSON_AddStringToObject(d, "type", type_name);
         cJSON_AddItemToObject(d, "fields", cJSON_Duplicate(fields, 1));
         rc = hub__audit(db, actor, "entity.write", d);
     }
-    if (rc == SQLITE_OK && id_out)
+    if (rc == HUB_OK && id_out)
         memcpy(id_out, newid, sizeof newid);
     return rc;
 }

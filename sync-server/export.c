@@ -16,7 +16,15 @@
 #include <time.h>
 
 #include "fs_form.h"
-#include "hub_int.h"
+#include "export.h"
+#include "entity.h"
+#include "errors.h"
+#include "mapind.h"
+#include "forms.h"
+#include "mapping.h"
+#include "output.h"
+#include "scope.h"
+#include "stmtcache.h"
 
 struct hub_exporter {
     sqlite3 *db;
@@ -202,30 +210,27 @@ static const char rows_sql[] =
 
 static sqlite3_stmt *rows_query(const hub_exporter *ex, int64_t *total)
 {
-    sqlite3_stmt *st = NULL;
+    int rc;
     *total = 0;
-    if (ex->progress &&
-        sqlite3_prepare_v2(ex->db,
-                           "SELECT count(*) FROM submissions s WHERE "
-                           "s.form_id = ?2 AND (?3 = 0 OR s.form_version = "
-                           "?3) AND s.base_rev = 0 AND (?1 = '*' OR "
-                           "instr(',' || ?1 || ',', ',' || s.area || ',') "
-                           "> 0)",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, ex->scope, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, ex->form, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, ex->version);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            *total = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        st = NULL;
+    sqlite3_stmt *st =
+        ex->progress
+            ? hub__sql(ex->db,
+                       "SELECT count(*) FROM submissions s WHERE s.form_id = "
+                       "?2 AND (?3 = 0 OR s.form_version = ?3) AND "
+                       "s.base_rev = 0 AND (?1 = '*' OR instr(',' || ?1 || "
+                       "',', ',' || s.area || ',') > 0)",
+                       HUB_ARGS(HUB_TEXT(ex->scope), HUB_TEXT(ex->form),
+                                HUB_INT(ex->version)),
+                       &rc)
+            : NULL;
+    if (st && hub__sql_step(st) > 0) {
+        *total = sqlite3_column_int64(st, 0);
+        hub__sql_end(st);
     }
-    if (sqlite3_prepare_v2(ex->db, rows_sql, -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    sqlite3_bind_text(st, 1, ex->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ex->form, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, ex->version);
-    return st;
+    return hub__sql(
+        ex->db, rows_sql,
+        HUB_ARGS(HUB_TEXT(ex->scope), HUB_TEXT(ex->form), HUB_INT(ex->version)),
+        &rc);
 }
 
 static void iso_time(int64_t ms, char *out, size_t cap)
@@ -234,12 +239,6 @@ static void iso_time(int64_t ms, char *out, size_t cap)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static const char *col_text(sqlite3_stmt *st, int c)
-{
-    const char *t = (const char *)sqlite3_column_text(st, c);
-    return t ? t : "";
 }
 
 /* Progress every 1000 rows and at the end. */
@@ -386,15 +385,15 @@ static void csv_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s)
     snprintf(rev, sizeof rev, "%lld", (long long)sqlite3_column_int64(st, 1));
     snprintf(version, sizeof version, "%lld",
              (long long)sqlite3_column_int64(st, 2));
-    const char *meta[] = {col_text(st, 0), rev,
+    const char *meta[] = {hub__col(st, 0), rev,
                           ex->form,        version,
-                          col_text(st, 3), col_text(st, 4),
-                          col_text(st, 5), col_text(st, 6),
+                          hub__col(st, 3), hub__col(st, 4),
+                          hub__col(st, 5), hub__col(st, 6),
                           created,         received,
-                          col_text(st, 9)};
+                          hub__col(st, 9)};
     for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
         hub__sink_csv(s, meta[i], i == 0);
-    cJSON *answers = cJSON_Parse(col_text(st, 10));
+    cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
     for (size_t i = 0; i < fs_form_field_count(ex->def); i++) {
         const fs_field *fld = fs_form_field(ex->def, i);
         if (!hidden(ex, fld))
@@ -424,20 +423,20 @@ static void json_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s,
                      int first)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", col_text(st, 0));
+    cJSON_AddStringToObject(o, "id", hub__col(st, 0));
     cJSON_AddNumberToObject(o, "rev", (double)sqlite3_column_int64(st, 1));
     cJSON_AddNumberToObject(o, "form_version",
                             (double)sqlite3_column_int64(st, 2));
-    cJSON_AddStringToObject(o, "area", col_text(st, 3));
-    cJSON_AddStringToObject(o, "wave", col_text(st, 4));
-    cJSON_AddStringToObject(o, "device", col_text(st, 5));
-    cJSON_AddStringToObject(o, "collector", col_text(st, 6));
+    cJSON_AddStringToObject(o, "area", hub__col(st, 3));
+    cJSON_AddStringToObject(o, "wave", hub__col(st, 4));
+    cJSON_AddStringToObject(o, "device", hub__col(st, 5));
+    cJSON_AddStringToObject(o, "collector", hub__col(st, 6));
     cJSON_AddNumberToObject(o, "created_ms",
                             (double)sqlite3_column_int64(st, 7));
     cJSON_AddNumberToObject(o, "received_ms",
                             (double)sqlite3_column_int64(st, 8));
-    cJSON_AddStringToObject(o, "review_state", col_text(st, 9));
-    cJSON *answers = cJSON_Parse(col_text(st, 10));
+    cJSON_AddStringToObject(o, "review_state", hub__col(st, 9));
+    cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
     strip(ex, ex->def, answers);
     cJSON_AddItemToObject(o, "answers", answers);
     char *t = cJSON_PrintUnformatted(o);
@@ -487,34 +486,33 @@ static void area_properties(const hub_exporter *ex, cJSON *p, const char *code)
 
 static int write_areas(hub_exporter *ex, hub_sink *s)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            ex->db,
-            "SELECT code, name, parent, level, geometry "
-            "FROM mapping_areas ORDER BY level <> 'city', level <> "
-            "'district', code",
-            -1, &st, NULL) != SQLITE_OK)
-        return HUB_ESTORAGE;
+    int rc;
+    sqlite3_stmt *st = hub__sql(ex->db,
+                                "SELECT code, name, parent, level, geometry "
+                                "FROM mapping_areas ORDER BY level <> 'city', "
+                                "level <> 'district', code",
+                                NULL, 0, &rc);
+    if (!st)
+        return rc;
     hub__sink_puts(s, "{\"type\":\"FeatureCollection\",\"features\":[\n");
     int64_t done = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !s->failed) {
-        const char *code = col_text(st, 0);
+    while (!s->failed && (rc = hub__sql_step(st)) > 0) {
+        const char *code = hub__col(st, 0);
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "code", code);
-        cJSON_AddStringToObject(p, "name", col_text(st, 1));
+        cJSON_AddStringToObject(p, "name", hub__col(st, 1));
         if (sqlite3_column_type(st, 2) == SQLITE_NULL)
             cJSON_AddNullToObject(p, "parent");
         else
-            cJSON_AddStringToObject(p, "parent", col_text(st, 2));
-        cJSON_AddStringToObject(p, "level", col_text(st, 3));
+            cJSON_AddStringToObject(p, "parent", hub__col(st, 2));
+        cJSON_AddStringToObject(p, "level", hub__col(st, 3));
         if (ex->cells)
             area_properties(ex, p, code);
         char *props = cJSON_PrintUnformatted(p);
         cJSON_Delete(p);
         const char *geom = sqlite3_column_type(st, 4) == SQLITE_NULL
                                ? "null"
-                               : col_text(st, 4);
+                               : hub__col(st, 4);
         hub__sink_printf(
             s, "%s{\"type\":\"Feature\",\"geometry\":", done ? ",\n" : "");
         /* The geometry was checked on import and is stored as JSON. */
@@ -525,10 +523,10 @@ static int write_areas(hub_exporter *ex, hub_sink *s)
         free(props);
         tick(ex, ++done, 0, 0);
     }
-    sqlite3_finalize(st);
+    hub__sql_end(st);
     hub__sink_puts(s, "\n]}\n");
     tick(ex, done, done, 1);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : HUB_ESTORAGE;
+    return rc < 0 ? rc : HUB_OK;
 }
 
 /* A mechanism of the registry as a GeoJSON point feature; nothing when
@@ -537,7 +535,7 @@ static int write_areas(hub_exporter *ex, hub_sink *s)
 static int mechanism_feature(const hub_exporter *ex, sqlite3_stmt *st,
                              const fs_field *loc, hub_sink *s, int first)
 {
-    cJSON *fields = cJSON_Parse(col_text(st, 2));
+    cJSON *fields = fs_json_parse_stored(hub__col(st, 2));
     const cJSON *pt =
         cJSON_GetObjectItemCaseSensitive(fields, fs_field_name(loc));
     const cJSON *lat = cJSON_GetObjectItemCaseSensitive(pt, "lat");
@@ -550,8 +548,8 @@ static int mechanism_feature(const hub_exporter *ex, sqlite3_stmt *st,
     strip(ex, ex->mtype, fields);
     cJSON_DeleteItemFromObjectCaseSensitive(fields, fs_field_name(loc));
     cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "id", col_text(st, 0));
-    cJSON_AddStringToObject(p, "area", col_text(st, 1));
+    cJSON_AddStringToObject(p, "id", hub__col(st, 0));
+    cJSON_AddStringToObject(p, "area", hub__col(st, 1));
     cJSON *a;
     while ((a = fields->child) != NULL) {
         cJSON_DetachItemViaPointer(fields, a);
@@ -578,28 +576,27 @@ static int mechanism_feature(const hub_exporter *ex, sqlite3_stmt *st,
 static int write_mechanisms(hub_exporter *ex, hub_sink *s)
 {
     const fs_field *loc = location_field(ex->mtype);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            ex->db,
-            "SELECT e.id, e.area, json_group_object(f.name, json(f.value)) "
-            "FROM entities e JOIN entity_fields f ON f.entity_id = e.id "
-            "WHERE e.type = 'mechanism' AND e.deleted = 0 AND (?1 = '*' OR "
-            "instr(',' || ?1 || ',', ',' || e.area || ',') > 0) GROUP BY "
-            "e.id ORDER BY e.created_ms, e.id",
-            -1, &st, NULL) != SQLITE_OK)
-        return HUB_ESTORAGE;
-    sqlite3_bind_text(st, 1, ex->scope, -1, SQLITE_STATIC);
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        ex->db,
+        "SELECT e.id, e.area, json_group_object(f.name, json(f.value)) FROM "
+        "entities e JOIN entity_fields f ON f.entity_id = e.id WHERE e.type "
+        "= 'mechanism' AND e.deleted = 0 AND (?1 = '*' OR instr(',' || ?1 || "
+        "',', ',' || e.area || ',') > 0) GROUP BY e.id ORDER BY "
+        "e.created_ms, e.id",
+        HUB_ARGS(HUB_TEXT(ex->scope)), &rc);
+    if (!st)
+        return rc;
     hub__sink_puts(s, "{\"type\":\"FeatureCollection\",\"features\":[\n");
     int64_t done = 0, written = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !s->failed) {
+    while (!s->failed && (rc = hub__sql_step(st)) > 0) {
         written += mechanism_feature(ex, st, loc, s, written == 0);
         tick(ex, ++done, 0, 0);
     }
-    sqlite3_finalize(st);
+    hub__sql_end(st);
     hub__sink_puts(s, "\n]}\n");
     tick(ex, done, done, 1);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : HUB_ESTORAGE;
+    return rc < 0 ? rc : HUB_OK;
 }
 
 /* ---- driver --------------------------------------------------------- */
@@ -626,17 +623,17 @@ int hub__export_write(hub_exporter *ex, hub_sink *s)
                          "\"personal_included\":%s,\"submissions\":[\n",
                          ex->form, v, ex->personal ? "true" : "false");
     }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !s->failed) {
+    int rc = HUB_OK;
+    while (!s->failed && (rc = hub__sql_step(st)) > 0) {
         if (ex->kind == HUB_EXPORT_CSV)
             csv_row(ex, st, s);
         else
             json_row(ex, st, s, done == 0);
         tick(ex, ++done, total, 0);
     }
-    sqlite3_finalize(st);
+    hub__sql_end(st);
     if (ex->kind != HUB_EXPORT_CSV)
         hub__sink_puts(s, "\n]}\n");
     tick(ex, done, total, 1);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : HUB_ESTORAGE;
+    return rc < 0 ? rc : HUB_OK;
 }

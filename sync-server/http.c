@@ -7,7 +7,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hub_int.h"
+#include "http.h"
+#include "errors.h"
+#include "output.h"
+#include "ratelimit.h"
+#include "scope.h"
+#include "server.h"
 #include "stmtcache.h"
 
 /* Replies shorter than this go uncompressed: gzip's 18-byte frame and the
@@ -70,20 +75,65 @@ void hub__reply_obj(struct mg_connection *conn, int status, cJSON *obj)
     free(text);
 }
 
-void hub__reply_error(struct mg_connection *conn, int status, const char *code,
-                      const char *fmt, ...)
+/* Sends {"error": code, "message": msg} with status. */
+static void reply_msg(struct mg_connection *conn, int status, const char *code,
+                      const char *msg)
 {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     cJSON *o = cJSON_CreateObject();
     if (o) {
         cJSON_AddStringToObject(o, "error", code);
         cJSON_AddStringToObject(o, "message", msg);
     }
     hub__reply_obj(conn, status, o);
+}
+
+/* hub__reply_error with the arguments of fmt in ap. */
+static void reply_verror(struct mg_connection *conn, int status,
+                         const char *code, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    reply_msg(conn, status, code, msg);
+}
+
+void hub__reply_error(struct mg_connection *conn, int status, const char *code,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_verror(conn, status, code, fmt, ap);
+    va_end(ap);
+}
+
+int hub__http_status(int err)
+{
+    switch (err) {
+    case HUB_OK:
+        return 200;
+    case HUB_EBADINPUT:
+        return 400;
+    case HUB_EFORBIDDEN:
+        return 403;
+    case HUB_ENOTFOUND:
+        return 404;
+    case HUB_ECONFLICT:
+        return 409;
+    case HUB_EFULL:
+        return 507;
+    default:
+        return 503;
+    }
+}
+
+int hub__reply_err(struct mg_connection *conn, int err, const char *code,
+                   const char *fmt, ...)
+{
+    int status = hub__http_status(err);
+    va_list ap;
+    va_start(ap, fmt);
+    reply_verror(conn, status, code, fmt, ap);
+    va_end(ap);
+    return status;
 }
 
 int hub__read_body(struct mg_connection *conn, size_t max, fs_buf *out)
@@ -154,38 +204,26 @@ int hub__read_json(struct mg_connection *conn, size_t max, cJSON **out)
     return 0;
 }
 
-/* Looks the token hash up in one table. Returns 1 found, 0 not, -1 on a
+/* Looks the token hash up in one table. Returns 1 found, 0 not, or a
  * storage error. sql is a literal: every request runs it, and preparing
  * it against the hub's schema cost more than the lookup (stmtcache.h). */
 static int lookup(sqlite3 *db, const char *sql, const char *hash, int kind,
                   hub_device *who, int *revoked)
 {
-    sqlite3_stmt *st = hub__stmt(db, sql, NULL);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int found = 0;
-    if (rc == SQLITE_ROW) {
-        found = 1;
-        who->kind = kind;
-        snprintf(who->id, sizeof who->id, "%s",
-                 (const char *)sqlite3_column_text(st, 0));
-        snprintf(who->name, sizeof who->name, "%s",
-                 (const char *)sqlite3_column_text(st, 1));
-        snprintf(who->role, sizeof who->role, "%s",
-                 (const char *)sqlite3_column_text(st, 2));
-        snprintf(who->areas, sizeof who->areas, "%s",
-                 (const char *)sqlite3_column_text(st, 3));
-        snprintf(who->forms, sizeof who->forms, "%s",
-                 (const char *)sqlite3_column_text(st, 4));
-        who->acked_seq = sqlite3_column_int64(st, 5);
-        *revoked = sqlite3_column_int(st, 6);
-    } else if (rc != SQLITE_DONE) {
-        found = -1;
-    }
-    sqlite3_reset(st);
-    return found;
+    int rc;
+    sqlite3_stmt *st = hub__sql(db, sql, HUB_ARGS(HUB_TEXT(hash)), &rc);
+    if (!st || (rc = hub__sql_step(st)) <= 0)
+        return rc;
+    who->kind = kind;
+    snprintf(who->id, sizeof who->id, "%s", hub__col(st, 0));
+    snprintf(who->name, sizeof who->name, "%s", hub__col(st, 1));
+    snprintf(who->role, sizeof who->role, "%s", hub__col(st, 2));
+    snprintf(who->areas, sizeof who->areas, "%s", hub__col(st, 3));
+    snprintf(who->forms, sizeof who->forms, "%s", hub__col(st, 4));
+    who->acked_seq = sqlite3_column_int64(st, 5);
+    *revoked = sqlite3_column_int(st, 6);
+    hub__sql_end(st);
+    return 1;
 }
 
 int hub__auth(struct mg_connection *conn, hub_device *who, int kinds,
@@ -328,5 +366,48 @@ int hub__method_is(struct mg_connection *conn, const char *m)
     mg_response_header_add(conn, "Content-Length", clen, -1);
     mg_response_header_send(conn);
     mg_write(conn, body, (size_t)n);
+    return 0;
+}
+
+int hub__query_str(struct mg_connection *conn, const char *name,
+                   int (*valid)(const char *), char *out, size_t cap)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    out[0] = '\0';
+    if (!ri->query_string)
+        return 0;
+    int n =
+        mg_get_var(ri->query_string, strlen(ri->query_string), name, out, cap);
+    if (n == -1) {
+        out[0] = '\0';
+        return 0;
+    }
+    if (n < 0 || (valid && !valid(out))) {
+        out[0] = '\0';
+        hub__reply_error(conn, 400, "bad_parameter",
+                         "query parameter %s is not valid (too long or "
+                         "wrong characters)",
+                         name);
+        return -1;
+    }
+    return 0;
+}
+
+int hub__query_format(struct mg_connection *conn, int *format)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    char v[16] = "";
+    *format = HUB_FMT_JSON;
+    if (!ri->query_string ||
+        mg_get_var(ri->query_string, strlen(ri->query_string), "format", v,
+                   sizeof v) == -1)
+        return 0;
+    if (strcmp(v, "csv") == 0)
+        *format = HUB_FMT_CSV;
+    else if (strcmp(v, "json") != 0) {
+        hub__reply_error(conn, 400, "bad_parameter",
+                         "format must be json or csv");
+        return -1;
+    }
     return 0;
 }

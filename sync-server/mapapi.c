@@ -6,13 +6,23 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "mapapi.h"
+#include "areas.h"
+#include "audit.h"
+#include "errors.h"
+#include "export.h"
+#include "http.h"
+#include "mapind.h"
+#include "mapping.h"
+#include "output.h"
+#include "scope.h"
+#include "server.h"
 #include "indicators.h"
 
 static const char *const readers[] = {"admin", "reviewer", NULL};
 
 /* Common start of a GET for readers: method, token, ?format. */
-int hub__map_begin(struct mg_connection *conn, hub_device *who, int *format)
+static int map_begin(struct mg_connection *conn, hub_device *who, int *format)
 {
     if (hub__api_begin(conn, "GET", who, readers) != 0)
         return -1;
@@ -20,8 +30,8 @@ int hub__map_begin(struct mg_connection *conn, hub_device *who, int *format)
 }
 
 /* ?wave=W, checked to exist. -1 after the 400/404/503 reply. */
-int hub__query_wave(struct mg_connection *conn, const char *name, char *wave,
-                    size_t cap)
+static int query_wave(struct mg_connection *conn, const char *name, char *wave,
+                      size_t cap)
 {
     if (hub__query_str(conn, name, fs_valid_area_code, wave, cap) != 0)
         return -1;
@@ -43,7 +53,7 @@ int hub__handle_admin_waves(struct mg_connection *conn, void *hubp)
     (void)hubp;
     hub_device who;
     int format;
-    if (hub__map_begin(conn, &who, &format) != 0)
+    if (map_begin(conn, &who, &format) != 0)
         return 400;
     cJSON *root = hub__waves_json(hub__db(conn));
     if (!root) {
@@ -59,7 +69,7 @@ int hub__handle_admin_areas(struct mg_connection *conn, void *hubp)
     (void)hubp;
     hub_device who;
     int format;
-    if (hub__map_begin(conn, &who, &format) != 0)
+    if (map_begin(conn, &who, &format) != 0)
         return 400;
     cJSON *root = hub__areas_json(hub__db(conn));
     if (!root) {
@@ -75,8 +85,8 @@ static int quotas_or_coverage(struct mg_connection *conn, int counts)
     hub_device who;
     int format;
     char wave[FS_ID_MAX + 2];
-    if (hub__map_begin(conn, &who, &format) != 0 ||
-        hub__query_wave(conn, "wave", wave, sizeof wave) != 0)
+    if (map_begin(conn, &who, &format) != 0 ||
+        query_wave(conn, "wave", wave, sizeof wave) != 0)
         return 400;
     cJSON *root = hub__coverage_json(hub__db(conn), wave, who.areas, counts);
     if (!root) {
@@ -108,14 +118,14 @@ static int indicator_reply(struct mg_connection *conn, int change)
     int format;
     char form[FS_ID_MAX + 2], ind[1200], by[FS_ID_MAX + 2], k[16];
     char wave[FS_ID_MAX + 2], from[FS_ID_MAX + 2], to[FS_ID_MAX + 2];
-    if (hub__map_begin(conn, &who, &format) != 0 ||
+    if (map_begin(conn, &who, &format) != 0 ||
         hub__query_str(conn, "form", NULL, form, sizeof form) != 0 ||
         hub__query_str(conn, "indicator", NULL, ind, sizeof ind) != 0 ||
         hub__query_str(conn, "by", NULL, by, sizeof by) != 0 ||
         hub__query_str(conn, "k", NULL, k, sizeof k) != 0 ||
-        hub__query_wave(conn, "wave", wave, sizeof wave) != 0 ||
-        hub__query_wave(conn, "from", from, sizeof from) != 0 ||
-        hub__query_wave(conn, "to", to, sizeof to) != 0)
+        query_wave(conn, "wave", wave, sizeof wave) != 0 ||
+        query_wave(conn, "from", from, sizeof from) != 0 ||
+        query_wave(conn, "to", to, sizeof to) != 0)
         return 400;
     if (!form[0] || !ind[0]) {
         hub__reply_error(conn, 400, "bad_parameter",
@@ -197,7 +207,7 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
         hub__query_str(conn, "labels", NULL, labels, sizeof labels) != 0 ||
         hub__query_str(conn, "indicator", NULL, ind, sizeof ind) != 0 ||
         hub__query_str(conn, "k", NULL, k, sizeof k) != 0 ||
-        hub__query_wave(conn, "wave", wave, sizeof wave) != 0 ||
+        query_wave(conn, "wave", wave, sizeof wave) != 0 ||
         hub__query_int(conn, "personal", 0, 0, 1, &personal) != 0)
         return 400;
     if (personal && strcmp(who.role, "admin") != 0) {
@@ -224,7 +234,7 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
             hub__reply_error(conn, 400, "bad_parameter", "%s", err);
         else
             hub__reply_error(conn, 503, "storage", "cannot read the data");
-        return rc == HUB_EBADINPUT ? 400 : 503;
+        return hub__http_status(rc);
     }
     if (hub__export_personal(ex)) {
         /* Audited before the data leaves, so no export goes unrecorded. */
@@ -233,7 +243,7 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
         pthread_mutex_lock(&h->write_lock);
         rc = hub__audit(db, actor, "export.personal", hub__export_detail(ex));
         pthread_mutex_unlock(&h->write_lock);
-        if (rc != SQLITE_OK) {
+        if (rc != HUB_OK) {
             hub__export_free(ex);
             hub__reply_error(conn, 503, "storage",
                              "cannot record the export in the audit log, "

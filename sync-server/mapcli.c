@@ -9,15 +9,22 @@
 #include <unistd.h>
 
 #include "hub.h"
-#include "hub_int.h"
+#include "audit.h"
+#include "cli.h"
+#include "db.h"
+#include "errors.h"
+#include "export.h"
+#include "mapind.h"
+#include "mapping.h"
+#include "output.h"
 #include "indicators.h"
 
-/* Runs one change in a write transaction and reports the outcome: exit
- * status 0, 2 (bad input, nothing changed) or 1 (storage). */
+/* Ends one change's write transaction and reports the outcome: the exit
+ * status of rc (0; 2: bad input, nothing changed; 1: storage). */
 static int finish_write(sqlite3 *db, int rc, const char *err)
 {
-    if (rc == 0 && hub__exec(db, "COMMIT") == 0) {
-        sqlite3_close(db);
+    if (rc == HUB_OK && hub__exec(db, "COMMIT") == 0) {
+        hub__close(db);
         return 0;
     }
     hub__exec(db, "ROLLBACK");
@@ -26,24 +33,14 @@ static int finish_write(sqlite3 *db, int rc, const char *err)
     else
         fprintf(stderr, "fieldsync-hub: database error: %s\n",
                 sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return rc == HUB_EBADINPUT ? 2 : 1;
-}
-
-static sqlite3 *open_write(const char *db_path)
-{
-    sqlite3 *db = hub__open(db_path);
-    if (db && hub__exec(db, "BEGIN IMMEDIATE") != 0) {
-        sqlite3_close(db);
-        return NULL;
-    }
-    return db;
+    hub__close(db);
+    return hub__exit_status(rc == HUB_OK ? HUB_ESTORAGE : rc);
 }
 
 int hub_wave_add(const char *db_path, const char *name, const char *title,
                  const char *start, const char *end, FILE *out)
 {
-    sqlite3 *db = open_write(db_path);
+    sqlite3 *db = hub__cli_begin(db_path);
     if (!db)
         return 1;
     char err[512] = "";
@@ -57,7 +54,7 @@ int hub_wave_add(const char *db_path, const char *name, const char *title,
 int hub_wave_assign(const char *db_path, const char *wave, const char *id,
                     FILE *out)
 {
-    sqlite3 *db = open_write(db_path);
+    sqlite3 *db = hub__cli_begin(db_path);
     if (!db)
         return 1;
     char err[512] = "";
@@ -72,7 +69,7 @@ int hub_quota_set(const char *db_path, const char *area, const char *wave,
                   const char *form, const char *stratum, const char *device,
                   long long target, FILE *out)
 {
-    sqlite3 *db = open_write(db_path);
+    sqlite3 *db = hub__cli_begin(db_path);
     if (!db)
         return 1;
     char err[512] = "";
@@ -100,7 +97,7 @@ static int check_wave(sqlite3 *db, const char *wave)
     else
         fprintf(stderr, "fieldsync-hub: database error: %s\n",
                 sqlite3_errmsg(db));
-    sqlite3_close(db);
+    hub__close(db);
     return w == 0 ? 2 : 1;
 }
 
@@ -110,12 +107,12 @@ static int print_table(sqlite3 *db, cJSON *root, int format, const char *key,
     if (!root) {
         fprintf(stderr, "fieldsync-hub: database error: %s\n",
                 sqlite3_errmsg(db));
-        sqlite3_close(db);
+        hub__close(db);
         return 1;
     }
     int rc = hub__print_rows(out, format, root, key, cols);
     cJSON_Delete(root);
-    sqlite3_close(db);
+    hub__close(db);
     return rc == 0 ? 0 : 1;
 }
 
@@ -168,8 +165,8 @@ static int ind_command(const char *db_path, const hub_ind_request *req,
     int rc = fn(db, req, "*", &root, err, sizeof err);
     if (rc == HUB_EBADINPUT) {
         fprintf(stderr, "fieldsync-hub: %s\n", err);
-        sqlite3_close(db);
-        return 2;
+        hub__close(db);
+        return hub__exit_status(rc);
     }
     if (rc != 0)
         root = NULL;
@@ -219,8 +216,8 @@ int hub_export(const char *db_path, const hub_export_req *req,
         else
             fprintf(stderr, "fieldsync-hub: database error: %s\n",
                     sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return rc == HUB_EBADINPUT ? 2 : 1;
+        hub__close(db);
+        return hub__exit_status(rc);
     }
     /* Written beside the target and renamed at the end, so a failed
      * export never leaves a file that looks complete. */
@@ -240,7 +237,7 @@ int hub_export(const char *db_path, const hub_export_req *req,
     /* Audited before any personal data leaves. */
     if (hub__export_personal(ex) &&
         hub__audit(db, "cli", "export.personal", hub__export_detail(ex)) !=
-            SQLITE_OK) {
+            HUB_OK) {
         fprintf(stderr,
                 "fieldsync-hub: cannot record the export in the "
                 "audit log, so it is refused: %s\n",
@@ -269,6 +266,6 @@ out:
             remove(part);
     }
     hub__export_free(ex);
-    sqlite3_close(db);
+    hub__close(db);
     return status;
 }

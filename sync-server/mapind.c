@@ -8,8 +8,13 @@
 #include <string.h>
 
 #include "fs_form.h"
-#include "hub_int.h"
+#include "mapind.h"
+#include "errors.h"
+#include "forms.h"
+#include "mapping.h"
+#include "scope.h"
 #include "indicators.h"
+#include "stmtcache.h"
 
 #define K_DEFAULT 5
 #define K_MAX 1000
@@ -111,7 +116,7 @@ static void loaded_free(loaded *l)
 /* Adds text (JSON of one answer, may be NULL) under name to o. */
 static void put_answer(cJSON *o, const char *name, const char *text)
 {
-    cJSON *v = text ? cJSON_Parse(text) : NULL;
+    cJSON *v = fs_json_parse_stored(text);
     if (v)
         cJSON_AddItemToObject(o, name, v);
 }
@@ -139,41 +144,36 @@ static int grow(loaded *l, size_t *cap)
 static int load(sqlite3 *db, const char *form, const char *w1, const char *w2,
                 const char *scope, loaded *l)
 {
-    sqlite3_stmt *st = NULL;
     char fpath[HUB_IND_NAME_MAX + 3], bpath[FS_ID_MAX + 3];
     snprintf(fpath, sizeof fpath, "$.%s", l->spec.field);
     snprintf(bpath, sizeof bpath, "$.%s", l->opt.by ? l->opt.by : "");
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT m.area, m.wave, CASE WHEN ?3 = '$.' THEN NULL ELSE "
-            "m.answers -> ?3 END, CASE WHEN ?4 = '$.' THEN NULL ELSE "
-            "m.answers -> ?4 END FROM "
-            "mapping_submissions m LEFT JOIN waves w ON w.name = m.wave "
-            "WHERE m.form_id = ?2 AND m.wave <> '' AND m.review_state <> "
-            "'rejected' AND (?5 = '' OR m.wave "
-            "= ?5 OR m.wave = ?6) AND (?1 = '*' OR instr(',' || ?1 || ',', "
-            "',' || m.area || ',') > 0) ORDER BY w.start_ms",
-            -1, &st, NULL) != SQLITE_OK)
-        return HUB_ESTORAGE;
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, form, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, fpath, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, bpath, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, w1 ? w1 : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, w2 ? w2 : "", -1, SQLITE_STATIC);
-    size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT m.area, m.wave, CASE WHEN ?3 = '$.' THEN NULL ELSE "
+        "m.answers -> ?3 END, CASE WHEN ?4 = '$.' THEN NULL ELSE "
+        "m.answers -> ?4 END FROM mapping_submissions m LEFT JOIN waves w ON "
+        "w.name = m.wave WHERE m.form_id = ?2 AND m.wave <> '' AND "
+        "m.review_state <> 'rejected' AND (?5 = '' OR m.wave = ?5 OR m.wave "
+        "= ?6) AND (?1 = '*' OR instr(',' || ?1 || ',', ',' || m.area || "
+        "',') > 0) ORDER BY w.start_ms",
+        HUB_ARGS(HUB_TEXT(scope), HUB_TEXT(form), HUB_TEXT(fpath),
+                 HUB_TEXT(bpath), HUB_TEXT(w1 ? w1 : ""),
+                 HUB_TEXT(w2 ? w2 : "")),
+        &rc);
+    size_t cap = 0;
+    while (st && (rc = hub__sql_step(st)) > 0) {
         if (l->n == cap && grow(l, &cap) != 0)
             break;
         cJSON *o = cJSON_CreateObject();
+        /* NULL when the answer is missing: no member then. */
         if (l->spec.kind != HUB_IND_COUNT)
             put_answer(o, l->spec.field,
                        (const char *)sqlite3_column_text(st, 2));
         if (l->opt.by)
             put_answer(o, l->opt.by, (const char *)sqlite3_column_text(st, 3));
-        char *area = strdup((const char *)sqlite3_column_text(st, 0));
-        char *wave = strdup((const char *)sqlite3_column_text(st, 1));
+        char *area = strdup(hub__col(st, 0));
+        char *wave = strdup(hub__col(st, 1));
         l->answers[l->n] = o;
         l->strs[2 * l->n] = area;
         l->strs[2 * l->n + 1] = wave;
@@ -182,8 +182,11 @@ static int load(sqlite3 *db, const char *form, const char *w1, const char *w2,
             break;
         l->recs[l->n - 1] = (hub_ind_record){area, wave, o};
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : HUB_ESTORAGE;
+    if (rc > 0) { /* stopped early: out of memory */
+        hub__sql_end(st);
+        rc = HUB_ENOMEM;
+    }
+    return rc;
 }
 
 /* The form's choices of the by field, in their order. */

@@ -2,8 +2,8 @@
  * mapping.c - waves, quotas and coverage of the mapping dataset: the
  * checks and queries both the CLI and the admin API use.
  *
- * Functions here return 0, HUB_EBADINPUT with a message for people in
- * err (nothing changed), or HUB_ESTORAGE.
+ * Functions here return HUB_OK, HUB_EBADINPUT with a message for people
+ * in err (nothing changed), or a storage error (errors.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,12 +12,17 @@
 #include <time.h>
 
 #include "fs_form.h"
-#include "hub_int.h"
+#include "mapping.h"
+#include "forms.h"
+#include "stmtcache.h"
+#include "audit.h"
+#include "errors.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 
-/* "YYYY-MM-DD" -> milliseconds at 00:00 UTC of that day. */
-int hub__parse_date(const char *s, int64_t *ms)
+/* "YYYY-MM-DD" -> milliseconds at 00:00 UTC of that day. 0, or -1 when
+ * not a date. */
+static int parse_date(const char *s, int64_t *ms)
 {
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
         return -1;
@@ -40,63 +45,35 @@ int hub__parse_date(const char *s, int64_t *ms)
     return 0;
 }
 
-int hub__errf(char *err, size_t cap, const char *fmt, ...)
+/* Queues the sub-quotas of devices (their current target and their
+ * wave's dates) of wave (or the one quota id, when wave is NULL) for
+ * those devices to pull (kind "quota"), so that they count offline. */
+static int log_quotas(sqlite3 *db, const char *wave, int64_t id)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return HUB_EBADINPUT;
+#define LOG_QUOTAS                                                             \
+    "INSERT INTO change_log (kind, ref, payload, created_ms, device_id) "      \
+    "SELECT 'quota', 'quota:' || q.id, json_object('id', q.id, 'area', "       \
+    "q.area, 'wave', q.wave, 'form', q.form_id, 'stratum', "                   \
+    "json(q.stratum), 'target', q.target, 'start_ms', w.start_ms, "            \
+    "'end_ms', w.end_ms), ?2, q.device_id FROM quotas q JOIN waves w ON "      \
+    "w.name = q.wave WHERE q.device_id <> '' AND "
+    if (wave)
+        return hub__sql_run(db, LOG_QUOTAS "q.wave = ?1",
+                            HUB_ARGS(HUB_TEXT(wave), HUB_INT(fs_now_ms())));
+    return hub__sql_run(db, LOG_QUOTAS "q.id = ?1",
+                        HUB_ARGS(HUB_INT(id), HUB_INT(fs_now_ms())));
+#undef LOG_QUOTAS
 }
 
-/* Steps an INSERT or UPDATE once and finalizes it: 0 or HUB_ESTORAGE. */
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : HUB_ESTORAGE;
-}
-
-/* Records an admin change (detail consumed): 0 or HUB_ESTORAGE. */
-static int audited(sqlite3 *db, const char *actor, const char *action,
-                   cJSON *detail)
-{
-    return hub__audit(db, actor, action, detail) == SQLITE_OK ? 0
-                                                              : HUB_ESTORAGE;
-}
-
-/* Queues a device's sub-quota (its current target and its wave's dates)
- * for that device to pull (kind "quota"), so it can count offline. */
-static int log_quotas(sqlite3 *db, const char *where_sql, const char *arg)
-{
-    char sql[1024];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO change_log (kind, ref, payload, created_ms, "
-             "device_id) SELECT 'quota', 'quota:' || q.id, json_object("
-             "'id', q.id, 'area', q.area, 'wave', q.wave, 'form', "
-             "q.form_id, 'stratum', json(q.stratum), 'target', q.target, "
-             "'start_ms', w.start_ms, 'end_ms', w.end_ms), ?2, q.device_id "
-             "FROM quotas q JOIN waves w ON w.name = q.wave WHERE "
-             "q.device_id <> '' AND %s",
-             where_sql);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return HUB_ESTORAGE;
-    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)fs_now_ms());
-    return step_done(st);
-}
-
-/* 1 when a row answers q with v bound as ?1, 0 when none, -1 on error. */
+/* 1 when a row answers q with v bound as ?1, 0 when none, or a storage
+ * error. */
 static int exists(sqlite3 *db, const char *q, const char *v)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_text(st, 1, v, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    int rc;
+    sqlite3_stmt *st = hub__sql(db, q, HUB_ARGS(HUB_TEXT(v)), &rc);
+    if (st && (rc = hub__sql_step(st)) > 0)
+        hub__sql_end(st);
+    return rc;
 }
 
 int hub__wave_add(sqlite3 *db, const char *name, const char *title,
@@ -110,10 +87,10 @@ int hub__wave_add(sqlite3 *db, const char *name, const char *title,
             "the wave needs a name of letters, digits, '.', '_' or "
             "'-' (e.g. baseline, follow-up-3m), not '%s'",
             name);
-    if (hub__parse_date(start, &s_ms) != 0)
+    if (parse_date(start, &s_ms) != 0)
         return hub__errf(err, cap,
                          "--start must be a date YYYY-MM-DD, not '%s'", start);
-    if (hub__parse_date(end, &e_ms) != 0)
+    if (parse_date(end, &e_ms) != 0)
         return hub__errf(err, cap, "--end must be a date YYYY-MM-DD, not '%s'",
                          end);
     e_ms += DAY_MS; /* the end date is inclusive */
@@ -123,58 +100,43 @@ int hub__wave_add(sqlite3 *db, const char *name, const char *title,
         return hub__errf(err, cap,
                          "--title must be printable text of 1 to 128 "
                          "bytes");
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT name, start_date, end_date FROM "
-                                "waves WHERE start_ms < ?2 AND ?1 < end_ms "
-                                "AND name <> ?3",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return HUB_ESTORAGE;
-    sqlite3_bind_int64(st, 1, s_ms);
-    sqlite3_bind_int64(st, 2, e_ms);
-    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    int rc;
+    sqlite3_stmt *st =
+        hub__sql(db,
+                 "SELECT name, start_date, end_date FROM "
+                 "waves WHERE start_ms < ?2 AND ?1 < end_ms "
+                 "AND name <> ?3",
+                 HUB_ARGS(HUB_INT(s_ms), HUB_INT(e_ms), HUB_TEXT(name)), &rc);
+    if (st && (rc = hub__sql_step(st)) > 0) {
         snprintf(err, cap,
                  "wave %s overlaps wave %s (%s to %s); waves may not "
                  "overlap, so that each date belongs to one wave",
-                 name, (const char *)sqlite3_column_text(st, 0),
-                 (const char *)sqlite3_column_text(st, 1),
-                 (const char *)sqlite3_column_text(st, 2));
-        sqlite3_finalize(st);
+                 name, hub__col(st, 0), hub__col(st, 1), hub__col(st, 2));
+        hub__sql_end(st);
         return HUB_EBADINPUT;
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return HUB_ESTORAGE;
-    rc = sqlite3_prepare_v2(db,
-                            "INSERT INTO waves (name, title, start_date, "
-                            "end_date, start_ms, end_ms, created_ms) VALUES "
-                            "(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (name) "
-                            "DO UPDATE SET title = ?2, start_date = ?3, "
-                            "end_date = ?4, start_ms = ?5, end_ms = ?6",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return HUB_ESTORAGE;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, title ? title : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, start, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, end, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, s_ms);
-    sqlite3_bind_int64(st, 6, e_ms);
-    sqlite3_bind_int64(st, 7, (int64_t)fs_now_ms());
-    if (step_done(st) != 0)
-        return HUB_ESTORAGE;
+    if (rc == HUB_OK)
+        rc =
+            hub__sql_run(db,
+                         "INSERT INTO waves (name, title, start_date, "
+                         "end_date, start_ms, end_ms, created_ms) VALUES "
+                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (name) "
+                         "DO UPDATE SET title = ?2, start_date = ?3, "
+                         "end_date = ?4, start_ms = ?5, end_ms = ?6",
+                         HUB_ARGS(HUB_TEXT(name), HUB_TEXT(title ? title : ""),
+                                  HUB_TEXT(start), HUB_TEXT(end), HUB_INT(s_ms),
+                                  HUB_INT(e_ms), HUB_INT(fs_now_ms())));
     /* Devices count their sub-quotas by the wave's dates: send them the
      * new ones. */
-    if (log_quotas(db, "q.wave = ?1", name) != 0)
-        return HUB_ESTORAGE;
+    if (rc == HUB_OK)
+        rc = log_quotas(db, name, 0);
+    if (rc != HUB_OK)
+        return rc;
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "wave", name);
     cJSON_AddStringToObject(d, "start", start);
     cJSON_AddStringToObject(d, "end", end);
-    return audited(db, actor, "wave.set", d);
+    return hub__audit(db, actor, "wave.set", d);
 }
 
 int hub__wave_assign(sqlite3 *db, const char *wave, const char *id,
@@ -187,85 +149,55 @@ int hub__wave_assign(sqlite3 *db, const char *wave, const char *id,
                 : 0;
     int s = exists(db, "SELECT 1 FROM submissions WHERE id = ?1", id);
     if (w < 0 || s < 0)
-        return HUB_ESTORAGE;
+        return w < 0 ? w : s;
     if (!w)
         return hub__errf(err, cap,
                          "no wave '%s'; see `fieldsync-hub wave list`", wave);
     if (!s)
         return hub__errf(err, cap, "no submission %s at this hub", id);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO wave_assignments (submission_id, "
-                           "wave, assigned_ms, actor) VALUES (?1, ?2, ?3, "
-                           "?4) ON CONFLICT (submission_id) DO UPDATE SET "
-                           "wave = ?2, assigned_ms = ?3, actor = ?4",
-                           -1, &st, NULL) != SQLITE_OK)
-        return HUB_ESTORAGE;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, wave, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (int64_t)fs_now_ms());
-    sqlite3_bind_text(st, 4, actor, -1, SQLITE_STATIC);
-    if (step_done(st) != 0)
-        return HUB_ESTORAGE;
+    int rc = hub__sql_run(db,
+                          "INSERT INTO wave_assignments (submission_id, "
+                          "wave, assigned_ms, actor) VALUES (?1, ?2, ?3, ?4) "
+                          "ON CONFLICT (submission_id) DO UPDATE SET wave = "
+                          "?2, assigned_ms = ?3, actor = ?4",
+                          HUB_ARGS(HUB_TEXT(id), HUB_TEXT(wave),
+                                   HUB_INT(fs_now_ms()), HUB_TEXT(actor)));
+    if (rc != HUB_OK)
+        return rc;
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "submission", id);
     cJSON_AddStringToObject(d, "wave", wave);
-    return audited(db, actor, "wave.assign", d);
+    return hub__audit(db, actor, "wave.assign", d);
 }
 
 cJSON *hub__waves_json(sqlite3 *db)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT w.name, w.title, w.start_date, "
-                           "w.end_date, (SELECT count(*) FROM "
-                           "mapping_submissions m WHERE m.wave = w.name AND "
-                           "m.review_state <> 'rejected') "
-                           "FROM waves w ORDER BY w.start_ms",
-                           -1, &st, NULL) != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st = hub__sql(db,
+                                "SELECT w.name, w.title, w.start_date, "
+                                "w.end_date, (SELECT count(*) FROM "
+                                "mapping_submissions m WHERE m.wave = w.name "
+                                "AND m.review_state <> 'rejected') FROM waves "
+                                "w ORDER BY w.start_ms",
+                                NULL, 0, &rc);
+    if (!st)
         return NULL;
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "waves");
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (hub__sql_step(st) > 0) {
         cJSON *o = cJSON_CreateObject();
         static const char *const keys[] = {"wave", "title", "start", "end"};
         for (int c = 0; c < 4; c++)
-            cJSON_AddStringToObject(o, keys[c],
-                                    (const char *)sqlite3_column_text(st, c));
+            cJSON_AddStringToObject(o, keys[c], hub__col(st, c));
         cJSON_AddNumberToObject(o, "submissions",
                                 (double)sqlite3_column_int64(st, 4));
         cJSON_AddItemToArray(arr, o);
     }
-    sqlite3_finalize(st);
     return root;
 }
 
 const char *const hub__wave_cols[] = {"wave", "title",       "start",
                                       "end",  "submissions", NULL};
-
-fs_form *hub__form_latest(sqlite3 *db, const char *id)
-{
-    return hub__form_at(db, id, 0);
-}
-
-fs_form *hub__form_at(sqlite3 *db, const char *id, int64_t version)
-{
-    sqlite3_stmt *st = NULL;
-    fs_form *f = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT definition FROM forms WHERE id = ?1 AND "
-                           "(?2 = 0 OR version = ?2) ORDER BY version DESC "
-                           "LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, version);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        fs_form_parse((const char *)sqlite3_column_text(st, 0),
-                      (size_t)sqlite3_column_bytes(st, 0), 0, &f, NULL);
-    sqlite3_finalize(st);
-    return f;
-}
 
 /* 1 when fld is a select_one field with choice code v. */
 static int has_choice(const fs_field *fld, const char *v)
@@ -361,7 +293,7 @@ int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
                 ? exists(db, "SELECT 1 FROM waves WHERE name = ?1", q->wave)
                 : 0;
     if (w < 0)
-        return HUB_ESTORAGE;
+        return w;
     if (!w)
         return hub__errf(err, cap,
                          "no wave '%s'; add it first with `fieldsync-hub wave "
@@ -373,7 +305,7 @@ int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
                     ? exists(db, "SELECT 1 FROM devices WHERE id = ?1", dev)
                     : 0;
         if (d < 0)
-            return HUB_ESTORAGE;
+            return d;
         if (!d)
             return hub__errf(err, cap,
                              "no device %s; see `fieldsync-hub devices`", dev);
@@ -388,41 +320,34 @@ int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
     fs_form_free(f);
     if (rc != 0)
         return rc;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO quotas (area, wave, form_id, "
-                           "stratum, device_id, target, updated_ms) VALUES "
-                           "(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (area, "
-                           "wave, form_id, stratum, device_id) DO UPDATE "
-                           "SET target = ?6, updated_ms = ?7",
-                           -1, &st, NULL) != SQLITE_OK)
-        return HUB_ESTORAGE;
-    sqlite3_bind_text(st, 1, q->area, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, q->wave, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, q->form, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, stratum, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, dev, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, q->target);
-    sqlite3_bind_int64(st, 7, (int64_t)fs_now_ms());
-    if (step_done(st) != 0)
-        return HUB_ESTORAGE;
+    rc = hub__sql_run(db,
+                      "INSERT INTO quotas (area, wave, form_id, stratum, "
+                      "device_id, target, updated_ms) VALUES (?1, ?2, ?3, "
+                      "?4, ?5, ?6, ?7) ON CONFLICT (area, wave, form_id, "
+                      "stratum, device_id) DO UPDATE SET target = ?6, "
+                      "updated_ms = ?7",
+                      HUB_ARGS(HUB_TEXT(q->area), HUB_TEXT(q->wave),
+                               HUB_TEXT(q->form), HUB_TEXT(stratum),
+                               HUB_TEXT(dev), HUB_INT(q->target),
+                               HUB_INT(fs_now_ms())));
+    if (rc != HUB_OK)
+        return rc;
     if (dev[0]) {
-        char id[32] = "";
-        if (sqlite3_prepare_v2(db,
-                               "SELECT id FROM quotas WHERE area = ? AND "
-                               "wave = ? AND form_id = ? AND stratum = ? "
-                               "AND device_id = ?",
-                               -1, &st, NULL) != SQLITE_OK)
-            return HUB_ESTORAGE;
-        const char *key[] = {q->area, q->wave, q->form, stratum, dev};
-        for (int i = 0; i < 5; i++)
-            sqlite3_bind_text(st, i + 1, key[i], -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            snprintf(id, sizeof id, "%lld",
-                     (long long)sqlite3_column_int64(st, 0));
-        sqlite3_finalize(st);
-        if (!id[0] || log_quotas(db, "q.id = CAST(?1 AS INTEGER)", id) != 0)
-            return HUB_ESTORAGE;
+        sqlite3_stmt *st = hub__sql(
+            db,
+            "SELECT id FROM quotas WHERE area = ? AND "
+            "wave = ? AND form_id = ? AND stratum = "
+            "? AND device_id = ?",
+            HUB_ARGS(HUB_TEXT(q->area), HUB_TEXT(q->wave), HUB_TEXT(q->form),
+                     HUB_TEXT(stratum), HUB_TEXT(dev)),
+            &rc);
+        if (!st || (rc = hub__sql_step(st)) <= 0)
+            return rc < 0 ? rc : HUB_ESTORAGE; /* stored a moment ago */
+        int64_t id = sqlite3_column_int64(st, 0);
+        hub__sql_end(st);
+        rc = log_quotas(db, NULL, id);
+        if (rc != HUB_OK)
+            return rc;
     }
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "area", q->area);
@@ -431,14 +356,14 @@ int hub__quota_set(sqlite3 *db, const hub_quota *q, const char *actor,
     cJSON_AddStringToObject(d, "stratum", stratum);
     cJSON_AddStringToObject(d, "device", dev);
     cJSON_AddNumberToObject(d, "target", (double)q->target);
-    return audited(db, actor, "quota.set", d);
+    return hub__audit(db, actor, "quota.set", d);
 }
 
 /* {"gender":"woman","age_band":"18-24"} -> "age_band=18-24,gender=woman"
  * (the stored object is sorted already). */
 static void stratum_text(const char *json, char *out, size_t cap)
 {
-    cJSON *o = cJSON_Parse(json);
+    cJSON *o = fs_json_parse_stored(json);
     size_t len = 0;
     out[0] = '\0';
     const cJSON *it;
@@ -479,29 +404,24 @@ static const char coverage_sql[] =
 cJSON *hub__coverage_json(sqlite3 *db, const char *wave, const char *scope,
                           int with_counts)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, coverage_sql, -1, &st, NULL) != SQLITE_OK)
+    int rc;
+    sqlite3_stmt *st =
+        hub__sql(db, coverage_sql,
+                 HUB_ARGS(HUB_TEXT(scope), HUB_TEXT(wave ? wave : "")), &rc);
+    if (!st)
         return NULL;
-    sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, wave ? wave : "", -1, SQLITE_STATIC);
     cJSON *root = cJSON_CreateObject();
     cJSON *arr =
         cJSON_AddArrayToObject(root, with_counts ? "coverage" : "quotas");
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = hub__sql_step(st)) > 0) {
         cJSON *o = cJSON_CreateObject();
         char strat[600];
-        stratum_text((const char *)sqlite3_column_text(st, 3), strat,
-                     sizeof strat);
-        cJSON_AddStringToObject(o, "area",
-                                (const char *)sqlite3_column_text(st, 0));
-        cJSON_AddStringToObject(o, "wave",
-                                (const char *)sqlite3_column_text(st, 1));
-        cJSON_AddStringToObject(o, "form",
-                                (const char *)sqlite3_column_text(st, 2));
+        stratum_text(hub__col(st, 3), strat, sizeof strat);
+        cJSON_AddStringToObject(o, "area", hub__col(st, 0));
+        cJSON_AddStringToObject(o, "wave", hub__col(st, 1));
+        cJSON_AddStringToObject(o, "form", hub__col(st, 2));
         cJSON_AddStringToObject(o, "stratum", strat);
-        cJSON_AddStringToObject(o, "device",
-                                (const char *)sqlite3_column_text(st, 4));
+        cJSON_AddStringToObject(o, "device", hub__col(st, 4));
         int64_t target = sqlite3_column_int64(st, 5);
         int64_t got = sqlite3_column_int64(st, 6);
         cJSON_AddNumberToObject(o, "target", (double)target);
@@ -517,8 +437,7 @@ cJSON *hub__coverage_json(sqlite3 *db, const char *wave, const char *scope,
         }
         cJSON_AddItemToArray(arr, o);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    if (rc < 0) {
         cJSON_Delete(root);
         return NULL;
     }
@@ -537,5 +456,6 @@ int hub__wave_exists(sqlite3 *db, const char *wave)
         return 1;
     if (!fs_valid_area_code(wave))
         return 0;
-    return exists(db, "SELECT 1 FROM waves WHERE name = ?1", wave);
+    int w = exists(db, "SELECT 1 FROM waves WHERE name = ?1", wave);
+    return w < 0 ? -1 : w;
 }

@@ -13,7 +13,10 @@
 #include <string.h>
 
 #include "fs_form.h"
-#include "hub_int.h"
+#include "merge.h"
+#include "conflicts.h"
+#include "entity.h"
+#include "errors.h"
 #include "stmtcache.h"
 
 /* Published forms, parsed, kept per worker thread. A published (id,
@@ -30,23 +33,6 @@ typedef struct form_entry {
 
 static _Thread_local form_entry form_cache[FORM_CACHE_MAX];
 static _Thread_local int form_cache_n, form_cache_next;
-
-/* The statements a merge runs for every change. They come from the
- * worker's statement cache (stmtcache.h): preparing them per change, or
- * even per changeset, cost more than the inserts themselves. */
-typedef struct merge_stmts {
-    sqlite3_stmt *find;   /* digest of (id, rev) */
-    sqlite3_stmt *insert; /* a new submission */
-    sqlite3_stmt *hold;   /* a refused or divergent change */
-} merge_stmts;
-
-/* Borrows the cached statement for sql (a literal), reset. */
-static int stmt(sqlite3 *db, sqlite3_stmt **st, const char *sql)
-{
-    int rc;
-    *st = hub__stmt(db, sql, &rc);
-    return *st ? SQLITE_OK : rc;
-}
 
 void hub__merge_release(void)
 {
@@ -68,21 +54,15 @@ static int load_form(sqlite3 *db, const char *id, int64_t version, int *found,
         if (e->version == version && strcmp(e->id, id) == 0) {
             *found = 1;
             *form = e->form;
-            return SQLITE_OK;
+            return HUB_OK;
         }
     }
     int rc;
-    sqlite3_stmt *st = hub__stmt(db,
-                                 "SELECT definition FROM forms WHERE id = ? "
-                                 "AND version = ?",
-                                 &rc);
-    if (!st)
-        return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, version);
-    rc = sqlite3_step(st);
+    sqlite3_stmt *st = hub__sql(
+        db, "SELECT definition FROM forms WHERE id = ? AND version = ?",
+        HUB_ARGS(HUB_TEXT(id), HUB_INT(version)), &rc);
     fs_form *parsed = NULL;
-    if (rc == SQLITE_ROW) {
+    if (st && (rc = hub__sql_step(st)) > 0) {
         /* Not strict: a definition published by a newer hub may carry
          * members this one does not know. */
         const char *def = (const char *)sqlite3_column_text(st, 0);
@@ -90,11 +70,9 @@ static int load_form(sqlite3 *db, const char *id, int64_t version, int *found,
         if (def)
             fs_form_parse(def, (size_t)sqlite3_column_bytes(st, 0), 0, &parsed,
                           NULL);
-        rc = SQLITE_OK;
-    } else if (rc == SQLITE_DONE) {
-        rc = SQLITE_OK;
+        hub__sql_end(st);
+        rc = HUB_OK;
     }
-    sqlite3_reset(st);
     if (!*found)
         return rc;
     int slot = form_cache_n;
@@ -109,7 +87,7 @@ static int load_form(sqlite3 *db, const char *id, int64_t version, int *found,
     form_cache[slot].version = version;
     form_cache[slot].form = parsed;
     *form = parsed;
-    return rc;
+    return HUB_OK;
 }
 
 void hub__refuse(fs_result *r, const char *code, const char *fmt, ...)
@@ -128,14 +106,14 @@ static int check_submission(sqlite3 *db, const fs_submission *s, fs_result *r)
     int found;
     const fs_form *form;
     int rc = load_form(db, s->form_id, s->form_version, &found, &form);
-    if (rc != SQLITE_OK)
+    if (rc != HUB_OK)
         return rc;
     if (!found) {
         hub__refuse(r, "unknown_form",
                     "form %s version %lld is not published on this hub; ask "
                     "an admin to publish it, then sync again",
                     s->form_id, (long long)s->form_version);
-        return SQLITE_OK;
+        return HUB_OK;
     }
     if (!form) {
         hub__refuse(
@@ -143,7 +121,7 @@ static int check_submission(sqlite3 *db, const fs_submission *s, fs_result *r)
             "form %s version %lld on this hub is not a valid definition "
             "for this hub; ask an admin to publish a corrected version",
             s->form_id, (long long)s->form_version);
-        return SQLITE_OK;
+        return HUB_OK;
     }
     /* The agent ran the same validator before recording; a refusal here
      * means the two disagree (another agent build, a hand-made push). */
@@ -162,7 +140,7 @@ static int check_submission(sqlite3 *db, const fs_submission *s, fs_result *r)
         vrc = fs_answers_validate(form, answers, s->area, &probs);
     if (vrc == FS_ENOMEM) {
         cJSON_Delete(parsed);
-        return SQLITE_NOMEM; /* the push fails whole and is retried */
+        return HUB_ENOMEM; /* the push fails whole and is retried */
     }
     if (vrc != FS_OK) {
         char list[FS_ERRMSG_MAX - 96]; /* room for the prefix */
@@ -171,7 +149,7 @@ static int check_submission(sqlite3 *db, const fs_submission *s, fs_result *r)
                     (long long)s->form_version, list);
     }
     cJSON_Delete(parsed);
-    return SQLITE_OK;
+    return HUB_OK;
 }
 
 /* SHA-256 over every part of a submission's content that a replay must
@@ -235,36 +213,78 @@ static void content_digest(const fs_submission *s, char out[65])
         free(buf);
 }
 
-static int hold(sqlite3 *db, merge_stmts *ms, const char *device,
-                const fs_change *c, const fs_result *r, int64_t now)
+static int hold(sqlite3 *db, const char *device, const fs_change *c,
+                const fs_result *r, int64_t now)
 {
     cJSON *j = fs_change_to_json(c);
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
-    int rc = stmt(db, &ms->hold,
-                  "INSERT INTO held_changes (device_id, seq, outcome, "
-                  "error, message, change, received_ms) VALUES (?, ?, ?, "
-                  "?, ?, ?, ?)");
-    sqlite3_stmt *st = ms->hold;
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, c->seq);
-        sqlite3_bind_text(st, 3, fs_result_status_name(r->status), -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, r->error, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, r->message, -1, SQLITE_STATIC);
-        /* A change too broken to re-encode is still recorded. */
-        sqlite3_bind_text(st, 6, text ? text : "{}", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 7, now);
-        rc = sqlite3_step(st);
-        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-        sqlite3_reset(st);
-    }
+    /* A change too broken to re-encode is still recorded. */
+    int rc = hub__sql_run(
+        db,
+        "INSERT INTO held_changes (device_id, seq, outcome, error, message, "
+        "change, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        HUB_ARGS(HUB_TEXT(device), HUB_INT(c->seq),
+                 HUB_TEXT(fs_result_status_name(r->status)), HUB_TEXT(r->error),
+                 HUB_TEXT(r->message), HUB_TEXT(text ? text : "{}"),
+                 HUB_INT(now)));
     free(text);
     return rc;
 }
 
-static int merge_submission(sqlite3 *db, merge_stmts *ms, const char *device,
+/* An amendment (base_rev > 0) whose base is no longer the newest
+ * revision (an admin corrected it meanwhile): opens a 'submission'
+ * conflict holding both and sets r to divergent/"conflict". *handled is 0
+ * when the amendment is not one (merge it as usual). */
+static int amend_conflict(sqlite3 *db, const char *device,
+                          const fs_submission *s, fs_result *r, int64_t now,
+                          int *handled)
+{
+    *handled = 0;
+    /* The newest revision, unless this very revision is stored (then
+     * the usual duplicate/divergent rules answer). */
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT rev, answers, device_id, collector, hlc, area FROM "
+        "submissions WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
+        "submissions WHERE id = ?1 AND rev = ?2 AND device_id = ?3) ORDER "
+        "BY rev DESC LIMIT 1",
+        HUB_ARGS(HUB_TEXT(s->id), HUB_INT(s->rev), HUB_TEXT(device)), &rc);
+    if (!st)
+        return rc;
+    rc = hub__sql_step(st);
+    if (rc <= 0 || sqlite3_column_int64(st, 0) == s->base_rev) {
+        hub__sql_end(st);
+        return rc < 0 ? rc : HUB_OK;
+    }
+    int64_t cur = sqlite3_column_int64(st, 0);
+    char hlc[FS_HLC_TEXT_LEN + 1];
+    fs_hlc_format(s->hlc, hlc);
+    int64_t cid = 0;
+    rc = hub__conflict_open(db, "submission", s->id, "", hub__col(st, 5), now,
+                            &cid);
+    if (rc == HUB_OK)
+        rc = hub__conflict_add(db, cid, hub__col(st, 1), hub__col(st, 2),
+                               hub__col(st, 3), hub__col(st, 4), cur, now);
+    hub__sql_end(st);
+    if (rc == HUB_OK)
+        rc = hub__conflict_add(db, cid, s->answers_json, device, s->collector,
+                               hlc, 0, now);
+    if (rc != HUB_OK)
+        return rc;
+    *handled = 1;
+    r->status = FS_RES_DIVERGENT;
+    snprintf(r->error, sizeof r->error, "conflict");
+    snprintf(r->message, sizeof r->message,
+             "submission %s was corrected on the hub (revision %lld) after "
+             "revision %lld that this amendment is based on; both are kept "
+             "as conflict #%lld for a hub admin to settle",
+             s->id, (long long)cur, (long long)s->base_rev, (long long)cid);
+    return HUB_OK;
+}
+
+static int merge_submission(sqlite3 *db, const char *device,
                             const fs_submission *s, const char *digest,
                             fs_result *r, int64_t now)
 {
@@ -272,8 +292,8 @@ static int merge_submission(sqlite3 *db, merge_stmts *ms, const char *device,
      * admin corrected it meanwhile) is a conflict, never an overwrite. */
     if (s->base_rev > 0) {
         int handled = 0;
-        int arc = hub__amend_conflict(db, device, s, r, now, &handled);
-        if (arc != SQLITE_OK || handled)
+        int arc = amend_conflict(db, device, s, r, now, &handled);
+        if (arc != HUB_OK || handled)
             return arc;
     }
     /* Nearly every change is new: insert first and look at what is
@@ -281,53 +301,36 @@ static int merge_submission(sqlite3 *db, merge_stmts *ms, const char *device,
      * two on the common path. */
     char hlc[FS_HLC_TEXT_LEN + 1];
     fs_hlc_format(s->hlc, hlc);
-    int rc = stmt(db, &ms->insert,
-                  "INSERT INTO submissions (id, rev, base_rev, form_id, "
-                  "form_version, area, device_id, collector, hlc, "
-                  "created_ms, received_ms, answers, digest) VALUES (?, ?, "
-                  "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id, rev) "
-                  "DO NOTHING");
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_stmt *st = ms->insert;
-    sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, s->rev);
-    sqlite3_bind_int64(st, 3, s->base_rev);
-    sqlite3_bind_text(st, 4, s->form_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, s->form_version);
-    sqlite3_bind_text(st, 6, s->area, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, s->collector, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, hlc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 10, s->created_ms);
-    sqlite3_bind_int64(st, 11, now);
-    sqlite3_bind_text(st, 12, s->answers_json, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 13, digest, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    int rc = hub__sql_run(
+        db,
+        "INSERT INTO submissions (id, rev, base_rev, form_id, form_version, "
+        "area, device_id, collector, hlc, created_ms, received_ms, answers, "
+        "digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+        "(id, rev) DO NOTHING",
+        HUB_ARGS(HUB_TEXT(s->id), HUB_INT(s->rev), HUB_INT(s->base_rev),
+                 HUB_TEXT(s->form_id), HUB_INT(s->form_version),
+                 HUB_TEXT(s->area), HUB_TEXT(device), HUB_TEXT(s->collector),
+                 HUB_TEXT(hlc), HUB_INT(s->created_ms), HUB_INT(now),
+                 HUB_TEXT(s->answers_json), HUB_TEXT(digest)));
+    if (rc != HUB_OK)
         return rc;
     if (sqlite3_changes(db) == 1) {
         r->status = FS_RES_APPLIED;
-        return SQLITE_OK;
+        return HUB_OK;
     }
 
-    rc = stmt(db, &ms->find,
-              "SELECT digest FROM submissions WHERE id = ? AND rev = ?");
-    if (rc != SQLITE_OK)
+    sqlite3_stmt *st =
+        hub__sql(db, "SELECT digest FROM submissions WHERE id = ? AND rev = ?",
+                 HUB_ARGS(HUB_TEXT(s->id), HUB_INT(s->rev)), &rc);
+    if (!st)
         return rc;
-    st = ms->find;
-    sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, s->rev);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
-    }
+    rc = hub__sql_step(st);
+    if (rc <= 0)
+        return rc < 0 ? rc : HUB_ESTORAGE; /* it was there a moment ago */
     const char *d = (const char *)sqlite3_column_text(st, 0);
     r->status =
         d && strcmp(d, digest) == 0 ? FS_RES_DUPLICATE : FS_RES_DIVERGENT;
-    sqlite3_reset(st);
+    hub__sql_end(st);
     if (r->status == FS_RES_DIVERGENT) {
         snprintf(r->error, sizeof r->error, "divergent");
         snprintf(r->message, sizeof r->message,
@@ -336,14 +339,14 @@ static int merge_submission(sqlite3 *db, merge_stmts *ms, const char *device,
                  "review",
                  s->id, (long long)s->rev);
     }
-    return SQLITE_OK;
+    return HUB_OK;
 }
 
 int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs, fs_result *results,
                        hub_digest *digests)
 {
-    int rc = SQLITE_OK;
-    for (size_t i = 0; i < cs->n && rc == SQLITE_OK; i++) {
+    int rc = HUB_OK;
+    for (size_t i = 0; i < cs->n && rc == HUB_OK; i++) {
         const fs_change *c = &cs->changes[i];
         fs_result *r = &results[i];
         memset(r, 0, sizeof *r);
@@ -353,10 +356,10 @@ int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs, fs_result *results,
             hub__refuse(r, fs_errname(c->err), "%s", c->errmsg);
         } else if (c->kind == FS_CHANGE_SUBMISSION) {
             rc = check_submission(db, &c->sub, r);
-            if (rc == SQLITE_OK && r->status != FS_RES_REFUSED) {
+            if (rc == HUB_OK && r->status != FS_RES_REFUSED) {
                 content_digest(&c->sub, digests[i].hex);
                 if (!digests[i].hex[0])
-                    rc = SQLITE_NOMEM;
+                    rc = HUB_ENOMEM;
             }
         }
     }
@@ -366,10 +369,9 @@ int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs, fs_result *results,
 int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
                const hub_digest *digests, fs_push_reply *reply)
 {
-    merge_stmts ms = {NULL, NULL, NULL};
     int64_t now = (int64_t)fs_now_ms();
-    int rc = SQLITE_OK;
-    for (size_t i = 0; i < cs->n && rc == SQLITE_OK; i++) {
+    int rc = HUB_OK;
+    for (size_t i = 0; i < cs->n && rc == HUB_OK; i++) {
         const fs_change *c = &cs->changes[i];
         fs_result *r = &reply->results[i];
         /* Refusals were decided by hub__merge_prepare. */
@@ -378,11 +380,11 @@ int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
         else if (c->kind == FS_CHANGE_ENTITY)
             rc = hub__merge_entity(db, device_id, &c->ent, r, now);
         else
-            rc = merge_submission(db, &ms, device_id, &c->sub, digests[i].hex,
-                                  r, now);
-        if (rc == SQLITE_OK &&
+            rc = merge_submission(db, device_id, &c->sub, digests[i].hex, r,
+                                  now);
+        if (rc == HUB_OK &&
             (r->status == FS_RES_REFUSED || r->status == FS_RES_DIVERGENT))
-            rc = hold(db, &ms, device_id, c, r, now);
+            rc = hold(db, device_id, c, r, now);
     }
     return rc;
 }

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "output.h"
+#include "http.h"
 
 void hub__sink_file(hub_sink *s, FILE *f)
 {
@@ -164,35 +165,73 @@ int hub__rows_csv(hub_sink *s, const cJSON *rows, const char *const *cols)
 
 #define TEXT_COLS_MAX 24
 
-int hub__rows_text(FILE *out, const cJSON *rows, const char *const *cols)
+static const char *col_title(const hub_col *c)
 {
-    size_t w[TEXT_COLS_MAX] = {0}, nc = 0;
+    return c->title ? c->title : c->key;
+}
+
+/* One line of a table: the heading when r is NULL. */
+static void table_line(FILE *out, const cJSON *r, const hub_col *cols, size_t n,
+                       const int *w, const char *lead, int pad_last)
+{
     char tmp[64];
-    for (; cols[nc] && nc < TEXT_COLS_MAX; nc++)
-        w[nc] = strlen(cols[nc]);
+    fputs(lead, out);
+    for (size_t c = 0; c < n; c++) {
+        const char *t =
+            r ? cell_text(cJSON_GetObjectItemCaseSensitive(r, cols[c].key), tmp,
+                          sizeof tmp)
+              : col_title(&cols[c]);
+        if (!t)
+            t = "-";
+        int last = c + 1 == n;
+        if (cols[c].right)
+            fprintf(out, "%*s", w[c], t);
+        else if (last && !pad_last)
+            fputs(t, out);
+        else
+            fprintf(out, "%-*s", w[c], t);
+        fputs(last ? "\n" : "  ", out);
+    }
+}
+
+int hub__table_text(FILE *out, const cJSON *rows, const hub_col *cols, size_t n,
+                    const char *lead, int pad_last)
+{
+    int w[TEXT_COLS_MAX] = {0};
+    char tmp[64];
     const cJSON *r;
-    cJSON_ArrayForEach(r, rows)
-    {
-        for (size_t c = 0; c < nc; c++) {
-            const char *t = cell_text(
-                cJSON_GetObjectItemCaseSensitive(r, cols[c]), tmp, sizeof tmp);
-            size_t l = t ? strlen(t) : 1;
+    if (n > TEXT_COLS_MAX)
+        n = TEXT_COLS_MAX;
+    for (size_t c = 0; c < n; c++) {
+        w[c] = cols[c].width;
+        if (w[c] > 0)
+            continue;
+        w[c] = (int)strlen(col_title(&cols[c]));
+        cJSON_ArrayForEach(r, rows)
+        {
+            const char *t =
+                cell_text(cJSON_GetObjectItemCaseSensitive(r, cols[c].key), tmp,
+                          sizeof tmp);
+            int l = t ? (int)strlen(t) : 1;
             if (l > w[c])
                 w[c] = l;
         }
     }
-    for (size_t c = 0; c < nc; c++)
-        fprintf(out, "%-*s%s", (int)w[c], cols[c], c + 1 < nc ? "  " : "\n");
+    table_line(out, NULL, cols, n, w, lead, pad_last);
     cJSON_ArrayForEach(r, rows)
     {
-        for (size_t c = 0; c < nc; c++) {
-            const char *t = cell_text(
-                cJSON_GetObjectItemCaseSensitive(r, cols[c]), tmp, sizeof tmp);
-            fprintf(out, "%-*s%s", (int)w[c], t ? t : "-",
-                    c + 1 < nc ? "  " : "\n");
-        }
+        table_line(out, r, cols, n, w, lead, pad_last);
     }
     return ferror(out) ? -1 : 0;
+}
+
+int hub__rows_text(FILE *out, const cJSON *rows, const char *const *cols)
+{
+    hub_col c[TEXT_COLS_MAX];
+    size_t n = 0;
+    for (; cols[n] && n < TEXT_COLS_MAX; n++)
+        c[n] = (hub_col){cols[n], NULL, 0, 0};
+    return hub__table_text(out, rows, c, n, "", 1);
 }
 
 int hub__print_rows(FILE *out, int format, const cJSON *root, const char *key,
@@ -214,49 +253,6 @@ int hub__print_rows(FILE *out, int format, const cJSON *root, const char *key,
         return hub__sink_end(&s);
     }
     return hub__rows_text(out, rows, cols);
-}
-
-int hub__query_format(struct mg_connection *conn, int *format)
-{
-    const struct mg_request_info *ri = mg_get_request_info(conn);
-    char v[16] = "";
-    *format = HUB_FMT_JSON;
-    if (!ri->query_string ||
-        mg_get_var(ri->query_string, strlen(ri->query_string), "format", v,
-                   sizeof v) == -1)
-        return 0;
-    if (strcmp(v, "csv") == 0)
-        *format = HUB_FMT_CSV;
-    else if (strcmp(v, "json") != 0) {
-        hub__reply_error(conn, 400, "bad_parameter",
-                         "format must be json or csv");
-        return -1;
-    }
-    return 0;
-}
-
-int hub__query_str(struct mg_connection *conn, const char *name,
-                   int (*valid)(const char *), char *out, size_t cap)
-{
-    const struct mg_request_info *ri = mg_get_request_info(conn);
-    out[0] = '\0';
-    if (!ri->query_string)
-        return 0;
-    int n =
-        mg_get_var(ri->query_string, strlen(ri->query_string), name, out, cap);
-    if (n == -1) {
-        out[0] = '\0';
-        return 0;
-    }
-    if (n < 0 || (valid && !valid(out))) {
-        out[0] = '\0';
-        hub__reply_error(conn, 400, "bad_parameter",
-                         "query parameter %s is not valid (too long or "
-                         "wrong characters)",
-                         name);
-        return -1;
-    }
-    return 0;
 }
 
 void hub__reply_rows(struct mg_connection *conn, int format, cJSON *root,

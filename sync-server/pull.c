@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "pull.h"
+#include "errors.h"
+#include "stmtcache.h"
+#include "http.h"
+#include "scope.h"
 
 #define PULL_DEFAULT 100
 #define PULL_MAX 500
@@ -42,37 +46,27 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
         hub__query_int(conn, "limit", PULL_DEFAULT, 1, PULL_MAX, &limit) != 0)
         return 400;
 
-    sqlite3 *db = hub__db(conn);
-    sqlite3_stmt *st = NULL;
+    /* One row more than the page tells whether more follow. */
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        hub__db(conn),
+        "SELECT sseq, kind, payload, ref, area FROM "
+        "change_log WHERE sseq > ? AND (device_id IS "
+        "NULL OR device_id = ?) ORDER BY sseq LIMIT ?",
+        HUB_ARGS(HUB_INT(after), HUB_TEXT(dev.id), HUB_INT(limit + 1)), &rc);
     cJSON *page = cJSON_CreateObject();
     cJSON *changes = cJSON_AddArrayToObject(page, "changes");
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT sseq, kind, payload, ref, area FROM "
-                                "change_log WHERE sseq > ? AND (device_id "
-                                "IS NULL OR device_id = ?) ORDER BY sseq "
-                                "LIMIT ?",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK || !changes) {
-        sqlite3_finalize(st);
-        cJSON_Delete(page);
-        hub__reply_error(conn, 503, "storage",
-                         "the hub cannot read its change log; try later");
-        return 503;
-    }
-    /* One row more than the page tells whether more follow. */
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_text(st, 2, dev.id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, limit + 1);
     long long next = after;
     size_t bytes = 0, n = 0;
     int more = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (st && changes && (rc = hub__sql_step(st)) > 0) {
         if ((long long)n == limit || (n > 0 && bytes >= PULL_BYTES)) {
             more = 1;
+            hub__sql_end(st);
             break;
         }
-        const char *payload = (const char *)sqlite3_column_text(st, 2);
-        const char *kind = (const char *)sqlite3_column_text(st, 1);
+        const char *payload = hub__col(st, 2);
+        const char *kind = hub__col(st, 1);
         next = sqlite3_column_int64(st, 0);
         /* Entity rows carry their area: a device gets its areas only. */
         const char *area = (const char *)sqlite3_column_text(st, 4);
@@ -83,21 +77,19 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
             continue;
         }
         cJSON *c = cJSON_CreateObject();
-        cJSON_AddNumberToObject(c, "sseq", (double)sqlite3_column_int64(st, 0));
-        cJSON_AddStringToObject(c, "kind",
-                                (const char *)sqlite3_column_text(st, 1));
+        cJSON_AddNumberToObject(c, "sseq", (double)next);
+        cJSON_AddStringToObject(c, "kind", kind);
         /* Stored payloads are canonical JSON the hub wrote itself. */
         cJSON_AddItemToObject(c, "payload", cJSON_CreateRaw(payload));
         cJSON_AddItemToArray(changes, c);
         bytes += strlen(payload);
         n++;
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    if (!st || !changes || rc < 0) {
         cJSON_Delete(page);
-        hub__reply_error(conn, 503, "storage",
-                         "the hub cannot read its change log; try later");
-        return 503;
+        return hub__reply_err(conn, rc < 0 ? rc : HUB_ESTORAGE, "storage",
+                              "the hub cannot read its change log; try "
+                              "later");
     }
     cJSON_AddNumberToObject(page, "next", (double)next);
     cJSON_AddBoolToObject(page, "more", more);

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "fs_protocol.h"
+#include "ratelimit.h"
 
 #define SLOTS 4096
 #define PROBES 8

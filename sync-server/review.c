@@ -8,7 +8,14 @@
 #include <string.h>
 
 #include "hub.h"
-#include "hub_int.h"
+#include "review.h"
+#include "errors.h"
+#include "stmtcache.h"
+#include "audit.h"
+#include "db.h"
+#include "http.h"
+#include "scope.h"
+#include "server.h"
 
 #define COMMENT_MAX 1000
 
@@ -24,52 +31,34 @@ int hub__review_state_valid(const char *state)
 }
 
 int hub__review(sqlite3 *db, const char *id, const char *state,
-                const char *comment, const char *actor, const char *areas,
-                int *found)
+                const char *comment, const char *actor, const char *areas)
 {
-    *found = 0;
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
+    int rc;
+    sqlite3_stmt *st = hub__sql(db,
                                 "SELECT rev, device_id, area FROM submissions "
                                 "WHERE id = ? ORDER BY rev DESC LIMIT 1",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
+                                HUB_ARGS(HUB_TEXT(id)), &rc);
+    if (!st || (rc = hub__sql_step(st)) < 0)
         return rc;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int64_t rev = 0;
-    char device[FS_UUID_LEN + 1] = "";
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        rev = sqlite3_column_int64(st, 0);
-        snprintf(device, sizeof device, "%s", sqlite3_column_text(st, 1));
-        /* Outside the reviewer's areas it does not exist for them. */
-        *found =
-            hub__scope_has(areas, (const char *)sqlite3_column_text(st, 2));
+    /* Outside the reviewer's areas it does not exist for them. */
+    if (rc == 0 || !hub__scope_has(areas, hub__col(st, 2))) {
+        hub__sql_end(st);
+        return HUB_ENOTFOUND;
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return rc;
-    if (!*found)
-        return SQLITE_OK;
+    int64_t rev = sqlite3_column_int64(st, 0);
+    char device[FS_UUID_LEN + 1];
+    snprintf(device, sizeof device, "%s", hub__col(st, 1));
+    hub__sql_end(st);
 
     int64_t now = (int64_t)fs_now_ms();
-    rc = sqlite3_prepare_v2(db,
-                            "UPDATE submissions SET review_state = ?, "
-                            "review_comment = ?, reviewed_ms = ? WHERE id = "
-                            "? AND rev = ?",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    rc = hub__sql_run(db,
+                      "UPDATE submissions SET review_state = ?, "
+                      "review_comment = ?, reviewed_ms = ? WHERE id = ? AND "
+                      "rev = ?",
+                      HUB_ARGS(HUB_TEXT(state), HUB_TEXT(comment), HUB_INT(now),
+                               HUB_TEXT(id), HUB_INT(rev)));
+    if (rc != HUB_OK)
         return rc;
-    sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, comment, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, rev);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return rc;
-
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "id", id);
     cJSON_AddNumberToObject(p, "rev", (double)rev);
@@ -77,22 +66,13 @@ int hub__review(sqlite3 *db, const char *id, const char *state,
     cJSON_AddStringToObject(p, "comment", comment);
     char *payload = cJSON_PrintUnformatted(p);
     cJSON_Delete(p);
-    rc = sqlite3_prepare_v2(db,
-                            "INSERT INTO change_log (kind, ref, payload, "
-                            "created_ms, device_id) VALUES ('review', ?, ?, "
-                            "?, ?)",
-                            -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, payload ? payload : "{}", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, now);
-        sqlite3_bind_text(st, 4, device, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-    }
-    sqlite3_finalize(st);
+    rc = hub__sql_run(db,
+                      "INSERT INTO change_log (kind, ref, payload, "
+                      "created_ms, device_id) VALUES ('review', ?, ?, ?, ?)",
+                      HUB_ARGS(HUB_TEXT(id), HUB_TEXT(payload ? payload : "{}"),
+                               HUB_INT(now), HUB_TEXT(device)));
     free(payload);
-    if (rc != SQLITE_OK)
+    if (rc != HUB_OK)
         return rc;
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "submission", id);
@@ -127,23 +107,24 @@ int hub_review(const char *db_path, const char *id, const char *state,
     sqlite3 *db = hub__open(db_path);
     if (!db)
         return 1;
-    int found = 0;
-    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? SQLITE_OK : SQLITE_ERROR;
-    if (rc == SQLITE_OK)
-        rc = hub__review(db, id, state, comment, "cli", "*", &found);
-    if (rc == SQLITE_OK && found && hub__exec(db, "COMMIT") != 0)
-        rc = SQLITE_ERROR;
-    if (rc != SQLITE_OK || !found) {
-        if (rc != SQLITE_OK)
+    int rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? HUB_OK : HUB_ESTORAGE;
+    if (rc == HUB_OK)
+        rc = hub__review(db, id, state, comment, "cli", "*");
+    if (rc == HUB_OK && hub__exec(db, "COMMIT") != 0)
+        rc = HUB_ESTORAGE;
+    if (rc != HUB_OK) {
+        if (rc != HUB_ENOTFOUND)
             fprintf(stderr, "fieldsync-hub: cannot record the review: %s\n",
                     sqlite3_errmsg(db));
         else
             fprintf(stderr, "fieldsync-hub: no submission %s\n", id);
         hub__exec(db, "ROLLBACK");
-        sqlite3_close(db);
+        hub__close(db);
+        /* 1 for an unknown submission too: what this command has always
+         * answered, and scripts rely on. */
         return 1;
     }
-    sqlite3_close(db);
+    hub__close(db);
     fprintf(out,
             "submission %s: %s; the device that sent it sees this on "
             "its next sync\n",
@@ -181,30 +162,21 @@ int hub__handle_admin_review(struct mg_connection *conn, void *hubp)
     char actor[FS_NAME_MAX + 8];
     snprintf(actor, sizeof actor, "token:%s", who.name);
     sqlite3 *db = hub__db(conn);
-    int found = 0;
-    pthread_mutex_lock(&h->write_lock);
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = hub__review(db, id->valuestring, state->valuestring,
-                         comment ? comment->valuestring : "", actor, who.areas,
-                         &found);
-    if (rc == SQLITE_OK && found)
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK || !found)
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&h->write_lock);
+    int rc = hub__tx_begin(db, &h->write_lock);
+    if (rc == HUB_OK)
+        rc = hub__tx_end(db, &h->write_lock,
+                         hub__review(db, id->valuestring, state->valuestring,
+                                     comment ? comment->valuestring : "", actor,
+                                     who.areas));
     int status = 200;
-    if (rc != SQLITE_OK) {
-        hub__reply_error(conn, 503, "storage",
-                         "could not record the "
-                         "review: %s",
-                         sqlite3_errstr(rc));
-        status = 503;
-    } else if (!found) {
-        hub__reply_error(conn, 404, "not_found",
-                         "no submission %s in this token's areas",
-                         id->valuestring);
-        status = 404;
+    if (rc == HUB_ENOTFOUND) {
+        status = hub__reply_err(conn, rc, "not_found",
+                                "no submission %s in this token's areas",
+                                id->valuestring);
+    } else if (rc != HUB_OK) {
+        status = hub__reply_err(conn, rc, "storage",
+                                "could not record the review: %s",
+                                hub__storage_detail(rc));
     } else {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "submission", id->valuestring);

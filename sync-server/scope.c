@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "scope.h"
 
 int hub__scope_has(const char *scope, const char *item)
 {

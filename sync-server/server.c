@@ -14,7 +14,21 @@
 
 #include "fs_schema.h"
 #include "hub.h"
-#include "hub_int.h"
+#include "server.h"
+#include "adminapi.h"
+#include "checkpoint.h"
+#include "conflictapi.h"
+#include "db.h"
+#include "enroll.h"
+#include "http.h"
+#include "mapapi.h"
+#include "merge.h"
+#include "mergeq.h"
+#include "pull.h"
+#include "push.h"
+#include "ratelimit.h"
+#include "review.h"
+#include "webui.h"
 #include "stmtcache.h"
 
 /* Nice value of request workers (the merge thread keeps the process's). */
@@ -28,7 +42,7 @@ static void *init_thread(const struct mg_context *ctx, int thread_type)
     if (thread_type != 1)
         return NULL;
     hub *h = mg_get_user_data(ctx);
-    /* A little below the merge thread (push.c): requests are decoded in
+    /* A little below the merge thread (mergeq.c): requests are decoded in
      * parallel, merged by that one thread; it must not wait for a core. */
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
     sqlite3 *db = NULL;
@@ -83,17 +97,15 @@ typedef struct route {
 static int handle_healthz(struct mg_connection *conn, void *hubp)
 {
     (void)hubp;
-    sqlite3 *db = hub__db(conn);
-    sqlite3_stmt *st = NULL;
-    int ok = sqlite3_prepare_v2(db, "SELECT count(*) FROM devices", -1, &st,
-                                NULL) == SQLITE_OK &&
-             sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    if (!ok) {
+    int rc;
+    sqlite3_stmt *st =
+        hub__sql(hub__db(conn), "SELECT count(*) FROM devices", NULL, 0, &rc);
+    if (!st || hub__sql_step(st) <= 0) {
         hub__reply_error(conn, 503, "storage",
                          "the hub cannot read its database");
         return 503;
     }
+    hub__sql_end(st);
     char body[128];
     int n = snprintf(body, sizeof body,
                      "{\"status\":\"ok\",\"protocol\":%d,\"schema\":%d}",
@@ -276,7 +288,8 @@ int hub_serve(const hub_serve_options *opt)
     signal(SIGPIPE, SIG_IGN);
     /* After the mask: these threads must not take a stop signal either. */
     h.ckpt = hub__checkpointer_start(opt->db_path);
-    if (hub__merger_start(&h) != 0) {
+    h.mergeq = hub__mergeq_start(&h);
+    if (!h.mergeq) {
         hub__checkpointer_stop(h.ckpt);
         hub__ratelimit_free(h.rate);
         free(h.db_path);
@@ -328,7 +341,7 @@ int hub_serve(const hub_serve_options *opt)
                 "address of this machine?)\n",
                 opt->listen);
         mg_exit_library();
-        hub__merger_stop();
+        hub__mergeq_stop(h.mergeq);
         hub__checkpointer_stop(h.ckpt);
         hub__ratelimit_free(h.rate);
         free(h.db_path);
@@ -355,7 +368,7 @@ int hub_serve(const hub_serve_options *opt)
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     mg_stop(ctx); /* waits for in-flight requests */
     mg_exit_library();
-    hub__merger_stop(); /* no push is in flight after mg_stop */
+    hub__mergeq_stop(h.mergeq); /* no push is in flight after mg_stop */
     hub__checkpointer_stop(h.ckpt);
     pthread_mutex_destroy(&h.write_lock);
     hub__ratelimit_free(h.rate);

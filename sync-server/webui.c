@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "webui.h"
+#include "http.h"
 
 extern const char fs_web_index_html[], fs_web_app_css[], fs_web_app_js[],
     fs_web_api_js[], fs_web_review_js[], fs_web_dataset_js[], fs_web_map_js[];
