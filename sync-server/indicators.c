@@ -221,58 +221,48 @@ static int measure(const hub_ind_spec *spec, const cJSON *ans, double *x)
 
 /* ---- suppression ---------------------------------------------------- */
 
-/* One additive relation of the table: members[0..m-1] are the cells
- * whose bases sum to members[m-1] (the total). When exactly one member
- * is hidden, it could be recovered by subtraction: hide the smallest
- * shown member too, an inner cell before the total. Returns 1 when it
- * hid one. */
-static int protect(hub_ind_cell **members, size_t m)
-{
-    size_t hidden = 0;
-    for (size_t i = 0; i < m; i++)
-        hidden += members[i]->supp != HUB_SUPP_NONE;
-    if (hidden != 1)
-        return 0;
-    hub_ind_cell *pick = NULL;
-    for (size_t i = 0; i + 1 < m; i++)
-        if (members[i]->supp == HUB_SUPP_NONE &&
-            (!pick || members[i]->n < pick->n))
-            pick = members[i];
-    if (!pick)
-        pick = members[m - 1];
-    pick->supp = HUB_SUPP_COMPLEMENT;
-    return 1;
-}
-
+/* The table as equations for suppress.c: each row of inner cells sums to
+ * its total (last column), each column of areas to the all-areas row
+ * (last row). Complements are taken from inner cells before totals. */
 static int suppress(hub_ind_table *t, int k)
 {
-    size_t R = t->nrows, C = t->ncols;
+    size_t R = t->nrows, C = t->ncols, nt = 0, ne = 0;
+    hub_supp_cell *cells = calloc(R * C, sizeof *cells);
+    hub_supp_term *terms = malloc(2 * R * C * sizeof *terms);
+    size_t *start = malloc((R + C + 1) * sizeof *start);
+    int rc = -1;
+    if (!cells || !terms || !start)
+        goto out;
+    for (size_t r = 0; r < R; r++)
+        for (size_t c = 0; c < C; c++)
+            cells[r * C + c] =
+                (hub_supp_cell){t->cells[r * C + c].n, 1,
+                                (r + 1 == R) + (c + 1 == C), HUB_SUPP_NONE};
+    if (C > 1)
+        for (size_t r = 0; r < R; r++) {
+            start[ne++] = nt;
+            for (size_t c = 0; c < C; c++)
+                terms[nt++] = (hub_supp_term){r * C + c, c + 1 < C ? 1 : -1};
+        }
+    if (R > 1)
+        for (size_t c = 0; c < C; c++) {
+            start[ne++] = nt;
+            for (size_t r = 0; r < R; r++)
+                terms[nt++] = (hub_supp_term){r * C + c, r + 1 < R ? 1 : -1};
+        }
+    start[ne] = nt;
+    hub_supp_system sys = {cells, R * C, terms, start, ne};
+    rc = hub_supp_solve(&sys, k);
     for (size_t i = 0; i < R * C; i++)
-        if (t->cells[i].n < k)
-            t->cells[i].supp = HUB_SUPP_SMALL;
-    size_t max = R > C ? R : C;
-    hub_ind_cell **m = malloc(max * sizeof *m);
-    if (!m)
-        return -1;
-    /* Every round hides at least one more cell or ends, so this stops
-     * within R x C rounds. */
-    for (int changed = 1; changed;) {
-        changed = 0;
-        if (C > 1)
-            for (size_t r = 0; r < R; r++) {
-                for (size_t c = 0; c < C; c++)
-                    m[c] = &t->cells[r * C + c];
-                changed |= protect(m, C);
-            }
-        if (R > 1)
-            for (size_t c = 0; c < C; c++) {
-                for (size_t r = 0; r < R; r++)
-                    m[r] = &t->cells[r * C + c];
-                changed |= protect(m, R);
-            }
-    }
-    free(m);
-    return 0;
+        t->cells[i].supp = cells[i].supp;
+out:
+    if (rc != 0) /* fail closed */
+        for (size_t i = 0; i < R * C; i++)
+            t->cells[i].supp = HUB_SUPP_COMPLEMENT;
+    free(cells);
+    free(terms);
+    free(start);
+    return rc;
 }
 
 /* ---- tables --------------------------------------------------------- */

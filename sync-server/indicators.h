@@ -18,6 +18,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "suppress.h"
+
 typedef enum hub_ind_kind {
     HUB_IND_COUNT = 1, /* submissions */
     HUB_IND_MEAN,      /* mean of a likert, integer or decimal field */
@@ -57,8 +59,7 @@ typedef struct hub_ind_record {
     const cJSON *answers; /* object of field name -> value */
 } hub_ind_record;
 
-/* Why a cell is hidden. */
-enum { HUB_SUPP_NONE = 0, HUB_SUPP_SMALL, HUB_SUPP_COMPLEMENT };
+/* Why a cell is hidden: HUB_SUPP_* of suppress.h. */
 
 typedef struct hub_ind_cell {
     int64_t n;      /* the base: submissions (count) or answers to the
