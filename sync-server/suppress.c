@@ -148,8 +148,31 @@ static double srow_get(const srow *r, size_t u)
     return lo < r->len && r->idx[lo] == u ? r->val[lo] : 0.0;
 }
 
-/* r = r - f x p, dropping what cancels; tmp is scratch. */
-static int srow_axpy(srow *r, double f, const srow *p, srow *tmp)
+/* Which rows hold each unknown: lists that only grow (a row that lost
+ * the unknown since is skipped when read). */
+typedef struct occ {
+    size_t **rows;
+    size_t *len, *cap;
+} occ;
+
+static int occ_add(occ *o, size_t u, size_t row)
+{
+    if (o->len[u] == o->cap[u]) {
+        size_t cap = o->cap[u] ? 2 * o->cap[u] : 4;
+        size_t *v = realloc(o->rows[u], cap * sizeof *v);
+        if (!v)
+            return -1;
+        o->rows[u] = v;
+        o->cap[u] = cap;
+    }
+    o->rows[u][o->len[u]++] = row;
+    return 0;
+}
+
+/* r (row number ri) = r - f x p, dropping what cancels and noting in o
+ * the unknowns r gains; tmp is scratch. */
+static int srow_axpy(srow *r, size_t ri, double f, const srow *p, srow *tmp,
+                     occ *o)
 {
     tmp->len = 0;
     size_t i = 0, j = 0;
@@ -162,6 +185,8 @@ static int srow_axpy(srow *r, double f, const srow *p, srow *tmp)
         } else if (i >= r->len || p->idx[j] < r->idx[i]) {
             u = p->idx[j];
             v = -f * p->val[j++];
+            if (fabs(v) > EPS && occ_add(o, u, ri) != 0)
+                return -1;
         } else {
             u = r->idx[i];
             v = r->val[i++] - f * p->val[j++];
@@ -186,7 +211,10 @@ static int joint_determined(const hub_supp_system *s, const size_t *ids,
     unsigned char *used = calloc(s->neqs ? s->neqs : 1, 1);
     srow tmp = {0};
     size_t nr = 0;
-    if (!rows || !pivot || !used)
+    size_t m = nu ? nu : 1;
+    occ o = {calloc(m, sizeof *o.rows), calloc(m, sizeof *o.len),
+             calloc(m, sizeof *o.cap)};
+    if (!rows || !pivot || !used || !o.rows || !o.len || !o.cap)
         goto out;
     for (size_t e = 0; e < s->neqs; e++) {
         srow *r = &rows[nr];
@@ -214,17 +242,23 @@ static int joint_determined(const hub_supp_system *s, const size_t *ids,
                 r->val[x - 1] = tv;
             }
         }
-        if (r->len > 0)
-            nr++;
+        if (r->len == 0)
+            continue;
+        for (size_t x = 0; x < r->len; x++)
+            if (occ_add(&o, r->idx[x], nr) != 0)
+                goto out;
+        nr++;
     }
     for (size_t u = 0; u < nu; u++) {
         pivot[u] = SIZE_MAX;
         /* The shortest unused row holding u keeps fill-in low. */
         size_t best = SIZE_MAX;
-        for (size_t i = 0; i < nr; i++)
+        for (size_t x = 0; x < o.len[u]; x++) {
+            size_t i = o.rows[u][x];
             if (!used[i] && fabs(srow_get(&rows[i], u)) > EPS &&
                 (best == SIZE_MAX || rows[i].len < rows[best].len))
                 best = i;
+        }
         if (best == SIZE_MAX)
             continue;
         used[best] = 1;
@@ -233,11 +267,14 @@ static int joint_determined(const hub_supp_system *s, const size_t *ids,
         double a = srow_get(p, u);
         for (size_t x = 0; x < p->len; x++)
             p->val[x] /= a;
-        for (size_t i = 0; i < nr; i++) {
+        /* The list may grow while it is walked (fill-in of other
+         * unknowns only: u itself cancels), so index it afresh. */
+        for (size_t x = 0; x < o.len[u]; x++) {
+            size_t i = o.rows[u][x];
             if (i == best)
                 continue;
             double f = srow_get(&rows[i], u);
-            if (fabs(f) > EPS && srow_axpy(&rows[i], f, p, &tmp) != 0)
+            if (fabs(f) > EPS && srow_axpy(&rows[i], i, f, p, &tmp, &o) != 0)
                 goto out;
         }
     }
@@ -252,6 +289,11 @@ out:
     free(pivot);
     free(used);
     srow_free(&tmp);
+    for (size_t u = 0; o.rows && u < nu; u++)
+        free(o.rows[u]);
+    free(o.rows);
+    free(o.len);
+    free(o.cap);
     return rc;
 }
 
