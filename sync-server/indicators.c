@@ -219,71 +219,176 @@ static int measure(const hub_ind_spec *spec, const cJSON *ans, double *x)
     return 0;
 }
 
-/* ---- suppression ---------------------------------------------------- */
+/* ---- the hierarchy -------------------------------------------------- */
 
-/* One additive relation of the table: members[0..m-1] are the cells
- * whose bases sum to members[m-1] (the total). When exactly one member
- * is hidden, it could be recovered by subtraction: hide the smallest
- * shown member too, an inner cell before the total. Returns 1 when it
- * hid one. */
-static int protect(hub_ind_cell **members, size_t m)
+#define NONE SIZE_MAX
+
+/* The areas of the options sorted by code, each with its parent's index
+ * (NONE at the top). */
+typedef struct tree {
+    const hub_ind_area **a;
+    size_t *parent;
+    size_t n;
+} tree;
+
+static int cmp_area(const void *x, const void *y)
 {
-    size_t hidden = 0;
-    for (size_t i = 0; i < m; i++)
-        hidden += members[i]->supp != HUB_SUPP_NONE;
-    if (hidden != 1)
-        return 0;
-    hub_ind_cell *pick = NULL;
-    for (size_t i = 0; i + 1 < m; i++)
-        if (members[i]->supp == HUB_SUPP_NONE &&
-            (!pick || members[i]->n < pick->n))
-            pick = members[i];
-    if (!pick)
-        pick = members[m - 1];
-    pick->supp = HUB_SUPP_COMPLEMENT;
-    return 1;
+    const hub_ind_area *a = *(const hub_ind_area *const *)x;
+    const hub_ind_area *b = *(const hub_ind_area *const *)y;
+    return strcmp(a->code, b->code);
 }
 
-static int suppress(hub_ind_table *t, int k)
+static size_t tree_find(const tree *t, const char *code)
 {
-    size_t R = t->nrows, C = t->ncols;
-    for (size_t i = 0; i < R * C; i++)
-        if (t->cells[i].n < k)
-            t->cells[i].supp = HUB_SUPP_SMALL;
-    size_t max = R > C ? R : C;
-    hub_ind_cell **m = malloc(max * sizeof *m);
-    if (!m)
-        return -1;
-    /* Every round hides at least one more cell or ends, so this stops
-     * within R x C rounds. */
-    for (int changed = 1; changed;) {
-        changed = 0;
-        if (C > 1)
-            for (size_t r = 0; r < R; r++) {
-                for (size_t c = 0; c < C; c++)
-                    m[c] = &t->cells[r * C + c];
-                changed |= protect(m, C);
-            }
-        if (R > 1)
-            for (size_t c = 0; c < C; c++) {
-                for (size_t r = 0; r < R; r++)
-                    m[r] = &t->cells[r * C + c];
-                changed |= protect(m, R);
-            }
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(t->a[mid]->code, code);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    free(m);
+    return NONE;
+}
+
+static void tree_free(tree *t)
+{
+    free(t->a);
+    free(t->parent);
+    memset(t, 0, sizeof *t);
+}
+
+static int tree_build(const hub_ind_options *opt, tree *t)
+{
+    memset(t, 0, sizeof *t);
+    if (!opt->areas || opt->nareas == 0)
+        return 0;
+    t->a = malloc(opt->nareas * sizeof *t->a);
+    t->parent = malloc(opt->nareas * sizeof *t->parent);
+    if (!t->a || !t->parent) {
+        tree_free(t);
+        return -1;
+    }
+    for (size_t i = 0; i < opt->nareas; i++)
+        t->a[i] = &opt->areas[i];
+    /* Codes are unique (areas import checks it); should one repeat,
+     * one of its entries is used. */
+    qsort(t->a, opt->nareas, sizeof *t->a, cmp_area);
+    for (size_t i = 0; i < opt->nareas; i++)
+        if (t->n == 0 || strcmp(t->a[t->n - 1]->code, t->a[i]->code) != 0)
+            t->a[t->n++] = t->a[i];
+    for (size_t i = 0; i < t->n; i++) {
+        const char *p = t->a[i]->parent;
+        t->parent[i] = p && p[0] ? tree_find(t, p) : NONE;
+    }
     return 0;
+}
+
+/* ---- suppression ---------------------------------------------------- */
+
+/* The tables as equations for suppress.c. Each row of inner cells sums
+ * to its total (last column). In each column, the rows under a parent
+ * sum to the parent's row, with what was recorded at the parent itself
+ * as one more member that is never shown; the top rows sum to the
+ * all-areas row (last). Complements are taken from inner cells before
+ * totals and from lower levels before higher ones. */
+static int suppress(hub_ind_table *t, const size_t *prow, int k)
+{
+    size_t R = t->nrows, C = t->ncols, nt = 0, ne = 0, nparents = 0;
+    int maxdepth = 0;
+    size_t *slot = malloc(R * sizeof *slot); /* a parent's own-records row */
+    hub_supp_cell *cells = NULL;
+    hub_supp_term *terms = NULL;
+    size_t *start = NULL;
+    int rc = -1;
+    if (!slot)
+        goto out;
+    for (size_t r = 0; r < R; r++)
+        slot[r] = NONE;
+    for (size_t r = 0; r + 1 < R; r++) {
+        if (t->depth[r] > maxdepth)
+            maxdepth = t->depth[r];
+        if (prow[r] != NONE && slot[prow[r]] == NONE)
+            slot[prow[r]] = R + nparents++;
+    }
+    size_t rows = R + nparents; /* table rows, then own-records rows */
+    cells = calloc(rows * C, sizeof *cells);
+    terms = malloc((3 * rows * C + rows) * sizeof *terms);
+    start = malloc((rows + (nparents + 1) * C + 1) * sizeof *start);
+    if (!cells || !terms || !start)
+        goto out;
+    for (size_t r = 0; r < R; r++)
+        for (size_t c = 0; c < C; c++) {
+            int rank =
+                (c + 1 == C) + (r + 1 == R ? 2 * (maxdepth + 1)
+                                           : 2 * (maxdepth - t->depth[r]));
+            cells[r * C + c] =
+                (hub_supp_cell){t->cells[r * C + c].n, 1, rank, HUB_SUPP_NONE};
+        }
+    /* Own records of a parent: its cell minus its children's. */
+    for (size_t r = 0; r < R; r++)
+        if (slot[r] != NONE)
+            for (size_t c = 0; c < C; c++)
+                cells[slot[r] * C + c] =
+                    (hub_supp_cell){t->cells[r * C + c].n, 0, 0, HUB_SUPP_NONE};
+    for (size_t r = 0; r + 1 < R; r++)
+        if (prow[r] != NONE)
+            for (size_t c = 0; c < C; c++)
+                cells[slot[prow[r]] * C + c].n -= t->cells[r * C + c].n;
+    if (C > 1)
+        for (size_t r = 0; r < rows; r++) {
+            start[ne++] = nt;
+            for (size_t c = 0; c < C; c++)
+                terms[nt++] = (hub_supp_term){r * C + c, c + 1 < C ? 1 : -1};
+        }
+    /* Column equations: one per parent (and the top) and column. */
+    for (size_t p = 0; p < R; p++) {
+        int top = p + 1 == R;
+        if (!top && slot[p] == NONE)
+            continue;
+        for (size_t c = 0; c < C; c++) {
+            start[ne++] = nt;
+            for (size_t r = 0; r + 1 < R; r++)
+                if (top ? prow[r] == NONE : prow[r] == p)
+                    terms[nt++] = (hub_supp_term){r * C + c, 1};
+            if (!top)
+                terms[nt++] = (hub_supp_term){slot[p] * C + c, 1};
+            terms[nt++] = (hub_supp_term){p * C + c, -1};
+        }
+    }
+    start[ne] = nt;
+    hub_supp_system sys = {cells, rows * C, terms, start, ne};
+    rc = hub_supp_solve(&sys, k);
+    for (size_t i = 0; i < R * C; i++)
+        t->cells[i].supp = cells[i].supp;
+out:
+    if (rc != 0) /* fail closed */
+        for (size_t i = 0; i < R * C; i++)
+            t->cells[i].supp = HUB_SUPP_COMPLEMENT;
+    free(slot);
+    free(cells);
+    free(terms);
+    free(start);
+    return rc;
 }
 
 /* ---- tables --------------------------------------------------------- */
 
 static void table_free(hub_ind_table *t)
 {
-    for (size_t i = 0; t->rows && i < t->nrows; i++)
+    for (size_t i = 0; t->rows && i < t->nrows; i++) {
         free(t->rows[i]);
+        if (t->parents)
+            free(t->parents[i]);
+    }
     for (size_t i = 0; t->cols && i < t->ncols; i++)
         free(t->cols[i]);
     free(t->rows);
+    free(t->parents);
+    free(t->depth);
     free(t->cols);
     free(t->cells);
     free(t->wave);
@@ -299,19 +404,86 @@ void hub_ind_free(hub_ind_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Rows and columns of wave w: areas sorted then "*"; categories in the
- * preferred order, then the others sorted, then "" (no answer), then
- * "*". */
-static int layout(const hub_ind_options *opt, const hub_ind_record *recs,
-                  size_t n, const char *w, strs *rows, strs *cols)
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Index of code among the first n (sorted) rows, or NONE. */
+static size_t row_find(char *const *rows, size_t n, const char *code)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(rows[mid], code);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NONE;
+}
+
+/* Sorts and dedupes v[0..n); returns how many are left. */
+static size_t uniq(const char **v, size_t n)
+{
+    size_t u = 0;
+    qsort(v, n, sizeof *v, cmp_cstr);
+    for (size_t x = 0; x < n; x++)
+        if (u == 0 || strcmp(v[u - 1], v[x]) != 0)
+            v[u++] = v[x];
+    return u;
+}
+
+/* Makes room in a full list of area codes: most records share a few
+ * areas, so dedupe first and grow only when that frees too little. */
+static int seen_room(const char ***v, size_t *n, size_t *cap)
+{
+    if (*cap >= 1024)
+        *n = uniq(*v, *n);
+    if (*n < *cap / 2)
+        return 0;
+    size_t c2 = *cap ? 2 * *cap : 64;
+    const char **w = realloc(*v, c2 * sizeof *w);
+    if (!w)
+        return -1;
+    *v = w;
+    *cap = c2;
+    return 0;
+}
+
+/* Rows of wave w: the areas of its records and every area above them,
+ * sorted, then "*"; columns: categories in the preferred order, then
+ * the others sorted, then "" (no answer), then "*". */
+static int layout(const hub_ind_options *opt, const tree *tr,
+                  const hub_ind_record *recs, size_t n, const char *w,
+                  strs *rows, strs *cols)
 {
     strs other = {0};
     char tmp[32];
     int has_none = 0, rc = 0;
+    const char **seen = NULL;
+    size_t nseen = 0, cap = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (strcmp(recs[i].wave, w) != 0)
             continue;
-        rc = add(rows, recs[i].area);
+        /* The area and those above it (a bounded walk: a cycle in the
+         * hierarchy cannot loop). */
+        size_t at = tree_find(tr, recs[i].area);
+        const char *code = recs[i].area;
+        for (size_t step = 0; code && step <= tr->n && rc == 0; step++) {
+            if (nseen == cap)
+                rc = seen_room(&seen, &nseen, &cap);
+            if (rc != 0)
+                break;
+            seen[nseen++] = code;
+            if (at == NONE || tr->parent[at] == NONE)
+                break;
+            at = tr->parent[at];
+            code = tr->a[at]->code;
+        }
         if (opt->by && rc == 0) {
             const char *c = category(opt, recs[i].answers, tmp, sizeof tmp);
             if (!c[0])
@@ -320,8 +492,27 @@ static int layout(const hub_ind_options *opt, const hub_ind_record *recs,
                 rc = add(&other, c);
         }
     }
-    if (rc == 0 && rows->n)
-        qsort(rows->v, rows->n, sizeof *rows->v, cmp_str);
+    if (rc == 0 && nseen) {
+        nseen = uniq(seen, nseen);
+        for (size_t x = 0; rc == 0 && x < nseen; x++) {
+            if (rows->n == rows->cap) {
+                size_t c2 = rows->cap ? 2 * rows->cap : 8;
+                char **v = realloc(rows->v, c2 * sizeof *v);
+                if (!v) {
+                    rc = -1;
+                    break;
+                }
+                rows->v = v;
+                rows->cap = c2;
+            }
+            rows->v[rows->n] = strdup(seen[x]);
+            if (!rows->v[rows->n])
+                rc = -1;
+            else
+                rows->n++;
+        }
+    }
+    free(seen);
     for (size_t i = 0; rc == 0 && i < opt->ncats; i++)
         if (find(&other, opt->cats[i]) >= 0)
             rc = add(cols, opt->cats[i]);
@@ -339,14 +530,48 @@ static int layout(const hub_ind_options *opt, const hub_ind_record *recs,
     return rc;
 }
 
+/* Parent row of every row (NONE at the top and for "*"), the rows'
+ * parents' codes and depths. */
+static int link_rows(const tree *tr, hub_ind_table *t, size_t *prow)
+{
+    size_t R = t->nrows;
+    t->parents = calloc(R, sizeof *t->parents);
+    t->depth = calloc(R, sizeof *t->depth);
+    if (!t->parents || !t->depth)
+        return -1;
+    for (size_t r = 0; r < R; r++) {
+        prow[r] = NONE;
+        if (r + 1 == R)
+            continue;
+        size_t at = tree_find(tr, t->rows[r]);
+        if (at != NONE && tr->parent[at] != NONE) {
+            const char *p = tr->a[tr->parent[at]]->code;
+            /* Every area above a record's is a row (layout). */
+            prow[r] = row_find(t->rows, R - 1, p);
+            t->parents[r] = strdup(p);
+            if (!t->parents[r])
+                return -1;
+        }
+    }
+    t->depth[R - 1] = -1;
+    for (size_t r = 0; r + 1 < R; r++) {
+        int d = 0;
+        for (size_t p = prow[r]; p != NONE && (size_t)d < R; p = prow[p])
+            d++;
+        t->depth[r] = d;
+    }
+    return 0;
+}
+
 static int one_table(const hub_ind_spec *spec, const hub_ind_options *opt,
-                     const hub_ind_record *recs, size_t n, const char *w,
-                     hub_ind_table *t)
+                     const tree *tr, const hub_ind_record *recs, size_t n,
+                     const char *w, hub_ind_table *t)
 {
     strs rows = {0}, cols = {0};
     double *sum = NULL;
+    size_t *prow = NULL;
     t->wave = strdup(w);
-    if (!t->wave || layout(opt, recs, n, w, &rows, &cols) != 0)
+    if (!t->wave || layout(opt, tr, recs, n, w, &rows, &cols) != 0)
         goto oom;
     size_t R = rows.n, C = cols.n;
     t->nrows = R;
@@ -355,26 +580,31 @@ static int one_table(const hub_ind_spec *spec, const hub_ind_options *opt,
     t->cols = cols.v;
     t->cells = calloc(R * C, sizeof *t->cells);
     sum = calloc(R * C, sizeof *sum);
-    if (!t->cells || !sum)
+    prow = malloc(R * sizeof *prow);
+    if (!t->cells || !sum || !prow || link_rows(tr, t, prow) != 0)
         goto oom;
     char tmp[32];
     for (size_t i = 0; i < n; i++) {
         double x = 0;
         if (strcmp(recs[i].wave, w) != 0 || !measure(spec, recs[i].answers, &x))
             continue;
-        size_t r = (size_t)find(&rows, recs[i].area);
         size_t c = C - 1;
-        size_t at[4] = {r * C + C - 1, (R - 1) * C + C - 1, 0, 0};
-        size_t nat = 2;
-        if (opt->by) {
+        if (opt->by)
             c = (size_t)find(&cols,
                              category(opt, recs[i].answers, tmp, sizeof tmp));
-            at[nat++] = r * C + c;
-            at[nat++] = (R - 1) * C + c;
-        }
-        for (size_t j = 0; j < nat; j++) {
-            t->cells[at[j]].n++;
-            sum[at[j]] += x;
+        /* The record's area, every area above it, and all areas. */
+        size_t r = row_find(t->rows, R - 1, recs[i].area);
+        for (size_t step = 0; step <= R; step++) {
+            size_t at = r == NONE ? R - 1 : r;
+            t->cells[at * C + C - 1].n++;
+            sum[at * C + C - 1] += x;
+            if (c != C - 1) {
+                t->cells[at * C + c].n++;
+                sum[at * C + c] += x;
+            }
+            if (r == NONE)
+                break;
+            r = prow[r];
         }
     }
     for (size_t i = 0; i < R * C; i++) {
@@ -386,14 +616,16 @@ static int one_table(const hub_ind_spec *spec, const hub_ind_options *opt,
     }
     free(sum);
     sum = NULL;
-    if (suppress(t, opt->k) != 0)
+    if (suppress(t, prow, opt->k) != 0)
         goto oom;
+    free(prow);
     for (size_t i = 0; i < R * C; i++)
         t->cells[i].unreliable = t->cells[i].supp == HUB_SUPP_NONE &&
                                  t->cells[i].n < opt->unreliable_below;
     return 0;
 oom:
     free(sum);
+    free(prow);
     if (!t->rows)
         strs_free(&rows);
     if (!t->cols)
@@ -405,7 +637,10 @@ int hub_ind_compute(const hub_ind_spec *spec, const hub_ind_options *opt,
                     const hub_ind_record *recs, size_t n, hub_ind_result *out)
 {
     strs waves = {0};
+    tree tr;
     memset(out, 0, sizeof *out);
+    if (tree_build(opt, &tr) != 0)
+        return -1;
     for (size_t i = 0; i < n; i++)
         if (add(&waves, recs[i].wave) != 0)
             goto oom;
@@ -414,13 +649,16 @@ int hub_ind_compute(const hub_ind_spec *spec, const hub_ind_options *opt,
         goto oom;
     for (size_t w = 0; w < waves.n; w++) {
         out->ntables++;
-        if (one_table(spec, opt, recs, n, waves.v[w], &out->tables[w]) != 0)
+        if (one_table(spec, opt, &tr, recs, n, waves.v[w], &out->tables[w]) !=
+            0)
             goto oom;
     }
     strs_free(&waves);
+    tree_free(&tr);
     return 0;
 oom:
     strs_free(&waves);
+    tree_free(&tr);
     hub_ind_free(out);
     return -1;
 }

@@ -18,6 +18,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "suppress.h"
+
 typedef enum hub_ind_kind {
     HUB_IND_COUNT = 1, /* submissions */
     HUB_IND_MEAN,      /* mean of a likert, integer or decimal field */
@@ -41,14 +43,25 @@ int hub_ind_parse(const char *text, hub_ind_spec *out, char *err, size_t cap);
 /* The spec back as text ("share:tension_seen=often|sometimes"). */
 void hub_ind_format(const hub_ind_spec *spec, char *out, size_t cap);
 
+/* One area of a hierarchy (province > district > ward > village ...):
+ * records of an area also count in every area above it. */
+typedef struct hub_ind_area {
+    const char *code;
+    const char *parent; /* NULL or "": at the top (under "*") */
+} hub_ind_area;
+
 typedef struct hub_ind_options {
     const char *by;          /* categorical field to disaggregate by, or
                               NULL: one column (all) */
     const char *const *cats; /* preferred order of categories (the form's
                               choices), may be NULL */
     size_t ncats;
-    int k;                /* cells with n < k are hidden; >= 1 */
-    int unreliable_below; /* bases under this are flagged; e.g. 25 */
+    int k;                     /* cells with n < k are hidden; >= 1 */
+    int unreliable_below;      /* bases under this are flagged; e.g. 25 */
+    const hub_ind_area *areas; /* the hierarchy, or NULL: every area at
+                                  the top. An area of a record that is
+                                  not listed is at the top. Borrowed. */
+    size_t nareas;
 } hub_ind_options;
 
 typedef struct hub_ind_record {
@@ -57,8 +70,7 @@ typedef struct hub_ind_record {
     const cJSON *answers; /* object of field name -> value */
 } hub_ind_record;
 
-/* Why a cell is hidden. */
-enum { HUB_SUPP_NONE = 0, HUB_SUPP_SMALL, HUB_SUPP_COMPLEMENT };
+/* Why a cell is hidden: HUB_SUPP_* of suppress.h. */
 
 typedef struct hub_ind_cell {
     int64_t n;      /* the base: submissions (count) or answers to the
@@ -70,11 +82,18 @@ typedef struct hub_ind_cell {
 
 /* One wave: rows are areas sorted by code then "*" (all areas), columns
  * the categories then "*" (all); "" is the column of submissions that
- * did not answer the by field. */
+ * did not answer the by field. With a hierarchy, the rows hold every
+ * area with records in it or below it, each counting everything below
+ * it; suppression holds across all levels at once (a parent minus its
+ * shown children never reveals a hidden child). */
 typedef struct hub_ind_table {
     char *wave;
     size_t nrows, ncols;
     char **rows, **cols;
+    char **parents;      /* per row: the parent area's code, or NULL at the
+                       top and for "*" */
+    int *depth;          /* per row: 0 at the top, 1 below it, ...; -1 for
+                       "*" */
     hub_ind_cell *cells; /* row-major, nrows x ncols */
 } hub_ind_table;
 

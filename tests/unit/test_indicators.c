@@ -14,7 +14,7 @@
 
 /* ---- fixture building ----------------------------------------------- */
 
-#define FIX_MAX 256
+#define FIX_MAX 2048
 
 typedef struct fixture {
     hub_ind_record recs[FIX_MAX];
@@ -45,7 +45,7 @@ static const char *const genders[] = {"woman", "man", "another"};
 
 static hub_ind_options opts(const char *by, int k)
 {
-    hub_ind_options o = {by, by ? genders : NULL, by ? 3 : 0, k, 25};
+    hub_ind_options o = {by, by ? genders : NULL, by ? 3 : 0, k, 25, NULL, 0};
     return o;
 }
 
@@ -396,6 +396,518 @@ static int test_empty(void)
     return 0;
 }
 
+/* The shape of a real leak, share of tension seen often, k = 5:
+ *   N01: 1 answer, often                   n 1   share 1     (small)
+ *   N02: 27 often, 15 never                n 42  share 27/42
+ *   N03: 3 submissions, field unanswered   n 0               (small)
+ *   all:                                   n 43  share 28/43
+ * The column already holds two hidden cells, but N03's is empty: all n
+ * minus N02's shown n leaves N01's one answer (43 x 0.6512 - 42 x
+ * 0.6429 = 1 "often"). An empty cell protects nothing: N02 is hidden
+ * too, and the total alone tells nothing of either. */
+static int test_empty_cells_protect_nothing(void)
+{
+    fixture f = {0};
+    put(&f, "N01", "w", "{\"tension\":\"often\"}", 1);
+    put(&f, "N02", "w", "{\"tension\":\"often\"}", 27);
+    put(&f, "N02", "w", "{\"tension\":\"never\"}", 15);
+    put(&f, "N03", "w", "{\"gender\":\"woman\"}", 3);
+    hub_ind_result r;
+    if (compute(&f, "share:tension=often|sometimes", NULL, 5, &r) != 0)
+        return 1;
+    const hub_ind_table *t = hub_ind_table_of(&r, "w");
+    CHECK(t && t->nrows == 4 && t->ncols == 1);
+    CELL(t, "N01", "*", 1, 1.0, SMALL, 0);
+    CELL(t, "N02", "*", 42, 27.0 / 42, COMP, 0);
+    CELL(t, "N03", "*", 0, 0, SMALL, 0);
+    CELL(t, "*", "*", 43, 28.0 / 43, OK, 0);
+    hub_ind_free(&r);
+    fixture_free(&f);
+    return 0;
+}
+
+static const char *const abcd[] = {"a", "b", "c", "d"};
+
+/* Records of one area for categories a..d of field cat: counts[i] of
+ * code abcd[i]. */
+static void put_cats(fixture *f, const char *area, const int counts[4])
+{
+    static const char *const json[] = {"{\"cat\":\"a\"}", "{\"cat\":\"b\"}",
+                                       "{\"cat\":\"c\"}", "{\"cat\":\"d\"}"};
+    for (int i = 0; i < 4; i++)
+        put(f, area, "w", json[i], counts[i]);
+}
+
+static int compute_cats(const fixture *f, int k, hub_ind_result *r)
+{
+    hub_ind_spec spec;
+    char err[200];
+    CHECK(hub_ind_parse("count", &spec, err, sizeof err) == 0);
+    hub_ind_options o = {"cat", abcd, 4, k, 25, NULL, 0};
+    CHECK(hub_ind_compute(&spec, &o, f->recs, f->n, r) == 0);
+    return 0;
+}
+
+/* Two hidden cells in a line may still be a group smaller than k, k = 5:
+ *          a    b    c  |  *
+ *   A      1    2   10  | 13
+ *   B      8    9   12  | 29
+ *   *      9   11   22  | 42
+ * A/a and A/b are small; together they are 3 people whose answers row
+ * A's total minus A/c would give: A/c goes too. Each column then has
+ * one hidden cell: B/a, B/b and B/c go. Row and column totals stay. */
+static int test_small_group_in_a_line(void)
+{
+    fixture f = {0};
+    put_cats(&f, "A", (const int[4]){1, 2, 10, 0});
+    put_cats(&f, "B", (const int[4]){8, 9, 12, 0});
+    hub_ind_result r;
+    if (compute_cats(&f, 5, &r) != 0)
+        return 1;
+    const hub_ind_table *t = hub_ind_table_of(&r, "w");
+    CHECK(t && t->ncols == 4);
+    CELL(t, "A", "a", 1, 1, SMALL, 0);
+    CELL(t, "A", "b", 2, 2, SMALL, 0);
+    CELL(t, "A", "c", 10, 10, COMP, 0);
+    CELL(t, "A", "*", 13, 13, OK, 1);
+    CELL(t, "B", "a", 8, 8, COMP, 0);
+    CELL(t, "B", "b", 9, 9, COMP, 0);
+    CELL(t, "B", "c", 12, 12, COMP, 0);
+    CELL(t, "B", "*", 29, 29, OK, 0);
+    CELL(t, "*", "a", 9, 9, OK, 1);
+    CELL(t, "*", "*", 42, 42, OK, 0);
+    hub_ind_free(&r);
+    fixture_free(&f);
+    return 0;
+}
+
+/* Every line holds two hidden cells or more, and still one cell is the
+ * sum of several lines, k = 5 (s: small, 3 people each):
+ *          a    b    c    d  |  *
+ *   A      s    s   20   20  | 46
+ *   B      s    s    s   20  | 29
+ *   C     20   20    s    s  | 46
+ *   D     20   20    s    s  | 46
+ * Rows A and B minus columns a and b leave B/c alone (46 + 29 - 46 -
+ * 46 - 20 - 20 + 20 + 20 ...): the two blocks hang on B/c like a
+ * bridge. A complement in row B or column c breaks it: A/c (20, the
+ * first of the smallest). */
+static int test_joint_recovery(void)
+{
+    fixture f = {0};
+    put_cats(&f, "A", (const int[4]){3, 3, 20, 20});
+    put_cats(&f, "B", (const int[4]){3, 3, 3, 20});
+    put_cats(&f, "C", (const int[4]){20, 20, 3, 3});
+    put_cats(&f, "D", (const int[4]){20, 20, 3, 3});
+    hub_ind_result r;
+    if (compute_cats(&f, 5, &r) != 0)
+        return 1;
+    const hub_ind_table *t = hub_ind_table_of(&r, "w");
+    CHECK(t && t->nrows == 5 && t->ncols == 5);
+    CELL(t, "A", "c", 20, 20, COMP, 0);
+    CELL(t, "B", "c", 3, 3, SMALL, 0);
+    int comp = 0;
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        comp += t->cells[i].supp == COMP;
+    CHECK(comp == 1);
+    CELL(t, "B", "d", 20, 20, OK, 1);
+    CELL(t, "*", "c", 29, 29, OK, 0);
+    hub_ind_free(&r);
+    fixture_free(&f);
+    return 0;
+}
+
+/* ---- an independent audit of random tables ---------------------------- */
+
+/* Exact fractions for the audit: small integer systems only. */
+typedef struct frac {
+    long long p, q; /* q > 0 */
+} frac;
+
+static long long gcdll(long long a, long long b)
+{
+    a = a < 0 ? -a : a;
+    b = b < 0 ? -b : b;
+    while (b) {
+        long long t = a % b;
+        a = b;
+        b = t;
+    }
+    return a ? a : 1;
+}
+
+static frac fr(long long p, long long q)
+{
+    if (q < 0) {
+        p = -p;
+        q = -q;
+    }
+    long long g = gcdll(p, q);
+    return (frac){p / g, q / g};
+}
+
+static frac q_sub(frac a, frac b)
+{
+    return fr(a.p * b.q - b.p * a.q, a.q * b.q);
+}
+
+static frac q_mul(frac a, frac b)
+{
+    return fr(a.p * b.p, a.q * b.q);
+}
+
+static frac q_div(frac a, frac b)
+{
+    return fr(a.p * b.q, a.q * b.p);
+}
+
+#define AUD_MAX 128
+
+/* 1 when hidden cell u (one of the nu unknowns) is determined by the
+ * equations eq (neq x nu, integer coefficients): dense Gauss-Jordan on
+ * fractions, written apart from suppress.c on purpose. */
+static int determined(int eq[][AUD_MAX], size_t neq, size_t nu, size_t u)
+{
+    static frac m[2 * AUD_MAX][AUD_MAX];
+    for (size_t i = 0; i < neq; i++)
+        for (size_t j = 0; j < nu; j++)
+            m[i][j] = fr(eq[i][j], 1);
+    size_t row = 0;
+    long piv_row_of_u = -1;
+    for (size_t col = 0; col < nu && row < neq; col++) {
+        size_t p = row;
+        while (p < neq && m[p][col].p == 0)
+            p++;
+        if (p == neq)
+            continue;
+        for (size_t j = 0; j < nu; j++) {
+            frac t = m[p][j];
+            m[p][j] = m[row][j];
+            m[row][j] = t;
+        }
+        frac a = m[row][col];
+        for (size_t j = 0; j < nu; j++)
+            m[row][j] = q_div(m[row][j], a);
+        for (size_t i = 0; i < neq; i++)
+            if (i != row && m[i][col].p != 0) {
+                frac f = m[i][col];
+                for (size_t j = 0; j < nu; j++)
+                    m[i][j] = q_sub(m[i][j], q_mul(f, m[row][j]));
+            }
+        if (col == u)
+            piv_row_of_u = (long)row;
+        row++;
+    }
+    if (piv_row_of_u < 0)
+        return 0;
+    for (size_t j = 0; j < nu; j++)
+        if (j != u && m[piv_row_of_u][j].p != 0)
+            return 0;
+    return 1;
+}
+
+/* Random tables of areas x categories (small ones often), random k:
+ * after suppression no hidden non-empty cell is determined by the rows,
+ * columns and totals, every shown cell is at least k, and no line
+ * reveals a group of fewer than k people. */
+static int test_random_tables_audit(void)
+{
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    int tables = 0, hidden_total = 0;
+    for (int round = 0; round < 300; round++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t R = 2 + (size_t)(x % 5) + 1, C = 1 + (size_t)((x >> 8) % 4) + 1;
+        int k = (int)(3 + (x >> 16) % 8);
+        hub_supp_cell cells[8 * 8];
+        memset(cells, 0, sizeof cells);
+        for (size_t r = 0; r + 1 < R; r++)
+            for (size_t c = 0; c + 1 < C; c++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                int64_t n = (x % 3 == 0) ? (int64_t)((x >> 4) % 5)
+                                         : (int64_t)((x >> 4) % 40);
+                cells[r * C + c].n = n;
+                cells[r * C + C - 1].n += n;
+                cells[(R - 1) * C + c].n += n;
+                cells[(R - 1) * C + C - 1].n += n;
+            }
+        for (size_t i = 0; i < R * C; i++) {
+            cells[i].publish = 1;
+            cells[i].rank = (i / C == R - 1) + (i % C == C - 1);
+        }
+        hub_supp_term terms[2 * 64];
+        size_t start[20], nt = 0, ne = 0;
+        for (size_t r = 0; r < R; r++) {
+            start[ne++] = nt;
+            for (size_t c = 0; c < C; c++)
+                terms[nt++] = (hub_supp_term){r * C + c, c + 1 < C ? 1 : -1};
+        }
+        for (size_t c = 0; c < C; c++) {
+            start[ne++] = nt;
+            for (size_t r = 0; r < R; r++)
+                terms[nt++] = (hub_supp_term){r * C + c, r + 1 < R ? 1 : -1};
+        }
+        start[ne] = nt;
+        hub_supp_system sys = {cells, R * C, terms, start, ne};
+        CHECK(hub_supp_solve(&sys, k) == 0);
+        tables++;
+        /* The unknowns: hidden, not empty. */
+        size_t id[64], nu = 0;
+        for (size_t i = 0; i < R * C; i++) {
+            id[i] = SIZE_MAX;
+            if (cells[i].supp != HUB_SUPP_NONE)
+                hidden_total++;
+            else if (cells[i].n < k)
+                return failf(__FILE__, __LINE__,
+                             "round %d: cell %zu shown "
+                             "with n %lld < k %d",
+                             round, i, (long long)cells[i].n, k);
+            if (cells[i].supp != HUB_SUPP_NONE && cells[i].n > 0)
+                id[i] = nu++;
+        }
+        static int eq[2 * AUD_MAX][AUD_MAX];
+        memset(eq, 0, sizeof eq);
+        for (size_t e = 0; e < ne; e++) {
+            int64_t people = 0;
+            int cnt = 0, pos = 0, neg = 0, shown = 0;
+            for (size_t t = start[e]; t < start[e + 1]; t++) {
+                size_t c = terms[t].cell;
+                if (id[c] == SIZE_MAX) {
+                    shown += cells[c].supp == HUB_SUPP_NONE && cells[c].n > 0;
+                    continue;
+                }
+                eq[e][id[c]] = terms[t].coef;
+                cnt++;
+                people += cells[c].n;
+                if (terms[t].coef > 0)
+                    pos = 1;
+                else
+                    neg = 1;
+            }
+            if (cnt == 1 || (cnt > 1 && !(pos && neg) && people < k))
+                CHECK(shown == 0);
+        }
+        for (size_t u = 0; u < nu; u++)
+            if (determined(eq, ne, nu, u))
+                return failf(__FILE__, __LINE__,
+                             "round %d (%zux%zu, k %d): hidden unknown %zu "
+                             "is determined by the shown cells",
+                             round, R, C, k, u);
+    }
+    CHECK(tables == 300 && hidden_total > 300);
+    return 0;
+}
+
+/* ---- a hierarchy ------------------------------------------------------ */
+
+/* Province P > districts D1, D2 > wards W1, W2 (D1), W3 (D2) > villages
+ * V1, V2 (W1), V3 (W2), V4, V5 (W3). Counts, k = 5:
+ *   V1 10  V2 12 -> W1 22    V3 3 -> W2 3 (one small child)
+ *   W1 + W2 -> D1 25         V4 20  V5 25 -> W3 45 -> D2 45
+ *   D1 + D2 -> P 70 -> all 70
+ * V3 and W2 are small. D1 minus W1 would give W2: W1 (22, below D1's
+ * 25) goes. W1 hidden alone under its villages: V1 (10) goes. Left: V1
+ * - W1 = -12, W1 + W2 = 25, V3 = W2, which fix no cell. */
+static const hub_ind_area four_levels[] = {
+    {"P", NULL},  {"D1", "P"},  {"D2", "P"},  {"W1", "D1"},
+    {"W2", "D1"}, {"W3", "D2"}, {"V1", "W1"}, {"V2", "W1"},
+    {"V3", "W2"}, {"V4", "W3"}, {"V5", "W3"},
+};
+
+static int test_hierarchy_small_child(void)
+{
+    fixture f = {0};
+    static const struct {
+        const char *v;
+        int n;
+    } villages[] = {{"V1", 10}, {"V2", 12}, {"V3", 3}, {"V4", 20}, {"V5", 25}};
+    for (size_t i = 0; i < 5; i++)
+        put(&f, villages[i].v, "w", "{}", villages[i].n);
+    hub_ind_spec spec;
+    char err[200];
+    CHECK(hub_ind_parse("count", &spec, err, sizeof err) == 0);
+    hub_ind_options o = {NULL, NULL, 0, 5, 25, four_levels, 11};
+    hub_ind_result r;
+    CHECK(hub_ind_compute(&spec, &o, f.recs, f.n, &r) == 0);
+    const hub_ind_table *t = hub_ind_table_of(&r, "w");
+    CHECK(t && t->nrows == 12 && t->ncols == 1);
+    CELL(t, "V1", "*", 10, 10, COMP, 0);
+    CELL(t, "V2", "*", 12, 12, OK, 1);
+    CELL(t, "V3", "*", 3, 3, SMALL, 0);
+    CELL(t, "V4", "*", 20, 20, OK, 1);
+    CELL(t, "V5", "*", 25, 25, OK, 0);
+    CELL(t, "W1", "*", 22, 22, COMP, 0);
+    CELL(t, "W2", "*", 3, 3, SMALL, 0);
+    CELL(t, "W3", "*", 45, 45, OK, 0);
+    CELL(t, "D1", "*", 25, 25, OK, 0);
+    CELL(t, "D2", "*", 45, 45, OK, 0);
+    CELL(t, "P", "*", 70, 70, OK, 0);
+    CELL(t, "*", "*", 70, 70, OK, 0);
+    /* Rows say where they sit. */
+    for (size_t i = 0; i + 1 < t->nrows; i++) {
+        const char *code = t->rows[i];
+        int depth = code[0] == 'P'   ? 0
+                    : code[0] == 'D' ? 1
+                    : code[0] == 'W' ? 2
+                                     : 3;
+        CHECK(t->depth[i] == depth);
+        CHECK((depth == 0) == (t->parents[i] == NULL));
+    }
+    CHECK(strcmp(t->parents[0], "P") == 0); /* D1 */
+    CHECK(t->depth[t->nrows - 1] == -1);
+    hub_ind_free(&r);
+    fixture_free(&f);
+    return 0;
+}
+
+/* Random hierarchies (records at every level, small areas often), by a
+ * category or not, random k. Every row counts exactly the records at or
+ * below it (computed here from the tree), and an independent exact
+ * audit finds no hidden cell - nor the records of a parent itself, which
+ * are never shown - determined by rows, columns, parents and totals. */
+static int test_random_hierarchy_audit(void)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+    static const char *const cat_json[] = {"{\"cat\":\"a\"}", "{\"cat\":\"b\"}",
+                                           "{\"cat\":\"c\"}", "{}"};
+    int checked = 0, hidden = 0;
+    for (int round = 0; round < 150; round++) {
+        size_t na = 3 + RND() % 9;
+        char codes[12][8];
+        hub_ind_area areas[12];
+        size_t parent[12];
+        for (size_t i = 0; i < na; i++) {
+            snprintf(codes[i], sizeof codes[i], "A%02zu", i);
+            parent[i] = i == 0 || RND() % 5 == 0 ? SIZE_MAX : RND() % i;
+            areas[i] = (hub_ind_area){
+                codes[i], parent[i] == SIZE_MAX ? NULL : codes[parent[i]]};
+        }
+        int by = (int)(RND() % 2), k = 3 + (int)(RND() % 6);
+        fixture f = {0};
+        int64_t own[12][5] = {{0}}; /* per area, per category (4: all) */
+        for (size_t i = 0; i < na; i++) {
+            uint64_t roll = RND();
+            int cnt =
+                roll % 3 == 0 ? (int)(roll >> 8) % 4 : (int)(roll >> 8) % 25;
+            for (int j = 0; j < cnt; j++) {
+                int c = by ? (int)(RND() % 4) : 3;
+                put(&f, codes[i], "w", cat_json[c], 1);
+                own[i][c]++;
+                own[i][4]++;
+            }
+        }
+        if (f.n == 0) {
+            fixture_free(&f);
+            continue;
+        }
+        hub_ind_spec spec;
+        char err[200];
+        CHECK(hub_ind_parse("count", &spec, err, sizeof err) == 0);
+        hub_ind_options o = {
+            by ? "cat" : NULL, by ? abcd : NULL, by ? 3 : 0, k, 25, areas, na};
+        hub_ind_result r;
+        CHECK(hub_ind_compute(&spec, &o, f.recs, f.n, &r) == 0);
+        const hub_ind_table *t = hub_ind_table_of(&r, "w");
+        CHECK(t != NULL);
+        size_t R = t->nrows, C = t->ncols;
+        /* Roll-ups against a count of the subtree here. */
+        for (size_t row = 0; row + 1 < R; row++) {
+            size_t a = (size_t)atoi(t->rows[row] + 1);
+            int64_t want = 0;
+            for (size_t b = 0; b < na; b++)
+                for (size_t up = b; up != SIZE_MAX; up = parent[up])
+                    if (up == a) {
+                        want += own[b][4];
+                        break;
+                    }
+            CHECK(t->cells[row * C + C - 1].n == want);
+        }
+        CHECK(t->cells[R * C - 1].n == (int64_t)f.n);
+        /* The audit's cells: the table's, then each parent's own. */
+        int64_t n_of[2 * AUD_MAX];
+        int shown[2 * AUD_MAX];
+        size_t nc = 0;
+        for (size_t i = 0; i < R * C; i++) {
+            n_of[nc] = t->cells[i].n;
+            shown[nc++] = t->cells[i].supp == HUB_SUPP_NONE;
+            if (t->cells[i].supp == HUB_SUPP_NONE && t->cells[i].n < k)
+                return failf(__FILE__, __LINE__, "round %d: shown n < k",
+                             round);
+            hidden += t->cells[i].supp != HUB_SUPP_NONE;
+        }
+        size_t own_row[AUD_MAX];
+        for (size_t p = 0; p < R; p++) {
+            own_row[p] = SIZE_MAX;
+            int has_child = 0;
+            for (size_t ch = 0; ch + 1 < R; ch++)
+                has_child |=
+                    t->parents[ch] && strcmp(t->parents[ch], t->rows[p]) == 0;
+            if (!has_child || p + 1 == R)
+                continue;
+            own_row[p] = nc / C;
+            for (size_t c = 0; c < C; c++) {
+                int64_t v = t->cells[p * C + c].n;
+                for (size_t ch = 0; ch + 1 < R; ch++)
+                    if (t->parents[ch] &&
+                        strcmp(t->parents[ch], t->rows[p]) == 0)
+                        v -= t->cells[ch * C + c].n;
+                CHECK(v >= 0);
+                n_of[nc] = v;
+                shown[nc++] = 0;
+            }
+        }
+        size_t id[2 * AUD_MAX], nu = 0;
+        for (size_t i = 0; i < nc; i++)
+            id[i] = !shown[i] && n_of[i] > 0 ? nu++ : SIZE_MAX;
+        CHECK(nu <= AUD_MAX);
+        static int eq[2 * AUD_MAX][AUD_MAX];
+        memset(eq, 0, sizeof eq);
+        size_t ne = 0;
+        /* Rows (table rows and own rows) sum to their last cell. */
+        if (C > 1)
+            for (size_t row = 0; row < nc / C; row++, ne++)
+                for (size_t c = 0; c < C; c++)
+                    if (id[row * C + c] != SIZE_MAX)
+                        eq[ne][id[row * C + c]] = c + 1 < C ? 1 : -1;
+        /* Children and own records sum to the parent; tops to all. */
+        for (size_t p = 0; p < R; p++) {
+            if (p + 1 < R && own_row[p] == SIZE_MAX)
+                continue;
+            for (size_t c = 0; c < C; c++, ne++) {
+                for (size_t ch = 0; ch + 1 < R; ch++) {
+                    int under = p + 1 == R
+                                    ? t->parents[ch] == NULL
+                                    : t->parents[ch] && strcmp(t->parents[ch],
+                                                               t->rows[p]) == 0;
+                    if (under && id[ch * C + c] != SIZE_MAX)
+                        eq[ne][id[ch * C + c]] = 1;
+                }
+                if (p + 1 < R && id[own_row[p] * C + c] != SIZE_MAX)
+                    eq[ne][id[own_row[p] * C + c]] = 1;
+                if (id[p * C + c] != SIZE_MAX)
+                    eq[ne][id[p * C + c]] = -1;
+            }
+        }
+        CHECK(ne <= 2 * AUD_MAX);
+        for (size_t u = 0; u < nu; u++)
+            if (determined(eq, ne, nu, u))
+                return failf(__FILE__, __LINE__,
+                             "round %d (%zu areas, k %d, by %d): hidden "
+                             "unknown %zu is determined",
+                             round, na, k, by, u);
+        checked++;
+        hub_ind_free(&r);
+        fixture_free(&f);
+    }
+#undef RND
+    CHECK(checked > 100 && hidden > 100);
+    return 0;
+}
+
 static const unit_case cases[] = {
     {"count with complementary suppression", test_count_complementary},
     {"count cascade through the totals", test_count_cascade},
@@ -404,6 +916,13 @@ static const unit_case cases[] = {
     {"share of a select_multiple", test_share_select_multiple},
     {"indicator specs", test_parse},
     {"no submissions", test_empty},
+    {"empty cells protect nothing", test_empty_cells_protect_nothing},
+    {"a small group in a line", test_small_group_in_a_line},
+    {"a cell recovered from several lines", test_joint_recovery},
+    {"random tables pass an independent audit", test_random_tables_audit},
+    {"a hierarchy with one small child", test_hierarchy_small_child},
+    {"random hierarchies pass an independent audit",
+     test_random_hierarchy_audit},
 };
 
 int main(int argc, char **argv)
