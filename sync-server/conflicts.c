@@ -73,12 +73,14 @@ int hub__conflict_add(sqlite3 *db, int64_t id, const char *value,
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
         db,
+        /* The aggregate gives one row even when no row matches, so the
+         * test for a value already there stands outside it. */
         "INSERT INTO conflict_values (conflict_id, n, value, device_id, "
-        "collector, hlc, version, received_ms) SELECT ?1, coalesce(max(n), "
-        "0) + 1, ?2, ?3, ?4, ?5, ?6, ?7 FROM conflict_values WHERE "
-        "conflict_id = ?1 AND NOT EXISTS (SELECT 1 FROM conflict_values "
-        "WHERE conflict_id = ?1 AND device_id = ?3 AND hlc = ?5 AND value "
-        "= ?2)",
+        "collector, hlc, version, received_ms) SELECT ?1, m.n, ?2, ?3, ?4, "
+        "?5, ?6, ?7 FROM (SELECT coalesce(max(n), 0) + 1 AS n FROM "
+        "conflict_values WHERE conflict_id = ?1) AS m WHERE NOT EXISTS "
+        "(SELECT 1 FROM conflict_values WHERE conflict_id = ?1 AND "
+        "device_id = ?3 AND hlc = ?5 AND value = ?2)",
         -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
