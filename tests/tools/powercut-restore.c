@@ -4,7 +4,8 @@
  *
  *   powercut-restore init ROOT STATE
  *       Takes the tree under ROOT as durable: copies it into STATE/base
- *       and starts an empty log, STATE/log (the shim's PC_LOG).
+ *       and starts an empty log, STATE/log (the shim's PC_STATE is
+ *       STATE).
  *   powercut-restore cut ROOT STATE SEED
  *       After every process that used ROOT has stopped: rebuilds ROOT as
  *       a disk could hold it after a power cut at the end of the log (or
@@ -271,6 +272,8 @@ static void save_base(const char *root, const char *state)
     }
     if (fclose(idx) != 0)
         die("cannot write the index in %s: %s", state, strerror(errno));
+    snprintf(path, sizeof path, "%s/cut", state);
+    unlink(path);
     snprintf(path, sizeof path, "%s/log", state);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0 || close(fd) != 0)

@@ -6,7 +6,7 @@
  * loses everything the disk does not have yet. This library sits between
  * a process (the hub, an agent, SQLite inside them) and the C library for
  * every file under one directory tree (PC_ROOT), and writes down, in a
- * side log (PC_LOG, see powercut.h), every change it makes there and
+ * side log (PC_STATE/log, see powercut.h), every change it makes there and
  * every point where a change became durable:
  *  - a file's bytes and size are durable up to its last fsync or
  *    fdatasync;
@@ -18,7 +18,10 @@
  *
  * The power goes at the PC_CUT_AT-th change or sync the process makes
  * (counted from 1; before that one happens), or whenever the process is
- * sent SIGKILL: it stops at once. powercut-restore then rebuilds the
+ * sent SIGKILL: it stops at once. Several processes may share one tree
+ * and log (an agent recording while it syncs): once one of them cut the
+ * power (PC_STATE/cut exists), each of the others stops at its next
+ * change or sync, so nothing happens after the cut. powercut-restore then rebuilds the
  * tree as a disk could hold it after the cut: everything durable, and a
  * seeded choice of what was not (writes kept, dropped, torn inside a
  * sector, out of order). PC_COUNT_FILE, if set, gets the number of
@@ -41,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -64,6 +68,10 @@ static char root[PATH_MAX];
 static size_t root_len;
 static int active;
 static int log_fd = -1;
+/* The log is locked (flock) from an event until its record is written:
+ * the processes sharing one log see one order of events. Under lock. */
+static int flocked;
+static char flag[PATH_MAX];
 static long long events, cut_at;
 static const char *count_file;
 static fdent fds[FD_MAX];
@@ -99,9 +107,12 @@ static ssize_t raw_write(int fd, const void *buf, size_t n)
 __attribute__((constructor)) static void pc_init(void)
 {
     const char *r = getenv("PC_ROOT");
-    const char *l = getenv("PC_LOG");
-    if (!r || !l || !realpath(r, root))
+    const char *st = getenv("PC_STATE");
+    char l[PATH_MAX];
+    if (!r || !st || !realpath(r, root))
         return;
+    snprintf(l, sizeof l, "%s/log", st);
+    snprintf(flag, sizeof flag, "%s/cut", st);
     root_len = strlen(root);
     REAL(open, open_fn);
     log_fd = real_open(l, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -147,18 +158,36 @@ static void log_rec(pc_rec *h, const void *a, size_t alen, const void *b,
     }
 }
 
-/* One more change or sync; the power goes at the chosen one. Caller
- * holds lock. */
+/* One more change or sync; the power goes at the chosen one, and for
+ * every process sharing the log once one of them cut it. Caller holds
+ * lock; unlock() ends the event. */
 static void event(void)
 {
+    flock(log_fd, LOCK_EX);
+    flocked = 1;
     events++;
-    if (cut_at > 0 && events == cut_at) {
-        pc_rec h = {.type = PC_CUT};
-        log_rec(&h, NULL, 0, NULL, 0);
+    int gone = access(flag, F_OK) == 0;
+    if (gone || (cut_at > 0 && events == cut_at)) {
+        if (!gone) {
+            REAL(open, open_fn);
+            REAL(close, fd_fn);
+            real_close(real_open(flag, O_WRONLY | O_CREAT, 0600));
+            pc_rec h = {.type = PC_CUT};
+            log_rec(&h, NULL, 0, NULL, 0);
+        }
         kill(getpid(), SIGKILL);
         for (;;)
             pause();
     }
+}
+
+static void unlock(void)
+{
+    if (flocked) {
+        flocked = 0;
+        flock(log_fd, LOCK_UN);
+    }
+    pthread_mutex_unlock(&lock);
 }
 
 /* Whether abs (an absolute path without "." or ".." parts) is inside
@@ -297,7 +326,7 @@ static int do_open(int dirfd, const char *path, int flags, mode_t mode)
             }
         }
     }
-    pthread_mutex_unlock(&lock);
+    unlock();
     return fd;
 }
 
@@ -370,7 +399,7 @@ int close(int fd)
     if (active && fd >= 0 && fd < FD_MAX) {
         pthread_mutex_lock(&lock);
         fds[fd].used = 0;
-        pthread_mutex_unlock(&lock);
+        unlock();
     }
     return real_close(fd);
 }
@@ -387,7 +416,7 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
     ssize_t r = real_pwrite(fd, buf, n, off);
     if (e && r > 0)
         log_write(e->ino, (uint64_t)off, buf, (size_t)r);
-    pthread_mutex_unlock(&lock);
+    unlock();
     return r;
 }
 
@@ -421,7 +450,7 @@ ssize_t write(int fd, const void *buf, size_t n)
     ssize_t r = raw_write(fd, buf, n);
     if (e && r > 0 && off >= 0)
         log_write(e->ino, (uint64_t)off, buf, (size_t)r);
-    pthread_mutex_unlock(&lock);
+    unlock();
     return r;
 }
 
@@ -452,7 +481,7 @@ ssize_t writev(int fd, const struct iovec *v, int cnt)
     ssize_t r = real_writev(fd, v, cnt);
     if (e && off >= 0)
         log_iov(e->ino, off, v, cnt, r);
-    pthread_mutex_unlock(&lock);
+    unlock();
     return r;
 }
 
@@ -468,7 +497,7 @@ ssize_t pwritev(int fd, const struct iovec *v, int cnt, off_t off)
     ssize_t r = real_pwritev(fd, v, cnt, off);
     if (e)
         log_iov(e->ino, off, v, cnt, r);
-    pthread_mutex_unlock(&lock);
+    unlock();
     return r;
 }
 
@@ -491,7 +520,7 @@ int ftruncate(int fd, off_t len)
         pc_rec h = {.type = PC_TRUNC, .ino = e->ino, .off = (uint64_t)len};
         log_rec(&h, NULL, 0, NULL, 0);
     }
-    pthread_mutex_unlock(&lock);
+    unlock();
     return r;
 }
 
@@ -515,7 +544,7 @@ int truncate(const char *path, off_t len)
         pc_rec h = {.type = PC_TRUNC, .ino = st.st_ino, .off = (uint64_t)len};
         log_rec(&h, NULL, 0, NULL, 0);
     }
-    pthread_mutex_unlock(&lock);
+    unlock();
     return r;
 }
 
@@ -529,7 +558,7 @@ static int do_sync(int fd, int data_only)
         pc_rec h = {.type = e->dir ? PC_DSYNC : PC_SYNC, .ino = e->ino};
         log_rec(&h, NULL, 0, NULL, 0);
     }
-    pthread_mutex_unlock(&lock);
+    unlock();
     if (e)
         return 0;
     REAL(fsync, fd_fn);
@@ -567,7 +596,7 @@ static int do_unlink(int dirfd, const char *path, int flags)
                     .kind = S_ISDIR(st.st_mode) ? PC_DIR : PC_FILE};
         log_rec(&h, name, strlen(name) + 1, NULL, 0);
     }
-    pthread_mutex_unlock(&lock);
+    unlock();
     return r;
 }
 
@@ -612,7 +641,7 @@ static int do_mkdir(int dirfd, const char *path, mode_t mode)
                     .kind = PC_DIR};
         log_rec(&h, name, strlen(name) + 1, NULL, 0);
     }
-    pthread_mutex_unlock(&lock);
+    unlock();
     return r;
 }
 
@@ -653,7 +682,7 @@ static int do_rename(int olddir, const char *from, int newdir, const char *to)
                     .kind = S_ISDIR(st.st_mode) ? PC_DIR : PC_FILE};
         log_rec(&h, n1, strlen(n1) + 1, n2, strlen(n2) + 1);
     }
-    pthread_mutex_unlock(&lock);
+    unlock();
     return r;
 }
 
@@ -706,7 +735,7 @@ static int cookie_close(void *c)
     for (int i = 0; i < STREAM_MAX; i++)
         if (streams[i].f && streams[i].fd == fd)
             streams[i].f = NULL;
-    pthread_mutex_unlock(&lock);
+    unlock();
     return close(fd);
 }
 
@@ -751,7 +780,7 @@ static FILE *do_fopen(const char *path, const char *mode, fopen_fn real)
             break;
         }
     }
-    pthread_mutex_unlock(&lock);
+    unlock();
     return f;
 }
 
@@ -776,7 +805,7 @@ static int stream_fd(FILE *f)
     for (int i = 0; i < STREAM_MAX; i++)
         if (streams[i].f == f)
             fd = streams[i].fd;
-    pthread_mutex_unlock(&lock);
+    unlock();
     return fd;
 }
 

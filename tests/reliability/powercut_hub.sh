@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Power cuts of the hub (tests/tools/powercut.c): the hub runs under the
+# power-cut simulation and loses power at a random change or sync of its
+# files, or at rest; its directory is rebuilt as a disk could hold it
+# (writes since the last fsync dropped, kept, torn or reordered; names
+# since the last fsync of their directory gone or not), and it restarts
+# on that. After every cut, before the restart:
+#  - PRAGMA integrity_check is ok;
+#  - every push an agent saw answered 200 is stored (acked_stored);
+#  - receipts tile 1..acked_seq per device, none overlap, and the changes
+#    stored per device are exactly those its receipts applied;
+#  - a device whose enrolment was answered still exists.
+# Cuts land during pushes of three agents in small batches (group
+# commits, two changesets in flight), enrolments, registry edits and
+# merges, WAL checkpoints (the hub's checkpoint thread is woken every 8
+# pages here, FIELDSYNC_CHECKPOINT_PAGES, instead of every 1,000) and
+# restarts of the WAL, and the migration of an old-schema database. After the last
+# cut every agent syncs until done and the audit of the reliability
+# tests runs: everything exactly once.
+#
+# FS_SEED (default 6), FS_CUTS (cuts during pushes, default 40),
+# FS_MIGRATE_CUTS (default 8).
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/powercut_lib.sh"
+rel_trap
+
+SEED=${FS_SEED:-6}
+CUTS=${FS_CUTS:-40}
+MIGRATE_CUTS=${FS_MIGRATE_CUTS:-8}
+RANDOM=$SEED
+echo "seed $SEED, $CUTS + $MIGRATE_CUTS hub power cuts"
+
+DISK="$T/hubdisk"
+PCS="$T/pc-hub"
+mkdir -p "$DISK"
+DB="$DISK/hub.db"
+AGENTS=(a1 a2 a3)
+ENROLLED=()
+
+publish_sample_form
+HUB_ARGS="--rate-limit 0" start_hub
+port=$(hub_port)
+for a in "${AGENTS[@]}"; do
+  new_agent "$a"
+  record_n "$a" 1
+done
+# Each device keeps a registry entry of its own up to date (edits that
+# merge as fast-forwards; conflicts have tests/integration/entities.sh).
+declare -A MECH
+for a in "${AGENTS[@]}"; do
+  MECH[$a]=$(agent "$a" entity new mechanism name="Committee of $a" \
+    type=peace_committee area=N-01 status=active)
+  agent "$a" sync --quiet
+done
+stop_hub
+
+# pc_start_hub CUT_AT: the hub under the simulation on the same port.
+# Returns 1 when the power went before it served.
+pc_start_hub() {
+  rm -f "$T/port" "$T/hub.count"
+  # shellcheck disable=SC2046 # one word per variable
+  env $(pc_env "$DISK" "$PCS" "$1" "$T/hub.count") \
+    FIELDSYNC_CHECKPOINT_PAGES=8 "$FS_HUB" serve --db "$DB" \
+    --listen "127.0.0.1:$port" --port-file "$T/port" --threads 16 \
+    --rate-limit 0 2>>"$T/hub.log" &
+  HUB_PID=$!
+  local i
+  for i in $(seq 1 600); do
+    [ -s "$T/port" ] && return 0
+    kill -0 "$HUB_PID" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  fail "hub did not start within 30 s"
+}
+
+# pc_end_hub: the power goes now if it has not gone already.
+pc_end_hub() {
+  kill -KILL "$HUB_PID" 2>/dev/null || true
+  { wait "$HUB_PID" || true; } 2>/dev/null
+  HUB_PID=""
+}
+
+# queue_records A N: N more queued submissions on agent A, made from its
+# first one (a new id and comment each) with their outbox rows, in one
+# transaction: `record` would cost a process each, and the agent is not
+# what this test cuts.
+QN=0
+queue_records() {
+  sqlite3 -bail "$T/$1/agent.db" <<EOF
+BEGIN;
+WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $2)
+INSERT INTO submissions (id, rev, base_rev, form_id, form_version, area,
+                         collector, hlc, created_ms, answers)
+SELECT substr(s.id, 1, 24) || printf('%012x', $QN + k.i), 1, 0, s.form_id,
+       s.form_version, s.area, s.collector, s.hlc, s.created_ms + k.i,
+       json_set(s.answers, '\$.comment', 'queued ' || ($QN + k.i))
+FROM k, (SELECT * FROM submissions ORDER BY rowid LIMIT 1) AS s;
+INSERT INTO outbox (seq, kind, ref_id, ref_rev, created_ms)
+SELECT (SELECT max(seq) FROM outbox) + row_number() OVER (ORDER BY s.id),
+       'submission', s.id, s.rev, s.created_ms
+FROM submissions s WHERE NOT EXISTS
+  (SELECT 1 FROM outbox o WHERE o.ref_id = s.id AND o.ref_rev = s.rev);
+COMMIT;
+EOF
+  QN=$((QN + $2))
+}
+
+# Offline work for one round: new records and, now and then, a registry
+# edit.
+offline_work() {
+  local a
+  for a in "${AGENTS[@]}"; do
+    queue_records "$a" $((RANDOM % 4 + 1))
+    if [ $((RANDOM % 4)) -eq 0 ]; then
+      agent "$a" entity set "${MECH[$a]}" name="Committee $RANDOM" >/dev/null
+    fi
+  done
+}
+
+# sync_all: every agent syncs at once, in batches of 1-4, no retries.
+sync_all() {
+  local a p rc pids=()
+  for a in "${AGENTS[@]}"; do
+    agent "$a" sync --quiet --retries 0 --batch $((RANDOM % 4 + 1)) \
+      >/dev/null 2>>"$T/$a.sync.log" &
+    pids+=($!)
+  done
+  BG_PIDS+=("${pids[@]}")
+  for p in "${pids[@]}"; do
+    rc=0
+    wait "$p" || rc=$?
+    case $rc in 0 | 3) ;; *) fail "a sync exited $rc (cut $((PC_CUTS + 1)))" ;; esac
+  done
+  BG_PIDS=()
+}
+
+# after_cut WHY: the checks of every cut, before the hub restarts.
+after_cut() {
+  local a d
+  hub_sound "$1"
+  for a in "${AGENTS[@]}"; do acked_stored "$a"; done
+  for d in "${ENROLLED[@]}"; do
+    [ "$(sql "SELECT count(*) FROM devices WHERE id='$d'")" = 1 ] ||
+      fail "device $d was told it is enrolled, and the hub lost it ($1)"
+  done
+}
+
+# One round: offline work, maybe an enrolment code, then the hub under
+# the simulation while every agent syncs (and maybe a new one enrols);
+# the power goes at CUT_AT or, if the work ended first, at rest.
+round() {
+  local cut_at=$1 code="" name="" rc
+  offline_work
+  if [ $((RANDOM % 5)) -eq 0 ]; then
+    name="e$((${#ENROLLED[@]} + PC_CUTS))"
+    code=$("$FS_HUB" enroll-code --db "$DB" --name "$name")
+  fi
+  pc_init "$DISK" "$PCS"
+  if pc_start_hub "$cut_at"; then
+    HUB_URL="http://127.0.0.1:$port"
+    if [ -n "$code" ]; then
+      rc=0
+      "$FS_AGENT" --dir "$T/$name" enroll --hub "$HUB_URL" --code "$code" \
+        >/dev/null 2>>"$T/enroll.log" || rc=$?
+      if [ $rc -eq 0 ]; then
+        ENROLLED+=("$(sqlite3 "$T/$name/agent.db" "SELECT value FROM meta WHERE key='device_id'")")
+      fi
+    fi
+    sync_all
+  fi
+}
+
+# ---- cuts during pushes, group commits, enrolments, merges ------------
+# How many changes and syncs a round makes, counted on one without a cut.
+round 0
+stop_hub
+span=$(pc_count "$T/hub.count")
+echo "a round makes ~$span changes and syncs"
+for k in $(seq 1 "$CUTS"); do
+  round "$(pc_draw "$span")"
+  pc_end_hub
+  pc_cut "$DISK" "$PCS" $((SEED * 100000 + k))
+  after_cut "cut $k"
+done
+check "$CUTS cuts during pushes, each followed by the checks" "$PC_CUTS" "$CUTS"
+
+# ---- cuts during the migration of an old-schema database --------------
+# A database of schema version 3 (the hub's first three steps), made
+# with its own SQL, in a directory of its own: the hub migrates it at
+# start.
+main_disk=$DISK main_pcs=$PCS main_db=$DB
+DISK="$T/migdisk" PCS="$T/pc-mig" DB="$T/migdisk/hub.db"
+mkdir -p "$DISK"
+OLD="$T/old-hub.db"
+for f in hub.sql hub-2.sql hub-3.sql; do sqlite3 -bail "$OLD" <"$FS_SRC/schema/$f"; done
+sqlite3 -bail "$OLD" "PRAGMA user_version = 3; PRAGMA journal_mode = WAL;" >/dev/null
+migrate_from_old() {
+  rm -rf "${DISK:?}"/*
+  cp "$OLD" "$DB"
+  pc_init "$DISK" "$PCS"
+  pc_start_hub "$1" || true
+}
+migrate_from_old 0
+stop_hub
+span=$(pc_count "$T/hub.count")
+check "the old database migrated" "$(sql 'PRAGMA user_version')" 5
+echo "a migration and start make ~$span changes and syncs"
+for k in $(seq 1 "$MIGRATE_CUTS"); do
+  migrate_from_old $(((RANDOM % span) + 1))
+  pc_end_hub
+  pc_cut "$DISK" "$PCS" $((SEED * 100000 + 90000 + k))
+  [ "$(sql 'PRAGMA integrity_check')" = ok ] || fail "migration cut $k: database damaged"
+  v=$(sql 'PRAGMA user_version')
+  case $v in 3 | 4 | 5) ;; *) fail "migration cut $k: schema version '$v'" ;; esac
+  # Each step is whole or absent: the tables of step 4 exist exactly
+  # when the version says so.
+  has4=$(sql "SELECT count(*) FROM sqlite_master WHERE name = 'entity_versions'")
+  [ "$has4" = $((v >= 4)) ] || fail "migration cut $k: version $v, step 4's tables: $has4"
+  start_hub
+  [ "$(sql 'PRAGMA user_version')" = 5 ] || fail "migration cut $k: not migrated on restart"
+  stop_hub
+done
+check "$MIGRATE_CUTS cuts during migration, each followed by the checks" \
+  $((PC_CUTS - CUTS)) "$MIGRATE_CUTS"
+DISK=$main_disk PCS=$main_pcs DB=$main_db
+
+# ---- after the last cut: everything exactly once ----------------------
+HUB_ARGS="--rate-limit 0" start_hub "$port"
+for a in "${AGENTS[@]}"; do sync_until_done "$a"; done
+audit_exactly_once "${AGENTS[@]}"
+# The registry: every edit of every device is at the hub once.
+for a in "${AGENTS[@]}"; do
+  dev=$(sqlite3 "$T/$a/agent.db" "SELECT value FROM meta WHERE key='device_id'")
+  mine=$(sqlite3 "$T/$a/agent.db" "SELECT count(*) FROM entity_changes c, json_each(c.fields)")
+  check "$a: each registry edit is at the hub once" \
+    "$(sql "SELECT count(*) FROM entity_versions WHERE device_id = '$dev' AND origin = 'device'")" "$mine"
+done
+echo "enrolled under cuts: ${#ENROLLED[@]}"
+pc_figures
+finish
