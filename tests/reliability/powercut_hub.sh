@@ -14,21 +14,23 @@
 # commits, two changesets in flight), enrolments, registry edits and
 # merges, WAL checkpoints (the hub's checkpoint thread is woken every 8
 # pages here, FIELDSYNC_CHECKPOINT_PAGES, instead of every 1,000) and
-# restarts of the WAL, and the migration of an old-schema database. After the last
+# restarts of the WAL, exports written into place, and the migration of
+# an old-schema database. After the last
 # cut every agent syncs until done and the audit of the reliability
 # tests runs: everything exactly once.
 #
-# FS_SEED (default 6), FS_CUTS (cuts during pushes, default 40),
-# FS_MIGRATE_CUTS (default 8).
+# FS_SEED (default 6), FS_CUTS (cuts during pushes, default 36),
+# FS_EXPORT_CUTS (default 4), FS_MIGRATE_CUTS (default 6).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/powercut_lib.sh"
 rel_trap
 
 SEED=${FS_SEED:-6}
-CUTS=${FS_CUTS:-40}
-MIGRATE_CUTS=${FS_MIGRATE_CUTS:-8}
+CUTS=${FS_CUTS:-36}
+MIGRATE_CUTS=${FS_MIGRATE_CUTS:-6}
+EXPORT_CUTS=${FS_EXPORT_CUTS:-4}
 RANDOM=$SEED
-echo "seed $SEED, $CUTS + $MIGRATE_CUTS hub power cuts"
+echo "seed $SEED, $CUTS + $EXPORT_CUTS + $MIGRATE_CUTS hub power cuts"
 
 DISK="$T/hubdisk"
 PCS="$T/pc-hub"
@@ -184,6 +186,33 @@ for k in $(seq 1 "$CUTS"); do
 done
 check "$CUTS cuts during pushes, each followed by the checks" "$PC_CUTS" "$CUTS"
 
+# ---- cuts while an export is written into place -----------------------
+# An export that reported success is there, whole, after a cut.
+"$FS_HUB" export json --form demo_household --db "$DB" -o "$T/export.ref" 2>/dev/null
+export_once() {
+  rm -f "$DISK/export.json"
+  pc_init "$DISK" "$PCS"
+  rm -f "$T/hub.count"
+  EXPORT_RC=0
+  # shellcheck disable=SC2046 # one word per variable
+  env $(pc_env "$DISK" "$PCS" "$1" "$T/hub.count") "$FS_HUB" export json \
+    --form demo_household --db "$DB" -o "$DISK/export.json" 2>/dev/null || EXPORT_RC=$?
+}
+export_once 0
+span=$(pc_count "$T/hub.count")
+for k in $(seq 1 "$EXPORT_CUTS"); do
+  # Most land after the export ended: its file must be there.
+  export_once "$(pc_draw $((span * 2)))"
+  pc_cut "$DISK" "$PCS" $((SEED * 100000 + 80000 + k))
+  if [ $EXPORT_RC -eq 0 ]; then
+    cmp -s "$T/export.ref" "$DISK/export.json" ||
+      fail "export cut $k: the export reported success and is not there whole"
+  fi
+  hub_sound "export cut $k"
+done
+check "$EXPORT_CUTS cuts while exporting, each followed by the checks" \
+  $((PC_CUTS - CUTS)) "$EXPORT_CUTS"
+
 # ---- cuts during the migration of an old-schema database --------------
 # A database of schema version 3 (the hub's first three steps), made
 # with its own SQL, in a directory of its own: the hub migrates it at
@@ -221,7 +250,7 @@ for k in $(seq 1 "$MIGRATE_CUTS"); do
   stop_hub
 done
 check "$MIGRATE_CUTS cuts during migration, each followed by the checks" \
-  $((PC_CUTS - CUTS)) "$MIGRATE_CUTS"
+  $((PC_CUTS - CUTS - EXPORT_CUTS)) "$MIGRATE_CUTS"
 DISK=$main_disk PCS=$main_pcs DB=$main_db
 
 # ---- after the last cut: everything exactly once ----------------------
