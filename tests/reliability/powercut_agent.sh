@@ -16,13 +16,13 @@
 # reliability tests runs: everything exactly once (what the hub did not
 # hold was sent again, what it held was not taken twice).
 #
-# FS_SEED (default 6), FS_CUTS (default 50), FS_ENROLL_CUTS (default 8).
+# FS_SEED (default 6), FS_CUTS (default 56), FS_ENROLL_CUTS (default 8).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/powercut_lib.sh"
 rel_trap
 
 SEED=${FS_SEED:-6}
-CUTS=${FS_CUTS:-50}
+CUTS=${FS_CUTS:-56}
 ENROLL_CUTS=${FS_ENROLL_CUTS:-8}
 RANDOM=$SEED
 echo "seed $SEED, $CUTS + $ENROLL_CUTS device power cuts"

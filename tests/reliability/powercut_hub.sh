@@ -19,15 +19,15 @@
 # cut every agent syncs until done and the audit of the reliability
 # tests runs: everything exactly once.
 #
-# FS_SEED (default 6), FS_CUTS (cuts during pushes, default 36),
-# FS_EXPORT_CUTS (default 4), FS_MIGRATE_CUTS (default 6).
+# FS_SEED (default 6), FS_CUTS (cuts during pushes, default 30),
+# FS_EXPORT_CUTS (default 4), FS_MIGRATE_CUTS (default 4).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/powercut_lib.sh"
 rel_trap
 
 SEED=${FS_SEED:-6}
-CUTS=${FS_CUTS:-36}
-MIGRATE_CUTS=${FS_MIGRATE_CUTS:-6}
+CUTS=${FS_CUTS:-30}
+MIGRATE_CUTS=${FS_MIGRATE_CUTS:-4}
 EXPORT_CUTS=${FS_EXPORT_CUTS:-4}
 RANDOM=$SEED
 echo "seed $SEED, $CUTS + $EXPORT_CUTS + $MIGRATE_CUTS hub power cuts"
