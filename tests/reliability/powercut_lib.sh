@@ -44,11 +44,20 @@ pc_count() {
   cat "$1"
 }
 
-# pc_figures: totals over every restore of this test.
+# pc_figures: totals over every restore of this test, and a check that
+# the simulation saw what it is for: writes not yet durable at a cut,
+# some dropped and some torn.
 pc_figures() {
-  tr -d '(),:' <"$PC_LOG" | awk '{ m[$3]++; w += $5; p += $7; k += $9; t += $11; d += $13; n += $15; np += $17; nk += $19 }
+  local f
+  f=$(tr -d '(),:' <"$PC_LOG" | awk '{ m[$3]++; w += $5; p += $7; k += $9; t += $11; d += $13; n += $15; np += $17; nk += $19 }
     END { printf "figures: cuts=%d modes=%d/%d/%d/%d writes=%d pending=%d kept=%d torn=%d dropped=%d names=%d pending_names=%d kept_names=%d\n",
-          NR, m[0], m[1], m[2], m[3], w, p, k, t, d, n, np, nk }'
+          NR, m[0], m[1], m[2], m[3], w, p, k, t, d, n, np, nk }')
+  echo "$f"
+  case $f in
+    *" pending=0 "* | *" torn=0 "* | *" dropped=0 "*)
+      fail "the cuts found no write that was not durable yet, or none was lost: $f" ;;
+  esac
+  echo "ok - $PC_CUTS power cuts dropped and tore writes not yet durable"
 }
 
 # hub_sound: after a cut of the hub, before it restarts: the database
