@@ -158,6 +158,29 @@ sync_until_done() {
   fail "$name: $(pending "$name") still waiting after $max syncs (stuck)"
 }
 
+# clone_records NAME N FROM: N more queued submissions made from the
+# agent's first one (ids and comments FROM+1..FROM+N), each with its
+# outbox row, in one transaction. `record` costs a process and an fsync a
+# record; thousands that way would take minutes.
+clone_records() {
+  sqlite3 -bail "$T/$1/agent.db" <<EOF
+BEGIN;
+WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $2)
+INSERT INTO submissions (id, rev, base_rev, form_id, form_version, area,
+                         collector, hlc, created_ms, answers)
+SELECT substr(s.id, 1, 24) || printf('%012x', $3 + k.i), 1, 0, s.form_id,
+       s.form_version, s.area, s.collector, s.hlc, s.created_ms + k.i,
+       json_set(s.answers, '\$.comment', 'copy ' || ($3 + k.i))
+FROM k, (SELECT * FROM submissions ORDER BY rowid LIMIT 1) AS s;
+INSERT INTO outbox (seq, kind, ref_id, ref_rev, created_ms)
+SELECT (SELECT max(seq) FROM outbox) + row_number() OVER (ORDER BY s.id),
+       'submission', s.id, s.rev, s.created_ms
+FROM submissions s WHERE NOT EXISTS
+  (SELECT 1 FROM outbox o WHERE o.ref_id = s.id AND o.ref_rev = s.rev);
+COMMIT;
+EOF
+}
+
 # acked_stored A: after a crash of the hub, before it restarts: every
 # submission agent A holds as acknowledged is at the hub, and the hub's
 # sequence for A is not behind A's (no answer came before a durable

@@ -82,28 +82,11 @@ pc_end_hub() {
   HUB_PID=""
 }
 
-# queue_records A N: N more queued submissions on agent A, made from its
-# first one (a new id and comment each) with their outbox rows, in one
-# transaction: `record` would cost a process each, and the agent is not
-# what this test cuts.
+# Records are queued with clone_records (tests/lib.sh): `record` would
+# cost a process each, and the agent is not what this test cuts.
 QN=0
 queue_records() {
-  sqlite3 -bail "$T/$1/agent.db" <<EOF
-BEGIN;
-WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $2)
-INSERT INTO submissions (id, rev, base_rev, form_id, form_version, area,
-                         collector, hlc, created_ms, answers)
-SELECT substr(s.id, 1, 24) || printf('%012x', $QN + k.i), 1, 0, s.form_id,
-       s.form_version, s.area, s.collector, s.hlc, s.created_ms + k.i,
-       json_set(s.answers, '\$.comment', 'queued ' || ($QN + k.i))
-FROM k, (SELECT * FROM submissions ORDER BY rowid LIMIT 1) AS s;
-INSERT INTO outbox (seq, kind, ref_id, ref_rev, created_ms)
-SELECT (SELECT max(seq) FROM outbox) + row_number() OVER (ORDER BY s.id),
-       'submission', s.id, s.rev, s.created_ms
-FROM submissions s WHERE NOT EXISTS
-  (SELECT 1 FROM outbox o WHERE o.ref_id = s.id AND o.ref_rev = s.rev);
-COMMIT;
-EOF
+  clone_records "$1" "$2" "$QN"
   QN=$((QN + $2))
 }
 

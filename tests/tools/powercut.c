@@ -436,24 +436,6 @@ static off_t write_offset(int fd)
     return lseek(fd, 0, SEEK_CUR);
 }
 
-ssize_t write(int fd, const void *buf, size_t n)
-{
-    if (!active)
-        return raw_write(fd, buf, n);
-    pthread_mutex_lock(&lock);
-    fdent *e = tracked(fd);
-    off_t off = 0;
-    if (e) {
-        event();
-        off = write_offset(fd);
-    }
-    ssize_t r = raw_write(fd, buf, n);
-    if (e && r > 0 && off >= 0)
-        log_write(e->ino, (uint64_t)off, buf, (size_t)r);
-    unlock();
-    return r;
-}
-
 static void log_iov(uint64_t ino, off_t off, const struct iovec *v, int cnt,
                     ssize_t r)
 {
@@ -466,11 +448,10 @@ static void log_iov(uint64_t ino, off_t off, const struct iovec *v, int cnt,
     }
 }
 
-ssize_t writev(int fd, const struct iovec *v, int cnt)
+/* write and writev: at the descriptor's offset (or its end). */
+static ssize_t seq_write(int fd, const struct iovec *v, int cnt)
 {
     REAL(writev, writev_fn);
-    if (!active)
-        return real_writev(fd, v, cnt);
     pthread_mutex_lock(&lock);
     fdent *e = tracked(fd);
     off_t off = 0;
@@ -483,6 +464,22 @@ ssize_t writev(int fd, const struct iovec *v, int cnt)
         log_iov(e->ino, off, v, cnt, r);
     unlock();
     return r;
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    if (!active)
+        return raw_write(fd, buf, n);
+    struct iovec v = {(void *)buf, n};
+    return seq_write(fd, &v, 1);
+}
+
+ssize_t writev(int fd, const struct iovec *v, int cnt)
+{
+    REAL(writev, writev_fn);
+    if (!active)
+        return real_writev(fd, v, cnt);
+    return seq_write(fd, v, cnt);
 }
 
 ssize_t pwritev(int fd, const struct iovec *v, int cnt, off_t off)
