@@ -44,7 +44,10 @@ int fa__store_error(fa_agent *ag, const char *what)
 int fa_open(const char *dir, fa_agent **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    /* A directory just made keeps its name after a power cut only once
+     * the directory holding it was synced. */
+    int made = mkdir(dir, 0700) == 0;
+    if ((!made && errno != EEXIST) || (made && fs_sync_parent_dir(dir) != 0)) {
         snprintf(err, errlen, "cannot create the agent directory %s: %s", dir,
                  strerror(errno));
         return FA_ESTORE;

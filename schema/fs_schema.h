@@ -29,6 +29,13 @@ extern const fs_schema fs_schema_hub;
 int fs_db_open(const char *path, const fs_schema *schema, int create,
                sqlite3 **out, char *err, size_t errlen);
 
+/* Makes the name of the file or directory at path durable: fsyncs the
+ * directory that holds it. A new or renamed file survives a power cut
+ * only once its directory was synced (POSIX); SQLite does this for its
+ * journals but not for a database it creates. Returns 0 or -1 (errno
+ * set). */
+int fs_sync_parent_dir(const char *path);
+
 /* Runs the migrations of schema on db, each in its own transaction. */
 int fs_schema_migrate(sqlite3 *db, const fs_schema *schema, char *err,
                       size_t errlen);

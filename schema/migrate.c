@@ -1,6 +1,10 @@
 #include "fs_schema.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 extern const char fs_sql_agent_1[];
 extern const char fs_sql_agent_2[];
@@ -70,6 +74,37 @@ int fs_schema_migrate(sqlite3 *db, const fs_schema *schema, char *err,
     return 0;
 }
 
+int fs_sync_parent_dir(const char *path)
+{
+    char dir[4096];
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    while (len > 0 && path[len - 1] != '/')
+        len--; /* back to the slash before the last part, if any */
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    if (len >= sizeof dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (len == 0) {
+        dir[0] = '.';
+        len = 1;
+    } else {
+        memcpy(dir, path, len);
+    }
+    dir[len] = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 int fs_db_open(const char *path, const fs_schema *schema, int create,
                sqlite3 **out, char *err, size_t errlen)
 {
@@ -78,6 +113,7 @@ int fs_db_open(const char *path, const fs_schema *schema, int create,
     if (create)
         flags |= SQLITE_OPEN_CREATE;
     *out = NULL;
+    int is_new = create && access(path, F_OK) != 0;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s database %s: %s", schema->name,
                  path, db ? sqlite3_errmsg(db) : "out of memory");
@@ -101,6 +137,13 @@ int fs_db_open(const char *path, const fs_schema *schema, int create,
     }
     if (fs_schema_migrate(db, schema, err, errlen) != 0)
         goto fail;
+    /* A database just made is lost with everything committed to it if
+     * its name never reached the disk. */
+    if (is_new && fs_sync_parent_dir(path) != 0) {
+        snprintf(err, errlen, "cannot make the new %s database %s durable: %s",
+                 schema->name, path, strerror(errno));
+        goto fail;
+    }
     *out = db;
     return 0;
 fail:

@@ -26,10 +26,13 @@
 #include "checkpoint.h"
 #include "db.h"
 
-/* SQLite's own default threshold, in pages. */
+/* SQLite's own default threshold, in pages. FIELDSYNC_CHECKPOINT_PAGES
+ * sets another: the power-cut tests (tests/RELIABILITY.md) checkpoint
+ * every few pushes instead of every few megabytes. */
 #define SOFT_PAGES 1000
-/* Beyond this the committing connection checkpoints itself. */
-#define HARD_PAGES 16000
+/* Beyond this many times the threshold the committing connection
+ * checkpoints itself. */
+#define HARD_FACTOR 16
 
 struct hub_checkpointer {
     pthread_t thread;
@@ -37,17 +40,18 @@ struct hub_checkpointer {
     pthread_cond_t cond;
     sqlite3 *db;
     int wanted, stop, started;
+    int soft_pages; /* set before any hook runs, then only read */
 };
 
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     hub_checkpointer *c = arg;
-    if (pages >= HARD_PAGES) {
+    if (pages >= c->soft_pages * HARD_FACTOR) {
         /* SQLITE_BUSY when the thread is at it right now: fine, the
          * next commit tries again. */
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
                                   NULL);
-    } else if (pages >= SOFT_PAGES) {
+    } else if (pages >= c->soft_pages) {
         pthread_mutex_lock(&c->lock);
         c->wanted = 1;
         pthread_cond_signal(&c->cond);
@@ -83,6 +87,9 @@ hub_checkpointer *hub__checkpointer_start(const char *db_path)
     hub_checkpointer *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    const char *env = getenv("FIELDSYNC_CHECKPOINT_PAGES");
+    long pages = env ? strtol(env, NULL, 10) : 0;
+    c->soft_pages = pages > 0 && pages <= SOFT_PAGES ? (int)pages : SOFT_PAGES;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     c->db = hub__open(db_path);

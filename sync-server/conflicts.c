@@ -56,11 +56,13 @@ int hub__conflict_add(sqlite3 *db, int64_t id, const char *value,
     return hub__sql_run(
         db,
         "INSERT INTO conflict_values (conflict_id, n, value, device_id, "
-        "collector, hlc, version, received_ms) SELECT ?1, coalesce(max(n), "
-        "0) + 1, ?2, ?3, ?4, ?5, ?6, ?7 FROM conflict_values WHERE "
-        "conflict_id = ?1 AND NOT EXISTS (SELECT 1 FROM conflict_values "
-        "WHERE conflict_id = ?1 AND device_id = ?3 AND hlc = ?5 AND value "
-        "= ?2)",
+        /* The aggregate gives one row even when no row matches, so the
+         * test for a value already there stands outside it. */
+        "collector, hlc, version, received_ms) SELECT ?1, m.n, ?2, ?3, ?4, "
+        "?5, ?6, ?7 FROM (SELECT coalesce(max(n), 0) + 1 AS n FROM "
+        "conflict_values WHERE conflict_id = ?1) AS m WHERE NOT EXISTS "
+        "(SELECT 1 FROM conflict_values WHERE conflict_id = ?1 AND "
+        "device_id = ?3 AND hlc = ?5 AND value = ?2)",
         HUB_ARGS(HUB_INT(id), HUB_TEXT(value), HUB_TEXT(device),
                  HUB_TEXT(collector), HUB_TEXT(hlc),
                  version > 0 ? HUB_INT(version) : HUB_NULL, HUB_INT(now)));

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs_schema.h"
 #include "hub.h"
 #include "audit.h"
 #include "cli.h"
@@ -255,11 +256,20 @@ int hub_export(const char *db_path, const hub_export_req *req,
     status = 0;
 out:
     if (to_file && f) {
+        /* Its bytes on the disk before its name says it is complete, and
+         * that name on the disk before success is reported: after a
+         * power cut an export is there whole or not at all. */
+        if (status == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
+            fprintf(stderr, "fieldsync-hub: cannot write %s: %s\n", part,
+                    strerror(errno));
+            status = 1;
+        }
         if (fclose(f) != 0)
             status = 1;
-        if (status == 0 && rename(part, out_path) != 0) {
-            fprintf(stderr, "fieldsync-hub: cannot rename %s: %s\n", part,
-                    strerror(errno));
+        if (status == 0 && (rename(part, out_path) != 0 ||
+                            fs_sync_parent_dir(out_path) != 0)) {
+            fprintf(stderr, "fieldsync-hub: cannot put %s in place: %s\n",
+                    out_path, strerror(errno));
             status = 1;
         }
         if (status != 0)

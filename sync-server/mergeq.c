@@ -259,10 +259,29 @@ static void process_one(hub_mergeq *q, sqlite3 *db, hub_push *j)
         return;
     }
     if (cs->first_seq != acked + 1) {
-        /* Nothing written yet: a held push leaves no trace. */
+        /* Nothing written yet: a held push leaves no trace but a line in
+         * the log, which the tests wait on (tests/integration/
+         * pipeline.sh). */
+        int first = j->held_since == 0;
         if (hold_for_gap(q, j)) {
+            if (first)
+                fprintf(stderr,
+                        "fieldsync-hub: push %lld-%lld of device %s held: "
+                        "the hub has it up to %lld\n",
+                        (long long)cs->first_seq, (long long)cs->last_seq,
+                        j->device, (long long)acked);
             j->held = 1;
             return;
+        }
+        if (!first) {
+            int64_t held = mono_ms() - j->held_since;
+            fprintf(stderr,
+                    "fieldsync-hub: push %lld-%lld of device %s: still a "
+                    "gap after %lld ms held (%s): seq_gap\n",
+                    (long long)cs->first_seq, (long long)cs->last_seq,
+                    j->device, (long long)held,
+                    held >= HOLD_MS ? "the hold's bound passed"
+                                    : "nothing else of the device on its way");
         }
         j->err = HUB_ECONFLICT;
         j->code = "seq_gap";

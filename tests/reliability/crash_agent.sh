@@ -90,7 +90,6 @@ while [ $kills -lt "$KILLS" ]; do
     fail "agent database damaged after kill $kills"
 done
 echo "kills: $kills in $round rounds"
-check "at least $KILLS kills landed" "$((kills >= KILLS))" 1
 
 sync_until_done a1
 audit_exactly_once a1
