@@ -73,6 +73,9 @@ static const char usage[] =
     "  areas import FILE.geojson       areas with code, name, parent\n"
     "  areas list [--json|--csv]\n"
     "\n"
+    "  --help                          this text\n"
+    "  --version                       the version\n"
+    "\n"
     "PATH defaults to ./fieldsync-hub.db. LIST is * (all) or codes\n"
     "separated by commas, e.g. CITY-N01,CITY-N02. ROLE is enumerator\n"
     "(default), outreach, reviewer or admin. See README.md.\n";
@@ -364,6 +367,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("fieldsync-hub %s\n", FS_VERSION);
         return 0;
     }
     int rc = parse(argc, argv, 2, &a);
