@@ -40,6 +40,8 @@ static const char usage[] =
     "                              the form app for a browser on this\n"
     "                              device (default 127.0.0.1:8090); prints\n"
     "                              a one-time sign-in address\n"
+    "  --help                      this text\n"
+    "  --version                   the version\n"
     "\n"
     "DIR defaults to $FIELDSYNC_DIR, else ~/.fieldsync.\n"
     "Exit status: 0 done; 1 local storage problem; 2 wrong input;\n"
@@ -379,6 +381,9 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--help") == 0 ||
                    strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("fieldsync-agent %s\n", FS_VERSION);
             return 0;
         } else {
             return bad("unknown option ", argv[i]);

@@ -8,6 +8,13 @@
 
 #include "fs_internal.h"
 
+/* Times are 64-bit milliseconds everywhere, but the C library's clock and
+ * calendar go through time_t: on a 32-bit target it must have 64 bits
+ * too, or every date after 2038-01-19 wraps (CMakeLists.txt builds such
+ * targets with _TIME_BITS=64). */
+_Static_assert(sizeof(time_t) >= 8, "time_t must have 64 bits: build with "
+                                    "-D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64");
+
 int fs_random_bytes(void *p, size_t n)
 {
     unsigned char *dst = p;

@@ -300,23 +300,27 @@ int fs__pattern_compile(const char *src, fs__pattern *out, char *why,
             i++;
         } else if (i < len && src[i] == '{') {
             long lo, hi;
+            int open = 0; /* {m,}: no upper bound */
 
             i++;
             lo = bound(src, &i);
             hi = lo;
             if (src[i] == ',') {
                 i++;
-                hi = src[i] == '}' ? (long)UINT32_MAX : bound(src, &i);
+                if (src[i] == '}')
+                    open = 1;
+                else
+                    hi = bound(src, &i);
             }
             if (lo < 0 || hi < 0 || src[i] != '}' ||
-                lo > FS__PATTERN_REPEAT_MAX ||
-                (hi > FS__PATTERN_REPEAT_MAX && hi != (long)UINT32_MAX) ||
+                lo > FS__PATTERN_REPEAT_MAX || hi > FS__PATTERN_REPEAT_MAX ||
                 lo > hi)
                 return bad(why, whycap,
                            "a repeat is {n}, {m,n} or {m,} "
                            "with m <= n <= 1000");
             a->min = (uint32_t)lo;
-            a->max = (uint32_t)hi;
+            /* Not through a long: UINT32_MAX does not fit a 32-bit one. */
+            a->max = open ? UINT32_MAX : (uint32_t)hi;
             i++;
         }
     }

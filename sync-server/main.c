@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backup.h"
 #include "hub.h"
 
 static const char usage[] =
@@ -40,6 +41,14 @@ static const char usage[] =
     "  devices [--db PATH] [--json]    list enrolled devices\n"
     "  stats [--db PATH] [--json]      what the hub holds, per form and "
     "area\n"
+    "  backup [--db PATH] -o FILE      a consistent copy (mode 0600), also "
+    "while\n"
+    "                                  the hub serves\n"
+    "  restore [--db PATH] [--force] FILE\n"
+    "                                  check a backup and put it at PATH "
+    "(a new\n"
+    "                                  path; --force replaces a stopped "
+    "hub's)\n"
     "\n"
     "The mapping dataset (schema/INDICATORS.md):\n"
     "  wave add NAME --start DATE --end DATE [--title TEXT]\n"
@@ -63,6 +72,9 @@ static const char usage[] =
     "  export geojson mechanisms [-o FILE]   mechanisms as points\n"
     "  areas import FILE.geojson       areas with code, name, parent\n"
     "  areas list [--json|--csv]\n"
+    "\n"
+    "  --help                          this text\n"
+    "  --version                       the version\n"
     "\n"
     "PATH defaults to ./fieldsync-hub.db. LIST is * (all) or codes\n"
     "separated by commas, e.g. CITY-N01,CITY-N02. ROLE is enumerator\n"
@@ -88,6 +100,7 @@ typedef struct args {
     const char *answers;
     const char *fields;
     int all;
+    int force;
     double expires;
     double rate;
     double timeout;
@@ -164,6 +177,9 @@ static int parse(int argc, char **argv, int start, args *a)
             takes = 0;
         } else if (strcmp(o, "--all") == 0) {
             a->all = 1;
+            takes = 0;
+        } else if (strcmp(o, "--force") == 0) {
+            a->force = 1;
             takes = 0;
         } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
             fputs(usage, stdout);
@@ -353,6 +369,10 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("fieldsync-hub %s\n", FS_VERSION);
+        return 0;
+    }
     int rc = parse(argc, argv, 2, &a);
     if (rc != 0)
         return rc;
@@ -445,5 +465,18 @@ int main(int argc, char **argv)
         return hub_devices(a.db, a.json, stdout);
     if (strcmp(cmd, "stats") == 0)
         return hub_stats(a.db, a.json, stdout);
+    if (strcmp(cmd, "backup") == 0) {
+        if (a.npos)
+            return bad("backup takes no arguments (the copy is -o FILE): ",
+                       a.pos[0]);
+        return hub_backup(a.db, a.output, stdout);
+    }
+    if (strcmp(cmd, "restore") == 0) {
+        if (a.npos != 1)
+            return bad("usage: fieldsync-hub restore [--db PATH] [--force] "
+                       "FILE",
+                       NULL);
+        return hub_restore(a.pos[0], a.db, a.force, stdout);
+    }
     return bad("unknown command ", cmd);
 }

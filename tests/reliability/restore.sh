@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Restores on both sides at once, taken while agents were syncing: the hub
-# is restored from a live backup, one agent from a live copy of its
+# is restored (fieldsync-hub restore, into a new path) from a live backup
+# (fieldsync-hub backup), one agent from a live copy of its
 # database made later. Everything either side still holds reaches the hub
 # exactly once; what neither side holds any more (records made after the
 # agent's copy and stored at the hub after its backup) is listed by id,
@@ -30,7 +31,7 @@ wait_sync() {
 for a in a1 a2; do record_n "$a" 8; done
 bg_sync
 sleep 0.1
-sqlite3 "$DB" ".backup '$T/hub-backup.db'"        # hub, mid-sync
+"$FS_HUB" backup --db "$DB" -o "$T/hub-backup.db" >/dev/null  # hub, mid-sync
 wait_sync
 for a in a1 a2; do record_n "$a" 4; done
 bg_sync
@@ -43,8 +44,11 @@ for a in a1 a2; do agent "$a" sync --quiet; done
 check "hub holds 32 before the restores" "$(sql 'SELECT count(*) FROM submissions')" 32
 
 stop_hub
-cp "$T/hub-backup.db" "$DB"
-rm -f "$DB-wal" "$DB-shm"
+rc=0
+"$FS_HUB" restore --db "$DB" "$T/hub-backup.db" 2>/dev/null || rc=$?
+check "restore refuses to replace an existing database" "$rc" 2
+"$FS_HUB" restore --db "$T/restored.db" "$T/hub-backup.db" >/dev/null
+DB=$T/restored.db # the new hub serves the restored copy
 cp "$T/a1-copy.db" "$T/a1/agent.db"
 rm -f "$T/a1/agent.db-wal" "$T/a1/agent.db-shm"
 start_hub "$port"

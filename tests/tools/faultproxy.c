@@ -237,7 +237,8 @@ static int parse_opts(int argc, char **argv, opts *o)
         } else if (strcmp(a, "--max-conns") == 0) {
             bad = parse_long(v, 1, MAX_CONNS_LIMIT, &o->max_conns);
         } else if (strcmp(a, "--rate") == 0) {
-            bad = parse_long(v, 0, 1L << 40, &n);
+            /* At most 1 GiB/s: a long is 32 bits on armhf. */
+            bad = parse_long(v, 0, 1L << 30, &n);
             o->rate = (double)n;
         } else {
             fprintf(stderr, "faultproxy: unknown option %s\n", a);

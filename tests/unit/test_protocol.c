@@ -1694,8 +1694,8 @@ static int test_json_print_canonical(void)
         int rc;
 
         x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
-        nd = 1 + x % 18;
-        point = (x >> 8) % (nd + 6); /* digits before the point */
+        nd = (size_t)(1 + x % 18);
+        point = (size_t)((x >> 8) % (nd + 6)); /* digits before the point */
         if (x & (1u << 16))
             text[n++] = '-';
         if (point <= nd) {
