@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "formcli.h"
 #include "hub.h"
@@ -20,12 +21,13 @@ int hub_form_is_xlsx(const char *file)
     FILE *f = fopen(file, "rb");
     size_t n = 0, len = strlen(file);
 
+    if (len >= 5 && strcasecmp(file + len - 5, ".xlsx") == 0)
+        return 1;
     if (f != NULL) {
         n = fread(head, 1, sizeof head, f);
         fclose(f);
-        return hub__xlsform_is_xlsx(head, n);
     }
-    return len >= 5 && strcmp(file + len - 5, ".xlsx") == 0;
+    return hub__xlsform_is_xlsx(head, n);
 }
 
 /* Writes data beside path and renames it into place, so that a failed

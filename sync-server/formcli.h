@@ -14,8 +14,8 @@
 
 #include <stdio.h>
 
-/* 1 when file is an XLSForm workbook: it starts as a zip archive does,
- * or (when it cannot be read) its name ends in .xlsx. */
+/* 1 when file is to be read as an XLSForm workbook: its name ends in
+ * .xlsx, or it starts as a zip archive does. */
 int hub_form_is_xlsx(const char *file);
 
 /* Converts an XLSForm into a fieldsync form definition, written as JSON

@@ -215,6 +215,13 @@ static void ref_of(px *x, const tok *t, val *out)
                "${%s} is ambiguous: several questions have that name", name);
         return;
     }
+    if (r == -4) {
+        refuse(x, FS_EMALFORMED,
+               "${%s} is asked later: conditions look back at earlier "
+               "questions only",
+               name);
+        return;
+    }
     if (r != 0) {
         refuse(x, FS_EMALFORMED,
                "${%s} is a question fieldsync refuses (see its type)", name);
@@ -435,9 +442,9 @@ static void call(px *x, const tok *fn, val *out)
                name);
     } else {
         refuse(x, FS_EMALFORMED,
-               "%s() is not supported: fieldsync conditions compare "
-               "answers with fixed values (selected, regex, string-length "
-               "and count-selected are the functions they take)",
+               "%s() is not supported: a fieldsync condition compares "
+               "answers with fixed values, with selected, regex, "
+               "string-length and count-selected only",
                name);
     }
     free(s);

@@ -29,7 +29,8 @@ typedef struct hub__xlsexpr_ref {
 } hub__xlsexpr_ref;
 
 /* Looks up ${xlsname}: 0 and *out filled, or -1 when no question has
- * that name, -2 when several have, -3 when it is refused itself. */
+ * that name, -2 when several have, -3 when it is refused itself, -4
+ * when it comes after the question the expression belongs to. */
 typedef int (*hub__xlsexpr_lookup)(void *ud, const char *xlsname,
                                    hub__xlsexpr_ref *out);
 

@@ -109,6 +109,8 @@ typedef struct conv {
     qrow *rows;
     size_t nrows;
     size_t nfields, nsections;
+    size_t current; /* the row whose expression is being read */
+    int self_ok;    /* ... and it may name its own row (a constraint) */
 } conv;
 
 /* A copy of s cut to cap bytes, between UTF-8 characters. */
@@ -166,7 +168,10 @@ static void add_problems(conv *cv, const fs_problems *fp)
 {
     for (size_t i = 0; i < fp->n; i++) {
         cv->problems++;
-        add_problem(cv->p, fp->items[i].where, fp->items[i].msg);
+        add_problem(cv->p,
+                    fp->items[i].where[0] != '\0' ? fp->items[i].where
+                                                  : "workbook",
+                    fp->items[i].msg);
     }
 }
 
@@ -683,6 +688,24 @@ static int read_choices(conv *cv)
     return FS_OK;
 }
 
+/* A choice code as fieldsync takes it: [A-Za-z0-9][A-Za-z0-9._+-]{0,63}
+ * ("25-34", "65+"). */
+static int valid_code(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        char c = s[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9');
+
+        if (i >= FS_ID_MAX || (!alnum && (i == 0 || (c != '.' && c != '_' &&
+                                                     c != '+' && c != '-'))))
+            return 0;
+    }
+    return i > 0;
+}
+
 /* Checks the choices of a list the form uses, once: codes, duplicates,
  * cells fieldsync does not read. */
 static void check_list(conv *cv, clist *l)
@@ -699,6 +722,13 @@ static void check_list(conv *cv, clist *l)
 
         where_at(cv->choices_name, l->rows[i], nc->col, where, sizeof where);
         check_unread_columns(cv, t, cv->choices_name, l->rows[i]);
+        if (!valid_code(name)) {
+            problem(cv, where,
+                    "choice name '%s' is not a fieldsync code: letters, "
+                    "digits and . _ + -, starting with a letter or digit",
+                    quote(name, q, sizeof q));
+            continue;
+        }
         for (size_t k = 0; k < i; k++)
             if (strcmp(cell_of(t, l->rows[k], nc), name) == 0) {
                 problem(cv, where,
@@ -967,6 +997,9 @@ static int lookup(void *ud, const char *xname, hub__xlsexpr_ref *out)
         return -1;
     if (cv->rows[found].kind == R_FIELD && cv->rows[found].type == 0)
         return -3;
+    if ((size_t)found > cv->current ||
+        ((size_t)found == cv->current && !cv->self_ok))
+        return -4;
     memset(out, 0, sizeof *out);
     out->name = cv->rows[found].name;
     out->type = cv->rows[found].kind == R_FIELD ? cv->rows[found].type : 0;
@@ -1258,6 +1291,8 @@ static cJSON *expression(conv *cv, const qrow *r, int kind,
 
     if (v == NULL)
         return NULL;
+    cv->current = (size_t)(r - cv->rows);
+    cv->self_ok = self != NULL;
     rc = hub__xlsexpr_condition(v, self, lookup, cv, &cond, why, sizeof why);
     if (rc != FS_OK) {
         problem(cv,
@@ -1436,12 +1471,15 @@ static int read_filter(conv *cv, const qrow *r, clist *l, cJSON *field,
             size_t k;
 
             snprintf(xname, sizeof xname, "%.*s", (int)(n - 3), o + 2);
+            cv->current = (size_t)(r - cv->rows);
+            cv->self_ok = 0;
             if (lookup(cv, xname, &ref) != 0 || cc->key[0] == '\0') {
                 problem(cv, where, "choice_filter: %s",
                         cc->key[0] == '\0'
                             ? "the column's name must be letters, digits "
                               "and _"
-                            : "it names no question fieldsync carries");
+                            : "it must name an earlier question fieldsync "
+                              "carries");
                 *failed = 1;
                 return FS_EMALFORMED;
             }
@@ -1518,6 +1556,7 @@ static int build_section(conv *cv, qrow *r, cJSON *sections)
     else if (app[0] != '\0')
         cJSON_AddStringToObject(o, "x_appearance", app);
     check_group_row(cv, r);
+    check_unread_columns(cv, &cv->survey, cv->survey_name, r->row);
     r->relevant = expression(cv, r, C_RELEVANT, NULL, &failed);
     return FS_OK;
 }
