@@ -146,6 +146,12 @@ static void next(px *x)
         t->n = s[i + 1] == '=' ? 2 : 1;
     } else if (s[i] == '+' || s[i] == '-' || s[i] == '*' || s[i] == '|') {
         t->kind = T_ARITH;
+    } else if (s[i] == '/') {
+        /* a path (/data/age): refused whole, so the message quotes it */
+        for (k = i + 1; s[k] == '/' || name_char(s[k], 0); k++)
+            ;
+        t->kind = T_BAD;
+        t->n = k - i;
     } else if (name_char(s[i], 1)) {
         for (k = i + 1; name_char(s[k], 0); k++)
             ;
