@@ -361,6 +361,15 @@ static const char *str_member(const cJSON *o, const char *key)
     return cJSON_IsString(m) ? m->valuestring : NULL;
 }
 
+/* A member the parse guarantees (a name, a key): "" only if it were
+ * missing. */
+static const char *req_member(const cJSON *o, const char *key)
+{
+    const char *v = str_member(o, key);
+
+    return v != NULL ? v : "";
+}
+
 static const cJSON *sections_json(const xw *w)
 {
     return member(w->doc, "sections");
@@ -425,12 +434,12 @@ static int make_paths(xw *w)
     {
         int parent = section_index(w, str_member(it, "within"));
         const char *base = parent >= 0 ? w->secpaths[parent] : "/data";
-        size_t len = strlen(base) + strlen(str_member(it, "name")) + 2;
+        size_t len = strlen(base) + strlen(req_member(it, "name")) + 2;
 
         w->secpaths[s] = malloc(len);
         if (w->secpaths[s] == NULL)
             return FS_ENOMEM;
-        snprintf(w->secpaths[s], len, "%s/%s", base, str_member(it, "name"));
+        snprintf(w->secpaths[s], len, "%s/%s", base, req_member(it, "name"));
         s++;
     }
     for (size_t i = 0; i < n; i++) {
@@ -784,7 +793,7 @@ static void write_instance(xw *w)
                 cJSON_GetArrayItem(sections_json(w), open[--nopen]);
 
             indent(w, 5 + nopen);
-            putf(w, "</%s>\n", str_member(sec, "name"));
+            putf(w, "</%s>\n", req_member(sec, "name"));
         }
         for (; nopen < n; nopen++) {
             const cJSON *sec;
@@ -792,7 +801,7 @@ static void write_instance(xw *w)
             open[nopen] = chain[n - 1 - nopen];
             sec = cJSON_GetArrayItem(sections_json(w), open[nopen]);
             indent(w, 5 + nopen);
-            putf(w, "<%s>\n", str_member(sec, "name"));
+            putf(w, "<%s>\n", req_member(sec, "name"));
         }
         indent(w, 5 + nopen);
         putf(w, "<%s/>\n", fs_field_name(fs_form_field(w->f, i)));
@@ -801,7 +810,7 @@ static void write_instance(xw *w)
         const cJSON *sec = cJSON_GetArrayItem(sections_json(w), open[--nopen]);
 
         indent(w, 5 + nopen);
-        putf(w, "</%s>\n", str_member(sec, "name"));
+        putf(w, "</%s>\n", req_member(sec, "name"));
     }
     puts_(w, "          <meta>\n            <instanceID/>\n"
              "            <deprecatedID/>\n          </meta>\n"
@@ -818,7 +827,7 @@ static void filtered_instance_id(const cJSON *fj, char *out, size_t cap)
     if (cJSON_IsString(c))
         snprintf(out, cap, "list_%s", c->valuestring);
     else
-        snprintf(out, cap, "field_%s", str_member(fj, "name"));
+        snprintf(out, cap, "field_%s", req_member(fj, "name"));
 }
 
 /* Field i filters its choices; 1 when no earlier field filters the same
@@ -958,7 +967,7 @@ static void write_items(xw *w, int depth, size_t i)
         const cJSON *labels = member(fj, "scale_labels");
 
         for (int k = 1; k <= fs_field_scale(fld); k++) {
-            char num[8];
+            char num[16];
 
             snprintf(num, sizeof num, "%d", k);
             snprintf(tid, sizeof tid, "%s/%d:label", w->paths[i], k);
@@ -977,10 +986,13 @@ static void write_items(xw *w, int depth, size_t i)
         const cJSON *cf = member(fj, "choice_filter");
         char id[FS_ID_MAX + 8];
 
+        const char *by = path_of(w, req_member(cf, "field"));
+
         filtered_instance_id(fj, id, sizeof id);
         indent(w, depth);
+        /* A retired field is never answered: nothing is offered. */
         putf(w, "<itemset nodeset=\"instance('%s')/root/item[%s = %s]\">\n", id,
-             str_member(cf, "key"), path_of(w, str_member(cf, "field")));
+             req_member(cf, "key"), by != NULL ? by : "''");
         indent(w, depth + 1);
         puts_(w, "<value ref=\"name\"/>\n");
         indent(w, depth + 1);
