@@ -188,25 +188,6 @@ static int valid_lang(const char *s)
     return s[k] == '\0' && k - i >= 1 && k - i <= 8;
 }
 
-/* Choice codes: [A-Za-z0-9][A-Za-z0-9._+-]{0,63} ("25-34", "65+"). */
-static int valid_code(const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i] != '\0'; i++) {
-        char ch = s[i];
-        int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                    (ch >= '0' && ch <= '9');
-
-        if (i >= FS_ID_MAX)
-            return 0;
-        if (!alnum &&
-            (i == 0 || (ch != '.' && ch != '_' && ch != '+' && ch != '-')))
-            return 0;
-    }
-    return i > 0;
-}
-
 static void check_one_text(pctx *c, const cJSON *s, const char *where)
 {
     size_t n = strlen(s->valuestring);
@@ -306,7 +287,7 @@ static void check_filter(pctx *c, const cJSON *flt, const char *path)
             prob(c, where,
                  "a key is lower-case letters, digits and _, "
                  "starting with a letter");
-        if (!cJSON_IsString(m) || !valid_code(m->valuestring))
+        if (!cJSON_IsString(m) || !fs_valid_choice_code(m->valuestring))
             prob(c, where, "must be a code (letters, digits and . _ + -)");
     }
 }
@@ -352,7 +333,7 @@ static int parse_choices(pctx *c, const cJSON *arr, const char *path,
             }
             pathf(where, sizeof where, "%s[%zu].value", path, i);
         }
-        if (!cJSON_IsString(v) || !valid_code(v->valuestring)) {
+        if (!cJSON_IsString(v) || !fs_valid_choice_code(v->valuestring)) {
             prob(c, where,
                  "a choice is a code (letters, digits and . _ + "
                  "-, at most 64) or {\"value\": code, \"label\": "
