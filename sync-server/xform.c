@@ -767,16 +767,20 @@ static const char *bind_type(fs_field_type t)
     }
 }
 
-/* The instance: fields nested in their sections, in order. open[] is
- * the chain of sections open so far. */
-static void write_instance(xw *w)
+/* A walk over the asked fields in order, nested in their sections:
+ * what to write when a section opens and closes, and at each field;
+ * depth is the number of sections open around it. */
+typedef struct walker {
+    void (*open)(xw *w, int sec, int depth);
+    void (*close)(xw *w, int sec, int depth);
+    void (*field)(xw *w, size_t i, int depth);
+} walker;
+
+static void walk(xw *w, const walker *v)
 {
     int open[NEST_MAX];
     int nopen = 0;
 
-    putf(w, "      <instance>\n        <data id=\"%s\" version=\"%lld\">\n",
-         fs_form_id(w->f), (long long)fs_form_version(w->f));
-    puts_(w, "          <_area/>\n");
     for (size_t i = 0; i < fs_form_field_count(w->f); i++) {
         int chain[NEST_MAX], n = 0, k;
         int s = section_index(w, str_member(field_json(w, i), "section"));
@@ -789,29 +793,53 @@ static void write_instance(xw *w)
         for (k = 0; k < nopen && k < n && open[k] == chain[n - 1 - k]; k++)
             ;
         while (nopen > k) {
-            const cJSON *sec =
-                cJSON_GetArrayItem(sections_json(w), open[--nopen]);
-
-            indent(w, 5 + nopen);
-            putf(w, "</%s>\n", req_member(sec, "name"));
+            nopen--;
+            v->close(w, open[nopen], nopen);
         }
         for (; nopen < n; nopen++) {
-            const cJSON *sec;
-
             open[nopen] = chain[n - 1 - nopen];
-            sec = cJSON_GetArrayItem(sections_json(w), open[nopen]);
-            indent(w, 5 + nopen);
-            putf(w, "<%s>\n", req_member(sec, "name"));
+            v->open(w, open[nopen], nopen);
         }
-        indent(w, 5 + nopen);
-        putf(w, "<%s/>\n", fs_field_name(fs_form_field(w->f, i)));
+        v->field(w, i, nopen);
     }
     while (nopen > 0) {
-        const cJSON *sec = cJSON_GetArrayItem(sections_json(w), open[--nopen]);
-
-        indent(w, 5 + nopen);
-        putf(w, "</%s>\n", req_member(sec, "name"));
+        nopen--;
+        v->close(w, open[nopen], nopen);
     }
+}
+
+static const char *section_name(const xw *w, int sec)
+{
+    return req_member(cJSON_GetArrayItem(sections_json(w), sec), "name");
+}
+
+static void instance_open(xw *w, int sec, int depth)
+{
+    indent(w, 5 + depth);
+    putf(w, "<%s>\n", section_name(w, sec));
+}
+
+static void instance_close(xw *w, int sec, int depth)
+{
+    indent(w, 5 + depth);
+    putf(w, "</%s>\n", section_name(w, sec));
+}
+
+static void instance_field(xw *w, size_t i, int depth)
+{
+    indent(w, 5 + depth);
+    putf(w, "<%s/>\n", fs_field_name(fs_form_field(w->f, i)));
+}
+
+/* The primary instance: the area, the fields in their sections, meta. */
+static void write_instance(xw *w)
+{
+    static const walker v = {instance_open, instance_close, instance_field};
+
+    putf(w, "      <instance>\n        <data id=\"%s\" version=\"%lld\">\n",
+         fs_form_id(w->f), (long long)fs_form_version(w->f));
+    puts_(w, "          <_area/>\n");
+    walk(w, &v);
     puts_(w, "          <meta>\n            <instanceID/>\n"
              "            <deprecatedID/>\n          </meta>\n"
              "        </data>\n      </instance>\n");
@@ -1055,58 +1083,48 @@ static void write_control(xw *w, int depth, size_t i)
     putf(w, "</%s>\n", tag);
 }
 
+static void group_open(xw *w, int sec, int depth)
+{
+    const cJSON *o = cJSON_GetArrayItem(sections_json(w), sec);
+    const char *app = str_member(o, "x_appearance");
+    char tid[FS_ID_MAX * 4 + 16];
+
+    indent(w, 2 + depth);
+    putf(w, "<group ref=\"%s\"", w->secpaths[sec]);
+    if (app != NULL) {
+        puts_(w, " appearance=\"");
+        esc(w, app, 1);
+        puts_(w, "\"");
+    }
+    puts_(w, ">\n");
+    if (member(o, "label") != NULL) {
+        snprintf(tid, sizeof tid, "%s:label", w->secpaths[sec]);
+        label_ref(w, 3 + depth, "label", tid, member(o, "label"), NULL);
+    }
+}
+
+static void group_close(xw *w, int sec, int depth)
+{
+    (void)sec;
+    indent(w, 2 + depth);
+    puts_(w, "</group>\n");
+}
+
+static void body_field(xw *w, size_t i, int depth)
+{
+    write_control(w, 2 + depth, i);
+}
+
 static void write_body(xw *w)
 {
-    int open[NEST_MAX];
-    int nopen = 0;
-    char tid[FS_ID_MAX * 4 + 16];
+    static const walker v = {group_open, group_close, body_field};
 
     puts_(w, "  <h:body>\n");
     puts_(w, "    <input ref=\"" AREA_PATH "\">\n");
     label_ref(w, 3, "label", AREA_PATH ":label", w->area_label,
               "Area code (the neighbourhood)");
     puts_(w, "    </input>\n");
-    for (size_t i = 0; i < fs_form_field_count(w->f); i++) {
-        int chain[NEST_MAX], n = 0, k;
-        int s = section_index(w, str_member(field_json(w, i), "section"));
-
-        if (w->paths[i] == NULL)
-            continue;
-        for (; s >= 0 && n < NEST_MAX; s = section_parent(w, s))
-            chain[n++] = s;
-        for (k = 0; k < nopen && k < n && open[k] == chain[n - 1 - k]; k++)
-            ;
-        while (nopen > k) {
-            indent(w, 2 + --nopen);
-            puts_(w, "</group>\n");
-        }
-        for (; nopen < n; nopen++) {
-            const cJSON *sec;
-            const char *app;
-
-            open[nopen] = chain[n - 1 - nopen];
-            sec = cJSON_GetArrayItem(sections_json(w), open[nopen]);
-            app = str_member(sec, "x_appearance");
-            indent(w, 2 + nopen);
-            putf(w, "<group ref=\"%s\"", w->secpaths[open[nopen]]);
-            if (app != NULL) {
-                puts_(w, " appearance=\"");
-                esc(w, app, 1);
-                puts_(w, "\"");
-            }
-            puts_(w, ">\n");
-            if (member(sec, "label") != NULL) {
-                snprintf(tid, sizeof tid, "%s:label", w->secpaths[open[nopen]]);
-                label_ref(w, 3 + nopen, "label", tid, member(sec, "label"),
-                          NULL);
-            }
-        }
-        write_control(w, 2 + nopen, i);
-    }
-    while (nopen > 0) {
-        indent(w, 2 + --nopen);
-        puts_(w, "</group>\n");
-    }
+    walk(w, &v);
     puts_(w, "  </h:body>\n");
 }
 

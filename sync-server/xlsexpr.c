@@ -802,32 +802,31 @@ static void join(px *x, const char *kind, val *a, val *b)
     b->cond = NULL;
 }
 
-static void parse_and(px *x, val *out)
+/* A chain of next-level parts joined by word: "and" (all) binds closer
+ * than "or" (any), as in XPath. */
+static void parse_chain(px *x, val *out, const char *word, const char *kind,
+                        void (*part)(px *, val *))
 {
-    parse_cmp(x, out);
-    while (x->rc == FS_OK && tok_is(&x->cur, T_NAME, "and")) {
+    part(x, out);
+    while (x->rc == FS_OK && tok_is(&x->cur, T_NAME, word)) {
         val b = {0};
 
         next(x);
-        parse_cmp(x, &b);
+        part(x, &b);
         if (x->rc == FS_OK)
-            join(x, "all", out, &b);
+            join(x, kind, out, &b);
         val_free(&b);
     }
 }
 
+static void parse_and(px *x, val *out)
+{
+    parse_chain(x, out, "and", "all", parse_cmp);
+}
+
 static void parse_or(px *x, val *out)
 {
-    parse_and(x, out);
-    while (x->rc == FS_OK && tok_is(&x->cur, T_NAME, "or")) {
-        val b = {0};
-
-        next(x);
-        parse_and(x, &b);
-        if (x->rc == FS_OK)
-            join(x, "any", out, &b);
-        val_free(&b);
-    }
+    parse_chain(x, out, "or", "any", parse_and);
 }
 
 int hub__xlsexpr_condition(const char *expr, const hub__xlsexpr_ref *self,

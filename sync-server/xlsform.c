@@ -688,24 +688,6 @@ static int read_choices(conv *cv)
     return FS_OK;
 }
 
-/* A choice code as fieldsync takes it: [A-Za-z0-9][A-Za-z0-9._+-]{0,63}
- * ("25-34", "65+"). */
-static int valid_code(const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i] != '\0'; i++) {
-        char c = s[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9');
-
-        if (i >= FS_ID_MAX || (!alnum && (i == 0 || (c != '.' && c != '_' &&
-                                                     c != '+' && c != '-'))))
-            return 0;
-    }
-    return i > 0;
-}
-
 /* Checks the choices of a list the form uses, once: codes, duplicates,
  * cells fieldsync does not read. */
 static void check_list(conv *cv, clist *l)
@@ -722,7 +704,7 @@ static void check_list(conv *cv, clist *l)
 
         where_at(cv->choices_name, l->rows[i], nc->col, where, sizeof where);
         check_unread_columns(cv, t, cv->choices_name, l->rows[i]);
-        if (!valid_code(name)) {
+        if (!fs_valid_choice_code(name)) {
             problem(cv, where,
                     "choice name '%s' is not a fieldsync code: letters, "
                     "digits and . _ + -, starting with a letter or digit",

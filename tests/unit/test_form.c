@@ -85,30 +85,6 @@ static int validate(const fs_form *f, const char *answers, const char *area)
     return rc;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (fp == NULL)
-        return NULL;
-    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 &&
-        fseek(fp, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf != NULL && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-        if (buf != NULL) {
-            buf[n] = '\0';
-            *len = (size_t)n;
-        }
-    }
-    fclose(fp);
-    return buf;
-}
-
 /* A form with one field of every type and every constraint. */
 static const char all_types[] =
     "{\"id\":\"t\",\"version\":1,\"kind\":\"observation\","
@@ -266,7 +242,7 @@ static int test_instruments_parse(void)
         fs_form *f;
 
         snprintf(path, sizeof path, "%s/%s.json", FS_FORMS_DIR, names[i]);
-        text = slurp(path, &len);
+        text = unit_slurp(path, &len);
         if (text == NULL)
             return failf(__FILE__, __LINE__, "cannot read %s", path);
         fs_problems_init(&probs);

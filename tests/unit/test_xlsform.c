@@ -22,36 +22,12 @@
 
 /* ---- helpers --------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (fp == NULL)
-        return NULL;
-    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 &&
-        fseek(fp, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf != NULL && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-        if (buf != NULL) {
-            buf[n] = '\0';
-            *len = (size_t)n;
-        }
-    }
-    fclose(fp);
-    return buf;
-}
-
 static char *sample(const char *name, size_t *len)
 {
     char path[512];
 
     snprintf(path, sizeof path, "%s/pyxform/%s", FS_XLSFORM_DIR, name);
-    return slurp(path, len);
+    return unit_slurp(path, len);
 }
 
 static hub__xlsform_problems probs;
@@ -418,7 +394,7 @@ static int test_xform_instruments(void)
         int r;
 
         snprintf(path, sizeof path, "%s/%s.json", FS_FORMS_DIR, forms[i]);
-        json = slurp(path, &len);
+        json = unit_slurp(path, &len);
         CHECK(json != NULL);
         CHECK(fs_form_parse(json, len, FS_FORM_STRICT, &f, NULL) == FS_OK);
         free(json);
