@@ -466,7 +466,7 @@ static void read_settings(conv *cv, const char *fallback_id)
     const char *sn = cv->settings_name;
     uint32_t hrow = 0;
     char where[FS_PROBLEM_WHERE_MAX], q[48];
-    const char *id = NULL, *lang = NULL;
+    const char *id = NULL;
     uint32_t id_col = 0;
 
     cv->version = 1;
@@ -506,7 +506,6 @@ static void read_settings(conv *cv, const char *fallback_id)
         } else if (strcmp(head, "form_title") == 0) {
             cv->title = v;
         } else if (strcmp(head, "default_language") == 0 && v != NULL) {
-            lang = v;
             if (hub__lang_code(v, cv->deflang, sizeof cv->deflang) != 0) {
                 problem(cv, where,
                         "default_language '%s' names no language fieldsync "
@@ -521,7 +520,6 @@ static void read_settings(conv *cv, const char *fallback_id)
                     quote(c->text, q, sizeof q));
         }
     }
-    (void)lang;
     if (id != NULL) {
         lower_copy(id, cv->id, sizeof cv->id);
         if (strlen(id) >= sizeof cv->id || !fs_valid_form_id(cv->id)) {
