@@ -188,25 +188,6 @@ static int valid_lang(const char *s)
     return s[k] == '\0' && k - i >= 1 && k - i <= 8;
 }
 
-/* Choice codes: [A-Za-z0-9][A-Za-z0-9._+-]{0,63} ("25-34", "65+"). */
-static int valid_code(const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i] != '\0'; i++) {
-        char ch = s[i];
-        int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                    (ch >= '0' && ch <= '9');
-
-        if (i >= FS_ID_MAX)
-            return 0;
-        if (!alnum &&
-            (i == 0 || (ch != '.' && ch != '_' && ch != '+' && ch != '-')))
-            return 0;
-    }
-    return i > 0;
-}
-
 static void check_one_text(pctx *c, const cJSON *s, const char *where)
 {
     size_t n = strlen(s->valuestring);
@@ -281,10 +262,40 @@ static int get_bool(pctx *c, const cJSON *o, const char *key, const char *path)
 
 /* ---- choices --------------------------------------------------------- */
 
+/* A choice's filter: an object of up to 8 keys (field-name syntax), each
+ * a code, that a field's choice_filter compares with an earlier answer. */
+static void check_filter(pctx *c, const cJSON *flt, const char *path)
+{
+    const cJSON *m;
+    size_t n = 0;
+
+    if (!cJSON_IsObject(flt)) {
+        prob(c, path, "must be an object of keys and codes");
+        return;
+    }
+    cJSON_ArrayForEach(m, flt)
+    {
+        char where[FS_PROBLEM_WHERE_MAX], snip[40];
+
+        fs__snippet(m->string, snip, sizeof snip);
+        pathf(where, sizeof where, "%s.%s", path, snip);
+        if (++n > FS__FILTER_KEYS_MAX) {
+            prob(c, path, "more than %d keys", FS__FILTER_KEYS_MAX);
+            return;
+        }
+        if (!fs_valid_field_name(m->string))
+            prob(c, where,
+                 "a key is lower-case letters, digits and _, "
+                 "starting with a letter");
+        if (!cJSON_IsString(m) || !fs_valid_choice_code(m->valuestring))
+            prob(c, where, "must be a code (letters, digits and . _ + -)");
+    }
+}
+
 static int parse_choices(pctx *c, const cJSON *arr, const char *path,
                          fs__choice **out, size_t *nout)
 {
-    static const char *const known[] = {"value", "label", NULL};
+    static const char *const known[] = {"value", "label", "filter", NULL};
     size_t n, i = 0, j;
     const cJSON *it;
     fs__choice *items;
@@ -315,9 +326,14 @@ static int parse_choices(pctx *c, const cJSON *arr, const char *path,
             pathf(lwhere, sizeof lwhere, "%s.label", where);
             check_text(c, member(it, "label"), lwhere, 0);
             items[i].label = member(it, "label");
+            if (member(it, "filter") != NULL) {
+                pathf(lwhere, sizeof lwhere, "%s.filter", where);
+                check_filter(c, member(it, "filter"), lwhere);
+                items[i].filter = member(it, "filter");
+            }
             pathf(where, sizeof where, "%s[%zu].value", path, i);
         }
-        if (!cJSON_IsString(v) || !valid_code(v->valuestring)) {
+        if (!cJSON_IsString(v) || !fs_valid_choice_code(v->valuestring)) {
             prob(c, where,
                  "a choice is a code (letters, digits and . _ + "
                  "-, at most 64) or {\"value\": code, \"label\": "
@@ -397,6 +413,131 @@ int fs__choice_has(const fs_field *fld, const char *code)
     return 0;
 }
 
+/* ---- sections --------------------------------------------------------- */
+
+static int find_section(const fs_form *f, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < f->nsections; i++)
+        if (strcmp(f->sections[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Sections: an array of {name, label, within}; within names an earlier
+ * section, so nesting has no cycles. */
+static int parse_sections(pctx *c, const cJSON *secs)
+{
+    static const char *const known[] = {"name", "label", "within", NULL};
+    fs_form *f = c->f;
+    const cJSON *o;
+    size_t n, i = 0;
+
+    if (secs == NULL)
+        return FS_OK;
+    if (!cJSON_IsArray(secs) || cJSON_GetArraySize(secs) == 0 ||
+        cJSON_GetArraySize(secs) > FS__FORM_SECTIONS_MAX) {
+        prob(c, "$.sections", "must be an array of 1 to %d sections",
+             FS__FORM_SECTIONS_MAX);
+        return FS_OK;
+    }
+    n = (size_t)cJSON_GetArraySize(secs);
+    f->sections = calloc(n, sizeof *f->sections);
+    if (f->sections == NULL)
+        return FS_ENOMEM;
+    cJSON_ArrayForEach(o, secs)
+    {
+        fs__section *sec = &f->sections[i];
+        const cJSON *nm = member(o, "name"), *in = member(o, "within");
+        char path[FS_PROBLEM_WHERE_MAX], where[FS_PROBLEM_WHERE_MAX];
+
+        subpath_i(path, sizeof path, "$.sections", "", i);
+        sec->name = "";
+        sec->within = -1;
+        f->nsections = ++i;
+        if (!cJSON_IsObject(o)) {
+            prob(c, path, "a section is an object with a name");
+            continue;
+        }
+        unknown_members(c, o, path, known);
+        subpath(where, sizeof where, path, ".name");
+        if (!cJSON_IsString(nm) || !fs_valid_field_name(nm->valuestring))
+            prob(c, where,
+                 "required: lower-case letters, digits and _ (at "
+                 "most 64), starting with a letter");
+        else if (find_section(f, nm->valuestring) >= 0)
+            prob(c, where, "'%s' is already a section", nm->valuestring);
+        else
+            sec->name = nm->valuestring;
+        subpath(where, sizeof where, path, ".label");
+        check_text(c, member(o, "label"), where, 0);
+        sec->label = member(o, "label");
+        if (in != NULL) {
+            subpath(where, sizeof where, path, ".within");
+            if (!cJSON_IsString(in) || find_section(f, in->valuestring) < 0 ||
+                strcmp(in->valuestring, sec->name) == 0)
+                prob(c, where, "must name an earlier section");
+            else
+                sec->within = find_section(f, in->valuestring);
+        }
+    }
+    return FS_OK;
+}
+
+/* 1 when section s is inner (or equal) to section outer. */
+static int section_in(const fs_form *f, int s, int outer)
+{
+    while (s >= 0 && s != outer)
+        s = f->sections[s].within;
+    return s == outer && s >= 0;
+}
+
+/* The fields of a section (its inner sections' included) follow each
+ * other, as questions of a group do, so that the form reads as nested
+ * groups; and no section shares its name with a field. */
+static void check_section_order(pctx *c)
+{
+    const fs_form *f = c->f;
+    size_t i, k;
+    int prev = -1;
+
+    for (i = 0; i < f->nfields; i++) {
+        int s = f->fields[i].section;
+
+        if (s == prev)
+            continue;
+        /* The sections s is in that prev is not in are being entered:
+         * none of their fields may have come before. */
+        for (int e = s; e >= 0 && !section_in(f, prev, e);
+             e = f->sections[e].within) {
+            for (k = 0; k < i; k++) {
+                if (section_in(f, f->fields[k].section, e)) {
+                    char where[FS_PROBLEM_WHERE_MAX];
+
+                    pathf(where, sizeof where, "$.fields[%zu].section", i);
+                    prob(c, where,
+                         "the fields of section '%s' must follow "
+                         "each other ('%s' is apart from them)",
+                         f->sections[e].name, f->fields[k].name);
+                    break;
+                }
+            }
+        }
+        prev = s;
+    }
+    for (k = 0; k < f->nsections; k++) {
+        if (f->sections[k].name[0] != '\0' &&
+            fs_form_field_named(f, f->sections[k].name) != NULL) {
+            char where[FS_PROBLEM_WHERE_MAX];
+
+            pathf(where, sizeof where, "$.sections[%zu].name", k);
+            prob(c, where, "'%s' is also the name of a field",
+                 f->sections[k].name);
+        }
+    }
+}
+
 /* ---- field types ----------------------------------------------------- */
 
 static const struct {
@@ -457,8 +598,9 @@ static int is_number(fs_field_type t)
 
 /* ---- conditions (skip logic) ----------------------------------------- */
 
-static const char *const cond_ops[] = {
-    "eq", "ne", "lt", "le", "gt", "ge", "in", "contains", "answered", NULL};
+static const char *const cond_ops[] = {"eq",       "ne",      "lt", "le",
+                                       "gt",       "ge",      "in", "contains",
+                                       "answered", "matches", NULL};
 
 /* A comparison value of the type field ref's answers have. */
 static void check_cond_value(pctx *c, const fs_field *ref, const cJSON *v,
@@ -499,11 +641,46 @@ static void check_cond_value(pctx *c, const fs_field *ref, const cJSON *v,
     }
 }
 
-static void check_cond(pctx *c, const fs_field *self, const cJSON *cond,
-                       const char *path, int depth, size_t *terms)
+/* "of": the length of a text or the number of choices made, compared
+ * with a whole number by eq .. ge. */
+static void check_cond_of(pctx *c, const fs_field *ref, const cJSON *of,
+                          const char *op, const cJSON *v, const char *path)
 {
-    static const char *const known[] = {"field", "op", "value", NULL};
+    char where[FS_PROBLEM_WHERE_MAX];
+    int length = cJSON_IsString(of) && strcmp(of->valuestring, "length") == 0;
+    int count = cJSON_IsString(of) && strcmp(of->valuestring, "count") == 0;
+
+    subpath(where, sizeof where, path, ".of");
+    if (!length && !count) {
+        prob(c, where, "must be length or count");
+        return;
+    }
+    if (length && ref->type != FS_FIELD_TEXT)
+        prob(c, where, "length applies to text fields");
+    if (count && ref->type != FS_FIELD_SELECT_MULTIPLE)
+        prob(c, where, "count applies to select_multiple fields");
+    if (strcmp(op, "in") == 0 || strcmp(op, "contains") == 0 ||
+        strcmp(op, "answered") == 0 || strcmp(op, "matches") == 0) {
+        subpath(where, sizeof where, path, ".op");
+        prob(c, where, "with of, op is eq, ne, lt, le, gt or ge");
+        return;
+    }
+    subpath(where, sizeof where, path, ".value");
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+        v->valuedouble > FS__TEXT_LENGTH_MAX ||
+        v->valuedouble != floor(v->valuedouble))
+        prob(c, where, "must be a whole number from 0 to %d",
+             FS__TEXT_LENGTH_MAX);
+}
+
+/* A condition (FORMS.md, section 5). self_ok: the condition is a
+ * constraint, which may also name its own field. */
+static void check_cond(pctx *c, const fs_field *self, const cJSON *cond,
+                       const char *path, int depth, size_t *terms, int self_ok)
+{
+    static const char *const known[] = {"field", "op", "value", "of", NULL};
     const cJSON *all = member(cond, "all"), *any = member(cond, "any");
+    const cJSON *neg = member(cond, "not");
     const cJSON *fn, *opn, *v, *it;
     const fs_field *ref = NULL;
     const char *op;
@@ -514,6 +691,20 @@ static void check_cond(pctx *c, const fs_field *self, const cJSON *cond,
         prob(c, path,
              "a condition is {\"field\", \"op\", \"value\"} or "
              "{\"all\": [...]} or {\"any\": [...]}");
+        return;
+    }
+    if (neg != NULL && all == NULL && any == NULL) {
+        if (cJSON_GetArraySize(cond) != 1) {
+            prob(c, path, "not stands alone in its object");
+            return;
+        }
+        if (depth >= FS__COND_DEPTH_MAX) {
+            prob(c, path, "conditions nest at most %d deep",
+                 FS__COND_DEPTH_MAX);
+            return;
+        }
+        subpath(where, sizeof where, path, ".not");
+        check_cond(c, self, neg, where, depth + 1, terms, self_ok);
         return;
     }
     if (all != NULL || any != NULL) {
@@ -539,7 +730,7 @@ static void check_cond(pctx *c, const fs_field *self, const cJSON *cond,
             char sub[FS_PROBLEM_WHERE_MAX];
 
             subpath_i(sub, sizeof sub, where, "", i++);
-            check_cond(c, self, it, sub, depth + 1, terms);
+            check_cond(c, self, it, sub, depth + 1, terms, self_ok);
         }
         return;
     }
@@ -559,6 +750,8 @@ static void check_cond(pctx *c, const fs_field *self, const cJSON *cond,
         ref = fs_form_field_named(c->f, fn->valuestring);
         if (ref == NULL) {
             prob(c, where, "no field is named '%s'", fn->valuestring);
+        } else if (self_ok && ref == self) {
+            /* a constraint on the field's own answer */
         } else if (ref->index >= self->index) {
             prob(c, where,
                  "'%s' is not an earlier field; conditions look "
@@ -578,12 +771,29 @@ static void check_cond(pctx *c, const fs_field *self, const cJSON *cond,
     if (cond_ops[i] == NULL) {
         prob(c, where,
              "must be one of eq, ne, lt, le, gt, ge, in, "
-             "contains, answered");
+             "contains, answered, matches");
         return;
     }
     if (ref == NULL)
         return;
+    if (member(cond, "of") != NULL) {
+        check_cond_of(c, ref, member(cond, "of"), op, v, path);
+        return;
+    }
     subpath(where, sizeof where, path, ".value");
+    if (strcmp(op, "matches") == 0) {
+        fs__pattern pat;
+        char why[FS_PROBLEM_MSG_MAX];
+
+        if (ref->type != FS_FIELD_TEXT)
+            prob(c, path, "matches applies to text fields");
+        else if (!cJSON_IsString(v))
+            prob(c, where, "required for matches: a pattern");
+        else if (fs__pattern_compile(v->valuestring, &pat, why, sizeof why) !=
+                 FS_OK)
+            prob(c, where, "%s", why);
+        return;
+    }
     if (strcmp(op, "answered") == 0) {
         if (v != NULL)
             prob(c, where, "answered takes no value");
@@ -720,14 +930,129 @@ static void only_for(pctx *c, const cJSON *o, const char *key, const char *path,
     prob(c, where, "applies to %s fields only", types);
 }
 
+static const char *const auto_names[] = {NULL, "start", "end", "today",
+                                         "deviceid"};
+static const fs_field_type auto_types[] = {
+    0, FS_FIELD_DATETIME, FS_FIELD_DATETIME, FS_FIELD_DATE, FS_FIELD_TEXT};
+
+const char *fs_field_auto_name(fs_field_auto a)
+{
+    return a > FS_AUTO_NONE && a <= FS_AUTO_DEVICEID ? auto_names[a] : NULL;
+}
+
+/* section, auto, constraint, constraint_message and choice_filter
+ * (FORMS.md, sections 3 and 4). */
+static void parse_field_extras(pctx *c, fs_field *fld, const cJSON *o,
+                               const char *path)
+{
+    static const char *const filter_known[] = {"field", "key", NULL};
+    const cJSON *m;
+    char where[FS_PROBLEM_WHERE_MAX];
+
+    m = member(o, "section");
+    subpath(where, sizeof where, path, ".section");
+    if (m != NULL &&
+        (!cJSON_IsString(m) || find_section(c->f, m->valuestring) < 0))
+        prob(c, where, "must name a section of $.sections");
+    else if (m != NULL)
+        fld->section = find_section(c->f, m->valuestring);
+
+    m = member(o, "auto");
+    subpath(where, sizeof where, path, ".auto");
+    if (m != NULL) {
+        size_t k;
+
+        for (k = FS_AUTO_START; k <= FS_AUTO_DEVICEID; k++)
+            if (cJSON_IsString(m) && strcmp(m->valuestring, auto_names[k]) == 0)
+                fld->autofill = (fs_field_auto)k;
+        if (fld->autofill == FS_AUTO_NONE)
+            prob(c, where, "one of start, end, today, deviceid");
+        else if (fld->type != auto_types[fld->autofill])
+            prob(c, where, "%s fills a %s field", auto_names[fld->autofill],
+                 fs_field_type_name(auto_types[fld->autofill]));
+        if (fld->flags & (FS_FIELD_REQUIRED | FS_FIELD_CONSENT) ||
+            member(o, "relevant") != NULL || member(o, "constraint") != NULL)
+            prob(c, path,
+                 "a field the device fills is not asked: no "
+                 "required, consent, relevant or constraint");
+    }
+
+    fld->constraint = member(o, "constraint");
+    if (fld->constraint != NULL) {
+        size_t terms = 0;
+
+        subpath(where, sizeof where, path, ".constraint");
+        if (fld->type == FS_FIELD_NOTE)
+            prob(c, where, "a note takes no answer to constrain");
+        else
+            check_cond(c, fld, fld->constraint, where, 0, &terms, 1);
+    }
+    fld->constraint_message = member(o, "constraint_message");
+    subpath(where, sizeof where, path, ".constraint_message");
+    if (fld->constraint_message != NULL && fld->constraint == NULL)
+        prob(c, where, "applies to a field with a constraint");
+    check_text(c, fld->constraint_message, where, 0);
+
+    m = member(o, "choice_filter");
+    subpath(where, sizeof where, path, ".choice_filter");
+    if (m != NULL) {
+        const cJSON *fn = member(m, "field"), *key = member(m, "key");
+        const fs_field *ref = NULL;
+
+        if (!is_select(fld->type)) {
+            prob(c, where, "applies to select_one and select_multiple fields");
+            return;
+        }
+        if (!cJSON_IsObject(m)) {
+            prob(c, where, "must be {\"field\": name, \"key\": key}");
+            return;
+        }
+        unknown_members(c, m, where, filter_known);
+        if (cJSON_IsString(fn))
+            ref = fs_form_field_named(c->f, fn->valuestring);
+        if (ref == NULL || ref->index >= fld->index ||
+            (ref->type != FS_FIELD_SELECT_ONE && ref->type != FS_FIELD_TEXT))
+            prob(c, where,
+                 "field must name an earlier select_one or text "
+                 "field");
+        else
+            fld->filter_field = ref;
+        if (!cJSON_IsString(key) || !fs_valid_field_name(key->valuestring))
+            prob(c, where, "key must be a key of the choices' filter");
+        else
+            fld->filter_key = key->valuestring;
+    }
+}
+
 static int parse_field(pctx *c, fs_field *fld, const cJSON *o, const char *path)
 {
-    static const char *const known[] = {
-        "name",      "type",       "label",      "hint",         "required",
-        "relevant",  "choices",    "scale",      "scale_labels", "min",
-        "max",       "min_length", "max_length", "pattern",      "min_count",
-        "max_count", "personal",   "sensitive",  "metadata",     "consent",
-        "retired",   NULL};
+    static const char *const known[] = {"name",
+                                        "type",
+                                        "label",
+                                        "hint",
+                                        "required",
+                                        "relevant",
+                                        "choices",
+                                        "scale",
+                                        "scale_labels",
+                                        "min",
+                                        "max",
+                                        "min_length",
+                                        "max_length",
+                                        "pattern",
+                                        "min_count",
+                                        "max_count",
+                                        "personal",
+                                        "sensitive",
+                                        "metadata",
+                                        "consent",
+                                        "retired",
+                                        "section",
+                                        "auto",
+                                        "constraint",
+                                        "constraint_message",
+                                        "choice_filter",
+                                        NULL};
     const cJSON *ch, *pat, *sl;
     char where[FS_PROBLEM_WHERE_MAX];
     long v;
@@ -904,8 +1229,9 @@ static int parse_field(pctx *c, fs_field *fld, const cJSON *o, const char *path)
         size_t terms = 0;
 
         subpath(where, sizeof where, path, ".relevant");
-        check_cond(c, fld, fld->relevant, where, 0, &terms);
+        check_cond(c, fld, fld->relevant, where, 0, &terms, 0);
     }
+    parse_field_extras(c, fld, o, path);
     return FS_OK;
 }
 
@@ -942,6 +1268,7 @@ static int parse_fields(pctx *c, const cJSON *fields)
         fld->form = f;
         fld->index = i;
         fld->name = "";
+        fld->section = -1;
         subpath_i(path, sizeof path, "$.fields", "", i);
         i++;
         if (!cJSON_IsObject(o)) {
@@ -1049,10 +1376,18 @@ static void parse_dedupe(pctx *c, const cJSON *dk)
 int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
                   fs_problems *p)
 {
-    static const char *const known[] = {
-        "id",   "version",          "kind",         "title",  "description",
-        "area", "default_language", "choice_lists", "fields", "dedupe_key",
-        NULL};
+    static const char *const known[] = {"id",
+                                        "version",
+                                        "kind",
+                                        "title",
+                                        "description",
+                                        "area",
+                                        "default_language",
+                                        "choice_lists",
+                                        "sections",
+                                        "fields",
+                                        "dedupe_key",
+                                        NULL};
     fs_limits lim;
     fs_err err = {0, ""};
     cJSON *doc = NULL;
@@ -1142,11 +1477,14 @@ int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
 
     rc = parse_lists(&c, member(doc, "choice_lists"));
     if (rc == FS_OK)
+        rc = parse_sections(&c, member(doc, "sections"));
+    if (rc == FS_OK)
         rc = parse_fields(&c, member(doc, "fields"));
     if (rc != FS_OK) {
         fs_form_free(f);
         return rc;
     }
+    check_section_order(&c);
     parse_dedupe(&c, member(doc, "dedupe_key"));
 done:
     if (c.count > 0) {
@@ -1172,6 +1510,7 @@ void fs_form_free(fs_form *f)
     for (i = 0; i < f->nlists; i++)
         free(f->lists[i].items);
     free(f->lists);
+    free(f->sections);
     cJSON_Delete(f->doc);
     free(f);
 }
@@ -1272,6 +1611,11 @@ fs_field_type fs_field_type_of(const fs_field *fld)
 unsigned fs_field_flags(const fs_field *fld)
 {
     return fld->flags;
+}
+
+fs_field_auto fs_field_auto_of(const fs_field *fld)
+{
+    return fld->autofill;
 }
 
 const char *fs_field_label(const fs_field *fld, const char *lang)

@@ -26,11 +26,21 @@
 #define FS__PATTERN_ATOMS_MAX 64
 #define FS__PATTERN_REPEAT_MAX 1000 /* largest {m,n} bound */
 #define FS__TEXT_LENGTH_MAX 65536   /* largest min_length/max_length */
+#define FS__FORM_SECTIONS_MAX 100   /* sections of one form */
+#define FS__FILTER_KEYS_MAX 8       /* keys of one choice's filter */
 
 typedef struct fs__choice {
-    const char *value;  /* the code stored in answers */
-    const cJSON *label; /* text node, or NULL: the code is its label */
+    const char *value;   /* the code stored in answers */
+    const cJSON *label;  /* text node, or NULL: the code is its label */
+    const cJSON *filter; /* object of key -> code, or NULL */
 } fs__choice;
+
+/* A titled part of a form (FORMS.md, "Sections"). */
+typedef struct fs__section {
+    const char *name;
+    const cJSON *label; /* or NULL */
+    int within;         /* index of the enclosing section, or -1 */
+} fs__section;
 
 typedef struct fs__choice_list {
     const char *name;
@@ -67,6 +77,11 @@ struct fs_field {
     long min_length, max_length; /* code points; -1 when unset */
     long min_count, max_count;   /* select_multiple; -1 when unset */
     fs__pattern *pattern;        /* owned, or NULL */
+    int section;                 /* index into the form's sections, or -1 */
+    fs_field_auto autofill;      /* FS_AUTO_NONE for asked fields */
+    const cJSON *constraint, *constraint_message; /* or NULL */
+    const fs_field *filter_field; /* choice_filter: the earlier field */
+    const char *filter_key;       /* and the key of the choices' filter */
 };
 
 struct fs_form {
@@ -81,6 +96,8 @@ struct fs_form {
     size_t nfields;
     fs__choice_list *lists; /* owned array of nlists */
     size_t nlists;
+    fs__section *sections; /* owned array of nsections */
+    size_t nsections;
     const fs_field *consent;
     size_t dedupe[FS__FORM_DEDUPE_MAX]; /* field indexes */
     size_t ndedupe;
@@ -113,7 +130,8 @@ size_t fs__utf8_count(const char *s);
 /* Choice membership. */
 int fs__choice_has(const fs_field *fld, const char *code);
 
-/* Evaluates a checked condition against answers: 1 or 0. */
+/* Evaluates a checked condition against answers: 1 or 0. A "matches"
+ * that cannot get the memory to match counts as not matching. */
 int fs__cond_eval(const fs_form *f, const cJSON *cond, const cJSON *answers);
 
 #endif /* FS_FORM_INT_H */

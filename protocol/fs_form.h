@@ -94,6 +94,16 @@ enum {
     FS_FIELD_DEDUPE = 1 << 6,    /* part of the form's dedupe key */
 };
 
+/* Fields the collecting device fills itself instead of asking
+ * (FORMS.md, "Filled by the device"). */
+typedef enum fs_field_auto {
+    FS_AUTO_NONE = 0,
+    FS_AUTO_START,    /* datetime: when filling began */
+    FS_AUTO_END,      /* datetime: when it was finished */
+    FS_AUTO_TODAY,    /* date: the day it was filled */
+    FS_AUTO_DEVICEID, /* text: the device's id */
+} fs_field_auto;
+
 /* Parse flags. */
 enum {
     /* Refuse members the format does not define (typos such as
@@ -139,6 +149,9 @@ const char *fs_field_name(const fs_field *fld);
 fs_field_type fs_field_type_of(const fs_field *fld);
 const char *fs_field_type_name(fs_field_type t); /* "select_one", ... */
 unsigned fs_field_flags(const fs_field *fld);    /* FS_FIELD_* bits */
+/* What the device fills in, or FS_AUTO_NONE for a question. */
+fs_field_auto fs_field_auto_of(const fs_field *fld);
+const char *fs_field_auto_name(fs_field_auto a); /* "start", ...; NULL */
 /* Label in lang, else in the form's default language, else the field
  * name: never NULL. */
 const char *fs_field_label(const fs_field *fld, const char *lang);
@@ -167,25 +180,27 @@ int fs_form_check_upgrade(const fs_form *old, const fs_form *newer,
  * field answered with anything but "yes"), else 0. */
 int fs_consent_refused(const fs_form *f, const cJSON *answers);
 
-/* 1 when fld is to be asked given the answers so far: not retired, not
- * a non-metadata field after refused consent, and its `relevant`
- * condition holds (conditions on unanswered fields are false). For fill:
- * answers may be partial. */
+/* 1 when fld is to be asked given the answers so far: not a note, not
+ * filled by the device, not retired, not a non-metadata field after
+ * refused consent, and its `relevant` condition holds (conditions on
+ * unanswered fields are false). For fill: answers may be partial. */
 int fs_field_relevant(const fs_form *f, const fs_field *fld,
                       const cJSON *answers);
 
 /* Checks one value for one field: JSON type, choices, constraints. Does
  * not look at relevance or required (the caller knows whether the field
- * is asked). Problems go to p under the field's name. FS_OK or
- * FS_EINVALID. */
+ * is asked), nor at what depends on other answers (a `constraint`
+ * condition, a `choice_filter`): fs_answers_validate does. Problems go
+ * to p under the field's name. FS_OK or FS_EINVALID. */
 int fs_answer_check(const fs_form *f, const fs_field *fld, const cJSON *value,
                     fs_problems *p);
 
 /* Checks a whole submission: answers (a JSON object of field name ->
  * value) and its area code (NULL or "" for none). Reports every problem:
- * unknown or repeated fields, wrong values, required fields missing,
- * irrelevant fields present, answers kept after refused consent, a
- * missing or bad area. FS_OK or FS_EINVALID. */
+ * unknown or repeated fields, wrong values, constraints and choice
+ * filters not met, required fields missing, irrelevant fields present,
+ * answers kept after refused consent, a missing or bad area. FS_OK or
+ * FS_EINVALID. */
 int fs_answers_validate(const fs_form *f, const cJSON *answers,
                         const char *area, fs_problems *p);
 

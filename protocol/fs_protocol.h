@@ -143,6 +143,8 @@ int fs_valid_uuid(const char *s);       /* 8-4-4-4-12 lower-case hex */
 int fs_valid_form_id(const char *s);    /* [a-z][a-z0-9_]{0,63} */
 int fs_valid_field_name(const char *s); /* [a-z][a-z0-9_]{0,63} */
 int fs_valid_area_code(const char *s);  /* [A-Za-z0-9][A-Za-z0-9._-]{0,63} */
+/* A form's choice code: [A-Za-z0-9][A-Za-z0-9._+-]{0,63} ("65+"). */
+int fs_valid_choice_code(const char *s);
 /* Printable UTF-8 without control characters, 1..FS_NAME_MAX bytes. */
 int fs_valid_name(const char *s);
 

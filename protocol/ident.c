@@ -79,7 +79,9 @@ int fs_valid_field_name(const char *s)
     return valid_lower_ident(s);
 }
 
-int fs_valid_area_code(const char *s)
+/* A letter or digit, then up to 63 letters, digits and the punctuation
+ * in extra. */
+static int valid_code(const char *s, const char *extra)
 {
     size_t i;
 
@@ -88,10 +90,20 @@ int fs_valid_area_code(const char *s)
     for (i = 1; s[i] != '\0'; i++) {
         if (i >= FS_ID_MAX)
             return 0;
-        if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+        if (!is_alnum(s[i]) && strchr(extra, s[i]) == NULL)
             return 0;
     }
     return 1;
+}
+
+int fs_valid_area_code(const char *s)
+{
+    return valid_code(s, "._-");
+}
+
+int fs_valid_choice_code(const char *s)
+{
+    return valid_code(s, "._+-");
 }
 
 int fs_valid_name(const char *s)

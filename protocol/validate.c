@@ -428,15 +428,49 @@ static int cmp_value(const fs_field *ref, const cJSON *ans, const cJSON *v)
     return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/* The length (code points) of a text answer or the number of choices of
+ * a select_multiple answer; 0 when unanswered, as in XLSForm, where an
+ * unanswered question is the empty text. */
+static double measure(const cJSON *ans, const char *of)
+{
+    if (ans == NULL || cJSON_IsNull(ans))
+        return 0;
+    if (strcmp(of, "length") == 0)
+        return cJSON_IsString(ans) ? (double)fs__utf8_count(ans->valuestring)
+                                   : 0;
+    return cJSON_IsArray(ans) ? (double)cJSON_GetArraySize(ans) : 0;
+}
+
+static int compare_op(const char *op, int r)
+{
+    if (strcmp(op, "eq") == 0)
+        return r == 0;
+    if (strcmp(op, "ne") == 0)
+        return r != 0;
+    if (strcmp(op, "lt") == 0)
+        return r < 0;
+    if (strcmp(op, "le") == 0)
+        return r <= 0;
+    if (strcmp(op, "gt") == 0)
+        return r > 0;
+    if (strcmp(op, "ge") == 0)
+        return r >= 0;
+    return 0;
+}
+
 int fs__cond_eval(const fs_form *f, const cJSON *cond, const cJSON *answers)
 {
     const cJSON *all = cJSON_GetObjectItemCaseSensitive(cond, "all");
     const cJSON *any = cJSON_GetObjectItemCaseSensitive(cond, "any");
+    const cJSON *neg = cJSON_GetObjectItemCaseSensitive(cond, "not");
+    const cJSON *of = cJSON_GetObjectItemCaseSensitive(cond, "of");
     const cJSON *it, *ans, *v;
     const fs_field *ref;
     const char *op;
     int r;
 
+    if (neg != NULL && all == NULL && any == NULL)
+        return !fs__cond_eval(f, neg, answers);
     if (all != NULL) {
         cJSON_ArrayForEach(it, all)
         {
@@ -461,6 +495,26 @@ int fs__cond_eval(const fs_form *f, const cJSON *cond, const cJSON *answers)
     op = it->valuestring;
     v = cJSON_GetObjectItemCaseSensitive(cond, "value");
     ans = cJSON_GetObjectItemCaseSensitive(answers, ref->name);
+    if (cJSON_IsString(of)) {
+        double m = measure(ans, of->valuestring);
+
+        if (!cJSON_IsNumber(v))
+            return 0;
+        return compare_op(op, m < v->valuedouble   ? -1
+                              : m > v->valuedouble ? 1
+                                                   : 0);
+    }
+    if (strcmp(op, "matches") == 0) {
+        fs__pattern pat;
+        char why[FS_PROBLEM_MSG_MAX];
+
+        /* Unanswered is matched as the empty text, as in XLSForm. */
+        if (!cJSON_IsString(v) ||
+            fs__pattern_compile(v->valuestring, &pat, why, sizeof why) != FS_OK)
+            return 0;
+        return fs__pattern_match(&pat, cJSON_IsString(ans) ? ans->valuestring
+                                                           : "") == 1;
+    }
     if (ans == NULL || cJSON_IsNull(ans))
         return 0; /* a condition on an unanswered field is false */
     if (strcmp(op, "answered") == 0)
@@ -487,19 +541,7 @@ int fs__cond_eval(const fs_form *f, const cJSON *cond, const cJSON *answers)
     r = cmp_value(ref, ans, v);
     if (r == 2)
         return 0;
-    if (strcmp(op, "eq") == 0)
-        return r == 0;
-    if (strcmp(op, "ne") == 0)
-        return r != 0;
-    if (strcmp(op, "lt") == 0)
-        return r < 0;
-    if (strcmp(op, "le") == 0)
-        return r <= 0;
-    if (strcmp(op, "gt") == 0)
-        return r > 0;
-    if (strcmp(op, "ge") == 0)
-        return r >= 0;
-    return 0;
+    return compare_op(op, r);
 }
 
 int fs_consent_refused(const fs_form *f, const cJSON *answers)
@@ -534,8 +576,53 @@ static const char *not_relevant_why(const fs_form *f, const fs_field *fld,
 int fs_field_relevant(const fs_form *f, const fs_field *fld,
                       const cJSON *answers)
 {
-    return fld->type != FS_FIELD_NOTE &&
+    return fld->type != FS_FIELD_NOTE && fld->autofill == FS_AUTO_NONE &&
            not_relevant_why(f, fld, answers, -1) == NULL;
+}
+
+/* What depends on other answers: the constraint condition and the
+ * choice filter. fld is answered with a, which passed fs_answer_check. */
+static int check_dependent(const fs_form *f, const fs_field *fld,
+                           const cJSON *a, const cJSON *answers, fs_problems *p)
+{
+    int rc = FS_OK;
+
+    if (fld->constraint != NULL &&
+        !fs__cond_eval(f, fld->constraint, answers)) {
+        const char *msg =
+            fs__text_get(fld->constraint_message, f->lang, f->lang);
+
+        fs_problems_add(p, fld->name, "%s",
+                        msg != NULL ? msg : "does not meet its constraint");
+        rc = FS_EINVALID;
+    }
+    if (fld->filter_field != NULL && fld->filter_key != NULL) {
+        const cJSON *by =
+            cJSON_GetObjectItemCaseSensitive(answers, fld->filter_field->name);
+        const cJSON *it = cJSON_IsArray(a) ? a->child : a;
+
+        for (; it != NULL; it = cJSON_IsArray(a) ? it->next : NULL) {
+            const cJSON *key = NULL;
+
+            for (size_t i = 0; i < fld->nchoices && cJSON_IsString(it); i++)
+                if (strcmp(fld->choices[i].value, it->valuestring) == 0)
+                    key = cJSON_GetObjectItemCaseSensitive(
+                        fld->choices[i].filter, fld->filter_key);
+            if (cJSON_IsString(it) &&
+                !(cJSON_IsString(key) && cJSON_IsString(by) &&
+                  strcmp(key->valuestring, by->valuestring) == 0)) {
+                char snip[40];
+
+                fs__snippet(it->valuestring, snip, sizeof snip);
+                fs_problems_add(p, fld->name,
+                                "'%s' is not offered given the answer to "
+                                "'%s'",
+                                snip, fld->filter_field->name);
+                rc = FS_EINVALID;
+            }
+        }
+    }
+    return rc;
 }
 
 /* ---- one answer ------------------------------------------------------ */
@@ -890,6 +977,8 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
             rc = fs_answer_check(f, fld, a, p);
             if (rc == FS_ENOMEM)
                 return rc;
+            if (rc == FS_OK)
+                rc = check_dependent(f, fld, a, answers, p);
             bad += rc != FS_OK;
         } else if (why == NULL && (fld->flags & FS_FIELD_REQUIRED)) {
             fs_problems_add(p, fld->name, "%s",

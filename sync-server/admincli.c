@@ -82,11 +82,18 @@ int hub_form_publish(const char *db_path, const char *file, FILE *out)
     char *text = hub__read_file(file, FORM_FILE_MAX, &len);
     if (!text)
         return 1;
+    int status = hub_form_publish_json(db_path, file, text, len, out);
+    free(text);
+    return status;
+}
+
+int hub_form_publish_json(const char *db_path, const char *file,
+                          const char *text, size_t len, FILE *out)
+{
     fs_form *form = NULL;
     fs_problems probs;
     fs_problems_init(&probs);
     int rc = fs_form_parse(text, len, FS_FORM_STRICT, &form, &probs);
-    free(text);
     if (rc != FS_OK) {
         print_problems(&probs, file);
         if (rc == FS_ENOMEM)

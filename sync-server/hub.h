@@ -64,6 +64,10 @@ int hub_correct(const char *db_path, const char *id, const char *answers_file,
 int hub_entity_put(const char *db_path, const char *type, const char *id,
                    const char *fields_json, FILE *out);
 int hub_form_publish(const char *db_path, const char *file, FILE *out);
+/* The same for a definition already in memory, text[0..len); file names
+ * it in messages. */
+int hub_form_publish_json(const char *db_path, const char *file,
+                          const char *text, size_t len, FILE *out);
 int hub_devices(const char *db_path, int json, FILE *out);
 int hub_stats(const char *db_path, int json, FILE *out);
 

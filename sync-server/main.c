@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backup.h"
+#include "formcli.h"
 #include "hub.h"
 
 static const char usage[] =
@@ -18,7 +19,13 @@ static const char usage[] =
     "  enroll-code [--db PATH] [--name NAME] [--role ROLE]\n"
     "        [--areas LIST] [--forms LIST] [--expires HOURS]\n"
     "                                  print a one-time enrolment code\n"
-    "  form publish [--db PATH] FILE   publish a form version\n"
+    "  form publish [--db PATH] FILE   publish a form version (JSON or "
+    "XLSForm .xlsx)\n"
+    "  form import FILE.xlsx [-o FILE.json]\n"
+    "                                  convert an XLSForm to a form "
+    "definition\n"
+    "  form xform --form ID [--version N] [-o FILE.xml]\n"
+    "                                  the ODK XForm of a published form\n"
     "  device revoke [--db PATH] ID    refuse a lost device from now on\n"
     "  device scope [--db PATH] ID [--areas LIST] [--forms LIST]\n"
     "                                  change what a device may hold\n"
@@ -399,10 +406,17 @@ int main(int argc, char **argv)
                                a.forms ? a.forms : "*", a.expires, stdout);
     }
     if (strcmp(cmd, "form") == 0) {
-        if (a.npos != 2 || strcmp(a.pos[0], "publish") != 0)
-            return bad("usage: fieldsync-hub form publish [--db PATH] FILE",
-                       NULL);
-        return hub_form_publish(a.db, a.pos[1], stdout);
+        if (sub_is(&a, 2, "publish") && hub_form_is_xlsx(a.pos[1]))
+            return hub_form_publish_xlsx(a.db, a.pos[1], stdout);
+        if (sub_is(&a, 2, "publish"))
+            return hub_form_publish(a.db, a.pos[1], stdout);
+        if (sub_is(&a, 2, "import"))
+            return hub_form_import(a.pos[1], a.output, stdout);
+        if (sub_is(&a, 1, "xform"))
+            return hub_form_xform(a.db, a.form, a.version, a.output, stdout);
+        return bad("usage: fieldsync-hub form publish|import FILE | form "
+                   "xform --form ID",
+                   NULL);
     }
     if (strcmp(cmd, "device") == 0) {
         if (a.npos == 2 && strcmp(a.pos[0], "revoke") == 0)

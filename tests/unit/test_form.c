@@ -85,30 +85,6 @@ static int validate(const fs_form *f, const char *answers, const char *area)
     return rc;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (fp == NULL)
-        return NULL;
-    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 &&
-        fseek(fp, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf != NULL && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-        if (buf != NULL) {
-            buf[n] = '\0';
-            *len = (size_t)n;
-        }
-    }
-    fclose(fp);
-    return buf;
-}
-
 /* A form with one field of every type and every constraint. */
 static const char all_types[] =
     "{\"id\":\"t\",\"version\":1,\"kind\":\"observation\","
@@ -266,7 +242,7 @@ static int test_instruments_parse(void)
         fs_form *f;
 
         snprintf(path, sizeof path, "%s/%s.json", FS_FORMS_DIR, names[i]);
-        text = slurp(path, &len);
+        text = unit_slurp(path, &len);
         if (text == NULL)
             return failf(__FILE__, __LINE__, "cannot read %s", path);
         fs_problems_init(&probs);
@@ -889,6 +865,230 @@ static int test_problems_bounded(void)
 
 /* ---- table ----------------------------------------------------------- */
 
+/* ---- sections, device-filled fields, constraints, choice filters ---- */
+
+/* JSON written with ' for ", so the definitions below stay readable:
+ * returns a copy the caller frees. */
+static char *jq(const char *text)
+{
+    size_t n = strlen(text);
+    char *out = malloc(n + 1);
+
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        out[i] = text[i] == '\'' ? '"' : text[i];
+    return out;
+}
+
+static fs_form *parse_q(const char *text)
+{
+    char *json = jq(text);
+    fs_form *f = json != NULL ? parse_strict(json) : NULL;
+
+    free(json);
+    return f;
+}
+
+static int validate_q(const fs_form *f, const char *answers)
+{
+    char *json = jq(answers);
+    int rc = json != NULL ? validate(f, json, NULL) : FS_ENOMEM;
+
+    free(json);
+    return rc;
+}
+
+static int test_sections(void)
+{
+    fs_form *f = parse_q(
+        "{'id':'s','version':1,'title':'S','area':'optional',"
+        "'sections':[{'name':'home','label':{'en':'Home','fr':'Maison'}},"
+        "{'name':'rooms','within':'home'},{'name':'end'}],"
+        "'fields':[{'name':'a','type':'text'},"
+        "{'name':'b','type':'text','section':'home'},"
+        "{'name':'c','type':'text','section':'rooms'},"
+        "{'name':'d','type':'text','section':'home'},"
+        "{'name':'e','type':'text','section':'end'}]}");
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    fs_form_free(f);
+    /* A section's fields apart; an unknown section; a section named as a
+     * field; within naming a later section. */
+    CHECK(parse_q("{'id':'s','version':1,'title':'S',"
+                  "'sections':[{'name':'home','within':'x'},{'name':'x'},"
+                  "{'name':'a'}],"
+                  "'fields':[{'name':'a','type':'text','section':'home'},"
+                  "{'name':'b','type':'text'},"
+                  "{'name':'c','type':'text','section':'home'},"
+                  "{'name':'d','type':'text','section':'nowhere'}]}") == NULL);
+    CHECK_PROBLEM("$.sections[0].within", "earlier section");
+    CHECK_PROBLEM("$.fields[2].section", "must follow each other ('a'");
+    CHECK_PROBLEM("$.fields[3].section", "must name a section");
+    CHECK_PROBLEM("$.sections[2].name", "also the name of a field");
+    CHECK_NPROBLEMS(4);
+    return 0;
+}
+
+static int test_auto_fields(void)
+{
+    fs_form *f =
+        parse_q("{'id':'s','version':1,'title':'S','area':'optional',"
+                "'fields':[{'name':'started','type':'datetime','auto':'start',"
+                "'metadata':true},{'name':'day','type':'date','auto':'today'},"
+                "{'name':'dev','type':'text','auto':'deviceid'},"
+                "{'name':'q','type':'text','required':true}]}");
+    cJSON *a;
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    CHECK(fs_field_auto_of(fs_form_field(f, 0)) == FS_AUTO_START);
+    CHECK(fs_field_auto_of(fs_form_field(f, 3)) == FS_AUTO_NONE);
+    CHECK_STR(fs_field_auto_name(FS_AUTO_DEVICEID), "deviceid");
+    /* Not asked of people, but the device may fill them in. */
+    a = cJSON_Parse("{}");
+    CHECK(fs_field_relevant(f, fs_form_field(f, 0), a) == 0);
+    CHECK(fs_field_relevant(f, fs_form_field(f, 3), a) == 1);
+    cJSON_Delete(a);
+    CHECK(validate_q(f, "{'q':'x'}") == FS_OK);
+    CHECK(validate_q(f, "{'q':'x','started':'2026-03-01T10:00:00Z',"
+                        "'day':'2026-03-01','dev':'tablet-7'}") == FS_OK);
+    CHECK(validate_q(f, "{'q':'x','day':'yesterday'}") == FS_EINVALID);
+    CHECK_PROBLEM("day", "YYYY-MM-DD");
+    fs_form_free(f);
+    CHECK(parse_q("{'id':'s','version':1,'title':'S',"
+                  "'fields':[{'name':'a','type':'text','auto':'start'},"
+                  "{'name':'b','type':'date','auto':'today','required':true},"
+                  "{'name':'c','type':'text','auto':'later'}]}") == NULL);
+    CHECK_PROBLEM("$.fields[0].auto", "start fills a datetime field");
+    CHECK_PROBLEM("$.fields[1]", "no required");
+    CHECK_PROBLEM("$.fields[2].auto", "one of start, end, today, deviceid");
+    CHECK_NPROBLEMS(3);
+    return 0;
+}
+
+static int test_constraints_and_conditions(void)
+{
+    fs_form *f = parse_q(
+        "{'id':'s','version':1,'title':'S','area':'optional',"
+        "'fields':["
+        "{'name':'age','type':'integer','constraint':{'all':["
+        "{'field':'age','op':'ge','value':16},"
+        "{'field':'age','op':'le','value':99}]},"
+        "'constraint_message':{'en':'16 to 99','fr':'16 à 99'}},"
+        "{'name':'code','type':'text','constraint':{'any':["
+        "{'field':'code','op':'matches','value':'[A-Z]{2}-\\\\d{4}'},"
+        "{'field':'age','op':'lt','value':18}]}},"
+        "{'name':'nick','type':'text','constraint':{'field':'nick',"
+        "'of':'length','op':'le','value':3}},"
+        "{'name':'many','type':'select_multiple','choices':['a','b','c'],"
+        "'constraint':{'not':{'all':[{'field':'many','op':'contains',"
+        "'value':'a'},{'field':'many','op':'contains','value':'b'}]}}},"
+        "{'name':'why','type':'text','relevant':{'not':{'field':'age',"
+        "'op':'eq','value':30}}},"
+        "{'name':'short','type':'text','relevant':{'field':'nick',"
+        "'of':'length','op':'eq','value':0}},"
+        "{'name':'two','type':'text','relevant':{'field':'many',"
+        "'of':'count','op':'ge','value':2}},"
+        "{'name':'empty','type':'text','relevant':{'field':'code',"
+        "'op':'matches','value':'\\\\d*'}}]}");
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    CHECK(validate_q(f, "{'age':40,'code':'AB-1234','why':'x'}") == FS_OK);
+    CHECK(validate_q(f, "{'age':12,'code':'x','why':'y'}") == FS_EINVALID);
+    CHECK_PROBLEM("age", "16 to 99");
+    CHECK_NPROBLEMS(1); /* code: age < 18 holds */
+    CHECK(validate_q(f, "{'age':40,'code':'x','why':'y'}") == FS_EINVALID);
+    CHECK_PROBLEM("code", "does not meet its constraint");
+    CHECK(validate_q(f, "{'nick':'abcd','short':'x','empty':'x'}") ==
+          FS_EINVALID);
+    CHECK_PROBLEM("nick", "does not meet its constraint");
+    CHECK_PROBLEM("short", "leave it out");
+    /* not(...) of an unanswered field holds; length and count of an
+     * unanswered field are 0; matches tests it as the empty text. */
+    CHECK(validate_q(f, "{'why':'x','short':'x','empty':'x'}") == FS_OK);
+    CHECK(validate_q(f, "{'age':30,'why':'x','short':'x','empty':'x'}") ==
+          FS_EINVALID);
+    CHECK_PROBLEM("why", "leave it out");
+    CHECK(validate_q(f, "{'many':['a','b'],'short':'x','empty':'x'}") ==
+          FS_EINVALID);
+    CHECK_PROBLEM("many", "does not meet its constraint");
+    CHECK_NPROBLEMS(1);
+    fs_form_free(f);
+    /* Definition problems of the new parts of the grammar. */
+    CHECK(parse_q("{'id':'s','version':1,'title':'S','fields':["
+                  "{'name':'a','type':'integer','constraint':{'field':'b',"
+                  "'op':'eq','value':1},'constraint_message':'no'},"
+                  "{'name':'b','type':'integer'},"
+                  "{'name':'c','type':'text','relevant':{'field':'a',"
+                  "'of':'length','op':'in','value':2}},"
+                  "{'name':'d','type':'text','relevant':{'field':'a',"
+                  "'op':'matches','value':'x'}},"
+                  "{'name':'e','type':'text','constraint':{'field':'e',"
+                  "'op':'matches','value':'(a|b)'}},"
+                  "{'name':'f','type':'note','constraint':{'field':'a',"
+                  "'op':'answered'}},"
+                  "{'name':'g','type':'text','constraint_message':'x'},"
+                  "{'name':'h','type':'text','relevant':{'not':{'not':{"
+                  "'not':{'not':{'not':{'field':'a','op':'answered'}}}}}}}"
+                  "]}") == NULL);
+    CHECK_PROBLEM("$.fields[0].constraint.field", "not an earlier field");
+    CHECK_PROBLEM("$.fields[2].relevant.of", "length applies to text");
+    CHECK_PROBLEM("$.fields[2].relevant.op", "with of, op is eq");
+    CHECK_PROBLEM("$.fields[3].relevant", "matches applies to text fields");
+    CHECK_PROBLEM("$.fields[4].constraint.value", "groups and alternatives");
+    CHECK_PROBLEM("$.fields[5].constraint", "a note takes no answer");
+    CHECK_PROBLEM("$.fields[6].constraint_message", "with a constraint");
+    CHECK_PROBLEM("$.fields[7].relevant.not.not.not.not", "at most 4 deep");
+    CHECK_NPROBLEMS(8);
+    return 0;
+}
+
+static int test_choice_filter(void)
+{
+    fs_form *f = parse_q(
+        "{'id':'s','version':1,'title':'S','area':'optional',"
+        "'choice_lists':{'states':['tx','wa'],'counties':["
+        "{'value':'king','filter':{'state':'wa'}},"
+        "{'value':'pierce','filter':{'state':'wa'}},"
+        "{'value':'cameron','filter':{'state':'tx'}},{'value':'none'}]},"
+        "'fields':[{'name':'state','type':'select_one','choices':'states'},"
+        "{'name':'county','type':'select_one','choices':'counties',"
+        "'choice_filter':{'field':'state','key':'state'}},"
+        "{'name':'visited','type':'select_multiple','choices':'counties',"
+        "'choice_filter':{'field':'state','key':'state'}}]}");
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    CHECK(validate_q(f, "{'state':'wa','county':'king',"
+                        "'visited':['king','pierce']}") == FS_OK);
+    CHECK(validate_q(f, "{'state':'tx','county':'king',"
+                        "'visited':['cameron','none']}") == FS_EINVALID);
+    CHECK_PROBLEM("county", "'king' is not offered given the answer to "
+                            "'state'");
+    CHECK_PROBLEM("visited", "'none' is not offered");
+    CHECK_NPROBLEMS(2);
+    /* Nothing is offered when the earlier question is unanswered. */
+    CHECK(validate_q(f, "{'county':'king'}") == FS_EINVALID);
+    CHECK_PROBLEM("county", "not offered");
+    fs_form_free(f);
+    CHECK(parse_q("{'id':'s','version':1,'title':'S','fields':["
+                  "{'name':'a','type':'integer'},"
+                  "{'name':'b','type':'select_one','choices':[{'value':'x',"
+                  "'filter':{'Bad':'a b'}}],'choice_filter':{'field':'a',"
+                  "'key':'k'}},"
+                  "{'name':'c','type':'text','choice_filter':{'field':'a',"
+                  "'key':'k'}}]}") == NULL);
+    CHECK_PROBLEM("$.fields[1].choices[0].filter.Bad", "a key is lower-case");
+    CHECK_PROBLEM("$.fields[1].choices[0].filter.Bad", "must be a code");
+    CHECK_PROBLEM("$.fields[1].choice_filter", "earlier select_one or text");
+    CHECK_PROBLEM("$.fields[2].choice_filter", "applies to select_one");
+    CHECK_NPROBLEMS(4);
+    return 0;
+}
+
 static const unit_case tests[] = {
     {"parse every field type", test_parse_all_types},
     {"minimal definition", test_minimal_definition},
@@ -908,6 +1108,10 @@ static const unit_case tests[] = {
     {"one answer for fill", test_answer_check_one},
     {"version rules", test_version_rules},
     {"problem list bounded", test_problems_bounded},
+    {"sections", test_sections},
+    {"fields the device fills", test_auto_fields},
+    {"constraints and conditions", test_constraints_and_conditions},
+    {"choice filter", test_choice_filter},
 };
 
 int main(int argc, char **argv)

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct unit_case {
@@ -42,6 +43,34 @@ static int failf(const char *file, int line, const char *fmt, ...)
         if (!(cond))                                                           \
             return failf(__FILE__, __LINE__, "%s", #cond);                     \
     } while (0)
+
+static char *unit_slurp(const char *path, size_t *len) __attribute__((unused));
+
+/* The whole file at path, NUL-terminated (caller frees), its length in
+ * *len; NULL when it cannot be read. */
+static char *unit_slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (fp == NULL)
+        return NULL;
+    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 &&
+        fseek(fp, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t)n + 1);
+        if (buf != NULL && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        }
+        if (buf != NULL) {
+            buf[n] = '\0';
+            *len = (size_t)n;
+        }
+    }
+    fclose(fp);
+    return buf;
+}
 
 static int unit_run(const unit_case *cases, size_t n, int argc, char **argv)
     __attribute__((unused));
