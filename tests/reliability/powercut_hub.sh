@@ -14,13 +14,13 @@
 # commits, two changesets in flight), enrolments, registry edits and
 # merges, WAL checkpoints (the hub's checkpoint thread is woken every 8
 # pages here, FIELDSYNC_CHECKPOINT_PAGES, instead of every 1,000) and
-# restarts of the WAL, exports written into place, and the migration of
-# an old-schema database. After the last
-# cut every agent syncs until done and the audit of the reliability
+# restarts of the WAL, exports and backups written into place, and the
+# migration of an old-schema database. After the last cut every agent syncs until done and the audit of the reliability
 # tests runs: everything exactly once.
 #
 # FS_SEED (default 6), FS_CUTS (cuts during pushes, default 30),
-# FS_EXPORT_CUTS (default 4), FS_MIGRATE_CUTS (default 4).
+# FS_EXPORT_CUTS (default 4), FS_BACKUP_CUTS (default 4),
+# FS_MIGRATE_CUTS (default 4).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/powercut_lib.sh"
 rel_trap
@@ -29,8 +29,9 @@ SEED=${FS_SEED:-6}
 CUTS=${FS_CUTS:-30}
 MIGRATE_CUTS=${FS_MIGRATE_CUTS:-4}
 EXPORT_CUTS=${FS_EXPORT_CUTS:-4}
+BACKUP_CUTS=${FS_BACKUP_CUTS:-4}
 RANDOM=$SEED
-echo "seed $SEED, $CUTS + $EXPORT_CUTS + $MIGRATE_CUTS hub power cuts"
+echo "seed $SEED, $CUTS + $EXPORT_CUTS + $BACKUP_CUTS + $MIGRATE_CUTS hub power cuts"
 
 DISK="$T/hubdisk"
 PCS="$T/pc-hub"
@@ -194,6 +195,37 @@ for k in $(seq 1 "$EXPORT_CUTS"); do
   hub_sound "export cut $k"
 done
 echo "$EXPORT_CUTS cuts while exporting, each followed by the checks"
+
+# ---- cuts while a backup is written into place ------------------------
+# A backup that reported success is there after a cut: sound, and
+# holding what the hub held (no push runs meanwhile).
+want=$(sql 'SELECT count(*) FROM submissions')
+backup_once() {
+  rm -f "$DISK/backup.db"
+  pc_init "$DISK" "$PCS"
+  rm -f "$T/hub.count"
+  BACKUP_RC=0
+  # shellcheck disable=SC2046 # one word per variable
+  env $(pc_env "$DISK" "$PCS" "$1" "$T/hub.count") "$FS_HUB" backup \
+    --db "$DB" -o "$DISK/backup.db" >/dev/null 2>&1 || BACKUP_RC=$?
+}
+backup_once 0
+span=$(pc_count "$T/hub.count")
+for k in $(seq 1 "$BACKUP_CUTS"); do
+  backup_once "$(pc_draw $((span * 2)))"
+  pc_cut "$DISK" "$PCS" $((SEED * 100000 + 90000 + k))
+  if [ $BACKUP_RC -eq 0 ]; then
+    [ -f "$DISK/backup.db" ] ||
+      fail "backup cut $k: the backup reported success and is not there"
+    [ "$(sqlite3 "$DISK/backup.db" 'PRAGMA integrity_check')" = ok ] ||
+      fail "backup cut $k: the backup reported success and is damaged"
+    [ "$(sqlite3 "$DISK/backup.db" 'SELECT count(*) FROM submissions')" = "$want" ] ||
+      fail "backup cut $k: the backup reported success and lacks submissions"
+  fi
+  hub_sound "backup cut $k"
+done
+rm -f "$DISK/backup.db"
+echo "$BACKUP_CUTS cuts while backing up, each followed by the checks"
 
 # ---- cuts during the migration of an old-schema database --------------
 # A database of schema version 3 (the hub's first three steps), made
