@@ -27,7 +27,8 @@
  * sector, out of order). PC_COUNT_FILE, if set, gets the number of
  * changes and syncs at a normal exit: the range a test draws cuts from.
  *
- * Seen: open, openat, creat (and their 64 forms), fopen for writing
+ * Seen: open, openat, creat (and their 64 forms), mkstemp and its
+ * relatives (glibc opens those internally), fopen for writing
  * (through fopencookie), write, pwrite, writev, pwritev, ftruncate,
  * truncate, fsync, fdatasync, rename, renameat, unlink, unlinkat, remove,
  * mkdir, rmdir, close. Not seen: writes through mmap (SQLite's -shm
@@ -48,6 +49,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "powercut.h"
@@ -391,6 +393,74 @@ int creat(const char *path, mode_t mode)
 int creat64(const char *path, mode_t mode)
 {
     return do_open(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+}
+
+/* mkstemp and its relatives: glibc creates the file through an internal
+ * open that the wrappers above do not see, so they are done here the
+ * same way (the name's last six X's replaced until one is new). */
+static int do_mkstemp(char *tmpl, int suffix, int flags)
+{
+    static const char az[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    static unsigned long long seq;
+    size_t len = strlen(tmpl);
+    if (suffix < 0 || len < (size_t)suffix + 6) {
+        errno = EINVAL;
+        return -1;
+    }
+    char *x = tmpl + len - (size_t)suffix - 6;
+    if (memcmp(x, "XXXXXX", 6) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned long long v =
+        (unsigned long long)ts.tv_nsec ^ ((unsigned long long)getpid() << 20);
+    for (int tries = 0; tries < 1000; tries++) {
+        unsigned long long r =
+            v + __atomic_add_fetch(&seq, 7919, __ATOMIC_RELAXED);
+        for (int i = 0; i < 6; i++) {
+            x[i] = az[r % (sizeof az - 1)];
+            r /= sizeof az - 1;
+        }
+        int fd =
+            do_open(AT_FDCWD, tmpl,
+                    (flags & ~O_ACCMODE) | O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+int mkstemp(char *tmpl)
+{
+    return do_mkstemp(tmpl, 0, 0);
+}
+
+int mkstemp64(char *tmpl)
+{
+    return do_mkstemp(tmpl, 0, 0);
+}
+
+int mkostemp(char *tmpl, int flags)
+{
+    return do_mkstemp(tmpl, 0, flags);
+}
+
+int mkostemp64(char *tmpl, int flags)
+{
+    return do_mkstemp(tmpl, 0, flags);
+}
+
+int mkstemps(char *tmpl, int suffix)
+{
+    return do_mkstemp(tmpl, suffix, 0);
+}
+
+int mkostemps(char *tmpl, int suffix, int flags)
+{
+    return do_mkstemp(tmpl, suffix, flags);
 }
 
 int close(int fd)
