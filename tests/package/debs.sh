@@ -51,8 +51,14 @@ cleanup() {
     done
   fi
   # Never leave the packages or their data behind.
-  apt purge -y -qq fieldsync-hub fieldsync-agent >/dev/null 2>&1 ||
-    echo "debs.sh: could not purge the packages: apt-get purge them" >&2
+  local left
+  left=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' fieldsync-hub \
+    fieldsync-agent 2>/dev/null | awk '$1 != "un" { print $2 }')
+  if [ -n "$left" ]; then
+    # shellcheck disable=SC2086 # one word per package
+    apt-get purge -y -qq $left >/dev/null 2>&1 ||
+      echo "debs.sh: could not purge $left: apt-get purge them" >&2
+  fi
   rm -rf "$T"
   exit $rc
 }
