@@ -28,9 +28,11 @@
  *
  * Threads. A handle (fa_agent) is used by one thread at a time; the library
  * takes no lock on it. Use one handle per thread, or serialise calls on a
- * shared handle with a lock of your own. Handles on the same directory, in
- * one process or several, may be used at once: SQLite's locks serialise
- * their writes, and each waits for the other's transaction to end.
+ * shared handle with a lock of your own. Handles on the same directory
+ * may be open at once, in one process or several: SQLite's locks
+ * serialise their writes (a handle waits up to 30 s for another's
+ * transaction). Run one fa_sync per directory at a time: the library does
+ * not check that for you.
  *
  * Process-wide state. The library has no global variables that one handle
  * can change and another see. What it does once per process, on the first
