@@ -54,9 +54,17 @@ cleanup() {
       tail -n 20 "$p" >&2
     done
   fi
-  # Never leave the packages or their data behind.
-  apt purge -y -qq "${pkgs[@]}" >/dev/null 2>&1 ||
-    echo "debs.sh: could not purge the packages: apt-get purge them" >&2
+  # Never leave the packages or their data behind (apt refuses to purge
+  # a package it no longer knows, so only those dpkg still has).
+  local left=()
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+      grep -q 'installed\|config-files' && left+=("$p")
+  done
+  if [ ${#left[@]} -gt 0 ]; then
+    apt purge -y -qq "${left[@]}" >/dev/null 2>&1 ||
+      echo "debs.sh: could not purge ${left[*]}: apt-get purge them" >&2
+  fi
   rm -rf "$T"
   exit $rc
 }
