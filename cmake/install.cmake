@@ -22,3 +22,20 @@ install(FILES deploy/nginx/fieldsync-hub.conf
         DESTINATION ${FS_EXAMPLES_DIR}/nginx COMPONENT hub)
 install(FILES deploy/README.md DESTINATION ${FS_EXAMPLES_DIR}
         COMPONENT hub)
+
+# The embeddable agent (README, "Embedding the agent"): the shared library
+# in component "agent-lib" (libfieldsync-agent0), its header, the .so link
+# and the pkg-config file in "agent-dev" (libfieldsync-agent-dev).
+# The .pc file finds the prefix from where it lies, so that a tree
+# installed with `cmake --install --prefix DIR` builds against DIR.
+file(RELATIVE_PATH FS_PC_UP /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
+set(FS_PC_PREFIX "\${pcfiledir}/${FS_PC_UP}")
+configure_file(field-agent/fieldsync-agent.pc.in
+               ${CMAKE_CURRENT_BINARY_DIR}/fieldsync-agent.pc @ONLY)
+install(TARGETS fieldsync-agent-shared
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT agent-lib
+                NAMELINK_COMPONENT agent-dev
+        PUBLIC_HEADER DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+                      COMPONENT agent-dev)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/fieldsync-agent.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT agent-dev)

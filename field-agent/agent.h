@@ -1,8 +1,12 @@
 /*
  * agent.h - the fieldsync field agent: a local SQLite store with a
  * transactional outbox, and the sync client that sends the outbox to a
- * hub and pulls what the hub has for this device. The one public header
- * of the agent library; everything else in field-agent/ is internal.
+ * hub and pulls what the hub has for this device. The header of the
+ * agent library for this tree's own front-ends (the command, the form
+ * app, the tests): include/fieldsync.h, which it includes, is the stable
+ * API the shared library exports; what this file adds on top (cJSON
+ * documents, the terminal and web front-ends) is not exported from
+ * libfieldsync-agent.so and may change with the tree.
  *
  * Functions return FA_OK or a negative FA_E* code; on failure the agent's
  * last message (fa_last_error) says what happened and what to do.
@@ -22,68 +26,9 @@
 
 #include <cjson/cJSON.h>
 
-enum {
-    FA_OK = 0,
-    FA_EINPUT = -1,       /* the user's input is wrong (answers, options) */
-    FA_ESTORE = -2,       /* the local database failed (disk full...) */
-    FA_EUNREACHABLE = -3, /* hub not reachable: data kept, try later */
-    FA_EREFUSED = -4,     /* hub refused: token, protocol or request */
-    FA_ENOTENROLLED = -5, /* no hub and token yet: run enroll */
-    FA_EPARTIAL = -6,     /* sync ended early; what was acknowledged is
-                             kept, the rest stays queued */
-};
-
-typedef struct fa_agent fa_agent;
-
-/* Opens (creating with mode 0700 when missing) the agent directory and its
- * database. *out is the caller's (fa_close). */
-int fa_open(const char *dir, fa_agent **out, char *err, size_t errlen);
-void fa_close(fa_agent *ag);
-
-/* The last error message of ag, "" when none. Borrowed until the next
- * call on ag. */
-const char *fa_last_error(const fa_agent *ag);
-
-/* Trades a one-time enrolment code for a device id and token. ca_file
- * (may be NULL) is a PEM file of CAs to trust for an https hub, kept for
- * every later sync. */
-int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
-              const char *name, const char *collector, const char *ca_file);
-
-/* Records a finalized submission of form_id (version 0: the newest one on
- * the device) with answers_json (a JSON object) in area (may be NULL).
- * The submission and its outbox row commit in one transaction. id_out
- * (37 bytes, may be NULL) receives the new submission's id. */
-int fa_record(fa_agent *ag, const char *form_id, int64_t version,
-              const char *area, const char *answers_json, char *id_out);
-
-typedef struct fa_sync_options {
-    int max_attempts;      /* per request, for transient failures; 5 */
-    size_t batch_count;    /* changes per changeset; 200 */
-    size_t batch_bytes;    /* JSON bytes per changeset before gzip; 128 KiB */
-    int in_flight;         /* changesets pushed at once: 2, or 1 */
-    const char *trace_dir; /* when set, each push body is saved here */
-    /* When set, called after each acknowledged changeset ("sending",
-     * changes done of total), once after the last push of a stretch that
-     * sent some ("sent", the same figures), and after each page pulled
-     * but the last ("receiving", changes so far, total 0), from the
-     * thread that runs fa_sync. */
-    void (*on_progress)(void *arg, const char *phase, long long done,
-                        long long total);
-    void *progress_arg;
-} fa_sync_options;
-
-typedef struct fa_sync_report {
-    long long sent; /* changes acknowledged by the hub this sync */
-    long long applied, duplicate, divergent, refused;
-    long long pulled; /* hub changes applied (forms...) */
-    long long purged; /* records deleted: outside the device's scope */
-    long long queued; /* changes still waiting after the sync */
-    int realigned;    /* times the sequence was realigned */
-} fa_sync_report;
-
-void fa_sync_options_default(fa_sync_options *o);
-int fa_sync(fa_agent *ag, const fa_sync_options *opt, fa_sync_report *rep);
+/* The embeddable part: handles, open, enroll, record, sync, with their
+ * stability, ownership and thread rules. */
+#include "fieldsync.h"
 
 /* The device's status: an object with hub, device_id, device_name,
  * enrolled, submissions, pending, refused, needs_attention, forms,

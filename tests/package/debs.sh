@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # debs.sh DEB_DIR: the Debian packages as an admin meets them (run by
 # scripts/test-package, as root; it installs packages on this machine and
-# removes them again). Installs fieldsync-hub and fieldsync-agent from
+# removes them again). Installs fieldsync-hub, fieldsync-agent and the
+# agent library's libfieldsync-agent0 and libfieldsync-agent-dev from
 # DEB_DIR, then checks that
 #  - the package made the service's user and a 0700 state directory;
 #  - the hub starts as the service starts it: the unit's ExecStart line
@@ -12,6 +13,8 @@
 #  - `fieldsync-hub backup` while the hub serves and a second agent
 #    syncs, then `restore` into a new path: a hub serves the restored
 #    database and every record of the first agent is there;
+#  - the example program builds against the installed library with
+#    pkg-config alone and its record reaches the hub;
 #  - reinstalling (the upgrade path of the maintainer scripts) keeps the
 #    data; removing keeps it, purging deletes it, and nothing of the
 #    packages is left.
@@ -19,7 +22,8 @@ set -euo pipefail
 debs=$(cd "${1:?usage: debs.sh DEB_DIR}" && pwd)
 src=$(cd "$(dirname "$0")/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "debs.sh: must run as root (it installs packages)" >&2; exit 1; }
-for p in fieldsync-hub fieldsync-agent; do
+pkgs=(fieldsync-hub fieldsync-agent libfieldsync-agent0 libfieldsync-agent-dev)
+for p in "${pkgs[@]}"; do
   if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
     echo "debs.sh: $p is installed already; remove it first" >&2
     exit 1
@@ -50,14 +54,16 @@ cleanup() {
       tail -n 20 "$p" >&2
     done
   fi
-  # Never leave the packages or their data behind.
-  local left
-  left=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' fieldsync-hub \
-    fieldsync-agent 2>/dev/null | awk '$1 != "un" { print $2 }')
-  if [ -n "$left" ]; then
-    # shellcheck disable=SC2086 # one word per package
-    apt-get purge -y -qq $left >/dev/null 2>&1 ||
-      echo "debs.sh: could not purge $left: apt-get purge them" >&2
+  # Never leave the packages or their data behind (apt refuses to purge
+  # a package it no longer knows, so only those dpkg still has).
+  local left=()
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+      grep -q 'installed\|config-files' && left+=("$p")
+  done
+  if [ ${#left[@]} -gt 0 ]; then
+    apt purge -y -qq "${left[@]}" >/dev/null 2>&1 ||
+      echo "debs.sh: could not purge ${left[*]}: apt-get purge them" >&2
   fi
   rm -rf "$T"
   exit $rc
@@ -77,7 +83,9 @@ as_hub() {
 }
 
 apt install -y -qq --no-install-recommends \
-  "$debs"/fieldsync-hub_*.deb "$debs"/fieldsync-agent_*.deb >"$T/install.log" 2>&1 ||
+  "$debs"/fieldsync-hub_*.deb "$debs"/fieldsync-agent_*.deb \
+  "$debs"/libfieldsync-agent0_*.deb "$debs"/libfieldsync-agent-dev_*.deb \
+  >"$T/install.log" 2>&1 ||
   fail "apt-get install: $(tail -n 5 "$T/install.log")"
 check "the hub's system user exists" "$(id -u fieldsync-hub >/dev/null && echo yes)" yes
 check "its state directory is 0700 and its own" "$(stat -c '%a %U' "$state")" "700 fieldsync-hub"
@@ -210,6 +218,21 @@ check "b's records in the backup match its receipts (a consistent copy)" \
   "$((12 + b_in)) "
 echo "figures: the backup holds $b_in of b's 20 records (taken while b synced)"
 
+# The embeddable agent from its packages: the example built as an app
+# would be, with pkg-config alone, enrols with the hub on loopback (the
+# example trusts no private CA), records and syncs.
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror -o "$T/record_and_sync" \
+  "$src/examples/record_and_sync.c" $(pkg-config --cflags --libs fieldsync-agent) ||
+  fail "the example does not build against the installed library"
+code=$(as_hub fieldsync-hub enroll-code --db "$db" --name embedded 2>/dev/null)
+"$T/record_and_sync" "$T/embedded" demo_household N-01 '{"gender":"man"}' \
+  "http://127.0.0.1:$HUB_PORT" "$code" >"$T/embed.log" 2>&1 ||
+  fail "the example failed: $(cat "$T/embed.log")"
+eid=$(sed -n 's/^recorded //p' "$T/embed.log")
+check "the embedded agent's record reached the hub" \
+  "$(sqlite3 "$db" "SELECT count(*) FROM submissions WHERE id = '$eid'")" 1
+
 # The upgrade path (dpkg runs prerm upgrade, postinst configure OLD).
 stop_service
 before=$(hub_count "$db")
@@ -218,15 +241,18 @@ start_service
 check "reinstalling keeps the hub's data" "$(hub_count "$db")" "$before"
 stop_service
 
-apt remove -y -qq fieldsync-hub fieldsync-agent \
+apt remove -y -qq "${pkgs[@]}" \
   >"$T/remove.log" 2>&1 || fail "apt-get remove failed"
 check "removal keeps the database" "$(hub_count "$db")" "$before"
 check "the commands are gone" \
   "$(ls /usr/bin/fieldsync-hub /usr/bin/fieldsync-agent 2>/dev/null | wc -l)" 0
+check "and the library, its header and pkg-config file" \
+  "$(ls /usr/lib/*/libfieldsync-agent* /usr/include/fieldsync.h \
+    /usr/lib/*/pkgconfig/fieldsync-agent.pc 2>/dev/null | wc -l)" 0
 apt purge -y -qq fieldsync-hub >"$T/purge.log" 2>&1 || fail "apt-get purge failed"
 check "purging deletes the data" "$([ -e "$state" ] && echo left || echo gone)" gone
 check "and the unit and options file" \
   "$(ls "$unit" /etc/default/fieldsync-hub 2>/dev/null | wc -l)" 0
-check "dpkg knows neither package any more" \
-  "$(dpkg-query -W -f='${db:Status-Abbrev}\n' fieldsync-hub fieldsync-agent 2>/dev/null | grep -c '^.i')" 0
+check "dpkg knows none of the packages any more" \
+  "$(dpkg-query -W -f='${db:Status-Abbrev}\n' "${pkgs[@]}" 2>/dev/null | grep -c '^.i' || true)" 0
 echo "$CHECKS passed, 0 failed"
