@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -372,6 +373,9 @@ static int cmd_sync(fa_agent *ag, const opts *o)
 int main(int argc, char **argv)
 {
     const char *dir = getenv("FIELDSYNC_DIR");
+    /* Every file this program makes (databases, backups, exports) can
+     * hold personal data: readable by its owner only. */
+    umask(077);
     char home_dir[4096];
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
