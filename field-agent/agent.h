@@ -46,9 +46,12 @@ const char *fa_last_error(const fa_agent *ag);
 
 /* Trades a one-time enrolment code for a device id and token. ca_file
  * (may be NULL) is a PEM file of CAs to trust for an https hub, kept for
- * every later sync. */
+ * every later sync. A plain http:// hub is refused unless it is on this
+ * machine (localhost, 127.0.0.0/8, ::1) or insecure_http is 1: the token
+ * and every answer would cross the network readable by anyone on it. */
 int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
-              const char *name, const char *collector, const char *ca_file);
+              const char *name, const char *collector, const char *ca_file,
+              int insecure_http);
 
 /* Records a finalized submission of form_id (version 0: the newest one on
  * the device) with answers_json (a JSON object) in area (may be NULL).
