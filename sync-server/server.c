@@ -20,6 +20,7 @@
 #include "conflictapi.h"
 #include "db.h"
 #include "enroll.h"
+#include "framing.h"
 #include "http.h"
 #include "mapapi.h"
 #include "merge.h"
@@ -324,6 +325,11 @@ int hub_serve(const hub_serve_options *opt)
         timeout,
         "linger_timeout_ms",
         "1000",
+        /* Paths are matched as sent: no route has an escaped byte, and a
+         * decoded %00 would end the path early, serving the resource
+         * named by what comes before it (framing.c refuses it). */
+        "decode_url",
+        "no",
         NULL,
     };
     struct mg_callbacks cb;
@@ -332,6 +338,7 @@ int hub_serve(const hub_serve_options *opt)
     cb.exit_thread = exit_thread;
     cb.log_message = log_message;
     cb.http_error = http_error;
+    cb.begin_request = hub__check_framing;
 
     mg_init_library(0);
     struct mg_context *ctx = mg_start(&cb, &h, options);
