@@ -35,6 +35,11 @@
 /* Nice value of request workers (the merge thread keeps the process's). */
 #define WORKER_NICE 5
 
+/* Enrolment attempts a client address may make: ENROL_BURST at once,
+ * then ENROL_RATE a second. */
+#define ENROL_BURST 10.0
+#define ENROL_RATE 0.2
+
 /* Each worker thread owns one SQLite connection for its whole life:
  * connections are not shared between threads, and opening one per request
  * would re-read the schema every time. */
@@ -271,12 +276,17 @@ int hub_serve(const hub_serve_options *opt)
     h.db_path = strdup(opt->db_path);
     fs_limits_default(&h.limits);
     pthread_mutex_init(&h.write_lock, NULL);
-    if (opt->rate_limit > 0) {
+    if (opt->rate_limit > 0)
         h.rate = hub__ratelimit_new(opt->rate_limit);
-        if (!h.rate) {
-            free(h.db_path);
-            return 1;
-        }
+    /* Enrolment codes are guessed from one address at a time: a burst of
+     * ENROL_BURST attempts, then one every 1/ENROL_RATE s; a code found
+     * valid gives its attempt back (enroll.c). */
+    h.enrol = hub__ratelimit_new_burst(ENROL_RATE, ENROL_BURST);
+    if ((opt->rate_limit > 0 && !h.rate) || !h.enrol) {
+        hub__ratelimit_free(h.rate);
+        hub__ratelimit_free(h.enrol);
+        free(h.db_path);
+        return 1;
     }
 
     /* Block the stop signals in every thread (workers inherit the mask);
@@ -293,6 +303,7 @@ int hub_serve(const hub_serve_options *opt)
     if (!h.mergeq) {
         hub__checkpointer_stop(h.ckpt);
         hub__ratelimit_free(h.rate);
+        hub__ratelimit_free(h.enrol);
         free(h.db_path);
         return 1;
     }
@@ -351,6 +362,7 @@ int hub_serve(const hub_serve_options *opt)
         hub__mergeq_stop(h.mergeq);
         hub__checkpointer_stop(h.ckpt);
         hub__ratelimit_free(h.rate);
+        hub__ratelimit_free(h.enrol);
         free(h.db_path);
         return 1;
     }
@@ -379,6 +391,7 @@ int hub_serve(const hub_serve_options *opt)
     hub__checkpointer_stop(h.ckpt);
     pthread_mutex_destroy(&h.write_lock);
     hub__ratelimit_free(h.rate);
+    hub__ratelimit_free(h.enrol);
     free(h.db_path);
     fprintf(stderr, "fieldsync-hub: stopped\n");
     return status;
