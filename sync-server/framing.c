@@ -63,21 +63,29 @@ static const char *fault(const struct mg_request_info *ri)
     return NULL;
 }
 
+void hub__close_after(struct mg_connection *conn)
+{
+    /* CivetWeb keeps a connection open unless the request asked for
+     * "Connection: close"; CivetWeb offers no other way to end it after
+     * this answer, so the request is made to ask. The headers live in
+     * the connection's own (writable) buffer until the next request. */
+    struct mg_request_info *w =
+        (struct mg_request_info *)mg_get_request_info(conn);
+    if (!w)
+        return;
+    w->http_headers[0].name = "Connection";
+    w->http_headers[0].value = "close";
+    if (w->num_headers == 0)
+        w->num_headers = 1;
+}
+
 int hub__check_framing(struct mg_connection *conn)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     const char *why = ri ? fault(ri) : NULL;
     if (!why)
         return 0;
-    /* CivetWeb keeps a connection open unless the request asked for
-     * "Connection: close"; CivetWeb offers no other way to end it after
-     * this answer, so the request is made to ask. The headers live in
-     * the connection's own (writable) buffer until the next request. */
-    struct mg_request_info *w = (struct mg_request_info *)ri;
-    w->http_headers[0].name = "Connection";
-    w->http_headers[0].value = "close";
-    if (w->num_headers == 0)
-        w->num_headers = 1;
+    hub__close_after(conn);
     hub__reply_error(conn, 400, "bad_framing", "%s", why);
     return 400;
 }

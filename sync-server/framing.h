@@ -15,4 +15,8 @@ struct mg_connection;
  * returns 400. */
 int hub__check_framing(struct mg_connection *conn);
 
+/* Makes CivetWeb close conn after the answer to the current request
+ * instead of reading what the client may still send of it. */
+void hub__close_after(struct mg_connection *conn);
+
 #endif

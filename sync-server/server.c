@@ -255,7 +255,11 @@ int hub_serve(const hub_serve_options *opt)
     if (parse_listen(opt->listen, ports, sizeof ports) != 0)
         return 2;
     snprintf(threads, sizeof threads, "%d", opt->threads);
-    snprintf(timeout, sizeof timeout, "%d", opt->request_timeout_s * 1000);
+    /* CivetWeb ends the reading of headers within its request timeout,
+     * but gives a stalled body twice that before mg_read returns: half of
+     * --request-timeout drops both within it, and gives headers a
+     * deadline shorter than a body's. */
+    snprintf(timeout, sizeof timeout, "%d", opt->request_timeout_s * 500);
 
     /* Each push allocates and frees buffers of a few hundred KiB (the
      * body, its inflated text, the reply). With glibc's moving defaults
