@@ -71,7 +71,7 @@ int bench_seed_agent(const bench_hub *h, const char *hub_bin, const char *dir,
     fa_sync_options o;
     fa_sync_options_default(&o);
     fa_sync_report rep;
-    int rc = fa_enroll(ag, url, code, "bench-agent", "Amina", NULL);
+    int rc = fa_enroll(ag, url, code, "bench-agent", "Amina", NULL, 0);
     if (rc == FA_OK)
         rc = fa_sync(ag, &o, &rep);
     if (rc == FA_OK)

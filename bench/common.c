@@ -567,7 +567,11 @@ int bench_enroll(const bench_hub *h, const char *hub_bin, const char *name,
     int rc = -1;
     if (curl_easy_perform(c) == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        cJSON *j = cJSON_ParseWithLength((const char *)reply.data, reply.len);
+        cJSON *j = NULL;
+        fs_err perr;
+        if (fs_json_parse((const char *)reply.data, reply.len, NULL, &j,
+                          &perr) != FS_OK)
+            j = NULL;
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "device_id");
         const cJSON *tok = cJSON_GetObjectItemCaseSensitive(j, "token");
         if (status == 200 && cJSON_IsString(id) && cJSON_IsString(tok)) {

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
     int rc = FA_OK;
     fa_sync_report rep;
     if (argc == 7) {
-        rc = fa_enroll(ag, argv[5], argv[6], "embedded example", NULL, NULL);
+        rc = fa_enroll(ag, argv[5], argv[6], "embedded example", NULL, NULL, 0);
         if (rc == FA_OK)
             rc = sync_once(ag, &rep);
     }

@@ -12,14 +12,62 @@
 #include "scope.h"
 #include "store.h"
 
+/* 1 when the host of the http:// URL url is this machine: localhost,
+ * an address in 127.0.0.0/8 or [::1]. */
+static int on_loopback(const char *url)
+{
+    const char *h = url + 7;
+    size_t n = strcspn(h, "/?#");
+    const char *at = memchr(h, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - h);
+        h = at + 1;
+    }
+    if (n >= 5 && strncmp(h, "[::1]", 5) == 0)
+        return n == 5 || h[5] == ':';
+    size_t hn = strcspn(h, ":/?#");
+    if (hn > n)
+        hn = n;
+    if (hn == 9 && strncmp(h, "localhost", 9) == 0)
+        return 1;
+    /* 127.a.b.c: four decimal parts, the first 127. */
+    if (hn < 9 || strncmp(h, "127.", 4) != 0)
+        return 0;
+    int dots = 1, digits = 0;
+    for (size_t i = 4; i < hn; i++) {
+        if (h[i] == '.') {
+            if (!digits)
+                return 0;
+            dots++;
+            digits = 0;
+        } else if (h[i] >= '0' && h[i] <= '9' && digits < 3) {
+            digits++;
+        } else {
+            return 0;
+        }
+    }
+    return dots == 3 && digits > 0;
+}
+
 int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
-              const char *name, const char *collector, const char *ca_file)
+              const char *name, const char *collector, const char *ca_file,
+              int insecure_http)
 {
     if (strncmp(hub_url, "http://", 7) != 0 &&
         strncmp(hub_url, "https://", 8) != 0)
         return fa__fail(ag, FA_EINPUT,
                         "--hub must be an http:// or https:// URL, e.g. "
                         "https://hub.example.org");
+    if (strncmp(hub_url, "http://", 7) == 0 && !insecure_http &&
+        !on_loopback(hub_url))
+        return fa__fail(ag, FA_EINPUT,
+                        "refusing the plain http:// hub %s: the device's "
+                        "token and every answer would cross the network "
+                        "unencrypted, readable and changeable by anyone "
+                        "on the way. Use the hub's https:// address "
+                        "(deploy/README.md), or give --insecure-http if "
+                        "this network is trusted and you accept that",
+                        hub_url);
     if (name && !fs_valid_name(name))
         return fa__fail(ag, FA_EINPUT,
                         "--name must be printable text of "

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -16,6 +17,8 @@ static const char usage[] =
     "\n"
     "  enroll --hub URL --code CODE [--name NAME] [--collector NAME]\n"
     "         [--cacert FILE]      (FILE: CAs to trust for an https hub)\n"
+    "         [--insecure-http]    (allow a plain http:// hub off this "
+    "machine)\n"
     "                              join a hub with a code from its admin\n"
     "  forms [--json] [--lang L]   forms on this device\n"
     "  record FORM --answers FILE.json [--area CODE] [--version N]\n"
@@ -99,7 +102,7 @@ typedef struct opts {
     const char *hub, *code, *name, *collector, *answers, *area, *cacert;
     const char *lang, *listen, *port_file;
     long long version, batch, retries, auto_sync;
-    int json, quiet;
+    int json, quiet, insecure_http;
     const char *pos[4];
     int npos;
 } opts;
@@ -146,6 +149,10 @@ static int parse(int argc, char **argv, int i, opts *o)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--json") == 0) {
             o->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--insecure-http") == 0) {
+            o->insecure_http = 1;
             continue;
         }
         if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
@@ -372,6 +379,9 @@ static int cmd_sync(fa_agent *ag, const opts *o)
 int main(int argc, char **argv)
 {
     const char *dir = getenv("FIELDSYNC_DIR");
+    /* Every file this program makes (databases, backups, exports) can
+     * hold personal data: readable by its owner only. */
+    umask(077);
     char home_dir[4096];
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
@@ -442,7 +452,8 @@ int main(int argc, char **argv)
         if (!o.hub || !o.code) {
             status = bad("usage: enroll --hub URL --code CODE", NULL);
         } else {
-            rc = fa_enroll(ag, o.hub, o.code, o.name, o.collector, o.cacert);
+            rc = fa_enroll(ag, o.hub, o.code, o.name, o.collector, o.cacert,
+                           o.insecure_http);
             if (rc == FA_OK)
                 printf("%s\n", fa_last_error(ag));
             else

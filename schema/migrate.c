@@ -114,6 +114,19 @@ int fs_db_open(const char *path, const fs_schema *schema, int create,
         flags |= SQLITE_OPEN_CREATE;
     *out = NULL;
     int is_new = create && access(path, F_OK) != 0;
+    /* The database holds personal data: made readable by its owner only,
+     * whatever the umask. SQLite gives its -wal and -shm files the mode of
+     * the database file. */
+    if (is_new) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s database %s: %s",
+                     schema->name, path, strerror(errno));
+            goto fail;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s database %s: %s", schema->name,
                  path, db ? sqlite3_errmsg(db) : "out of memory");

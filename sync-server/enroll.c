@@ -13,6 +13,7 @@
 #include "stmtcache.h"
 #include "audit.h"
 #include "http.h"
+#include "ratelimit.h"
 #include "scope.h"
 #include "server.h"
 
@@ -75,6 +76,22 @@ static void normalise_code(const char *in, char *out, size_t cap)
         out[j++] = (char)toupper(ch);
     }
     out[j] = '\0';
+}
+
+/* HUB_OK when code_hash names a code not used and not expired,
+ * HUB_EFORBIDDEN when not, or a storage error; reads only. */
+static int code_usable(sqlite3 *db, const char *code_hash)
+{
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT 1 FROM enrol_codes WHERE code_hash = ? "
+        "AND used_ms IS NULL AND expires_ms > ?",
+        HUB_ARGS(HUB_TEXT(code_hash), HUB_INT((int64_t)fs_now_ms())), &rc);
+    if (!st || (rc = hub__sql_step(st)) < 0)
+        return rc;
+    hub__sql_end(st);
+    return rc == 0 ? HUB_EFORBIDDEN : HUB_OK;
 }
 
 /* Trades the code for a new device in the caller's transaction: HUB_OK
@@ -162,11 +179,29 @@ int hub__handle_enroll(struct mg_connection *conn, void *hubp)
     normalise_code(code->valuestring, norm, sizeof norm);
     fs_sha256_hex(norm, strlen(norm), code_hash);
 
+    /* Guesses are limited per client address, and an unknown code is
+     * refused on a read: a stream of guesses never queues the writers
+     * behind the global write lock. */
+    const char *addr = mg_get_request_info(conn)->remote_addr;
+    if (!hub__ratelimit_take(h->enrol, addr)) {
+        cJSON_Delete(req);
+        fprintf(stderr, "fieldsync-hub: enrolment attempts from %s limited\n",
+                addr);
+        hub__reply_error(conn, 429, "rate_limited",
+                         "too many enrolment attempts from this address; "
+                         "check the code and retry after the time in "
+                         "Retry-After");
+        return 429;
+    }
     sqlite3 *db = hub__db(conn);
     hub_device dev;
     memset(&dev, 0, sizeof dev);
     char token[65];
-    int rc = hub__tx_begin(db, &h->write_lock);
+    int rc = code_usable(db, code_hash);
+    if (rc == HUB_OK)
+        hub__ratelimit_give(h->enrol, addr);
+    if (rc == HUB_OK)
+        rc = hub__tx_begin(db, &h->write_lock);
     if (rc == HUB_OK)
         rc = hub__tx_end(
             db, &h->write_lock,

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "framing.h"
 #include "errors.h"
 #include "output.h"
 #include "ratelimit.h"
@@ -169,6 +170,8 @@ int hub__read_body(struct mg_connection *conn, size_t max, fs_buf *out)
             n = sizeof chunk;
         int got = mg_read(conn, chunk, n);
         if (got <= 0) {
+            /* Stalled or cut: what is left of the body is not awaited. */
+            hub__close_after(conn);
             hub__reply_error(conn, 400, "short_body",
                              "the connection ended after %zu of %zu body "
                              "bytes; send the request again",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "backup.h"
 #include "formcli.h"
@@ -357,6 +358,9 @@ static int mapping_command(const char *cmd, const args *a)
 
 int main(int argc, char **argv)
 {
+    /* Every file this program makes (databases, backups, exports) can
+     * hold personal data: readable by its owner only. */
+    umask(077);
     if (argc < 2)
         return bad("missing command", NULL);
     args a;

@@ -32,15 +32,20 @@ struct hub_ratelimit {
     slot slots[SLOTS];
 };
 
-struct hub_ratelimit *hub__ratelimit_new(double rate)
+struct hub_ratelimit *hub__ratelimit_new_burst(double rate, double burst)
 {
     struct hub_ratelimit *rl = calloc(1, sizeof *rl);
     if (!rl)
         return NULL;
     pthread_mutex_init(&rl->lock, NULL);
     rl->rate = rate;
-    rl->burst = 2 * rate;
+    rl->burst = burst;
     return rl;
+}
+
+struct hub_ratelimit *hub__ratelimit_new(double rate)
+{
+    return hub__ratelimit_new_burst(rate, 2 * rate);
 }
 
 void hub__ratelimit_free(struct hub_ratelimit *rl)
@@ -91,4 +96,21 @@ int hub__ratelimit_take(struct hub_ratelimit *rl, const char *id)
     }
     pthread_mutex_unlock(&rl->lock);
     return allowed;
+}
+
+void hub__ratelimit_give(struct hub_ratelimit *rl, const char *id)
+{
+    if (!rl)
+        return;
+    unsigned h = hash(id);
+    pthread_mutex_lock(&rl->lock);
+    for (unsigned i = 0; i < PROBES; i++) {
+        slot *c = &rl->slots[(h + i) % SLOTS];
+        if (strcmp(c->id, id) == 0) {
+            c->tokens =
+                c->tokens + 1.0 > rl->burst ? rl->burst : c->tokens + 1.0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rl->lock);
 }

@@ -20,6 +20,7 @@
 #include "conflictapi.h"
 #include "db.h"
 #include "enroll.h"
+#include "framing.h"
 #include "http.h"
 #include "mapapi.h"
 #include "merge.h"
@@ -33,6 +34,11 @@
 
 /* Nice value of request workers (the merge thread keeps the process's). */
 #define WORKER_NICE 5
+
+/* Enrolment attempts a client address may make: ENROL_BURST at once,
+ * then ENROL_RATE a second. */
+#define ENROL_BURST 10.0
+#define ENROL_RATE 0.2
 
 /* Each worker thread owns one SQLite connection for its whole life:
  * connections are not shared between threads, and opening one per request
@@ -249,7 +255,11 @@ int hub_serve(const hub_serve_options *opt)
     if (parse_listen(opt->listen, ports, sizeof ports) != 0)
         return 2;
     snprintf(threads, sizeof threads, "%d", opt->threads);
-    snprintf(timeout, sizeof timeout, "%d", opt->request_timeout_s * 1000);
+    /* CivetWeb ends the reading of headers within its request timeout,
+     * but gives a stalled body twice that before mg_read returns: half of
+     * --request-timeout drops both within it, and gives headers a
+     * deadline shorter than a body's. */
+    snprintf(timeout, sizeof timeout, "%d", opt->request_timeout_s * 500);
 
     /* Each push allocates and frees buffers of a few hundred KiB (the
      * body, its inflated text, the reply). With glibc's moving defaults
@@ -270,12 +280,17 @@ int hub_serve(const hub_serve_options *opt)
     h.db_path = strdup(opt->db_path);
     fs_limits_default(&h.limits);
     pthread_mutex_init(&h.write_lock, NULL);
-    if (opt->rate_limit > 0) {
+    if (opt->rate_limit > 0)
         h.rate = hub__ratelimit_new(opt->rate_limit);
-        if (!h.rate) {
-            free(h.db_path);
-            return 1;
-        }
+    /* Enrolment codes are guessed from one address at a time: a burst of
+     * ENROL_BURST attempts, then one every 1/ENROL_RATE s; a code found
+     * valid gives its attempt back (enroll.c). */
+    h.enrol = hub__ratelimit_new_burst(ENROL_RATE, ENROL_BURST);
+    if ((opt->rate_limit > 0 && !h.rate) || !h.enrol) {
+        hub__ratelimit_free(h.rate);
+        hub__ratelimit_free(h.enrol);
+        free(h.db_path);
+        return 1;
     }
 
     /* Block the stop signals in every thread (workers inherit the mask);
@@ -292,6 +307,7 @@ int hub_serve(const hub_serve_options *opt)
     if (!h.mergeq) {
         hub__checkpointer_stop(h.ckpt);
         hub__ratelimit_free(h.rate);
+        hub__ratelimit_free(h.enrol);
         free(h.db_path);
         return 1;
     }
@@ -324,6 +340,11 @@ int hub_serve(const hub_serve_options *opt)
         timeout,
         "linger_timeout_ms",
         "1000",
+        /* Paths are matched as sent: no route has an escaped byte, and a
+         * decoded %00 would end the path early, serving the resource
+         * named by what comes before it (framing.c refuses it). */
+        "decode_url",
+        "no",
         NULL,
     };
     struct mg_callbacks cb;
@@ -332,6 +353,7 @@ int hub_serve(const hub_serve_options *opt)
     cb.exit_thread = exit_thread;
     cb.log_message = log_message;
     cb.http_error = http_error;
+    cb.begin_request = hub__check_framing;
 
     mg_init_library(0);
     struct mg_context *ctx = mg_start(&cb, &h, options);
@@ -344,6 +366,7 @@ int hub_serve(const hub_serve_options *opt)
         hub__mergeq_stop(h.mergeq);
         hub__checkpointer_stop(h.ckpt);
         hub__ratelimit_free(h.rate);
+        hub__ratelimit_free(h.enrol);
         free(h.db_path);
         return 1;
     }
@@ -372,6 +395,7 @@ int hub_serve(const hub_serve_options *opt)
     hub__checkpointer_stop(h.ckpt);
     pthread_mutex_destroy(&h.write_lock);
     hub__ratelimit_free(h.rate);
+    hub__ratelimit_free(h.enrol);
     free(h.db_path);
     fprintf(stderr, "fieldsync-hub: stopped\n");
     return status;

@@ -22,6 +22,7 @@ typedef struct hub {
      * letting them spin on SQLITE_BUSY. */
     pthread_mutex_t write_lock;
     struct hub_ratelimit *rate;    /* NULL: no limit */
+    struct hub_ratelimit *enrol;   /* enrolment attempts per client address */
     struct hub_checkpointer *ckpt; /* NULL: SQLite's own checkpoints */
     struct hub_mergeq *mergeq;     /* merges and commits pushes */
 } hub;

@@ -100,10 +100,13 @@ FA_API void fa_free(void *p);
 /* Trades a one-time enrolment code (made on the hub with `fieldsync-hub
  * enroll-code`) for a device id and token, kept in the directory. name
  * and collector may be NULL. ca_file (may be NULL) is a PEM file of CAs to
- * trust for an https hub; its path is kept for every later sync. */
+ * trust for an https hub; its path is kept for every later sync. A plain
+ * http:// hub is refused (FA_EINPUT) unless it is on this machine
+ * (localhost, 127.0.0.0/8, ::1) or insecure_http is 1: the token and
+ * every answer would cross the network readable by anyone on it. */
 FA_API int fa_enroll(fa_agent *ag, const char *hub_url, const char *code,
                      const char *name, const char *collector,
-                     const char *ca_file);
+                     const char *ca_file, int insecure_http);
 
 /* Records a finalized submission of form_id (version 0: the newest one on
  * the device; forms arrive with fa_sync) with answers_json, a JSON object

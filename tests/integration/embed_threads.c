@@ -35,7 +35,7 @@ static int run(job *j)
     fa_sync_options opt;
     fa_sync_options_default(&opt);
     fa_sync_report rep;
-    rc = fa_enroll(ag, j->hub, j->code, NULL, NULL, NULL);
+    rc = fa_enroll(ag, j->hub, j->code, NULL, NULL, NULL, 0);
     if (rc == FA_OK)
         rc = fa_sync(ag, &opt, &rep);
     for (int i = 0; rc == FA_OK && i < RECORDS; i++)
