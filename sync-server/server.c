@@ -24,6 +24,7 @@
 #include "mapapi.h"
 #include "merge.h"
 #include "mergeq.h"
+#include "openrosa.h"
 #include "pull.h"
 #include "push.h"
 #include "ratelimit.h"
@@ -151,6 +152,7 @@ static const route routes[] = {
     {"/api/v1/admin/conflicts$", hub__handle_admin_conflicts},
     {"/api/v1/admin/conflicts/resolve$", hub__handle_admin_resolve},
     {"/api/v1/admin/duplicates$", hub__handle_admin_duplicates},
+    {"/openrosa/key/", hub__handle_openrosa},
     {"/", handle_not_found},
 };
 
