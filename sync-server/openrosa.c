@@ -819,14 +819,10 @@ static int merge_one(struct mg_connection *conn, hub *h, const hub_device *dev,
                                  "content; an edit must carry the "
                                  "instance as deprecatedID",
                                  sub->id);
-        default:
+        default: /* refused by the scope check or the validator */
             return reply_message(
                 conn,
-                strcmp(result.error, "scope") == 0 ||
-                        strstr(result.message, "ask the hub admin") ||
-                        strstr(result.message, "not assigned")
-                    ? 403
-                    : 400,
+                strcmp(result.error, fs_errname(FS_ESCOPE)) == 0 ? 403 : 400,
                 "error", "not stored: %s", result.message);
         }
     }
