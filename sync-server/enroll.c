@@ -133,6 +133,16 @@ static int claim(sqlite3 *db, const char *code_hash, const char *name_in,
     return hub__audit(db, "enrolment", "device.enrol", detail);
 }
 
+int hub__enrol_claim(sqlite3 *db, const char *code, hub_device *dev,
+                     char token[65])
+{
+    char norm[80], code_hash[65];
+    normalise_code(code, norm, sizeof norm);
+    fs_sha256_hex(norm, strlen(norm), code_hash);
+    memset(dev, 0, sizeof *dev);
+    return claim(db, code_hash, NULL, dev, token);
+}
+
 int hub__handle_enroll(struct mg_connection *conn, void *hubp)
 {
     hub *h = hubp;

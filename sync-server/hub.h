@@ -30,10 +30,13 @@ typedef struct hub_serve_options {
 int hub_serve(const hub_serve_options *opt);
 
 /* Admin commands. Each opens db_path (created if missing). */
-/* areas, forms: "*" or codes separated by commas. */
+/* areas, forms: "*" or codes separated by commas. With collect_url (the
+ * hub's address as devices reach it; NULL for an ordinary code) the code
+ * is claimed at once and the ODK Collect server URL of the new device,
+ * collect_url/openrosa/key/<token>, is printed instead. */
 int hub_enroll_code(const char *db_path, const char *name, const char *role,
                     const char *areas, const char *forms, double expires_hours,
-                    FILE *out);
+                    const char *collect_url, FILE *out);
 /* API tokens for people: role admin or reviewer. Prints the secret once. */
 int hub_token_create(const char *db_path, const char *role, const char *name,
                      const char *areas, FILE *out);

@@ -18,7 +18,9 @@ static const char usage[] =
     "                                  run the hub (default 127.0.0.1:8080)\n"
     "  enroll-code [--db PATH] [--name NAME] [--role ROLE]\n"
     "        [--areas LIST] [--forms LIST] [--expires HOURS]\n"
-    "                                  print a one-time enrolment code\n"
+    "        [--collect HUB_URL]       print a one-time enrolment code; with\n"
+    "                                  --collect, enrol an ODK Collect\n"
+    "                                  device now and print its server URL\n"
     "  form publish [--db PATH] FILE   publish a form version (JSON or "
     "XLSForm .xlsx)\n"
     "  form import FILE.xlsx [-o FILE.json]\n"
@@ -95,6 +97,7 @@ typedef struct args {
     const char *port_file;
     const char *areas;
     const char *forms;
+    const char *collect; /* enroll-code --collect: the hub's URL */
     const char *state;
     const char *comment;
     /* the mapping dataset */
@@ -197,6 +200,8 @@ static int parse(int argc, char **argv, int start, args *a)
             a->db = v;
         } else if (strcmp(o, "--listen") == 0) {
             a->listen = v;
+        } else if (strcmp(o, "--collect") == 0) {
+            a->collect = v;
         } else if (strcmp(o, "--name") == 0) {
             a->name = v;
         } else if (strcmp(o, "--role") == 0) {
@@ -403,7 +408,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "fieldsync-hub: no --areas given: the device "
                             "may record for any area\n");
         return hub_enroll_code(a.db, a.name, a.role, a.areas ? a.areas : "*",
-                               a.forms ? a.forms : "*", a.expires, stdout);
+                               a.forms ? a.forms : "*", a.expires, a.collect,
+                               stdout);
     }
     if (strcmp(cmd, "form") == 0) {
         if (sub_is(&a, 2, "publish") && hub_form_is_xlsx(a.pos[1]))

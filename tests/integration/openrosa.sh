@@ -12,13 +12,15 @@
 
 publish_sample_form
 start_hub
-code=$("$FS_HUB" enroll-code --db "$DB" --name collect-tab \
-  --areas CITY-N01 --forms demo_household)
-token=$(curl -fsS -X POST -H 'Content-Type: application/json' \
-  -d "{\"code\":\"$code\"}" "$HUB_URL/api/v1/enroll" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+# What an admin runs to set a phone up: the device is enrolled at once and
+# its Collect server URL printed.
+BASE=$("$FS_HUB" enroll-code --db "$DB" --name collect-tab \
+  --areas CITY-N01 --forms demo_household --collect "$HUB_URL/")
+token=${BASE##*/key/}
+check "the Collect URL is the hub's" "${BASE%/key/*}" "$HUB_URL/openrosa"
+check "the device is enrolled" "$(sql "SELECT role, areas, forms FROM devices WHERE name = 'collect-tab'")" \
+  "enumerator|CITY-N01|demo_household"
 device=$(sql "SELECT id FROM devices WHERE name = 'collect-tab'")
-BASE="$HUB_URL/openrosa/key/$token"
 
 # get URL NAME: body to $T/NAME.body, headers to $T/NAME.hdr; prints the
 # status.
