@@ -9,7 +9,7 @@
  *                                 xml_submission_file: one filled form,
  *                                 merged like an agent's push (merge.h,
  *                                 mergeq.h) and answered 201
- * Every reply carries X-OpenRosa-Version: 1.0. PROTOCOL.md section 9.
+ * Every reply carries X-OpenRosa-Version: 1.0. PROTOCOL.md section 8.
  */
 #ifndef HUB_OPENROSA_H
 #define HUB_OPENROSA_H
