@@ -13,16 +13,20 @@
 #include <stdio.h>
 
 typedef struct hub_serve_options {
-    const char *db_path;   /* default "fieldsync-hub.db" */
-    const char *listen;    /* HOST:PORT, default "127.0.0.1:8080"; port 0
+    const char *db_path;    /* default "fieldsync-hub.db" */
+    const char *listen;     /* HOST:PORT, default "127.0.0.1:8080"; port 0
                               lets the OS choose */
-    int threads;           /* worker threads, default 16 */
-    const char *port_file; /* when set, the bound port is written here
+    int threads;            /* worker threads, default 16 */
+    const char *port_file;  /* when set, the bound port is written here
                               once the hub serves */
-    double rate_limit;     /* requests a second per device or token
+    double rate_limit;      /* requests a second per device or token
                               (bursts of twice that); 0: no limit */
-    int request_timeout_s; /* a read or write that stalls this long ends
+    int request_timeout_s;  /* a read or write that stalls this long ends
                               the connection; default 60 */
+    const char *public_url; /* the hub's address as devices reach it
+                               (e.g. behind the TLS terminator), for the
+                               URLs of the OpenRosa form list; NULL:
+                               from each request's Host */
 } hub_serve_options;
 
 /* Serves until SIGINT or SIGTERM, then lets in-flight requests finish and

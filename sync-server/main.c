@@ -15,7 +15,7 @@ static const char usage[] =
     "\n"
     "  serve [--db PATH] [--listen HOST:PORT] [--threads N]\n"
     "        [--rate-limit N] [--request-timeout S] [--port-file FILE]\n"
-    "                                  run the hub (default 127.0.0.1:8080)\n"
+    "        [--public-url URL]        run the hub (default 127.0.0.1:8080)\n"
     "  enroll-code [--db PATH] [--name NAME] [--role ROLE]\n"
     "        [--areas LIST] [--forms LIST] [--expires HOURS]\n"
     "        [--collect HUB_URL]       print a one-time enrolment code; with\n"
@@ -97,7 +97,8 @@ typedef struct args {
     const char *port_file;
     const char *areas;
     const char *forms;
-    const char *collect; /* enroll-code --collect: the hub's URL */
+    const char *collect; /* enroll-code --collect, serve --public-url:
+                            the hub's address as devices reach it */
     const char *state;
     const char *comment;
     /* the mapping dataset */
@@ -200,7 +201,8 @@ static int parse(int argc, char **argv, int start, args *a)
             a->db = v;
         } else if (strcmp(o, "--listen") == 0) {
             a->listen = v;
-        } else if (strcmp(o, "--collect") == 0) {
+        } else if (strcmp(o, "--collect") == 0 ||
+                   strcmp(o, "--public-url") == 0) {
             a->collect = v;
         } else if (strcmp(o, "--name") == 0) {
             a->name = v;
@@ -392,8 +394,12 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) {
         if (a.npos)
             return bad("serve takes no arguments: ", a.pos[0]);
-        hub_serve_options o = {a.db,        a.listen, a.threads,
-                               a.port_file, a.rate,   (int)a.timeout};
+        if (a.collect && strncmp(a.collect, "http://", 7) != 0 &&
+            strncmp(a.collect, "https://", 8) != 0)
+            return bad("--public-url takes http://... or https://..., not ",
+                       a.collect);
+        hub_serve_options o = {a.db,   a.listen,       a.threads, a.port_file,
+                               a.rate, (int)a.timeout, a.collect};
         return hub_serve(&o);
     }
     if (strcmp(cmd, "enroll-code") == 0) {

@@ -247,12 +247,21 @@ static void md5_hex(const void *p, size_t n, char out[33])
     fs_hex(md, 16, out);
 }
 
-/* The scheme and host the client reached us by, for absolute URLs in the
- * form list; a Host header with anything but host-name characters is not
- * echoed back. */
+/* The device's base URL for the absolute URLs of the form list: serve
+ * --public-url when given (the TLS terminator adds no header saying the
+ * client came by https), else the scheme and Host the request names; a
+ * Host with anything but host-name characters is not echoed back. */
 static void base_url(struct mg_connection *conn, const char *token, char *out,
                      size_t cap)
 {
+    const hub *h = mg_get_request_info(conn)->user_data;
+    if (h->public_url) {
+        size_t n = strlen(h->public_url);
+        while (n > 0 && h->public_url[n - 1] == '/')
+            n--;
+        snprintf(out, cap, "%.*s%s%s", (int)n, h->public_url, PREFIX, token);
+        return;
+    }
     const char *host = mg_get_header(conn, "Host");
     int ok = host && host[0] && strlen(host) < 256;
     for (const char *c = host; ok && *c; c++)
@@ -265,8 +274,17 @@ static void base_url(struct mg_connection *conn, const char *token, char *out,
                  ri->server_port > 0 ? ri->server_port : 80);
         host = local;
     }
-    snprintf(out, cap, "http://%s%s%s", host, PREFIX, token);
+    const char *proto = mg_get_header(conn, "X-Forwarded-Proto");
+    int tls = proto && strcasecmp(proto, "https") == 0;
+    snprintf(out, cap, "%s://%s%s%s", tls ? "https" : "http", host, PREFIX,
+             token);
 }
+
+/* One form of the list. */
+typedef struct listed {
+    char id[FS_ID_MAX + 1];
+    int64_t version;
+} listed;
 
 static int handle_form_list(struct mg_connection *conn, const hub_device *dev,
                             const char *token)
@@ -289,23 +307,30 @@ static int handle_form_list(struct mg_connection *conn, const hub_device *dev,
     rc = put_str(&list, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                         "<xforms "
                         "xmlns=\"http://openrosa.org/xforms/xformsList\">\n");
-    /* Ids are few and short; collected first so that no statement stays
-     * open while XForms are built (load_xform runs its own). */
-    char ids[64][FS_ID_MAX + 1];
-    int64_t vers[64];
-    size_t n = 0;
-    int step;
-    while (n < 64 && (step = hub__sql_step(st)) > 0) {
+    /* Collected first so that no statement stays open while XForms are
+     * built (load_xform runs its own). */
+    listed *forms = NULL;
+    size_t n = 0, cap = 0;
+    while (rc == FS_OK && hub__sql_step(st) > 0) {
         if (!hub__scope_has(dev->forms, hub__col(st, 0)))
             continue;
-        snprintf(ids[n], sizeof ids[n], "%s", hub__col(st, 0));
-        vers[n++] = sqlite3_column_int64(st, 1);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            listed *nf = realloc(forms, cap * sizeof *nf);
+            if (!nf) {
+                rc = FS_ENOMEM;
+                break;
+            }
+            forms = nf;
+        }
+        snprintf(forms[n].id, sizeof forms[n].id, "%s", hub__col(st, 0));
+        forms[n++].version = sqlite3_column_int64(st, 1);
     }
     hub__sql_end(st);
     for (size_t i = 0; i < n && rc == FS_OK; i++) {
         fs_buf x;
         char *title = NULL;
-        int lrc = load_xform(db, ids[i], vers[i], &x, &title);
+        int lrc = load_xform(db, forms[i].id, forms[i].version, &x, &title);
         if (lrc != HUB_OK) {
             fs_buf_free(&x);
             free(title);
@@ -316,7 +341,7 @@ static int handle_form_list(struct mg_connection *conn, const hub_device *dev,
         fs_buf_free(&x);
         rc = put_str(&list, "  <xform>\n    <formID>");
         if (rc == FS_OK)
-            rc = put_escaped(&list, ids[i]);
+            rc = put_escaped(&list, forms[i].id);
         if (rc == FS_OK)
             rc = put_str(&list, "</formID>\n    <name>");
         if (rc == FS_OK)
@@ -326,18 +351,19 @@ static int handle_form_list(struct mg_connection *conn, const hub_device *dev,
                  "</name>\n    <version>%lld</version>\n"
                  "    <hash>md5:%s</hash>\n"
                  "    <downloadUrl>",
-                 (long long)vers[i], md5);
+                 (long long)forms[i].version, md5);
         if (rc == FS_OK)
             rc = put_str(&list, line);
         if (rc == FS_OK)
             rc = put_escaped(&list, base);
         snprintf(line, sizeof line, "/forms/%s/%lld.xml</downloadUrl>\n",
-                 ids[i], (long long)vers[i]);
+                 forms[i].id, (long long)forms[i].version);
         if (rc == FS_OK)
             rc = put_str(&list, line);
         if (rc == FS_OK)
             rc = put_str(&list, "  </xform>\n");
     }
+    free(forms);
     if (rc == FS_OK)
         rc = put_str(&list, "</xforms>\n");
     int status = 200;

@@ -270,6 +270,7 @@ int hub_serve(const hub_serve_options *opt)
     hub h;
     memset(&h, 0, sizeof h);
     h.db_path = strdup(opt->db_path);
+    h.public_url = opt->public_url;
     fs_limits_default(&h.limits);
     pthread_mutex_init(&h.write_lock, NULL);
     if (opt->rate_limit > 0) {

@@ -183,5 +183,41 @@ check "wrong key on submission: 403" \
 check "only the two good submissions are stored" "$(sql "SELECT count(*) FROM submissions")" 2
 curl -fsS "$HUB_URL/healthz" >/dev/null || fail "the hub stopped serving"
 echo "ok - the hub still serves"
+
+# ---- one phone sending several at once --------------------------------------
+
+# Eight instances and four copies of a ninth, all at once from the same
+# device: every one answered 201 (none lost to a sequence race), the
+# ninth stored once.
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+  submission "$T/par$i.xml" CITY-N01 "0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4f0$i" 3
+  post "$T/par$i.xml" "par$i" >"$T/par$i.status" &
+  pids+=($!)
+done
+submission "$T/same.xml" CITY-N01 0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4f99 3
+for i in 1 2 3 4; do
+  post "$T/same.xml" "same$i" >"$T/same$i.status" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+check "every parallel submission answered 201" \
+  "$(for f in "$T"/par?.status "$T"/same?.status; do echo "$(cat "$f")"; done | sort -u)" 201
+check "each stored, the repeated one once" \
+  "$(sql "SELECT count(*), count(DISTINCT id) FROM submissions WHERE id LIKE '0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4f%'")" "9|9"
+
+# ---- absolute URLs behind a TLS terminator ----------------------------------
+
+curl -sS -o "$T/fwd.body" -H 'X-Forwarded-Proto: https' -H 'Host: hub.example.org' "$BASE/formList"
+check "X-Forwarded-Proto: https gives https download URLs" \
+  "$(xml_text "$T/fwd.body" downloadUrl)" \
+  "https://hub.example.org/openrosa/key/$token/forms/demo_household/1.xml"
+stop_hub
+HUB_ARGS="--public-url https://hub.example.org:8443/" start_hub
+get "$HUB_URL/openrosa/key/$token/formList" public >/dev/null
+check "serve --public-url gives the download URLs" \
+  "$(xml_text "$T/public.body" downloadUrl)" \
+  "https://hub.example.org:8443/openrosa/key/$token/forms/demo_household/1.xml"
+check "and the hash is the same after a restart" "$(xml_text "$T/public.body" hash)" "$hash"
 stop_hub
 finish
