@@ -72,27 +72,18 @@ static void send_reply(struct mg_connection *conn, int status,
 /* Appends s with the five XML specials escaped. */
 static int put_escaped(fs_buf *b, const char *s)
 {
+    static const char specials[] = "<>&\"'";
+    static const char *const reps[] = {"&lt;", "&gt;", "&amp;", "&quot;",
+                                       "&apos;"};
     int rc = FS_OK;
-    for (; *s && rc == FS_OK; s++) {
-        switch (*s) {
-        case '<':
-            rc = fs_buf_append(b, "&lt;", 4);
-            break;
-        case '>':
-            rc = fs_buf_append(b, "&gt;", 4);
-            break;
-        case '&':
-            rc = fs_buf_append(b, "&amp;", 5);
-            break;
-        case '"':
-            rc = fs_buf_append(b, "&quot;", 6);
-            break;
-        case '\'':
-            rc = fs_buf_append(b, "&apos;", 6);
-            break;
-        default:
-            rc = fs_buf_append(b, s, 1);
-            break;
+    while (*s && rc == FS_OK) {
+        size_t run = strcspn(s, specials);
+        rc = fs_buf_append(b, s, run);
+        s += run;
+        if (*s && rc == FS_OK) {
+            const char *r = reps[strchr(specials, *s) - specials];
+            rc = fs_buf_append(b, r, strlen(r));
+            s++;
         }
     }
     return rc;
@@ -627,26 +618,28 @@ static cJSON *answer_value(const fs_field *fld, const char *text, char *why,
         return cJSON_CreateNumber(v);
     }
     case FS_FIELD_SELECT_MULTIPLE: {
+        /* Choice values separated by spaces. */
         cJSON *a = cJSON_CreateArray();
-        char *copy = strdup(text);
-        char *p = copy;
-        while (a && p && *p) {
-            while (*p == ' ')
-                p++;
-            char *q = p;
-            while (*q && *q != ' ')
-                q++;
-            char save = *q;
-            *q = '\0';
-            if (*p && !cJSON_AddItemToArray(a, cJSON_CreateString(p))) {
-                cJSON_Delete(a);
-                a = NULL;
+        const char *p = text;
+        int ok = a != NULL;
+        while (ok && *p) {
+            size_t gap = strspn(p, " "), len = strcspn(p + gap, " ");
+            char value[FS_ID_MAX + 1];
+            p += gap;
+            if (len == 0)
+                break;
+            ok = len < sizeof value;
+            if (ok) {
+                memcpy(value, p, len);
+                value[len] = '\0';
+                ok = cJSON_AddItemToArray(a, cJSON_CreateString(value));
             }
-            *q = save;
-            p = q;
+            p += len;
         }
-        free(copy);
-        return copy ? a : (cJSON_Delete(a), NULL);
+        if (ok)
+            return a;
+        cJSON_Delete(a);
+        break;
     }
     case FS_FIELD_GEOPOINT: {
         /* "lat lon [altitude [accuracy]]" */
