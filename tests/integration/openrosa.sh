@@ -184,6 +184,45 @@ check "only the two good submissions are stored" "$(sql "SELECT count(*) FROM su
 curl -fsS "$HUB_URL/healthz" >/dev/null || fail "the hub stopped serving"
 echo "ok - the hub still serves"
 
+# ---- every answer type, as Collect writes it ---------------------------------
+
+"$FS_HUB" form publish --db "$DB" "$FS_SRC/schema/forms/mechanism_mapping.json" >/dev/null
+MBASE=$("$FS_HUB" enroll-code --db "$DB" --name mapper --areas CITY-N01 \
+  --forms mechanism_mapping --collect "$HUB_URL")
+miid=0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4e80
+cat >"$T/m.xml" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<data xmlns:jr="http://openrosa.org/javarosa" id="mechanism_mapping" version="1">
+  <_area>CITY-N01</_area>
+  <intro/>
+  <entry_type>mechanism</entry_type>
+  <entry_name>Comité de paix</entry_name>
+  <mechanism_type>peace_committee</mechanism_type>
+  <activities>mediation</activities>
+  <audiences>young_people women</audiences>
+  <active_since>2019</active_since>
+  <yearly_budget>1250.5</yearly_budget>
+  <location>48.85 2.35 35.0 4.5</location>
+  <recorded_at>2026-12-05T10:00:00.000+01:00</recorded_at>
+  <contact_name/>
+  <meta><instanceID>uuid:$miid</instanceID></meta>
+</data>
+XML
+status=$(curl -sS -o "$T/m.body" -w '%{http_code}' \
+  -F "xml_submission_file=@$T/m.xml;type=text/xml" "$MBASE/submission")
+check "a submission with every answer type: 201" "$status" 201
+check "answers typed from the form" \
+  "$(sql "SELECT json_extract(answers, '\$.audiences'), json_extract(answers, '\$.active_since'), json_extract(answers, '\$.yearly_budget'), json_extract(answers, '\$.location'), json_extract(answers, '\$.recorded_at'), json_type(answers, '\$.contact_name') FROM submissions WHERE id = '$miid'")" \
+  '["young_people","women"]|2019|1250.5|{"lat":48.85,"lon":2.35,"accuracy":4.5}|2026-12-05T10:00:00.000+01:00|'
+sed 's/<active_since>2019/<active_since>nineteen/; s/4e80/4e81/' "$T/m.xml" >"$T/m2.xml"
+status=$(curl -sS -o "$T/m2.body" -w '%{http_code}' \
+  -F "xml_submission_file=@$T/m2.xml;type=text/xml" "$MBASE/submission")
+check "an integer that is not one: 400" "$status" 400
+grep -q "active_since" "$T/m2.body" || fail "the refusal does not name active_since"
+echo "ok - the refusal names active_since"
+check "the other device's form is not in the first's list" \
+  "$(get "$BASE/forms/mechanism_mapping/1.xml" notmine)" 403
+
 # ---- one phone sending several at once --------------------------------------
 
 # Eight instances and four copies of a ninth, all at once from the same
