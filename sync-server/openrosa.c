@@ -11,6 +11,7 @@
  * once; other content under that id is refused with 409.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,7 +40,7 @@
 #define SUBMISSION_MAX (10u << 20) /* bytes of one xml_submission_file */
 #define VALUE_MAX (64u << 10)      /* bytes of one answer's text */
 #define DEPTH_MAX 32               /* elements within elements */
-#define RETRIES 8                  /* sequence races with the same device */
+#define RETRIES 8 /* sequence races with an agent of the same device */
 
 /* ---- replies ---------------------------------------------------------- */
 
@@ -775,6 +776,30 @@ static int64_t acked_seq(sqlite3 *db, const char *device)
     return v;
 }
 
+/* A Collect device has no outbox numbering its submissions: each takes
+ * the device's next sequence number when it is merged. Submissions of
+ * one device are therefore merged one at a time (a lock per stripe of
+ * devices); without it, parallel sends from one phone would race for the
+ * same number and be refused by the merge queue as out of sequence. */
+#define STRIPES 64
+static pthread_mutex_t stripes[STRIPES];
+static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
+
+static void stripes_init(void)
+{
+    for (size_t i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&stripes[i], NULL);
+}
+
+static pthread_mutex_t *device_lock(const char *device)
+{
+    pthread_once(&stripes_once, stripes_init);
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (const char *c = device; *c; c++)
+        hash = (hash ^ (unsigned char)*c) * 16777619u;
+    return &stripes[hash % STRIPES];
+}
+
 /* Merges the one-change changeset cs through the merge queue, as a push.
  * Returns the status answered. */
 static int merge_one(struct mg_connection *conn, hub *h, const hub_device *dev,
@@ -947,7 +972,10 @@ static int submit_xml(struct mg_connection *conn, hub *h, const hub_device *dev,
         goto out;
     }
     hub__scope_filter(dev, cs);
+    pthread_mutex_t *lock = device_lock(dev->id);
+    pthread_mutex_lock(lock);
     status = merge_one(conn, h, dev, cs);
+    pthread_mutex_unlock(lock);
 out:
     fs_form_free(f);
     fs_changeset_free(cs);
