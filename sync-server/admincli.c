@@ -74,7 +74,8 @@ int hub_enroll_code(const char *db_path, const char *name, const char *role,
          * its token goes into the server URL it is given. */
         rc = hub__tx_begin(db, NULL);
         if (rc == HUB_OK)
-            rc = hub__tx_end(db, NULL, hub__enrol_claim(db, code, &dev, token));
+            rc = hub__tx_end(db, NULL,
+                             hub__enrol_claim(db, code, NULL, &dev, token));
         if (rc != HUB_OK)
             fprintf(stderr, "fieldsync-hub: cannot enrol the device: %s\n",
                     sqlite3_errmsg(db));

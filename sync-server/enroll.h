@@ -20,12 +20,13 @@ int hub__enrol_code_create(sqlite3 *db, const char *name, const char *role,
                            double expires_hours, const char *actor,
                            char code[16]);
 
-/* Claims code for a new device in the caller's open transaction, as
- * POST /api/v1/enroll does: dev and token (64 hex digits) are filled.
+/* Claims code for a new device in the caller's open transaction (name,
+ * may be NULL, replaces the code's): dev and token (64 hex digits) are
+ * filled.
  * HUB_OK, HUB_EFORBIDDEN (unknown, used or expired code) or a storage
  * error. */
-int hub__enrol_claim(sqlite3 *db, const char *code, hub_device *dev,
-                     char token[65]);
+int hub__enrol_claim(sqlite3 *db, const char *code, const char *name,
+                     hub_device *dev, char token[65]);
 
 /* POST /api/v1/enroll; returns the HTTP status it answered. */
 int hub__handle_enroll(struct mg_connection *conn, void *hubp);
