@@ -25,7 +25,7 @@
 
 int hub_enroll_code(const char *db_path, const char *name, const char *role,
                     const char *areas, const char *forms, double expires_hours,
-                    FILE *out)
+                    const char *collect_url, FILE *out)
 {
     char area_list[HUB_SCOPE_MAX], form_list[HUB_SCOPE_MAX], why[200];
     if (hub__scope_parse(areas, fs_valid_area_code, area_list, sizeof area_list,
@@ -43,6 +43,16 @@ int hub_enroll_code(const char *db_path, const char *name, const char *role,
                         "1 to 128 bytes\n");
         return hub__exit_status(HUB_EBADINPUT);
     }
+    size_t ulen = collect_url ? strlen(collect_url) : 0;
+    if (collect_url &&
+        (ulen > 512 || (strncmp(collect_url, "http://", 7) != 0 &&
+                        strncmp(collect_url, "https://", 8) != 0))) {
+        fprintf(stderr, "fieldsync-hub: --collect takes the hub's address "
+                        "as phones reach it, e.g. https://hub.example.org\n");
+        return hub__exit_status(HUB_EBADINPUT);
+    }
+    while (ulen > 0 && collect_url[ulen - 1] == '/')
+        ulen--;
     if (expires_hours <= 0 || expires_hours > 24 * 365) {
         fprintf(stderr, "fieldsync-hub: --expires must be between 0 and "
                         "8760 hours\n");
@@ -57,10 +67,26 @@ int hub_enroll_code(const char *db_path, const char *name, const char *role,
     if (rc != HUB_OK)
         fprintf(stderr, "fieldsync-hub: cannot store the code: %s\n",
                 sqlite3_errmsg(db));
+    hub_device dev;
+    char token[65] = "";
+    if (rc == HUB_OK && collect_url) {
+        /* ODK Collect has no enrolment step: the device is made now and
+         * its token goes into the server URL it is given. */
+        rc = hub__tx_begin(db, NULL);
+        if (rc == HUB_OK)
+            rc = hub__tx_end(db, NULL,
+                             hub__enrol_claim(db, code, NULL, &dev, token));
+        if (rc != HUB_OK)
+            fprintf(stderr, "fieldsync-hub: cannot enrol the device: %s\n",
+                    sqlite3_errmsg(db));
+    }
     hub__close(db);
     if (rc != HUB_OK)
         return hub__exit_status(rc);
-    fprintf(out, "%s\n", code);
+    if (collect_url)
+        fprintf(out, "%.*s/openrosa/key/%s\n", (int)ulen, collect_url, token);
+    else
+        fprintf(out, "%s\n", code);
     return 0;
 }
 

@@ -150,6 +150,16 @@ static int claim(sqlite3 *db, const char *code_hash, const char *name_in,
     return hub__audit(db, "enrolment", "device.enrol", detail);
 }
 
+int hub__enrol_claim(sqlite3 *db, const char *code, const char *name,
+                     hub_device *dev, char token[65])
+{
+    char norm[80], code_hash[65];
+    normalise_code(code, norm, sizeof norm);
+    fs_sha256_hex(norm, strlen(norm), code_hash);
+    memset(dev, 0, sizeof *dev);
+    return claim(db, code_hash, name, dev, token);
+}
+
 int hub__handle_enroll(struct mg_connection *conn, void *hubp)
 {
     hub *h = hubp;
@@ -195,7 +205,6 @@ int hub__handle_enroll(struct mg_connection *conn, void *hubp)
     }
     sqlite3 *db = hub__db(conn);
     hub_device dev;
-    memset(&dev, 0, sizeof dev);
     char token[65];
     int rc = code_usable(db, code_hash);
     if (rc == HUB_OK)
@@ -203,9 +212,10 @@ int hub__handle_enroll(struct mg_connection *conn, void *hubp)
     if (rc == HUB_OK)
         rc = hub__tx_begin(db, &h->write_lock);
     if (rc == HUB_OK)
-        rc = hub__tx_end(
-            db, &h->write_lock,
-            claim(db, code_hash, name ? name->valuestring : NULL, &dev, token));
+        rc = hub__tx_end(db, &h->write_lock,
+                         hub__enrol_claim(db, code->valuestring,
+                                          name ? name->valuestring : NULL, &dev,
+                                          token));
     cJSON_Delete(req);
     if (rc == HUB_EFORBIDDEN)
         return hub__reply_err(conn, rc, "invalid_code",

@@ -229,6 +229,23 @@ static int lookup(sqlite3 *db, const char *sql, const char *hash, int kind,
     return 1;
 }
 
+int hub__device_by_token(sqlite3 *db, const char *token, hub_device *who,
+                         int *revoked)
+{
+    size_t toklen = strlen(token);
+    memset(who, 0, sizeof *who);
+    *revoked = 0;
+    if (toklen == 0 || toklen > 128)
+        return 0;
+    char hash[65];
+    fs_sha256_hex(token, toklen, hash);
+    return lookup(db,
+                  "SELECT id, name, role, areas, forms, acked_seq, "
+                  "revoked_ms IS NOT NULL FROM devices WHERE "
+                  "token_hash = ?",
+                  hash, HUB_DEVICE, who, revoked);
+}
+
 int hub__auth(struct mg_connection *conn, hub_device *who, int kinds,
               const char *const *roles)
 {

@@ -54,6 +54,11 @@ int hub__read_json(struct mg_connection *conn, size_t max, cJSON **out);
  * Fills who. Returns 0, or -1 after the 401, 403 or 429 reply was sent. */
 int hub__auth(struct mg_connection *conn, hub_device *who, int kinds,
               const char *const *roles);
+/* Looks up the enrolled device whose token is token (not a bearer
+ * header: OpenRosa clients carry it in the URL path). Returns 1 with who
+ * and *revoked filled, 0 when no device has it, or a storage error. */
+int hub__device_by_token(sqlite3 *db, const char *token, hub_device *who,
+                         int *revoked);
 /* hub__auth for device endpoints. */
 int hub__auth_device(struct mg_connection *conn, hub_device *dev);
 

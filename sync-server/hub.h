@@ -13,16 +13,20 @@
 #include <stdio.h>
 
 typedef struct hub_serve_options {
-    const char *db_path;   /* default "fieldsync-hub.db" */
-    const char *listen;    /* HOST:PORT, default "127.0.0.1:8080"; port 0
+    const char *db_path;    /* default "fieldsync-hub.db" */
+    const char *listen;     /* HOST:PORT, default "127.0.0.1:8080"; port 0
                               lets the OS choose */
-    int threads;           /* worker threads, default 16 */
-    const char *port_file; /* when set, the bound port is written here
+    int threads;            /* worker threads, default 16 */
+    const char *port_file;  /* when set, the bound port is written here
                               once the hub serves */
-    double rate_limit;     /* requests a second per device or token
+    double rate_limit;      /* requests a second per device or token
                               (bursts of twice that); 0: no limit */
-    int request_timeout_s; /* a read or write that stalls this long ends
+    int request_timeout_s;  /* a read or write that stalls this long ends
                               the connection; default 60 */
+    const char *public_url; /* the hub's address as devices reach it
+                               (e.g. behind the TLS terminator), for the
+                               URLs of the OpenRosa form list; NULL:
+                               from each request's Host */
 } hub_serve_options;
 
 /* Serves until SIGINT or SIGTERM, then lets in-flight requests finish and
@@ -30,10 +34,13 @@ typedef struct hub_serve_options {
 int hub_serve(const hub_serve_options *opt);
 
 /* Admin commands. Each opens db_path (created if missing). */
-/* areas, forms: "*" or codes separated by commas. */
+/* areas, forms: "*" or codes separated by commas. With collect_url (the
+ * hub's address as devices reach it; NULL for an ordinary code) the code
+ * is claimed at once and the ODK Collect server URL of the new device,
+ * collect_url/openrosa/key/<token>, is printed instead. */
 int hub_enroll_code(const char *db_path, const char *name, const char *role,
                     const char *areas, const char *forms, double expires_hours,
-                    FILE *out);
+                    const char *collect_url, FILE *out);
 /* API tokens for people: role admin or reviewer. Prints the secret once. */
 int hub_token_create(const char *db_path, const char *role, const char *name,
                      const char *areas, FILE *out);

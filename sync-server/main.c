@@ -16,10 +16,12 @@ static const char usage[] =
     "\n"
     "  serve [--db PATH] [--listen HOST:PORT] [--threads N]\n"
     "        [--rate-limit N] [--request-timeout S] [--port-file FILE]\n"
-    "                                  run the hub (default 127.0.0.1:8080)\n"
+    "        [--public-url URL]        run the hub (default 127.0.0.1:8080)\n"
     "  enroll-code [--db PATH] [--name NAME] [--role ROLE]\n"
     "        [--areas LIST] [--forms LIST] [--expires HOURS]\n"
-    "                                  print a one-time enrolment code\n"
+    "        [--collect HUB_URL]       print a one-time enrolment code; with\n"
+    "                                  --collect, enrol an ODK Collect\n"
+    "                                  device now and print its server URL\n"
     "  form publish [--db PATH] FILE   publish a form version (JSON or "
     "XLSForm .xlsx)\n"
     "  form import FILE.xlsx [-o FILE.json]\n"
@@ -96,6 +98,8 @@ typedef struct args {
     const char *port_file;
     const char *areas;
     const char *forms;
+    const char *collect; /* enroll-code --collect, serve --public-url:
+                            the hub's address as devices reach it */
     const char *state;
     const char *comment;
     /* the mapping dataset */
@@ -198,6 +202,9 @@ static int parse(int argc, char **argv, int start, args *a)
             a->db = v;
         } else if (strcmp(o, "--listen") == 0) {
             a->listen = v;
+        } else if (strcmp(o, "--collect") == 0 ||
+                   strcmp(o, "--public-url") == 0) {
+            a->collect = v;
         } else if (strcmp(o, "--name") == 0) {
             a->name = v;
         } else if (strcmp(o, "--role") == 0) {
@@ -391,8 +398,12 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) {
         if (a.npos)
             return bad("serve takes no arguments: ", a.pos[0]);
-        hub_serve_options o = {a.db,        a.listen, a.threads,
-                               a.port_file, a.rate,   (int)a.timeout};
+        if (a.collect && strncmp(a.collect, "http://", 7) != 0 &&
+            strncmp(a.collect, "https://", 8) != 0)
+            return bad("--public-url takes http://... or https://..., not ",
+                       a.collect);
+        hub_serve_options o = {a.db,   a.listen,       a.threads, a.port_file,
+                               a.rate, (int)a.timeout, a.collect};
         return hub_serve(&o);
     }
     if (strcmp(cmd, "enroll-code") == 0) {
@@ -407,7 +418,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "fieldsync-hub: no --areas given: the device "
                             "may record for any area\n");
         return hub_enroll_code(a.db, a.name, a.role, a.areas ? a.areas : "*",
-                               a.forms ? a.forms : "*", a.expires, stdout);
+                               a.forms ? a.forms : "*", a.expires, a.collect,
+                               stdout);
     }
     if (strcmp(cmd, "form") == 0) {
         if (sub_is(&a, 2, "publish") && hub_form_is_xlsx(a.pos[1]))

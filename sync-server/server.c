@@ -25,6 +25,7 @@
 #include "mapapi.h"
 #include "merge.h"
 #include "mergeq.h"
+#include "openrosa.h"
 #include "pull.h"
 #include "push.h"
 #include "ratelimit.h"
@@ -157,6 +158,7 @@ static const route routes[] = {
     {"/api/v1/admin/conflicts$", hub__handle_admin_conflicts},
     {"/api/v1/admin/conflicts/resolve$", hub__handle_admin_resolve},
     {"/api/v1/admin/duplicates$", hub__handle_admin_duplicates},
+    {"/openrosa/key/", hub__handle_openrosa},
     {"/", handle_not_found},
 };
 
@@ -278,6 +280,7 @@ int hub_serve(const hub_serve_options *opt)
     hub h;
     memset(&h, 0, sizeof h);
     h.db_path = strdup(opt->db_path);
+    h.public_url = opt->public_url;
     fs_limits_default(&h.limits);
     pthread_mutex_init(&h.write_lock, NULL);
     if (opt->rate_limit > 0)

@@ -25,6 +25,7 @@ typedef struct hub {
     struct hub_ratelimit *enrol;   /* enrolment attempts per client address */
     struct hub_checkpointer *ckpt; /* NULL: SQLite's own checkpoints */
     struct hub_mergeq *mergeq;     /* merges and commits pushes */
+    const char *public_url;        /* hub_serve_options; may be NULL */
 } hub;
 
 #endif

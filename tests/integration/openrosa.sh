@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# OpenRosa, as ODK Collect speaks it, against a real hub: the form list
+# (X-OpenRosa-Version on every answer, an MD5 per XForm that matches the
+# bytes served and does not move between requests), the XForm download,
+# the HEAD pre-flight, a multipart submission stored like an agent's
+# (same table, the device as collector), the same instance again stored
+# once and answered 201, other content under the same instanceID refused
+# with 409, a submission outside the device's areas refused with 403,
+# malformed and invalid submissions refused with 400 and the hub still
+# serving. Every XML answer is read back with expat.
+. "$(dirname "$0")/../lib.sh"
+
+publish_sample_form
+start_hub
+# What an admin runs to set a phone up: the device is enrolled at once and
+# its Collect server URL printed.
+BASE=$("$FS_HUB" enroll-code --db "$DB" --name collect-tab \
+  --areas CITY-N01 --forms demo_household --collect "$HUB_URL/")
+token=${BASE##*/key/}
+check "the Collect URL is the hub's" "${BASE%/key/*}" "$HUB_URL/openrosa"
+check "the device is enrolled" "$(sql "SELECT role, areas, forms FROM devices WHERE name = 'collect-tab'")" \
+  "enumerator|CITY-N01|demo_household"
+device=$(sql "SELECT id FROM devices WHERE name = 'collect-tab'")
+
+# get URL NAME: body to $T/NAME.body, headers to $T/NAME.hdr; prints the
+# status.
+get() {
+  curl -sS -o "$T/$2.body" -D "$T/$2.hdr" -w '%{http_code}' \
+    -H 'X-OpenRosa-Version: 1.0' "$1"
+}
+# header NAME FILE: the value of header NAME in a header dump.
+header() {
+  tr -d '\r' <"$2" | sed -n "s/^$1: //Ip" | head -1
+}
+# The text of the first element named $2 in XML file $1, read by expat.
+xml_text() {
+  python3 - "$1" "$2" <<'PY'
+import sys, xml.parsers.expat as e
+want, cur, out = sys.argv[2], [], []
+p = e.ParserCreate(namespace_separator=" ")
+def start(n, a): cur.append(n.split(" ")[-1])
+def end(n): cur.pop()
+def text(t):
+    if cur and cur[-1] == want and not out[1:]: out.append(t)
+p.StartElementHandler, p.EndElementHandler = start, end
+p.CharacterDataHandler = text
+p.ParseFile(open(sys.argv[1], "rb"))
+print("".join(out).strip())
+PY
+}
+
+# ---- form list and download ----------------------------------------------
+
+check "formList answers 200" "$(get "$BASE/formList" list1)" 200
+check "formList has X-OpenRosa-Version" "$(header X-OpenRosa-Version "$T/list1.hdr")" 1.0
+check "formList is text/xml" "$(header Content-Type "$T/list1.hdr" | cut -d';' -f1)" text/xml
+check "formList names the form" "$(xml_text "$T/list1.body" formID)" demo_household
+check "formList gives its version" "$(xml_text "$T/list1.body" version)" 1
+hash=$(xml_text "$T/list1.body" hash)
+url=$(xml_text "$T/list1.body" downloadUrl)
+check "downloadUrl is the device's" "$url" "$BASE/forms/demo_household/1.xml"
+check "download answers 200" "$(get "$url" xform1)" 200
+check "download has X-OpenRosa-Version" "$(header X-OpenRosa-Version "$T/xform1.hdr")" 1.0
+check "the XForm's MD5 is the listed hash" "md5:$(md5sum <"$T/xform1.body" | cut -d' ' -f1)" "$hash"
+get "$BASE/formList" list2 >/dev/null
+get "$url" xform2 >/dev/null
+check "the hash does not move between requests" "$(xml_text "$T/list2.body" hash)" "$hash"
+cmp -s "$T/xform1.body" "$T/xform2.body" || fail "the XForm bytes changed between downloads"
+echo "ok - the XForm bytes are the same on every download"
+check "wrong key: 403" "$(get "$HUB_URL/openrosa/key/not-a-token/formList" bad)" 403
+check "403 has X-OpenRosa-Version" "$(header X-OpenRosa-Version "$T/bad.hdr")" 1.0
+check "a form not assigned: 403" "$(get "$BASE/forms/other_form/1.xml" other)" 403
+
+# ---- submissions -----------------------------------------------------------
+
+status=$(curl -sS -o /dev/null -D "$T/head.hdr" -w '%{http_code}' -I \
+  -H 'X-OpenRosa-Version: 1.0' "$BASE/submission")
+check "HEAD submission: 204" "$status" 204
+check "HEAD has X-OpenRosa-Version" "$(header X-OpenRosa-Version "$T/head.hdr")" 1.0
+
+# submission FILE AREA INSTANCE BELONGING [EXTRA]: a filled XForm instance.
+submission() {
+  cat >"$1" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<data xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms" id="demo_household" version="1">
+  <_area>$2</_area>
+  <age_band>25-34</age_band>
+  <gender>woman</gender>
+  <belonging>$4</belonging>
+  <trust_local_gov>3</trust_local_gov>
+  <tension_seen>never</tension_seen>
+  <comment>Café &amp; parc</comment>${5:-}
+  <meta>
+    <instanceID>uuid:$3</instanceID>
+    <deprecatedID/>
+  </meta>
+</data>
+XML
+}
+# post FILE NAME [CURL ARGS]: the multipart POST Collect sends; prints
+# the status.
+post() {
+  local f=$1 n=$2
+  shift 2
+  curl -sS -o "$T/$n.body" -D "$T/$n.hdr" -w '%{http_code}' \
+    -H 'X-OpenRosa-Version: 1.0' "$@" \
+    -F "xml_submission_file=@$f;type=text/xml" "$BASE/submission"
+}
+stored() {
+  sql "SELECT count(*) FROM submissions WHERE id = '$1'"
+}
+
+iid=0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4e5f
+submission "$T/s1.xml" CITY-N01 "$iid" 4
+check "submission: 201" "$(post "$T/s1.xml" s1)" 201
+check "201 has X-OpenRosa-Version" "$(header X-OpenRosa-Version "$T/s1.hdr")" 1.0
+check "201 is an OpenRosaResponse" "$(xml_text "$T/s1.body" message | cut -c1-9)" "Received:"
+check "stored once" "$(stored "$iid")" 1
+check "stored as the device's, in its area" \
+  "$(sql "SELECT device_id, collector, area, form_id, form_version FROM submissions WHERE id = '$iid'")" \
+  "$device|collect-tab|CITY-N01|demo_household|1"
+check "answers typed as the form says" \
+  "$(sql "SELECT json_extract(answers, '\$.belonging'), json_extract(answers, '\$.comment') FROM submissions WHERE id = '$iid'")" \
+  "4|Café & parc"
+check "the same instance again: 201" "$(post "$T/s1.xml" s1again)" 201
+check "the same instance is stored once" "$(stored "$iid")" 1
+check "and counted once" "$(sql "SELECT count(*) FROM submissions")" 1
+
+submission "$T/tampered.xml" CITY-N01 "$iid" 2
+check "other content under the same instanceID: 409" "$(post "$T/tampered.xml" tampered)" 409
+check "the stored answers are untouched" \
+  "$(sql "SELECT json_extract(answers, '\$.belonging') FROM submissions WHERE id = '$iid'")" 4
+
+iid2=0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4e60
+submission "$T/chunked.xml" CITY-N01 "$iid2" 5
+check "a chunked body: 201" \
+  "$(post "$T/chunked.xml" chunked -H 'Transfer-Encoding: chunked')" 201
+check "the chunked submission is stored" "$(stored "$iid2")" 1
+
+iid3=0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4e61
+submission "$T/scope.xml" CITY-N02 "$iid3" 4
+check "an area outside the device's: 403" "$(post "$T/scope.xml" scope)" 403
+check "outside scope is not stored" "$(stored "$iid3")" 0
+
+iid4=0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4e62
+submission "$T/invalid.xml" CITY-N01 "$iid4" 9
+check "an answer the form refuses: 400" "$(post "$T/invalid.xml" invalid)" 400
+grep -q belonging "$T/invalid.body" || fail "the refusal does not name the field: $(cat "$T/invalid.body")"
+echo "ok - the refusal names the field"
+check "the invalid submission is not stored" "$(stored "$iid4")" 0
+
+submission "$T/unknown.xml" CITY-N01 "$iid4" 4 '
+  <shoe_size>44</shoe_size>'
+check "an element that is no question: 400" "$(post "$T/unknown.xml" unknown)" 400
+grep -q shoe_size "$T/unknown.body" || fail "the refusal does not name the element"
+echo "ok - the refusal names the element"
+
+head -c 200 "$T/s1.xml" >"$T/broken.xml"
+check "malformed XML: 400" "$(post "$T/broken.xml" broken)" 400
+grep -q "not well-formed" "$T/broken.body" || fail "malformed XML: $(cat "$T/broken.body")"
+echo "ok - malformed XML is said to be so"
+# A DOCTYPE (the way to an entity bomb) is refused for what it is, even
+# around an otherwise good submission.
+{
+  echo '<?xml version="1.0"?>'
+  echo '<!DOCTYPE data [<!ENTITY a "aaaaaaaaaa">]>'
+  sed 1d "$T/s1.xml" | sed 's/0a1b2c3d4e5f/0a1b2c3d4e70/; s/<comment>[^<]*</<comment>\&a;</'
+} >"$T/bomb.xml"
+check "a DOCTYPE: 400" "$(post "$T/bomb.xml" bomb)" 400
+grep -q DOCTYPE "$T/bomb.body" || fail "a DOCTYPE: $(cat "$T/bomb.body")"
+echo "ok - the refusal says DOCTYPE"
+check "no xml_submission_file part: 400" \
+  "$(curl -sS -o /dev/null -w '%{http_code}' -F "other=@$T/s1.xml" "$BASE/submission")" 400
+check "not multipart: 400" \
+  "$(curl -sS -o /dev/null -w '%{http_code}' --data-binary "@$T/s1.xml" \
+    -H 'Content-Type: text/xml' "$BASE/submission")" 400
+submission "$T/noid.xml" CITY-N01 "" 4
+check "no instanceID: 400" "$(post "$T/noid.xml" noid)" 400
+check "wrong key on submission: 403" \
+  "$(curl -sS -o /dev/null -w '%{http_code}' -F "xml_submission_file=@$T/s1.xml" \
+    "$HUB_URL/openrosa/key/nope/submission")" 403
+
+check "only the two good submissions are stored" "$(sql "SELECT count(*) FROM submissions")" 2
+curl -fsS "$HUB_URL/healthz" >/dev/null || fail "the hub stopped serving"
+echo "ok - the hub still serves"
+
+# ---- every answer type, as Collect writes it ---------------------------------
+
+"$FS_HUB" form publish --db "$DB" "$FS_SRC/schema/forms/mechanism_mapping.json" >/dev/null
+MBASE=$("$FS_HUB" enroll-code --db "$DB" --name mapper --areas CITY-N01 \
+  --forms mechanism_mapping --collect "$HUB_URL")
+miid=0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4e80
+cat >"$T/m.xml" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<data xmlns:jr="http://openrosa.org/javarosa" id="mechanism_mapping" version="1">
+  <_area>CITY-N01</_area>
+  <intro/>
+  <entry_type>mechanism</entry_type>
+  <entry_name>Comité de paix</entry_name>
+  <mechanism_type>peace_committee</mechanism_type>
+  <activities>mediation</activities>
+  <audiences>young_people women</audiences>
+  <active_since>2019</active_since>
+  <yearly_budget>1250.5</yearly_budget>
+  <location>48.85 2.35 35.0 4.5</location>
+  <recorded_at>2026-12-05T10:00:00.000+01:00</recorded_at>
+  <contact_name/>
+  <meta><instanceID>uuid:$miid</instanceID></meta>
+</data>
+XML
+status=$(curl -sS -o "$T/m.body" -w '%{http_code}' \
+  -F "xml_submission_file=@$T/m.xml;type=text/xml" "$MBASE/submission")
+check "a submission with every answer type: 201" "$status" 201
+check "answers typed from the form" \
+  "$(sql "SELECT json_extract(answers, '\$.audiences'), json_extract(answers, '\$.active_since'), json_extract(answers, '\$.yearly_budget'), json_extract(answers, '\$.location'), json_extract(answers, '\$.recorded_at'), json_type(answers, '\$.contact_name') FROM submissions WHERE id = '$miid'")" \
+  '["young_people","women"]|2019|1250.5|{"lat":48.85,"lon":2.35,"accuracy":4.5}|2026-12-05T10:00:00.000+01:00|'
+sed 's/<active_since>2019/<active_since>nineteen/; s/4e80/4e81/' "$T/m.xml" >"$T/m2.xml"
+status=$(curl -sS -o "$T/m2.body" -w '%{http_code}' \
+  -F "xml_submission_file=@$T/m2.xml;type=text/xml" "$MBASE/submission")
+check "an integer that is not one: 400" "$status" 400
+grep -q "active_since" "$T/m2.body" || fail "the refusal does not name active_since"
+echo "ok - the refusal names active_since"
+check "the other device's form is not in the first's list" \
+  "$(get "$BASE/forms/mechanism_mapping/1.xml" notmine)" 403
+
+# ---- one phone sending several at once --------------------------------------
+
+# 32 instances and four copies of another, all at once from the same
+# device: every one answered 201 (none lost to a sequence race), the
+# repeated one stored once.
+pids=()
+for i in $(seq 10 41); do
+  submission "$T/par$i.xml" CITY-N01 "0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4f$i" 3
+  post "$T/par$i.xml" "par$i" >"$T/par$i.status" &
+  pids+=($!)
+done
+submission "$T/same.xml" CITY-N01 0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4f99 3
+for i in 1 2 3 4; do
+  post "$T/same.xml" "same$i" >"$T/same$i.status" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+check "every parallel submission answered 201" \
+  "$(for f in "$T"/par*.status "$T"/same?.status; do echo "$(cat "$f")"; done | sort -u)" 201
+check "each stored, the repeated one once" \
+  "$(sql "SELECT count(*), count(DISTINCT id) FROM submissions WHERE id LIKE '0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4f%'")" "33|33"
+
+# ---- absolute URLs behind a TLS terminator ----------------------------------
+
+curl -sS -o "$T/fwd.body" -H 'X-Forwarded-Proto: https' -H 'Host: hub.example.org' "$BASE/formList"
+check "X-Forwarded-Proto: https gives https download URLs" \
+  "$(xml_text "$T/fwd.body" downloadUrl)" \
+  "https://hub.example.org/openrosa/key/$token/forms/demo_household/1.xml"
+stop_hub
+HUB_ARGS="--public-url https://hub.example.org:8443/" start_hub
+get "$HUB_URL/openrosa/key/$token/formList" public >/dev/null
+check "serve --public-url gives the download URLs" \
+  "$(xml_text "$T/public.body" downloadUrl)" \
+  "https://hub.example.org:8443/openrosa/key/$token/forms/demo_household/1.xml"
+check "and the hash is the same after a restart" "$(xml_text "$T/public.body" hash)" "$hash"
+stop_hub
+finish
