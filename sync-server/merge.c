@@ -284,10 +284,38 @@ static int amend_conflict(sqlite3 *db, const char *device,
     return HUB_OK;
 }
 
+/* A submission belongs to the device that made its first revision;
+ * rows an admin wrote (device_id '') own nothing. Sets r to refused when
+ * the submission exists and another device made it: that device's
+ * record is never moved or amended by this one. */
+static int check_owner(sqlite3 *db, const char *device, const fs_submission *s,
+                       fs_result *r)
+{
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT device_id FROM submissions WHERE id = ? AND device_id <> '' "
+        "ORDER BY rev LIMIT 1",
+        HUB_ARGS(HUB_TEXT(s->id)), &rc);
+    if (!st)
+        return rc;
+    rc = hub__sql_step(st);
+    if (rc > 0 && strcmp(hub__col(st, 0), device) != 0)
+        hub__refuse(r, "not_owner",
+                    "submission %s was made by another device; only that "
+                    "device (or a hub admin's correction) may revise it",
+                    s->id);
+    hub__sql_end(st);
+    return rc < 0 ? rc : HUB_OK;
+}
+
 static int merge_submission(sqlite3 *db, const char *device,
                             const fs_submission *s, const char *digest,
                             fs_result *r, int64_t now)
 {
+    int orc = check_owner(db, device, s, r);
+    if (orc != HUB_OK || r->status == FS_RES_REFUSED)
+        return orc;
     /* An amendment based on a revision that is no longer the newest (an
      * admin corrected it meanwhile) is a conflict, never an overwrite. */
     if (s->base_rev > 0) {

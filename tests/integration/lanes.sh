@@ -20,4 +20,35 @@ check "the agent learns the admin's name" \
 sql "SELECT detail FROM audit_log WHERE action='device.enrol'" | grep -q '"requested_name":"Regional Supervisor"' ||
   fail "the audit log does not keep the name the device asked for"
 echo "ok - the audit log keeps the name the device asked for"
+new_agent b
+
+# Device a records one submission and syncs it.
+printf '%s\n' '{"age_band":"25-34","gender":"woman","belonging":4,"comment":"mine"}' >"$T/a.json"
+id=$(agent a record demo_household --answers "$T/a.json" --area N-01)
+agent a sync --quiet
+check "a's record at the hub" "$(sql "SELECT count(*) FROM submissions WHERE id='$id'")" 1
+
+# Device b sends revision 2 of a's record, moving it to another area.
+btoken=$(sqlite3 "$T/b/agent.db" "SELECT value FROM meta WHERE key='token'")
+bdev=$(sqlite3 "$T/b/agent.db" "SELECT value FROM meta WHERE key='device_id'")
+seq=$(($(sql "SELECT acked_seq FROM devices WHERE id='$bdev'") + 1))
+printf '{"protocol":1,"schema":1,"device":"%s","first_seq":%d,"last_seq":%d,"changes":[{"seq":%d,"kind":"submission","id":"%s","form":"demo_household","form_version":1,"area":"N-02","hlc":"0190000000000000","created_ms":1,"rev":2,"base_rev":1,"answers":{"age_band":"65+","comment":"taken"}}]}' \
+  "$bdev" "$seq" "$seq" "$seq" "$id" | gzip -c >"$T/steal.gz"
+before=$(sql "SELECT group_concat(rev || ':' || area || ':' || device_id) FROM submissions WHERE id='$id'")
+st=$(curl -sS -o "$T/reply" -w '%{http_code}' -X POST "$HUB_URL/api/v1/push" \
+  -H "Authorization: Bearer $btoken" -H 'Content-Encoding: gzip' --data-binary @"$T/steal.gz")
+check "the push is answered" "$st" 200
+grep -q '"status":"refused","error":"not_owner"' "$T/reply" || fail "not refused: $(cat "$T/reply")"
+echo "ok - another device's revision is refused as not_owner"
+check "a's record is unchanged" \
+  "$(sql "SELECT group_concat(rev || ':' || area || ':' || device_id) FROM submissions WHERE id='$id'")" "$before"
+check "the refusal is held for an admin" \
+  "$(sql "SELECT count(*) FROM held_changes WHERE device_id='$bdev' AND error='not_owner'")" 1
+
+# The owner still amends its own record.
+printf '%s\n' '' '' '' '' '' '' y | agent a amend "$id" >/dev/null
+agent a sync --quiet
+check "the owner's amendment is revision 2" \
+  "$(sql "SELECT max(rev) || ':' || count(*) FROM submissions WHERE id='$id'")" "2:2"
+
 finish
