@@ -128,6 +128,7 @@ typedef struct hub_export_req {
     const char *wave;      /* areas: the indicator's wave */
     const char *k;         /* areas: smallest cell shown (default 5) */
     hub_export_progress progress;
+    int raw_cells; /* csv: no formula neutralisation (hub__sink_csv) */
 } hub_export_req;
 
 int hub_export(const char *db_path, const hub_export_req *req,

@@ -72,7 +72,9 @@ static const char usage[] =
     "  change --form F --indicator SPEC --from W1 --to W2 [--by FIELD]\n"
     "        [--k N] [--json|--csv]   change per area between two waves\n"
     "  export csv --form F [--version V] [--labels LANG] [--personal]\n"
-    "        [-o FILE]                 one row per submission\n"
+    "        [--raw-cells] [-o FILE]   one row per submission; cells a\n"
+    "                                  spreadsheet would run as formulas\n"
+    "                                  get a leading ' unless --raw-cells\n"
     "  export json --form F [--version V] [--personal] [-o FILE]\n"
     "  export geojson areas [--form F --indicator SPEC [--wave W] [--k N]]\n"
     "        [-o FILE]                 areas, with the indicator's values\n"
@@ -102,6 +104,7 @@ typedef struct args {
     const char *form, *version, *indicator, *by, *k, *labels, *output;
     const char *from, *to, *area1;
     int personal;
+    int raw_cells;
     const char *value;
     const char *choose;
     const char *answers;
@@ -181,6 +184,9 @@ static int parse(int argc, char **argv, int start, args *a)
             takes = 0;
         } else if (strcmp(o, "--personal") == 0) {
             a->personal = 1;
+            takes = 0;
+        } else if (strcmp(o, "--raw-cells") == 0) {
+            a->raw_cells = 1;
             takes = 0;
         } else if (strcmp(o, "--all") == 0) {
             a->all = 1;
@@ -310,9 +316,9 @@ static int mapping_command(const char *cmd, const args *a)
         return hub_coverage(a->db, a->wave, a->json, stdout);
     }
     if (strcmp(cmd, "export") == 0) {
-        hub_export_req req = {0,         a->form,     a->version,
-                              a->labels, a->personal, a->indicator,
-                              a->wave,   a->k,        NULL};
+        hub_export_req req = {0,           a->form,      a->version, a->labels,
+                              a->personal, a->indicator, a->wave,    a->k,
+                              NULL,        a->raw_cells};
         if (sub_is(a, 1, "csv"))
             req.kind = HUB_EXPORT_CSV;
         else if (sub_is(a, 1, "json"))

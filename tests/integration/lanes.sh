@@ -51,4 +51,33 @@ agent a sync --quiet
 check "the owner's amendment is revision 2" \
   "$(sql "SELECT max(rev) || ':' || count(*) FROM submissions WHERE id='$id'")" "2:2"
 
+# Formula cells: a comment a spreadsheet would run is written as text.
+n=0
+for c in '=HYPERLINK(\"http://x\",\"y\")' '+1+1' '-2+3' '@SUM(A1)' '-7' '+2.5' 'plain'; do
+  n=$((n + 1))
+  printf '{"age_band":"18-24","comment":"%s"}\n' "$c" >"$T/f.json"
+  agent a record demo_household --answers "$T/f.json" --area N-01 >/dev/null
+done
+agent a sync --quiet
+"$FS_HUB" export csv --db "$DB" --form demo_household -o "$T/safe.csv" 2>/dev/null
+"$FS_HUB" export csv --db "$DB" --form demo_household --raw-cells -o "$T/raw.csv" 2>/dev/null
+comments() {
+  python3 -c 'import csv,sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+print("|".join(sorted(r["comment"] for r in rows if r["comment"] not in ("mine", ""))))' "$1"
+}
+check "CSV export neutralises formula cells" "$(comments "$T/safe.csv")" \
+  "'+1+1|'-2+3|'=HYPERLINK(\"http://x\",\"y\")|'@SUM(A1)|+2.5|-7|plain"
+check "--raw-cells writes them as they are" "$(comments "$T/raw.csv")" \
+  "+1+1|+2.5|-2+3|-7|=HYPERLINK(\"http://x\",\"y\")|@SUM(A1)|plain"
+admin=$("$FS_HUB" token create --db "$DB" --role admin --name ana 2>/dev/null)
+curl -sS -H "Authorization: Bearer $admin" -o "$T/api.csv" "$HUB_URL/api/v1/admin/export/csv?form=demo_household"
+check "the API export neutralises too" "$(comments "$T/api.csv")" "$(comments "$T/safe.csv")"
+curl -sS -H "Authorization: Bearer $admin" -o "$T/apiraw.csv" "$HUB_URL/api/v1/admin/export/csv?form=demo_household&raw=1"
+check "raw=1 gives raw cells" "$(comments "$T/apiraw.csv")" "$(comments "$T/raw.csv")"
+st=$(curl -sS -o "$T/reply" -w '%{http_code}' -H "Authorization: Bearer $admin" \
+  "$HUB_URL/api/v1/admin/export/csv?form=demo_household&raw=yes")
+check "a bad raw value is refused" "$st" 400
+grep -q '"error":' "$T/reply" || fail "no JSON error: $(cat "$T/reply")"
+echo "ok - with a JSON error"
 finish
