@@ -23,6 +23,12 @@ typedef struct hub_serve_options {
                               (bursts of twice that); 0: no limit */
     int request_timeout_s; /* a read or write that stalls this long ends
                               the connection; default 60 */
+    /* Refused changes kept for an admin, per device: past either bound
+     * a push that would hold more is refused whole (nothing of it
+     * stored). 0 takes the default (HUB_HELD_* in merge.h). */
+    long long held_max;       /* changes */
+    long long held_max_bytes; /* bytes of the changes as received */
+    int held_days;            /* older ones are dropped */
 } hub_serve_options;
 
 /* Serves until SIGINT or SIGTERM, then lets in-flight requests finish and
@@ -69,6 +75,10 @@ int hub_form_publish(const char *db_path, const char *file, FILE *out);
 int hub_form_publish_json(const char *db_path, const char *file,
                           const char *text, size_t len, FILE *out);
 int hub_devices(const char *db_path, int json, FILE *out);
+/* Changes held for review (refused or divergent), per device; with
+ * device set, clears that device's (audited) so its pushes are taken
+ * again. */
+int hub_held(const char *db_path, const char *device, FILE *out);
 int hub_stats(const char *db_path, int json, FILE *out);
 
 /* The mapping dataset (mapcli.c). format: 0 text, 1 JSON, 2 CSV. Dates

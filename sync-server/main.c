@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_protocol.h"
 #include "backup.h"
 #include "formcli.h"
 #include "hub.h"
@@ -15,7 +16,10 @@ static const char usage[] =
     "\n"
     "  serve [--db PATH] [--listen HOST:PORT] [--threads N]\n"
     "        [--rate-limit N] [--request-timeout S] [--port-file FILE]\n"
-    "                                  run the hub (default 127.0.0.1:8080)\n"
+    "        [--held-max N] [--held-max-bytes B] [--held-days D]\n"
+    "                                  run the hub (default 127.0.0.1:8080);\n"
+    "                                  refused changes kept per device: at\n"
+    "                                  most 1000, 8 MiB, 90 days\n"
     "  enroll-code [--db PATH] [--name NAME] [--role ROLE]\n"
     "        [--areas LIST] [--forms LIST] [--expires HOURS]\n"
     "                                  print a one-time enrolment code\n"
@@ -46,6 +50,9 @@ static const char usage[] =
     "  correct [--db PATH] ID --answers FILE.json\n"
     "                                  correct a submission (new revision)\n"
     "  devices [--db PATH] [--json]    list enrolled devices\n"
+    "  held [--db PATH] [clear DEVICE-ID]\n"
+    "                                  refused changes held per device;\n"
+    "                                  clear drops one device's\n"
     "  stats [--db PATH] [--json]      what the hub holds, per form and "
     "area\n"
     "  backup [--db PATH] -o FILE      a consistent copy (mode 0600), also "
@@ -114,6 +121,7 @@ typedef struct args {
     double expires;
     double rate;
     double timeout;
+    double held_max, held_bytes, held_days;
     int threads;
     int json;
     int role_given;
@@ -238,6 +246,17 @@ static int parse(int argc, char **argv, int start, args *a)
                 return bad("--rate-limit takes requests a second (0: no "
                            "limit): ",
                            v);
+        } else if (strcmp(o, "--held-max") == 0) {
+            if (number(v, 1, 1e9, &a->held_max) != 0)
+                return bad("--held-max takes a number of changes, 1 or "
+                           "more: ",
+                           v);
+        } else if (strcmp(o, "--held-max-bytes") == 0) {
+            if (number(v, 1024, 1e15, &a->held_bytes) != 0)
+                return bad("--held-max-bytes takes bytes, 1024 or more: ", v);
+        } else if (strcmp(o, "--held-days") == 0) {
+            if (number(v, 1, 36500, &a->held_days) != 0)
+                return bad("--held-days takes days, 1 to 36500: ", v);
         } else if (strcmp(o, "--threads") == 0) {
             double d;
             if (number(v, 1, 256, &d) != 0)
@@ -393,8 +412,15 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) {
         if (a.npos)
             return bad("serve takes no arguments: ", a.pos[0]);
-        hub_serve_options o = {a.db,        a.listen, a.threads,
-                               a.port_file, a.rate,   (int)a.timeout};
+        hub_serve_options o = {a.db,
+                               a.listen,
+                               a.threads,
+                               a.port_file,
+                               a.rate,
+                               (int)a.timeout,
+                               (long long)a.held_max,
+                               (long long)a.held_bytes,
+                               (int)a.held_days};
         return hub_serve(&o);
     }
     if (strcmp(cmd, "enroll-code") == 0) {
@@ -483,6 +509,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "devices") == 0)
         return hub_devices(a.db, a.json, stdout);
+    if (strcmp(cmd, "held") == 0) {
+        if (a.npos == 0)
+            return hub_held(a.db, NULL, stdout);
+        if (a.npos == 2 && strcmp(a.pos[0], "clear") == 0 &&
+            fs_valid_uuid(a.pos[1]))
+            return hub_held(a.db, a.pos[1], stdout);
+        return bad("usage: fieldsync-hub held [clear DEVICE-ID]", NULL);
+    }
     if (strcmp(cmd, "stats") == 0)
         return hub_stats(a.db, a.json, stdout);
     if (strcmp(cmd, "backup") == 0) {

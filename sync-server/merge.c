@@ -394,11 +394,39 @@ int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs, fs_result *results,
     return rc;
 }
 
+/* Drops device's held changes older than keep_ms, then counts what it
+ * holds into *n and *bytes. */
+static int held_usage(sqlite3 *db, const char *device, int64_t now,
+                      int64_t keep_ms, int64_t *n, int64_t *bytes)
+{
+    int rc = hub__sql_run(
+        db, "DELETE FROM held_changes WHERE device_id = ? AND received_ms < ?",
+        HUB_ARGS(HUB_TEXT(device), HUB_INT(now - keep_ms)));
+    if (rc != HUB_OK)
+        return rc;
+    sqlite3_stmt *st = hub__sql(db,
+                                "SELECT count(*), coalesce(sum(length(change) "
+                                "+ length(message)), 0) FROM held_changes "
+                                "WHERE device_id = ?",
+                                HUB_ARGS(HUB_TEXT(device)), &rc);
+    if (!st)
+        return rc;
+    rc = hub__sql_step(st);
+    if (rc > 0) {
+        *n = sqlite3_column_int64(st, 0);
+        *bytes = sqlite3_column_int64(st, 1);
+    }
+    hub__sql_end(st);
+    return rc < 0 ? rc : HUB_OK;
+}
+
 int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
-               const hub_digest *digests, fs_push_reply *reply)
+               const hub_digest *digests, const hub_held_quota *quota,
+               fs_push_reply *reply, int64_t *held, int64_t *held_bytes)
 {
     int64_t now = (int64_t)fs_now_ms();
-    int rc = HUB_OK;
+    int rc = held_usage(db, device_id, now, quota->keep_ms, held, held_bytes);
+    int64_t before = *held;
     for (size_t i = 0; i < cs->n && rc == HUB_OK; i++) {
         const fs_change *c = &cs->changes[i];
         fs_result *r = &reply->results[i];
@@ -414,5 +442,13 @@ int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
             (r->status == FS_RES_REFUSED || r->status == FS_RES_DIVERGENT))
             rc = hold(db, device_id, c, r, now);
     }
+    /* Checked once the push is merged, inside its savepoint: a push
+     * that holds nothing new always goes through, and one that would
+     * hold too much is taken back whole. */
+    if (rc == HUB_OK)
+        rc = held_usage(db, device_id, now, quota->keep_ms, held, held_bytes);
+    if (rc == HUB_OK && *held > before &&
+        (*held > quota->max || *held_bytes > quota->max_bytes))
+        rc = HUB_EQUOTA;
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "fs_protocol.h"
+#include "merge.h"
 
 struct hub_ratelimit;
 struct hub_checkpointer;
@@ -24,6 +25,7 @@ typedef struct hub {
     struct hub_ratelimit *rate;    /* NULL: no limit */
     struct hub_checkpointer *ckpt; /* NULL: SQLite's own checkpoints */
     struct hub_mergeq *mergeq;     /* merges and commits pushes */
+    hub_held_quota held;           /* per device (merge.h) */
 } hub;
 
 #endif
