@@ -121,22 +121,14 @@ int hub__sink_csv(hub_sink *s, const char *v, int first)
         hub__sink_write(s, ",", 1);
     if (!v)
         return s->failed ? -1 : 0;
-    if (!s->raw_cells && formula_like(v)) {
-        /* Quoted whole, so the ' stays part of the cell's text. */
-        hub__sink_write(s, "\"'", 2);
-        for (const char *q = strchr(v, '"'); q; q = strchr(v, '"')) {
-            hub__sink_write(s, v, (size_t)(q - v) + 1);
-            hub__sink_write(s, "\"", 1);
-            v = q + 1;
-        }
-        hub__sink_puts(s, v);
-        return hub__sink_write(s, "\"", 1);
-    }
+    /* A neutralised cell is quoted whole, so the ' stays part of its
+     * text. */
+    int prefix = !s->raw_cells && formula_like(v);
     /* RFC 4180: quote a field holding a separator, quote or line break;
      * double the quotes inside. */
-    if (strpbrk(v, ",\"\r\n") == NULL)
+    if (!prefix && strpbrk(v, ",\"\r\n") == NULL)
         return hub__sink_puts(s, v);
-    hub__sink_write(s, "\"", 1);
+    hub__sink_write(s, prefix ? "\"'" : "\"", prefix ? 2 : 1);
     for (const char *q = strchr(v, '"'); q; q = strchr(v, '"')) {
         hub__sink_write(s, v, (size_t)(q - v) + 1);
         hub__sink_write(s, "\"", 1);
