@@ -238,7 +238,8 @@ int hub_held(const char *db_path, const char *device, FILE *out)
         sqlite3_stmt *st = hub__sql(
             db,
             "SELECT h.device_id, coalesce(d.name, ''), count(*), "
-            "sum(length(h.change) + length(h.message)), min(h.received_ms) "
+            "sum(length(CAST(h.change AS BLOB)) + length(CAST(h.message AS "
+            "BLOB))), min(h.received_ms) "
             "FROM held_changes h LEFT JOIN devices d ON d.id = h.device_id "
             "GROUP BY h.device_id ORDER BY h.device_id",
             NULL, 0, &rc);

@@ -404,11 +404,13 @@ static int held_usage(sqlite3 *db, const char *device, int64_t now,
         HUB_ARGS(HUB_TEXT(device), HUB_INT(now - keep_ms)));
     if (rc != HUB_OK)
         return rc;
-    sqlite3_stmt *st = hub__sql(db,
-                                "SELECT count(*), coalesce(sum(length(change) "
-                                "+ length(message)), 0) FROM held_changes "
-                                "WHERE device_id = ?",
-                                HUB_ARGS(HUB_TEXT(device)), &rc);
+    /* Bytes, not characters: a blob's length is its size. */
+    sqlite3_stmt *st =
+        hub__sql(db,
+                 "SELECT count(*), coalesce(sum(length(CAST(change AS BLOB)) + "
+                 "length(CAST(message AS BLOB))), 0) FROM held_changes WHERE "
+                 "device_id = ?",
+                 HUB_ARGS(HUB_TEXT(device)), &rc);
     if (!st)
         return rc;
     rc = hub__sql_step(st);
@@ -425,8 +427,8 @@ int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
                fs_push_reply *reply, int64_t *held, int64_t *held_bytes)
 {
     int64_t now = (int64_t)fs_now_ms();
-    int rc = held_usage(db, device_id, now, quota->keep_ms, held, held_bytes);
-    int64_t before = *held;
+    int rc = HUB_OK;
+    size_t held_new = 0;
     for (size_t i = 0; i < cs->n && rc == HUB_OK; i++) {
         const fs_change *c = &cs->changes[i];
         fs_result *r = &reply->results[i];
@@ -439,15 +441,18 @@ int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
             rc = merge_submission(db, device_id, &c->sub, digests[i].hex, r,
                                   now);
         if (rc == HUB_OK &&
-            (r->status == FS_RES_REFUSED || r->status == FS_RES_DIVERGENT))
+            (r->status == FS_RES_REFUSED || r->status == FS_RES_DIVERGENT)) {
             rc = hold(db, device_id, c, r, now);
+            held_new++;
+        }
     }
     /* Checked once the push is merged, inside its savepoint: a push
-     * that holds nothing new always goes through, and one that would
-     * hold too much is taken back whole. */
-    if (rc == HUB_OK)
+     * that holds nothing new always goes through (and costs no count),
+     * and one that would hold too much is taken back whole. */
+    *held = *held_bytes = 0;
+    if (rc == HUB_OK && held_new > 0)
         rc = held_usage(db, device_id, now, quota->keep_ms, held, held_bytes);
-    if (rc == HUB_OK && *held > before &&
+    if (rc == HUB_OK && held_new > 0 &&
         (*held > quota->max || *held_bytes > quota->max_bytes))
         rc = HUB_EQUOTA;
     return rc;

@@ -40,8 +40,9 @@ typedef struct hub_held_quota {
 
 /* Merges every change of cs for device_id inside the caller's open
  * transaction; reply->results and digests come from hub__merge_prepare.
- * The device's held changes older than quota->keep_ms are dropped first;
- * HUB_EQUOTA when what it would then have held passes quota (the caller
+ * When the push holds changes, the device's held changes older than
+ * quota->keep_ms are dropped, and HUB_EQUOTA is returned when what it
+ * would then hold passes quota (the caller
  * rolls the push back: nothing of it is stored, and *held, *held_bytes
  * say how much the device would hold). Returns HUB_OK or the error
  * (errors.h) that must roll the transaction back. */

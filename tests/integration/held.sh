@@ -16,9 +16,9 @@ dev=$(sqlite3 "$T/a1/agent.db" "SELECT value FROM meta WHERE key='device_id'")
 
 uuid() { cat /proc/sys/kernel/random/uuid; }
 good() { printf '{"seq":%d,"kind":"submission","id":"%s","form":"demo_household","form_version":1,"area":"N-01","hlc":"0190000000000000","created_ms":1,"answers":{"age_band":"18-24"}}' "$1" "$(uuid)"; }
-bad() {  # bad SEQ [PAD]: refused (unknown form), with PAD bytes of padding
+bad() {  # bad SEQ [PAD [CHAR]]: refused (unknown form), PAD CHARs of padding
   printf '{"seq":%d,"kind":"submission","id":"%s","form":"no_such_form","form_version":1,"area":"N-01","hlc":"0190000000000000","created_ms":1,"answers":{"note":"%s"}}' \
-    "$1" "$(uuid)" "$(head -c "${2:-10}" /dev/zero | tr '\0' x)"
+    "$1" "$(uuid)" "$(printf "${3:-x}%.0s" $(seq 1 "${2:-10}"))"
 }
 # push KIND... : one changeset of the next sequence numbers, one change
 # per KIND (good, bad or bad:PAD); the status is printed, the reply is in
@@ -33,6 +33,7 @@ push() {
       good) changes="$changes$(good $seq)" ;;
       bad) changes="$changes$(bad $seq)" ;;
       bad:*) changes="$changes$(bad $seq "${k#bad:}")" ;;
+      wide:*) changes="$changes$(bad $seq "${k#wide:}" é)" ;;
     esac
     seq=$((seq + 1))
   done
@@ -58,8 +59,9 @@ check "the same sequence without refused changes is taken" "$(push good good goo
 check "what was accepted before is all there" "$(state)" "4 2 6"
 check "a push that holds nothing new goes through at the quota" "$(push good)" 200
 
-# Bytes: one refused change of 6 KB passes 5000 bytes on its own.
-check "a push past the byte quota is refused" "$(push good bad:6000)" 403
+# Bytes: one refused change of 3000 two-byte characters passes 5000
+# bytes on its own (not 5000 characters).
+check "a push past the byte quota is refused" "$(push good wide:3000)" 403
 grep -q '"error":"held_quota"' "$T/reply" || fail "not held_quota: $(cat "$T/reply")"
 echo "ok - held_quota"
 check "... nothing stored" "$(state)" "5 2 7"
