@@ -80,11 +80,54 @@ static cJSON *device_row(sqlite3_stmt *st)
 
 cJSON *hub__devices_json(sqlite3 *db)
 {
-    return hub__sql_json(db,
-                         "SELECT id, name, role, areas, forms, acked_seq, "
-                         "coalesce(last_seen_ms, 0), revoked_ms IS NOT NULL "
-                         "FROM devices ORDER BY enrolled_ms",
-                         NULL, 0, device_row);
+    return hub__devices_json_in(db, "*");
+}
+
+cJSON *hub__devices_json_in(sqlite3 *db, const char *scope)
+{
+    int rc;
+    sqlite3_stmt *st = hub__sql(db,
+                                "SELECT id, name, role, areas, forms, "
+                                "acked_seq, coalesce(last_seen_ms, 0), "
+                                "revoked_ms IS NOT NULL FROM devices ORDER "
+                                "BY enrolled_ms",
+                                NULL, 0, &rc);
+    cJSON *arr = st ? cJSON_CreateArray() : NULL;
+    while (arr && (rc = hub__sql_step(st)) > 0) {
+        if (!hub__scope_within(hub__col(st, 3), scope))
+            continue;
+        cJSON *o = device_row(st);
+        if (!o)
+            break;
+        cJSON_AddItemToArray(arr, o);
+    }
+    if (st)
+        hub__sql_end(st);
+    if (arr && rc != 0) {
+        cJSON_Delete(arr);
+        arr = NULL;
+    }
+    return arr;
+}
+
+int hub__revoke_device_in(sqlite3 *db, const char *id, const char *scope,
+                          const char *actor)
+{
+    int rc;
+    sqlite3_stmt *st = hub__sql(db,
+                                "SELECT areas FROM devices WHERE id = ? AND "
+                                "revoked_ms IS NULL",
+                                HUB_ARGS(HUB_TEXT(id)), &rc);
+    if (!st)
+        return rc;
+    rc = hub__sql_step(st);
+    int within = rc > 0 && hub__scope_within(hub__col(st, 0), scope);
+    hub__sql_end(st);
+    if (rc < 0)
+        return rc;
+    if (!within)
+        return HUB_ENOTFOUND;
+    return hub__revoke(db, "devices", id, actor);
 }
 
 int hub__revoke(sqlite3 *db, const char *table, const char *id,

@@ -30,12 +30,20 @@ cJSON *hub__tokens_json(sqlite3 *db);
  * every enrolled device, oldest first (caller frees); NULL on a storage
  * error. */
 cJSON *hub__devices_json(sqlite3 *db);
+/* The same, of the devices whose areas all lie in scope (an admin
+ * token's areas; '*': every device). */
+cJSON *hub__devices_json_in(sqlite3 *db, const char *scope);
 
 /* Revokes a device (table "devices") or API token ("api_tokens", by id
  * or name): its next request is refused. HUB_ENOTFOUND when none was
  * active. */
 int hub__revoke(sqlite3 *db, const char *table, const char *id,
                 const char *actor);
+/* Revokes device id for a token of areas scope: HUB_ENOTFOUND as well
+ * when the device's areas do not all lie in scope, so a token scoped to
+ * some areas can neither end nor learn of devices outside them. */
+int hub__revoke_device_in(sqlite3 *db, const char *id, const char *scope,
+                          const char *actor);
 
 /* Sets the areas and forms (parsed scopes in buffers of cap bytes; ""
  * keeps the current one, and the buffer receives it) of an active

@@ -9,10 +9,12 @@
 
 #include "hub.h"
 #include "access.h"
+#include "audit.h"
 #include "cli.h"
 #include "db.h"
 #include "errors.h"
 #include "output.h"
+#include "stmtcache.h"
 #include "scope.h"
 
 /* Prints a list as JSON (arr consumed), or returns it for a table. */
@@ -224,6 +226,63 @@ int hub_revoke(const char *db_path, const char *what, const char *id, FILE *out)
         return hub__exit_status(rc);
     fprintf(out, "revoked %s %s; its next request is refused\n", what, id);
     return 0;
+}
+
+int hub_held(const char *db_path, const char *device, FILE *out)
+{
+    sqlite3 *db = hub__open(db_path);
+    if (!db)
+        return hub__exit_status(HUB_ESTORAGE);
+    int rc;
+    if (!device) {
+        sqlite3_stmt *st = hub__sql(
+            db,
+            "SELECT h.device_id, coalesce(d.name, ''), count(*), "
+            "sum(length(CAST(h.change AS BLOB)) + length(CAST(h.message AS "
+            "BLOB))), min(h.received_ms) "
+            "FROM held_changes h LEFT JOIN devices d ON d.id = h.device_id "
+            "GROUP BY h.device_id ORDER BY h.device_id",
+            NULL, 0, &rc);
+        if (st)
+            fprintf(out, "%-36s  %-20s  %8s  %10s  %s\n", "DEVICE", "NAME",
+                    "HELD", "BYTES", "OLDEST (UTC)");
+        while (st && (rc = hub__sql_step(st)) > 0) {
+            char oldest[32];
+            time_text(sqlite3_column_int64(st, 4), oldest, sizeof oldest);
+            fprintf(out, "%-36s  %-20s  %8lld  %10lld  %s\n", hub__col(st, 0),
+                    hub__col(st, 1), (long long)sqlite3_column_int64(st, 2),
+                    (long long)sqlite3_column_int64(st, 3), oldest);
+        }
+    } else {
+        rc = hub__exec(db, "BEGIN IMMEDIATE") == 0 ? HUB_OK : HUB_ESTORAGE;
+        if (rc == HUB_OK)
+            rc =
+                hub__sql_run(db, "DELETE FROM held_changes WHERE device_id = ?",
+                             HUB_ARGS(HUB_TEXT(device)));
+        int64_t n = sqlite3_changes(db);
+        if (rc == HUB_OK) {
+            cJSON *d = cJSON_CreateObject();
+            cJSON_AddStringToObject(d, "device", device);
+            cJSON_AddNumberToObject(d, "changes", (double)n);
+            rc = hub__audit(db, "cli", "held.clear", d);
+        }
+        if (rc == HUB_OK && hub__exec(db, "COMMIT") != 0)
+            rc = HUB_ESTORAGE;
+        if (rc != HUB_OK)
+            hub__exec(db, "ROLLBACK");
+        else
+            fprintf(out,
+                    "cleared %lld held changes of device %s; its pushes "
+                    "are taken again\n",
+                    (long long)n, device);
+    }
+    if (rc < 0)
+        fprintf(stderr,
+                "fieldsync-hub: cannot read or clear held changes: "
+                "%s\n",
+                sqlite3_errmsg(db));
+    hub__close(db);
+    return rc < 0 ? hub__exit_status(rc) : 0;
 }
 
 int hub_device_scope(const char *db_path, const char *device, const char *areas,

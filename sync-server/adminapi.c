@@ -103,7 +103,7 @@ int hub__handle_admin_devices(struct mg_connection *conn, void *hubp)
     int bad = begin_get(conn, &who, admin_only);
     if (bad)
         return bad;
-    cJSON *arr = hub__devices_json(hub__db(conn));
+    cJSON *arr = hub__devices_json_in(hub__db(conn), who.areas);
     if (!arr)
         return hub__reply_err(conn, HUB_ESTORAGE, "storage",
                               "cannot read devices");
@@ -133,11 +133,13 @@ int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp)
     sqlite3 *db = hub__db(conn);
     int rc = hub__tx_begin(db, &h->write_lock);
     if (rc == HUB_OK)
-        rc = hub__tx_end(db, &h->write_lock,
-                         hub__revoke(db, "devices", dev->valuestring, actor));
+        rc = hub__tx_end(
+            db, &h->write_lock,
+            hub__revoke_device_in(db, dev->valuestring, who.areas, actor));
     int status = 200;
     if (rc == HUB_ENOTFOUND) {
-        status = hub__reply_err(conn, rc, "not_found", "no active device %s",
+        status = hub__reply_err(conn, rc, "not_found",
+                                "no active device %s in this token's areas",
                                 dev->valuestring);
     } else if (rc != HUB_OK) {
         status = hub__reply_err(conn, rc, "storage", "could not revoke: %s",
@@ -350,6 +352,14 @@ int hub__handle_admin_audit(struct mg_connection *conn, void *hubp)
     int bad = begin_get(conn, &who, admin_only);
     if (bad)
         return bad;
+    /* Entries name devices, tokens and submissions of every area: an
+     * admin token scoped to some areas does not read them. */
+    if (strcmp(who.areas, "*") != 0) {
+        hub__reply_error(conn, 403, "out_of_scope",
+                         "the audit log covers every area; only an admin "
+                         "token for all areas may read it");
+        return 403;
+    }
     long long after = 0, limit = 0;
     if (hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
         hub__query_int(conn, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &limit) != 0)

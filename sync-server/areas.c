@@ -129,6 +129,30 @@ static int geometry_ok(const cJSON *g, char *why, size_t cap)
                      type->valuestring);
 }
 
+cJSON *hub__area_geometry(const char *text, char *why, size_t cap)
+{
+    size_t len = text ? strlen(text) : 0;
+    if (len == 0 || len > GEOMETRY_MAX) {
+        hub__errf(why, cap, "geometry: %s",
+                  len ? "longer than 60000 bytes" : "empty");
+        return NULL;
+    }
+    fs_limits lim;
+    fs_limits_default(&lim);
+    lim.max_depth = 8; /* MultiPolygon: geometry, polygons, rings, points */
+    cJSON *g = NULL;
+    fs_err perr = {0};
+    if (fs_json_parse(text, len, &lim, &g, &perr) != FS_OK) {
+        hub__errf(why, cap, "geometry: not JSON (%s)", perr.msg);
+        return NULL;
+    }
+    if (geometry_ok(g, why, cap) != 0) {
+        cJSON_Delete(g);
+        return NULL;
+    }
+    return g;
+}
+
 /* One feature: its properties and geometry. */
 static int feature_ok(const cJSON *f, char *why, size_t cap)
 {

@@ -15,4 +15,11 @@
 cJSON *hub__areas_json(sqlite3 *db);
 extern const char *const hub__area_cols[];
 
+/* An area's boundary as the registry stores it (the text of a GeoJSON
+ * Polygon, MultiPolygon or Point, at most 60000 bytes), parsed and
+ * checked like `areas import` checks it: the geometry object (caller
+ * frees), or NULL with why set when text is not one. Untrusted text:
+ * parsed with bounds, never pasted into output. */
+cJSON *hub__area_geometry(const char *text, char *why, size_t cap);
+
 #endif

@@ -112,8 +112,12 @@ static int claim(sqlite3 *db, const char *code_hash, const char *name_in,
         return rc;
     if (rc == 0)
         return HUB_EFORBIDDEN;
+    /* The name the admin gave the code is the device's name: a device
+     * cannot pass itself off as another in the admin's lists and audit
+     * log. Its own suggestion counts only when the admin gave none. */
+    const char *admin_name = hub__col(st, 0);
     snprintf(dev->name, sizeof dev->name, "%s",
-             name_in && name_in[0] ? name_in : hub__col(st, 0));
+             admin_name[0] || !name_in ? admin_name : name_in);
     snprintf(dev->role, sizeof dev->role, "%s", hub__col(st, 1));
     snprintf(dev->areas, sizeof dev->areas, "%s", hub__col(st, 2));
     snprintf(dev->forms, sizeof dev->forms, "%s", hub__col(st, 3));
@@ -145,6 +149,8 @@ static int claim(sqlite3 *db, const char *code_hash, const char *name_in,
     cJSON *detail = cJSON_CreateObject();
     cJSON_AddStringToObject(detail, "device", dev->id);
     cJSON_AddStringToObject(detail, "name", dev->name);
+    if (name_in && name_in[0] && strcmp(name_in, dev->name) != 0)
+        cJSON_AddStringToObject(detail, "requested_name", name_in);
     cJSON_AddStringToObject(detail, "role", dev->role);
     cJSON_AddStringToObject(detail, "areas", dev->areas);
     return hub__audit(db, "enrolment", "device.enrol", detail);

@@ -21,6 +21,7 @@
 #include "fs_entity.h"
 #include "fs_schema.h"
 #include "entity.h"
+#include "areas.h"
 #include "audit.h"
 #include "conflicts.h"
 #include "errors.h"
@@ -305,6 +306,26 @@ static int seen_before(sqlite3 *db, const char *id, const char *device,
     return rc < 0 ? rc : HUB_OK;
 }
 
+/* An area's boundary must be a GeoJSON geometry whoever writes it (a
+ * device's edit as much as `areas import`): the admin map draws it, and
+ * text that is not one is refused here, never stored. 1 when v is bad
+ * (problem added to p). An empty value means no boundary. */
+static int geometry_bad(const char *type, const char *field, const cJSON *v,
+                        fs_problems *p)
+{
+    if (strcmp(type, "area") != 0 || strcmp(field, "geometry") != 0 ||
+        !cJSON_IsString(v) || !v->valuestring[0])
+        return 0;
+    char why[256];
+    cJSON *g = hub__area_geometry(v->valuestring, why, sizeof why);
+    if (g) {
+        cJSON_Delete(g);
+        return 0;
+    }
+    fs_problems_add(p, field, "%s", why);
+    return 1;
+}
+
 /* Checks every value against the type; the problems go to r. */
 static int check_values(const fs_form *type, const fs_entity_change *ent,
                         fs_result *r)
@@ -320,6 +341,7 @@ static int check_values(const fs_form *type, const fs_entity_change *ent,
         if (!v)
             return HUB_ENOMEM;
         bad |= fs_entity_check_value(type, ed->field, v, &p) != FS_OK;
+        bad |= geometry_bad(ent->type, ed->field, v, &p);
         cJSON_Delete(v);
     }
     if (ent->op == FS_ENTITY_NEW && !bad) {
@@ -719,8 +741,11 @@ int hub__entity_admin_write(sqlite3 *db, const char *type_name, const char *id,
     fs_problems_init(&p);
     int bad = 0;
     const cJSON *f;
-    cJSON_ArrayForEach(f, fields) bad |=
-        fs_entity_check_value(type, f->string, f, &p) != FS_OK;
+    cJSON_ArrayForEach(f, fields)
+    {
+        bad |= fs_entity_check_value(type, f->string, f, &p) != FS_OK;
+        bad |= geometry_bad(type_name, f->string, f, &p);
+    }
     char newid[FS_UUID_LEN + 1];
     entity_row e;
     memset(&e, 0, sizeof e);

@@ -29,6 +29,8 @@ const char *hub__strerror(int err)
         return "the disk is full";
     case HUB_ENOMEM:
         return "out of memory";
+    case HUB_EQUOTA:
+        return "the device's held changes are at their quota";
     default:
         return "unknown error";
     }

@@ -28,6 +28,8 @@ typedef enum hub_err {
     HUB_ESTORAGE = -5,   /* the database failed (503, exit 1) */
     HUB_EFULL = -6,      /* the disk is full (507, exit 1) */
     HUB_ENOMEM = -7,     /* out of memory (503, exit 1) */
+    HUB_EQUOTA = -8,     /* a device's held changes would pass their
+                            quota; nothing of its push stored (403) */
 } hub_err;
 
 /* A short sentence for err ("the database failed"); never NULL. */

@@ -17,6 +17,7 @@
 
 #include "fs_form.h"
 #include "export.h"
+#include "areas.h"
 #include "entity.h"
 #include "errors.h"
 #include "mapind.h"
@@ -484,6 +485,25 @@ static void area_properties(const hub_exporter *ex, cJSON *p, const char *code)
     }
 }
 
+/* Of a checked geometry, the members GeoJSON defines and nothing else
+ * (takes g, returns the object to write). */
+static cJSON *clean_geometry(cJSON *g)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON *type = cJSON_DetachItemFromObjectCaseSensitive(g, "type");
+    cJSON *coords = cJSON_DetachItemFromObjectCaseSensitive(g, "coordinates");
+    cJSON_Delete(g);
+    if (!out || !type || !coords) {
+        cJSON_Delete(out);
+        cJSON_Delete(type);
+        cJSON_Delete(coords);
+        return cJSON_CreateNull();
+    }
+    cJSON_AddItemToObject(out, "type", type);
+    cJSON_AddItemToObject(out, "coordinates", coords);
+    return out;
+}
+
 static int write_areas(hub_exporter *ex, hub_sink *s)
 {
     int rc;
@@ -508,19 +528,29 @@ static int write_areas(hub_exporter *ex, hub_sink *s)
         cJSON_AddStringToObject(p, "level", hub__col(st, 3));
         if (ex->cells)
             area_properties(ex, p, code);
-        char *props = cJSON_PrintUnformatted(p);
-        cJSON_Delete(p);
-        const char *geom = sqlite3_column_type(st, 4) == SQLITE_NULL
-                               ? "null"
-                               : hub__col(st, 4);
-        hub__sink_printf(
-            s, "%s{\"type\":\"Feature\",\"geometry\":", done ? ",\n" : "");
-        /* The geometry was checked on import and is stored as JSON. */
-        hub__sink_puts(s, geom);
-        hub__sink_puts(s, ",\"properties\":");
-        hub__sink_puts(s, props ? props : "{}");
-        hub__sink_puts(s, "}");
-        free(props);
+        /* The stored boundary is text a device may have written: parsed
+         * and checked again, and written by the serializer, so nothing
+         * in it can close the feature and open another. One that is not
+         * a geometry (stored before writes were checked) is null. */
+        char why[256];
+        cJSON *g = sqlite3_column_type(st, 4) == SQLITE_NULL
+                       ? NULL
+                       : hub__area_geometry(hub__col(st, 4), why, sizeof why);
+        cJSON *feat = cJSON_CreateObject();
+        cJSON_AddStringToObject(feat, "type", "Feature");
+        cJSON_AddItemToObject(feat, "geometry",
+                              g ? clean_geometry(g) : cJSON_CreateNull());
+        cJSON_AddItemToObject(feat, "properties", p);
+        char *text = cJSON_PrintUnformatted(feat);
+        cJSON_Delete(feat);
+        if (!text) {
+            rc = HUB_ENOMEM;
+            break;
+        }
+        if (done)
+            hub__sink_puts(s, ",\n");
+        hub__sink_puts(s, text);
+        free(text);
         tick(ex, ++done, 0, 0);
     }
     hub__sql_end(st);

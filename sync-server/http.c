@@ -114,6 +114,7 @@ int hub__http_status(int err)
     case HUB_EBADINPUT:
         return 400;
     case HUB_EFORBIDDEN:
+    case HUB_EQUOTA:
         return 403;
     case HUB_ENOTFOUND:
         return 404;

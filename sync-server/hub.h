@@ -27,6 +27,12 @@ typedef struct hub_serve_options {
                                (e.g. behind the TLS terminator), for the
                                URLs of the OpenRosa form list; NULL:
                                from each request's Host */
+    /* Refused changes kept for an admin, per device: past either bound
+     * a push that would hold more is refused whole (nothing of it
+     * stored). 0 takes the default (HUB_HELD_* in merge.h). */
+    long long held_max;       /* changes */
+    long long held_max_bytes; /* bytes of the changes as received */
+    int held_days;            /* older ones are dropped */
 } hub_serve_options;
 
 /* Serves until SIGINT or SIGTERM, then lets in-flight requests finish and
@@ -76,6 +82,10 @@ int hub_form_publish(const char *db_path, const char *file, FILE *out);
 int hub_form_publish_json(const char *db_path, const char *file,
                           const char *text, size_t len, FILE *out);
 int hub_devices(const char *db_path, int json, FILE *out);
+/* Changes held for review (refused or divergent), per device; with
+ * device set, clears that device's (audited) so its pushes are taken
+ * again. */
+int hub_held(const char *db_path, const char *device, FILE *out);
 int hub_stats(const char *db_path, int json, FILE *out);
 
 /* The mapping dataset (mapcli.c). format: 0 text, 1 JSON, 2 CSV. Dates
@@ -135,6 +145,7 @@ typedef struct hub_export_req {
     const char *wave;      /* areas: the indicator's wave */
     const char *k;         /* areas: smallest cell shown (default 5) */
     hub_export_progress progress;
+    int raw_cells; /* csv: no formula neutralisation (hub__sink_csv) */
 } hub_export_req;
 
 int hub_export(const char *db_path, const hub_export_req *req,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fs_protocol.h"
 #include "backup.h"
 #include "formcli.h"
 #include "hub.h"
@@ -16,7 +17,11 @@ static const char usage[] =
     "\n"
     "  serve [--db PATH] [--listen HOST:PORT] [--threads N]\n"
     "        [--rate-limit N] [--request-timeout S] [--port-file FILE]\n"
-    "        [--public-url URL]        run the hub (default 127.0.0.1:8080)\n"
+    "        [--public-url URL]\n"
+    "        [--held-max N] [--held-max-bytes B] [--held-days D]\n"
+    "                                  run the hub (default 127.0.0.1:8080);\n"
+    "                                  refused changes kept per device: at\n"
+    "                                  most 1000, 8 MiB, 90 days\n"
     "  enroll-code [--db PATH] [--name NAME] [--role ROLE]\n"
     "        [--areas LIST] [--forms LIST] [--expires HOURS]\n"
     "        [--collect HUB_URL]       print a one-time enrolment code; with\n"
@@ -49,6 +54,9 @@ static const char usage[] =
     "  correct [--db PATH] ID --answers FILE.json\n"
     "                                  correct a submission (new revision)\n"
     "  devices [--db PATH] [--json]    list enrolled devices\n"
+    "  held [--db PATH] [clear DEVICE-ID]\n"
+    "                                  refused changes held per device;\n"
+    "                                  clear drops one device's\n"
     "  stats [--db PATH] [--json]      what the hub holds, per form and "
     "area\n"
     "  backup [--db PATH] -o FILE      a consistent copy (mode 0600), also "
@@ -75,7 +83,9 @@ static const char usage[] =
     "  change --form F --indicator SPEC --from W1 --to W2 [--by FIELD]\n"
     "        [--k N] [--json|--csv]   change per area between two waves\n"
     "  export csv --form F [--version V] [--labels LANG] [--personal]\n"
-    "        [-o FILE]                 one row per submission\n"
+    "        [--raw-cells] [-o FILE]   one row per submission; cells a\n"
+    "                                  spreadsheet would run as formulas\n"
+    "                                  get a leading ' unless --raw-cells\n"
     "  export json --form F [--version V] [--personal] [-o FILE]\n"
     "  export geojson areas [--form F --indicator SPEC [--wave W] [--k N]]\n"
     "        [-o FILE]                 areas, with the indicator's values\n"
@@ -107,6 +117,7 @@ typedef struct args {
     const char *form, *version, *indicator, *by, *k, *labels, *output;
     const char *from, *to, *area1;
     int personal;
+    int raw_cells;
     const char *value;
     const char *choose;
     const char *answers;
@@ -116,6 +127,7 @@ typedef struct args {
     double expires;
     double rate;
     double timeout;
+    double held_max, held_bytes, held_days;
     int threads;
     int json;
     int role_given;
@@ -187,6 +199,9 @@ static int parse(int argc, char **argv, int start, args *a)
         } else if (strcmp(o, "--personal") == 0) {
             a->personal = 1;
             takes = 0;
+        } else if (strcmp(o, "--raw-cells") == 0) {
+            a->raw_cells = 1;
+            takes = 0;
         } else if (strcmp(o, "--all") == 0) {
             a->all = 1;
             takes = 0;
@@ -240,6 +255,17 @@ static int parse(int argc, char **argv, int start, args *a)
                 return bad("--rate-limit takes requests a second (0: no "
                            "limit): ",
                            v);
+        } else if (strcmp(o, "--held-max") == 0) {
+            if (number(v, 1, 1e9, &a->held_max) != 0)
+                return bad("--held-max takes a number of changes, 1 or "
+                           "more: ",
+                           v);
+        } else if (strcmp(o, "--held-max-bytes") == 0) {
+            if (number(v, 1024, 1e15, &a->held_bytes) != 0)
+                return bad("--held-max-bytes takes bytes, 1024 or more: ", v);
+        } else if (strcmp(o, "--held-days") == 0) {
+            if (number(v, 1, 36500, &a->held_days) != 0)
+                return bad("--held-days takes days, 1 to 36500: ", v);
         } else if (strcmp(o, "--threads") == 0) {
             double d;
             if (number(v, 1, 256, &d) != 0)
@@ -318,9 +344,9 @@ static int mapping_command(const char *cmd, const args *a)
         return hub_coverage(a->db, a->wave, a->json, stdout);
     }
     if (strcmp(cmd, "export") == 0) {
-        hub_export_req req = {0,         a->form,     a->version,
-                              a->labels, a->personal, a->indicator,
-                              a->wave,   a->k,        NULL};
+        hub_export_req req = {0,           a->form,      a->version, a->labels,
+                              a->personal, a->indicator, a->wave,    a->k,
+                              NULL,        a->raw_cells};
         if (sub_is(a, 1, "csv"))
             req.kind = HUB_EXPORT_CSV;
         else if (sub_is(a, 1, "json"))
@@ -402,8 +428,16 @@ int main(int argc, char **argv)
             strncmp(a.collect, "https://", 8) != 0)
             return bad("--public-url takes http://... or https://..., not ",
                        a.collect);
-        hub_serve_options o = {a.db,   a.listen,       a.threads, a.port_file,
-                               a.rate, (int)a.timeout, a.collect};
+        hub_serve_options o = {.db_path = a.db,
+                               .listen = a.listen,
+                               .threads = a.threads,
+                               .port_file = a.port_file,
+                               .rate_limit = a.rate,
+                               .request_timeout_s = (int)a.timeout,
+                               .public_url = a.collect,
+                               .held_max = (long long)a.held_max,
+                               .held_max_bytes = (long long)a.held_bytes,
+                               .held_days = (int)a.held_days};
         return hub_serve(&o);
     }
     if (strcmp(cmd, "enroll-code") == 0) {
@@ -493,6 +527,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "devices") == 0)
         return hub_devices(a.db, a.json, stdout);
+    if (strcmp(cmd, "held") == 0) {
+        if (a.npos == 0)
+            return hub_held(a.db, NULL, stdout);
+        if (a.npos == 2 && strcmp(a.pos[0], "clear") == 0 &&
+            fs_valid_uuid(a.pos[1]))
+            return hub_held(a.db, a.pos[1], stdout);
+        return bad("usage: fieldsync-hub held [clear DEVICE-ID]", NULL);
+    }
     if (strcmp(cmd, "stats") == 0)
         return hub_stats(a.db, a.json, stdout);
     if (strcmp(cmd, "backup") == 0) {

@@ -201,14 +201,15 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
         return 400;
     char form[FS_ID_MAX + 2], version[24], labels[24], ind[1200], k[16];
     char wave[FS_ID_MAX + 2];
-    long long personal = 0;
+    long long personal = 0, raw = 0;
     if (hub__query_str(conn, "form", NULL, form, sizeof form) != 0 ||
         hub__query_str(conn, "version", NULL, version, sizeof version) != 0 ||
         hub__query_str(conn, "labels", NULL, labels, sizeof labels) != 0 ||
         hub__query_str(conn, "indicator", NULL, ind, sizeof ind) != 0 ||
         hub__query_str(conn, "k", NULL, k, sizeof k) != 0 ||
         query_wave(conn, "wave", wave, sizeof wave) != 0 ||
-        hub__query_int(conn, "personal", 0, 0, 1, &personal) != 0)
+        hub__query_int(conn, "personal", 0, 0, 1, &personal) != 0 ||
+        hub__query_int(conn, "raw", 0, 0, 1, &raw) != 0)
         return 400;
     if (personal && strcmp(who.role, "admin") != 0) {
         hub__reply_error(conn, 403, "forbidden",
@@ -224,7 +225,8 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
                           ind,
                           wave,
                           k,
-                          NULL};
+                          NULL,
+                          (int)raw};
     sqlite3 *db = hub__db(conn);
     char err[512] = "";
     hub_exporter *ex = NULL;
@@ -253,6 +255,7 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
     }
     hub_sink s;
     hub__sink_http(&s, conn, exports[e].ctype, exports[e].file);
+    s.raw_cells = req.raw_cells;
     /* Headers are out: a failure now can only cut the stream short,
      * which the missing final chunk tells the client. */
     rc = hub__export_write(ex, &s);

@@ -247,6 +247,7 @@ int hub_export(const char *db_path, const hub_export_req *req,
     }
     hub_sink s;
     hub__sink_file(&s, f);
+    s.raw_cells = req->raw_cells;
     rc = hub__export_write(ex, &s);
     if (hub__sink_end(&s) != 0 || rc != 0) {
         fprintf(stderr, "fieldsync-hub: export failed: %s\n",

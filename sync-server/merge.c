@@ -284,10 +284,38 @@ static int amend_conflict(sqlite3 *db, const char *device,
     return HUB_OK;
 }
 
+/* A submission belongs to the device that made its first revision;
+ * rows an admin wrote (device_id '') own nothing. Sets r to refused when
+ * the submission exists and another device made it: that device's
+ * record is never moved or amended by this one. */
+static int check_owner(sqlite3 *db, const char *device, const fs_submission *s,
+                       fs_result *r)
+{
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT device_id FROM submissions WHERE id = ? AND device_id <> '' "
+        "ORDER BY rev LIMIT 1",
+        HUB_ARGS(HUB_TEXT(s->id)), &rc);
+    if (!st)
+        return rc;
+    rc = hub__sql_step(st);
+    if (rc > 0 && strcmp(hub__col(st, 0), device) != 0)
+        hub__refuse(r, "not_owner",
+                    "submission %s was made by another device; only that "
+                    "device (or a hub admin's correction) may revise it",
+                    s->id);
+    hub__sql_end(st);
+    return rc < 0 ? rc : HUB_OK;
+}
+
 static int merge_submission(sqlite3 *db, const char *device,
                             const fs_submission *s, const char *digest,
                             fs_result *r, int64_t now)
 {
+    int orc = check_owner(db, device, s, r);
+    if (orc != HUB_OK || r->status == FS_RES_REFUSED)
+        return orc;
     /* An amendment based on a revision that is no longer the newest (an
      * admin corrected it meanwhile) is a conflict, never an overwrite. */
     if (s->base_rev > 0) {
@@ -366,11 +394,41 @@ int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs, fs_result *results,
     return rc;
 }
 
+/* Drops device's held changes older than keep_ms, then counts what it
+ * holds into *n and *bytes. */
+static int held_usage(sqlite3 *db, const char *device, int64_t now,
+                      int64_t keep_ms, int64_t *n, int64_t *bytes)
+{
+    int rc = hub__sql_run(
+        db, "DELETE FROM held_changes WHERE device_id = ? AND received_ms < ?",
+        HUB_ARGS(HUB_TEXT(device), HUB_INT(now - keep_ms)));
+    if (rc != HUB_OK)
+        return rc;
+    /* Bytes, not characters: a blob's length is its size. */
+    sqlite3_stmt *st =
+        hub__sql(db,
+                 "SELECT count(*), coalesce(sum(length(CAST(change AS BLOB)) + "
+                 "length(CAST(message AS BLOB))), 0) FROM held_changes WHERE "
+                 "device_id = ?",
+                 HUB_ARGS(HUB_TEXT(device)), &rc);
+    if (!st)
+        return rc;
+    rc = hub__sql_step(st);
+    if (rc > 0) {
+        *n = sqlite3_column_int64(st, 0);
+        *bytes = sqlite3_column_int64(st, 1);
+    }
+    hub__sql_end(st);
+    return rc < 0 ? rc : HUB_OK;
+}
+
 int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
-               const hub_digest *digests, fs_push_reply *reply)
+               const hub_digest *digests, const hub_held_quota *quota,
+               fs_push_reply *reply, int64_t *held, int64_t *held_bytes)
 {
     int64_t now = (int64_t)fs_now_ms();
     int rc = HUB_OK;
+    size_t held_new = 0;
     for (size_t i = 0; i < cs->n && rc == HUB_OK; i++) {
         const fs_change *c = &cs->changes[i];
         fs_result *r = &reply->results[i];
@@ -383,8 +441,19 @@ int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
             rc = merge_submission(db, device_id, &c->sub, digests[i].hex, r,
                                   now);
         if (rc == HUB_OK &&
-            (r->status == FS_RES_REFUSED || r->status == FS_RES_DIVERGENT))
+            (r->status == FS_RES_REFUSED || r->status == FS_RES_DIVERGENT)) {
             rc = hold(db, device_id, c, r, now);
+            held_new++;
+        }
     }
+    /* Checked once the push is merged, inside its savepoint: a push
+     * that holds nothing new always goes through (and costs no count),
+     * and one that would hold too much is taken back whole. */
+    *held = *held_bytes = 0;
+    if (rc == HUB_OK && held_new > 0)
+        rc = held_usage(db, device_id, now, quota->keep_ms, held, held_bytes);
+    if (rc == HUB_OK && held_new > 0 &&
+        (*held > quota->max || *held_bytes > quota->max_bytes))
+        rc = HUB_EQUOTA;
     return rc;
 }

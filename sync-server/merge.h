@@ -26,12 +26,29 @@ typedef struct hub_digest {
 int hub__merge_prepare(sqlite3 *db, const fs_changeset *cs, fs_result *results,
                        hub_digest *digests);
 
+/* What a device may leave held (refused or divergent changes kept for
+ * an admin in held_changes): a device that sends the same refused change
+ * over and over must not fill the hub's disk. */
+#define HUB_HELD_MAX 1000
+#define HUB_HELD_MAX_BYTES (8LL * 1024 * 1024)
+#define HUB_HELD_DAYS 90
+typedef struct hub_held_quota {
+    int64_t max;       /* changes a device may have held */
+    int64_t max_bytes; /* their bytes */
+    int64_t keep_ms;   /* held longer than this: dropped at its next push */
+} hub_held_quota;
+
 /* Merges every change of cs for device_id inside the caller's open
  * transaction; reply->results and digests come from hub__merge_prepare.
- * Returns HUB_OK or the error (errors.h) that must roll the transaction
- * back. */
+ * When the push holds changes, the device's held changes older than
+ * quota->keep_ms are dropped, and HUB_EQUOTA is returned when what it
+ * would then hold passes quota (the caller
+ * rolls the push back: nothing of it is stored, and *held, *held_bytes
+ * say how much the device would hold). Returns HUB_OK or the error
+ * (errors.h) that must roll the transaction back. */
 int hub__merge(sqlite3 *db, const char *device_id, const fs_changeset *cs,
-               const hub_digest *digests, fs_push_reply *reply);
+               const hub_digest *digests, const hub_held_quota *quota,
+               fs_push_reply *reply, int64_t *held, int64_t *held_bytes);
 
 /* Frees the calling thread's parsed forms (a worker's exit_thread). */
 void hub__merge_release(void);

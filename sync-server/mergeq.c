@@ -294,7 +294,8 @@ static void process_one(hub_mergeq *q, sqlite3 *db, hub_push *j)
     reply.acked_seq = cs->last_seq;
     reply.n = cs->n;
     reply.results = j->results;
-    rc = hub__merge(db, j->device, cs, j->digests, &reply);
+    rc = hub__merge(db, j->device, cs, j->digests, &q->h->held, &reply,
+                    &j->held_n, &j->held_bytes);
     if (rc == HUB_OK) {
         j->text = fs_push_reply_encode(&reply);
         rc = j->text ? HUB_OK : HUB_ENOMEM;

@@ -41,6 +41,7 @@ typedef struct hub_push {
     int64_t acked;      /* HUB_ECONFLICT: the hub's sequence */
     const char *detail; /* storage failure: SQLite's words (static) */
     char errmsg[256];   /* storage failure, for the log */
+    int64_t held_n, held_bytes; /* HUB_EQUOTA: what the device would hold */
     /* The queue's own. */
     int done, held;
     int64_t held_since; /* held for a later group since (monotonic ms) */

@@ -93,17 +93,42 @@ int hub__sink_printf(hub_sink *s, const char *fmt, ...)
     return rc;
 }
 
+/* 1 when a spreadsheet opening v would read it as a formula: answers
+ * come from devices, and "=HYPERLINK(...)" in a comment must stay text.
+ * A plain number ("-3", "+2.5") is data and stays as it is. */
+static int formula_like(const char *v)
+{
+    if (!v[0] || !strchr("=+-@\t\r", v[0]))
+        return 0;
+    if (v[0] != '-' && v[0] != '+')
+        return 1;
+    const char *p = v + 1;
+    int digits = 0, dot = 0;
+    for (; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            digits = 1;
+        else if (*p == '.' && !dot)
+            dot = 1;
+        else
+            return 1;
+    }
+    return !digits;
+}
+
 int hub__sink_csv(hub_sink *s, const char *v, int first)
 {
     if (!first)
         hub__sink_write(s, ",", 1);
     if (!v)
         return s->failed ? -1 : 0;
+    /* A neutralised cell is quoted whole, so the ' stays part of its
+     * text. */
+    int prefix = !s->raw_cells && formula_like(v);
     /* RFC 4180: quote a field holding a separator, quote or line break;
      * double the quotes inside. */
-    if (strpbrk(v, ",\"\r\n") == NULL)
+    if (!prefix && strpbrk(v, ",\"\r\n") == NULL)
         return hub__sink_puts(s, v);
-    hub__sink_write(s, "\"", 1);
+    hub__sink_write(s, prefix ? "\"'" : "\"", prefix ? 2 : 1);
     for (const char *q = strchr(v, '"'); q; q = strchr(v, '"')) {
         hub__sink_write(s, v, (size_t)(q - v) + 1);
         hub__sink_write(s, "\"", 1);

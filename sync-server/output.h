@@ -27,6 +27,7 @@ typedef struct hub_sink {
     FILE *file;
     struct mg_connection *conn;
     int failed;
+    int raw_cells; /* CSV: 1 writes cells as they are (see hub__sink_csv) */
     int64_t bytes; /* written so far */
     size_t len;
     char buf[16384];
@@ -42,7 +43,10 @@ int hub__sink_puts(hub_sink *s, const char *str);
 int hub__sink_printf(hub_sink *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* One CSV field (RFC 4180 quoting), preceded by a comma unless first;
- * NULL writes an empty field. */
+ * NULL writes an empty field. Unless s->raw_cells, a cell a spreadsheet
+ * would run as a formula (one starting with =, +, -, @, tab or CR, that
+ * is not a plain number) is written with a leading ' so it shows as the
+ * text it is. */
 int hub__sink_csv(hub_sink *s, const char *v, int first);
 /* Flushes and ends the chunked reply. 0, or -1 when any write failed. */
 int hub__sink_end(hub_sink *s);

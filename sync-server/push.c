@@ -177,6 +177,21 @@ int hub__handle_push(struct mg_connection *conn, void *hubp)
     if (job.err == HUB_OK) {
         hub__reply(conn, 200, job.text, strlen(job.text));
         status = 200;
+    } else if (job.err == HUB_EQUOTA) {
+        fprintf(stderr,
+                "fieldsync-hub: push %lld-%lld of %s (%s) refused: its held "
+                "changes would pass their quota\n",
+                (long long)cs->first_seq, (long long)cs->last_seq, dev.name,
+                dev.id);
+        status = hub__reply_err(
+            conn, job.err, "held_quota",
+            "this push would leave %lld refused changes (%lld bytes) held "
+            "on the hub for this device, past its quota of %lld changes or "
+            "%lld bytes; nothing of it was stored and the device keeps it. "
+            "A hub admin reviews the held changes (fieldsync-hub held) and "
+            "clears them, or raises --held-max/--held-max-bytes",
+            (long long)job.held_n, (long long)job.held_bytes,
+            (long long)h->held.max, (long long)h->held.max_bytes);
     } else if (job.err == HUB_ECONFLICT) {
         char msg[256];
         if (strcmp(job.code, "seq_behind") == 0)

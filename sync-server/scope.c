@@ -17,6 +17,28 @@ int hub__scope_has(const char *scope, const char *item)
     return scope[0] != '\0' && fs_scope_has(scope, item);
 }
 
+int hub__scope_within(const char *inner, const char *outer)
+{
+    if (strcmp(outer, "*") == 0)
+        return 1;
+    if (!inner[0] || strcmp(inner, "*") == 0)
+        return 0;
+    const char *p = inner;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char item[128];
+        if (len == 0 || len >= sizeof item)
+            return 0;
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (!hub__scope_has(outer, item))
+            return 0;
+        p += len + (end ? 1 : 0);
+    }
+    return 1;
+}
+
 int hub__scope_parse(const char *in, int (*valid)(const char *), char *out,
                      size_t cap, char *err, size_t errlen)
 {

@@ -30,6 +30,10 @@ typedef struct hub_device {
 
 /* 1 when item is in scope ('*' or a comma list), else 0. */
 int hub__scope_has(const char *scope, const char *item);
+/* 1 when every item of inner is in outer: a device whose areas all lie
+ * in an area-scoped admin token's areas. A device of every area ('*')
+ * is within '*' only; an empty inner is within nothing. */
+int hub__scope_within(const char *inner, const char *outer);
 /* Normalises a user's list ("N-01, N-02" or "*") into out, checking each
  * item with valid(). Returns 0, or -1 with a message in err. */
 int hub__scope_parse(const char *in, int (*valid)(const char *), char *out,

@@ -282,6 +282,12 @@ int hub_serve(const hub_serve_options *opt)
     h.db_path = strdup(opt->db_path);
     h.public_url = opt->public_url;
     fs_limits_default(&h.limits);
+    h.held.max = opt->held_max > 0 ? opt->held_max : HUB_HELD_MAX;
+    h.held.max_bytes =
+        opt->held_max_bytes > 0 ? opt->held_max_bytes : HUB_HELD_MAX_BYTES;
+    h.held.keep_ms =
+        (int64_t)(opt->held_days > 0 ? opt->held_days : HUB_HELD_DAYS) *
+        86400000;
     pthread_mutex_init(&h.write_lock, NULL);
     if (opt->rate_limit > 0)
         h.rate = hub__ratelimit_new(opt->rate_limit);

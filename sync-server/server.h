@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "fs_protocol.h"
+#include "merge.h"
 
 struct hub_ratelimit;
 struct hub_checkpointer;
@@ -26,6 +27,7 @@ typedef struct hub {
     struct hub_checkpointer *ckpt; /* NULL: SQLite's own checkpoints */
     struct hub_mergeq *mergeq;     /* merges and commits pushes */
     const char *public_url;        /* hub_serve_options; may be NULL */
+    hub_held_quota held;           /* per device (merge.h) */
 } hub;
 
 #endif

@@ -26,11 +26,13 @@ enrol() {  # enrol NAME ROLE AREAS
 enrol enum_n1 enumerator CITY-N01
 enrol outreach_n2 outreach CITY-N02
 enrol revoked_dev enumerator CITY-N01
+enrol spare_n1 enumerator CITY-N01
 meta() { sqlite3 "$T/$1/agent.db" "SELECT value FROM meta WHERE key='$2'"; }
 
 declare -A TOKEN
 for a in enum_n1 outreach_n2 revoked_dev; do TOKEN[$a]=$(meta $a token); done
 TOKEN[admin]=$("$FS_HUB" token create --db "$DB" --role admin --name boss 2>/dev/null)
+TOKEN[admin_n1]=$("$FS_HUB" token create --db "$DB" --role admin --name boss_n1 --areas CITY-N01 2>/dev/null)
 TOKEN[reviewer]=$("$FS_HUB" token create --db "$DB" --role reviewer --name rev1 --areas CITY-N01 2>/dev/null)
 TOKEN[revoked_tok]=$("$FS_HUB" token create --db "$DB" --role reviewer --name gone 2>/dev/null)
 TOKEN[bad]=$(printf '%064d' 7)
@@ -70,6 +72,8 @@ body() {  # body KIND CALLER -> file name
         "$dev" "$seq" "$seq" "$seq" "$(cat /proc/sys/kernel/random/uuid)" "$area" | gzip -c >"$f" ;;
     resolve) printf '{"conflict":999999,"choose":1}' >"$f" ;;
     revoke) printf '{"device":"01900000-0000-7000-8000-0000000000bb"}' >"$f" ;;
+    revoke_n1) printf '{"device":"%s"}' "$(meta spare_n1 device_id)" >"$f" ;;
+    revoke_n2) printf '{"device":"%s"}' "$(meta outreach_n2 device_id)" >"$f" ;;
     review) printf '{"submission":"%s","state":"approved"}' "$(sql "SELECT id FROM submissions WHERE area='CITY-N01' LIMIT 1")" >"$f" ;;
     review_n2) printf '{"submission":"%s","state":"approved"}' "$(sql "SELECT id FROM submissions WHERE area='CITY-N02' LIMIT 1")" >"$f" ;;
     code_expired) printf '{"code":"%s"}' "$expired" >"$f" ;;
@@ -110,6 +114,15 @@ check "reviewer sees all of CITY-N01" \
   "$(api reviewer /api/v1/admin/submissions | grep -o '"area":"CITY-N01"' | wc -l)" \
   "$(sql "SELECT count(*) FROM submissions WHERE area='CITY-N01'")"
 api reviewer /api/v1/admin/stats | grep -q 'CITY-N02' && fail "reviewer stats show CITY-N02"
+api admin_n1 /api/v1/admin/stats | grep -q 'CITY-N02' && fail "CITY-N01 admin's stats show CITY-N02"
+check "a CITY-N01 admin lists the CITY-N01 devices only" \
+  "$(api admin_n1 /api/v1/admin/devices | grep -o '"name":"[a-z_0-9]*"' | sort | tr '\n' ' ')" \
+  '"name":"enum_n1" "name":"fresh" "name":"once" "name":"revoked_dev" "name":"spare_n1" '
+api admin /api/v1/admin/devices | grep -q '"name":"outreach_n2"' || fail "the admin for all areas lacks outreach_n2"
+check "a CITY-N01 admin cannot revoke a CITY-N02 device" \
+  "$(sql "SELECT revoked_ms IS NULL FROM devices WHERE name='outreach_n2'")" 1
+check "but revokes a CITY-N01 one, audited under its name" \
+  "$(sql "SELECT count(*) FROM audit_log WHERE action='device.revoke' AND actor='token:boss_n1'")" 1
 api admin /api/v1/admin/stats | grep -q 'CITY-N02' || fail "admin stats lack CITY-N02"
 curl -sS -H "Authorization: Bearer ${TOKEN[enum_n1]}" "$HUB_URL/api/v1/pull?after=0" >"$T/pull"
 grep -q '"id":"authz_survey"' "$T/pull" || fail "device did not get its form"

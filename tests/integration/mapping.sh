@@ -208,9 +208,11 @@ print(r[h.index('gender')], '|', r[h.index('belonging')], '|', r[h.index('phone'
 r = [r for r in rows[1:] if r[h.index('services/youth')] == '1'][0]
 print(r[h.index('services')])
 PY
+# A phone number starting with + would run as a formula in a spreadsheet:
+# it is written as text ('+33 ...); --raw-cells gives it as it is.
 check "labels in French, personal fields on request, quoting intact" "$(cat "$T/csv")" \
 "40 19 phone story
-Homme | Tout à fait d'accord | +33 6 00 00 00 01 | He said \"leave\", then left, twice
+Homme | Tout à fait d'accord | '+33 6 00 00 00 01 | He said \"leave\", then left, twice
 Maison des jeunes; Club de sport"
 
 check "CSV via the API" "$(api "$ADMIN" '/api/v1/admin/export/csv?form=mapping_survey')" 200
