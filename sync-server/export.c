@@ -105,8 +105,8 @@ static int prepare_areas(hub_exporter *ex, const hub_export_req *req, char *err,
         return req->form ? bad(err, cap, "--form needs --indicator", NULL) : 0;
     if (!req->wave || !req->wave[0])
         return bad(err, cap, "an indicator on the map needs --wave", NULL);
-    hub_ind_request ir = {req->form, req->indicator, NULL,  req->wave,
-                          NULL,      NULL,           req->k};
+    hub_ind_request ir = {req->form, req->indicator, NULL,   req->wave,
+                          NULL,      NULL,           req->k, req->admin};
     cJSON *root = NULL;
     int rc = hub__indicators(ex->db, &ir, ex->scope, &root, err, cap);
     if (rc != 0)

@@ -31,6 +31,35 @@ fs_form *hub__form_at(sqlite3 *db, const char *id, int64_t version)
     return f;
 }
 
+int hub__form_marks(sqlite3 *db, const char *id, const char *name,
+                    unsigned *flags)
+{
+    const unsigned marks = FS_FIELD_PERSONAL | FS_FIELD_SENSITIVE;
+    *flags = marks;
+    unsigned found = 0;
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db, "SELECT definition FROM forms WHERE id = ?1 ORDER BY version",
+        HUB_ARGS(HUB_TEXT(id)), &rc);
+    while (st && (rc = hub__sql_step(st)) > 0) {
+        fs_form *f = NULL;
+        if (fs_form_parse(hub__col(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+                          0, &f, NULL) != 0 ||
+            !f) {
+            hub__sql_end(st);
+            fs_form_free(f);
+            return HUB_ESTORAGE;
+        }
+        const fs_field *fld = fs_form_field_named(f, name);
+        if (fld)
+            found |= fs_field_flags(fld) & marks;
+        fs_form_free(f);
+    }
+    if (rc == 0)
+        *flags = found;
+    return rc;
+}
+
 /* The version rules (FORMS.md, "Versions") against the newest published
  * version of the same form. */
 static int check_versions(sqlite3 *db, const fs_form *f, fs_problems *p,

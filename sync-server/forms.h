@@ -31,4 +31,12 @@ fs_form *hub__form_latest(sqlite3 *db, const char *id);
 /* Version version of form id (0: the newest; caller frees), or NULL. */
 fs_form *hub__form_at(sqlite3 *db, const char *id, int64_t version);
 
+/* The personal and sensitive marks (FS_FIELD_PERSONAL | ..._SENSITIVE)
+ * of field name in ANY published version of form id, into *flags:
+ * marks only tighten, so a field marked once stays marked for every
+ * version's rows. Fails closed: on an error (returned as a HUB_E* code)
+ * or a stored version that does not parse, *flags holds both marks. */
+int hub__form_marks(sqlite3 *db, const char *id, const char *name,
+                    unsigned *flags);
+
 #endif
