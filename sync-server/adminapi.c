@@ -12,6 +12,7 @@
 #include "adminapi.h"
 #include "db.h"
 #include "errors.h"
+#include "forms.h"
 #include "access.h"
 #include "audit.h"
 #include "http.h"
@@ -175,40 +176,22 @@ int hub__handle_admin_stats(struct mg_connection *conn, void *hubp)
     return 200;
 }
 
-/* Names of the fields a form version marks personal or sensitive. */
+/* The fields of one form marked personal or sensitive in any of its
+ * versions (forms.h), kept while rows of the same form follow. */
 typedef struct marks {
     char form[FS_ID_MAX + 1];
-    int64_t version;
-    cJSON *names; /* array of strings, owned */
+    cJSON *names; /* owned; NULL when they could not be read */
 } marks;
 
-static void load_marks(sqlite3 *db, marks *m, const char *form, int64_t version)
+/* 0, or -1 when the marks of form cannot be read. */
+static int load_marks(sqlite3 *db, marks *m, const char *form)
 {
-    if (m->names && strcmp(m->form, form) == 0 && m->version == version)
-        return;
+    if (m->names && strcmp(m->form, form) == 0)
+        return 0;
     cJSON_Delete(m->names);
-    m->names = cJSON_CreateArray();
     snprintf(m->form, sizeof m->form, "%s", form);
-    m->version = version;
-    int rc;
-    sqlite3_stmt *st = hub__sql(
-        db, "SELECT definition FROM forms WHERE id = ? AND version = ?",
-        HUB_ARGS(HUB_TEXT(form), HUB_INT(version)), &rc);
-    if (!st || hub__sql_step(st) <= 0)
-        return;
-    cJSON *def = fs_json_parse_stored(hub__col(st, 0));
-    hub__sql_end(st);
-    const cJSON *f;
-    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(def, "fields"))
-    {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
-        if (cJSON_IsString(name) &&
-            (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "personal")) ||
-             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "sensitive"))))
-            cJSON_AddItemToArray(m->names,
-                                 cJSON_CreateString(name->valuestring));
-    }
-    cJSON_Delete(def);
+    m->names = hub__form_marked(db, form);
+    return m->names ? 0 : -1;
 }
 
 int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
@@ -303,6 +286,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     marks m;
     memset(&m, 0, sizeof m);
     long long next = after;
+    int failed = 0;
     while (hub__sql_step(st) > 0) {
         next = sqlite3_column_int64(st, 0);
         cJSON *o = cJSON_CreateObject();
@@ -319,8 +303,15 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
         cJSON_AddNumberToObject(o, "received_ms",
                                 (double)sqlite3_column_int64(st, 9));
         cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
+        if (!personal && load_marks(db, &m, fid) != 0) {
+            /* Marks unknown: nothing personal may leave, so nothing
+             * does. */
+            cJSON_Delete(answers);
+            cJSON_Delete(o);
+            failed = 1;
+            break;
+        }
         if (!personal) {
-            load_marks(db, &m, fid, ver);
             const cJSON *n;
             cJSON_ArrayForEach(n, m.names)
             {
@@ -335,6 +326,12 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     }
     sqlite3_finalize(st);
     cJSON_Delete(m.names);
+    if (failed) {
+        cJSON_Delete(arr);
+        return hub__reply_err(conn, HUB_ESTORAGE, "storage",
+                              "cannot read which fields are personal, so "
+                              "no submission is shown");
+    }
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "submissions", arr);
     cJSON_AddNumberToObject(root, "next", (double)next);
