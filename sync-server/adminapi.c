@@ -33,6 +33,43 @@ static void actor_of(const hub_device *who, char *out, size_t cap)
     snprintf(out, cap, "token:%s", who->name);
 }
 
+int hub__personal_read(struct mg_connection *conn, hub *h,
+                       const hub_device *who, const char *action, cJSON *detail,
+                       int *personal)
+{
+    long long p = 0;
+    *personal = 0;
+    if (hub__query_int(conn, "personal", 0, 0, 1, &p) != 0) {
+        cJSON_Delete(detail);
+        return 400;
+    }
+    if (!p) {
+        cJSON_Delete(detail);
+        return 0;
+    }
+    if (strcmp(who->role, "admin") != 0) {
+        cJSON_Delete(detail);
+        hub__reply_error(conn, 403, "forbidden",
+                         "only hub admins may read personal or sensitive "
+                         "fields");
+        return 403;
+    }
+    /* Audited before the data leaves, so no read goes unrecorded. */
+    char actor[FS_NAME_MAX + 8];
+    actor_of(who, actor, sizeof actor);
+    pthread_mutex_lock(&h->write_lock);
+    int rc = hub__audit(hub__db(conn), actor, action, detail);
+    pthread_mutex_unlock(&h->write_lock);
+    if (rc != HUB_OK) {
+        hub__reply_error(conn, 503, "storage",
+                         "cannot record the read in the audit log, so it is "
+                         "refused; try later");
+        return 503;
+    }
+    *personal = 1;
+    return 0;
+}
+
 /* Answers {key: arr} (arr consumed) with 200. */
 static int reply_list(struct mg_connection *conn, const char *key, cJSON *arr)
 {
@@ -340,9 +377,19 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     return 200;
 }
 
+/* What the audit log may hold of personal values (entity fields written,
+ * a conflict's chosen value): withheld unless the read asks for them. */
+static void withhold_detail(cJSON *detail)
+{
+    static const char *const keys[] = {"fields", "value"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (cJSON_GetObjectItemCaseSensitive(detail, keys[i]))
+            cJSON_ReplaceItemInObjectCaseSensitive(detail, keys[i],
+                                                   cJSON_CreateNull());
+}
+
 int hub__handle_admin_audit(struct mg_connection *conn, void *hubp)
 {
-    (void)hubp;
     hub_device who;
     int bad = begin_get(conn, &who, admin_only);
     if (bad)
@@ -351,6 +398,13 @@ int hub__handle_admin_audit(struct mg_connection *conn, void *hubp)
     if (hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
         hub__query_int(conn, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &limit) != 0)
         return 400;
+    int personal = 0;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddNumberToObject(d, "after", (double)after);
+    bad = hub__personal_read(conn, hubp, &who, "audit.read_personal", d,
+                             &personal);
+    if (bad)
+        return bad;
     int rc;
     sqlite3_stmt *st = hub__sql(hub__db(conn),
                                 "SELECT id, at_ms, actor, action, detail FROM "
@@ -366,8 +420,10 @@ int hub__handle_admin_audit(struct mg_connection *conn, void *hubp)
                                 (double)sqlite3_column_int64(st, 1));
         cJSON_AddStringToObject(o, "actor", hub__col(st, 2));
         cJSON_AddStringToObject(o, "action", hub__col(st, 3));
-        cJSON_AddItemToObject(o, "detail",
-                              fs_json_parse_stored(hub__col(st, 4)));
+        cJSON *detail = fs_json_parse_stored(hub__col(st, 4));
+        if (!personal)
+            withhold_detail(detail);
+        cJSON_AddItemToObject(o, "detail", detail);
         cJSON_AddItemToArray(arr, o);
     }
     return reply_list(conn, "audit", arr);
