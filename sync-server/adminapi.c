@@ -33,6 +33,25 @@ static void actor_of(const hub_device *who, char *out, size_t cap)
     snprintf(out, cap, "token:%s", who->name);
 }
 
+/* Writes a read of personal data to the audit log before the data
+ * leaves, so no read goes unrecorded: 0, or 503 replied. */
+static int audit_read(struct mg_connection *conn, hub *h, const hub_device *who,
+                      const char *action, cJSON *detail)
+{
+    char actor[FS_NAME_MAX + 8];
+    actor_of(who, actor, sizeof actor);
+    pthread_mutex_lock(&h->write_lock);
+    int rc = hub__audit(hub__db(conn), actor, action, detail);
+    pthread_mutex_unlock(&h->write_lock);
+    if (rc != HUB_OK) {
+        hub__reply_error(conn, 503, "storage",
+                         "cannot record the read in the audit log, so it is "
+                         "refused; try later");
+        return 503;
+    }
+    return 0;
+}
+
 int hub__personal_read(struct mg_connection *conn, hub *h,
                        const hub_device *who, const char *action, cJSON *detail,
                        int *personal)
@@ -54,20 +73,9 @@ int hub__personal_read(struct mg_connection *conn, hub *h,
                          "fields");
         return 403;
     }
-    /* Audited before the data leaves, so no read goes unrecorded. */
-    char actor[FS_NAME_MAX + 8];
-    actor_of(who, actor, sizeof actor);
-    pthread_mutex_lock(&h->write_lock);
-    int rc = hub__audit(hub__db(conn), actor, action, detail);
-    pthread_mutex_unlock(&h->write_lock);
-    if (rc != HUB_OK) {
-        hub__reply_error(conn, 503, "storage",
-                         "cannot record the read in the audit log, so it is "
-                         "refused; try later");
-        return 503;
-    }
-    *personal = 1;
-    return 0;
+    int bad = audit_read(conn, h, who, action, detail);
+    *personal = !bad;
+    return bad;
 }
 
 /* Answers {key: arr} (arr consumed) with 200. */
@@ -278,22 +286,12 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     }
     sqlite3 *db = hub__db(conn);
     if (personal) {
-        /* Audited before the data leaves, so no read goes unrecorded. */
-        char actor[FS_NAME_MAX + 8];
-        actor_of(&who, actor, sizeof actor);
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "form", form);
         cJSON_AddStringToObject(d, "area", area);
         cJSON_AddNumberToObject(d, "after", (double)after);
-        pthread_mutex_lock(&h->write_lock);
-        int rc = hub__audit(db, actor, "submissions.read_personal", d);
-        pthread_mutex_unlock(&h->write_lock);
-        if (rc != HUB_OK) {
-            hub__reply_error(conn, 503, "storage",
-                             "cannot record the read in the audit log, so "
-                             "it is refused; try later");
+        if (audit_read(conn, h, &who, "submissions.read_personal", d) != 0)
             return 503;
-        }
     }
     /* Only the filters given enter the SQL (fixed fragments, values
      * bound): "(?6 = '' OR review_state = ?6)" would hide the index on

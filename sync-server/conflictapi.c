@@ -20,6 +20,16 @@
 
 static const char *const admin_only[] = {"admin", NULL};
 
+/* ?personal=1, audited as action with the token's areas. */
+static int personal_read(struct mg_connection *conn, void *hubp,
+                         const hub_device *who, const char *action,
+                         int *personal)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "areas", who->areas);
+    return hub__personal_read(conn, hubp, who, action, d, personal);
+}
+
 int hub__handle_admin_conflicts(struct mg_connection *conn, void *hubp)
 {
     hub_device who;
@@ -32,10 +42,7 @@ int hub__handle_admin_conflicts(struct mg_connection *conn, void *hubp)
         hub__query_int(conn, "limit", 100, 1, 1000, &limit) != 0)
         return 400;
     int personal = 0;
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "areas", who.areas);
-    bad = hub__personal_read(conn, hubp, &who, "conflicts.read_personal", d,
-                             &personal);
+    bad = personal_read(conn, hubp, &who, "conflicts.read_personal", &personal);
     if (bad)
         return bad;
     cJSON *arr =
@@ -117,10 +124,8 @@ int hub__handle_admin_duplicates(struct mg_connection *conn, void *hubp)
     if (bad)
         return bad;
     int personal = 0;
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "areas", who.areas);
-    bad = hub__personal_read(conn, hubp, &who, "duplicates.read_personal", d,
-                             &personal);
+    bad =
+        personal_read(conn, hubp, &who, "duplicates.read_personal", &personal);
     if (bad)
         return bad;
     cJSON *arr = hub__duplicates_json(hub__db(conn), who.areas);
