@@ -12,6 +12,7 @@
 #include "adminapi.h"
 #include "db.h"
 #include "errors.h"
+#include "forms.h"
 #include "access.h"
 #include "audit.h"
 #include "http.h"
@@ -30,6 +31,51 @@ static const char *const readers[] = {"admin", "reviewer", NULL};
 static void actor_of(const hub_device *who, char *out, size_t cap)
 {
     snprintf(out, cap, "token:%s", who->name);
+}
+
+/* Writes a read of personal data to the audit log before the data
+ * leaves, so no read goes unrecorded: 0, or 503 replied. */
+static int audit_read(struct mg_connection *conn, hub *h, const hub_device *who,
+                      const char *action, cJSON *detail)
+{
+    char actor[FS_NAME_MAX + 8];
+    actor_of(who, actor, sizeof actor);
+    pthread_mutex_lock(&h->write_lock);
+    int rc = hub__audit(hub__db(conn), actor, action, detail);
+    pthread_mutex_unlock(&h->write_lock);
+    if (rc != HUB_OK) {
+        hub__reply_error(conn, 503, "storage",
+                         "cannot record the read in the audit log, so it is "
+                         "refused; try later");
+        return 503;
+    }
+    return 0;
+}
+
+int hub__personal_read(struct mg_connection *conn, hub *h,
+                       const hub_device *who, const char *action, cJSON *detail,
+                       int *personal)
+{
+    long long p = 0;
+    *personal = 0;
+    if (hub__query_int(conn, "personal", 0, 0, 1, &p) != 0) {
+        cJSON_Delete(detail);
+        return 400;
+    }
+    if (!p) {
+        cJSON_Delete(detail);
+        return 0;
+    }
+    if (strcmp(who->role, "admin") != 0) {
+        cJSON_Delete(detail);
+        hub__reply_error(conn, 403, "forbidden",
+                         "only hub admins may read personal or sensitive "
+                         "fields");
+        return 403;
+    }
+    int bad = audit_read(conn, h, who, action, detail);
+    *personal = !bad;
+    return bad;
 }
 
 /* Answers {key: arr} (arr consumed) with 200. */
@@ -177,40 +223,22 @@ int hub__handle_admin_stats(struct mg_connection *conn, void *hubp)
     return 200;
 }
 
-/* Names of the fields a form version marks personal or sensitive. */
+/* The fields of one form marked personal or sensitive in any of its
+ * versions (forms.h), kept while rows of the same form follow. */
 typedef struct marks {
     char form[FS_ID_MAX + 1];
-    int64_t version;
-    cJSON *names; /* array of strings, owned */
+    cJSON *names; /* owned; NULL when they could not be read */
 } marks;
 
-static void load_marks(sqlite3 *db, marks *m, const char *form, int64_t version)
+/* 0, or -1 when the marks of form cannot be read. */
+static int load_marks(sqlite3 *db, marks *m, const char *form)
 {
-    if (m->names && strcmp(m->form, form) == 0 && m->version == version)
-        return;
+    if (m->names && strcmp(m->form, form) == 0)
+        return 0;
     cJSON_Delete(m->names);
-    m->names = cJSON_CreateArray();
     snprintf(m->form, sizeof m->form, "%s", form);
-    m->version = version;
-    int rc;
-    sqlite3_stmt *st = hub__sql(
-        db, "SELECT definition FROM forms WHERE id = ? AND version = ?",
-        HUB_ARGS(HUB_TEXT(form), HUB_INT(version)), &rc);
-    if (!st || hub__sql_step(st) <= 0)
-        return;
-    cJSON *def = fs_json_parse_stored(hub__col(st, 0));
-    hub__sql_end(st);
-    const cJSON *f;
-    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(def, "fields"))
-    {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
-        if (cJSON_IsString(name) &&
-            (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "personal")) ||
-             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "sensitive"))))
-            cJSON_AddItemToArray(m->names,
-                                 cJSON_CreateString(name->valuestring));
-    }
-    cJSON_Delete(def);
+    m->names = hub__form_marked(db, form);
+    return m->names ? 0 : -1;
 }
 
 int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
@@ -260,22 +288,12 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     }
     sqlite3 *db = hub__db(conn);
     if (personal) {
-        /* Audited before the data leaves, so no read goes unrecorded. */
-        char actor[FS_NAME_MAX + 8];
-        actor_of(&who, actor, sizeof actor);
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "form", form);
         cJSON_AddStringToObject(d, "area", area);
         cJSON_AddNumberToObject(d, "after", (double)after);
-        pthread_mutex_lock(&h->write_lock);
-        int rc = hub__audit(db, actor, "submissions.read_personal", d);
-        pthread_mutex_unlock(&h->write_lock);
-        if (rc != HUB_OK) {
-            hub__reply_error(conn, 503, "storage",
-                             "cannot record the read in the audit log, so "
-                             "it is refused; try later");
+        if (audit_read(conn, h, &who, "submissions.read_personal", d) != 0)
             return 503;
-        }
     }
     /* Only the filters given enter the SQL (fixed fragments, values
      * bound): "(?6 = '' OR review_state = ?6)" would hide the index on
@@ -305,6 +323,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     marks m;
     memset(&m, 0, sizeof m);
     long long next = after;
+    int failed = 0;
     while (hub__sql_step(st) > 0) {
         next = sqlite3_column_int64(st, 0);
         cJSON *o = cJSON_CreateObject();
@@ -321,8 +340,15 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
         cJSON_AddNumberToObject(o, "received_ms",
                                 (double)sqlite3_column_int64(st, 9));
         cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
+        if (!personal && load_marks(db, &m, fid) != 0) {
+            /* Marks unknown: nothing personal may leave, so nothing
+             * does. */
+            cJSON_Delete(answers);
+            cJSON_Delete(o);
+            failed = 1;
+            break;
+        }
         if (!personal) {
-            load_marks(db, &m, fid, ver);
             const cJSON *n;
             cJSON_ArrayForEach(n, m.names)
             {
@@ -337,6 +363,12 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     }
     sqlite3_finalize(st);
     cJSON_Delete(m.names);
+    if (failed) {
+        cJSON_Delete(arr);
+        return hub__reply_err(conn, HUB_ESTORAGE, "storage",
+                              "cannot read which fields are personal, so "
+                              "no submission is shown");
+    }
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "submissions", arr);
     cJSON_AddNumberToObject(root, "next", (double)next);
@@ -345,9 +377,19 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     return 200;
 }
 
+/* What the audit log may hold of personal values (entity fields written,
+ * a conflict's chosen value): withheld unless the read asks for them. */
+static void withhold_detail(cJSON *detail)
+{
+    static const char *const keys[] = {"fields", "value"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (cJSON_GetObjectItemCaseSensitive(detail, keys[i]))
+            cJSON_ReplaceItemInObjectCaseSensitive(detail, keys[i],
+                                                   cJSON_CreateNull());
+}
+
 int hub__handle_admin_audit(struct mg_connection *conn, void *hubp)
 {
-    (void)hubp;
     hub_device who;
     int bad = begin_get(conn, &who, admin_only);
     if (bad)
@@ -364,6 +406,13 @@ int hub__handle_admin_audit(struct mg_connection *conn, void *hubp)
     if (hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
         hub__query_int(conn, "limit", PAGE_DEFAULT, 1, PAGE_MAX, &limit) != 0)
         return 400;
+    int personal = 0;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddNumberToObject(d, "after", (double)after);
+    bad = hub__personal_read(conn, hubp, &who, "audit.read_personal", d,
+                             &personal);
+    if (bad)
+        return bad;
     int rc;
     sqlite3_stmt *st = hub__sql(hub__db(conn),
                                 "SELECT id, at_ms, actor, action, detail FROM "
@@ -379,8 +428,10 @@ int hub__handle_admin_audit(struct mg_connection *conn, void *hubp)
                                 (double)sqlite3_column_int64(st, 1));
         cJSON_AddStringToObject(o, "actor", hub__col(st, 2));
         cJSON_AddStringToObject(o, "action", hub__col(st, 3));
-        cJSON_AddItemToObject(o, "detail",
-                              fs_json_parse_stored(hub__col(st, 4)));
+        cJSON *detail = fs_json_parse_stored(hub__col(st, 4));
+        if (!personal)
+            withhold_detail(detail);
+        cJSON_AddItemToObject(o, "detail", detail);
         cJSON_AddItemToArray(arr, o);
     }
     return reply_list(conn, "audit", arr);

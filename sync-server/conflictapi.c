@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conflictapi.h"
+#include "adminapi.h"
 #include "conflicts.h"
 #include "db.h"
 #include "dupes.h"
@@ -19,9 +20,18 @@
 
 static const char *const admin_only[] = {"admin", NULL};
 
+/* ?personal=1, audited as action with the token's areas. */
+static int personal_read(struct mg_connection *conn, void *hubp,
+                         const hub_device *who, const char *action,
+                         int *personal)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "areas", who->areas);
+    return hub__personal_read(conn, hubp, who, action, d, personal);
+}
+
 int hub__handle_admin_conflicts(struct mg_connection *conn, void *hubp)
 {
-    (void)hubp;
     hub_device who;
     int bad = hub__api_begin(conn, "GET", &who, admin_only);
     if (bad)
@@ -31,11 +41,17 @@ int hub__handle_admin_conflicts(struct mg_connection *conn, void *hubp)
         hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
         hub__query_int(conn, "limit", 100, 1, 1000, &limit) != 0)
         return 400;
+    int personal = 0;
+    bad = personal_read(conn, hubp, &who, "conflicts.read_personal", &personal);
+    if (bad)
+        return bad;
     cJSON *arr =
         hub__conflicts_json(hub__db(conn), (int)all, who.areas, after, limit);
     if (!arr)
         return hub__reply_err(conn, HUB_ESTORAGE, "storage",
                               "cannot read the conflicts");
+    if (!personal)
+        hub__conflicts_mask(hub__db(conn), arr);
     /* The cursor of the next page: the last id of this one. */
     const cJSON *last = cJSON_GetArrayItem(arr, cJSON_GetArraySize(arr) - 1);
     cJSON *root = cJSON_CreateObject();
@@ -103,15 +119,26 @@ int hub__handle_admin_resolve(struct mg_connection *conn, void *hubp)
 
 int hub__handle_admin_duplicates(struct mg_connection *conn, void *hubp)
 {
-    (void)hubp;
     hub_device who;
     int bad = hub__api_begin(conn, "GET", &who, admin_only);
+    if (bad)
+        return bad;
+    int personal = 0;
+    bad =
+        personal_read(conn, hubp, &who, "duplicates.read_personal", &personal);
     if (bad)
         return bad;
     cJSON *arr = hub__duplicates_json(hub__db(conn), who.areas);
     if (!arr)
         return hub__reply_err(conn, HUB_ESTORAGE, "storage",
                               "cannot read submissions");
+    /* The key is the respondent's identifying answers. */
+    cJSON *g;
+    cJSON *masked = personal ? NULL : arr;
+    cJSON_ArrayForEach(g, masked)
+    {
+        cJSON_ReplaceItemInObjectCaseSensitive(g, "key", cJSON_CreateNull());
+    }
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "duplicates", arr);
     hub__reply_obj(conn, 200, root);

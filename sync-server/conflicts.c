@@ -10,7 +10,10 @@
 #include <string.h>
 
 #include "conflicts.h"
+#include "entity.h"
 #include "errors.h"
+#include "forms.h"
+#include "fs_entity.h"
 #include "stmtcache.h"
 
 /* ---- recording --------------------------------------------------------- */
@@ -245,4 +248,89 @@ cJSON *hub__conflicts_json(sqlite3 *db, int all, const char *areas,
         cJSON_AddItemToArray(arr, o);
     }
     return arr;
+}
+
+/* ---- personal values ---------------------------------------------------- */
+
+/* 1 when field of entity type is marked personal or sensitive, or when
+ * that cannot be told (fail closed). */
+static int entity_field_marked(const char *type, const char *field)
+{
+    const fs_form *def = fs_entity_type(hub__entity_types(), type);
+    const fs_field *fld = def ? fs_form_field_named(def, field) : NULL;
+    if (!fld)
+        return 1;
+    return (fs_field_flags(fld) & (FS_FIELD_PERSONAL | FS_FIELD_SENSITIVE)) !=
+           0;
+}
+
+/* Replaces the item key of o by null, if o has it. */
+static void withhold(cJSON *o, const char *key)
+{
+    if (cJSON_GetObjectItemCaseSensitive(o, key))
+        cJSON_ReplaceItemInObjectCaseSensitive(o, key, cJSON_CreateNull());
+}
+
+/* Leaves out of answers (an object of a submission's answers) the fields
+ * in names; all of it when names is NULL (unknown marks). */
+static void strip_answers(cJSON *parent, const char *key, const cJSON *names)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(parent, key);
+    if (!v)
+        return;
+    if (!names || !cJSON_IsObject(v)) {
+        withhold(parent, key);
+        return;
+    }
+    const cJSON *n;
+    cJSON_ArrayForEach(n, names)
+    {
+        cJSON_DeleteItemFromObjectCaseSensitive(v, n->valuestring);
+    }
+}
+
+/* The personal values of one conflict of hub__conflicts_json left out. */
+static void mask_conflict(sqlite3 *db, cJSON *o)
+{
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind"));
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(o, "type"));
+    if (cJSON_GetObjectItem(o, "name") &&
+        entity_field_marked(type ? type : "", "name"))
+        withhold(o, "name");
+    cJSON *vals = cJSON_GetObjectItem(o, "values");
+    cJSON *v;
+    if (kind && strcmp(kind, "field") == 0) {
+        const char *field =
+            cJSON_GetStringValue(cJSON_GetObjectItem(o, "field"));
+        if (!entity_field_marked(type ? type : "", field ? field : ""))
+            return;
+        withhold(cJSON_GetObjectItem(o, "current"), "value");
+        withhold(o, "resolution");
+        cJSON_ArrayForEach(v, vals) withhold(v, "value");
+        cJSON_AddTrueToObject(o, "withheld");
+    } else if (kind && strcmp(kind, "submission") == 0) {
+        const char *id =
+            cJSON_GetStringValue(cJSON_GetObjectItem(o, "submission"));
+        cJSON *names = NULL;
+        int rc;
+        sqlite3_stmt *st = hub__sql(
+            db, "SELECT form_id FROM submissions WHERE id = ?1 LIMIT 1",
+            HUB_ARGS(HUB_TEXT(id ? id : "")), &rc);
+        if (st && hub__sql_step(st) > 0) {
+            char form[FS_ID_MAX + 1];
+            snprintf(form, sizeof form, "%s", hub__col(st, 0));
+            hub__sql_end(st);
+            names = hub__form_marked(db, form);
+        }
+        strip_answers(o, "resolution", names);
+        cJSON_ArrayForEach(v, vals) strip_answers(v, "value", names);
+        cJSON_AddTrueToObject(o, "withheld");
+        cJSON_Delete(names);
+    }
+}
+
+void hub__conflicts_mask(sqlite3 *db, cJSON *arr)
+{
+    cJSON *o;
+    cJSON_ArrayForEach(o, arr) mask_conflict(db, o);
 }

@@ -63,5 +63,11 @@ int hub__conflict_load(sqlite3 *db, int64_t id, hub_conflict *c);
  * JSON array (caller frees), NULL on a storage error. */
 cJSON *hub__conflicts_json(sqlite3 *db, int all, const char *areas,
                            int64_t after, int64_t limit);
+/* Leaves out of arr (from hub__conflicts_json) every value of a field
+ * marked personal or sensitive: an entity field's values become null, a
+ * submission's answers lose the fields marked in any version of its
+ * form (all of them when the marks cannot be read); such conflicts get
+ * "withheld": true. */
+void hub__conflicts_mask(sqlite3 *db, cJSON *arr);
 
 #endif

@@ -170,6 +170,56 @@ static int fields_json(sqlite3 *db, const char *id, cJSON *fields)
 /* Appends one change-log row of entity id: for the devices of area
  * (NULL: the entity's own area), or for one device when device is not
  * NULL. */
+/* History that devices must not be served. Every row carries the whole
+ * entity, so a newer row for everyone supersedes the older ones: their
+ * fields are emptied, and an old value (a phone an admin cleared) is no
+ * longer servable to a device that pulls from the start. An entity that
+ * left the area of its last row is logged once more under that area,
+ * without fields: the devices of that area then drop it. */
+static int log_history(sqlite3 *db, const char *id, const entity_row *e,
+                       int64_t now)
+{
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT area FROM change_log WHERE ref = ?1 AND kind IN ('entity', "
+        "'entity_delete') AND device_id IS NULL ORDER BY sseq DESC LIMIT 1",
+        HUB_ARGS(HUB_TEXT(id)), &rc);
+    char old[FS_ID_MAX + 1] = "";
+    if (st && (rc = hub__sql_step(st)) > 0) {
+        snprintf(old, sizeof old, "%s", hub__col(st, 0));
+        hub__sql_end(st);
+        rc = HUB_OK;
+    }
+    if (rc != HUB_OK)
+        return rc;
+    if (old[0] && strcmp(old, e->area) != 0) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "type", e->type);
+        cJSON_AddStringToObject(p, "id", id);
+        cJSON_AddStringToObject(p, "area", e->area);
+        cJSON_AddObjectToObject(p, "fields");
+        char *payload = cJSON_PrintUnformatted(p);
+        cJSON_Delete(p);
+        if (!payload)
+            return HUB_ENOMEM;
+        rc = hub__sql_run(db,
+                          "INSERT INTO change_log (kind, ref, payload, "
+                          "created_ms, area) VALUES ('entity', ?, ?, ?, ?)",
+                          HUB_ARGS(HUB_TEXT(id), HUB_TEXT(payload),
+                                   HUB_INT(now), HUB_TEXT(old)));
+        free(payload);
+        if (rc != HUB_OK)
+            return rc;
+    }
+    return hub__sql_run(db,
+                        "UPDATE change_log SET payload = json_set(payload, "
+                        "'$.fields', json('{}')) WHERE ref = ?1 AND kind = "
+                        "'entity' AND json_extract(payload, '$.fields') <> "
+                        "'{}'",
+                        HUB_ARGS(HUB_TEXT(id)));
+}
+
 static int log_row(sqlite3 *db, const char *kind, const char *id,
                    int64_t conflict, int64_t now, const char *area,
                    const char *device)
@@ -177,6 +227,9 @@ static int log_row(sqlite3 *db, const char *kind, const char *id,
     entity_row e;
     int rc = load_entity(db, id, &e);
     if (rc != HUB_OK || !e.found)
+        return rc;
+    /* Only a row every device of the area gets supersedes the others. */
+    if (!device && !area && (rc = log_history(db, id, &e, now)) != HUB_OK)
         return rc;
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "type", e.type);
@@ -635,15 +688,10 @@ static int merge_set(sqlite3 *db, const fs_form *type,
         rc = scope_now(db, ent->id, type, now_area, sizeof now_area, &is_area);
     if (rc == HUB_OK)
         rc = set_entity(db, ent->id, is_area ? now_area : area, 0, now);
+    /* Moved to another area: the log tells the devices of the old one
+     * that it is no longer theirs (log_history). */
     if (rc == HUB_OK)
         rc = hub__entity_log(db, "entity", ent->id, 0, now);
-    /* Moved to another area: the devices of the old one learn it is no
-     * longer theirs (the row names the new area). */
-    entity_row after;
-    if (rc == HUB_OK && e->found)
-        rc = load_entity(db, ent->id, &after);
-    if (rc == HUB_OK && e->found && strcmp(after.area, e->area) != 0)
-        rc = log_row(db, "entity", ent->id, 0, now, e->area, NULL);
     return rc;
 }
 

@@ -36,6 +36,8 @@ struct hub_exporter {
     const fs_form *mtype; /* mechanisms: the registry's type (borrowed) */
     char lang[16];        /* labels instead of codes; "" codes */
     int personal;
+    cJSON *marked; /* fields marked personal or sensitive in any version
+                      of the form (forms.h); NULL for mechanisms */
     char scope[HUB_SCOPE_MAX];
     cJSON *cells; /* geojson areas: the indicator's cells, or NULL */
     char indicator[256], wave[FS_ID_MAX + 1];
@@ -85,6 +87,11 @@ static int prepare_form(hub_exporter *ex, const hub_export_req *req, char *err,
             snprintf(err, cap, "no published form %s", form);
         return HUB_EBADINPUT;
     }
+    /* Marks only tighten: a field marked in any version is left out of
+     * every version's rows. Unreadable marks refuse the export. */
+    ex->marked = hub__form_marked(ex->db, form);
+    if (!ex->marked)
+        return HUB_ESTORAGE;
     /* A CSV has one set of columns: one form version. */
     if (ex->kind == HUB_EXPORT_CSV && !ex->version)
         ex->version = fs_form_version(ex->def);
@@ -106,8 +113,8 @@ static int prepare_areas(hub_exporter *ex, const hub_export_req *req, char *err,
         return req->form ? bad(err, cap, "--form needs --indicator", NULL) : 0;
     if (!req->wave || !req->wave[0])
         return bad(err, cap, "an indicator on the map needs --wave", NULL);
-    hub_ind_request ir = {req->form, req->indicator, NULL,  req->wave,
-                          NULL,      NULL,           req->k};
+    hub_ind_request ir = {req->form, req->indicator, NULL,   req->wave,
+                          NULL,      NULL,           req->k, req->admin};
     cJSON *root = NULL;
     int rc = hub__indicators(ex->db, &ir, ex->scope, &root, err, cap);
     if (rc != 0)
@@ -168,6 +175,7 @@ void hub__export_free(hub_exporter *ex)
         return;
     fs_form_free(ex->def);
     cJSON_Delete(ex->cells);
+    cJSON_Delete(ex->marked);
     free(ex);
 }
 
@@ -196,7 +204,8 @@ static int hidden(const hub_exporter *ex, const fs_field *fld)
     if (fs_field_type_of(fld) == FS_FIELD_NOTE)
         return 1;
     return !ex->personal &&
-           (fs_field_flags(fld) & (FS_FIELD_PERSONAL | FS_FIELD_SENSITIVE));
+           ((fs_field_flags(fld) & (FS_FIELD_PERSONAL | FS_FIELD_SENSITIVE)) ||
+            hub__name_in(ex->marked, fs_field_name(fld)));
 }
 
 /* The counted rows of the export, for progress and the query itself:
@@ -417,6 +426,12 @@ static void strip(const hub_exporter *ex, const fs_form *def, cJSON *answers)
         if (hidden(ex, fld))
             cJSON_DeleteItemFromObjectCaseSensitive(answers,
                                                     fs_field_name(fld));
+    }
+    const cJSON *n;
+    const cJSON *marked = ex->personal ? NULL : ex->marked;
+    cJSON_ArrayForEach(n, marked)
+    {
+        cJSON_DeleteItemFromObjectCaseSensitive(answers, n->valuestring);
     }
 }
 

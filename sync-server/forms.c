@@ -31,6 +31,63 @@ fs_form *hub__form_at(sqlite3 *db, const char *id, int64_t version)
     return f;
 }
 
+cJSON *hub__form_marked(sqlite3 *db, const char *id)
+{
+    const unsigned marks = FS_FIELD_PERSONAL | FS_FIELD_SENSITIVE;
+    cJSON *names = cJSON_CreateArray();
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db, "SELECT definition FROM forms WHERE id = ?1 ORDER BY version",
+        HUB_ARGS(HUB_TEXT(id)), &rc);
+    while (names && st && (rc = hub__sql_step(st)) > 0) {
+        fs_form *f = NULL;
+        if (fs_form_parse(hub__col(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+                          0, &f, NULL) != 0 ||
+            !f) {
+            rc = HUB_ESTORAGE;
+            hub__sql_end(st);
+            break;
+        }
+        for (size_t i = 0; i < fs_form_field_count(f); i++) {
+            const fs_field *fld = fs_form_field(f, i);
+            if ((fs_field_flags(fld) & marks) &&
+                !hub__name_in(names, fs_field_name(fld)))
+                cJSON_AddItemToArray(names,
+                                     cJSON_CreateString(fs_field_name(fld)));
+        }
+        fs_form_free(f);
+    }
+    if (rc != 0 || !names) {
+        cJSON_Delete(names);
+        return NULL;
+    }
+    return names;
+}
+
+int hub__name_in(const cJSON *names, const char *name)
+{
+    const cJSON *n;
+    cJSON_ArrayForEach(n, names)
+    {
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int hub__form_marks(sqlite3 *db, const char *id, const char *name,
+                    unsigned *flags)
+{
+    cJSON *names = hub__form_marked(db, id);
+    *flags = FS_FIELD_PERSONAL | FS_FIELD_SENSITIVE;
+    if (!names)
+        return HUB_ESTORAGE;
+    if (!hub__name_in(names, name))
+        *flags = 0;
+    cJSON_Delete(names);
+    return HUB_OK;
+}
+
 /* The version rules (FORMS.md, "Versions") against the newest published
  * version of the same form. */
 static int check_versions(sqlite3 *db, const fs_form *f, fs_problems *p,

@@ -113,7 +113,10 @@ typedef struct hub_ind_request {
     const char *by;        /* select_one field to disaggregate by */
     const char *wave;      /* indicators: one wave (NULL: all) */
     const char *from, *to; /* change: the two waves */
-    const char *k;         /* smallest cell shown; default 5 */
+    const char *k;         /* smallest cell shown; never below the hub's
+                              configured minimum (settings.h) */
+    int admin; /* 1: may aggregate personal and sensitive fields (the CLI,
+                  an admin token); 0 (the default) may not */
 } hub_ind_request;
 
 int hub_indicators(const char *db_path, const hub_ind_request *req, int format,
@@ -143,9 +146,12 @@ typedef struct hub_export_req {
     int personal;          /* include personal and sensitive fields */
     const char *indicator; /* areas: indicator spec */
     const char *wave;      /* areas: the indicator's wave */
-    const char *k;         /* areas: smallest cell shown (default 5) */
+    const char *k;         /* areas: smallest cell shown (never below the
+                              hub's configured minimum) */
     hub_export_progress progress;
     int raw_cells; /* csv: no formula neutralisation (hub__sink_csv) */
+    int admin; /* areas: 1 when the indicator may be on a personal or
+                  sensitive field (the CLI, an admin token) */
 } hub_export_req;
 
 int hub_export(const char *db_path, const hub_export_req *req,

@@ -11,6 +11,7 @@
 #include "backup.h"
 #include "formcli.h"
 #include "hub.h"
+#include "settings.h"
 
 static const char usage[] =
     "usage: fieldsync-hub COMMAND [OPTIONS]\n"
@@ -56,7 +57,12 @@ static const char usage[] =
     "  devices [--db PATH] [--json]    list enrolled devices\n"
     "  held [--db PATH] [clear DEVICE-ID]\n"
     "                                  refused changes held per device;\n"
-    "                                  clear drops one device's\n"
+    "                                  clear drops one device's (audited)\n"
+    "  config set [--db PATH] min-k N  the smallest cell indicators, "
+    "change and\n"
+    "                                  maps show (default 5; requests may "
+    "ask more)\n"
+    "  config show [--db PATH] [--json]\n"
     "  stats [--db PATH] [--json]      what the hub holds, per form and "
     "area\n"
     "  backup [--db PATH] -o FILE      a consistent copy (mode 0600), also "
@@ -344,9 +350,15 @@ static int mapping_command(const char *cmd, const args *a)
         return hub_coverage(a->db, a->wave, a->json, stdout);
     }
     if (strcmp(cmd, "export") == 0) {
-        hub_export_req req = {0,           a->form,      a->version, a->labels,
-                              a->personal, a->indicator, a->wave,    a->k,
-                              NULL,        a->raw_cells};
+        hub_export_req req = {.form = a->form,
+                              .version = a->version,
+                              .labels = a->labels,
+                              .personal = a->personal,
+                              .indicator = a->indicator,
+                              .wave = a->wave,
+                              .k = a->k,
+                              .raw_cells = a->raw_cells,
+                              .admin = 1};
         if (sub_is(a, 1, "csv"))
             req.kind = HUB_EXPORT_CSV;
         else if (sub_is(a, 1, "json"))
@@ -379,7 +391,7 @@ static int mapping_command(const char *cmd, const args *a)
                        "--indicator count|mean:FIELD|share:FIELD=CODE",
                        NULL);
         hub_ind_request req = {a->form, a->indicator, a->by, a->wave,
-                               a->from, a->to,        a->k};
+                               a->from, a->to,        a->k,  1};
         if (cmd[0] == 'i')
             return hub_indicators(a->db, &req, a->json, stdout);
         if (!a->from || !a->to)
@@ -534,6 +546,14 @@ int main(int argc, char **argv)
             fs_valid_uuid(a.pos[1]))
             return hub_held(a.db, a.pos[1], stdout);
         return bad("usage: fieldsync-hub held [clear DEVICE-ID]", NULL);
+    }
+    if (strcmp(cmd, "config") == 0) {
+        if (sub_is(&a, 3, "set"))
+            return hub_config_set(a.db, a.pos[1], a.pos[2], stdout);
+        if (sub_is(&a, 1, "show"))
+            return hub_config_show(a.db, a.json, stdout);
+        return bad("usage: fieldsync-hub config set min-k N | config show",
+                   NULL);
     }
     if (strcmp(cmd, "stats") == 0)
         return hub_stats(a.db, a.json, stdout);

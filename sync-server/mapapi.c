@@ -133,7 +133,8 @@ static int indicator_reply(struct mg_connection *conn, int change)
                          "?form=F&indicator=count|mean:FIELD|share:FIELD=CODE");
         return 400;
     }
-    hub_ind_request req = {form, ind, by, wave, from, to, k};
+    hub_ind_request req = {form, ind, by, wave,
+                           from, to,  k,  strcmp(who.role, "admin") == 0};
     char err[512] = "";
     cJSON *root = NULL;
     int rc = change ? hub__change(hub__db(conn), &req, who.areas, &root, err,
@@ -143,6 +144,10 @@ static int indicator_reply(struct mg_connection *conn, int change)
     if (rc == HUB_EBADINPUT) {
         hub__reply_error(conn, 400, "bad_parameter", "%s", err);
         return 400;
+    }
+    if (rc == HUB_EFORBIDDEN) {
+        hub__reply_error(conn, 403, "forbidden", "%s", err);
+        return 403;
     }
     if (rc != 0) {
         hub__reply_error(conn, 503, "storage", "cannot compute: %s",
@@ -226,7 +231,8 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
                           wave,
                           k,
                           NULL,
-                          (int)raw};
+                          (int)raw,
+                          strcmp(who.role, "admin") == 0};
     sqlite3 *db = hub__db(conn);
     char err[512] = "";
     hub_exporter *ex = NULL;
@@ -234,6 +240,8 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
     if (rc != 0) {
         if (rc == HUB_EBADINPUT)
             hub__reply_error(conn, 400, "bad_parameter", "%s", err);
+        else if (rc == HUB_EFORBIDDEN)
+            hub__reply_error(conn, 403, "forbidden", "%s", err);
         else
             hub__reply_error(conn, 503, "storage", "cannot read the data");
         return hub__http_status(rc);

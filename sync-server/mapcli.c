@@ -163,8 +163,10 @@ static int ind_command(const char *db_path, const hub_ind_request *req,
         return 1;
     char err[512] = "";
     cJSON *root = NULL;
-    int rc = fn(db, req, "*", &root, err, sizeof err);
-    if (rc == HUB_EBADINPUT) {
+    hub_ind_request r = *req;
+    r.admin = 1; /* the CLI reads the database file: it is the admin */
+    int rc = fn(db, &r, "*", &root, err, sizeof err);
+    if (rc == HUB_EBADINPUT || rc == HUB_EFORBIDDEN) {
         fprintf(stderr, "fieldsync-hub: %s\n", err);
         hub__close(db);
         return hub__exit_status(rc);
@@ -203,6 +205,7 @@ int hub_export(const char *db_path, const hub_export_req *req,
                const char *out_path)
 {
     hub_export_req r = *req;
+    r.admin = 1;
     if (!r.progress && isatty(STDERR_FILENO))
         r.progress = show_progress;
     sqlite3 *db = hub__open(db_path);
@@ -212,7 +215,7 @@ int hub_export(const char *db_path, const hub_export_req *req,
     hub_exporter *ex = NULL;
     int rc = hub__export_prepare(db, &r, "*", &ex, err, sizeof err);
     if (rc != 0) {
-        if (rc == HUB_EBADINPUT)
+        if (rc == HUB_EBADINPUT || rc == HUB_EFORBIDDEN)
             fprintf(stderr, "fieldsync-hub: %s; nothing was exported\n", err);
         else
             fprintf(stderr, "fieldsync-hub: database error: %s\n",

@@ -14,10 +14,9 @@
 #include "mapping.h"
 #include "scope.h"
 #include "indicators.h"
+#include "settings.h"
 #include "stmtcache.h"
 
-#define K_DEFAULT 5
-#define K_MAX 1000
 #define UNRELIABLE_BELOW 25
 
 static int bad(char *err, size_t cap, const char *what, const char *arg)
@@ -26,20 +25,45 @@ static int bad(char *err, size_t cap, const char *what, const char *arg)
     return HUB_EBADINPUT;
 }
 
-static int check_k(const char *text, int *k, char *err, size_t cap)
+/* The k used: the request's when it asks for more than the hub's
+ * configured minimum, else that minimum. A request never lowers it. */
+static int check_k(sqlite3 *db, const char *text, int *min, int *k, char *err,
+                   size_t cap)
 {
-    *k = K_DEFAULT;
-    if (!text || !text[0])
-        return 0;
+    int rc = hub__min_k(db, min);
+    *k = *min;
+    if (rc != HUB_OK || !text || !text[0])
+        return rc;
     char *end = NULL;
     long v = strtol(text, &end, 10);
-    if (*end != '\0' || v < 1 || v > K_MAX)
+    if (*end != '\0' || v < 1 || v > HUB_K_MAX)
         return bad(err, cap,
                    "k (the smallest cell shown) must be an integer from 1 "
                    "to 1000, not ",
                    text);
-    *k = (int)v;
+    if (v > *k)
+        *k = (int)v;
     return 0;
+}
+
+/* A field marked personal or sensitive in any version of the form is
+ * aggregated only for admins, who may read it; suppression still
+ * applies. HUB_EFORBIDDEN for anyone else. */
+static int check_marks(sqlite3 *db, const char *form, const char *field,
+                       int admin, char *err, size_t cap)
+{
+    unsigned flags = 0;
+    int rc = hub__form_marks(db, form, field, &flags);
+    if (rc != HUB_OK)
+        return rc;
+    if (flags && !admin) {
+        snprintf(err, cap,
+                 "%s is a personal or sensitive field: only hub admins "
+                 "may aggregate it",
+                 field);
+        return HUB_EFORBIDDEN;
+    }
+    return HUB_OK;
 }
 
 /* The spec and by field fit the form: mean of a number, share of a
@@ -80,9 +104,6 @@ static int check_fields(const fs_form *f, const hub_ind_spec *spec,
         if (!b || fs_field_type_of(b) != FS_FIELD_SELECT_ONE)
             return bad(err, cap,
                        "--by needs a select_one field of the form; not ", by);
-        if (fs_field_flags(b) & (FS_FIELD_PERSONAL | FS_FIELD_SENSITIVE))
-            return bad(err, cap,
-                       "--by may not use a personal or sensitive field: ", by);
     }
     return 0;
 }
@@ -91,6 +112,7 @@ static int check_fields(const fs_form *f, const hub_ind_spec *spec,
 typedef struct loaded {
     hub_ind_spec spec;
     hub_ind_options opt;
+    int min_k; /* the hub's configured minimum */
     const char **cats;
     hub_ind_record *recs;
     cJSON **answers;
@@ -223,8 +245,9 @@ static int prepare(sqlite3 *db, const hub_ind_request *req, const char *w1,
         return bad(err, cap, "--by must be a field name, not ", req->by);
     l->opt.by = req->by && req->by[0] ? req->by : NULL;
     l->opt.unreliable_below = UNRELIABLE_BELOW;
-    if (check_k(req->k, &l->opt.k, err, cap) != 0)
-        return HUB_EBADINPUT;
+    int rc = check_k(db, req->k, &l->min_k, &l->opt.k, err, cap);
+    if (rc != 0)
+        return rc;
     const char *waves[2] = {w1, w2};
     for (int i = 0; i < 2; i++) {
         int w = hub__wave_exists(db, waves[i]);
@@ -236,7 +259,16 @@ static int prepare(sqlite3 *db, const hub_ind_request *req, const char *w1,
     fs_form *f = hub__form_latest(db, req->form);
     if (!f)
         return bad(err, cap, "no published form ", req->form);
-    int rc = check_fields(f, &l->spec, l->opt.by, err, cap);
+    rc = check_fields(f, &l->spec, l->opt.by, err, cap);
+    /* The by field is never personal, even for admins: its categories
+     * would name people. */
+    unsigned flags = 0;
+    if (rc == 0 && l->opt.by &&
+        (rc = hub__form_marks(db, req->form, l->opt.by, &flags)) == 0 && flags)
+        rc = bad(err, cap,
+                 "--by may not use a personal or sensitive field: ", l->opt.by);
+    if (rc == 0 && l->spec.kind != HUB_IND_COUNT)
+        rc = check_marks(db, req->form, l->spec.field, req->admin, err, cap);
     if (rc == 0 && load_cats(f, l) != 0)
         rc = HUB_ESTORAGE;
     fs_form_free(f);
@@ -258,6 +290,7 @@ static cJSON *header(const hub_ind_request *req, const loaded *l,
     else
         cJSON_AddNullToObject(root, "by");
     cJSON_AddNumberToObject(root, "k", l->opt.k);
+    cJSON_AddNumberToObject(root, "min_k", l->min_k);
     cJSON_AddNumberToObject(root, "unreliable_below", l->opt.unreliable_below);
     cJSON_AddItemToObject(root, "scope", hub__scope_json(scope));
     return root;

@@ -9,7 +9,8 @@ cat >"$T/form.json" <<'JSON'
 {"id": "authz_survey", "version": 1, "title": "Authz test survey",
  "fields": [{"name": "age_band", "type": "text"},
             {"name": "respondent_name", "type": "text", "personal": true},
-            {"name": "notes", "type": "text", "sensitive": true}]}
+            {"name": "notes", "type": "text", "sensitive": true},
+            {"name": "fear", "type": "integer", "sensitive": true}]}
 JSON
 sed 's/authz_survey/other_form/' "$T/form.json" >"$T/other.json"
 "$FS_HUB" form publish --db "$DB" "$T/form.json" >/dev/null

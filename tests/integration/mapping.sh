@@ -144,7 +144,11 @@ CITY-N02 * 9 3.6667 ok None True
 * man 11 2.8182 ok None True
 * * 27 3.2963 ok None False"
 api "$ADMIN" '/api/v1/admin/indicators?form=mapping_survey&indicator=mean:belonging&by=gender&wave=baseline&k=3' >/dev/null
-check "with k=3 the 3 men of N02 show" "$(cells | grep 'CITY-N02 man')" "CITY-N02 man 3 5.0000 ok None True"
+check "k=3 cannot go below the hub's minimum of 5" "$(cells | grep 'CITY-N02 man')" "CITY-N02 man None null suppressed small_cell False"
+hub config set min-k 3 >/dev/null
+api "$ADMIN" '/api/v1/admin/indicators?form=mapping_survey&indicator=mean:belonging&by=gender&wave=baseline&k=3' >/dev/null
+check "once an admin sets min-k 3, the 3 men of N02 show" "$(cells | grep 'CITY-N02 man')" "CITY-N02 man 3 5.0000 ok None True"
+hub config set min-k 5 >/dev/null
 check "a reviewer's table covers their areas" \
   "$(api "$REV" '/api/v1/admin/indicators?form=mapping_survey&indicator=count&wave=baseline' >/dev/null; cells)" \
 "CITY-N02 * 9 9.0000 ok None True
