@@ -136,6 +136,16 @@ static int reply_error(struct mg_connection *conn, int status, const char *msg)
     return reply_message(conn, status, "error", "%s", msg);
 }
 
+/* A form the device may not have and a form the hub does not have are
+ * answered alike, so a device learns nothing of forms outside its
+ * scope. */
+static int reply_no_form(struct mg_connection *conn)
+{
+    return reply_error(conn, 404,
+                       "no such form version on this device's form list; "
+                       "refresh the form list");
+}
+
 /* ---- who asks ---------------------------------------------------------- */
 
 /* Splits the path after PREFIX into the token and the rest. Returns 0,
@@ -385,13 +395,12 @@ static int handle_download(struct mg_connection *conn, const hub_device *dev,
     memcpy(id, rest, idlen);
     id[idlen] = '\0';
     if (!hub__scope_has(dev->forms, id))
-        return reply_error(conn, 403,
-                           "this form is not assigned to this device");
+        return reply_no_form(conn);
     fs_buf x;
     int rc = load_xform(hub__db(conn), id, ver, &x, NULL);
     int status;
     if (rc == HUB_ENOTFOUND)
-        status = reply_error(conn, 404, "no such form version on this hub");
+        status = reply_no_form(conn);
     else if (rc != HUB_OK)
         status = reply_error(conn, 503, "the hub cannot build this XForm");
     else {
@@ -929,12 +938,12 @@ static int submit_xml(struct mg_connection *conn, hub *h, const hub_device *dev,
     snprintf(sub->area, sizeof sub->area, "%s", s.area);
     snprintf(sub->collector, sizeof sub->collector, "%s", dev->name);
 
-    int rc = load_form(db, s.form_id, ver, &f);
+    /* Scope first: out of scope answers as unpublished. */
+    int rc = hub__scope_has(dev->forms, s.form_id)
+                 ? load_form(db, s.form_id, ver, &f)
+                 : HUB_ENOTFOUND;
     if (rc != HUB_OK || !f) {
-        status = reply_message(conn, 404, "error",
-                               "form %s version %lld is not published on "
-                               "this hub; refresh the form list",
-                               s.form_id, ver);
+        status = reply_no_form(conn);
         goto out;
     }
     sub->answers_json = answers_json(f, &s, why, sizeof why);

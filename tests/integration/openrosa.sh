@@ -5,7 +5,8 @@
 # the HEAD pre-flight, a multipart submission stored like an agent's
 # (same table, the device as collector), the same instance again stored
 # once and answered 201, other content under the same instanceID refused
-# with 409, a submission outside the device's areas refused with 403,
+# with 409, a submission outside the device's areas refused with 403, a
+# form outside its scope answered exactly as one the hub does not have,
 # malformed and invalid submissions refused with 400 and the hub still
 # serving. Every XML answer is read back with expat.
 . "$(dirname "$0")/../lib.sh"
@@ -69,7 +70,7 @@ cmp -s "$T/xform1.body" "$T/xform2.body" || fail "the XForm bytes changed betwee
 echo "ok - the XForm bytes are the same on every download"
 check "wrong key: 403" "$(get "$HUB_URL/openrosa/key/not-a-token/formList" bad)" 403
 check "403 has X-OpenRosa-Version" "$(header X-OpenRosa-Version "$T/bad.hdr")" 1.0
-check "a form not assigned: 403" "$(get "$BASE/forms/other_form/1.xml" other)" 403
+check "a form not assigned: 404" "$(get "$BASE/forms/other_form/1.xml" other)" 404
 
 # ---- submissions -----------------------------------------------------------
 
@@ -220,8 +221,25 @@ status=$(curl -sS -o "$T/m2.body" -w '%{http_code}' \
 check "an integer that is not one: 400" "$status" 400
 grep -q "active_since" "$T/m2.body" || fail "the refusal does not name active_since"
 echo "ok - the refusal names active_since"
-check "the other device's form is not in the first's list" \
-  "$(get "$BASE/forms/mechanism_mapping/1.xml" notmine)" 403
+check "the other device's form is not the first's to download: 404" \
+  "$(get "$BASE/forms/mechanism_mapping/1.xml" notmine)" 404
+
+# A device cannot tell a form outside its scope from one the hub does not
+# have: the same status and the same body, on download and on submission.
+get "$BASE/forms/no_such_form/1.xml" nosuch >/dev/null
+cmp -s "$T/notmine.body" "$T/nosuch.body" ||
+  fail "download: out of scope ($(cat "$T/notmine.body")) differs from unknown ($(cat "$T/nosuch.body"))"
+echo "ok - download: an unassigned form answers as an unknown one"
+sed 's/4e80/4e82/' "$T/m.xml" >"$T/m_other.xml"
+sed 's/4e80/4e83/; s/id="mechanism_mapping"/id="no_such_form"/' "$T/m.xml" >"$T/m_none.xml"
+s_other=$(post "$T/m_other.xml" sub_other)
+s_none=$(post "$T/m_none.xml" sub_none)
+check "submission of an unassigned form: 404" "$s_other" 404
+check "submission of an unknown form: the same status" "$s_none" "$s_other"
+cmp -s "$T/sub_other.body" "$T/sub_none.body" ||
+  fail "submission: out of scope ($(cat "$T/sub_other.body")) differs from unknown ($(cat "$T/sub_none.body"))"
+echo "ok - submission: an unassigned form answers as an unknown one"
+check "neither is stored" "$(stored 0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4e82)$(stored 0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4e83)" 00
 
 # ---- one phone sending several at once --------------------------------------
 
