@@ -150,7 +150,7 @@ typedef struct hub_export_req {
                               hub's configured minimum) */
     hub_export_progress progress;
     int raw_cells; /* csv: no formula neutralisation (hub__sink_csv) */
-    int admin; /* areas: 1 when the indicator may be on a personal or
+    int admin;     /* areas: 1 when the indicator may be on a personal or
                   sensitive field (the CLI, an admin token) */
 } hub_export_req;
 
