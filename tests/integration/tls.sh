@@ -36,29 +36,6 @@ tls_cleanup() {
 }
 trap tls_cleanup EXIT
 
-# make_ca NAME: a throwaway CA, $T/NAME.pem and $T/NAME.key.
-make_ca() {
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$T/$1.key" -out "$T/$1.pem" -days 2 \
-    -subj "/CN=fieldsync test $1" 2>>"$T/openssl.log" ||
-    fail "openssl: cannot make CA $1"
-}
-
-# make_cert NAME CA: a server certificate for 127.0.0.1 and localhost
-# signed by CA, $T/NAME.crt and $T/NAME.key.
-make_cert() {
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$T/$1.key" -out "$T/$1.csr" -subj "/CN=localhost" \
-    2>>"$T/openssl.log" || fail "openssl: cannot make key $1"
-  printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' \
-    'basicConstraints=critical,CA:FALSE' \
-    'keyUsage=critical,digitalSignature' \
-    'extendedKeyUsage=serverAuth' >"$T/$1.ext"
-  openssl x509 -req -in "$T/$1.csr" -CA "$T/$2.pem" -CAkey "$T/$2.key" \
-    -set_serial "0x$(openssl rand -hex 8)" -days 2 -extfile "$T/$1.ext" \
-    -out "$T/$1.crt" 2>>"$T/openssl.log" || fail "openssl: cannot sign $1"
-}
-
 # start_tls NAME CERT CA: stunnel with the shipped configuration, its
 # listening port, certificate and user changed for this test, in front
 # of the hub. Tries free-looking ports until one is bound by this
