@@ -1,18 +1,23 @@
 /*
  * admincli.c - admin commands on the hub database file (hub.h):
- * enrolment codes (enroll.c), publishing forms (forms.c) and what the
+ * enrolment codes (enroll.c; an ODK Collect device's QR code,
+ * collectqr.c), publishing forms (forms.c) and what the
  * hub holds (stats.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs_form.h"
 #include "fs_schema.h"
 #include "hub.h"
 #include "cli.h"
+#include "collectqr.h"
 #include "db.h"
 #include "enroll.h"
 #include "errors.h"
@@ -23,22 +28,67 @@
 
 #define FORM_FILE_MAX (4 * 1024 * 1024)
 
-int hub_enroll_code(const char *db_path, const char *name, const char *role,
-                    const char *areas, const char *forms, double expires_hours,
-                    const char *collect_url, FILE *out)
+/* Opens the PNG for the QR code before anything is enrolled, so a path
+ * that cannot be written changes nothing. Mode 0600 whatever the file
+ * was: the code holds the device's token. */
+static FILE *open_png(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fchmod(fd, 0600) == 0 ? fdopen(fd, "wb") : NULL;
+    if (!f)
+        close(fd);
+    return f;
+}
+
+/* The URL, then the QR code as asked. 0, or an exit status. */
+static int print_collect(const hub_enroll_req *req, const char *url, FILE *png,
+                         FILE *out)
+{
+    fprintf(out, "%s\n", url);
+    if (!png && !req->qr_text)
+        return 0;
+    char project[FS_NAME_MAX + 16];
+    snprintf(project, sizeof project, "fieldsync: %s",
+             req->name ? req->name : "device");
+    char *payload = hub__collect_settings(url, project);
+    char why[200] = "out of memory";
+    int bad = !payload;
+    if (!bad && req->qr_text && hub__qr_text(payload, out) != 0)
+        bad = 1;
+    if (!bad && png && hub__qr_png(payload, png, why, sizeof why) != 0)
+        bad = 1;
+    free(payload);
+    if (png && fclose(png) != 0 && !bad) {
+        snprintf(why, sizeof why, "%s", strerror(errno));
+        bad = 1;
+    }
+    if (bad) {
+        fprintf(stderr,
+                "fieldsync-hub: the device is enrolled and its server URL "
+                "printed, but its QR code could not be made: %s\n",
+                why);
+        return hub__exit_status(HUB_ESTORAGE);
+    }
+    return 0;
+}
+
+int hub_enroll_code(const char *db_path, const hub_enroll_req *req, FILE *out)
 {
     char area_list[HUB_SCOPE_MAX], form_list[HUB_SCOPE_MAX], why[200];
-    if (hub__scope_parse(areas, fs_valid_area_code, area_list, sizeof area_list,
-                         why, sizeof why) != 0) {
+    const char *collect_url = req->collect_url;
+    if (hub__scope_parse(req->areas, fs_valid_area_code, area_list,
+                         sizeof area_list, why, sizeof why) != 0) {
         fprintf(stderr, "fieldsync-hub: --areas: %s\n", why);
         return hub__exit_status(HUB_EBADINPUT);
     }
-    if (hub__scope_parse(forms, fs_valid_form_id, form_list, sizeof form_list,
-                         why, sizeof why) != 0) {
+    if (hub__scope_parse(req->forms, fs_valid_form_id, form_list,
+                         sizeof form_list, why, sizeof why) != 0) {
         fprintf(stderr, "fieldsync-hub: --forms: %s\n", why);
         return hub__exit_status(HUB_EBADINPUT);
     }
-    if (name && !fs_valid_name(name)) {
+    if (req->name && !fs_valid_name(req->name)) {
         fprintf(stderr, "fieldsync-hub: --name must be printable text of "
                         "1 to 128 bytes\n");
         return hub__exit_status(HUB_EBADINPUT);
@@ -51,22 +101,35 @@ int hub_enroll_code(const char *db_path, const char *name, const char *role,
                         "as phones reach it, e.g. https://hub.example.org\n");
         return hub__exit_status(HUB_EBADINPUT);
     }
+    if (!collect_url && (req->qr_png || req->qr_text)) {
+        fprintf(stderr, "fieldsync-hub: --qr and --qr-text draw an ODK "
+                        "Collect device's settings: add --collect HUB_URL\n");
+        return hub__exit_status(HUB_EBADINPUT);
+    }
     while (ulen > 0 && collect_url[ulen - 1] == '/')
         ulen--;
-    if (expires_hours <= 0 || expires_hours > 24 * 365) {
+    if (req->expires_hours <= 0 || req->expires_hours > 24 * 365) {
         fprintf(stderr, "fieldsync-hub: --expires must be between 0 and "
                         "8760 hours\n");
         return hub__exit_status(HUB_EBADINPUT);
     }
+    FILE *png = NULL;
+    if (req->qr_png && !(png = open_png(req->qr_png))) {
+        fprintf(stderr, "fieldsync-hub: --qr: cannot write %s: %s\n",
+                req->qr_png, strerror(errno));
+        return hub__exit_status(HUB_EBADINPUT);
+    }
     sqlite3 *db = hub__open(db_path);
-    if (!db)
-        return hub__exit_status(HUB_ESTORAGE);
+    int rc = db ? HUB_OK : HUB_ESTORAGE;
     char code[16];
-    int rc = hub__enrol_code_create(db, name ? name : "device", role, area_list,
-                                    form_list, expires_hours, "cli", code);
-    if (rc != HUB_OK)
-        fprintf(stderr, "fieldsync-hub: cannot store the code: %s\n",
-                sqlite3_errmsg(db));
+    if (rc == HUB_OK) {
+        rc = hub__enrol_code_create(db, req->name ? req->name : "device",
+                                    req->role, area_list, form_list,
+                                    req->expires_hours, "cli", code);
+        if (rc != HUB_OK)
+            fprintf(stderr, "fieldsync-hub: cannot store the code: %s\n",
+                    sqlite3_errmsg(db));
+    }
     hub_device dev;
     char token[65] = "";
     if (rc == HUB_OK && collect_url) {
@@ -80,14 +143,23 @@ int hub_enroll_code(const char *db_path, const char *name, const char *role,
             fprintf(stderr, "fieldsync-hub: cannot enrol the device: %s\n",
                     sqlite3_errmsg(db));
     }
-    hub__close(db);
-    if (rc != HUB_OK)
+    if (db)
+        hub__close(db);
+    if (rc != HUB_OK) {
+        if (png) {
+            fclose(png);
+            unlink(req->qr_png);
+        }
         return hub__exit_status(rc);
-    if (collect_url)
-        fprintf(out, "%.*s/openrosa/key/%s\n", (int)ulen, collect_url, token);
-    else
+    }
+    if (!collect_url) {
         fprintf(out, "%s\n", code);
-    return 0;
+        return 0;
+    }
+    char url[600];
+    snprintf(url, sizeof url, "%.*s/openrosa/key/%s", (int)ulen, collect_url,
+             token);
+    return print_collect(req, url, png, out);
 }
 
 /* Prints every problem of a definition, one per line with its JSON

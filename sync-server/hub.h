@@ -40,13 +40,26 @@ typedef struct hub_serve_options {
 int hub_serve(const hub_serve_options *opt);
 
 /* Admin commands. Each opens db_path (created if missing). */
-/* areas, forms: "*" or codes separated by commas. With collect_url (the
- * hub's address as devices reach it; NULL for an ordinary code) the code
- * is claimed at once and the ODK Collect server URL of the new device,
- * collect_url/openrosa/key/<token>, is printed instead. */
-int hub_enroll_code(const char *db_path, const char *name, const char *role,
-                    const char *areas, const char *forms, double expires_hours,
-                    const char *collect_url, FILE *out);
+typedef struct hub_enroll_req {
+    const char *name;  /* the device's name (NULL: "device") */
+    const char *role;  /* outreach, enumerator (devices), admin, reviewer */
+    const char *areas; /* "*" or codes separated by commas */
+    const char *forms; /* "*" or form ids separated by commas */
+    double expires_hours;
+    /* The hub's address as devices reach it, for an ODK Collect device;
+     * NULL for an ordinary code. */
+    const char *collect_url;
+    /* With collect_url: also write Collect's settings QR code as a PNG
+     * here (mode 0600: it holds the device's token) ... */
+    const char *qr_png;
+    /* ... and draw it on out after the URL. */
+    int qr_text;
+} hub_enroll_req;
+/* Prints a one-time enrolment code. With collect_url the code is claimed
+ * at once and the ODK Collect server URL of the new device,
+ * collect_url/openrosa/key/<token>, is printed instead (and its QR code
+ * as asked). */
+int hub_enroll_code(const char *db_path, const hub_enroll_req *req, FILE *out);
 /* API tokens for people: role admin or reviewer. Prints the secret once. */
 int hub_token_create(const char *db_path, const char *role, const char *name,
                      const char *areas, FILE *out);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fs_protocol.h"
 #include "backup.h"
@@ -25,9 +26,13 @@ static const char usage[] =
     "                                  most 1000, 8 MiB, 90 days\n"
     "  enroll-code [--db PATH] [--name NAME] [--role ROLE]\n"
     "        [--areas LIST] [--forms LIST] [--expires HOURS]\n"
-    "        [--collect HUB_URL]       print a one-time enrolment code; with\n"
+    "        [--collect HUB_URL [--qr FILE.png] [--qr-text]]\n"
+    "                                  print a one-time enrolment code; with\n"
     "                                  --collect, enrol an ODK Collect\n"
     "                                  device now and print its server URL\n"
+    "                                  and settings QR code (drawn on a\n"
+    "                                  terminal or with --qr-text; --qr\n"
+    "                                  writes a PNG)\n"
     "  form publish [--db PATH] FILE   publish a form version (JSON or "
     "XLSForm .xlsx)\n"
     "  form import FILE.xlsx [-o FILE.json]\n"
@@ -116,6 +121,8 @@ typedef struct args {
     const char *forms;
     const char *collect; /* enroll-code --collect, serve --public-url:
                             the hub's address as devices reach it */
+    const char *qr;      /* enroll-code --qr FILE.png */
+    int qr_text;         /* enroll-code --qr-text */
     const char *state;
     const char *comment;
     /* the mapping dataset */
@@ -205,6 +212,9 @@ static int parse(int argc, char **argv, int start, args *a)
         } else if (strcmp(o, "--personal") == 0) {
             a->personal = 1;
             takes = 0;
+        } else if (strcmp(o, "--qr-text") == 0) {
+            a->qr_text = 1;
+            takes = 0;
         } else if (strcmp(o, "--raw-cells") == 0) {
             a->raw_cells = 1;
             takes = 0;
@@ -226,6 +236,8 @@ static int parse(int argc, char **argv, int start, args *a)
         } else if (strcmp(o, "--collect") == 0 ||
                    strcmp(o, "--public-url") == 0) {
             a->collect = v;
+        } else if (strcmp(o, "--qr") == 0) {
+            a->qr = v;
         } else if (strcmp(o, "--name") == 0) {
             a->name = v;
         } else if (strcmp(o, "--role") == 0) {
@@ -463,9 +475,18 @@ int main(int argc, char **argv)
         if (!a.areas)
             fprintf(stderr, "fieldsync-hub: no --areas given: the device "
                             "may record for any area\n");
-        return hub_enroll_code(a.db, a.name, a.role, a.areas ? a.areas : "*",
-                               a.forms ? a.forms : "*", a.expires, a.collect,
-                               stdout);
+        /* The QR code is drawn on a terminal unless asked otherwise;
+         * a script that reads the URL gets the URL alone. */
+        hub_enroll_req req = {.name = a.name,
+                              .role = a.role,
+                              .areas = a.areas ? a.areas : "*",
+                              .forms = a.forms ? a.forms : "*",
+                              .expires_hours = a.expires,
+                              .collect_url = a.collect,
+                              .qr_png = a.qr,
+                              .qr_text = a.qr_text ||
+                                         (a.collect && isatty(STDOUT_FILENO))};
+        return hub_enroll_code(a.db, &req, stdout);
     }
     if (strcmp(cmd, "form") == 0) {
         if (sub_is(&a, 2, "publish") && hub_form_is_xlsx(a.pos[1]))
