@@ -43,8 +43,7 @@ char *hub__collect_settings(const char *server_url, const char *project)
     /* The device's forms are its scope: Collect keeps exactly the hub's
      * list, and sends a finalized form as soon as there is a link. */
     if (general && cJSON_AddStringToObject(general, "server_url", server_url) &&
-        cJSON_AddStringToObject(general, "form_update_mode",
-                                "match_exactly") &&
+        cJSON_AddStringToObject(general, "form_update_mode", "match_exactly") &&
         cJSON_AddStringToObject(general, "autosend", "wifi_and_cellular") &&
         cJSON_AddObjectToObject(root, "admin"))
         proj = cJSON_AddObjectToObject(root, "project");
@@ -93,7 +92,8 @@ int hub__qr_text(const char *payload, FILE *out)
     for (int y = 0; y < side; y += 2) {
         fputs("\x1b[30;47m", out);
         for (int x = 0; x < side; x++) {
-            int top = dark(qr, x, y), bottom = y + 1 < side && dark(qr, x, y + 1);
+            int top = dark(qr, x, y),
+                bottom = y + 1 < side && dark(qr, x, y + 1);
             fputs(top && bottom ? "\u2588"
                   : top         ? "\u2580"
                   : bottom      ? "\u2584"
@@ -134,10 +134,10 @@ int hub__qr_png(const char *payload, FILE *f, char *why, size_t whylen)
     const int side = (qr->width + 2 * QUIET) * SCALE;
     png_bytep row = malloc((size_t)side);
     png_err err = {.msg = ""};
-    png_structp png = row ? png_create_write_struct(PNG_LIBPNG_VER_STRING,
-                                                    &err, on_png_error,
-                                                    on_png_warning)
-                          : NULL;
+    png_structp png =
+        row ? png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, on_png_error,
+                                      on_png_warning)
+            : NULL;
     png_infop info = png ? png_create_info_struct(png) : NULL;
     volatile int rc = -1; /* set after setjmp */
     if (!info) {
