@@ -8,7 +8,10 @@
  * hub__merge_prepare (the same validator) and the merge queue, so it is
  * stored, reviewed and counted exactly like a pushed one. The instanceID
  * is its id: the same instance sent again is answered 201 and stored
- * once; other content under that id is refused with 409.
+ * once; other content under that id is refused with 409. An edit
+ * (meta/deprecatedID naming the newest version) becomes the submission's
+ * next revision; openrosa_instances (hub-7.sql) remembers which instance
+ * each later revision came from.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -378,7 +381,7 @@ static int handle_form_list(struct mg_connection *conn, const hub_device *dev,
     return status;
 }
 
-/* rest: "<id>/<version>.xml". */
+/* rest: "<id>/<version>.xml", or "<id>/<version>/manifest". */
 static int handle_download(struct mg_connection *conn, const hub_device *dev,
                            const char *rest)
 {
@@ -387,8 +390,9 @@ static int handle_download(struct mg_connection *conn, const hub_device *dev,
     size_t idlen = slash ? (size_t)(slash - rest) : 0;
     char *end = NULL;
     long long ver = slash ? strtoll(slash + 1, &end, 10) : 0;
+    int manifest = end && strcmp(end, "/manifest") == 0;
     if (!slash || idlen == 0 || idlen > FS_ID_MAX || end == slash + 1 ||
-        strcmp(end, ".xml") != 0 || ver < 1)
+        (strcmp(end, ".xml") != 0 && !manifest) || ver < 1)
         return reply_error(conn, 404,
                            "no such form: expected forms/<id>/<version>.xml "
                            "as the form list gives it");
@@ -403,7 +407,17 @@ static int handle_download(struct mg_connection *conn, const hub_device *dev,
         status = reply_no_form(conn);
     else if (rc != HUB_OK)
         status = reply_error(conn, 503, "the hub cannot build this XForm");
-    else {
+    else if (manifest) {
+        /* No form has media files yet, so the form list names no
+         * manifest; a client that asks anyway learns there is none. */
+        static const char empty[] =
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<manifest "
+            "xmlns=\"http://openrosa.org/xforms/xformsManifest\"/>\n";
+        send_reply(conn, 200, "text/xml; charset=utf-8", empty,
+                   sizeof empty - 1, NULL, NULL);
+        status = 200;
+    } else {
         send_reply(conn, 200, "text/xml; charset=utf-8", x.data, x.len, NULL,
                    NULL);
         status = 200;
@@ -745,15 +759,16 @@ static int instance_uuid(const char *iid, char out[FS_UUID_LEN + 1])
     return 0;
 }
 
-/* What the hub holds under sub's id already: 0 nothing, 1 the same
- * submission, 2 other content, or a storage error. */
-static int stored_as(sqlite3 *db, const fs_submission *sub)
+/* What the hub holds as revision rev of submission id, beside sub: 0
+ * nothing, 1 the same content, 2 other content, or a storage error. */
+static int stored_as(sqlite3 *db, const char *id, int64_t rev,
+                     const fs_submission *sub)
 {
     int rc;
     sqlite3_stmt *st = hub__sql(db,
                                 "SELECT form_id, form_version, area, answers "
-                                "FROM submissions WHERE id = ? AND rev = 1",
-                                HUB_ARGS(HUB_TEXT(sub->id)), &rc);
+                                "FROM submissions WHERE id = ? AND rev = ?",
+                                HUB_ARGS(HUB_TEXT(id), HUB_INT(rev)), &rc);
     if (!st)
         return rc;
     rc = hub__sql_step(st);
@@ -767,6 +782,86 @@ static int stored_as(sqlite3 *db, const fs_submission *sub)
                strcmp(hub__col(st, 3), sub->answers_json) == 0;
     hub__sql_end(st);
     return same ? 1 : 2;
+}
+
+/* ---- amendments (deprecatedID) ----------------------------------------- */
+
+/* An instance recorded in openrosa_instances (hub-7.sql). */
+typedef struct or_instance {
+    char submission[FS_UUID_LEN + 1];
+    int64_t rev;
+    char answers_sha[65];
+} or_instance;
+
+/* Reads the row of instance into *out: 1 found, 0 not, or an error. */
+static int instance_row(sqlite3 *db, const char *instance, or_instance *out)
+{
+    int rc;
+    sqlite3_stmt *st =
+        hub__sql(db,
+                 "SELECT submission, rev, answers_sha FROM openrosa_instances "
+                 "WHERE instance = ?",
+                 HUB_ARGS(HUB_TEXT(instance)), &rc);
+    if (!st)
+        return rc;
+    rc = hub__sql_step(st);
+    if (rc > 0) {
+        snprintf(out->submission, sizeof out->submission, "%s",
+                 hub__col(st, 0));
+        out->rev = sqlite3_column_int64(st, 1);
+        snprintf(out->answers_sha, sizeof out->answers_sha, "%s",
+                 hub__col(st, 2));
+    }
+    hub__sql_end(st);
+    return rc < 0 ? rc : rc > 0;
+}
+
+/* 1 when revision rev of submission id is stored with answers whose
+ * SHA-256 is sha, 0 when not, or an error. */
+static int revision_has(sqlite3 *db, const char *id, int64_t rev,
+                        const char *sha)
+{
+    int rc;
+    sqlite3_stmt *st =
+        hub__sql(db, "SELECT answers FROM submissions WHERE id = ? AND rev = ?",
+                 HUB_ARGS(HUB_TEXT(id), HUB_INT(rev)), &rc);
+    if (!st)
+        return rc;
+    rc = hub__sql_step(st);
+    int has = 0;
+    if (rc > 0) {
+        char got[65];
+        const char *a = hub__col(st, 0);
+        fs_sha256_hex(a, strlen(a), got);
+        has = strcmp(got, sha) == 0;
+    }
+    hub__sql_end(st);
+    return rc < 0 ? rc : has;
+}
+
+/* The device that made submission id's first revision, its form and its
+ * newest revision: 1 found, 0 not, or an error. */
+static int submission_head(sqlite3 *db, const char *id,
+                           char device[FS_UUID_LEN + 1],
+                           char form[FS_ID_MAX + 1], int64_t *newest)
+{
+    int rc;
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT (SELECT device_id FROM submissions WHERE id = ?1 ORDER BY "
+        "rev LIMIT 1), form_id, rev FROM submissions WHERE id = ?1 ORDER "
+        "BY rev DESC LIMIT 1",
+        HUB_ARGS(HUB_TEXT(id)), &rc);
+    if (!st)
+        return rc;
+    rc = hub__sql_step(st);
+    if (rc > 0) {
+        snprintf(device, FS_UUID_LEN + 1, "%s", hub__col(st, 0));
+        snprintf(form, FS_ID_MAX + 1, "%s", hub__col(st, 1));
+        *newest = sqlite3_column_int64(st, 2);
+    }
+    hub__sql_end(st);
+    return rc < 0 ? rc : rc > 0;
 }
 
 /* The device's acknowledged sequence now (another submission of the
@@ -853,6 +948,11 @@ static int merge_one(struct mg_connection *conn, hub *h, const hub_device *dev,
                                "nothing was stored, send it again later");
         switch (result.status) {
         case FS_RES_APPLIED:
+            if (sub->rev > 1)
+                return reply_message(conn, 201, "submit_success",
+                                     "Received: stored as revision %lld of "
+                                     "submission %s.",
+                                     (long long)sub->rev, sub->id);
             return reply_message(conn, 201, "submit_success",
                                  "Received: stored as submission %s.", sub->id);
         case FS_RES_DUPLICATE:
@@ -861,8 +961,13 @@ static int merge_one(struct mg_connection *conn, hub *h, const hub_device *dev,
                                  "stored once.",
                                  sub->id);
         case FS_RES_DIVERGENT:
+            /* An edit raced with a correction on the hub: both are kept
+             * as a conflict for an admin. */
+            if (strcmp(result.error, "conflict") == 0)
+                return reply_message(conn, 409, "error", "not stored: %s",
+                                     result.message);
             /* Raced with another copy: the same content is a replay. */
-            if (stored_as(db, sub) == 1)
+            if (stored_as(db, sub->id, sub->rev, sub) == 1)
                 return reply_message(conn, 201, "submit_success",
                                      "Received already: submission %s is "
                                      "stored once.",
@@ -873,15 +978,175 @@ static int merge_one(struct mg_connection *conn, hub *h, const hub_device *dev,
                                  "instance as deprecatedID",
                                  sub->id);
         default: /* refused by the scope check or the validator */
-            return reply_message(
-                conn,
-                strcmp(result.error, fs_errname(FS_ESCOPE)) == 0 ? 403 : 400,
-                "error", "not stored: %s", result.message);
+            return reply_message(conn,
+                                 strcmp(result.error, fs_errname(FS_ESCOPE)) ==
+                                             0 ||
+                                         strcmp(result.error, "not_owner") == 0
+                                     ? 403
+                                     : 400,
+                                 "error", "not stored: %s", result.message);
         }
     }
     return reply_error(conn, 503,
                        "the hub is busy with this device's other "
                        "submissions; send this one again");
+}
+
+static int reply_stored_once(struct mg_connection *conn, const char *id,
+                             int64_t rev)
+{
+    return reply_message(conn, 201, "submit_success",
+                         "Received already: revision %lld of submission %s "
+                         "is stored once.",
+                         (long long)rev, id);
+}
+
+static int reply_other_content(struct mg_connection *conn, const char *iid)
+{
+    return reply_message(conn, 409, "error",
+                         "the hub holds instance %s with other content; an "
+                         "edit must take a new instanceID and carry this "
+                         "one as deprecatedID",
+                         iid);
+}
+
+/* What the hub knows of instance iid (a UUID) beside sub: 0 nothing,
+ * 1 stored with the same content (*rev its revision), 2 taken by other
+ * content, or an error. A leftover row of an edit whose merge never
+ * happened (hub-7.sql) is removed and counts as nothing. */
+static int instance_held(sqlite3 *db, const char *iid, const fs_submission *sub,
+                         char id_out[FS_UUID_LEN + 1], int64_t *rev)
+{
+    or_instance row;
+    int rc = instance_row(db, iid, &row);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        rc = stored_as(db, row.submission, row.rev, sub);
+        if (rc != 0) {
+            snprintf(id_out, FS_UUID_LEN + 1, "%s", row.submission);
+            *rev = row.rev;
+            return rc;
+        }
+        return hub__sql_run(db,
+                            "DELETE FROM openrosa_instances WHERE instance = ?",
+                            HUB_ARGS(HUB_TEXT(iid)));
+    }
+    snprintf(id_out, FS_UUID_LEN + 1, "%s", iid);
+    *rev = 1;
+    return stored_as(db, iid, 1, sub);
+}
+
+/* A first version: the instanceID is the idempotency key, so a copy
+ * already stored is answered as stored and other content under it
+ * refused, before the merge would keep it beside the first for an
+ * admin. */
+static int submit_first(struct mg_connection *conn, hub *h,
+                        const hub_device *dev, fs_changeset *cs)
+{
+    sqlite3 *db = hub__db(conn);
+    fs_submission *sub = &cs->changes[0].sub;
+    char id[FS_UUID_LEN + 1];
+    int64_t rev = 0;
+    int held = instance_held(db, sub->id, sub, id, &rev);
+    if (held == 1)
+        return reply_stored_once(conn, id, rev);
+    if (held == 2)
+        return reply_other_content(conn, sub->id);
+    if (held < 0)
+        return reply_error(conn, 503, "the hub cannot read its database");
+    hub__scope_filter(dev, cs);
+    return merge_one(conn, h, dev, cs);
+}
+
+/* An edit, as ODK Central takes one: the instance it replaces
+ * (deprecatedID) must be the newest revision of a submission of this
+ * device; it becomes the next revision. Unknown -> 404, not the newest
+ * -> 409, nothing stored either way. */
+static int submit_edit(struct mg_connection *conn, hub *h,
+                       const hub_device *dev, fs_changeset *cs,
+                       const char *deprecated, const char *sha)
+{
+    sqlite3 *db = hub__db(conn);
+    fs_submission *sub = &cs->changes[0].sub;
+    char old[FS_UUID_LEN + 1], iid[FS_UUID_LEN + 1];
+    if (instance_uuid(deprecated, old) != 0)
+        return reply_error(conn, 400,
+                           "meta/deprecatedID must be uuid: followed by "
+                           "the UUID of the instance this one edits");
+    snprintf(iid, sizeof iid, "%s", sub->id);
+    if (strcmp(iid, old) == 0)
+        return reply_error(conn, 400,
+                           "instanceID and deprecatedID are the same; an "
+                           "edit takes a new instanceID");
+    /* This very edit sent again. */
+    char id[FS_UUID_LEN + 1];
+    int64_t rev = 0;
+    int held = instance_held(db, iid, sub, id, &rev);
+    if (held == 1)
+        return reply_stored_once(conn, id, rev);
+    if (held == 2)
+        return reply_other_content(conn, iid);
+    if (held < 0)
+        return reply_error(conn, 503, "the hub cannot read its database");
+
+    /* What it edits: an earlier edit's instance, else a first version. */
+    or_instance base;
+    int rc = instance_row(db, old, &base);
+    if (rc > 0 &&
+        revision_has(db, base.submission, base.rev, base.answers_sha) <= 0)
+        rc = 0; /* a leftover of an edit that was never stored */
+    if (rc == 0) {
+        snprintf(base.submission, sizeof base.submission, "%s", old);
+        base.rev = 1;
+    }
+    char owner[FS_UUID_LEN + 1], form[FS_ID_MAX + 1];
+    int64_t newest = 0;
+    if (rc >= 0)
+        rc = submission_head(db, base.submission, owner, form, &newest);
+    if (rc < 0)
+        return reply_error(conn, 503, "the hub cannot read its database");
+    /* Another device's submission is answered as one the hub does not
+     * have: a device learns nothing of others' records. */
+    if (rc == 0 || newest < base.rev || strcmp(owner, dev->id) != 0)
+        return reply_message(conn, 404, "error",
+                             "no submission of this device has instanceID "
+                             "%s (the deprecatedID); send the edit as a new "
+                             "submission, or check it was sent to this hub",
+                             old);
+    if (strcmp(form, sub->form_id) != 0)
+        return reply_message(conn, 400, "error",
+                             "instance %s is a submission of form %s; an "
+                             "edit keeps its form",
+                             old, form);
+    if (newest != base.rev)
+        return reply_message(conn, 409, "error",
+                             "instance %s is revision %lld of submission "
+                             "%s, and the hub holds revision %lld since; "
+                             "nothing was stored: download the newest "
+                             "version and edit that",
+                             old, (long long)base.rev, base.submission,
+                             (long long)newest);
+    /* The row first: a crash after the merge leaves no revision the
+     * next send of this instance cannot find. */
+    rc = hub__sql_run(db,
+                      "INSERT OR REPLACE INTO openrosa_instances (instance, "
+                      "submission, rev, answers_sha) VALUES (?, ?, ?, ?)",
+                      HUB_ARGS(HUB_TEXT(iid), HUB_TEXT(base.submission),
+                               HUB_INT(newest + 1), HUB_TEXT(sha)));
+    if (rc != HUB_OK)
+        return reply_error(conn, hub__http_status(rc),
+                           "the hub could not record this edit; nothing "
+                           "was stored, send it again later");
+    snprintf(sub->id, sizeof sub->id, "%s", base.submission);
+    sub->rev = newest + 1;
+    sub->base_rev = newest;
+    hub__scope_filter(dev, cs);
+    int status = merge_one(conn, h, dev, cs);
+    if (status != 201)
+        hub__sql_run(db, "DELETE FROM openrosa_instances WHERE instance = ?",
+                     HUB_ARGS(HUB_TEXT(iid)));
+    return status;
 }
 
 /* The submission in xml[0..len) from dev: read, checked, merged. */
@@ -905,13 +1170,6 @@ static int submit_xml(struct mg_connection *conn, hub *h, const hub_device *dev,
         status = reply_error(conn, 400,
                              "the submission's root element needs the id "
                              "and version attributes of its form");
-        goto out;
-    }
-    if (s.deprecated_id[0]) {
-        status = reply_error(conn, 400,
-                             "edits of sent submissions (deprecatedID) are "
-                             "not taken by this hub yet; correct it on the "
-                             "hub's review page");
         goto out;
     }
     cs = fs_changeset_new(1);
@@ -957,33 +1215,15 @@ static int submit_xml(struct mg_connection *conn, hub *h, const hub_device *dev,
     sub->rev = 1;
     sub->base_rev = 0;
 
-    /* The instanceID is the idempotency key: a copy already stored is
-     * answered as stored, other content under it refused, before the
-     * merge would keep it beside the first for an admin. */
-    int held = stored_as(db, sub);
-    if (held == 1) {
-        status = reply_message(conn, 201, "submit_success",
-                               "Received already: submission %s is stored "
-                               "once.",
-                               sub->id);
-        goto out;
-    }
-    if (held == 2) {
-        status = reply_message(conn, 409, "error",
-                               "the hub holds instance %s with other "
-                               "content; an edit must carry the instance "
-                               "as deprecatedID",
-                               sub->id);
-        goto out;
-    }
-    if (held < 0) {
-        status = reply_error(conn, 503, "the hub cannot read its database");
-        goto out;
-    }
-    hub__scope_filter(dev, cs);
+    char sha[65];
+    fs_sha256_hex(sub->answers_json, strlen(sub->answers_json), sha);
+    /* One submission of a device at a time, from the first look at what
+     * is stored to the merge. */
     pthread_mutex_t *lock = device_lock(dev->id);
     pthread_mutex_lock(lock);
-    status = merge_one(conn, h, dev, cs);
+    status = s.deprecated_id[0]
+                 ? submit_edit(conn, h, dev, cs, s.deprecated_id, sha)
+                 : submit_first(conn, h, dev, cs);
     pthread_mutex_unlock(lock);
 out:
     fs_form_free(f);
@@ -997,12 +1237,13 @@ out:
 typedef struct form_read {
     fs_buf xml;
     int found, too_big;
+    int files;           /* other parts with a file name */
+    char first_file[64]; /* the first of them, for the message */
 } form_read;
 
 static int on_field_found(const char *key, const char *filename, char *path,
                           size_t pathlen, void *ud)
 {
-    (void)filename;
     (void)path;
     (void)pathlen;
     form_read *fr = ud;
@@ -1011,7 +1252,14 @@ static int on_field_found(const char *key, const char *filename, char *path,
         fs_buf_reset(&fr->xml);
         return MG_FORM_FIELD_STORAGE_GET;
     }
-    return MG_FORM_FIELD_STORAGE_SKIP; /* media: not kept by fieldsync */
+    /* A file beside the XML (a photo, an audit log) is refused, not
+     * dropped: the hub's forms have no file questions yet, and a phone
+     * that is refused keeps the submission. Plain fields such as
+     * Collect's *isIncomplete* of a split submission are skipped: every
+     * part carries the whole XML, stored once by its instanceID. */
+    if (filename && filename[0] && fr->files++ == 0)
+        snprintf(fr->first_file, sizeof fr->first_file, "%s", filename);
+    return MG_FORM_FIELD_STORAGE_SKIP;
 }
 
 static int on_field_get(const char *key, const char *value, size_t len,
@@ -1071,6 +1319,13 @@ static int handle_submission(struct mg_connection *conn, hub *h,
         status = reply_error(conn, 400,
                              "the multipart body has more than one "
                              "xml_submission_file part");
+    else if (fr.files > 0)
+        status = reply_message(conn, 400, "error",
+                               "not stored: the submission carries %d "
+                               "file(s) (%s), and this hub's forms take no "
+                               "files; remove the file question from the "
+                               "form or send without it",
+                               fr.files, fr.first_file);
     else
         status =
             submit_xml(conn, h, dev, (const char *)fr.xml.data, fr.xml.len);
@@ -1102,6 +1357,7 @@ int hub__handle_openrosa(struct mg_connection *conn, void *hubp)
         return handle_submission(conn, h, &dev);
     return reply_error(conn, 404,
                        "no such OpenRosa endpoint: formList, "
-                       "forms/<id>/<version>.xml and submission are "
+                       "forms/<id>/<version>.xml, "
+                       "forms/<id>/<version>/manifest and submission are "
                        "served");
 }
