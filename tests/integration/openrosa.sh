@@ -314,6 +314,21 @@ edit "$T/e9.xml" CITY-N01 0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d4e98 3 "$e8"
 check "an edit after a correction on the hub: 409" "$(post "$T/e9.xml" e9)" 409
 check "the correction stands" "$(revs "$iid")" "1:4 2:2 3:5 4:2 5:1"
 
+# ---- review state, readable by the phone's token -------------------------------
+
+# Collect shows no review state, but the device's token reads it through
+# the API (the pull an agent makes), like any device's.
+"$FS_HUB" review --db "$DB" "$iid2" --state has_issues --comment "Zone illisible" >/dev/null ||
+  fail "review failed"
+curl -sS -H "Authorization: Bearer $token" "$HUB_URL/api/v1/pull?after=0" >"$T/pull.json"
+check "the phone's token reads its submission's review" \
+  "$(python3 -c 'import json,sys
+rows = [c["payload"] for c in json.load(open(sys.argv[1]))["changes"] if c["kind"] == "review"]
+print(" ".join(r["id"] + ":" + r["state"] + ":" + r["comment"] for r in rows))' "$T/pull.json")" \
+  "$iid2:has_issues:Zone illisible"
+check "another phone does not see it" \
+  "$(curl -sS -H "Authorization: Bearer ${OBASE##*/key/}" "$HUB_URL/api/v1/pull?after=0" | grep -c "$iid2")" 0
+
 # ---- split submissions (*isIncomplete*) and files --------------------------
 
 # Collect splits a submission too large for one request: every part has
