@@ -41,13 +41,42 @@ int fa__store_error(fa_agent *ag, const char *what)
                     sqlite3_errmsg(ag->db));
 }
 
+/* mkdir -p: the directories above dir that are missing (mode 0755, as
+ * mkdir -p makes them, before the umask), then dir itself with mode.
+ * A directory just made keeps its name after a power cut only once the
+ * directory holding it was synced. Returns 0, or -1 with errno set. */
+static int make_dirs(const char *dir, mode_t mode)
+{
+    char path[FA_PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    while (n > 1 && path[n - 1] == '/')
+        path[--n] = '\0';
+    for (char *p = path + 1;; p++) {
+        int last = *p == '\0';
+        if (*p != '/' && !last)
+            continue;
+        char c = *p;
+        *p = '\0';
+        int made = mkdir(path, last ? mode : 0755) == 0;
+        if (!made && errno != EEXIST)
+            return -1;
+        if (made && fs_sync_parent_dir(path) != 0)
+            return -1;
+        if (last)
+            return 0;
+        *p = c;
+    }
+}
+
 int fa_open(const char *dir, fa_agent **out, char *err, size_t errlen)
 {
     *out = NULL;
-    /* A directory just made keeps its name after a power cut only once
-     * the directory holding it was synced. */
-    int made = mkdir(dir, 0700) == 0;
-    if ((!made && errno != EEXIST) || (made && fs_sync_parent_dir(dir) != 0)) {
+    if (make_dirs(dir, 0700) != 0) {
         snprintf(err, errlen, "cannot create the agent directory %s: %s", dir,
                  strerror(errno));
         return FA_ESTORE;

@@ -226,6 +226,7 @@ static int lookup(sqlite3 *db, const char *sql, const char *hash, int kind,
     snprintf(who->forms, sizeof who->forms, "%s", hub__col(st, 4));
     who->acked_seq = sqlite3_column_int64(st, 5);
     *revoked = sqlite3_column_int(st, 6);
+    who->last_seen_ms = sqlite3_column_int64(st, 7);
     hub__sql_end(st);
     return 1;
 }
@@ -242,8 +243,8 @@ int hub__device_by_token(sqlite3 *db, const char *token, hub_device *who,
     fs_sha256_hex(token, toklen, hash);
     return lookup(db,
                   "SELECT id, name, role, areas, forms, acked_seq, "
-                  "revoked_ms IS NOT NULL FROM devices WHERE "
-                  "token_hash = ?",
+                  "revoked_ms IS NOT NULL, coalesce(last_seen_ms, 0) FROM "
+                  "devices WHERE token_hash = ?",
                   hash, HUB_DEVICE, who, revoked);
 }
 
@@ -273,13 +274,13 @@ int hub__auth(struct mg_connection *conn, hub_device *who, int kinds,
     int revoked = 0;
     int found = lookup(db,
                        "SELECT id, name, role, areas, forms, acked_seq, "
-                       "revoked_ms IS NOT NULL FROM devices WHERE "
-                       "token_hash = ?",
+                       "revoked_ms IS NOT NULL, coalesce(last_seen_ms, 0) "
+                       "FROM devices WHERE token_hash = ?",
                        hash, HUB_DEVICE, who, &revoked);
     if (found == 0)
         found = lookup(db,
                        "SELECT id, name, role, areas, '*', 0, revoked_ms IS "
-                       "NOT NULL FROM api_tokens WHERE token_hash = ?",
+                       "NOT NULL, 0 FROM api_tokens WHERE token_hash = ?",
                        hash, HUB_API, who, &revoked);
     if (found < 0) {
         hub__reply_error(conn, 503, "storage",
@@ -332,6 +333,25 @@ int hub__auth(struct mg_connection *conn, hub_device *who, int kinds,
 int hub__auth_device(struct mg_connection *conn, hub_device *dev)
 {
     return hub__auth(conn, dev, HUB_DEVICE, NULL);
+}
+
+/* At most one write a minute per device: a pull or a form list is a
+ * read, and a phone polling must not queue writers behind the merge. */
+#define SEEN_EVERY_MS 60000
+
+void hub__device_seen(sqlite3 *db, const hub_device *dev)
+{
+    if (dev->kind != HUB_DEVICE)
+        return;
+    int64_t now = (int64_t)fs_now_ms();
+    if (now - dev->last_seen_ms < SEEN_EVERY_MS)
+        return;
+    /* Best effort: a busy or failing database costs the device nothing
+     * but a "last seen" a minute late. */
+    (void)hub__sql_run(db,
+                       "UPDATE devices SET last_seen_ms = ?1 WHERE id = ?2 "
+                       "AND coalesce(last_seen_ms, 0) < ?1",
+                       HUB_ARGS(HUB_INT(now), HUB_TEXT(dev->id)));
 }
 
 int hub__query_int(struct mg_connection *conn, const char *name, long long def,

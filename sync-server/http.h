@@ -62,6 +62,11 @@ int hub__device_by_token(sqlite3 *db, const char *token, hub_device *who,
 /* hub__auth for device endpoints. */
 int hub__auth_device(struct mg_connection *conn, hub_device *dev);
 
+/* Notes that dev reached the hub (devices.last_seen_ms) on a request that
+ * writes nothing else (a pull, an OpenRosa form list); pushes note it in
+ * their own transaction. */
+void hub__device_seen(sqlite3 *db, const hub_device *dev);
+
 /* 1 when the request method is m, else answers 405 and returns 0. */
 int hub__method_is(struct mg_connection *conn, const char *m);
 

@@ -146,6 +146,8 @@ typedef struct args {
     int role_given;
     const char *pos[4];
     int npos;
+    const char *given[32]; /* the options given, for options_fit */
+    int ngiven;
 } args;
 
 static int bad(const char *msg, const char *arg)
@@ -203,6 +205,9 @@ static int parse(int argc, char **argv, int start, args *a)
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
+        if (o[0] == '-' && o[1] != '\0' &&
+            a->ngiven < (int)(sizeof a->given / sizeof a->given[0]))
+            a->given[a->ngiven++] = o;
         if (strcmp(o, "--json") == 0) {
             a->json = 1;
             takes = 0;
@@ -413,6 +418,110 @@ static int mapping_command(const char *cmd, const args *a)
     return bad("unknown command ", cmd);
 }
 
+/* ---- which options a command takes ---------------------------------- */
+
+/* The usage text is the one list of each command's options: an entry is
+ * a line "  word ..." with the lines under it that start with more
+ * spaces; its literal words (lower case, before the first option or
+ * placeholder) name the command. */
+
+/* Length of the literal word at p (letters a-z and '-', not starting
+ * with '-'), or 0. */
+static size_t literal(const char *p)
+{
+    size_t n = 0;
+    if (*p == '-')
+        return 0;
+    while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] == '-' && n > 0))
+        n++;
+    return p[n] == ' ' || p[n] == '\n' ? n : 0;
+}
+
+/* 1 when the entry at e (after its two spaces) names exactly the
+ * command words cmd, pos[0..]: every literal word matches in turn. */
+static int entry_names(const char *e, const char *cmd, const args *a)
+{
+    for (int w = 0;; w++) {
+        size_t n = literal(e);
+        if (n == 0)
+            return w > 0;
+        const char *want = w == 0 ? cmd : w - 1 < a->npos ? a->pos[w - 1] : "";
+        if (strlen(want) != n || strncmp(e, want, n) != 0)
+            return 0;
+        e += n;
+        while (*e == ' ')
+            e++;
+    }
+}
+
+/* 1 when option o appears in the entry text [e, end). */
+static int entry_has(const char *e, const char *end, const char *o)
+{
+    size_t n = strlen(o);
+    for (const char *p = e; p + n <= end; p++) {
+        if (strncmp(p, o, n) != 0 || (p > e && p[-1] != ' ' && p[-1] != '[' &&
+                                      p[-1] != '|' && p[-1] != '('))
+            continue;
+        char c = p[n];
+        if (!((c >= 'a' && c <= 'z') || c == '-'))
+            return 1;
+    }
+    return 0;
+}
+
+/* The end of the entry starting at e: the next line that is not one of
+ * its continuation lines (more than two spaces in front). */
+static const char *entry_end(const char *e)
+{
+    const char *p = strchr(e, '\n');
+    while (p && strncmp(p + 1, "   ", 3) == 0)
+        p = strchr(p + 1, '\n');
+    return p ? p : e + strlen(e);
+}
+
+/* Every option given must be one the command's usage entries show
+ * (--db and --help go with all). A command with no entry of its own
+ * (a wrong subcommand) is left to its own usage message. Returns 0 or
+ * the exit status of the refusal. */
+static int options_fit(const char *cmd, const args *a)
+{
+    const char *found[8];
+    const char *ends[8];
+    int n = 0;
+    for (const char *l = usage; l && *l;
+         l = strchr(l, '\n'), l = l ? l + 1 : l) {
+        if (strncmp(l, "  ", 2) != 0 || l[2] == ' ' || l[2] == '-')
+            continue;
+        if (n < 8 && entry_names(l + 2, cmd, a)) {
+            found[n] = l;
+            ends[n++] = entry_end(l);
+        }
+    }
+    if (n == 0)
+        return 0;
+    for (int i = 0; i < a->ngiven; i++) {
+        const char *o = a->given[i];
+        if (strcmp(o, "--db") == 0 || strcmp(o, "--help") == 0 ||
+            strcmp(o, "-h") == 0)
+            continue;
+        const char *look = strcmp(o, "--output") == 0 ? "-o" : o;
+        int ok = 0;
+        for (int k = 0; k < n && !ok; k++)
+            ok = entry_has(found[k], ends[k], look);
+        if (ok)
+            continue;
+        fprintf(stderr,
+                "fieldsync-hub: %s is not an option of this command; "
+                "it takes:\n",
+                o);
+        for (int k = 0; k < n; k++)
+            fprintf(stderr, "%.*s\n", (int)(ends[k] - found[k]), found[k]);
+        fprintf(stderr, "(fieldsync-hub --help lists every command)\n");
+        return 2;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* Every file this program makes (databases, backups, exports) can
@@ -442,6 +551,8 @@ int main(int argc, char **argv)
         return 0;
     }
     int rc = parse(argc, argv, 2, &a);
+    if (rc == 0)
+        rc = options_fit(cmd, &a);
     if (rc != 0)
         return rc;
 

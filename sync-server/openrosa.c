@@ -193,6 +193,7 @@ static int authenticate(struct mg_connection *conn, const char *token,
         return reply_error(conn, 429,
                            "too many requests from this device; retry in a "
                            "moment");
+    hub__device_seen(hub__db(conn), dev);
     return 0;
 }
 

@@ -41,6 +41,7 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
     hub_device dev;
     if (hub__auth_device(conn, &dev) != 0)
         return 401;
+    hub__device_seen(hub__db(conn), &dev);
     long long after = 0, limit = 0;
     if (hub__query_int(conn, "after", 0, 0, INT64_MAX, &after) != 0 ||
         hub__query_int(conn, "limit", PULL_DEFAULT, 1, PULL_MAX, &limit) != 0)

@@ -26,6 +26,7 @@ typedef struct hub_device {
     char areas[HUB_SCOPE_MAX];
     char forms[HUB_SCOPE_MAX]; /* devices only; '*' for API tokens */
     int64_t acked_seq;         /* devices only */
+    int64_t last_seen_ms;      /* devices only; 0 never */
 } hub_device;
 
 /* 1 when item is in scope ('*' or a comma list), else 0. */
