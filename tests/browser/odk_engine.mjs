@@ -130,9 +130,11 @@ await run('odk_engine', async ({ page, consoleErrors }) => {
         window.instances[id] = inst;
         // Every node's reference, depth first.
         const refs = [];
+        const relevant = {};
         const walk = (n) => {
           for (const c of n.currentState.children || []) {
             refs.push(c.currentState.reference);
+            relevant[c.currentState.reference.split('/').pop()] = c.currentState.relevant;
             walk(c);
           }
         };
@@ -142,6 +144,7 @@ await run('odk_engine', async ({ page, consoleErrors }) => {
           warnings: res.warnings,
           languages: inst.root.languages.map((l) => l.language),
           refs,
+          relevant,
         };
       } catch (e) {
         out[id] = { status: 'createInstance threw', error: String(e && e.stack ? e.stack : e) };
@@ -167,6 +170,14 @@ await run('odk_engine', async ({ page, consoleErrors }) => {
       const missing = def.fields.map((f) => f.name).filter((n) => !names.has(n));
       check(missing.length === 0, `${id}: every field is a node in the engine (${def.fields.length} fields${missing.length ? ', missing ' + missing.join(',') : ''})`);
       check(names.has('instanceID'), `${id}: the instance has meta/instanceID`);
+      // A note before the consent question (an instruction to read first)
+      // is shown on a new instance: consent cannot have been given yet.
+      const ci = def.fields.findIndex((f) => f.consent);
+      const early = def.fields.slice(0, Math.max(ci, 0))
+        .filter((f) => f.type === 'note' && !f.relevant).map((f) => f.name);
+      const hidden = early.filter((n) => l.relevant[n] !== true);
+      check(hidden.length === 0,
+        `${id}: notes before the consent question are shown (${early.length} such${hidden.length ? ', hidden: ' + hidden.join(',') : ''})`);
     }
     check(JSON.stringify(l.languages) === JSON.stringify(['English (en)', 'French (fr)']),
       `${id}: languages English and French (got ${JSON.stringify(l.languages)})`);
