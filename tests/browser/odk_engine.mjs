@@ -119,8 +119,10 @@ await run('odk_engine', async ({ page, consoleErrors }) => {
   const loaded = await page.evaluate(async (all) => {
     const out = {};
     window.instances = {};
+    window.loaded = {};
     for (const [id, xml] of Object.entries(all)) {
       const res = await window.ODK.loadForm(xml);
+      window.loaded[id] = res;
       if (res.status === 'failure') {
         out[id] = { status: res.status, error: [res.error.message, ...(res.error.errors || []).map(String)].join(' / ') };
         continue;
@@ -344,6 +346,37 @@ await run('odk_engine', async ({ page, consoleErrors }) => {
   check(post.status === 201, `submission answers 201 (got ${post.status}: ${reply})`);
   check(post.headers.get('x-openrosa-version') === '1.0', 'the 201 has X-OpenRosa-Version: 1.0');
   check(/<OpenRosaResponse[\s>]/.test(reply), 'the 201 is an OpenRosaResponse');
+
+  // ---- consent refused: only metadata goes out -----------------------
+  // A second instance: answers given, then consent changed to no. The
+  // engine leaves the questions that are no longer relevant out of the
+  // instance, and the hub accepts it (it refuses non-metadata answers
+  // with refused consent).
+  const R = 'refused';
+  await page.evaluate((f) => { window.instances.refused = window.loaded[f].createInstance(); }, F);
+  const rans = (name, v) => page.evaluate(([f, n, val]) => { window.answer(f, n, val); return window.state(f, n); }, [R, name, v]);
+  for (const [k, v] of [['_area', 'CITY-N01'], ['consent', 'yes'], ['household_code', 'CD-0007'],
+    ['wave', 'w1'], ['interview_date', TODAY], ['belonging', 5], ['trust_local_gov', 1],
+    ['comment', 'should not leave the device']]) {
+    await rans(k, v);
+  }
+  s = await rans('consent', 'no');
+  const after = await page.evaluate(([f]) => ['belonging', 'comment', 'household_code'].map((n) => window.state(f, n).relevant), [R]);
+  check(JSON.stringify(after) === '[false,false,true]',
+    `consent no: questions not relevant, metadata still is (got ${JSON.stringify(after)})`);
+  const refused = await page.evaluate(async (f) => {
+    const p = await window.instances[f].root.prepareInstancePayload();
+    return { status: p.status, xml: await p.data[0].get('xml_submission_file').text() };
+  }, R);
+  check(refused.status === 'ready', `the refused instance is ready (got ${refused.status})`);
+  check(!/should not leave|<belonging>5/.test(refused.xml) && /<household_code>CD-0007</.test(refused.xml),
+    `the refused instance holds the metadata, not the answers (got ${refused.xml})`);
+  const rform = new FormData();
+  rform.append('xml_submission_file', new Blob([refused.xml], { type: 'text/xml' }), 'submission.xml');
+  const rpost = await openrosa(`${BASE}/submission`, { method: 'POST', body: rform });
+  check(rpost.status === 201, `the refused instance: 201 (got ${rpost.status}: ${rpost.body})`);
+  const rid = (refused.xml.match(/<instanceID>uuid:([0-9a-f-]{36})<\/instanceID>/) || [])[1];
+  writeFileSync(path.join(OUT, 'refused.id'), rid + '\n');
 
   writeFileSync(path.join(OUT, 'instance.id'), iid + '\n');
   writeFileSync(path.join(OUT, 'instance.xml'), payload.xml);

@@ -6,7 +6,8 @@
 # translated constraint message) loaded by the engine without error; the
 # resilience survey filled in the engine: French then English labels,
 # refused then corrected answers, skip logic, required answers, the
-# instance XML it makes posted as a multipart submission (201). Then the
+# instance XML it makes posted as a multipart submission (201), and a
+# second one whose consent was changed to no (only metadata). Then the
 # hub database: the submission stored like an agent's (the device as
 # collector, its area, the form, the same answers as an agent recording
 # the same survey), in the CSV export, counted in coverage.
@@ -40,6 +41,11 @@ check "answers typed as the form says" \
   "$(sql "SELECT json_extract(answers, '\$.belonging'), json_type(answers, '\$.belonging'), json_extract(answers, '\$.discrimination_where'), json_extract(answers, '\$.trust_builders_other'), json_extract(answers, '\$.interview_date') FROM submissions WHERE id = '$iid'")" \
   "4|integer|[\"street\",\"online\"]|Des bancs <publics>|$today"
 
+rid=$(cat "$T/refused.id")
+check "a refusal keeps only consent and metadata" \
+  "$(sql "SELECT (SELECT group_concat(key, ',') FROM (SELECT key FROM json_each(answers) ORDER BY key)) FROM submissions WHERE id = '$rid'")" \
+  "consent,household_code,interview_date,wave"
+
 # The same survey recorded by an agent: the hub stores the same answers.
 code=$("$FS_HUB" enroll-code --db "$DB" --name tab --areas CITY-N01 --forms resilience_baseline 2>/dev/null)
 agent tab enroll --hub "$HUB_URL" --code "$code" >/dev/null
@@ -61,7 +67,9 @@ for r in csv.DictReader(open(sys.argv[1], newline='')):
 PY
 )
 check "the CSV export has the engine's submission" "$row" "odk-web CITY-N01 4 listening other 1"
-check "coverage counts both" \
+# Three in CITY-N01: the engine's survey, its refusal (a visit made),
+# the agent's survey.
+check "coverage counts the engine's submissions with the agent's" \
   "$("$FS_HUB" coverage --db "$DB" --wave baseline --csv | tr -d '\r' | tail -n 1)" \
-  "baseline,CITY-N01,resilience_baseline,,,10,2,8,20"
+  "baseline,CITY-N01,resilience_baseline,,,10,3,7,30"
 finish
