@@ -670,8 +670,19 @@ static int xp_and(fs_buf *b)
     return b->len > 0 ? bput(b, " and ") : FS_OK;
 }
 
+/* Whether the consent question comes before field i. */
+static int after_consent(xw *w, size_t i, const fs_field *consent)
+{
+    for (size_t j = 0; j < i; j++)
+        if (fs_form_field(w->f, j) == consent)
+            return 1;
+    return 0;
+}
+
 /* The relevant of field i: its condition, and consent given when the form
- * asks for it and the field is not metadata. */
+ * asks for it and the field is not metadata. A note holds no answer: one
+ * placed before the consent question (what to say or do first) is shown
+ * before consent can be given, as the agent shows it. */
 static int relevant_of(xw *w, size_t i, fs_buf *b)
 {
     const fs_field *fld = fs_form_field(w->f, i);
@@ -680,7 +691,9 @@ static int relevant_of(xw *w, size_t i, fs_buf *b)
     int rc = FS_OK;
 
     if (consent != NULL && fld != consent &&
-        !(fs_field_flags(fld) & FS_FIELD_METADATA)) {
+        !(fs_field_flags(fld) & FS_FIELD_METADATA) &&
+        (fs_field_type_of(fld) != FS_FIELD_NOTE ||
+         after_consent(w, i, consent))) {
         rc = bput(b, path_of(w, fs_field_name(consent)));
         if (rc == FS_OK)
             rc = bput(b, " = 'yes'");

@@ -413,6 +413,16 @@ static int test_xform_instruments(void)
                 failf(__FILE__, __LINE__, "resilience_baseline XForm: %.300s",
                       x);
         }
+        if (r == 0 && strcmp(forms[i], "focus_group_record") == 0) {
+            /* its opening note comes before the consent question: shown
+             * at once, not once consent is given */
+            r = strstr((const char *)xml.data,
+                       "<bind nodeset=\"/data/intro\" type=\"string\" "
+                       "readonly=\"true()\"/>") == NULL;
+            if (r)
+                failf(__FILE__, __LINE__,
+                      "focus_group_record XForm: intro waits for consent");
+        }
         fs_buf_free(&xml);
         fs_form_free(f);
         if (r)
