@@ -265,6 +265,20 @@ static const char *const csv_meta[] = {
     "area",          "wave",     "device_id",    "collector",
     "created",       "received", "review_state", NULL};
 
+/* A field's column name: its name, or "answers.NAME" when the name is
+ * one of the hub's own columns (a form may have a question called wave
+ * or area), so that no two columns share a name. Field names have no
+ * dots, so the prefixed name cannot meet another field's. */
+static const char *field_column(const char *name, char *buf, size_t cap)
+{
+    for (size_t i = 0; csv_meta[i]; i++)
+        if (strcmp(csv_meta[i], name) == 0) {
+            snprintf(buf, cap, "answers.%s", name);
+            return buf;
+        }
+    return name;
+}
+
 static void csv_header(const hub_exporter *ex, hub_sink *s)
 {
     for (size_t i = 0; csv_meta[i]; i++)
@@ -273,7 +287,9 @@ static void csv_header(const hub_exporter *ex, hub_sink *s)
         const fs_field *fld = fs_form_field(ex->def, i);
         if (hidden(ex, fld))
             continue;
-        const char *name = fs_field_name(fld);
+        char colname[FS_ID_MAX + 16];
+        const char *name =
+            field_column(fs_field_name(fld), colname, sizeof colname);
         fs_field_type t = fs_field_type_of(fld);
         char col[2 * FS_ID_MAX + 2];
         if (t == FS_FIELD_GEOPOINT) {

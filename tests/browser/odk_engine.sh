@@ -67,6 +67,14 @@ for r in csv.DictReader(open(sys.argv[1], newline='')):
 PY
 )
 check "the CSV export has the engine's submission" "$row" "odk-web CITY-N01 4 listening other 1"
+# The form has its own question called wave beside the hub's wave: two
+# columns, never under one name.
+check "the CSV's column names are unique" \
+  "$(head -1 "$T/export.csv" | tr -d '\r' | tr ',' '\n' | sort | uniq -d | tr '\n' ' ')" ""
+check "the hub's wave and the form's wave question, each in its column" \
+  "$(python3 -c 'import csv,sys
+for r in csv.DictReader(open(sys.argv[1], newline="")):
+    if sys.argv[2] in r.values(): print(r["wave"], r["answers.wave"])' "$T/export.csv" "$iid")" "baseline w1"
 # Three in CITY-N01: the engine's survey, its refusal (a visit made),
 # the agent's survey.
 check "coverage counts the engine's submissions with the agent's" \
