@@ -817,6 +817,13 @@ static int instance_row(sqlite3 *db, const char *instance, or_instance *out)
     return rc < 0 ? rc : rc > 0;
 }
 
+/* Removes the row of an edit whose revision was never stored. */
+static int forget_instance(sqlite3 *db, const char *instance)
+{
+    return hub__sql_run(db, "DELETE FROM openrosa_instances WHERE instance = ?",
+                        HUB_ARGS(HUB_TEXT(instance)));
+}
+
 /* 1 when revision rev of submission id is stored with answers whose
  * SHA-256 is sha, 0 when not, or an error. */
 static int revision_has(sqlite3 *db, const char *id, int64_t rev,
@@ -1029,9 +1036,7 @@ static int instance_held(sqlite3 *db, const char *iid, const fs_submission *sub,
             *rev = row.rev;
             return rc;
         }
-        return hub__sql_run(db,
-                            "DELETE FROM openrosa_instances WHERE instance = ?",
-                            HUB_ARGS(HUB_TEXT(iid)));
+        return forget_instance(db, iid);
     }
     snprintf(id_out, FS_UUID_LEN + 1, "%s", iid);
     *rev = 1;
@@ -1145,8 +1150,7 @@ static int submit_edit(struct mg_connection *conn, hub *h,
     hub__scope_filter(dev, cs);
     int status = merge_one(conn, h, dev, cs);
     if (status != 201)
-        hub__sql_run(db, "DELETE FROM openrosa_instances WHERE instance = ?",
-                     HUB_ARGS(HUB_TEXT(iid)));
+        forget_instance(db, iid);
     return status;
 }
 
