@@ -126,12 +126,14 @@ check "... and the counts follow" "$(hub wave list --csv | tr -d '\r' | tail -n 
 round2,9"
 
 # ---- a database made before the rule --------------------------------
-# Back to schema version 7's shape (no dated_ms, the view of hub-5.sql),
+# Back to schema version 7's shape (no dated_ms nor forms.wave_date, the
+# view of hub-5.sql),
 # then any command migrates it: the dates are filled from the answers.
 stop_hub
 cp "$DB" "$T/before.db"
 sqlite3 -batch -bail "$T/before.db" "DROP VIEW mapping_submissions; DROP TRIGGER submissions_dated;
 DROP INDEX submissions_dated; ALTER TABLE submissions DROP COLUMN dated_ms;
+DROP TRIGGER forms_wave_date; ALTER TABLE forms DROP COLUMN wave_date;
 $(sed -n '/^CREATE VIEW mapping_submissions/,/;$/p' "$FS_SRC/schema/hub-5.sql")
 PRAGMA user_version = 7;"
 check "the old rule counted by the recording day" \
