@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Waves by a form's date field, end to end on a real hub with real
 # agents: a form names its interview date as "wave_date" (a form naming a
-# missing or non-date field is refused); interviews typed in today but
-# dated in an earlier round land in that round in coverage, the wave
-# list, indicators and the CSV export, an interview without a date falls
+# missing or non-date field is refused, from JSON and from XLSForm);
+# interviews typed in today but dated in an earlier round land in that
+# round in coverage, the wave list, indicators and the CSV export, an interview without a date falls
 # back to the day it was recorded, and one dated outside every wave is in
 # none. An admin's correction of the date moves it; a database made
 # before the rule gets its dates when it is migrated. The device counts
@@ -28,6 +28,18 @@ rc=0
 hub form publish "$FIX/bad_type.json" >/dev/null 2>"$T/err" || rc=$?
 check "a wave_date naming a select_one is refused" "$rc:$(grep -c "'gender' is a select_one field; the wave is decided by a date field" "$T/err")" "1:1"
 check "... and neither was published" "$(sql 'SELECT group_concat(version) FROM forms')" 1
+# From XLSForm: the settings column wave_date, checked the same way.
+MK="python3 $FS_SRC/tests/tools/mkxlsx.py"
+$MK "$FIX/xlsform_dated.json" "$T/dated.xlsx"
+"$FS_HUB" form import "$T/dated.xlsx" -o "$T/dated_xls.json" 2>/dev/null
+check "XLSForm settings wave_date becomes the form's" \
+  "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wave_date"])' "$T/dated_xls.json")" visit
+sed 's/"visit"]]}/"remarks"]]}/' "$FIX/xlsform_dated.json" >"$T/undated.json"
+$MK "$T/undated.json" "$T/undated.xlsx"
+rc=0
+"$FS_HUB" form import "$T/undated.xlsx" -o "$T/undated_xls.json" 2>"$T/err" || rc=$?
+check "an XLSForm wave_date naming a text question is refused" \
+  "$rc:$(grep -c "settings: 'remarks' is a text field; the wave is decided by a date field" "$T/err")" "2:1"
 hub areas import "$FS_SRC/tests/fixtures/mapping/areas.geojson" >/dev/null
 
 # baseline closed a month ago; round2 holds today.
