@@ -71,7 +71,9 @@ rec() {
 }
 # Expected, by the interview's day (all recorded today, in round2):
 #   CITY-N01 (e1): 3 + 3 baseline, 5 round2, 1 undated (round2), 1 in none
-#   CITY-N02 (e2): 5 baseline, 2 round2
+#   CITY-N02 (e2): 5 + 1 baseline, 2 + 1 round2: the +1 are dated the
+#   baseline's last day and round2's first, recorded by a device whose
+#   clock is in UTC+14 and then UTC-10: the day decides, not the zone.
 rec e1 CITY-N01 3 "$(day -45)" woman
 rec e1 CITY-N01 3 "$(day -45)" man
 rec e1 CITY-N01 5 "$(day -3)" woman
@@ -79,6 +81,8 @@ rec e1 CITY-N01 1 "" man
 rec e1 CITY-N01 1 "$(day -200)" woman
 rec e2 CITY-N02 5 "$(day -40)" woman
 rec e2 CITY-N02 2 "$(day -10)" man
+TZ=Pacific/Kiritimati rec e2 CITY-N02 1 "$(day -31)" woman
+TZ=America/Adak rec e2 CITY-N02 1 "$(day -30)" man
 
 # The device's sub-quotas, counted offline before any sync.
 quotas() {  # quotas AGENT: "wave recorded" per quota
@@ -91,7 +95,10 @@ check "the device counts its sub-quotas by the interview's date, offline" "$offl
 round2 6"
 sync_until_done e1
 sync_until_done e2
-check "every submission at the hub" "$(sql 'SELECT count(*) FROM submissions')" 20
+check "every submission at the hub" "$(sql 'SELECT count(*) FROM submissions')" 22
+check "a wave's last day and the next one's first, whatever the device's zone" \
+  "$(sql "SELECT group_concat(wave, ' ') FROM (SELECT wave FROM mapping_submissions WHERE id IN ('$(cat "$T/$(day -31).ids")', '$(cat "$T/$(day -30).ids")') ORDER BY dated_ms)")" \
+  "baseline round2"
 
 cov() {  # the coverage table: wave area device? collected
   hub coverage --csv | tr -d '\r' | python3 -c 'import csv,sys
@@ -100,22 +107,22 @@ for r in csv.DictReader(sys.stdin): print(r["wave"], r["area"], "dev" if r["devi
 check "coverage counts each interview in the wave of its date" "$(cov)" \
 "baseline CITY-N01 - 6
 baseline CITY-N01 dev 6
-baseline CITY-N02 - 5
+baseline CITY-N02 - 6
 round2 CITY-N01 dev 6"
 check "the device's offline count equals the hub's" "$offline" \
   "$(cov | awk '$3 == "dev" {print $1, $4}')"
 check "the device's count after the sync too" "$(quotas e1)" "$offline"
 check "waves with their counts (one interview is in no wave)" \
   "$(hub wave list --csv | tr -d '\r' | tail -n 2 | cut -d, -f1,5)" \
-"baseline,11
-round2,8"
+"baseline,12
+round2,9"
 
 check "indicators count baseline interviews per area" \
   "$(hub indicators --form dated_survey --indicator count --wave baseline --json | python3 -c 'import json,sys
 for c in json.load(sys.stdin)["cells"]:
     if c["area"] in ("CITY-N01", "CITY-N02") and c["category"] == "*": print(c["area"], c["n"])')" \
 "CITY-N01 6
-CITY-N02 5"
+CITY-N02 6"
 
 export_waves() {
   hub export csv --form dated_survey -o "$T/export.csv" >/dev/null 2>&1
@@ -125,7 +132,7 @@ n = collections.Counter(r['wave'] or '-' for r in csv.DictReader(open(sys.argv[1
 print(' '.join('%s:%d' % kv for kv in sorted(n.items())))
 PY
 }
-check "the export names each interview's wave" "$(export_waves)" "-:1 baseline:11 round2:8"
+check "the export names each interview's wave" "$(export_waves)" "-:1 baseline:12 round2:9"
 
 # ---- the current revision's date decides ------------------------------
 moved=$(head -n 1 "$T/$(day -45).ids")
@@ -134,8 +141,8 @@ hub correct "$moved" --answers "$T/fix.json" >/dev/null
 check "a corrected date moves the interview to its wave" \
   "$(sql "SELECT wave FROM mapping_submissions WHERE id = '$moved'")" round2
 check "... and the counts follow" "$(hub wave list --csv | tr -d '\r' | tail -n 2 | cut -d, -f1,5)" \
-"baseline,10
-round2,9"
+"baseline,11
+round2,10"
 
 # ---- a database made before the rule --------------------------------
 # Back to schema version 7's shape (no dated_ms nor forms.wave_date, the
@@ -150,33 +157,33 @@ $(sed -n '/^CREATE VIEW mapping_submissions/,/;$/p' "$FS_SRC/schema/hub-5.sql")
 PRAGMA user_version = 7;"
 check "the old rule counted by the recording day" \
   "$(sqlite3 "$T/before.db" "SELECT wave, count(*) FROM mapping_submissions GROUP BY wave ORDER BY wave" | tr '\n' ' ')" \
-  "round2|20 "
+  "round2|22 "
 "$FS_HUB" wave list --db "$T/before.db" --csv >/dev/null
 check "after the migration, the interview's date decides" \
   "$(sqlite3 "$T/before.db" "SELECT wave, count(*) FROM mapping_submissions GROUP BY wave ORDER BY wave" | tr '\n' ' ')" \
-  "|1 baseline|10 round2|9 "
+  "|1 baseline|11 round2|10 "
 start_hub "$(hub_port)"
 
 # ---- wave assign by a filter and by a list -----------------------------
 before=$(hub_fingerprint)
 out=$(hub wave assign round2 --form dated_survey --area CITY-N02 --from "$(day -60)" --to "$(day -31)" --dry-run)
-check "a dry run counts the matches" "$out" "5 submissions would be put in wave round2 (dry run: nothing was changed)"
+check "a dry run counts the matches" "$out" "6 submissions would be put in wave round2 (dry run: nothing was changed)"
 check "... and changes nothing" "$(hub_fingerprint)" "$before"
 
 audits=$(sql "SELECT count(*) FROM audit_log WHERE action = 'wave.assign'")
 out=$(hub wave assign round2 --form dated_survey --area CITY-N02 --from "$(day -60)" --to "$(day -31)")
-check "wave assign by form, area and dates" "$out" "5 submissions put in wave round2"
+check "wave assign by form, area and dates" "$out" "6 submissions put in wave round2"
 check "... the baseline interviews of CITY-N02 are in round2" \
   "$(sql "SELECT group_concat(wave) FROM (SELECT DISTINCT wave FROM mapping_submissions WHERE area = 'CITY-N02')")" round2
-check "... one audit row naming the filter and the five" \
+check "... one audit row naming the filter and the six" \
   "$(sql "SELECT count(*), detail ->> '\$.count', detail ->> '\$.filter.area', json_array_length(detail, '\$.submissions') FROM audit_log WHERE action = 'wave.assign' AND id > (SELECT max(id) - 1 FROM audit_log)")" \
-  "1|5|CITY-N02|5"
+  "1|6|CITY-N02|6"
 check "... and no other audit row of it" "$(sql "SELECT count(*) FROM audit_log WHERE action = 'wave.assign'")" $((audits + 1))
 check "coverage follows the assignment" "$(cov | grep 'baseline CITY-N02')" "baseline CITY-N02 - 0"
 
 check "--in-wave picks the interviews now in a wave" \
   "$(hub wave assign baseline --in-wave round2 --area CITY-N02 --dry-run)" \
-  "7 submissions would be put in wave baseline (dry run: nothing was changed)"
+  "9 submissions would be put in wave baseline (dry run: nothing was changed)"
 
 { echo "# two interviews of round2 that belong to the baseline"; sed -n 1,2p "$T/$(day -3).ids"; echo; } >"$T/list.txt"
 check "wave assign by a list of ids" "$(hub wave assign baseline --ids "$T/list.txt")" "2 submissions put in wave baseline"
