@@ -21,20 +21,30 @@ static long long count(fa_agent *ag, const char *sql)
     return n;
 }
 
-/* This device's quotas and what it recorded toward each, counted here:
- * the newest revision of each submission first recorded within the
- * wave's dates, for the quota's form and area, holding its stratum, not
- * rejected by the hub. */
+/* This device's quotas and what it recorded toward each, counted here
+ * the way the hub counts (schema/INDICATORS.md, "Waves"): the newest
+ * revision of each submission whose day falls within the wave's dates,
+ * for the quota's form and area, holding its stratum, not rejected by
+ * the hub. The day is the answer to the date field the form version
+ * names as "wave_date", else the day it was first recorded; fw reads
+ * each form version's wave_date once. */
+#define DATE_GLOB "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
 static const char quota_sql[] =
+    "WITH fw AS MATERIALIZED (SELECT id, version, definition ->> "
+    "'$.wave_date' AS field FROM forms) "
     "SELECT q.wave, q.area, q.form_id, q.stratum, q.target, (SELECT "
     "count(*) FROM submissions s WHERE s.area = q.area AND s.form_id = "
     "q.form_id AND s.review_state <> 'rejected' AND s.rev = (SELECT "
-    "max(rev) FROM submissions s2 WHERE s2.id = s.id) AND (SELECT "
-    "min(created_ms) FROM submissions s3 WHERE s3.id = s.id) BETWEEN "
-    "q.start_ms AND q.end_ms - 1 AND NOT EXISTS (SELECT 1 FROM "
+    "max(rev) FROM submissions s2 WHERE s2.id = s.id) AND coalesce((SELECT "
+    "unixepoch(d.day) * 1000 FROM (SELECT s.answers ->> ('$.' || (SELECT "
+    "fw.field FROM fw WHERE fw.id = s.form_id AND fw.version = "
+    "s.form_version)) AS day) d WHERE d.day GLOB " DATE_GLOB
+    "), (SELECT min(created_ms) FROM submissions s3 WHERE s3.id = s.id)) "
+    "BETWEEN q.start_ms AND q.end_ms - 1 AND NOT EXISTS (SELECT 1 FROM "
     "json_each(q.stratum) j WHERE json_extract(s.answers, '$.' || j.key) "
     "IS NOT j.value)) FROM quotas q WHERE q.target > 0 ORDER BY q.wave, "
     "q.area, q.form_id, q.stratum";
+#undef DATE_GLOB
 
 /* One object per row of sql, as fa__row_json makes it. */
 static void add_rows(fa_agent *ag, cJSON *arr, const char *sql,

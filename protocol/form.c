@@ -1373,6 +1373,35 @@ static void parse_dedupe(pctx *c, const cJSON *dk)
     }
 }
 
+/* "wave_date": the date field whose answer decides a submission's wave
+ * at the hub (and in the device's quota counts); absent: the day it was
+ * first recorded. */
+static void parse_wave_date(pctx *c, const cJSON *wd)
+{
+    const fs_field *fld;
+
+    if (wd == NULL)
+        return;
+    fld =
+        cJSON_IsString(wd) ? fs_form_field_named(c->f, wd->valuestring) : NULL;
+    if (fld == NULL) {
+        prob(c, "$.wave_date", "must name a field of this form");
+        return;
+    }
+    if (fld->type != FS_FIELD_DATE) {
+        prob(c, "$.wave_date",
+             "'%s' is a %s field; the wave is decided by a date field "
+             "(type date)",
+             fld->name, fs_field_type_name(fld->type));
+        return;
+    }
+    if (fld->flags & FS_FIELD_RETIRED) {
+        prob(c, "$.wave_date", "'%s' is retired: it is never asked", fld->name);
+        return;
+    }
+    c->f->wave_date = fld;
+}
+
 int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
                   fs_problems *p)
 {
@@ -1387,6 +1416,7 @@ int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
                                         "sections",
                                         "fields",
                                         "dedupe_key",
+                                        "wave_date",
                                         NULL};
     fs_limits lim;
     fs_err err = {0, ""};
@@ -1486,6 +1516,7 @@ int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
     }
     check_section_order(&c);
     parse_dedupe(&c, member(doc, "dedupe_key"));
+    parse_wave_date(&c, member(doc, "wave_date"));
 done:
     if (c.count > 0) {
         fs_form_free(f);
@@ -1596,6 +1627,11 @@ const fs_field *fs_form_field_named(const fs_form *f, const char *name)
 const fs_field *fs_form_consent_field(const fs_form *f)
 {
     return f->consent;
+}
+
+const fs_field *fs_form_wave_date_field(const fs_form *f)
+{
+    return f->wave_date;
 }
 
 const char *fs_field_name(const fs_field *fld)

@@ -99,6 +99,7 @@ struct fs_form {
     fs__section *sections; /* owned array of nsections */
     size_t nsections;
     const fs_field *consent;
+    const fs_field *wave_date;          /* "wave_date", or NULL */
     size_t dedupe[FS__FORM_DEDUPE_MAX]; /* field indexes */
     size_t ndedupe;
 };

@@ -144,6 +144,9 @@ const fs_field *fs_form_field(const fs_form *f, size_t i);
 const fs_field *fs_form_field_named(const fs_form *f, const char *name);
 /* The consent field, or NULL when the form has none. */
 const fs_field *fs_form_consent_field(const fs_form *f);
+/* The date field named by "wave_date" (its answer decides the wave of a
+ * submission), or NULL when the form names none. */
+const fs_field *fs_form_wave_date_field(const fs_form *f);
 
 const char *fs_field_name(const fs_field *fld);
 fs_field_type fs_field_type_of(const fs_field *fld);

@@ -13,6 +13,7 @@
 #include "formcli.h"
 #include "hub.h"
 #include "settings.h"
+#include "waveassign.h"
 
 static const char usage[] =
     "usage: fieldsync-hub COMMAND [OPTIONS]\n"
@@ -82,8 +83,13 @@ static const char usage[] =
     "The mapping dataset (schema/INDICATORS.md):\n"
     "  wave add NAME --start DATE --end DATE [--title TEXT]\n"
     "  wave list [--json|--csv]\n"
-    "  wave assign WAVE SUBMISSION-ID  put a submission in a wave whatever "
-    "its date\n"
+    "  wave assign WAVE [SUBMISSION-ID] [--ids FILE] [--form F] [--area CODE]\n"
+    "        [--from DATE] [--to DATE] [--in-wave W] [--dry-run]\n"
+    "                                  put submissions in a wave whatever "
+    "their\n"
+    "                                  dates: one, a list (FILE: one id a "
+    "line)\n"
+    "                                  or all that match every filter\n"
     "  quota set --area CODE --wave W --form F --target N\n"
     "        [--stratum FIELD=VALUE,...] [--device ID]\n"
     "  quota list [--wave W] [--json|--csv]\n"
@@ -129,6 +135,8 @@ typedef struct args {
     const char *start, *end, *title, *wave, *stratum, *device, *target;
     const char *form, *version, *indicator, *by, *k, *labels, *output;
     const char *from, *to, *area1;
+    const char *ids, *in_wave; /* wave assign */
+    int dry_run;
     int personal;
     int raw_cells;
     const char *value;
@@ -190,6 +198,8 @@ static int map_option(args *a, const char *o, const char *v)
         {"--output", offsetof(args, output)},
         {"--from", offsetof(args, from)},
         {"--to", offsetof(args, to)},
+        {"--ids", offsetof(args, ids)},
+        {"--in-wave", offsetof(args, in_wave)},
     };
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         if (strcmp(o, opts[i].name) == 0) {
@@ -228,6 +238,9 @@ static int parse(int argc, char **argv, int start, args *a)
             takes = 0;
         } else if (strcmp(o, "--force") == 0) {
             a->force = 1;
+            takes = 0;
+        } else if (strcmp(o, "--dry-run") == 0) {
+            a->dry_run = 1;
             takes = 0;
         } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
             fputs(usage, stdout);
@@ -339,8 +352,25 @@ static int mapping_command(const char *cmd, const args *a)
         }
         if (sub_is(a, 1, "list"))
             return hub_wave_list(a->db, a->json, stdout);
-        if (sub_is(a, 3, "assign"))
+        int filtered = a->ids || a->form || a->area1 || a->from || a->to ||
+                       a->in_wave || a->dry_run;
+        if (sub_is(a, 3, "assign") && !filtered)
             return hub_wave_assign(a->db, a->pos[1], a->pos[2], stdout);
+        if ((sub_is(a, 2, "assign") && filtered) || sub_is(a, 3, "assign")) {
+            hub_wave_match m = {.wave = a->pos[1],
+                                .form = a->form,
+                                .area = a->area1,
+                                .from = a->from,
+                                .to = a->to,
+                                .in_wave = a->in_wave};
+            return hub_wave_assign_many(a->db, &m,
+                                        a->npos == 3 ? a->pos[2] : NULL, a->ids,
+                                        a->dry_run, stdout);
+        }
+        if (sub_is(a, 2, "assign"))
+            return bad("wave assign needs a submission id, --ids FILE or a "
+                       "filter (--form, --area, --from, --to, --in-wave)",
+                       NULL);
         return bad("usage: fieldsync-hub wave add|list|assign", NULL);
     }
     if (strcmp(cmd, "quota") == 0) {

@@ -45,6 +45,11 @@ static int parse_date(const char *s, int64_t *ms)
     return 0;
 }
 
+int hub__date_ms(const char *s, int64_t *ms)
+{
+    return parse_date(s, ms);
+}
+
 /* Queues the sub-quotas of devices (their current target and their
  * wave's dates) of wave (or the one quota id, when wave is NULL) for
  * those devices to pull (kind "quota"), so that they count offline. */
@@ -74,6 +79,11 @@ static int exists(sqlite3 *db, const char *q, const char *v)
     if (st && (rc = hub__sql_step(st)) > 0)
         hub__sql_end(st);
     return rc;
+}
+
+int hub__row_exists(sqlite3 *db, const char *q, const char *v)
+{
+    return exists(db, q, v);
 }
 
 int hub__wave_add(sqlite3 *db, const char *name, const char *title,

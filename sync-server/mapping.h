@@ -18,6 +18,14 @@
 
 #include "fs_protocol.h"
 
+/* "YYYY-MM-DD" -> milliseconds at 00:00 UTC of that day: 0, or -1 when
+ * s is not a calendar date. */
+int hub__date_ms(const char *s, int64_t *ms);
+
+/* 1 when the query q (a literal) with v bound as ?1 has a row, 0 when
+ * not, or a storage error. */
+int hub__row_exists(sqlite3 *db, const char *q, const char *v);
+
 /* Adds or redates wave name over the inclusive dates start..end
  * (YYYY-MM-DD), refused when it overlaps another wave. */
 int hub__wave_add(sqlite3 *db, const char *name, const char *title,

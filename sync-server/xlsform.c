@@ -102,6 +102,7 @@ typedef struct conv {
     char id[NAME_BUF];
     long long version;
     const char *title;
+    const char *wave_date; /* settings: the date field deciding the wave */
     /* choices */
     clist *lists;
     size_t nlists;
@@ -505,6 +506,8 @@ static void read_settings(conv *cv, const char *fallback_id)
                 cv->version = ver;
         } else if (strcmp(head, "form_title") == 0) {
             cv->title = v;
+        } else if (strcmp(head, "wave_date") == 0) {
+            cv->wave_date = v;
         } else if (strcmp(head, "default_language") == 0 && v != NULL) {
             if (hub__lang_code(v, cv->deflang, sizeof cv->deflang) != 0) {
                 problem(cv, where,
@@ -516,7 +519,8 @@ static void read_settings(conv *cv, const char *fallback_id)
         } else if (v != NULL) {
             problem(cv, where,
                     "setting '%s' is not supported: fieldsync reads "
-                    "form_id, version, form_title and default_language",
+                    "form_id, version, form_title, default_language and "
+                    "wave_date",
                     quote(c->text, q, sizeof q));
         }
     }
@@ -1636,6 +1640,8 @@ static int build(conv *cv, cJSON **out)
     cJSON_AddStringToObject(doc, "title",
                             cv->title != NULL ? cv->title : cv->id);
     cJSON_AddStringToObject(doc, "default_language", cv->deflang);
+    if (cv->wave_date != NULL)
+        cJSON_AddStringToObject(doc, "wave_date", cv->wave_date);
     lists = cJSON_AddObjectToObject(doc, "choice_lists");
     sections = cJSON_AddArrayToObject(doc, "sections");
     fields = cJSON_AddArrayToObject(doc, "fields");

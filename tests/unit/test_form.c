@@ -664,6 +664,44 @@ static int test_dedupe_key(void)
     return 0;
 }
 
+/* ---- wave_date ------------------------------------------------------- */
+
+/* A form whose wave_date is the text W (a JSON value). */
+static fs_form *wave_form(const char *w)
+{
+    char json[512];
+
+    snprintf(json, sizeof json,
+             "{\"id\":\"w\",\"version\":1,\"title\":\"W\",\"wave_date\":%s,"
+             "\"fields\":[{\"name\":\"day\",\"type\":\"date\"},"
+             "{\"name\":\"old\",\"type\":\"date\",\"retired\":true},"
+             "{\"name\":\"at\",\"type\":\"datetime\"}]}",
+             w);
+    return parse_strict(json);
+}
+
+static int test_wave_date(void)
+{
+    fs_form *f = wave_form("\"day\"");
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    CHECK(fs_form_wave_date_field(f) == fs_form_field_named(f, "day"));
+    fs_form_free(f);
+    f = parse_strict(consent_form);
+    CHECK(f != NULL && fs_form_wave_date_field(f) == NULL);
+    fs_form_free(f);
+    CHECK(wave_form("\"nope\"") == NULL);
+    CHECK_PROBLEM("$.wave_date", "must name a field of this form");
+    CHECK(wave_form("3") == NULL);
+    CHECK_PROBLEM("$.wave_date", "must name a field of this form");
+    CHECK(wave_form("\"at\"") == NULL);
+    CHECK_PROBLEM("$.wave_date", "'at' is a datetime field");
+    CHECK(wave_form("\"old\"") == NULL);
+    CHECK_PROBLEM("$.wave_date", "'old' is retired");
+    return 0;
+}
+
 /* ---- patterns -------------------------------------------------------- */
 
 static int match(const char *pattern, const char *text)
@@ -1104,6 +1142,7 @@ static const unit_case tests[] = {
     {"skip logic definition", test_skip_logic_definition},
     {"consent refusal", test_consent},
     {"dedupe key", test_dedupe_key},
+    {"wave_date", test_wave_date},
     {"patterns", test_patterns},
     {"one answer for fill", test_answer_check_one},
     {"version rules", test_version_rules},
