@@ -246,7 +246,7 @@ migrate_from_old() {
 migrate_from_old 0
 stop_hub
 span=$(pc_count "$T/hub.count")
-check "the old database migrated" "$(sql 'PRAGMA user_version')" 7
+check "the old database migrated" "$(sql 'PRAGMA user_version')" 8
 echo "a migration and start make ~$span changes and syncs"
 for k in $(seq 1 "$MIGRATE_CUTS"); do
   migrate_from_old $(((RANDOM % span) + 1))
@@ -260,7 +260,7 @@ for k in $(seq 1 "$MIGRATE_CUTS"); do
   has4=$(sql "SELECT count(*) FROM sqlite_master WHERE name = 'entity_versions'")
   [ "$has4" = $((v >= 4)) ] || fail "migration cut $k: version $v, step 4's tables: $has4"
   start_hub
-  [ "$(sql 'PRAGMA user_version')" = 7 ] || fail "migration cut $k: not migrated on restart"
+  [ "$(sql 'PRAGMA user_version')" = 8 ] || fail "migration cut $k: not migrated on restart"
   stop_hub
 done
 echo "$MIGRATE_CUTS cuts during migration, each followed by the checks"
