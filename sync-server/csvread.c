@@ -36,7 +36,9 @@ static int get(hub_csv *c)
     return ch;
 }
 
-static int put(hub_csv *c, char ch)
+/* Appends ch (a NUL only as a field's end). -1 when the record would
+ * pass its limit. */
+static int put_raw(hub_csv *c, char ch)
 {
     if (c->len + 1 >= c->cap) {
         if (c->cap >= HUB_CSV_RECORD_MAX)
@@ -52,10 +54,16 @@ static int put(hub_csv *c, char ch)
     return 0;
 }
 
+/* Appends a byte of a field: -2 for a NUL byte, which no text holds. */
+static int put(hub_csv *c, char ch)
+{
+    return ch == '\0' ? -2 : put_raw(c, ch);
+}
+
 /* Ends the current field and starts the next. */
 static int end_field(hub_csv *c)
 {
-    if (put(c, '\0') != 0)
+    if (put_raw(c, '\0') != 0)
         return -1;
     c->n++;
     if (c->n >= c->offs_cap) {
@@ -95,7 +103,8 @@ int hub__csv_next(hub_csv *c, char *err, size_t cap)
 {
     static const char too_long[] =
         "a record is longer than 1 MiB (is a quote left open?)";
-    int ch;
+    static const char nul[] = "a NUL byte: this is not a text file";
+    int ch, p;
     if (!c->started) {
         c->started = 1;
         ch = skip_bom(c);
@@ -138,8 +147,8 @@ int hub__csv_next(hub_csv *c, char *err, size_t cap)
                     if (ch != '"')
                         break;
                 }
-                if (put(c, (char)ch) != 0)
-                    return fail(c, err, cap, too_long);
+                if ((p = put(c, (char)ch)) != 0)
+                    return fail(c, err, cap, p == -2 ? nul : too_long);
             }
             if (ch != ',' && ch != '\n' && ch != '\r' && ch != EOF && ch != -2)
                 return fail(c, err, cap,
@@ -153,8 +162,8 @@ int hub__csv_next(hub_csv *c, char *err, size_t cap)
                                 "a quote inside a field that does not start "
                                 "with one (quote the whole field and double "
                                 "the quote)");
-                if (put(c, (char)ch) != 0)
-                    return fail(c, err, cap, too_long);
+                if ((p = put(c, (char)ch)) != 0)
+                    return fail(c, err, cap, p == -2 ? nul : too_long);
                 ch = get(c);
             }
         }
