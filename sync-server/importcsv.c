@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -913,6 +914,16 @@ int hub_import_csv(const char *db_path, const hub_import_req *req, FILE *out)
     if (!f) {
         fprintf(stderr, "fieldsync-hub: cannot open %s: %s\n", req->file,
                 strerror(errno));
+        return 2;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && sb.st_size > HUB_CSV_FILE_MAX) {
+        fprintf(stderr,
+                "fieldsync-hub: %s is larger than 512 MiB, the most one "
+                "import reads; split it into several files (each with the "
+                "header row) and use --key so rows keep their keys\n",
+                req->file);
+        fclose(f);
         return 2;
     }
     importer m;

@@ -166,7 +166,19 @@ imp --wave pilot "$T/open.csv" >"$T/out" 2>"$T/err" || rc=$?
 check "an unclosed quote: refused with where" \
   "$rc/$(grep -c 'line 2 (row 2): a quoted field is not closed' "$T/err")" 2/1
 
-# Like any submission: export, coverage, the serving hub's API.
+# Too large: refused before a byte is read (a sparse file takes no disk).
+truncate -s 513M "$T/big.csv"
+rc=0
+imp --wave pilot "$T/big.csv" >"$T/out" 2>"$T/err" || rc=$?
+check "a file over the size limit: refused, saying so" \
+  "$rc/$(grep -c 'big.csv is larger than 512 MiB' "$T/err")/$(count submissions)" 2/1/8
+rm -f "$T/big.csv"
+
+# Like any submission: reviews, export, coverage, the serving hub's API.
+sid=$(sql "SELECT submission_id FROM imported_rows WHERE row_key = 'row odk_central.csv:4'")
+hub review "$sid" --state approved >/dev/null
+check "an imported submission is reviewed like any" \
+  "$(sql "SELECT review_state FROM mapping_submissions WHERE id = '$sid'")" approved
 hub export csv --form baseline_survey -o "$T/export.csv"
 check "export csv holds every imported row with its answers" \
   "$(python3 -c '
