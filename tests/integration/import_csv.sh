@@ -160,6 +160,28 @@ check "a changed row under a key imported before: refused" \
   "$rc/$(grep -c '^row 3, column _uuid: its key (column _uuid=3b1d5f0e-aaaa-4b6e-8c1e-000000000002) was imported from kobo.csv row 3' "$T/err")/$(count submissions)" \
   2/1/8
 
+# Month first, and the two-digit year pivot (69 is 1969, before the
+# form's minimum of 2020; 68 is 2068).
+printf 'interview_date,gender,area\n12/31/2023,woman,CITY-N01\n' >"$T/us.csv"
+rc=0
+imp --wave pilot --date-format MM/DD/YYYY --dry-run "$T/us.csv" >"$T/out" 2>"$T/err" || rc=$?
+check "MM/DD/YYYY" "$rc:$(grep -o '1 rows would be imported' "$T/out")" "0:1 rows would be imported"
+rc=0
+imp --wave pilot --date-format DD/MM/YYYY --dry-run "$T/us.csv" >"$T/out" 2>"$T/err" || rc=$?
+check "the same date read day first: refused, not guessed" \
+  "$rc:$(grep '^row ' "$T/err")" "2:row 2, column interview_date: '12/31/2023' is not a date written DD/MM/YYYY"
+printf 'interview_date,gender,area\n1/1/69,woman,CITY-N01\n1/1/68,woman,CITY-N01\n' >"$T/yy.csv"
+rc=0
+imp --wave pilot --date-format D/M/YY --dry-run "$T/yy.csv" >"$T/out" 2>"$T/err" || rc=$?
+check "two-digit years: 69 is 1969, 68 is 2068" \
+  "$rc:$(grep '^row ' "$T/err")" "2:row 2, column interview_date: below the minimum 2020-01-01"
+
+# Progress on long imports: a line every 1000 rows with --progress.
+{ echo 'interview_date,gender,area'; for i in $(seq 1 1001); do echo "2023-01-05,man,CITY-N03"; done; } >"$T/long.csv"
+imp --wave pilot --dry-run --progress "$T/long.csv" >"$T/out" 2>"$T/err"
+check "progress and summary" "$(grep -c 'import: 1000 rows read' "$T/err")/$(cat "$T/out")" \
+  "1/dry run: 1001 rows would be imported, 0 were imported before, 0 refused; nothing was written"
+
 # Not CSV: a quote left open.
 printf 'interview_date,gender,area\n2023-01-05,"woman,CITY-N01\n' >"$T/open.csv"
 rc=0
