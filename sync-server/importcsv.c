@@ -662,7 +662,8 @@ static int do_row(importer *m, const hub_csv *csv, char *err, size_t cap)
             bad = 1;
         }
     }
-    char area[FS_ID_MAX + 1] = "";
+    /* Room for more than a code: one cut to fit could name another. */
+    char area[4 * FS_ID_MAX] = "";
     if (m->area_col >= 0)
         trimmed(hub__csv_field(csv, (size_t)m->area_col), area, sizeof area);
     fs_problems p;
@@ -700,9 +701,10 @@ static int do_row(importer *m, const hub_csv *csv, char *err, size_t cap)
     if (m->key_col >= 0) {
         char t[512];
         trimmed(hub__csv_field(csv, (size_t)m->key_col), t, sizeof t);
-        if (!t[0]) {
+        if (!t[0] || strlen(t) > 256) {
             refuse(m, row, m->key_col, NULL,
-                   "the key column is blank: every row needs its key");
+                   t[0] ? "a key of more than 256 bytes"
+                        : "the key column is blank: every row needs its key");
             bad = 1;
         }
         snprintf(key, sizeof key, "column %s=%s", m->req->key, t);
@@ -754,7 +756,8 @@ static int do_row(importer *m, const hub_csv *csv, char *err, size_t cap)
     derived_id(m->form_id, key, s->id);
     snprintf(s->form_id, sizeof s->form_id, "%s", m->form_id);
     s->form_version = m->version;
-    snprintf(s->area, sizeof s->area, "%s", area);
+    size_t al = strlen(area); /* a valid code (checked above): it fits */
+    memcpy(s->area, area, al < sizeof s->area ? al : sizeof s->area - 1);
     snprintf(s->collector, sizeof s->collector, "%s", IMPORT_DEVICE);
     int64_t now = (int64_t)fs_now_ms();
     s->hlc = fs_hlc_tick(&m->clock, (uint64_t)now);
@@ -875,8 +878,11 @@ static int run(importer *m, FILE *f, char *err, size_t cap)
         if (progress && n % PROGRESS_EVERY == 0)
             fprintf(stderr, "fieldsync-hub: import: %lld rows read\n", n);
     }
-    if (rc == HUB_OK && r < 0)
-        rc = HUB_EBADINPUT;
+    if (rc == HUB_OK && r < 0) {
+        char where[1024];
+        snprintf(where, sizeof where, "%s", err);
+        rc = hub__errf(err, cap, "%s: %s", m->source, where);
+    }
     hub__csv_free(&csv);
     if (rc == HUB_OK && m->refused == 0)
         rc = flush(m, err, cap);
