@@ -12,6 +12,7 @@
 #include "backup.h"
 #include "formcli.h"
 #include "hub.h"
+#include "importcsv.h"
 #include "settings.h"
 #include "waveassign.h"
 
@@ -109,6 +110,12 @@ static const char usage[] =
     "  export geojson mechanisms [-o FILE]   mechanisms as points\n"
     "  areas import FILE.geojson       areas with code, name, parent\n"
     "  areas list [--json|--csv]\n"
+    "  import csv --form F --wave W FILE.csv [--map COLUMN=FIELD ...]\n"
+    "        [--key COLUMN] [--date-format FMT] [--dry-run] [--progress]\n"
+    "                                  rows of another tool's CSV export as\n"
+    "                                  submissions, all or none; FIELD may\n"
+    "                                  be @area, or empty to leave a column\n"
+    "                                  out; FMT e.g. DD/MM/YYYY or D/M/YY\n"
     "\n"
     "  --help                          this text\n"
     "  --version                       the version\n"
@@ -136,9 +143,13 @@ typedef struct args {
     const char *form, *version, *indicator, *by, *k, *labels, *output;
     const char *from, *to, *area1;
     const char *ids, *in_wave; /* wave assign */
-    int dry_run;
     int personal;
     int raw_cells;
+    /* import csv */
+    const char *maps[64];
+    int nmaps;
+    const char *date_format, *key;
+    int dry_run, progress;
     const char *value;
     const char *choose;
     const char *answers;
@@ -242,6 +253,9 @@ static int parse(int argc, char **argv, int start, args *a)
         } else if (strcmp(o, "--dry-run") == 0) {
             a->dry_run = 1;
             takes = 0;
+        } else if (strcmp(o, "--progress") == 0) {
+            a->progress = 1;
+            takes = 0;
         } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
             fputs(usage, stdout);
             exit(0);
@@ -271,6 +285,14 @@ static int parse(int argc, char **argv, int start, args *a)
             a->area1 = v;
         } else if (map_option(a, o, v)) {
             /* taken */
+        } else if (strcmp(o, "--map") == 0) {
+            if (a->nmaps == (int)(sizeof a->maps / sizeof a->maps[0]))
+                return bad("at most 64 --map options", NULL);
+            a->maps[a->nmaps++] = v;
+        } else if (strcmp(o, "--date-format") == 0) {
+            a->date_format = v;
+        } else if (strcmp(o, "--key") == 0) {
+            a->key = v;
         } else if (strcmp(o, "--value") == 0) {
             a->value = v;
         } else if (strcmp(o, "--choose") == 0) {
@@ -668,6 +690,24 @@ int main(int argc, char **argv)
     }
     if (is_mapping_command(cmd))
         return mapping_command(cmd, &a);
+    if (strcmp(cmd, "import") == 0) {
+        if (!sub_is(&a, 2, "csv"))
+            return bad("usage: fieldsync-hub import csv --form F --wave W "
+                       "FILE.csv",
+                       NULL);
+        if (!a.form || !a.wave)
+            return bad("import csv needs --form F and --wave W", NULL);
+        hub_import_req req = {.form = a.form,
+                              .wave = a.wave,
+                              .file = a.pos[1],
+                              .date_format = a.date_format,
+                              .key = a.key,
+                              .maps = a.maps,
+                              .nmaps = a.nmaps,
+                              .dry_run = a.dry_run,
+                              .progress = a.progress};
+        return hub_import_csv(a.db, &req, stdout);
+    }
     if (strcmp(cmd, "conflicts") == 0) {
         if (a.npos)
             return bad("conflicts takes no arguments: ", a.pos[0]);

@@ -243,10 +243,12 @@ migrate_from_old() {
   pc_init "$DISK" "$PCS"
   pc_start_hub "$1" || true
 }
+# The version this hub writes: hub.sql is step 1, each hub-N.sql one more.
+latest=$(($(find "$FS_SRC/schema" -name 'hub-*.sql' | wc -l) + 1))
 migrate_from_old 0
 stop_hub
 span=$(pc_count "$T/hub.count")
-check "the old database migrated" "$(sql 'PRAGMA user_version')" 7
+check "the old database migrated" "$(sql 'PRAGMA user_version')" "$latest"
 echo "a migration and start make ~$span changes and syncs"
 for k in $(seq 1 "$MIGRATE_CUTS"); do
   migrate_from_old $(((RANDOM % span) + 1))
@@ -254,13 +256,13 @@ for k in $(seq 1 "$MIGRATE_CUTS"); do
   pc_cut "$DISK" "$PCS" $((SEED * 100000 + 90000 + k))
   [ "$(sql 'PRAGMA integrity_check')" = ok ] || fail "migration cut $k: database damaged"
   v=$(sql 'PRAGMA user_version')
-  case $v in 3 | 4 | 5 | 6 | 7) ;; *) fail "migration cut $k: schema version '$v'" ;; esac
+  [ "$v" -ge 3 ] && [ "$v" -le "$latest" ] || fail "migration cut $k: schema version '$v'"
   # Each step is whole or absent: the tables of step 4 exist exactly
   # when the version says so.
   has4=$(sql "SELECT count(*) FROM sqlite_master WHERE name = 'entity_versions'")
   [ "$has4" = $((v >= 4)) ] || fail "migration cut $k: version $v, step 4's tables: $has4"
   start_hub
-  [ "$(sql 'PRAGMA user_version')" = 7 ] || fail "migration cut $k: not migrated on restart"
+  [ "$(sql 'PRAGMA user_version')" = "$latest" ] || fail "migration cut $k: not migrated on restart"
   stop_hub
 done
 echo "$MIGRATE_CUTS cuts during migration, each followed by the checks"
