@@ -145,16 +145,19 @@ check "... and the counts follow" "$(hub wave list --csv | tr -d '\r' | tail -n 
 round2,10"
 
 # ---- a database made before the rule --------------------------------
-# Back to schema version 7's shape (no dated_ms nor forms.wave_date, the
-# view of hub-5.sql),
-# then any command migrates it: the dates are filled from the answers.
+# A database of schema version 7 (hub.sql to hub-7.sql, the view of
+# hub-5.sql) holding the same forms, waves and submissions; then any
+# command migrates it: the dates are filled from the answers.
 stop_hub
-cp "$DB" "$T/before.db"
-sqlite3 -batch -bail "$T/before.db" "DROP VIEW mapping_submissions; DROP TRIGGER submissions_dated;
-DROP INDEX submissions_dated; ALTER TABLE submissions DROP COLUMN dated_ms;
-DROP TRIGGER forms_wave_date; ALTER TABLE forms DROP COLUMN wave_date;
-$(sed -n '/^CREATE VIEW mapping_submissions/,/;$/p' "$FS_SRC/schema/hub-5.sql")
-PRAGMA user_version = 7;"
+for f in hub.sql hub-2.sql hub-3.sql hub-4.sql hub-5.sql hub-6.sql hub-7.sql; do
+  sqlite3 -batch -bail "$T/before.db" <"$FS_SRC/schema/$f"
+done
+copy=""
+for t in forms waves wave_assignments submissions; do
+  cols=$(sqlite3 "$T/before.db" "SELECT group_concat(name, ',') FROM pragma_table_info('$t')")
+  copy="$copy INSERT INTO $t ($cols) SELECT $cols FROM cur.$t;"
+done
+sqlite3 -batch -bail "$T/before.db" "ATTACH '$DB' AS cur; $copy PRAGMA user_version = 7;"
 check "the old rule counted by the recording day" \
   "$(sqlite3 "$T/before.db" "SELECT wave, count(*) FROM mapping_submissions GROUP BY wave ORDER BY wave" | tr '\n' ' ')" \
   "round2|22 "
