@@ -146,7 +146,7 @@ check "personal read audited" \
 rc=0
 agent enum_n1 record authz_survey --answers "$T/a.json" --area CITY-N02 2>"$T/err" || rc=$?
 check "recording outside the device's areas is refused offline" "$rc" 2
-grep -q "records for areas CITY-N01 only" "$T/err" || fail "unclear message: $(cat "$T/err")"
+grep -q "records for areas CITY-N01 (and the areas below them) only" "$T/err" || fail "unclear message: $(cat "$T/err")"
 rc=0
 agent revoked_dev sync 2>"$T/err" || rc=$?
 check "a revoked device's sync is refused (exit 4)" "$rc" 4
