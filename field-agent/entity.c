@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scope.h"
 #include "entity.h"
 #include "fs_entity.h"
 #include "fs_schema.h"
@@ -248,10 +249,14 @@ static int check_scope(fa_agent *ag, const char *area)
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
     if (rc != FA_OK)
         return rc;
-    if (areas[0] && !fs_scope_has(areas, area))
+    rc = fa__area_covered(ag, areas, area, NULL);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
         return fa__fail(ag, FA_EINPUT,
-                        "this device works in areas %s only, not '%s'", areas,
-                        area);
+                        "this device works in areas %s (and the areas below "
+                        "them) only, not '%s'",
+                        areas, area);
     return FA_OK;
 }
 
@@ -607,7 +612,17 @@ int fa__entity_apply(fa_agent *ag, const char *kind, const cJSON *payload)
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
     if (rc != FA_OK)
         return rc;
-    if (areas[0] && !fs_scope_has(areas, area->valuestring))
+    /* An area entity's parent comes with it; it may not be stored yet. */
+    const cJSON *parent = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(fields, "parent"), "value");
+    rc = fa__area_covered(ag, areas, area->valuestring,
+                          strcmp(type->valuestring, "area") == 0 &&
+                                  cJSON_IsString(parent)
+                              ? parent->valuestring
+                              : NULL);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
         return forget(ag, id->valuestring);
 
     rc = upsert_entity(ag, id->valuestring, type->valuestring,
@@ -640,13 +655,18 @@ int fa__entity_purge(fa_agent *ag, const char *areas)
     /* As for submissions: entities with a change not yet acknowledged
      * stay (the hub decides about them), and so do those with a refused
      * change (the user is shown it with the hub's reason). */
+    /* An entity stays while its area is covered (FA_COVERED_CTE): the
+     * covered codes are worked out before a row goes, so the fields of an
+     * area being deleted do not change which others stay. */
     static const char *const purge[] = {
+        FA_COVERED_CTE
         "DELETE FROM entity_fields WHERE entity_id IN (SELECT id FROM "
-        "entities e WHERE ?1 != '*' AND instr(',' || ?1 || ',', ',' || "
-        "e.area || ',') = 0 AND NOT EXISTS (SELECT 1 FROM entity_changes c "
+        "entities e WHERE ?1 != '*' AND e.area NOT IN (SELECT code FROM "
+        "covered) AND NOT EXISTS (SELECT 1 FROM entity_changes c "
         "WHERE c.entity_id = e.id AND c.state IN ('queued', 'refused')))",
-        "DELETE FROM entities WHERE ?1 != '*' AND instr(',' || ?1 || ',', "
-        "',' || area || ',') = 0 AND NOT EXISTS (SELECT 1 FROM "
+        FA_COVERED_CTE
+        "DELETE FROM entities WHERE ?1 != '*' AND area NOT IN (SELECT code "
+        "FROM covered) AND NOT EXISTS (SELECT 1 FROM "
         "entity_changes c WHERE c.entity_id = entities.id AND c.state IN "
         "('queued', 'refused'))",
     };

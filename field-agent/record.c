@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scope.h"
 #include "drafts.h"
 #include "forms.h"
 #include "fs_form.h"
@@ -81,11 +82,15 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
     }
     char areas[FA_SCOPE_MAX];
     int rc = fa__meta_get(ag, "areas", areas, sizeof areas);
-    if (rc == FA_OK && areas[0] && !fs_scope_has(areas, area ? area : "")) {
+    int in =
+        rc == FA_OK ? fa__area_covered(ag, areas, area ? area : "", NULL) : 1;
+    if (in < 0)
+        rc = in;
+    if (rc == FA_OK && in == 0) {
         cJSON_Delete(answers);
         return fa__fail(ag, FA_EINPUT,
-                        "this device records for areas %s only; give one "
-                        "of them with --area",
+                        "this device records for areas %s (and the areas "
+                        "below them) only; give one of them with --area",
                         areas);
     }
     if (rc != FA_OK) {

@@ -72,17 +72,20 @@ int fa__scope_apply(fa_agent *ag, const cJSON *payload, long long *purged)
         rc = fa__entity_purge(ag, areas);
     if (rc != FA_OK)
         return rc;
-    /* instr() on ",A,B," tests membership; codes contain no commas. */
+    /* instr() on ",A,B," tests membership; codes contain no commas. An
+     * area is kept when the scope covers it (FA_COVERED_CTE). */
     static const char *const purge[] = {
+        FA_COVERED_CTE
         "DELETE FROM outbox WHERE seq <= ?3 AND EXISTS (SELECT 1 FROM "
         "submissions s WHERE s.id = outbox.ref_id AND s.rev = "
         "outbox.ref_rev AND s.state = 'sent' AND ((?1 != '*' AND "
-        "instr(',' || ?1 || ',', ',' || s.area || ',') = 0) OR (?2 != '*' "
+        "s.area NOT IN (SELECT code FROM covered)) OR (?2 != '*' "
         "AND instr(',' || ?2 || ',', ',' || s.form_id || ',') = 0)))",
+        FA_COVERED_CTE
         "DELETE FROM submissions WHERE state = 'sent' AND NOT EXISTS "
         "(SELECT 1 FROM outbox o WHERE o.ref_id = submissions.id AND "
         "o.ref_rev = submissions.rev AND o.seq > ?3) AND ((?1 != '*' AND "
-        "instr(',' || ?1 || ',', ',' || area || ',') = 0) OR (?2 != '*' AND "
+        "area NOT IN (SELECT code FROM covered)) OR (?2 != '*' AND "
         "instr(',' || ?2 || ',', ',' || form_id || ',') = 0))",
         "DELETE FROM forms WHERE ?2 != '*' AND instr(',' || ?2 || ',', ',' "
         "|| id || ',') = 0 AND NOT EXISTS (SELECT 1 FROM submissions s "
@@ -110,8 +113,51 @@ int fa__area_check(fa_agent *ag, const char *area)
                         "'%.64s' is not an area code (letters, digits, . _ "
                         "-)",
                         area);
-    if (!fs_scope_has(areas, area))
-        return fa__fail(ag, FA_EINPUT, "this device records for %s only",
+    rc = areas[0] ? fa__area_covered(ag, areas, area, NULL) : 0;
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return fa__fail(ag, FA_EINPUT,
+                        "this device records for %s (and the areas below "
+                        "them) only",
                         areas);
     return FA_OK;
+}
+
+/* A chain of parents longer than this is a cycle. */
+#define WALK_MAX 64
+
+int fa__area_covered(fa_agent *ag, const char *scope, const char *area,
+                     const char *parent)
+{
+    if (!scope[0] || strcmp(scope, "*") == 0)
+        return 1;
+    char at[FS_ID_MAX + 1];
+    snprintf(at, sizeof at, "%s", area);
+    for (int step = 0; at[0] && step < WALK_MAX; step++) {
+        if (fs_scope_has(scope, at))
+            return 1;
+        if (step == 0 && parent) {
+            snprintf(at, sizeof at, "%s", parent);
+            continue;
+        }
+        sqlite3_stmt *st = NULL;
+        int rc = fa__prepare(ag, &st, "reading the areas",
+                             "SELECT coalesce(f.value ->> '$', '') FROM "
+                             "entities e JOIN entity_fields f ON f.entity_id "
+                             "= e.id AND f.name = 'parent' WHERE e.type = "
+                             "'area' AND e.area = ?1 AND e.deleted = 0",
+                             "t", at);
+        if (rc != FA_OK)
+            return rc;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            snprintf(at, sizeof at, "%s", fa__col_text(st, 0));
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+            return 0;
+        if (rc != SQLITE_ROW)
+            return fa__store_error(ag, "reading the areas");
+    }
+    return 0;
 }

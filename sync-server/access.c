@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hierarchy.h"
 #include "access.h"
 #include "audit.h"
 #include "entity.h"
@@ -94,7 +95,7 @@ cJSON *hub__devices_json_in(sqlite3 *db, const char *scope)
                                 NULL, 0, &rc);
     cJSON *arr = st ? cJSON_CreateArray() : NULL;
     while (arr && (rc = hub__sql_step(st)) > 0) {
-        if (!hub__scope_within(hub__col(st, 3), scope))
+        if (hub__area_scope_within(db, hub__col(st, 3), scope) != 1)
             continue;
         cJSON *o = device_row(st);
         if (!o)
@@ -121,7 +122,8 @@ int hub__revoke_device_in(sqlite3 *db, const char *id, const char *scope,
     if (!st)
         return rc;
     rc = hub__sql_step(st);
-    int within = rc > 0 && hub__scope_within(hub__col(st, 0), scope);
+    int within =
+        rc > 0 && hub__area_scope_within(db, hub__col(st, 0), scope) == 1;
     hub__sql_end(st);
     if (rc < 0)
         return rc;

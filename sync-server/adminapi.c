@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hierarchy.h"
 #include "adminapi.h"
 #include "db.h"
 #include "errors.h"
@@ -199,7 +200,7 @@ int hub__handle_admin_revoke(struct mg_connection *conn, void *hubp)
     return status;
 }
 
-#define IN_SCOPE "(?1 = '*' OR instr(',' || ?1 || ',', ',' || area || ',') > 0)"
+#define IN_SCOPE "hub_area_in(?1, area)"
 
 int hub__handle_admin_stats(struct mg_connection *conn, void *hubp)
 {
@@ -281,7 +282,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
                          "fields");
         return 403;
     }
-    if (area[0] && !hub__scope_has(who.areas, area)) {
+    if (area[0] && hub__area_covered(hub__db(conn), who.areas, area) != 1) {
         hub__reply_error(conn, 403, "out_of_scope",
                          "area %s is outside this token's areas", area);
         return 403;

@@ -1,12 +1,13 @@
 /*
- * areas.c - the city's areas from a GeoJSON file: city > district >
- * neighbourhood, each with a code, a name and a geometry.
+ * areas.c - the areas from a GeoJSON file: a hierarchy of the levels an
+ * admin defines (hierarchy.h; city > district > neighbourhood unless
+ * set), each area with a code, a name, a parent and a geometry.
  *
  * An import is all or nothing: every feature is checked first, and the
  * first problem refuses the whole file with the feature's index and the
  * reason, before anything is written; the hierarchy (parents known, no
- * cycles, at most three levels) is checked again inside the transaction
- * against the areas already stored.
+ * cycles, no deeper than the levels) is checked again inside the
+ * transaction against the areas already stored.
  */
 #include <errno.h>
 #include <math.h>
@@ -20,6 +21,7 @@
 #include "cli.h"
 #include "db.h"
 #include "entity.h"
+#include "hierarchy.h"
 #include "errors.h"
 #include "output.h"
 #include "stmtcache.h"
@@ -33,8 +35,6 @@
  * city, far fewer than 64 MiB of text could hold (each cJSON value
  * costs ~64 bytes of memory). */
 #define AREAS_VALUES_MAX (8 * 1000 * 1000)
-
-static const char *const levels[] = {"city", "district", "neighbourhood"};
 
 /* [lon, lat] with both in range. */
 static int position_ok(const cJSON *p)
@@ -169,7 +169,9 @@ static int feature_ok(const cJSON *f, char *why, size_t cap)
     if (!cJSON_IsString(code) || !fs_valid_area_code(code->valuestring))
         return hub__errf(why, cap,
                          "properties.code must be an area code (letters, "
-                         "digits, '.', '_', '-'; up to 64)");
+                         "digits, '.', '_', '-'; up to 64), or left out for "
+                         "the hub to make one from the parent's code and "
+                         "the name");
     if (!cJSON_IsString(name) || !fs_valid_name(name->valuestring))
         return hub__errf(why, cap,
                          "properties.name must be printable text of 1 to "
@@ -198,11 +200,90 @@ static const char *code_of(const cJSON *f)
         ->valuestring;
 }
 
+/* A feature without a code gets PARENT.NAME (NAME alone at the top),
+ * the name's letters and digits kept and every other run of bytes made
+ * one '-': a village name repeated under two wards gets two codes.
+ * Left as it is (and refused by feature_ok) when that is no code. */
+static void make_code(cJSON *f)
+{
+    cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "properties");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
+    const cJSON *parent = cJSON_GetObjectItemCaseSensitive(p, "parent");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(p, "code");
+    if (!cJSON_IsObject(p) || (code && !cJSON_IsNull(code)) ||
+        !cJSON_IsString(name))
+        return;
+    char out[FS_ID_MAX + 2];
+    size_t n = 0;
+    if (cJSON_IsString(parent) && parent->valuestring[0])
+        n = (size_t)snprintf(out, sizeof out, "%s.", parent->valuestring);
+    int dash = 0;
+    for (const char *c = name->valuestring; *c && n < sizeof out - 1; c++) {
+        int keep = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                   (*c >= '0' && *c <= '9');
+        if (keep) {
+            if (dash && n > 0 && out[n - 1] != '.')
+                out[n++] = '-';
+            if (n < sizeof out - 1)
+                out[n++] = *c;
+            dash = 0;
+        } else {
+            dash = 1;
+        }
+    }
+    out[n < sizeof out ? n : sizeof out - 1] = '\0';
+    if (!fs_valid_area_code(out))
+        return;
+    cJSON_DeleteItemFromObjectCaseSensitive(p, "code");
+    cJSON_AddStringToObject(p, "code", out);
+}
+
+/* The file's own "levels" member (names from the top down), when it has
+ * one: 1 with lv set, 0 when absent, -1 with err when malformed. */
+static int file_levels(const cJSON *doc, hub_levels *lv, char *err, size_t cap)
+{
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "levels");
+    if (!l)
+        return 0;
+    char text[HUB_LEVELS_MAX * (HUB_LEVEL_NAME_MAX + 1) + 1] = "";
+    size_t used = 0;
+    const cJSON *it;
+    int n = cJSON_GetArraySize(l);
+    if (!cJSON_IsArray(l) || n < 1 || n > HUB_LEVELS_MAX) {
+        hub__errf(err, cap,
+                  "levels must be an array of 1 to %d level names from the "
+                  "top down, e.g. [\"province\", \"district\", \"ward\", "
+                  "\"village\"]",
+                  HUB_LEVELS_MAX);
+        return -1;
+    }
+    cJSON_ArrayForEach(it, l)
+    {
+        if (!cJSON_IsString(it) ||
+            strlen(it->valuestring) > HUB_LEVEL_NAME_MAX ||
+            strchr(it->valuestring, ',')) {
+            hub__errf(err, cap,
+                      "levels: each level is a name of up to %d "
+                      "characters",
+                      HUB_LEVEL_NAME_MAX);
+            return -1;
+        }
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%s",
+                                 used ? "," : "", it->valuestring);
+    }
+    char why[300];
+    if (hub__levels_parse(text, lv, why, sizeof why) != 0) {
+        hub__errf(err, cap, "levels: %s", why);
+        return -1;
+    }
+    return 1;
+}
+
 /* Checks the whole file; on a problem, err names the feature. */
-static int collection_ok(const cJSON *doc, char *err, size_t cap)
+static int collection_ok(cJSON *doc, char *err, size_t cap)
 {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(doc, "type");
-    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(doc, "features");
+    cJSON *fs = cJSON_GetObjectItemCaseSensitive(doc, "features");
     if (!cJSON_IsString(type) ||
         strcmp(type->valuestring, "FeatureCollection") != 0 ||
         !cJSON_IsArray(fs))
@@ -217,9 +298,10 @@ static int collection_ok(const cJSON *doc, char *err, size_t cap)
                          n, AREAS_MAX);
     char why[300];
     int i = 0;
-    const cJSON *f;
+    cJSON *f;
     cJSON_ArrayForEach(f, fs)
     {
+        make_code(f);
         if (feature_ok(f, why, sizeof why) != 0)
             return hub__errf(err, cap, "feature %d: %s", i, why);
         const cJSON *g;
@@ -259,10 +341,10 @@ typedef struct node {
     char code[FS_ID_MAX + 1];
     char parent[FS_ID_MAX + 1]; /* "" for a city */
     char stored_parent[FS_ID_MAX + 1];
-    char id[FS_UUID_LEN + 1]; /* the stored entity, "" when new */
-    char level[16];           /* stored level; then the computed one */
-    char *name, *geometry;    /* stored values (owned), or NULL */
-    int feature;              /* index in the file, or -1 */
+    char id[FS_UUID_LEN + 1];           /* the stored entity, "" when new */
+    char level[HUB_LEVEL_NAME_MAX + 1]; /* stored level */
+    char *name, *geometry;              /* stored values (owned), or NULL */
+    int feature;                        /* index in the file, or -1 */
     int depth;
 } node;
 
@@ -345,10 +427,11 @@ static int load_forest(sqlite3 *db, const cJSON *fs, forest *t)
     return 0;
 }
 
-/* Depth of every area from its parents: 0 city, 1 district, 2
- * neighbourhood. A missing parent, a cycle or a fourth level is refused,
- * naming the feature (or the stored area) in err. */
-static int check_forest(forest *t, const char *file, char *err, size_t cap)
+/* Depth of every area from its parents: 0 at the top level, 1 below
+ * it, ... A missing parent, a cycle or an area deeper than the levels
+ * is refused, naming the feature (or the stored area) in err. */
+static int check_forest(forest *t, const hub_levels *lv, const char *file,
+                        char *err, size_t cap)
 {
     for (size_t i = 0; i < t->n; i++) {
         node *x = &t->v[i];
@@ -361,7 +444,8 @@ static int check_forest(forest *t, const char *file, char *err, size_t cap)
                 missing = at->parent;
                 break;
             }
-            if (++depth > 2)
+            /* Longer than every area together: a cycle. */
+            if (++depth > (int)t->n)
                 break;
             at = up;
         }
@@ -376,12 +460,17 @@ static int check_forest(forest *t, const char *file, char *err, size_t cap)
                              "%s: %s: parent %s is neither in the file nor "
                              "stored",
                              file, who, missing);
-        if (depth > 2)
+        if (depth > (int)t->n)
+            return hub__errf(err, cap, "%s: %s: its parents form a cycle", file,
+                             who);
+        if (depth >= (int)lv->n)
             return hub__errf(err, cap,
-                             "%s: %s: its parents form a cycle or more than "
-                             "three levels (city > district > "
-                             "neighbourhood)",
-                             file, who);
+                             "%s: %s: it lies %d levels below the top, but "
+                             "the hierarchy has %zu levels (%s); name more "
+                             "with `fieldsync-hub areas levels` or a "
+                             "\"levels\" member in the file (at most %d)",
+                             file, who, depth + 1, lv->n, lv->text,
+                             HUB_LEVELS_MAX);
         x->depth = depth;
     }
     return 0;
@@ -396,11 +485,10 @@ static void put_changed(cJSON *o, const char *name, const char *text,
 }
 
 /* Writes the fields that changed of one area through the registry. */
-static int write_area(sqlite3 *db, const node *x, const cJSON *f,
-                      const char *file, char *err, size_t cap)
+static int write_area(sqlite3 *db, const node *x, const char *level,
+                      const cJSON *f, const char *file, char *err, size_t cap)
 {
     cJSON *o = cJSON_CreateObject();
-    const char *level = levels[x->depth];
     if (f) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "properties");
         put_changed(o, "name",
@@ -443,20 +531,21 @@ static int write_area(sqlite3 *db, const node *x, const cJSON *f,
 
 /* Stores the file's areas in the registry inside the caller's
  * transaction, and the new level of stored areas whose parents moved. */
-static int store(sqlite3 *db, const cJSON *fs, const char *file, char *err,
-                 size_t cap)
+static int store(sqlite3 *db, const cJSON *fs, const hub_levels *lv,
+                 const char *file, char *err, size_t cap)
 {
     forest t = {0};
     int rc = load_forest(db, fs, &t) == 0 ? 0 : HUB_ESTORAGE;
     if (rc == 0)
-        rc = check_forest(&t, file, err, cap);
+        rc = check_forest(&t, lv, file, err, cap);
     for (size_t i = 0; rc == 0 && i < t.n; i++) {
         const node *x = &t.v[i];
+        const char *level = lv->name[x->depth];
         if (x->feature >= 0)
-            rc = write_area(db, x, cJSON_GetArrayItem(fs, x->feature), file,
-                            err, cap);
-        else if (strcmp(x->level, levels[x->depth]) != 0)
-            rc = write_area(db, x, NULL, file, err, cap);
+            rc = write_area(db, x, level, cJSON_GetArrayItem(fs, x->feature),
+                            file, err, cap);
+        else if (strcmp(x->level, level) != 0)
+            rc = write_area(db, x, level, NULL, file, err, cap);
     }
     forest_free(&t);
     return rc;
@@ -484,6 +573,8 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
                   perr.msg);
     else
         collection_ok(doc, err, sizeof err);
+    hub_levels given;
+    int has_levels = err[0] ? 0 : file_levels(doc, &given, err, sizeof err);
     free(text);
     if (err[0]) {
         fprintf(stderr, "fieldsync-hub: %s: %s; no area was imported\n", file,
@@ -496,7 +587,13 @@ int hub_areas_import(const char *db_path, const char *file, FILE *out)
     if (!db || hub__exec(db, "BEGIN IMMEDIATE") != 0)
         goto out;
     const cJSON *fs = cJSON_GetObjectItemCaseSensitive(doc, "features");
-    int rc = store(db, fs, file, err, sizeof err);
+    hub_levels lv;
+    int rc = has_levels ? hub__levels_set(db, &given, "cli")
+                        : hub__levels_get(db, &lv);
+    if (has_levels)
+        lv = given;
+    if (rc == 0)
+        rc = store(db, fs, &lv, file, err, sizeof err);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "file", file);
     cJSON_AddNumberToObject(d, "features", cJSON_GetArraySize(fs));
@@ -526,13 +623,16 @@ out:
 
 cJSON *hub__areas_json(sqlite3 *db)
 {
-    int rc;
+    hub_levels lv;
+    int rc = hub__levels_get(db, &lv);
+    if (rc != HUB_OK)
+        return NULL;
     sqlite3_stmt *st = hub__sql(
         db,
         "SELECT code, name, coalesce(parent, ''), level, "
         "coalesce(json_extract(geometry, '$.type'), '') FROM mapping_areas "
-        "ORDER BY level <> 'city', level <> 'district', code",
-        NULL, 0, &rc);
+        "ORDER BY " HUB_LEVEL_ORDER("?1") ", code",
+        HUB_ARGS(HUB_TEXT(lv.text)), &rc);
     if (!st)
         return NULL;
     cJSON *root = cJSON_CreateObject();
@@ -567,4 +667,64 @@ int hub_areas_list(const char *db_path, int format, FILE *out)
     cJSON_Delete(root);
     hub__close(db);
     return rc == 0 ? 0 : 1;
+}
+
+int hub_areas_levels(const char *db_path, const char *text, FILE *out)
+{
+    hub_levels lv;
+    char err[512] = "";
+    if (text && hub__levels_parse(text, &lv, err, sizeof err) != 0) {
+        fprintf(stderr, "fieldsync-hub: %s; the levels were not changed\n",
+                err);
+        return 2;
+    }
+    sqlite3 *db = hub__open(db_path);
+    if (!db)
+        return 1;
+    int status = 1, rc;
+    if (!text) { /* show them */
+        rc = hub__levels_get(db, &lv);
+        if (rc == HUB_OK) {
+            for (size_t i = 0; i < lv.n; i++)
+                fprintf(out, "%s%s", i ? " > " : "", lv.name[i]);
+            fprintf(out, "\n");
+            status = 0;
+        } else {
+            fprintf(stderr, "fieldsync-hub: cannot read the levels: %s\n",
+                    sqlite3_errmsg(db));
+        }
+        hub__close(db);
+        return status;
+    }
+    if (hub__exec(db, "BEGIN IMMEDIATE") != 0) {
+        hub__close(db);
+        return 1;
+    }
+    /* The stored areas take the new names of their depths; an area
+     * deeper than the new levels refuses the change. */
+    rc = hub__levels_set(db, &lv, "cli");
+    cJSON *none = rc == HUB_OK ? cJSON_CreateArray() : NULL;
+    if (rc == HUB_OK)
+        rc = none ? store(db, none, &lv, "areas levels", err, sizeof err)
+                  : HUB_ENOMEM;
+    cJSON_Delete(none);
+    if (rc == HUB_OK && hub__exec(db, "COMMIT") == 0) {
+        fprintf(out, "area levels: ");
+        for (size_t i = 0; i < lv.n; i++)
+            fprintf(out, "%s%s", i ? " > " : "", lv.name[i]);
+        fprintf(out, "\n");
+        status = 0;
+    } else {
+        if (rc == HUB_EBADINPUT) {
+            fprintf(stderr, "fieldsync-hub: %s; the levels were not changed\n",
+                    err);
+            status = 2;
+        } else {
+            fprintf(stderr, "fieldsync-hub: cannot store the levels: %s\n",
+                    sqlite3_errmsg(db));
+        }
+        hub__exec(db, "ROLLBACK");
+    }
+    hub__close(db);
+    return status;
 }

@@ -206,8 +206,8 @@ cJSON *hub__conflicts_json(sqlite3 *db, int all, const char *areas,
         "conflicts c LEFT JOIN entities e ON "
         "e.id = c.ref LEFT JOIN entity_fields f ON f.entity_id = c.ref "
         "AND f.name = c.field WHERE c.id > ?3 AND (?1 OR c.status = "
-        "'open') AND (?2 = '*' OR instr(',' || ?2 || ',', ',' || "
-        "c.area || ',') > 0) ORDER BY c.id LIMIT ?4",
+        "'open') AND hub_area_in(?2, c.area) ORDER BY c.id LIMIT "
+        "?4",
         HUB_ARGS(HUB_INT(all), HUB_TEXT(areas), HUB_INT(after), HUB_INT(limit)),
         &rc);
     if (!st)

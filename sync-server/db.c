@@ -6,6 +6,7 @@
 #include "db.h"
 #include "errors.h"
 #include "fs_schema.h"
+#include "hierarchy.h"
 #include "stmtcache.h"
 
 sqlite3 *hub__open(const char *path)
@@ -14,6 +15,14 @@ sqlite3 *hub__open(const char *path)
     char err[512];
     if (fs_db_open(path, &fs_schema_hub, 1, &db, err, sizeof err) != 0) {
         fprintf(stderr, "fieldsync-hub: %s\n", err);
+        return NULL;
+    }
+    if (hub__hierarchy_register(db) != 0) {
+        fprintf(stderr,
+                "fieldsync-hub: %s: cannot register the area "
+                "hierarchy function\n",
+                path);
+        sqlite3_close(db);
         return NULL;
     }
     return db;

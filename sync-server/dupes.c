@@ -59,8 +59,8 @@ cJSON *hub__duplicates_json(sqlite3 *db, const char *areas)
         "FROM submissions s JOIN forms f ON f.id = s.form_id AND "
         "f.version = s.form_version WHERE s.rev = (SELECT max(rev) FROM "
         "submissions WHERE id = s.id) AND instr(f.definition, "
-        "'\"dedupe_key\"') > 0 AND (?1 = '*' OR instr(',' || ?1 || ',', "
-        "',' || s.area || ',') > 0) ORDER BY s.form_id, s.rowid",
+        "'\"dedupe_key\"') > 0 AND hub_area_in(?1, s.area) ORDER BY "
+        "s.form_id, s.rowid",
         HUB_ARGS(HUB_TEXT(areas)), &rc);
     if (!st)
         return NULL;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hierarchy.h"
 #include "fs_entity.h"
 #include "fs_schema.h"
 #include "entity.h"
@@ -274,7 +275,8 @@ int hub__entity_requeue(sqlite3 *db, const char *device, const char *old,
                                 NULL, 0, &rc);
     while (st && (rc = hub__sql_step(st)) > 0) {
         const char *area = hub__col(st, 1);
-        if (hub__scope_has(old, area) || !hub__scope_has(areas, area))
+        if (hub__area_covered(db, old, area) != 0 ||
+            hub__area_covered(db, areas, area) != 1)
             continue;
         char id[FS_UUID_LEN + 1];
         snprintf(id, sizeof id, "%s", hub__col(st, 0));
@@ -743,13 +745,12 @@ int hub__merge_entity(sqlite3 *db, const char *device,
     if (rc != HUB_OK)
         return rc;
     const char *to = scope_value(type, ent, moved, sizeof moved);
-    if ((e.found && !hub__scope_has(areas, e.area)) ||
-        (to && !hub__scope_has(areas, to))) {
+    int from_out = e.found && hub__area_covered(db, areas, e.area) != 1;
+    if (from_out || (to && hub__area_covered(db, areas, to) != 1)) {
         hub__refuse(r, "out_of_scope",
                     "%s %s: this device works in areas %s only, not '%s'; ask "
                     "the hub admin to extend its areas",
-                    ent->type, ent->id, areas,
-                    e.found && !hub__scope_has(areas, e.area) ? e.area : to);
+                    ent->type, ent->id, areas, from_out ? e.area : to);
         return HUB_OK;
     }
     rc = check_bases(db, ent, r);

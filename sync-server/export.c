@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hierarchy.h"
 #include "fs_form.h"
 #include "export.h"
 #include "areas.h"
@@ -215,8 +216,7 @@ static const char rows_sql[] =
     "SELECT m.id, m.rev, m.form_version, m.area, m.wave, m.device_id, "
     "m.collector, m.created_ms, m.received_ms, m.review_state, m.answers "
     "FROM mapping_submissions m WHERE m.form_id = ?2 AND (?3 = 0 OR "
-    "m.form_version = ?3) AND (?1 = '*' OR instr(',' || ?1 || ',', ',' || "
-    "m.area || ',') > 0) ORDER BY m.row_id";
+    "m.form_version = ?3) AND hub_area_in(?1, m.area) ORDER BY m.row_id";
 
 static sqlite3_stmt *rows_query(const hub_exporter *ex, int64_t *total)
 {
@@ -227,8 +227,7 @@ static sqlite3_stmt *rows_query(const hub_exporter *ex, int64_t *total)
             ? hub__sql(ex->db,
                        "SELECT count(*) FROM submissions s WHERE s.form_id = "
                        "?2 AND (?3 = 0 OR s.form_version = ?3) AND "
-                       "s.base_rev = 0 AND (?1 = '*' OR instr(',' || ?1 || "
-                       "',', ',' || s.area || ',') > 0)",
+                       "s.base_rev = 0 AND hub_area_in(?1, s.area)",
                        HUB_ARGS(HUB_TEXT(ex->scope), HUB_TEXT(ex->form),
                                 HUB_INT(ex->version)),
                        &rc)
@@ -537,12 +536,15 @@ static cJSON *clean_geometry(cJSON *g)
 
 static int write_areas(hub_exporter *ex, hub_sink *s)
 {
-    int rc;
-    sqlite3_stmt *st = hub__sql(ex->db,
-                                "SELECT code, name, parent, level, geometry "
-                                "FROM mapping_areas ORDER BY level <> 'city', "
-                                "level <> 'district', code",
-                                NULL, 0, &rc);
+    hub_levels lv;
+    int rc = hub__levels_get(ex->db, &lv);
+    if (rc != HUB_OK)
+        return rc;
+    sqlite3_stmt *st =
+        hub__sql(ex->db,
+                 "SELECT code, name, parent, level, geometry "
+                 "FROM mapping_areas ORDER BY " HUB_LEVEL_ORDER("?1") ", code",
+                 HUB_ARGS(HUB_TEXT(lv.text)), &rc);
     if (!st)
         return rc;
     hub__sink_puts(s, "{\"type\":\"FeatureCollection\",\"features\":[\n");
@@ -642,8 +644,8 @@ static int write_mechanisms(hub_exporter *ex, hub_sink *s)
         ex->db,
         "SELECT e.id, e.area, json_group_object(f.name, json(f.value)) FROM "
         "entities e JOIN entity_fields f ON f.entity_id = e.id WHERE e.type "
-        "= 'mechanism' AND e.deleted = 0 AND (?1 = '*' OR instr(',' || ?1 || "
-        "',', ',' || e.area || ',') > 0) GROUP BY e.id ORDER BY "
+        "= 'mechanism' AND e.deleted = 0 AND hub_area_in(?1, e.area) "
+        "GROUP BY e.id ORDER BY "
         "e.created_ms, e.id",
         HUB_ARGS(HUB_TEXT(ex->scope)), &rc);
     if (!st)

@@ -176,5 +176,10 @@ int hub_export(const char *db_path, const hub_export_req *req,
  * whole, naming the feature and the reason; nothing changes. */
 int hub_areas_import(const char *db_path, const char *file, FILE *out);
 int hub_areas_list(const char *db_path, int format, FILE *out);
+/* `areas levels [LIST]`: prints the level names, or sets them (top
+ * first, e.g. "province,district,ward,village"; at most 8) and renames
+ * the stored areas' levels by their depth, all or nothing. 0, 1 on a
+ * storage error, 2 on a bad list or an area deeper than the levels. */
+int hub_areas_levels(const char *db_path, const char *text, FILE *out);
 
 #endif

@@ -110,6 +110,9 @@ static const char usage[] =
     "  export geojson mechanisms [-o FILE]   mechanisms as points\n"
     "  areas import FILE.geojson       areas with code, name, parent\n"
     "  areas list [--json|--csv]\n"
+    "  areas levels [LIST]             the level names, top first (default\n"
+    "                                  city,district,neighbourhood; at most "
+    "8)\n"
     "  import csv --form F --wave W FILE.csv [--map COLUMN=FIELD ...]\n"
     "        [--key COLUMN] [--date-format FMT] [--dry-run] [--progress]\n"
     "                                  rows of another tool's CSV export as\n"
@@ -448,8 +451,11 @@ static int mapping_command(const char *cmd, const args *a)
             return hub_areas_import(a->db, a->pos[1], stdout);
         if (sub_is(a, 1, "list"))
             return hub_areas_list(a->db, a->json, stdout);
+        if (sub_is(a, 1, "levels") || sub_is(a, 2, "levels"))
+            return hub_areas_levels(a->db, a->npos == 2 ? a->pos[1] : NULL,
+                                    stdout);
         return bad("usage: fieldsync-hub areas import FILE.geojson | areas "
-                   "list",
+                   "list | areas levels [LIST]",
                    NULL);
     }
     if (strcmp(cmd, "indicators") == 0 || strcmp(cmd, "change") == 0) {

@@ -118,6 +118,8 @@ typedef struct loaded {
     cJSON **answers;
     char **strs; /* area and wave texts, 2 per record */
     size_t n;
+    hub_ind_area *tree; /* the areas within scope, for opt.areas */
+    char **tree_strs;   /* their code and parent texts, 2 per area */
 } loaded;
 
 static void loaded_free(loaded *l)
@@ -133,6 +135,53 @@ static void loaded_free(loaded *l)
     free(l->recs);
     free(l->answers);
     free(l->strs);
+    for (size_t i = 0; i < 2 * l->opt.nareas; i++)
+        free(l->tree_strs[i]);
+    free(l->tree_strs);
+    free(l->tree);
+}
+
+/* The registry's areas within scope as the indicators' hierarchy: a
+ * record counts in its area and every area above it. Under a scope, an
+ * area whose parent lies outside it is at the top: figures of areas the
+ * reader may not see are never made, not even as sums. */
+static int load_tree(sqlite3 *db, const char *scope, loaded *l)
+{
+    int rc;
+    size_t cap = 0;
+    sqlite3_stmt *st = hub__sql(
+        db,
+        "SELECT code, CASE WHEN hub_area_in(?1, parent) THEN parent ELSE '' "
+        "END FROM mapping_areas WHERE hub_area_in(?1, code) ORDER BY code",
+        HUB_ARGS(HUB_TEXT(scope)), &rc);
+    while (st && (rc = hub__sql_step(st)) > 0) {
+        if (l->opt.nareas == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            hub_ind_area *t = realloc(l->tree, nc * sizeof *t);
+            if (t)
+                l->tree = t;
+            char **s = realloc(l->tree_strs, 2 * nc * sizeof *s);
+            if (s)
+                l->tree_strs = s;
+            if (!t || !s)
+                break;
+            cap = nc;
+        }
+        size_t i = l->opt.nareas;
+        char *code = strdup(hub__col(st, 0)), *parent = strdup(hub__col(st, 1));
+        l->tree_strs[2 * i] = code;
+        l->tree_strs[2 * i + 1] = parent;
+        l->opt.nareas++;
+        if (!code || !parent)
+            break;
+        l->tree[i] = (hub_ind_area){code, parent};
+    }
+    if (rc > 0) { /* stopped early: out of memory */
+        hub__sql_end(st);
+        return HUB_ENOMEM;
+    }
+    l->opt.areas = l->tree;
+    return rc;
 }
 
 /* Adds text (JSON of one answer, may be NULL) under name to o. */
@@ -177,8 +226,7 @@ static int load(sqlite3 *db, const char *form, const char *w1, const char *w2,
         "m.answers -> ?4 END FROM mapping_submissions m LEFT JOIN waves w ON "
         "w.name = m.wave WHERE m.form_id = ?2 AND m.wave <> '' AND "
         "m.review_state <> 'rejected' AND (?5 = '' OR m.wave = ?5 OR m.wave "
-        "= ?6) AND (?1 = '*' OR instr(',' || ?1 || ',', ',' || m.area || "
-        "',') > 0) ORDER BY w.start_ms",
+        "= ?6) AND hub_area_in(?1, m.area) ORDER BY w.start_ms",
         HUB_ARGS(HUB_TEXT(scope), HUB_TEXT(form), HUB_TEXT(fpath),
                  HUB_TEXT(bpath), HUB_TEXT(w1 ? w1 : ""),
                  HUB_TEXT(w2 ? w2 : "")),
@@ -272,6 +320,8 @@ static int prepare(sqlite3 *db, const hub_ind_request *req, const char *w1,
     if (rc == 0 && load_cats(f, l) != 0)
         rc = HUB_ESTORAGE;
     fs_form_free(f);
+    if (rc == 0)
+        rc = load_tree(db, scope, l);
     if (rc == 0)
         rc = load(db, req->form, w1, w2, scope, l);
     return rc;

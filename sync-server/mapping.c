@@ -391,16 +391,22 @@ static void stratum_text(const char *json, char *out, size_t cap)
 }
 
 /* SQL that keeps rows whose column area is in the scope bound as ?1. */
-#define AREA_IN_SCOPE(col)                                                     \
-    "(?1 = '*' OR instr(',' || ?1 || ',', ',' || " col " || ',') > 0)"
+#define AREA_IN_SCOPE(col) "hub_area_in(?1, " col ")"
 
 /* Quotas with what was collected toward each: one pass over the counted
- * submissions, grouped by quota. The stratum matches when no field of
+ * submissions, grouped by quota. A quota on an area counts what was
+ * recorded in it and in every area below it (sub: each quota's area with
+ * its descendants in the registry). The stratum matches when no field of
  * it differs in the answers. */
 static const char coverage_sql[] =
+    "WITH RECURSIVE a(code, parent) AS MATERIALIZED (SELECT code, parent "
+    "FROM mapping_areas), sub(top, code) AS (SELECT DISTINCT area, area "
+    "FROM quotas UNION SELECT sub.top, a.code FROM sub JOIN a ON a.parent "
+    "= sub.code) "
     "SELECT q.area, q.wave, q.form_id, q.stratum, q.device_id, q.target, "
-    "count(m.id) FROM quotas q LEFT JOIN mapping_submissions m ON "
-    "m.area = q.area AND m.wave = q.wave AND m.form_id = q.form_id AND "
+    "count(m.id) FROM quotas q JOIN sub ON sub.top = q.area LEFT JOIN "
+    "mapping_submissions m ON "
+    "m.area = sub.code AND m.wave = q.wave AND m.form_id = q.form_id AND "
     "(q.device_id = '' OR m.device_id = q.device_id) AND "
     "m.review_state <> 'rejected' AND NOT EXISTS "
     "(SELECT 1 FROM json_each(q.stratum) j WHERE "

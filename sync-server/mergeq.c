@@ -44,6 +44,7 @@
 #include "errors.h"
 #include "fs_schema.h"
 #include "mergeq.h"
+#include "hierarchy.h"
 #include "server.h"
 #include "stmtcache.h"
 
@@ -520,6 +521,12 @@ hub_mergeq *hub__mergeq_start(hub *h)
     if (fs_db_open(h->db_path, &fs_schema_hub, 0, &q->db, err, sizeof err) !=
         0) {
         fprintf(stderr, "fieldsync-hub: merge connection: %s\n", err);
+        mergeq_free(q);
+        return NULL;
+    }
+    if (hub__hierarchy_register(q->db) != 0) {
+        fprintf(stderr, "fieldsync-hub: merge connection: cannot register "
+                        "the area hierarchy function\n");
         mergeq_free(q);
         return NULL;
     }

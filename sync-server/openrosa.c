@@ -26,6 +26,7 @@
 #include <expat.h>
 #include <openssl/evp.h>
 
+#include "hierarchy.h"
 #include "openrosa.h"
 #include "errors.h"
 #include "fs_form.h"
@@ -1061,7 +1062,7 @@ static int submit_first(struct mg_connection *conn, hub *h,
         return reply_other_content(conn, sub->id);
     if (held < 0)
         return reply_error(conn, 503, "the hub cannot read its database");
-    hub__scope_filter(dev, cs);
+    hub__scope_filter(hub__db(conn), dev, cs);
     return merge_one(conn, h, dev, cs);
 }
 
@@ -1147,7 +1148,7 @@ static int submit_edit(struct mg_connection *conn, hub *h,
     snprintf(sub->id, sizeof sub->id, "%s", base.submission);
     sub->rev = newest + 1;
     sub->base_rev = newest;
-    hub__scope_filter(dev, cs);
+    hub__scope_filter(hub__db(conn), dev, cs);
     int status = merge_one(conn, h, dev, cs);
     if (status != 201)
         forget_instance(db, iid);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hierarchy.h"
 #include "pull.h"
 #include "errors.h"
 #include "stmtcache.h"
@@ -72,7 +73,7 @@ int hub__handle_pull(struct mg_connection *conn, void *hubp)
         /* Entity rows carry their area: a device gets its areas only. */
         const char *area = (const char *)sqlite3_column_text(st, 4);
         if ((strcmp(kind, "form") == 0 && !form_in_scope(&dev, st)) ||
-            (area && !hub__scope_has(dev.areas, area))) {
+            (area && hub__area_covered(hub__db(conn), dev.areas, area) != 1)) {
             /* Not for this device; the cursor still moves past it. */
             n++;
             continue;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hierarchy.h"
 #include "push.h"
 #include "errors.h"
 #include "http.h"
@@ -99,7 +100,7 @@ static int prepare_push(struct mg_connection *conn, hub *h,
         status = 403;
         goto out;
     }
-    hub__scope_filter(dev, cs);
+    hub__scope_filter(hub__db(conn), dev, cs);
 
     /* Form checks and content digests need no write transaction: done
      * here, beside other requests, not by the one writer. */

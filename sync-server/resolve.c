@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hierarchy.h"
 #include "resolve.h"
 #include "audit.h"
 #include "conflicts.h"
@@ -92,7 +93,7 @@ int hub__resolve(sqlite3 *db, int64_t id, int choose, const cJSON *value,
     int rc = hub__conflict_load(db, id, &c);
     if (rc != HUB_OK)
         return rc;
-    if (!c.found || !hub__scope_has(areas, c.area)) {
+    if (!c.found || hub__area_covered(db, areas, c.area) != 1) {
         snprintf(err, errlen, "no conflict #%lld", (long long)id);
         return HUB_ENOTFOUND;
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hierarchy.h"
 #include "hub.h"
 #include "review.h"
 #include "errors.h"
@@ -41,7 +42,7 @@ int hub__review(sqlite3 *db, const char *id, const char *state,
     if (!st || (rc = hub__sql_step(st)) < 0)
         return rc;
     /* Outside the reviewer's areas it does not exist for them. */
-    if (rc == 0 || !hub__scope_has(areas, hub__col(st, 2))) {
+    if (rc == 0 || hub__area_covered(db, areas, hub__col(st, 2)) != 1) {
         hub__sql_end(st);
         return HUB_ENOTFOUND;
     }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hierarchy.h"
 #include "scope.h"
 
 int hub__scope_has(const char *scope, const char *item)
@@ -91,7 +92,7 @@ int hub__scope_parse(const char *in, int (*valid)(const char *), char *out,
     return 0;
 }
 
-void hub__scope_filter(const hub_device *dev, fs_changeset *cs)
+void hub__scope_filter(sqlite3 *db, const hub_device *dev, fs_changeset *cs)
 {
     for (size_t i = 0; i < cs->n; i++) {
         fs_change *c = &cs->changes[i];
@@ -100,7 +101,7 @@ void hub__scope_filter(const hub_device *dev, fs_changeset *cs)
         if (c->err != 0 || c->kind != FS_CHANGE_SUBMISSION)
             continue;
         /* fs_err_set cuts long messages on a character boundary. */
-        if (!hub__scope_has(dev->areas, c->sub.area))
+        if (hub__area_covered(db, dev->areas, c->sub.area) != 1)
             fs_err_set(&e, FS_ESCOPE,
                        "changes[%zu].area: this device records for areas "
                        "%s only, not '%s'; ask the hub admin to extend its "

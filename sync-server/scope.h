@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sqlite3.h>
+
 #include "fs_protocol.h"
 
 /* Scopes (areas, forms) are '*' or codes joined by commas. */
@@ -39,8 +41,9 @@ int hub__scope_within(const char *inner, const char *outer);
  * item with valid(). Returns 0, or -1 with a message in err. */
 int hub__scope_parse(const char *in, int (*valid)(const char *), char *out,
                      size_t cap, char *err, size_t errlen);
-/* Marks every change of cs outside dev's areas as refused (FS_ESCOPE). */
-void hub__scope_filter(const hub_device *dev, fs_changeset *cs);
+/* Marks every change of cs outside dev's areas (an area they cover, or
+ * one below it in db's registry) as refused (FS_ESCOPE). */
+void hub__scope_filter(sqlite3 *db, const hub_device *dev, fs_changeset *cs);
 /* The scope as a JSON value: "*" or an array of strings (caller
  * frees). */
 cJSON *hub__scope_json(const char *scope);

@@ -15,6 +15,7 @@
 #include "fs_schema.h"
 #include "hub.h"
 #include "server.h"
+#include "hierarchy.h"
 #include "adminapi.h"
 #include "checkpoint.h"
 #include "conflictapi.h"
@@ -56,6 +57,9 @@ static void *init_thread(const struct mg_context *ctx, int thread_type)
     char err[512];
     if (fs_db_open(h->db_path, &fs_schema_hub, 0, &db, err, sizeof err) != 0)
         fprintf(stderr, "fieldsync-hub: worker: %s\n", err);
+    else if (hub__hierarchy_register(db) != 0)
+        fprintf(stderr, "fieldsync-hub: worker: cannot register the area "
+                        "hierarchy function\n");
     hub__checkpointer_attach(h->ckpt, db);
     return db;
 }

@@ -26,7 +26,7 @@ static cJSON *grouped(sqlite3_stmt *st, const char *key1, const char *key2)
 }
 
 /* SQL that keeps rows whose area is in the scope bound as ?1. */
-#define IN_SCOPE "(?1 = '*' OR instr(',' || ?1 || ',', ',' || area || ',') > 0)"
+#define IN_SCOPE "hub_area_in(?1, area)"
 
 cJSON *hub__stats_json(sqlite3 *db, const char *areas)
 {

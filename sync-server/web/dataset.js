@@ -20,11 +20,34 @@ async function waveFilter(ctx, allLabel) {
 
 const th = (t, cls) => h('th', { scope: 'col', class: cls }, t);
 
+// The level chooser shared by coverage, indicators and the map: the
+// hub's levels as its areas carry them, top first (the hub lists areas
+// top level first). '' (when allLabel is given) shows every level.
+async function levelFilter(ctx, allLabel) {
+  const { areas } = await api('/api/v1/admin/areas');
+  const levelOf = new Map(areas.map((a) => [a.code, a.level]));
+  const levels = [...new Set(areas.map((a) => a.level).filter(Boolean))];
+  const want = ctx.params.get('level') || '';
+  const level = levels.includes(want) ? want : allLabel ? '' : levels[levels.length - 1] || '';
+  const opts = levels.map((l) => [l, l.charAt(0).toUpperCase() + l.slice(1)]);
+  const el = select('f-level', allLabel ? 'Level' : 'Areas drawn', allLabel ? [['', allLabel], ...opts] : opts,
+    level, (v) => {
+      const q = new URLSearchParams(ctx.params);
+      if (v) q.set('level', v); else q.delete('level');
+      ctx.go(q);
+    });
+  // An area the registry does not know is shown under every level.
+  const keep = (code) => !level || code === '*' || !levelOf.has(code) || levelOf.get(code) === level;
+  return { el, level, levels, keep };
+}
+
 export async function coverageView(box, ctx) {
   const wf = await waveFilter(ctx, 'All waves');
-  box.append(h('div', { class: 'filters' }, wf.el));
+  const lf = await levelFilter(ctx, 'All levels');
+  box.append(h('div', { class: 'filters' }, wf.el, lf.el));
   const q = wf.wave ? '?wave=' + encodeURIComponent(wf.wave) : '';
-  const { coverage } = await api('/api/v1/admin/coverage' + q);
+  // A quota on an area counts what was recorded in it and below it.
+  const coverage = (await api('/api/v1/admin/coverage' + q)).coverage.filter((c) => lf.keep(c.area));
   if (!ctx.current()) return;
   if (!coverage.length) {
     box.append(h('p', {}, 'No quotas are set for this selection (fieldsync-hub quota set).'));
@@ -121,11 +144,14 @@ function cellOf(ind, c) {
 
 export async function indicatorsView(box, ctx) {
   const ctl = await indicatorControls(ctx, true);
+  const lf = await levelFilter(ctx, 'All levels');
+  ctl.el.append(lf.el);
   box.append(ctl.el);
   if (!ctl.q) { if (ctl.missing) box.append(h('p', { class: 'notice' }, ctl.missing)); return; }
   const data = await api('/api/v1/admin/indicators?' + ctl.q);
   if (!ctx.current()) return;
-  const cells = data.cells || [];
+  // Each area's row counts everything below it; a level shows its areas.
+  const cells = (data.cells || []).filter((c) => lf.keep(c.area));
   const areas = [...new Set(cells.map((c) => c.area))];
   const cats = [...new Set(cells.map((c) => c.category))];
   const at = new Map(cells.map((c) => [`${c.area}\u0000${c.category}`, c]));
@@ -152,16 +178,11 @@ export async function indicatorsView(box, ctx) {
 // The hub's GeoJSON export of the areas carries each area's cell of the
 // chosen indicator (n, value, status): one request draws the map.
 
-const LEVELS = [['neighbourhood', 'Neighbourhoods'], ['district', 'Districts'], ['city', 'City']];
-
 export async function mapView(box, ctx) {
   const ctl = await indicatorControls(ctx, false);
-  const level = ctx.params.get('level') || 'neighbourhood';
-  ctl.el.append(select('f-level', 'Areas drawn', LEVELS, level, (v) => {
-    const q = new URLSearchParams(ctx.params);
-    q.set('level', v);
-    ctx.go(q);
-  }));
+  const lf = await levelFilter(ctx, null);
+  const level = lf.level;
+  ctl.el.append(lf.el);
   box.append(ctl.el);
   if (!ctl.q) { if (ctl.missing) box.append(h('p', { class: 'notice' }, ctl.missing)); return; }
   const fc = await api('/api/v1/admin/export/geojson/areas?' + ctl.q);

@@ -187,9 +187,21 @@ async function datasetChecks(page) {
   // Coverage against the quota.
   await page.locator('#nav a[data-view=coverage]').click();
   await page.locator('table#coverage').waitFor();
+  const covAll = await page.locator('table#coverage tbody tr').allInnerTexts();
+  check(covAll.length === 2, `coverage: both quotas at every level (${covAll})`);
+  // The level picker: the neighbourhood's quota, then the district's,
+  // which counts its neighbourhoods (7 + 2).
+  await page.locator('#f-level').selectOption('neighbourhood');
+  await page.locator('table#coverage tbody tr', { hasText: 'CITY-N01' }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('table#coverage tbody tr').length === 1);
   const cov = await page.locator('table#coverage tbody tr').allInnerTexts();
   check(cov.length === 1 && /CITY-N01/.test(cov[0]) && /\b7\s+10\b/.test(cov[0]) && /70%/.test(cov[0]),
         `coverage: CITY-N01 7 of 10, 70% (${cov})`);
+  await page.locator('#f-level').selectOption('district');
+  await page.locator('table#coverage tbody tr', { hasText: 'CITY-D1' }).waitFor();
+  const covD = await page.locator('table#coverage tbody tr').allInnerTexts();
+  check(covD.length === 1 && /\b9\s+20\b/.test(covD[0]) && /45%/.test(covD[0]),
+        `coverage by district: CITY-D1 9 of 20, 45% (${covD})`);
 
   // Indicator table, count by area: CITY-N02 (n=2) is a small cell,
   // CITY-N01 (n=7) is hidden so N02 cannot be worked out from the total.
@@ -212,6 +224,22 @@ async function datasetChecks(page) {
             `${c.area}: unreliable flag ${c.unreliable}`);
     }
   }
+
+  // The level picker: districts only, each row the hub's roll-up of
+  // its neighbourhoods, shown or suppressed as the hub decided.
+  await page.locator('#f-level').selectOption('district');
+  await page.waitForFunction(() => [...document.querySelectorAll('table#indicators tbody th')]
+    .map((t) => t.textContent).join(',') === 'CITY-D1,CITY-D2,All areas');
+  for (const c of want.cells.filter((x) => /^CITY-D/.test(x.area))) {
+    const td = page.locator('table#indicators tbody tr', { has: page.locator('th', { hasText: c.area }) }).locator('td').first();
+    const text = (await td.innerText()).trim();
+    check(c.status === 'suppressed' ? /^suppressed/.test(text) : text.includes(`n = ${c.n}`),
+          `district level: ${c.area} as the hub has it (“${text.replace(/\n/g, ' ')}”)`);
+  }
+  check(want.cells.some((c) => c.area === 'CITY-D1' && c.status === 'ok' && c.n === 9),
+        'the hub rolls CITY-D1 up from its neighbourhoods (7 + 2)');
+  await page.locator('#f-level').selectOption('');
+  await page.locator('table#indicators th', { hasText: 'CITY-N03' }).waitFor();
 
   // Broken down by gender: every suppressed cell of the hub's table says so.
   await page.locator('#f-by').selectOption('gender');
@@ -250,6 +278,10 @@ async function datasetChecks(page) {
   await page.locator('#f-level').selectOption('district');
   await page.locator('svg.map path[data-code="CITY-D1"]').waitFor();
   check(await paths.count() === 2, 'districts: two paths');
+  await page.locator('#f-level').selectOption('city');
+  await page.locator('svg.map path[data-code="CITY"]').waitFor();
+  check(await page.locator('svg.map path[data-code="CITY"]').getAttribute('data-state') === 'value',
+        'the city rolls up its districts: coloured, not without data');
 
   // Exports: a CSV per form saved through the page.
   await page.locator('#nav a[data-view=exports]').click();

@@ -47,6 +47,8 @@ check "two open conflicts" "$(sql "SELECT group_concat(field) FROM (SELECT field
 "$FS_HUB" form publish --db "$DB" "$FS_SRC/tests/fixtures/mapping/mapping_survey.json" >/dev/null
 "$FS_HUB" wave add baseline --db "$DB" --start 2020-01-01 --end 2099-12-31 --title Baseline >/dev/null
 "$FS_HUB" quota set --db "$DB" --area CITY-N01 --wave baseline --form mapping_survey --target 10 >/dev/null
+# A quota on a district counts its neighbourhoods (CITY-N01 and CITY-N02).
+"$FS_HUB" quota set --db "$DB" --area CITY-D1 --wave baseline --form mapping_survey --target 20 >/dev/null
 agent north sync --quiet
 agent south sync --quiet
 survey() {  # survey AGENT AREA N

@@ -15,6 +15,9 @@ JSON
 sed 's/authz_survey/other_form/' "$T/form.json" >"$T/other.json"
 "$FS_HUB" form publish --db "$DB" "$T/form.json" >/dev/null
 "$FS_HUB" form publish --db "$DB" "$T/other.json" >/dev/null
+# The areas' hierarchy: CITY > CITY-D1 > CITY-N01, CITY-N02; CITY-D2 >
+# CITY-N03. A scope of a district covers its neighbourhoods.
+"$FS_HUB" areas import --db "$DB" "$FS_SRC/tests/fixtures/mapping/areas.geojson" >/dev/null
 HUB_ARGS="--rate-limit 1000" start_hub
 
 enrol() {  # enrol NAME ROLE AREAS
@@ -28,13 +31,16 @@ enrol enum_n1 enumerator CITY-N01
 enrol outreach_n2 outreach CITY-N02
 enrol revoked_dev enumerator CITY-N01
 enrol spare_n1 enumerator CITY-N01
+enrol enum_d1 enumerator CITY-D1
 meta() { sqlite3 "$T/$1/agent.db" "SELECT value FROM meta WHERE key='$2'"; }
 
 declare -A TOKEN
-for a in enum_n1 outreach_n2 revoked_dev; do TOKEN[$a]=$(meta $a token); done
+for a in enum_n1 outreach_n2 revoked_dev enum_d1; do TOKEN[$a]=$(meta $a token); done
 TOKEN[admin]=$("$FS_HUB" token create --db "$DB" --role admin --name boss 2>/dev/null)
 TOKEN[admin_n1]=$("$FS_HUB" token create --db "$DB" --role admin --name boss_n1 --areas CITY-N01 2>/dev/null)
 TOKEN[reviewer]=$("$FS_HUB" token create --db "$DB" --role reviewer --name rev1 --areas CITY-N01 2>/dev/null)
+TOKEN[reviewer_d1]=$("$FS_HUB" token create --db "$DB" --role reviewer --name rev_d1 --areas CITY-D1 2>/dev/null)
+TOKEN[admin_d2]=$("$FS_HUB" token create --db "$DB" --role admin --name boss_d2 --areas CITY-D2 2>/dev/null)
 TOKEN[revoked_tok]=$("$FS_HUB" token create --db "$DB" --role reviewer --name gone 2>/dev/null)
 TOKEN[bad]=$(printf '%064d' 7)
 "$FS_HUB" device revoke --db "$DB" "$(meta revoked_dev device_id)" >/dev/null
@@ -111,6 +117,9 @@ check "CITY-N02 device wrote nothing into CITY-N01" \
 api() { curl -sS -H "Authorization: Bearer ${TOKEN[$1]}" "$HUB_URL$2"; }
 areas=$(api reviewer /api/v1/admin/submissions | grep -o '"area":"[^"]*"' | sort -u | tr -d '\n')
 check "reviewer sees only CITY-N01 submissions" "$areas" '"area":"CITY-N01"'
+check "a CITY-D1 reviewer sees both of its neighbourhoods' submissions, all of them" \
+  "$(api reviewer_d1 /api/v1/admin/submissions | grep -o '"area":"[A-Z0-9-]*"' | sort | uniq -c | tr -s ' ' | tr '\n' ' ')" \
+  "$(sql "SELECT group_concat(' ' || n || ' \"area\":\"' || area || '\"', ' ') FROM (SELECT area, count(*) n FROM submissions WHERE area IN ('CITY-N01', 'CITY-N02') GROUP BY area ORDER BY area)") "
 check "reviewer sees all of CITY-N01" \
   "$(api reviewer /api/v1/admin/submissions | grep -o '"area":"CITY-N01"' | wc -l)" \
   "$(sql "SELECT count(*) FROM submissions WHERE area='CITY-N01'")"
@@ -146,7 +155,7 @@ check "personal read audited" \
 rc=0
 agent enum_n1 record authz_survey --answers "$T/a.json" --area CITY-N02 2>"$T/err" || rc=$?
 check "recording outside the device's areas is refused offline" "$rc" 2
-grep -q "records for areas CITY-N01 only" "$T/err" || fail "unclear message: $(cat "$T/err")"
+grep -q "records for areas CITY-N01 (and the areas below them) only" "$T/err" || fail "unclear message: $(cat "$T/err")"
 rc=0
 agent revoked_dev sync 2>"$T/err" || rc=$?
 check "a revoked device's sync is refused (exit 4)" "$rc" 4
