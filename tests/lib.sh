@@ -50,8 +50,10 @@ finish() {
   echo "$CHECKS passed, 0 failed"
 }
 
+# A reader beside a running hub: it waits for the hub's checkpoints and
+# WAL resets (SQLITE_BUSY) instead of failing the test.
 sql() {
-  sqlite3 -batch -bail "$DB" "$@"
+  sqlite3 -batch -bail -cmd ".timeout 10000" "$DB" "$@"
 }
 
 publish_sample_form() {
