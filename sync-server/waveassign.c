@@ -104,7 +104,8 @@ static cJSON *matching(sqlite3 *db, const hub_wave_match *m, int64_t from_ms,
     sqlite3_stmt *st = hub__sql(
         db,
         "SELECT m.id FROM mapping_submissions m WHERE (?1 IS NULL OR "
-        "m.form_id = ?1) AND (?2 IS NULL OR m.area = ?2) AND (?3 IS NULL OR "
+        "m.form_id = ?1) AND (?2 IS NULL OR hub_area_in(?2, m.area)) AND (?3 "
+        "IS NULL OR "
         "m.dated_ms >= ?3) AND (?4 IS NULL OR m.dated_ms < ?4) AND (?5 IS "
         "NULL OR m.wave = ?5) AND (?6 IS NULL OR m.id IN (SELECT value FROM "
         "json_each(?6))) ORDER BY m.id",

@@ -172,6 +172,12 @@ before=$(hub_fingerprint)
 out=$(hub wave assign round2 --form dated_survey --area CITY-N02 --from "$(day -60)" --to "$(day -31)" --dry-run)
 check "a dry run counts the matches" "$out" "6 submissions would be put in wave round2 (dry run: nothing was changed)"
 check "... and changes nothing" "$(hub_fingerprint)" "$before"
+# --area covers the areas below it: district CITY-D1 holds CITY-N01 and
+# CITY-N02, so it matches what the two neighbourhoods match.
+n1=$(hub wave assign round2 --form dated_survey --area CITY-N01 --dry-run | cut -d' ' -f1)
+n2=$(hub wave assign round2 --form dated_survey --area CITY-N02 --dry-run | cut -d' ' -f1)
+check "--area takes the areas below it" \
+  "$(hub wave assign round2 --form dated_survey --area CITY-D1 --dry-run | cut -d' ' -f1)" "$((n1 + n2))"
 
 audits=$(sql "SELECT count(*) FROM audit_log WHERE action = 'wave.assign'")
 out=$(hub wave assign round2 --form dated_survey --area CITY-N02 --from "$(day -60)" --to "$(day -31)")
