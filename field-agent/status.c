@@ -24,16 +24,23 @@ static long long count(fa_agent *ag, const char *sql)
 /* This device's quotas and what it recorded toward each, counted here
  * the way the hub counts (schema/INDICATORS.md, "Waves"): the newest
  * revision of each submission whose day falls within the wave's dates,
- * for the quota's form and area, holding its stratum, not rejected by
+ * for the quota's form and area (or an area below it, by the parents of
+ * the area entities the device holds), holding its stratum, not rejected by
  * the hub. The day is the answer to the date field the form version
  * names as "wave_date", else the day it was first recorded; fw reads
  * each form version's wave_date once. */
 #define DATE_GLOB "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
 static const char quota_sql[] =
     "WITH fw AS MATERIALIZED (SELECT id, version, definition ->> "
-    "'$.wave_date' AS field FROM forms) "
+    "'$.wave_date' AS field FROM forms), "
+    "held(code, parent) AS MATERIALIZED (SELECT e.area, f.value ->> '$' "
+    "FROM entities e JOIN entity_fields f ON f.entity_id = e.id AND "
+    "f.name = 'parent' WHERE e.type = 'area' AND e.deleted = 0) "
     "SELECT q.wave, q.area, q.form_id, q.stratum, q.target, (SELECT "
-    "count(*) FROM submissions s WHERE s.area = q.area AND s.form_id = "
+    "count(*) FROM submissions s WHERE s.area IN (WITH RECURSIVE "
+    "below(code) AS (SELECT q.area UNION SELECT held.code FROM held JOIN "
+    "below ON held.parent = below.code) SELECT code FROM below) AND "
+    "s.form_id = "
     "q.form_id AND s.review_state <> 'rejected' AND s.rev = (SELECT "
     "max(rev) FROM submissions s2 WHERE s2.id = s.id) AND coalesce((SELECT "
     "unixepoch(d.day) * 1000 FROM (SELECT s.answers ->> ('$.' || (SELECT "

@@ -53,6 +53,9 @@ dev1=$(sqlite3 "$T/e1/agent.db" "SELECT value FROM meta WHERE key='device_id'")
 hub quota set --area CITY-N01 --wave baseline --form dated_survey --target 10 --device "$dev1" >/dev/null
 hub quota set --area CITY-N01 --wave round2 --form dated_survey --target 10 --device "$dev1" >/dev/null
 hub quota set --area CITY-N01 --wave baseline --form dated_survey --target 8 >/dev/null
+# A sub-quota on the district counts its neighbourhoods, on the device
+# (from the area entities it holds) as at the hub.
+hub quota set --area CITY-D1 --wave baseline --form dated_survey --target 12 --device "$dev1" >/dev/null
 hub quota set --area CITY-N02 --wave baseline --form dated_survey --target 8 >/dev/null
 agent e1 sync --quiet
 
@@ -92,6 +95,7 @@ for q in json.load(sys.stdin)["quotas"]: print(q["wave"], q["recorded"])'
 offline=$(quotas e1)
 check "the device counts its sub-quotas by the interview's date, offline" "$offline" \
 "baseline 6
+baseline 6
 round2 6"
 sync_until_done e1
 sync_until_done e2
@@ -105,7 +109,8 @@ cov() {  # the coverage table: wave area device? collected
 for r in csv.DictReader(sys.stdin): print(r["wave"], r["area"], "dev" if r["device"] else "-", r["collected"])'
 }
 check "coverage counts each interview in the wave of its date" "$(cov)" \
-"baseline CITY-N01 - 6
+"baseline CITY-D1 dev 6
+baseline CITY-N01 - 6
 baseline CITY-N01 dev 6
 baseline CITY-N02 - 6
 round2 CITY-N01 dev 6"
