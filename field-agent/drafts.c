@@ -8,6 +8,7 @@
 
 #include "drafts.h"
 #include "outbox.h"
+#include "seal.h"
 #include "store.h"
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
@@ -31,6 +32,10 @@ int fa__draft_create(fa_agent *ag, fa__draft *d, const char *id,
     d->answers = fs_json_parse_stored(answers_json ? answers_json : "{}");
     if (!d->answers)
         return fa__fail(ag, FA_ESTORE, "out of memory");
+    /* A draft never holds a sealed envelope: an amendment of a sealed
+     * submission starts without those answers (sealed again at
+     * finalize, with a new key). */
+    d->sealed_dropped = fa__seal_strip(d->answers);
     int64_t now = (int64_t)fs_now_ms();
     char *text = cJSON_PrintUnformatted(d->answers);
     sqlite3_stmt *st = NULL;
@@ -139,6 +144,13 @@ int fa__store_submission(fa_agent *ag, const char *id, int64_t base_rev,
         return rc;
     int64_t now = (int64_t)fs_now_ms();
     int64_t rev = base_rev + 1;
+    /* A form's sealed fields are sealed here, on every path to a
+     * submission (record, finalize, amendments): never stored plain. */
+    char *stored = NULL;
+    rc = fa__seal_answers(ag, id, form_id, version, answers_json, &stored);
+    if (rc != FA_OK)
+        return rc;
+    answers_json = stored;
 
     rc = fa__exec(ag, "saving the submission",
                   "INSERT INTO submissions (id, rev, base_rev, form_id, "
@@ -149,6 +161,7 @@ int fa__store_submission(fa_agent *ag, const char *id, int64_t base_rev,
     if (rc == FA_OK)
         rc = fa__outbox_add(ag, "saving the submission", seq, "submission", id,
                             rev, now, hlc_buf);
+    free(stored);
     return rc;
 }
 

@@ -17,6 +17,8 @@ typedef struct fa__draft {
     cJSON *answers; /* owned */
     int64_t position;
     int64_t base_rev;
+    int sealed_dropped; /* an amendment whose sealed answers the device
+                           cannot read: they are asked again */
 } fa__draft;
 
 /* Creates and saves a draft in d (zeroed first; the caller's to

@@ -353,6 +353,10 @@ int fa_amend(fa_agent *ag, const char *id, const char *lang, FILE *in,
     int rc = fa__draft_amend(ag, id, &d);
     if (rc == FA_OK) {
         fprintf(out, "Amending %s: Enter keeps each current answer.\n", id);
+        if (d.sealed_dropped)
+            fprintf(out, "Its sealed answers cannot be read on this device "
+                         "(only the data steward's key opens them): they "
+                         "are asked again.\n");
         rc = start(ag, &d, lang, in, out);
     }
     fa__draft_clear(&d);

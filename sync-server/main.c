@@ -12,6 +12,7 @@
 #include "backup.h"
 #include "formcli.h"
 #include "hub.h"
+#include "seal.h"
 #include "settings.h"
 
 static const char usage[] =
@@ -94,15 +95,26 @@ static const char usage[] =
     "  change --form F --indicator SPEC --from W1 --to W2 [--by FIELD]\n"
     "        [--k N] [--json|--csv]   change per area between two waves\n"
     "  export csv --form F [--version V] [--labels LANG] [--personal]\n"
-    "        [--raw-cells] [-o FILE]   one row per submission; cells a\n"
+    "        [--raw-cells] [--key FILE [--passphrase-fd N]] [-o FILE]\n"
+    "                                  one row per submission; cells a\n"
     "                                  spreadsheet would run as formulas\n"
-    "                                  get a leading ' unless --raw-cells\n"
-    "  export json --form F [--version V] [--personal] [-o FILE]\n"
+    "                                  get a leading ' unless --raw-cells;\n"
+    "                                  sealed answers show \"sealed\"\n"
+    "                                  unless --key opens them (audited)\n"
+    "  export json --form F [--version V] [--personal]\n"
+    "        [--key FILE [--passphrase-fd N]] [-o FILE]\n"
     "  export geojson areas [--form F --indicator SPEC [--wave W] [--k N]]\n"
     "        [-o FILE]                 areas, with the indicator's values\n"
     "  export geojson mechanisms [-o FILE]   mechanisms as points\n"
     "  areas import FILE.geojson       areas with code, name, parent\n"
     "  areas list [--json|--csv]\n"
+    "\n"
+    "Sealed answers (SECURITY.md), for a data steward:\n"
+    "  keys generate --out FILE [--id ID] [--passphrase-fd N]\n"
+    "                                  a key pair: FILE (the private key,\n"
+    "                                  under a passphrase) and FILE.pub\n"
+    "  keys publish [--db PATH] FILE   send the public key to devices\n"
+    "  keys list [--db PATH] [--json|--csv]\n"
     "\n"
     "  --help                          this text\n"
     "  --version                       the version\n"
@@ -131,6 +143,8 @@ typedef struct args {
     const char *from, *to, *area1;
     int personal;
     int raw_cells;
+    const char *key, *out, *id; /* --key, --out, --id (keys, export) */
+    int pass_fd;                /* --passphrase-fd; -1: the terminal */
     const char *value;
     const char *choose;
     const char *answers;
@@ -294,6 +308,19 @@ static int parse(int argc, char **argv, int start, args *a)
             if (number(v, 1, 256, &d) != 0)
                 return bad("--threads takes a number from 1 to 256: ", v);
             a->threads = (int)d;
+        } else if (strcmp(o, "--key") == 0) {
+            a->key = v;
+        } else if (strcmp(o, "--out") == 0) {
+            a->out = v;
+        } else if (strcmp(o, "--id") == 0) {
+            a->id = v;
+        } else if (strcmp(o, "--passphrase-fd") == 0) {
+            double d;
+            if (number(v, 0, 1023, &d) != 0 || d != (double)(int)d)
+                return bad("--passphrase-fd takes an open file descriptor "
+                           "number, e.g. 3 with 3<passphrase.txt: ",
+                           v);
+            a->pass_fd = (int)d;
         } else if (strcmp(o, "--expires") == 0) {
             if (number(v, 0.0001, 8760, &a->expires) != 0)
                 return bad("--expires takes hours, up to 8760: ", v);
@@ -375,7 +402,9 @@ static int mapping_command(const char *cmd, const args *a)
                               .wave = a->wave,
                               .k = a->k,
                               .raw_cells = a->raw_cells,
-                              .admin = 1};
+                              .admin = 1,
+                              .key = a->key,
+                              .pass_fd = a->pass_fd};
         if (sub_is(a, 1, "csv"))
             req.kind = HUB_EXPORT_CSV;
         else if (sub_is(a, 1, "json"))
@@ -540,6 +569,7 @@ int main(int argc, char **argv)
     a.threads = 32;
     a.rate = 20;
     a.timeout = 60;
+    a.pass_fd = -1;
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
@@ -685,6 +715,17 @@ int main(int argc, char **argv)
         if (sub_is(&a, 1, "show"))
             return hub_config_show(a.db, a.json, stdout);
         return bad("usage: fieldsync-hub config set min-k N | config show",
+                   NULL);
+    }
+    if (strcmp(cmd, "keys") == 0) {
+        if (sub_is(&a, 1, "generate"))
+            return hub_keys_generate(a.out, a.id, a.pass_fd, stdout);
+        if (sub_is(&a, 2, "publish"))
+            return hub_keys_publish(a.db, a.pos[1], stdout);
+        if (sub_is(&a, 1, "list"))
+            return hub_keys_list(a.db, a.json, stdout);
+        return bad("usage: fieldsync-hub keys generate --out FILE | keys "
+                   "publish FILE | keys list",
                    NULL);
     }
     if (strcmp(cmd, "stats") == 0)
