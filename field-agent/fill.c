@@ -241,6 +241,11 @@ static int run(session *s)
             "%s (v%lld). Type ? for help, < to go back, :save to "
             "stop and keep a draft.\n",
             fs_form_title(s->f, s->lang), (long long)s->d->form_version);
+    if (fs_form_seal_key(s->f))
+        fprintf(s->out,
+                "Some answers are sealed: they stay plain on this device "
+                "until you finalize (a saved draft too), then only the "
+                "data steward's key can read them, not this device.\n");
     int rc = FA_OK;
     if (fs_form_area_required(s->f))
         rc = ask_area(s, &stop);

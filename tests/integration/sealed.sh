@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# Sealed answers (issue 17, SECURITY.md "Sealed answers"): a form's sealed
+# fields are sealed on the device at finalize and opened only offline with
+# the steward's key.
+#  - canary: unique strings in sealed answers, recorded directly and
+#    through a draft saved, resumed and finalized, are found nowhere in
+#    the agent's directory nor in the hub's database files, a backup and
+#    the CLI exports without the key; the same search finds the canaries
+#    of a control form without sealing in those same places;
+#  - the device shows "sealed", the hub's exports and API too;
+#  - replay: the hub stores the device's ciphertext byte for byte, and a
+#    resend is "already there";
+#  - steward round trip: export --key gives exactly the recorded answers;
+#    a wrong passphrase, a wrong key and one flipped byte are refused,
+#    named, and nothing is written;
+#  - the hub refuses sealed fields in plain text; a sealed dedupe key is
+#    refused at publish;
+#  - amendment: sealed again, the device asks the sealed fields again;
+#  - rotation: a form version sealed to a key the device has not received
+#    cannot be finalized (the draft stays) until the key arrives; each
+#    version opens with its own key only.
+. "$(dirname "$0")/../lib.sh"
+
+pass="correct horse battery staple"
+printf '%s\n' "$pass" >"$T/pass"
+printf '%s\n' "not the passphrase at all" >"$T/badpass"
+mkdir -p "$T/in" "$T/out"
+"$FS_HUB" keys generate --out "$T/steward.key" --id steward-2026 \
+  --passphrase-fd 3 3<"$T/pass" >/dev/null
+"$FS_HUB" keys publish --db "$DB" "$T/steward.key.pub" >/dev/null
+check "the key file holds no plain secret" \
+  "$(grep -c '"secret"' "$T/steward.key")" 1
+check "the public file holds no secret" \
+  "$(grep -c secret "$T/steward.key.pub" || true)" 0
+check "key listed with its form count" \
+  "$("$FS_HUB" keys list --db "$DB" --csv | tail -n 1 | cut -d, -f1,2)" \
+  "steward-2026,0"
+
+form="$FS_SRC/tests/fixtures/forms/sealed_survey.json"
+"$FS_HUB" form publish --db "$DB" "$form" >/dev/null
+# The control: the same form under another id, with no sealed mark.
+python3 - "$form" "$T/in/open_survey.json" <<'EOF'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["id"] = "open_survey"
+for k in ("sealed", "seal_key"):
+    f.pop(k)
+for fld in f["fields"]:
+    fld.pop("sealed", None)
+json.dump(f, open(sys.argv[2], "w"))
+EOF
+"$FS_HUB" form publish --db "$DB" "$T/in/open_survey.json" >/dev/null
+
+# A dedupe key may not be sealed: the hub must see it.
+python3 - "$form" "$T/in/bad_dedupe.json" <<'EOF'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["id"] = "bad_dedupe"
+f["fields"][0]["sealed"] = True
+json.dump(f, open(sys.argv[2], "w"))
+EOF
+rc=0
+"$FS_HUB" form publish --db "$DB" "$T/in/bad_dedupe.json" >/dev/null \
+  2>"$T/bad_dedupe.err" || rc=$?
+check "a sealed dedupe key is refused" "$rc" 1
+grep -q "'household_code' is in the dedupe key and cannot be sealed" \
+  "$T/bad_dedupe.err" || fail "no clear message: $(cat "$T/bad_dedupe.err")"
+check "not published" "$(sql "SELECT count(*) FROM forms WHERE id = 'bad_dedupe'")" 0
+
+start_hub
+new_agent tab
+adb() { sqlite3 "$T/tab/agent.db" "$@"; }
+check "the device received the key" \
+  "$(adb "SELECT id FROM seal_keys")" steward-2026
+
+# Another connection holds the agent's database open all along (as the
+# form app's does), so the log is not simply removed when the agent's
+# command ends: what clears it is the agent's own checkpoint.
+mkfifo "$T/hold"
+sqlite3 "$T/tab/agent.db" <"$T/hold" >/dev/null &
+holder=$!
+exec {hold}>"$T/hold"
+echo "SELECT count(*) FROM meta;" >&$hold
+
+# record FORM PREFIX I: answers with canaries PREFIX-I-*.
+record() {
+  printf '{"household_code":"HC-%04d","age_band":"25-34","tension_seen":"often","experience":"%s-%d-exp","contact_name":"%s-%d-name","comment":"free text %d"}' \
+    "$3" "$2" "$3" "$2" "$3" "$3" >"$T/in/$1.$3.json"
+  agent tab record "$1" --answers "$T/in/$1.$3.json" --area N-01
+}
+for i in 1 2 3; do
+  record sealed_survey SEALCANARY "$i" >>"$T/sealed.ids"
+  record open_survey OPENCANARY "$i" >>"$T/open.ids"
+done
+# Through a draft: saved (its plaintext in the database and the log),
+# resumed, finalized.
+fill_draft() { # FORM PREFIX
+  printf '%s\n' N-01 HC-0009 2 3 "$2-9-exp" "$2-9-name" 'free text 9' ':save' |
+    agent tab fill "$1" >"$T/fill.$1.out"
+  local d
+  d=$(sed -n 's/^Saved as draft \([0-9a-f-]*\)\..*/\1/p' "$T/fill.$1.out")
+  [ -n "$d" ] || fail "no draft: $(tail -3 "$T/fill.$1.out")"
+  printf '%s\n' y | agent tab resume "$d" >"$T/resume.$1.out"
+  grep -q "^Finalized: $d" "$T/resume.$1.out" ||
+    fail "not finalized: $(tail -3 "$T/resume.$1.out")"
+  echo "$d"
+}
+fill_draft sealed_survey SEALCANARY >>"$T/sealed.ids"
+grep -q "stay plain on this device until you finalize" "$T/fill.sealed_survey.out" ||
+  fail "the fill did not say that drafts are plain: $(head -3 "$T/fill.sealed_survey.out")"
+fill_draft open_survey OPENCANARY >>"$T/open.ids"
+check "no draft left" "$(adb "SELECT count(*) FROM drafts")" 0
+
+first=$(head -n 1 "$T/sealed.ids")
+agent tab show "$first" >"$T/show"
+grep -q "^  What happened to you?: sealed$" "$T/show" ||
+  fail "show: $(cat "$T/show")"
+grep -q "^  Anything else: free text 1$" "$T/show" || fail "show: $(cat "$T/show")"
+
+agent tab sync --quiet
+check "all at the hub" "$(sql "SELECT count(*) FROM submissions")" 8
+# Replay: the hub holds the device's bytes, and a resend changes nothing.
+check "stored as sent, byte for byte" \
+  "$(sql "ATTACH '$T/tab/agent.db' AS ag; SELECT count(*) FROM submissions h JOIN ag.submissions a ON a.id = h.id AND a.rev = h.rev WHERE h.form_id = 'sealed_survey' AND a.answers = h.answers AND h.answers LIKE '%\"_sealed\":{%'")" 4
+stored() { sql "SELECT id, rev, digest, answers FROM submissions ORDER BY id, rev" | sha256sum; }
+before=$(stored)
+adb "UPDATE meta SET value = '0' WHERE key = 'acked_seq'"
+agent tab sync --quiet
+check "a resend (the same ciphertext) changes nothing at the hub" "$(stored)" "$before"
+check "and is acknowledged again" "$(adb "SELECT value FROM meta WHERE key = 'acked_seq'")" 8
+
+# What a reader without the key gets.
+"$FS_HUB" export csv --db "$DB" --form sealed_survey --personal -o "$T/out/plain.csv"
+"$FS_HUB" export json --db "$DB" --form sealed_survey --personal -o "$T/out/plain.json"
+"$FS_HUB" export csv --db "$DB" --form open_survey --personal -o "$T/out/open.csv"
+check "csv without the key shows sealed" \
+  "$(grep HC-0001 "$T/out/plain.csv" | tr -d '\r' | cut -d, -f12-)" \
+  "HC-0001,25-34,sealed,sealed,sealed,free text 1"
+grep -q '"_sealed":\["tension_seen","experience","contact_name"\]' "$T/out/plain.json" ||
+  fail "json: $(head -c 600 "$T/out/plain.json")"
+token=$("$FS_HUB" token create --db "$DB" --role admin --name steward-test)
+curl -fsS -H "Authorization: Bearer $token" \
+  "$HUB_URL/api/v1/admin/export/csv?form=sealed_survey&personal=1" >"$T/out/api.csv"
+check "the API export shows sealed" \
+  "$(grep -c ',sealed,sealed,sealed,' "$T/out/api.csv")" 4
+"$FS_HUB" backup --db "$DB" -o "$T/out/backup.db" >/dev/null
+
+# The canary search: every byte of the agent's directory, the hub's
+# database files, a backup and the exports.
+places=("$T/tab" "$DB" "$DB-wal" "$DB-shm" "$T/out")
+found() { # PREFIX: the files that hold it
+  grep -rlaF "$1" "${places[@]}" 2>/dev/null | sort || true
+}
+check "sealed canaries: found nowhere" "$(found SEALCANARY | wc -l)" 0
+open_hits=$(found OPENCANARY)
+echo "$open_hits" | grep -q "^$T/tab/" || fail "control: not in the agent's files"
+echo "$open_hits" | grep -qE "^$DB(-wal)?$" || fail "control: not in the hub's database: $open_hits"
+echo "$open_hits" | grep -q "^$T/out/backup.db$" || fail "control: not in the backup"
+echo "$open_hits" | grep -q "^$T/out/open.csv$" || fail "control: not in the export"
+echo "ok - control canaries found in the same places ($(echo "$open_hits" | wc -l) files)"
+exec {hold}>&-
+wait "$holder"
+
+# The steward, offline, with the key: exactly the recorded answers.
+"$FS_HUB" export json --db "$DB" --form sealed_survey --personal \
+  --key "$T/steward.key" --passphrase-fd 3 3<"$T/pass" -o "$T/steward.json"
+check "opened answers are the recorded ones" "$(python3 - "$T/steward.json" "$T/in" <<'EOF'
+import json, sys, os
+got = {s["answers"]["household_code"]: s["answers"]
+       for s in json.load(open(sys.argv[1]))["submissions"]}
+want = {}
+for i in (1, 2, 3):
+    a = json.load(open(os.path.join(sys.argv[2], "sealed_survey.%d.json" % i)))
+    want[a["household_code"]] = a
+want["HC-0009"] = {"household_code": "HC-0009", "age_band": "25-34",
+                   "tension_seen": "often", "experience": "SEALCANARY-9-exp",
+                   "contact_name": "SEALCANARY-9-name", "comment": "free text 9"}
+print("same" if got == want else "differ: %r" % got)
+EOF
+)" same
+check "each decryption audited" \
+  "$(sql "SELECT json_extract(detail, '$.key') || ' ' || json_extract(detail, '$.sealed_opened') FROM audit_log WHERE action = 'export.unseal'")" \
+  "steward-2026 4"
+
+# refused WHAT ARGS...: exit 2, a message, and no file written.
+refused() {
+  local what=$1 rc=0
+  shift
+  rm -f "$T/steward.csv"
+  "$FS_HUB" export csv --db "$DB" --form sealed_survey --personal \
+    -o "$T/steward.csv" "$@" 2>"$T/refused.err" || rc=$?
+  check "$what: refused" "$rc" 2
+  check "$what: nothing written" "$(ls "$T"/steward.csv* 2>/dev/null | wc -l)" 0
+}
+refused "wrong passphrase" --key "$T/steward.key" --passphrase-fd 3 3<"$T/badpass"
+grep -q "wrong passphrase for $T/steward.key" "$T/refused.err" ||
+  fail "$(cat "$T/refused.err")"
+"$FS_HUB" keys generate --out "$T/other.key" --id other --passphrase-fd 3 \
+  3<"$T/pass" >/dev/null
+refused "wrong key" --key "$T/other.key" --passphrase-fd 3 3<"$T/pass"
+grep -q "sealed to key 'steward-2026', not to 'other'" "$T/refused.err" ||
+  fail "$(cat "$T/refused.err")"
+refused "only a public key" --key "$T/steward.key.pub" --passphrase-fd 3 3<"$T/pass"
+grep -q "holds only a public key" "$T/refused.err" || fail "$(cat "$T/refused.err")"
+
+# One byte flipped in the hub's database: named, never exported.
+victim=$(sed -n 2p "$T/sealed.ids")
+python3 - "$DB" "$victim" <<'EOF'
+import base64, json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+(text,) = db.execute("SELECT answers FROM submissions WHERE id = ?", (sys.argv[2],)).fetchone()
+a = json.loads(text)
+ct = bytearray(base64.b64decode(a["_sealed"]["ct"]))
+ct[len(ct) // 2] ^= 0x01
+a["_sealed"]["ct"] = base64.b64encode(bytes(ct)).decode()
+db.execute("UPDATE submissions SET answers = ? WHERE id = ?",
+           (json.dumps(a, separators=(",", ":")), sys.argv[2]))
+db.commit()
+EOF
+refused "a flipped byte" --key "$T/steward.key" --passphrase-fd 3 3<"$T/pass"
+grep -q "submission $victim: the sealed answers fail their integrity check" \
+  "$T/refused.err" || fail "$(cat "$T/refused.err")"
+
+# The hub refuses sealed fields in plain text (an older agent, a
+# correction typed by an admin).
+printf '{"household_code":"HC-0001","age_band":"25-34","experience":"typed"}' >"$T/in/plain.json"
+rc=0
+"$FS_HUB" correct --db "$DB" "$first" --answers "$T/in/plain.json" \
+  >/dev/null 2>"$T/plain.err" || rc=$?
+check "plain sealed answers refused at the hub" "$rc" 2
+grep -q "came in plain text" "$T/plain.err" || fail "$(cat "$T/plain.err")"
+
+# An amendment: the device cannot pre-fill sealed answers; it asks them
+# again, and the new revision is sealed with a new key.
+printf '%s\n' '' '' 1 'AMENDED-exp' 'AMENDED-name' '' y |
+  agent tab amend "$first" >"$T/amend.out"
+grep -q "are asked again" "$T/amend.out" || fail "amend: $(head -5 "$T/amend.out")"
+grep -q "^Finalized: $first" "$T/amend.out" || fail "amend: $(tail -3 "$T/amend.out")"
+agent tab sync --quiet
+check "revision 2 sealed with its own key" \
+  "$(sql "SELECT count(DISTINCT json_extract(answers, '$._sealed.wrap')) FROM submissions WHERE id = '$first'")" 2
+# The tampered one aside (its own version of the truth is gone), the
+# amendment opens with the key.
+sql "DELETE FROM submissions WHERE id = '$victim'"
+"$FS_HUB" export csv --db "$DB" --form sealed_survey --personal \
+  --key "$T/steward.key" --passphrase-fd 3 3<"$T/pass" -o "$T/steward.csv"
+check "the amendment opens" "$(grep HC-0001 "$T/steward.csv" | tr -d '\r' | cut -d, -f2,12-)" \
+  "2,HC-0001,25-34,never,AMENDED-exp,AMENDED-name,free text 1"
+
+# Rotation: version 2 sealed to a key published after it.
+python3 - "$form" "$T/in/sealed_v2.json" <<'EOF'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["version"] = 2
+f["seal_key"] = "steward-2027"
+json.dump(f, open(sys.argv[2], "w"))
+EOF
+"$FS_HUB" keys generate --out "$T/steward2.key" --id steward-2027 \
+  --passphrase-fd 3 3<"$T/pass" >/dev/null
+"$FS_HUB" form publish --db "$DB" "$T/in/sealed_v2.json" >/dev/null 2>"$T/v2.err"
+grep -q "key steward-2027, which is not published yet" "$T/v2.err" ||
+  fail "no warning: $(cat "$T/v2.err")"
+agent tab sync --quiet
+printf '%s\n' N-01 HC-0020 3 1 'SEALCANARY-20-exp' 'SEALCANARY-20-name' 'v2' y |
+  agent tab fill sealed_survey >"$T/v2.out" 2>&1 || true
+grep -q "seals answers to key steward-2027, which this device has not received yet" "$T/v2.out" ||
+  fail "no clear refusal: $(tail -5 "$T/v2.out")"
+check "nothing finalized" "$(adb "SELECT count(*) FROM submissions WHERE form_version = 2")" 0
+draft=$(adb "SELECT id FROM drafts WHERE form_version = 2")
+[ -n "$draft" ] || fail "the draft was not kept"
+"$FS_HUB" keys publish --db "$DB" "$T/steward2.key.pub" >/dev/null
+agent tab sync --quiet
+printf '%s\n' y | agent tab resume "$draft" >"$T/v2b.out"
+grep -q "^Finalized: $draft" "$T/v2b.out" || fail "v2: $(tail -3 "$T/v2b.out")"
+agent tab sync --quiet
+check "v2 sealed to key 2" \
+  "$(sql "SELECT json_extract(answers, '$._sealed.key') FROM submissions WHERE id = '$draft'")" \
+  steward-2027
+"$FS_HUB" export csv --db "$DB" --form sealed_survey --version 2 --personal \
+  --key "$T/steward2.key" --passphrase-fd 3 3<"$T/pass" -o "$T/v2.csv"
+check "version 2 opens with key 2" "$(tail -n 1 "$T/v2.csv" | tr -d '\r' | cut -d, -f12-)" \
+  "HC-0020,35-49,never,SEALCANARY-20-exp,SEALCANARY-20-name,v2"
+rc=0
+"$FS_HUB" export csv --db "$DB" --form sealed_survey --version 2 --personal \
+  --key "$T/steward.key" --passphrase-fd 3 3<"$T/pass" -o "$T/v2x.csv" \
+  2>"$T/v2x.err" || rc=$?
+check "version 2 does not open with key 1" "$rc" 2
+grep -q "sealed to key 'steward-2027', not to 'steward-2026'" "$T/v2x.err" ||
+  fail "$(cat "$T/v2x.err")"
+"$FS_HUB" export csv --db "$DB" --form sealed_survey --version 1 --personal \
+  --key "$T/steward.key" --passphrase-fd 3 3<"$T/pass" -o "$T/v1.csv"
+check "version 1 still opens with key 1" "$(($(wc -l <"$T/v1.csv") - 1))" 3
+finish
