@@ -18,6 +18,7 @@
 #include "http.h"
 #include "review.h"
 #include "scope.h"
+#include "seal.h"
 #include "stats.h"
 #include "stmtcache.h"
 #include "server.h"
@@ -324,6 +325,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     memset(&m, 0, sizeof m);
     long long next = after;
     int failed = 0;
+    fs_form *sealed_def = NULL; /* the last sealed row's form version */
     while (hub__sql_step(st) > 0) {
         next = sqlite3_column_int64(st, 0);
         cJSON *o = cJSON_CreateObject();
@@ -356,6 +358,19 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
                                                         n->valuestring);
             }
         }
+        /* The envelope is no use here: the sealed fields' names. */
+        if (cJSON_GetObjectItemCaseSensitive(answers, FS_SEALED_MEMBER)) {
+            if (!sealed_def || strcmp(fs_form_id(sealed_def), fid) != 0 ||
+                fs_form_version(sealed_def) != ver) {
+                fs_form_free(sealed_def);
+                sealed_def = hub__form_at(db, fid, ver);
+            }
+            if (sealed_def)
+                hub__seal_mask(sealed_def, answers);
+            else
+                cJSON_DeleteItemFromObjectCaseSensitive(answers,
+                                                        FS_SEALED_MEMBER);
+        }
         cJSON_AddItemToObject(o, "answers", answers);
         cJSON_AddStringToObject(o, "review_state", hub__col(st, 11));
         cJSON_AddStringToObject(o, "review_comment", hub__col(st, 12));
@@ -363,6 +378,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     }
     sqlite3_finalize(st);
     cJSON_Delete(m.names);
+    fs_form_free(sealed_def);
     if (failed) {
         cJSON_Delete(arr);
         return hub__reply_err(conn, HUB_ESTORAGE, "storage",

@@ -143,6 +143,10 @@ curl -fsS -H "Authorization: Bearer $token" \
   "$HUB_URL/api/v1/admin/export/csv?form=sealed_survey&personal=1" >"$T/out/api.csv"
 check "the API export shows sealed" \
   "$(grep -c ',sealed,sealed,sealed,' "$T/out/api.csv")" 4
+curl -fsS -H "Authorization: Bearer $token" \
+  "$HUB_URL/api/v1/admin/submissions?form=sealed_survey&personal=1" >"$T/out/api.json"
+check "the submissions API lists the sealed fields, no envelope" \
+  "$(grep -o '"_sealed":\["tension_seen","experience","contact_name"\]' "$T/out/api.json" | wc -l) $(grep -c '"wrap"' "$T/out/api.json" || true)" "4 0"
 "$FS_HUB" backup --db "$DB" -o "$T/out/backup.db" >/dev/null
 
 # The canary search: every byte of the agent's directory, the hub's
