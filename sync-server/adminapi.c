@@ -325,7 +325,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     memset(&m, 0, sizeof m);
     long long next = after;
     int failed = 0;
-    fs_form *sealed_def = NULL; /* the last sealed row's form version */
+    hub_seal_forms sealed = {0}; /* sealed rows' form versions */
     while (hub__sql_step(st) > 0) {
         next = sqlite3_column_int64(st, 0);
         cJSON *o = cJSON_CreateObject();
@@ -360,13 +360,9 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
         }
         /* The envelope is no use here: the sealed fields' names. */
         if (cJSON_GetObjectItemCaseSensitive(answers, FS_SEALED_MEMBER)) {
-            if (!sealed_def || strcmp(fs_form_id(sealed_def), fid) != 0 ||
-                fs_form_version(sealed_def) != ver) {
-                fs_form_free(sealed_def);
-                sealed_def = hub__form_at(db, fid, ver);
-            }
-            if (sealed_def)
-                hub__seal_mask(sealed_def, answers);
+            const fs_form *def = hub__seal_form(db, &sealed, fid, ver);
+            if (def)
+                hub__seal_mask(def, answers);
             else
                 cJSON_DeleteItemFromObjectCaseSensitive(answers,
                                                         FS_SEALED_MEMBER);
@@ -378,7 +374,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     }
     sqlite3_finalize(st);
     cJSON_Delete(m.names);
-    fs_form_free(sealed_def);
+    hub__seal_forms_free(&sealed);
     if (failed) {
         cJSON_Delete(arr);
         return hub__reply_err(conn, HUB_ESTORAGE, "storage",

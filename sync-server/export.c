@@ -44,6 +44,7 @@ struct hub_exporter {
     char indicator[256], wave[FS_ID_MAX + 1];
     hub_export_progress progress;
     const hub_steward *steward; /* opens sealed answers, or NULL */
+    hub_seal_forms forms;       /* sealed rows' form versions (json) */
 };
 
 static int bad(char *err, size_t cap, const char *what, const char *arg)
@@ -177,6 +178,7 @@ void hub__export_free(hub_exporter *ex)
     if (!ex)
         return;
     fs_form_free(ex->def);
+    hub__seal_forms_free(&ex->forms);
     cJSON_Delete(ex->cells);
     cJSON_Delete(ex->marked);
     free(ex);
@@ -483,8 +485,7 @@ static void strip(const hub_exporter *ex, const fs_form *def, cJSON *answers)
     }
 }
 
-static void json_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s,
-                     int first)
+static void json_row(hub_exporter *ex, sqlite3_stmt *st, hub_sink *s, int first)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", hub__col(st, 0));
@@ -501,19 +502,16 @@ static void json_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s,
                             (double)sqlite3_column_int64(st, 8));
     cJSON_AddStringToObject(o, "review_state", hub__col(st, 9));
     cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
-    if (ex->version ||
-        !cJSON_GetObjectItemCaseSensitive(answers, FS_SEALED_MEMBER))
-        unseal(ex, ex->def, hub__col(st, 0), answers);
-    else {
-        /* Every version: the row's own version says what is sealed. */
-        fs_form *def =
-            hub__form_at(ex->db, ex->form, sqlite3_column_int64(st, 2));
-        if (def)
-            unseal(ex, def, hub__col(st, 0), answers);
-        else
-            cJSON_DeleteItemFromObjectCaseSensitive(answers, FS_SEALED_MEMBER);
-        fs_form_free(def);
-    }
+    /* The row's own version says what is sealed. */
+    const fs_form *def =
+        cJSON_GetObjectItemCaseSensitive(answers, FS_SEALED_MEMBER)
+            ? hub__seal_form(ex->db, &ex->forms, ex->form,
+                             sqlite3_column_int64(st, 2))
+            : ex->def;
+    if (def)
+        unseal(ex, def, hub__col(st, 0), answers);
+    else
+        cJSON_DeleteItemFromObjectCaseSensitive(answers, FS_SEALED_MEMBER);
     strip(ex, ex->def, answers);
     cJSON_AddItemToObject(o, "answers", answers);
     char *t = cJSON_PrintUnformatted(o);
@@ -718,25 +716,14 @@ int hub__export_unseal_check(hub_exporter *ex, int64_t *n, char *err,
     sqlite3_stmt *st = rows_query(ex, &total);
     if (!st)
         return HUB_ESTORAGE;
-    int rc, out = HUB_OK;
-    fs_form *def = NULL;
-    int64_t defv = 0;
+    int rc, out = HUB_OK, opened = 0;
+    hub_seal_forms forms = {0};
     while (out == HUB_OK && (rc = hub__sql_step(st)) > 0) {
         cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
-        if (!cJSON_GetObjectItemCaseSensitive(answers, FS_SEALED_MEMBER)) {
-            cJSON_Delete(answers);
-            continue;
-        }
-        int64_t v = sqlite3_column_int64(st, 2);
-        if (!def || defv != v) {
-            fs_form_free(def);
-            def = hub__form_at(ex->db, ex->form, v);
-            defv = v;
-        }
-        out = def ? hub__seal_reveal(ex->steward, def, hub__col(st, 0), answers,
-                                     err, cap)
-                  : HUB_ESTORAGE;
-        *n += out == HUB_OK;
+        out = hub__seal_reveal_row(ex->db, &forms, ex->steward, ex->form,
+                                   sqlite3_column_int64(st, 2), hub__col(st, 0),
+                                   answers, &opened, err, cap);
+        *n += opened && out == HUB_OK;
         /* The plaintext of this check is not kept. */
         cJSON_Delete(answers);
     }
@@ -744,7 +731,7 @@ int hub__export_unseal_check(hub_exporter *ex, int64_t *n, char *err,
         hub__sql_end(st);
     else if (rc < 0)
         out = rc;
-    fs_form_free(def);
+    hub__seal_forms_free(&forms);
     return out;
 }
 

@@ -92,6 +92,9 @@ static const char usage[] =
     "  indicators --form F --indicator SPEC [--by FIELD] [--wave W]\n"
     "        [--k N] [--json|--csv]   SPEC: count, mean:FIELD or\n"
     "                                  share:FIELD=CODE|CODE...\n"
+    "        [--key FILE [--passphrase-fd N]]\n"
+    "                                  with sealed answers opened by a\n"
+    "                                  steward's key, offline (audited)\n"
     "  change --form F --indicator SPEC --from W1 --to W2 [--by FIELD]\n"
     "        [--k N] [--json|--csv]   change per area between two waves\n"
     "  export csv --form F [--version V] [--labels LANG] [--personal]\n"
@@ -438,6 +441,9 @@ static int mapping_command(const char *cmd, const args *a)
                        NULL);
         hub_ind_request req = {a->form, a->indicator, a->by, a->wave,
                                a->from, a->to,        a->k,  1};
+        if (cmd[0] == 'i' && a->key)
+            return hub_indicators_sealed(a->db, &req, a->key, a->pass_fd,
+                                         a->json, stdout);
         if (cmd[0] == 'i')
             return hub_indicators(a->db, &req, a->json, stdout);
         if (!a->from || !a->to)

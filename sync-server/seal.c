@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "db.h"
 #include "errors.h"
+#include "forms.h"
 #include "output.h"
 #include "seal.h"
 #include "stmtcache.h"
@@ -582,6 +583,40 @@ int hub__seal_mask(const fs_form *f, cJSON *answers)
     if (names)
         cJSON_AddItemToObject(answers, FS_SEALED_MEMBER, names);
     return 1;
+}
+
+const fs_form *hub__seal_form(sqlite3 *db, hub_seal_forms *c, const char *form,
+                              int64_t v)
+{
+    if (!c->def || c->version != v || strcmp(fs_form_id(c->def), form) != 0) {
+        fs_form_free(c->def);
+        c->def = hub__form_at(db, form, v);
+        c->version = v;
+    }
+    return c->def;
+}
+
+void hub__seal_forms_free(hub_seal_forms *c)
+{
+    fs_form_free(c->def);
+    c->def = NULL;
+}
+
+int hub__seal_reveal_row(sqlite3 *db, hub_seal_forms *c, const hub_steward *s,
+                         const char *form, int64_t v, const char *id,
+                         cJSON *answers, int *opened, char *err, size_t cap)
+{
+    *opened =
+        cJSON_GetObjectItemCaseSensitive(answers, FS_SEALED_MEMBER) != NULL;
+    if (!*opened)
+        return HUB_OK;
+    const fs_form *def = hub__seal_form(db, c, form, v);
+    if (!def)
+        return hub__errf(err, cap,
+                         "submission %s: form %s version %lld is "
+                         "not readable here",
+                         id, form, (long long)v);
+    return hub__seal_reveal(s, def, id, answers, err, cap);
 }
 
 int hub__seal_reveal(const hub_steward *s, const fs_form *f, const char *id,

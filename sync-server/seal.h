@@ -51,6 +51,29 @@ int hub__seal_mask(const fs_form *f, cJSON *answers);
 int hub__seal_reveal(const hub_steward *s, const fs_form *f, const char *id,
                      cJSON *answers, char *err, size_t cap);
 
+/* indicators --key (sealind.c): the hub's indicator over the form's
+ * submissions with their sealed answers opened, offline, audited. */
+struct hub_ind_request;
+int hub_indicators_sealed(const char *db_path,
+                          const struct hub_ind_request *req, const char *key,
+                          int pass_fd, int format, FILE *out);
+
+/* The form versions a reading of many rows needs, one kept at a time
+ * (rows come mostly in one version). Zero it before use. */
+typedef struct hub_seal_forms {
+    fs_form *def;
+    int64_t version;
+} hub_seal_forms;
+/* The definition of version v of form (cached in c; borrowed), or NULL. */
+const fs_form *hub__seal_form(sqlite3 *db, hub_seal_forms *c, const char *form,
+                              int64_t v);
+void hub__seal_forms_free(hub_seal_forms *c);
+/* hub__seal_reveal for a row of submission id, version v of form; *opened
+ * is 1 when the row was sealed (and is now open). */
+int hub__seal_reveal_row(sqlite3 *db, hub_seal_forms *c, const hub_steward *s,
+                         const char *form, int64_t v, const char *id,
+                         cJSON *answers, int *opened, char *err, size_t cap);
+
 /* The commands (main.c): keys generate, publish, list. */
 int hub_keys_generate(const char *out_path, const char *id, int pass_fd,
                       FILE *out);

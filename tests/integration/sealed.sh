@@ -251,6 +251,31 @@ sql "DELETE FROM submissions WHERE id = '$victim'"
 check "the amendment opens" "$(grep HC-0001 "$T/steward.csv" | tr -d '\r' | cut -d, -f2,12-)" \
   "2,HC-0001,25-34,never,AMENDED-exp,AMENDED-name,free text 1"
 
+# Indicators: the hub cannot compute one over a sealed field and says
+# so; the steward computes it offline with the same engine and k.
+"$FS_HUB" wave add w1 --db "$DB" --start "$(date -u -d '-1 day' +%F)" \
+  --end "$(date -u -d '+1 day' +%F)" >/dev/null
+rc=0
+"$FS_HUB" indicators --db "$DB" --form sealed_survey \
+  --indicator share:tension_seen=often 2>"$T/ind.err" || rc=$?
+check "the hub refuses an indicator over a sealed field" "$rc" 2
+grep -q "the field is sealed and the hub cannot see it" "$T/ind.err" ||
+  fail "$(cat "$T/ind.err")"
+steward_ind() {
+  "$FS_HUB" indicators --db "$DB" --form sealed_survey \
+    --indicator share:tension_seen=often --key "$T/steward.key" \
+    --passphrase-fd 3 3<"$T/pass" --csv | tr -d '\r' | grep '^w1,\*,\*,'
+}
+check "offline, the hub's k still hides a small cell" "$(steward_ind)" \
+  "w1,*,*,,,suppressed,small_cell,false"
+"$FS_HUB" config set --db "$DB" min-k 2 >/dev/null
+# HC-0001 amended to never, HC-0003 and HC-0009 often (HC-0002 gone).
+check "offline, the share over the opened answers" "$(steward_ind)" \
+  "w1,*,*,3,0.6666666667,ok,,true"
+check "audited as a decryption" \
+  "$(sql "SELECT json_extract(detail, '$.key') || ' ' || json_extract(detail, '$.sealed_opened') FROM audit_log WHERE action = 'indicators.unseal' ORDER BY id DESC LIMIT 1")" \
+  "steward-2026 3"
+
 # Rotation: version 2 sealed to a key published after it.
 python3 - "$form" "$T/in/sealed_v2.json" <<'EOF'
 import json, sys
