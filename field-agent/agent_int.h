@@ -40,6 +40,8 @@ struct fa_agent {
                          submission */
     int sealed_commit; /* the open transaction stores sealed answers: its
                           commit clears the write-ahead log (seal.h) */
+    struct fa__mem_draft *mem_drafts; /* drafts kept in memory only
+                                         (drafts.c); owned */
 };
 
 #endif

@@ -36,6 +36,13 @@ int fa__draft_save(fa_agent *ag, const fa__draft *d);
 /* Frees what d holds. */
 void fa__draft_clear(fa__draft *d);
 
+/* Drafts of forms with "sealed_drafts": "memory" live in ag only (see
+ * drafts.c): create, load, save and finalize find them there. 1 when
+ * draft id is one of them. */
+int fa__draft_in_memory(fa_agent *ag, const char *id);
+/* Frees them (fa_close). */
+void fa__drafts_free(fa_agent *ag);
+
 /* Opens the newest revision of submission id as a draft of its next
  * revision (same id, base_rev = that revision), answers kept; d as for
  * fa__draft_create. FA_EINPUT when there is no such submission or a

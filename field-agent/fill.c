@@ -112,6 +112,14 @@ static int save(session *s)
 
 static void saved_message(session *s)
 {
+    if (fa__draft_in_memory(s->ag, s->d->id)) {
+        fprintf(s->out,
+                "\nThis form keeps drafts in memory only (its sealed "
+                "answers never wait on the device's storage): the answers "
+                "given are not kept. Fill it again to the end and "
+                "finalize.\n");
+        return;
+    }
     fprintf(s->out,
             "\nSaved as draft %s. Continue with `fieldsync-agent resume "
             "%s`.\n",
@@ -241,7 +249,13 @@ static int run(session *s)
             "%s (v%lld). Type ? for help, < to go back, :save to "
             "stop and keep a draft.\n",
             fs_form_title(s->f, s->lang), (long long)s->d->form_version);
-    if (fs_form_seal_key(s->f))
+    if (fs_form_drafts_in_memory(s->f))
+        fprintf(s->out,
+                "Some answers are sealed: until you finalize they are kept "
+                "in memory only, never saved (stopping loses them); then "
+                "only the data steward's key can read them, not this "
+                "device.\n");
+    else if (fs_form_seal_key(s->f))
         fprintf(s->out,
                 "Some answers are sealed: they stay plain on this device "
                 "until you finalize (a saved draft too), then only the "

@@ -61,7 +61,8 @@ int fa__seal_answers(fa_agent *ag, const char *id, const char *form_id,
                       "form %s version %lld seals answers to key %s, which "
                       "this device has not received yet: sync with the hub "
                       "(`fieldsync-agent sync`), then finalize again; "
-                      "nothing was finalized and a draft is kept",
+                      "nothing was finalized (a draft is kept, unless the "
+                      "form keeps drafts in memory only)",
                       form_id, (long long)version, key);
     cJSON *answers = rc == FA_OK ? fs_json_parse_stored(answers_json) : NULL;
     if (rc == FA_OK && !answers)

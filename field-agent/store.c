@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "drafts.h"
 #include "fs_schema.h"
 #include "store.h"
 
@@ -125,6 +126,7 @@ void fa_close(fa_agent *ag)
 {
     if (!ag)
         return;
+    fa__drafts_free(ag);
     sqlite3_close(ag->db);
     free(ag->dir);
     free(ag);

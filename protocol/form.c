@@ -1392,6 +1392,7 @@ int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
                                         "dedupe_key",
                                         "sealed",
                                         "seal_key",
+                                        "sealed_drafts",
                                         NULL};
     fs_limits lim;
     fs_err err = {0, ""};
@@ -1491,8 +1492,9 @@ int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
     }
     check_section_order(&c);
     parse_dedupe(&c, member(doc, "dedupe_key"));
-    c.count += fs__seal_parse_form(f, member(doc, "sealed"),
-                                   member(doc, "seal_key"), p);
+    c.count +=
+        fs__seal_parse_form(f, member(doc, "sealed"), member(doc, "seal_key"),
+                            member(doc, "sealed_drafts"), p);
 done:
     if (c.count > 0) {
         fs_form_free(f);

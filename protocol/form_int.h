@@ -103,6 +103,7 @@ struct fs_form {
     size_t ndedupe;
     const char *seal_key; /* the steward key sealed fields go to, or NULL */
     size_t nsealed;       /* fields marked sealed */
+    int drafts_in_memory; /* sealed_drafts: "memory" */
 };
 
 /* seal.c: the sealed marks of a parsed form (FORMS.md, "Sealed
@@ -110,7 +111,8 @@ struct fs_form {
  * Sets FS_FIELD_SEALED, f->seal_key and f->nsealed; returns the number of
  * problems added to p. */
 size_t fs__seal_parse_form(fs_form *f, const cJSON *sealed,
-                           const cJSON *seal_key, fs_problems *p);
+                           const cJSON *seal_key, const cJSON *drafts,
+                           fs_problems *p);
 /* validate.c's part: answers carrying a sealed envelope. The number of
  * problems the envelope has (0: fine). */
 size_t fs__seal_check_envelope(const fs_form *f, const cJSON *env,

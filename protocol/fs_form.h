@@ -142,6 +142,9 @@ const char *fs_form_title(const fs_form *f, const char *lang);
 /* The id of the steward key the form's sealed fields are sealed to, or
  * NULL when no field is sealed (FORMS.md, "Sealed answers"). */
 const char *fs_form_seal_key(const fs_form *f);
+/* 1 when drafts of the form are kept only in the agent's memory, never
+ * in its database ("sealed_drafts": "memory"). */
+int fs_form_drafts_in_memory(const fs_form *f);
 
 /* Fields in the order they are asked. */
 size_t fs_form_field_count(const fs_form *f);

@@ -39,6 +39,11 @@ const char *fs_form_seal_key(const fs_form *f)
     return f->nsealed > 0 ? f->seal_key : NULL;
 }
 
+int fs_form_drafts_in_memory(const fs_form *f)
+{
+    return f->nsealed > 0 && f->drafts_in_memory;
+}
+
 /* ---- the form's marks ------------------------------------------------ */
 
 /* 1 when condition cond names a sealed field (other than self). */
@@ -71,10 +76,22 @@ static int cond_names_sealed(const fs_form *f, const cJSON *cond,
 }
 
 size_t fs__seal_parse_form(fs_form *f, const cJSON *sealed,
-                           const cJSON *seal_key, fs_problems *p)
+                           const cJSON *seal_key, const cJSON *drafts,
+                           fs_problems *p)
 {
     size_t bad = 0, i;
     char where[FS_PROBLEM_WHERE_MAX];
+
+    if (drafts != NULL) {
+        if (cJSON_IsString(drafts) &&
+            strcmp(drafts->valuestring, "memory") == 0)
+            f->drafts_in_memory = 1;
+        else if (!cJSON_IsString(drafts) ||
+                 strcmp(drafts->valuestring, "stored") != 0) {
+            fs_problems_add(p, "$.sealed_drafts", "stored or memory");
+            bad++;
+        }
+    }
 
     if (sealed != NULL && !cJSON_IsBool(sealed)) {
         fs_problems_add(p, "$.sealed", "true or false");
@@ -134,6 +151,11 @@ size_t fs__seal_parse_form(fs_form *f, const cJSON *sealed,
                             fld->name, fld->name);
             bad++;
         }
+    }
+    if (f->drafts_in_memory && f->nsealed == 0) {
+        fs_problems_add(p, "$.sealed_drafts",
+                        "applies to forms with sealed fields");
+        bad++;
     }
     if (seal_key != NULL) {
         if (!cJSON_IsString(seal_key) ||

@@ -276,6 +276,58 @@ check "audited as a decryption" \
   "$(sql "SELECT json_extract(detail, '$.key') || ' ' || json_extract(detail, '$.sealed_opened') FROM audit_log WHERE action = 'indicators.unseal' ORDER BY id DESC LIMIT 1")" \
   "steward-2026 3"
 
+# Drafts kept in memory only: a form may ask that its drafts never reach
+# the device's storage. Mid-interview, the answers given so far are in
+# the agent's files for a form with stored drafts (the control), and
+# nowhere for a form with drafts in memory.
+python3 - "$form" "$T/in/sealed_memory.json" <<'EOF'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["id"] = "sealed_memory"
+f["sealed_drafts"] = "memory"
+f["dedupe_key"] = ["household_code"]
+json.dump(f, open(sys.argv[2], "w"))
+EOF
+"$FS_HUB" form publish --db "$DB" "$T/in/sealed_memory.json" >/dev/null
+agent tab sync --quiet
+mid_interview() { # FORM CANARY: files of the agent holding it mid-form
+  rm -f "$T/typing"
+  mkfifo "$T/typing"
+  "$FS_AGENT" --dir "$T/tab" fill "$1" <"$T/typing" >"$T/mid.out" &
+  local filler=$! w i
+  exec {w}>"$T/typing"
+  printf '%s\n' N-01 HC-0042 2 3 "$2" >&$w
+  for i in $(seq 1 300); do # the next question asked: the answer is in
+    grep -qF '[5/6]' "$T/mid.out" && break
+    sleep 0.1
+  done
+  grep -qF '[5/6]' "$T/mid.out" || fail "the fill did not go on: $(tail -3 "$T/mid.out")"
+  grep -rlaF "$2" "$T/tab" | wc -l
+  kill -KILL "$filler"
+  wait "$filler" 2>/dev/null || true
+  exec {w}>&-
+}
+check "stored drafts (control): the answer is in the agent's files" \
+  "$(mid_interview sealed_survey STOREDCANARY-mid)" 1
+check "drafts in memory: the answer is in none of them" \
+  "$(mid_interview sealed_memory MEMCANARY-mid)" 0
+grep -q "kept in memory only, never saved" "$T/mid.out" ||
+  fail "the fill did not say so: $(head -3 "$T/mid.out")"
+adb "DELETE FROM drafts" # the control's, left by the kill
+printf '%s\n' N-01 HC-0043 2 3 'MEMCANARY-exp' 'MEMCANARY-name' x ':save' |
+  agent tab fill sealed_memory >"$T/memsave.out"
+grep -q "the answers given are not kept" "$T/memsave.out" ||
+  fail "save: $(tail -3 "$T/memsave.out")"
+check "nothing saved" "$(adb "SELECT count(*) FROM drafts")" 0
+printf '%s\n' N-01 HC-0044 2 3 'MEMCANARY-exp' 'MEMCANARY-name' x y |
+  agent tab fill sealed_memory >"$T/memfin.out"
+grep -q "^Finalized: " "$T/memfin.out" || fail "$(tail -3 "$T/memfin.out")"
+agent tab sync --quiet
+check "finalized from memory, sealed at the hub" \
+  "$(sql "SELECT json_extract(answers, '$._sealed.key') FROM submissions WHERE form_id = 'sealed_memory'")" \
+  steward-2026
+check "memory canaries: found nowhere" "$(grep -rlaF MEMCANARY "$T/tab" "$DB" "$DB-wal" | wc -l)" 0
+
 # Rotation: version 2 sealed to a key published after it.
 python3 - "$form" "$T/in/sealed_v2.json" <<'EOF'
 import json, sys

@@ -1157,7 +1157,9 @@ static int test_sealed_marks(void)
                   "'type':'text','sealed':true}]}") == NULL);
     CHECK_PROBLEM("$.seal_key", "required when a field is sealed");
     CHECK(parse_q("{'id':'s','version':1,'title':'S','seal_key':'bad key',"
+                  "'sealed_drafts':'memory',"
                   "'fields':[{'name':'a','type':'text'}]}") == NULL);
+    CHECK_PROBLEM("$.sealed_drafts", "applies to forms with sealed fields");
     CHECK_PROBLEM("$.seal_key", "the id of a steward key");
     CHECK_PROBLEM("$.seal_key", "no field is sealed");
     return 0;
