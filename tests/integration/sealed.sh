@@ -328,6 +328,41 @@ check "finalized from memory, sealed at the hub" \
   steward-2026
 check "memory canaries: found nowhere" "$(grep -rlaF MEMCANARY "$T/tab" "$DB" "$DB-wal" | wc -l)" 0
 
+# The form app keeps a memory draft across requests, says so, and
+# finalizes it sealed; the draft never reaches the agent's files.
+"$FS_AGENT" --dir "$T/tab" serve --listen 127.0.0.1:0 --port-file "$T/app.port" \
+  >"$T/serve.out" 2>"$T/serve.log" &
+serve=$!
+for i in $(seq 1 600); do [ -s "$T/app.port" ] && break; sleep 0.05; done
+[ -s "$T/app.port" ] || fail "serve did not start"
+APP="http://127.0.0.1:$(cat "$T/app.port")"
+secret=$(adb "SELECT value FROM meta WHERE key = 'web_secret'")
+app() { # METHOD PATH [JSON]
+  curl -sS -X "$1" -H "Cookie: fieldsync_device=$secret" -H 'X-Fieldsync: 1' \
+    -H 'Content-Type: application/json' ${3:+--data "$3"} "$APP/api$2"
+}
+web=$(app POST /drafts '{"form":"sealed_memory","area":"N-01"}' |
+  sed -n 's/.*"id":"\([0-9a-f-]*\)".*/\1/p' | head -n 1)
+[ -n "$web" ] || fail "no draft from the form app"
+for a in '"household_code","text":"HC-0050"' '"age_band","value":"35-49"' \
+  '"tension_seen","value":"sometimes"' '"experience","text":"WEBCANARY-exp"'; do
+  app POST "/drafts/$web/answer" "{\"field\":$a}" >"$T/web.answer"
+done
+grep -q '"sealed":"memory"' "$T/web.answer" || fail "view: $(cat "$T/web.answer")"
+check "the form app's memory draft is in none of the agent's files" \
+  "$(grep -rlaF WEBCANARY "$T/tab" | wc -l)" 0
+for a in '"contact_name"' '"comment"'; do
+  app POST "/drafts/$web/answer" "{\"field\":$a}" >/dev/null
+done
+check "finalized from the form app" \
+  "$(app POST "/drafts/$web/finalize" '{}' | grep -o '"message":"finalized[^"]*"' | head -c 20)" \
+  '"message":"finalized'
+kill -TERM "$serve"
+wait "$serve" || fail "serve did not stop cleanly"
+check "stored sealed" \
+  "$(adb "SELECT json_type(answers, '$._sealed') || ' ' || coalesce(json_extract(answers, '$.experience'), 'none') FROM submissions WHERE id = '$web'")" \
+  "object none"
+
 # Rotation: version 2 sealed to a key published after it.
 python3 - "$form" "$T/in/sealed_v2.json" <<'EOF'
 import json, sys
