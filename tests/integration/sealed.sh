@@ -225,6 +225,17 @@ refused "a flipped byte" --key "$T/steward.key" --passphrase-fd 3 3<"$T/pass"
 grep -q "submission $victim: the sealed answers fail their integrity check" \
   "$T/refused.err" || fail "$(cat "$T/refused.err")"
 
+# ODK Collect cannot seal: no XForm of a sealed form.
+rc=0
+"$FS_HUB" form xform --db "$DB" --form sealed_survey >/dev/null 2>"$T/xform.err" || rc=$?
+check "no XForm of a sealed form" "$rc" 2
+grep -q "ODK Collect cannot do" "$T/xform.err" || fail "$(cat "$T/xform.err")"
+collect=$("$FS_HUB" enroll-code --db "$DB" --name collect-tab --collect "$HUB_URL/" 2>/dev/null)
+curl -fsS "${collect%/}/formList" >"$T/formlist.xml"
+check "Collect's form list leaves the sealed form out" \
+  "$(grep -o '<formID>[a-z_]*</formID>' "$T/formlist.xml" | tr '\n' ' ')" \
+  "<formID>open_survey</formID> "
+
 # The hub refuses sealed fields in plain text (an older agent, a
 # correction typed by an admin).
 printf '{"household_code":"HC-0001","age_band":"25-34","experience":"typed"}' >"$T/in/plain.json"
