@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +396,7 @@ int hub__steward_open(const char *path, int pass_fd, hub_steward **out,
         ops->valuedouble < crypto_pwhash_OPSLIMIT_MIN ||
         ops->valuedouble > 64 || mem->valuedouble < 8192 ||
         mem->valuedouble > 4294967296.0 ||
+        mem->valuedouble > (double)(SIZE_MAX / 2) ||
         unb64(doc, "salt", salt, sizeof salt) != 0 ||
         unb64(doc, "nonce", nonce, sizeof nonce) != 0 ||
         unb64(doc, "secret", sealed, sizeof sealed) != 0) {

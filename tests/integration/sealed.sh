@@ -245,6 +245,11 @@ rc=0
 check "plain sealed answers refused at the hub" "$rc" 2
 grep -q "came in plain text" "$T/plain.err" || fail "$(cat "$T/plain.err")"
 
+# An admin correction keeps the envelope as it is.
+third=$(sed -n 3p "$T/sealed.ids")
+sql "SELECT json_set(answers, '$.comment', 'corrected by an admin') FROM submissions WHERE id = '$third' ORDER BY rev DESC LIMIT 1" >"$T/in/corrected.json"
+"$FS_HUB" correct --db "$DB" "$third" --answers "$T/in/corrected.json" >/dev/null
+
 # An amendment: the device cannot pre-fill sealed answers; it asks them
 # again, and the new revision is sealed with a new key.
 printf '%s\n' '' '' 1 'AMENDED-exp' 'AMENDED-name' '' y |
@@ -261,6 +266,8 @@ sql "DELETE FROM submissions WHERE id = '$victim'"
   --key "$T/steward.key" --passphrase-fd 3 3<"$T/pass" -o "$T/steward.csv"
 check "the amendment opens" "$(grep HC-0001 "$T/steward.csv" | tr -d '\r' | cut -d, -f2,12-)" \
   "2,HC-0001,25-34,never,AMENDED-exp,AMENDED-name,free text 1"
+check "the admin's correction opens" "$(grep HC-0003 "$T/steward.csv" | tr -d '\r' | cut -d, -f2,12-)" \
+  "2,HC-0003,25-34,often,SEALCANARY-3-exp,SEALCANARY-3-name,corrected by an admin"
 
 # Indicators: the hub cannot compute one over a sealed field and says
 # so; the steward computes it offline with the same engine and k.
