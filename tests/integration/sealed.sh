@@ -36,6 +36,32 @@ check "key listed with its form count" \
   "$("$FS_HUB" keys list --db "$DB" --csv | tail -n 1 | cut -d, -f1,2)" \
   "steward-2026,0"
 
+# Bad input: each refused with what to do, nothing made or changed.
+refuse_cli() { # WHAT NEEDLE COMMAND...: exit 2, the message, stderr
+  local what=$1 needle=$2 rc=0
+  shift 2
+  "$@" >/dev/null 2>"$T/cli.err" || rc=$?
+  check "$what: refused" "$rc" 2
+  grep -qF -- "$needle" "$T/cli.err" || fail "$what: $(cat "$T/cli.err")"
+}
+refuse_cli "a key file is never overwritten" "never overwritten" \
+  "$FS_HUB" keys generate --out "$T/steward.key" --passphrase-fd 3 3<"$T/pass"
+printf 'short\n' >"$T/short"
+refuse_cli "a short passphrase" "fewer than 12 characters" \
+  "$FS_HUB" keys generate --out "$T/short.key" --passphrase-fd 3 3<"$T/short"
+check "no key made" "$(ls "$T"/short.key* 2>/dev/null | wc -l)" 0
+refuse_cli "no terminal, no descriptor" "--passphrase-fd N" \
+  setsid "$FS_HUB" keys generate --out "$T/notty.key"
+"$FS_HUB" keys generate --out "$T/same-id.key" --id steward-2026 \
+  --passphrase-fd 3 3<"$T/pass" >/dev/null
+refuse_cli "another key under a published id" "a published key never changes" \
+  "$FS_HUB" keys publish --db "$DB" "$T/same-id.key.pub"
+check "the published key is unchanged" \
+  "$(sql "SELECT public_key FROM seal_keys WHERE id = 'steward-2026'")" \
+  "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["public_key"])' "$T/steward.key.pub")"
+refuse_cli "a passphrase as an argument" "unknown option --passphrase" \
+  "$FS_HUB" export csv --db "$DB" --form x --key "$T/steward.key" --passphrase "$pass"
+
 form="$FS_SRC/tests/fixtures/forms/sealed_survey.json"
 "$FS_HUB" form publish --db "$DB" "$form" >/dev/null
 # The control: the same form under another id, with no sealed mark.
