@@ -33,11 +33,15 @@
 
 /* Made by fa_open, freed by fa_close; one thread at a time. */
 struct fa_agent {
-    char *dir;        /* owned */
-    sqlite3 *db;      /* owned */
-    fs_limits limits; /* for what a hub or a caller sends */
-    char err[16384];  /* the last message; room for every problem of a
+    char *dir;         /* owned */
+    sqlite3 *db;       /* owned */
+    fs_limits limits;  /* for what a hub or a caller sends */
+    char err[16384];   /* the last message; room for every problem of a
                          submission */
+    int sealed_commit; /* the open transaction stores sealed answers: its
+                          commit clears the write-ahead log (seal.h) */
+    struct fa__mem_draft *mem_drafts; /* drafts kept in memory only
+                                         (drafts.c); owned */
 };
 
 #endif

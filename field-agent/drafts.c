@@ -7,12 +7,79 @@
 #include <string.h>
 
 #include "drafts.h"
+#include "forms.h"
 #include "outbox.h"
+#include "seal.h"
 #include "store.h"
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
     snprintf(dst, cap, "%s", fa__col_text(st, col));
+}
+
+/* ---- drafts kept in memory only --------------------------------------
+ * A form with "sealed_drafts": "memory" never has a draft written to the
+ * database: its plaintext lives in this process until it is finalized
+ * (and sealed) or the process ends. The form app's process keeps them
+ * across requests; a `fill` that stops loses them, as it says. */
+
+struct fa__mem_draft {
+    fa__draft d; /* answers owned */
+    struct fa__mem_draft *next;
+};
+
+static struct fa__mem_draft *mem_find(fa_agent *ag, const char *id)
+{
+    struct fa__mem_draft *m = ag->mem_drafts;
+    while (m && strcmp(m->d.id, id) != 0)
+        m = m->next;
+    return m;
+}
+
+/* 1 when drafts of (form_id, version) stay in memory. */
+static int in_memory(fa_agent *ag, const char *form_id, int64_t version)
+{
+    fs_form *f = NULL;
+    if (fa__form_load(ag, form_id, &version, &f) != FA_OK)
+        return 0; /* no such form: the fill says so next */
+    int mem = fs_form_drafts_in_memory(f);
+    fs_form_free(f);
+    return mem;
+}
+
+/* Copies d into the memory entry m (answers duplicated). */
+static int mem_put(fa_agent *ag, struct fa__mem_draft *m, const fa__draft *d)
+{
+    cJSON *a = cJSON_Duplicate(d->answers, 1);
+    if (!a)
+        return fa__fail(ag, FA_ESTORE, "out of memory");
+    cJSON_Delete(m->d.answers);
+    m->d = *d;
+    m->d.answers = a;
+    return FA_OK;
+}
+
+static void mem_drop(fa_agent *ag, const char *id)
+{
+    for (struct fa__mem_draft **pm = &ag->mem_drafts; *pm; pm = &(*pm)->next)
+        if (strcmp((*pm)->d.id, id) == 0) {
+            struct fa__mem_draft *m = *pm;
+            *pm = m->next;
+            cJSON_Delete(m->d.answers);
+            free(m);
+            return;
+        }
+}
+
+void fa__drafts_free(fa_agent *ag)
+{
+    while (ag->mem_drafts)
+        mem_drop(ag, ag->mem_drafts->d.id);
+}
+
+int fa__draft_in_memory(fa_agent *ag, const char *id)
+{
+    return mem_find(ag, id) != NULL;
 }
 
 int fa__draft_create(fa_agent *ag, fa__draft *d, const char *id,
@@ -31,6 +98,23 @@ int fa__draft_create(fa_agent *ag, fa__draft *d, const char *id,
     d->answers = fs_json_parse_stored(answers_json ? answers_json : "{}");
     if (!d->answers)
         return fa__fail(ag, FA_ESTORE, "out of memory");
+    /* A draft never holds a sealed envelope: an amendment of a sealed
+     * submission starts without those answers (sealed again at
+     * finalize, with a new key). */
+    d->sealed_dropped = fa__seal_strip(d->answers);
+    if (in_memory(ag, form_id, version)) {
+        if (mem_find(ag, d->id))
+            return fa__fail(ag, FA_EINPUT, "there is already a draft %s",
+                            d->id);
+        struct fa__mem_draft *m = calloc(1, sizeof *m);
+        if (!m || mem_put(ag, m, d) != FA_OK) {
+            free(m);
+            return fa__fail(ag, FA_ESTORE, "out of memory");
+        }
+        m->next = ag->mem_drafts;
+        ag->mem_drafts = m;
+        return FA_OK;
+    }
     int64_t now = (int64_t)fs_now_ms();
     char *text = cJSON_PrintUnformatted(d->answers);
     sqlite3_stmt *st = NULL;
@@ -57,6 +141,12 @@ int fa__draft_create(fa_agent *ag, fa__draft *d, const char *id,
 int fa__draft_load(fa_agent *ag, const char *id, fa__draft *d)
 {
     memset(d, 0, sizeof *d);
+    struct fa__mem_draft *m = mem_find(ag, id);
+    if (m) {
+        *d = m->d;
+        d->answers = cJSON_Duplicate(m->d.answers, 1);
+        return d->answers ? FA_OK : fa__fail(ag, FA_ESTORE, "out of memory");
+    }
     sqlite3_stmt *st = NULL;
     if (fa__prepare(ag, &st, "reading drafts",
                     "SELECT id, form_id, form_version, area, answers, "
@@ -87,6 +177,9 @@ int fa__draft_load(fa_agent *ag, const char *id, fa__draft *d)
 
 int fa__draft_save(fa_agent *ag, const fa__draft *d)
 {
+    struct fa__mem_draft *m = mem_find(ag, d->id);
+    if (m)
+        return mem_put(ag, m, d);
     char *text = cJSON_PrintUnformatted(d->answers);
     int rc = text ? fa__exec(ag, "saving the draft",
                              "UPDATE drafts SET answers = ?, position = ?, "
@@ -139,6 +232,13 @@ int fa__store_submission(fa_agent *ag, const char *id, int64_t base_rev,
         return rc;
     int64_t now = (int64_t)fs_now_ms();
     int64_t rev = base_rev + 1;
+    /* A form's sealed fields are sealed here, on every path to a
+     * submission (record, finalize, amendments): never stored plain. */
+    char *stored = NULL;
+    rc = fa__seal_answers(ag, id, form_id, version, answers_json, &stored);
+    if (rc != FA_OK)
+        return rc;
+    answers_json = stored;
 
     rc = fa__exec(ag, "saving the submission",
                   "INSERT INTO submissions (id, rev, base_rev, form_id, "
@@ -149,6 +249,7 @@ int fa__store_submission(fa_agent *ag, const char *id, int64_t base_rev,
     if (rc == FA_OK)
         rc = fa__outbox_add(ag, "saving the submission", seq, "submission", id,
                             rev, now, hlc_buf);
+    free(stored);
     return rc;
 }
 
@@ -172,6 +273,8 @@ int fa__draft_finalize(fa_agent *ag, const fa__draft *d, const fs_form *f,
         rc = fa__commit(ag);
     else
         fa__rollback(ag);
+    if (rc == FA_OK)
+        mem_drop(ag, d->id);
     free(canon);
     return rc;
 }

@@ -17,6 +17,8 @@ typedef struct fa__draft {
     cJSON *answers; /* owned */
     int64_t position;
     int64_t base_rev;
+    int sealed_dropped; /* an amendment whose sealed answers the device
+                           cannot read: they are asked again */
 } fa__draft;
 
 /* Creates and saves a draft in d (zeroed first; the caller's to
@@ -33,6 +35,13 @@ int fa__draft_load(fa_agent *ag, const char *id, fa__draft *d);
 int fa__draft_save(fa_agent *ag, const fa__draft *d);
 /* Frees what d holds. */
 void fa__draft_clear(fa__draft *d);
+
+/* Drafts of forms with "sealed_drafts": "memory" live in ag only (see
+ * drafts.c): create, load, save and finalize find them there. 1 when
+ * draft id is one of them. */
+int fa__draft_in_memory(fa_agent *ag, const char *id);
+/* Frees them (fa_close). */
+void fa__drafts_free(fa_agent *ag);
 
 /* Opens the newest revision of submission id as a draft of its next
  * revision (same id, base_rev = that revision), answers kept; d as for

@@ -112,6 +112,14 @@ static int save(session *s)
 
 static void saved_message(session *s)
 {
+    if (fa__draft_in_memory(s->ag, s->d->id)) {
+        fprintf(s->out,
+                "\nThis form keeps drafts in memory only (its sealed "
+                "answers never wait on the device's storage): the answers "
+                "given are not kept. Fill it again to the end and "
+                "finalize.\n");
+        return;
+    }
     fprintf(s->out,
             "\nSaved as draft %s. Continue with `fieldsync-agent resume "
             "%s`.\n",
@@ -241,6 +249,17 @@ static int run(session *s)
             "%s (v%lld). Type ? for help, < to go back, :save to "
             "stop and keep a draft.\n",
             fs_form_title(s->f, s->lang), (long long)s->d->form_version);
+    if (fs_form_drafts_in_memory(s->f))
+        fprintf(s->out,
+                "Some answers are sealed: until you finalize they are kept "
+                "in memory only, never saved (stopping loses them); then "
+                "only the data steward's key can read them, not this "
+                "device.\n");
+    else if (fs_form_seal_key(s->f))
+        fprintf(s->out,
+                "Some answers are sealed: they stay plain on this device "
+                "until you finalize (a saved draft too), then only the "
+                "data steward's key can read them, not this device.\n");
     int rc = FA_OK;
     if (fs_form_area_required(s->f))
         rc = ask_area(s, &stop);
@@ -353,6 +372,10 @@ int fa_amend(fa_agent *ag, const char *id, const char *lang, FILE *in,
     int rc = fa__draft_amend(ag, id, &d);
     if (rc == FA_OK) {
         fprintf(out, "Amending %s: Enter keeps each current answer.\n", id);
+        if (d.sealed_dropped)
+            fprintf(out, "Its sealed answers cannot be read on this device "
+                         "(only the data steward's key opens them): they "
+                         "are asked again.\n");
         rc = start(ag, &d, lang, in, out);
     }
     fa__draft_clear(&d);

@@ -11,6 +11,7 @@
 #include "entity.h"
 #include "pull.h"
 #include "scope.h"
+#include "seal.h"
 #include "store.h"
 
 #define MAX_PAGES 100000
@@ -111,6 +112,8 @@ static int apply_page(fa_agent *ag, const cJSON *page, fa_sync_report *rep)
             rc = fa__entity_apply(ag, k, payload);
         else if (strcmp(k, "quota") == 0)
             rc = apply_quota(ag, payload);
+        else if (strcmp(k, "seal_key") == 0)
+            rc = fa__seal_key_apply(ag, payload);
         else if (strcmp(k, "scope") == 0)
             rc = fa__scope_apply(ag, payload, &rep->purged);
         else

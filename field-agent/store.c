@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "drafts.h"
 #include "fs_schema.h"
 #include "store.h"
 
@@ -111,6 +112,10 @@ int fa_open(const char *dir, fa_agent **out, char *err, size_t errlen)
      * changeset); SQLite's default 2 MB page cache is a quarter of the
      * memory a cheap device can spare for the agent. */
     sqlite3_exec(ag->db, "PRAGMA cache_size = -256", NULL, NULL, NULL);
+    /* Deleted rows are overwritten with zeros, not left in free pages:
+     * a finalized draft of a sealed form leaves no plaintext behind
+     * (seal.c). */
+    sqlite3_exec(ag->db, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
     /* The token is in this file: only its owner may read it. */
     chmod(path, 0600);
     *out = ag;
@@ -121,6 +126,7 @@ void fa_close(fa_agent *ag)
 {
     if (!ag)
         return;
+    fa__drafts_free(ag);
     sqlite3_close(ag->db);
     free(ag->dir);
     free(ag);
@@ -268,11 +274,22 @@ int fa__commit(fa_agent *ag)
         fa__rollback(ag);
         return rc;
     }
+    if (ag->sealed_commit) {
+        /* The draft's plaintext may still be in earlier page versions in
+         * the write-ahead log: copy the current pages back and empty it.
+         * Should a reader hold it open, the next sealed commit (or the
+         * last close) tries again. */
+        int log = 0, done = 0;
+        if (sqlite3_wal_checkpoint_v2(ag->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                      &log, &done) == SQLITE_OK)
+            ag->sealed_commit = 0;
+    }
     return FA_OK;
 }
 
 void fa__rollback(fa_agent *ag)
 {
+    ag->sealed_commit = 0;
     if (!sqlite3_get_autocommit(ag->db))
         sqlite3_exec(ag->db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -143,10 +143,22 @@ int fa_show(fa_agent *ag, const char *id, const char *lang, cJSON **out)
     cJSON *answers = fs_json_parse_stored(fa__col_text(st, 4));
     sqlite3_finalize(st);
     cJSON *list = cJSON_AddArrayToObject(o, "answers");
+    /* Sealed at finalize: the device itself cannot read them back. */
+    int sealed =
+        cJSON_GetObjectItemCaseSensitive(answers, FS_SEALED_MEMBER) != NULL;
     for (size_t i = 0; i < fs_form_field_count(f); i++) {
         const fs_field *fld = fs_form_field(f, i);
         const cJSON *v =
             cJSON_GetObjectItemCaseSensitive(answers, fs_field_name(fld));
+        if (sealed && (fs_field_flags(fld) & FS_FIELD_SEALED)) {
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddStringToObject(a, "name", fs_field_name(fld));
+            cJSON_AddStringToObject(a, "label", fs_field_label(fld, lang));
+            cJSON_AddBoolToObject(a, "sealed", 1);
+            cJSON_AddStringToObject(a, "text", "sealed");
+            cJSON_AddItemToArray(list, a);
+            continue;
+        }
         if (!v)
             continue;
         cJSON *a = cJSON_CreateObject();

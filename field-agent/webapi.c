@@ -234,6 +234,13 @@ static cJSON *draft_view(fa__web *w, fa__draft *d, const fs_form *f,
     cJSON_AddItemToObject(v, "languages", langs);
     cJSON_AddStringToObject(v, "area", d->area);
     cJSON_AddBoolToObject(v, "amendment", d->base_rev > 0);
+    /* Sealed answers: plain until finalize (stored or in memory), and an
+     * amendment asks them again. */
+    if (fs_form_seal_key(f))
+        cJSON_AddStringToObject(
+            v, "sealed", fs_form_drafts_in_memory(f) ? "memory" : "stored");
+    if (d->sealed_dropped)
+        cJSON_AddBoolToObject(v, "sealed_asked_again", 1);
     cJSON_AddNumberToObject(v, "total", (double)fs_form_field_count(f));
     if (fs_form_area_required(f) && !d->area[0]) {
         char areas[FA_SCOPE_MAX];

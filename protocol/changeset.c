@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_form.h"
 #include "fs_internal.h"
 
 #define SUBMISSION "submission"
@@ -380,7 +381,11 @@ static int check_members(const cJSON *answers, size_t idx, const char *what,
             return fs_err_set(e, FS_ETOOBIG,
                               "changes[%zu].%s: more than %zu %s", idx, what,
                               lim->max_answers, what);
-        if (!fs_valid_field_name(m->string)) {
+        /* Sealed answers travel as one more member (fs_seal.h); the
+         * form decides whether it belongs (fs_answers_validate). */
+        if (!fs_valid_field_name(m->string) &&
+            !(strcmp(what, "answers") == 0 && m->string != NULL &&
+              strcmp(m->string, FS_SEALED_MEMBER) == 0)) {
             fs__snippet(m->string, snip, sizeof(snip));
             return fs_err_set(e, FS_EIDENT,
                               "changes[%zu].%s: '%s' is not a field "

@@ -1052,6 +1052,7 @@ static int parse_field(pctx *c, fs_field *fld, const cJSON *o, const char *path)
                                         "constraint",
                                         "constraint_message",
                                         "choice_filter",
+                                        "sealed",
                                         NULL};
     const cJSON *ch, *pat, *sl;
     char where[FS_PROBLEM_WHERE_MAX];
@@ -1077,6 +1078,8 @@ static int parse_field(pctx *c, fs_field *fld, const cJSON *o, const char *path)
         fld->flags |= FS_FIELD_CONSENT;
     if (get_bool(c, o, "retired", path))
         fld->flags |= FS_FIELD_RETIRED;
+    if (get_bool(c, o, "sealed", path))
+        fld->flags |= FS_FIELD_SEALED;
     fld->min_length = fld->max_length = -1;
     fld->min_count = fld->max_count = -1;
     if (fld->type == 0)
@@ -1417,6 +1420,9 @@ int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
                                         "fields",
                                         "dedupe_key",
                                         "wave_date",
+                                        "sealed",
+                                        "seal_key",
+                                        "sealed_drafts",
                                         NULL};
     fs_limits lim;
     fs_err err = {0, ""};
@@ -1517,6 +1523,9 @@ int fs_form_parse(const char *json, size_t len, int flags, fs_form **out,
     check_section_order(&c);
     parse_dedupe(&c, member(doc, "dedupe_key"));
     parse_wave_date(&c, member(doc, "wave_date"));
+    c.count +=
+        fs__seal_parse_form(f, member(doc, "sealed"), member(doc, "seal_key"),
+                            member(doc, "sealed_drafts"), p);
 done:
     if (c.count > 0) {
         fs_form_free(f);
@@ -1756,6 +1765,8 @@ int fs_form_check_upgrade(const fs_form *old, const fs_form *newer,
         if ((o->flags & FS_FIELD_SENSITIVE) && !(n->flags & FS_FIELD_SENSITIVE))
             prob(&c, where, "'%s' was marked sensitive: the mark stays",
                  o->name);
+        if ((o->flags & FS_FIELD_SEALED) && !(n->flags & FS_FIELD_SEALED))
+            prob(&c, where, "'%s' was sealed: the mark stays", o->name);
     }
     return c.count > 0 ? FS_EMALFORMED : FS_OK;
 }

@@ -102,7 +102,22 @@ struct fs_form {
     const fs_field *wave_date;          /* "wave_date", or NULL */
     size_t dedupe[FS__FORM_DEDUPE_MAX]; /* field indexes */
     size_t ndedupe;
+    const char *seal_key; /* the steward key sealed fields go to, or NULL */
+    size_t nsealed;       /* fields marked sealed */
+    int drafts_in_memory; /* sealed_drafts: "memory" */
 };
+
+/* seal.c: the sealed marks of a parsed form (FORMS.md, "Sealed
+ * answers"): the form-wide mark, the key, and what may not be sealed.
+ * Sets FS_FIELD_SEALED, f->seal_key and f->nsealed; returns the number of
+ * problems added to p. */
+size_t fs__seal_parse_form(fs_form *f, const cJSON *sealed,
+                           const cJSON *seal_key, const cJSON *drafts,
+                           fs_problems *p);
+/* validate.c's part: answers carrying a sealed envelope. The number of
+ * problems the envelope has (0: fine). */
+size_t fs__seal_check_envelope(const fs_form *f, const cJSON *env,
+                               fs_problems *p);
 
 void fs__problems_vadd(fs_problems *p, const char *where, const char *fmt,
                        va_list ap) __attribute__((format(printf, 3, 0)));

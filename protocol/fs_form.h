@@ -92,6 +92,7 @@ enum {
     FS_FIELD_CONSENT = 1 << 4,   /* the form's consent question */
     FS_FIELD_RETIRED = 1 << 5,   /* kept for older versions; never asked */
     FS_FIELD_DEDUPE = 1 << 6,    /* part of the form's dedupe key */
+    FS_FIELD_SEALED = 1 << 7,    /* sealed to a steward key on the device */
 };
 
 /* Fields the collecting device fills itself instead of asking
@@ -137,6 +138,13 @@ const char *fs_form_language(const fs_form *f); /* default language */
 int fs_form_area_required(const fs_form *f);
 /* Title in lang, else in the default language (lang may be NULL). */
 const char *fs_form_title(const fs_form *f, const char *lang);
+
+/* The id of the steward key the form's sealed fields are sealed to, or
+ * NULL when no field is sealed (FORMS.md, "Sealed answers"). */
+const char *fs_form_seal_key(const fs_form *f);
+/* 1 when drafts of the form are kept only in the agent's memory, never
+ * in its database ("sealed_drafts": "memory"). */
+int fs_form_drafts_in_memory(const fs_form *f);
 
 /* Fields in the order they are asked. */
 size_t fs_form_field_count(const fs_form *f);
@@ -206,6 +214,18 @@ int fs_answer_check(const fs_form *f, const fs_field *fld, const cJSON *value,
  * FS_EINVALID. */
 int fs_answers_validate(const fs_form *f, const cJSON *answers,
                         const char *area, fs_problems *p);
+
+/* The member of answers that carries the sealed fields' answers once
+ * sealed (fs_seal.h): not a field name, so it cannot clash with one. */
+#define FS_SEALED_MEMBER "_sealed"
+
+/* What only the hub checks: a submission of a form with sealed fields
+ * MUST carry them sealed (FS_SEALED_MEMBER), never in plain text, so an
+ * older agent that ignores the mark is refused rather than trusted.
+ * FS_OK or FS_EINVALID with the problems in p. fs_answers_validate
+ * accepts both: the device validates before it seals. */
+int fs_answers_check_sealed(const fs_form *f, const cJSON *answers,
+                            fs_problems *p);
 
 /* The dedupe key of a valid submission: the form id and the key fields'
  * answers as canonical JSON, joined by '|'. Empty when the form has no

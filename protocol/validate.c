@@ -931,7 +931,7 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
     size_t nf =
         f->nfields < FS__FORM_FIELDS_MAX ? f->nfields : FS__FORM_FIELDS_MAX;
     size_t hint = 0;
-    int keyless = 0, refused;
+    int keyless = 0, refused, sealed = 0;
 
     memset(by_field, 0, nf * sizeof by_field[0]);
     cJSON_ArrayForEach(a, answers)
@@ -940,6 +940,13 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
         const fs_field *fld = field_from(f, nf, a->string, &hint);
 
         keyless |= a->string == NULL;
+        if (fld == NULL && f->nsealed > 0 && !sealed && a->string != NULL &&
+            strcmp(a->string, FS_SEALED_MEMBER) == 0) {
+            /* Sealed on the device: its fields are checked there. */
+            sealed = 1;
+            bad += fs__seal_check_envelope(f, a, p);
+            continue;
+        }
         if (fld == NULL) {
             fs__snippet(a->string != NULL ? a->string : "", snip, sizeof snip);
             fs_problems_add(p, snip, "not a field of form %s version %lld",
@@ -969,6 +976,17 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
         const char *why;
 
         a = by_field[i];
+        if (sealed && (fld->flags & FS_FIELD_SEALED)) {
+            /* Only the envelope may hold it; whether it was asked and
+             * answered was checked before sealing. */
+            if (a != NULL) {
+                fs_problems_add(p, fld->name,
+                                "sealed: its answer travels only inside "
+                                "the sealed answers, never in plain text");
+                bad++;
+            }
+            continue;
+        }
         why = not_relevant_why(f, fld, answers, refused);
         if (a != NULL && why != NULL) {
             fs_problems_add(p, fld->name, "%s", why);

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "review.h"
 #include "scope.h"
+#include "seal.h"
 #include "stats.h"
 #include "stmtcache.h"
 #include "server.h"
@@ -325,6 +326,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     memset(&m, 0, sizeof m);
     long long next = after;
     int failed = 0;
+    hub_seal_forms sealed = {0}; /* sealed rows' form versions */
     while (hub__sql_step(st) > 0) {
         next = sqlite3_column_int64(st, 0);
         cJSON *o = cJSON_CreateObject();
@@ -357,6 +359,15 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
                                                         n->valuestring);
             }
         }
+        /* The envelope is no use here: the sealed fields' names. */
+        if (cJSON_GetObjectItemCaseSensitive(answers, FS_SEALED_MEMBER)) {
+            const fs_form *def = hub__seal_form(db, &sealed, fid, ver);
+            if (def)
+                hub__seal_mask(def, answers);
+            else
+                cJSON_DeleteItemFromObjectCaseSensitive(answers,
+                                                        FS_SEALED_MEMBER);
+        }
         cJSON_AddItemToObject(o, "answers", answers);
         cJSON_AddStringToObject(o, "review_state", hub__col(st, 11));
         cJSON_AddStringToObject(o, "review_comment", hub__col(st, 12));
@@ -364,6 +375,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
     }
     sqlite3_finalize(st);
     cJSON_Delete(m.names);
+    hub__seal_forms_free(&sealed);
     if (failed) {
         cJSON_Delete(arr);
         return hub__reply_err(conn, HUB_ESTORAGE, "storage",

@@ -17,6 +17,7 @@
 #include "fs_schema.h"
 #include "hub.h"
 #include "cli.h"
+#include "seal.h"
 #include "collectqr.h"
 #include "db.h"
 #include "enroll.h"
@@ -232,6 +233,14 @@ int hub_form_publish_json(const char *db_path, const char *file,
                 id, version);
     } else if (rc == HUB_OK) {
         fprintf(out, "published form %s version %lld\n", id, version);
+        const char *key = fs_form_seal_key(form);
+        if (key && !hub__seal_key_known(db, key))
+            fprintf(stderr,
+                    "fieldsync-hub: %s: warning: its sealed fields go to "
+                    "key %s, which is not published yet: devices refuse to "
+                    "finalize it until `fieldsync-hub keys publish` sends "
+                    "them the key\n",
+                    file, key);
     }
     if (rc != HUB_OK || unchanged)
         hub__exec(db, "ROLLBACK");

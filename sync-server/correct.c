@@ -77,7 +77,8 @@ static int correct(sqlite3 *db, const char *id, const cJSON *answers,
     hub__sql_end(st);
     fs_problems p;
     fs_problems_init(&p);
-    if (!form || fs_answers_validate(form, answers, area, &p) != FS_OK) {
+    if (!form || fs_answers_validate(form, answers, area, &p) != FS_OK ||
+        fs_answers_check_sealed(form, answers, &p) != FS_OK) {
         if (form)
             fs_problems_format(&p, "; ", err, errlen);
         else

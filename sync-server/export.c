@@ -26,6 +26,7 @@
 #include "mapping.h"
 #include "output.h"
 #include "scope.h"
+#include "seal.h"
 #include "stmtcache.h"
 
 struct hub_exporter {
@@ -43,6 +44,8 @@ struct hub_exporter {
     cJSON *cells; /* geojson areas: the indicator's cells, or NULL */
     char indicator[256], wave[FS_ID_MAX + 1];
     hub_export_progress progress;
+    const hub_steward *steward; /* opens sealed answers, or NULL */
+    hub_seal_forms forms;       /* sealed rows' form versions (json) */
 };
 
 static int bad(char *err, size_t cap, const char *what, const char *arg)
@@ -149,6 +152,7 @@ int hub__export_prepare(sqlite3 *db, const hub_export_req *req,
     ex->kind = req->kind;
     ex->personal = req->personal;
     ex->progress = req->progress;
+    ex->steward = req->steward;
     snprintf(ex->scope, sizeof ex->scope, "%s", scope);
     int rc = 0;
     if (ex->kind == HUB_EXPORT_AREAS) {
@@ -175,6 +179,7 @@ void hub__export_free(hub_exporter *ex)
     if (!ex)
         return;
     fs_form_free(ex->def);
+    hub__seal_forms_free(&ex->forms);
     cJSON_Delete(ex->cells);
     cJSON_Delete(ex->marked);
     free(ex);
@@ -402,6 +407,30 @@ static void csv_answer(const hub_exporter *ex, const fs_field *fld,
     }
 }
 
+/* Opens the sealed answers of a row with the steward's key, or masks
+ * them: 1 when they stay sealed (shown as "sealed"). The envelopes were
+ * all checked before the first row (hub__export_unseal_check). */
+static int unseal(const hub_exporter *ex, const fs_form *def, const char *id,
+                  cJSON *answers)
+{
+    char err[256];
+    if (ex->steward && hub__seal_reveal(ex->steward, def, id, answers, err,
+                                        sizeof err) == HUB_OK)
+        return 0;
+    return hub__seal_mask(def, answers);
+}
+
+/* A sealed answer's cells: "sealed" in each of the field's columns. */
+static void csv_sealed(const fs_field *fld, hub_sink *s)
+{
+    fs_field_type t = fs_field_type_of(fld);
+    size_t n = t == FS_FIELD_GEOPOINT          ? 3
+               : t == FS_FIELD_SELECT_MULTIPLE ? 1 + fs_field_choice_count(fld)
+                                               : 1;
+    for (size_t i = 0; i < n; i++)
+        hub__sink_csv(s, "sealed", 0);
+}
+
 static void csv_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s)
 {
     char created[32], received[32], version[24], rev[24];
@@ -419,9 +448,14 @@ static void csv_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s)
     for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
         hub__sink_csv(s, meta[i], i == 0);
     cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
+    int masked = unseal(ex, ex->def, hub__col(st, 0), answers);
     for (size_t i = 0; i < fs_form_field_count(ex->def); i++) {
         const fs_field *fld = fs_form_field(ex->def, i);
-        if (!hidden(ex, fld))
+        if (hidden(ex, fld))
+            continue;
+        if (masked && (fs_field_flags(fld) & FS_FIELD_SEALED))
+            csv_sealed(fld, s);
+        else
             csv_answer(
                 ex, fld,
                 cJSON_GetObjectItemCaseSensitive(answers, fs_field_name(fld)),
@@ -450,8 +484,7 @@ static void strip(const hub_exporter *ex, const fs_form *def, cJSON *answers)
     }
 }
 
-static void json_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s,
-                     int first)
+static void json_row(hub_exporter *ex, sqlite3_stmt *st, hub_sink *s, int first)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", hub__col(st, 0));
@@ -468,6 +501,16 @@ static void json_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s,
                             (double)sqlite3_column_int64(st, 8));
     cJSON_AddStringToObject(o, "review_state", hub__col(st, 9));
     cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
+    /* The row's own version says what is sealed. */
+    const fs_form *def =
+        cJSON_GetObjectItemCaseSensitive(answers, FS_SEALED_MEMBER)
+            ? hub__seal_form(ex->db, &ex->forms, ex->form,
+                             sqlite3_column_int64(st, 2))
+            : ex->def;
+    if (def)
+        unseal(ex, def, hub__col(st, 0), answers);
+    else
+        cJSON_DeleteItemFromObjectCaseSensitive(answers, FS_SEALED_MEMBER);
     strip(ex, ex->def, answers);
     cJSON_AddItemToObject(o, "answers", answers);
     char *t = cJSON_PrintUnformatted(o);
@@ -663,6 +706,36 @@ static int write_mechanisms(hub_exporter *ex, hub_sink *s)
 }
 
 /* ---- driver --------------------------------------------------------- */
+
+int hub__export_unseal_check(hub_exporter *ex, int64_t *n, char *err,
+                             size_t cap)
+{
+    *n = 0;
+    if (!ex->steward ||
+        (ex->kind != HUB_EXPORT_CSV && ex->kind != HUB_EXPORT_JSON))
+        return HUB_OK;
+    int64_t total = 0;
+    sqlite3_stmt *st = rows_query(ex, &total);
+    if (!st)
+        return HUB_ESTORAGE;
+    int rc, out = HUB_OK, opened = 0;
+    hub_seal_forms forms = {0};
+    while (out == HUB_OK && (rc = hub__sql_step(st)) > 0) {
+        cJSON *answers = fs_json_parse_stored(hub__col(st, 10));
+        out = hub__seal_reveal_row(ex->db, &forms, ex->steward, ex->form,
+                                   sqlite3_column_int64(st, 2), hub__col(st, 0),
+                                   answers, &opened, err, cap);
+        *n += opened && out == HUB_OK;
+        /* The plaintext of this check is not kept. */
+        cJSON_Delete(answers);
+    }
+    if (out != HUB_OK)
+        hub__sql_end(st);
+    else if (rc < 0)
+        out = rc;
+    hub__seal_forms_free(&forms);
+    return out;
+}
 
 int hub__export_write(hub_exporter *ex, hub_sink *s)
 {

@@ -28,6 +28,12 @@ int hub__export_prepare(sqlite3 *db, const hub_export_req *req,
  * hub__export_write. */
 int hub__export_personal(const hub_exporter *ex);
 cJSON *hub__export_detail(const hub_exporter *ex);
+/* With a steward key (req->steward): opens every sealed submission of
+ * the export once before anything is written, so a tampered or foreign
+ * one refuses the whole export. *n: the sealed submissions. HUB_OK, or
+ * HUB_EBADINPUT with err naming the submission. */
+int hub__export_unseal_check(hub_exporter *ex, int64_t *n, char *err,
+                             size_t cap);
 /* Streams the export into s. 0 or HUB_ESTORAGE; a failed sink shows in
  * s->failed. */
 int hub__export_write(hub_exporter *ex, hub_sink *s);

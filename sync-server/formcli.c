@@ -221,6 +221,16 @@ int hub_form_xform(const char *db_path, const char *form, const char *version,
                 form);
         goto out;
     }
+    if (fs_form_seal_key(f)) {
+        fprintf(stderr,
+                "fieldsync-hub: form %s seals answers on the device, which "
+                "ODK Collect cannot do (the hub refuses them in plain "
+                "text): it has no XForm; collect it with fieldsync "
+                "agents\n",
+                form);
+        status = 2;
+        goto out;
+    }
     rc = hub__xform_write(f, &xml);
     if (rc != FS_OK) {
         fprintf(stderr, "fieldsync-hub: cannot write the XForm: %s\n",

@@ -165,6 +165,13 @@ typedef struct hub_export_req {
     int raw_cells; /* csv: no formula neutralisation (hub__sink_csv) */
     int admin;     /* areas: 1 when the indicator may be on a personal or
                   sensitive field (the CLI, an admin token) */
+    /* csv, json: a steward's key file (seal.h) to open sealed answers
+     * with, offline, on the CLI only; the passphrase comes from
+     * pass_fd (>= 0) or the terminal. The export is refused whole when
+     * one submission does not open. */
+    const char *key;
+    int pass_fd;
+    const struct hub_steward *steward; /* opened from key (export.c) */
 } hub_export_req;
 
 int hub_export(const char *db_path, const hub_export_req *req,

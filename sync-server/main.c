@@ -13,6 +13,7 @@
 #include "formcli.h"
 #include "hub.h"
 #include "importcsv.h"
+#include "seal.h"
 #include "settings.h"
 #include "waveassign.h"
 
@@ -98,13 +99,20 @@ static const char usage[] =
     "  indicators --form F --indicator SPEC [--by FIELD] [--wave W]\n"
     "        [--k N] [--json|--csv]   SPEC: count, mean:FIELD or\n"
     "                                  share:FIELD=CODE|CODE...\n"
+    "        [--key FILE [--passphrase-fd N]]\n"
+    "                                  with sealed answers opened by a\n"
+    "                                  steward's key, offline (audited)\n"
     "  change --form F --indicator SPEC --from W1 --to W2 [--by FIELD]\n"
     "        [--k N] [--json|--csv]   change per area between two waves\n"
     "  export csv --form F [--version V] [--labels LANG] [--personal]\n"
-    "        [--raw-cells] [-o FILE]   one row per submission; cells a\n"
+    "        [--raw-cells] [--key FILE [--passphrase-fd N]] [-o FILE]\n"
+    "                                  one row per submission; cells a\n"
     "                                  spreadsheet would run as formulas\n"
-    "                                  get a leading ' unless --raw-cells\n"
-    "  export json --form F [--version V] [--personal] [-o FILE]\n"
+    "                                  get a leading ' unless --raw-cells;\n"
+    "                                  sealed answers show \"sealed\"\n"
+    "                                  unless --key opens them (audited)\n"
+    "  export json --form F [--version V] [--personal]\n"
+    "        [--key FILE [--passphrase-fd N]] [-o FILE]\n"
     "  export geojson areas [--form F --indicator SPEC [--wave W] [--k N]]\n"
     "        [-o FILE]                 areas, with the indicator's values\n"
     "  export geojson mechanisms [-o FILE]   mechanisms as points\n"
@@ -119,6 +127,13 @@ static const char usage[] =
     "                                  submissions, all or none; FIELD may\n"
     "                                  be @area, or empty to leave a column\n"
     "                                  out; FMT e.g. DD/MM/YYYY or D/M/YY\n"
+    "\n"
+    "Sealed answers (SECURITY.md), for a data steward:\n"
+    "  keys generate --out FILE [--id ID] [--passphrase-fd N]\n"
+    "                                  a key pair: FILE (the private key,\n"
+    "                                  under a passphrase) and FILE.pub\n"
+    "  keys publish [--db PATH] FILE   send the public key to devices\n"
+    "  keys list [--db PATH] [--json|--csv]\n"
     "\n"
     "  --help                          this text\n"
     "  --version                       the version\n"
@@ -151,8 +166,12 @@ typedef struct args {
     /* import csv */
     const char *maps[64];
     int nmaps;
-    const char *date_format, *key;
+    const char *date_format;
     int dry_run, progress;
+    /* --key: a key file (keys, export, indicators) or, for import csv,
+     * the column that keys rows; --out, --id (keys) */
+    const char *key, *out, *id;
+    int pass_fd; /* --passphrase-fd; -1: the terminal */
     const char *value;
     const char *choose;
     const char *answers;
@@ -332,6 +351,17 @@ static int parse(int argc, char **argv, int start, args *a)
             if (number(v, 1, 256, &d) != 0)
                 return bad("--threads takes a number from 1 to 256: ", v);
             a->threads = (int)d;
+        } else if (strcmp(o, "--out") == 0) {
+            a->out = v;
+        } else if (strcmp(o, "--id") == 0) {
+            a->id = v;
+        } else if (strcmp(o, "--passphrase-fd") == 0) {
+            double d;
+            if (number(v, 0, 1023, &d) != 0 || d != (double)(int)d)
+                return bad("--passphrase-fd takes an open file descriptor "
+                           "number, e.g. 3 with 3<passphrase.txt: ",
+                           v);
+            a->pass_fd = (int)d;
         } else if (strcmp(o, "--expires") == 0) {
             if (number(v, 0.0001, 8760, &a->expires) != 0)
                 return bad("--expires takes hours, up to 8760: ", v);
@@ -430,7 +460,9 @@ static int mapping_command(const char *cmd, const args *a)
                               .wave = a->wave,
                               .k = a->k,
                               .raw_cells = a->raw_cells,
-                              .admin = 1};
+                              .admin = 1,
+                              .key = a->key,
+                              .pass_fd = a->pass_fd};
         if (sub_is(a, 1, "csv"))
             req.kind = HUB_EXPORT_CSV;
         else if (sub_is(a, 1, "json"))
@@ -467,6 +499,9 @@ static int mapping_command(const char *cmd, const args *a)
                        NULL);
         hub_ind_request req = {a->form, a->indicator, a->by, a->wave,
                                a->from, a->to,        a->k,  1};
+        if (cmd[0] == 'i' && a->key)
+            return hub_indicators_sealed(a->db, &req, a->key, a->pass_fd,
+                                         a->json, stdout);
         if (cmd[0] == 'i')
             return hub_indicators(a->db, &req, a->json, stdout);
         if (!a->from || !a->to)
@@ -598,6 +633,7 @@ int main(int argc, char **argv)
     a.threads = 32;
     a.rate = 20;
     a.timeout = 60;
+    a.pass_fd = -1;
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
@@ -761,6 +797,17 @@ int main(int argc, char **argv)
         if (sub_is(&a, 1, "show"))
             return hub_config_show(a.db, a.json, stdout);
         return bad("usage: fieldsync-hub config set min-k N | config show",
+                   NULL);
+    }
+    if (strcmp(cmd, "keys") == 0) {
+        if (sub_is(&a, 1, "generate"))
+            return hub_keys_generate(a.out, a.id, a.pass_fd, stdout);
+        if (sub_is(&a, 2, "publish"))
+            return hub_keys_publish(a.db, a.pos[1], stdout);
+        if (sub_is(&a, 1, "list"))
+            return hub_keys_list(a.db, a.json, stdout);
+        return bad("usage: fieldsync-hub keys generate --out FILE | keys "
+                   "publish FILE | keys list",
                    NULL);
     }
     if (strcmp(cmd, "stats") == 0)

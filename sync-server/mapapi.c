@@ -232,7 +232,10 @@ int hub__handle_admin_export(struct mg_connection *conn, void *hubp)
                           k,
                           NULL,
                           (int)raw,
-                          strcmp(who.role, "admin") == 0};
+                          strcmp(who.role, "admin") == 0,
+                          NULL, /* never a key: the hub does not decrypt */
+                          -1,
+                          NULL};
     sqlite3 *db = hub__db(conn);
     char err[512] = "";
     hub_exporter *ex = NULL;

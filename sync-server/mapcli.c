@@ -19,6 +19,7 @@
 #include "mapping.h"
 #include "output.h"
 #include "indicators.h"
+#include "seal.h"
 
 /* Ends one change's write transaction and reports the outcome: the exit
  * status of rc (0; 2: bad input, nothing changed; 1: storage). */
@@ -208,12 +209,28 @@ int hub_export(const char *db_path, const hub_export_req *req,
     r.admin = 1;
     if (!r.progress && isatty(STDERR_FILENO))
         r.progress = show_progress;
-    sqlite3 *db = hub__open(db_path);
-    if (!db)
-        return 1;
     char err[512] = "";
+    hub_steward *steward = NULL;
+    if (r.key && (r.kind == HUB_EXPORT_CSV || r.kind == HUB_EXPORT_JSON)) {
+        /* Before the database is opened: a wrong passphrase costs
+         * nothing else. */
+        if (hub__steward_open(r.key, r.pass_fd, &steward, err, sizeof err) !=
+            HUB_OK) {
+            fprintf(stderr, "fieldsync-hub: %s\n", err);
+            return 2;
+        }
+        r.steward = steward;
+    }
+    sqlite3 *db = hub__open(db_path);
+    if (!db) {
+        hub__steward_close(steward);
+        return 1;
+    }
     hub_exporter *ex = NULL;
     int rc = hub__export_prepare(db, &r, "*", &ex, err, sizeof err);
+    int64_t opened = 0;
+    if (rc == 0 && steward)
+        rc = hub__export_unseal_check(ex, &opened, err, sizeof err);
     if (rc != 0) {
         if (rc == HUB_EBADINPUT || rc == HUB_EFORBIDDEN)
             fprintf(stderr, "fieldsync-hub: %s; nothing was exported\n", err);
@@ -221,6 +238,8 @@ int hub_export(const char *db_path, const hub_export_req *req,
             fprintf(stderr, "fieldsync-hub: database error: %s\n",
                     sqlite3_errmsg(db));
         hub__close(db);
+        hub__export_free(ex);
+        hub__steward_close(steward);
         return hub__exit_status(rc);
     }
     /* Written beside the target and renamed at the end, so a failed
@@ -247,6 +266,17 @@ int hub_export(const char *db_path, const hub_export_req *req,
                 "audit log, so it is refused: %s\n",
                 sqlite3_errmsg(db));
         goto out;
+    }
+    /* And each decryption, before any opened answer leaves. */
+    if (steward) {
+        cJSON *d = hub__export_detail(ex);
+        cJSON_AddStringToObject(d, "key", steward->id);
+        cJSON_AddNumberToObject(d, "sealed_opened", (double)opened);
+        if (hub__audit(db, "cli", "export.unseal", d) != HUB_OK) {
+            fprintf(stderr, "fieldsync-hub: cannot record the decryption in "
+                            "the audit log, so it is refused\n");
+            goto out;
+        }
     }
     hub_sink s;
     hub__sink_file(&s, f);
@@ -281,5 +311,6 @@ out:
     }
     hub__export_free(ex);
     hub__close(db);
+    hub__steward_close(steward);
     return status;
 }

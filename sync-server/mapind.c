@@ -27,8 +27,8 @@ static int bad(char *err, size_t cap, const char *what, const char *arg)
 
 /* The k used: the request's when it asks for more than the hub's
  * configured minimum, else that minimum. A request never lowers it. */
-static int check_k(sqlite3 *db, const char *text, int *min, int *k, char *err,
-                   size_t cap)
+int hub__ind_check_k(sqlite3 *db, const char *text, int *min, int *k, char *err,
+                     size_t cap)
 {
     int rc = hub__min_k(db, min);
     *k = *min;
@@ -68,8 +68,8 @@ static int check_marks(sqlite3 *db, const char *form, const char *field,
 
 /* The spec and by field fit the form: mean of a number, share of a
  * choice, by a select_one. */
-static int check_fields(const fs_form *f, const hub_ind_spec *spec,
-                        const char *by, char *err, size_t cap)
+int hub__ind_check_fields(const fs_form *f, const hub_ind_spec *spec,
+                          const char *by, char *err, size_t cap)
 {
     if (spec->kind != HUB_IND_COUNT) {
         const fs_field *fld = fs_form_field_named(f, spec->field);
@@ -293,7 +293,7 @@ static int prepare(sqlite3 *db, const hub_ind_request *req, const char *w1,
         return bad(err, cap, "--by must be a field name, not ", req->by);
     l->opt.by = req->by && req->by[0] ? req->by : NULL;
     l->opt.unreliable_below = UNRELIABLE_BELOW;
-    int rc = check_k(db, req->k, &l->min_k, &l->opt.k, err, cap);
+    int rc = hub__ind_check_k(db, req->k, &l->min_k, &l->opt.k, err, cap);
     if (rc != 0)
         return rc;
     const char *waves[2] = {w1, w2};
@@ -307,7 +307,20 @@ static int prepare(sqlite3 *db, const hub_ind_request *req, const char *w1,
     fs_form *f = hub__form_latest(db, req->form);
     if (!f)
         return bad(err, cap, "no published form ", req->form);
-    rc = check_fields(f, &l->spec, l->opt.by, err, cap);
+    rc = hub__ind_check_fields(f, &l->spec, l->opt.by, err, cap);
+    /* The hub cannot see a sealed answer: the steward computes it
+     * offline (sealind.c). */
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        const char *name = i                               ? l->opt.by
+                           : l->spec.kind != HUB_IND_COUNT ? l->spec.field
+                                                           : NULL;
+        const fs_field *sf = name ? fs_form_field_named(f, name) : NULL;
+        if (sf && (fs_field_flags(sf) & FS_FIELD_SEALED))
+            rc = bad(err, cap,
+                     "the field is sealed and the hub cannot see it; a "
+                     "data steward computes it offline with --key: ",
+                     name);
+    }
     /* The by field is never personal, even for admins: its categories
      * would name people. */
     unsigned flags = 0;

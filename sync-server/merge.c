@@ -138,6 +138,11 @@ static int check_submission(sqlite3 *db, const fs_submission *s, fs_result *r)
     }
     if (vrc == FS_OK)
         vrc = fs_answers_validate(form, answers, s->area, &probs);
+    /* Sealed fields arrive sealed or not at all (fs_form.h). */
+    if (vrc == FS_OK || vrc == FS_EINVALID) {
+        int src = fs_answers_check_sealed(form, answers, &probs);
+        vrc = vrc == FS_OK ? src : vrc;
+    }
     if (vrc == FS_ENOMEM) {
         cJSON_Delete(parsed);
         return HUB_ENOMEM; /* the push fails whole and is retried */

@@ -233,6 +233,10 @@ static int load_xform(sqlite3 *db, const char *id, int64_t ver, fs_buf *out,
     fs_buf_init(out, HUB_XFORM_MAX);
     fs_form *f = NULL;
     int rc = load_form(db, id, ver, &f);
+    /* Collect cannot seal answers as a fieldsync agent does, and the hub
+     * refuses them in plain text: such a form is not Collect's. */
+    if (rc == HUB_OK && fs_form_seal_key(f))
+        rc = HUB_ENOTFOUND;
     if (rc == HUB_OK)
         rc = hub__xform_write(f, out) == FS_OK ? HUB_OK : HUB_ENOMEM;
     if (rc == HUB_OK && title) {

@@ -56,8 +56,43 @@ sql() {
   sqlite3 -batch -bail -cmd ".timeout 10000" "$DB" "$@"
 }
 
+# publish_sample_form: the demo form. With FS_SEALED=1 (the sealed runs
+# of the reliability tests) its comment and trust answer are sealed to a
+# steward key made here ($T/steward.key, passphrase in $T/steward.pass),
+# published first.
 publish_sample_form() {
-  "$FS_HUB" form publish --db "$DB" "$FS_SRC/schema/forms/demo_household.json" >/dev/null
+  local form="$FS_SRC/schema/forms/demo_household.json"
+  if [ "${FS_SEALED:-}" = 1 ]; then
+    printf 'reliability steward passphrase\n' >"$T/steward.pass"
+    "$FS_HUB" keys generate --out "$T/steward.key" --id reliability \
+      --passphrase-fd 3 3<"$T/steward.pass" >/dev/null
+    "$FS_HUB" keys publish --db "$DB" "$T/steward.key.pub" >/dev/null
+    python3 - "$form" "$T/demo_sealed.json" <<'EOF'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["seal_key"] = "reliability"
+for fld in f["fields"]:
+    if fld["name"] in ("comment", "trust_local_gov"):
+        fld["sealed"] = True
+json.dump(f, open(sys.argv[2], "w"))
+EOF
+    form="$T/demo_sealed.json"
+  fi
+  "$FS_HUB" form publish --db "$DB" "$form" >/dev/null
+}
+
+# sealed_all_open: with FS_SEALED=1, every submission at the hub is
+# sealed and opens with the steward's key (nothing damaged on the way).
+sealed_all_open() {
+  [ "${FS_SEALED:-}" = 1 ] || return 0
+  check "every submission sealed" \
+    "$(sql "SELECT count(*) FROM submissions WHERE json_type(answers, '\$._sealed') IS NOT 'object'")" 0
+  "$FS_HUB" export json --db "$DB" --form demo_household --key "$T/steward.key" \
+    --passphrase-fd 3 3<"$T/steward.pass" -o "$T/opened.json" ||
+    fail "the steward could not open every submission"
+  check "every submission opens with the key" \
+    "$(grep -o '"comment":' "$T/opened.json" | wc -l)" \
+    "$(sql "SELECT count(*) FROM submissions s WHERE rev = (SELECT max(rev) FROM submissions WHERE id = s.id)")"
 }
 
 # start_hub [PORT]: PORT 0 (default) lets the system choose; a restart
@@ -265,6 +300,7 @@ audit_exactly_once() {
   local overlap
   overlap=$(sql 'SELECT count(*) FROM receipts a JOIN receipts b ON a.device_id = b.device_id AND a.rowid < b.rowid AND a.first_seq <= b.last_seq AND b.first_seq <= a.last_seq')
   check "no two receipts cover the same sequence" "$overlap" 0
+  sealed_all_open
 }
 
 # start_proxy ARGS...: a faultproxy (FS_PROXY) in front of the hub; sets

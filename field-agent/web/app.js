@@ -17,6 +17,9 @@ const UI = {
     savedDraft: 'Saved as draft. Continue it from Drafts.',
     finalized: 'Finalized. It will be sent on the next sync.',
     answers: '{n} answer(s)', waiting: 'waiting to be sent',
+    sealedStored: 'Some answers are sealed: they stay on this device as typed until you finalize, then only the data steward can read them.',
+    sealedMemory: 'Some answers are sealed: until you finalize they are kept in memory only, never saved; then only the data steward can read them.',
+    sealedAgain: 'Sealed answers cannot be read on this device: they are asked again.',
     correct: 'Correct it', amendment: 'Correction',
     registry: 'Registry', add: 'Add', edit: 'Edit', notSent: 'not sent yet',
     noEntities: 'None in your areas yet.', savedEntity: 'Saved on this device; it will be sent on the next sync.',
@@ -40,6 +43,9 @@ const UI = {
     savedDraft: 'Brouillon enregistré. Reprenez-le depuis Brouillons.',
     finalized: 'Terminé. Il sera envoyé à la prochaine synchronisation.',
     answers: '{n} réponse(s)', waiting: 'en attente d\'envoi',
+    sealedStored: 'Certaines réponses sont scellées : elles restent sur cet appareil telles que saisies jusqu\'à la finalisation, puis seul le responsable des données peut les lire.',
+    sealedMemory: 'Certaines réponses sont scellées : jusqu\'à la finalisation elles restent en mémoire seulement, jamais enregistrées ; puis seul le responsable des données peut les lire.',
+    sealedAgain: 'Les réponses scellées ne sont pas lisibles sur cet appareil : elles sont demandées à nouveau.',
     correct: 'Corriger', amendment: 'Correction',
     registry: 'Registre', add: 'Ajouter', edit: 'Modifier',
     notSent: 'pas encore envoyé', noEntities: 'Aucun dans vos secteurs.',
@@ -265,6 +271,10 @@ function renderDraft(v) {
   const langSel = v.languages.length > 1 ? el('div', { class: 'lang' }, el('label', { for: 'lang' }, t('language')),
     el('select', { id: 'lang', onchange: (e) => { lang = e.target.value; localStorage.setItem('fieldsync.lang', lang); route(); } },
       v.languages.map((l) => el('option', { value: l, selected: l === v.lang }, l)))) : null;
+  if (v.sealed) {
+    body = el('div', {}, el('p', { class: 'meta', id: 'sealed-note' }, t(v.sealed === 'memory' ? 'sealedMemory' : 'sealedStored')),
+      v.sealed_asked_again ? el('p', { class: 'meta' }, t('sealedAgain')) : null, body);
+  }
   screen((v.amendment ? t('amendment') + ': ' : '') + v.title + (v.area ? ' — ' + v.area : ''), body, err, el('div', { class: 'actions' }, backBtn, saveBtn, nextBtn), langSel);
   const first = main().querySelector('input, textarea, select');
   if (first) first.focus();

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "fs_form.h"
+#include "fs_seal.h"
 #include "unit.h"
 
 /* ---- harness --------------------------------------------------------- */
@@ -1127,6 +1130,140 @@ static int test_choice_filter(void)
     return 0;
 }
 
+/* FORMS.md "Sealed answers": the marks, the key, what may not be sealed. */
+static int test_sealed_marks(void)
+{
+    fs_form *f = parse_q(
+        "{'id':'s','version':1,'title':'S','area':'optional','sealed':true,"
+        "'seal_key':'steward-1','dedupe_key':['code'],"
+        "'fields':[{'name':'code','type':'text'},"
+        "{'name':'quote','type':'text','sensitive':true},"
+        "{'name':'seen','type':'select_one','choices':['a','b'],"
+        "'sealed':true},"
+        "{'name':'why','type':'text','sealed':true,"
+        "'relevant':{'field':'seen','op':'eq','value':'a'}},"
+        "{'name':'intro','type':'note','sensitive':true},"
+        "{'name':'age','type':'integer'}]}");
+
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    CHECK(strcmp(fs_form_seal_key(f), "steward-1") == 0);
+    CHECK(fs_field_flags(fs_form_field_named(f, "quote")) & FS_FIELD_SEALED);
+    CHECK(fs_field_flags(fs_form_field_named(f, "seen")) & FS_FIELD_SEALED);
+    CHECK(!(fs_field_flags(fs_form_field_named(f, "code")) & FS_FIELD_SEALED));
+    CHECK(!(fs_field_flags(fs_form_field_named(f, "intro")) & FS_FIELD_SEALED));
+    /* The device validates the plain answers... */
+    CHECK(validate_q(f, "{'code':'x','quote':'q','seen':'b','why':'w'}") ==
+          FS_EINVALID);
+    CHECK_PROBLEM("why", "not asked");
+    /* ...the hub the envelope, and sealed fields never beside it. */
+    CHECK(validate_q(f, "{'code':'x','age':3,'_sealed':{'v':1,'key':"
+                        "'steward-1','wrap':'AA==','nonce':'AA==','ct':"
+                        "'AA=='}}") == FS_OK);
+    CHECK(validate_q(f, "{'code':'x','quote':'plain','_sealed':{'v':1,'key':"
+                        "'steward-1','wrap':'AA==','nonce':'AA==','ct':"
+                        "'AA=='}}") == FS_EINVALID);
+    CHECK_PROBLEM("quote", "never in plain text");
+    CHECK(validate_q(f, "{'code':'x','_sealed':{'v':1,'key':'other',"
+                        "'wrap':'AA==','nonce':'AA==','ct':'AA=='}}") ==
+          FS_EINVALID);
+    CHECK_PROBLEM("_sealed", "sealed to key 'other'");
+    CHECK(validate_q(f, "{'code':'x','_sealed':'nope'}") == FS_EINVALID);
+    CHECK_PROBLEM("_sealed", "not a sealed envelope");
+    cJSON *plain = cJSON_Parse("{\"code\":\"x\",\"quote\":\"q\"}");
+    fs_problems_init(&probs);
+    CHECK(fs_answers_check_sealed(f, plain, &probs) == FS_EINVALID);
+    CHECK_PROBLEM("_sealed", "came in plain text");
+    cJSON_Delete(plain);
+    fs_form_free(f);
+
+    CHECK(parse_q("{'id':'s','version':1,'title':'S','area':'optional',"
+                  "'seal_key':'k','dedupe_key':['code'],'fields':["
+                  "{'name':'consent','type':'select_one','consent':true,"
+                  "'sealed':true,'choices':['yes','no']},"
+                  "{'name':'code','type':'text','metadata':true,"
+                  "'sealed':true},"
+                  "{'name':'secret','type':'integer','sealed':true},"
+                  "{'name':'open','type':'text','relevant':{'field':"
+                  "'secret','op':'gt','value':1}}]}") == NULL);
+    CHECK_PROBLEM("$.fields[0]", "the consent field cannot be sealed");
+    CHECK_PROBLEM("$.fields[1]", "'code' is in the dedupe key and cannot be "
+                                 "sealed");
+    CHECK_PROBLEM("$.fields[3]", "names a sealed field");
+    CHECK_NPROBLEMS(3);
+    CHECK(parse_q("{'id':'s','version':1,'title':'S','fields':[{'name':'a',"
+                  "'type':'text','sealed':true}]}") == NULL);
+    CHECK_PROBLEM("$.seal_key", "required when a field is sealed");
+    CHECK(parse_q("{'id':'s','version':1,'title':'S','seal_key':'bad key',"
+                  "'sealed_drafts':'memory',"
+                  "'fields':[{'name':'a','type':'text'}]}") == NULL);
+    CHECK_PROBLEM("$.sealed_drafts", "applies to forms with sealed fields");
+    CHECK_PROBLEM("$.seal_key", "the id of a steward key");
+    CHECK_PROBLEM("$.seal_key", "no field is sealed");
+    return 0;
+}
+
+/* fs_seal.h: sealed to a public key, opened only with its pair, for the
+ * submission it was made for, never after one flipped byte. */
+static int test_seal_open(void)
+{
+    fs_form *f = parse_q("{'id':'s','version':1,'title':'S','area':'optional',"
+                         "'seal_key':'k1','fields':[{'name':'code','type':"
+                         "'text'},{'name':'quote','type':'text','sealed':"
+                         "true}]}");
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    unsigned char pk[32], sk[32], pk2[32], sk2[32];
+    CHECK(fs_seal_init() == FS_OK);
+    crypto_box_keypair(pk, sk);
+    crypto_box_keypair(pk2, sk2);
+    const char *id = "01a24942-cd72-7786-b236-bc0862f3acfe";
+    cJSON *a = cJSON_Parse("{\"code\":\"x\",\"quote\":\"CANARY \\u00e9\"}");
+    CHECK(fs_seal_answers(f, a, id, "k1", pk) == FS_OK);
+    char *text = cJSON_PrintUnformatted(a);
+    CHECK(strstr(text, "CANARY") == NULL && strstr(text, "quote") == NULL);
+    CHECK(strstr(text, "\"code\":\"x\"") != NULL);
+    CHECK(fs_seal_answers(f, a, id, "k1", pk) == FS_EINVAL); /* once */
+    fs_problems_init(&probs);
+    CHECK(fs_answers_validate(f, a, NULL, &probs) == FS_OK);
+
+    cJSON *plain = NULL;
+    char why[256];
+    CHECK(fs_seal_open(f, a, id, "k1", pk, sk, &plain, why, sizeof why) ==
+          FS_OK);
+    char *back = cJSON_PrintUnformatted(plain);
+    CHECK(strcmp(back, "{\"quote\":\"CANARY \xc3\xa9\"}") == 0);
+    free(back);
+    cJSON_Delete(plain);
+    CHECK(fs_seal_open(f, a, id, "k2", pk2, sk2, &plain, why, sizeof why) ==
+          FS_EIDENT);
+    CHECK(strstr(why, "sealed to key 'k1'") != NULL);
+    /* The right id with the wrong pair, another submission's id. */
+    CHECK(fs_seal_open(f, a, id, "k1", pk2, sk2, &plain, why, sizeof why) ==
+          FS_EMALFORMED);
+    CHECK(fs_seal_open(f, a, "01a24942-cd72-7786-b236-bc0862f3acff", "k1", pk,
+                       sk, &plain, why, sizeof why) == FS_EMALFORMED);
+    CHECK(strstr(why, "integrity check") != NULL);
+    /* One flipped bit of the ciphertext. */
+    cJSON *env = cJSON_GetObjectItemCaseSensitive(a, FS_SEALED_MEMBER);
+    cJSON *ct = cJSON_GetObjectItemCaseSensitive(env, "ct");
+    ct->valuestring[3] = ct->valuestring[3] == 'A' ? 'B' : 'A';
+    CHECK(fs_seal_open(f, a, id, "k1", pk, sk, &plain, why, sizeof why) ==
+          FS_EMALFORMED);
+    CHECK(plain == NULL);
+    /* Two sealings of the same answers differ (a fresh key each). */
+    cJSON *b = cJSON_Parse("{\"code\":\"x\",\"quote\":\"CANARY \\u00e9\"}");
+    CHECK(fs_seal_answers(f, b, id, "k1", pk) == FS_OK);
+    char *text2 = cJSON_PrintUnformatted(b);
+    CHECK(strcmp(text, text2) != 0);
+    free(text);
+    free(text2);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    fs_form_free(f);
+    return 0;
+}
+
 static const unit_case tests[] = {
     {"parse every field type", test_parse_all_types},
     {"minimal definition", test_minimal_definition},
@@ -1151,6 +1288,8 @@ static const unit_case tests[] = {
     {"fields the device fills", test_auto_fields},
     {"constraints and conditions", test_constraints_and_conditions},
     {"choice filter", test_choice_filter},
+    {"sealed marks", test_sealed_marks},
+    {"seal and open", test_seal_open},
 };
 
 int main(int argc, char **argv)
