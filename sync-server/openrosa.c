@@ -822,13 +822,6 @@ static int instance_row(sqlite3 *db, const char *instance, or_instance *out)
     return rc < 0 ? rc : rc > 0;
 }
 
-/* Removes the row of an edit whose revision was never stored. */
-static int forget_instance(sqlite3 *db, const char *instance)
-{
-    return hub__sql_run(db, "DELETE FROM openrosa_instances WHERE instance = ?",
-                        HUB_ARGS(HUB_TEXT(instance)));
-}
-
 /* 1 when revision rev of submission id is stored with answers whose
  * SHA-256 is sha, 0 when not, or an error. */
 static int revision_has(sqlite3 *db, const char *id, int64_t rev,
@@ -917,17 +910,35 @@ static pthread_mutex_t *device_lock(const char *device)
     return &stripes[hash % STRIPES];
 }
 
+/* Removes the row of an edit whose revision was never stored. */
+static int forget_instance(sqlite3 *db, const char *instance)
+{
+    return hub__sql_run(db, "DELETE FROM openrosa_instances WHERE instance = ?",
+                        HUB_ARGS(HUB_TEXT(instance)));
+}
+
+/* An edit (its instance edit, or NULL for a first version) that is not
+ * stored: its row goes before the answer does, so a client that reads
+ * the answer never finds the row of an edit that was refused. */
+static void forget_edit(sqlite3 *db, const char *edit)
+{
+    if (edit)
+        forget_instance(db, edit);
+}
+
 /* Merges the one-change changeset cs through the merge queue, as a push.
  * Returns the status answered. */
 static int merge_one(struct mg_connection *conn, hub *h, const hub_device *dev,
-                     fs_changeset *cs)
+                     fs_changeset *cs, const char *edit)
 {
     sqlite3 *db = hub__db(conn);
     fs_submission *sub = &cs->changes[0].sub;
     for (int attempt = 0; attempt < RETRIES; attempt++) {
         int64_t acked = acked_seq(db, dev->id);
-        if (acked < 0)
+        if (acked < 0) {
+            forget_edit(db, edit);
             return reply_error(conn, 503, "the hub cannot read its database");
+        }
         cs->first_seq = cs->last_seq = cs->changes[0].seq = acked + 1;
         fs_result result;
         hub_digest digest;
@@ -942,6 +953,7 @@ static int merge_one(struct mg_connection *conn, hub *h, const hub_device *dev,
         hub__mergeq_decode_end(h->mergeq, rc == HUB_OK);
         if (rc != HUB_OK) {
             hub__mergeq_drop(h->mergeq, &job);
+            forget_edit(db, edit);
             return reply_error(conn, hub__http_status(rc),
                                "the hub could not check this submission; "
                                "nothing was stored, send it again later");
@@ -955,10 +967,12 @@ static int merge_one(struct mg_connection *conn, hub *h, const hub_device *dev,
         free(job.text);
         if (job.err == HUB_ECONFLICT)
             continue; /* another submission of this device took the seq */
-        if (job.err != HUB_OK)
+        if (job.err != HUB_OK) {
+            forget_edit(db, edit);
             return reply_error(conn, hub__http_status(job.err),
                                "the hub could not store this submission; "
                                "nothing was stored, send it again later");
+        }
         switch (result.status) {
         case FS_RES_APPLIED:
             if (sub->rev > 1)
@@ -976,21 +990,25 @@ static int merge_one(struct mg_connection *conn, hub *h, const hub_device *dev,
         case FS_RES_DIVERGENT:
             /* An edit raced with a correction on the hub: both are kept
              * as a conflict for an admin. */
-            if (strcmp(result.error, "conflict") == 0)
+            if (strcmp(result.error, "conflict") == 0) {
+                forget_edit(db, edit);
                 return reply_message(conn, 409, "error", "not stored: %s",
                                      result.message);
+            }
             /* Raced with another copy: the same content is a replay. */
             if (stored_as(db, sub->id, sub->rev, sub) == 1)
                 return reply_message(conn, 201, "submit_success",
                                      "Received already: submission %s is "
                                      "stored once.",
                                      sub->id);
+            forget_edit(db, edit);
             return reply_message(conn, 409, "error",
                                  "the hub holds instance %s with other "
                                  "content; an edit must carry the "
                                  "instance as deprecatedID",
                                  sub->id);
         default: /* refused by the scope check or the validator */
+            forget_edit(db, edit);
             return reply_message(conn,
                                  strcmp(result.error, fs_errname(FS_ESCOPE)) ==
                                              0 ||
@@ -1000,6 +1018,7 @@ static int merge_one(struct mg_connection *conn, hub *h, const hub_device *dev,
                                  "error", "not stored: %s", result.message);
         }
     }
+    forget_edit(db, edit);
     return reply_error(conn, 503,
                        "the hub is busy with this device's other "
                        "submissions; send this one again");
@@ -1067,7 +1086,7 @@ static int submit_first(struct mg_connection *conn, hub *h,
     if (held < 0)
         return reply_error(conn, 503, "the hub cannot read its database");
     hub__scope_filter(hub__db(conn), dev, cs);
-    return merge_one(conn, h, dev, cs);
+    return merge_one(conn, h, dev, cs, NULL);
 }
 
 /* An edit, as ODK Central takes one: the instance it replaces
@@ -1153,10 +1172,7 @@ static int submit_edit(struct mg_connection *conn, hub *h,
     sub->rev = newest + 1;
     sub->base_rev = newest;
     hub__scope_filter(hub__db(conn), dev, cs);
-    int status = merge_one(conn, h, dev, cs);
-    if (status != 201)
-        forget_instance(db, iid);
-    return status;
+    return merge_one(conn, h, dev, cs, iid);
 }
 
 /* The submission in xml[0..len) from dev: read, checked, merged. */
