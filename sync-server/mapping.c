@@ -259,6 +259,11 @@ static int parse_stratum(const fs_form *f, const char *in, char *out,
                              "--stratum: '%s' is not a select_one field of the "
                              "form",
                              part);
+        if (fs_field_flags(fld) & FS_FIELD_SEALED)
+            return hub__errf(err, cap,
+                             "--stratum: '%s' is sealed: neither the hub nor "
+                             "a device can count by it after finalize",
+                             part);
         if (!has_choice(fld, eq + 1)) {
             snprintf(err, cap, "--stratum: '%s' is not a choice of %s", eq + 1,
                      part);

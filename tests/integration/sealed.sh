@@ -305,6 +305,12 @@ rc=0
 check "the hub refuses an indicator over a sealed field" "$rc" 2
 grep -q "the field is sealed and the hub cannot see it" "$T/ind.err" ||
   fail "$(cat "$T/ind.err")"
+# A quota cannot be narrowed by a sealed answer: nobody can count it.
+rc=0
+"$FS_HUB" quota set --db "$DB" --area CITY-N01 --wave w1 --form sealed_survey \
+  --stratum tension_seen=often --target 5 2>"$T/quota.err" || rc=$?
+check "a quota stratum on a sealed field is refused" \
+  "$rc:$(grep -c "'tension_seen' is sealed" "$T/quota.err"):$(sql 'SELECT count(*) FROM quotas')" "2:1:0"
 steward_ind() {
   "$FS_HUB" indicators --db "$DB" --form sealed_survey \
     --indicator share:tension_seen=often --key "$T/steward.key" \
