@@ -39,7 +39,7 @@ static const char *const sealed_fields[] = {
 /* The bench form with sealed_fields sealed to key "bench". */
 static fs_form *sealed_form(void)
 {
-    cJSON *doc = cJSON_Parse(bench_form_json());
+    cJSON *doc = fs_json_parse_stored(bench_form_json());
     cJSON *fld;
     cJSON_AddStringToObject(doc, "seal_key", "bench");
     cJSON_ArrayForEach(fld, cJSON_GetObjectItem(doc, "fields"))
@@ -67,7 +67,7 @@ static double finalize_all(fs_submission *subs, char **out, size_t n,
 {
     double t0 = thread_cpu();
     for (size_t i = 0; i < n; i++) {
-        cJSON *a = cJSON_Parse(subs[i].answers_json);
+        cJSON *a = fs_json_parse_stored(subs[i].answers_json);
         if (f && fs_seal_answers(f, a, subs[i].id, "bench", pk) != FS_OK) {
             fprintf(stderr, "bench_seal: sealing failed\n");
             exit(1);
@@ -167,7 +167,7 @@ int main(int argc, char **argv)
     double t0 = thread_cpu();
     long opened = 0;
     for (long i = 0; i < n; i++) {
-        cJSON *a = cJSON_Parse(sealed[i]), *p = NULL;
+        cJSON *a = fs_json_parse_stored(sealed[i]), *p = NULL;
         char why[256];
         opened += fs_seal_open(f, a, subs[i].id, "bench", pk, sk, &p, why,
                                sizeof why) == FS_OK;
