@@ -12,6 +12,7 @@
 #include "backup.h"
 #include "formcli.h"
 #include "hub.h"
+#include "aggregates.h"
 #include "settings.h"
 
 static const char usage[] =
@@ -103,6 +104,9 @@ static const char usage[] =
     "  export geojson mechanisms [-o FILE]   mechanisms as points\n"
     "  areas import FILE.geojson       areas with code, name, parent\n"
     "  areas list [--json|--csv]\n"
+    "  aggregates rebuild [--db PATH] count coverage and indicators again\n"
+    "  aggregates verify [--db PATH]  compare them with a count from "
+    "scratch\n"
     "\n"
     "  --help                          this text\n"
     "  --version                       the version\n"
@@ -638,6 +642,11 @@ int main(int argc, char **argv)
     }
     if (is_mapping_command(cmd))
         return mapping_command(cmd, &a);
+    if (strcmp(cmd, "aggregates") == 0) {
+        if (!sub_is(&a, 1, "rebuild") && !sub_is(&a, 1, "verify"))
+            return bad("usage: fieldsync-hub aggregates rebuild|verify", NULL);
+        return hub_aggregates(a.db, a.pos[0], stdout);
+    }
     if (strcmp(cmd, "conflicts") == 0) {
         if (a.npos)
             return bad("conflicts takes no arguments: ", a.pos[0]);

@@ -175,10 +175,9 @@ cJSON *hub__waves_json(sqlite3 *db)
     int rc;
     sqlite3_stmt *st = hub__sql(db,
                                 "SELECT w.name, w.title, w.start_date, "
-                                "w.end_date, (SELECT count(*) FROM "
-                                "mapping_submissions m WHERE m.wave = w.name "
-                                "AND m.review_state <> 'rejected') FROM waves "
-                                "w ORDER BY w.start_ms",
+                                "w.end_date, (SELECT coalesce(sum(c.n), 0) "
+                                "FROM agg_cells c WHERE c.wave = w.name) "
+                                "FROM waves w ORDER BY w.start_ms",
                                 NULL, 0, &rc);
     if (!st)
         return NULL;
@@ -384,15 +383,15 @@ static void stratum_text(const char *json, char *out, size_t cap)
 #define AREA_IN_SCOPE(col)                                                     \
     "(?1 = '*' OR instr(',' || ?1 || ',', ',' || " col " || ',') > 0)"
 
-/* Quotas with what was collected toward each: one pass over the counted
- * submissions, grouped by quota. The stratum matches when no field of
- * it differs in the answers. */
+/* Quotas with what was collected toward each: the cells of the
+ * aggregates (counted submissions per form x wave x area x device x kept
+ * answers, schema/hub-11.sql) of each quota, summed. The stratum matches
+ * when no field of it differs in the answers. */
 static const char coverage_sql[] =
     "SELECT q.area, q.wave, q.form_id, q.stratum, q.device_id, q.target, "
-    "count(m.id) FROM quotas q LEFT JOIN mapping_submissions m ON "
-    "m.area = q.area AND m.wave = q.wave AND m.form_id = q.form_id AND "
-    "(q.device_id = '' OR m.device_id = q.device_id) AND "
-    "m.review_state <> 'rejected' AND NOT EXISTS "
+    "coalesce(sum(m.n), 0) FROM quotas q LEFT JOIN agg_cells m ON "
+    "m.form_id = q.form_id AND m.wave = q.wave AND m.area = q.area AND "
+    "(q.device_id = '' OR m.device_id = q.device_id) AND NOT EXISTS "
     "(SELECT 1 FROM json_each(q.stratum) j WHERE "
     "json_extract(m.answers, '$.' || j.key) IS NOT j.value) "
     "WHERE (?2 = '' OR q.wave = ?2) AND " AREA_IN_SCOPE(
