@@ -93,8 +93,10 @@ END;
 CREATE VIEW agg_rebuild (why) AS SELECT '' WHERE 0;
 CREATE TRIGGER agg_rebuild_all INSTEAD OF INSERT ON agg_rebuild
 BEGIN
-    INSERT OR IGNORE INTO agg_fields (form_id, name)
-    SELECT form_id, name FROM agg_form_fields;
+    INSERT INTO agg_fields (form_id, name)
+    SELECT f.form_id, f.name FROM agg_form_fields f
+    WHERE NOT EXISTS (SELECT 1 FROM agg_fields a
+                      WHERE a.form_id = f.form_id AND a.name = f.name);
     DELETE FROM agg_members;
     DELETE FROM agg_cells;
     INSERT INTO agg_cells (form_id, wave, area, device_id, answers, n)
@@ -106,6 +108,9 @@ BEGIN
      AND c.area = k.area AND c.device_id = k.device_id
      AND c.answers = k.answers;
 END;
+
+-- (No INSERT OR IGNORE in these triggers: an outer upsert, such as
+-- `wave add` redating a wave, would turn it into an abort.)
 
 -- Every write that can change a submission's row of mapping_submissions
 -- or whether it counts, whichever code path makes it (merge, review,
@@ -168,8 +173,11 @@ BEGIN
                   WHERE f.form_id = NEW.id AND NOT EXISTS
                         (SELECT 1 FROM agg_fields a
                          WHERE a.form_id = f.form_id AND a.name = f.name));
-    INSERT OR IGNORE INTO agg_fields (form_id, name)
-    SELECT form_id, name FROM agg_form_fields WHERE form_id = NEW.id;
+    INSERT INTO agg_fields (form_id, name)
+    SELECT f.form_id, f.name FROM agg_form_fields f
+    WHERE f.form_id = NEW.id AND NOT EXISTS
+          (SELECT 1 FROM agg_fields a
+           WHERE a.form_id = f.form_id AND a.name = f.name);
 END;
 
 -- The aggregates of what is stored already.
