@@ -29,15 +29,26 @@ WHERE j.type = 'object' AND j.value ->> '$.name' IS NOT NULL
 
 -- What one counted submission (newest revision, in a wave, not
 -- rejected) contributes: its form, wave, area, device and its answers to
--- the kept fields, as a JSON object whose values are the stored answers'
--- own JSON text. Submissions with the same five values share a cell.
+-- the kept fields, as a JSON object of the same values (a decimal number
+-- as the stored answer spells it). Submissions with the same five values
+-- share a cell. One pass of json_each over the answers (reading each
+-- answer with -> would parse them again per field), one look-up of each
+-- key (an IN list would be built again per key).
 CREATE VIEW agg_contributions AS
 SELECT m.id, m.form_id, m.wave, m.area, m.device_id,
        coalesce('{' || (SELECT group_concat(json_quote(j.key) || ':' ||
-                                            (m.answers -> j.fullkey), ',')
+                                            CASE j.type
+                                            WHEN 'text' THEN json_quote(j.value)
+                                            WHEN 'integer' THEN j.value
+                                            WHEN 'true' THEN 'true'
+                                            WHEN 'false' THEN 'false'
+                                            WHEN 'null' THEN 'null'
+                                            WHEN 'real' THEN m.answers -> j.fullkey
+                                            ELSE j.value END, ',')
                         FROM json_each(m.answers) j
-                        WHERE j.key IN (SELECT a.name FROM agg_fields a
-                                        WHERE a.form_id = m.form_id)) || '}',
+                        WHERE EXISTS (SELECT 1 FROM agg_fields a
+                                      WHERE a.form_id = m.form_id
+                                        AND a.name = j.key)) || '}',
                 '{}') AS answers
 FROM mapping_submissions m
 WHERE m.review_state <> 'rejected' AND m.wave <> '';
@@ -63,6 +74,17 @@ CREATE TABLE agg_members (
     cell          INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- The contribution being counted, read from the view once per refresh
+-- (it is used twice); always empty between statements.
+CREATE TABLE agg_pending (
+    id        TEXT NOT NULL,
+    form_id   TEXT NOT NULL,
+    wave      TEXT NOT NULL,
+    area      TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    answers   TEXT NOT NULL
+);
+
 -- INSERT INTO agg_refresh VALUES (ID): counts submission ID again from
 -- the view (takes its old contribution away, adds the new one, if any).
 CREATE VIEW agg_refresh (submission_id) AS SELECT '' WHERE 0;
@@ -75,17 +97,19 @@ BEGIN
     WHERE n = 0 AND id = (SELECT cell FROM agg_members
                           WHERE submission_id = NEW.submission_id);
     DELETE FROM agg_members WHERE submission_id = NEW.submission_id;
+    INSERT INTO agg_pending (id, form_id, wave, area, device_id, answers)
+    SELECT id, form_id, wave, area, device_id, answers
+    FROM agg_contributions WHERE id = NEW.submission_id;
     INSERT INTO agg_cells (form_id, wave, area, device_id, answers, n)
-    SELECT form_id, wave, area, device_id, answers, 1
-    FROM agg_contributions WHERE id = NEW.submission_id
-    ON CONFLICT (form_id, wave, area, device_id, answers)
+    SELECT form_id, wave, area, device_id, answers, 1 FROM agg_pending
+    WHERE true ON CONFLICT (form_id, wave, area, device_id, answers)
     DO UPDATE SET n = n + 1;
     INSERT INTO agg_members (submission_id, cell)
-    SELECT k.id, c.id FROM agg_contributions k
+    SELECT k.id, c.id FROM agg_pending k
     JOIN agg_cells c ON c.form_id = k.form_id AND c.wave = k.wave
      AND c.area = k.area AND c.device_id = k.device_id
-     AND c.answers = k.answers
-    WHERE k.id = NEW.submission_id;
+     AND c.answers = k.answers;
+    DELETE FROM agg_pending;
 END;
 
 -- INSERT INTO agg_rebuild VALUES (NULL): counts everything again from the
