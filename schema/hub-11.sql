@@ -74,6 +74,38 @@ CREATE TABLE agg_members (
     cell          INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- The same counts per single answer: n counted submissions of form x
+-- wave x area x device whose answer to field is value (the answer's JSON
+-- text), and under field '' (value '') all of them. A table of one field
+-- (no --by), the map and a quota without a stratum or with one field in
+-- it read these: their size does not grow with the number of kept
+-- fields. Rows may reach n = 0 and stay until a rebuild.
+CREATE TABLE agg_answers (
+    form_id   TEXT NOT NULL,
+    wave      TEXT NOT NULL,
+    area      TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    n         INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (form_id, field, wave, area, device_id, value)
+) WITHOUT ROWID;
+
+-- A cell's answers one by one (spelled as in agg_contributions). Not a
+-- compound view: SQLite flattens it, so a look-up of one cell reads one.
+CREATE VIEW agg_cell_answers AS
+SELECT c.id AS cell, c.form_id, c.wave, c.area, c.device_id, c.n,
+       j.key AS field,
+       CAST(CASE j.type
+            WHEN 'text' THEN json_quote(j.value)
+            WHEN 'integer' THEN j.value
+            WHEN 'true' THEN 'true'
+            WHEN 'false' THEN 'false'
+            WHEN 'null' THEN 'null'
+            WHEN 'real' THEN c.answers -> j.fullkey
+            ELSE j.value END AS TEXT) AS value
+FROM agg_cells c, json_each(c.answers) j;
+
 -- The contribution being counted, read from the view once per refresh
 -- (it is used twice); always empty between statements.
 CREATE TABLE agg_pending (
@@ -90,6 +122,18 @@ CREATE TABLE agg_pending (
 CREATE VIEW agg_refresh (submission_id) AS SELECT '' WHERE 0;
 CREATE TRIGGER agg_refresh_one INSTEAD OF INSERT ON agg_refresh
 BEGIN
+    UPDATE agg_answers SET n = n - 1
+    WHERE (form_id, field, wave, area, device_id, value) IN
+          (SELECT form_id, field, wave, area, device_id, value
+           FROM agg_cell_answers
+           WHERE cell = (SELECT cell FROM agg_members
+                         WHERE submission_id = NEW.submission_id));
+    UPDATE agg_answers SET n = n - 1
+    WHERE field = '' AND value = ''
+      AND (form_id, wave, area, device_id) IN
+          (SELECT form_id, wave, area, device_id FROM agg_cells
+           WHERE id = (SELECT cell FROM agg_members
+                       WHERE submission_id = NEW.submission_id));
     UPDATE agg_cells SET n = n - 1
     WHERE id = (SELECT cell FROM agg_members
                 WHERE submission_id = NEW.submission_id);
@@ -109,6 +153,19 @@ BEGIN
     JOIN agg_cells c ON c.form_id = k.form_id AND c.wave = k.wave
      AND c.area = k.area AND c.device_id = k.device_id
      AND c.answers = k.answers;
+    INSERT INTO agg_answers (form_id, wave, area, device_id, field, value, n)
+    SELECT form_id, wave, area, device_id, field, value, 1
+    FROM agg_cell_answers
+    WHERE cell = (SELECT cell FROM agg_members
+                  WHERE submission_id = NEW.submission_id)
+    ON CONFLICT (form_id, field, wave, area, device_id, value)
+    DO UPDATE SET n = n + 1;
+    INSERT INTO agg_answers (form_id, wave, area, device_id, field, value, n)
+    SELECT form_id, wave, area, device_id, '', '', 1 FROM agg_cells
+    WHERE id = (SELECT cell FROM agg_members
+                WHERE submission_id = NEW.submission_id)
+    ON CONFLICT (form_id, field, wave, area, device_id, value)
+    DO UPDATE SET n = n + 1;
     DELETE FROM agg_pending;
 END;
 
@@ -131,6 +188,13 @@ BEGIN
     JOIN agg_cells c ON c.form_id = k.form_id AND c.wave = k.wave
      AND c.area = k.area AND c.device_id = k.device_id
      AND c.answers = k.answers;
+    DELETE FROM agg_answers;
+    INSERT INTO agg_answers (form_id, wave, area, device_id, field, value, n)
+    SELECT form_id, wave, area, device_id, field, value, sum(n)
+    FROM agg_cell_answers GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO agg_answers (form_id, wave, area, device_id, field, value, n)
+    SELECT form_id, wave, area, device_id, '', '', sum(n)
+    FROM agg_cells GROUP BY 1, 2, 3, 4;
 END;
 
 -- (No INSERT OR IGNORE in these triggers: an outer upsert, such as

@@ -20,7 +20,9 @@ int hub__agg_rebuild(sqlite3 *db)
 /* Each row: what, form, wave, area, device, answers, stored n, fresh n
  * (what: "cell" for a cell whose count differs, "member" for a submission
  * counted in the wrong cell or not at all, or counted while it should
- * not be). */
+ * not be, "answer" for a count per answer that differs from the sum of
+ * the cells holding that answer; the cells are checked against the
+ * submissions themselves). */
 static const char verify_sql[] =
     "WITH fresh AS (SELECT form_id, wave, area, device_id, answers, "
     "count(*) AS n FROM agg_contributions GROUP BY 1, 2, 3, 4, 5), "
@@ -41,7 +43,15 @@ static const char verify_sql[] =
     "c.answers IS NOT k.answers "
     "UNION ALL SELECT 'member ' || m.submission_id, '', '', '', '', '', 1, 0 "
     "FROM agg_members m WHERE NOT EXISTS (SELECT 1 FROM agg_contributions k "
-    "WHERE k.id = m.submission_id)";
+    "WHERE k.id = m.submission_id) "
+    "UNION ALL SELECT 'answer', form_id, wave, area, device_id, field || '=' "
+    "|| value, coalesce(a.n, 0), coalesce(d.n, 0) FROM (SELECT * FROM "
+    "agg_answers WHERE n > 0) a FULL JOIN (SELECT form_id, wave, area, "
+    "device_id, field, value, sum(n) AS n FROM agg_cell_answers WHERE n > 0 "
+    "GROUP BY 1, 2, 3, 4, 5, 6 UNION ALL SELECT form_id, wave, area, "
+    "device_id, '', '', sum(n) FROM agg_cells WHERE n > 0 GROUP BY 1, 2, 3, "
+    "4) d USING (form_id, wave, area, device_id, field, value) WHERE a.n IS "
+    "NOT d.n";
 
 long hub__agg_verify(sqlite3 *db, FILE *out)
 {

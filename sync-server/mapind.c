@@ -169,7 +169,25 @@ static int grow(loaded *l, size_t *cap)
 /* Reads the counted submissions of form in waves w1 (and w2 when not
  * NULL; w1 "" means every wave) within scope: from the aggregates
  * (schema/hub-11.sql), one record per wave x area x answer to the field
- * x answer to the by field, weighted by the submissions it stands for. */
+ * x answer to the by field, weighted by the submissions it stands for.
+ * Without a by field, from the counts per answer: the answers to the
+ * field, and every submission once with no answer (its area is a row
+ * even where no one answered; a count counts these). */
+static const char load_by_sql[] =
+    "SELECT m.area, m.wave, CASE WHEN ?3 = '$.' THEN NULL ELSE "
+    "m.answers -> ?3 END AS x, CASE WHEN ?4 = '$.' THEN NULL ELSE "
+    "m.answers -> ?4 END AS b, sum(m.n) FROM agg_cells m LEFT JOIN "
+    "waves w ON w.name = m.wave WHERE m.form_id = ?2 AND m.n > 0 AND "
+    "(?5 = '' OR m.wave = ?5 OR m.wave = ?6) AND (?1 = '*' OR "
+    "instr(',' || ?1 || ',', ',' || m.area || ',') > 0) GROUP BY "
+    "m.wave, m.area, x, b ORDER BY min(w.start_ms)";
+static const char load_field_sql[] =
+    "SELECT m.area, m.wave, CASE WHEN m.field = '' THEN NULL ELSE m.value "
+    "END, NULL, sum(m.n) FROM agg_answers m LEFT JOIN waves w ON w.name = "
+    "m.wave WHERE m.form_id = ?2 AND m.field IN ('', substr(?3, 3)) AND "
+    "m.n > 0 AND (?5 = '' OR m.wave = ?5 OR m.wave = ?6) AND (?1 = '*' OR "
+    "instr(',' || ?1 || ',', ',' || m.area || ',') > 0) AND ?4 = '$.' "
+    "GROUP BY m.wave, m.area, m.field, m.value ORDER BY min(w.start_ms)";
 static int load(sqlite3 *db, const char *form, const char *w1, const char *w2,
                 const char *scope, loaded *l)
 {
@@ -177,19 +195,12 @@ static int load(sqlite3 *db, const char *form, const char *w1, const char *w2,
     snprintf(fpath, sizeof fpath, "$.%s", l->spec.field);
     snprintf(bpath, sizeof bpath, "$.%s", l->opt.by ? l->opt.by : "");
     int rc;
-    sqlite3_stmt *st = hub__sql(
-        db,
-        "SELECT m.area, m.wave, CASE WHEN ?3 = '$.' THEN NULL ELSE "
-        "m.answers -> ?3 END AS x, CASE WHEN ?4 = '$.' THEN NULL ELSE "
-        "m.answers -> ?4 END AS b, sum(m.n) FROM agg_cells m LEFT JOIN "
-        "waves w ON w.name = m.wave WHERE m.form_id = ?2 AND m.n > 0 AND "
-        "(?5 = '' OR m.wave = ?5 OR m.wave = ?6) AND (?1 = '*' OR "
-        "instr(',' || ?1 || ',', ',' || m.area || ',') > 0) GROUP BY "
-        "m.wave, m.area, x, b ORDER BY min(w.start_ms)",
-        HUB_ARGS(HUB_TEXT(scope), HUB_TEXT(form), HUB_TEXT(fpath),
-                 HUB_TEXT(bpath), HUB_TEXT(w1 ? w1 : ""),
-                 HUB_TEXT(w2 ? w2 : "")),
-        &rc);
+    sqlite3_stmt *st =
+        hub__sql(db, l->opt.by ? load_by_sql : load_field_sql,
+                 HUB_ARGS(HUB_TEXT(scope), HUB_TEXT(form), HUB_TEXT(fpath),
+                          HUB_TEXT(bpath), HUB_TEXT(w1 ? w1 : ""),
+                          HUB_TEXT(w2 ? w2 : "")),
+                 &rc);
     size_t cap = 0;
     while (st && (rc = hub__sql_step(st)) > 0) {
         if (l->n == cap && grow(l, &cap) != 0)

@@ -176,8 +176,10 @@ cJSON *hub__waves_json(sqlite3 *db)
     sqlite3_stmt *st = hub__sql(db,
                                 "SELECT w.name, w.title, w.start_date, "
                                 "w.end_date, (SELECT coalesce(sum(c.n), 0) "
-                                "FROM agg_cells c WHERE c.wave = w.name) "
-                                "FROM waves w ORDER BY w.start_ms",
+                                "FROM agg_answers c WHERE c.form_id IN "
+                                "(SELECT id FROM forms) AND c.field = '' AND "
+                                "c.wave = w.name) FROM waves w ORDER BY "
+                                "w.start_ms",
                                 NULL, 0, &rc);
     if (!st)
         return NULL;
@@ -383,19 +385,26 @@ static void stratum_text(const char *json, char *out, size_t cap)
 #define AREA_IN_SCOPE(col)                                                     \
     "(?1 = '*' OR instr(',' || ?1 || ',', ',' || " col " || ',') > 0)"
 
-/* Quotas with what was collected toward each: the cells of the
- * aggregates (counted submissions per form x wave x area x device x kept
- * answers, schema/hub-11.sql) of each quota, summed. The stratum matches
- * when no field of it differs in the answers. */
+/* Quotas with what was collected toward each, from the aggregates
+ * (schema/hub-11.sql): a quota without a stratum, or with one field in
+ * it, sums the counts per answer; one of several fields sums the cells
+ * (counted submissions per form x wave x area x device x kept answers)
+ * where no field of the stratum differs in the answers. */
 static const char coverage_sql[] =
     "SELECT q.area, q.wave, q.form_id, q.stratum, q.device_id, q.target, "
-    "coalesce(sum(m.n), 0) FROM quotas q LEFT JOIN agg_cells m ON "
-    "m.form_id = q.form_id AND m.wave = q.wave AND m.area = q.area AND "
-    "(q.device_id = '' OR m.device_id = q.device_id) AND NOT EXISTS "
-    "(SELECT 1 FROM json_each(q.stratum) j WHERE "
-    "json_extract(m.answers, '$.' || j.key) IS NOT j.value) "
+    "CASE WHEN (SELECT count(*) FROM json_each(q.stratum)) <= 1 THEN "
+    "(SELECT coalesce(sum(a.n), 0) FROM agg_answers a WHERE a.form_id = "
+    "q.form_id AND a.field = coalesce((SELECT j.key FROM json_each(q.stratum) "
+    "j), '') AND a.wave = q.wave AND a.area = q.area AND (q.device_id = '' "
+    "OR a.device_id = q.device_id) AND a.value = coalesce((SELECT "
+    "json_quote(j.value) FROM json_each(q.stratum) j), '')) ELSE "
+    "(SELECT coalesce(sum(m.n), 0) FROM agg_cells m WHERE m.form_id = "
+    "q.form_id AND m.wave = q.wave AND m.area = q.area AND (q.device_id = '' "
+    "OR m.device_id = q.device_id) AND NOT EXISTS (SELECT 1 FROM "
+    "json_each(q.stratum) j WHERE json_extract(m.answers, '$.' || j.key) IS "
+    "NOT j.value)) END FROM quotas q "
     "WHERE (?2 = '' OR q.wave = ?2) AND " AREA_IN_SCOPE(
-        "q.area") " GROUP BY q.id ORDER BY q.wave, q.area, q.form_id, "
+        "q.area") " ORDER BY q.wave, q.area, q.form_id, "
                   "q.device_id, "
                   "q.stratum <> '{}', "
                   "q.stratum";

@@ -61,7 +61,8 @@ exact() {
   sql "SELECT area, wave, stratum, device_id, target FROM quotas" >"$T/quotas"
   hub coverage --json >"$T/cov.json"
   hub indicators --form mapping_survey --indicator mean:belonging --by gender --json >"$T/ind.json"
-  out=$(python3 - "$T/rows" "$T/quotas" "$T/cov.json" "$T/ind.json" <<'PY'
+  hub indicators --form mapping_survey --indicator mean:belonging --json >"$T/ind1.json"
+  out=$(python3 - "$T/rows" "$T/quotas" "$T/cov.json" "$T/ind.json" "$T/ind1.json" <<'PY'
 import json, sys
 rows = []
 for line in open(sys.argv[1]):
@@ -93,21 +94,26 @@ for w, a, d, ans in rows:
         n, s = cells.get(key, (0, 0))
         cells[key] = (n + 1, s + x)
 shown = 0
-fast = {(c['wave'], c['area'], c['category']): c
-        for c in json.load(open(sys.argv[4]))['cells']}
-for key, (n, s) in cells.items():
-    c = fast.get(key)
-    if c is None:
-        bad.append('cell %s missing' % (key,))
-    elif c['status'] == 'ok':
-        shown += 1
-        if c['n'] != n or abs(c['value'] - s / n) > 1e-9:
-            bad.append('cell %s: n %s value %s, from scratch n %d value %s'
-                       % (key, c['n'], c['value'], n, s / n))
-for key, c in fast.items():
-    if key[1] in ('*',) or key[1].startswith('CITY-N'):
-        if key not in cells and c['n'] not in (0, None):
-            bad.append('cell %s not in the data: n %s' % (key, c['n']))
+# With --by gender (the cells), then without (the counts per answer):
+# every cell of the table of that shape.
+for path, shape in ((sys.argv[4], None), (sys.argv[5], '*')):
+    fast = {(c['wave'], c['area'], c['category']): c
+            for c in json.load(open(path))['cells']}
+    for key, (n, s) in cells.items():
+        if shape and key[2] != shape:
+            continue
+        c = fast.get(key)
+        if c is None:
+            bad.append('%s: cell %s missing' % (path, key))
+        elif c['status'] == 'ok':
+            shown += 1
+            if c['n'] != n or abs(c['value'] - s / n) > 1e-9:
+                bad.append('%s: cell %s: n %s value %s, from scratch n %d value %s'
+                           % (path, key, c['n'], c['value'], n, s / n))
+    for key, c in fast.items():
+        if key[1] in ('*',) or key[1].startswith('CITY-N'):
+            if key not in cells and c['n'] not in (0, None):
+                bad.append('%s: cell %s not in the data: n %s' % (path, key, c['n']))
 print('\n'.join(bad) if bad else 'same (%d quotas, %d shown cells)' % (len(want), shown))
 PY
 )
@@ -126,6 +132,9 @@ PY
       "indicators --form mapping_survey --indicator mean:belonging --by gender --json" \
       "indicators --form mapping_survey --indicator share:services=youth --json" \
       "indicators --form mapping_survey --indicator count --by gender --json" \
+      "indicators --form mapping_survey --indicator count --json" \
+      "indicators --form mapping_survey --indicator mean:belonging --wave later --json" \
+      "indicators --form mapping_survey --indicator share:gender=woman|another --by gender --json" \
       "change --form mapping_survey --indicator mean:belonging --from baseline --to later --json" \
       "export geojson areas --form mapping_survey --indicator mean:belonging --wave baseline -o $d.geojson"; do
       # shellcheck disable=SC2086
@@ -189,13 +198,25 @@ f = json.load(open(sys.argv[1]))
 f['version'] = 2
 f['fields'].append({'name': 'household', 'type': 'integer',
                     'label': {'en': 'People in the household', 'fr': 'Personnes du foyer'}})
+f['fields'].append({'name': 'tenure', 'type': 'select_one',
+                    'label': {'en': 'Home', 'fr': 'Logement'},
+                    'choices': [{'value': 'own', 'label': {'en': 'Owned', 'fr': 'Propriétaire'}},
+                                {'value': 'rent', 'label': {'en': 'Rented', 'fr': 'Locataire'}}]})
 print(json.dumps(f))
 PY
 hub form publish "$T/v2.json" >/dev/null
 exact "a form version with a new kept field"
 agent e1 sync --quiet
-rec e1 CITY-N03 3 '{"gender":"woman","belonging":2,"household":4}'
+rec e1 CITY-N03 3 '{"gender":"woman","belonging":2,"household":4,"tenure":"own"}'
+rec e1 CITY-N03 2 '{"gender":"woman","belonging":4,"household":2,"tenure":"rent"}'
+rec e1 CITY-N03 1 '{"gender":"man","belonging":3,"tenure":"own"}'
 sync_until_done e1
+# A stratum of two fields (read from the cells), and of one (from the
+# counts per answer).
+hub quota set --area CITY-N03 --wave baseline --form mapping_survey --target 4 --stratum gender=woman,tenure=own >/dev/null
+hub quota set --area CITY-N03 --wave baseline --form mapping_survey --target 4 --stratum tenure=own >/dev/null
+check "a stratum of two fields counted" \
+  "$(hub coverage --csv | tr -d '\r' | grep '^baseline,CITY-N03,mapping_survey,"gender=woman,tenure=own",' | cut -d, -f8)" 3
 check "answered under version 2" \
   "$(sql "SELECT count(*) FROM submissions WHERE form_version = 2 AND answers ->> '$.household' = 4")" 3
 exact "answers to the new field"
