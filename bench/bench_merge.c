@@ -202,6 +202,26 @@ static double baseline(const fs_submission *subs, size_t n, size_t txn,
     return ok ? (double)n / dt : -1;
 }
 
+/* --wave 1: the hub gets a wave holding every generated submission
+ * before the push, so each one is counted in the mapping aggregates as
+ * it is merged (the write cost of keeping them); 0 (default): no wave. */
+static long with_wave;
+
+/* Adds that wave to the hub's database (the CLI beside the serving hub,
+ * as an admin would). 0, or -1 after printing why. */
+static int add_wave(const char *hub_bin, const bench_hub *h)
+{
+    char *argv[] = {(char *)hub_bin, "wave",        "add",     "bench",
+                    "--db",          (char *)h->db, "--start", "2026-01-01",
+                    "--end",         "2026-12-31",  NULL};
+    char sink[512];
+    if (bench_run(argv, sink, sizeof sink, NULL) != 0) {
+        fprintf(stderr, "bench: wave add failed\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* Pushes subs through a fresh hub with k agents; returns merged/s. */
 static double run_hub(const char *hub_bin, const fs_submission *subs, size_t n,
                       int k, size_t batch, int threads, int in_flight,
@@ -213,6 +233,8 @@ static double run_hub(const char *hub_bin, const fs_submission *subs, size_t n,
         return -1;
     bench_hub h;
     if (bench_hub_start(&h, hub_bin, dir, NULL, threads) != 0)
+        return -1;
+    if (with_wave && add_wave(hub_bin, &h) != 0)
         return -1;
     agent_job *jobs = calloc((size_t)k, sizeof *jobs);
     pthread_t *tids = calloc((size_t)k, sizeof *tids);
@@ -309,6 +331,8 @@ int main(int argc, char **argv)
             r = bench_int_arg(o, v, 1, 256, &threads);
         else if (strcmp(o, "--in-flight") == 0)
             r = bench_int_arg(o, v, 1, 2, &in_flight);
+        else if (strcmp(o, "--wave") == 0)
+            r = bench_int_arg(o, v, 0, 1, &with_wave);
         else if (strcmp(o, "--agents") == 0 && v) {
             nagents = 0;
             char *p = (char *)v, *end = NULL;
@@ -325,7 +349,7 @@ int main(int argc, char **argv)
             fprintf(stderr,
                     "usage: bench_merge [--hub PATH] [--n N] [--agents "
                     "1,10,50] [--batch N] [--threads N] [--in-flight 1|2] "
-                    "[--seed N]\n");
+                    "[--seed N] [--wave 0|1]\n");
             return 2;
         }
         if (r != 0)
@@ -340,8 +364,8 @@ int main(int argc, char **argv)
     printf("command: bench_merge --n %ld --agents", n);
     for (int a = 0; a < nagents; a++)
         printf("%s%d", a ? "," : " ", agents[a]);
-    printf(" --batch %ld --in-flight %ld --seed %ld%s\n", batch, in_flight,
-           seed, threads ? " (--threads set)" : "");
+    printf(" --batch %ld --in-flight %ld --seed %ld --wave %ld%s\n", batch,
+           in_flight, seed, with_wave, threads ? " (--threads set)" : "");
     printf("agents: each pushes %s\n",
            in_flight > 1 ? "with its next changeset in flight beside the "
                            "oldest, two connections (as fieldsync-agent "

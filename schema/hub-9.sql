@@ -1,82 +1,38 @@
--- fieldsync hub database, schema version 9: waves by a form's date field.
--- See schema/INDICATORS.md ("Waves") and schema/FORMS.md ("wave_date").
+-- fieldsync hub database, schema version 9: where imported submissions came from
+-- (`fieldsync-hub import csv`, README.md "Bringing in an earlier round").
 --
--- A form may name a date field ("wave_date"); the answer to it, when
--- given, decides the wave of a submission instead of the day it was first
--- recorded (an interview typed in after the round closed still belongs to
--- its round). An admin's wave assignment still wins over both.
+-- Rows collected with another tool come in as submissions of device
+-- 'import'; these tables say, for each, which file (base name and
+-- SHA-256), which row, who imported it and when, and let a second import
+-- of the same rows recognise them.
 
--- The field a form version names as "wave_date" (its definition's
--- member, kept beside it so that storing a revision does not read the
--- whole definition), or NULL.
-ALTER TABLE forms ADD COLUMN wave_date TEXT;
-UPDATE forms SET wave_date = definition ->> '$.wave_date';
-CREATE TRIGGER forms_wave_date AFTER INSERT ON forms
-BEGIN
-    UPDATE forms SET wave_date = NEW.definition ->> '$.wave_date'
-    WHERE id = NEW.id AND version = NEW.version;
-END;
+-- One run of `import csv` that stored its file (a refused or dry run
+-- leaves nothing).
+CREATE TABLE imports (
+    id            INTEGER PRIMARY KEY,
+    source_name   TEXT NOT NULL,          -- the file's base name
+    source_sha256 TEXT NOT NULL,          -- of the file's bytes
+    form_id       TEXT NOT NULL,
+    form_version  INTEGER NOT NULL,
+    wave          TEXT NOT NULL,
+    key_column    TEXT NOT NULL DEFAULT '', -- '' : rows keyed by file and row
+    actor         TEXT NOT NULL,            -- 'cli', as in audit_log
+    at_ms         INTEGER NOT NULL,
+    imported      INTEGER NOT NULL DEFAULT 0,
+    skipped       INTEGER NOT NULL DEFAULT 0  -- rows imported before
+);
 
--- dated_ms: 00:00 UTC of the day the revision answers to its form
--- version's wave_date field, in milliseconds; NULL when the form names
--- none or the answer is missing. A day belongs to the wave whose
--- inclusive dates hold it, and a wave is [start_ms, end_ms) from 00:00
--- UTC of its first day, so 00:00 UTC of the day decides.
-ALTER TABLE submissions ADD COLUMN dated_ms INTEGER;
-CREATE INDEX submissions_dated ON submissions (dated_ms);
-
--- Every way a revision is stored (a device's merge, an admin's
--- correction, a conflict's resolution, an import) sets it in the same
--- statement, so the wave of a stored revision is never missing. A
--- revision of a form without wave_date costs one lookup of its form.
-CREATE TRIGGER submissions_dated AFTER INSERT ON submissions
-WHEN (SELECT fo.wave_date FROM forms fo
-      WHERE fo.id = NEW.form_id AND fo.version = NEW.form_version)
-     IS NOT NULL
-BEGIN
-    UPDATE submissions SET dated_ms = (
-        SELECT unixepoch(d.day) * 1000 FROM (
-            SELECT NEW.answers ->> ('$.' || (
-                SELECT fo.wave_date FROM forms fo
-                WHERE fo.id = NEW.form_id AND fo.version = NEW.form_version
-            )) AS day
-        ) d
-        WHERE d.day GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]')
-    WHERE rowid = NEW.rowid;
-END;
-
--- Revisions stored before this version get theirs the same way.
-UPDATE submissions SET dated_ms = (
-    SELECT unixepoch(d.day) * 1000 FROM (
-        SELECT submissions.answers ->> ('$.' || fo.wave_date) AS day
-        FROM forms fo
-        WHERE fo.id = submissions.form_id
-          AND fo.version = submissions.form_version
-    ) d
-    WHERE d.day GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]')
-WHERE (SELECT fo.wave_date FROM forms fo
-       WHERE fo.id = submissions.form_id
-         AND fo.version = submissions.form_version) IS NOT NULL;
-
--- The newest revision of each submission, with its wave ('' when no wave
--- holds it), the time it was first recorded (created_ms) and the time
--- that decides its wave (dated_ms: the newest revision's date answer,
--- else created_ms). An admin's assignment wins over the dates. Coverage
--- and indicators leave out the rejected ones; exports keep them with
--- their state. This view is the one definition of "the current revision
--- of a submission and its wave": everything that counts by wave reads it.
-DROP VIEW mapping_submissions;
-CREATE VIEW mapping_submissions AS
-SELECT s.rowid AS row_id, s.id, s.rev, s.form_id, s.form_version, s.area,
-       s.device_id, s.collector, s.answers, s.review_state, s.received_ms,
-       f.first_ms AS created_ms,
-       coalesce(s.dated_ms, f.first_ms) AS dated_ms,
-       coalesce(a.wave,
-                (SELECT w.name FROM waves w
-                 WHERE w.start_ms <= coalesce(s.dated_ms, f.first_ms)
-                   AND coalesce(s.dated_ms, f.first_ms) < w.end_ms),
-                '') AS wave
-FROM submissions s
-JOIN (SELECT id, max(rev) AS rev, min(created_ms) AS first_ms
-      FROM submissions GROUP BY id) f ON f.id = s.id AND f.rev = s.rev
-LEFT JOIN wave_assignments a ON a.submission_id = s.id;
+-- Each imported row: its key ('row FILE:N' or 'column COL=VALUE'), the
+-- submission it became (an id derived from the form and the key), its
+-- row number (the header is row 1) and the SHA-256 of what was stored
+-- (area, wave, answers) to tell a repeat from a changed row.
+CREATE TABLE imported_rows (
+    form_id       TEXT NOT NULL,
+    row_key       TEXT NOT NULL,
+    submission_id TEXT NOT NULL,
+    import_id     INTEGER NOT NULL REFERENCES imports (id),
+    row_number    INTEGER NOT NULL,
+    content       TEXT NOT NULL,
+    PRIMARY KEY (form_id, row_key)
+);
+CREATE INDEX imported_rows_submission ON imported_rows (submission_id);

@@ -10,7 +10,7 @@
  *
  * A row is known by a key: the file's base name and the row number, or
  * the value of a column the admin names (--key). The submission id is
- * derived from the form and the key, and imported_rows (schema hub-10)
+ * derived from the form and the key, and imported_rows (schema hub-9)
  * remembers each key with a digest of what was stored, so importing the
  * same file again stores nothing and a changed row is refused, never
  * stored twice.

@@ -564,8 +564,9 @@ static int link_rows(const tree *tr, hub_ind_table *t, size_t *prow)
 }
 
 static int one_table(const hub_ind_spec *spec, const hub_ind_options *opt,
-                     const tree *tr, const hub_ind_record *recs, size_t n,
-                     const char *w, hub_ind_table *t)
+                     const tree *tr, const hub_ind_record *recs,
+                     const int64_t *weights, size_t n, const char *w,
+                     hub_ind_table *t)
 {
     strs rows = {0}, cols = {0};
     double *sum = NULL;
@@ -594,12 +595,14 @@ static int one_table(const hub_ind_spec *spec, const hub_ind_options *opt,
                              category(opt, recs[i].answers, tmp, sizeof tmp));
         /* The record's area, every area above it, and all areas. */
         size_t r = row_find(t->rows, R - 1, recs[i].area);
+        int64_t wt = weights ? weights[i] : 1;
+        x *= (double)wt;
         for (size_t step = 0; step <= R; step++) {
             size_t at = r == NONE ? R - 1 : r;
-            t->cells[at * C + C - 1].n++;
+            t->cells[at * C + C - 1].n += wt;
             sum[at * C + C - 1] += x;
             if (c != C - 1) {
-                t->cells[at * C + c].n++;
+                t->cells[at * C + c].n += wt;
                 sum[at * C + c] += x;
             }
             if (r == NONE)
@@ -636,6 +639,14 @@ oom:
 int hub_ind_compute(const hub_ind_spec *spec, const hub_ind_options *opt,
                     const hub_ind_record *recs, size_t n, hub_ind_result *out)
 {
+    return hub_ind_compute_weighted(spec, opt, recs, NULL, n, out);
+}
+
+int hub_ind_compute_weighted(const hub_ind_spec *spec,
+                             const hub_ind_options *opt,
+                             const hub_ind_record *recs, const int64_t *weights,
+                             size_t n, hub_ind_result *out)
+{
     strs waves = {0};
     tree tr;
     memset(out, 0, sizeof *out);
@@ -649,8 +660,8 @@ int hub_ind_compute(const hub_ind_spec *spec, const hub_ind_options *opt,
         goto oom;
     for (size_t w = 0; w < waves.n; w++) {
         out->ntables++;
-        if (one_table(spec, opt, &tr, recs, n, waves.v[w], &out->tables[w]) !=
-            0)
+        if (one_table(spec, opt, &tr, recs, weights, n, waves.v[w],
+                      &out->tables[w]) != 0)
             goto oom;
     }
     strs_free(&waves);

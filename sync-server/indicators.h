@@ -106,6 +106,12 @@ typedef struct hub_ind_result {
  * The result is the caller's: hub_ind_free. */
 int hub_ind_compute(const hub_ind_spec *spec, const hub_ind_options *opt,
                     const hub_ind_record *recs, size_t n, hub_ind_result *out);
+/* The same, where record i stands for weights[i] submissions with its
+ * answers (a cell of the aggregates); weights NULL: one each. */
+int hub_ind_compute_weighted(const hub_ind_spec *spec,
+                             const hub_ind_options *opt,
+                             const hub_ind_record *recs, const int64_t *weights,
+                             size_t n, hub_ind_result *out);
 void hub_ind_free(hub_ind_result *r);
 
 /* The table of wave, or NULL. */

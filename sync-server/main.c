@@ -14,6 +14,7 @@
 #include "hub.h"
 #include "importcsv.h"
 #include "seal.h"
+#include "aggregates.h"
 #include "settings.h"
 #include "waveassign.h"
 
@@ -134,6 +135,9 @@ static const char usage[] =
     "                                  under a passphrase) and FILE.pub\n"
     "  keys publish [--db PATH] FILE   send the public key to devices\n"
     "  keys list [--db PATH] [--json|--csv]\n"
+    "  aggregates rebuild [--db PATH] count coverage and indicators again\n"
+    "  aggregates verify [--db PATH]  compare them with a count from "
+    "scratch\n"
     "\n"
     "  --help                          this text\n"
     "  --version                       the version\n"
@@ -749,6 +753,11 @@ int main(int argc, char **argv)
                               .dry_run = a.dry_run,
                               .progress = a.progress};
         return hub_import_csv(a.db, &req, stdout);
+    }
+    if (strcmp(cmd, "aggregates") == 0) {
+        if (!sub_is(&a, 1, "rebuild") && !sub_is(&a, 1, "verify"))
+            return bad("usage: fieldsync-hub aggregates rebuild|verify", NULL);
+        return hub_aggregates(a.db, a.pos[0], stdout);
     }
     if (strcmp(cmd, "conflicts") == 0) {
         if (a.npos)

@@ -115,6 +115,7 @@ typedef struct loaded {
     int min_k; /* the hub's configured minimum */
     const char **cats;
     hub_ind_record *recs;
+    int64_t *weights; /* per record: the submissions it stands for */
     cJSON **answers;
     char **strs; /* area and wave texts, 2 per record */
     size_t n;
@@ -133,6 +134,7 @@ static void loaded_free(loaded *l)
         free((char *)l->cats[i]);
     free(l->cats);
     free(l->recs);
+    free(l->weights);
     free(l->answers);
     free(l->strs);
     for (size_t i = 0; i < 2 * l->opt.nareas; i++)
@@ -204,14 +206,37 @@ static int grow(loaded *l, size_t *cap)
     char **s = realloc(l->strs, 2 * nc * sizeof *s);
     if (s)
         l->strs = s;
-    if (!r || !a || !s)
+    int64_t *w = realloc(l->weights, nc * sizeof *w);
+    if (w)
+        l->weights = w;
+    if (!r || !a || !s || !w)
         return -1;
     *cap = nc;
     return 0;
 }
 
 /* Reads the counted submissions of form in waves w1 (and w2 when not
- * NULL; w1 "" means every wave) within scope. */
+ * NULL; w1 "" means every wave) within scope: from the aggregates
+ * (schema/hub-10.sql), one record per wave x area x answer to the field
+ * x answer to the by field, weighted by the submissions it stands for.
+ * Without a by field, from the counts per answer: the answers to the
+ * field, and every submission once with no answer (its area is a row
+ * even where no one answered; a count counts these). */
+static const char load_by_sql[] =
+    "SELECT m.area, m.wave, CASE WHEN ?3 = '$.' THEN NULL ELSE "
+    "m.answers -> ?3 END AS x, CASE WHEN ?4 = '$.' THEN NULL ELSE "
+    "m.answers -> ?4 END AS b, sum(m.n) FROM agg_cells m LEFT JOIN "
+    "waves w ON w.name = m.wave WHERE m.form_id = ?2 AND m.n > 0 AND "
+    "(?5 = '' OR m.wave = ?5 OR m.wave = ?6) AND hub_area_in(?1, "
+    "m.area) GROUP BY "
+    "m.wave, m.area, x, b ORDER BY min(w.start_ms)";
+static const char load_field_sql[] =
+    "SELECT m.area, m.wave, CASE WHEN m.field = '' THEN NULL ELSE m.value "
+    "END, NULL, sum(m.n) FROM agg_answers m LEFT JOIN waves w ON w.name = "
+    "m.wave WHERE m.form_id = ?2 AND m.field IN ('', substr(?3, 3)) AND "
+    "m.n > 0 AND (?5 = '' OR m.wave = ?5 OR m.wave = ?6) AND hub_area_in(?1, "
+    "m.area) AND ?4 = '$.' "
+    "GROUP BY m.wave, m.area, m.field, m.value ORDER BY min(w.start_ms)";
 static int load(sqlite3 *db, const char *form, const char *w1, const char *w2,
                 const char *scope, loaded *l)
 {
@@ -219,18 +244,12 @@ static int load(sqlite3 *db, const char *form, const char *w1, const char *w2,
     snprintf(fpath, sizeof fpath, "$.%s", l->spec.field);
     snprintf(bpath, sizeof bpath, "$.%s", l->opt.by ? l->opt.by : "");
     int rc;
-    sqlite3_stmt *st = hub__sql(
-        db,
-        "SELECT m.area, m.wave, CASE WHEN ?3 = '$.' THEN NULL ELSE "
-        "m.answers -> ?3 END, CASE WHEN ?4 = '$.' THEN NULL ELSE "
-        "m.answers -> ?4 END FROM mapping_submissions m LEFT JOIN waves w ON "
-        "w.name = m.wave WHERE m.form_id = ?2 AND m.wave <> '' AND "
-        "m.review_state <> 'rejected' AND (?5 = '' OR m.wave = ?5 OR m.wave "
-        "= ?6) AND hub_area_in(?1, m.area) ORDER BY w.start_ms",
-        HUB_ARGS(HUB_TEXT(scope), HUB_TEXT(form), HUB_TEXT(fpath),
-                 HUB_TEXT(bpath), HUB_TEXT(w1 ? w1 : ""),
-                 HUB_TEXT(w2 ? w2 : "")),
-        &rc);
+    sqlite3_stmt *st =
+        hub__sql(db, l->opt.by ? load_by_sql : load_field_sql,
+                 HUB_ARGS(HUB_TEXT(scope), HUB_TEXT(form), HUB_TEXT(fpath),
+                          HUB_TEXT(bpath), HUB_TEXT(w1 ? w1 : ""),
+                          HUB_TEXT(w2 ? w2 : "")),
+                 &rc);
     size_t cap = 0;
     while (st && (rc = hub__sql_step(st)) > 0) {
         if (l->n == cap && grow(l, &cap) != 0)
@@ -251,6 +270,7 @@ static int load(sqlite3 *db, const char *form, const char *w1, const char *w2,
         if (!o || !area || !wave)
             break;
         l->recs[l->n - 1] = (hub_ind_record){area, wave, o};
+        l->weights[l->n - 1] = sqlite3_column_int64(st, 4);
     }
     if (rc > 0) { /* stopped early: out of memory */
         hub__sql_end(st);
@@ -367,7 +387,8 @@ int hub__indicators(sqlite3 *db, const hub_ind_request *req, const char *scope,
     const char *wave = req->wave && req->wave[0] ? req->wave : NULL;
     int rc = prepare(db, req, wave ? wave : "", NULL, scope, &l, err, cap);
     hub_ind_result res = {0};
-    if (rc == 0 && hub_ind_compute(&l.spec, &l.opt, l.recs, l.n, &res) != 0)
+    if (rc == 0 && hub_ind_compute_weighted(&l.spec, &l.opt, l.recs, l.weights,
+                                            l.n, &res) != 0)
         rc = HUB_ESTORAGE;
     if (rc == 0) {
         cJSON *root = header(req, &l, scope);
@@ -395,7 +416,8 @@ int hub__change(sqlite3 *db, const hub_ind_request *req, const char *scope,
         return bad(err, cap, "name both waves: from and to", NULL);
     int rc = prepare(db, req, req->from, req->to, scope, &l, err, cap);
     hub_ind_result res = {0};
-    if (rc == 0 && hub_ind_compute(&l.spec, &l.opt, l.recs, l.n, &res) != 0)
+    if (rc == 0 && hub_ind_compute_weighted(&l.spec, &l.opt, l.recs, l.weights,
+                                            l.n, &res) != 0)
         rc = HUB_ESTORAGE;
     if (rc == 0) {
         cJSON *root = header(req, &l, scope);

@@ -185,10 +185,11 @@ cJSON *hub__waves_json(sqlite3 *db)
     int rc;
     sqlite3_stmt *st = hub__sql(db,
                                 "SELECT w.name, w.title, w.start_date, "
-                                "w.end_date, (SELECT count(*) FROM "
-                                "mapping_submissions m WHERE m.wave = w.name "
-                                "AND m.review_state <> 'rejected') FROM waves "
-                                "w ORDER BY w.start_ms",
+                                "w.end_date, (SELECT coalesce(sum(c.n), 0) "
+                                "FROM agg_answers c WHERE c.form_id IN "
+                                "(SELECT id FROM forms) AND c.field = '' AND "
+                                "c.wave = w.name) FROM waves w ORDER BY "
+                                "w.start_ms",
                                 NULL, 0, &rc);
     if (!st)
         return NULL;
@@ -398,26 +399,34 @@ static void stratum_text(const char *json, char *out, size_t cap)
 /* SQL that keeps rows whose column area is in the scope bound as ?1. */
 #define AREA_IN_SCOPE(col) "hub_area_in(?1, " col ")"
 
-/* Quotas with what was collected toward each: one pass over the counted
- * submissions, grouped by quota. A quota on an area counts what was
- * recorded in it and in every area below it (sub: each quota's area with
- * its descendants in the registry). The stratum matches when no field of
- * it differs in the answers. */
+/* Quotas with what was collected toward each, from the aggregates
+ * (schema/hub-10.sql). A quota on an area counts what was recorded in it
+ * and in every area below it (sub: each quota's area with its
+ * descendants in the registry). A quota without a stratum, or with one
+ * field in it, sums the counts per answer; one of several fields sums the
+ * cells (counted submissions per form x wave x area x device x kept
+ * answers) where no field of the stratum differs in the answers. */
 static const char coverage_sql[] =
     "WITH RECURSIVE a(code, parent) AS MATERIALIZED (SELECT code, parent "
     "FROM mapping_areas), sub(top, code) AS (SELECT DISTINCT area, area "
     "FROM quotas UNION SELECT sub.top, a.code FROM sub JOIN a ON a.parent "
     "= sub.code) "
     "SELECT q.area, q.wave, q.form_id, q.stratum, q.device_id, q.target, "
-    "count(m.id) FROM quotas q JOIN sub ON sub.top = q.area LEFT JOIN "
-    "mapping_submissions m ON "
-    "m.area = sub.code AND m.wave = q.wave AND m.form_id = q.form_id AND "
-    "(q.device_id = '' OR m.device_id = q.device_id) AND "
-    "m.review_state <> 'rejected' AND NOT EXISTS "
-    "(SELECT 1 FROM json_each(q.stratum) j WHERE "
-    "json_extract(m.answers, '$.' || j.key) IS NOT j.value) "
+    "CASE WHEN (SELECT count(*) FROM json_each(q.stratum)) <= 1 THEN "
+    "(SELECT coalesce(sum(g.n), 0) FROM agg_answers g WHERE g.form_id = "
+    "q.form_id AND g.field = coalesce((SELECT j.key FROM json_each(q.stratum) "
+    "j), '') AND g.wave = q.wave AND g.area IN (SELECT sub.code FROM sub "
+    "WHERE sub.top = q.area) AND (q.device_id = '' "
+    "OR g.device_id = q.device_id) AND g.value = coalesce((SELECT "
+    "json_quote(j.value) FROM json_each(q.stratum) j), '')) ELSE "
+    "(SELECT coalesce(sum(m.n), 0) FROM agg_cells m WHERE m.form_id = "
+    "q.form_id AND m.wave = q.wave AND m.area IN (SELECT sub.code FROM sub "
+    "WHERE sub.top = q.area) AND (q.device_id = '' "
+    "OR m.device_id = q.device_id) AND NOT EXISTS (SELECT 1 FROM "
+    "json_each(q.stratum) j WHERE json_extract(m.answers, '$.' || j.key) IS "
+    "NOT j.value)) END FROM quotas q "
     "WHERE (?2 = '' OR q.wave = ?2) AND " AREA_IN_SCOPE(
-        "q.area") " GROUP BY q.id ORDER BY q.wave, q.area, q.form_id, "
+        "q.area") " ORDER BY q.wave, q.area, q.form_id, "
                   "q.device_id, "
                   "q.stratum <> '{}', "
                   "q.stratum";

@@ -1,6 +1,5 @@
--- fieldsync hub database, sealed answers (issue 17; numbered 12 so that
--- the migrations of the branches merged beside it keep their numbers):
--- the data stewards' public keys. A form version names the key its
+-- fieldsync hub database, schema version 11: sealed answers, the data
+-- stewards' public keys. A form version names the key its
 -- sealed fields are sealed to (seal_key); devices get each key through
 -- the change log (kind 'seal_key'). Private keys never reach the hub:
 -- they stay in the steward's passphrase-protected key file.
