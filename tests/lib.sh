@@ -388,3 +388,12 @@ make_cert() {
     -set_serial "0x$(openssl rand -hex 8)" -days 2 -extfile "$T/$1.ext" \
     -out "$T/$1.crt" 2>>"$T/openssl.log" || fail "openssl: cannot sign $1"
 }
+
+# The mapping dataset's aggregates (schema/hub-10.sql) agree with a count
+# from scratch after whatever the test did to the hub's data.
+aggregates_exact() {
+  "$FS_HUB" aggregates verify --db "$DB" >"$T/aggverify" 2>&1 ||
+    fail "aggregates verify: $(head -n 5 "$T/aggverify")"
+  check "the aggregates agree with a count from scratch" "$(tail -n 1 "$T/aggverify")" \
+    "aggregates exact: every cell and submission agrees with a count from scratch"
+}

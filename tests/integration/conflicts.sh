@@ -77,4 +77,5 @@ done
 out=$(curl -sS -H "Authorization: Bearer $admin" "$HUB_URL/api/v1/admin/audit")
 grep -q '"action":"conflict.resolve"' <<<"$out" || fail "the audit API lacks the resolution"
 echo "ok - the audit API shows them"
+aggregates_exact
 finish

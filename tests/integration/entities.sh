@@ -251,4 +251,5 @@ check "admin writes audited" "$(sql "SELECT count(*) FROM audit_log WHERE action
 check "every resolution audited" "$(sql "SELECT count(*) FROM audit_log WHERE action='conflict.resolve'")" 2
 sql "SELECT actor FROM audit_log WHERE action='conflict.resolve'" | grep -q 'token:ops' || fail "the API resolution does not name its token"
 echo "ok - the audit log names who resolved"
+aggregates_exact
 finish

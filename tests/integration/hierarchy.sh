@@ -198,4 +198,5 @@ curl -sS -H "Authorization: Bearer $REV" \
 check "the district's reviewer gets its tree only" \
   "$(python3 -c 'import json,sys; print(" ".join(c["area"] for c in json.load(open(sys.argv[1]))["cells"]))' "$T/rev.json")" \
   "D1 W1 W1.Les-Pins W1.Sainte-Marie W2 W2.Sainte-Marie *"
+aggregates_exact
 finish

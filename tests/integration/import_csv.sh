@@ -218,4 +218,5 @@ token=$(hub token create --role admin --name imp 2>/dev/null)
 check "the serving hub's API sees them" \
   "$(curl -fsS -H "Authorization: Bearer $token" "$HUB_URL/api/v1/admin/coverage?wave=baseline-2023" | python3 -c 'import json,sys; print([c["collected"] for c in json.load(sys.stdin)["coverage"] if c["area"] == "CITY-N02"])')" \
   "[$n02]"
+aggregates_exact
 finish

@@ -392,4 +392,5 @@ check "serve --public-url gives the download URLs" \
   "https://hub.example.org:8443/openrosa/key/$token/forms/demo_household/1.xml"
 check "and the hash is the same after a restart" "$(xml_text "$T/public.body" hash)" "$hash"
 stop_hub
+aggregates_exact
 finish

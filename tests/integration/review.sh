@@ -42,4 +42,5 @@ check "amendment at the hub" "$(sql "SELECT max(rev) FROM submissions WHERE id='
 check "every review audited" "$(sql "SELECT count(*) FROM audit_log WHERE action='submission.review'")" 2
 sql "SELECT actor FROM audit_log WHERE action='submission.review'" | grep -q 'token:lina' || fail "reviewer not named in the audit log"
 echo "ok - the audit log names the reviewer"
+aggregates_exact
 finish

@@ -456,4 +456,5 @@ grep -q "sealed to key 'steward-2027', not to 'steward-2026'" "$T/v2x.err" ||
 "$FS_HUB" export csv --db "$DB" --form sealed_survey --version 1 --personal \
   --key "$T/steward.key" --passphrase-fd 3 3<"$T/pass" -o "$T/v1.csv"
 check "version 1 still opens with key 1" "$(($(wc -l <"$T/v1.csv") - 1))" 3
+aggregates_exact
 finish

@@ -227,4 +227,5 @@ echo "01890000-0000-7000-8000-000000000000" >"$T/unknown.txt"
 refused "an id the hub does not hold" "no submission 01890000-0000-7000-8000-000000000000" baseline --ids "$T/unknown.txt"
 refused "no id and no filter" "wave assign needs a submission id, --ids FILE or a filter" baseline
 refused "an option of another command" "--k is not an option of this command" baseline --form dated_survey --k 5
+aggregates_exact
 finish
