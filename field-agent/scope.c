@@ -124,40 +124,34 @@ int fa__area_check(fa_agent *ag, const char *area)
     return FA_OK;
 }
 
-/* A chain of parents longer than this is a cycle. */
-#define WALK_MAX 64
+/* fs_parent_fn over the area entities the device holds. */
+static int agent_parent(void *ctx, const char *code, char *out, size_t cap)
+{
+    fa_agent *ag = ctx;
+    sqlite3_stmt *st = NULL;
+    int rc = fa__prepare(ag, &st, "reading the areas",
+                         "SELECT coalesce(f.value ->> '$', '') FROM "
+                         "entities e JOIN entity_fields f ON f.entity_id "
+                         "= e.id AND f.name = 'parent' WHERE e.type = "
+                         "'area' AND e.area = ?1 AND e.deleted = 0",
+                         "t", code);
+    if (rc != FA_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(out, cap, "%s", fa__col_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return fa__store_error(ag, "reading the areas");
+}
 
 int fa__area_covered(fa_agent *ag, const char *scope, const char *area,
                      const char *parent)
 {
     if (!scope[0] || strcmp(scope, "*") == 0)
         return 1;
-    char at[FS_ID_MAX + 1];
-    snprintf(at, sizeof at, "%s", area);
-    for (int step = 0; at[0] && step < WALK_MAX; step++) {
-        if (fs_scope_has(scope, at))
-            return 1;
-        if (step == 0 && parent) {
-            snprintf(at, sizeof at, "%s", parent);
-            continue;
-        }
-        sqlite3_stmt *st = NULL;
-        int rc = fa__prepare(ag, &st, "reading the areas",
-                             "SELECT coalesce(f.value ->> '$', '') FROM "
-                             "entities e JOIN entity_fields f ON f.entity_id "
-                             "= e.id AND f.name = 'parent' WHERE e.type = "
-                             "'area' AND e.area = ?1 AND e.deleted = 0",
-                             "t", at);
-        if (rc != FA_OK)
-            return rc;
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            snprintf(at, sizeof at, "%s", fa__col_text(st, 0));
-        sqlite3_finalize(st);
-        if (rc == SQLITE_DONE)
-            return 0;
-        if (rc != SQLITE_ROW)
-            return fa__store_error(ag, "reading the areas");
-    }
-    return 0;
+    return fs_area_covered(scope, area, parent, agent_parent, ag);
 }

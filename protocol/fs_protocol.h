@@ -153,6 +153,18 @@ int fs_valid_name(const char *s);
  * areas and forms in. Codes have no commas, so no escaping is needed. */
 int fs_scope_has(const char *scope, const char *item);
 
+/* Gives the parent of area code in out ("" at the top): 1 when the area
+ * is known, 0 when not, or a negative error of the caller's own. */
+typedef int (*fs_parent_fn)(void *ctx, const char *code, char *out, size_t cap);
+
+/* 1 when scope (a list of area codes, as fs_scope_has reads it) holds
+ * area or an area above it, walking up with parent_of; parent, when not
+ * NULL, is the area's parent as the caller knows it already (an area
+ * not stored yet). 0 when not, and when the chain of parents is longer
+ * than 64 (a cycle); parent_of's error as it returned it. */
+int fs_area_covered(const char *scope, const char *area, const char *parent,
+                    fs_parent_fn parent_of, void *ctx);
+
 /* ---- randomness, hashes, ids ----------------------------------------- */
 
 /* Fills p with n bytes from getrandom(2). */

@@ -4,6 +4,7 @@
  * These strings end up in SQL (always as bound parameters), file names
  * and log lines; a narrow alphabet keeps every one of those uses boring.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "fs_internal.h"
@@ -146,6 +147,30 @@ int fs_scope_has(const char *scope, const char *item)
         if (!comma)
             break;
         p = comma + 1;
+    }
+    return 0;
+}
+
+/* A chain of parents longer than this is a cycle. */
+#define AREA_WALK_MAX 64
+
+int fs_area_covered(const char *scope, const char *area, const char *parent,
+                    fs_parent_fn parent_of, void *ctx)
+{
+    char at[FS_ID_MAX + 1];
+    snprintf(at, sizeof at, "%s", area);
+    for (int step = 0; at[0] && step < AREA_WALK_MAX; step++) {
+        if (fs_scope_has(scope, at))
+            return 1;
+        if (step == 0 && parent) {
+            snprintf(at, sizeof at, "%s", parent);
+            continue;
+        }
+        char up[FS_ID_MAX + 1] = "";
+        int rc = parent_of(ctx, at, up, sizeof up);
+        if (rc <= 0)
+            return rc;
+        memcpy(at, up, sizeof at);
     }
     return 0;
 }

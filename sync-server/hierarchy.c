@@ -11,10 +11,6 @@
 #include "scope.h"
 #include "stmtcache.h"
 
-/* A chain of parents longer than this is a cycle (import refuses both,
- * but an area written through the registry API is not re-checked). */
-#define WALK_MAX 64
-
 static int level_name_ok(const char *s, size_t len)
 {
     if (len == 0 || len > HUB_LEVEL_NAME_MAX || s[0] < 'a' || s[0] > 'z')
@@ -119,33 +115,31 @@ int hub__levels_set(sqlite3 *db, const hub_levels *lv, const char *actor)
     return rc;
 }
 
+/* fs_parent_fn over the registry's areas. */
+static int hub_parent(void *ctx, const char *code, char *out, size_t cap)
+{
+    int rc;
+    sqlite3_stmt *st = hub__sql(ctx,
+                                "SELECT coalesce(parent, '') FROM "
+                                "mapping_areas WHERE code = ?1",
+                                HUB_ARGS(HUB_TEXT(code)), &rc);
+    if (!st)
+        return rc;
+    rc = hub__sql_step(st);
+    if (rc <= 0)
+        return rc;
+    snprintf(out, cap, "%s", hub__col(st, 0));
+    hub__sql_end(st);
+    return 1;
+}
+
 int hub__area_covered(sqlite3 *db, const char *scope, const char *area)
 {
     if (!scope[0])
         return 0;
     if (strcmp(scope, "*") == 0)
         return 1;
-    char at[FS_ID_MAX + 1];
-    snprintf(at, sizeof at, "%s", area);
-    for (int step = 0; at[0] && step < WALK_MAX; step++) {
-        if (fs_scope_has(scope, at))
-            return 1;
-        int rc;
-        sqlite3_stmt *st = hub__sql(db,
-                                    "SELECT coalesce(parent, '') FROM "
-                                    "mapping_areas WHERE code = ?1",
-                                    HUB_ARGS(HUB_TEXT(at)), &rc);
-        if (!st)
-            return rc;
-        rc = hub__sql_step(st);
-        if (rc < 0)
-            return rc;
-        if (rc == 0)
-            return 0;
-        snprintf(at, sizeof at, "%s", hub__col(st, 0));
-        hub__sql_end(st);
-    }
-    return 0;
+    return fs_area_covered(scope, area, NULL, hub_parent, db);
 }
 
 int hub__area_scope_within(sqlite3 *db, const char *inner, const char *outer)
