@@ -24,7 +24,10 @@ int hub__agg_rebuild(sqlite3 *db)
  * (n 1), or counted while it should not be (n 0); "answer stored" and
  * "answer from the cells" for a count per answer that differs from the
  * sum of the cells holding that answer (the cells are checked against
- * the submissions themselves). Set differences (EXCEPT) rather than
+ * the submissions themselves); "pair stored" and "pair from the
+ * cells" the same for a joint count (answers "BY=VALUE FIELD=VALUE", no
+ * device); "by field" for a by field the pairs keep that the forms no
+ * longer allow. Set differences (EXCEPT) rather than
  * joins on unindexed subqueries, which would compare every pair. */
 static const char verify_sql[] =
     "WITH fresh AS (SELECT form_id, wave, area, device_id, answers, "
@@ -36,7 +39,16 @@ static const char verify_sql[] =
     "derived AS (SELECT form_id, wave, area, device_id, field || '=' || "
     "value, sum(n) FROM agg_cell_answers WHERE n > 0 GROUP BY form_id, wave, "
     "area, device_id, field, value UNION ALL SELECT form_id, wave, area, "
-    "device_id, '=', sum(n) FROM agg_cells WHERE n > 0 GROUP BY 1, 2, 3, 4) "
+    "device_id, '=', sum(n) FROM agg_cells WHERE n > 0 GROUP BY 1, 2, 3, 4), "
+    "pairs AS (SELECT form_id, wave, area, '', by_field || '=' || by_value "
+    "|| ' ' || field || '=' || value, n FROM agg_pairs WHERE n > 0), "
+    "paired AS (SELECT y.form_id, y.wave, y.area, '', y.by_field || '=' || "
+    "y.by_value || ' ' || a.field || '=' || a.value, sum(y.n) FROM "
+    "agg_cell_by y JOIN agg_cell_answers a ON a.cell = y.cell WHERE y.n > 0 "
+    "GROUP BY y.form_id, y.wave, y.area, y.by_field, y.by_value, a.field, "
+    "a.value UNION ALL SELECT form_id, wave, area, '', by_field || '=' || "
+    "by_value || ' =', sum(n) FROM agg_cell_by WHERE n > 0 GROUP BY "
+    "form_id, wave, area, by_field, by_value) "
     "SELECT 'cell stored', * FROM (SELECT * FROM cells EXCEPT SELECT * FROM "
     "fresh) "
     "UNION ALL SELECT 'cell from scratch', * FROM (SELECT * FROM fresh "
@@ -53,7 +65,13 @@ static const char verify_sql[] =
     "UNION ALL SELECT 'answer stored', * FROM (SELECT * FROM answers EXCEPT "
     "SELECT * FROM derived) "
     "UNION ALL SELECT 'answer from the cells', * FROM (SELECT * FROM derived "
-    "EXCEPT SELECT * FROM answers)";
+    "EXCEPT SELECT * FROM answers) "
+    "UNION ALL SELECT 'pair stored', * FROM (SELECT * FROM pairs EXCEPT "
+    "SELECT * FROM paired) "
+    "UNION ALL SELECT 'pair from the cells', * FROM (SELECT * FROM paired "
+    "EXCEPT SELECT * FROM pairs) "
+    "UNION ALL SELECT 'by field', form_id, '', '', '', name, 0 FROM (SELECT "
+    "* FROM agg_by_fields EXCEPT SELECT * FROM agg_by_form_fields)";
 
 long hub__agg_verify(sqlite3 *db, FILE *out)
 {

@@ -217,11 +217,14 @@ static int grow(loaded *l, size_t *cap)
 
 /* Reads the counted submissions of form in waves w1 (and w2 when not
  * NULL; w1 "" means every wave) within scope: from the aggregates
- * (schema/hub-10.sql), one record per wave x area x answer to the field
- * x answer to the by field, weighted by the submissions it stands for.
- * Without a by field, from the counts per answer: the answers to the
- * field, and every submission once with no answer (its area is a row
- * even where no one answered; a count counts these). */
+ * (schema/hub-10.sql, hub-12.sql), records weighted by the submissions
+ * they stand for. Without a by field, from the counts per answer: the
+ * answers to the field, and every submission once with no answer (its
+ * area is a row even where no one answered; a count counts these). By a
+ * field the hub keeps pairs for, the same from the pairs, per answer to
+ * the by field ('' there: not answered). By any other field, from the
+ * cells: one record per wave x area x answer to the field x answer to the
+ * by field. */
 static const char load_by_sql[] =
     "SELECT m.area, m.wave, CASE WHEN ?3 = '$.' THEN NULL ELSE "
     "m.answers -> ?3 END AS x, CASE WHEN ?4 = '$.' THEN NULL ELSE "
@@ -230,6 +233,13 @@ static const char load_by_sql[] =
     "(?5 = '' OR m.wave = ?5 OR m.wave = ?6) AND hub_area_in(?1, "
     "m.area) GROUP BY "
     "m.wave, m.area, x, b ORDER BY min(w.start_ms)";
+static const char load_pairs_sql[] =
+    "SELECT m.area, m.wave, CASE WHEN m.field = '' THEN NULL ELSE m.value "
+    "END, nullif(m.by_value, ''), sum(m.n) FROM agg_pairs m LEFT JOIN waves "
+    "w ON w.name = m.wave WHERE m.form_id = ?2 AND m.by_field = substr(?4, "
+    "3) AND m.field IN ('', substr(?3, 3)) AND m.n > 0 AND (?5 = '' OR "
+    "m.wave = ?5 OR m.wave = ?6) AND hub_area_in(?1, m.area) GROUP BY "
+    "m.wave, m.area, m.field, m.value, m.by_value ORDER BY min(w.start_ms)";
 static const char load_field_sql[] =
     "SELECT m.area, m.wave, CASE WHEN m.field = '' THEN NULL ELSE m.value "
     "END, NULL, sum(m.n) FROM agg_answers m LEFT JOIN waves w ON w.name = "
@@ -243,9 +253,24 @@ static int load(sqlite3 *db, const char *form, const char *w1, const char *w2,
     char fpath[HUB_IND_NAME_MAX + 3], bpath[FS_ID_MAX + 3];
     snprintf(fpath, sizeof fpath, "$.%s", l->spec.field);
     snprintf(bpath, sizeof bpath, "$.%s", l->opt.by ? l->opt.by : "");
-    int rc;
+    int rc, paired = 0;
+    if (l->opt.by) {
+        sqlite3_stmt *q =
+            hub__sql(db,
+                     "SELECT 1 FROM agg_by_fields WHERE "
+                     "form_id = ?1 AND name = ?2",
+                     HUB_ARGS(HUB_TEXT(form), HUB_TEXT(l->opt.by)), &rc);
+        if (!q)
+            return rc;
+        if ((paired = hub__sql_step(q)) < 0)
+            return paired;
+        hub__sql_end(q);
+    }
     sqlite3_stmt *st =
-        hub__sql(db, l->opt.by ? load_by_sql : load_field_sql,
+        hub__sql(db,
+                 paired      ? load_pairs_sql
+                 : l->opt.by ? load_by_sql
+                             : load_field_sql,
                  HUB_ARGS(HUB_TEXT(scope), HUB_TEXT(form), HUB_TEXT(fpath),
                           HUB_TEXT(bpath), HUB_TEXT(w1 ? w1 : ""),
                           HUB_TEXT(w2 ? w2 : "")),

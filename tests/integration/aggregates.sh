@@ -94,7 +94,7 @@ for w, a, d, ans in rows:
         n, s = cells.get(key, (0, 0))
         cells[key] = (n + 1, s + x)
 shown = 0
-# With --by gender (the cells), then without (the counts per answer):
+# With --by gender (the pairs), then without (the counts per answer):
 # every cell of the table of that shape.
 for path, shape in ((sys.argv[4], None), (sys.argv[5], '*')):
     fast = {(c['wave'], c['area'], c['category']): c
@@ -155,6 +155,12 @@ sync_until_done e1
 sync_until_done e2
 check "every submission at the hub" "$(sql 'SELECT count(*) FROM submissions')" 20
 exact "pushed by two agents"
+# A table --by gender reads the pairs (schema/hub-12.sql): gender is one
+# of the form's by fields, and its pairs hold every counted submission.
+check "gender is a by field with pairs" \
+  "$(sql "SELECT group_concat(name) FROM agg_by_fields WHERE form_id = 'mapping_survey'")" gender
+check "the pairs by gender count every submission" \
+  "$(sql "SELECT sum(n) FROM agg_pairs WHERE by_field = 'gender' AND field = ''")" 20
 
 rec e2 CITY-N03 4 '{"gender":"man","belonging":1,"services":["library"]}'
 rec e2 CITY-N02 1 '{"gender":"woman","belonging":5}'
@@ -220,4 +226,33 @@ check "a stratum of two fields counted" \
 check "answered under version 2" \
   "$(sql "SELECT count(*) FROM submissions WHERE form_version = 2 AND answers ->> '$.household' = 4")" 3
 exact "answers to the new field"
+check "the new select_one is a by field" \
+  "$(sql "SELECT group_concat(name) FROM (SELECT name FROM agg_by_fields WHERE form_id = 'mapping_survey' ORDER BY name)")" gender,tenure
+# --by tenure against the submissions themselves: base and mean of
+# belonging per wave x area x tenure ('' when not answered).
+sql "SELECT wave, area, answers FROM mapping_submissions WHERE form_id = 'mapping_survey'
+     AND wave <> '' AND review_state <> 'rejected'" >"$T/rows"
+hub indicators --form mapping_survey --indicator mean:belonging --by tenure --json >"$T/tenure.json"
+out=$(python3 - "$T/rows" "$T/tenure.json" <<'PY'
+import json, sys
+cells = {}
+for line in open(sys.argv[1]):
+    w, a, ans = line.rstrip('\n').split('|', 2)
+    ans = json.loads(ans)
+    x = ans.get('belonging')
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        continue
+    t = ans.get('tenure') if isinstance(ans.get('tenure'), str) else ''
+    for key in ((w, a, t), (w, a, '*')):
+        n, s = cells.get(key, (0, 0))
+        cells[key] = (n + 1, s + x)
+got = {(c['wave'], c['area'], c['category']): (c['n'], c['value'])
+       for c in json.load(open(sys.argv[2]))['cells']
+       if c['area'].startswith('CITY-N') and c['status'] == 'ok'}
+want = {k: (n, s / n) for k, (n, s) in cells.items() if k in got}
+print('same' if got == want and any(k[2] == 'own' for k in got)
+      else 'got %s want %s' % (sorted(got.items()), sorted(cells.items())))
+PY
+)
+check "a table --by tenure equals a count from scratch" "$out" same
 finish
