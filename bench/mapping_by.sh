@@ -46,11 +46,16 @@ for n in $sizes; do
   db=$t/hub-$n.db
   "$hub" form publish --db "$db" "$t/form.json" >/dev/null
   "$hub" wave add baseline --db "$db" --start 2026-01-01 --end 2026-12-31 >/dev/null
-  { echo '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "CITY", "name": "City", "parent": null}, "geometry": null}'
-    for a1 in $(seq 0 39); do
-      printf ', {"type": "Feature", "properties": {"code": "CITY-N%02d", "name": "Area %d", "parent": "CITY"}, "geometry": null}\n' "$a1" "$a1"
-    done
-    echo ']}'; } >"$t/areas.json"
+  python3 - >"$t/areas.json" <<'PY'
+import json
+sq = lambda x, w: {'type': 'Polygon', 'coordinates': [[[x, 0], [x + w, 0], [x + w, 1], [x, 1], [x, 0]]]}
+feats = [{'type': 'Feature', 'geometry': sq(0, 40),
+          'properties': {'code': 'CITY', 'name': 'City', 'parent': None}}]
+feats += [{'type': 'Feature', 'geometry': sq(i, 1),
+           'properties': {'code': 'CITY-N%02d' % i, 'name': 'Area %d' % i, 'parent': 'CITY'}}
+          for i in range(40)]
+print(json.dumps({'type': 'FeatureCollection', 'features': feats}))
+PY
   "$hub" areas import --db "$db" "$t/areas.json" >/dev/null
   a=$(date +%s%N)
   sqlite3 "$db" "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $n)

@@ -4,18 +4,29 @@
 -- cell (schema/INDICATORS.md, "How the figures are kept"). Kept by the
 -- same refresh as the counts per answer (schema/hub-10.sql).
 
--- The fields a table may be split by quickly, per form: select_one in
--- some stored version, and never personal, sensitive or sealed in any
--- (a --by refuses those). A --by outside them reads the cells and stays
--- exact; these only make it fast.
+-- The fields a table may be split by quickly, per form (the by fields):
+-- those of agg_by_form_fields below. A --by outside them reads the cells
+-- and stays exact; these only make it fast.
 CREATE TABLE agg_by_fields (
     form_id TEXT NOT NULL,
     name    TEXT NOT NULL,
     PRIMARY KEY (form_id, name)
 ) WITHOUT ROWID;
 
--- The same, read from the stored form definitions.
-CREATE VIEW agg_by_form_fields AS
+-- The by fields an admin chose for a form (`fieldsync-hub aggregates
+-- by`), to bound the write cost of a form with many select_one fields:
+-- each by field costs a joint count per kept answer of every counted
+-- submission. A form with none here has every field it may have.
+CREATE TABLE agg_by_chosen (
+    form_id TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    PRIMARY KEY (form_id, name)
+) WITHOUT ROWID;
+
+-- The fields that may be by fields, read from the stored form
+-- definitions: select_one in some version, and never personal, sensitive
+-- or sealed in any (a --by refuses those).
+CREATE VIEW agg_by_eligible AS
 SELECT s.form_id, s.name
 FROM (SELECT DISTINCT f.id AS form_id, j.value ->> '$.name' AS name
       FROM forms f, json_tree(f.definition, '$.fields') j
@@ -27,6 +38,13 @@ WHERE NOT EXISTS (SELECT 1 FROM forms g, json_tree(g.definition, '$.fields') k
                     AND (k.value ->> '$.personal' IS 1
                          OR k.value ->> '$.sensitive' IS 1
                          OR k.value ->> '$.sealed' IS 1));
+
+-- The by fields, from the definitions and the admin's choice.
+CREATE VIEW agg_by_form_fields AS
+SELECT e.form_id, e.name FROM agg_by_eligible e
+WHERE NOT EXISTS (SELECT 1 FROM agg_by_chosen c WHERE c.form_id = e.form_id)
+   OR EXISTS (SELECT 1 FROM agg_by_chosen c
+              WHERE c.form_id = e.form_id AND c.name = e.name);
 
 -- The pairs: n counted submissions of form x wave x area whose answer to
 -- by_field is by_value ('' when not answered) and whose answer to field

@@ -6,6 +6,8 @@
  */
 #include "aggregates.h"
 
+#include <string.h>
+
 #include "cli.h"
 #include "db.h"
 #include "errors.h"
@@ -119,4 +121,67 @@ int hub_aggregates(const char *db_path, const char *sub, FILE *out)
             "again\n",
             diffs);
     return 1;
+}
+
+/* Chooses the by fields of form: fields, comma-separated, or "*". */
+static int choose_by(sqlite3 *db, const char *form, const char *fields,
+                     char *err, size_t cap)
+{
+    int rc;
+    sqlite3_stmt *st = hub__sql(db, "SELECT 1 FROM forms WHERE id = ?1",
+                                HUB_ARGS(HUB_TEXT(form)), &rc);
+    if (!st || (rc = hub__sql_step(st)) < 0)
+        return rc;
+    hub__sql_end(st);
+    if (rc == 0) {
+        snprintf(err, cap, "no published form %s", form);
+        return HUB_EBADINPUT;
+    }
+    rc = hub__sql_run(db, "DELETE FROM agg_by_chosen WHERE form_id = ?1",
+                      HUB_ARGS(HUB_TEXT(form)));
+    const char *p = strcmp(fields, "*") == 0 ? "" : fields;
+    while (rc == HUB_OK && *p) {
+        size_t len = strcspn(p, ",");
+        char name[FS_ID_MAX + 1];
+        snprintf(name, sizeof name, "%.*s",
+                 (int)(len < FS_ID_MAX ? len : FS_ID_MAX), p);
+        st = hub__sql(db,
+                      "SELECT 1 FROM agg_by_eligible WHERE form_id = ?1 AND "
+                      "name = ?2",
+                      HUB_ARGS(HUB_TEXT(form), HUB_TEXT(name)), &rc);
+        if (!st || (rc = hub__sql_step(st)) < 0)
+            return rc;
+        hub__sql_end(st);
+        if (rc == 0 || len > FS_ID_MAX) {
+            snprintf(err, cap,
+                     "%s: not a select_one field of form %s that is never "
+                     "personal, sensitive or sealed; name such fields, "
+                     "comma-separated, or * for all of them",
+                     name, form);
+            return HUB_EBADINPUT;
+        }
+        rc = hub__sql_run(db,
+                          "INSERT INTO agg_by_chosen (form_id, name) VALUES "
+                          "(?1, ?2) ON CONFLICT DO NOTHING",
+                          HUB_ARGS(HUB_TEXT(form), HUB_TEXT(name)));
+        p += len + (p[len] == ',');
+    }
+    return rc == HUB_OK ? hub__agg_rebuild(db) : rc;
+}
+
+int hub_aggregates_by(const char *db_path, const char *form, const char *fields,
+                      FILE *out)
+{
+    sqlite3 *db = hub__cli_begin(db_path);
+    if (!db)
+        return 1;
+    char err[512] = "";
+    int rc = choose_by(db, form, fields, err, sizeof err);
+    int status = hub__cli_end(db, rc, "aggregates by", err);
+    if (status == 0)
+        fprintf(out,
+                "by fields of %s: %s; aggregates counted again (a table "
+                "--by another field reads the cells: exact, slower)\n",
+                form, fields);
+    return status;
 }

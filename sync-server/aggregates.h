@@ -22,4 +22,11 @@ long hub__agg_verify(sqlite3 *db, FILE *out);
 /* fieldsync-hub aggregates rebuild|verify: exit status. */
 int hub_aggregates(const char *db_path, const char *sub, FILE *out);
 
+/* fieldsync-hub aggregates by --form FORM FIELDS: the form's by fields
+ * (schema/hub-12.sql) become FIELDS (comma-separated select_one fields,
+ * never personal, sensitive or sealed), or every such field for "*";
+ * everything is counted again. Exit status. */
+int hub_aggregates_by(const char *db_path, const char *form, const char *fields,
+                      FILE *out);
+
 #endif

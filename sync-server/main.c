@@ -138,6 +138,9 @@ static const char usage[] =
     "  aggregates rebuild [--db PATH] count coverage and indicators again\n"
     "  aggregates verify [--db PATH]  compare them with a count from "
     "scratch\n"
+    "  aggregates by [--db PATH] --form F FIELDS|*\n"
+    "                                  the select_one fields whose tables\n"
+    "                                  --by are fast (default: *, all)\n"
     "\n"
     "  --help                          this text\n"
     "  --version                       the version\n"
@@ -755,8 +758,14 @@ int main(int argc, char **argv)
         return hub_import_csv(a.db, &req, stdout);
     }
     if (strcmp(cmd, "aggregates") == 0) {
+        if (sub_is(&a, 2, "by")) {
+            if (!a.form)
+                return bad("aggregates by needs --form F", NULL);
+            return hub_aggregates_by(a.db, a.form, a.pos[1], stdout);
+        }
         if (!sub_is(&a, 1, "rebuild") && !sub_is(&a, 1, "verify"))
-            return bad("usage: fieldsync-hub aggregates rebuild|verify", NULL);
+            return bad("usage: fieldsync-hub aggregates rebuild|verify|by",
+                       NULL);
         return hub_aggregates(a.db, a.pos[0], stdout);
     }
     if (strcmp(cmd, "conflicts") == 0) {

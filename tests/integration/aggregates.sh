@@ -230,6 +230,7 @@ check "the new select_one is a by field" \
   "$(sql "SELECT group_concat(name) FROM (SELECT name FROM agg_by_fields WHERE form_id = 'mapping_survey' ORDER BY name)")" gender,tenure
 # --by tenure against the submissions themselves: base and mean of
 # belonging per wave x area x tenure ('' when not answered).
+tenure_exact() {
 sql "SELECT wave, area, answers FROM mapping_submissions WHERE form_id = 'mapping_survey'
      AND wave <> '' AND review_state <> 'rejected'" >"$T/rows"
 hub indicators --form mapping_survey --indicator mean:belonging --by tenure --json >"$T/tenure.json"
@@ -254,5 +255,33 @@ print('same' if got == want and any(k[2] == 'own' for k in got)
       else 'got %s want %s' % (sorted(got.items()), sorted(cells.items())))
 PY
 )
-check "a table --by tenure equals a count from scratch" "$out" same
+check "$1: a table --by tenure equals a count from scratch" "$out" same
+}
+tenure_exact "tenure a by field"
+
+# The admin narrows the by fields to gender: tenure leaves the pairs,
+# and a table --by tenure reads the cells, still exact.
+check "aggregates by gender" "$(hub aggregates by --form mapping_survey gender | cut -d';' -f1)" \
+  "by fields of mapping_survey: gender"
+check "only gender has pairs" \
+  "$(sql "SELECT group_concat(DISTINCT by_field) FROM agg_pairs")|$(sql "SELECT group_concat(name) FROM agg_by_fields")" "gender|gender"
+tenure_exact "tenure read from the cells"
+exact "by fields chosen"
+# A field that cannot be one, and a form that does not exist: refused,
+# nothing changed.
+for bad in "--form mapping_survey gender,phone" "--form mapping_survey belonging" "--form nosuch gender"; do
+  # shellcheck disable=SC2086
+  if hub aggregates by $bad >"$T/by.out" 2>&1; then
+    fail "aggregates by $bad: accepted"
+  fi
+  check "aggregates by $bad: refused, nothing changed" \
+    "$(sql "SELECT group_concat(form_id || '.' || name) FROM agg_by_chosen")" mapping_survey.gender
+done
+grep -q "not a select_one field of form mapping_survey" "$T/by.out" ||
+  grep -q "no published form nosuch" "$T/by.out" || fail "aggregates by: no reason given: $(cat "$T/by.out")"
+hub aggregates by --form mapping_survey '*' >/dev/null
+check "every by field again" \
+  "$(sql "SELECT group_concat(name) FROM (SELECT name FROM agg_by_fields ORDER BY name)")" gender,tenure
+tenure_exact "tenure a by field again"
+exact "every by field again"
 finish
