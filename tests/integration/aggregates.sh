@@ -208,12 +208,17 @@ f['fields'].append({'name': 'tenure', 'type': 'select_one',
                     'label': {'en': 'Home', 'fr': 'Logement'},
                     'choices': [{'value': 'own', 'label': {'en': 'Owned', 'fr': 'Propriétaire'}},
                                 {'value': 'rent', 'label': {'en': 'Rented', 'fr': 'Locataire'}}]})
+# A sensitive select_one: kept, but never a by field.
+f['fields'].append({'name': 'faith', 'type': 'select_one', 'sensitive': True,
+                    'label': {'en': 'Faith', 'fr': 'Foi'},
+                    'choices': [{'value': 'a', 'label': {'en': 'A', 'fr': 'A'}},
+                                {'value': 'b', 'label': {'en': 'B', 'fr': 'B'}}]})
 print(json.dumps(f))
 PY
 hub form publish "$T/v2.json" >/dev/null
 exact "a form version with a new kept field"
 agent e1 sync --quiet
-rec e1 CITY-N03 3 '{"gender":"woman","belonging":2,"household":4,"tenure":"own"}'
+rec e1 CITY-N03 3 '{"gender":"woman","belonging":2,"household":4,"tenure":"own","faith":"a"}'
 rec e1 CITY-N03 2 '{"gender":"woman","belonging":4,"household":2,"tenure":"rent"}'
 rec e1 CITY-N03 1 '{"gender":"man","belonging":3,"tenure":"own"}'
 sync_until_done e1
@@ -269,7 +274,7 @@ tenure_exact "tenure read from the cells"
 exact "by fields chosen"
 # A field that cannot be one, and a form that does not exist: refused,
 # nothing changed.
-for bad in "--form mapping_survey gender,phone" "--form mapping_survey belonging" "--form nosuch gender"; do
+for bad in "--form mapping_survey gender,phone" "--form mapping_survey faith" "--form mapping_survey belonging" "--form nosuch gender"; do
   # shellcheck disable=SC2086
   if hub aggregates by $bad >"$T/by.out" 2>&1; then
     fail "aggregates by $bad: accepted"
