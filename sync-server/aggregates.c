@@ -137,6 +137,12 @@ static int choose_by(sqlite3 *db, const char *form, const char *fields,
         snprintf(err, cap, "no published form %s", form);
         return HUB_EBADINPUT;
     }
+    if (!fields[0]) {
+        snprintf(err, cap,
+                 "name the by fields, comma-separated, or * for all of "
+                 "them");
+        return HUB_EBADINPUT;
+    }
     rc = hub__sql_run(db, "DELETE FROM agg_by_chosen WHERE form_id = ?1",
                       HUB_ARGS(HUB_TEXT(form)));
     const char *p = strcmp(fields, "*") == 0 ? "" : fields;

@@ -284,6 +284,11 @@ for bad in "--form mapping_survey gender,phone" "--form mapping_survey faith" "-
 done
 grep -q "not a select_one field of form mapping_survey" "$T/by.out" ||
   grep -q "no published form nosuch" "$T/by.out" || fail "aggregates by: no reason given: $(cat "$T/by.out")"
+if hub aggregates by --form mapping_survey "" >"$T/by.out" 2>&1; then
+  fail "aggregates by with no field: accepted"
+fi
+check "aggregates by with no field: refused, nothing changed" \
+  "$(sql "SELECT group_concat(form_id || '.' || name) FROM agg_by_chosen")" mapping_survey.gender
 hub aggregates by --form mapping_survey '*' >/dev/null
 check "every by field again" \
   "$(sql "SELECT group_concat(name) FROM (SELECT name FROM agg_by_fields ORDER BY name)")" gender,tenure
