@@ -560,7 +560,7 @@ static int area_known(importer *m, const char *code, int *known)
 
 /* Stores the batch through the merge engine, then puts each submission
  * in the wave. */
-static int flush(importer *m, char *err, size_t cap)
+static int flush(importer *m)
 {
     fs_changeset *cs = m->cs;
     if (cs->n == 0)
@@ -589,8 +589,8 @@ static int flush(importer *m, char *err, size_t cap)
             m->refused++;
             break;
         }
-        rc = hub__wave_assign(m->db, m->req->wave, cs->changes[i].sub.id, ACTOR,
-                              err, cap);
+        /* The import's own audit entry names the wave for every row. */
+        rc = hub__wave_set(m->db, m->req->wave, cs->changes[i].sub.id, ACTOR);
     }
     for (size_t i = 0; i < cs->n; i++)
         fs_change_clear(&cs->changes[i]);
@@ -627,7 +627,7 @@ static int known_key(importer *m, const char *key, char content[65], char *from,
 }
 
 /* Checks one row and, when it is good and new, queues it. */
-static int do_row(importer *m, const hub_csv *csv, char *err, size_t cap)
+static int do_row(importer *m, const hub_csv *csv)
 {
     int64_t row = csv->record;
     int bad = 0;
@@ -774,7 +774,7 @@ static int do_row(importer *m, const hub_csv *csv, char *err, size_t cap)
     if (rc == HUB_OK)
         m->imported++;
     if (rc == HUB_OK && m->cs->n == BATCH)
-        rc = flush(m, err, cap);
+        rc = flush(m);
     return rc;
 }
 
@@ -873,7 +873,7 @@ static int run(importer *m, FILE *f, char *err, size_t cap)
     int progress = m->req->progress || isatty(STDERR_FILENO);
     int r = 0;
     while (rc == HUB_OK && (r = hub__csv_next(&csv, err, cap)) > 0) {
-        rc = do_row(m, &csv, err, cap);
+        rc = do_row(m, &csv);
         long long n = (long long)csv.record - 1;
         if (progress && n % PROGRESS_EVERY == 0)
             fprintf(stderr, "fieldsync-hub: import: %lld rows read\n", n);
@@ -885,7 +885,7 @@ static int run(importer *m, FILE *f, char *err, size_t cap)
     }
     hub__csv_free(&csv);
     if (rc == HUB_OK && m->refused == 0)
-        rc = flush(m, err, cap);
+        rc = flush(m);
     if (rc == HUB_OK && m->refused == 0)
         rc = end_import(m);
     return rc;

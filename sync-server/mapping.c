@@ -149,6 +149,18 @@ int hub__wave_add(sqlite3 *db, const char *name, const char *title,
     return hub__audit(db, actor, "wave.set", d);
 }
 
+int hub__wave_set(sqlite3 *db, const char *wave, const char *id,
+                  const char *actor)
+{
+    return hub__sql_run(db,
+                        "INSERT INTO wave_assignments (submission_id, wave, "
+                        "assigned_ms, actor) VALUES (?1, ?2, ?3, ?4) ON "
+                        "CONFLICT (submission_id) DO UPDATE SET wave = ?2, "
+                        "assigned_ms = ?3, actor = ?4",
+                        HUB_ARGS(HUB_TEXT(id), HUB_TEXT(wave),
+                                 HUB_INT(fs_now_ms()), HUB_TEXT(actor)));
+}
+
 int hub__wave_assign(sqlite3 *db, const char *wave, const char *id,
                      const char *actor, char *err, size_t cap)
 {
@@ -165,13 +177,7 @@ int hub__wave_assign(sqlite3 *db, const char *wave, const char *id,
                          "no wave '%s'; see `fieldsync-hub wave list`", wave);
     if (!s)
         return hub__errf(err, cap, "no submission %s at this hub", id);
-    int rc = hub__sql_run(db,
-                          "INSERT INTO wave_assignments (submission_id, "
-                          "wave, assigned_ms, actor) VALUES (?1, ?2, ?3, ?4) "
-                          "ON CONFLICT (submission_id) DO UPDATE SET wave = "
-                          "?2, assigned_ms = ?3, actor = ?4",
-                          HUB_ARGS(HUB_TEXT(id), HUB_TEXT(wave),
-                                   HUB_INT(fs_now_ms()), HUB_TEXT(actor)));
+    int rc = hub__wave_set(db, wave, id, actor);
     if (rc != HUB_OK)
         return rc;
     cJSON *d = cJSON_CreateObject();

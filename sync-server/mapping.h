@@ -31,7 +31,12 @@ int hub__row_exists(sqlite3 *db, const char *q, const char *v);
 int hub__wave_add(sqlite3 *db, const char *name, const char *title,
                   const char *start, const char *end, const char *actor,
                   char *err, size_t cap);
-/* Puts submission id in wave whatever its dates say. */
+/* Puts submission id in wave (both known to exist) for actor, without
+ * an audit row: for a caller that audits the whole operation itself
+ * (import csv). HUB_OK or an error. */
+int hub__wave_set(sqlite3 *db, const char *wave, const char *id,
+                  const char *actor);
+/* Puts submission id in wave whatever its dates say, audited. */
 int hub__wave_assign(sqlite3 *db, const char *wave, const char *id,
                      const char *actor, char *err, size_t cap);
 /* {"waves": [...]}. */

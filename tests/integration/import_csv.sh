@@ -110,6 +110,8 @@ check "provenance: file, SHA-256, rows, who" \
 check "the import is in the audit log" \
   "$(sql "SELECT actor, detail ->> 'source', detail ->> 'imported' FROM audit_log WHERE action = 'submission.import'")" \
   "cli|odk_central.csv|5"
+check "one audit entry for the whole import (it names the wave), none per row" \
+  "$(count audit_log)/$(count wave_assignments)" "$((audit0 + 1))/5"
 
 # Importing the same file again changes nothing.
 before=$(sql "SELECT group_concat(id || rev || digest) FROM (SELECT * FROM submissions ORDER BY id)")
