@@ -233,11 +233,15 @@ int hub__handle_blob(struct mg_connection *conn, void *hubp)
 {
     hub *h = hubp;
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    int head = hub__method_is(conn, "HEAD");
-    int get = hub__method_is(conn, "GET");
+    const char *m = ri->request_method;
+    int head = strcmp(m, "HEAD") == 0, get = strcmp(m, "GET") == 0;
 
-    if (!head && !get && !hub__method_is(conn, "PATCH"))
+    if (!head && !get && strcmp(m, "PATCH") != 0) {
+        hub__reply_error(conn, 405, "method_not_allowed",
+                         "use HEAD or GET (the offset) or PATCH (a chunk) "
+                         "for a file");
         return 405;
+    }
     hub_device dev;
     if (hub__auth_device(conn, &dev) != 0)
         return 401;
