@@ -1006,7 +1006,7 @@ static void parse_attachment(pctx *c, fs_field *fld, const cJSON *o,
         if (!cJSON_IsString(it) || !valid_ctype(it->valuestring))
             prob(c, sub, "must be a content type such as image/jpeg");
         else if (strncmp(it->valuestring, major, strlen(major)) != 0)
-            prob(c, sub, "a %s field takes %s* types only",
+            prob(c, sub, "%s fields take %s* types only",
                  fs_field_type_name(fld->type), major);
     }
     fld->content_types = ct;

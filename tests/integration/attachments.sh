@@ -38,7 +38,7 @@ PY
 bad_form "max_bytes on a text field" 'f["fields"][5]["max_bytes"] = 10' \
   'max_bytes: applies to image, audio and file fields only'
 bad_form "an audio type for an image field" \
-  'f["fields"][6]["content_types"] = ["audio/ogg"]' 'takes image/\* types only'
+  'f["fields"][6]["content_types"] = ["audio/ogg"]' 'image fields take image/\* types only'
 bad_form "max_bytes of 0" 'f["fields"][6]["max_bytes"] = 0' \
   'max_bytes: must be a whole number from 1'
 
