@@ -754,9 +754,27 @@ static int check_multi(const fs_field *fld, const cJSON *v, fs_problems *p)
     return rc;
 }
 
+/* 1 when every member of the object v is one of names (NULL-ended). */
+static int members_only(const cJSON *v, const char *const *names)
+{
+    const cJSON *m;
+
+    cJSON_ArrayForEach(m, v)
+    {
+        size_t k = 0;
+
+        while (names[k] != NULL && strcmp(names[k], m->string) != 0)
+            k++;
+        if (names[k] == NULL)
+            return 0;
+    }
+    return 1;
+}
+
 static int check_geopoint(const fs_field *fld, const cJSON *v, fs_problems *p)
 {
-    const cJSON *lat, *lon, *acc, *m;
+    static const char *const names[] = {"lat", "lon", "accuracy", NULL};
+    const cJSON *lat, *lon, *acc;
 
     if (!cJSON_IsObject(v)) {
         fs_problems_add(p, fld->name,
@@ -764,15 +782,11 @@ static int check_geopoint(const fs_field *fld, const cJSON *v, fs_problems *p)
                         "degrees[, \"accuracy\": metres]}");
         return FS_EINVALID;
     }
-    cJSON_ArrayForEach(m, v)
-    {
-        if (strcmp(m->string, "lat") != 0 && strcmp(m->string, "lon") != 0 &&
-            strcmp(m->string, "accuracy") != 0) {
-            fs_problems_add(p, fld->name,
-                            "a location has lat, lon and "
-                            "accuracy only");
-            return FS_EINVALID;
-        }
+    if (!members_only(v, names)) {
+        fs_problems_add(p, fld->name,
+                        "a location has lat, lon and "
+                        "accuracy only");
+        return FS_EINVALID;
     }
     lat = cJSON_GetObjectItemCaseSensitive(v, "lat");
     lon = cJSON_GetObjectItemCaseSensitive(v, "lon");
@@ -798,7 +812,8 @@ static int check_geopoint(const fs_field *fld, const cJSON *v, fs_problems *p)
  * apart (PROTOCOL.md, attachments). */
 static int check_attachment(const fs_field *fld, const cJSON *v, fs_problems *p)
 {
-    const cJSON *m, *h, *sz, *ty, *nm;
+    static const char *const names[] = {"sha256", "size", "type", "name", NULL};
+    const cJSON *h, *sz, *ty, *nm;
     size_t i;
 
     if (!cJSON_IsObject(v)) {
@@ -807,16 +822,11 @@ static int check_attachment(const fs_field *fld, const cJSON *v, fs_problems *p)
                         "\"type\": content type, \"name\": file name}");
         return FS_EINVALID;
     }
-    cJSON_ArrayForEach(m, v)
-    {
-        if (strcmp(m->string, "sha256") != 0 &&
-            strcmp(m->string, "size") != 0 && strcmp(m->string, "type") != 0 &&
-            strcmp(m->string, "name") != 0) {
-            fs_problems_add(p, fld->name,
-                            "a file reference has sha256, size, type and "
-                            "name only");
-            return FS_EINVALID;
-        }
+    if (!members_only(v, names)) {
+        fs_problems_add(p, fld->name,
+                        "a file reference has sha256, size, type and "
+                        "name only");
+        return FS_EINVALID;
     }
     h = cJSON_GetObjectItemCaseSensitive(v, "sha256");
     sz = cJSON_GetObjectItemCaseSensitive(v, "size");
