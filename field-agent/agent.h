@@ -100,4 +100,12 @@ typedef struct fa_serve_options {
  * (serve.c). Prints the one-time sign-in address on stdout. */
 int fa_serve(const char *dir, const fa_serve_options *o);
 
+#define FA_ATTACH_MAX 16 /* --attach options per record */
+/* fa_record with files: each attach[i] is FIELD=PATH for an image, audio
+ * or file field; the file is stored on the device (attach.h) before the
+ * submission commits. */
+int fa__record_files(fa_agent *ag, const char *form_id, int64_t version,
+                     const char *area, const char *answers_json,
+                     const char *const *attach, size_t nattach, char *id_out);
+
 #endif

@@ -22,7 +22,9 @@ static const char usage[] =
     "                              join a hub with a code from its admin\n"
     "  forms [--json] [--lang L]   forms on this device\n"
     "  record FORM --answers FILE.json [--area CODE] [--version N]\n"
-    "                              store a finalized submission (offline)\n"
+    "         [--attach FIELD=PATH]...\n"
+    "                              store a finalized submission (offline),\n"
+    "                              with files for image/audio/file fields\n"
     "  fill FORM [--lang L] [--area CODE]\n"
     "                              fill a form question by question\n"
     "  drafts                      drafts on this device\n"
@@ -105,6 +107,8 @@ typedef struct opts {
     int json, quiet, insecure_http;
     const char *pos[4];
     int npos;
+    const char *attach[FA_ATTACH_MAX];
+    size_t nattach;
 } opts;
 
 static int int_opt(const char *name, const char *v, long long lo, long long hi,
@@ -168,6 +172,12 @@ static int parse(int argc, char **argv, int i, opts *o)
         if (!v)
             return bad("missing value for ", a);
         i++;
+        if (strcmp(a, "--attach") == 0) {
+            if (o->nattach == FA_ATTACH_MAX)
+                return bad("too many --attach (at most 16) at ", v);
+            o->attach[o->nattach++] = v;
+            continue;
+        }
         int known = 0;
         for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
             if (strcmp(a, texts[k].name) == 0) {
@@ -203,7 +213,8 @@ static int cmd_forms(fa_agent *ag, const opts *o)
 static int cmd_record(fa_agent *ag, const opts *o)
 {
     if (o->npos != 1 || !o->answers)
-        return bad("usage: record FORM --answers FILE.json [--area CODE]",
+        return bad("usage: record FORM --answers FILE.json [--area CODE] "
+                   "[--attach FIELD=PATH]...",
                    NULL);
     FILE *f = strcmp(o->answers, "-") == 0 ? stdin : fopen(o->answers, "rb");
     if (!f) {
@@ -223,7 +234,8 @@ static int cmd_record(fa_agent *ag, const opts *o)
         return 2;
     }
     char id[FS_UUID_LEN + 1];
-    int rc = fa_record(ag, o->pos[0], o->version, o->area, text, id);
+    int rc = fa__record_files(ag, o->pos[0], o->version, o->area, text,
+                              o->attach, o->nattach, id);
     free(text);
     if (rc != FA_OK) {
         /* One line per problem, each indented under the headline. */

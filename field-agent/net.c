@@ -165,6 +165,24 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
     return finish(ag, h, h->api->easy_perform(h->curl));
 }
 
+int fa__http_patch(fa_agent *ag, fa__http *h, const char *path,
+                   long long offset, const void *body, size_t len)
+{
+    const fa__curl_api *api = h->api;
+    char hdr[64];
+
+    setup(h, "POST", path, body, len, 0);
+    for (struct curl_slist *l = h->headers; l; l = l->next)
+        h->extra = api->slist_append(h->extra, l->data);
+    snprintf(hdr, sizeof hdr, "Upload-Offset: %lld", offset);
+    h->extra = api->slist_append(h->extra, hdr);
+    api->easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->extra);
+    api->easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, "PATCH");
+    CURLcode cc = api->easy_perform(h->curl);
+    api->easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+    return finish(ag, h, cc);
+}
+
 int fa__http_multi_init(fa_agent *ag, fa__http_multi *m,
                         const fa__curl_api *api)
 {

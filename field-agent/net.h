@@ -46,6 +46,11 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
                      const char *path, const void *body, size_t len,
                      int gzipped);
 
+/* PATCH of body (len bytes) to path with an Upload-Offset header
+ * (attachment chunks, PROTOCOL.md); returns as fa__http_request. */
+int fa__http_patch(fa_agent *ag, fa__http *h, const char *path,
+                   long long offset, const void *body, size_t len);
+
 /* A multi handle for requests of handles made with fa__http_init. */
 int fa__http_multi_init(fa_agent *ag, fa__http_multi *m,
                         const fa__curl_api *api);

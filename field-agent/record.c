@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
+#include "attach.h"
 #include "scope.h"
 #include "drafts.h"
 #include "forms.h"
@@ -55,6 +57,14 @@ static int check_answers(fa_agent *ag, const fs_form *form,
 int fa_record(fa_agent *ag, const char *form_id, int64_t version,
               const char *area, const char *answers_json, char *id_out)
 {
+    return fa__record_files(ag, form_id, version, area, answers_json, NULL, 0,
+                            id_out);
+}
+
+int fa__record_files(fa_agent *ag, const char *form_id, int64_t version,
+                     const char *area, const char *answers_json,
+                     const char *const *attach, size_t nattach, char *id_out)
+{
     if (!fs_valid_form_id(form_id))
         return fa__fail(ag, FA_EINPUT,
                         "'%s' is not a form id (lower-case letters, digits "
@@ -99,30 +109,40 @@ int fa_record(fa_agent *ag, const char *form_id, int64_t version,
     }
     fs_form *form = NULL;
     rc = fa__form_load(ag, form_id, &version, &form);
+    /* Files first: each is durable in the store before the row that
+     * references it commits. */
+    for (size_t i = 0; rc == FA_OK && i < nattach; i++)
+        rc = fa__attach_file(ag, form, answers, attach[i]);
     if (rc == FA_OK)
         rc = check_answers(ag, form, answers, area);
-    fs_form_free(form);
     char *canon = rc == FA_OK ? cJSON_PrintUnformatted(answers) : NULL;
-    cJSON_Delete(answers);
-    if (rc != FA_OK)
+    if (rc == FA_OK && !canon)
+        rc = fa__fail(ag, FA_ESTORE, "out of memory");
+    if (rc != FA_OK) {
+        fs_form_free(form);
+        cJSON_Delete(answers);
+        free(canon);
         return rc;
-    if (!canon)
-        return fa__fail(ag, FA_ESTORE, "out of memory");
+    }
 
     char id[FS_UUID_LEN + 1];
-    if (fs_uuid_v7(id) != FS_OK) {
-        free(canon);
-        return fa__fail(ag, FA_ESTORE, "the system has no randomness");
-    }
-    rc = fa__begin(ag);
+    if (fs_uuid_v7(id) != FS_OK)
+        rc = fa__fail(ag, FA_ESTORE, "the system has no randomness");
     if (rc == FA_OK)
+        rc = fa__begin(ag);
+    if (rc == FA_OK) {
         rc = fa__store_submission(ag, id, 0, form_id, version, area, canon);
-    if (rc == FA_OK)
-        rc = fa__commit(ag);
-    else
-        fa__rollback(ag);
+        if (rc == FA_OK)
+            rc = fa__attach_rows(ag, form, id, answers);
+        if (rc == FA_OK)
+            rc = fa__commit(ag);
+        else
+            fa__rollback(ag);
+    }
     if (rc == FA_OK && id_out)
         memcpy(id_out, id, sizeof id);
+    fs_form_free(form);
+    cJSON_Delete(answers);
     free(canon);
     return rc;
 }

@@ -94,6 +94,10 @@ void render_status(FILE *out, const cJSON *status, int json)
             "submissions: %lld on this device, %lld waiting to be "
             "sent\n",
             num(status, "submissions"), num(status, "pending"));
+    if (num(status, "attachments_waiting") > 0)
+        fprintf(out, "files:       %lld waiting to be sent, %lld bytes left\n",
+                num(status, "attachments_waiting"),
+                num(status, "attachment_bytes_left"));
     fprintf(out, "forms:       %lld\n", num(status, "forms"));
     fprintf(out, "last sync:   %s%s%s\n", when, outcome[0] ? ": " : "",
             outcome);

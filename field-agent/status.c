@@ -97,6 +97,13 @@ int fa_status(fa_agent *ag, cJSON **out)
                              "hub_error = 'conflict'"},
         {"entity_refused", "SELECT count(*) FROM entity_changes WHERE "
                            "state = 'refused'"},
+        {"attachments_waiting",
+         "SELECT count(*) FROM attachments WHERE sent < size"},
+        {"attachment_bytes_sent", "SELECT coalesce(max(CAST(value AS "
+                                  "INTEGER)), 0) FROM meta WHERE key = "
+                                  "'attachment_bytes_sent'"},
+        {"attachment_bytes_left",
+         "SELECT coalesce(sum(size - sent), 0) FROM attachments"},
     };
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "hub", hub);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attach.h"
 #include "outbox.h"
 #include "pull.h"
 #include "push.h"
@@ -154,6 +155,9 @@ int fa_sync(fa_agent *ag, const fa_sync_options *opt, fa_sync_report *rep)
         }
         rc = fa__outbox_realign(ag, hub_acked);
     }
+    /* Files follow the answers that reference them. */
+    if (rc == FA_OK)
+        rc = fa__attach_send(&s);
     int64_t acked = 0;
     if (fa__meta_get_int(ag, "acked_seq", 0, &acked) == FA_OK)
         rep->queued = fa__outbox_pending(ag, acked);

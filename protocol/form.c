@@ -554,6 +554,9 @@ static const struct {
     {"datetime", FS_FIELD_DATETIME},
     {"geopoint", FS_FIELD_GEOPOINT},
     {"note", FS_FIELD_NOTE},
+    {"image", FS_FIELD_IMAGE},
+    {"audio", FS_FIELD_AUDIO},
+    {"file", FS_FIELD_FILE},
 };
 
 const char *fs_field_type_name(fs_field_type t)
@@ -930,6 +933,119 @@ static void only_for(pctx *c, const cJSON *o, const char *key, const char *path,
     prob(c, where, "applies to %s fields only", types);
 }
 
+/* ---- attachment fields ----------------------------------------------- */
+
+int fs_field_type_is_attachment(fs_field_type t)
+{
+    return t == FS_FIELD_IMAGE || t == FS_FIELD_AUDIO || t == FS_FIELD_FILE;
+}
+
+/* A content type as "major/minor": lower-case letters, digits and
+ * "+-." on both sides of one slash. */
+static int valid_ctype(const char *s)
+{
+    size_t i, major = 0, minor = 0;
+    int slash = 0;
+
+    for (i = 0; s[i] != '\0' && i < 128; i++) {
+        char ch = s[i];
+
+        if (ch == '/' && !slash && major > 0) {
+            slash = 1;
+        } else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                   ch == '+' || ch == '-' || ch == '.') {
+            if (slash)
+                minor++;
+            else
+                major++;
+        } else {
+            return 0;
+        }
+    }
+    return s[i] == '\0' && slash && minor > 0;
+}
+
+/* The major type an image or audio field's content types must have. */
+static const char *attach_major(fs_field_type t)
+{
+    return t == FS_FIELD_IMAGE ? "image/" : t == FS_FIELD_AUDIO ? "audio/" : "";
+}
+
+/* max_bytes and content_types (FORMS.md, attachment fields). */
+static void parse_attachment(pctx *c, fs_field *fld, const cJSON *o,
+                             const char *path)
+{
+    char where[FS_PROBLEM_WHERE_MAX];
+    const cJSON *ct, *it;
+    size_t i = 0;
+
+    if (!fs_field_type_is_attachment(fld->type)) {
+        only_for(c, o, "max_bytes", path, 0, "image, audio and file");
+        only_for(c, o, "content_types", path, 0, "image, audio and file");
+        return;
+    }
+    get_long(c, o, "max_bytes", path, 1, FS__ATTACH_BYTES_MAX, &fld->max_bytes);
+    if (fld->max_bytes < 0)
+        fld->max_bytes = FS__ATTACH_BYTES_DEFAULT;
+    ct = member(o, "content_types");
+    if (ct == NULL)
+        return;
+    subpath(where, sizeof where, path, ".content_types");
+    if (!cJSON_IsArray(ct) || cJSON_GetArraySize(ct) < 1 ||
+        cJSON_GetArraySize(ct) > FS__ATTACH_TYPES_MAX) {
+        prob(c, where, "must be an array of 1 to %d content types",
+             FS__ATTACH_TYPES_MAX);
+        return;
+    }
+    cJSON_ArrayForEach(it, ct)
+    {
+        const char *major = attach_major(fld->type);
+        char sub[FS_PROBLEM_WHERE_MAX];
+
+        subpath_i(sub, sizeof sub, where, "", i++);
+        if (!cJSON_IsString(it) || !valid_ctype(it->valuestring))
+            prob(c, sub, "must be a content type such as image/jpeg");
+        else if (strncmp(it->valuestring, major, strlen(major)) != 0)
+            prob(c, sub, "%s fields take %s* types only",
+                 fs_field_type_name(fld->type), major);
+    }
+    fld->content_types = ct;
+}
+
+long fs_field_max_bytes(const fs_field *fld)
+{
+    return fs_field_type_is_attachment(fld->type) ? fld->max_bytes : 0;
+}
+
+int fs_field_type_allowed(const fs_field *fld, const char *ctype)
+{
+    static const char *const images[] = {"image/jpeg", "image/png",
+                                         "image/webp", NULL};
+    static const char *const audio[] = {"audio/mpeg", "audio/mp4", "audio/ogg",
+                                        "audio/wav", NULL};
+    const char *const *dflt;
+    const cJSON *it;
+
+    if (!fs_field_type_is_attachment(fld->type) || ctype == NULL ||
+        !valid_ctype(ctype))
+        return 0;
+    if (fld->content_types != NULL) {
+        cJSON_ArrayForEach(it, fld->content_types)
+        {
+            if (strcmp(it->valuestring, ctype) == 0)
+                return 1;
+        }
+        return 0;
+    }
+    if (fld->type == FS_FIELD_FILE)
+        return 1;
+    dflt = fld->type == FS_FIELD_IMAGE ? images : audio;
+    for (; *dflt != NULL; dflt++)
+        if (strcmp(*dflt, ctype) == 0)
+            return 1;
+    return 0;
+}
+
 static const char *const auto_names[] = {NULL, "start", "end", "today",
                                          "deviceid"};
 static const fs_field_type auto_types[] = {
@@ -1026,34 +1142,17 @@ static void parse_field_extras(pctx *c, fs_field *fld, const cJSON *o,
 
 static int parse_field(pctx *c, fs_field *fld, const cJSON *o, const char *path)
 {
-    static const char *const known[] = {"name",
-                                        "type",
-                                        "label",
-                                        "hint",
-                                        "required",
-                                        "relevant",
-                                        "choices",
-                                        "scale",
-                                        "scale_labels",
-                                        "min",
-                                        "max",
-                                        "min_length",
-                                        "max_length",
-                                        "pattern",
-                                        "min_count",
-                                        "max_count",
-                                        "personal",
-                                        "sensitive",
-                                        "metadata",
-                                        "consent",
-                                        "retired",
-                                        "section",
-                                        "auto",
-                                        "constraint",
-                                        "constraint_message",
-                                        "choice_filter",
-                                        "sealed",
-                                        NULL};
+    static const char *const known[] = {
+        "name",          "type",       "label",
+        "hint",          "required",   "relevant",
+        "choices",       "scale",      "scale_labels",
+        "min",           "max",        "min_length",
+        "max_length",    "pattern",    "min_count",
+        "max_count",     "max_bytes",  "content_types",
+        "personal",      "sensitive",  "metadata",
+        "consent",       "retired",    "section",
+        "auto",          "constraint", "constraint_message",
+        "choice_filter", "sealed",     NULL};
     const cJSON *ch, *pat, *sl;
     char where[FS_PROBLEM_WHERE_MAX];
     long v;
@@ -1200,6 +1299,8 @@ static int parse_field(pctx *c, fs_field *fld, const cJSON *o, const char *path)
         only_for(c, o, "min_count", path, 0, "select_multiple");
         only_for(c, o, "max_count", path, 0, "select_multiple");
     }
+
+    parse_attachment(c, fld, o, path);
 
     if (fld->type == FS_FIELD_NOTE &&
         (fld->flags & (FS_FIELD_REQUIRED | FS_FIELD_CONSENT)))

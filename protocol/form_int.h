@@ -24,10 +24,13 @@
 #define FS__COND_IN_MAX 64        /* values of one "in" */
 #define FS__PATTERN_SRC_MAX 256   /* bytes of a pattern */
 #define FS__PATTERN_ATOMS_MAX 64
-#define FS__PATTERN_REPEAT_MAX 1000 /* largest {m,n} bound */
-#define FS__TEXT_LENGTH_MAX 65536   /* largest min_length/max_length */
-#define FS__FORM_SECTIONS_MAX 100   /* sections of one form */
-#define FS__FILTER_KEYS_MAX 8       /* keys of one choice's filter */
+#define FS__PATTERN_REPEAT_MAX 1000          /* largest {m,n} bound */
+#define FS__TEXT_LENGTH_MAX 65536            /* largest min_length/max_length */
+#define FS__ATTACH_BYTES_MAX (256L << 20)    /* largest max_bytes */
+#define FS__ATTACH_BYTES_DEFAULT (16L << 20) /* max_bytes when unset */
+#define FS__ATTACH_TYPES_MAX 16              /* content_types entries */
+#define FS__FORM_SECTIONS_MAX 100            /* sections of one form */
+#define FS__FILTER_KEYS_MAX 8                /* keys of one choice's filter */
 
 typedef struct fs__choice {
     const char *value;   /* the code stored in answers */
@@ -81,6 +84,8 @@ struct fs_field {
     fs_field_auto autofill;      /* FS_AUTO_NONE for asked fields */
     const cJSON *constraint, *constraint_message; /* or NULL */
     const fs_field *filter_field; /* choice_filter: the earlier field */
+    long max_bytes;               /* attachments; 0 for other fields */
+    const cJSON *content_types;   /* attachments: array, or NULL */
     const char *filter_key;       /* and the key of the choices' filter */
 };
 

@@ -73,7 +73,10 @@ typedef enum fs_field_type {
     FS_FIELD_DATE,
     FS_FIELD_DATETIME,
     FS_FIELD_GEOPOINT,
-    FS_FIELD_NOTE, /* display only: never answered */
+    FS_FIELD_NOTE,  /* display only: never answered */
+    FS_FIELD_IMAGE, /* attachments: the answer references a file */
+    FS_FIELD_AUDIO,
+    FS_FIELD_FILE,
 } fs_field_type;
 
 typedef enum fs_form_kind {
@@ -159,7 +162,15 @@ const fs_field *fs_form_wave_date_field(const fs_form *f);
 const char *fs_field_name(const fs_field *fld);
 fs_field_type fs_field_type_of(const fs_field *fld);
 const char *fs_field_type_name(fs_field_type t); /* "select_one", ... */
-unsigned fs_field_flags(const fs_field *fld);    /* FS_FIELD_* bits */
+/* 1 for image, audio and file fields, whose answer references a file. */
+int fs_field_type_is_attachment(fs_field_type t);
+/* Attachment fields: the largest file in bytes (the form's max_bytes or
+ * the default); 0 for other fields. */
+long fs_field_max_bytes(const fs_field *fld);
+/* Attachment fields: 1 when a file of content type ctype may answer the
+ * field (its content_types, or the defaults of its type); else 0. */
+int fs_field_type_allowed(const fs_field *fld, const char *ctype);
+unsigned fs_field_flags(const fs_field *fld); /* FS_FIELD_* bits */
 /* What the device fills in, or FS_AUTO_NONE for a question. */
 fs_field_auto fs_field_auto_of(const fs_field *fld);
 const char *fs_field_auto_name(fs_field_auto a); /* "start", ...; NULL */

@@ -116,6 +116,17 @@ size_t fs__seal_parse_form(fs_form *f, const cJSON *sealed,
             continue;
         }
         f->nsealed++;
+        if (fs_field_type_is_attachment(fld->type)) {
+            /* Refused, never dropped quietly: the file would travel in
+             * the clear while the form says it is sealed. */
+            fs_problems_add(p, where,
+                            "an image, audio or file field cannot be sealed "
+                            "yet (nor be personal or sensitive in a form "
+                            "sealed as a whole): the hub must read the "
+                            "reference to take the file, and the file is "
+                            "not encrypted");
+            bad++;
+        }
         if (fld->flags & FS_FIELD_CONSENT) {
             fs_problems_add(p, where,
                             "the consent field cannot be sealed: the hub "

@@ -754,9 +754,27 @@ static int check_multi(const fs_field *fld, const cJSON *v, fs_problems *p)
     return rc;
 }
 
+/* 1 when every member of the object v is one of names (NULL-ended). */
+static int members_only(const cJSON *v, const char *const *names)
+{
+    const cJSON *m;
+
+    cJSON_ArrayForEach(m, v)
+    {
+        size_t k = 0;
+
+        while (names[k] != NULL && strcmp(names[k], m->string) != 0)
+            k++;
+        if (names[k] == NULL)
+            return 0;
+    }
+    return 1;
+}
+
 static int check_geopoint(const fs_field *fld, const cJSON *v, fs_problems *p)
 {
-    const cJSON *lat, *lon, *acc, *m;
+    static const char *const names[] = {"lat", "lon", "accuracy", NULL};
+    const cJSON *lat, *lon, *acc;
 
     if (!cJSON_IsObject(v)) {
         fs_problems_add(p, fld->name,
@@ -764,15 +782,11 @@ static int check_geopoint(const fs_field *fld, const cJSON *v, fs_problems *p)
                         "degrees[, \"accuracy\": metres]}");
         return FS_EINVALID;
     }
-    cJSON_ArrayForEach(m, v)
-    {
-        if (strcmp(m->string, "lat") != 0 && strcmp(m->string, "lon") != 0 &&
-            strcmp(m->string, "accuracy") != 0) {
-            fs_problems_add(p, fld->name,
-                            "a location has lat, lon and "
-                            "accuracy only");
-            return FS_EINVALID;
-        }
+    if (!members_only(v, names)) {
+        fs_problems_add(p, fld->name,
+                        "a location has lat, lon and "
+                        "accuracy only");
+        return FS_EINVALID;
     }
     lat = cJSON_GetObjectItemCaseSensitive(v, "lat");
     lon = cJSON_GetObjectItemCaseSensitive(v, "lon");
@@ -789,6 +803,69 @@ static int check_geopoint(const fs_field *fld, const cJSON *v, fs_problems *p)
                         isinf(acc->valuedouble))) {
         fs_problems_add(p, fld->name, "accuracy is metres, >= 0");
         return FS_EINVALID;
+    }
+    return FS_OK;
+}
+
+/* An attachment answer: {"sha256": 64 lower-case hex, "size": bytes,
+ * "type": content type, "name": base name}; the file itself travels
+ * apart (PROTOCOL.md, attachments). */
+static int check_attachment(const fs_field *fld, const cJSON *v, fs_problems *p)
+{
+    static const char *const names[] = {"sha256", "size", "type", "name", NULL};
+    const cJSON *h, *sz, *ty, *nm;
+    size_t i;
+
+    if (!cJSON_IsObject(v)) {
+        fs_problems_add(p, fld->name,
+                        "must be {\"sha256\": hex, \"size\": bytes, "
+                        "\"type\": content type, \"name\": file name}");
+        return FS_EINVALID;
+    }
+    if (!members_only(v, names)) {
+        fs_problems_add(p, fld->name,
+                        "a file reference has sha256, size, type and "
+                        "name only");
+        return FS_EINVALID;
+    }
+    h = cJSON_GetObjectItemCaseSensitive(v, "sha256");
+    sz = cJSON_GetObjectItemCaseSensitive(v, "size");
+    ty = cJSON_GetObjectItemCaseSensitive(v, "type");
+    nm = cJSON_GetObjectItemCaseSensitive(v, "name");
+    if (!cJSON_IsString(h) || strlen(h->valuestring) != 64 ||
+        strspn(h->valuestring, "0123456789abcdef") != 64) {
+        fs_problems_add(p, fld->name,
+                        "sha256 must be 64 lower-case hex digits");
+        return FS_EINVALID;
+    }
+    if (!cJSON_IsNumber(sz) || !whole(sz->valuedouble) || sz->valuedouble < 1 ||
+        sz->valuedouble > (double)fs_field_max_bytes(fld)) {
+        fs_problems_add(p, fld->name, "size must be 1 to %ld bytes",
+                        fs_field_max_bytes(fld));
+        return FS_EINVALID;
+    }
+    if (!cJSON_IsString(ty) || !fs_field_type_allowed(fld, ty->valuestring)) {
+        fs_problems_add(p, fld->name,
+                        "type is not a content type this field takes");
+        return FS_EINVALID;
+    }
+    if (!cJSON_IsString(nm) || nm->valuestring[0] == '\0' ||
+        strlen(nm->valuestring) > 255 || strcmp(nm->valuestring, ".") == 0 ||
+        strcmp(nm->valuestring, "..") == 0) {
+        fs_problems_add(p, fld->name,
+                        "name must be a file name (1 to 255 "
+                        "bytes)");
+        return FS_EINVALID;
+    }
+    for (i = 0; nm->valuestring[i] != '\0'; i++) {
+        unsigned char ch = (unsigned char)nm->valuestring[i];
+
+        if (ch < 0x20 || ch == 0x7f || ch == '/' || ch == '\\') {
+            fs_problems_add(p, fld->name,
+                            "name is a base name: no /, \\ or control "
+                            "characters");
+            return FS_EINVALID;
+        }
     }
     return FS_OK;
 }
@@ -868,6 +945,10 @@ int fs_answer_check(const fs_form *f, const fs_field *fld, const cJSON *v,
         return check_bounds(fld, d, p);
     case FS_FIELD_GEOPOINT:
         return check_geopoint(fld, v, p);
+    case FS_FIELD_IMAGE:
+    case FS_FIELD_AUDIO:
+    case FS_FIELD_FILE:
+        return check_attachment(fld, v, p);
     case FS_FIELD_NOTE:
     default:
         fs_problems_add(p, fld->name,

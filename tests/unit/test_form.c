@@ -1264,6 +1264,90 @@ static int test_seal_open(void)
     return 0;
 }
 
+/* ---- attachment fields ----------------------------------------------- */
+
+static const char attach_form[] =
+    "{\"id\":\"att\",\"version\":1,\"kind\":\"survey\",\"title\":\"A\","
+    "\"fields\":[{\"name\":\"photo\",\"type\":\"image\",\"max_bytes\":1000,"
+    "\"content_types\":[\"image/png\"]},"
+    "{\"name\":\"rec\",\"type\":\"audio\"},"
+    "{\"name\":\"doc\",\"type\":\"file\"}]}";
+
+#define HEX64 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+static int test_attachment_fields(void)
+{
+    fs_form *f = parse_strict(attach_form);
+    const fs_field *photo, *rec, *doc;
+
+    CHECK(f != NULL);
+    CHECK_NPROBLEMS(0);
+    photo = fs_form_field_named(f, "photo");
+    rec = fs_form_field_named(f, "rec");
+    doc = fs_form_field_named(f, "doc");
+    CHECK(fs_field_type_of(photo) == FS_FIELD_IMAGE);
+    CHECK(strcmp(fs_field_type_name(FS_FIELD_AUDIO), "audio") == 0);
+    CHECK(fs_field_max_bytes(photo) == 1000);
+    CHECK(fs_field_max_bytes(rec) == 16L << 20);
+    CHECK(fs_field_type_allowed(photo, "image/png"));
+    CHECK(!fs_field_type_allowed(photo, "image/jpeg"));
+    CHECK(fs_field_type_allowed(rec, "audio/ogg"));
+    CHECK(!fs_field_type_allowed(rec, "image/png"));
+    CHECK(fs_field_type_allowed(doc, "application/pdf"));
+    CHECK(!fs_field_type_allowed(doc, "not a type"));
+
+    if (validate(f,
+                 "{\"photo\":{\"sha256\":\"" HEX64 "\",\"size\":1000,"
+                 "\"type\":\"image/png\",\"name\":\"a.png\"}}",
+                 "N-01") != FS_OK)
+        return failf(__FILE__, __LINE__, "a good reference refused:\n%s",
+                     plist());
+    CHECK(validate(f,
+                   "{\"photo\":{\"sha256\":\"" HEX64 "\",\"size\":1001,"
+                   "\"type\":\"image/png\",\"name\":\"a.png\"}}",
+                   "N-01") == FS_EINVALID);
+    CHECK_PROBLEM("photo", "size must be 1 to 1000 bytes");
+    CHECK(validate(f,
+                   "{\"photo\":{\"sha256\":\"ABC\",\"size\":1,"
+                   "\"type\":\"image/png\",\"name\":\"a.png\"}}",
+                   "N-01") == FS_EINVALID);
+    CHECK_PROBLEM("photo", "64 lower-case hex");
+    CHECK(validate(f,
+                   "{\"photo\":{\"sha256\":\"" HEX64 "\",\"size\":1,"
+                   "\"type\":\"image/jpeg\",\"name\":\"a.png\"}}",
+                   "N-01") == FS_EINVALID);
+    CHECK_PROBLEM("photo", "not a content type this field takes");
+    CHECK(validate(f,
+                   "{\"doc\":{\"sha256\":\"" HEX64 "\",\"size\":1,"
+                   "\"type\":\"text/plain\",\"name\":\"../etc/x\"}}",
+                   "N-01") == FS_EINVALID);
+    CHECK_PROBLEM("doc", "base name");
+    CHECK(validate(f,
+                   "{\"doc\":{\"sha256\":\"" HEX64 "\",\"size\":1,"
+                   "\"type\":\"text/plain\",\"name\":\"x\",\"path\":\"/\"}}",
+                   "N-01") == FS_EINVALID);
+    CHECK_PROBLEM("doc", "sha256, size, type and name only");
+    CHECK(validate(f, "{\"rec\":\"a.ogg\"}", "N-01") == FS_EINVALID);
+    CHECK_PROBLEM("rec", "must be {");
+    fs_form_free(f);
+
+    f = parse_strict(
+        "{\"id\":\"att\",\"version\":1,\"kind\":\"survey\",\"title\":\"A\","
+        "\"fields\":[{\"name\":\"p\",\"type\":\"image\",\"max_bytes\":0,"
+        "\"content_types\":[\"audio/ogg\",\"Image/PNG\"]},"
+        "{\"name\":\"t\",\"type\":\"text\",\"content_types\":[\"x/y\"]},"
+        "{\"name\":\"s\",\"type\":\"file\",\"sealed\":true}],"
+        "\"seal_key\":\"k\"}");
+    CHECK(f == NULL);
+    CHECK_PROBLEM("$.fields[0].max_bytes", "whole number from 1");
+    CHECK_PROBLEM("$.fields[0].content_types[0]", "image/* types only");
+    CHECK_PROBLEM("$.fields[0].content_types[1]", "content type");
+    CHECK_PROBLEM("$.fields[1].content_types",
+                  "applies to image, audio and file fields only");
+    CHECK_PROBLEM("$.fields[2]", "cannot be sealed yet");
+    return 0;
+}
+
 static const unit_case tests[] = {
     {"parse every field type", test_parse_all_types},
     {"minimal definition", test_minimal_definition},
@@ -1290,6 +1374,7 @@ static const unit_case tests[] = {
     {"choice filter", test_choice_filter},
     {"sealed marks", test_sealed_marks},
     {"seal and open", test_seal_open},
+    {"attachment fields", test_attachment_fields},
 };
 
 int main(int argc, char **argv)

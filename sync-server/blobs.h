@@ -1,0 +1,18 @@
+/*
+ * blobs.h - /api/v1/blobs/SHA256: the files that answer image, audio and
+ * file fields, uploaded by a device in chunks after the submission that
+ * references them (PROTOCOL.md, "Attachments"). Stored on disk beside
+ * the database (blobs/ in its directory), never inside SQLite.
+ */
+#ifndef HUB_BLOBS_H
+#define HUB_BLOBS_H
+
+#include <civetweb.h>
+
+#define HUB_BLOB_CHUNK_MAX (1024 * 1024) /* bytes per PATCH body */
+
+/* HEAD (or GET, the same as JSON): the hub's durable offset; PATCH: append one chunk at the offset
+ * the Upload-Offset header names. Returns the HTTP status it answered. */
+int hub__handle_blob(struct mg_connection *conn, void *hubp);
+
+#endif
