@@ -247,11 +247,13 @@ int fa__attach_rows(fa_agent *ag, const fs_form *form, const char *id,
 /* The hub's offset from its JSON reply; -1 when there is none. */
 static long long reply_offset(const fa__http *h)
 {
-    cJSON *doc =
-        cJSON_ParseWithLength((const char *)h->reply.data, h->reply.len);
+    /* The reply is read under the wire limits, like every hub reply. */
+    fs_limits lim;
+    fs_limits_default(&lim);
+    cJSON *doc = NULL;
+    fs_json_parse((const char *)h->reply.data, h->reply.len, &lim, &doc, NULL);
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(doc, "offset");
     long long off = cJSON_IsNumber(o) ? (long long)o->valuedouble : -1;
-
     cJSON_Delete(doc);
     return off;
 }
