@@ -35,10 +35,14 @@ int fa__area_covered(fa_agent *ag, const char *scope, const char *area,
 /* SQL of the codes a scope bound as ?1 covers (its items and the area
  * entities below them here), to begin a statement that tests
  * "x IN (SELECT code FROM covered)". */
-#define FA_COVERED_CTE                                                         \
-    "WITH RECURSIVE held(code, parent) AS (SELECT e.area, f.value ->> '$' "    \
+/* The area entities held here with their parents, as a CTE body. */
+#define FA_HELD_AREAS                                                          \
+    "held(code, parent) AS MATERIALIZED (SELECT e.area, f.value ->> '$' "      \
     "FROM entities e JOIN entity_fields f ON f.entity_id = e.id AND f.name "   \
-    "= 'parent' WHERE e.type = 'area' AND e.deleted = 0), covered(code) AS "   \
+    "= 'parent' WHERE e.type = 'area' AND e.deleted = 0)"
+
+#define FA_COVERED_CTE                                                         \
+    "WITH RECURSIVE " FA_HELD_AREAS ", covered(code) AS "                      \
     "(SELECT value FROM json_each('[\"' || replace(?1, ',', '\",\"') || "      \
     "'\"]') UNION SELECT held.code FROM held JOIN covered ON held.parent = "   \
     "covered.code) "

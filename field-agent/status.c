@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store.h"
+#include "scope.h"
 
 static long long count(fa_agent *ag, const char *sql)
 {
@@ -32,10 +33,7 @@ static long long count(fa_agent *ag, const char *sql)
 #define DATE_GLOB "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
 static const char quota_sql[] =
     "WITH fw AS MATERIALIZED (SELECT id, version, definition ->> "
-    "'$.wave_date' AS field FROM forms), "
-    "held(code, parent) AS MATERIALIZED (SELECT e.area, f.value ->> '$' "
-    "FROM entities e JOIN entity_fields f ON f.entity_id = e.id AND "
-    "f.name = 'parent' WHERE e.type = 'area' AND e.deleted = 0) "
+    "'$.wave_date' AS field FROM forms), " FA_HELD_AREAS " "
     "SELECT q.wave, q.area, q.form_id, q.stratum, q.target, (SELECT "
     "count(*) FROM submissions s WHERE s.area IN (WITH RECURSIVE "
     "below(code) AS (SELECT q.area UNION SELECT held.code FROM held JOIN "
