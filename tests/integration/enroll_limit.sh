@@ -20,14 +20,16 @@ attempt() {
 
 # Another writer holds SQLite's write lock (as a long merge would).
 coproc LOCKER { sqlite3 -batch "$DB"; }
-echo "BEGIN IMMEDIATE; SELECT 'locked';" >&"${LOCKER[1]}"
-read -r -t 30 line <&"${LOCKER[0]}" || fail "sqlite3 did not take the write lock"
+# Read now: bash unsets LOCKER and LOCKER_PID as soon as the coprocess
+# exits.
+locker=$LOCKER_PID to_locker=${LOCKER[1]} from_locker=${LOCKER[0]}
+echo "BEGIN IMMEDIATE; SELECT 'locked';" >&"$to_locker"
+read -r -t 30 line <&"$from_locker" || fail "sqlite3 did not take the write lock"
 check "another writer holds the database" "$line" locked
 check "a wrong code is refused while the database is locked" \
   "$(attempt WRONG-CODE-0000)" 403
-printf 'ROLLBACK;\n.quit\n' >&"${LOCKER[1]}"
-locker=$LOCKER_PID
-exec {LOCKER[1]}>&-
+printf 'ROLLBACK;\n.quit\n' >&"$to_locker"
+exec {to_locker}>&-
 wait "$locker" 2>/dev/null || true
 
 # Guesses from one address: the first few are answered, then 429.
