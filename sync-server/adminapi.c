@@ -16,6 +16,7 @@
 #include "forms.h"
 #include "access.h"
 #include "audit.h"
+#include "blobserve.h"
 #include "http.h"
 #include "review.h"
 #include "scope.h"
@@ -369,6 +370,7 @@ int hub__handle_admin_submissions(struct mg_connection *conn, void *hubp)
                                                         FS_SEALED_MEMBER);
         }
         cJSON_AddItemToObject(o, "answers", answers);
+        hub__attach_annotate(h, o, answers);
         cJSON_AddStringToObject(o, "review_state", hub__col(st, 11));
         cJSON_AddStringToObject(o, "review_comment", hub__col(st, 12));
         cJSON_AddItemToArray(arr, o);

@@ -29,6 +29,7 @@
 #include "openrosa.h"
 #include "pull.h"
 #include "blobs.h"
+#include "blobserve.h"
 #include "push.h"
 #include "ratelimit.h"
 #include "review.h"
@@ -152,6 +153,7 @@ static const route routes[] = {
     {"/api/v1/admin/devices/revoke$", hub__handle_admin_revoke},
     {"/api/v1/admin/stats$", hub__handle_admin_stats},
     {"/api/v1/admin/submissions$", hub__handle_admin_submissions},
+    {"/api/v1/admin/submissions/", hub__handle_admin_file},
     {"/api/v1/admin/audit$", hub__handle_admin_audit},
     {"/api/v1/admin/review$", hub__handle_admin_review},
     {"/api/v1/admin/waves$", hub__handle_admin_waves},

@@ -65,12 +65,14 @@ static asset assets[] = {
 };
 #define NASSETS (sizeof assets / sizeof assets[0])
 
-/* img-src allows data: for the empty favicon; style-src has no
+/* img-src allows data: for the empty favicon and blob: for attachment
+ * images, which the page fetches with its token (an <img src> cannot
+ * send one) and shows from a blob: URL of its own; style-src has no
  * 'unsafe-inline', so the scripts colour the map through SVG attributes,
  * never through style attributes. */
 static const char csp[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data:; connect-src 'self'; form-action 'none'; "
+    "img-src 'self' data: blob:; connect-src 'self'; form-action 'none'; "
     "base-uri 'none'; frame-ancestors 'none'";
 
 static pthread_once_t prepared = PTHREAD_ONCE_INIT;

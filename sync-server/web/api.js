@@ -56,16 +56,21 @@ export async function api(path, opts = {}) {
   return data;
 }
 
-// Fetches path with the token and saves the answer as a file: plain links
-// cannot carry a bearer token.
-export async function download(path, filename) {
+// Fetches path with the token as a Blob: plain links and <img src> cannot
+// carry a bearer token.
+export async function fetchBlob(path) {
   const resp = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
   if (!resp.ok) {
     let msg = `the hub answered ${resp.status}`;
     try { msg = (await resp.json()).message || msg; } catch (_) { /* not JSON */ }
     throw new ApiError(resp.status, 'download', msg);
   }
-  const blob = await resp.blob();
+  return resp.blob();
+}
+
+// Fetches path with the token and saves the answer as a file.
+export async function download(path, filename) {
+  const blob = await fetchBlob(path);
   const url = URL.createObjectURL(blob);
   const a = h('a', { href: url, download: filename });
   document.body.append(a);

@@ -1,6 +1,6 @@
 // Review queues: incoming submissions (paged on the hub, filtered by
 // review state, form and area) and entity conflicts.
-import { api, h, say, when, select } from './api.js';
+import { api, h, say, when, select, download, fetchBlob } from './api.js';
 
 const PAGE = 50;
 const STATES = [['received', 'Received (to review)'], ['has_issues', 'Has issues'],
@@ -67,7 +67,9 @@ function badge(state) {
 }
 
 function addRow(body, sub) {
-  const stateCell = h('td', {}, badge(sub.review_state));
+  const waiting = sub.attachments_pending || 0;
+  const stateCell = h('td', {}, badge(sub.review_state),
+    waiting ? h('span', { class: 'pending' }, ` ${waiting} file(s) waiting for the device`) : null);
   const detail = h('tr', { class: 'detail', hidden: true, id: `d-${sub.id}` });
   const open = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false',
     'aria-controls': `d-${sub.id}`, 'data-id': sub.id,
@@ -113,7 +115,7 @@ function reviewPanel(sub, stateCell) {
           body: { submission: sub.id, state, comment: text } });
         sub.review_state = state;
         sub.review_comment = text;
-        stateCell.replaceChildren(badge(state));
+        stateCell.firstChild.replaceWith(badge(state));
         msg.className = 'help';
         msg.textContent = `Marked ${label.toLowerCase()}; the device sees it on its next sync.`;
         say(`Submission ${sub.id.slice(0, 8)}… ${label.toLowerCase()}`);
@@ -123,9 +125,11 @@ function reviewPanel(sub, stateCell) {
       }
     } }, label);
   const answers = Object.entries(sub.answers || {});
+  const files = sub.attachments || {};
   return h('div', {},
     h('p', { class: 'help' }, `Submission ${sub.id}, revision ${sub.rev}, device ${sub.device}`),
-    answers.length ? h('dl', {}, answers.map(([k, v]) => [h('dt', {}, k), h('dd', {}, show(v))]))
+    answers.length ? h('dl', {}, answers.map(([k, v]) => [h('dt', {}, k),
+      h('dd', {}, files[k] ? attachment(sub, k, files[k]) : show(v))]))
                    : h('p', {}, 'No answers to show (personal and sensitive fields are left out).'),
     h('label', { for: cid }, 'Comment for the collector'),
     comment,
@@ -134,6 +138,48 @@ function reviewPanel(sub, stateCell) {
       act('has_issues', 'Has issues', 'warn'),
       act('rejected', 'Rejected', 'danger')),
     msg);
+}
+
+// ---- attachments ---------------------------------------------------------
+// GET /api/v1/admin/submissions/ID/files/FIELD streams a file the hub holds
+// whole. Images of these types are shown here (fetched with the token,
+// then shown from a blob: URL); any other file is a download.
+
+const INLINE = ['image/png', 'image/jpeg', 'image/webp'];
+
+function bytes(n) {
+  if (n >= 1048576) return `${(n / 1048576).toFixed(1)} MB`;
+  if (n >= 1024) return `${Math.round(n / 1024)} KB`;
+  return `${n} bytes`;
+}
+
+function attachment(sub, field, a) {
+  const path = `/api/v1/admin/submissions/${encodeURIComponent(sub.id)}/files/${encodeURIComponent(field)}`;
+  const label = `${a.name || field} (${a.type || 'file'}, ${bytes(Number(a.size) || 0)})`;
+  if (a.status !== 'stored')
+    return h('span', { class: 'pending', 'data-file': field }, `${label}: waiting for the device`);
+  const msg = h('span', { role: 'status', class: 'help' });
+  const ext = (/\.([A-Za-z0-9]{1,8})$/.exec(a.name || '') || [])[1];
+  const save = h('button', { type: 'button', class: 'secondary', 'data-file': field,
+    onclick: async () => {
+      try {
+        await download(path, `${sub.id}-${field}${ext ? '.' + ext.toLowerCase() : ''}`);
+        msg.textContent = '';
+      } catch (e) {
+        msg.className = 'error';
+        msg.textContent = `Not downloaded: ${e.message}`;
+      }
+    } }, `Download ${label}`);
+  if (!INLINE.includes(a.type)) return h('span', {}, save, ' ', msg);
+  const img = h('img', { class: 'attachment', alt: `${field}: ${a.name || 'image'}`, 'data-file': field });
+  fetchBlob(path + '?inline=1').then((blob) => {
+    img.src = URL.createObjectURL(blob);
+    img.addEventListener('load', () => URL.revokeObjectURL(img.src), { once: true });
+  }).catch((e) => {
+    msg.className = 'error';
+    msg.textContent = `Image not shown: ${e.message}`;
+  });
+  return h('figure', { class: 'attachment' }, img, h('figcaption', {}, save, ' ', msg));
 }
 
 // ---- conflicts ----------------------------------------------------------
