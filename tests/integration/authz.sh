@@ -10,7 +10,9 @@ cat >"$T/form.json" <<'JSON'
  "fields": [{"name": "age_band", "type": "text"},
             {"name": "respondent_name", "type": "text", "personal": true},
             {"name": "notes", "type": "text", "sensitive": true},
-            {"name": "fear", "type": "integer", "sensitive": true}]}
+            {"name": "fear", "type": "integer", "sensitive": true},
+            {"name": "photo", "type": "image"},
+            {"name": "face", "type": "image", "personal": true}]}
 JSON
 sed 's/authz_survey/other_form/' "$T/form.json" >"$T/other.json"
 "$FS_HUB" form publish --db "$DB" "$T/form.json" >/dev/null
@@ -50,6 +52,14 @@ TOKEN[bad]=$(printf '%064d' 7)
 echo '{"age_band":"25-34","respondent_name":"Person A","notes":"n"}' >"$T/a.json"
 for i in 1 2 3; do agent enum_n1 record authz_survey --answers "$T/a.json" --area CITY-N01 >/dev/null; done
 for i in 1 2; do agent outreach_n2 record authz_survey --answers "$T/a.json" --area CITY-N02 >/dev/null; done
+# One of each with photos (a personal one in CITY-N01): the matrix's
+# {SUB_N1} and {SUB_N2} in file paths.
+{ printf '\211PNG\r\n\032\n'; head -c 3000 /dev/urandom; } >"$T/p.png"
+{ printf '\211PNG\r\n\032\n'; head -c 2000 /dev/urandom; } >"$T/f.png"
+SUB_N1=$(agent enum_n1 record authz_survey --answers "$T/a.json" --area CITY-N01 \
+  --attach photo="$T/p.png" --attach face="$T/f.png")
+SUB_N2=$(agent outreach_n2 record authz_survey --answers "$T/a.json" --area CITY-N02 \
+  --attach photo="$T/p.png")
 agent enum_n1 sync --quiet
 agent outreach_n2 sync --quiet
 
@@ -94,6 +104,8 @@ rows=0
 while read -r method path kind caller status result; do
   case "$method" in ''|\#*) continue ;; esac
   rows=$((rows + 1))
+  path=${path//\{SUB_N1\}/$SUB_N1}
+  path=${path//\{SUB_N2\}/$SUB_N2}
   f=$(body "$kind" "$caller")
   args=(-sS -o "$T/reply" -w '%{http_code}' -X "$method")
   [ "$caller" != none ] && args+=(-H "Authorization: Bearer ${TOKEN[$caller]}")
