@@ -24,7 +24,7 @@ await run('admin_files', async ({ page, consoleErrors }) => {
   await img.waitFor();
   await page.waitForFunction((sel) => {
     const el = document.querySelector(sel);
-    return el && el.complete && el.naturalWidth > 0;
+    return el && el.getAttribute('src') && el.complete; // loaded, or refused
   }, `#d-${WITH} img[data-file=photo]`);
   const size = await img.evaluate((el) => [el.naturalWidth, el.naturalHeight]);
   check(size[0] === 64 && size[1] === 48, `the photo is decoded and shown (${size})`);
