@@ -4,7 +4,8 @@
 # byte for byte, within the token's areas only, with headers that keep a
 # browser from running it (nosniff, a sandbox CSP, "attachment", a type
 # from the file's own bytes); a field marked personal only to an admin
-# who asks (audited); the submissions list says which files are stored
+# who asks (audited), also when the mark came in a later version of the
+# form; the submissions list says which files are stored
 # and which the device has not finished sending, and the download of
 # one still on its way is a JSON 404 until its last chunk arrives.
 source "$(dirname "$0")/../lib.sh"
@@ -195,6 +196,23 @@ check "... no type a browser renders" "$(header Content-Type)" application/octet
 check "... a download" "$(header Content-Disposition)" "attachment; filename=\"$id3-doc.bin\""
 check "... nosniff" "$(header X-Content-Type-Options)" nosniff
 check "... the same bytes" "$(sha "$T/b")" "$P"
+
+# --- a mark set in a later version holds for every version's rows --------
+python3 - "$T/form.json" "$T/form2.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["version"] = 2
+for fld in f["fields"]:
+    if fld["name"] == "photo":
+        fld["sensitive"] = True
+json.dump(f, open(sys.argv[2], "w"))
+PY
+"$FS_HUB" form publish --db "$DB" "$T/form2.json" >/dev/null
+check "a version-1 photo, marked sensitive in version 2: refused to the reviewer" \
+  "$(get "$REV_N1" "$(file "$id1" photo)")" 403
+check "... and to an admin who does not ask personal=1" "$(get "$ADMIN" "$(file "$id1" photo)")" 403
+check "... and gone from the default list" \
+  "$(subs "$ADMIN" "" "sorted(d['$id1'].get('attachments', {}))")" "['doc']"
 
 # --- the admin page: images shown from the hub ----------------------------
 get "" / >/dev/null
