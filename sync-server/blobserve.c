@@ -205,8 +205,9 @@ int hub__handle_admin_file(struct mg_connection *conn, void *hubp)
     char id[FS_UUID_LEN + 1], field[FS_ID_MAX + 1];
     if (parse_path(conn, id, field) != 0)
         return 404;
-    long long want_inline = 0;
-    if (hub__query_int(conn, "inline", 0, 0, 1, &want_inline) != 0)
+    long long want_inline = 0, personal = 0; /* personal: read below */
+    if (hub__query_int(conn, "inline", 0, 0, 1, &want_inline) != 0 ||
+        hub__query_int(conn, "personal", 0, 0, 1, &personal) != 0)
         return 400;
 
     sqlite3 *db = hub__db(conn);
@@ -274,10 +275,10 @@ int hub__handle_admin_file(struct mg_connection *conn, void *hubp)
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "submission", id);
         cJSON_AddStringToObject(d, "field", field);
-        int personal = 0;
+        int asked = 0;
         bad = hub__personal_read(conn, h, &who, "attachment.read_personal", d,
-                                 &personal);
-        if (!bad && !personal) {
+                                 &asked);
+        if (!bad && !asked) {
             hub__reply_error(conn, 403, "forbidden",
                              "field %s is marked personal or sensitive: "
                              "ask with ?personal=1 (the read is audited)",

@@ -93,6 +93,8 @@ check "... is still a download" "$(header Content-Disposition)" \
 check "... of no type a browser renders" "$(header Content-Type)" application/octet-stream
 check "... byte-identical" "$(sha "$T/b")" "$(sha "$T/consent.pdf")"
 check "inline=2 is a bad parameter" "$(get "$ADMIN" "$(file "$id1" photo inline=2)")" 400
+check "... JSON" "$(jerr | cut -d' ' -f1)" bad_parameter
+check "personal=yes too" "$(get "$ADMIN" "$(file "$id1" photo personal=yes)")" 400
 
 # --- scope: a submission outside the token's areas does not exist for it ---
 check "the N-01 reviewer downloads the N-01 photo" \
