@@ -236,6 +236,19 @@ int hub_open_file(const char *db_path, const char *key, int pass_fd,
     if (rc == HUB_OK && rename(part, out_path) != 0)
         rc = hub__errf(err, sizeof err, "cannot write %s: %s", out_path,
                        strerror(errno));
+    if (rc == HUB_OK) {
+        /* The name on the disk before success is reported. */
+        char odir[4200];
+        const char *slash = strrchr(out_path, '/');
+        snprintf(odir, sizeof odir, "%.*s", slash ? (int)(slash - out_path) : 1,
+                 slash ? out_path : ".");
+        int dfd =
+            open(odir[0] ? odir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
     if (rc != HUB_OK && part[0])
         unlink(part); /* nothing half-opened is left */
     int status = 0;
