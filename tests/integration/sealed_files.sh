@@ -3,6 +3,8 @@
 # answers", fs_seal.h "sealed files"): the device encrypts the photo as
 # it reads it, stores and uploads only the ciphertext, and the steward
 # opens it offline with the key.
+#  - refused on the device before anything is stored: a file too large,
+#    not an image, a plain reference for the sealed field;
 #  - canary: a unique string in the photo, and the photo's own SHA-256,
 #    are found nowhere in the agent's directory nor in the hub's database,
 #    its log and its blobs/; the same search finds the canary in the
@@ -48,6 +50,7 @@ PY
 start_hub
 new_agent tab
 new_agent ctl
+adb() { sqlite3 "$T/tab/agent.db" "$@"; }
 
 # A PNG of 200,000 bytes (more than three chunks) with a canary inside.
 canary="SEALEDPHOTOCANARY-$$-$RANDOM"
@@ -61,11 +64,32 @@ sha() { sha256sum "$1" | cut -c1-64; }
 P=$(sha "$T/consent.png")
 printf '{"code":"A-1","comment":"walk one"}' >"$T/ans.json"
 
+# Refused on the device before anything is stored: too large, not an
+# image; a sealed field takes no plain reference either.
+{ printf '\211PNG\r\n\032\n'; head -c 299993 /dev/urandom; } >"$T/big.png"
+head -c 5000 /dev/urandom >"$T/noise.bin"
+printf '{"code":"A-0","photo":{"sha256":"%s","size":200000,"type":"image/png","name":"x.png"}}' \
+  "$P" >"$T/plainref.json"
+refused_rec() { # WHAT NEEDLE ARGS...
+  local what=$1 needle=$2 rc=0
+  shift 2
+  agent tab record sealed_walk --area N-01 "$@" >"$T/rec.out" 2>&1 || rc=$?
+  check "$what: exit 2" "$rc" 2
+  grep -qF -- "$needle" "$T/rec.out" || fail "$what: $(cat "$T/rec.out")"
+}
+refused_rec "an oversized file" "300001 bytes; this field takes 1 to 300000" \
+  --answers "$T/ans.json" --attach photo="$T/big.png"
+refused_rec "not an image" "which this image field does not take" \
+  --answers "$T/ans.json" --attach photo="$T/noise.bin"
+refused_rec "a plain reference" "a plain file reference is refused" \
+  --answers "$T/plainref.json"
+check "nothing recorded, nothing stored" \
+  "$(adb "SELECT count(*) FROM submissions") $(ls -A "$T/tab/blobs" 2>/dev/null | wc -l)" "0 0"
+
 id=$(agent tab record sealed_walk --answers "$T/ans.json" --area N-01 \
   --attach photo="$T/consent.png")
 agent ctl record open_walk --answers "$T/ans.json" --area N-01 \
   --attach photo="$T/consent.png" >/dev/null
-adb() { sqlite3 "$T/tab/agent.db" "$@"; }
 C=$(adb "SELECT json_extract(answers, '\$.photo.sha256') FROM submissions WHERE id = '$id'")
 check "the reference: the ciphertext's hash, size and type, sealed" \
   "$(adb "SELECT json_extract(answers, '\$.photo.size') || ' ' || json_extract(answers, '\$.photo.type') || ' ' || json_extract(answers, '\$.photo.sealed') || ' ' || (json_extract(answers, '\$.photo.plain') IS NULL) FROM submissions WHERE id = '$id'")" \
