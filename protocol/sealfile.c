@@ -333,10 +333,11 @@ int fs__seal_check_file_ref(const fs_field *fld, const cJSON *v,
         return FS_EINVALID;
     }
     long long max = fs_seal_file_size(fs_field_max_bytes(fld));
+    /* The range first: only a number in it is converted. */
     if (!cJSON_IsNumber(sz) ||
-        sz->valuedouble != (double)(long long)sz->valuedouble ||
-        sz->valuedouble < (double)fs_seal_file_size(1) ||
-        sz->valuedouble > (double)max) {
+        !(sz->valuedouble >= (double)fs_seal_file_size(1)) ||
+        sz->valuedouble > (double)max ||
+        sz->valuedouble != (double)(long long)sz->valuedouble) {
         fs_problems_add(p, fld->name, "size must be %lld to %lld bytes",
                         fs_seal_file_size(1), max);
         return FS_EINVALID;
