@@ -380,3 +380,8 @@ int fa__attach_send(fa__sync *s)
     free(sizes);
     return rc;
 }
+
+const char *fa__attach_sniff(const unsigned char *b, size_t n)
+{
+    return sniff(b, n);
+}

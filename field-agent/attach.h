@@ -24,6 +24,10 @@ int fa__attach_file(fa_agent *ag, const fs_form *form, cJSON *answers,
 int fa__attach_rows(fa_agent *ag, const fs_form *form, const char *id,
                     const cJSON *answers);
 
+/* The content type of a file from its first bytes, or NULL (never from
+ * its name); for sealed files too (sealfile.c). */
+const char *fa__attach_sniff(const unsigned char *b, size_t n);
+
 struct fa__sync;
 
 #define FA_ATTACH_CHUNK (64 * 1024) /* bytes per upload request */

@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "attach.h"
 #include "scope.h"
+#include "seal.h"
 #include "drafts.h"
 #include "forms.h"
 #include "fs_form.h"
@@ -109,10 +110,16 @@ int fa__record_files(fa_agent *ag, const char *form_id, int64_t version,
     }
     fs_form *form = NULL;
     rc = fa__form_load(ag, form_id, &version, &form);
+    /* The id first: a sealed file is bound to its submission. */
+    char id[FS_UUID_LEN + 1];
+    if (rc == FA_OK && fs_uuid_v7(id) != FS_OK)
+        rc = fa__fail(ag, FA_ESTORE, "the system has no randomness");
     /* Files first: each is durable in the store before the row that
      * references it commits. */
     for (size_t i = 0; rc == FA_OK && i < nattach; i++)
-        rc = fa__attach_file(ag, form, answers, attach[i]);
+        rc = fa__attach_is_sealed(form, attach[i])
+                 ? fa__attach_sealed(ag, form, answers, attach[i], id)
+                 : fa__attach_file(ag, form, answers, attach[i]);
     if (rc == FA_OK)
         rc = check_answers(ag, form, answers, area);
     char *canon = rc == FA_OK ? cJSON_PrintUnformatted(answers) : NULL;
@@ -125,11 +132,7 @@ int fa__record_files(fa_agent *ag, const char *form_id, int64_t version,
         return rc;
     }
 
-    char id[FS_UUID_LEN + 1];
-    if (fs_uuid_v7(id) != FS_OK)
-        rc = fa__fail(ag, FA_ESTORE, "the system has no randomness");
-    if (rc == FA_OK)
-        rc = fa__begin(ag);
+    rc = fa__begin(ag);
     if (rc == FA_OK) {
         rc = fa__store_submission(ag, id, 0, form_id, version, area, canon);
         if (rc == FA_OK)

@@ -89,5 +89,14 @@ int fa__seal_strip(cJSON *answers)
     if (!cJSON_GetObjectItemCaseSensitive(answers, FS_SEALED_MEMBER))
         return 0;
     cJSON_DeleteItemFromObjectCaseSensitive(answers, FS_SEALED_MEMBER);
+    /* A sealed file's reference goes too: its key is in the envelope,
+     * so the file is given again like the other sealed answers. */
+    cJSON *c = answers->child;
+    while (c) {
+        cJSON *next = c->next;
+        if (fs_answer_is_sealed_file(c))
+            cJSON_Delete(cJSON_DetachItemViaPointer(answers, c));
+        c = next;
+    }
     return 1;
 }

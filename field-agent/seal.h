@@ -7,6 +7,7 @@
 #define FA_SEAL_H
 
 #include "agent_int.h"
+#include "fs_form.h"
 
 /* Keeps a key the hub published (pull kind "seal_key"). */
 int fa__seal_key_apply(fa_agent *ag, const cJSON *payload);
@@ -23,5 +24,19 @@ int fa__seal_answers(fa_agent *ag, const char *id, const char *form_id,
  * amendment): the device cannot read it, so those fields are asked
  * again. 1 when there was one. */
 int fa__seal_strip(cJSON *answers);
+
+/* sealfile.c: 1 when --attach spec (FIELD=PATH) names a sealed image,
+ * audio or file field of form. */
+int fa__attach_is_sealed(const fs_form *form, const char *spec);
+
+/* For such a spec: checks the file against the field's limits (size,
+ * type sniffed from its first bytes), encrypts it as it reads it into
+ * blobs/ under the SHA-256 of the ciphertext (temporary name, fsync,
+ * rename, directory fsync; the plain bytes are never written there),
+ * bound to submission id, and sets answers[FIELD] to the reference
+ * before sealing (fs_seal.h). FA_EINPUT with a clear message when the
+ * file does not fit. */
+int fa__attach_sealed(fa_agent *ag, const fs_form *form, cJSON *answers,
+                      const char *spec, const char *id);
 
 #endif

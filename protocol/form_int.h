@@ -123,6 +123,14 @@ size_t fs__seal_parse_form(fs_form *f, const cJSON *sealed,
  * problems the envelope has (0: fine). */
 size_t fs__seal_check_envelope(const fs_form *f, const cJSON *env,
                                fs_problems *p);
+/* sealfile.c: the answer of a sealed attachment field, a sealed file
+ * reference (fs_seal.h). before_sealing: on the device, with its "plain"
+ * reference and key; else as the hub sees it, without. A plain file
+ * reference is refused. FS_OK, FS_EINVALID (the problem in p), FS_ENOMEM. */
+int fs__seal_check_file_ref(const fs_field *fld, const cJSON *v,
+                            int before_sealing, fs_problems *p);
+/* validate.c: a plain file reference {"sha256", "size", "type", "name"}. */
+int fs__check_attachment(const fs_field *fld, const cJSON *v, fs_problems *p);
 
 void fs__problems_vadd(fs_problems *p, const char *where, const char *fmt,
                        va_list ap) __attribute__((format(printf, 3, 0)));

@@ -70,6 +70,64 @@ int fs_seal_open(const fs_form *f, const cJSON *answers,
                  const unsigned char sk[FS_SEAL_KEY_BYTES], cJSON **sealed_out,
                  char *why, size_t whycap);
 
+/* ---- sealed files (FORMS.md, "Sealed answers"; PROTOCOL.md,
+ * attachments) ----------------------------------------------------------
+ *
+ * A sealed image, audio or file field: the device encrypts the file as
+ * it reads it, in FS_SEAL_FILE_CHUNK chunks (never whole in memory),
+ * with libsodium's crypto_secretstream_xchacha20poly1305 under a fresh
+ * per-file key, every chunk's associated data binding the form id,
+ * version, submission id and field, so a file moved to another
+ * submission or field does not open. The file on disk and on the wire is
+ *   FS_SEAL_FILE_MAGIC (8 bytes) | stream header (24) | chunks
+ * (each chunk + 17 bytes; the last tagged final, nothing after it).
+ *
+ * Before sealing, the field's answer is
+ *   {"sha256": CT-HASH, "size": CT-BYTES, "type": FS_SEALED_FILE_TYPE,
+ *    "sealed": true, "plain": {"sha256", "size", "type", "name", "key"}}
+ * and fs_seal_answers moves "plain" (the file's own hash, size, type,
+ * name and its key, base64) into the envelope: the hub sees only the
+ * ciphertext's hash and size, enough to take the file. */
+#define FS_SEALED_FILE_TYPE "application/vnd.fieldsync.sealed"
+#define FS_SEAL_FILE_MAGIC "FSSEALF1"
+#define FS_SEAL_FILE_CHUNK (64 * 1024)
+#define FS_SEAL_FILE_KEY_BYTES 32
+
+/* The bytes a sealed file of plain_size (>= 1) bytes takes. */
+long long fs_seal_file_size(long long plain_size);
+
+/* A fresh random per-file key. FS_OK or FS_ERANDOM. */
+int fs_seal_file_keygen(unsigned char key[FS_SEAL_FILE_KEY_BYTES]);
+
+/* Reads in_fd to its end and writes it sealed to out_fd under key, for
+ * field of submission submission_id of form f. Memory stays one chunk.
+ * On FS_OK: *plain_size and plain_hex are the file's, *ct_size and
+ * ct_hex the sealed file's (SHA-256, lower-case hex). FS_EIO (a read or
+ * write failed; errno says why), FS_EINVAL (an empty file, a name too
+ * long), FS_ERANDOM. out_fd may hold a partial file on failure: the
+ * caller writes to a temporary name. */
+int fs_seal_file_encrypt(int in_fd, int out_fd,
+                         const unsigned char key[FS_SEAL_FILE_KEY_BYTES],
+                         const fs_form *f, const char *submission_id,
+                         const char *field, long long *plain_size,
+                         char plain_hex[65], long long *ct_size,
+                         char ct_hex[65]);
+
+/* Opens the sealed file in_fd (read to its end) into out_fd. On FS_OK
+ * *plain_size and plain_hex describe what was written. FS_EMALFORMED
+ * with why: not a sealed file, a chunk that does not authenticate (wrong
+ * key, tampered, another submission's or field's file), cut short or
+ * followed by bytes; FS_EIO. out_fd may hold part of the file on
+ * failure: the caller writes to a temporary name and removes it. */
+int fs_seal_file_decrypt(int in_fd, int out_fd,
+                         const unsigned char key[FS_SEAL_FILE_KEY_BYTES],
+                         const fs_form *f, const char *submission_id,
+                         const char *field, long long *plain_size,
+                         char plain_hex[65], char *why, size_t whycap);
+
+/* 1 when answer v is a sealed file reference ("sealed": true). */
+int fs_answer_is_sealed_file(const cJSON *v);
+
 #ifdef __cplusplus
 }
 #endif

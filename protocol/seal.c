@@ -116,17 +116,6 @@ size_t fs__seal_parse_form(fs_form *f, const cJSON *sealed,
             continue;
         }
         f->nsealed++;
-        if (fs_field_type_is_attachment(fld->type)) {
-            /* Refused, never dropped quietly: the file would travel in
-             * the clear while the form says it is sealed. */
-            fs_problems_add(p, where,
-                            "an image, audio or file field cannot be sealed "
-                            "yet (nor be personal or sensitive in a form "
-                            "sealed as a whole): the hub must read the "
-                            "reference to take the file, and the file is "
-                            "not encrypted");
-            bad++;
-        }
         if (fld->flags & FS_FIELD_CONSENT) {
             fs_problems_add(p, where,
                             "the consent field cannot be sealed: the hub "
@@ -327,15 +316,35 @@ int fs_seal_answers(const fs_form *f, cJSON *answers, const char *submission_id,
         return FS_EINVAL;
     if (fs_seal_init() != FS_OK)
         return FS_ERANDOM;
+    /* A sealed file's answer must come sealed, with its plain reference
+     * ("plain", fs_seal.h) to move inside: checked before anything
+     * moves, so a refusal leaves answers as they were. */
+    for (size_t i = 0; i < f->nfields; i++) {
+        const fs_field *fld = &f->fields[i];
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(answers, fld->name);
+        if ((fld->flags & FS_FIELD_SEALED) && a != NULL &&
+            fs_field_type_is_attachment(fld->type) &&
+            (!fs_answer_is_sealed_file(a) ||
+             !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(a, "plain"))))
+            return FS_EINVAL;
+    }
     cJSON *plain = cJSON_CreateObject();
     if (plain == NULL)
         return FS_ENOMEM;
     for (size_t i = 0; i < f->nfields; i++)
         if (f->fields[i].flags & FS_FIELD_SEALED) {
-            cJSON *a = cJSON_DetachItemFromObjectCaseSensitive(
-                answers, f->fields[i].name);
+            const char *name = f->fields[i].name;
+            cJSON *a = fs_field_type_is_attachment(f->fields[i].type)
+                           ? cJSON_GetObjectItemCaseSensitive(answers, name)
+                           : NULL;
+            /* A sealed file: its plain reference goes in, its sealed
+             * reference stays for the hub to take the file by. */
             if (a)
-                cJSON_AddItemToObject(plain, f->fields[i].name, a);
+                a = cJSON_DetachItemFromObjectCaseSensitive(a, "plain");
+            else
+                a = cJSON_DetachItemFromObjectCaseSensitive(answers, name);
+            if (a)
+                cJSON_AddItemToObject(plain, name, a);
         }
     char *text = cJSON_PrintUnformatted(plain);
     size_t len = text ? strlen(text) : 0;

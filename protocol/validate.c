@@ -810,7 +810,7 @@ static int check_geopoint(const fs_field *fld, const cJSON *v, fs_problems *p)
 /* An attachment answer: {"sha256": 64 lower-case hex, "size": bytes,
  * "type": content type, "name": base name}; the file itself travels
  * apart (PROTOCOL.md, attachments). */
-static int check_attachment(const fs_field *fld, const cJSON *v, fs_problems *p)
+int fs__check_attachment(const fs_field *fld, const cJSON *v, fs_problems *p)
 {
     static const char *const names[] = {"sha256", "size", "type", "name", NULL};
     const cJSON *h, *sz, *ty, *nm;
@@ -948,7 +948,11 @@ int fs_answer_check(const fs_form *f, const fs_field *fld, const cJSON *v,
     case FS_FIELD_IMAGE:
     case FS_FIELD_AUDIO:
     case FS_FIELD_FILE:
-        return check_attachment(fld, v, p);
+        /* A sealed field's file is sealed on the device: its answer is
+         * checked as it is before sealing (fs_seal.h). */
+        if (fld->flags & FS_FIELD_SEALED)
+            return fs__seal_check_file_ref(fld, v, 1, p);
+        return fs__check_attachment(fld, v, p);
     case FS_FIELD_NOTE:
     default:
         fs_problems_add(p, fld->name,
@@ -1059,8 +1063,15 @@ int fs_answers_validate(const fs_form *f, const cJSON *answers,
         a = by_field[i];
         if (sealed && (fld->flags & FS_FIELD_SEALED)) {
             /* Only the envelope may hold it; whether it was asked and
-             * answered was checked before sealing. */
-            if (a != NULL) {
+             * answered was checked before sealing. A sealed file leaves
+             * its sealed reference beside the envelope, for the hub to
+             * take the file by. */
+            if (a != NULL && fs_field_type_is_attachment(fld->type)) {
+                rc = fs__seal_check_file_ref(fld, a, 0, p);
+                if (rc == FS_ENOMEM)
+                    return rc;
+                bad += rc != FS_OK;
+            } else if (a != NULL) {
                 fs_problems_add(p, fld->name,
                                 "sealed: its answer travels only inside "
                                 "the sealed answers, never in plain text");

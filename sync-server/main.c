@@ -135,6 +135,9 @@ static const char usage[] =
     "                                  under a passphrase) and FILE.pub\n"
     "  keys publish [--db PATH] FILE   send the public key to devices\n"
     "  keys list [--db PATH] [--json|--csv]\n"
+    "  open-file ID FIELD --key FILE [--passphrase-fd N] -o FILE\n"
+    "                                  a sealed image, audio or file answer,\n"
+    "                                  opened offline (audited)\n"
     "  aggregates rebuild [--db PATH] count coverage and indicators again\n"
     "  aggregates verify [--db PATH]  compare them with a count from "
     "scratch\n"
@@ -827,6 +830,14 @@ int main(int argc, char **argv)
         return bad("usage: fieldsync-hub keys generate --out FILE | keys "
                    "publish FILE | keys list",
                    NULL);
+    }
+    if (strcmp(cmd, "open-file") == 0) {
+        if (a.npos != 2)
+            return bad("usage: fieldsync-hub open-file SUBMISSION-ID FIELD "
+                       "--key FILE -o FILE",
+                       NULL);
+        return hub_open_file(a.db, a.key, a.pass_fd, a.pos[0], a.pos[1],
+                             a.output, stdout);
     }
     if (strcmp(cmd, "stats") == 0)
         return hub_stats(a.db, a.json, stdout);

@@ -640,6 +640,16 @@ int hub__seal_reveal(const hub_steward *s, const fs_form *f, const char *id,
     while (c) {
         cJSON *next = c->next;
         cJSON *item = cJSON_DetachItemViaPointer(plain, c);
+        const fs_field *fld = fs_form_field_named(f, item->string);
+        /* A sealed file shows its plain reference; its key stays out of
+         * exports (`open-file` opens the file). */
+        if (fld && fs_field_type_is_attachment(fs_field_type_of(fld)) &&
+            cJSON_IsObject(item)) {
+            cJSON *k = cJSON_GetObjectItemCaseSensitive(item, "key");
+            if (cJSON_IsString(k))
+                sodium_memzero(k->valuestring, strlen(k->valuestring));
+            cJSON_DeleteItemFromObjectCaseSensitive(item, "key");
+        }
         cJSON_DeleteItemFromObjectCaseSensitive(answers, item->string);
         cJSON_AddItemToObject(answers, item->string, item);
         c = next;

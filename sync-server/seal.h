@@ -74,6 +74,40 @@ int hub__seal_reveal_row(sqlite3 *db, hub_seal_forms *c, const hub_steward *s,
                          const char *form, int64_t v, const char *id,
                          cJSON *answers, int *opened, char *err, size_t cap);
 
+/* ---- sealed files (sealfile.c) ---- */
+
+/* With steward key s: the sealed answers of submission id (answers as
+ * stored, the envelope still sealed; form f) opened, and *plain_out the
+ * plain reference of field's sealed file: {"sha256", "size", "type",
+ * "name", "key"} (the caller's; wipe "key" before cJSON_Delete). HUB_OK;
+ * HUB_ENOTFOUND (the field is not answered with a sealed file);
+ * HUB_EBADINPUT with err (not a sealed file field, another key,
+ * tampered). */
+int hub__sealed_file_ref(const hub_steward *s, const fs_form *f, const char *id,
+                         const cJSON *answers, const char *field,
+                         cJSON **plain_out, char *err, size_t cap);
+
+/* Opens the sealed file of field of submission id (as for
+ * hub__sealed_file_ref) from blob_dir/CIPHERTEXT-HASH into out_fd, in
+ * chunks, and checks what it wrote against the hash and size the device
+ * sealed. HUB_OK; HUB_ENOTFOUND (not answered, or the file has not
+ * arrived); HUB_EBADINPUT with err naming the submission and the field
+ * (wrong key, a byte changed, cut short, another submission's file).
+ * out_fd may hold part of the file on failure: write to a temporary name
+ * and remove it. The caller audits (`file.unseal`) before any byte
+ * leaves, as hub_open_file does. For `export media` too. */
+int hub__open_sealed_blob(const hub_steward *s, const fs_form *f,
+                          const char *id, const cJSON *answers,
+                          const char *field, const char *blob_dir, int out_fd,
+                          char *err, size_t cap);
+
+/* `fieldsync-hub open-file ID FIELD --key FILE -o OUT`: the sealed file
+ * of the current revision of submission id, opened into out_path (whole
+ * or not at all), audited first. Exit status. */
+int hub_open_file(const char *db_path, const char *key, int pass_fd,
+                  const char *id, const char *field, const char *out_path,
+                  FILE *out);
+
 /* The commands (main.c): keys generate, publish, list. */
 int hub_keys_generate(const char *out_path, const char *id, int pass_fd,
                       FILE *out);

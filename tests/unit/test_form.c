@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -1339,12 +1340,237 @@ static int test_attachment_fields(void)
         "{\"name\":\"s\",\"type\":\"file\",\"sealed\":true}],"
         "\"seal_key\":\"k\"}");
     CHECK(f == NULL);
+    CHECK(!strstr(plist(), "$.fields[2]")); /* a sealed file field is fine */
     CHECK_PROBLEM("$.fields[0].max_bytes", "whole number from 1");
     CHECK_PROBLEM("$.fields[0].content_types[0]", "image/* types only");
     CHECK_PROBLEM("$.fields[0].content_types[1]", "content type");
     CHECK_PROBLEM("$.fields[1].content_types",
                   "applies to image, audio and file fields only");
-    CHECK_PROBLEM("$.fields[2]", "cannot be sealed yet");
+    return 0;
+}
+
+/* ---- sealed files (fs_seal.h) ---------------------------------------- */
+
+/* A temporary file holding n bytes of pattern; its descriptor at 0. */
+static int temp_with(const unsigned char *p, size_t n)
+{
+    FILE *t = tmpfile();
+    if (t == NULL)
+        return -1;
+    int fd = dup(fileno(t));
+    fclose(t);
+    if (fd >= 0 && (write(fd, p, n) != (ssize_t)n || lseek(fd, 0, SEEK_SET)))
+        return -1;
+    return fd;
+}
+
+static long long fd_size(int fd)
+{
+    return (long long)lseek(fd, 0, SEEK_END);
+}
+
+static int test_sealed_file_form_rules(void)
+{
+    /* A sealed image field, and a personal audio field of a form sealed
+     * as a whole: both sealed now, neither refused. */
+    fs_form *f = parse_q("{'id':'s','version':1,'title':'S','sealed':true,"
+                         "'seal_key':'k1','fields':[{'name':'code','type':"
+                         "'text'},{'name':'photo','type':'image','sealed':"
+                         "true,'max_bytes':200000},{'name':'voice','type':"
+                         "'audio','personal':true}]}");
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    CHECK(fs_field_flags(fs_form_field_named(f, "photo")) & FS_FIELD_SEALED);
+    CHECK(fs_field_flags(fs_form_field_named(f, "voice")) & FS_FIELD_SEALED);
+    fs_form_free(f);
+    /* The other rules still hold beside a sealed file field. */
+    CHECK(parse_q("{'id':'s','version':1,'title':'S','seal_key':'k1',"
+                  "'fields':[{'name':'photo','type':'image','sealed':true},"
+                  "{'name':'n','type':'text','relevant':{'field':'photo',"
+                  "'op':'answered'}}]}") == NULL);
+    CHECK_PROBLEM("$.fields[1]", "names a sealed field");
+    CHECK(parse_q("{'id':'s','version':1,'title':'S','fields':[{'name':"
+                  "'photo','type':'image','sealed':true}]}") == NULL);
+    CHECK_PROBLEM("$.seal_key", "required when a field is sealed");
+    return 0;
+}
+
+static int test_sealed_file_round_trip(void)
+{
+    fs_form *f = parse_q("{'id':'s','version':1,'title':'S','area':"
+                         "'optional','seal_key':'k1','fields':[{'name':"
+                         "'code','type':'text'},{'name':'photo','type':"
+                         "'image','sealed':true,'max_bytes':200000}]}");
+    if (f == NULL)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    const char *id = "01a24942-cd72-7786-b236-bc0862f3acfe";
+    const char *other = "01a24942-cd72-7786-b236-bc0862f3acff";
+    /* Three chunks and a bit: a PNG signature, then a pattern. */
+    size_t n = 3 * FS_SEAL_FILE_CHUNK + 123;
+    unsigned char *png = malloc(n);
+    CHECK(png != NULL);
+    memcpy(png, "\x89PNG\r\n\x1a\n", 8);
+    for (size_t i = 8; i < n; i++)
+        png[i] = (unsigned char)(i * 7 + 3);
+    unsigned char key[FS_SEAL_FILE_KEY_BYTES], key2[FS_SEAL_FILE_KEY_BYTES];
+    CHECK(fs_seal_file_keygen(key) == FS_OK);
+    CHECK(fs_seal_file_keygen(key2) == FS_OK);
+    int in = temp_with(png, n), ct = temp_with(NULL, 0);
+    CHECK(in >= 0 && ct >= 0);
+    char hex[65], ct_hex[65], want[65];
+    long long size = 0, ct_size = 0;
+    CHECK(fs_seal_file_encrypt(in, ct, key, f, id, "photo", &size, hex,
+                               &ct_size, ct_hex) == FS_OK);
+    fs_sha256_hex(png, n, want);
+    CHECK_STR(hex, want);
+    CHECK(size == (long long)n);
+    CHECK(ct_size == fs_seal_file_size((long long)n));
+    CHECK(fd_size(ct) == ct_size);
+    /* The sealed bytes hold no run of the plain ones. */
+    unsigned char *sealed = malloc((size_t)ct_size);
+    CHECK(sealed && pread(ct, sealed, (size_t)ct_size, 0) == ct_size);
+    CHECK(memmem(sealed, (size_t)ct_size, png + 1000, 32) == NULL);
+    /* Opened with its key, for its submission and field: the same bytes. */
+    char why[256], back_hex[65];
+    long long back = 0;
+    int out = temp_with(NULL, 0);
+    lseek(ct, 0, SEEK_SET);
+    CHECK(fs_seal_file_decrypt(ct, out, key, f, id, "photo", &back, back_hex,
+                               why, sizeof why) == FS_OK);
+    CHECK(back == (long long)n && strcmp(back_hex, want) == 0);
+    close(out);
+    /* Another key, another submission, another field: refused. */
+    struct {
+        const unsigned char *k;
+        const char *id, *field, *needle;
+    } bad[] = {{key2, id, "photo", "integrity check at byte 0"},
+               {key, other, "photo", "integrity check"},
+               {key, id, "code", "another submission or field"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        out = temp_with(NULL, 0);
+        lseek(ct, 0, SEEK_SET);
+        CHECK(fs_seal_file_decrypt(ct, out, bad[i].k, f, bad[i].id,
+                                   bad[i].field, &back, back_hex, why,
+                                   sizeof why) == FS_EMALFORMED);
+        CHECK(strstr(why, bad[i].needle) != NULL);
+        close(out);
+    }
+    /* One flipped byte in the second chunk; cut short; a byte after. */
+    struct {
+        long long at;
+        int how; /* 0 flip, 1 cut there, 2 append */
+        const char *needle;
+    } dmg[] = {{8 + 24 + FS_SEAL_FILE_CHUNK + 17 + 5, 0, "integrity check"},
+               {ct_size - 200, 1, "integrity check"},
+               {8 + 24 + 2 * (FS_SEAL_FILE_CHUNK + 17), 1, "cut short"},
+               {ct_size, 2, "integrity check"},
+               {0, 0, "not a sealed file"}};
+    for (size_t i = 0; i < sizeof dmg / sizeof dmg[0]; i++) {
+        unsigned char *copy = malloc((size_t)ct_size + 1);
+        CHECK(copy != NULL);
+        memcpy(copy, sealed, (size_t)ct_size);
+        size_t len = (size_t)ct_size;
+        if (dmg[i].how == 0)
+            copy[dmg[i].at] ^= 0x01;
+        else if (dmg[i].how == 1)
+            len = (size_t)dmg[i].at;
+        else
+            copy[len++] = 0;
+        int c = temp_with(copy, len);
+        out = temp_with(NULL, 0);
+        CHECK(fs_seal_file_decrypt(c, out, key, f, id, "photo", &back, back_hex,
+                                   why, sizeof why) == FS_EMALFORMED);
+        if (!strstr(why, dmg[i].needle))
+            return failf(__FILE__, __LINE__, "damage %zu: %s", i, why);
+        close(c);
+        close(out);
+        free(copy);
+    }
+
+    /* The answers: the reference before sealing passes the device's
+     * check; sealing moves its plain part into the envelope; the hub's
+     * check takes the sealed reference and nothing plain. */
+    char key64[FS_SEAL_KEY_B64];
+    fs_seal_key_encode(key, key64);
+    char ans[1024];
+    snprintf(ans, sizeof ans,
+             "{\"code\":\"x\",\"photo\":{\"sha256\":\"%s\",\"size\":%lld,"
+             "\"type\":\"%s\",\"sealed\":true,\"plain\":{\"sha256\":\"%s\","
+             "\"size\":%zu,\"type\":\"image/png\",\"name\":\"p.png\","
+             "\"key\":\"%s\"}}}",
+             ct_hex, ct_size, FS_SEALED_FILE_TYPE, hex, n, key64);
+    if (validate(f, ans, NULL) != FS_OK)
+        return failf(__FILE__, __LINE__, "refused:\n%s", plist());
+    cJSON *a = cJSON_Parse(ans);
+    unsigned char pk[32], sk[32];
+    crypto_box_keypair(pk, sk);
+    CHECK(fs_seal_answers(f, a, id, "k1", pk) == FS_OK);
+    char *text = cJSON_PrintUnformatted(a);
+    CHECK(strstr(text, hex) == NULL && strstr(text, key64) == NULL &&
+          strstr(text, "p.png") == NULL && strstr(text, "plain") == NULL);
+    CHECK(strstr(text, ct_hex) != NULL);
+    fs_problems_init(&probs);
+    if (fs_answers_validate(f, a, NULL, &probs) != FS_OK)
+        return failf(__FILE__, __LINE__, "sealed refused:\n%s", plist());
+    cJSON *opened = NULL;
+    CHECK(fs_seal_open(f, a, id, "k1", pk, sk, &opened, why, sizeof why) ==
+          FS_OK);
+    const cJSON *inner = cJSON_GetObjectItem(opened, "photo");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(inner, "sha256")), hex);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(inner, "key")), key64);
+    cJSON_Delete(opened);
+    free(text);
+
+    /* The hub refuses: a plain reference beside the envelope, the plain
+     * part left outside, a wrong type. */
+    char plainref[512];
+    snprintf(plainref, sizeof plainref,
+             "{\"sha256\":\"%s\",\"size\":%zu,\"type\":\"image/png\","
+             "\"name\":\"p.png\"}",
+             hex, n);
+    cJSON *env = cJSON_GetObjectItem(a, FS_SEALED_MEMBER);
+    const char *swaps[] = {plainref, NULL, NULL};
+    char leak[1024], wrongtype[512];
+    snprintf(leak, sizeof leak,
+             "{\"sha256\":\"%s\",\"size\":%lld,\"type\":\"%s\",\"sealed\":"
+             "true,\"plain\":{}}",
+             ct_hex, ct_size, FS_SEALED_FILE_TYPE);
+    snprintf(wrongtype, sizeof wrongtype,
+             "{\"sha256\":\"%s\",\"size\":%lld,\"type\":\"image/png\","
+             "\"sealed\":true}",
+             ct_hex, ct_size);
+    swaps[1] = leak;
+    swaps[2] = wrongtype;
+    const char *needles[] = {"a plain file reference is refused",
+                             "travel only inside the sealed answers",
+                             "type must be " FS_SEALED_FILE_TYPE};
+    for (size_t i = 0; i < 3; i++) {
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "code", "x");
+        cJSON_AddItemToObject(b, "photo", cJSON_Parse(swaps[i]));
+        cJSON_AddItemToObject(b, FS_SEALED_MEMBER, cJSON_Duplicate(env, 1));
+        fs_problems_init(&probs);
+        CHECK(fs_answers_validate(f, b, NULL, &probs) == FS_EINVALID);
+        CHECK_PROBLEM("photo", needles[i]);
+        cJSON_Delete(b);
+    }
+    /* ... and the device too: a plain reference for a sealed field is
+     * neither valid nor sealable (it would leave in the clear). */
+    char plainans[600];
+    snprintf(plainans, sizeof plainans, "{\"code\":\"x\",\"photo\":%s}",
+             plainref);
+    CHECK(validate(f, plainans, NULL) == FS_EINVALID);
+    CHECK_PROBLEM("photo", "a plain file reference is refused");
+    cJSON *p2 = cJSON_Parse(plainans);
+    CHECK(fs_seal_answers(f, p2, id, "k1", pk) == FS_EINVAL);
+    CHECK(cJSON_GetObjectItem(p2, FS_SEALED_MEMBER) == NULL);
+    cJSON_Delete(p2);
+    cJSON_Delete(a);
+    free(sealed);
+    free(png);
+    close(in);
+    close(ct);
+    fs_form_free(f);
     return 0;
 }
 
@@ -1375,6 +1601,8 @@ static const unit_case tests[] = {
     {"sealed marks", test_sealed_marks},
     {"seal and open", test_seal_open},
     {"attachment fields", test_attachment_fields},
+    {"sealed file form rules", test_sealed_file_form_rules},
+    {"sealed file round trip", test_sealed_file_round_trip},
 };
 
 int main(int argc, char **argv)
