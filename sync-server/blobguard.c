@@ -167,6 +167,7 @@ int hub__blob_sniff(struct mg_connection *conn, sqlite3 *db,
                  fs_field_type_allowed(fld, type);
         if (!ok) {
             char ftype[32];
+            int takes = type && fs_field_type_allowed(fld, type);
             snprintf(ftype, sizeof ftype, "%s",
                      fs_field_type_name(fs_field_type_of(fld)));
             fs_form_free(form);
@@ -182,9 +183,8 @@ int hub__blob_sniff(struct mg_connection *conn, sqlite3 *db,
                              "of a type it takes",
                              sniffed ? sniffed : "of no type the hub knows", id,
                              declared, ftype, field,
-                             type && !fs_field_type_allowed(fld, type)
-                                 ? ", which does not take that type"
-                                 : "");
+                             type && !takes ? ", which does not take that type"
+                                            : "");
             return 415;
         }
         fs_form_free(form);
