@@ -169,9 +169,14 @@ static int finish_blob(struct mg_connection *conn, const hub_device *dev,
     unsigned char head[FS_SNIFF_BYTES];
     size_t nhead = 0;
 
-    if (hash_file(part, got, head, &nhead) != 0)
+    if (hash_file(part, got, head, &nhead) != 0) {
+        /* Deleted: a whole .part left behind would tell the device the
+         * hub holds every byte while the file never becomes visible. */
+        unlink(part);
         return hub__reply_err(conn, HUB_ESTORAGE, "storage",
-                              "the hub cannot read the upload back");
+                              "the hub cannot read the upload back; nothing "
+                              "was kept: send the file again from offset 0");
+    }
     if (strcmp(got, hash) != 0) {
         unlink(part);
         fprintf(stderr,
@@ -233,7 +238,7 @@ static int append_durably(const char *dir, const char *part, long long off,
     return -1;
 }
 
-/* 400 short_chunk, with the offset the hub holds now (JSON and header),
+/* 400 short_chunk, with the offset the hub holds now beside the error,
  * so a device still listening resumes from it. */
 static int reply_short(struct mg_connection *conn, long long got, long long len,
                        long long now, long long size, int kept)
