@@ -20,29 +20,6 @@
 #include "store.h"
 #include "sync.h"
 
-/* The content type from a file's first bytes; NULL when unknown. Never
- * trusted from the file name. */
-static const char *sniff(const unsigned char *b, size_t n)
-{
-    if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
-        return "image/jpeg";
-    if (n >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0)
-        return "image/png";
-    if (n >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0)
-        return "image/webp";
-    if (n >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WAVE", 4) == 0)
-        return "audio/wav";
-    if (n >= 4 && memcmp(b, "OggS", 4) == 0)
-        return "audio/ogg";
-    if (n >= 3 && memcmp(b, "ID3", 3) == 0)
-        return "audio/mpeg";
-    if (n >= 12 && memcmp(b + 4, "ftypM4A", 7) == 0)
-        return "audio/mp4";
-    if (n >= 5 && memcmp(b, "%PDF-", 5) == 0)
-        return "application/pdf";
-    return NULL;
-}
-
 static int read_file(fa_agent *ag, const char *field, const char *path,
                      long max, unsigned char **out, size_t *len)
 {
@@ -171,9 +148,8 @@ int fa__attach_file(fa_agent *ag, const fs_form *form, cJSON *answers,
     int rc = read_file(ag, field, path, fs_field_max_bytes(fld), &buf, &n);
     if (rc != FA_OK)
         return rc;
-    const char *type = sniff(buf, n);
-    if (!type && fs_field_type_of(fld) == FS_FIELD_FILE)
-        type = "application/octet-stream";
+    /* From the bytes, never the name; the hub checks it the same way. */
+    const char *type = fs_field_file_type(fld, buf, n);
     if (!type || !fs_field_type_allowed(fld, type)) {
         free(buf);
         return fa__fail(ag, FA_EINPUT,
@@ -258,6 +234,19 @@ static long long reply_offset(const fa__http *h)
     return off;
 }
 
+/* 1 when the hub's JSON reply names error code. */
+static int hub_error_is(const fa__http *h, const char *code)
+{
+    fs_limits lim;
+    fs_limits_default(&lim);
+    cJSON *doc = NULL;
+    fs_json_parse((const char *)h->reply.data, h->reply.len, &lim, &doc, NULL);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
+    int is = cJSON_IsString(e) && strcmp(e->valuestring, code) == 0;
+    cJSON_Delete(doc);
+    return is;
+}
+
 static int note_sent(fa_agent *ag, const char *hash, long long off,
                      long long bytes)
 {
@@ -328,6 +317,23 @@ static int send_one(fa__sync *s, const char *hash, long long size)
             off = -1; /* the hub holds other bytes: ask again */
             if (++drops >= s->o->max_attempts)
                 rc = fa__http_fail(ag, s->h, FA_EREFUSED, "uploading a file");
+        } else if (s->h->status == 507) {
+            /* The hub's disk is at its floor: retrying at once will not
+             * free it. The file waits here and goes on a later sync. */
+            char msg[FA_MSG_MAX];
+            fa__http_error_message(s->h, msg, sizeof msg);
+            rc = fa__fail(ag, FA_EPARTIAL,
+                          "uploading a file: %s; the file waits on this "
+                          "device (%lld of %lld bytes at the hub) and is "
+                          "sent on a later sync, nothing is lost",
+                          msg, off, size);
+        } else if (s->h->status == 413 && hub_error_is(s->h, "quota")) {
+            char msg[FA_MSG_MAX];
+            fa__http_error_message(s->h, msg, sizeof msg);
+            rc = fa__fail(ag, FA_EREFUSED,
+                          "uploading a file: %s; the file waits on this "
+                          "device and is sent once the hub takes it",
+                          msg);
         } else if (fa__sync_transient(s->h->status) &&
                    ++drops < s->o->max_attempts) {
             off = -1;

@@ -170,6 +170,13 @@ long fs_field_max_bytes(const fs_field *fld);
 /* Attachment fields: 1 when a file of content type ctype may answer the
  * field (its content_types, or the defaults of its type); else 0. */
 int fs_field_type_allowed(const fs_field *fld, const char *ctype);
+/* Attachment fields: the type a file whose first n bytes are b has as
+ * the answer to fld: what fs_sniff_type says, or for a file field
+ * application/octet-stream when it does not know; NULL for an image or
+ * audio field when it does not know. The agent labels a file with it and
+ * the hub checks the label with it (sniff.c). Static storage. */
+const char *fs_field_file_type(const fs_field *fld, const unsigned char *b,
+                               size_t n);
 unsigned fs_field_flags(const fs_field *fld); /* FS_FIELD_* bits */
 /* What the device fills in, or FS_AUTO_NONE for a question. */
 fs_field_auto fs_field_auto_of(const fs_field *fld);

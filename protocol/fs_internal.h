@@ -22,6 +22,10 @@ size_t fs__utf8_seq(const unsigned char *s, size_t n);
  * and invalid sequences replaced by '?', "..." appended when cut. */
 void fs__snippet(const char *s, char *out, size_t outsz);
 
+/* fs_sha256_init without libcrypto: the plain rounds (tests use it to
+ * check the fallback in pieces). */
+void fs__sha256_init_plain(fs_sha256_ctx *c);
+
 /* Bump allocation (arena.c): blocks aligned as malloc's, all freed at
  * once by fs__arena_free. A zeroed fs__arena is empty and ready. */
 typedef struct fs__arena {

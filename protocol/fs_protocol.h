@@ -173,6 +173,32 @@ int fs_random_bytes(void *p, size_t n);
 void fs_sha256(const void *p, size_t n, unsigned char out[32]);
 /* Lower-case hex digest, NUL-terminated. */
 void fs_sha256_hex(const void *p, size_t n, char out[65]);
+
+/* SHA-256 of bytes given in pieces (a file read through a fixed buffer),
+ * the same digest as fs_sha256 of them all at once. Init, any number of
+ * updates, then final exactly once: final frees what init took. The
+ * members are the implementation's. */
+typedef struct fs_sha256_ctx {
+    void *evp;               /* libcrypto's context, or NULL: plain rounds */
+    uint32_t h[8];           /* plain rounds: the state */
+    unsigned char block[64]; /* plain rounds: bytes not yet compressed */
+    size_t used;             /* of block */
+    uint64_t total;          /* bytes given so far */
+    int failed;              /* libcrypto failed midway */
+} fs_sha256_ctx;
+
+void fs_sha256_init(fs_sha256_ctx *c);
+void fs_sha256_update(fs_sha256_ctx *c, const void *p, size_t n);
+/* The digest as lower-case hex, NUL-terminated: FS_OK, or FS_ENOMEM
+ * (out empty) when libcrypto failed midway. */
+int fs_sha256_final_hex(fs_sha256_ctx *c, char out[65]);
+
+/* The content type of a file from its first n bytes (FS_SNIFF_BYTES
+ * are enough), e.g. "image/png"; NULL when the table does not know them.
+ * Static storage. */
+#define FS_SNIFF_BYTES 16
+const char *fs_sniff_type(const unsigned char *b, size_t n);
+
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void fs_hex(const unsigned char *p, size_t n, char *out);
 

@@ -73,38 +73,66 @@ static void compress(uint32_t h[8], const unsigned char *blk)
     h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
 
-static void sha256_plain(const void *p, size_t n, unsigned char out[32])
-{
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    const unsigned char *s = p;
-    unsigned char last[128];
-    uint64_t bits = (uint64_t)n * 8;
-    size_t rest, tail, i;
+static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 
-    if (s == NULL)
-        n = 0, bits = 0;
-    for (i = 0; i + 64 <= n; i += 64)
-        compress(h, s + i);
-    /* Padding: the leftover bytes, 0x80, zeros, then the 64-bit length,
-     * filling one block or two when the length does not fit. */
-    rest = n - i;
+void fs__sha256_init_plain(fs_sha256_ctx *c)
+{
+    memset(c, 0, sizeof(*c));
+    memcpy(c->h, H0, sizeof(H0));
+}
+
+static void plain_update(fs_sha256_ctx *c, const unsigned char *s, size_t n)
+{
+    c->total += n;
+    if (c->used > 0) {
+        size_t take = 64 - c->used < n ? 64 - c->used : n;
+        memcpy(c->block + c->used, s, take);
+        c->used += take, s += take, n -= take;
+        if (c->used < 64)
+            return;
+        compress(c->h, c->block);
+        c->used = 0;
+    }
+    for (; n >= 64; s += 64, n -= 64)
+        compress(c->h, s);
+    if (n > 0)
+        memcpy(c->block, s, n);
+    c->used = n;
+}
+
+/* Padding: the leftover bytes, 0x80, zeros, then the 64-bit length in
+ * bits, filling one block or two when the length does not fit. */
+static void plain_final(fs_sha256_ctx *c, unsigned char out[32])
+{
+    unsigned char last[128];
+    uint64_t bits = c->total * 8;
+    size_t tail = c->used + 1 + 8 <= 64 ? 64 : 128, i;
+
     memset(last, 0, sizeof(last));
-    if (rest > 0)
-        memcpy(last, s + i, rest);
-    last[rest] = 0x80;
-    tail = rest + 1 + 8 <= 64 ? 64 : 128;
+    memcpy(last, c->block, c->used);
+    last[c->used] = 0x80;
     for (i = 0; i < 8; i++)
         last[tail - 1 - i] = (unsigned char)(bits >> (8 * i));
-    compress(h, last);
+    compress(c->h, last);
     if (tail == 128)
-        compress(h, last + 64);
+        compress(c->h, last + 64);
     for (i = 0; i < 8; i++) {
-        out[4 * i] = (unsigned char)(h[i] >> 24);
-        out[4 * i + 1] = (unsigned char)(h[i] >> 16);
-        out[4 * i + 2] = (unsigned char)(h[i] >> 8);
-        out[4 * i + 3] = (unsigned char)h[i];
+        out[4 * i] = (unsigned char)(c->h[i] >> 24);
+        out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);
+        out[4 * i + 2] = (unsigned char)(c->h[i] >> 8);
+        out[4 * i + 3] = (unsigned char)c->h[i];
     }
+}
+
+static void sha256_plain(const void *p, size_t n, unsigned char out[32])
+{
+    fs_sha256_ctx c;
+
+    fs__sha256_init_plain(&c);
+    if (p != NULL)
+        plain_update(&c, p, n);
+    plain_final(&c, out);
 }
 
 /* Fetched once: an implicit fetch on every call costs as much as hashing
@@ -136,4 +164,52 @@ void fs_sha256_hex(const void *p, size_t n, char out[65])
 
     fs_sha256(p, n, d);
     fs_hex(d, sizeof(d), out);
+}
+
+/* libcrypto when it has SHA-256, else the plain rounds. A libcrypto
+ * failure midway cannot fall back (the bytes are gone): final says so. */
+void fs_sha256_init(fs_sha256_ctx *c)
+{
+    fs__sha256_init_plain(c);
+    pthread_once(&evp_once, fetch_sha256);
+    if (evp_sha256 == NULL)
+        return;
+    EVP_MD_CTX *x = EVP_MD_CTX_new();
+    if (x != NULL && EVP_DigestInit_ex(x, evp_sha256, NULL) == 1)
+        c->evp = x;
+    else
+        EVP_MD_CTX_free(x);
+}
+
+void fs_sha256_update(fs_sha256_ctx *c, const void *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (c->evp == NULL) {
+        plain_update(c, p, n);
+        return;
+    }
+    c->total += n;
+    if (EVP_DigestUpdate(c->evp, p, n) != 1)
+        c->failed = 1;
+}
+
+int fs_sha256_final_hex(fs_sha256_ctx *c, char out[65])
+{
+    unsigned char d[32];
+    unsigned int len = 0;
+
+    if (c->evp == NULL) {
+        plain_final(c, d);
+    } else {
+        if (EVP_DigestFinal_ex(c->evp, d, &len) != 1 || len != 32)
+            c->failed = 1;
+        EVP_MD_CTX_free(c->evp);
+        c->evp = NULL;
+    }
+    out[0] = '\0';
+    if (c->failed)
+        return FS_ENOMEM;
+    fs_hex(d, sizeof(d), out);
+    return FS_OK;
 }

@@ -13,7 +13,13 @@
  * files from any number of submissions are stored once.
  *
  * A device may upload only a file one of its own submissions references
- * (by sha256 and size), so the store cannot be used as a drop box.
+ * (by sha256 and size), so the store cannot be used as a drop box; what
+ * it may keep here is bounded by its quota and the disk's free-space
+ * floor, and a whole file must be the type its submissions declare
+ * (blobguard.h).
+ *
+ * A chunk's body is read without the lock (patch_chunk says why), and a
+ * body cut short keeps what arrived: the device resumes from there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +31,7 @@
 #include <unistd.h>
 
 #include "blobs.h"
+#include "blobguard.h"
 #include "errors.h"
 #include "http.h"
 #include "scope.h"
@@ -32,7 +39,8 @@
 #include "stmtcache.h"
 
 /* One upload appends at a time: two devices sending the same file must
- * not interleave their chunks. */
+ * not interleave their chunks. Held to check an offset and to write, never
+ * while a body is read from the network. */
 static pthread_mutex_t blob_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int valid_hash(const char *s)
@@ -118,31 +126,57 @@ static int fsync_path(const char *path, int flags)
     return r;
 }
 
-/* Hashes the file at path into hex. */
-static int hash_file(const char *path, size_t size, char hex[65])
+/* Hashes the file at path into hex through a fixed buffer, so a file of
+ * any size costs the hub HUB_BLOB_READ bytes of memory; its first
+ * FS_SNIFF_BYTES go to head (*nhead of them). */
+static int hash_file(const char *path, char hex[65],
+                     unsigned char head[FS_SNIFF_BYTES], size_t *nhead)
 {
     FILE *f = fopen(path, "rb");
-    unsigned char *buf = f ? malloc(size ? size : 1) : NULL;
-    int ok = buf && fread(buf, 1, size, f) == size;
+    unsigned char *buf = f ? malloc(HUB_BLOB_READ) : NULL;
+    fs_sha256_ctx c;
+    size_t n;
 
-    if (ok)
-        fs_sha256_hex(buf, size, hex);
+    *nhead = 0;
+    if (!buf) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fs_sha256_init(&c);
+    while ((n = fread(buf, 1, HUB_BLOB_READ, f)) > 0) {
+        if (*nhead < FS_SNIFF_BYTES) {
+            size_t k =
+                FS_SNIFF_BYTES - *nhead < n ? FS_SNIFF_BYTES - *nhead : n;
+            memcpy(head + *nhead, buf, k);
+            *nhead += k;
+        }
+        fs_sha256_update(&c, buf, n);
+    }
+    int bad = ferror(f);
+    fclose(f);
     free(buf);
-    if (f)
-        fclose(f);
-    return ok ? 0 : -1;
+    return fs_sha256_final_hex(&c, hex) == FS_OK && !bad ? 0 : -1;
 }
 
-/* The whole file is here: checked, then visible under its hash. */
-static int finish_blob(struct mg_connection *conn, const char *dir,
-                       const char *part, const char *final, const char *hash,
-                       long long size)
+/* The whole file is here: checked (hash, then type), then visible under
+ * its hash. */
+static int finish_blob(struct mg_connection *conn, const hub_device *dev,
+                       const char *dir, const char *part, const char *final,
+                       const char *hash, long long size)
 {
     char got[65];
+    unsigned char head[FS_SNIFF_BYTES];
+    size_t nhead = 0;
 
-    if (hash_file(part, (size_t)size, got) != 0)
+    if (hash_file(part, got, head, &nhead) != 0) {
+        /* Deleted: a whole .part left behind would tell the device the
+         * hub holds every byte while the file never becomes visible. */
+        unlink(part);
         return hub__reply_err(conn, HUB_ESTORAGE, "storage",
-                              "the hub cannot read the upload back");
+                              "the hub cannot read the upload back; nothing "
+                              "was kept: send the file again from offset 0");
+    }
     if (strcmp(got, hash) != 0) {
         unlink(part);
         fprintf(stderr,
@@ -156,6 +190,13 @@ static int finish_blob(struct mg_connection *conn, const char *dir,
                          size, got);
         return 422;
     }
+    /* Checked against every reference of this device's submissions; a
+     * file is deleted whole on a refusal, so nothing of it stays. */
+    int st = hub__blob_sniff(conn, hub__db(conn), dev, hash, head, nhead);
+    if (st != 0) {
+        unlink(part);
+        return st;
+    }
     if (rename(part, final) != 0 || fsync_path(dir, O_RDONLY) != 0)
         return hub__reply_err(conn, HUB_ESTORAGE, "storage",
                               "the hub cannot store the file: %s",
@@ -165,68 +206,154 @@ static int finish_blob(struct mg_connection *conn, const char *dir,
     return reply_offset(conn, 200, size, size, 0);
 }
 
-/* Appends the request body at off; the lock is held. */
-static int append_chunk(struct mg_connection *conn, const char *dir,
-                        const char *part, const char *final, const char *hash,
-                        long long off, long long size)
+/* The hub's offset of a file: its size when whole, else the length of
+ * its .part (0 when none). The lock is held. */
+static long long current_offset(const char *part, const char *final,
+                                long long size)
+{
+    struct stat sb;
+
+    if (stat(final, &sb) == 0)
+        return size;
+    return stat(part, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+/* Appends buf[0..n) to part at off, durably; the lock is held. 0, or -1
+ * with the part cut back to off (a short write leaves bytes the device
+ * was not told of). */
+static int append_durably(const char *dir, const char *part, long long off,
+                          const char *buf, size_t n)
+{
+    int fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    ssize_t w = fd >= 0 ? write(fd, buf, n) : -1;
+    int ok = w == (ssize_t)n && fsync(fd) == 0;
+    if (fd >= 0)
+        ok &= close(fd) == 0;
+    if (ok && off == 0)
+        ok = fsync_path(dir, O_RDONLY) == 0; /* the new name is durable */
+    if (ok)
+        return 0;
+    if (truncate(part, off) != 0 && off == 0)
+        unlink(part);
+    return -1;
+}
+
+/* 400 short_chunk, with the offset the hub holds now beside the error,
+ * so a device still listening resumes from it. */
+static int reply_short(struct mg_connection *conn, long long got, long long len,
+                       long long now, long long size, int kept)
+{
+    char msg[320];
+    if (kept)
+        snprintf(msg, sizeof msg,
+                 "the chunk ended after %lld of %lld bytes; the hub kept "
+                 "them and holds %lld of %lld bytes now: send the chunk "
+                 "that starts at %lld",
+                 got, len, now, size, now);
+    else
+        snprintf(msg, sizeof msg,
+                 "the chunk ended after %lld of %lld bytes and nothing of "
+                 "it was kept; the hub holds %lld of %lld bytes: send the "
+                 "chunk that starts at %lld",
+                 got, len, now, size, now);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "error", "short_chunk");
+    cJSON_AddStringToObject(j, "message", msg);
+    cJSON_AddNumberToObject(j, "offset", (double)now);
+    cJSON_AddNumberToObject(j, "size", (double)size);
+    hub__reply_obj(conn, 400, j);
+    return 400;
+}
+
+/* One PATCH. The offset, the limits and the disk are checked under the
+ * lock; the body is read without it (a 2G device takes seconds per
+ * chunk, and every other upload would wait behind it); then, under the
+ * lock again, the offset is checked once more (another device sending
+ * the same file may have moved it: 409) and what arrived is appended
+ * and fsynced. A body cut short keeps the bytes that did arrive: the
+ * file's hash at the end checks them like any others. */
+static int patch_chunk(struct mg_connection *conn, const hub *h,
+                       const hub_device *dev, const char *dir, const char *part,
+                       const char *final, const char *hash, long long size)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
+    sqlite3 *db = hub__db(conn);
     long long len = ri->content_length;
+    const char *uo = mg_get_header(conn, "Upload-Offset");
+    char *end = NULL;
+    long long want = uo ? strtoll(uo, &end, 10) : -1;
 
-    if (len < 1 || len > HUB_BLOB_CHUNK_MAX) {
+    if (!uo || end == uo || *end != '\0' || want < 0) {
+        hub__reply_error(conn, 400, "no_offset",
+                         "a chunk names where it starts in an "
+                         "Upload-Offset header; HEAD tells the offset");
+        return 400;
+    }
+    pthread_mutex_lock(&blob_lock);
+    long long off = current_offset(part, final, size);
+    int status = 0;
+    if (want != off) {
+        status = reply_offset(conn, 409, off, size, 0);
+    } else if (len < 1 || len > HUB_BLOB_CHUNK_MAX) {
         hub__reply_error(conn, 413, "chunk_size",
                          "a chunk is 1 to %d bytes with a Content-Length",
                          HUB_BLOB_CHUNK_MAX);
-        return 413;
-    }
-    if (off + len > size) {
+        status = 413;
+    } else if (off + len > size) {
         hub__reply_error(conn, 413, "past_length",
                          "this chunk ends at %lld, past the file's declared "
                          "size of %lld bytes; nothing was kept",
                          off + len, size);
-        return 413;
+        status = 413;
+    } else if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        status = hub__reply_err(conn, HUB_ESTORAGE, "storage",
+                                "the hub cannot create its file store");
+    } else {
+        status = hub__blob_admit(conn, h, db, dev, dir, len);
     }
+    pthread_mutex_unlock(&blob_lock);
+    if (status != 0)
+        return status;
+
     char *buf = malloc((size_t)len);
+    if (!buf)
+        return hub__reply_err(conn, HUB_ENOMEM, "storage",
+                              "the hub is out of memory");
     long long got = 0;
-    while (buf && got < len) {
+    while (got < len) {
         int r = mg_read(conn, buf + got, (size_t)(len - got));
         if (r <= 0)
             break;
         got += r;
     }
-    if (!buf || got != len) {
-        free(buf);
-        hub__reply_error(conn, 400, "short_chunk",
-                         "the chunk ended after %lld of %lld bytes; ask the "
-                         "offset (HEAD) and send again",
-                         got, len);
-        return 400;
+
+    pthread_mutex_lock(&blob_lock);
+    long long now = current_offset(part, final, size);
+    if (got == 0) {
+        status = reply_short(conn, got, len, now, size, 0);
+    } else if (access(final, F_OK) == 0) { /* another device finished it */
+        status = reply_offset(conn, 200, size, size, 0);
+    } else if (now != off) {
+        status = reply_offset(conn, 409, now, size, 0);
+    } else {
+        /* Again, with the lock held from here to the write: another
+         * upload may have taken the room meanwhile. */
+        status = hub__blob_admit(conn, h, db, dev, dir, got);
+        if (status == 0 &&
+            append_durably(dir, part, off, buf, (size_t)got) != 0)
+            status = hub__reply_err(conn, HUB_ESTORAGE, "storage",
+                                    "the hub cannot write the chunk (disk "
+                                    "full?); nothing of it was kept");
+        if (status == 0 && got < len)
+            status = reply_short(conn, got, len, off + got, size, 1);
+        else if (status == 0 && off + got == size)
+            status = finish_blob(conn, dev, dir, part, final, hash, size);
+        else if (status == 0)
+            status = reply_offset(conn, 200, off + got, size, 0);
     }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        free(buf);
-        return hub__reply_err(conn, HUB_ESTORAGE, "storage",
-                              "the hub cannot create its file store");
-    }
-    int fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    ssize_t w = fd >= 0 ? write(fd, buf, (size_t)len) : -1;
-    int ok = w == len && fsync(fd) == 0;
-    if (fd >= 0)
-        ok &= close(fd) == 0;
-    if (ok && off == 0)
-        ok = fsync_path(dir, O_RDONLY) == 0; /* the new name is durable */
+    pthread_mutex_unlock(&blob_lock);
     free(buf);
-    if (!ok) {
-        /* A short write leaves bytes the device was not told of: cut
-         * them so the offset stays what was acknowledged. */
-        if (truncate(part, off) != 0 && off == 0)
-            unlink(part);
-        return hub__reply_err(conn, HUB_ESTORAGE, "storage",
-                              "the hub cannot write the chunk (disk full?); "
-                              "nothing of it was kept");
-    }
-    if (off + len == size)
-        return finish_blob(conn, dir, part, final, hash, size);
-    return reply_offset(conn, 200, off + len, size, 0);
+    return status;
 }
 
 int hub__handle_blob(struct mg_connection *conn, void *hubp)
@@ -263,33 +390,14 @@ int hub__handle_blob(struct mg_connection *conn, void *hubp)
         return 404;
     }
     char dir[4096], part[4200], final[4200];
-    struct stat sb;
     blob_dir(h, dir, sizeof dir);
     snprintf(part, sizeof part, "%s/.part-%s", dir, hash);
     snprintf(final, sizeof final, "%s/%s", dir, hash);
 
+    if (!head && !get)
+        return patch_chunk(conn, h, &dev, dir, part, final, hash, size);
     pthread_mutex_lock(&blob_lock);
-    long long off = stat(final, &sb) == 0  ? size
-                    : stat(part, &sb) == 0 ? (long long)sb.st_size
-                                           : 0;
-    int status;
-    if (head || get) {
-        status = reply_offset(conn, 200, off, size, head);
-    } else {
-        const char *uo = mg_get_header(conn, "Upload-Offset");
-        char *end = NULL;
-        long long want = uo ? strtoll(uo, &end, 10) : -1;
-        if (!uo || end == uo || *end != '\0' || want < 0) {
-            hub__reply_error(conn, 400, "no_offset",
-                             "a chunk names where it starts in an "
-                             "Upload-Offset header; HEAD tells the offset");
-            status = 400;
-        } else if (want != off) {
-            status = reply_offset(conn, 409, off, size, 0);
-        } else {
-            status = append_chunk(conn, dir, part, final, hash, off, size);
-        }
-    }
+    long long off = current_offset(part, final, size);
     pthread_mutex_unlock(&blob_lock);
-    return status;
+    return reply_offset(conn, 200, off, size, head);
 }

@@ -10,9 +10,11 @@
 #include <civetweb.h>
 
 #define HUB_BLOB_CHUNK_MAX (1024 * 1024) /* bytes per PATCH body */
+#define HUB_BLOB_READ (64 * 1024)        /* buffer hashing a whole file */
 
-/* HEAD (or GET, the same as JSON): the hub's durable offset; PATCH: append one chunk at the offset
- * the Upload-Offset header names. Returns the HTTP status it answered. */
+/* HEAD (or GET, the same as JSON): the hub's durable offset; PATCH:
+ * append one chunk at the offset the Upload-Offset header names.
+ * Returns the HTTP status it answered. */
 int hub__handle_blob(struct mg_connection *conn, void *hubp);
 
 #endif

@@ -33,6 +33,11 @@ typedef struct hub_serve_options {
     long long held_max;       /* changes */
     long long held_max_bytes; /* bytes of the changes as received */
     int held_days;            /* older ones are dropped */
+    /* Attachments (blobguard.h): bytes of files one device may have at
+     * the hub, and bytes the disk of blobs/ keeps free. 0 takes the
+     * default (HUB_ATTACH_* in blobguard.h). */
+    long long attach_quota;
+    long long attach_floor;
 } hub_serve_options;
 
 /* Serves until SIGINT or SIGTERM, then lets in-flight requests finish and

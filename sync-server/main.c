@@ -25,9 +25,13 @@ static const char usage[] =
     "        [--rate-limit N] [--request-timeout S] [--port-file FILE]\n"
     "        [--public-url URL]\n"
     "        [--held-max N] [--held-max-bytes B] [--held-days D]\n"
+    "        [--attach-quota B] [--attach-floor B]\n"
     "                                  run the hub (default 127.0.0.1:8080);\n"
     "                                  refused changes kept per device: at\n"
-    "                                  most 1000, 8 MiB, 90 days\n"
+    "                                  most 1000, 8 MiB, 90 days; "
+    "attachments:\n"
+    "                                  2 GiB per device, and 1 GiB of disk\n"
+    "                                  kept free\n"
     "  enroll-code [--db PATH] [--name NAME] [--role ROLE]\n"
     "        [--areas LIST] [--forms LIST] [--expires HOURS]\n"
     "        [--collect HUB_URL [--qr FILE.png] [--qr-text]]\n"
@@ -192,6 +196,7 @@ typedef struct args {
     double rate;
     double timeout;
     double held_max, held_bytes, held_days;
+    double attach_quota, attach_floor; /* serve: bytes */
     int threads;
     int json;
     int role_given;
@@ -353,6 +358,16 @@ static int parse(int argc, char **argv, int start, args *a)
         } else if (strcmp(o, "--held-max-bytes") == 0) {
             if (number(v, 1024, 1e15, &a->held_bytes) != 0)
                 return bad("--held-max-bytes takes bytes, 1024 or more: ", v);
+        } else if (strcmp(o, "--attach-quota") == 0) {
+            if (number(v, 1, 1e15, &a->attach_quota) != 0)
+                return bad("--attach-quota takes bytes per device, 1 or "
+                           "more: ",
+                           v);
+        } else if (strcmp(o, "--attach-floor") == 0) {
+            if (number(v, 1, 1e15, &a->attach_floor) != 0)
+                return bad("--attach-floor takes bytes to keep free, 1 or "
+                           "more: ",
+                           v);
         } else if (strcmp(o, "--held-days") == 0) {
             if (number(v, 1, 36500, &a->held_days) != 0)
                 return bad("--held-days takes days, 1 to 36500: ", v);
@@ -676,7 +691,9 @@ int main(int argc, char **argv)
                                .public_url = a.collect,
                                .held_max = (long long)a.held_max,
                                .held_max_bytes = (long long)a.held_bytes,
-                               .held_days = (int)a.held_days};
+                               .held_days = (int)a.held_days,
+                               .attach_quota = (long long)a.attach_quota,
+                               .attach_floor = (long long)a.attach_floor};
         return hub_serve(&o);
     }
     if (strcmp(cmd, "enroll-code") == 0) {

@@ -29,6 +29,7 @@
 #include "openrosa.h"
 #include "pull.h"
 #include "blobs.h"
+#include "blobguard.h"
 #include "blobserve.h"
 #include "push.h"
 #include "ratelimit.h"
@@ -296,6 +297,10 @@ int hub_serve(const hub_serve_options *opt)
     h.held.keep_ms =
         (int64_t)(opt->held_days > 0 ? opt->held_days : HUB_HELD_DAYS) *
         86400000;
+    h.attach_quota =
+        opt->attach_quota > 0 ? opt->attach_quota : HUB_ATTACH_QUOTA;
+    h.attach_floor =
+        opt->attach_floor > 0 ? opt->attach_floor : HUB_ATTACH_FLOOR;
     pthread_mutex_init(&h.write_lock, NULL);
     if (opt->rate_limit > 0)
         h.rate = hub__ratelimit_new(opt->rate_limit);

@@ -28,6 +28,8 @@ typedef struct hub {
     struct hub_mergeq *mergeq;     /* merges and commits pushes */
     const char *public_url;        /* hub_serve_options; may be NULL */
     hub_held_quota held;           /* per device (merge.h) */
+    long long attach_quota;        /* bytes of files per device */
+    long long attach_floor;        /* bytes kept free beside blobs/ */
 } hub;
 
 #endif

@@ -1295,6 +1295,17 @@ static int test_attachment_fields(void)
     CHECK(fs_field_type_allowed(rec, "audio/ogg"));
     CHECK(!fs_field_type_allowed(rec, "image/png"));
     CHECK(fs_field_type_allowed(doc, "application/pdf"));
+    /* The type a file answers with: sniffed; unknown bytes are
+     * application/octet-stream in a file field and nothing elsewhere. */
+    CHECK(strcmp(fs_field_file_type(
+                     photo, (const unsigned char *)"\x89PNG\r\n\x1a\n", 8),
+                 "image/png") == 0);
+    CHECK(
+        strcmp(fs_field_file_type(photo, (const unsigned char *)"%PDF-1.4", 8),
+               "application/pdf") == 0);
+    CHECK(fs_field_file_type(photo, (const unsigned char *)"noise", 5) == NULL);
+    CHECK(strcmp(fs_field_file_type(doc, (const unsigned char *)"noise", 5),
+                 "application/octet-stream") == 0);
     CHECK(!fs_field_type_allowed(doc, "not a type"));
 
     if (validate(f,

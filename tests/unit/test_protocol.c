@@ -1324,6 +1324,95 @@ static int sha_is(const void *p, size_t n, const char *want)
     return 0;
 }
 
+/* A digest in pieces (every split of up to 200 bytes, in pieces of 1 to
+ * 70 bytes, and a million bytes in uneven pieces) is the one-shot digest,
+ * through libcrypto and through the plain rounds alike. */
+static int test_sha256_pieces(void)
+{
+    unsigned char *big = malloc(1000000);
+    char want[65], got[65];
+    int plain;
+
+    CHECK(big != NULL);
+    for (size_t i = 0; i < 1000000; i++)
+        big[i] = (unsigned char)(i * 131 + (i >> 9));
+    for (plain = 0; plain < 2; plain++) {
+        for (size_t n = 0; n <= 200; n += 7) {
+            for (size_t piece = 1; piece <= 70; piece += 23) {
+                fs_sha256_ctx c;
+                if (plain)
+                    fs__sha256_init_plain(&c);
+                else
+                    fs_sha256_init(&c);
+                for (size_t at = 0; at < n; at += piece)
+                    fs_sha256_update(&c, big + at,
+                                     n - at < piece ? n - at : piece);
+                CHECK(fs_sha256_final_hex(&c, got) == FS_OK);
+                fs_sha256_hex(big, n, want);
+                if (strcmp(got, want) != 0) {
+                    free(big);
+                    return failf(__FILE__, __LINE__,
+                                 "%s: %zu bytes in pieces of %zu: %s",
+                                 plain ? "plain" : "libcrypto", n, piece, got);
+                }
+            }
+        }
+        fs_sha256_ctx c;
+        if (plain)
+            fs__sha256_init_plain(&c);
+        else
+            fs_sha256_init(&c);
+        for (size_t at = 0, k = 1; at < 1000000; k = k * 3 % 65537) {
+            size_t take = 1000000 - at < k ? 1000000 - at : k;
+            fs_sha256_update(&c, big + at, take);
+            at += take;
+        }
+        CHECK(fs_sha256_final_hex(&c, got) == FS_OK);
+        fs_sha256_hex(big, 1000000, want);
+        if (strcmp(got, want) != 0) {
+            free(big);
+            return failf(__FILE__, __LINE__, "%s: a million bytes: %s",
+                         plain ? "plain" : "libcrypto", got);
+        }
+    }
+    free(big);
+    return 0;
+}
+
+/* The one table of content types agent and hub sniff with. */
+static int test_sniff(void)
+{
+    static const struct {
+        const char *bytes;
+        size_t n;
+        const char *type;
+    } cases[] = {
+        {"\xff\xd8\xff\xe0", 4, "image/jpeg"},
+        {"\x89PNG\r\n\x1a\n", 8, "image/png"},
+        {"\x89PNG\r\n\x1a", 7, NULL}, /* cut: not enough to tell */
+        {"RIFF\0\0\0\0WEBPVP8 ", 16, "image/webp"},
+        {"RIFF\0\0\0\0WAVEfmt ", 16, "audio/wav"},
+        {"OggS\0\2", 6, "audio/ogg"},
+        {"ID3\4\0", 5, "audio/mpeg"},
+        {"\0\0\0\x20"
+         "ftypM4A ",
+         12, "audio/mp4"},
+        {"%PDF-1.7", 8, "application/pdf"},
+        {"hello, world", 12, NULL},
+        {"", 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *t =
+            fs_sniff_type((const unsigned char *)cases[i].bytes, cases[i].n);
+        if ((t == NULL) != (cases[i].type == NULL) ||
+            (t && strcmp(t, cases[i].type) != 0))
+            return failf(__FILE__, __LINE__, "case %zu: %s, not %s", i,
+                         t ? t : "NULL",
+                         cases[i].type ? cases[i].type : "NULL");
+    }
+    return 0;
+}
+
 static int test_sha256(void)
 {
     const char *m448 =
@@ -3207,6 +3296,8 @@ static const unit_case tests[] = {
     {"uuid v7 format", test_uuid_v7_format},
     {"uuid v7 unique and ordered", test_uuid_v7_unique},
     {"sha256 vectors", test_sha256},
+    {"sha256 in pieces", test_sha256_pieces},
+    {"content types sniffed from bytes", test_sniff},
     {"hlc tick", test_hlc_tick},
     {"hlc clock backwards", test_hlc_backwards},
     {"hlc observe", test_hlc_observe},
