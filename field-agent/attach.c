@@ -389,5 +389,5 @@ int fa__attach_send(fa__sync *s)
 
 const char *fa__attach_sniff(const unsigned char *b, size_t n)
 {
-    return sniff(b, n);
+    return fs_sniff_type(b, n);
 }
