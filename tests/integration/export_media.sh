@@ -208,6 +208,13 @@ check "MISSING.txt: the recording none of which was sent" \
 check "MISSING.txt lists nothing else" "$(grep -c "	pending\|	damaged\|	the " "$T/missing.txt")" 2
 check "no personal or sensitive file in it" \
   "$(unzip -Z1 "$T/media.zip" | grep -c -e /face -e /site || true)" 0
+# Version 1 alone, whose definition does not mark site: still left out.
+"$FS_HUB" export media --db "$DB" --form field_visit --version 1 \
+  -o "$T/v1.zip" 2>"$T/v1.err"
+check "version 1 alone: site still left out" \
+  "$(grep -c 'left out: site, marked' "$T/v1.err") $(unzip -Z1 "$T/v1.zip" | grep -c /site || true)" "1 0"
+check "version 1 alone: the same files" \
+  "$(unzip -Z1 "$T/v1.zip" | tr '\n' ' ')" "$(unzip -Z1 "$T/media.zip" | tr '\n' ' ')"
 
 # Written to standard output: the same bytes.
 "$FS_HUB" export media --db "$DB" --form field_visit -o - >"$T/stdout.zip" 2>/dev/null
