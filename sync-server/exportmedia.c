@@ -619,9 +619,10 @@ int hub_export_media(const char *db_path, const hub_export_req *req,
         return 2;
     }
     int to_file = out_path && strcmp(out_path, "-") != 0;
-    if (!to_file && !out_path && isatty(STDOUT_FILENO)) {
-        fprintf(stderr, "fieldsync-hub: a zip is not for a terminal: give "
-                        "-o FILE (or -o - to write it to standard output)\n");
+    if (!to_file && isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "fieldsync-hub: a zip is not written to a terminal: "
+                        "give -o FILE, or send standard output to a file "
+                        "or a pipe\n");
         return 2;
     }
     media_export me = {0};
