@@ -133,6 +133,8 @@ typedef struct media_export {
     FILE *missing; /* MISSING.txt while it grows (a temporary file) */
     int64_t files_total, bytes_total; /* the count pass's */
     int64_t files, bytes, nmissing;
+    char (*damaged)[65]; /* files found damaged: warned about once */
+    size_t ndamaged;
     int64_t newest; /* the newest row's arrival (s): MISSING.txt's time,
                        so the same data makes the same archive */
     struct timespec last;
@@ -445,6 +447,10 @@ static void progress(media_export *me)
             (double)me->bytes / 1e6);
 }
 
+static const char damaged_why[] =
+    "damaged at the hub: its bytes no longer match its SHA-256; restore "
+    "the hub's blobs/ from a backup";
+
 /* One answered field of a row: its file into the archive, or its line
  * into MISSING.txt. */
 static int export_file(media_export *me, hub_zip *z, const char *id,
@@ -460,6 +466,9 @@ static int export_file(media_export *me, hub_zip *z, const char *id,
     uint32_t crc = 0;
     int fd = -1;
     hub__media_name(id, field, type, name, sizeof name);
+    for (size_t i = 0; i < me->ndamaged; i++)
+        if (strcmp(me->damaged[i], hash) == 0)
+            return add_missing(me, name, id, field, damaged_why);
     if (open_blob(me, hash, size, &fd, why, sizeof why))
         return add_missing(me, name, id, field, why);
     int rc = HUB_OK;
@@ -473,9 +482,13 @@ static int export_file(media_export *me, hub_zip *z, const char *id,
                 "fieldsync-hub: warning: %s/%s is damaged (its bytes hash "
                 "to %.12s...): left out; restore it from a backup\n",
                 me->blobs, hash, hex);
-        rc = add_missing(me, name, id, field,
-                         "damaged at the hub: its bytes no longer match its "
-                         "SHA-256; restore the hub's blobs/ from a backup");
+        void *grown =
+            realloc(me->damaged, (me->ndamaged + 1) * sizeof *me->damaged);
+        if (grown) {
+            me->damaged = grown;
+            snprintf(me->damaged[me->ndamaged++], 65, "%s", hash);
+        }
+        rc = add_missing(me, name, id, field, damaged_why);
     } else {
         rc = copy_entry(me, z, fd, name, size, crc, mtime);
         if (rc == HUB_OK) {
@@ -732,6 +745,7 @@ out:
     if (me.missing)
         fclose(me.missing);
     free(me.fields);
+    free(me.damaged);
     free(me.buf);
     hub__close(me.db);
     return status;
