@@ -674,6 +674,15 @@ int hub_export_media(const char *db_path, const hub_export_req *req,
         f = NULL;
         goto out;
     }
+    if (to_file) {
+        snprintf(part, sizeof part, "%s.part", out_path);
+        f = fopen(part, "wb");
+        if (!f) {
+            fprintf(stderr, "fieldsync-hub: cannot write %s: %s\n", part,
+                    strerror(errno));
+            goto out;
+        }
+    }
     /* Audited before any personal file leaves. */
     if (personal) {
         cJSON *d = cJSON_CreateObject();
@@ -686,16 +695,6 @@ int hub_export_media(const char *db_path, const hub_export_req *req,
                     "fieldsync-hub: cannot record the export in the audit "
                     "log, so it is refused: %s\n",
                     sqlite3_errmsg(me.db));
-            f = NULL;
-            goto out;
-        }
-    }
-    if (to_file) {
-        snprintf(part, sizeof part, "%s.part", out_path);
-        f = fopen(part, "wb");
-        if (!f) {
-            fprintf(stderr, "fieldsync-hub: cannot write %s: %s\n", part,
-                    strerror(errno));
             goto out;
         }
     }

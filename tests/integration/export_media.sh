@@ -257,6 +257,42 @@ check "... byte-identical" \
   "$(unzip -p "$T/all.zip" "$s1/face.jpg" | sha256sum | cut -c1-64)" "$(sha "$F/face.jpg")"
 check "... and audited" "$(audits)" 1
 
+# ---- a form with sealed answers -----------------------------------------
+# Its comment is sealed to a steward's key, its photo is not (a file
+# field cannot be sealed): the photo leaves without the key, the comment
+# stays "sealed" in the CSV beside the photo's name.
+printf 'steward passphrase\n' >"$T/steward.pass"
+"$FS_HUB" keys generate --out "$T/steward.key" --id steward-1 \
+  --passphrase-fd 3 3<"$T/steward.pass" >/dev/null
+"$FS_HUB" keys publish --db "$DB" "$T/steward.key.pub" >/dev/null
+python3 - "$T/form.json" "$T/sealed.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["id"] = "sealed_visit"
+f["seal_key"] = "steward-1"
+f["fields"] = [x for x in f["fields"] if x["name"] in
+               ("age_band", "gender", "belonging", "trust_local_gov",
+                "comment", "photo")]
+for x in f["fields"]:
+    if x["name"] == "comment":
+        x["sealed"] = True
+json.dump(f, open(sys.argv[2], "w"))
+PY
+"$FS_HUB" form publish --db "$DB" "$T/sealed.json" >/dev/null
+agent a1 sync --quiet
+printf '{"age_band":"25-34","gender":"woman","belonging":3,"trust_local_gov":2,"comment":"met at the centre"}' >"$T/sans.json"
+s6=$(agent a1 record sealed_visit --answers "$T/sans.json" --area N-01 --attach photo="$F/shot.jpg")
+agent a1 sync --quiet
+check "the comment is sealed at the hub" \
+  "$(sql "SELECT json_type(answers, '\$._sealed') || ' ' || coalesce(json_extract(answers, '\$.comment'), 'none') FROM submissions WHERE id = '$s6'")" "object none"
+"$FS_HUB" export media --db "$DB" --form sealed_visit -o "$T/sealed.zip" 2>/dev/null
+check "the photo of a sealed form leaves without a key" \
+  "$(unzip -p "$T/sealed.zip" "$s6/photo.jpg" | sha256sum | cut -c1-64)" "$(sha "$F/shot.jpg")"
+"$FS_HUB" export csv --db "$DB" --form sealed_visit --raw-cells -o "$T/sealed.csv" 2>/dev/null
+check "the CSV: the comment sealed, the photo named" \
+  "$(python3 -c 'import csv,sys; r=list(csv.DictReader(open(sys.argv[1])))[0]; print(r["comment"], r["photo"])' "$T/sealed.csv")" \
+  "sealed $s6/photo.jpg"
+
 # ---- refusals, nothing written ------------------------------------------
 refused() { # NAME STATUS PATTERN ARGS...
   local name=$1 want=$2 pat=$3 rc=0
