@@ -5,9 +5,12 @@
 # named SUBMISSION/FIELD.EXT; two submissions sharing one file both get
 # it; a file still pending (part of it sent, or none) is not in the zip
 # and MISSING.txt says why; personal and sensitive fields stay out
-# unless --personal (audited); the CSV's and JSON's file columns name
-# the zip's entries; a damaged stored file is left out; clear refusals;
-# a failed export (a full disk, a file size limit) leaves no zip.
+# unless --personal (audited), also for a version that did not mark
+# them; the CSV's and JSON's file columns name the zip's entries; a
+# sealed form's photo leaves without a key; clear refusals; a failed
+# export (a full disk, a file size limit) leaves no zip; progress every
+# 100 files; a damaged stored file is left out; and the export of a
+# 40 MiB file stays under 64 MiB of memory.
 source "$(dirname "$0")/../lib.sh"
 
 # No per-device rate limit: the 40 MiB file at the end is 640 chunks,
