@@ -18,6 +18,7 @@
 #include "hierarchy.h"
 #include "fs_form.h"
 #include "export.h"
+#include "exportmedia.h"
 #include "areas.h"
 #include "entity.h"
 #include "errors.h"
@@ -339,13 +340,24 @@ static int has_code(const cJSON *arr, const char *code)
     return 0;
 }
 
-/* One answer as CSV field(s), codes or labels. */
+/* One answer as CSV field(s), codes or labels; a file as the name it
+ * has in `export media` (id: the submission's). */
 static void csv_answer(const hub_exporter *ex, const fs_field *fld,
-                       const cJSON *v, hub_sink *s)
+                       const cJSON *v, const char *id, hub_sink *s)
 {
     fs_field_type t = fs_field_type_of(fld);
     const char *lang = ex->lang[0] ? ex->lang : NULL;
     char num[64];
+    if (fs_field_type_is_attachment(t)) {
+        char name[320];
+        if (hub__media_ref(v))
+            hub__media_name(
+                id, fs_field_name(fld),
+                cJSON_GetObjectItemCaseSensitive(v, "type")->valuestring, name,
+                sizeof name);
+        hub__sink_csv(s, hub__media_ref(v) ? name : NULL, 0);
+        return;
+    }
     if (t == FS_FIELD_GEOPOINT) {
         static const char *const parts[] = {"lat", "lon", "accuracy"};
         for (int p = 0; p < 3; p++) {
@@ -459,7 +471,7 @@ static void csv_row(const hub_exporter *ex, sqlite3_stmt *st, hub_sink *s)
             csv_answer(
                 ex, fld,
                 cJSON_GetObjectItemCaseSensitive(answers, fs_field_name(fld)),
-                s);
+                hub__col(st, 0), s);
     }
     cJSON_Delete(answers);
     hub__sink_write(s, "\r\n", 2);
@@ -512,6 +524,20 @@ static void json_row(hub_exporter *ex, sqlite3_stmt *st, hub_sink *s, int first)
     else
         cJSON_DeleteItemFromObjectCaseSensitive(answers, FS_SEALED_MEMBER);
     strip(ex, ex->def, answers);
+    /* A file's reference gains the name it has in `export media`. */
+    cJSON *a;
+    cJSON_ArrayForEach(a, answers)
+    {
+        if (!hub__media_ref(a))
+            continue;
+        char name[320];
+        hub__media_name(
+            hub__col(st, 0), a->string,
+            cJSON_GetObjectItemCaseSensitive(a, "type")->valuestring, name,
+            sizeof name);
+        cJSON_DeleteItemFromObjectCaseSensitive(a, "file");
+        cJSON_AddStringToObject(a, "file", name);
+    }
     cJSON_AddItemToObject(o, "answers", answers);
     char *t = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

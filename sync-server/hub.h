@@ -181,6 +181,11 @@ typedef struct hub_export_req {
 
 int hub_export(const char *db_path, const hub_export_req *req,
                const char *out_path);
+/* `export media` (exportmedia.c): the files of req->form's image, audio
+ * and file fields as a zip to out_path ("-": stdout); req->version,
+ * req->personal as for the CSV. */
+int hub_export_media(const char *db_path, const hub_export_req *req,
+                     const char *out_path);
 
 /* Areas (areas.c): imports a GeoJSON FeatureCollection whose features
  * have properties code, name and parent (a city has none) and a

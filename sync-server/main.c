@@ -118,6 +118,11 @@ static const char usage[] =
     "                                  unless --key opens them (audited)\n"
     "  export json --form F [--version V] [--personal]\n"
     "        [--key FILE [--passphrase-fd N]] [-o FILE]\n"
+    "  export media --form F [--version V] [--personal] -o FILE.zip\n"
+    "                                  the files of the form's image, audio\n"
+    "                                  and file fields, one zip entry each\n"
+    "                                  (SUBMISSION/FIELD.EXT); files not yet\n"
+    "                                  whole at the hub: MISSING.txt\n"
     "  export geojson areas [--form F --indicator SPEC [--wave W] [--k N]]\n"
     "        [-o FILE]                 areas, with the indicator's values\n"
     "  export geojson mechanisms [-o FILE]   mechanisms as points\n"
@@ -488,6 +493,8 @@ static int mapping_command(const char *cmd, const args *a)
                               .admin = 1,
                               .key = a->key,
                               .pass_fd = a->pass_fd};
+        if (sub_is(a, 1, "media"))
+            return hub_export_media(a->db, &req, a->output);
         if (sub_is(a, 1, "csv"))
             req.kind = HUB_EXPORT_CSV;
         else if (sub_is(a, 1, "json"))
@@ -498,7 +505,7 @@ static int mapping_command(const char *cmd, const args *a)
                  strcmp(a->pos[1], "mechanisms") == 0)
             req.kind = HUB_EXPORT_MECHANISMS;
         else
-            return bad("usage: fieldsync-hub export csv|json|geojson "
+            return bad("usage: fieldsync-hub export csv|json|media|geojson "
                        "areas|geojson mechanisms",
                        NULL);
         return hub_export(a->db, &req, a->output);
