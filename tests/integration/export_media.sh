@@ -312,7 +312,7 @@ refused "an unknown version" 2 "form field_visit has no published version 7" \
 refused "a form without file fields" 2 \
   "form demo_household has no image, audio or file field: it has no files to export" \
   --form demo_household
-refused "a steward key (no file field can be sealed)" 2 "\-\-key is not an option of this command" --form field_visit \
+refused "a steward key (sealed files are opened with open-file)" 2 "\-\-key is not an option of this command" --form field_visit \
   --key "$T/none.key"
 rc=0
 "$FS_HUB" export media --db "$DB" --form field_visit >/dev/null 2>&1 </dev/null || rc=$?
