@@ -175,6 +175,10 @@ void fs_sha256(const void *p, size_t n, unsigned char out[32]);
 void fs_sha256_hex(const void *p, size_t n, char out[65]);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void fs_hex(const unsigned char *p, size_t n, char *out);
+/* A file's content type from its first n bytes (16 are enough): JPEG,
+ * PNG, WebP, WAV, Ogg, MP3 with ID3, M4A, PDF; NULL when none of them
+ * (sniff.c). */
+const char *fs_sniff_type(const unsigned char *b, size_t n);
 
 /* Wall clock in milliseconds since the Unix epoch. */
 uint64_t fs_now_ms(void);

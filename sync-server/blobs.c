@@ -293,3 +293,8 @@ int hub__handle_blob(struct mg_connection *conn, void *hubp)
     pthread_mutex_unlock(&blob_lock);
     return status;
 }
+
+void hub__blobs_dir(const hub *h, char *out, size_t cap)
+{
+    blob_dir(h, out, cap);
+}
