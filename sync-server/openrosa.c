@@ -1409,7 +1409,46 @@ typedef struct form_read {
     int part;           /* what the part being read is (PART_*) */
     char incomplete[8]; /* the value of *isIncomplete* */
     hub_or_files files; /* the file parts, streamed to disk */
+    struct mg_connection *conn;
+    const hub_device *dev;
+    int looked;    /* the XML before the files was read for their limits */
+    fs_form *form; /* its form, when the device may use it */
+    sub_xml sx;
 } form_read;
+
+/* The limit of a file part named name, when the XML came before it (as
+ * Collect sends it): the max_bytes of the question whose answer names
+ * the file, so that a file too large is refused as it arrives, not after
+ * it was written whole. 0 when not known yet (checked after the body). */
+static long long part_limit(form_read *fr, const char *name, char *field,
+                            size_t cap)
+{
+    if (!fr->looked && fr->found == 1 && fr->xml.len > 0) {
+        fr->looked = 1;
+        if (sub_xml_parse(&fr->sx, (const char *)fr->xml.data, fr->xml.len) ==
+                0 &&
+            hub__scope_has(fr->dev->forms, fr->sx.form_id)) {
+            char *end = NULL;
+            long long ver = strtoll(fr->sx.version, &end, 10);
+            if (end != fr->sx.version && *end == '\0' && ver > 0 &&
+                load_form(hub__db(fr->conn), fr->sx.form_id, ver, &fr->form) !=
+                    HUB_OK)
+                fr->form = NULL;
+        }
+    }
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    for (size_t i = 0; fr->form && i < fr->sx.n; i++) {
+        const fs_field *fld =
+            fs_form_field_named(fr->form, fr->sx.values[i].name);
+        if (fld && fs_field_type_is_attachment(fs_field_type_of(fld)) &&
+            strcmp(fr->sx.values[i].text, base) == 0) {
+            snprintf(field, cap, "%s", fs_field_name(fld));
+            return fs_field_max_bytes(fld);
+        }
+    }
+    return 0;
+}
 
 static int on_field_found(const char *key, const char *filename, char *path,
                           size_t pathlen, void *ud)
@@ -1429,10 +1468,13 @@ static int on_field_found(const char *key, const char *filename, char *path,
      * temporary file in the hub's store, hashed on the way; whether a
      * question takes it is decided once the XML is read. */
     if (filename && filename[0]) {
+        char field[FS_ID_MAX + 1] = "";
+        long long limit = part_limit(fr, filename, field, sizeof field);
         fr->part = PART_FILE;
-        return hub__ormedia_begin(&fr->files, filename) == 0
-                   ? MG_FORM_FIELD_STORAGE_GET
-                   : MG_FORM_FIELD_STORAGE_ABORT;
+        if (hub__ormedia_begin(&fr->files, filename) != 0)
+            return MG_FORM_FIELD_STORAGE_ABORT;
+        hub__ormedia_limit(&fr->files, limit, field);
+        return MG_FORM_FIELD_STORAGE_GET;
     }
     /* Collect's *isIncomplete*=yes on every part of a split submission
      * but the last; other plain fields are skipped. */
@@ -1507,6 +1549,8 @@ static int handle_submission(struct mg_connection *conn, hub *h,
     memset(&fr, 0, sizeof fr);
     fs_buf_init(&fr.xml, SUBMISSION_MAX);
     hub__ormedia_init(&fr.files, h);
+    fr.conn = conn;
+    fr.dev = dev;
     struct mg_form_data_handler fdh = {on_field_found, on_field_get,
                                        on_field_store, &fr};
     int n = mg_handle_form_request(conn, &fdh);
@@ -1530,6 +1574,8 @@ static int handle_submission(struct mg_connection *conn, hub *h,
         status = submit_xml(conn, h, dev, (const char *)fr.xml.data, fr.xml.len,
                             &fr.files, strcasecmp(fr.incomplete, "yes") == 0);
     hub__ormedia_free(&fr.files);
+    fs_form_free(fr.form);
+    sub_xml_free(&fr.sx);
     fs_buf_free(&fr.xml);
     return status;
 }

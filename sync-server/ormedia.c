@@ -115,11 +115,27 @@ int hub__ormedia_begin(hub_or_files *fs, const char *name)
     return 0;
 }
 
+void hub__ormedia_limit(hub_or_files *fs, long long limit, const char *field)
+{
+    hub_or_file *f = open_part(fs);
+    if (f && limit > 0) {
+        f->limit = limit;
+        snprintf(f->field, sizeof f->field, "%s", field);
+    }
+}
+
 int hub__ormedia_write(hub_or_files *fs, const void *p, size_t n)
 {
     hub_or_file *f = open_part(fs);
     if (fs->err || !f)
         return -1;
+    if (f->limit > 0 && f->size + (long long)n > f->limit) {
+        failed(fs, 413,
+               "%s: %.80s is more than the %lld bytes this field takes; "
+               "nothing was stored",
+               f->field, f->name, f->limit);
+        return -1;
+    }
     if (f->size + (long long)n > HUB_ORMEDIA_FILE_MAX) {
         failed(fs, 413,
                "the file %.80s is larger than any field takes (%lld bytes); "

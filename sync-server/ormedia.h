@@ -27,8 +27,10 @@ typedef struct hub_or_file {
     unsigned char head[16];
     size_t headlen;
     int fd;
-    void *md; /* EVP_MD_CTX while the part arrives */
-    int used; /* a field of the submission references it */
+    void *md;        /* EVP_MD_CTX while the part arrives */
+    int used;        /* a field of the submission references it */
+    long long limit; /* bytes, when its question is known; else 0 */
+    char field[65];  /* that question */
 } hub_or_file;
 
 typedef struct hub_or_files {
@@ -42,6 +44,9 @@ typedef struct hub_or_files {
 void hub__ormedia_init(hub_or_files *fs, const hub *h);
 /* A new part named name: its temporary file. 0, or -1 with fs->err set. */
 int hub__ormedia_begin(hub_or_files *fs, const char *name);
+/* The open part answers question field, which takes at most limit
+ * bytes (0: not known yet, the hub's largest). */
+void hub__ormedia_limit(hub_or_files *fs, long long limit, const char *field);
 /* Bytes of the open part. 0, or -1 with fs->err set. */
 int hub__ormedia_write(hub_or_files *fs, const void *p, size_t n);
 /* The open part is whole: hash and type known, bytes fsynced. */

@@ -9,7 +9,7 @@
 # submission (Collect's *isIncomplete*, central-backend#313) ends with
 # every file referenced and is stored once; a file whose bytes are not a
 # type the field takes is refused with 415 and one over max_bytes with
-# 413, nothing of either stored; a last part that leaves a file missing
+# 413 (as it arrives when the XML came first), nothing of either stored; a last part that leaves a file missing
 # is refused with 400 and stores no submission.
 . "$(dirname "$0")/../lib.sh"
 
@@ -246,7 +246,15 @@ i5=0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d5e05
 instance "$T/i5.xml" "$i5" big.png "" ""
 check "a photo over the field's max_bytes: 413" "$(post big "$T/i5.xml" \
   -F "big.png=@$T/big.png;filename=big.png")" 413
-grep -q "150000 bytes, more than the 100000" "$T/big.body" || fail "the oversized refusal: $(cat "$T/big.body")"
+grep -q "flipchart: big.png is more than the 100000 bytes this field takes" "$T/big.body" ||
+  fail "the oversized refusal: $(cat "$T/big.body")"
+echo "ok - refused as it arrived (the XML came first): the refusal names the field and its limit"
+# The XML after the file: the file is whole before its question is known,
+# and refused then.
+check "a photo over max_bytes before the XML: 413" "$(curl -sS -o "$T/big2.body" -w '%{http_code}' \
+  -F "big.png=@$T/big.png;filename=big.png" -F "xml_submission_file=@$T/i5.xml;type=text/xml" \
+  "$BASE/submission")" 413
+grep -q "150000 bytes, more than the 100000" "$T/big2.body" || fail "the oversized refusal: $(cat "$T/big2.body")"
 echo "ok - the refusal gives the size and the limit"
 check "nothing of them stored: no submission, no file, no temporary file" \
   "$(stored "$i4")$(stored "$i5")|$(blobs)|$(temps)" "00|$before|0"
