@@ -7,7 +7,8 @@
 # reference them, visible to an admin; the same submission again and a
 # second submission of the same photo store nothing twice; a split
 # submission (Collect's *isIncomplete*, central-backend#313) ends with
-# every file referenced and is stored once; a file whose bytes are not a
+# every file referenced and is stored once, a hub restart between its
+# parts included; a file whose bytes are not a
 # type the field takes is refused with 415 and one over max_bytes with
 # 413 (as it arrives when the XML came first), nothing of either stored; a last part that leaves a file missing
 # is refused with 400 and stores no submission.
@@ -204,6 +205,10 @@ check "split, first part (the photo): 201" "$(post sp1 "$T/i2.xml" \
 grep -q "1 to come (scan.pdf)" "$T/sp1.body" || fail "the first part's answer: $(cat "$T/sp1.body")"
 echo "ok - the first part's answer says which file is to come"
 check "not stored before its last file" "$(stored "$i2")" 0
+# A hub restarted between the parts still holds the first part's file.
+port=$(cat "$T/port")
+stop_hub
+HUB_ARGS="--rate-limit 1000" start_hub "$port"
 check "split, last part (the document): 201" "$(post sp2 "$T/i2.xml" \
   -F "scan.pdf=@$T/consent.pdf;type=application/pdf;filename=scan.pdf")" 201
 check "the split submission is stored once" "$(stored "$i2")" 1
