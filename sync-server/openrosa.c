@@ -12,6 +12,13 @@
  * (meta/deprecatedID naming the newest version) becomes the submission's
  * next revision; openrosa_instances (hub-7.sql) remembers which instance
  * each later revision came from.
+ *
+ * Media files (photos, recordings, documents) come as parts beside the
+ * XML: streamed to disk and hashed by ormedia.c, checked against the
+ * question whose answer names them, kept under their hash and recorded
+ * in openrosa_files (hub-13.sql) so that the parts of a split
+ * submission add up; the submission is merged once its files are all
+ * at the hub.
  */
 #include <ctype.h>
 #include <pthread.h>
