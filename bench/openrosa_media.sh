@@ -15,6 +15,7 @@ N=${BENCH_OR_N:-40}
 SIZE=${BENCH_OR_SIZE:-1000000}
 BIG=${BENCH_OR_BIG:-67108864}
 T=$(mktemp -d "${TMPDIR:-/tmp}/fieldsync-ormedia.XXXXXX")
+PID=
 trap 'kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; rm -rf "$T"' EXIT
 echo "bench/openrosa_media.sh $HUB N=$N SIZE=$SIZE BIG=$BIG"
 
@@ -24,8 +25,9 @@ python3 - "$T/media.json" "$BIG" <<'PY'
 import json, sys
 f = json.load(open(sys.argv[1]))
 for x in f["fields"]:
-    x["max_bytes"] = 268435456
-    x.pop("content_types", None)
+    if x["type"] in ("image", "audio", "file"):
+        x["max_bytes"] = 268435456
+        x.pop("content_types", None)
 json.dump(f, open(sys.argv[1], "w"))
 PY
 "$HUB" form publish --db "$T/hub.db" "$T/media.json" >/dev/null
@@ -54,11 +56,15 @@ instance() { # FILE UUID PHOTO RECORDING DOC
     "$3" "$4" "$5" "$2" >"$1"
 }
 uuid() { python3 -c 'import uuid; print(uuid.uuid4())'; }
+# curl asks "Expect: 100-continue" before a body over 1 MiB and waits a
+# second for an answer the hub does not give (a CivetWeb callback handler
+# does not send it); Collect (OkHttp) never asks. -H "Expect:" sends as
+# Collect does.
 
 for i in $(seq 0 $((N - 1))); do instance "$T/x$i.xml" "$(uuid)" "p$i.png" talk.wav ""; done
 start=$(date +%s.%N)
 for i in $(seq 0 $((N - 1))); do
-  s=$(curl -sS -o /dev/null -w '%{http_code}' -F "xml_submission_file=@$T/x$i.xml" \
+  s=$(curl -sS -o /dev/null -w "%{http_code}" -H "Expect:" -F "xml_submission_file=@$T/x$i.xml" \
     -F "p$i.png=@$T/p$i.png" -F "talk.wav=@$T/talk.wav" "$BASE/submission")
   [ "$s" = 201 ] || { echo "submission $i: $s" >&2; exit 1; }
 done
@@ -74,7 +80,7 @@ head -c 5 <<<'%PDF-' >"$T/big.pdf"
 head -c $((BIG - 5)) /dev/urandom >>"$T/big.pdf"
 instance "$T/big.xml" "$(uuid)" "" "" big.pdf
 start=$(date +%s.%N)
-s=$(curl -sS -o /dev/null -w '%{http_code}' -F "xml_submission_file=@$T/big.xml" \
+s=$(curl -sS -o /dev/null -w "%{http_code}" -H "Expect:" -F "xml_submission_file=@$T/big.xml" \
   -F "big.pdf=@$T/big.pdf" "$BASE/submission")
 end=$(date +%s.%N)
 [ "$s" = 201 ] || { echo "the large document: $s" >&2; exit 1; }
