@@ -1382,6 +1382,17 @@ static int submit_xml(struct mg_connection *conn, hub *h, const hub_device *dev,
             reply_error(conn, media.status, why[0] ? why : "out of memory");
         goto out;
     }
+    /* Other content under a stored instance is refused before its
+     * files are kept. */
+    if (!s.deprecated_id[0] && media.missing == 0) {
+        char held_id[FS_UUID_LEN + 1];
+        int64_t held_rev = 0;
+        if (instance_held(db, sub->id, sub, held_id, &held_rev) == 2) {
+            pthread_mutex_unlock(lock);
+            status = reply_other_content(conn, sub->id);
+            goto out;
+        }
+    }
     status = submit_media(conn, dev, files, &media, incomplete);
     if (status != 0) {
         pthread_mutex_unlock(lock);

@@ -193,6 +193,12 @@ check "the same submission again: 201" "$(post i1again "$T/i1.xml" \
   -F "1712345678.png=@$T/photo.png;filename=1712345678.png" \
   -F "1712345699.wav=@$T/talk.wav;filename=1712345699.wav")" 201
 check "and stored once, the files once" "$(stored "$i1")|$(blobs)" "1|2"
+check "other bytes under the same instance and file name: 409" "$(post i1other "$T/i1.xml" \
+  -F "1712345678.png=@$T/second.png;filename=1712345678.png" \
+  -F "1712345699.wav=@$T/talk.wav;filename=1712345699.wav")" 409
+check "nothing of it kept: the answer, the files, the record of them" \
+  "$(ref "$i1" flipchart | cut -d'|' -f1)|$(blobs)|$(temps)|$(sql "SELECT sha256 FROM openrosa_files WHERE instance = '$i1' AND name = '1712345678.png'")" \
+  "$(sha "$T/photo.png")|2|0|$(sha "$T/photo.png")"
 
 # ---- a split submission ----------------------------------------------------------
 
