@@ -5,7 +5,7 @@
 # upload controls and binary binds; a multipart submission with two media
 # parts stores both byte-identical under their SHA-256 and the answers
 # reference them, visible to an admin; the same submission again and a
-# second submission of the same photo store nothing twice; a split
+# second submission of the same photo and an edit store nothing twice; a split
 # submission (Collect's *isIncomplete*, central-backend#313) ends with
 # every file referenced and is stored once, a hub restart between its
 # parts included; a file whose bytes are not a
@@ -199,6 +199,18 @@ check "other bytes under the same instance and file name: 409" "$(post i1other "
 check "nothing of it kept: the answer, the files, the record of them" \
   "$(ref "$i1" flipchart | cut -d'|' -f1)|$(blobs)|$(temps)|$(sql "SELECT sha256 FROM openrosa_files WHERE instance = '$i1' AND name = '1712345678.png'")" \
   "$(sha "$T/photo.png")|2|0|$(sha "$T/photo.png")"
+
+# An edit in Collect (a new instanceID, the old one as deprecatedID)
+# sends its files again: the next revision references them, stored once.
+e1=0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d5e11
+instance "$T/e1.xml" "$e1" 1712345678.png 1712345699.wav ""
+sed -i "s|<place>[^<]*</place>|<place>Salle paroissiale</place>|; s|<deprecatedID/>|<deprecatedID>uuid:$i1</deprecatedID>|" "$T/e1.xml"
+check "an edit with its files: 201" "$(post e1 "$T/e1.xml" \
+  -F "1712345678.png=@$T/photo.png;filename=1712345678.png" \
+  -F "1712345699.wav=@$T/talk.wav;filename=1712345699.wav")" 201
+check "revision 2 references the same files, stored once" \
+  "$(sql "SELECT rev, json_extract(answers, '\$.place'), json_extract(answers, '\$.flipchart.sha256') FROM submissions WHERE id = '$i1' ORDER BY rev DESC LIMIT 1")|$(blobs)" \
+  "2|Salle paroissiale|$(sha "$T/photo.png")|2"
 
 # ---- a split submission ----------------------------------------------------------
 
