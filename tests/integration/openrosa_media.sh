@@ -4,14 +4,15 @@
 # (max-pixels and body::accept carried) and its XForm has pyxform's
 # upload controls and binary binds; a multipart submission with two media
 # parts stores both byte-identical under their SHA-256 and the answers
-# reference them, visible to an admin; the same submission again and a
-# second submission of the same photo and an edit store nothing twice; a split
-# submission (Collect's *isIncomplete*, central-backend#313) ends with
-# every file referenced and is stored once, a hub restart between its
-# parts included; a file whose bytes are not a
-# type the field takes is refused with 415 and one over max_bytes with
-# 413 (as it arrives when the XML came first), nothing of either stored; a last part that leaves a file missing
-# is refused with 400 and stores no submission.
+# reference them, visible to an admin; the same submission again, a
+# second submission of the same photo and an edit store nothing twice;
+# other bytes under a stored instance are refused with 409, nothing kept;
+# a split submission (Collect's *isIncomplete*, central-backend#313) ends
+# with every file referenced and is stored once, a hub restart between
+# its parts included; a file whose bytes are not a type the field takes
+# is refused with 415 and one over max_bytes with 413 (as it arrives when
+# the XML came first), nothing of either stored; a last part that leaves
+# a file missing is refused with 400 and stores no submission.
 . "$(dirname "$0")/../lib.sh"
 
 MK="python3 $FS_SRC/tests/tools/mkxlsx.py"
