@@ -201,7 +201,6 @@ const char *fs_sniff_type(const unsigned char *b, size_t n);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void fs_hex(const unsigned char *p, size_t n, char *out);
-
 /* Wall clock in milliseconds since the Unix epoch. */
 uint64_t fs_now_ms(void);
 

@@ -401,3 +401,8 @@ int hub__handle_blob(struct mg_connection *conn, void *hubp)
     pthread_mutex_unlock(&blob_lock);
     return reply_offset(conn, 200, off, size, head);
 }
+
+void hub__blobs_dir(const hub *h, char *out, size_t cap)
+{
+    blob_dir(h, out, cap);
+}

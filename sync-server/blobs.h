@@ -17,4 +17,8 @@
  * Returns the HTTP status it answered. */
 int hub__handle_blob(struct mg_connection *conn, void *hubp);
 
+/* The directory of whole files (blobs/HASH) beside h's database. */
+struct hub;
+void hub__blobs_dir(const struct hub *h, char *out, size_t cap);
+
 #endif

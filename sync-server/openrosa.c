@@ -12,6 +12,13 @@
  * (meta/deprecatedID naming the newest version) becomes the submission's
  * next revision; openrosa_instances (hub-7.sql) remembers which instance
  * each later revision came from.
+ *
+ * Media files (photos, recordings, documents) come as parts beside the
+ * XML: streamed to disk and hashed by ormedia.c, checked against the
+ * question whose answer names them, kept under their hash and recorded
+ * in openrosa_files (hub-13.sql) so that the parts of a split
+ * submission add up; the submission is merged once its files are all
+ * at the hub.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -33,6 +40,7 @@
 #include "http.h"
 #include "merge.h"
 #include "mergeq.h"
+#include "ormedia.h"
 #include "ratelimit.h"
 #include "scope.h"
 #include "server.h"
@@ -627,13 +635,107 @@ static int sub_xml_parse(sub_xml *s, const char *xml, size_t len)
 
 /* ---- from XML to a fieldsync submission -------------------------------- */
 
+/* The files of one submission: the parts of this request, and what
+ * earlier parts of the same instance carried (a split submission). */
+typedef struct media_ctx {
+    hub_or_files *files;
+    sqlite3 *db;
+    const char *device, *instance;
+    int status;  /* of a refusal: 400, or 413 / 415 for a file */
+    int missing; /* files the XML names that no part carried yet */
+    char missing_names[512];
+} media_ctx;
+
+/* The answer of an attachment field: the XML holds the file's name; the
+ * reference is to the bytes the hub received under that name, checked
+ * against the field's limits by their sniffed type. NULL with why (and
+ * m->status) when refused, or when the file is still to come (m->missing
+ * counted, why empty). */
+static cJSON *attachment_value(const fs_field *fld, const char *text,
+                               media_ctx *m, char *why, size_t cap)
+{
+    const char *fname = fs_field_name(fld);
+    hub_or_file *f = m->files ? hub__ormedia_find(m->files, text) : NULL;
+    hub_or_ref ref;
+    const char *type;
+
+    if (f) {
+        snprintf(ref.sha256, sizeof ref.sha256, "%s", f->sha256);
+        ref.size = f->size;
+        type = f->type;
+        if (!type && fs_field_type_of(fld) == FS_FIELD_FILE)
+            type = "application/octet-stream";
+        snprintf(ref.type, sizeof ref.type, "%s", type ? type : "");
+    } else {
+        int rc = hub__ormedia_lookup(m->db, m->device, m->instance, text, &ref);
+        if (rc < 0) {
+            m->status = 503;
+            snprintf(why, cap, "the hub cannot read its database");
+            return NULL;
+        }
+        if (rc == 0) {
+            size_t used = strlen(m->missing_names);
+            if (used + strlen(text) + 3 < sizeof m->missing_names)
+                snprintf(m->missing_names + used,
+                         sizeof m->missing_names - used, "%s%s",
+                         used ? ", " : "", text);
+            m->missing++;
+            return NULL;
+        }
+    }
+    if (ref.size < 1) {
+        m->status = 400;
+        snprintf(why, cap, "%s: the file %.80s is empty", fname, text);
+        return NULL;
+    }
+    if (!ref.type[0]) {
+        m->status = 415;
+        snprintf(why, cap,
+                 "%s: the bytes of %.80s are none of the kinds an %s field "
+                 "takes (the hub reads JPEG, PNG, WebP, WAV, Ogg, MP3, M4A "
+                 "and PDF from a file's first bytes, never from its name)",
+                 fname, text, fs_field_type_name(fs_field_type_of(fld)));
+        return NULL;
+    }
+    if (!fs_field_type_allowed(fld, ref.type)) {
+        m->status = 415;
+        snprintf(why, cap,
+                 "%s: %.80s is %.60s by its bytes, a type this field does not "
+                 "take; nothing was stored",
+                 fname, text, ref.type);
+        return NULL;
+    }
+    if (ref.size > fs_field_max_bytes(fld)) {
+        m->status = 413;
+        snprintf(why, cap,
+                 "%s: %.80s is %lld bytes, more than the %ld this field "
+                 "takes; nothing was stored",
+                 fname, text, ref.size, fs_field_max_bytes(fld));
+        return NULL;
+    }
+    if (f)
+        f->used = 1;
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "sha256", ref.sha256);
+        cJSON_AddNumberToObject(o, "size", (double)ref.size);
+        cJSON_AddStringToObject(o, "type", ref.type);
+        cJSON_AddStringToObject(o, "name", text);
+    }
+    return o;
+}
+
 /* One answer's text as the JSON value of its field's type. NULL (with
  * why) when the text is not one. */
-static cJSON *answer_value(const fs_field *fld, const char *text, char *why,
-                           size_t cap)
+static cJSON *answer_value(const fs_field *fld, const char *text, media_ctx *m,
+                           char *why, size_t cap)
 {
     char *end = NULL;
     switch (fs_field_type_of(fld)) {
+    case FS_FIELD_IMAGE:
+    case FS_FIELD_AUDIO:
+    case FS_FIELD_FILE:
+        return attachment_value(fld, text, m, why, cap);
     case FS_FIELD_INTEGER:
     case FS_FIELD_LIKERT: {
         long long v = strtoll(text, &end, 10);
@@ -706,8 +808,8 @@ static cJSON *answer_value(const fs_field *fld, const char *text, char *why,
 /* The answers of s as canonical JSON text, in the form's field order
  * (so the same XML always gives the same text). NULL with why set when
  * an element is not a question of f or its text not of its type. */
-static char *answers_json(const fs_form *f, const sub_xml *s, char *why,
-                          size_t cap)
+static char *answers_json(const fs_form *f, const sub_xml *s, media_ctx *m,
+                          char *why, size_t cap)
 {
     cJSON *o = cJSON_CreateObject();
     int ok = o != NULL;
@@ -737,7 +839,10 @@ static char *answers_json(const fs_form *f, const sub_xml *s, char *why,
             if (strcmp(s->values[i].name, fs_field_name(fld)) != 0 ||
                 fs_field_type_of(fld) == FS_FIELD_NOTE)
                 continue;
-            cJSON *v = answer_value(fld, s->values[i].text, why, cap);
+            cJSON *v = answer_value(fld, s->values[i].text, m, why, cap);
+            if (!v && fs_field_type_is_attachment(fs_field_type_of(fld)) &&
+                !why[0])
+                continue; /* a file still to come */
             ok = v && cJSON_AddItemToObject(o, fs_field_name(fld), v);
         }
     }
@@ -1175,9 +1280,44 @@ static int submit_edit(struct mg_connection *conn, hub *h,
     return merge_one(conn, h, dev, cs, iid);
 }
 
-/* The submission in xml[0..len) from dev: read, checked, merged. */
+/* The files of a submission whose answers were read: the parts a field
+ * references are stored under their hash and recorded for the instance
+ * (those no field names are not kept). Returns 0 when every file the XML
+ * names is at the hub, so the submission goes on to the merge; else the
+ * status answered: 201 for a part of a split submission (more parts
+ * follow), 400 for a last part that leaves a file missing (the files
+ * that came are kept, so that a resend completes the set). */
+static int submit_media(struct mg_connection *conn, const hub_device *dev,
+                        hub_or_files *files, media_ctx *m, int incomplete)
+{
+    for (size_t i = 0; files && i < files->n; i++)
+        if (!files->v[i].used)
+            fprintf(stderr,
+                    "fieldsync-hub: OpenRosa %s: file %s answers no question "
+                    "of the form; not kept\n",
+                    m->instance, files->v[i].name);
+    if (files && hub__ormedia_commit(files, m->db, dev->id, m->instance) != 0)
+        return reply_error(conn, 503, files->why);
+    if (m->missing == 0)
+        return 0;
+    if (incomplete)
+        return reply_message(conn, 201, "submit_success",
+                             "Received part of submission %s: its files so "
+                             "far are kept; %d to come (%s).",
+                             m->instance, m->missing, m->missing_names);
+    return reply_message(conn, 400, "error",
+                         "not stored yet: the submission names %d file(s) "
+                         "(%s) that no part carried; the files received are "
+                         "kept: send the submission again with its files",
+                         m->missing, m->missing_names);
+}
+
+/* The submission in xml[0..len) from dev, with the file parts beside
+ * it: read, checked, merged. incomplete: Collect's *isIncomplete* (more
+ * parts of the same instance follow). */
 static int submit_xml(struct mg_connection *conn, hub *h, const hub_device *dev,
-                      const char *xml, size_t len)
+                      const char *xml, size_t len, hub_or_files *files,
+                      int incomplete)
 {
     sqlite3 *db = hub__db(conn);
     sub_xml s;
@@ -1185,7 +1325,7 @@ static int submit_xml(struct mg_connection *conn, hub *h, const hub_device *dev,
     fs_changeset *cs = NULL;
     fs_form *f = NULL;
     int status;
-    char why[256] = "";
+    char why[512] = "";
     if (sub_xml_parse(&s, xml, len) != 0) {
         status = reply_error(conn, 400, s.why);
         goto out;
@@ -1230,9 +1370,32 @@ static int submit_xml(struct mg_connection *conn, hub *h, const hub_device *dev,
         status = reply_no_form(conn);
         goto out;
     }
-    sub->answers_json = answers_json(f, &s, why, sizeof why);
+    /* One submission of a device at a time, from the first look at what
+     * is stored (and at the files earlier parts carried) to the merge. */
+    pthread_mutex_t *lock = device_lock(dev->id);
+    pthread_mutex_lock(lock);
+    media_ctx media = {files, db, dev->id, sub->id, 400, 0, ""};
+    sub->answers_json = answers_json(f, &s, &media, why, sizeof why);
     if (!sub->answers_json) {
-        status = reply_error(conn, 400, why[0] ? why : "out of memory");
+        pthread_mutex_unlock(lock);
+        status =
+            reply_error(conn, media.status, why[0] ? why : "out of memory");
+        goto out;
+    }
+    /* Other content under a stored instance is refused before its
+     * files are kept. */
+    if (!s.deprecated_id[0] && media.missing == 0) {
+        char held_id[FS_UUID_LEN + 1];
+        int64_t held_rev = 0;
+        if (instance_held(db, sub->id, sub, held_id, &held_rev) == 2) {
+            pthread_mutex_unlock(lock);
+            status = reply_other_content(conn, sub->id);
+            goto out;
+        }
+    }
+    status = submit_media(conn, dev, files, &media, incomplete);
+    if (status != 0) {
+        pthread_mutex_unlock(lock);
         goto out;
     }
     uint64_t clock = 0;
@@ -1243,10 +1406,6 @@ static int submit_xml(struct mg_connection *conn, hub *h, const hub_device *dev,
 
     char sha[65];
     fs_sha256_hex(sub->answers_json, strlen(sub->answers_json), sha);
-    /* One submission of a device at a time, from the first look at what
-     * is stored to the merge. */
-    pthread_mutex_t *lock = device_lock(dev->id);
-    pthread_mutex_lock(lock);
     status = s.deprecated_id[0]
                  ? submit_edit(conn, h, dev, cs, s.deprecated_id, sha)
                  : submit_first(conn, h, dev, cs);
@@ -1260,12 +1419,54 @@ out:
 
 /* ---- multipart --------------------------------------------------------- */
 
+enum { PART_SKIP, PART_XML, PART_FILE, PART_INCOMPLETE };
+
 typedef struct form_read {
     fs_buf xml;
     int found, too_big;
-    int files;           /* other parts with a file name */
-    char first_file[64]; /* the first of them, for the message */
+    int part;           /* what the part being read is (PART_*) */
+    char incomplete[8]; /* the value of *isIncomplete* */
+    hub_or_files files; /* the file parts, streamed to disk */
+    struct mg_connection *conn;
+    const hub_device *dev;
+    int looked;    /* the XML before the files was read for their limits */
+    fs_form *form; /* its form, when the device may use it */
+    sub_xml sx;
 } form_read;
+
+/* The limit of a file part named name, when the XML came before it (as
+ * Collect sends it): the max_bytes of the question whose answer names
+ * the file, so that a file too large is refused as it arrives, not after
+ * it was written whole. 0 when not known yet (checked after the body). */
+static long long part_limit(form_read *fr, const char *name, char *field,
+                            size_t cap)
+{
+    if (!fr->looked && fr->found == 1 && fr->xml.len > 0) {
+        fr->looked = 1;
+        if (sub_xml_parse(&fr->sx, (const char *)fr->xml.data, fr->xml.len) ==
+                0 &&
+            hub__scope_has(fr->dev->forms, fr->sx.form_id)) {
+            char *end = NULL;
+            long long ver = strtoll(fr->sx.version, &end, 10);
+            if (end != fr->sx.version && *end == '\0' && ver > 0 &&
+                load_form(hub__db(fr->conn), fr->sx.form_id, ver, &fr->form) !=
+                    HUB_OK)
+                fr->form = NULL;
+        }
+    }
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    for (size_t i = 0; fr->form && i < fr->sx.n; i++) {
+        const fs_field *fld =
+            fs_form_field_named(fr->form, fr->sx.values[i].name);
+        if (fld && fs_field_type_is_attachment(fs_field_type_of(fld)) &&
+            strcmp(fr->sx.values[i].text, base) == 0) {
+            snprintf(field, cap, "%s", fs_field_name(fld));
+            return fs_field_max_bytes(fld);
+        }
+    }
+    return 0;
+}
 
 static int on_field_found(const char *key, const char *filename, char *path,
                           size_t pathlen, void *ud)
@@ -1273,18 +1474,34 @@ static int on_field_found(const char *key, const char *filename, char *path,
     (void)path;
     (void)pathlen;
     form_read *fr = ud;
+    if (hub__ormedia_end(&fr->files) != 0)
+        return MG_FORM_FIELD_STORAGE_ABORT;
     if (strcmp(key, "xml_submission_file") == 0) {
         fr->found++;
         fs_buf_reset(&fr->xml);
+        fr->part = PART_XML;
         return MG_FORM_FIELD_STORAGE_GET;
     }
-    /* A file beside the XML (a photo, an audit log) is refused, not
-     * dropped: the hub's forms have no file questions yet, and a phone
-     * that is refused keeps the submission. Plain fields such as
-     * Collect's *isIncomplete* of a split submission are skipped: every
-     * part carries the whole XML, stored once by its instanceID. */
-    if (filename && filename[0] && fr->files++ == 0)
-        snprintf(fr->first_file, sizeof fr->first_file, "%s", filename);
+    /* A file beside the XML (a photo, a recording): streamed to a
+     * temporary file in the hub's store, hashed on the way; whether a
+     * question takes it is decided once the XML is read. */
+    if (filename && filename[0]) {
+        char field[FS_ID_MAX + 1] = "";
+        long long limit = part_limit(fr, filename, field, sizeof field);
+        fr->part = PART_FILE;
+        if (hub__ormedia_begin(&fr->files, filename) != 0)
+            return MG_FORM_FIELD_STORAGE_ABORT;
+        hub__ormedia_limit(&fr->files, limit, field);
+        return MG_FORM_FIELD_STORAGE_GET;
+    }
+    /* Collect's *isIncomplete*=yes on every part of a split submission
+     * but the last; other plain fields are skipped. */
+    if (strcmp(key, "*isIncomplete*") == 0) {
+        fr->part = PART_INCOMPLETE;
+        fr->incomplete[0] = '\0';
+        return MG_FORM_FIELD_STORAGE_GET;
+    }
+    fr->part = PART_SKIP;
     return MG_FORM_FIELD_STORAGE_SKIP;
 }
 
@@ -1293,9 +1510,29 @@ static int on_field_get(const char *key, const char *value, size_t len,
 {
     (void)key;
     form_read *fr = ud;
-    if (len > 0 && fs_buf_append(&fr->xml, value, len) != FS_OK) {
-        fr->too_big = 1;
-        return MG_FORM_FIELD_HANDLE_ABORT;
+    if (len == 0)
+        return MG_FORM_FIELD_HANDLE_GET;
+    switch (fr->part) {
+    case PART_XML:
+        if (fs_buf_append(&fr->xml, value, len) != FS_OK) {
+            fr->too_big = 1;
+            return MG_FORM_FIELD_HANDLE_ABORT;
+        }
+        break;
+    case PART_FILE:
+        if (hub__ormedia_write(&fr->files, value, len) != 0)
+            return MG_FORM_FIELD_HANDLE_ABORT;
+        break;
+    case PART_INCOMPLETE: {
+        size_t have = strlen(fr->incomplete);
+        if (have + len < sizeof fr->incomplete) {
+            memcpy(fr->incomplete + have, value, len);
+            fr->incomplete[have + len] = '\0';
+        }
+        break;
+    }
+    default:
+        break;
     }
     return MG_FORM_FIELD_HANDLE_GET;
 }
@@ -1329,11 +1566,17 @@ static int handle_submission(struct mg_connection *conn, hub *h,
     form_read fr;
     memset(&fr, 0, sizeof fr);
     fs_buf_init(&fr.xml, SUBMISSION_MAX);
+    hub__ormedia_init(&fr.files, h);
+    fr.conn = conn;
+    fr.dev = dev;
     struct mg_form_data_handler fdh = {on_field_found, on_field_get,
                                        on_field_store, &fr};
     int n = mg_handle_form_request(conn, &fdh);
+    hub__ormedia_end(&fr.files);
     int status;
-    if (fr.too_big)
+    if (fr.files.err)
+        status = reply_error(conn, fr.files.err, fr.files.why);
+    else if (fr.too_big)
         status = reply_error(conn, 413,
                              "the submission XML is larger than the hub "
                              "takes (10 MiB)");
@@ -1345,16 +1588,12 @@ static int handle_submission(struct mg_connection *conn, hub *h,
         status = reply_error(conn, 400,
                              "the multipart body has more than one "
                              "xml_submission_file part");
-    else if (fr.files > 0)
-        status = reply_message(conn, 400, "error",
-                               "not stored: the submission carries %d "
-                               "file(s) (%s), and this hub's forms take no "
-                               "files; remove the file question from the "
-                               "form or send without it",
-                               fr.files, fr.first_file);
     else
-        status =
-            submit_xml(conn, h, dev, (const char *)fr.xml.data, fr.xml.len);
+        status = submit_xml(conn, h, dev, (const char *)fr.xml.data, fr.xml.len,
+                            &fr.files, strcasecmp(fr.incomplete, "yes") == 0);
+    hub__ormedia_free(&fr.files);
+    fs_form_free(fr.form);
+    sub_xml_free(&fr.sx);
     fs_buf_free(&fr.xml);
     return status;
 }

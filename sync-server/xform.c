@@ -775,6 +775,10 @@ static const char *bind_type(fs_field_type t)
         return "dateTime";
     case FS_FIELD_GEOPOINT:
         return "geopoint";
+    case FS_FIELD_IMAGE:
+    case FS_FIELD_AUDIO:
+    case FS_FIELD_FILE:
+        return "binary"; /* the answer is a file's name, the file beside */
     default:
         return "string";
     }
@@ -976,6 +980,11 @@ static void write_binds(xw *w)
             puts_(w, " jr:preload=\"date\" jr:preloadParams=\"today\"");
         else if (a == FS_AUTO_DEVICEID)
             puts_(w, " jr:preload=\"property\" jr:preloadParams=\"deviceid\"");
+        /* Collect scales a photo down to this many pixels on its longer
+         * side before it is sent (an XLSForm's max-pixels parameter). */
+        if (t == FS_FIELD_IMAGE && cJSON_IsNumber(member(fj, "x_max_pixels")))
+            putf(w, " orx:max-pixels=\"%d\"",
+                 member(fj, "x_max_pixels")->valueint);
         puts_(w, "/>\n");
         if (rc != FS_OK && w->rc == FS_OK)
             w->rc = rc;
@@ -1058,6 +1067,34 @@ static void write_items(xw *w, int depth, size_t i)
     }
 }
 
+/* An upload's mediatype, as pyxform writes it ("image/" or "audio/" and
+ * a star, "application/" and a star for a file), and for a file field
+ * with content types
+ * the accept list Collect's file picker filters by. */
+static void write_mediatype(xw *w, fs_field_type t, const cJSON *types)
+{
+    const cJSON *it;
+    int first = 1;
+
+    putf(w, " mediatype=\"%s\"",
+         t == FS_FIELD_IMAGE   ? "image/*"
+         : t == FS_FIELD_AUDIO ? "audio/*"
+                               : "application/*");
+    if (t != FS_FIELD_FILE || !cJSON_IsArray(types))
+        return;
+    puts_(w, " accept=\"");
+    cJSON_ArrayForEach(it, types)
+    {
+        if (!cJSON_IsString(it))
+            continue;
+        if (!first)
+            puts_(w, ",");
+        esc(w, it->valuestring, 1);
+        first = 0;
+    }
+    puts_(w, "\"");
+}
+
 static void write_control(xw *w, int depth, size_t i)
 {
     const fs_field *fld = fs_form_field(w->f, i);
@@ -1065,8 +1102,9 @@ static void write_control(xw *w, int depth, size_t i)
     fs_field_type t = fs_field_type_of(fld);
     const char *tag = t == FS_FIELD_SELECT_ONE || t == FS_FIELD_LIKERT
                           ? "select1"
-                      : t == FS_FIELD_SELECT_MULTIPLE ? "select"
-                                                      : "input";
+                      : t == FS_FIELD_SELECT_MULTIPLE  ? "select"
+                      : fs_field_type_is_attachment(t) ? "upload"
+                                                       : "input";
     const char *app = str_member(fj, "x_appearance");
     char tid[FS_ID_MAX * 4 + 16];
 
@@ -1074,6 +1112,8 @@ static void write_control(xw *w, int depth, size_t i)
         return; /* filled by the device: a bind, no control */
     indent(w, depth);
     putf(w, "<%s ref=\"%s\"", tag, w->paths[i]);
+    if (fs_field_type_is_attachment(t))
+        write_mediatype(w, t, member(fj, "content_types"));
     if (t == FS_FIELD_LIKERT || app != NULL) {
         puts_(w, " appearance=\"");
         if (t == FS_FIELD_LIKERT)

@@ -36,6 +36,8 @@ enum col_kind {
     C_CMSG,
     C_APPEARANCE,
     C_FILTER,
+    C_PARAMS,  /* parameters: max-pixels of an image */
+    C_ACCEPT,  /* body::accept: the content types of a file */
     C_LIST,    /* choices: list_name */
     C_EXTRA,   /* choices: a column a choice_filter may compare */
     C_REFUSED, /* an XLSForm column fieldsync cannot carry */
@@ -270,7 +272,6 @@ static const struct {
                     "nothing on the device"},
     {"repeat_count", "repeats are not supported"},
     {"trigger", "triggers are not supported"},
-    {"parameters", "question parameters are not supported"},
     {"required_message", "custom required messages are not supported"},
     {"requiredmsg", "custom required messages are not supported"},
     {"guidance_hint", "guidance hints are not supported: use hint"},
@@ -302,6 +303,7 @@ static const struct {
     {"jr:constraintmsg", C_CMSG},
     {"appearance", C_APPEARANCE},
     {"choice_filter", C_FILTER},
+    {"parameters", C_PARAMS},
 };
 
 /* Columns that may name a language after :: (or : in older forms). */
@@ -370,7 +372,12 @@ static int read_headers(conv *cv, table *t, const char *sheetname, int choices)
             }
         }
         where_at(sheetname, hc->row, hc->col, where, sizeof where);
-        /* bind::x, body::x, instance::x, media::image::lang */
+        /* body::accept is read (attachments); other bind::x, body::x,
+         * instance::x and media::image::lang are refused. */
+        if (!choices && strcmp(low, "body::accept") == 0) {
+            c->kind = C_ACCEPT;
+            continue;
+        }
         for (k = 0; k < sizeof refused_columns / sizeof refused_columns[0]; k++)
             if (strcmp(base, refused_columns[k].name) == 0) {
                 c->kind = C_REFUSED;
@@ -792,11 +799,12 @@ static const struct {
     {"geotrace", "fieldsync records points (geopoint) only"},
     {"geoshape", "fieldsync records points (geopoint) only"},
     {"start-geopoint", "fieldsync records points (geopoint) only"},
-    {"image", "attachments are not supported yet"},
-    {"audio", "attachments are not supported yet"},
-    {"background-audio", "attachments are not supported yet"},
-    {"video", "attachments are not supported yet"},
-    {"file", "attachments are not supported yet"},
+    {"background-audio", "it records the whole interview in the "
+                         "background, with no question asked; use an audio "
+                         "question the respondent can see and consent to"},
+    {"video", "fieldsync takes image, audio and file attachments; videos "
+              "are too large for the 2G links it is built for (a file "
+              "question takes any file if one is really needed)"},
     {"barcode", "barcode scanning is not supported: use text"},
     {"acknowledge", "use a select_one with a single choice instead"},
     {"trigger", "use a select_one with a single choice instead"},
@@ -849,6 +857,9 @@ static const struct {
     {"datetime", FS_FIELD_DATETIME, FS_AUTO_NONE},
     {"note", FS_FIELD_NOTE, FS_AUTO_NONE},
     {"geopoint", FS_FIELD_GEOPOINT, FS_AUTO_NONE},
+    {"image", FS_FIELD_IMAGE, FS_AUTO_NONE},
+    {"audio", FS_FIELD_AUDIO, FS_AUTO_NONE},
+    {"file", FS_FIELD_FILE, FS_AUTO_NONE},
     {"start", FS_FIELD_DATETIME, FS_AUTO_START},
     {"end", FS_FIELD_DATETIME, FS_AUTO_END},
     {"today", FS_FIELD_DATE, FS_AUTO_TODAY},
@@ -956,7 +967,8 @@ static int parse_type(conv *cv, qrow *r, const char *type, const char *where)
     problem(cv, where,
             "type '%s' is not supported: fieldsync takes text, integer, "
             "decimal, date, dateTime, select_one, select_multiple, note, "
-            "geopoint, start, end, today, deviceid and groups",
+            "geopoint, image, audio, file, start, end, today, deviceid and "
+            "groups",
             quote(type, q, sizeof q));
     return -1;
 }
@@ -1490,10 +1502,11 @@ static int read_filter(conv *cv, const qrow *r, clist *l, cJSON *field,
 /* Columns a group row has no use for. */
 static void check_group_row(conv *cv, const qrow *r)
 {
-    static const int unused[] = {C_HINT, C_REQUIRED, C_CONSTRAINT, C_CMSG,
-                                 C_FILTER};
-    static const char *const names[] = {"hint", "required", "constraint",
-                                        "constraint_message", "choice_filter"};
+    static const int unused[] = {C_HINT,   C_REQUIRED, C_CONSTRAINT, C_CMSG,
+                                 C_FILTER, C_PARAMS,   C_ACCEPT};
+    static const char *const names[] = {
+        "hint",          "required",   "constraint",  "constraint_message",
+        "choice_filter", "parameters", "body::accept"};
 
     for (size_t k = 0; k < sizeof unused / sizeof unused[0]; k++) {
         for (size_t i = 0; i < cv->survey.ncols; i++) {
@@ -1543,6 +1556,115 @@ static int build_section(conv *cv, qrow *r, cJSON *sections)
     check_unread_columns(cv, &cv->survey, cv->survey_name, r->row);
     r->relevant = expression(cv, r, C_RELEVANT, NULL, &failed);
     return FS_OK;
+}
+
+/* The parameters cell: max-pixels=N of an image question, which Collect
+ * scales a photo down to before sending it. The form format has no
+ * max_pixels yet, so it is kept as x_max_pixels for the XForm
+ * (orx:max-pixels); other parameters are refused. */
+static void read_parameters(conv *cv, const qrow *r, cJSON *o)
+{
+    const column *c = col_of(&cv->survey, C_PARAMS);
+    const char *v = c != NULL ? cell_of(&cv->survey, r->row, c) : NULL;
+    char where[FS_PROBLEM_WHERE_MAX], word[64], q[48];
+
+    if (v == NULL)
+        return;
+    where_at(cv->survey_name, r->row, c->col, where, sizeof where);
+    for (const char *p = v; *p != '\0';) {
+        size_t n = strcspn(p, " \t,;");
+        const char *eq;
+        char *end = NULL;
+        long px;
+
+        if (n == 0) {
+            p++;
+            continue;
+        }
+        snprintf(word, sizeof word, "%.*s", (int)n, p);
+        p += n;
+        eq = strchr(word, '=');
+        if (r->type != FS_FIELD_IMAGE || eq == NULL ||
+            strncmp(word, "max-pixels", (size_t)(eq - word)) != 0 ||
+            eq - word != 10) {
+            problem(cv, where,
+                    "parameter '%s' is not supported: fieldsync reads "
+                    "max-pixels=N of an image question only",
+                    quote(word, q, sizeof q));
+            continue;
+        }
+        px = strtol(eq + 1, &end, 10);
+        if (end == eq + 1 || *end != '\0' || px < 1 || px > 100000) {
+            problem(cv, where,
+                    "max-pixels '%s' is not a whole number of pixels from 1 "
+                    "to 100000",
+                    quote(eq + 1, q, sizeof q));
+            continue;
+        }
+        cJSON_AddNumberToObject(o, "x_max_pixels", (double)px);
+    }
+}
+
+/* body::accept of an attachment question: file extensions (.pdf) or
+ * content types, comma separated, as the field's content_types. Only
+ * the kinds the hub and the agent recognise by their first bytes can be
+ * checked, so only those are taken. */
+static void read_accept(conv *cv, const qrow *r, cJSON *o)
+{
+    static const struct {
+        const char *ext, *type;
+    } kinds[] = {
+        {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"},
+        {".png", "image/png"},  {".webp", "image/webp"},
+        {".wav", "audio/wav"},  {".ogg", "audio/ogg"},
+        {".oga", "audio/ogg"},  {".mp3", "audio/mpeg"},
+        {".m4a", "audio/mp4"},  {".pdf", "application/pdf"},
+    };
+    const column *c = col_of(&cv->survey, C_ACCEPT);
+    const char *v = c != NULL ? cell_of(&cv->survey, r->row, c) : NULL;
+    char where[FS_PROBLEM_WHERE_MAX], word[80], q[48];
+    cJSON *types;
+
+    if (v == NULL)
+        return;
+    where_at(cv->survey_name, r->row, c->col, where, sizeof where);
+    if (!fs_field_type_is_attachment(r->type)) {
+        problem(cv, where,
+                "body::accept applies to image, audio and file questions");
+        return;
+    }
+    types = cJSON_AddArrayToObject(o, "content_types");
+    for (const char *p = v; types != NULL && *p != '\0';) {
+        size_t n = strcspn(p, ", \t;"), k;
+        const char *type = NULL;
+        const cJSON *it;
+        int dup = 0;
+
+        if (n == 0) {
+            p++;
+            continue;
+        }
+        snprintf(word, sizeof word, "%.*s", (int)n, p);
+        p += n;
+        for (k = 0; k < strlen(word); k++)
+            word[k] = lower(word[k]);
+        for (k = 0; k < sizeof kinds / sizeof kinds[0] && type == NULL; k++)
+            if (strcmp(word, kinds[k].ext) == 0 ||
+                strcmp(word, kinds[k].type) == 0)
+                type = kinds[k].type;
+        if (type == NULL) {
+            problem(cv, where,
+                    "accept '%s' is not supported: the hub decides a file's "
+                    "type from its first bytes and knows .jpg, .png, .webp, "
+                    ".wav, .ogg, .mp3, .m4a and .pdf (or their content "
+                    "types); leave accept empty to take any file",
+                    quote(word, q, sizeof q));
+            continue;
+        }
+        cJSON_ArrayForEach(it, types) dup |= strcmp(it->valuestring, type) == 0;
+        if (!dup)
+            cJSON_AddItemToArray(types, cJSON_CreateString(type));
+    }
 }
 
 static int build_field(conv *cv, qrow *r, cJSON *fields)
@@ -1622,6 +1744,8 @@ static int build_field(conv *cv, qrow *r, cJSON *fields)
     app = row_appearance(cv, r, &likert);
     if (app[0] != '\0')
         cJSON_AddStringToObject(o, "x_appearance", app);
+    read_parameters(cv, r, o);
+    read_accept(cv, r, o);
     check_unread_columns(cv, &cv->survey, cv->survey_name, r->row);
     return FS_OK;
 }

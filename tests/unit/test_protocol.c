@@ -3258,7 +3258,44 @@ static int test_fixtures(void)
 
 /* ---- table ----------------------------------------------------------- */
 
+/* fs_sniff_type: each kind from its first bytes, whatever follows; a
+ * name or a prefix too short says nothing. */
+static int test_sniff(void)
+{
+    static const struct {
+        const char *bytes;
+        size_t n;
+        const char *want;
+    } cases[] = {
+        {"\xFF\xD8\xFF\xE0rest", 8, "image/jpeg"},
+        {"\x89PNG\r\n\x1a\n....", 12, "image/png"},
+        {"RIFF\x10\0\0\0WEBPVP8 ", 16, "image/webp"},
+        {"RIFF\x10\0\0\0WAVEfmt ", 16, "audio/wav"},
+        {"OggS\0\x02", 6, "audio/ogg"},
+        {"ID3\x04\0", 5, "audio/mpeg"},
+        {"\0\0\0 ftypM4A \0", 13, "audio/mp4"},
+        {"%PDF-1.7\n", 9, "application/pdf"},
+        {"\x89PNG\r\n\x1a", 7, NULL}, /* one byte short */
+        {"RIFF\x10\0\0\0AVI LIST", 16, NULL},
+        {"\xFF\xD8\0\0", 4, NULL}, /* not a JPEG marker */
+        {"photo.jpg", 9, NULL},
+        {"", 0, NULL},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got =
+            fs_sniff_type((const unsigned char *)cases[i].bytes, cases[i].n);
+        if ((got == NULL) != (cases[i].want == NULL) ||
+            (got && strcmp(got, cases[i].want) != 0))
+            return failf(__FILE__, __LINE__, "case %zu: %s, not %s", i,
+                         got ? got : "NULL",
+                         cases[i].want ? cases[i].want : "NULL");
+    }
+    return 0;
+}
+
 static const unit_case tests[] = {
+    {"sniff a file's type from its first bytes", test_sniff},
     {"error names", test_errnames},
     {"error message cut on utf8 boundary", test_err_set},
     {"buf cap", test_buf_cap},
