@@ -1379,40 +1379,6 @@ static int test_sha256_pieces(void)
     return 0;
 }
 
-/* The one table of content types agent and hub sniff with. */
-static int test_sniff(void)
-{
-    static const struct {
-        const char *bytes;
-        size_t n;
-        const char *type;
-    } cases[] = {
-        {"\xff\xd8\xff\xe0", 4, "image/jpeg"},
-        {"\x89PNG\r\n\x1a\n", 8, "image/png"},
-        {"\x89PNG\r\n\x1a", 7, NULL}, /* cut: not enough to tell */
-        {"RIFF\0\0\0\0WEBPVP8 ", 16, "image/webp"},
-        {"RIFF\0\0\0\0WAVEfmt ", 16, "audio/wav"},
-        {"OggS\0\2", 6, "audio/ogg"},
-        {"ID3\4\0", 5, "audio/mpeg"},
-        {"\0\0\0\x20"
-         "ftypM4A ",
-         12, "audio/mp4"},
-        {"%PDF-1.7", 8, "application/pdf"},
-        {"hello, world", 12, NULL},
-        {"", 0, NULL},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *t =
-            fs_sniff_type((const unsigned char *)cases[i].bytes, cases[i].n);
-        if ((t == NULL) != (cases[i].type == NULL) ||
-            (t && strcmp(t, cases[i].type) != 0))
-            return failf(__FILE__, __LINE__, "case %zu: %s, not %s", i,
-                         t ? t : "NULL",
-                         cases[i].type ? cases[i].type : "NULL");
-    }
-    return 0;
-}
-
 static int test_sha256(void)
 {
     const char *m448 =
@@ -3334,7 +3300,6 @@ static const unit_case tests[] = {
     {"uuid v7 unique and ordered", test_uuid_v7_unique},
     {"sha256 vectors", test_sha256},
     {"sha256 in pieces", test_sha256_pieces},
-    {"content types sniffed from bytes", test_sniff},
     {"hlc tick", test_hlc_tick},
     {"hlc clock backwards", test_hlc_backwards},
     {"hlc observe", test_hlc_observe},
