@@ -165,4 +165,8 @@ char *fs__json_print_in(const cJSON *item, fs__arena *a);
  * number node with 15 significant digits only). */
 int fs__json_add_int(cJSON *obj, const char *key, int64_t v);
 
+/* fs_sha256_init, but always the plain rounds (the fallback when
+ * libcrypto has no SHA-256), so that tests reach them. */
+void fs__sha256_init_plain(fs_sha256_ctx *c);
+
 #endif /* FS_INTERNAL_H */

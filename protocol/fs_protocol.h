@@ -173,6 +173,21 @@ int fs_random_bytes(void *p, size_t n);
 void fs_sha256(const void *p, size_t n, unsigned char out[32]);
 /* Lower-case hex digest, NUL-terminated. */
 void fs_sha256_hex(const void *p, size_t n, char out[65]);
+/* SHA-256 of a stream, fed in pieces: init, update as often as needed,
+ * then final (always: it frees what init took). The digest equals
+ * fs_sha256 of the concatenated pieces. */
+typedef struct fs_sha256_ctx {
+    void *evp;             /* libcrypto's context, or NULL: the plain rounds */
+    uint32_t h[8];         /* the plain rounds' state */
+    unsigned char blk[64]; /* a partial block */
+    size_t fill;           /* bytes in blk */
+    uint64_t n;            /* bytes fed */
+} fs_sha256_ctx;
+void fs_sha256_init(fs_sha256_ctx *c);
+void fs_sha256_update(fs_sha256_ctx *c, const void *p, size_t n);
+void fs_sha256_final(fs_sha256_ctx *c, unsigned char out[32]);
+/* final, as lower-case hex. */
+void fs_sha256_final_hex(fs_sha256_ctx *c, char out[65]);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void fs_hex(const unsigned char *p, size_t n, char *out);
 

@@ -1324,6 +1324,42 @@ static int sha_is(const void *p, size_t n, const char *want)
     return 0;
 }
 
+/* The streamed digest, through libcrypto and through the plain rounds,
+ * fed in pieces of every size from 1 to 130 bytes (across the block and
+ * padding boundaries), equals the one-shot digest. */
+static int test_sha256_streamed(void)
+{
+    static const size_t lens[] = {0, 1, 55, 56, 63, 64, 65, 127, 128, 1000};
+    unsigned char data[1000];
+
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (unsigned char)(i * 131 + 7);
+    for (int plain = 0; plain < 2; plain++)
+        for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
+            for (size_t piece = 1; piece <= 130; piece++) {
+                fs_sha256_ctx c;
+                char want[65], got[65];
+                size_t n = lens[l];
+
+                fs_sha256_hex(data, n, want);
+                if (plain)
+                    fs__sha256_init_plain(&c);
+                else
+                    fs_sha256_init(&c);
+                for (size_t off = 0; off < n; off += piece)
+                    fs_sha256_update(&c, data + off,
+                                     n - off < piece ? n - off : piece);
+                fs_sha256_final_hex(&c, got);
+                if (strcmp(got, want) != 0)
+                    return failf(__FILE__, __LINE__,
+                                 "streamed sha256 (%s) of %zu bytes in "
+                                 "pieces of %zu: %s, not %s",
+                                 plain ? "plain" : "libcrypto", n, piece, got,
+                                 want);
+            }
+    return 0;
+}
+
 static int test_sha256(void)
 {
     const char *m448 =
@@ -1365,7 +1401,7 @@ static int test_sha256(void)
         return rc;
     fs_sha256("abc", 3, raw);
     CHECK(raw[0] == 0xba && raw[31] == 0xad);
-    return 0;
+    return test_sha256_streamed();
 }
 
 /* ---- hybrid logical clock -------------------------------------------- */
