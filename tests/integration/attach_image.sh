@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# attach_image.sh - photos are stored without their metadata and within
+# their field's max_pixels (issue 19; FORMS.md, attachment fields). A JPEG
+# with an EXIF GPS segment, an XMP packet, a comment and bytes after its
+# end loses them all, with or without scaling; a PNG loses its text and
+# EXIF chunks; a JPEG or PNG over max_pixels is scaled down; what is
+# stored decodes, is named by its own hash and reaches the hub as it is.
+# A damaged photo or one claiming absurd dimensions is refused, nothing
+# stored.
+source "$(dirname "$0")/../lib.sh"
+
+: "${FS_MKIMAGE:?FS_MKIMAGE must name the mkimage tool}"
+MARK=FS-PRIVATE-MARK
+
+start_hub
+python3 - "$FS_SRC/schema/forms/demo_household.json" "$T/form.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["id"] = "photo_walk"
+f["fields"] += [
+    {"name": "photo", "type": "image", "label": {"en": "Photo"},
+     "max_bytes": 3000000, "max_pixels": 1000000},
+    {"name": "plain", "type": "image", "label": {"en": "Photo, any size"},
+     "max_bytes": 3000000},
+    {"name": "doc", "type": "file", "label": {"en": "A scan"}},
+]
+json.dump(f, open(sys.argv[2], "w"))
+PY
+"$FS_HUB" form publish --db "$DB" "$T/form.json" >/dev/null
+python3 - "$T/form.json" "$T/bad.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["version"] = 2
+f["fields"][-1]["max_pixels"] = 20000
+json.dump(f, open(sys.argv[2], "w"))
+PY
+if "$FS_HUB" form publish --db "$DB" "$T/bad.json" >"$T/bad.out" 2>&1; then
+  fail "max_pixels on a file field was published"
+fi
+check "max_pixels on a file field refused" \
+  "$(grep -c 'max_pixels: applies to image fields only' "$T/bad.out")" 1
+
+new_agent a1
+printf '%s' '{"age_band":"25-34","gender":"woman","belonging":3,"trust_local_gov":2}' \
+  >"$T/ans.json"
+sha() { sha256sum "$1" | cut -c1-64; }
+ref() { # ID FIELD: the reference's sha256 and size
+  sqlite3 "$T/a1/agent.db" "SELECT json_extract(answers, '\$.$2.sha256') || ' ' || json_extract(answers, '\$.$2.size') FROM submissions WHERE id = '$1'"
+}
+record() { agent a1 record photo_walk --answers "$T/ans.json" --area N-01 "$@"; }
+# stored ID FIELD: checks the stored copy is named by its hash, of the
+# referenced size, without a trace of the metadata; prints its dimensions.
+stored() {
+  local r h s
+  r=$(ref "$1" "$2")
+  h=${r% *} s=${r#* }
+  [ -f "$T/a1/blobs/$h" ] || fail "$2: $h not in the store"
+  [ "$(sha "$T/a1/blobs/$h")" = "$h" ] || fail "$2: the stored copy is not named by its hash"
+  [ "$(stat -c %s "$T/a1/blobs/$h")" = "$s" ] || fail "$2: size $s is not the stored size"
+  if grep -q -a -e "$MARK" -e "Exif" -e "http://ns.adobe.com/xap" "$T/a1/blobs/$h"; then
+    fail "$2: metadata left in the stored copy"
+  fi
+  "$FS_MKIMAGE" info "$T/a1/blobs/$h" || fail "$2: the stored copy does not decode"
+}
+
+# A phone photo, small enough: the same picture, without the metadata.
+"$FS_MKIMAGE" jpeg "$T/gps.jpg" 800 600 --exif
+check "the test photo carries the marks" \
+  "$(grep -c -a -e "$MARK" "$T/gps.jpg" | awk '{print ($1 > 0)}')" 1
+id1=$(record --attach plain="$T/gps.jpg")
+check "small JPEG: no metadata, same size in pixels, decodes" \
+  "$(stored "$id1" plain)" "800 600"
+r=$(ref "$id1" plain)
+check "small JPEG: the stored bytes are not the camera's" \
+  "$([ "${r% *}" != "$(sha "$T/gps.jpg")" ] && echo changed)" changed
+check "small JPEG: stripped, not re-encoded (a few hundred bytes less)" \
+  "$(($(stat -c %s "$T/gps.jpg") - ${r#* } < 2000))" 1
+
+# Over max_pixels: scaled down (through scale_denom and the box filter).
+"$FS_MKIMAGE" jpeg "$T/big.jpg" 3000 2000 --exif
+id2=$(record --attach photo="$T/big.jpg")
+dims=$(stored "$id2" photo)
+check "large JPEG: within max_pixels" "$((${dims% *} * ${dims#* } <= 1000000))" 1
+check "large JPEG: the shape kept, not much smaller than asked" \
+  "$(python3 -c "w,h=${dims/ /,}; print(abs(w/h-1.5)<0.01 and w*h>900000)")" True
+"$FS_MKIMAGE" jpeg "$T/prog.jpg" 2400 1800 --exif --progressive
+id3=$(record --attach photo="$T/prog.jpg")
+dims=$(stored "$id3" photo)
+check "progressive JPEG: within max_pixels" "$((${dims% *} * ${dims#* } <= 1000000))" 1
+
+# PNGs: text and EXIF chunks dropped; scaled down over max_pixels.
+"$FS_MKIMAGE" png "$T/text.png" 300 200 --text
+id4=$(record --attach plain="$T/text.png")
+check "small PNG: no text chunks, same size in pixels" \
+  "$(stored "$id4" plain)" "300 200"
+"$FS_MKIMAGE" png "$T/big.png" 1600 1200 --text
+id5=$(record --attach photo="$T/big.png")
+dims=$(stored "$id5" photo)
+check "large PNG: within max_pixels" "$((${dims% *} * ${dims#* } <= 1000000))" 1
+check "large PNG: the shape kept" \
+  "$(python3 -c "w,h=${dims/ /,}; print(abs(w/h-4/3)<0.01)")" True
+
+# A JPEG in a file field is stripped too: privacy does not depend on the
+# field's type.
+id6=$(record --attach doc="$T/gps.jpg")
+stored "$id6" doc >/dev/null
+check "JPEG in a file field: stripped" "$(ref "$id6" doc)" "$(ref "$id1" plain)"
+
+# Refused, nothing stored: damaged, absurd.
+n_before=$(sqlite3 "$T/a1/agent.db" "SELECT count(*) FROM submissions")
+blobs_before=$(ls -A "$T/a1/blobs" | wc -l)
+refused() { # NAME PATTERN ARGS...
+  local name=$1 pat=$2 rc=0
+  shift 2
+  record "$@" >"$T/ref.out" 2>&1 || rc=$?
+  check "$name: exit 2" "$rc" 2
+  check "$name: says why" "$(grep -c -e "$pat" "$T/ref.out")" 1
+}
+head -c 20000 "$T/big.jpg" >"$T/cut.jpg"
+refused "a cut JPEG over max_pixels" "cannot be read as a JPEG\|damaged JPEG" \
+  --attach photo="$T/cut.jpg"
+refused "a cut JPEG under it" "cannot be read as a JPEG" \
+  --attach plain="$T/cut.jpg"
+python3 - "$T/gps.jpg" "$T/huge.jpg" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+i = b.index(b"\xff\xc0")
+b[i + 5:i + 9] = (65000).to_bytes(2, "big") + (65000).to_bytes(2, "big")
+open(sys.argv[2], "wb").write(b)
+PY
+refused "a JPEG claiming 65000 x 65000 pixels" "says it is 65000 x 65000 pixels" \
+  --attach photo="$T/huge.jpg"
+head -c 3000 "$T/big.png" >"$T/cut.png"
+refused "a cut PNG" "cannot be read as a PNG" --attach plain="$T/cut.png"
+check "nothing recorded" \
+  "$(sqlite3 "$T/a1/agent.db" "SELECT count(*) FROM submissions")" "$n_before"
+check "nothing stored, no temporary file left" \
+  "$(ls -A "$T/a1/blobs" | wc -l)" "$blobs_before"
+
+# What the hub gets is what the device stored.
+agent a1 sync --quiet
+for pair in "$id1 plain" "$id2 photo" "$id5 photo"; do
+  h=$(ref $pair)
+  h=${h% *}
+  check "at the hub as stored: ${pair#* } ${h:0:12}" "$(sha "$T/blobs/$h")" "$h"
+done
+finish
