@@ -1025,6 +1025,11 @@ long fs_field_max_bytes(const fs_field *fld)
     return fs_field_type_is_attachment(fld->type) ? fld->max_bytes : 0;
 }
 
+const cJSON *fs_field_content_types(const fs_field *fld)
+{
+    return fs_field_type_is_attachment(fld->type) ? fld->content_types : NULL;
+}
+
 long fs_field_max_pixels(const fs_field *fld)
 {
     return fld->type == FS_FIELD_IMAGE ? fld->max_pixels : 0;
