@@ -3,9 +3,11 @@
  *
  * Privacy fails closed: every JPEG loses its APPn and COM segments but
  * the JFIF header (its thumbnail dropped), the ICC colour profile and
- * Adobe's colour transform flag (needed to decode CMYK right); whatever
- * follows the end-of-image marker is dropped too (phones append extra
- * pictures there). A PNG keeps its critical chunks and the colour ones
+ * Adobe's colour transform flag (needed to decode CMYK right); of EXIF
+ * only the orientation survives (how the phone was held: without it an
+ * upright photo shows on its side), written as an EXIF segment of its
+ * own that holds nothing else. Whatever follows the end-of-image marker
+ * is dropped too (phones append extra pictures there). A PNG keeps its critical chunks and the colour ones
  * (tRNS, gAMA, cHRM, sRGB, iCCP, sBIT, bKGD, pHYs): text, EXIF and time
  * chunks go. This is done on the bytes, without re-encoding, when the
  * image is small enough.
@@ -208,12 +210,64 @@ static void box_free(box *b)
     free(b->out);
 }
 
+/* ---- EXIF orientation ------------------------------------------------ */
+
+/* The one EXIF tag kept: Orientation (0x0112), how the camera was held.
+ * Without it a photo taken upright shows on its side. p[0..n) is an APP1
+ * payload; 2..8 when it says the picture is turned, else 0. */
+static int exif_orientation(const unsigned char *p, size_t n)
+{
+    if (n < 6 + 8 || memcmp(p, "Exif\0\0", 6) != 0)
+        return 0;
+    const unsigned char *t = p + 6;
+    size_t tn = n - 6;
+    int le = t[0] == 'I' && t[1] == 'I';
+    if (!le && !(t[0] == 'M' && t[1] == 'M'))
+        return 0;
+#define RD16(q)                                                                \
+    (le ? (unsigned)(q)[0] | (unsigned)(q)[1] << 8                             \
+        : (unsigned)(q)[0] << 8 | (unsigned)(q)[1])
+#define RD32(q)                                                                \
+    (le ? (uint32_t)RD16(q) | (uint32_t)RD16((q) + 2) << 16                    \
+        : (uint32_t)RD16(q) << 16 | (uint32_t)RD16((q) + 2))
+    uint32_t ifd = RD32(t + 4);
+    if (ifd > tn - 2)
+        return 0;
+    unsigned count = RD16(t + ifd);
+    for (unsigned i = 0; i < count; i++) {
+        size_t e = (size_t)ifd + 2 + 12 * (size_t)i;
+        if (e + 12 > tn)
+            return 0;
+        if (RD16(t + e) == 0x0112 && RD16(t + e + 2) == 3 &&
+            RD32(t + e + 4) == 1) {
+            unsigned v = RD16(t + e + 8);
+            return v >= 2 && v <= 8 ? (int)v : 0;
+        }
+    }
+    return 0;
+#undef RD16
+#undef RD32
+}
+
+/* An APP1 payload holding nothing but the orientation: 32 bytes. */
+static void exif_minimal(unsigned char b[32], int orientation)
+{
+    static const unsigned char head[] = {
+        'E',  'x',  'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8, /* TIFF */
+        0,    1,                                                 /* 1 tag */
+        0x01, 0x12, 0,   3,   0, 0, 0,   1};                     /* SHORT */
+    memcpy(b, head, sizeof head);
+    b[24] = 0, b[25] = (unsigned char)orientation, b[26] = b[27] = 0;
+    memset(b + 28, 0, 4); /* no next IFD */
+}
+
 /* ---- JPEG: segments -------------------------------------------------- */
 
 /* Copies a JPEG from in to out without the segments that carry
  * metadata; -1 with why when it is not a well-formed JPEG. */
 static int jpeg_strip(FILE *in, fa__sink *out, const char **why)
 {
+    int oriented_v = 0, *oriented = &oriented_v;
     int c1 = getc(in), c2 = getc(in);
     if (c1 != 0xFF || c2 != 0xD8) {
         *why = "it does not start like a JPEG";
@@ -260,6 +314,32 @@ static int jpeg_strip(FILE *in, fa__sink *out, const char **why)
         }
         int app = (m >= 0xE0 && m <= 0xEF) || m == 0xFE;
         int keep = !app;
+        if (m == 0xE1 && idn >= 6 && memcmp(id, "Exif\0\0", 6) == 0 &&
+            !*oriented) {
+            /* EXIF: read whole (at most 64 KiB) for its orientation, and
+             * write that alone. */
+            unsigned char *x = malloc(len);
+            if (!x) {
+                *why = "out of memory";
+                return -1;
+            }
+            memcpy(x, id, idn);
+            if (fread(x + idn, 1, len - idn, in) != len - idn) {
+                free(x);
+                *why = "it ends early";
+                return -1;
+            }
+            int o = exif_orientation(x, len);
+            free(x);
+            if (o) {
+                unsigned char seg[4 + 32] = {0xFF, 0xE1, 0, 34};
+                exif_minimal(seg + 4, o);
+                fa__sink_write(out, seg, sizeof seg);
+                *oriented = 1;
+            }
+            m = -1;
+            continue;
+        }
         if (m == 0xE0 && idn == 14 && memcmp(id, "JFIF", 5) == 0) {
             /* The JFIF header, its thumbnail dropped. */
             unsigned char j[18] = {0xFF, 0xE0, 0, 16};
@@ -410,7 +490,12 @@ static int jpeg_clean(fa_agent *ag, const char *field, const char *label,
     jpeg_create_decompress(&j->d);
     j->d.mem->max_memory_to_use = FA_IMAGE_JPEG_MEMORY;
     jpeg_stdio_src(&j->d, in);
+    jpeg_save_markers(&j->d, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&j->d, TRUE);
+    int orientation = 0;
+    for (jpeg_saved_marker_ptr mk = j->d.marker_list; mk && !orientation;
+         mk = mk->next)
+        orientation = exif_orientation(mk->data, mk->data_length);
     long w = (long)j->d.image_width, h = (long)j->d.image_height;
     rc = absurd(ag, field, label, w, h);
     if (rc != FA_OK)
@@ -465,6 +550,11 @@ static int jpeg_clean(fa_agent *ag, const char *field, const char *label,
     }
     jpeg_start_compress(&j->c, TRUE);
     j->started_c = 1;
+    if (orientation) {
+        unsigned char x[32];
+        exif_minimal(x, orientation);
+        jpeg_write_marker(&j->c, JPEG_APP0 + 1, x, sizeof x);
+    }
     while (j->d.output_scanline < j->d.output_height) {
         long y = (long)j->d.output_scanline;
         if (jpeg_read_scanlines(&j->d, &j->row, 1) != 1)

@@ -47,6 +47,33 @@ sha() { sha256sum "$1" | cut -c1-64; }
 ref() { # ID FIELD: the reference's sha256 and size
   sqlite3 "$T/a1/agent.db" "SELECT json_extract(answers, '\$.$2.sha256') || ' ' || json_extract(answers, '\$.$2.size') FROM submissions WHERE id = '$1'"
 }
+# exif_of FILE: "none" without an EXIF segment; else how many there are,
+# the first's orientation and its length (32: nothing but the orientation).
+exif_of() {
+  python3 - "$1" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+segs = []
+i = 2
+while i + 4 <= len(b) and b[i] == 0xFF and b[i + 1] != 0xDA:
+    n = struct.unpack(">H", b[i + 2:i + 4])[0]
+    if b[i + 1] == 0xE1 and b[i + 4:i + 10] == b"Exif\0\0":
+        segs.append(b[i + 4:i + 2 + n])
+    i += 2 + n
+if not segs:
+    print("none")
+    sys.exit()
+x = segs[0][6:]
+e = "<" if x[:2] == b"II" else ">"
+ifd = struct.unpack(e + "I", x[4:8])[0]
+o = 0
+for k in range(struct.unpack(e + "H", x[ifd:ifd + 2])[0]):
+    tag, typ, cnt = struct.unpack(e + "HHI", x[ifd + 2 + 12 * k:ifd + 10 + 12 * k])
+    if tag == 0x0112:
+        o = struct.unpack(e + "H", x[ifd + 10 + 12 * k:ifd + 12 + 12 * k])[0]
+print(len(segs), o, len(segs[0]))
+PY
+}
 record() { agent a1 record photo_walk --answers "$T/ans.json" --area N-01 "$@"; }
 # stored ID FIELD: checks the stored copy is named by its hash, of the
 # referenced size, without a trace of the metadata; prints its dimensions.
@@ -57,8 +84,9 @@ stored() {
   [ -f "$T/a1/blobs/$h" ] || fail "$2: $h not in the store"
   [ "$(sha "$T/a1/blobs/$h")" = "$h" ] || fail "$2: the stored copy is not named by its hash"
   [ "$(stat -c %s "$T/a1/blobs/$h")" = "$s" ] || fail "$2: size $s is not the stored size"
-  if grep -q -a -e "$MARK" -e "Exif" -e "http://ns.adobe.com/xap" "$T/a1/blobs/$h"; then
-    fail "$2: metadata left in the stored copy"
+  if grep -q -a -e "$MARK" -e "http://ns.adobe.com/xap" "$T/a1/blobs/$h" ||
+    [ "$(exif_of "$T/a1/blobs/$h")" != "${3:-none}" ]; then
+    fail "$2: metadata left in the stored copy ($(exif_of "$T/a1/blobs/$h"))"
   fi
   "$FS_MKIMAGE" info "$T/a1/blobs/$h" || fail "$2: the stored copy does not decode"
 }
@@ -76,6 +104,14 @@ check "small JPEG: the stored bytes are not the camera's" \
 check "small JPEG: stripped, not re-encoded (a few hundred bytes less)" \
   "$(($(stat -c %s "$T/gps.jpg") - ${r#* } < 2000))" 1
 
+# EXIF's orientation alone survives (an upright photo stays upright), in
+# an EXIF segment of its own.
+"$FS_MKIMAGE" jpeg "$T/turned.jpg" 800 600 --exif --orientation 6
+check "the turned photo's EXIF says 6" "$(exif_of "$T/turned.jpg" | cut -d' ' -f1,2)" "1 6"
+idt=$(record --attach plain="$T/turned.jpg")
+check "small turned JPEG: only the orientation kept" \
+  "$(stored "$idt" plain "1 6 32")" "800 600"
+
 # Over max_pixels: scaled down (through scale_denom and the box filter).
 "$FS_MKIMAGE" jpeg "$T/big.jpg" 3000 2000 --exif
 id2=$(record --attach photo="$T/big.jpg")
@@ -83,9 +119,9 @@ dims=$(stored "$id2" photo)
 check "large JPEG: within max_pixels" "$((${dims% *} * ${dims#* } <= 1000000))" 1
 check "large JPEG: the shape kept, not much smaller than asked" \
   "$(python3 -c "w,h=${dims/ /,}; print(abs(w/h-1.5)<0.01 and w*h>900000)")" True
-"$FS_MKIMAGE" jpeg "$T/prog.jpg" 2400 1800 --exif --progressive
+"$FS_MKIMAGE" jpeg "$T/prog.jpg" 2400 1800 --exif --progressive --orientation 8
 id3=$(record --attach photo="$T/prog.jpg")
-dims=$(stored "$id3" photo)
+dims=$(stored "$id3" photo "1 8 32")
 check "progressive JPEG: within max_pixels" "$((${dims% *} * ${dims#* } <= 1000000))" 1
 
 # PNGs: text and EXIF chunks dropped; scaled down over max_pixels.

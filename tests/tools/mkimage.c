@@ -1,11 +1,12 @@
 /*
  * mkimage - test images for the attachment tests and benches (issue 19).
  *
- *   mkimage jpeg OUT W H [--exif] [--progressive]
+ *   mkimage jpeg OUT W H [--exif] [--progressive] [--orientation N]
  *       a W x H photo-like JPEG (gradients and noise); --exif adds what a
  *       phone leaves in a photo: an EXIF APP1 segment with a GPS IFD and
  *       the camera's serial number, an XMP APP1, a comment and bytes after
- *       the end-of-image marker, each holding the text FS-PRIVATE-MARK.
+ *       the end-of-image marker, each holding the text FS-PRIVATE-MARK;
+ *       --orientation N (with --exif) adds EXIF's Orientation tag.
  *   mkimage png OUT W H [--text]
  *       a W x H RGB PNG; --text adds tEXt and eXIf chunks holding
  *       FS-PRIVATE-MARK.
@@ -38,8 +39,11 @@ static unsigned char pixel(long x, long y, int c, uint32_t *seed)
 
 /* An EXIF APP1 body: TIFF header, IFD0 with Make, a serial number and a
  * pointer to a GPS IFD with latitude and longitude. */
+static int orientation;
+
 static size_t exif_body(unsigned char *b)
 {
+    const unsigned ne = orientation ? 4 : 3, data = 8 + 2 + ne * 12 + 4;
     size_t n = 0;
     memcpy(b, "Exif\0\0", 6);
     unsigned char *t = b + 6; /* offsets are from here */
@@ -48,11 +52,13 @@ static size_t exif_body(unsigned char *b)
 #define U16(v)                                                                 \
     (t[n++] = (unsigned char)((v)&0xff), t[n++] = (unsigned char)((v) >> 8))
 #define U32(v) (U16((v)&0xffff), U16(((uint32_t)(v)) >> 16))
-    /* IFD0 at 8: 3 entries */
-    U16(3);
-    U16(0x010F), U16(2), U32(16), U32(8 + 2 + 3 * 12 + 4);      /* Make */
-    U16(0xA431), U16(2), U32(16), U32(8 + 2 + 3 * 12 + 4 + 16); /* serial */
-    U16(0x8825), U16(4), U32(1), U32(8 + 2 + 3 * 12 + 4 + 32);  /* GPS IFD */
+    /* IFD0 at 8 */
+    U16(ne);
+    U16(0x010F), U16(2), U32(16), U32(data); /* Make */
+    if (orientation)
+        U16(0x0112), U16(3), U32(1), U16(orientation), U16(0);
+    U16(0x8825), U16(4), U32(1), U32(data + 32);  /* GPS IFD */
+    U16(0xA431), U16(2), U32(16), U32(data + 16); /* serial */
     U32(0);
     memcpy(t + n, "PhoneMaker\0\0\0\0\0", 16), n += 16;
     memcpy(t + n, MARK "\0", 16), n += 16;
@@ -301,6 +307,8 @@ int main(int argc, char **argv)
             flag_a = 1;
         else if (strcmp(argv[i], "--progressive") == 0)
             flag_b = 1;
+        else if (strcmp(argv[i], "--orientation") == 0 && i + 1 < argc)
+            orientation = atoi(argv[++i]);
     }
     if (argc >= 5 && strcmp(argv[1], "jpeg") == 0)
         return make_jpeg(argv[2], atol(argv[3]), atol(argv[4]), flag_a, flag_b);
@@ -310,7 +318,8 @@ int main(int argc, char **argv)
         return make_png_size(argv[2], atol(argv[3]));
     if (argc == 3 && strcmp(argv[1], "info") == 0)
         return info(argv[2]);
-    fprintf(stderr, "usage: mkimage jpeg OUT W H [--exif] [--progressive]\n"
+    fprintf(stderr, "usage: mkimage jpeg OUT W H [--exif] [--progressive] "
+                    "[--orientation N]\n"
                     "       mkimage png OUT W H [--text]\n"
                     "       mkimage pngsize OUT SIZE\n"
                     "       mkimage info FILE\n");
