@@ -23,6 +23,8 @@ f["fields"] += [
     {"name": "plain", "type": "image", "label": {"en": "Photo, any size"},
      "max_bytes": 3000000},
     {"name": "doc", "type": "file", "label": {"en": "A scan"}},
+    {"name": "thumb", "type": "image", "label": {"en": "A thumbnail"},
+     "max_pixels": 10000},
 ]
 json.dump(f, open(sys.argv[2], "w"))
 PY
@@ -31,7 +33,7 @@ python3 - "$T/form.json" "$T/bad.json" <<'PY'
 import json, sys
 f = json.load(open(sys.argv[1]))
 f["version"] = 2
-f["fields"][-1]["max_pixels"] = 20000
+f["fields"][-2]["max_pixels"] = 20000
 json.dump(f, open(sys.argv[2], "w"))
 PY
 if "$FS_HUB" form publish --db "$DB" "$T/bad.json" >"$T/bad.out" 2>&1; then
@@ -172,6 +174,42 @@ check "nothing recorded" \
   "$(sqlite3 "$T/a1/agent.db" "SELECT count(*) FROM submissions")" "$n_before"
 check "nothing stored, no temporary file left" \
   "$(ls -A "$T/a1/blobs" | wc -l)" "$blobs_before"
+
+# Hostile bytes: photos with bytes flipped (seeded), stripped as bytes or
+# decoded and scaled down, are stored or refused with the reason; never a crash (the sanitizer build aborts
+# on a bad read), never stored as they came.
+"$FS_MKIMAGE" jpeg "$T/small.jpg" 160 120 --exif --orientation 3
+"$FS_MKIMAGE" png "$T/small.png" 160 120 --text
+crashes=0 stored_n=0 refused_n=0
+for i in $(seq 1 24); do
+  src=$T/small.jpg
+  [ $((i % 2)) = 0 ] && src=$T/small.png
+  python3 - "$src" "$T/mut.img" "$i" <<'PY'
+import random, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+r = random.Random(int(sys.argv[3]))
+for _ in range(r.randint(1, 12)):
+    b[r.randrange(2, len(b))] = r.randrange(256)
+open(sys.argv[2], "wb").write(b)
+PY
+  field=plain # stripped on the bytes; thumb: decoded and scaled down
+  [ $((i % 4)) -ge 2 ] && field=thumb
+  rc=0
+  record --attach "$field=$T/mut.img" >"$T/mut.out" 2>&1 || rc=$?
+  case $rc in
+    0) stored_n=$((stored_n + 1))
+       id=$(cat "$T/mut.out")
+       [ "$(ref "$id" "$field" | cut -d' ' -f1)" != "$(sha "$T/mut.img")" ] ||
+         cmp -s "$T/mut.img" "$src" || fail "mutation $i stored as it came" ;;
+    2) refused_n=$((refused_n + 1))
+       grep -q -e "cannot be read as a" -e "damaged" -e "says it is" -e "does not take" "$T/mut.out" ||
+         fail "mutation $i refused without a reason: $(cat "$T/mut.out")" ;;
+    *) crashes=$((crashes + 1)); echo "mutation $i: exit $rc" >&2; cat "$T/mut.out" >&2 ;;
+  esac
+done
+echo "mutations: $stored_n stored, $refused_n refused"
+check "24 mutated photos: none crashed the agent" "$crashes" 0
+check "no temporary file left" "$(find "$T/a1/blobs" -name '.tmp-*' | wc -l)" 0
 
 # What the hub gets is what the device stored.
 agent a1 sync --quiet
