@@ -114,6 +114,16 @@ idt=$(record --attach plain="$T/turned.jpg")
 check "small turned JPEG: only the orientation kept" \
   "$(stored "$idt" plain "1 6 32")" "800 600"
 
+# The same photo again is stored once; a damaged copy (a bad sector, a
+# crash of an older agent) is mended by it.
+h1=$(ref "$id1" plain | cut -d' ' -f1)
+n_blobs=$(ls -A "$T/a1/blobs" | wc -l)
+# Same size, other bytes: a size check alone would keep it.
+printf 'rotten' | dd of="$T/a1/blobs/$h1" bs=1 seek=300 conv=notrunc status=none
+idm=$(record --attach plain="$T/gps.jpg")
+check "the same photo: the same reference" "$(ref "$idm" plain)" "$(ref "$id1" plain)"
+check "one copy, mended" "$(ls -A "$T/a1/blobs" | wc -l) $(sha "$T/a1/blobs/$h1")" "$n_blobs $h1"
+
 # Over max_pixels: scaled down (through scale_denom and the box filter).
 "$FS_MKIMAGE" jpeg "$T/big.jpg" 3000 2000 --exif
 id2=$(record --attach photo="$T/big.jpg")
