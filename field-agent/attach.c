@@ -90,6 +90,13 @@ static int open_tmp(fa_agent *ag, const char *dir, char *tmp, size_t cap)
 static int too_big(fa_agent *ag, const char *field, const fa__attach_src *src,
                    long long size, long max, const char *after)
 {
+    if (max == FA_ATTACH_IMAGE_IN_MAX && size != 0)
+        return fa__fail(ag, FA_EINPUT,
+                        "%s: %s is %s%lld bytes; this field scales photos "
+                        "of up to %ld bytes down (a smaller file, or a "
+                        "lower resolution)",
+                        field, src->label, size >= 0 ? "" : "more than ",
+                        size >= 0 ? size : (long long)max, max);
     if (size >= 0)
         return fa__fail(ag, FA_EINPUT,
                         "%s: %s is %lld bytes%s; this field takes 1 to %ld "

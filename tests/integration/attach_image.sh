@@ -179,6 +179,16 @@ PY
 refused "a JPEG claiming 65000 x 65000 pixels" "says it is 65000 x 65000 pixels" \
   --attach photo="$T/huge.jpg"
 head -c 3000 "$T/big.png" >"$T/cut.png"
+{ cat "$T/gps.jpg"; head -c 70000000 /dev/zero; } >"$T/raw.jpg"
+refused "a 70 MB photo for a field that scales down" \
+  "is [0-9]* bytes; this field scales photos of up to 67108864 bytes down" \
+  --attach photo="$T/raw.jpg"
+rm -f "$T/raw.jpg"
+
+"$FS_MKIMAGE" pngsize "$T/over.png" 3000001
+refused "a photo over max_bytes where nothing scales it" \
+  "is 3000001 bytes; this field takes 1 to 3000000 bytes" \
+  --attach plain="$T/over.png"
 refused "a cut PNG" "cannot be read as a PNG" --attach plain="$T/cut.png"
 check "nothing recorded" \
   "$(sqlite3 "$T/a1/agent.db" "SELECT count(*) FROM submissions")" "$n_before"
