@@ -16,53 +16,10 @@
 
 #include "attach.h"
 #include "fs_protocol.h"
+#include "image.h"
 #include "net.h"
 #include "store.h"
 #include "sync.h"
-
-static int read_file(fa_agent *ag, const char *field, const char *path,
-                     long max, unsigned char **out, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-
-    if (fd < 0)
-        return fa__fail(ag, FA_EINPUT, "%s: cannot open %s: %s", field, path,
-                        strerror(errno));
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return fa__fail(ag, FA_EINPUT, "%s: %s is not a regular file", field,
-                        path);
-    }
-    if (sb.st_size == 0 || sb.st_size > max) {
-        close(fd);
-        return fa__fail(ag, FA_EINPUT,
-                        "%s: %s is %lld bytes; this field takes 1 to %ld "
-                        "bytes (a smaller file, or a lower resolution)",
-                        field, path, (long long)sb.st_size, max);
-    }
-    size_t n = (size_t)sb.st_size, got = 0;
-    unsigned char *buf = malloc(n);
-    if (!buf) {
-        close(fd);
-        return fa__fail(ag, FA_ESTORE, "out of memory for %s", path);
-    }
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            free(buf);
-            close(fd);
-            return fa__fail(ag, FA_EINPUT, "%s: cannot read %s", field, path);
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *out = buf;
-    *len = n;
-    return FA_OK;
-}
 
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
@@ -88,34 +45,212 @@ static int fsync_dir(const char *dir)
     return r;
 }
 
-/* blobs/HASH, durable on return; an existing complete file is kept. */
-static int store_blob(fa_agent *ag, const char *hash, const unsigned char *p,
-                      size_t n)
+/* A new temporary file in dir: .tmp-PID-N, never an existing one. */
+static int open_tmp(fa_agent *ag, const char *dir, char *tmp, size_t cap)
 {
-    char dir[4096], final[4200], tmp[4300];
-    struct stat sb;
+    static unsigned long seq;
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned long n = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
+        snprintf(tmp, cap, "%s/.tmp-%ld-%lu", dir, (long)getpid(), n);
+        int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST) {
+            if (fd < 0)
+                fa__fail(ag, FA_ESTORE, "cannot write %s: %s", tmp,
+                         strerror(errno));
+            return fd;
+        }
+    }
+    fa__fail(ag, FA_ESTORE, "cannot create a temporary file in %s", dir);
+    return -1;
+}
 
+static int too_big(fa_agent *ag, const char *field, const fa__attach_src *src,
+                   long long size, long max, const char *after)
+{
+    if (max == FA_ATTACH_IMAGE_IN_MAX && size != 0)
+        return fa__fail(ag, FA_EINPUT,
+                        "%s: %s is %s%lld bytes; this field scales photos "
+                        "of up to %ld bytes down (a smaller file, or a "
+                        "lower resolution)",
+                        field, src->label, size >= 0 ? "" : "more than ",
+                        size >= 0 ? size : (long long)max, max);
+    if (size >= 0)
+        return fa__fail(ag, FA_EINPUT,
+                        "%s: %s is %lld bytes%s; this field takes 1 to %ld "
+                        "bytes (a smaller file, or a lower resolution)",
+                        field, src->label, size, after, max);
+    return fa__fail(ag, FA_EINPUT,
+                    "%s: %s is more than %ld bytes; this field takes 1 to %ld "
+                    "bytes (a smaller file, or a lower resolution)",
+                    field, src->label, max, max);
+}
+
+/* The content type of the first bytes, checked against the field. */
+static int check_type(fa_agent *ag, const fs_field *fld,
+                      const fa__attach_src *src, const unsigned char *head,
+                      size_t n, const char **type)
+{
+    const char *field = fs_field_name(fld);
+    /* From the bytes, never the name; the hub checks it the same way. */
+    *type = fs_field_file_type(fld, head, n);
+    if (!*type || !fs_field_type_allowed(fld, *type))
+        return fa__fail(ag, FA_EINPUT,
+                        "%s: %s is %s, which this %s field does not take",
+                        field, src->label, *type ? *type : "of an unknown type",
+                        fs_field_type_name(fs_field_type_of(fld)));
+    return FA_OK;
+}
+
+/* The largest input taken: max_bytes, or for an image the agent scales
+ * down (its form sets max_pixels) what a camera makes, up to
+ * FA_ATTACH_IMAGE_IN_MAX; what is stored is within max_bytes. */
+static long input_limit(const fs_field *fld, const char *type)
+{
+    long max = fs_field_max_bytes(fld);
+    if (type && fs_field_max_pixels(fld) > 0 && fa__image_cleans(type) &&
+        max < FA_ATTACH_IMAGE_IN_MAX)
+        return FA_ATTACH_IMAGE_IN_MAX;
+    return max;
+}
+
+int fa__attach_store(fa_agent *ag, const fs_field *fld,
+                     const fa__attach_src *src, cJSON **ref_out)
+{
+    const char *field = fs_field_name(fld);
+    const long max = fs_field_max_bytes(fld);
+    char dir[4096], final[4200], tmp[4300], tmp2[4300] = "";
+    *ref_out = NULL;
+    /* A size known beforehand is checked at once (the most any file of
+     * this field may be); the bytes read are checked too. */
+    if (src->size == 0 || src->size > input_limit(fld, "image/jpeg"))
+        return too_big(ag, field, src, src->size,
+                       src->size == 0 ? max : input_limit(fld, "image/jpeg"),
+                       "");
     snprintf(dir, sizeof dir, "%s/%s", ag->dir, FA_ATTACH_DIR);
-    snprintf(final, sizeof final, "%s/%s", dir, hash);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return fa__fail(ag, FA_ESTORE, "cannot create %s: %s", dir,
                         strerror(errno));
-    if (stat(final, &sb) == 0 && (size_t)sb.st_size == n)
-        return FA_OK; /* stored once: the name is the content's hash */
-    snprintf(tmp, sizeof tmp, "%s/.tmp-%s-%ld", dir, hash, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open_tmp(ag, dir, tmp, sizeof tmp), fd2 = -1;
     if (fd < 0)
-        return fa__fail(ag, FA_ESTORE, "cannot write %s: %s", tmp,
-                        strerror(errno));
-    int bad = write_all(fd, p, n) != 0 || fsync(fd) != 0;
-    bad |= close(fd) != 0;
-    if (bad || rename(tmp, final) != 0 || fsync_dir(dir) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return fa__fail(ag, FA_ESTORE, "cannot store the file in %s: %s", dir,
-                        strerror(e));
+        return FA_ESTORE;
+    unsigned char *buf = malloc(FA_ATTACH_CHUNK), head[16];
+    int rc = buf ? FA_OK : fa__fail(ag, FA_ESTORE, "out of memory");
+    fs_sha256_ctx sha;
+    fs_sha256_init(&sha);
+    long long total = 0;
+    size_t hn = 0;
+    const char *type = NULL;
+    /* The file in chunks: hashed, its first bytes sniffed, copied. */
+    while (rc == FA_OK) {
+        long r = src->read(src->ctx, buf, FA_ATTACH_CHUNK);
+        if (r < 0) {
+            rc = fa__fail(ag, FA_EINPUT, "%s: cannot read %s%s%s", field,
+                          src->label, errno ? ": " : "",
+                          errno ? strerror(errno) : "");
+            break;
+        }
+        if (r == 0)
+            break;
+        if (hn < sizeof head) {
+            size_t take =
+                sizeof head - hn < (size_t)r ? sizeof head - hn : (size_t)r;
+            memcpy(head + hn, buf, take);
+            hn += take;
+            if (hn == sizeof head)
+                rc = check_type(ag, fld, src, head, hn, &type);
+            if (rc != FA_OK)
+                break;
+        }
+        total += r;
+        if (total > input_limit(fld, type)) {
+            rc = too_big(ag, field, src, src->size, input_limit(fld, type), "");
+            break;
+        }
+        fs_sha256_update(&sha, buf, (size_t)r);
+        if (write_all(fd, buf, (size_t)r) != 0)
+            rc = fa__fail(ag, FA_ESTORE, "cannot write %s: %s", tmp,
+                          strerror(errno));
     }
+    char hash[65];
+    if (fs_sha256_final_hex(&sha, hash) != FS_OK && rc == FA_OK)
+        rc = fa__fail(ag, FA_ESTORE, "cannot hash %s: out of memory",
+                      src->label);
+    free(buf);
+    if (rc == FA_OK && total == 0)
+        rc = too_big(ag, field, src, 0, max, "");
+    if (rc == FA_OK && !type)
+        rc = check_type(ag, fld, src, head, hn, &type);
+    if (rc == FA_OK && fa__image_cleans(type)) {
+        /* A photo is stored without its metadata, scaled down to the
+         * field's max_pixels: a second file, hashed as it is written. */
+        fa__sink sink;
+        fd2 = open_tmp(ag, dir, tmp2, sizeof tmp2);
+        rc = fd2 < 0 ? FA_ESTORE : FA_OK;
+        if (rc == FA_OK && fa__sink_open(&sink, fd2) != 0)
+            rc = fa__fail(ag, FA_ESTORE, "out of memory");
+        if (rc == FA_OK)
+            rc = fa__image_clean(ag, field, src->label, fd, type,
+                                 fs_field_max_pixels(fld), &sink, NULL, NULL);
+        if (fd2 >= 0 && fa__sink_close(&sink, hash) != 0 && rc == FA_OK)
+            rc = fa__fail(ag, FA_ESTORE, "cannot write %s: %s", tmp2,
+                          strerror(sink.err));
+        if (rc == FA_OK) {
+            total = sink.n;
+            close(fd);
+            unlink(tmp);
+            fd = fd2, fd2 = -1;
+            memcpy(tmp, tmp2, sizeof tmp);
+            tmp2[0] = '\0';
+        }
+    }
+    if (rc == FA_OK && total > max)
+        rc = too_big(ag, field, src, total, max,
+                     fs_field_max_pixels(fld) > 0 ? " once scaled down" : "");
+    /* Durable under its hash; a copy already there is replaced by this
+     * one, which mends a damaged copy. */
+    if (rc == FA_OK) {
+        snprintf(final, sizeof final, "%s/%s", dir, hash);
+        int bad = fsync(fd) != 0;
+        bad |= close(fd) != 0;
+        fd = -1;
+        if (bad || rename(tmp, final) != 0 || fsync_dir(dir) != 0)
+            rc = fa__fail(ag, FA_ESTORE, "cannot store the file in %s: %s", dir,
+                          strerror(errno));
+        else
+            tmp[0] = '\0';
+    }
+    if (fd >= 0)
+        close(fd);
+    if (fd2 >= 0)
+        close(fd2);
+    if (tmp[0])
+        unlink(tmp);
+    if (tmp2[0])
+        unlink(tmp2);
+    if (rc != FA_OK)
+        return rc;
+    cJSON *ref = cJSON_CreateObject();
+    if (!ref || !cJSON_AddStringToObject(ref, "sha256", hash) ||
+        !cJSON_AddNumberToObject(ref, "size", (double)total) ||
+        !cJSON_AddStringToObject(ref, "type", type) ||
+        !cJSON_AddStringToObject(
+            ref, "name", src->name && src->name[0] ? src->name : "file")) {
+        cJSON_Delete(ref);
+        return fa__fail(ag, FA_ESTORE, "out of memory");
+    }
+    *ref_out = ref;
     return FA_OK;
+}
+
+static long read_fd(void *ctx, void *buf, size_t n)
+{
+    for (;;) {
+        errno = 0;
+        ssize_t r = read(*(int *)ctx, buf, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        return (long)r;
+    }
 }
 
 int fa__attach_file(fa_agent *ag, const fs_form *form, cJSON *answers,
@@ -143,38 +278,30 @@ int fa__attach_file(fa_agent *ag, const fs_form *form, cJSON *answers,
         return fa__fail(ag, FA_EINPUT,
                         "%s: answered twice (in the answers and by --attach)",
                         field);
-    unsigned char *buf = NULL;
-    size_t n = 0;
-    int rc = read_file(ag, field, path, fs_field_max_bytes(fld), &buf, &n);
-    if (rc != FA_OK)
-        return rc;
-    /* From the bytes, never the name; the hub checks it the same way. */
-    const char *type = fs_field_file_type(fld, buf, n);
-    if (!type || !fs_field_type_allowed(fld, type)) {
-        free(buf);
-        return fa__fail(ag, FA_EINPUT,
-                        "%s: %s is %s, which this %s field does not take",
-                        field, path, type ? type : "of an unknown type",
-                        fs_field_type_name(fs_field_type_of(fld)));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0)
+        return fa__fail(ag, FA_EINPUT, "%s: cannot open %s: %s", field, path,
+                        strerror(errno));
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return fa__fail(ag, FA_EINPUT, "%s: %s is not a regular file", field,
+                        path);
     }
-    char hash[65];
-    fs_sha256_hex(buf, n, hash);
-    rc = store_blob(ag, hash, buf, n);
-    free(buf);
-    if (rc != FA_OK)
-        return rc;
     const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    cJSON *ref = cJSON_CreateObject();
-    if (!ref || !cJSON_AddStringToObject(ref, "sha256", hash) ||
-        !cJSON_AddNumberToObject(ref, "size", (double)n) ||
-        !cJSON_AddStringToObject(ref, "type", type) ||
-        !cJSON_AddStringToObject(ref, "name", base[0] ? base : "file") ||
-        !cJSON_AddItemToObject(answers, field, ref)) {
+    fa__attach_src src = {.label = path,
+                          .name = base ? base + 1 : path,
+                          .size = (long long)sb.st_size,
+                          .read = read_fd,
+                          .ctx = &fd};
+    cJSON *ref = NULL;
+    int rc = fa__attach_store(ag, fld, &src, &ref);
+    close(fd);
+    if (rc == FA_OK && !cJSON_AddItemToObject(answers, field, ref)) {
         cJSON_Delete(ref);
-        return fa__fail(ag, FA_ESTORE, "out of memory");
+        rc = fa__fail(ag, FA_ESTORE, "out of memory");
     }
-    return FA_OK;
+    return rc;
 }
 
 int fa__attach_rows(fa_agent *ag, const fs_form *form, const char *id,

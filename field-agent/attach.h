@@ -9,7 +9,8 @@
 #include "agent_int.h"
 #include "fs_form.h"
 
-#define FA_ATTACH_DIR "blobs" /* under the agent directory */
+#define FA_ATTACH_DIR "blobs"       /* under the agent directory */
+#define FA_ATTACH_CHUNK (64 * 1024) /* bytes per read, write and upload */
 
 /* spec is FIELD=PATH. Checks the file against the field's limits (size,
  * content type sniffed from its first bytes), writes it durably to
@@ -18,6 +19,32 @@
  * "name"}. FA_EINPUT with a clear message when it does not fit. */
 int fa__attach_file(fa_agent *ag, const fs_form *form, cJSON *answers,
                     const char *spec);
+
+/* Where a file's bytes come from: a file (--attach) or the body of the
+ * form app's upload. */
+typedef struct fa__attach_src {
+    const char *label; /* the file as the user knows it, for messages */
+    const char *name;  /* its base name, for the reference */
+    long long size;    /* bytes, or -1 when known only at the end */
+    /* Up to n bytes into buf: the count, 0 at the end, -1 on error. */
+    long (*read)(void *ctx, void *buf, size_t n);
+    void *ctx;
+} fa__attach_src;
+
+/* An image field with max_pixels takes a JPEG or PNG of up to this many
+ * bytes as the camera made it; what is stored, scaled down, is within
+ * max_bytes. */
+#define FA_ATTACH_IMAGE_IN_MAX (64L << 20)
+
+/* The file of field fld from src into blobs/SHA256, streamed in chunks of
+ * FA_ATTACH_CHUNK bytes (hashed and sniffed on the way, never whole in
+ * memory): checked against the field's limits, a JPEG or PNG rewritten
+ * without its metadata and scaled down to max_pixels (image.h), then
+ * fsync, rename, directory fsync. *ref gets the answer's reference.
+ * FA_EINPUT with a clear message when it does not fit; no temporary file
+ * is left behind. */
+int fa__attach_store(fa_agent *ag, const fs_field *fld,
+                     const fa__attach_src *src, cJSON **ref);
 
 /* Inside the submission's transaction: a row per file the answers of
  * submission id reference (attachments once per hash). */
@@ -29,8 +56,6 @@ int fa__attach_rows(fa_agent *ag, const fs_form *form, const char *id,
 const char *fa__attach_sniff(const unsigned char *b, size_t n);
 
 struct fa__sync;
-
-#define FA_ATTACH_CHUNK (64 * 1024) /* bytes per upload request */
 
 /* After the changeset: sends every file the hub does not hold whole yet,
  * in chunks from the hub's offset (asked first, so a dropped upload

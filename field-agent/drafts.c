@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach.h"
 #include "drafts.h"
 #include "forms.h"
 #include "outbox.h"
@@ -266,6 +267,10 @@ int fa__draft_finalize(fa_agent *ag, const fa__draft *d, const fs_form *f,
     if (rc == FA_OK)
         rc = fa__store_submission(ag, d->id, d->base_rev, d->form_id,
                                   d->form_version, d->area, canon);
+    /* Files the form app stored (attach.h): a row each, with the
+     * submission, as `record --attach` does. */
+    if (rc == FA_OK)
+        rc = fa__attach_rows(ag, f, d->id, d->answers);
     if (rc == FA_OK)
         rc = fa__exec(ag, "finalizing", "DELETE FROM drafts WHERE id = ?", "t",
                       d->id);

@@ -9,12 +9,15 @@
  *
  * Bad input gets a 4xx JSON error {"error","message"} and changes nothing.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "answer.h"
+#include "attach.h"
 #include "entity.h"
 #include "forms.h"
 #include "fs_entity.h"
@@ -196,6 +199,34 @@ static cJSON *field_json(const fs_field *fld, const cJSON *answers,
             cJSON_AddItemToArray(labels, l ? cJSON_CreateString(l)
                                            : cJSON_CreateNull());
         }
+    }
+    if (fs_field_type_is_attachment(t)) {
+        /* The page's <input type=file>: what it offers to pick, whether
+         * it opens the camera or recorder, and the limits. */
+        char accept[600] = "";
+        const cJSON *ct = fs_field_content_types(fld);
+        const cJSON *it;
+        if (cJSON_IsArray(ct)) {
+            size_t n = 0;
+            cJSON_ArrayForEach(it, ct)
+            {
+                if (cJSON_IsString(it) && n < sizeof accept)
+                    n += (size_t)snprintf(accept + n, sizeof accept - n, "%s%s",
+                                          n ? "," : "", it->valuestring);
+            }
+        } else if (t != FS_FIELD_FILE) {
+            snprintf(accept, sizeof accept, "%s",
+                     t == FS_FIELD_IMAGE ? "image/*" : "audio/*");
+        }
+        cJSON_AddStringToObject(q, "accept", accept);
+        if (t != FS_FIELD_FILE)
+            cJSON_AddStringToObject(
+                q, "capture", t == FS_FIELD_IMAGE ? "environment" : "user");
+        cJSON_AddNumberToObject(q, "max_bytes",
+                                (double)fs_field_max_bytes(fld));
+        if (fs_field_max_pixels(fld) > 0)
+            cJSON_AddNumberToObject(q, "max_pixels",
+                                    (double)fs_field_max_pixels(fld));
     }
     const cJSON *cur =
         cJSON_GetObjectItemCaseSensitive(answers, fs_field_name(fld));
@@ -453,6 +484,71 @@ static int api_answer(fa__web *w, struct mg_connection *conn, fa__draft *d,
     return status;
 }
 
+/* The body of an upload, as attach.c reads a file. */
+static long read_body(void *ctx, void *buf, size_t n)
+{
+    errno = 0;
+    int r = mg_read(ctx, buf, n > INT_MAX ? INT_MAX : n);
+    return r < 0 ? -1 : (long)r;
+}
+
+/* POST drafts/ID/file?field=NAME&name=FILE with the file as the body: the
+ * file is stored exactly as `record --attach` stores it (attach.h:
+ * streamed, checked against the field's limits, a photo stripped of its
+ * metadata and scaled down), and its reference answers the current
+ * question. */
+static int api_file(fa__web *w, struct mg_connection *conn, fa__draft *d,
+                    const fs_form *f, const char *lang)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *qs = ri->query_string ? ri->query_string : "";
+    char field[128] = "", name[256] = "";
+    if (mg_get_var(qs, strlen(qs), "field", field, sizeof field) < 0)
+        field[0] = '\0';
+    if (mg_get_var(qs, strlen(qs), "name", name, sizeof name) < 0)
+        name[0] = '\0';
+    const fs_field *cur = NULL;
+    if (!(fs_form_area_required(f) && !d->area[0]))
+        cur = fa__draft_current(f, d);
+    if (!field[0]) {
+        fa__web_error(conn, 400, "bad_upload",
+                      "send the file as the body of POST "
+                      "drafts/ID/file?field=NAME&name=FILE");
+        return 400;
+    }
+    if (!cur || strcmp(fs_field_name(cur), field) != 0) {
+        fa__web_error(conn, 409, "not_current",
+                      "'%.64s' is not the current question of this draft; "
+                      "reload it",
+                      field);
+        return 409;
+    }
+    if (!fs_field_type_is_attachment(fs_field_type_of(cur))) {
+        fa__web_error(conn, 400, "not_a_file_field",
+                      "%s is not an image, audio or file question", field);
+        return 400;
+    }
+    /* A base name only, as a label: the path a browser may send is cut. */
+    const char *base = name;
+    for (const char *p = name; *p; p++)
+        if (*p == '/' || *p == '\\')
+            base = p + 1;
+    char label[300];
+    snprintf(label, sizeof label, "the file %s", base[0] ? base : "sent");
+    fa__attach_src src = {.label = label,
+                          .name = base[0] ? base : "file",
+                          .size = ri->content_length,
+                          .read = read_body,
+                          .ctx = conn};
+    cJSON *ref = NULL;
+    int rc = fa__attach_store(w->ag, cur, &src, &ref);
+    if (rc != FA_OK)
+        return outcome(w, conn, rc, NULL, d, f, lang);
+    fs_problems p;
+    rc = fa__draft_answer(w->ag, d, f, ref, &p);
+    return outcome(w, conn, rc, &p, d, f, lang);
+}
+
 static int api_area(fa__web *w, struct mg_connection *conn, fa__draft *d,
                     const fs_form *f, const char *lang)
 {
@@ -535,12 +631,13 @@ static int api_draft(fa__web *w, struct mg_connection *conn, const char *rest,
     int known =
         (get && !action[0]) ||
         (!get &&
-         (strcmp(action, "answer") == 0 || strcmp(action, "area") == 0 ||
-          strcmp(action, "back") == 0 || strcmp(action, "finalize") == 0));
+         (strcmp(action, "answer") == 0 || strcmp(action, "file") == 0 ||
+          strcmp(action, "area") == 0 || strcmp(action, "back") == 0 ||
+          strcmp(action, "finalize") == 0));
     if (!known) {
         fa__web_error(conn, 404, "not_found",
-                      "drafts/ID takes GET, or POST to ID/answer, ID/area, "
-                      "ID/back or ID/finalize");
+                      "drafts/ID takes GET, or POST to ID/answer, ID/file, "
+                      "ID/area, ID/back or ID/finalize");
         return 404;
     }
     fa__draft d;
@@ -552,6 +649,8 @@ static int api_draft(fa__web *w, struct mg_connection *conn, const char *rest,
         status = reply_view(w, conn, 200, &d, f, lang);
     else if (strcmp(action, "answer") == 0)
         status = api_answer(w, conn, &d, f, lang);
+    else if (strcmp(action, "file") == 0)
+        status = api_file(w, conn, &d, f, lang);
     else if (strcmp(action, "area") == 0)
         status = api_area(w, conn, &d, f, lang);
     else if (strcmp(action, "back") == 0)

@@ -982,11 +982,19 @@ static void parse_attachment(pctx *c, fs_field *fld, const cJSON *o,
     if (!fs_field_type_is_attachment(fld->type)) {
         only_for(c, o, "max_bytes", path, 0, "image, audio and file");
         only_for(c, o, "content_types", path, 0, "image, audio and file");
+        only_for(c, o, "max_pixels", path, 0, "image");
         return;
     }
     get_long(c, o, "max_bytes", path, 1, FS__ATTACH_BYTES_MAX, &fld->max_bytes);
     if (fld->max_bytes < 0)
         fld->max_bytes = FS__ATTACH_BYTES_DEFAULT;
+    if (fld->type != FS_FIELD_IMAGE)
+        only_for(c, o, "max_pixels", path, 0, "image");
+    else
+        get_long(c, o, "max_pixels", path, FS__IMAGE_PIXELS_MIN,
+                 FS__IMAGE_PIXELS_MAX, &fld->max_pixels);
+    if (fld->max_pixels < 0)
+        fld->max_pixels = 0;
     ct = member(o, "content_types");
     if (ct == NULL)
         return;
@@ -1015,6 +1023,16 @@ static void parse_attachment(pctx *c, fs_field *fld, const cJSON *o,
 long fs_field_max_bytes(const fs_field *fld)
 {
     return fs_field_type_is_attachment(fld->type) ? fld->max_bytes : 0;
+}
+
+const cJSON *fs_field_content_types(const fs_field *fld)
+{
+    return fs_field_type_is_attachment(fld->type) ? fld->content_types : NULL;
+}
+
+long fs_field_max_pixels(const fs_field *fld)
+{
+    return fld->type == FS_FIELD_IMAGE ? fld->max_pixels : 0;
 }
 
 int fs_field_type_allowed(const fs_field *fld, const char *ctype)
@@ -1142,17 +1160,37 @@ static void parse_field_extras(pctx *c, fs_field *fld, const cJSON *o,
 
 static int parse_field(pctx *c, fs_field *fld, const cJSON *o, const char *path)
 {
-    static const char *const known[] = {
-        "name",          "type",       "label",
-        "hint",          "required",   "relevant",
-        "choices",       "scale",      "scale_labels",
-        "min",           "max",        "min_length",
-        "max_length",    "pattern",    "min_count",
-        "max_count",     "max_bytes",  "content_types",
-        "personal",      "sensitive",  "metadata",
-        "consent",       "retired",    "section",
-        "auto",          "constraint", "constraint_message",
-        "choice_filter", "sealed",     NULL};
+    static const char *const known[] = {"name",
+                                        "type",
+                                        "label",
+                                        "hint",
+                                        "required",
+                                        "relevant",
+                                        "choices",
+                                        "scale",
+                                        "scale_labels",
+                                        "min",
+                                        "max",
+                                        "min_length",
+                                        "max_length",
+                                        "pattern",
+                                        "min_count",
+                                        "max_count",
+                                        "max_bytes",
+                                        "content_types",
+                                        "personal",
+                                        "sensitive",
+                                        "metadata",
+                                        "consent",
+                                        "retired",
+                                        "section",
+                                        "auto",
+                                        "constraint",
+                                        "constraint_message",
+                                        "choice_filter",
+                                        "sealed",
+                                        "max_pixels",
+                                        NULL};
     const cJSON *ch, *pat, *sl;
     char where[FS_PROBLEM_WHERE_MAX];
     long v;

@@ -29,6 +29,8 @@
 #define FS__ATTACH_BYTES_MAX (256L << 20)    /* largest max_bytes */
 #define FS__ATTACH_BYTES_DEFAULT (16L << 20) /* max_bytes when unset */
 #define FS__ATTACH_TYPES_MAX 16              /* content_types entries */
+#define FS__IMAGE_PIXELS_MIN 10000L          /* smallest max_pixels (100x100) */
+#define FS__IMAGE_PIXELS_MAX 100000000L      /* largest max_pixels (100 MP) */
 #define FS__FORM_SECTIONS_MAX 100            /* sections of one form */
 #define FS__FILTER_KEYS_MAX 8                /* keys of one choice's filter */
 
@@ -86,6 +88,7 @@ struct fs_field {
     const fs_field *filter_field; /* choice_filter: the earlier field */
     long max_bytes;               /* attachments; 0 for other fields */
     const cJSON *content_types;   /* attachments: array, or NULL */
+    long max_pixels;              /* images: 0 when unset */
     const char *filter_key;       /* and the key of the choices' filter */
 };
 

@@ -167,6 +167,13 @@ int fs_field_type_is_attachment(fs_field_type t);
 /* Attachment fields: the largest file in bytes (the form's max_bytes or
  * the default); 0 for other fields. */
 long fs_field_max_bytes(const fs_field *fld);
+/* Image fields: the most pixels (width x height) a stored image has; the
+ * agent scales a larger JPEG or PNG down before storing it. 0 when the
+ * form sets none, and for other fields. */
+long fs_field_max_pixels(const fs_field *fld);
+/* Attachment fields: the form's content_types array, NULL when it sets
+ * none (the type's defaults) and for other fields. */
+const cJSON *fs_field_content_types(const fs_field *fld);
 /* Attachment fields: 1 when a file of content type ctype may answer the
  * field (its content_types, or the defaults of its type); else 0. */
 int fs_field_type_allowed(const fs_field *fld, const char *ctype);

@@ -29,6 +29,7 @@ const UI = {
     rejected: 'rejected', refused: 'refused', problems:
       'Before it can be finalized:', required: 'required', myLocation:
       'Use this device\'s location', nextAuto: 'next automatic sync',
+    currentFile: 'Stored', sending: 'Storing the file…',
   },
   fr: {
     forms: 'Formulaires', drafts: 'Brouillons', sent: 'Envoyés',
@@ -57,6 +58,7 @@ const UI = {
       'refusé', problems: 'Avant de terminer :', required: 'obligatoire',
     myLocation: 'Utiliser la position de l\'appareil', nextAuto:
       'prochaine synchronisation automatique',
+    currentFile: 'Enregistré', sending: 'Enregistrement du fichier…',
   },
 };
 
@@ -86,11 +88,15 @@ function el(tag, attrs, ...kids) {
 }
 
 // Every state-changing request carries X-Fieldsync: the agent refuses
-// those without it (a cross-site form cannot set a header).
-async function api(method, path, body) {
+// those without it (a cross-site form cannot set a header). file: a File
+// sent as the body as it is (an upload), instead of JSON.
+async function api(method, path, body, file) {
   const q = lang ? (path.includes('?') ? '&' : '?') + 'lang=' + encodeURIComponent(lang) : '';
   const opts = { method, headers: { 'X-Fieldsync': '1' }, credentials: 'same-origin' };
-  if (body !== undefined) {
+  if (file) {
+    opts.headers['Content-Type'] = 'application/octet-stream';
+    opts.body = file;
+  } else if (body !== undefined) {
     opts.headers['Content-Type'] = 'application/json';
     opts.body = JSON.stringify(body);
   }
@@ -190,6 +196,16 @@ function inputFor(q) {
       return i ? { value: pts[+i.value].value } : {};
     } };
   }
+  if (q.type === 'image' || q.type === 'audio' || q.type === 'file') {
+    // The phone's camera (or recorder, or file picker); the agent stores
+    // the file (limits, metadata stripped, scaled down) on Next.
+    const input = el('input', { id: 'answer', name, type: 'file', accept: q.accept || null, capture: q.capture || null, ...labelledBy });
+    const node = el('div', {}, el('label', { class: 'question-label', for: 'answer', id: 'qlabel' }, q.label,
+      q.required ? el('span', { class: 'required', title: t('required') }, ' *') : null),
+    q.hint ? el('p', { class: 'hint', id: 'hint' }, q.hint) : null,
+    q.answer ? el('p', { class: 'meta', id: 'current-file' }, t('currentFile') + ': ' + q.answer.name + ' (' + q.answer.size + ' B)') : null, input);
+    return { node, file: () => input.files[0] || null, read: () => (q.answer ? { value: q.answer } : {}) };
+  }
   if (q.type === 'note') {
     return { node: el('p', { class: 'question-label', id: 'qlabel' }, q.label), read: () => ({}) };
   }
@@ -253,7 +269,11 @@ function renderDraft(v) {
       el('p', { class: 'progress' }, t('question', { n: v.position + 1, t: v.total })), inp.node);
     nextBtn = el('button', { class: 'primary next', type: 'button', id: 'next', onclick: async () => {
       nextBtn.disabled = true;
-      const r = await api('POST', base + '/answer', { field: q.name, ...inp.read() });
+      const file = inp.file ? inp.file() : null;
+      if (file) err.textContent = t('sending');
+      const r = file
+        ? await api('POST', base + '/file?field=' + encodeURIComponent(q.name) + '&name=' + encodeURIComponent(file.name), undefined, file)
+        : await api('POST', base + '/answer', { field: q.name, ...inp.read() });
       nextBtn.disabled = false;
       after(r);
     } }, t('next'));

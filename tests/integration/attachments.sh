@@ -45,9 +45,10 @@ bad_form "max_bytes of 0" 'f["fields"][6]["max_bytes"] = 0' \
 new_agent a1
 answers='{"age_band":"25-34","gender":"woman","belonging":3,"trust_local_gov":2}'
 printf '%s' "$answers" >"$T/ans.json"
-# A PNG of 150,000 bytes (signature, then random bytes).
+# A PNG of exactly N bytes of random pixels (mkimage pngsize): it decodes,
+# and holds no metadata, so the agent stores it byte for byte.
 mkpng() {
-  { printf '\211PNG\r\n\032\n'; head -c $(($2 - 8)) /dev/urandom; } >"$1"
+  "${FS_MKIMAGE:?FS_MKIMAGE must name the mkimage tool}" pngsize "$1" "$2"
 }
 mkpng "$T/pic.png" 150000
 sha() { sha256sum "$1" | cut -c1-64; }

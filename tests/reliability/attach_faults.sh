@@ -44,13 +44,17 @@ while [ "$faults" -lt "$FAULTS" ]; do
   round=$((round + 1))
   [ $round -le $((FAULTS * 3 + 100)) ] || fail "only $faults faults after $round rounds"
   size=$((100000 + RANDOM * 7))
-  { printf '\211PNG\r\n\032\n'; head -c $((size - 8)) /dev/urandom; } >"$T/p$round.png"
+  # A real PNG of random pixels (the agent refuses one that does not
+  # decode), stored as it is: it holds no metadata to strip.
+  "${FS_MKIMAGE:?FS_MKIMAGE must name the mkimage tool}" pngsize \
+    "$T/p$round.png" "$size"
   total=$((total + size))
   agent a1 record photo_walk --answers "$T/ans.json" --area N-01 \
     --attach photo="$T/p$round.png" >>"$T/a1.ids"
   agent a1 sync --quiet --retries 1 >/dev/null 2>>"$T/a1.sync.log" || true
   kill -USR1 "$PROXY_PID"
-  sleep 0.05
+  # The proxy writes its stats file on USR1: the first time, wait for it.
+  for _ in $(seq 1 100); do [ -s "$T/proxy.stats" ] && break; sleep 0.05; done
   faults=$(proxy_stat faults)
 done
 # Until nothing waits: no submission and no file.

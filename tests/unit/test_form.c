@@ -1270,7 +1270,7 @@ static int test_seal_open(void)
 static const char attach_form[] =
     "{\"id\":\"att\",\"version\":1,\"kind\":\"survey\",\"title\":\"A\","
     "\"fields\":[{\"name\":\"photo\",\"type\":\"image\",\"max_bytes\":1000,"
-    "\"content_types\":[\"image/png\"]},"
+    "\"content_types\":[\"image/png\"],\"max_pixels\":2000000},"
     "{\"name\":\"rec\",\"type\":\"audio\"},"
     "{\"name\":\"doc\",\"type\":\"file\"}]}";
 
@@ -1290,6 +1290,8 @@ static int test_attachment_fields(void)
     CHECK(strcmp(fs_field_type_name(FS_FIELD_AUDIO), "audio") == 0);
     CHECK(fs_field_max_bytes(photo) == 1000);
     CHECK(fs_field_max_bytes(rec) == 16L << 20);
+    CHECK(fs_field_max_pixels(photo) == 2000000);
+    CHECK(fs_field_max_pixels(rec) == 0);
     CHECK(fs_field_type_allowed(photo, "image/png"));
     CHECK(!fs_field_type_allowed(photo, "image/jpeg"));
     CHECK(fs_field_type_allowed(rec, "audio/ogg"));
@@ -1348,7 +1350,10 @@ static int test_attachment_fields(void)
         "\"fields\":[{\"name\":\"p\",\"type\":\"image\",\"max_bytes\":0,"
         "\"content_types\":[\"audio/ogg\",\"Image/PNG\"]},"
         "{\"name\":\"t\",\"type\":\"text\",\"content_types\":[\"x/y\"]},"
-        "{\"name\":\"s\",\"type\":\"file\",\"sealed\":true}],"
+        "{\"name\":\"s\",\"type\":\"file\",\"sealed\":true},"
+        "{\"name\":\"q\",\"type\":\"image\",\"max_pixels\":99},"
+        "{\"name\":\"r\",\"type\":\"file\",\"max_pixels\":20000},"
+        "{\"name\":\"u\",\"type\":\"text\",\"max_pixels\":20000}],"
         "\"seal_key\":\"k\"}");
     CHECK(f == NULL);
     CHECK(!strstr(plist(), "$.fields[2]")); /* a sealed file field is fine */
@@ -1357,6 +1362,10 @@ static int test_attachment_fields(void)
     CHECK_PROBLEM("$.fields[0].content_types[1]", "content type");
     CHECK_PROBLEM("$.fields[1].content_types",
                   "applies to image, audio and file fields only");
+    CHECK_PROBLEM("$.fields[3].max_pixels",
+                  "whole number from 10000 to 100000000");
+    CHECK_PROBLEM("$.fields[4].max_pixels", "applies to image fields only");
+    CHECK_PROBLEM("$.fields[5].max_pixels", "applies to image fields only");
     return 0;
 }
 
