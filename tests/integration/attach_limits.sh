@@ -27,8 +27,8 @@ PY
 printf '%s' '{"age_band":"25-34","gender":"woman","belonging":3,"trust_local_gov":2}' \
   >"$T/ans.json"
 
-mkpng() { # PATH BYTES: a PNG signature, then random bytes
-  { printf '\211PNG\r\n\032\n'; head -c $(($2 - 8)) /dev/urandom; } >"$1"
+mkpng() { # PATH BYTES: a valid PNG of exactly BYTES (mkimage pngsize)
+  "${FS_MKIMAGE:?FS_MKIMAGE must name the mkimage tool}" pngsize "$1" "$2"
 }
 sha() { sha256sum "$1" | cut -c1-64; }
 token() { sqlite3 "$T/$1/agent.db" "SELECT value FROM meta WHERE key='token'"; }

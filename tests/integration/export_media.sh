@@ -116,6 +116,15 @@ s1=$(rec a1 --attach photo="$F/pic.png" --attach recording="$F/voice.wav" \
   --attach site="$F/site.png")
 s2=$(rec a1 --attach photo="$F/pic.png")
 s3=$(rec a1 --attach photo="$F/shot.jpg")
+# The agent stores a JPEG without its comment (FORMS.md, photos are made
+# safe): from here on each JPEG is the copy the agent stored.
+stored() { # AGENT SUBMISSION FIELD -> the agent's stored copy
+  echo "$T/$1/blobs/$(sqlite3 "$T/$1/agent.db" "SELECT json_extract(answers, '\$.$3.sha256') FROM submissions WHERE id = '$2'")"
+}
+check "the JPEG's comment is not stored" \
+  "$(cmp -s "$(stored a1 "$s3" photo)" "$F/shot.jpg" && echo same || echo stripped)" stripped
+cp "$(stored a1 "$s3" photo)" "$F/shot.jpg"
+cp "$(stored a1 "$s1" face)" "$F/face.jpg"
 agent a1 sync --quiet
 check "a1's files are all at the hub" \
   "$(agent a1 status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["attachments_waiting"])')" 0

@@ -52,14 +52,11 @@ new_agent tab
 new_agent ctl
 adb() { sqlite3 "$T/tab/agent.db" "$@"; }
 
-# A PNG of 200,000 bytes (more than three chunks) with a canary inside.
+# A PNG of 200,000 bytes (more than three chunks) with a canary in its
+# pixels (stored uncompressed, so the bytes are there as they are).
 canary="SEALEDPHOTOCANARY-$$-$RANDOM"
-{
-  printf '\211PNG\r\n\032\n'
-  head -c 70000 /dev/urandom
-  printf '%s' "$canary"
-  head -c $((200000 - 8 - 70000 - ${#canary})) /dev/urandom
-} >"$T/consent.png"
+"${FS_MKIMAGE:?FS_MKIMAGE must name the mkimage tool}" pngsize \
+  "$T/consent.png" 200000 "$canary"
 sha() { sha256sum "$1" | cut -c1-64; }
 P=$(sha "$T/consent.png")
 printf '{"code":"A-1","comment":"walk one"}' >"$T/ans.json"

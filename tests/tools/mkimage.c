@@ -10,9 +10,10 @@
  *   mkimage png OUT W H [--text]
  *       a W x H RGB PNG; --text adds tEXt and eXIf chunks holding
  *       FS-PRIVATE-MARK.
- *   mkimage pngsize OUT SIZE
+ *   mkimage pngsize OUT SIZE [MARK]
  *       a valid PNG of exactly SIZE bytes (at least 1000) of random pixels
  *       stored uncompressed, without metadata: the agent stores it as it is.
+ *       MARK (under 300 bytes) is written into the pixels as it is.
  *   mkimage info FILE
  *       decodes FILE (JPEG or PNG) whole and prints "W H"; exits 1 when
  *       it does not decode.
@@ -177,7 +178,7 @@ static void chunk(FILE *f, const char *type, const unsigned char *d, uint32_t n)
 
 /* Random pixels in stored deflate blocks; empty IDAT chunks (12 bytes)
  * and empty stored blocks (5 bytes) make up the exact size. */
-static int make_png_size(const char *out, long size)
+static int make_png_size(const char *out, long size, const char *mark)
 {
     const long w = 100, rowb = 1 + 3 * w;
     /* signature 8, IHDR 25, IEND 12, one IDAT 12 + zlib 2 + adler 4 +
@@ -203,6 +204,10 @@ static int make_png_size(const char *out, long size)
         return perror("getrandom"), 1;
     for (long y = 0; y < h; y++)
         pix[y * rowb] = 0; /* filter: none */
+    /* A mark in the pixels of the second row: stored blocks keep it as
+     * it is, so a test can look for it in every byte of a store. */
+    if (mark && h > 1 && strlen(mark) < (size_t)rowb)
+        memcpy(pix + rowb + 1, mark, strlen(mark));
     size_t k = 0;
     z[k++] = 0x78, z[k++] = 0x01;
     for (long i = 0; i < empty_blocks; i++)
@@ -314,14 +319,14 @@ int main(int argc, char **argv)
         return make_jpeg(argv[2], atol(argv[3]), atol(argv[4]), flag_a, flag_b);
     if (argc >= 5 && strcmp(argv[1], "png") == 0)
         return make_png(argv[2], atol(argv[3]), atol(argv[4]), flag_a);
-    if (argc == 4 && strcmp(argv[1], "pngsize") == 0)
-        return make_png_size(argv[2], atol(argv[3]));
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "pngsize") == 0)
+        return make_png_size(argv[2], atol(argv[3]), argc == 5 ? argv[4] : NULL);
     if (argc == 3 && strcmp(argv[1], "info") == 0)
         return info(argv[2]);
     fprintf(stderr, "usage: mkimage jpeg OUT W H [--exif] [--progressive] "
                     "[--orientation N]\n"
                     "       mkimage png OUT W H [--text]\n"
-                    "       mkimage pngsize OUT SIZE\n"
+                    "       mkimage pngsize OUT SIZE [MARK]\n"
                     "       mkimage info FILE\n");
     return 2;
 }
