@@ -18,7 +18,7 @@ PY
 "$FS_HUB" form publish --db "$DB" "$T/form.json" >/dev/null
 printf '%s' '{"age_band":"25-34","gender":"woman","belonging":3,"trust_local_gov":2}' \
   >"$T/ans.json"
-{ printf '\211PNG\r\n\032\n'; head -c 199992 /dev/urandom; } >"$T/g.png"
+"${FS_MKIMAGE:?FS_MKIMAGE must name the mkimage tool}" pngsize "$T/g.png" 200000
 H=$(sha256sum "$T/g.png" | cut -c1-64)
 
 # The slow device: its submission is at the hub, its file is not.

@@ -54,8 +54,8 @@ for i in 1 2 3; do agent enum_n1 record authz_survey --answers "$T/a.json" --are
 for i in 1 2; do agent outreach_n2 record authz_survey --answers "$T/a.json" --area CITY-N02 >/dev/null; done
 # One of each with photos (a personal one in CITY-N01): the matrix's
 # {SUB_N1} and {SUB_N2} in file paths.
-{ printf '\211PNG\r\n\032\n'; head -c 3000 /dev/urandom; } >"$T/p.png"
-{ printf '\211PNG\r\n\032\n'; head -c 2000 /dev/urandom; } >"$T/f.png"
+"${FS_MKIMAGE:?FS_MKIMAGE must name the mkimage tool}" pngsize "$T/p.png" 3008
+"${FS_MKIMAGE:?FS_MKIMAGE must name the mkimage tool}" pngsize "$T/f.png" 2008
 SUB_N1=$(agent enum_n1 record authz_survey --answers "$T/a.json" --area CITY-N01 \
   --attach photo="$T/p.png" --attach face="$T/f.png")
 SUB_N2=$(agent outreach_n2 record authz_survey --answers "$T/a.json" --area CITY-N02 \
