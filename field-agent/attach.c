@@ -19,6 +19,7 @@
 #include "net.h"
 #include "store.h"
 #include "sync.h"
+#include "trace.h"
 
 /* The content type from a file's first bytes; NULL when unknown. Never
  * trusted from the file name. */
@@ -291,6 +292,7 @@ static int send_one(fa__sync *s, const char *hash, long long size)
     while (rc == FA_OK && off < size) {
         if (off < 0) { /* ask where the hub's durable bytes end */
             rc = fa__sync_request(s, s->h, "GET", path, NULL, 0, 0, 0);
+            fa__trace_note(s->o->trace_dir, "blob GET %.12s", hash);
             if (rc != FA_OK)
                 break;
             if (s->h->status == 404) {
@@ -313,6 +315,7 @@ static int send_one(fa__sync *s, const char *hash, long long size)
             break;
         }
         rc = fa__http_patch(ag, s->h, path, off, buf, n);
+        fa__trace_note(s->o->trace_dir, "blob PATCH %.12s", hash);
         if (rc == FA_EUNREACHABLE && ++drops < s->o->max_attempts) {
             rc = FA_OK; /* resume from what the hub holds */
             off = -1;
@@ -346,10 +349,13 @@ int fa__attach_send(fa__sync *s)
 {
     fa_agent *ag = s->ag;
     sqlite3_stmt *st = NULL;
-    int rc = fa__prepare(ag, &st, "listing the files to send",
-                         "SELECT sha256, size FROM attachments WHERE sent < "
-                         "size ORDER BY sha256",
-                         "");
+    int rc = fa__attach_send_batches(s); /* small files first, many a request */
+    if (rc != FA_OK)
+        return rc;
+    rc = fa__prepare(ag, &st, "listing the files to send",
+                     "SELECT sha256, size FROM attachments WHERE sent < "
+                     "size ORDER BY sha256",
+                     "");
     /* Read the list first: sending updates the table. */
     char(*hashes)[65] = NULL;
     long long *sizes = NULL;
