@@ -218,18 +218,19 @@ COMMIT;
 EOF
 }
 
-# tiny_files NAME N FIELD [SEED]: N more queued submissions of agent
-# NAME, made from its first one, each answering FIELD (a file field) with
-# its own file of 20 to 300 bytes written to the agent's store, with the
-# agent's attachment rows, in one transaction. `record` costs a process
+# tiny_files NAME N FIELD [SEED [FROM]]: N more queued submissions of
+# agent NAME (numbered FROM+1..FROM+N), made from its first one, each
+# answering FIELD (a file field) with its own file of 20 to 300 bytes
+# written to the agent's store, with the agent's attachment rows, in one
+# transaction. `record` costs a process
 # and an fsync a record (see clone_records).
 tiny_files() {
-  python3 - "$T/$1/blobs" "$T/$1.tiny.csv" "$2" "${4:-19}" <<'EOF'
+  python3 - "$T/$1/blobs" "$T/$1.tiny.csv" "$2" "${4:-19}" "${5:-0}" <<'EOF'
 import hashlib, os, random, sys
-d, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+d, out, n, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[5])
 rnd = random.Random(int(sys.argv[4]))
 with open(out, "w") as f:
-    for i in range(1, n + 1):
+    for i in range(first + 1, first + n + 1):
         b = ("note %d " % i).encode() + rnd.randbytes(rnd.randint(12, 290))
         h = hashlib.sha256(b).hexdigest()
         with open(os.path.join(d, h), "wb") as g:

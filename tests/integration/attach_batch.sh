@@ -195,17 +195,26 @@ R=$(sha "$T/rot.txt")
 agent a1 record notes_walk --answers "$T/ans.json" --area N-01 \
   --attach doc="$T/rot.txt" >/dev/null
 printf 'a note that did rot!\n' >"$T/a1/blobs/$R"
+# And a file in the store that no submission references (as if its
+# record had been lost): the hub answers not_referenced, and the agent
+# must not take that for sent.
+printf 'an orphan note\n' >"$T/orphan.txt"
+O=$(sha "$T/orphan.txt")
+cp "$T/orphan.txt" "$T/a1/blobs/$O"
+sqlite3 "$T/a1/agent.db" "INSERT INTO attachments (sha256, size, type) VALUES ('$O', $(stat -c %s "$T/orphan.txt"), 'application/octet-stream')"
 rm -rf "$T/trace" && mkdir "$T/trace"
 rc=0
 FIELDSYNC_TRACE_DIR="$T/trace" agent a1 sync >"$T/sync.out" 2>&1 || rc=$?
 [ "$rc" != 0 ] || fail "a rotten file was accepted"
-check "not sent in a batch" "$(grep -c '^blobs batch' "$T/trace/pushes.log" || true)" 0
+check "the rotten file is not sent in a batch, the orphan is" \
+  "$(grep '^blobs batch' "$T/trace/pushes.log" | sed 's/ [0-9]* bytes//')" "blobs batch 1 files: 200"
 grep -q "blob ${R:0:12} refused: its bytes hash" "$T/hub.log" ||
   fail "the per-file path did not bring the refusal"
 check "the agent says the hash did not match" "$(grep -c 'hash to' "$T/sync.out")" 1
 check "nothing kept at the hub for it" "$(ls -A "$T/blobs" | grep -c "$R" || true)" 0
-check "the rotten file still waits" \
-  "$(agent a1 status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["attachments_waiting"])')" 1
+check "the rotten file and the orphan still wait" \
+  "$(agent a1 status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["attachments_waiting"])')" 2
+check "the orphan is not at the hub" "$(ls -A "$T/blobs" | grep -c "$O" || true)" 0
 check "the hub holds one file per good hash" "$(ls -A "$T/blobs" | wc -l)" $((N + 4))
 
 finish
