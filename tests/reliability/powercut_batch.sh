@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Power cuts of the hub while it takes small files in batches (issue 19,
 # PROTOCOL.md 4.7; tests/tools/powercut.c): each round an agent records
-# tiny files and syncs them to a hub under the power-cut simulation; the
-# power goes at a random write, rename or fsync of the hub, or at rest
-# after the sync, and the hub's directory is rebuilt as a disk could hold
+# tiny files, pushes their submissions, and sends the files to a hub under
+# the power-cut simulation; the power goes at a random write, rename or
+# fsync of the hub, or at rest after the sync, and the hub's directory is rebuilt as a disk could hold
 # it. After every cut, before the restart:
 #  - every file the agent was told is stored (it marked it sent and will
 #    never send it again) is at the hub under its hash, byte-identical;
@@ -13,15 +13,17 @@
 # After the last cut the agent syncs until done: every file at the hub
 # exactly once, byte-identical.
 #
-# FS_SEED (default 7), FS_CUTS (default 6), FS_FILES (files a round,
-# default 200: one batch; up to 1,000 fit one).
+# FS_SEED (default 7), FS_CUTS (default 8), FS_REST_CUTS (default 4),
+# FS_FILES (files a round,
+# default 100: one batch; up to 1,000 fit one).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/powercut_lib.sh"
 rel_trap
 
 SEED=${FS_SEED:-7}
-CUTS=${FS_CUTS:-6}
-FILES=${FS_FILES:-200}
+CUTS=${FS_CUTS:-8}
+REST_CUTS=${FS_REST_CUTS:-4}
+FILES=${FS_FILES:-100}
 RANDOM=$SEED
 echo "seed $SEED, $CUTS hub power cuts, $FILES files a round"
 
@@ -91,10 +93,18 @@ print(len(bad), " ".join(x[:12] for x in bad[:5]))' "$BLOBS")
     fail "$1: $bad file(s) told stored and not there, or not whole under their hash"
 }
 
+# round CUT_AT: new tiny files; their submissions are pushed to the hub
+# running as usual (the files hidden from that sync), then the files are
+# sent to the hub under the simulation, so the cuts land in batches.
 NEXT=0
 round() {
   tiny_files a1 "$FILES" doc $((SEED * 1000 + NEXT)) "$NEXT"
   NEXT=$((NEXT + FILES))
+  sqlite3 "$T/a1/agent.db" "UPDATE attachments SET sent = size + 1 WHERE sent < size"
+  HUB_ARGS="--rate-limit 0" start_hub "$port"
+  agent a1 sync --quiet
+  stop_hub
+  sqlite3 "$T/a1/agent.db" "UPDATE attachments SET sent = 0 WHERE sent = size + 1"
   pc_init "$DISK" "$PCS"
   if pc_start_hub "$1"; then
     HUB_URL="http://127.0.0.1:$port"
@@ -104,15 +114,17 @@ round() {
   fi
 }
 
-# How many writes, renames and fsyncs a round makes, counted on one
-# without a cut.
+# How many writes, renames and fsyncs sending a round's files makes,
+# counted on one without a cut.
 round 0
 stop_hub
 span=$(pc_count "$T/hub.count")
 files_sound "the counting round"
 echo "a round makes ~$span writes and syncs"
 for k in $(seq 1 "$CUTS"); do
-  round "$(pc_draw "$span")"
+  # A third of the cuts land after the sync, at rest: a file answered
+  # stored must be there however the disk settles.
+  round $(((RANDOM * 32768 + RANDOM) % (span * 3 / 2) + 1))
   pc_end_hub
   pc_cut "$DISK" "$PCS" $((SEED * 100000 + k))
   files_sound "cut $k"
@@ -120,6 +132,18 @@ for k in $(seq 1 "$CUTS"); do
   acked_stored a1
 done
 echo "$CUTS cuts, each followed by the checks"
+# And cuts at rest, after a sync that ended: every file was answered
+# stored, so every one must be there whatever the disk kept of what was
+# not yet durable.
+for k in $(seq 1 "$REST_CUTS"); do
+  round 0
+  pc_end_hub
+  pc_cut "$DISK" "$PCS" $((SEED * 100000 + 500 + k))
+  files_sound "cut at rest $k"
+  hub_sound "cut at rest $k"
+  acked_stored a1
+done
+echo "$REST_CUTS cuts at rest, each followed by the checks"
 
 HUB_ARGS="--rate-limit 0" start_hub "$port"
 sync_until_done a1
