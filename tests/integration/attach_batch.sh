@@ -161,6 +161,12 @@ check "GET of the batch endpoint: 405" "$code" 405
 # A file whose bytes do not match its hash among good ones, an
 # unreferenced file, a referenced hash with another size, and a file the
 # hub holds already: each answered on its own, the good ones stored.
+# c1 is half way through a chunked upload: the batch completes it under
+# the same lock, and the partial file goes.
+head -c 10 "$T/c1.away" >"$T/c1.head"
+check "a first chunk of c1" "$(curl -s -o /dev/null -w '%{http_code}' -X PATCH \
+  -H "Authorization: Bearer $tok" -H "Upload-Offset: 0" \
+  --data-binary "@$T/c1.head" "$HUB_URL/api/v1/blobs/$C1")" 200
 x=$(printf 'no submission names me' | sha256sum | cut -c1-64)
 post_batch 'batch(entry(f("'"$T"'/c1.away")), entry(b"crafted note 3 " + f("'"$T"'/c3.away")[15:][::-1], "'"$C3"'"), entry(b"no submission names me"), entry(f("'"$T"'/c2.away")[:-1], "'"$C2"'"), entry(f("'"$T"'/first.txt")))'
 check "a mixed batch: 200" "$code" 200
@@ -171,6 +177,9 @@ check "the mismatched file is not" "$(ls -A "$T/blobs" | grep -c "$C3" || true)"
 check "the unreferenced file is not" "$(ls -A "$T/blobs" | grep -c "$x" || true)" 0
 check "the short copy is not" "$(ls -A "$T/blobs" | grep -c "$C2" || true)" 0
 check "no temporary file left" "$(ls -A "$T/blobs" | grep -c '^\.' || true)" 0
+check "the chunked path sees c1 complete" \
+  "$(curl -s -H "Authorization: Bearer $tok" "$HUB_URL/api/v1/blobs/$C1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["offset"] == d["size"], d["complete"])')" \
+  "True True"
 grep -q "blob ${C3:0:12} refused in a batch" "$T/hub.log" ||
   fail "the hub did not log the mismatch"
 
