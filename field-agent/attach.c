@@ -20,6 +20,7 @@
 #include "net.h"
 #include "store.h"
 #include "sync.h"
+#include "trace.h"
 
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
@@ -407,6 +408,7 @@ static int send_one(fa__sync *s, const char *hash, long long size)
     while (rc == FA_OK && off < size) {
         if (off < 0) { /* ask where the hub's durable bytes end */
             rc = fa__sync_request(s, s->h, "GET", path, NULL, 0, 0, 0);
+            fa__trace_note(s->o->trace_dir, "blob GET %.12s", hash);
             if (rc != FA_OK)
                 break;
             if (s->h->status == 404) {
@@ -429,6 +431,7 @@ static int send_one(fa__sync *s, const char *hash, long long size)
             break;
         }
         rc = fa__http_patch(ag, s->h, path, off, buf, n);
+        fa__trace_note(s->o->trace_dir, "blob PATCH %.12s", hash);
         if (rc == FA_EUNREACHABLE && ++drops < s->o->max_attempts) {
             rc = FA_OK; /* resume from what the hub holds */
             off = -1;
@@ -479,10 +482,13 @@ int fa__attach_send(fa__sync *s)
 {
     fa_agent *ag = s->ag;
     sqlite3_stmt *st = NULL;
-    int rc = fa__prepare(ag, &st, "listing the files to send",
-                         "SELECT sha256, size FROM attachments WHERE sent < "
-                         "size ORDER BY sha256",
-                         "");
+    int rc = fa__attach_send_batches(s); /* small files first, many a request */
+    if (rc != FA_OK)
+        return rc;
+    rc = fa__prepare(ag, &st, "listing the files to send",
+                     "SELECT sha256, size FROM attachments WHERE sent < "
+                     "size ORDER BY sha256",
+                     "");
     /* Read the list first: sending updates the table. */
     char(*hashes)[65] = NULL;
     long long *sizes = NULL;

@@ -63,4 +63,15 @@ struct fa__sync;
  * submission references yet waits for the next sync. */
 int fa__attach_send(struct fa__sync *s);
 
+/* Small files in batches (attachbatch.c, PROTOCOL.md 4.7): each waiting
+ * file of at most FA_BATCH_FILE bytes goes in a POST /api/v1/blobs with
+ * others, up to FA_BATCH_FILES files and about FA_BATCH_BYTES a request;
+ * those the hub stored or had are marked sent, the rest are left to the
+ * per-file uploads. FIELDSYNC_FILE_BATCH=0 in the environment turns it
+ * off (one file per request, for comparison). */
+#define FA_BATCH_FILE (64 * 1024)
+#define FA_BATCH_FILES 1000
+#define FA_BATCH_BYTES (256 * 1024)
+int fa__attach_send_batches(struct fa__sync *s);
+
 #endif

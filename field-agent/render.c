@@ -251,4 +251,7 @@ void render_progress(void *arg, const char *phase, long long done,
         fputc('\n', out);
     else if (strcmp(phase, "receiving") == 0)
         fprintf(out, "\rreceiving: %lld changes", done);
+    else if (strcmp(phase, "files") == 0 && total > 0)
+        fprintf(out, "\rfiles: %lld/%lld sent%s", done, total,
+                done == total ? "\n" : "");
 }

@@ -144,8 +144,9 @@ int hub__blob_sniff(struct mg_connection *conn, sqlite3 *db,
     sqlite3_stmt *st = hub__sql(
         db, SQL_REFS, HUB_ARGS(HUB_TEXT(dev->id), HUB_TEXT(hash)), &err);
     if (!st)
-        return hub__reply_err(conn, err, "storage",
-                              "the hub cannot read its submissions");
+        return conn ? hub__reply_err(conn, err, "storage",
+                                     "the hub cannot read its submissions")
+                    : 500;
     const char *sniffed = fs_sniff_type(head, n);
     while ((r = hub__sql_step(st)) == 1) {
         char id[64], field[160], declared[160];
@@ -158,6 +159,8 @@ int hub__blob_sniff(struct mg_connection *conn, sqlite3 *db,
         if (!fld) {
             fs_form_free(form);
             hub__sql_end(st);
+            if (!conn)
+                return 500;
             return hub__reply_err(conn, HUB_ESTORAGE, "storage",
                                   "the hub cannot read the form of "
                                   "submission %s",
@@ -185,21 +188,23 @@ int hub__blob_sniff(struct mg_connection *conn, sqlite3 *db,
                     "fieldsync-hub: blob %.12s refused: its bytes are %s, "
                     "submission %s declares %s\n",
                     hash, sniffed ? sniffed : "of no known type", id, declared);
-            hub__reply_error(conn, 415, "wrong_type",
-                             "the file's bytes are %s, but submission %s "
-                             "declares %s for its %s field %s%s; nothing "
-                             "was kept. Record the field again with a file "
-                             "of a type it takes",
-                             sniffed ? sniffed : "of no type the hub knows", id,
-                             declared, ftype, field,
-                             type && !takes ? ", which does not take that type"
-                                            : "");
+            if (conn)
+                hub__reply_error(
+                    conn, 415, "wrong_type",
+                    "the file's bytes are %s, but submission %s "
+                    "declares %s for its %s field %s%s; nothing "
+                    "was kept. Record the field again with a file "
+                    "of a type it takes",
+                    sniffed ? sniffed : "of no type the hub knows", id,
+                    declared, ftype, field,
+                    type && !takes ? ", which does not take that type" : "");
             return 415;
         }
         fs_form_free(form);
     }
     if (r < 0)
-        return hub__reply_err(conn, r, "storage",
-                              "the hub cannot read its submissions");
+        return conn ? hub__reply_err(conn, r, "storage",
+                                     "the hub cannot read its submissions")
+                    : 500;
     return 0;
 }

@@ -37,7 +37,8 @@ int hub__blob_admit(struct mg_connection *conn, const hub *h, sqlite3 *db,
  * 0 when every reference of dev's submissions to it declares the type
  * its bytes have (fs_field_file_type) and that type is one its field
  * takes; otherwise the refusal is sent and its HTTP status returned (the
- * caller deletes the file). */
+ * caller deletes the file). With conn NULL (a file of a batch, answered
+ * in the batch's reply) nothing is sent: 415 or 500 only says why. */
 int hub__blob_sniff(struct mg_connection *conn, sqlite3 *db,
                     const hub_device *dev, const char *hash,
                     const unsigned char *head, size_t n);

@@ -402,7 +402,20 @@ int hub__handle_blob(struct mg_connection *conn, void *hubp)
     return reply_offset(conn, 200, off, size, head);
 }
 
-void hub__blobs_dir(const hub *h, char *out, size_t cap)
+/* Shared with the batch upload (blobbatch.c), which takes the same lock
+ * so that a batch and a PATCH of one hash never write it at once, and
+ * with OpenRosa's media files (ormedia.c). */
+void hub__blob_dir(const hub *h, char *out, size_t cap)
 {
     blob_dir(h, out, cap);
+}
+
+void hub__blob_lock(void)
+{
+    pthread_mutex_lock(&blob_lock);
+}
+
+void hub__blob_unlock(void)
+{
+    pthread_mutex_unlock(&blob_lock);
 }

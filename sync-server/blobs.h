@@ -17,8 +17,11 @@
  * Returns the HTTP status it answered. */
 int hub__handle_blob(struct mg_connection *conn, void *hubp);
 
-/* The directory of whole files (blobs/HASH) beside h's database. */
 struct hub;
-void hub__blobs_dir(const struct hub *h, char *out, size_t cap);
+/* blobs/ beside the database, where whole files live under their hash. */
+void hub__blob_dir(const struct hub *h, char *out, size_t cap);
+/* The lock every writer of blobs/ holds (uploads and batches). */
+void hub__blob_lock(void);
+void hub__blob_unlock(void);
 
 #endif

@@ -92,7 +92,7 @@ int hub__ormedia_begin(hub_or_files *fs, const char *name)
     f->fd = -1;
     snprintf(f->name, sizeof f->name, "%s", base);
     char dir[4096];
-    hub__blobs_dir(fs->h, dir, sizeof dir);
+    hub__blob_dir(fs->h, dir, sizeof dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         failed(fs, 503, "the hub cannot create its file store: %s",
                strerror(errno));
@@ -216,7 +216,7 @@ int hub__ormedia_commit(hub_or_files *fs, sqlite3 *db, const char *device,
     char dir[4096], final[4200];
     int moved = 0;
 
-    hub__blobs_dir(fs->h, dir, sizeof dir);
+    hub__blob_dir(fs->h, dir, sizeof dir);
     for (size_t i = 0; i < fs->n; i++) {
         hub_or_file *f = &fs->v[i];
         if (!f->used || !f->tmp[0])

@@ -28,6 +28,7 @@
 #include "mergeq.h"
 #include "openrosa.h"
 #include "pull.h"
+#include "blobbatch.h"
 #include "blobs.h"
 #include "blobguard.h"
 #include "blobserve.h"
@@ -147,6 +148,7 @@ static const route routes[] = {
     {"/api/v1/enroll$", hub__handle_enroll},
     {"/api/v1/push$", hub__handle_push},
     {"/api/v1/pull$", hub__handle_pull},
+    {"/api/v1/blobs$", hub__handle_blob_batch},
     {"/api/v1/blobs/", hub__handle_blob},
     {"/api/v1/admin/whoami$", hub__handle_admin_whoami},
     {"/api/v1/admin/forms$", hub__handle_admin_forms},

@@ -218,6 +218,50 @@ COMMIT;
 EOF
 }
 
+# tiny_files NAME N FIELD [SEED [FROM]]: N more queued submissions of
+# agent NAME (numbered FROM+1..FROM+N), made from its first one, each
+# answering FIELD (a file field) with its own file of 20 to 300 bytes
+# written to the agent's store, with the agent's attachment rows, in one
+# transaction. `record` costs a process
+# and an fsync a record (see clone_records).
+tiny_files() {
+  python3 - "$T/$1/blobs" "$T/$1.tiny.csv" "$2" "${4:-19}" "${5:-0}" <<'EOF'
+import hashlib, os, random, sys
+d, out, n, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[5])
+rnd = random.Random(int(sys.argv[4]))
+with open(out, "w") as f:
+    for i in range(first + 1, first + n + 1):
+        b = ("note %d " % i).encode() + rnd.randbytes(rnd.randint(12, 290))
+        h = hashlib.sha256(b).hexdigest()
+        with open(os.path.join(d, h), "wb") as g:
+            g.write(b)
+        f.write("%d,%s,%d\n" % (i, h, len(b)))
+EOF
+  sqlite3 -bail "$T/$1/agent.db" <<EOF
+CREATE TEMP TABLE f (i INTEGER PRIMARY KEY, h TEXT, sz INTEGER);
+.import --csv $T/$1.tiny.csv f
+BEGIN;
+CREATE TEMP TABLE s0 AS SELECT * FROM submissions ORDER BY rowid LIMIT 1;
+INSERT INTO submissions (id, rev, base_rev, form_id, form_version, area,
+                         collector, hlc, created_ms, answers)
+SELECT substr(s.id, 1, 24) || printf('%012x', f.i), 1, 0, s.form_id,
+       s.form_version, s.area, s.collector, s.hlc, s.created_ms + f.i,
+       json_set(s.answers, '\$.$3', json_object('sha256', f.h, 'size', f.sz,
+                'type', 'application/octet-stream', 'name', 'n' || f.i || '.txt'))
+FROM f, s0 AS s;
+INSERT OR IGNORE INTO attachments (sha256, size, type)
+SELECT h, sz, 'application/octet-stream' FROM f;
+INSERT INTO submission_attachments (submission_id, field, sha256)
+SELECT substr(s.id, 1, 24) || printf('%012x', f.i), '$3', f.h FROM f, s0 AS s;
+INSERT INTO outbox (seq, kind, ref_id, ref_rev, created_ms)
+SELECT (SELECT max(seq) FROM outbox) + row_number() OVER (ORDER BY s.id),
+       'submission', s.id, s.rev, s.created_ms
+FROM submissions s WHERE NOT EXISTS
+  (SELECT 1 FROM outbox o WHERE o.ref_id = s.id AND o.ref_rev = s.rev);
+COMMIT;
+EOF
+}
+
 # acked_stored A: after a crash of the hub, before it restarts: every
 # submission agent A holds as acknowledged is at the hub, and the hub's
 # sequence for A is not behind A's (no answer came before a durable

@@ -320,7 +320,8 @@ int main(int argc, char **argv)
     if (argc >= 5 && strcmp(argv[1], "png") == 0)
         return make_png(argv[2], atol(argv[3]), atol(argv[4]), flag_a);
     if ((argc == 4 || argc == 5) && strcmp(argv[1], "pngsize") == 0)
-        return make_png_size(argv[2], atol(argv[3]), argc == 5 ? argv[4] : NULL);
+        return make_png_size(argv[2], atol(argv[3]),
+                             argc == 5 ? argv[4] : NULL);
     if (argc == 3 && strcmp(argv[1], "info") == 0)
         return info(argv[2]);
     fprintf(stderr, "usage: mkimage jpeg OUT W H [--exif] [--progressive] "
