@@ -27,6 +27,8 @@ int fa__attach_rows(fa_agent *ag, const fs_form *form, const char *id,
 struct fa__sync;
 
 #define FA_ATTACH_CHUNK (64 * 1024) /* bytes per upload request */
+/* 409s (the hub holds other bytes) in a row before an upload gives up. */
+#define FA_ATTACH_CONFLICTS 3
 
 /* After the changeset: sends every file the hub does not hold whole yet,
  * in chunks from the hub's offset (asked first, so a dropped upload
