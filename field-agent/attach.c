@@ -379,6 +379,9 @@ static int send_one(fa__sync *s, const char *hash, long long size, int *damaged)
                                    "the hub did not say its offset");
                 break;
             }
+            /* What the hub holds now: less than before after it refused
+             * the file at its hash check (nothing kept). */
+            rc = note_sent(ag, hash, off, 0);
             continue;
         }
         size_t n = (size_t)(size - off < (long long)chunk ? size - off

@@ -165,6 +165,38 @@ static int finish_blob(struct mg_connection *conn, const char *dir,
     return reply_offset(conn, 200, size, size, 0);
 }
 
+/* A .part as long as the file with no file beside it: the hub stopped
+ * (a crash, a power cut) after the last chunk was made durable and before
+ * the file was renamed into place, so the device was never answered.
+ * Finished now, as the last chunk would have: the offset is then the
+ * size (renamed) or 0 (its bytes did not hash to the name; removed), or
+ * -1 when the store failed. Without this the offset would say "whole"
+ * for a file never made visible. The lock is held. */
+static long long settle_part(const char *dir, const char *part,
+                             const char *final, const char *hash,
+                             long long size)
+{
+    char got[65];
+
+    if (hash_file(part, (size_t)size, got) != 0)
+        return -1;
+    if (strcmp(got, hash) != 0) {
+        unlink(part);
+        fprintf(stderr,
+                "fieldsync-hub: blob %.12s refused: its bytes hash to "
+                "%.12s\n",
+                hash, got);
+        return 0;
+    }
+    if (rename(part, final) != 0 || fsync_path(dir, O_RDONLY) != 0)
+        return -1;
+    fprintf(stderr,
+            "fieldsync-hub: blob %.12s stored (%lld bytes, finished after a "
+            "restart)\n",
+            hash, size);
+    return size;
+}
+
 /* Appends the request body at off; the lock is held. */
 static int append_chunk(struct mg_connection *conn, const char *dir,
                         const char *part, const char *final, const char *hash,
@@ -272,8 +304,14 @@ int hub__handle_blob(struct mg_connection *conn, void *hubp)
     long long off = stat(final, &sb) == 0  ? size
                     : stat(part, &sb) == 0 ? (long long)sb.st_size
                                            : 0;
+    if (off == size && stat(final, &sb) != 0)
+        off = settle_part(dir, part, final, hash, size);
     int status;
-    if (head || get) {
+    if (off < 0) {
+        status = hub__reply_err(conn, HUB_ESTORAGE, "storage",
+                                "the hub cannot finish the file: %s",
+                                strerror(errno));
+    } else if (head || get) {
         status = reply_offset(conn, 200, off, size, head);
     } else {
         const char *uo = mg_get_header(conn, "Upload-Offset");
