@@ -124,6 +124,8 @@ typedef struct bench_link {
     double rate_bps;   /* bits a second each way; 0: unlimited */
     int delay_ms;      /* one-way delay */
     int loss_permille; /* segments lost and resent, per 1000 */
+    int drop_every_ms; /* every connection reset at each multiple of this
+                          since the start (the link dies); 0: never */
 } bench_link;
 
 typedef struct bench_proxy bench_proxy;
@@ -132,6 +134,8 @@ typedef struct bench_proxy_stats {
     long long segments; /* segments of at most 1448 bytes, both ways */
     long long lost;
     long conns;
+    long drops;          /* connections reset by drop_every_ms */
+    long long drop_lost; /* client->hub bytes queued, never delivered */
 } bench_proxy_stats;
 
 /* Listens on 127.0.0.1:0 and relays to 127.0.0.1:target_port. The proxy

@@ -74,12 +74,12 @@ int main(int argc, char **argv)
     printf("command: " NAME " --n %ld --batch %ld --seed %ld --rate %ld "
            "--rtt-ms %ld --loss-permille %ld\n",
            n, batch, seed, rate, rtt, loss);
-    bench_link link = {(double)rate, (int)(rtt / 2), (int)loss};
+    bench_link link = {(double)rate, (int)(rtt / 2), (int)loss, 0};
 #else
     printf("== wire bytes ==\n");
     printf("command: " NAME " --n %ld --batch %ld --seed %ld\n", n, batch,
            seed);
-    bench_link link = {0, 0, 0};
+    bench_link link = {0, 0, 0, 0};
 #endif
     char dir[4096], adir[4200];
     if (bench_tmpdir(dir, sizeof dir, "wire") != 0)

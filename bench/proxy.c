@@ -11,6 +11,10 @@
  * (one round trip) and a tail loss probe. Order is kept, as TCP keeps it.
  * What this does not model: the sender's congestion window shrinking
  * after a loss, which makes a real lossy link slower still.
+ *
+ * With drop_every_ms, the link dies at every multiple of it since the
+ * proxy started: each open connection is reset on both sides (what was
+ * queued on the way is lost), as when a phone loses its cell.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -53,6 +57,9 @@ struct bench_proxy {
     long long segments[2];
     long long lost;
     long conns;
+    double t0; /* start, for drop_every_ms */
+    long drops;
+    long long drop_lost;
 };
 
 typedef struct conn {
@@ -102,6 +109,14 @@ static void queue(bench_proxy *p, dir *d, int way, const unsigned char *buf,
     }
 }
 
+/* Resets both sides: the peers see the connection die. */
+static void reset_conn(conn *c)
+{
+    struct linger l = {1, 0};
+    for (int i = 0; i < 2; i++)
+        setsockopt(c->fd[i], SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
 static void *conn_main(void *arg)
 {
     conn *c = arg;
@@ -109,8 +124,23 @@ static void *conn_main(void *arg)
     dir d[2] = {{NULL, NULL}, {NULL, NULL}};
     int open[2] = {1, 1};
     unsigned char buf[16384];
+    double every = p->link.drop_every_ms / 1000.0, drop_at = 0;
+    if (every > 0)
+        drop_at =
+            p->t0 + (double)((long)((bench_now() - p->t0) / every) + 1) * every;
     for (;;) {
         double now = bench_now();
+        if (every > 0 && now >= drop_at) {
+            long long queued = 0;
+            for (seg *s = d[0].head; s; s = s->next)
+                queued += (long long)s->len;
+            pthread_mutex_lock(&p->lock);
+            p->drops++;
+            p->drop_lost += queued;
+            pthread_mutex_unlock(&p->lock);
+            reset_conn(c);
+            goto out;
+        }
         /* Deliver what is due. */
         for (int w = 0; w < 2; w++) {
             while (d[w].head && d[w].head->at <= now) {
@@ -144,6 +174,11 @@ static void *conn_main(void *arg)
                 if (timeout < 0 || ms < timeout)
                     timeout = ms;
             }
+        if (every > 0) {
+            int ms = (int)((drop_at - now) * 1000.0) + 1;
+            if (timeout < 0 || ms < timeout)
+                timeout = ms;
+        }
         struct pollfd pf[2] = {{c->fd[0], open[0] ? POLLIN : 0, 0},
                                {c->fd[1], open[1] ? POLLIN : 0, 0}};
         if (poll(pf, 2, timeout) < 0 && errno != EINTR)
@@ -223,6 +258,7 @@ bench_proxy *bench_proxy_start(int target_port, const bench_link *link,
         p->link = *link;
     bench_rng_seed(&p->rng, seed);
     pthread_mutex_init(&p->lock, NULL);
+    p->t0 = bench_now();
     p->lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
@@ -253,6 +289,8 @@ void bench_proxy_counts(bench_proxy *p, bench_proxy_stats *st)
     st->segments = p->segments[0] + p->segments[1];
     st->lost = p->lost;
     st->conns = p->conns;
+    st->drops = p->drops;
+    st->drop_lost = p->drop_lost;
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -263,6 +301,8 @@ void bench_proxy_reset(bench_proxy *p)
     memset(p->segments, 0, sizeof p->segments);
     p->lost = 0;
     p->conns = 0;
+    p->drops = 0;
+    p->drop_lost = 0;
     pthread_mutex_unlock(&p->lock);
 }
 

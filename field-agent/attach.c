@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attach.h"
@@ -305,6 +306,33 @@ int fa__attach_file(fa_agent *ag, const fs_form *form, cJSON *answers,
     return rc;
 }
 
+/* 1 when this device's copy of the file still hashes to its name (read
+ * through a fixed buffer). */
+static int copy_intact(fa_agent *ag, const char *hash, long long size)
+{
+    char file[4200], got[65];
+    snprintf(file, sizeof file, "%s/%s/%s", ag->dir, FA_ATTACH_DIR, hash);
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    unsigned char *buf = fd >= 0 ? malloc(FA_ATTACH_CHUNK) : NULL;
+    if (!buf) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    fs_sha256_ctx c;
+    fs_sha256_init(&c);
+    long long total = 0;
+    ssize_t r;
+    while ((r = read(fd, buf, FA_ATTACH_CHUNK)) > 0) {
+        fs_sha256_update(&c, buf, (size_t)r);
+        total += r;
+    }
+    int ok = fs_sha256_final_hex(&c, got) == FS_OK && r == 0;
+    free(buf);
+    close(fd);
+    return ok && total == size && strcmp(got, hash) == 0;
+}
+
 int fa__attach_rows(fa_agent *ag, const fs_form *form, const char *id,
                     const cJSON *answers)
 {
@@ -335,6 +363,14 @@ int fa__attach_rows(fa_agent *ag, const fs_form *form, const char *id,
                           "type) VALUES (?, ?, ?)",
                           "tit", h->valuestring, (int64_t)sz->valuedouble,
                           ty->valuestring);
+        /* Recorded again: the store's copy was written anew, so one
+         * marked damaged is whole again and goes on the next sync. */
+        if (rc == FA_OK &&
+            copy_intact(ag, h->valuestring, (long long)sz->valuedouble))
+            rc = fa__exec(ag, "storing the attachment",
+                          "UPDATE attachments SET damaged = 0, sent = 0 "
+                          "WHERE sha256 = ? AND damaged = 1",
+                          "t", h->valuestring);
         if (rc == FA_OK)
             rc = fa__exec(ag, "storing the attachment",
                           "INSERT INTO submission_attachments(submission_id, "
@@ -389,8 +425,59 @@ static int note_sent(fa_agent *ag, const char *hash, long long off,
     return rc;
 }
 
-/* One file, from the hub's offset to its end. */
-static int send_one(fa__sync *s, const char *hash, long long size)
+/* Bytes per PATCH: FA_ATTACH_CHUNK, or FIELDSYNC_ATTACH_CHUNK (1 KiB to
+ * 1 MiB, the hub's limit) for link tests and benches. */
+static size_t chunk_size(void)
+{
+    const char *e = getenv("FIELDSYNC_ATTACH_CHUNK");
+    char *end = NULL;
+    long v = e ? strtol(e, &end, 10) : 0;
+
+    if (!e || end == e || *end != '\0' || v < 1024 || v > 1024 * 1024)
+        return FA_ATTACH_CHUNK;
+    return (size_t)v;
+}
+
+/* The hub refused the whole file at its hash check and this device's
+ * copy does not hash to its name either: the copy is damaged. It is
+ * marked, not sent again, and `status` says to record it again. */
+static int mark_damaged(fa__sync *s, const char *hash, int *damaged)
+{
+    fa_agent *ag = s->ag;
+    int rc = fa__exec(ag, "marking a damaged file",
+                      "UPDATE attachments SET damaged = 1, sent = 0 WHERE "
+                      "sha256 = ?",
+                      "t", hash);
+    if (rc == FA_OK) {
+        (*damaged)++;
+        fprintf(stderr,
+                "fieldsync-agent: the file %.12s on this device is damaged "
+                "(its bytes no longer hash to its name) and the hub refused "
+                "it; it will not be sent again until you record the "
+                "original again with `record ... --attach FIELD=PATH`\n",
+                hash);
+    }
+    return rc;
+}
+
+/* A busy hub (429) is waited for, not counted as a drop: a large file is
+ * many requests, and the hub's per-device rate limit answers some of
+ * them so. At most this many waits in a row. */
+#define FA_ATTACH_BUSY_WAITS 60
+
+static void wait_busy(void)
+{
+    struct timespec ts = {1, 0}; /* the hub's Retry-After for its limit */
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* One file, from the hub's offset to its end. Drops (no answer, a busy
+ * hub) are retried max_attempts times in a row; the count starts over
+ * after every chunk the hub takes, so a long upload over a flaky link
+ * keeps going. A 409 (the hub holds other bytes) is not a drop: the
+ * offset is asked again, at most FA_ATTACH_CONFLICTS times in a row. */
+static int send_one(fa__sync *s, const char *hash, long long size, int *damaged)
 {
     fa_agent *ag = s->ag;
     char path[128], file[4200];
@@ -401,10 +488,11 @@ static int send_one(fa__sync *s, const char *hash, long long size)
         return fa__fail(ag, FA_ESTORE,
                         "the file %s is missing from this device's store",
                         hash);
-    unsigned char *buf = malloc(FA_ATTACH_CHUNK);
+    size_t chunk = chunk_size();
+    unsigned char *buf = malloc(chunk);
     int rc = buf ? FA_OK : fa__fail(ag, FA_ESTORE, "out of memory");
     long long off = -1;
-    int drops = 0;
+    int drops = 0, conflicts = 0, refusals = 0, busy = 0;
     while (rc == FA_OK && off < size) {
         if (off < 0) { /* ask where the hub's durable bytes end */
             rc = fa__sync_request(s, s->h, "GET", path, NULL, 0, 0, 0);
@@ -421,10 +509,13 @@ static int send_one(fa__sync *s, const char *hash, long long size)
                                    "the hub did not say its offset");
                 break;
             }
+            /* What the hub holds now: less than before after it refused
+             * the file at its hash check (nothing kept). */
+            rc = note_sent(ag, hash, off, 0);
             continue;
         }
-        size_t n = (size_t)(size - off < FA_ATTACH_CHUNK ? size - off
-                                                         : FA_ATTACH_CHUNK);
+        size_t n = (size_t)(size - off < (long long)chunk ? size - off
+                                                          : (long long)chunk);
         ssize_t r = pread(fd, buf, n, (off_t)off);
         if (r != (ssize_t)n) {
             rc = fa__fail(ag, FA_ESTORE, "cannot read %s", file);
@@ -441,12 +532,23 @@ static int send_one(fa__sync *s, const char *hash, long long size)
             break;
         long long now = reply_offset(s->h);
         if (s->h->status == 200 && now > off) {
+            drops = conflicts = busy = 0;
             rc = note_sent(ag, hash, now, now - off);
             off = now;
         } else if (s->h->status == 409) {
             off = -1; /* the hub holds other bytes: ask again */
-            if (++drops >= s->o->max_attempts)
+            if (++conflicts > FA_ATTACH_CONFLICTS)
                 rc = fa__http_fail(ag, s->h, FA_EREFUSED, "uploading a file");
+        } else if (s->h->status == 429 && ++busy <= FA_ATTACH_BUSY_WAITS) {
+            wait_busy(); /* the same chunk again */
+        } else if (s->h->status == 422 && !copy_intact(ag, hash, size)) {
+            rc = mark_damaged(s, hash, damaged);
+            off = -2;
+            break;
+        } else if (s->h->status == 422 && ++refusals < s->o->max_attempts) {
+            /* Damaged on the way (the copy here is whole): the hub kept
+             * nothing, so from 0 again. */
+            off = -1;
         } else if (s->h->status == 507) {
             /* The hub's disk is at its floor: retrying at once will not
              * free it. The file waits here and goes on a later sync. */
@@ -464,9 +566,11 @@ static int send_one(fa__sync *s, const char *hash, long long size)
                           "uploading a file: %s; the file waits on this "
                           "device and is sent once the hub takes it",
                           msg);
-        } else if (fa__sync_transient(s->h->status) &&
+        } else if ((fa__sync_transient(s->h->status) ||
+                    (s->h->status == 400 &&
+                     hub_error_is(s->h, "short_chunk"))) &&
                    ++drops < s->o->max_attempts) {
-            off = -1;
+            off = -1; /* busy, or the chunk was cut short on the way */
         } else {
             rc = fa__http_fail(ag, s->h, FA_EREFUSED, "uploading a file");
         }
@@ -487,7 +591,7 @@ int fa__attach_send(fa__sync *s)
         return rc;
     rc = fa__prepare(ag, &st, "listing the files to send",
                      "SELECT sha256, size FROM attachments WHERE sent < "
-                     "size ORDER BY sha256",
+                     "size AND damaged = 0 ORDER BY sha256",
                      "");
     /* Read the list first: sending updates the table. */
     char(*hashes)[65] = NULL;
@@ -511,12 +615,20 @@ int fa__attach_send(fa__sync *s)
         sizes[n++] = sqlite3_column_int64(st, 1);
     }
     sqlite3_finalize(st);
+    int damaged = 0;
     for (size_t i = 0; rc == FA_OK && i < n; i++) {
         fa__sync_progress(s, "files", (long long)i, (long long)n);
-        rc = send_one(s, hashes[i], sizes[i]);
+        rc = send_one(s, hashes[i], sizes[i], &damaged);
     }
     free(hashes);
     free(sizes);
+    if (rc == FA_OK && damaged > 0)
+        rc = fa__fail(ag, FA_EREFUSED,
+                      "%d file(s) in this device's store are damaged and "
+                      "were refused by the hub; record the originals again "
+                      "with --attach FIELD=PATH (`fieldsync-agent status` "
+                      "counts them)",
+                      damaged);
     return rc;
 }
 

@@ -55,6 +55,9 @@ int fa__attach_rows(fa_agent *ag, const fs_form *form, const char *id,
  * its name); for sealed files too (sealfile.c). */
 const char *fa__attach_sniff(const unsigned char *b, size_t n);
 
+/* 409s (the hub holds other bytes) in a row before an upload gives up. */
+#define FA_ATTACH_CONFLICTS 3
+
 struct fa__sync;
 
 /* After the changeset: sends every file the hub does not hold whole yet,

@@ -37,7 +37,7 @@ static int list_small(fa_agent *ag, bfile **out, size_t *n, long long *all)
     sqlite3_stmt *st = NULL;
     int rc = fa__prepare(ag, &st, "listing the files to send",
                          "SELECT sha256, size FROM attachments WHERE sent < "
-                         "size ORDER BY sha256",
+                         "size AND damaged = 0 ORDER BY sha256",
                          "");
     size_t cap = 0;
     *out = NULL;

@@ -98,6 +98,12 @@ void render_status(FILE *out, const cJSON *status, int json)
         fprintf(out, "files:       %lld waiting to be sent, %lld bytes left\n",
                 num(status, "attachments_waiting"),
                 num(status, "attachment_bytes_left"));
+    if (num(status, "attachments_damaged") > 0)
+        fprintf(out,
+                "files:       %lld damaged on this device (the copy no "
+                "longer matches what was recorded) and not sent; record "
+                "the original again with --attach FIELD=PATH to mend it\n",
+                num(status, "attachments_damaged"));
     fprintf(out, "forms:       %lld\n", num(status, "forms"));
     fprintf(out, "last sync:   %s%s%s\n", when, outcome[0] ? ": " : "",
             outcome);

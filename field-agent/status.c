@@ -96,7 +96,10 @@ int fa_status(fa_agent *ag, cJSON **out)
         {"entity_refused", "SELECT count(*) FROM entity_changes WHERE "
                            "state = 'refused'"},
         {"attachments_waiting",
-         "SELECT count(*) FROM attachments WHERE sent < size"},
+         "SELECT count(*) FROM attachments WHERE sent < size AND "
+         "damaged = 0"},
+        {"attachments_damaged",
+         "SELECT count(*) FROM attachments WHERE damaged = 1"},
         {"attachment_bytes_sent", "SELECT coalesce(max(CAST(value AS "
                                   "INTEGER)), 0) FROM meta WHERE key = "
                                   "'attachment_bytes_sent'"},

@@ -13,6 +13,7 @@ extern const char fs_sql_agent_4[];
 extern const char fs_sql_agent_5[];
 extern const char fs_sql_agent_6[];
 extern const char fs_sql_agent_7[];
+extern const char fs_sql_agent_8[];
 extern const char fs_sql_hub_1[];
 extern const char fs_sql_hub_2[];
 extern const char fs_sql_hub_3[];
@@ -29,13 +30,13 @@ extern const char fs_sql_hub_13[];
 
 static const char *const agent_steps[] = {
     fs_sql_agent_1, fs_sql_agent_2, fs_sql_agent_3, fs_sql_agent_4,
-    fs_sql_agent_5, fs_sql_agent_6, fs_sql_agent_7};
+    fs_sql_agent_5, fs_sql_agent_6, fs_sql_agent_7, fs_sql_agent_8};
 static const char *const hub_steps[] = {
     fs_sql_hub_1,  fs_sql_hub_2,  fs_sql_hub_3, fs_sql_hub_4, fs_sql_hub_5,
     fs_sql_hub_6,  fs_sql_hub_7,  fs_sql_hub_8, fs_sql_hub_9, fs_sql_hub_10,
     fs_sql_hub_11, fs_sql_hub_12, fs_sql_hub_13};
 
-const fs_schema fs_schema_agent = {"agent", agent_steps, 7};
+const fs_schema fs_schema_agent = {"agent", agent_steps, 8};
 const fs_schema fs_schema_hub = {"hub", hub_steps, 13};
 
 static int get_version(sqlite3 *db, int *version)

@@ -206,6 +206,43 @@ static int finish_blob(struct mg_connection *conn, const hub_device *dev,
     return reply_offset(conn, 200, size, size, 0);
 }
 
+/* A .part as long as the file with no file beside it: the hub stopped
+ * (a crash, a power cut) after the last chunk was made durable and before
+ * the file was checked and renamed into place, so the device was never
+ * answered. Finished now as the last chunk would have been: the offset is
+ * then the size (checked and renamed) or 0 (its bytes do not hash to the
+ * name, or are not the type declared: removed), or -1 when the store
+ * failed. Without this the offset would say "whole" for a file never made
+ * visible. The lock is held. */
+static long long settle_part(struct mg_connection *conn, const hub_device *dev,
+                             const char *dir, const char *part,
+                             const char *final, const char *hash,
+                             long long size)
+{
+    char got[65];
+    unsigned char head[FS_SNIFF_BYTES];
+    size_t nhead = 0;
+
+    if (hash_file(part, got, head, &nhead) != 0)
+        return -1;
+    if (strcmp(got, hash) != 0 ||
+        hub__blob_sniff(NULL, hub__db(conn), dev, hash, head, nhead) != 0) {
+        unlink(part);
+        fprintf(stderr,
+                "fieldsync-hub: blob %.12s refused after a restart: its "
+                "bytes hash to %.12s or are not the type declared\n",
+                hash, got);
+        return 0;
+    }
+    if (rename(part, final) != 0 || fsync_path(dir, O_RDONLY) != 0)
+        return -1;
+    fprintf(stderr,
+            "fieldsync-hub: blob %.12s stored (%lld bytes, finished after a "
+            "restart)\n",
+            hash, size);
+    return size;
+}
+
 /* The hub's offset of a file: its size when whole, else the length of
  * its .part (0 when none). The lock is held. */
 static long long current_offset(const char *part, const char *final,
@@ -394,11 +431,17 @@ int hub__handle_blob(struct mg_connection *conn, void *hubp)
     snprintf(part, sizeof part, "%s/.part-%s", dir, hash);
     snprintf(final, sizeof final, "%s/%s", dir, hash);
 
-    if (!head && !get)
-        return patch_chunk(conn, h, &dev, dir, part, final, hash, size);
     pthread_mutex_lock(&blob_lock);
     long long off = current_offset(part, final, size);
+    if (off == size && access(final, F_OK) != 0)
+        off = settle_part(conn, &dev, dir, part, final, hash, size);
     pthread_mutex_unlock(&blob_lock);
+    if (off < 0)
+        return hub__reply_err(conn, HUB_ESTORAGE, "storage",
+                              "the hub cannot finish the file: %s",
+                              strerror(errno));
+    if (!head && !get)
+        return patch_chunk(conn, h, &dev, dir, part, final, hash, size);
     return reply_offset(conn, 200, off, size, head);
 }
 

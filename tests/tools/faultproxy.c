@@ -10,6 +10,10 @@
  *             other direction stays open (a half-dead link);
  *   corrupt   flip bits of the byte at offset N of one direction;
  *   delay     stall one direction for --delay-ms at offset N.
+ * With --refault, a connection that outlives its fault (corrupt, delay),
+ * or whose request stream passes max-offset bytes past the last draw with
+ * no request fault pending, draws again further on: a long kept-alive
+ * connection meets faults all along instead of once near its start.
  * Independently of faults it can add a fixed latency per direction and
  * cap the bandwidth of each direction of each connection, to model a thin
  * link. A fault that never fires (the stream was shorter than N) is not
@@ -68,6 +72,7 @@ typedef struct conn {
     int fd[2]; /* 0 client, 1 target */
     dir d[2];  /* d[0] client->target (request), d[1] target->client */
     uint64_t last_ms;
+    uint64_t horizon; /* --refault: request offset of the next draw */
     int used;
 } conn;
 
@@ -76,7 +81,7 @@ typedef struct opts {
     int target_port, listen_port;
     uint64_t seed;
     double p[F_KINDS][2]; /* probability per kind and direction */
-    long delay_ms, latency_ms, idle_ms, max_offset, max_conns;
+    long delay_ms, latency_ms, idle_ms, max_offset, max_conns, refault;
     double rate; /* bytes per second per direction, 0 = unlimited */
 } opts;
 
@@ -178,7 +183,9 @@ static void usage(void)
             "  --rate BYTES         bandwidth cap per direction (0: none)\n"
             "  --idle-ms MS         close a connection idle this long "
             "(30000)\n"
-            "  --max-conns N        connections at once (256)\n");
+            "  --max-conns N        connections at once (256)\n"
+            "  --refault 1          after a corrupt or delay fault, draw\n"
+            "                       another for the same connection\n");
 }
 
 static int parse_opts(int argc, char **argv, opts *o)
@@ -234,6 +241,8 @@ static int parse_opts(int argc, char **argv, opts *o)
             bad = parse_long(v, 0, 60000, &o->latency_ms);
         } else if (strcmp(a, "--idle-ms") == 0) {
             bad = parse_long(v, 1, 3600000, &o->idle_ms);
+        } else if (strcmp(a, "--refault") == 0) {
+            bad = parse_long(v, 0, 1, &o->refault);
         } else if (strcmp(a, "--max-conns") == 0) {
             bad = parse_long(v, 1, MAX_CONNS_LIMIT, &o->max_conns);
         } else if (strcmp(a, "--rate") == 0) {
@@ -315,15 +324,22 @@ static void close_conn(conn *c, int reset)
     c->used = 0;
 }
 
+/* One fault (or none) for c, at an offset below max_offset past what
+ * each direction has read so far. */
 static void plan_fault(const opts *o, conn *c)
 {
     double r = uniform(), acc = 0;
+    for (int d = 0; d < 2; d++) {
+        c->d[d].fault = F_NONE;
+        c->d[d].fired = 0;
+    }
+    c->horizon = c->d[0].in + (uint64_t)o->max_offset;
     for (int f = 1; f < F_KINDS; f++) {
         for (int d = 0; d < 2; d++) {
             acc += o->p[f][d];
             if (r < acc) {
                 c->d[d].fault = (enum fault)f;
-                c->d[d].at = next_rand() % (uint64_t)o->max_offset;
+                c->d[d].at = c->d[d].in + next_rand() % (uint64_t)o->max_offset;
                 return;
             }
         }
@@ -448,6 +464,8 @@ static int maybe_fire(const opts *o, conn *c, int k, uint64_t now)
     case F_DELAY:
         d->hold_until = now + (uint64_t)o->delay_ms;
         c->last_ms = d->hold_until;
+        if (o->refault)
+            plan_fault(o, c);
         break;
     default:
         break;
@@ -483,9 +501,14 @@ static int do_read(const opts *o, conn *c, int k, uint64_t now)
         d->buf[d->end + (size_t)(d->at - from)] ^= flip;
         d->fired = 1;
         stats.fired[F_CORRUPT][k]++;
+        if (o->refault)
+            plan_fault(o, c);
     }
     d->end += (size_t)n;
     stats.bytes[k] += (uint64_t)n;
+    if (o->refault && k == 0 && d->in >= c->horizon &&
+        (d->fault == F_NONE || d->fired))
+        plan_fault(o, c);
     if (o->latency_ms > 0) {
         mark *m = &d->marks[(d->mhead + d->mcount) % MARKS];
         m->end = d->in;
