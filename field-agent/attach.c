@@ -541,6 +541,9 @@ static int send_one(fa__sync *s, const char *hash, long long size, int *damaged)
                 rc = fa__http_fail(ag, s->h, FA_EREFUSED, "uploading a file");
         } else if (s->h->status == 429 && ++busy <= FA_ATTACH_BUSY_WAITS) {
             wait_busy(); /* the same chunk again */
+        } else if (s->h->status == 422 &&
+                   (rc = note_sent(ag, hash, 0, 0)) != FA_OK) {
+            break; /* the hub kept nothing of it: noted before anything */
         } else if (s->h->status == 422 && !copy_intact(ag, hash, size)) {
             rc = mark_damaged(s, hash, damaged);
             off = -2;

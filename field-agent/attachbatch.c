@@ -220,6 +220,16 @@ int fa__attach_send_batches(fa__sync *s)
         }
         if (k > 0)
             rc = send_batch(s, in, k, &bytes, &sent, &gone);
+        /* A batch is whole or nothing: over a link that keeps dropping,
+         * sending it again may never get through, while the per-file path
+         * resumes from what the hub holds. So after a batch that did not
+         * get through, the rest of this sync's files go one at a time
+         * (which reports the link or the hub's answer if it fails too). */
+        if (rc == FA_EUNREACHABLE || rc == FA_EREFUSED) {
+            fa__trace_note(s->o->trace_dir, "blobs batch failed: %s", ag->err);
+            gone = 1;
+            rc = FA_OK;
+        }
         fa__sync_progress(s, "files", sent, all);
     }
     fs_buf_free(&bytes);

@@ -238,8 +238,8 @@ grep -q "blob ${R:0:12} refused: its bytes hash" "$T/hub.log" ||
   fail "the per-file path did not bring the refusal"
 check "the agent says the hash did not match" "$(grep -c 'hash to' "$T/sync.out")" 1
 check "nothing kept at the hub for it" "$(ls -A "$T/blobs" | grep -c "$R" || true)" 0
-check "the rotten file and the orphan still wait" \
-  "$(agent a1 status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["attachments_waiting"])')" 2
+check "the orphan still waits, the rotten file is marked damaged" \
+  "$(agent a1 status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["attachments_waiting"], d["attachments_damaged"])')" "1 1"
 check "the orphan is not at the hub" "$(ls -A "$T/blobs" | grep -c "$O" || true)" 0
 check "the hub holds one file per good hash" "$(ls -A "$T/blobs" | wc -l)" $((N + 4))
 
