@@ -82,8 +82,11 @@ static uint32_t small32(uint64_t v)
 
 static int fail(hub_zip *z, int code, const char *what)
 {
-    if (!z->failed)
-        snprintf(z->error, sizeof z->error, "%s", what);
+    if (!z->failed) { /* cut to fit: a long path makes a long message */
+        size_t k = strnlen(what, sizeof z->error - 1);
+        memcpy(z->error, what, k);
+        z->error[k] = '\0';
+    }
     z->failed = 1;
     return code;
 }

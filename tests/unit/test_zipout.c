@@ -81,7 +81,7 @@ static int verify(const char *path)
     int r = system(cmd);
     if (r != 0) {
         size_t n;
-        char check[600];
+        char check[640];
         snprintf(check, sizeof check, "%s.check", path);
         char *out = unit_slurp(check, &n);
         failf(__FILE__, __LINE__, "%s: %s", path, out ? out : "no output");
@@ -93,7 +93,7 @@ static int verify(const char *path)
 
 static void remove_archive(const char *path)
 {
-    char p[600];
+    char p[640];
     remove(path);
     snprintf(p, sizeof p, "%s.manifest", path);
     remove(p);
@@ -106,7 +106,7 @@ static void remove_archive(const char *path)
 static FILE *open_at(const char *path, uint64_t base, int zip64,
                      FILE **manifest)
 {
-    char m[600];
+    char m[640];
     snprintf(m, sizeof m, "%s.manifest", path);
     FILE *f = fopen(path, "wb");
     *manifest = fopen(m, "w");
