@@ -23,20 +23,6 @@
 #include "sync.h"
 #include "trace.h"
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -169,7 +155,7 @@ int fa__attach_store(fa_agent *ag, const fs_field *fld,
             break;
         }
         fs_sha256_update(&sha, buf, (size_t)r);
-        if (write_all(fd, buf, (size_t)r) != 0)
+        if (fs_write_full(fd, buf, (size_t)r) != 0)
             rc = fa__fail(ag, FA_ESTORE, "cannot write %s: %s", tmp,
                           strerror(errno));
     }

@@ -5,9 +5,11 @@
  * cap + 1 bytes so that data[len] can always be the NUL terminator. cap
  * therefore never passes max, however the caller's bytes arrive.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs_internal.h"
 
@@ -85,4 +87,19 @@ void fs_buf_free(fs_buf *b)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+}
+
+int fs_write_full(int fd, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }

@@ -199,6 +199,10 @@ int fs_sha256_final_hex(fs_sha256_ctx *c, char out[65]);
 #define FS_SNIFF_BYTES 16
 const char *fs_sniff_type(const unsigned char *b, size_t n);
 
+/* Writes all n bytes to fd, again after a short write or EINTR: 0, or
+ * -1 with errno set (buf.c). */
+int fs_write_full(int fd, const void *p, size_t n);
+
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void fs_hex(const unsigned char *p, size_t n, char *out);
 /* Wall clock in milliseconds since the Unix epoch. */

@@ -62,20 +62,6 @@ static ssize_t read_full(int fd, unsigned char *p, size_t n)
     return (ssize_t)got;
 }
 
-static int write_full(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void hex_of(crypto_hash_sha256_state *h, char hex[65])
 {
     unsigned char d[crypto_hash_sha256_BYTES];
@@ -114,9 +100,9 @@ int fs_seal_file_encrypt(int in_fd, int out_fd,
     crypto_hash_sha256_init(&hp);
     crypto_hash_sha256_init(&hc);
     crypto_secretstream_xchacha20poly1305_init_push(&st, header, key);
-    if (write_full(out_fd, (const unsigned char *)FS_SEAL_FILE_MAGIC,
-                   MAGIC_LEN) != 0 ||
-        write_full(out_fd, header, sizeof header) != 0)
+    if (fs_write_full(out_fd, (const unsigned char *)FS_SEAL_FILE_MAGIC,
+                      MAGIC_LEN) != 0 ||
+        fs_write_full(out_fd, header, sizeof header) != 0)
         rc = FS_EIO;
     crypto_hash_sha256_update(&hc, (const unsigned char *)FS_SEAL_FILE_MAGIC,
                               MAGIC_LEN);
@@ -144,7 +130,7 @@ int fs_seal_file_encrypt(int in_fd, int out_fd,
         crypto_secretstream_xchacha20poly1305_push(
             &st, out, &clen, cur, (unsigned long long)n,
             (const unsigned char *)ad, (unsigned long long)adlen, tag);
-        if (write_full(out_fd, out, (size_t)clen) != 0) {
+        if (fs_write_full(out_fd, out, (size_t)clen) != 0) {
             rc = FS_EIO;
             break;
         }
@@ -251,7 +237,7 @@ int fs_seal_file_decrypt(int in_fd, int out_fd,
         }
         final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
         crypto_hash_sha256_update(&hp, out, plen);
-        if (write_full(out_fd, out, (size_t)plen) != 0) {
+        if (fs_write_full(out_fd, out, (size_t)plen) != 0) {
             snprintf(why, whycap, "cannot write the opened file: %s",
                      strerror(errno));
             rc = FS_EIO;

@@ -197,20 +197,6 @@ static int check_referenced(sqlite3 *db, const hub_device *dev, bfile *f,
     return r < 0 ? r : HUB_OK;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* One checked file to blobs/HASH through a temporary name; the lock is
  * held. 0 when it is there under its hash (the directory not yet
  * fsynced). */
@@ -223,7 +209,8 @@ static int store_one(const char *dir, const bfile *f)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    int bad = write_all(fd, f->bytes, (size_t)f->size) != 0 || fsync(fd) != 0;
+    int bad =
+        fs_write_full(fd, f->bytes, (size_t)f->size) != 0 || fsync(fd) != 0;
     bad |= close(fd) != 0;
     if (bad || rename(tmp, final) != 0) {
         unlink(tmp);
