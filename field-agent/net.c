@@ -165,21 +165,66 @@ int fa__http_request(fa_agent *ag, fa__http *h, const char *method,
     return finish(ag, h, h->api->easy_perform(h->curl));
 }
 
+/* A PATCH body handed to curl through a callback that cannot go back.
+ * When a kept-alive connection turns out to be dead after part of the
+ * body left, curl would rewind a body it holds in memory and send the
+ * whole chunk again on a new connection by itself. The hub keeps the
+ * bytes of a cut chunk (PROTOCOL.md 4.7), so that resend arrives at an
+ * offset the hub has moved past: a whole chunk over a thin link for a
+ * 409. A body that cannot be rewound makes curl fail the request
+ * instead, and the agent asks the hub's offset and sends the rest. */
+typedef struct patch_body {
+    const unsigned char *p;
+    size_t len, pos;
+} patch_body;
+
+static size_t patch_read(char *out, size_t size, size_t n, void *userp)
+{
+    patch_body *b = userp;
+    size_t room = size * n, left = b->len - b->pos;
+    size_t k = left < room ? left : room;
+    memcpy(out, b->p + b->pos, k);
+    b->pos += k;
+    return k;
+}
+
+static int patch_seek(void *userp, curl_off_t offset, int origin)
+{
+    patch_body *b = userp;
+    /* Going back to the start is allowed only while nothing was read. */
+    if (origin == SEEK_SET && offset == 0 && b->pos == 0)
+        return CURL_SEEKFUNC_OK;
+    return CURL_SEEKFUNC_CANTSEEK;
+}
+
 int fa__http_patch(fa_agent *ag, fa__http *h, const char *path,
                    long long offset, const void *body, size_t len)
 {
     const fa__curl_api *api = h->api;
+    CURL *c = h->curl;
+    patch_body pb = {body, len, 0};
     char hdr[64];
 
-    setup(h, "POST", path, body, len, 0);
+    setup(h, "POST", path, NULL, 0, 0);
+    api->easy_setopt(c, CURLOPT_POSTFIELDS, (char *)NULL);
+    api->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    api->easy_setopt(c, CURLOPT_READFUNCTION, patch_read);
+    api->easy_setopt(c, CURLOPT_READDATA, &pb);
+    api->easy_setopt(c, CURLOPT_SEEKFUNCTION, patch_seek);
+    api->easy_setopt(c, CURLOPT_SEEKDATA, &pb);
     for (struct curl_slist *l = h->headers; l; l = l->next)
         h->extra = api->slist_append(h->extra, l->data);
     snprintf(hdr, sizeof hdr, "Upload-Offset: %lld", offset);
     h->extra = api->slist_append(h->extra, hdr);
-    api->easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->extra);
-    api->easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, "PATCH");
-    CURLcode cc = api->easy_perform(h->curl);
-    api->easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+    api->easy_setopt(c, CURLOPT_HTTPHEADER, h->extra);
+    api->easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PATCH");
+    CURLcode cc = api->easy_perform(c);
+    api->easy_setopt(c, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+    /* Nothing of pb may be reached after this call returns. */
+    api->easy_setopt(c, CURLOPT_READFUNCTION, (curl_read_callback)NULL);
+    api->easy_setopt(c, CURLOPT_READDATA, (void *)NULL);
+    api->easy_setopt(c, CURLOPT_SEEKFUNCTION, (curl_seek_callback)NULL);
+    api->easy_setopt(c, CURLOPT_SEEKDATA, (void *)NULL);
     return finish(ag, h, cc);
 }
 

@@ -95,6 +95,37 @@ sealed_all_open() {
     "$(sql "SELECT count(*) FROM submissions s WHERE rev = (SELECT max(rev) FROM submissions WHERE id = s.id)")"
 }
 
+# publish_photo_form MAX_BYTES: the demo form as "photo_walk" with one
+# image field "photo" of at most MAX_BYTES, published; answers for it in
+# $T/ans.json.
+publish_photo_form() {
+  python3 - "$FS_SRC/schema/forms/demo_household.json" "$T/photo_walk.json" "$1" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["id"] = "photo_walk"
+f["fields"] += [{"name": "photo", "type": "image", "label": {"en": "Photo"},
+                 "max_bytes": int(sys.argv[3])}]
+json.dump(f, open(sys.argv[2], "w"))
+PY
+  "$FS_HUB" form publish --db "$DB" "$T/photo_walk.json" >/dev/null
+  printf '%s' '{"age_band":"25-34","gender":"woman","belonging":3,"trust_local_gov":2}' \
+    >"$T/ans.json"
+}
+
+# record_photo_held AGENT PNG: AGENT records a photo_walk submission with
+# PNG and syncs it with the file held back, so the submission is at the
+# hub and the file still waits on the device. Prints the file's hash.
+record_photo_held() {
+  local h
+  h=$(sha256sum "$2" | cut -c1-64)
+  agent "$1" record photo_walk --answers "$T/ans.json" --area N-01 \
+    --attach photo="$2" >/dev/null
+  mv "$T/$1/blobs/$h" "$T/held.bin"
+  agent "$1" sync --quiet >/dev/null 2>&1 || true
+  mv "$T/held.bin" "$T/$1/blobs/$h"
+  echo "$h"
+}
+
 # start_hub [PORT]: PORT 0 (default) lets the system choose; a restart
 # passes the previous port so agents keep their hub URL. HUB_ARGS adds
 # options (e.g. --rate-limit 5).

@@ -7,27 +7,12 @@
 source "$(dirname "$0")/../lib.sh"
 
 start_hub
-python3 - "$FS_SRC/schema/forms/demo_household.json" "$T/form.json" <<'PY'
-import json, sys
-f = json.load(open(sys.argv[1]))
-f["id"] = "photo_walk"
-f["fields"] += [{"name": "photo", "type": "image", "label": {"en": "Photo"},
-                 "max_bytes": 300000}]
-json.dump(f, open(sys.argv[2], "w"))
-PY
-"$FS_HUB" form publish --db "$DB" "$T/form.json" >/dev/null
-printf '%s' '{"age_band":"25-34","gender":"woman","belonging":3,"trust_local_gov":2}' \
-  >"$T/ans.json"
+publish_photo_form 300000
 "${FS_MKIMAGE:?FS_MKIMAGE must name the mkimage tool}" pngsize "$T/g.png" 200000
-H=$(sha256sum "$T/g.png" | cut -c1-64)
 
 # The slow device: its submission is at the hub, its file is not.
 new_agent slow
-agent slow record photo_walk --answers "$T/ans.json" --area N-01 \
-  --attach photo="$T/g.png" >/dev/null
-mv "$T/slow/blobs/$H" "$T/held.png"
-agent slow sync --quiet >/dev/null 2>&1 || true
-mv "$T/held.png" "$T/slow/blobs/$H"
+H=$(record_photo_held slow "$T/g.png")
 tok=$(sqlite3 "$T/slow/agent.db" "SELECT value FROM meta WHERE key='token'")
 
 # It starts a 64 KiB chunk at offset 0, sends 1,000 bytes of it, and
