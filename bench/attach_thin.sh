@@ -14,7 +14,8 @@
 # after a drop would have to send on the same link.
 #
 # Figures, not a test: bench/README.md, "Attachments on a thin link".
-# FIELDSYNC_ATTACH_CHUNK sets the agent's chunk (default 64 KiB);
+# FIELDSYNC_ATTACH_CHUNK fixes the agent's chunk (by default the agent
+# sizes each to about 4 s of the link, PROTOCOL.md 4.7);
 # BENCH_DROP_MS the time between drops (default 30000, 0: none).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "command: BENCH_FILES=$FILES BENCH_FILE_BYTES=$BYTES BENCH_DROP_MS=$DROP_MS" \
-  "FIELDSYNC_ATTACH_CHUNK=${FIELDSYNC_ATTACH_CHUNK:-65536} bench/attach_thin.sh"
+  "${FIELDSYNC_ATTACH_CHUNK:+FIELDSYNC_ATTACH_CHUNK=$FIELDSYNC_ATTACH_CHUNK }bench/attach_thin.sh"
 echo "link: $RATE bit/s each way, $RTT ms RTT, $((LOSS / 10)).$((LOSS % 10))% of segments late, a drop every $DROP_MS ms"
 
 wait_file() {

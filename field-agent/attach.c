@@ -411,17 +411,57 @@ static int note_sent(fa_agent *ag, const char *hash, long long off,
     return rc;
 }
 
-/* Bytes per PATCH: FA_ATTACH_CHUNK, or FIELDSYNC_ATTACH_CHUNK (1 KiB to
- * 1 MiB, the hub's limit) for link tests and benches. */
-static size_t chunk_size(void)
+/* Bytes per PATCH. Each PATCH waits a round trip for its answer, and a
+ * drop loses what of the chunk is still on the way, so a chunk is sized
+ * to about FA_CHUNK_SECS of the link as measured by the chunks before:
+ * on a 2G link (8 kB/s) about 32 KiB, where a round trip of 0.3 s costs
+ * 7% and a drop loses 2 s on average; on a fast link up to the hub's
+ * 1 MiB, where small chunks would be mostly round trips and fsyncs.
+ * With a drop every D seconds the overhead RTT/T + T/(2D) is least at
+ * T = sqrt(2 RTT D): 4.2 s for 0.3 s and 30 s. FIELDSYNC_ATTACH_CHUNK
+ * (1 KiB to 1 MiB) fixes the size instead, for link tests and benches. */
+#define FA_CHUNK_SECS 4.0
+#define FA_CHUNK_FIRST (32 * 1024)
+#define FA_CHUNK_MIN (16 * 1024)
+#define FA_CHUNK_MAX (1024 * 1024) /* the hub's limit (PROTOCOL.md 4.7) */
+
+typedef struct chunker {
+    size_t size; /* bytes of the next PATCH */
+    int fixed;   /* set by FIELDSYNC_ATTACH_CHUNK */
+} chunker;
+
+static void chunker_init(chunker *c)
 {
     const char *e = getenv("FIELDSYNC_ATTACH_CHUNK");
     char *end = NULL;
     long v = e ? strtol(e, &end, 10) : 0;
 
-    if (!e || end == e || *end != '\0' || v < 1024 || v > 1024 * 1024)
-        return FA_ATTACH_CHUNK;
-    return (size_t)v;
+    c->fixed = e && end != e && *end == '\0' && v >= 1024 && v <= FA_CHUNK_MAX;
+    c->size = c->fixed ? (size_t)v : FA_CHUNK_FIRST;
+}
+
+/* A chunk of n bytes was taken secs after it was started: the next is
+ * halfway between this one and FA_CHUNK_SECS of the rate just seen,
+ * in whole 4 KiB, within FA_CHUNK_MIN .. FA_CHUNK_MAX. */
+static void chunker_taken(chunker *c, long long n, double secs)
+{
+    if (c->fixed || n <= 0)
+        return;
+    double want =
+        secs > 0.001 ? (double)n / secs * FA_CHUNK_SECS : FA_CHUNK_MAX;
+    double next = ((double)c->size + want) / 2;
+    if (next < FA_CHUNK_MIN)
+        next = FA_CHUNK_MIN;
+    if (next > FA_CHUNK_MAX)
+        next = FA_CHUNK_MAX;
+    c->size = (size_t)next / 4096 * 4096;
+}
+
+static double now_secs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The hub refused the whole file at its hash check and this device's
@@ -463,7 +503,8 @@ static void wait_busy(void)
  * after every chunk the hub takes, so a long upload over a flaky link
  * keeps going. A 409 (the hub holds other bytes) is not a drop: the
  * offset is asked again, at most FA_ATTACH_CONFLICTS times in a row. */
-static int send_one(fa__sync *s, const char *hash, long long size, int *damaged)
+static int send_one(fa__sync *s, const char *hash, long long size, chunker *ck,
+                    int *damaged)
 {
     fa_agent *ag = s->ag;
     char path[128], file[4200];
@@ -474,9 +515,9 @@ static int send_one(fa__sync *s, const char *hash, long long size, int *damaged)
         return fa__fail(ag, FA_ESTORE,
                         "the file %s is missing from this device's store",
                         hash);
-    size_t chunk = chunk_size();
-    unsigned char *buf = malloc(chunk);
-    int rc = buf ? FA_OK : fa__fail(ag, FA_ESTORE, "out of memory");
+    size_t cap = 0;
+    unsigned char *buf = NULL;
+    int rc = FA_OK;
     long long off = -1;
     int drops = 0, conflicts = 0, refusals = 0, busy = 0;
     while (rc == FA_OK && off < size) {
@@ -500,15 +541,26 @@ static int send_one(fa__sync *s, const char *hash, long long size, int *damaged)
             rc = note_sent(ag, hash, off, 0);
             continue;
         }
-        size_t n = (size_t)(size - off < (long long)chunk ? size - off
-                                                          : (long long)chunk);
+        size_t n =
+            (size_t)(size - off < (long long)ck->size ? size - off
+                                                      : (long long)ck->size);
+        if (n > cap) { /* grows with the link, never past FA_CHUNK_MAX */
+            unsigned char *b = realloc(buf, n);
+            if (!b) {
+                rc = fa__fail(ag, FA_ESTORE, "out of memory");
+                break;
+            }
+            buf = b;
+            cap = n;
+        }
         ssize_t r = pread(fd, buf, n, (off_t)off);
         if (r != (ssize_t)n) {
             rc = fa__fail(ag, FA_ESTORE, "cannot read %s", file);
             break;
         }
+        double t0 = now_secs();
         rc = fa__http_patch(ag, s->h, path, off, buf, n);
-        fa__trace_note(s->o->trace_dir, "blob PATCH %.12s", hash);
+        fa__trace_note(s->o->trace_dir, "blob PATCH %.12s %zu", hash, n);
         if (rc == FA_EUNREACHABLE && ++drops < s->o->max_attempts) {
             rc = FA_OK; /* resume from what the hub holds */
             off = -1;
@@ -519,6 +571,7 @@ static int send_one(fa__sync *s, const char *hash, long long size, int *damaged)
         long long now = reply_offset(s->h);
         if (s->h->status == 200 && now > off) {
             drops = conflicts = busy = 0;
+            chunker_taken(ck, now - off, now_secs() - t0);
             rc = note_sent(ag, hash, now, now - off);
             off = now;
         } else if (s->h->status == 409) {
@@ -605,9 +658,11 @@ int fa__attach_send(fa__sync *s)
     }
     sqlite3_finalize(st);
     int damaged = 0;
+    chunker ck; /* one link: what a file measured sizes the next one's */
+    chunker_init(&ck);
     for (size_t i = 0; rc == FA_OK && i < n; i++) {
         fa__sync_progress(s, "files", (long long)i, (long long)n);
-        rc = send_one(s, hashes[i], sizes[i], &damaged);
+        rc = send_one(s, hashes[i], sizes[i], &ck, &damaged);
     }
     free(hashes);
     free(sizes);

@@ -10,7 +10,7 @@
 #include "fs_form.h"
 
 #define FA_ATTACH_DIR "blobs"       /* under the agent directory */
-#define FA_ATTACH_CHUNK (64 * 1024) /* bytes per read, write and upload */
+#define FA_ATTACH_CHUNK (64 * 1024) /* bytes per read and write */
 
 /* spec is FIELD=PATH. Checks the file against the field's limits (size,
  * content type sniffed from its first bytes), writes it durably to

@@ -199,10 +199,11 @@ Q1=$(sha "$T/q1.png") Q2=$(sha "$T/q2.png")
 record a3 --attach photo="$T/q1.png" >/dev/null
 record a3 --attach photo="$T/q2.png" >/dev/null
 rc=0
-agent a3 sync >"$T/sync.out" 2>&1 || rc=$?
+FIELDSYNC_ATTACH_CHUNK=65536 agent a3 sync >"$T/sync.out" 2>&1 || rc=$?
 check "quota: the sync is refused (exit 4)" "$rc" 4
 # The first file and one 64 KiB chunk of the second fit in 300,000
-# bytes; the next chunk would not.
+# bytes; the next chunk would not. (The chunk is fixed for this: the
+# agent sizes its chunks to the link, attach_chunk_size.sh.)
 # Files go in the order of their hashes.
 if [[ "$Q1" < "$Q2" ]]; then
   first=$Q1 second=$Q2 sfile=$T/q2.png

@@ -669,7 +669,10 @@ int main(int argc, char **argv)
                 dir *d = &c->d[k];
                 p[k].fd = c->fd[k];
                 p[k].events = 0;
-                if (!d->eof && d->end < BUF_CAP && d->mcount < MARKS)
+                /* A full buffer whose head was written out has room
+                 * again: do_read moves what is left to the front. */
+                if (!d->eof && (d->end < BUF_CAP || d->start > 0) &&
+                    d->mcount < MARKS)
                     p[k].events |= POLLIN;
                 if (writable(&o, d, now, &wake) > 0)
                     p[1 - k].events |= POLLOUT;
