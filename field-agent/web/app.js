@@ -435,6 +435,10 @@ function renderSync(s) {
   }
   p.dataset.ok = s.last_ok ? 'yes' : 'no';
   p.dataset.running = s.running ? 'yes' : 'no';
+  // When the last sync ended: a script (or a test) that starts a sync
+  // waits for this to change, not for "not running", which is also true
+  // before the sync has started.
+  p.dataset.lastEnd = String(s.last_end_ms || 0);
 }
 
 let syncWasRunning = false;

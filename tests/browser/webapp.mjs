@@ -39,10 +39,15 @@ async function answer(page, how, value, nextText) {
 }
 
 async function syncAndWait(page) {
+  // The status says "not running" before the click has started the sync
+  // too: wait for the end of a sync later than the one shown now.
+  const before = await page.locator('#sync-status').getAttribute('data-last-end');
   await page.click('#sync');
-  await page.locator('#sync-status[data-running="no"]').waitFor({ timeout: 60000 });
-  await page.waitForFunction(() => document.querySelector('#sync-status').dataset.running === 'no' &&
-    !document.querySelector('#sync').disabled, null, { timeout: 60000 });
+  await page.waitForFunction((b) => {
+    const p = document.querySelector('#sync-status');
+    return p.dataset.running === 'no' && p.getAttribute('data-last-end') !== b &&
+      !document.querySelector('#sync').disabled;
+  }, before, { timeout: 60000 });
   return page.locator('#sync-status').innerText();
 }
 
