@@ -79,35 +79,39 @@ static int device_bytes(sqlite3 *db, const hub_device *dev, const char *dir,
     return HUB_OK;
 }
 
-int hub__blob_admit(struct mg_connection *conn, const hub *h, sqlite3 *db,
-                    const hub_device *dev, const char *dir, long long add)
+int hub__blob_room(const hub *h, sqlite3 *db, const hub_device *dev,
+                   const char *dir, long long add, const char **code, char *why,
+                   size_t cap)
 {
     long long used = 0;
     int err = device_bytes(db, dev, dir, h->attach_quota - add, &used);
-    if (err != HUB_OK)
-        return hub__reply_err(conn, err, "storage",
-                              "the hub cannot read its submissions");
+    if (err != HUB_OK) {
+        *code = "storage";
+        snprintf(why, cap, "the hub cannot read its submissions");
+        return hub__http_status(err);
+    }
     if (used + add > h->attach_quota) {
         fprintf(stderr,
                 "fieldsync-hub: device %s over its attachment quota "
                 "(%lld + %lld > %lld bytes)\n",
                 dev->id, used, add, h->attach_quota);
-        hub__reply_error(conn, 413, "quota",
-                         "this device has %lld bytes (%.1f MiB) of files at "
-                         "the hub and may have %lld (%.1f MiB); this chunk "
-                         "of %lld bytes would pass that, and nothing of it "
-                         "was kept. Ask the hub's admin to raise the quota "
-                         "(fieldsync-hub serve --attach-quota)",
-                         used, MIB(used), h->attach_quota, MIB(h->attach_quota),
-                         add);
+        *code = "quota";
+        snprintf(why, cap,
+                 "this device has %lld bytes (%.1f MiB) of files at the hub "
+                 "and may have %lld (%.1f MiB); these %lld bytes would pass "
+                 "that, and nothing of them was kept. Ask the hub's admin "
+                 "to raise the quota (fieldsync-hub serve --attach-quota)",
+                 used, MIB(used), h->attach_quota, MIB(h->attach_quota), add);
         return 413;
     }
 
     struct statvfs vfs;
-    if (statvfs(dir, &vfs) != 0)
-        return hub__reply_err(conn, HUB_ESTORAGE, "storage",
-                              "the hub cannot see its free disk space: %s",
-                              strerror(errno));
+    if (statvfs(dir, &vfs) != 0) {
+        *code = "storage";
+        snprintf(why, cap, "the hub cannot see its free disk space: %s",
+                 strerror(errno));
+        return hub__http_status(HUB_ESTORAGE);
+    }
     /* In double: f_bavail * f_frsize can pass what long long holds on
      * no real disk, but the floor is an admin's number. */
     double avail = (double)vfs.f_bavail * (double)vfs.f_frsize;
@@ -116,16 +120,28 @@ int hub__blob_admit(struct mg_connection *conn, const hub *h, sqlite3 *db,
                 "fieldsync-hub: attachment chunk refused: %.0f bytes free, "
                 "the floor is %lld\n",
                 avail, h->attach_floor);
-        hub__reply_error(conn, 507, "insufficient_storage",
-                         "the hub's disk has %.1f MiB free and keeps at "
-                         "least %.1f MiB free for its database; nothing of "
-                         "this chunk of %lld bytes was kept. Send it again "
-                         "later: the hub's admin frees space or lowers the "
-                         "floor (fieldsync-hub serve --attach-floor)",
-                         MIB(avail), MIB(h->attach_floor), add);
+        *code = "insufficient_storage";
+        snprintf(why, cap,
+                 "the hub's disk has %.1f MiB free and keeps at least %.1f "
+                 "MiB free for its database; nothing of these %lld bytes "
+                 "was kept. Send them again later: the hub's admin frees "
+                 "space or lowers the floor (fieldsync-hub serve "
+                 "--attach-floor)",
+                 MIB(avail), MIB(h->attach_floor), add);
         return 507;
     }
     return 0;
+}
+
+int hub__blob_admit(struct mg_connection *conn, const hub *h, sqlite3 *db,
+                    const hub_device *dev, const char *dir, long long add)
+{
+    const char *code = NULL;
+    char why[512];
+    int status = hub__blob_room(h, db, dev, dir, add, &code, why, sizeof why);
+    if (status != 0)
+        hub__reply_error(conn, status, code, "%s", why);
+    return status;
 }
 
 /* The references of dev's submissions to a file: which form version and

@@ -33,6 +33,13 @@
 int hub__blob_admit(struct mg_connection *conn, const hub *h, sqlite3 *db,
                     const hub_device *dev, const char *dir, long long add);
 
+/* The same check without a connection (OpenRosa answers in its own
+ * format): 0, or the HTTP status with the error code in *code and what
+ * to do in why. */
+int hub__blob_room(const hub *h, sqlite3 *db, const hub_device *dev,
+                   const char *dir, long long add, const char **code, char *why,
+                   size_t cap);
+
 /* The file hash is whole and checked; head holds its first n bytes.
  * 0 when every reference of dev's submissions to it declares the type
  * its bytes have (fs_field_file_type) and that type is one its field

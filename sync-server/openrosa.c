@@ -1566,7 +1566,7 @@ static int handle_submission(struct mg_connection *conn, hub *h,
     form_read fr;
     memset(&fr, 0, sizeof fr);
     fs_buf_init(&fr.xml, SUBMISSION_MAX);
-    hub__ormedia_init(&fr.files, h);
+    hub__ormedia_init(&fr.files, h, hub__db(conn), dev, ri->content_length);
     fr.conn = conn;
     fr.dev = dev;
     struct mg_form_data_handler fdh = {on_field_found, on_field_get,

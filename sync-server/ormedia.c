@@ -22,6 +22,7 @@
 
 #include <openssl/evp.h>
 
+#include "blobguard.h"
 #include "blobs.h"
 #include "errors.h"
 #include "fs_protocol.h"
@@ -42,10 +43,14 @@ static void failed(hub_or_files *fs, int status, const char *fmt, ...)
     va_end(ap);
 }
 
-void hub__ormedia_init(hub_or_files *fs, const hub *h)
+void hub__ormedia_init(hub_or_files *fs, const hub *h, sqlite3 *db,
+                       const hub_device *dev, long long body)
 {
     memset(fs, 0, sizeof *fs);
     fs->h = h;
+    fs->db = db;
+    fs->dev = dev;
+    fs->body = body;
 }
 
 static hub_or_file *open_part(hub_or_files *fs)
@@ -87,10 +92,6 @@ int hub__ormedia_begin(hub_or_files *fs, const char *name)
                    base);
             return -1;
         }
-    hub_or_file *f = &fs->v[fs->n];
-    memset(f, 0, sizeof *f);
-    f->fd = -1;
-    snprintf(f->name, sizeof f->name, "%s", base);
     char dir[4096];
     hub__blob_dir(fs->h, dir, sizeof dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -98,6 +99,25 @@ int hub__ormedia_begin(hub_or_files *fs, const char *name)
                strerror(errno));
         return -1;
     }
+    if (fs->n == 0) {
+        /* The whole body counts, its XML too: an upper bound of the
+         * files' bytes known before any is read. Without a length only
+         * a device already over its quota, or a disk already at its
+         * floor, is refused here; max_bytes still bounds each part. */
+        const char *code = NULL;
+        char why[512];
+        int st =
+            hub__blob_room(fs->h, fs->db, fs->dev, dir,
+                           fs->body > 0 ? fs->body : 0, &code, why, sizeof why);
+        if (st != 0) {
+            failed(fs, st, "%s (%s)", why, code);
+            return -1;
+        }
+    }
+    hub_or_file *f = &fs->v[fs->n];
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    snprintf(f->name, sizeof f->name, "%s", base);
     snprintf(f->tmp, sizeof f->tmp, "%s/.or-XXXXXX", dir);
     f->fd = mkstemp(f->tmp);
     if (f->fd < 0) {

@@ -35,13 +35,22 @@ typedef struct hub_or_file {
 
 typedef struct hub_or_files {
     const hub *h;
+    sqlite3 *db;           /* the request thread's connection */
+    const hub_device *dev; /* who sends */
+    long long body;        /* the request's Content-Length, -1 unknown */
     hub_or_file *v;
     size_t n;
-    int err;       /* 0, or the first failure: 413 too many or too big, 503 */
-    char why[256]; /* what the failure was */
+    int err;       /* 0, or the first failure: 413 too many, too big or
+                      over the quota, 507 at the floor, 503 */
+    char why[512]; /* what the failure was */
 } hub_or_files;
 
-void hub__ormedia_init(hub_or_files *fs, const hub *h);
+/* The files of one request of dev, whose body is body bytes (-1 when not
+ * known). At the first file part the request is admitted as a whole
+ * against dev's attachment quota and the disk's floor (blobguard.h), as
+ * a chunk of that many bytes would be: a refusal stores nothing. */
+void hub__ormedia_init(hub_or_files *fs, const hub *h, sqlite3 *db,
+                       const hub_device *dev, long long body);
 /* A new part named name: its temporary file. 0, or -1 with fs->err set. */
 int hub__ormedia_begin(hub_or_files *fs, const char *name);
 /* The open part answers question field, which takes at most limit

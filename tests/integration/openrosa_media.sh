@@ -293,6 +293,41 @@ check "a file part no question names: 201" "$(post extra "$T/i6.xml" \
   -F "stray.png=@$T/big.png;filename=stray.png")" 201
 check "the submission stored, the stray file not" "$(stored "$i6")|$(blobs)|$(temps)" "1|$before|0"
 
+# ---- the quota and the floor ------------------------------------------------
+# Files from Collect count toward the device's quota and the disk's floor
+# as chunks from the agent do: the request is admitted at its first file
+# part, and a refusal stores nothing. A submission without files is not
+# held back by either.
+mkfile "$T/late.png" '\x89PNG\r\n\x1a\n' 30000 8
+i7=0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d5e07
+instance "$T/i7.xml" "$i7" late.png "" ""
+i8=0191f3c4-7a2b-4c1d-9e8f-0a1b2c3d5e08
+instance "$T/i8.xml" "$i8" "" "" ""
+port=$(hub_port)
+stop_hub
+HUB_ARGS="--rate-limit 1000 --attach-floor 1000000000000000" start_hub "$port"
+check "the disk at its floor: 507" "$(post floor "$T/i7.xml" \
+  -F "late.png=@$T/late.png;filename=late.png")" 507
+grep -q 'nature="error"' "$T/floor.body" && grep -q "insufficient_storage" "$T/floor.body" ||
+  fail "the floor's refusal: $(cat "$T/floor.body")"
+echo "ok - an OpenRosaResponse that says why (insufficient_storage)"
+stop_hub
+HUB_ARGS="--rate-limit 1000 --attach-quota 1" start_hub "$port"
+check "the device over its quota: 413" "$(post quota "$T/i7.xml" \
+  -F "late.png=@$T/late.png;filename=late.png")" 413
+grep -q "may have 1 (0.0 MiB).*(quota)" "$T/quota.body" ||
+  fail "the quota's refusal: $(cat "$T/quota.body")"
+echo "ok - the refusal gives the device's bytes and its quota"
+check "nothing of it stored: no submission, no file, no temporary file" \
+  "$(stored "$i7")|$(blobs)|$(temps)" "0|$before|0"
+check "a submission without files over the quota: 201" "$(post nofiles "$T/i8.xml")" 201
+stop_hub
+HUB_ARGS="--rate-limit 1000" start_hub "$port"
+check "room again: the same submission is taken, 201" "$(post room "$T/i7.xml" \
+  -F "late.png=@$T/late.png;filename=late.png")" 201
+cmp -s "$T/late.png" "$BLOBS/$(sha "$T/late.png")" || fail "the photo is not stored byte-identical"
+echo "ok - and its photo stored byte-identical"
+
 curl -fsS "$HUB_URL/healthz" >/dev/null || fail "the hub stopped serving"
 stop_hub
 finish
