@@ -39,11 +39,6 @@ typedef struct bfile {
     const char *status;         /* the answer for this file */
 } bfile;
 
-static int is_hash(const char *s)
-{
-    return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
-}
-
 static int malformed(struct mg_connection *conn, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -107,7 +102,7 @@ static int parse_header(struct mg_connection *conn, const fs_buf *body,
     {
         const cJSON *hs = cJSON_GetObjectItemCaseSensitive(it, "sha256");
         const cJSON *sz = cJSON_GetObjectItemCaseSensitive(it, "size");
-        if (!cJSON_IsString(hs) || !is_hash(hs->valuestring)) {
+        if (!cJSON_IsString(hs) || !hub__blob_name_ok(hs->valuestring)) {
             status = malformed(conn,
                                "files[%d].sha256 is not 64 lower-case hex "
                                "digits",

@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 
 #include "blobguard.h"
+#include "blobs.h"
 #include "errors.h"
 #include "forms.h"
 #include "fs_form.h"
@@ -62,7 +63,7 @@ static int device_bytes(sqlite3 *db, const hub_device *dev, const char *dir,
         const char *hash = hub__col(st, 0);
         char path[4200];
         struct stat sb;
-        if (strlen(hash) != 64 || strspn(hash, "0123456789abcdef") != 64)
+        if (!hub__blob_name_ok(hash))
             continue; /* validated at push; never a path */
         snprintf(path, sizeof path, "%s/%s", dir, hash);
         if (stat(path, &sb) == 0) {

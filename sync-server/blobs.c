@@ -43,20 +43,24 @@
  * while a body is read from the network. */
 static pthread_mutex_t blob_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int valid_hash(const char *s)
+int hub__blob_name_ok(const char *s)
 {
     return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
 }
 
-/* blobs/ in the directory of the database. */
-static void blob_dir(const hub *h, char *out, size_t cap)
+void hub__blob_dir_of(const char *db_path, char *out, size_t cap)
 {
-    const char *slash = strrchr(h->db_path, '/');
+    const char *slash = strrchr(db_path, '/');
 
     if (slash)
-        snprintf(out, cap, "%.*s/blobs", (int)(slash - h->db_path), h->db_path);
+        snprintf(out, cap, "%.*s/blobs", (int)(slash - db_path), db_path);
     else
         snprintf(out, cap, "blobs");
+}
+
+static void blob_dir(const hub *h, char *out, size_t cap)
+{
+    hub__blob_dir_of(h->db_path, out, cap);
 }
 
 /* The size a submission of dev declares for hash: > 0, 0 when none of
@@ -410,7 +414,7 @@ int hub__handle_blob(struct mg_connection *conn, void *hubp)
     if (hub__auth_device(conn, &dev) != 0)
         return 401;
     const char *hash = strrchr(ri->local_uri, '/') + 1;
-    if (!valid_hash(hash)) {
+    if (!hub__blob_name_ok(hash)) {
         hub__reply_error(conn, 404, "not_found",
                          "a file is /api/v1/blobs/ and its SHA-256 in 64 "
                          "lower-case hex digits");

@@ -20,6 +20,12 @@ int hub__handle_blob(struct mg_connection *conn, void *hubp);
 struct hub;
 /* blobs/ beside the database, where whole files live under their hash. */
 void hub__blob_dir(const struct hub *h, char *out, size_t cap);
+/* The same for the database at db_path, for the commands that work on a
+ * database without a running hub (export media, open-file). */
+void hub__blob_dir_of(const char *db_path, char *out, size_t cap);
+/* 1 when s is a SHA-256 in lowercase hex: the only names a file has in
+ * blobs/, so a string that passes is never a path. */
+int hub__blob_name_ok(const char *s);
 /* The lock every writer of blobs/ holds (uploads and batches). */
 void hub__blob_lock(void);
 void hub__blob_unlock(void);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "adminapi.h"
+#include "blobs.h"
 #include "blobserve.h"
 #include "errors.h"
 #include "forms.h"
@@ -69,28 +70,21 @@ static kind sniff(const unsigned char *b, size_t n)
     return k;
 }
 
-static int valid_hash(const char *s)
-{
-    return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
-}
-
 /* blobs/HASH in the directory of the database, where blobs.c stores a
  * file once it is whole and checked. */
 static void blob_path(const hub *h, const char *hash, char *out, size_t cap)
 {
-    const char *slash = strrchr(h->db_path, '/');
-    if (slash)
-        snprintf(out, cap, "%.*s/blobs/%s", (int)(slash - h->db_path),
-                 h->db_path, hash);
-    else
-        snprintf(out, cap, "blobs/%s", hash);
+    char dir[4096];
+    hub__blob_dir(h, dir, sizeof dir);
+    snprintf(out, cap, "%s/%s", dir, hash);
 }
 
 /* The hash of an attachment reference, or NULL when v is not one. */
 static const char *ref_hash(const cJSON *v)
 {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(v, "sha256");
-    return cJSON_IsObject(v) && cJSON_IsString(s) && valid_hash(s->valuestring)
+    return cJSON_IsObject(v) && cJSON_IsString(s) &&
+                   hub__blob_name_ok(s->valuestring)
                ? s->valuestring
                : NULL;
 }

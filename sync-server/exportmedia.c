@@ -36,6 +36,7 @@
 #include "fs_form.h"
 #include "fs_schema.h"
 #include "audit.h"
+#include "blobs.h"
 #include "cli.h"
 #include "db.h"
 #include "errors.h"
@@ -103,10 +104,8 @@ int hub__media_ref(const cJSON *v)
     const cJSON *sz = cJSON_GetObjectItemCaseSensitive(v, "size");
     const cJSON *ty = cJSON_GetObjectItemCaseSensitive(v, "type");
     return cJSON_IsObject(v) && cJSON_IsString(h) &&
-           strlen(h->valuestring) == 64 &&
-           strspn(h->valuestring, "0123456789abcdef") == 64 &&
-           cJSON_IsNumber(sz) && sz->valuedouble >= 1 &&
-           sz->valuedouble <= 1e15 &&
+           hub__blob_name_ok(h->valuestring) && cJSON_IsNumber(sz) &&
+           sz->valuedouble >= 1 && sz->valuedouble <= 1e15 &&
            sz->valuedouble == (double)(int64_t)sz->valuedouble &&
            cJSON_IsString(ty) && ty->valuestring[0] != '\0';
 }
@@ -139,17 +138,6 @@ typedef struct media_export {
                        so the same data makes the same archive */
     struct timespec last;
 } media_export;
-
-/* blobs/ in the directory of the database, where the hub stores files
- * (blobs.c, PROTOCOL.md 4.7). */
-static void blob_dir(const char *db_path, char *out, size_t cap)
-{
-    const char *slash = strrchr(db_path, '/');
-    if (slash)
-        snprintf(out, cap, "%.*s/blobs", (int)(slash - db_path), db_path);
-    else
-        snprintf(out, cap, "blobs");
-}
 
 static media_field *field_named(media_export *me, const char *name)
 {
@@ -653,7 +641,7 @@ int hub_export_media(const char *db_path, const hub_export_req *req,
         }
         me.version = v;
     }
-    blob_dir(db_path, me.blobs, sizeof me.blobs);
+    hub__blob_dir_of(db_path, me.blobs, sizeof me.blobs);
     me.buf = malloc(CHUNK);
     me.db = me.buf ? hub__open(db_path) : NULL;
     if (!me.db) {

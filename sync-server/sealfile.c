@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "blobs.h"
 #include "cli.h"
 #include "db.h"
 #include "errors.h"
@@ -119,16 +120,6 @@ int hub__open_sealed_blob(const hub_steward *s, const fs_form *f,
     return rc;
 }
 
-/* blobs/ beside the database, as the hub keeps it (blobs.c). */
-static void blob_dir_of(const char *db_path, char *out, size_t cap)
-{
-    const char *slash = strrchr(db_path, '/');
-    if (slash)
-        snprintf(out, cap, "%.*s/blobs", (int)(slash - db_path), db_path);
-    else
-        snprintf(out, cap, "blobs");
-}
-
 /* The current revision of submission id: its form version and answers
  * (caller's). HUB_ENOTFOUND when there is none. */
 static int load_row(sqlite3 *db, const char *id, char *form, size_t fcap,
@@ -223,7 +214,7 @@ int hub_open_file(const char *db_path, const char *key, int pass_fd,
         }
     }
     if (rc == HUB_OK) {
-        blob_dir_of(db_path, dir, sizeof dir);
+        hub__blob_dir_of(db_path, dir, sizeof dir);
         rc = hub__open_sealed_blob(s, f, id, answers, field, dir, fd, err,
                                    sizeof err);
     }
