@@ -205,9 +205,7 @@ int fa__http_patch(fa_agent *ag, fa__http *h, const char *path,
     patch_body pb = {body, len, 0};
     char hdr[64];
 
-    setup(h, "POST", path, NULL, 0, 0);
-    api->easy_setopt(c, CURLOPT_POSTFIELDS, (char *)NULL);
-    api->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    setup(h, "POST", path, NULL, len, 0); /* no POSTFIELDS: read below */
     api->easy_setopt(c, CURLOPT_READFUNCTION, patch_read);
     api->easy_setopt(c, CURLOPT_READDATA, &pb);
     api->easy_setopt(c, CURLOPT_SEEKFUNCTION, patch_seek);
